@@ -1,0 +1,132 @@
+package kafka
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// fakeCluster starts an in-process Kafka with topic "orders" (3 partitions),
+// produces per-partition record counts and commits group offsets.
+func fakeCluster(t *testing.T) (*kfake.Cluster, *kgo.Client) {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "orders"), kfake.SeedTopics(1, "empty"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx := context.Background()
+	for p, n := range []int{10, 5, 0} {
+		for i := 0; i < n; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "orders", Partition: int32(p), Value: []byte("v")}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	adm := kadm.NewClient(cl)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 4, LeaderEpoch: -1})
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 1, At: 5, LeaderEpoch: -1})
+	if _, err := adm.CommitOffsets(ctx, "billing", offs); err != nil {
+		t.Fatal(err)
+	}
+	return c, cl
+}
+
+func TestSnapshotAgainstKfake(t *testing.T) {
+	c, _ := fakeCluster(t)
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orders, ok := snap.Topic("orders")
+	if !ok || len(orders.Partitions) != 3 {
+		t.Fatalf("orders topic: %+v", snap.Topics)
+	}
+	if orders.Partitions[0].LogEnd != 10 || orders.Partitions[1].LogEnd != 5 || orders.Partitions[2].LogEnd != 0 {
+		t.Fatalf("log ends: %+v", orders.Partitions)
+	}
+	g, ok := snap.Group("billing")
+	if !ok {
+		t.Fatalf("group billing missing: %+v", snap.Groups)
+	}
+	if g.State != backends.GroupEmpty {
+		t.Errorf("state = %q", g.State)
+	}
+	if len(g.Partitions) != 2 {
+		t.Fatalf("partitions: %+v", g.Partitions)
+	}
+	if *g.Partitions[0].Lag != 6 || *g.Partitions[1].Lag != 0 || g.TotalLag() != 6 {
+		t.Fatalf("lag: %+v", g.Partitions)
+	}
+	if snap.Requests > 10 {
+		t.Errorf("requests = %d", snap.Requests)
+	}
+}
+
+func TestSnapshotUnknownGroupAndTopic(t *testing.T) {
+	c, _ := fakeCluster(t)
+	k, _ := New(Config{Brokers: c.ListenAddrs(), Timeout: 5 * time.Second})
+	defer k.Close()
+	if _, err := k.Snapshot(context.Background(), backends.SnapshotOptions{Groups: []string{"nope"}}); err == nil || !contains(err.Error(), `unknown consumer group "nope"`) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := k.Snapshot(context.Background(), backends.SnapshotOptions{Topics: []string{"nope\x1b[2J"}}); err == nil || !contains(err.Error(), `unknown topic "nope\x1b[2J"`) || contains(err.Error(), "\x1b") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestUnreachableBrokerFailsFast(t *testing.T) {
+	k, err := New(Config{Brokers: []string{"127.0.0.1:1"}, Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	if err == nil || !contains(err.Error(), "cannot reach any Kafka broker at 127.0.0.1:1") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 8*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestSnapshotHonoursContext(t *testing.T) {
+	// A listener that accepts and never answers: the call must return at the
+	// context deadline, not hang.
+	k, _ := New(Config{Brokers: []string{blackhole(t)}, Timeout: 30 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := k.Snapshot(ctx, backends.SnapshotOptions{})
+	if err == nil || !contains(err.Error(), "timed out") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("took %v", d)
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	for _, cfg := range []Config{{}, {Brokers: []string{"nohost"}}, {Brokers: []string{"h:1"}, SASL: &SASL{Mechanism: "GSSAPI"}}} {
+		if _, err := New(cfg); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+}

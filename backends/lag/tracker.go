@@ -1,0 +1,724 @@
+package lag
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// Options tune a Tracker. Zero values take the defaults.
+type Options struct {
+	// Window is the number of samples per partition over which status and
+	// rates are evaluated (default 10).
+	Window int
+	// MaxAge drops samples older than this, measured from the newest sample
+	// (default 15m).
+	MaxAge time.Duration
+	// History is the number of samples kept for sparklines and time-lag
+	// interpolation (default 60; never less than Window).
+	History int
+	// Allowance is the lag at or under which a partition is always OK
+	// (default 0).
+	Allowance int64
+	// Now stands in for a snapshot's TakenAt when that is zero (default
+	// time.Now). Tests inject a clock here.
+	Now func() time.Time
+}
+
+// Defaults of Options.
+const (
+	DefaultWindow  = 10
+	DefaultMaxAge  = 15 * time.Minute
+	DefaultHistory = 60
+)
+
+func (o Options) withDefaults() Options {
+	if o.Window <= 0 {
+		o.Window = DefaultWindow
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.History <= 0 {
+		o.History = DefaultHistory
+	}
+	if o.History < o.Window {
+		o.History = o.Window
+	}
+	if o.Allowance < 0 {
+		o.Allowance = 0
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Sample tables. Times are Unix nanoseconds; within one table they strictly
+// increase (a snapshot at or before the newest sample replaces it).
+
+type timed interface{ at() int64 }
+
+type endSample struct{ t, end int64 }
+
+func (s endSample) at() int64 { return s.t }
+
+// noCommit marks a group-partition sample without a committed offset
+// (committed offsets are never negative).
+const noCommit = -1
+
+type commitSample struct{ t, committed, lag int64 }
+
+func (s commitSample) at() int64 { return s.t }
+
+type totalSample struct {
+	t, total int64
+	valid    bool // false: nothing summed (no committed offset anywhere)
+}
+
+func (s totalSample) at() int64 { return s.t }
+
+// slack is the room a table has beyond its limit, so that dropping the
+// oldest samples costs one copy every slack appends instead of one per
+// append.
+func slack(limit int) int { return max(1, limit/4) }
+
+// record appends x (or replaces the newest sample when x is not newer). The
+// table holds at most limit+slack(limit) samples; read it through
+// last(buf, limit).
+func record[S timed](buf []S, x S, limit int) []S {
+	if n := len(buf); n > 0 && buf[n-1].at() >= x.at() {
+		buf[n-1] = x
+		return buf
+	}
+	full := limit + slack(limit)
+	if len(buf) >= full {
+		n := copy(buf, buf[len(buf)-limit+1:])
+		buf = buf[:n]
+	}
+	if len(buf) == cap(buf) {
+		grown := make([]S, len(buf), min(max(4, 2*cap(buf)), full))
+		copy(grown, buf)
+		buf = grown
+	}
+	return append(buf, x)
+}
+
+// prune drops the samples older than oldest.
+func prune[S timed](buf []S, oldest int64) []S {
+	i := 0
+	for i < len(buf) && buf[i].at() < oldest {
+		i++
+	}
+	if i == 0 {
+		return buf
+	}
+	n := copy(buf, buf[i:])
+	return buf[:n]
+}
+
+// last returns the newest n samples.
+func last[S any](buf []S, n int) []S {
+	if len(buf) > n {
+		return buf[len(buf)-n:]
+	}
+	return buf
+}
+
+type partState struct {
+	seen    uint64 // generation of the last snapshot that listed it
+	updated uint64 // generation of the last snapshot that gave a log end
+	ends    []endSample
+	// rate caches the produce rate over the window for generation rateGen:
+	// every group on the partition and the topic stats need it.
+	rate    float64
+	rateGen uint64
+}
+
+func (t *Tracker) produceRate(ps *partState) float64 {
+	if ps.rateGen != t.gen {
+		ps.rate, ps.rateGen = rate(last(ps.ends, t.opts.Window)), t.gen
+	}
+	return ps.rate
+}
+
+type topicState struct {
+	seen  uint64
+	parts partTable[partState]
+	sums  []totalSample
+}
+
+type commitState struct {
+	seen    uint64
+	samples []commitSample
+}
+
+// groupTopic is a group's commit tables on one topic.
+type groupTopic struct {
+	seen  uint64
+	parts partTable[commitState]
+}
+
+type groupState struct {
+	seen   uint64
+	topics map[string]*groupTopic
+	totals []totalSample
+}
+
+// denseLimit bounds the partition ids kept in a slice; Kafka numbers
+// partitions from 0, so anything above is odd and goes to a map.
+const denseLimit = 1 << 17
+
+// partTable holds per-partition state of one topic, indexed by partition id:
+// a group may span tens of thousands of partitions, and a slice index is
+// much cheaper than hashing a (topic, partition) key on every refresh.
+type partTable[T any] struct {
+	dense  []*T
+	sparse map[int32]*T
+	n      int
+}
+
+// get returns the state of partition p, creating it.
+func (pt *partTable[T]) get(p int32) *T {
+	if p >= 0 && p < denseLimit {
+		if int(p) >= len(pt.dense) {
+			pt.dense = append(pt.dense, make([]*T, int(p)+1-len(pt.dense))...)
+		}
+		if pt.dense[p] == nil {
+			pt.dense[p] = new(T)
+			pt.n++
+		}
+		return pt.dense[p]
+	}
+	x := pt.sparse[p]
+	if x == nil {
+		if pt.sparse == nil {
+			pt.sparse = map[int32]*T{}
+		}
+		x = new(T)
+		pt.sparse[p] = x
+		pt.n++
+	}
+	return x
+}
+
+// lookup returns the state of partition p, or nil.
+func (pt *partTable[T]) lookup(p int32) *T {
+	if p >= 0 && int(p) < len(pt.dense) {
+		return pt.dense[p]
+	}
+	return pt.sparse[p]
+}
+
+// keep drops the partitions for which f returns false.
+func (pt *partTable[T]) keep(f func(*T) bool) {
+	for i, x := range pt.dense {
+		if x != nil && !f(x) {
+			pt.dense[i] = nil
+			pt.n--
+		}
+	}
+	end := len(pt.dense)
+	for end > 0 && pt.dense[end-1] == nil {
+		end--
+	}
+	if end < len(pt.dense)/2 {
+		pt.dense = slices.Clone(pt.dense[:end])
+	} else {
+		clear(pt.dense[end:])
+		pt.dense = pt.dense[:end]
+	}
+	for p, x := range pt.sparse {
+		if !f(x) {
+			delete(pt.sparse, p)
+			pt.n--
+		}
+	}
+}
+
+// Tracker keeps a sliding table of offsets per partition and per group
+// partition across snapshots. It is not safe for concurrent use.
+type Tracker struct {
+	opts   Options
+	gen    uint64
+	lastT  int64
+	times  []totalSample // one per observation, for Analysis.Samples
+	topics map[string]*topicState
+	groups map[string]*groupState
+	// scratch holds a partition's window while it is evaluated.
+	scratch []commitSample
+}
+
+// NewTracker returns an empty tracker.
+func NewTracker(o Options) *Tracker {
+	return &Tracker{
+		opts:   o.withDefaults(),
+		topics: map[string]*topicState{},
+		groups: map[string]*groupState{},
+	}
+}
+
+// Analyze is the analysis of a single snapshot with no history: no rates,
+// time lag only where the lag is zero, and the single-sample status rules.
+func Analyze(s *backends.ClusterSnapshot) *Analysis {
+	return NewTracker(Options{}).Observe(s)
+}
+
+func (t *Tracker) topic(name string) *topicState {
+	ts := t.topics[name]
+	if ts == nil {
+		ts = &topicState{}
+		t.topics[name] = ts
+	}
+	ts.seen = t.gen
+	return ts
+}
+
+func (ts *topicState) part(p int32, gen uint64) *partState {
+	ps := ts.parts.get(p)
+	ps.seen = gen
+	return ps
+}
+
+func (gs *groupState) topic(name string, gen uint64) *groupTopic {
+	gt := gs.topics[name]
+	if gt == nil {
+		gt = &groupTopic{}
+		gs.topics[name] = gt
+	}
+	gt.seen = gen
+	return gt
+}
+
+func (t *Tracker) addEnd(ps *partState, now, end int64) {
+	if end < 0 {
+		return
+	}
+	ps.ends = prune(record(ps.ends, endSample{t: now, end: end}, t.opts.History), now-int64(t.opts.MaxAge))
+	ps.updated = t.gen
+}
+
+// Observe records the snapshot, whose TakenAt is the sample time, and
+// returns the analysis. A snapshot taken at or before the previous one does
+// not open a new sample: its values replace the newest sample's, so rates
+// never divide by a zero or negative interval. Groups, topics and partitions
+// absent from the snapshot are forgotten, except the partitions of a topic
+// or group that the snapshot lists with an error and no partitions (a
+// transient failure should not wipe their history).
+func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
+	if s == nil {
+		s = &backends.ClusterSnapshot{}
+	}
+	at := s.TakenAt
+	if at.IsZero() {
+		at = t.opts.Now()
+	}
+	now := at.UnixNano()
+	if len(t.times) > 0 && now < t.lastT {
+		now = t.lastT
+	}
+	if now != at.UnixNano() {
+		at = time.Unix(0, now)
+	}
+	t.lastT = now
+	t.gen++
+	oldest := now - int64(t.opts.MaxAge)
+	t.times = prune(record(t.times, totalSample{t: now, valid: true}, t.opts.History), oldest)
+
+	a := &Analysis{
+		TakenAt: at,
+		Groups:  make(map[string]*GroupStats, len(s.Groups)),
+		Topics:  make(map[string]*TopicStats, len(s.Topics)),
+	}
+	a.Samples = len(last(t.times, t.opts.Window))
+
+	// Produce side first, so the group partitions see this sample's log ends.
+	for i := range s.Topics {
+		tp := &s.Topics[i]
+		ts := t.topic(tp.Name)
+		if tp.Err != "" && len(tp.Partitions) == 0 {
+			ts.parts.keep(func(ps *partState) bool { ps.seen = t.gen; return true })
+		}
+		var sum int64
+		valid := false
+		for j := range tp.Partitions {
+			p := &tp.Partitions[j]
+			ps := ts.part(p.Partition, t.gen)
+			t.addEnd(ps, now, p.LogEnd)
+			if p.LogEnd >= 0 {
+				sum = addSat(sum, p.LogEnd)
+				valid = true
+			}
+		}
+		if valid {
+			ts.sums = prune(record(ts.sums, totalSample{t: now, total: sum, valid: true}, t.opts.History), oldest)
+		}
+	}
+
+	t.observeGroups(s, now, oldest, a)
+
+	// Topic stats after the groups: a group may have been the only source
+	// of a partition's log end this time.
+	for i := range s.Topics {
+		tp := &s.Topics[i]
+		ts := t.topics[tp.Name]
+		st := &TopicStats{Topic: tp.Name, Partitions: make(map[int32]float64, len(tp.Partitions))}
+		for j := range tp.Partitions {
+			ps := ts.parts.lookup(tp.Partitions[j].Partition)
+			r := t.produceRate(ps)
+			st.Partitions[tp.Partitions[j].Partition] = r
+			st.ProduceRate += r
+		}
+		for _, x := range last(ts.sums, t.opts.History) {
+			st.EndHistory = append(st.EndHistory, x.total)
+		}
+		a.Topics[tp.Name] = st
+	}
+
+	t.sweep(oldest)
+	return a
+}
+
+func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, a *Analysis) {
+	// Allocate the per-partition results in bulk: a group may have tens of
+	// thousands of partitions and this runs on every refresh.
+	n := 0
+	for i := range s.Groups {
+		n += len(s.Groups[i].Partitions)
+	}
+	stats := make([]PartitionStats, n)
+	ar := &arena{ints: make([]int64, 0, n), durs: make([]time.Duration, 0, 2*n)}
+	hist := make([]int64, 0, n*min(t.opts.History, len(t.times)))
+	next := 0
+
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		gs := t.groups[g.Name]
+		if gs == nil {
+			gs = &groupState{topics: map[string]*groupTopic{}}
+			t.groups[g.Name] = gs
+		}
+		gs.seen = t.gen
+		if g.Err != "" && len(g.Partitions) == 0 {
+			for _, gt := range gs.topics {
+				gt.seen = t.gen
+				gt.parts.keep(func(cs *commitState) bool { cs.seen = t.gen; return true })
+			}
+		}
+		empty := g.State == backends.GroupEmpty || g.State == backends.GroupDead
+
+		out := &GroupStats{
+			Group:      g.Name,
+			Status:     Unknown,
+			Partitions: make(map[PartitionKey]*PartitionStats, len(g.Partitions)),
+			Ordered:    make([]*PartitionStats, 0, len(g.Partitions)),
+		}
+		var total int64
+		anyCommit := false
+		drains := true
+		var maxDrain, maxTimeLag time.Duration
+		haveDrain, haveTimeLag := false, false
+
+		// Partitions come sorted by topic: look the topic up once per run.
+		var ts *topicState
+		var gt *groupTopic
+		for j := range g.Partitions {
+			gp := &g.Partitions[j]
+			if j == 0 || gp.Topic != g.Partitions[j-1].Topic {
+				ts = t.topic(gp.Topic)
+				gt = gs.topic(gp.Topic, t.gen)
+			}
+			ps := ts.part(gp.Partition, t.gen)
+			if ps.updated != t.gen {
+				t.addEnd(ps, now, gp.LogEnd)
+			}
+			cs := gt.parts.get(gp.Partition)
+			cs.seen = t.gen
+			smp := commitSample{t: now, committed: noCommit}
+			if gp.Committed != nil && gp.Lag != nil && *gp.Committed >= 0 {
+				smp.committed = *gp.Committed
+				smp.lag = max(*gp.Lag, 0)
+			}
+			cs.samples = prune(record(cs.samples, smp, t.opts.History), oldest)
+
+			st := &stats[next]
+			next++
+			st.Topic, st.Partition = gp.Topic, gp.Partition
+			commits := last(cs.samples, t.opts.History)
+			t.analyzePartition(st, ar, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
+			start := len(hist)
+			for _, x := range commits {
+				if x.committed != noCommit {
+					hist = append(hist, x.lag)
+				}
+			}
+			st.LagHistory = hist[start:len(hist):len(hist)]
+
+			out.Partitions[PartitionKey{Topic: gp.Topic, Partition: gp.Partition}] = st
+			out.Ordered = append(out.Ordered, st)
+			out.ProduceRate += st.ProduceRate
+			out.ConsumeRate += st.ConsumeRate
+			if st.Status.Severity() > out.Status.Severity() {
+				out.Status = st.Status
+			}
+			if st.TimeLag != nil && (!haveTimeLag || *st.TimeLag > maxTimeLag) {
+				maxTimeLag, haveTimeLag = *st.TimeLag, true
+			}
+			if st.Lag != nil {
+				anyCommit = true
+				total = addSat(total, *st.Lag)
+				switch {
+				case st.TimeToDrain != nil:
+					if !haveDrain || *st.TimeToDrain > maxDrain {
+						maxDrain, haveDrain = *st.TimeToDrain, true
+					}
+				case *st.Lag > 0:
+					drains = false
+				}
+			}
+		}
+		out.Lag = total
+		if haveTimeLag {
+			out.TimeLag = &maxTimeLag
+		}
+		if anyCommit && drains && haveDrain {
+			out.TimeToDrain = &maxDrain
+		}
+		gs.totals = prune(record(gs.totals, totalSample{t: now, total: total, valid: anyCommit}, t.opts.History), oldest)
+		for _, x := range last(gs.totals, t.opts.History) {
+			if x.valid {
+				out.LagHistory = append(out.LagHistory, x.total)
+			}
+		}
+		out.Samples = len(last(gs.totals, t.opts.Window))
+		a.Groups[g.Name] = out
+	}
+}
+
+// arena hands out the pointers of one analysis from a few backing arrays
+// instead of one allocation each. Values are never modified once handed out,
+// so an append that moves the array leaves earlier pointers valid.
+type arena struct {
+	ints []int64
+	durs []time.Duration
+}
+
+func (a *arena) int(v int64) *int64 {
+	a.ints = append(a.ints, v)
+	return &a.ints[len(a.ints)-1]
+}
+
+func (a *arena) dur(v time.Duration) *time.Duration {
+	a.durs = append(a.durs, v)
+	return &a.durs[len(a.durs)-1]
+}
+
+// analyzePartition fills st from the log-end table of the partition (and its
+// produce rate over the window) and the commit table of the group partition.
+func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, produce float64, ends []endSample, commits []commitSample, empty bool, now int64) {
+	st.ProduceRate = produce
+	st.Status = Unknown
+	cur := commits[len(commits)-1]
+	if cur.committed == noCommit {
+		return
+	}
+	lag := cur.lag
+	st.Lag = ar.int(lag)
+
+	// Window: the newest Window samples that have a commit.
+	window := last(commits, t.opts.Window)
+	win := t.scratch[:0]
+	for _, x := range window {
+		if x.committed != noCommit {
+			win = append(win, x)
+		}
+	}
+	t.scratch = win
+	rewound := false
+	for i := 1; i < len(win); i++ {
+		if win[i].committed < win[i-1].committed {
+			rewound = true
+			break
+		}
+	}
+	if !rewound && len(win) >= 2 {
+		first, lastS := win[0], win[len(win)-1]
+		st.ConsumeRate = perSecond(lastS.committed-first.committed, lastS.t-first.t)
+	}
+
+	if tl, ok := timeLag(ends, cur.committed, lag, now); ok {
+		st.TimeLag = ar.dur(tl)
+	}
+	switch {
+	case lag == 0:
+		st.TimeToDrain = ar.dur(0)
+	case st.ConsumeRate > st.ProduceRate:
+		st.TimeToDrain = ar.dur(seconds(float64(lag) / (st.ConsumeRate - st.ProduceRate)))
+	}
+
+	st.Status = status(win, rewound, empty, t.opts.Allowance)
+}
+
+// status applies the Burrow-style rules to a window of samples with commits
+// (newest last, at least one).
+func status(win []commitSample, rewound, empty bool, allowance int64) Status {
+	cur := win[len(win)-1]
+	switch {
+	case rewound:
+		return Rewind
+	case cur.lag <= allowance:
+		return OK
+	case len(win) < 2:
+		if empty {
+			return Stop
+		}
+		return OK
+	}
+	moved := false
+	for i := 1; i < len(win); i++ {
+		if win[i].committed != win[0].committed {
+			moved = true
+			break
+		}
+	}
+	if !moved {
+		if empty {
+			return Stop
+		}
+		return Stall
+	}
+	if len(win) >= 3 && cur.lag > win[0].lag {
+		growing := true
+		for i := 1; i < len(win); i++ {
+			if win[i].lag < win[i-1].lag {
+				growing = false
+				break
+			}
+		}
+		if growing {
+			return Warn
+		}
+	}
+	return OK
+}
+
+// rate is the produce rate over a log-end table: the sum of the increases
+// (a log end that went backwards — topic recreated, unclean election —
+// counts as no production) over the span of the table.
+func rate(ends []endSample) float64 {
+	if len(ends) < 2 {
+		return 0
+	}
+	var grew float64 // float: a sum of int64 increases may overflow
+	for i := 1; i < len(ends); i++ {
+		if d := ends[i].end - ends[i-1].end; d > 0 {
+			grew += float64(d)
+		}
+	}
+	return perSecondF(grew, ends[len(ends)-1].t-ends[0].t)
+}
+
+// perSecond is n per dt nanoseconds, in per second; 0 unless both are
+// positive.
+func perSecond(n, dt int64) float64 { return perSecondF(float64(n), dt) }
+
+func perSecondF(n float64, dt int64) float64 {
+	if !(n > 0) || dt <= 0 {
+		return 0
+	}
+	r := n / (float64(dt) / float64(time.Second))
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return 0
+	}
+	return r
+}
+
+// timeLag is now minus the time at which the log end was the committed
+// offset, interpolated linearly in the log-end table (kafka-lag-exporter's
+// method). A committed offset older than the whole table is extrapolated
+// with the table's produce rate; with no production over the table, the
+// table's age is reported as a lower bound.
+func timeLag(ends []endSample, committed, lag, now int64) (time.Duration, bool) {
+	if lag <= 0 {
+		return 0, true
+	}
+	if len(ends) < 2 {
+		return 0, false
+	}
+	n := len(ends) - 1
+	if committed >= ends[n].end {
+		return 0, true
+	}
+	// The newest sample whose log end is at or under the committed offset;
+	// the next one is above it, so the span is never empty.
+	for i := n - 1; i >= 0; i-- {
+		a := ends[i]
+		if a.end <= committed {
+			b := ends[i+1]
+			frac := float64(committed-a.end) / float64(b.end-a.end)
+			when := float64(a.t) + frac*float64(b.t-a.t)
+			return nanos(float64(now) - when), true
+		}
+	}
+	first := ends[0]
+	when := float64(first.t)
+	if r := rate(ends); r > 0 {
+		when -= float64(first.end-committed) / r * float64(time.Second)
+	}
+	return nanos(float64(now) - when), true
+}
+
+// nanos converts to a Duration, clamped into [0, max] (NaN is 0).
+func nanos(ns float64) time.Duration {
+	switch {
+	case !(ns > 0):
+		return 0
+	case ns >= float64(math.MaxInt64):
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(ns)
+}
+
+// addSat adds two non-negative numbers, saturating at math.MaxInt64.
+func addSat(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+func seconds(s float64) time.Duration { return nanos(s * float64(time.Second)) }
+
+// sweep forgets what the last snapshot did not list and ages out samples of
+// what it kept without updating.
+func (t *Tracker) sweep(oldest int64) {
+	for name, ts := range t.topics {
+		if ts.seen != t.gen {
+			delete(t.topics, name)
+			continue
+		}
+		ts.parts.keep(func(ps *partState) bool {
+			ps.ends = prune(ps.ends, oldest)
+			return ps.seen == t.gen
+		})
+		ts.sums = prune(ts.sums, oldest)
+	}
+	for name, gs := range t.groups {
+		if gs.seen != t.gen {
+			delete(t.groups, name)
+			continue
+		}
+		for name, gt := range gs.topics {
+			gt.parts.keep(func(cs *commitState) bool {
+				cs.samples = prune(cs.samples, oldest)
+				return cs.seen == t.gen
+			})
+			if gt.seen != t.gen || gt.parts.n == 0 {
+				delete(gs.topics, name)
+			}
+		}
+		gs.totals = prune(gs.totals, oldest)
+	}
+}

@@ -1,0 +1,115 @@
+// Package lag turns a series of cluster snapshots into what an operator asks
+// about consumer lag: rates, time lag, time to drain, trend and a Burrow-style
+// status per partition and per group.
+package lag
+
+import (
+	"time"
+)
+
+// Status of a partition or group over the evaluation window (Burrow's rules).
+type Status string
+
+const (
+	// OK: lag is zero, within allowance, or decreasing.
+	OK Status = "OK"
+	// Warn: lag never decreased across the window.
+	Warn Status = "WARN"
+	// Stall: the committed offset is not moving while there is lag.
+	Stall Status = "STALL"
+	// Stop: no commit for longer than the window while there is lag. OffsetFetch
+	// gives no commit timestamps, so this reads: a group with no members
+	// (Empty or Dead) whose committed offset did not move across the window,
+	// or, on a single sample, such a group with lag.
+	Stop Status = "STOP"
+	// Rewind: the committed offset went backwards.
+	Rewind Status = "REWIND"
+	// Unknown: no committed offset, so nothing to judge.
+	Unknown Status = "-"
+)
+
+// Severity orders statuses so that a group takes its worst partition's.
+func (s Status) Severity() int {
+	switch s {
+	case OK:
+		return 1
+	case Warn:
+		return 2
+	case Rewind:
+		return 3
+	case Stall:
+		return 4
+	case Stop:
+		return 5
+	}
+	return 0
+}
+
+// PartitionKey names a topic partition.
+type PartitionKey struct {
+	Topic     string
+	Partition int32
+}
+
+// PartitionStats is the analysis of one group's position on one partition.
+type PartitionStats struct {
+	Topic     string
+	Partition int32
+	// Lag is the snapshot's lag, never negative; nil when there is no
+	// committed offset (or the log end is unknown).
+	Lag *int64
+	// ProduceRate and ConsumeRate are records per second over the window;
+	// NaN-free: 0 when unknown.
+	ProduceRate float64
+	ConsumeRate float64
+	// TimeLag is how far behind in time the consumer is: now minus the time
+	// at which the log end was at the committed offset (interpolated).
+	// Nil when unknown (no commit, or too few samples to interpolate).
+	TimeLag *time.Duration
+	// TimeToDrain is lag / (consume rate − produce rate) when the lag is
+	// shrinking; nil when it is not shrinking or unknown.
+	TimeToDrain *time.Duration
+	Status      Status
+	// LagHistory holds the lag at each retained sample (at most
+	// Options.History, none older than Options.MaxAge), oldest first, for
+	// sparklines (samples without a commit are left out).
+	LagHistory []int64
+}
+
+// GroupStats aggregates a group's partitions.
+type GroupStats struct {
+	Group       string
+	Lag         int64 // sum over partitions with a commit
+	ProduceRate float64
+	ConsumeRate float64
+	TimeLag     *time.Duration // max over partitions
+	TimeToDrain *time.Duration // max over partitions that drain; nil if any lagging partition does not drain
+	Status      Status         // worst partition
+	LagHistory  []int64        // total lag per retained sample, oldest first (at most Options.History)
+	Partitions  map[PartitionKey]*PartitionStats
+	// Ordered holds the same partitions in the snapshot's order (topic,
+	// then partition), for tables that should not sort a map every refresh.
+	Ordered []*PartitionStats
+	Samples int // samples in the window for this group
+}
+
+// TopicStats is the produce side of a topic.
+type TopicStats struct {
+	Topic       string
+	ProduceRate float64 // records/s over the window, summed over partitions
+	Partitions  map[int32]float64
+	// EndHistory is the sum of log-end offsets at each sample, oldest first.
+	EndHistory []int64
+}
+
+// Analysis is the result of observing one more snapshot.
+type Analysis struct {
+	// TakenAt is the sample time: the snapshot's, or the previous sample's
+	// when the snapshot was not newer than it.
+	TakenAt time.Time
+	// Samples is the number of observations in the evaluation window
+	// (at most Options.Window).
+	Samples int
+	Groups  map[string]*GroupStats
+	Topics  map[string]*TopicStats
+}

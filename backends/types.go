@@ -1,0 +1,172 @@
+// Package backends holds mqops' domain types and the small interfaces that
+// actions and the console depend on. Broker-specific code lives in the
+// sub-packages (kafka, rabbitmq, store); none of their client types leak here.
+package backends
+
+import (
+	"context"
+	"time"
+)
+
+// Broker is one Kafka broker as seen in cluster metadata.
+type Broker struct {
+	ID         int32  `json:"id"`
+	Addr       string `json:"addr"`
+	Rack       string `json:"rack,omitempty"`
+	Controller bool   `json:"controller"`
+}
+
+// Partition is one topic partition with its replica state and offsets.
+// LogStart and LogEnd are -1 when the leader could not answer; Err says why.
+type Partition struct {
+	Topic           string  `json:"topic"`
+	Partition       int32   `json:"partition"`
+	Leader          int32   `json:"leader"`
+	Replicas        []int32 `json:"replicas"`
+	ISR             []int32 `json:"isr"`
+	UnderReplicated bool    `json:"under_replicated"`
+	LogStart        int64   `json:"log_start"`
+	LogEnd          int64   `json:"log_end"`
+	Err             string  `json:"error,omitempty"`
+}
+
+// Messages is the number of records currently retained (log-end − log-start).
+func (p Partition) Messages() int64 {
+	if p.LogStart < 0 || p.LogEnd < 0 {
+		return 0
+	}
+	return p.LogEnd - p.LogStart
+}
+
+// Topic is a Kafka topic with its partitions sorted by partition id.
+type Topic struct {
+	Name       string      `json:"name"`
+	Internal   bool        `json:"internal"`
+	Partitions []Partition `json:"partitions"`
+	Err        string      `json:"error,omitempty"`
+}
+
+// Member is one member of a consumer group.
+type Member struct {
+	ID         string             `json:"member_id"`
+	InstanceID string             `json:"instance_id,omitempty"`
+	ClientID   string             `json:"client_id"`
+	Host       string             `json:"host"`
+	Assigned   map[string][]int32 `json:"assigned,omitempty"`
+}
+
+// GroupPartition is a group's position on one partition. Committed and Lag
+// are nil when the group has no committed offset there.
+type GroupPartition struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Committed *int64 `json:"committed"`
+	LogStart  int64  `json:"log_start"`
+	LogEnd    int64  `json:"log_end"`
+	Lag       *int64 `json:"lag"`
+	// BehindLogStart is set when the committed offset is older than the
+	// log start: the consumer lost records to retention.
+	BehindLogStart bool   `json:"behind_log_start,omitempty"`
+	MemberID       string `json:"member"`
+	ClientID       string `json:"client_id"`
+	Host           string `json:"host"`
+}
+
+// Group states, with Kafka's own names.
+const (
+	GroupStable              = "Stable"
+	GroupEmpty               = "Empty"
+	GroupDead                = "Dead"
+	GroupPreparingRebalance  = "PreparingRebalance"
+	GroupCompletingRebalance = "CompletingRebalance"
+	GroupUnknown             = "Unknown"
+)
+
+// Group is a consumer group with its members and its per-partition offsets,
+// sorted by topic then partition.
+type Group struct {
+	Name         string           `json:"group"`
+	State        string           `json:"state"`
+	Protocol     string           `json:"protocol"`
+	ProtocolType string           `json:"protocol_type"`
+	Coordinator  int32            `json:"coordinator"`
+	Members      []Member         `json:"members"`
+	Partitions   []GroupPartition `json:"partitions"`
+	// Err holds what could not be learnt about the group (describe or
+	// offset-fetch failure); the rest of the snapshot is still valid.
+	Err string `json:"error,omitempty"`
+}
+
+// Topics returns the distinct topics the group has offsets on or is
+// assigned, sorted.
+func (g Group) Topics() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range g.Partitions {
+		if !seen[p.Topic] {
+			seen[p.Topic] = true
+			out = append(out, p.Topic)
+		}
+	}
+	return out
+}
+
+// TotalLag is the sum of lag over partitions that have a committed offset.
+func (g Group) TotalLag() int64 {
+	var n int64
+	for _, p := range g.Partitions {
+		if p.Lag != nil {
+			n += *p.Lag
+		}
+	}
+	return n
+}
+
+// ClusterSnapshot is everything one refresh learns about a Kafka cluster.
+type ClusterSnapshot struct {
+	TakenAt    time.Time `json:"taken_at"`
+	ClusterID  string    `json:"cluster_id,omitempty"`
+	Brokers    []Broker  `json:"brokers"`
+	Topics     []Topic   `json:"topics"`
+	Groups     []Group   `json:"groups"`
+	Controller int32     `json:"controller"`
+	// Requests counts the broker round trips the snapshot took.
+	Requests int `json:"requests"`
+}
+
+// Topic finds a topic by name.
+func (s *ClusterSnapshot) Topic(name string) (*Topic, bool) {
+	for i := range s.Topics {
+		if s.Topics[i].Name == name {
+			return &s.Topics[i], true
+		}
+	}
+	return nil, false
+}
+
+// Group finds a group by name.
+func (s *ClusterSnapshot) Group(name string) (*Group, bool) {
+	for i := range s.Groups {
+		if s.Groups[i].Name == name {
+			return &s.Groups[i], true
+		}
+	}
+	return nil, false
+}
+
+// SnapshotOptions narrows a snapshot. Empty slices mean everything.
+type SnapshotOptions struct {
+	Groups []string
+	Topics []string
+	// IncludeInternal keeps __consumer_offsets and other internal topics.
+	IncludeInternal bool
+}
+
+// KafkaSource is what the console and actions need from a Kafka cluster to
+// observe it.
+type KafkaSource interface {
+	Snapshot(ctx context.Context, opts SnapshotOptions) (*ClusterSnapshot, error)
+	// Name is a short human name of the cluster (bootstrap address).
+	Name() string
+	Close() error
+}

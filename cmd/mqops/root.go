@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/config"
+	"github.com/mqops/mqops/backends/kafka"
+	"github.com/mqops/mqops/tui"
+)
+
+// globals holds the persistent flags shared by every command.
+type globals struct {
+	configPath string
+	context    string
+	brokers    []string
+	timeout    time.Duration
+	saslMech   string
+	saslUser   string
+	saslPwEnv  string
+	tlsCA      string
+	tlsInsec   bool
+	logFile    string
+
+	stderr  io.Writer
+	stdout  io.Writer
+	changed map[string]bool
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	root := &cobra.Command{
+		Use:   "mqops",
+		Short: "Operations console for Kafka and RabbitMQ: lag, backlog, dead letters, replays",
+		Long: `mqops is a terminal operations console for message queues.
+
+Run it without a command to open the console on the current context, or use
+a headless command (every one takes -o table|json) in runbooks and scripts.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			g.changed = map[string]bool{}
+			cmd.Flags().Visit(func(f *pflag.Flag) { g.changed[f.Name] = true })
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.runConsole(cmd.Context(), "groups")
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "", "config file (default $XDG_CONFIG_HOME/mqops/config.yaml)")
+	pf.StringVar(&g.context, "context", "", "context to use (default: current-context of the config file)")
+	pf.StringSliceVar(&g.brokers, "brokers", envList("MQOPS_BROKERS"), "Kafka bootstrap brokers host:port[,host:port] (env MQOPS_BROKERS)")
+	pf.DurationVar(&g.timeout, "timeout", 10*time.Second, "timeout for each cluster call")
+	pf.StringVar(&g.saslMech, "sasl-mechanism", "", "Kafka SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512")
+	pf.StringVar(&g.saslUser, "sasl-username", "", "Kafka SASL username")
+	pf.StringVar(&g.saslPwEnv, "sasl-password-env", "", "name of the env var holding the Kafka SASL password")
+	pf.StringVar(&g.tlsCA, "tls-ca-file", "", "CA bundle (PEM) to verify Kafka brokers; enables TLS")
+	pf.BoolVar(&g.tlsInsec, "tls-insecure-skip-verify", false, "enable TLS without verifying the broker certificate (insecure)")
+	pf.StringVar(&g.logFile, "log-file", "", "write diagnostic logs to this file (never to the terminal)")
+
+	root.AddCommand(
+		newLagCmd(g), newGroupsCmd(g), newTopicsCmd(g),
+		newConfigCmd(g), newDemoCmd(g), newConsoleCmd(g), newVersionCmd(g),
+	)
+	return root
+}
+
+func envList(name string) []string {
+	v := strings.TrimSpace(os.Getenv(name))
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (g *globals) overrides() config.Overrides {
+	return config.Overrides{
+		Brokers:         g.brokers,
+		SASLMechanism:   g.saslMech,
+		SASLUsername:    g.saslUser,
+		SASLPasswordEnv: g.saslPwEnv,
+		TLSCAFile:       g.tlsCA,
+		TLSInsecure:     g.tlsInsec,
+	}
+}
+
+// loadContext resolves the effective context from the config file, the
+// selected context and the flag overrides.
+func (g *globals) loadContext() (*config.Config, *config.Context, error) {
+	cfg, err := config.LoadDefault(g.configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx, err := cfg.Effective(g.context, g.overrides())
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, ctx, nil
+}
+
+// kafkaClient builds the Kafka backend of a context; it does no I/O.
+func (g *globals) kafkaClient(c *config.Context) (*kafka.Client, error) {
+	if c.Kafka == nil || len(c.Kafka.Brokers) == 0 {
+		return nil, fmt.Errorf("context %q has no Kafka brokers (set kafka.brokers, or pass --brokers)", c.Name)
+	}
+	kc := kafka.Config{Brokers: c.Kafka.Brokers, ClientID: c.Kafka.ClientID, Timeout: g.timeout}
+	if d := time.Duration(c.Kafka.Timeout); d > 0 && !g.flagSet("timeout") {
+		kc.Timeout = d
+	}
+	if s := c.Kafka.SASL; s != nil {
+		pw, err := s.Password()
+		if err != nil {
+			return nil, err
+		}
+		kc.SASL = &kafka.SASL{Mechanism: s.Mechanism, Username: s.Username, Password: pw}
+	}
+	if t := c.Kafka.TLS; t != nil {
+		tc, warnings, err := t.Build()
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			fmt.Fprintln(g.stderr, "mqops: warning: "+w)
+		}
+		kc.TLS = tc
+	}
+	return kafka.New(kc)
+}
+
+func (g *globals) flagSet(name string) bool { return g.changed[name] }
+
+// openLog directs diagnostics to --log-file, or discards them: nothing is
+// ever logged to the terminal while the console runs.
+func (g *globals) openLog() (func(), error) {
+	if g.logFile == "" {
+		log.SetOutput(io.Discard)
+		return func() {}, nil
+	}
+	f, err := os.OpenFile(g.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening log file: %w", err)
+	}
+	log.SetOutput(f)
+	return func() { f.Close() }, nil
+}
+
+func (g *globals) runConsole(ctx context.Context, view string) error {
+	cfg, c, err := g.loadContext()
+	if err != nil {
+		return err
+	}
+	closeLog, err := g.openLog()
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	var src backends.KafkaSource
+	cluster := ""
+	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
+		kc, err := g.kafkaClient(c)
+		if err != nil {
+			return err
+		}
+		defer kc.Close()
+		src, cluster = kc, kc.Name()
+	}
+	refresh := time.Duration(c.Refresh)
+	if refresh <= 0 {
+		refresh = time.Duration(cfg.Refresh)
+	}
+	return tui.Run(ctx, tui.Options{
+		Context:   c.Name,
+		Color:     c.Color,
+		ReadOnly:  c.ReadOnly,
+		Cluster:   cluster,
+		Kafka:     src,
+		Refresh:   refresh,
+		Timeout:   g.timeout,
+		Contexts:  cfg.ContextNames(),
+		StartView: view,
+	})
+}
+
+func newConsoleCmd(g *globals) *cobra.Command {
+	var view string
+	cmd := &cobra.Command{
+		Use:   "console",
+		Short: "Open the console (the default when no command is given)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return g.runConsole(cmd.Context(), view)
+		},
+	}
+	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups or topics")
+	return cmd
+}
