@@ -1,0 +1,29 @@
+// Package tui is mqops' terminal console (Bubble Tea v2, k9s conventions).
+//
+// Architecture:
+//
+//   - One root model (model.go) owns everything: the view stack (breadcrumbs),
+//     the last good dataset (snapshot + lag analysis), the refresh loop, the
+//     modes (palette, filter, help) and the flash line. Run starts it with
+//     tea.NewProgram; New returns it for tests and embedding.
+//   - One file per view (view_groups.go, view_group.go, view_topics.go,
+//     view_topic.go). A view turns the dataset into precomputed rows in build,
+//     when data arrives, sanitizing every broker string with
+//     backends.SafeText; drawing only slices and pads the visible window of
+//     the virtualized table (table.go), so a frame costs the same on 20 or
+//     20,000 rows.
+//   - One keymap (keys.go): the footer hints and the `?` help screen are
+//     generated from it and from the palette's command table (palette.go).
+//     One styles file (styles.go).
+//   - No I/O in Update or View. A refresh (refresh.go) is a tea.Cmd that calls
+//     KafkaSource.Snapshot with its own timeout and returns a snapshotMsg
+//     tagged with the view id, a sequence number and the context name; a
+//     result that is not the request in flight for the view on screen is
+//     dropped. Commands capture values, never the model. At most one refresh
+//     is in flight; the next is scheduled with jitter, or with exponential
+//     backoff after failures, and the data of the last success stays on
+//     screen, marked stale.
+//   - Timers go through Model.after, so tests fire them by hand; golden tests
+//     drive the model with direct Update calls and compare ANSI-stripped
+//     frames (testdata/).
+package tui

@@ -1,0 +1,40 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// filterKey handles keys while the `/` prompt is open. The filter applies as
+// it is typed; enter keeps it, esc clears it.
+func (m *Model) filterKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(msg, m.keys.Back):
+		m.top().focused().clearFilter()
+		m.closeFilter()
+		return nil
+	case msg.String() == "enter":
+		err := m.filterErr
+		m.closeFilter()
+		if err != nil {
+			return m.setFlash(flashError, "invalid filter: "+safe(err.Error()))
+		}
+		return nil
+	}
+	var cmd tea.Cmd
+	m.filter, cmd = m.filter.Update(msg)
+	m.applyTypedFilter()
+	return cmd
+}
+
+// applyTypedFilter applies the prompt's text; an expression that does not
+// compile is reported under the prompt and the previous filter stays.
+func (m *Model) applyTypedFilter() {
+	m.filterErr = m.top().focused().setFilter(m.filter.Value())
+}
+
+func (m *Model) closeFilter() {
+	m.filter.Blur()
+	m.filterErr = nil
+	m.mode = modeNormal
+}

@@ -1,0 +1,404 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/lag"
+)
+
+// Options configure the console.
+type Options struct {
+	Context  string               // context name shown in the header
+	Color    string               // context colour: red/yellow/green/blue/magenta/cyan/#rrggbb/""
+	ReadOnly bool                 // shows a READ-ONLY badge
+	Cluster  string               // cluster name (bootstrap) for the header
+	Kafka    backends.KafkaSource // may be nil: the views then say no Kafka is configured
+	// Refresh is the period between snapshots (default 5s), with ±10%
+	// jitter; a view never has two refreshes in flight.
+	Refresh time.Duration
+	// Timeout bounds each snapshot call (default 10s).
+	Timeout time.Duration
+	// Contexts are the context names offered by :ctx.
+	Contexts []string
+	// StartView is "groups" (default) or "topics".
+	StartView string
+	// Now is the clock (default time.Now); tests inject a fixed one.
+	Now func() time.Time
+}
+
+var _ tea.Model = (*Model)(nil)
+
+// Defaults and limits.
+const (
+	DefaultRefresh = 5 * time.Second
+	DefaultTimeout = 10 * time.Second
+	maxBackoff     = 60 * time.Second
+	flashTTL       = 5 * time.Second
+	chromeLines    = 4 // header, breadcrumb line, key hints, flash/prompt
+)
+
+// view is one screen of the console. A view owns its table(s) and turns the
+// shared dataset into rows in build; it never does I/O.
+type view interface {
+	// id identifies the view in refresh tags, e.g. "groups", "group/billing".
+	id() string
+	// crumb is the view's breadcrumb segment (sanitized).
+	crumb() string
+	// noun names the focused table's rows ("groups", "partitions").
+	noun() string
+	// build recomputes the rows (and summary lines) from the data.
+	build(d *dataset, st *styles)
+	// builtGen is the dataset generation the rows were built from.
+	builtGen() uint64
+	// summary lines shown above the body, built in build and wrapped to
+	// width here.
+	summary(width int) []string
+	// layout sizes the table(s) to the body area.
+	layout(width, height int)
+	// body draws at most the height given to layout.
+	body(st *styles) []string
+	// focused is the table that navigation, filter, sort and marks act on.
+	focused() *table
+	// open returns the detail view of the selected row.
+	open() (view, bool)
+	// togglePane moves the focus to the view's other pane, if it has one.
+	togglePane() bool
+}
+
+// dataset is the last good snapshot and its lag analysis; every view is
+// built from it.
+type dataset struct {
+	gen      uint64
+	snap     *backends.ClusterSnapshot
+	analysis *lag.Analysis
+}
+
+type mode int
+
+const (
+	modeNormal mode = iota
+	modePalette
+	modeFilter
+	modeHelp
+)
+
+// Model is the console's root model. It implements tea.Model; all state
+// changes happen in Update, all broker calls run in tea.Cmds that return
+// tagged messages.
+type Model struct {
+	opts    Options
+	cluster string
+	ctx     context.Context // cancelled when the program ends; parent of every snapshot call
+	now     func() time.Time
+	keys    keyMap
+	st      styles
+
+	width, height int
+
+	tracker *lag.Tracker
+	data    dataset
+
+	refresh  refreshState
+	spinner  spinner.Model
+	spinning bool
+
+	stack []view // breadcrumbs: stack[0] is the top view
+
+	mode      mode
+	palette   textinput.Model
+	filter    textinput.Model
+	filterErr error // the filter being typed does not compile
+
+	flash    flash
+	flashSeq uint64
+	quitting bool
+
+	// after schedules msg after d; tests replace it to observe delays.
+	after func(d time.Duration, msg tea.Msg) tea.Cmd
+	// jitter spreads refresh periods by ±10%.
+	jitter func(time.Duration) time.Duration
+}
+
+// New returns the console's root model.
+func New(o Options) *Model {
+	if o.Refresh <= 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	m := &Model{
+		opts:    o,
+		cluster: o.Cluster,
+		ctx:     context.Background(),
+		now:     o.Now,
+		keys:    newKeyMap(),
+		st:      newStyles(o.Color),
+		width:   80,
+		height:  24,
+		tracker: lag.NewTracker(lag.Options{Now: o.Now}),
+		after: func(d time.Duration, msg tea.Msg) tea.Cmd {
+			return tea.Tick(d, func(time.Time) tea.Msg { return msg })
+		},
+		jitter: jitter10,
+	}
+	if m.cluster == "" && o.Kafka != nil {
+		m.cluster = o.Kafka.Name()
+	}
+	m.spinner = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(m.st.spinner))
+	m.palette = newInput(":", &m.st)
+	m.palette.ShowSuggestions = true
+	m.palette.SetSuggestions(paletteSuggestions(o.Contexts))
+	m.filter = newInput("/", &m.st)
+	switch o.StartView {
+	case "topics", "topic", "t":
+		m.stack = []view{newTopicsView()}
+	default:
+		m.stack = []view{newGroupsView()}
+	}
+	m.relayout()
+	return m
+}
+
+func newInput(prompt string, st *styles) textinput.Model {
+	in := textinput.New()
+	in.Prompt = prompt
+	s := in.Styles()
+	s.Cursor.Blink = false // a static cursor needs no timer
+	s.Focused.Prompt = st.prompt
+	s.Blurred.Prompt = st.prompt
+	in.SetStyles(s)
+	in.SetVirtualCursor(true)
+	return in
+}
+
+func jitter10(d time.Duration) time.Duration {
+	f := 0.9 + 0.2*rand.Float64() //nolint:gosec // jitter, not security
+	return time.Duration(float64(d) * f)
+}
+
+// Run runs the console until the operator quits or ctx is cancelled.
+func Run(ctx context.Context, o Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends any snapshot call still running
+	m := New(o)
+	m.ctx = ctx
+	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
+	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
+}
+
+// Init starts the first refresh.
+func (m *Model) Init() tea.Cmd {
+	if m.opts.Kafka == nil {
+		return nil
+	}
+	// The refresh starts in Update, where the model may change.
+	gen := m.refresh.tickGen
+	return func() tea.Msg { return refreshTickMsg{gen: gen} }
+}
+
+func (m *Model) top() view { return m.stack[len(m.stack)-1] }
+
+// Update handles one message. It never blocks: broker calls are returned as
+// commands.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.quitting {
+		return m, nil
+	}
+	var cmd tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+	case tea.KeyPressMsg:
+		cmd = m.handleKey(msg)
+	case tea.PasteMsg:
+		cmd = m.handleInputMsg(msg)
+	case snapshotMsg:
+		cmd = m.handleSnapshot(msg)
+	case refreshTickMsg:
+		if msg.gen == m.refresh.tickGen {
+			cmd = m.startRefresh()
+		}
+	case spinTickMsg:
+		cmd = m.spin()
+	case flashExpiredMsg:
+		if msg.id == m.flash.id {
+			m.flash = flash{}
+		}
+	default:
+		// Messages of the text inputs (paste from the clipboard).
+		cmd = m.handleInputMsg(msg)
+	}
+	if m.quitting {
+		return m, tea.Quit
+	}
+	m.relayout()
+	return m, cmd
+}
+
+func (m *Model) handleInputMsg(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	switch m.mode {
+	case modePalette:
+		m.palette, cmd = m.palette.Update(msg)
+	case modeFilter:
+		m.filter, cmd = m.filter.Update(msg)
+		m.applyTypedFilter()
+	}
+	return cmd
+}
+
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, m.keys.ForceQuit) {
+		return m.quit()
+	}
+	switch m.mode {
+	case modePalette:
+		return m.paletteKey(msg)
+	case modeFilter:
+		return m.filterKey(msg)
+	case modeHelp:
+		if key.Matches(msg, m.keys.Back, m.keys.Help, m.keys.Quit) {
+			m.mode = modeNormal
+		}
+		return nil
+	}
+
+	k := m.keys
+	t := m.top().focused()
+	switch {
+	case key.Matches(msg, k.Quit):
+		if len(m.stack) == 1 {
+			return m.quit()
+		}
+		return m.setFlash(flashInfo, "q quits from the top view; esc goes back")
+	case key.Matches(msg, k.Help):
+		m.mode = modeHelp
+	case key.Matches(msg, k.Palette):
+		m.mode = modePalette
+		m.palette.Reset()
+		return m.palette.Focus()
+	case key.Matches(msg, k.Filter):
+		m.mode = modeFilter
+		m.filter.SetValue(t.filter.text)
+		m.filter.CursorEnd()
+		m.filterErr = nil
+		return m.filter.Focus()
+	case key.Matches(msg, k.Back):
+		return m.back()
+	case key.Matches(msg, k.Open):
+		if m.data.snap == nil {
+			return nil
+		}
+		if next, ok := m.top().open(); ok {
+			return m.push(next)
+		}
+	case key.Matches(msg, k.Refresh):
+		return m.refreshNow()
+	case key.Matches(msg, k.Up):
+		t.move(-1)
+	case key.Matches(msg, k.Down):
+		t.move(1)
+	case key.Matches(msg, k.PageUp):
+		t.pageUp()
+	case key.Matches(msg, k.PageDown):
+		t.pageDown()
+	case key.Matches(msg, k.Top):
+		t.top()
+	case key.Matches(msg, k.Bottom):
+		t.bottom()
+	case key.Matches(msg, k.SortNext):
+		t.cycleSort(1)
+	case key.Matches(msg, k.SortPrev):
+		t.cycleSort(-1)
+	case key.Matches(msg, k.SortRev):
+		t.reverseSort()
+	case key.Matches(msg, k.Mark):
+		t.toggleMark()
+	case key.Matches(msg, k.Pane):
+		m.top().togglePane()
+	}
+	return nil
+}
+
+// back clears the focused table's filter first, then pops the view.
+func (m *Model) back() tea.Cmd {
+	if t := m.top().focused(); t.filter.text != "" {
+		t.clearFilter()
+		return nil
+	}
+	if len(m.stack) > 1 {
+		m.stack = m.stack[:len(m.stack)-1]
+		return m.viewChanged()
+	}
+	return nil
+}
+
+func (m *Model) push(v view) tea.Cmd {
+	m.stack = append(m.stack, v)
+	return m.viewChanged()
+}
+
+// replace makes v the only view (a palette jump such as :topics).
+func (m *Model) replace(v view) tea.Cmd {
+	m.stack = []view{v}
+	return m.viewChanged()
+}
+
+// viewChanged brings the new top view up to date with the data at hand and
+// re-aims the refresh at it: a refresh in flight for the previous view is
+// cancelled (its result will be dropped as stale) and one starts for the new
+// view, so that a view never has two refreshes in flight.
+func (m *Model) viewChanged() tea.Cmd {
+	m.ensureBuilt(m.top())
+	if m.refresh.inFlight {
+		m.cancelRefresh()
+		return m.startRefresh()
+	}
+	return nil
+}
+
+func (m *Model) ensureBuilt(v view) {
+	if m.data.snap != nil && v.builtGen() != m.data.gen {
+		v.build(&m.data, &m.st)
+	}
+}
+
+func (m *Model) quit() tea.Cmd {
+	m.cancelRefresh()
+	m.quitting = true
+	return nil
+}
+
+// relayout sizes the top view's body to the terminal. It runs after every
+// message; it only recomputes column widths and the scroll window.
+func (m *Model) relayout() {
+	v := m.top()
+	h := m.height - chromeLines - len(v.summary(m.width))
+	v.layout(m.width, max(h, 0))
+}
+
+// contextNames returns the known context names, the current one included.
+func (m *Model) contextNames() []string {
+	names := slices.Clone(m.opts.Contexts)
+	if m.opts.Context != "" && !slices.Contains(names, m.opts.Context) {
+		names = append(names, m.opts.Context)
+	}
+	return names
+}

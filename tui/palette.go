@@ -1,0 +1,117 @@
+package tui
+
+import (
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
+
+// command is one `:` palette command.
+type command struct {
+	name    string
+	aliases []string
+	arg     string // argument placeholder, "" when it takes none
+	help    string
+}
+
+var commands = []command{
+	{name: "groups", aliases: []string{"g", "grp", "group", "cg"}, help: "consumer groups view"},
+	{name: "topics", aliases: []string{"t", "top", "topic"}, help: "topics view"},
+	{name: "ctx", aliases: []string{"context"}, arg: "NAME", help: "switch context"},
+	{name: "help", aliases: []string{"h", "?"}, help: "key bindings"},
+	{name: "quit", aliases: []string{"q", "q!", "exit"}, help: "quit"},
+}
+
+func lookupCommand(name string) (command, bool) {
+	name = strings.ToLower(name)
+	for _, c := range commands {
+		if c.name == name || slices.Contains(c.aliases, name) {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// paletteSuggestions are the completions offered with tab.
+func paletteSuggestions(contexts []string) []string {
+	var out []string
+	for _, c := range commands {
+		if c.arg == "" {
+			out = append(out, c.name)
+		}
+	}
+	for _, ctx := range contexts {
+		out = append(out, "ctx "+ctx)
+	}
+	return out
+}
+
+func (m *Model) paletteKey(msg tea.KeyPressMsg) tea.Cmd {
+	switch {
+	case key.Matches(msg, m.keys.Back):
+		m.closePalette()
+		return nil
+	case msg.String() == "enter":
+		line := m.palette.Value()
+		m.closePalette()
+		return m.runCommand(line)
+	}
+	var cmd tea.Cmd
+	m.palette, cmd = m.palette.Update(msg)
+	return cmd
+}
+
+func (m *Model) closePalette() {
+	m.palette.Blur()
+	m.palette.Reset()
+	m.mode = modeNormal
+}
+
+// runCommand executes a palette line such as "topics" or "ctx prod".
+func (m *Model) runCommand(line string) tea.Cmd {
+	fields := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), ":"))
+	if len(fields) == 0 {
+		return nil
+	}
+	c, ok := lookupCommand(fields[0])
+	if !ok {
+		return m.setFlash(flashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :ctx NAME, :quit)")
+	}
+	args := fields[1:]
+	if c.arg == "" && len(args) > 0 {
+		return m.setFlash(flashError, ":"+c.name+" takes no argument")
+	}
+	switch c.name {
+	case "groups":
+		return m.replace(newGroupsView())
+	case "topics":
+		return m.replace(newTopicsView())
+	case "help":
+		m.mode = modeHelp
+		return nil
+	case "quit":
+		return m.quit()
+	case "ctx":
+		return m.switchContext(args)
+	}
+	return nil
+}
+
+// switchContext handles :ctx NAME. Switching the cluster under a running
+// console is not wired yet: the operator is told how to restart.
+func (m *Model) switchContext(args []string) tea.Cmd {
+	names := m.contextNames()
+	if len(args) != 1 {
+		return m.setFlash(flashError, "usage: :ctx NAME (contexts: "+safe(strings.Join(names, ", "))+")")
+	}
+	name := args[0]
+	switch {
+	case name == m.opts.Context:
+		return m.setFlash(flashInfo, "already on context "+safe(name))
+	case !slices.Contains(names, name):
+		return m.setFlash(flashError, "unknown context "+safe(name))
+	}
+	return m.setFlash(flashWarn, "switching contexts in the console is not available yet: restart with --context "+safe(name))
+}

@@ -1,0 +1,260 @@
+package tui
+
+import (
+	"math"
+	"strconv"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/lag"
+)
+
+// groupView is one consumer group: its position on every partition.
+type groupView struct {
+	name string // raw group name, as the broker spells it
+	gen  uint64
+	tbl  *table
+	sum  summaryLines
+}
+
+const (
+	pcTopic = iota
+	pcPartition
+	pcCommitted
+	pcLogEnd
+	pcLag
+	pcMember
+	pcClient
+	pcHost
+	pcTrend
+	pcStatus
+	pcTimeLag
+	pcNote
+)
+
+func newGroupView(name string) *groupView {
+	t := newTable([]column{
+		pcTopic:     {title: "TOPIC", flex: true, min: 10, shrink: 1},
+		pcPartition: {title: "P", right: true, num: true},
+		pcCommitted: {title: "COMMITTED", right: true, num: true, desc: true},
+		pcLogEnd:    {title: "LOG-END", right: true, num: true, desc: true},
+		pcLag:       {title: "LAG", right: true, num: true, desc: true},
+		pcMember:    {title: "MEMBER", flex: true, min: 6, max: 40, shrink: 3, drop: 4},
+		pcClient:    {title: "CLIENT", flex: true, min: 6, max: 24, shrink: 2, drop: 2},
+		pcHost:      {title: "HOST", flex: true, min: 6, max: 24, shrink: 2, drop: 3},
+		pcTrend:     {title: "TREND", plain: true, drop: 1},
+		pcStatus:    {title: "STATUS", num: true, desc: true},
+		pcTimeLag:   {title: "TIME LAG", right: true, num: true, desc: true},
+		pcNote:      {title: "NOTE"},
+	}, pcTopic, false)
+	t.empty = "the group has no committed offsets and no assignment"
+	return &groupView{name: name, tbl: t}
+}
+
+func (v *groupView) id() string       { return "group/" + v.name }
+func (v *groupView) crumb() string    { return safe(v.name) }
+func (v *groupView) noun() string     { return "partitions" }
+func (v *groupView) builtGen() uint64 { return v.gen }
+func (v *groupView) focused() *table  { return v.tbl }
+func (v *groupView) togglePane() bool { return false }
+
+func (v *groupView) summary(width int) []string { return v.sum.wrap(width) }
+
+func (v *groupView) layout(width, height int) { v.tbl.setSize(width, height) }
+
+func (v *groupView) body(st *styles) []string { return v.tbl.view(st, true) }
+
+// open goes to the topic of the selected partition.
+func (v *groupView) open() (view, bool) {
+	r, ok := v.tbl.selected()
+	if !ok {
+		return nil, false
+	}
+	return newTopicView(r.ref), true
+}
+
+func (v *groupView) build(d *dataset, st *styles) {
+	v.gen = d.gen
+	g, ok := d.snap.Group(v.name)
+	if !ok {
+		v.sum = summaryLines{extra: []string{st.cells[cellError].Render("group " + safe(v.name) + " is not in the last snapshot")}}
+		v.tbl.setRows(nil)
+		return
+	}
+	var gs *lag.GroupStats
+	if d.analysis != nil {
+		gs = d.analysis.Groups[g.Name]
+	}
+
+	// Names repeat across partitions: sanitize each once.
+	names := map[string]string{}
+	clean := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		c, ok := names[s]
+		if !ok {
+			c = safe(s)
+			names[s] = c
+		}
+		return c
+	}
+
+	rows := make([]row, len(g.Partitions))
+	cells := make([]string, len(g.Partitions)*(pcNote+1))
+	styles := make([]cellStyle, len(g.Partitions)*(pcNote+1))
+	nums := make([]float64, len(g.Partitions)*(pcNote+1))
+	behind, noCommit := 0, 0
+	var lost int64
+	for i := range g.Partitions {
+		p := &g.Partitions[i]
+		var ps *lag.PartitionStats
+		if gs != nil {
+			ps = gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]
+		}
+		c := cells[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
+		s := styles[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
+		n := nums[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
+
+		part := strconv.FormatInt(int64(p.Partition), 10)
+		c[pcTopic] = clean(p.Topic)
+		c[pcPartition] = part
+		n[pcPartition] = float64(p.Partition)
+		c[pcCommitted] = fmtOptInt(p.Committed)
+		n[pcCommitted] = optIntKey(p.Committed)
+		c[pcLogEnd] = fmtOffset(p.LogEnd)
+		n[pcLogEnd] = offsetKey(p.LogEnd)
+		c[pcLag] = fmtOptInt(p.Lag)
+		n[pcLag] = optIntKey(p.Lag)
+		c[pcMember] = clean(p.MemberID)
+		c[pcClient] = clean(p.ClientID)
+		c[pcHost] = clean(p.Host)
+		status := lag.Unknown
+		n[pcTimeLag] = math.NaN()
+		c[pcTimeLag] = "-"
+		if ps != nil {
+			status = ps.Status
+			c[pcTrend] = sparkline(ps.LagHistory, detailSparkWidth)
+			c[pcTimeLag] = fmtOptDuration(ps.TimeLag)
+			n[pcTimeLag] = optDurationKey(ps.TimeLag)
+		}
+		s[pcTrend] = cellDim
+		c[pcStatus] = string(status)
+		s[pcStatus] = statusStyle(status)
+		n[pcStatus] = float64(status.Severity())
+		if p.Committed == nil {
+			noCommit++
+			s[pcCommitted], s[pcLag] = cellDim, cellDim
+		}
+		if p.BehindLogStart {
+			behind++
+			c[pcNote] = "BEHIND LOG-START"
+			if p.Committed != nil && p.LogStart > *p.Committed {
+				lost += p.LogStart - *p.Committed
+			}
+			s[pcNote], s[pcCommitted] = cellError, cellError
+		}
+		rows[i] = row{
+			id:     p.Topic + "\x00" + part,
+			ref:    p.Topic,
+			cells:  c,
+			styles: s,
+			nums:   n,
+		}
+	}
+	v.sum = groupSummary(g, gs, behind, lost, noCommit, st)
+	v.tbl.setRows(rows)
+}
+
+func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64, noCommit int, st *styles) summaryLines {
+	status := lag.Unknown
+	totalLag := g.TotalLag()
+	timeLag, drain := "-", "-"
+	if gs != nil {
+		status, totalLag = gs.Status, gs.Lag
+		timeLag, drain = fmtOptDuration(gs.TimeLag), fmtOptDuration(gs.TimeToDrain)
+	}
+	protocol := safe(g.Protocol)
+	if g.ProtocolType != "" {
+		if protocol == "" {
+			protocol = safe(g.ProtocolType)
+		} else {
+			protocol += " (" + safe(g.ProtocolType) + ")"
+		}
+	}
+	if protocol == "" {
+		protocol = "-"
+	}
+	state := safe(g.State)
+	if state == "" {
+		state = "-"
+	}
+	kv := func(k, v string) string { return st.summaryKey.Render(k+" ") + v }
+	sum := summaryLines{parts: []string{
+		kv("state", st.cells[stateStyle(g.State)].Render(state)),
+		kv("protocol", protocol),
+		kv("members", fmtInt(int64(len(g.Members)))),
+		kv("partitions", fmtInt(int64(len(g.Partitions)))),
+		kv("lag", fmtInt(totalLag)),
+		kv("status", st.cells[statusStyle(status)].Render(string(status))),
+		kv("time lag", timeLag),
+		kv("drain", drain),
+	}}
+	if behind > 0 {
+		sum.extra = append(sum.extra, st.cells[cellError].Render(
+			"⚠ "+fmtInt(int64(behind))+" partition(s) committed behind log-start: "+fmtInt(lost)+" records lost to retention"))
+	}
+	if noCommit > 0 {
+		sum.extra = append(sum.extra, st.dim.Render(fmtInt(int64(noCommit))+" partition(s) without a committed offset (lag \"-\")"))
+	}
+	if g.Err != "" {
+		sum.extra = append(sum.extra, st.cells[cellError].Render("error: "+safe(g.Err)))
+	}
+	return sum
+}
+
+// summaryLines is a detail view's header: key/value parts, wrapped to the
+// width, then whole lines (warnings, errors).
+type summaryLines struct {
+	parts []string
+	extra []string
+}
+
+func (s summaryLines) wrap(width int) []string {
+	const sep = "   "
+	var lines []string
+	cur, cw := "", 0
+	for _, p := range s.parts {
+		pw := ansi.StringWidth(p)
+		if cw > 0 && cw+len(sep)+pw > width {
+			lines = append(lines, cur)
+			cur, cw = "", 0
+		}
+		if cw > 0 {
+			cur += sep
+			cw += len(sep)
+		}
+		cur += p
+		cw += pw
+	}
+	if cw > 0 {
+		lines = append(lines, cur)
+	}
+	return append(lines, s.extra...)
+}
+
+// fmtOffset formats an offset that is -1 when the leader did not answer.
+func fmtOffset(o int64) string {
+	if o < 0 {
+		return "-"
+	}
+	return fmtInt(o)
+}
+
+func offsetKey(o int64) float64 {
+	if o < 0 {
+		return math.NaN()
+	}
+	return float64(o)
+}
