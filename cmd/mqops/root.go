@@ -36,8 +36,11 @@ type globals struct {
 	changed map[string]bool
 }
 
-func newRootCmd() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+func newRootCmd() *cobra.Command { return newRootCmdWith(os.Stdout, os.Stderr) }
+
+// newRootCmdWith builds the command tree writing to the given streams.
+func newRootCmdWith(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:   "mqops",
 		Short: "Operations console for Kafka and RabbitMQ: lag, backlog, dead letters, replays",
