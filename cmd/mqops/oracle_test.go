@@ -64,8 +64,20 @@ func TestLagMatchesKafkaConsumerGroups(t *testing.T) {
 			x.LeaderEpoch = -1
 			o.Add(x)
 		}
-		if _, err := adm.CommitOffsets(ctx, group, o); err != nil {
-			t.Fatal(err)
+		// a topic just created may not be known to the coordinator yet:
+		// retry per-partition errors for a few seconds
+		for attempt := 0; ; attempt++ {
+			resp, err := adm.CommitOffsets(ctx, group, o)
+			if err == nil {
+				err = resp.Error()
+			}
+			if err == nil {
+				return
+			}
+			if attempt == 50 {
+				t.Fatalf("commit %s: %v", group, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	}
 	commit(run+".some", kadm.Offset{Topic: topicA, Partition: 0, At: 4}) // commits on one partition only
@@ -101,8 +113,11 @@ func TestLagMatchesKafkaConsumerGroups(t *testing.T) {
 		}
 		oracle = parseConsumerGroups(out, run+".")
 		// the active group's member shows once its assignment is stable
-		if hasMember(oracle, run+".active") || time.Now().After(deadline) {
+		if hasMember(oracle, run+".active") {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("kafka-consumer-groups never showed the active member:\n%s", out)
 		}
 		time.Sleep(time.Second)
 	}
