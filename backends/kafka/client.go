@@ -75,10 +75,23 @@ func New(cfg Config) (*Client, error) {
 // Name is the bootstrap address list.
 func (c *Client) Name() string { return c.name }
 
-// Close releases the connections.
+// Close releases the connections. It never waits for a call still in
+// flight (one abandoned at its context's deadline): that call's connections
+// are closed as soon as it returns.
 func (c *Client) Close() error {
-	c.mu.Lock()
+	if !c.mu.TryLock() {
+		go func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.closeLocked()
+		}()
+		return nil
+	}
 	defer c.mu.Unlock()
+	return c.closeLocked()
+}
+
+func (c *Client) closeLocked() error {
 	var err error
 	if c.admin != nil {
 		err = c.admin.Close() // closes the client too

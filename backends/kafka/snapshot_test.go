@@ -130,3 +130,19 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+func TestCloseDoesNotWaitForAbandonedCall(t *testing.T) {
+	k, _ := New(Config{Brokers: []string{blackhole(t)}, Timeout: 20 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := k.Snapshot(ctx, backends.SnapshotOptions{}); err == nil {
+		t.Fatal("snapshot of a silent broker succeeded")
+	}
+	done := make(chan struct{})
+	go func() { k.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close blocked on the abandoned call")
+	}
+}

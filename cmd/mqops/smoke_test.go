@@ -25,7 +25,7 @@ func startTmux(t *testing.T, width, height int, command string) *tmuxSession {
 		}
 		t.Skip("tmux not installed")
 	}
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("mqops-test-%d", os.Getpid()), name: "smoke"}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("mqops-test-%d-%s", os.Getpid(), t.Name()), name: "smoke"}
 	s.tmux("new-session", "-d", "-s", s.name, "-x", fmt.Sprint(width), "-y", fmt.Sprint(height), command)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
 	return s
@@ -97,32 +97,32 @@ func TestSmokeConsoleInTmux(t *testing.T) {
 			return true
 		}
 	}
-	s.waitFor("the groups view with data", 30*time.Second, has("groups", "billing", "shipping", "fraud-check", "audit-export", "STOP"))
+	s.waitFor("the groups view with data", 60*time.Second, has("groups", "billing", "shipping", "fraud-check", "audit-export", "STOP"))
 
 	s.keys("/")
 	s.typeText("ship")
 	s.keys("Enter")
-	s.waitFor("the filter to apply", 5*time.Second, func(sc string) bool {
+	s.waitFor("the filter to apply", 15*time.Second, func(sc string) bool {
 		return strings.Contains(sc, "shipping") && !strings.Contains(sc, "billing")
 	})
 	s.keys("Enter")
-	s.waitFor("the shipping group detail", 5*time.Second, has("groups › shipping", "orders", "COMMITTED", "LOG-END"))
+	s.waitFor("the shipping group detail", 15*time.Second, has("groups › shipping", "orders", "COMMITTED", "LOG-END"))
 	s.keys("Escape")
-	s.waitFor("back to groups", 5*time.Second, func(sc string) bool {
+	s.waitFor("back to groups", 15*time.Second, func(sc string) bool {
 		return !strings.Contains(sc, "groups › shipping") && strings.Contains(sc, "shipping")
 	})
 	s.keys("Escape") // clears the filter
-	s.waitFor("the filter cleared", 5*time.Second, has("billing", "shipping"))
+	s.waitFor("the filter cleared", 15*time.Second, has("billing", "shipping"))
 	s.keys(":")
 	s.typeText("topics")
 	s.keys("Enter")
-	s.waitFor("the topics view", 5*time.Second, has("orders.DLT", "legacy-events", "payments"))
+	s.waitFor("the topics view", 15*time.Second, has("orders.DLT", "legacy-events", "payments"))
 	s.keys("?")
-	s.waitFor("help", 5*time.Second, has("Navigation", "refresh"))
+	s.waitFor("help", 15*time.Second, has("Navigation", "refresh"))
 	s.keys("Escape", ":")
 	s.typeText("groups")
 	s.keys("Enter")
-	s.waitFor("groups again", 5*time.Second, has("billing"))
+	s.waitFor("groups again", 15*time.Second, has("billing"))
 	s.keys("q")
 	deadline := time.Now().Add(10 * time.Second)
 	for s.alive() {
@@ -145,7 +145,7 @@ func TestSmokeDeadClusterStaysResponsive(t *testing.T) {
 		return strings.Contains(sc, "cannot reach any Kafka broker")
 	})
 	s.keys("?")
-	s.waitFor("help while the cluster is dead", 5*time.Second, func(sc string) bool { return strings.Contains(sc, "Navigation") })
+	s.waitFor("help while the cluster is dead", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "Navigation") })
 	s.keys("Escape", "q")
 	deadline := time.Now().Add(10 * time.Second)
 	for s.alive() {
