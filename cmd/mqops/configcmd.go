@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/config"
 )
 
@@ -27,7 +28,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if cfg.Path != "" {
-				fmt.Fprintf(g.stdout, "# %s\n", cfg.Path)
+				fmt.Fprintf(g.stdout, "# %s\n", backends.SafeText(cfg.Path))
 			} else {
 				fmt.Fprintf(g.stdout, "# no config file (looked at %s)\n", config.DefaultPath())
 			}

@@ -114,6 +114,9 @@ func (g *globals) loadContext() (*config.Config, *config.Context, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, w := range ctx.Warnings() {
+		fmt.Fprintln(g.stderr, "mqops: warning: "+backends.SafeText(w))
+	}
 	return cfg, ctx, nil
 }
 

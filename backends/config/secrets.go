@@ -1,0 +1,82 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// maxSecretSize bounds a password or DSN file: it holds one line.
+const maxSecretSize = 64 << 10
+
+// Password reads the SASL password from PasswordEnv or PasswordFile. Errors
+// name the variable or the file, never the value.
+func (s *SASL) Password() (string, error) {
+	if s == nil {
+		return "", errors.New("kafka: no sasl settings")
+	}
+	if s.PasswordEnv == "" && s.PasswordFile == "" {
+		return "", errors.New("kafka.sasl: set one of password-env or password-file")
+	}
+	return readSecret("kafka.sasl", "password", s.PasswordEnv, s.PasswordFile)
+}
+
+// Password reads the RabbitMQ password from PasswordEnv or PasswordFile. It
+// returns "" and no error when neither is set (e.g. a client certificate
+// authenticates). Errors name the variable or the file, never the value.
+func (r *RabbitMQ) Password() (string, error) {
+	if r == nil || (r.PasswordEnv == "" && r.PasswordFile == "") {
+		return "", nil
+	}
+	return readSecret("rabbitmq", "password", r.PasswordEnv, r.PasswordFile)
+}
+
+// DSN reads the database connection string from DSNEnv or DSNFile. Errors
+// name the variable or the file, never the value.
+func (d *Database) DSN() (string, error) {
+	if d == nil {
+		return "", errors.New("no database settings")
+	}
+	if d.DSNEnv == "" && d.DSNFile == "" {
+		return "", errors.New("database: set one of dsn-env or dsn-file")
+	}
+	return readSecret("database", "dsn", d.DSNEnv, d.DSNFile)
+}
+
+// readSecret reads a secret from an environment variable or a file; the
+// trailing newline of a file is trimmed. With both set (Validate refuses
+// that) the variable wins.
+func readSecret(where, what, env, file string) (string, error) {
+	if env != "" {
+		v, ok := os.LookupEnv(env)
+		if !ok {
+			return "", fmt.Errorf("%s.%s-env: environment variable %s is not set", where, what, safe(env))
+		}
+		if v == "" {
+			return "", fmt.Errorf("%s.%s-env: environment variable %s is empty", where, what, safe(env))
+		}
+		return v, nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return "", fmt.Errorf("%s.%s-file: cannot read %s: %v", where, what, q(file), cause(err))
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return "", fmt.Errorf("%s.%s-file: %s is a directory, not a file", where, what, q(file))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretSize+1))
+	if err != nil {
+		return "", fmt.Errorf("%s.%s-file: cannot read %s: %v", where, what, q(file), cause(err))
+	}
+	if len(data) > maxSecretSize {
+		return "", fmt.Errorf("%s.%s-file: %s is larger than %d KiB; it should hold only the %s", where, what, q(file), maxSecretSize>>10, what)
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		return "", fmt.Errorf("%s.%s-file: %s is empty", where, what, q(file))
+	}
+	return v, nil
+}
