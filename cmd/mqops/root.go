@@ -34,6 +34,7 @@ type globals struct {
 	stderr  io.Writer
 	stdout  io.Writer
 	changed map[string]bool
+	warned  []string
 }
 
 func newRootCmd() *cobra.Command { return newRootCmdWith(os.Stdout, os.Stderr) }
@@ -115,7 +116,7 @@ func (g *globals) loadContext() (*config.Config, *config.Context, error) {
 		return nil, nil, err
 	}
 	for _, w := range ctx.Warnings() {
-		fmt.Fprintln(g.stderr, "mqops: warning: "+backends.SafeText(w))
+		g.warn(w)
 	}
 	return cfg, ctx, nil
 }
@@ -142,11 +143,23 @@ func (g *globals) kafkaClient(c *config.Context) (*kafka.Client, error) {
 			return nil, err
 		}
 		for _, w := range warnings {
-			fmt.Fprintln(g.stderr, "mqops: warning: "+w)
+			g.warn(w)
 		}
 		kc.TLS = tc
 	}
 	return kafka.New(kc)
+}
+
+// warn prints a warning once; the same advice reached through two paths
+// (context validation and TLS setup) is said once.
+func (g *globals) warn(w string) {
+	for _, prev := range g.warned {
+		if strings.HasSuffix(prev, w) || strings.HasSuffix(w, prev) {
+			return
+		}
+	}
+	g.warned = append(g.warned, w)
+	fmt.Fprintln(g.stderr, "mqops: warning: "+backends.SafeText(w))
 }
 
 func (g *globals) flagSet(name string) bool { return g.changed[name] }
