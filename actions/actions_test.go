@@ -1,0 +1,74 @@
+package actions
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestLimiterPacesToRate(t *testing.T) {
+	var now time.Time
+	slept := time.Duration(0)
+	l := NewLimiter(100)
+	l.now = func() time.Time { return now }
+	l.sleep = func(_ context.Context, d time.Duration) error { slept += d; now = now.Add(d); return nil }
+	for i := 0; i < 101; i++ {
+		if err := l.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 101 operations at 100/s span exactly one second
+	if slept != time.Second {
+		t.Fatalf("slept %v, want 1s", slept)
+	}
+}
+
+func TestLimiterUnlimitedAndCancelled(t *testing.T) {
+	if err := NewLimiter(0).Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := NewLimiter(1).Wait(ctx); err == nil {
+		t.Fatal("cancelled wait returned nil")
+	}
+	l := NewLimiter(0.5)
+	_ = l.Wait(context.Background())
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	start := time.Now()
+	if err := l.Wait(ctx2); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("wait ignored ctx: %v after %v", err, time.Since(start))
+	}
+}
+
+func TestAuditAppendRead(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "state", "mqops", "audit.jsonl")
+	a := NewAuditLog(p)
+	for i := 0; i < 3; i++ {
+		if err := a.Append(AuditEntry{Context: "prod", Action: "drain", Parameters: map[string]any{"i": i}, Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a torn line from a crash is skipped, not fatal
+	f, _ := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"time":"2026-`)
+	f.Close()
+	es, bad, err := a.Read(2)
+	if err != nil || bad != 1 || len(es) != 2 || es[1].Parameters["i"].(float64) != 2 || es[0].User == "" {
+		t.Fatalf("entries %+v bad %d err %v", es, bad, err)
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", st.Mode())
+	}
+}
+
+func TestDefaultAuditPath(t *testing.T) {
+	t.Setenv("XDG_STATE_HOME", "/x/state")
+	if got := DefaultAuditPath(); got != "/x/state/mqops/audit.jsonl" {
+		t.Fatal(got)
+	}
+}
