@@ -146,3 +146,28 @@ func TestCloseDoesNotWaitForAbandonedCall(t *testing.T) {
 		t.Fatal("Close blocked on the abandoned call")
 	}
 }
+
+func TestParseDeadLetterHeaders(t *testing.T) {
+	bin := map[string][]byte{"kafka_dlt-original-topic": []byte("orders"), "kafka_dlt-original-partition": {0, 0, 0, 3},
+		"kafka_dlt-original-offset": {0, 0, 0, 0, 0, 0, 1, 0}, "kafka_dlt-exception-fqcn": []byte("java.lang.IllegalStateException")}
+	d := ParseDeadLetterHeaders(bin)
+	if d == nil || d.Format != "spring" || d.OriginalTopic != "orders" || *d.OriginalPartition != 3 || *d.OriginalOffset != 256 || d.ExceptionClass != "java.lang.IllegalStateException" {
+		t.Fatalf("spring binary: %+v", d)
+	}
+	text := map[string][]byte{"kafka_dlt-original-topic": []byte("orders"), "kafka_dlt-original-partition": []byte("2"), "kafka_dlt-original-offset": []byte("12345678")}
+	if d := ParseDeadLetterHeaders(text); *d.OriginalPartition != 2 || *d.OriginalOffset != 12345678 {
+		t.Fatalf("spring text: %+v", d)
+	}
+	conn := map[string][]byte{"__connect.errors.topic": []byte("pay"), "__connect.errors.partition": []byte("1"), "__connect.errors.exception.class.name": []byte("org.apache.kafka.connect.errors.DataException")}
+	if d := ParseDeadLetterHeaders(conn); d.Format != "connect" || d.OriginalTopic != "pay" || *d.OriginalPartition != 1 {
+		t.Fatalf("connect: %+v", d)
+	}
+	if ParseDeadLetterHeaders(map[string][]byte{"other": nil}) != nil {
+		t.Fatal("no DLT headers must give nil")
+	}
+	for name, want := range map[string]bool{"orders.DLT": true, "orders-dlq": true, "dlq.orders": true, "orders_error": true, "orders": false, "dltx": false} {
+		if IsDLTName(name) != want {
+			t.Errorf("IsDLTName(%q) != %v", name, want)
+		}
+	}
+}

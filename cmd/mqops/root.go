@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -15,21 +17,25 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/config"
 	"github.com/mqops/mqops/backends/kafka"
+	"github.com/mqops/mqops/backends/rabbitmq"
 	"github.com/mqops/mqops/tui"
 )
 
 // globals holds the persistent flags shared by every command.
 type globals struct {
-	configPath string
-	context    string
-	brokers    []string
-	timeout    time.Duration
-	saslMech   string
-	saslUser   string
-	saslPwEnv  string
-	tlsCA      string
-	tlsInsec   bool
-	logFile    string
+	configPath  string
+	context     string
+	brokers     []string
+	timeout     time.Duration
+	saslMech    string
+	saslUser    string
+	saslPwEnv   string
+	tlsCA       string
+	tlsInsec    bool
+	logFile     string
+	rabbitURL   string
+	mgmtURL     string
+	rabbitPwEnv string
 
 	stderr  io.Writer
 	stdout  io.Writer
@@ -70,12 +76,15 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 	pf.StringVar(&g.saslPwEnv, "sasl-password-env", "", "name of the env var holding the Kafka SASL password")
 	pf.StringVar(&g.tlsCA, "tls-ca-file", "", "CA bundle (PEM) to verify Kafka brokers; enables TLS")
 	pf.BoolVar(&g.tlsInsec, "tls-insecure-skip-verify", false, "enable TLS without verifying the broker certificate (insecure)")
+	pf.StringVar(&g.rabbitURL, "rabbitmq-url", os.Getenv("MQOPS_RABBITMQ_URL"), "RabbitMQ AMQP URL amqp(s)://user@host:port/vhost, no password (env MQOPS_RABBITMQ_URL)")
+	pf.StringVar(&g.mgmtURL, "management-url", os.Getenv("MQOPS_MANAGEMENT_URL"), "RabbitMQ management API URL http(s)://host:15672 (env MQOPS_MANAGEMENT_URL)")
+	pf.StringVar(&g.rabbitPwEnv, "rabbitmq-password-env", "", "name of the env var holding the RabbitMQ password")
 	pf.StringVar(&g.logFile, "log-file", "", "write diagnostic logs to this file (never to the terminal)")
 
 	root.AddCommand(
 		newLagCmd(g), newGroupsCmd(g), newTopicsCmd(g),
 		newConfigCmd(g), newDemoCmd(g), newConsoleCmd(g), newVersionCmd(g),
-		newAuditCmd(g),
+		newAuditCmd(g), newQueuesCmd(g), newDLQCmd(g),
 	)
 	return root
 }
@@ -102,6 +111,8 @@ func (g *globals) overrides() config.Overrides {
 		SASLPasswordEnv: g.saslPwEnv,
 		TLSCAFile:       g.tlsCA,
 		TLSInsecure:     g.tlsInsec,
+		RabbitMQURL:     g.rabbitURL,
+		ManagementURL:   g.mgmtURL,
 	}
 }
 
@@ -115,6 +126,9 @@ func (g *globals) loadContext() (*config.Config, *config.Context, error) {
 	ctx, err := cfg.Effective(g.context, g.overrides())
 	if err != nil {
 		return nil, nil, err
+	}
+	if g.rabbitPwEnv != "" && ctx.RabbitMQ != nil {
+		ctx.RabbitMQ.PasswordEnv, ctx.RabbitMQ.PasswordFile = g.rabbitPwEnv, ""
 	}
 	for _, w := range ctx.Warnings() {
 		g.warn(w)
@@ -149,6 +163,46 @@ func (g *globals) kafkaClient(c *config.Context) (*kafka.Client, error) {
 		kc.TLS = tc
 	}
 	return kafka.New(kc)
+}
+
+// rabbitClient builds the RabbitMQ backend of a context; it does no I/O.
+func (g *globals) rabbitClient(c *config.Context) (*rabbitmq.Client, error) {
+	r := c.RabbitMQ
+	if r == nil || (r.ManagementURL == "" && r.URL == "") {
+		return nil, fmt.Errorf("context %q has no RabbitMQ (set rabbitmq.url and rabbitmq.management-url, or pass --rabbitmq-url and --management-url)", c.Name)
+	}
+	pw, err := r.Password()
+	if err != nil {
+		return nil, err
+	}
+	rc := rabbitmq.Config{URL: r.URL, ManagementURL: r.ManagementURL, Username: r.User(), Password: pw, Vhosts: r.Vhosts, Timeout: g.timeout}
+	if rc.ManagementURL == "" {
+		rc.ManagementURL = deriveManagementURL(r.URL)
+	}
+	if r.TLS != nil {
+		tc, warnings, err := r.TLS.Build()
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			g.warn(w)
+		}
+		rc.TLS = tc
+	}
+	return rabbitmq.New(rc)
+}
+
+// deriveManagementURL guesses the management API from the AMQP URL: same
+// host, port 15672 (15671 for amqps).
+func deriveManagementURL(amqpURL string) string {
+	u, err := url.Parse(amqpURL)
+	if err != nil || u.Hostname() == "" {
+		return ""
+	}
+	if u.Scheme == "amqps" {
+		return "https://" + net.JoinHostPort(u.Hostname(), "15671")
+	}
+	return "http://" + net.JoinHostPort(u.Hostname(), "15672")
 }
 
 // warn prints a warning once; the same advice reached through two paths
