@@ -1,0 +1,399 @@
+package actions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/rabbitmq"
+)
+
+// RabbitDrainer is what a RabbitMQ drain needs from the broker.
+type RabbitDrainer interface {
+	Peek(ctx context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error)
+	Move(ctx context.Context, o rabbitmq.MoveOptions) (*rabbitmq.MoveResult, error)
+	ExchangeExists(ctx context.Context, vhost, name string) (bool, error)
+	Routes(ctx context.Context, vhost, exchange, routingKey string) ([]string, bool, error)
+}
+
+// DrainOptions are the parameters of a drain, as the operator gave them.
+type DrainOptions struct {
+	Context  string
+	ReadOnly bool
+	Vhost    string
+	Queue    string // the dead-letter queue
+	// To is origin, exchange:<name>[:<routing-key>] or file:<path.jsonl>.
+	To     string
+	Reason string // only dead letters of this reason
+	Origin string // only dead letters from this origin queue
+	Limit  int
+	Rate   float64 // messages per second, 0: unlimited
+	// Prefetch bounds the in-flight window (default 100).
+	Prefetch int
+	// Sample bounds how many messages the plan peeks at (default 1000).
+	Sample int
+	RunID  string
+}
+
+// target kinds
+const (
+	toOrigin   = "origin"
+	toExchange = "exchange"
+	toFile     = "file"
+)
+
+type drainTarget struct {
+	kind, exchange, routingKey, path string
+}
+
+func parseTarget(to string) (drainTarget, error) {
+	switch {
+	case to == toOrigin:
+		return drainTarget{kind: toOrigin}, nil
+	case strings.HasPrefix(to, "exchange:"):
+		rest := strings.TrimPrefix(to, "exchange:")
+		x, rk, _ := strings.Cut(rest, ":")
+		return drainTarget{kind: toExchange, exchange: x, routingKey: rk}, nil
+	case strings.HasPrefix(to, "file:"):
+		p := strings.TrimPrefix(to, "file:")
+		if p == "" {
+			return drainTarget{}, errors.New("--to file: needs a path")
+		}
+		return drainTarget{kind: toFile, path: p}, nil
+	}
+	return drainTarget{}, fmt.Errorf("invalid --to %q: want origin, exchange:<name>[:<routing-key>] or file:<path.jsonl>", to)
+}
+
+// Validate checks the options; a read-only context refuses drains.
+func (o *DrainOptions) Validate() error {
+	if o.ReadOnly {
+		return fmt.Errorf("context %q is read-only: drains are not available", o.Context)
+	}
+	if o.Queue == "" {
+		return errors.New("no source queue")
+	}
+	if o.Vhost == "" {
+		o.Vhost = "/"
+	}
+	if o.Limit < 0 || o.Rate < 0 {
+		return errors.New("--limit and --rate must not be negative")
+	}
+	switch o.Reason {
+	case "", "rejected", "expired", "maxlen", "delivery_limit":
+	default:
+		return fmt.Errorf("invalid --reason %q: want rejected, expired, maxlen or delivery_limit", o.Reason)
+	}
+	if _, err := parseTarget(o.To); err != nil {
+		return err
+	}
+	if o.Prefetch <= 0 {
+		o.Prefetch = 100
+	}
+	if o.Sample <= 0 {
+		o.Sample = 1000
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID()
+	}
+	return nil
+}
+
+// NewRunID returns a short random run id.
+func NewRunID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b)
+}
+
+// PlanRoute is one target of a plan with its message count.
+type PlanRoute struct {
+	Target  string `json:"target"` // exchange/routing-key, queue or file
+	Count   int    `json:"count"`
+	Problem string `json:"problem,omitempty"` // e.g. exchange missing, routes nowhere
+}
+
+// DrainPlan is the dry-run preview.
+type DrainPlan struct {
+	Source   string      `json:"source"`
+	To       string      `json:"to"`
+	Sampled  int         `json:"sampled"`
+	Selected int         `json:"selected"` // pass the filters
+	Skipped  int         `json:"skipped"`  // filtered out
+	Routes   []PlanRoute `json:"routes"`
+	Problems []string    `json:"problems,omitempty"`
+	Warning  string      `json:"warning,omitempty"`
+	// Complete is false when the queue holds more than was sampled: the
+	// counts describe the sample.
+	Complete bool `json:"complete"`
+}
+
+// Summary is a one-line scope for confirmations and the audit log.
+func (p *DrainPlan) Summary() string {
+	var parts []string
+	for _, r := range p.Routes {
+		parts = append(parts, fmt.Sprintf("%d → %s", r.Count, r.Target))
+	}
+	s := fmt.Sprintf("%d message(s) from %s", p.Selected, p.Source)
+	if len(parts) > 0 {
+		s += ": " + strings.Join(parts, ", ")
+	}
+	if !p.Complete {
+		s += fmt.Sprintf(" (from a sample of %d)", p.Sampled)
+	}
+	return s
+}
+
+// decide applies filters and resolves the target of one message.
+func (o *DrainOptions) decide(t drainTarget, m *backends.Message) (rabbitmq.Decision, rabbitmq.MoveTarget, error) {
+	origin, reason := m.Origin()
+	if o.Reason != "" && reason != o.Reason {
+		return rabbitmq.Skip, rabbitmq.MoveTarget{}, nil
+	}
+	if o.Origin != "" && origin != o.Origin {
+		return rabbitmq.Skip, rabbitmq.MoveTarget{}, nil
+	}
+	switch t.kind {
+	case toExchange:
+		rk := t.routingKey
+		if rk == "" {
+			rk = m.RoutingKey
+		}
+		return rabbitmq.Move, rabbitmq.MoveTarget{Exchange: t.exchange, RoutingKey: rk}, nil
+	case toFile:
+		return rabbitmq.Move, rabbitmq.MoveTarget{}, nil
+	}
+	if origin == "" {
+		return rabbitmq.Stop, rabbitmq.MoveTarget{}, errors.New("has no x-death header: its origin is unknown (use --to exchange:...)")
+	}
+	// Back to the origin queue itself, through the default exchange: the
+	// original exchange could also route a copy to sibling queues that
+	// processed the message already.
+	return rabbitmq.Move, rabbitmq.MoveTarget{Exchange: "", RoutingKey: origin}, nil
+}
+
+func targetLabel(t rabbitmq.MoveTarget) string {
+	if t.Exchange == "" {
+		return "queue " + t.RoutingKey
+	}
+	return "exchange " + t.Exchange + " key " + t.RoutingKey
+}
+
+// PlanDrain previews a drain: it peeks (never consumes) at up to Sample
+// messages (or Limit), applies the filters, resolves every target and checks
+// that each exists and routes somewhere.
+func PlanDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	t, _ := parseTarget(o.To)
+	n := o.Sample
+	if o.Limit > 0 && o.Limit < n {
+		n = o.Limit
+	}
+	ms, warning, err := r.Peek(ctx, o.Vhost, o.Queue, 0, n)
+	if err != nil {
+		return nil, err
+	}
+	p := &DrainPlan{Source: o.Vhost + "/" + o.Queue, To: o.To, Sampled: len(ms), Warning: warning, Complete: len(ms) < n || (o.Limit > 0 && len(ms) == o.Limit)}
+	counts := map[rabbitmq.MoveTarget]int{}
+	for i := range ms {
+		dec, tgt, err := o.decide(t, &ms[i])
+		if err != nil {
+			p.Problems = append(p.Problems, fmt.Sprintf("message %d (%s) %v", i+1, msgLabel(&ms[i]), err))
+			continue
+		}
+		if dec == rabbitmq.Skip {
+			p.Skipped++
+			continue
+		}
+		p.Selected++
+		counts[tgt]++
+	}
+	for tgt, c := range counts {
+		route := PlanRoute{Target: targetLabel(tgt), Count: c}
+		if t.kind == toFile {
+			route.Target = "file " + t.path
+		} else {
+			ok, err := r.ExchangeExists(ctx, o.Vhost, tgt.Exchange)
+			switch {
+			case err != nil:
+				return nil, err
+			case !ok:
+				route.Problem = "exchange does not exist"
+			default:
+				qs, known, err := r.Routes(ctx, o.Vhost, tgt.Exchange, tgt.RoutingKey)
+				if err != nil {
+					return nil, err
+				}
+				if known && len(qs) == 0 {
+					route.Problem = "routes to no queue: the drain would stop at the first message"
+				}
+			}
+		}
+		if route.Problem != "" {
+			p.Problems = append(p.Problems, route.Target+": "+route.Problem)
+		}
+		p.Routes = append(p.Routes, route)
+	}
+	sort.Slice(p.Routes, func(i, j int) bool {
+		if p.Routes[i].Count != p.Routes[j].Count {
+			return p.Routes[i].Count > p.Routes[j].Count
+		}
+		return p.Routes[i].Target < p.Routes[j].Target
+	})
+	return p, nil
+}
+
+// Progress of a running action.
+type Progress struct {
+	Done, Skipped, Failed, Seen, Total int
+	Elapsed                            time.Duration
+}
+
+// Rate is messages per second so far.
+func (p Progress) Rate() float64 {
+	if p.Elapsed <= 0 {
+		return 0
+	}
+	return float64(p.Done) / p.Elapsed.Seconds()
+}
+
+// ETA estimates the time left.
+func (p Progress) ETA() time.Duration {
+	r := p.Rate()
+	if r <= 0 || p.Total <= p.Seen {
+		return 0
+	}
+	return time.Duration(float64(p.Total-p.Seen) / r * float64(time.Second))
+}
+
+// DrainResult is how a drain ended.
+type DrainResult struct {
+	RunID          string  `json:"run_id"`
+	Moved          int     `json:"moved"`
+	Skipped        int     `json:"skipped"`
+	Failed         int     `json:"failed"`
+	Left           int     `json:"left"`
+	Seen           int     `json:"seen"`
+	StoppedBecause string  `json:"stopped_because"`
+	Seconds        float64 `json:"seconds"`
+	Rate           float64 `json:"rate"`
+}
+
+// ExecuteDrain moves the dead letters (the safe-move recipe lives in the
+// backend), rate-limited, reporting progress, and appends the outcome to
+// the audit log.
+func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
+	if err := o.Validate(); err != nil {
+		if audit != nil {
+			_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
+		}
+		return nil, err
+	}
+	t, _ := parseTarget(o.To)
+	lim := NewLimiter(o.Rate)
+	mo := rabbitmq.MoveOptions{
+		Vhost: o.Vhost, Queue: o.Queue, Prefetch: o.Prefetch, Limit: o.Limit, RunID: o.RunID,
+		Decide: func(m *backends.Message) (rabbitmq.Decision, rabbitmq.MoveTarget, error) { return o.decide(t, m) },
+		Wait:   lim.Wait,
+	}
+	if progress != nil {
+		mo.Progress = func(p rabbitmq.MoveProgress) {
+			progress(Progress{Done: p.Moved, Skipped: p.Skipped, Failed: p.Failed, Seen: p.Seen, Total: p.Total, Elapsed: p.Elapsed})
+		}
+	}
+	var sink *fileSink
+	if t.kind == toFile {
+		var err error
+		if sink, err = openFileSink(t.path); err != nil {
+			return nil, err
+		}
+		defer sink.Close()
+		mo.Sink = sink.Write
+	}
+	start := time.Now()
+	res, err := r.Move(ctx, mo)
+	out := &DrainResult{RunID: o.RunID, Seconds: time.Since(start).Seconds()}
+	if res != nil {
+		out.Moved, out.Skipped, out.Failed, out.Left, out.Seen, out.StoppedBecause = res.Moved, res.Skipped, res.Failed, res.Left, res.Seen, res.StoppedBecause
+	}
+	if out.Seconds > 0 {
+		out.Rate = float64(out.Moved) / out.Seconds
+	}
+	if audit != nil {
+		e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
+			Result: map[string]any{"moved": out.Moved, "skipped": out.Skipped, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
+		if err != nil {
+			e.Outcome, e.Error = "failed", err.Error()
+			if errors.Is(ctx.Err(), context.Canceled) {
+				e.Outcome = "cancelled"
+			}
+		}
+		if aerr := audit.Append(e); aerr != nil && err == nil {
+			err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
+		}
+	}
+	return out, err
+}
+
+// AuditDryRun records a dry run in the audit log.
+func AuditDryRun(audit *AuditLog, o DrainOptions, p *DrainPlan, err error) {
+	if audit == nil {
+		return
+	}
+	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: true, Parameters: o.auditParams(), Outcome: "ok"}
+	if p != nil {
+		e.Plan = map[string]any{"summary": p.Summary(), "selected": p.Selected, "skipped": p.Skipped, "problems": p.Problems}
+	}
+	if err != nil {
+		e.Outcome, e.Error = "failed", err.Error()
+	}
+	_ = audit.Append(e)
+}
+
+func (o *DrainOptions) auditParams() map[string]any {
+	return map[string]any{"source": "rabbitmq:" + o.Vhost + "/" + o.Queue, "target": o.To, "reason": o.Reason, "origin": o.Origin, "limit": o.Limit, "rate": o.Rate}
+}
+
+func msgLabel(m *backends.Message) string {
+	if m.MessageID != "" {
+		return "id " + backends.SafeText(m.MessageID)
+	}
+	return "without message id"
+}
+
+// fileSink appends messages as JSON lines and fsyncs each before the
+// source is acknowledged.
+type fileSink struct{ f *os.File }
+
+func openFileSink(path string) (*fileSink, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("--to file: %w", err)
+	}
+	return &fileSink{f: f}, nil
+}
+
+func (s *fileSink) Write(_ context.Context, m *backends.Message) error {
+	b, err := json.Marshal(m) // body as base64, headers and death history kept
+	if err != nil {
+		return err
+	}
+	if _, err := s.f.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("writing %s: %w", s.f.Name(), err)
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", s.f.Name(), err)
+	}
+	return nil
+}
+
+func (s *fileSink) Close() error { return s.f.Close() }
