@@ -103,7 +103,7 @@ func (c *Client) Move(ctx context.Context, o MoveOptions) (*MoveResult, error) {
 		return nil, errors.New("move: no Decide function")
 	}
 	start := time.Now()
-	conn, err := c.dial(ctx, o.Vhost)
+	conn, err := c.dial(ctx, o.Vhost, "mqops drain "+o.RunID)
 	if err != nil {
 		return nil, err
 	}

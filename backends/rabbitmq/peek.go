@@ -18,7 +18,11 @@ import (
 const MaxBody = 1 << 20
 
 // dial opens an AMQP connection to vhost with the configured credentials.
-func (c *Client) dial(ctx context.Context, vhost string) (*amqp.Connection, error) {
+func (c *Client) dial(ctx context.Context, vhost string, name ...string) (*amqp.Connection, error) {
+	connName := "mqops"
+	if len(name) > 0 {
+		connName = name[0]
+	}
 	if c.cfg.URL == "" {
 		return nil, errors.New("no RabbitMQ AMQP URL configured (set rabbitmq.url, or --rabbitmq-url)")
 	}
@@ -42,7 +46,7 @@ func (c *Client) dial(ctx context.Context, vhost string) (*amqp.Connection, erro
 			Dial:            amqp.DefaultDial(c.cfg.Timeout),
 			TLSClientConfig: c.cfg.TLS,
 			Heartbeat:       10 * time.Second,
-			Properties:      amqp.Table{"connection_name": "mqops"},
+			Properties:      amqp.Table{"connection_name": connName},
 		})
 		out <- res{conn, err}
 	}()
@@ -140,6 +144,21 @@ func (c *Client) Peek(ctx context.Context, vhost, queue string, offset, limit in
 	if last > 0 {
 		if err := ch.Nack(last, true, true); err != nil {
 			return nil, "", c.amqpErr(err) // the channel closes: the broker requeues them
+		}
+		// A synchronous call on the same channel after the nack: once it
+		// answers, the queue has taken the messages back, so whatever runs
+		// next (a drain measuring the depth) sees them.
+		// The requeue is asynchronous inside the broker: wait (bounded) until
+		// the queue shows at least the depth it had before the peek.
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			after, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+			if err != nil {
+				return nil, "", c.amqpErr(err)
+			}
+			if after.Messages >= q.Messages || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	_ = ch.Close()
