@@ -230,4 +230,3 @@ func TestDrainKill9(t *testing.T) {
 		t.Fatalf("%d duplicates for %d kills: more than the prefetch window per kill", dups, kills)
 	}
 }
-
