@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -308,5 +310,86 @@ func TestDrainRefusedInReadOnlyContext(t *testing.T) {
 		if err := bad.Validate(); err == nil {
 			t.Errorf("accepted %+v", bad)
 		}
+	}
+}
+
+// closeConnection force-closes the broker connection with the given client
+// name through the management API, as a broker restart or a network cut
+// would.
+func closeConnection(t *testing.T, name string) bool {
+	t.Helper()
+	env := rabbitEnv(t)
+	req, _ := http.NewRequest(http.MethodGet, env["RABBITMQ_MANAGEMENT_URL"]+"/api/connections", nil)
+	req.SetBasicAuth(env["RABBITMQ_USER"], env["RABBITMQ_PASSWORD"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var conns []struct {
+		Name  string `json:"name"`
+		Props struct {
+			Name string `json:"connection_name"`
+		} `json:"client_properties"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&conns); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		if c.Props.Name == name {
+			del, _ := http.NewRequest(http.MethodDelete, env["RABBITMQ_MANAGEMENT_URL"]+"/api/connections/"+url.PathEscape(c.Name), nil)
+			del.SetBasicAuth(env["RABBITMQ_USER"], env["RABBITMQ_PASSWORD"])
+			if r, err := http.DefaultClient.Do(del); err == nil {
+				r.Body.Close()
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestDrainConnectionLostStopsWithoutLoss(t *testing.T) {
+	w := newWorld(t, 2000, 0, 0)
+	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin", Rate: 500, RunID: NewRunID()}
+	done := make(chan error, 1)
+	var res *DrainResult
+	go func() {
+		var err error
+		res, err = ExecuteDrain(context.Background(), w.client, o, nil, nil)
+		done <- err
+	}()
+	closed := false
+	for i := 0; i < 100 && !closed; i++ {
+		time.Sleep(50 * time.Millisecond)
+		if w.depth(w.orders) > 100 {
+			closed = closeConnection(t, "mqops drain "+o.RunID)
+		}
+	}
+	if !closed {
+		t.Fatal("could not find the drain's connection")
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the drain did not stop after its connection was closed")
+	}
+	if err == nil || !strings.Contains(err.Error(), "connection") {
+		t.Fatalf("err = %v", err)
+	}
+	t.Logf("stopped with: %v", err)
+	// every message is in the DLQ or its origin (at most the window twice)
+	deadline := time.Now().Add(15 * time.Second)
+	for w.depth(w.dlq)+w.depth(w.orders) < 2000 {
+		if time.Now().After(deadline) {
+			t.Fatalf("lost messages: DLQ %d + origin %d < 2000", w.depth(w.dlq), w.depth(w.orders))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if res == nil || res.Moved == 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if extra := w.depth(w.dlq) + w.depth(w.orders) - 2000; extra > 100 { // the default prefetch
+		t.Fatalf("%d duplicates, more than the window", extra)
 	}
 }
