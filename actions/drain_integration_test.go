@@ -350,7 +350,7 @@ func closeConnection(t *testing.T, name string) bool {
 
 func TestDrainConnectionLostStopsWithoutLoss(t *testing.T) {
 	w := newWorld(t, 2000, 0, 0)
-	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin", Rate: 500, RunID: NewRunID()}
+	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin", Rate: 200, RunID: NewRunID()}
 	done := make(chan error, 1)
 	var res *DrainResult
 	go func() {
@@ -359,7 +359,7 @@ func TestDrainConnectionLostStopsWithoutLoss(t *testing.T) {
 		done <- err
 	}()
 	closed := false
-	for i := 0; i < 100 && !closed; i++ {
+	for i := 0; i < 300 && !closed; i++ {
 		time.Sleep(50 * time.Millisecond)
 		if w.depth(w.orders) > 100 {
 			closed = closeConnection(t, "mqops drain "+o.RunID)
