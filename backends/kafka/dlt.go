@@ -14,58 +14,96 @@ import (
 	"github.com/mqops/mqops/backends"
 )
 
-// IsDLTName reports whether a topic is named like a dead-letter topic
-// (.DLT, -dlt, .dlq, -dlq, dlq. prefix, _error).
+// IsDLTName reports whether a topic is named like a dead-letter topic:
+// suffix .DLT, -dlt, _dlt, .dlq, -dlq, _dlq, _error, .error or -error, or
+// prefix dlq., dlq- or dlt. (case-insensitive).
 func IsDLTName(topic string) bool {
 	l := strings.ToLower(topic)
 	for _, s := range []string{".dlt", "-dlt", "_dlt", ".dlq", "-dlq", "_dlq", "_error", ".error", "-error"} {
-		if strings.HasSuffix(l, s) {
+		if strings.HasSuffix(l, s) && len(l) > len(s) {
 			return true
 		}
 	}
-	return strings.HasPrefix(l, "dlq.") || strings.HasPrefix(l, "dlq-") || strings.HasPrefix(l, "dlt.")
+	for _, s := range []string{"dlq.", "dlq-", "dlt."} {
+		if strings.HasPrefix(l, s) && len(l) > len(s) {
+			return true
+		}
+	}
+	return false
 }
 
-// DeadLetterInfo is what the dead-letter headers of a record say.
-type DeadLetterInfo struct {
-	Format            string // spring, connect, generic
-	OriginalTopic     string
-	OriginalPartition *int32
-	OriginalOffset    *int64
-	ExceptionClass    string
-	ExceptionMessage  string
-}
+// Dead-letter headers.
+const (
+	springTopic        = "kafka_dlt-original-topic"
+	springPartition    = "kafka_dlt-original-partition"
+	springOffset       = "kafka_dlt-original-offset"
+	springFQCN         = "kafka_dlt-exception-fqcn"
+	springCauseFQCN    = "kafka_dlt-exception-cause-fqcn"
+	springMessage      = "kafka_dlt-exception-message"
+	connectTopic       = "__connect.errors.topic"
+	connectPartition   = "__connect.errors.partition"
+	connectOffset      = "__connect.errors.offset"
+	connectClass       = "__connect.errors.exception.class.name"
+	connectMessage     = "__connect.errors.exception.message"
+	genericTopic       = "x-original-topic"
+	genericPartition   = "x-original-partition"
+	genericOffset      = "x-original-offset"
+	genericClass       = "x-exception-class"
+	genericMessage     = "x-exception-message"
+	springListenerFail = "ListenerExecutionFailedException"
+)
 
 // ParseDeadLetterHeaders reads Spring Kafka, Kafka Connect and generic
-// dead-letter headers. Spring writes partition and offset as big-endian
-// binary (4 and 8 bytes) in recent versions and as text in older ones: both
-// are read. It returns nil when no dead-letter header is present.
-func ParseDeadLetterHeaders(h map[string][]byte) *DeadLetterInfo {
-	if t, ok := h["kafka_dlt-original-topic"]; ok {
-		d := &DeadLetterInfo{Format: "spring", OriginalTopic: string(t)}
-		d.OriginalPartition = int32Header(h["kafka_dlt-original-partition"])
-		d.OriginalOffset = int64Header(h["kafka_dlt-original-offset"])
-		d.ExceptionClass = string(h["kafka_dlt-exception-fqcn"])
-		d.ExceptionMessage = string(h["kafka_dlt-exception-message"])
+// dead-letter headers from a header map. See parseDeadLetter.
+func ParseDeadLetterHeaders(h map[string][]byte) *backends.KafkaDeadLetterInfo {
+	return parseDL(func(k string) ([]byte, bool) { v, ok := h[k]; return v, ok })
+}
+
+// parseDeadLetter reads the dead-letter headers of a record; when a header
+// repeats, the last one counts (Spring appends on each failure and reads the
+// last). Spring writes partition and offset as big-endian binary (4 and 8
+// bytes) in recent versions and as decimal text in older ones: both are
+// read; Connect writes text. It returns nil when no dead-letter header is
+// present.
+func parseDeadLetter(hs []backends.KafkaHeader) *backends.KafkaDeadLetterInfo {
+	if len(hs) == 0 {
+		return nil
+	}
+	return parseDL(func(k string) ([]byte, bool) {
+		for i := len(hs) - 1; i >= 0; i-- {
+			if hs[i].Key == k {
+				return hs[i].Value, true
+			}
+		}
+		return nil, false
+	})
+}
+
+func parseDL(get func(string) ([]byte, bool)) *backends.KafkaDeadLetterInfo {
+	str := func(k string) string { v, _ := get(k); return strings.TrimSpace(string(v)) }
+	read := func(format, topic, part, off, class, msg string) *backends.KafkaDeadLetterInfo {
+		t, ok := get(topic)
+		if !ok {
+			return nil
+		}
+		d := &backends.KafkaDeadLetterInfo{Format: format, OriginalTopic: strings.TrimSpace(string(t))}
+		pv, _ := get(part)
+		ov, _ := get(off)
+		d.OriginalPartition, d.OriginalOffset = int32Header(pv), int64Header(ov)
+		d.ExceptionClass, d.ExceptionMessage = str(class), str(msg)
 		return d
 	}
-	if t, ok := h["__connect.errors.topic"]; ok {
-		d := &DeadLetterInfo{Format: "connect", OriginalTopic: string(t)}
-		d.OriginalPartition = int32Header(h["__connect.errors.partition"])
-		d.OriginalOffset = int64Header(h["__connect.errors.offset"])
-		d.ExceptionClass = string(h["__connect.errors.exception.class.name"])
-		d.ExceptionMessage = string(h["__connect.errors.exception.message"])
+	if d := read("spring", springTopic, springPartition, springOffset, springFQCN, springMessage); d != nil {
+		// Spring wraps the listener's exception: the cause says more.
+		if cause := str(springCauseFQCN); cause != "" && (d.ExceptionClass == "" || strings.HasSuffix(d.ExceptionClass, springListenerFail)) {
+			d.ExceptionClass = cause
+		}
 		return d
 	}
-	if t, ok := h["x-original-topic"]; ok {
-		d := &DeadLetterInfo{Format: "generic", OriginalTopic: string(t)}
-		d.OriginalPartition = int32Header(h["x-original-partition"])
-		d.OriginalOffset = int64Header(h["x-original-offset"])
-		d.ExceptionClass = string(h["x-exception-class"])
-		d.ExceptionMessage = string(h["x-exception-message"])
+	if d := read("connect", connectTopic, connectPartition, connectOffset, connectClass, connectMessage); d != nil {
 		return d
 	}
-	return nil
+	return read("generic", genericTopic, genericPartition, genericOffset, genericClass, genericMessage)
 }
 
 func int32Header(b []byte) *int32 {
@@ -97,6 +135,8 @@ func int64Header(b []byte) *int64 {
 	return nil
 }
 
+// printableDigits tells decimal text from binary: a 4-byte binary partition
+// made only of the bytes '0'..'9' would be above 800 million.
 func printableDigits(b []byte) bool {
 	for _, c := range b {
 		if c < '0' || c > '9' {
@@ -106,49 +146,173 @@ func printableDigits(b []byte) bool {
 	return len(b) > 0
 }
 
-// DeadLetterTopics finds the dead-letter topics (by name) and groups the
-// first `sample` records of each by original topic and exception class.
-// Reading uses no consumer group and commits nothing.
-func (c *Client) DeadLetterTopics(ctx context.Context, sample int) ([]backends.DeadLetterSummary, error) {
-	snap, err := c.Snapshot(ctx, backends.SnapshotOptions{})
+// hasDLTHeader reports whether a record carries a dead-letter header of any
+// of the three formats.
+func hasDLTHeader(r *backends.KafkaRecord) bool {
+	for _, h := range r.Headers {
+		switch h.Key {
+		case springTopic, connectTopic, genericTopic:
+			return true
+		}
+	}
+	return false
+}
+
+// headerSampleRecords is how many records of a topic the header detection
+// looks at: the first ones of its first non-empty partition.
+const headerSampleRecords = 5
+
+// ListDeadLetterTopics finds the dead-letter topics: by name (IsDLTName),
+// and, when sampleHeaders is set, by the headers of the first records of
+// every other non-internal topic (Spring kafka_dlt-original-topic, Kafka
+// Connect __connect.errors.topic, generic x-original-topic). Sampling costs
+// one Fetch per partition leader, of at most 32 KiB per topic, plus one per
+// topic whose first record batch is larger. Nothing is committed. The result
+// is sorted by topic name.
+func (c *Client) ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) ([]backends.KafkaDLT, error) {
+	var out []backends.KafkaDLT
+	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+		infos, err := c.topicInfos(cl, nil)
+		if err != nil {
+			return err
+		}
+		query := map[string][]int32{}
+		for name, ti := range infos {
+			if ti.internal || len(ti.parts) == 0 || (!sampleHeaders && !IsDLTName(name)) {
+				continue
+			}
+			query[name] = ti.parts
+		}
+		if len(query) == 0 {
+			return nil
+		}
+		offs, err := c.listOffsets(cl, ad, query, false) // an offline partition does not hide the others
+		if err != nil {
+			return err
+		}
+		found := map[string]string{} // topic → detected by
+		var sample []*fetchPart
+		var sampled []*topicInfo
+		for name := range query {
+			if IsDLTName(name) {
+				found[name] = "name"
+				continue
+			}
+			for _, p := range infos[name].parts {
+				if o := offs[name][p]; o.stable > o.start {
+					sample = append(sample, &fetchPart{topic: name, p: p, next: o.start, stop: o.stable, maxBytes: samplePartitionBytes})
+					sampled = append(sampled, infos[name])
+					break
+				}
+			}
+		}
+		if len(sample) > 0 {
+			f := c.newFetcher(cl, sampled, peekRequestBytes)
+			f.maxWait = 100 * time.Millisecond
+			pending := sample
+			// two rounds: the second fetches alone the partitions whose
+			// first batch did not fit
+			for round := 0; round < 2 && len(pending) > 0; round++ {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				res, err := f.round(ctx, pending)
+				if err != nil {
+					return err
+				}
+				got := map[*fetchPart]bool{}
+				for _, r := range res {
+					if len(r.recs) == 0 {
+						continue
+					}
+					got[r.fp] = true
+					for i := range r.recs[:min(len(r.recs), headerSampleRecords)] {
+						if hasDLTHeader(&r.recs[i]) {
+							found[r.fp.topic] = "headers"
+							break
+						}
+					}
+				}
+				var again []*fetchPart
+				for _, fp := range pending {
+					if !got[fp] && fp.active() {
+						again = append(again, fp)
+					}
+				}
+				pending = again
+			}
+		}
+		for name, by := range found {
+			d := backends.KafkaDLT{Topic: name, Partitions: len(infos[name].parts), DetectedBy: by}
+			for _, o := range offs[name] {
+				d.Messages += o.end - o.start
+			}
+			out = append(out, d)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var out []backends.DeadLetterSummary
-	for _, t := range snap.Topics {
-		if !IsDLTName(t.Name) {
-			continue
-		}
-		sum, err := c.DeadLetterSummary(ctx, t, sample)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *sum)
-	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out, nil
 }
 
-// DeadLetterSummary samples one dead-letter topic.
-func (c *Client) DeadLetterSummary(ctx context.Context, t backends.Topic, sample int) (*backends.DeadLetterSummary, error) {
-	sum := &backends.DeadLetterSummary{Backend: "kafka", Topic: t.Name, Groups: []backends.DeadLetterGroup{}}
-	for _, p := range t.Partitions {
-		sum.Messages += p.Messages()
+// DefaultSample is the number of records a dead-letter summary reads when
+// not told.
+const DefaultSample = 1000
+
+// DeadLetterSummary groups the first `sample` records of a dead-letter topic
+// (from the log start, spread over the partitions as ReadRecords does) by
+// original topic and exception class, largest group first. Messages counts
+// every record of the topic (log-end − log-start). Nothing is committed.
+func (c *Client) DeadLetterSummary(ctx context.Context, topic string, sample int) (*backends.KafkaDeadLetterSummary, error) {
+	if sample <= 0 {
+		sample = DefaultSample
 	}
-	recs, err := c.ReadRecords(ctx, t, sample)
+	sum := &backends.KafkaDeadLetterSummary{Topic: topic, Groups: []backends.KafkaDeadLetterGroup{}}
+	var recs []backends.KafkaRecord
+	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+		ti, err := c.oneTopic(cl, topic)
+		if err != nil {
+			return err
+		}
+		offs, err := c.listOffsets(cl, ad, map[string][]int32{topic: ti.parts}, true)
+		if err != nil {
+			return err
+		}
+		parts := make([]*fetchPart, 0, len(ti.parts))
+		for _, p := range ti.parts {
+			o := offs[topic][p]
+			sum.Messages += o.end - o.start
+			parts = append(parts, &fetchPart{topic: topic, p: p, next: o.start, stop: o.stable, maxBytes: peekPartitionBytes})
+		}
+		recs, err = c.newFetcher(cl, []*topicInfo{ti}, peekRequestBytes).readSpread(ctx, parts, sample)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	sum.Sampled = len(recs)
+	sum.Groups = groupDeadLetters(recs)
+	return sum, nil
+}
+
+// groupDeadLetters counts records by original topic and exception class,
+// with the first and last record time of each group; largest group first,
+// then by origin and exception.
+func groupDeadLetters(recs []backends.KafkaRecord) []backends.KafkaDeadLetterGroup {
 	type key struct{ origin, exc string }
-	idx := map[key]*backends.DeadLetterGroup{}
-	for _, r := range recs {
+	idx := map[key]*backends.KafkaDeadLetterGroup{}
+	for i := range recs {
+		r := &recs[i]
 		k := key{}
-		if d := ParseDeadLetterHeaders(r.Headers); d != nil {
+		if d := r.DeadLetter; d != nil {
 			k = key{d.OriginalTopic, d.ExceptionClass}
 		}
 		g := idx[k]
 		if g == nil {
-			g = &backends.DeadLetterGroup{Origin: k.origin, Exception: k.exc}
+			g = &backends.KafkaDeadLetterGroup{Origin: k.origin, Exception: k.exc}
 			idx[k] = g
 		}
 		g.Count++
@@ -161,80 +325,76 @@ func (c *Client) DeadLetterSummary(ctx context.Context, t backends.Topic, sample
 			}
 		}
 	}
+	out := make([]backends.KafkaDeadLetterGroup, 0, len(idx))
 	for _, g := range idx {
-		sum.Groups = append(sum.Groups, *g)
+		out = append(out, *g)
 	}
-	sort.Slice(sum.Groups, func(i, j int) bool {
-		if sum.Groups[i].Count != sum.Groups[j].Count {
-			return sum.Groups[i].Count > sum.Groups[j].Count
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
 		}
-		return sum.Groups[i].Origin+sum.Groups[i].Exception < sum.Groups[j].Origin+sum.Groups[j].Exception
+		if a.Origin != b.Origin {
+			return a.Origin < b.Origin
+		}
+		return a.Exception < b.Exception
 	})
-	return sum, nil
+	return out
 }
 
-// Record is one Kafka record read for inspection.
-type Record struct {
-	Topic     string
-	Partition int32
-	Offset    int64
-	Timestamp time.Time
-	Key       []byte
-	Value     []byte
-	Headers   map[string][]byte
-}
-
-// ReadRecords reads up to limit records of a topic from the log start of
-// each partition (partition by partition), without a consumer group.
-func (c *Client) ReadRecords(ctx context.Context, t backends.Topic, limit int) ([]Record, error) {
-	var out []Record
-	err := c.withClient(ctx, func(cl sarama.Client, _ sarama.ClusterAdmin) error {
-		cons, err := sarama.NewConsumerFromClient(cl)
+// DeadLetterTopics finds the dead-letter topics (by name and by headers)
+// and summarises each in the form `mqops dlq` shows next to RabbitMQ's DLQs.
+// A topic that cannot be sampled gets a Warning instead of failing the
+// whole list.
+func (c *Client) DeadLetterTopics(ctx context.Context, sample int) ([]backends.DeadLetterSummary, error) {
+	dlts, err := c.ListDeadLetterTopics(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]backends.DeadLetterSummary, 0, len(dlts))
+	for _, d := range dlts {
+		s := backends.DeadLetterSummary{Backend: "kafka", Topic: d.Topic, Messages: d.Messages, Groups: []backends.DeadLetterGroup{}}
+		sum, err := c.DeadLetterSummary(ctx, d.Topic, sample)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			s.Warning = err.Error()
+			out = append(out, s)
+			continue
 		}
-		defer cons.Close()
-		for _, p := range t.Partitions {
-			if len(out) >= limit || p.LogEnd <= p.LogStart || p.LogStart < 0 {
-				continue
-			}
-			pc, err := cons.ConsumePartition(t.Name, p.Partition, p.LogStart)
-			if err != nil {
-				if errors.Is(err, sarama.ErrOffsetOutOfRange) {
-					continue // retention moved the log start since the snapshot
-				}
-				return &Error{Op: "reading " + backends.SafeText(t.Name), Err: err}
-			}
-			deadline := time.NewTimer(c.cfg.Timeout)
-		read:
-			for len(out) < limit {
-				select {
-				case m, ok := <-pc.Messages():
-					if !ok {
-						break read
-					}
-					r := Record{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Timestamp: m.Timestamp, Key: m.Key, Value: m.Value, Headers: map[string][]byte{}}
-					for _, h := range m.Headers {
-						if h != nil {
-							r.Headers[string(h.Key)] = h.Value
-						}
-					}
-					out = append(out, r)
-					if m.Offset >= p.LogEnd-1 {
-						break read
-					}
-				case err := <-pc.Errors():
-					deadline.Stop()
-					pc.Close()
-					return &Error{Op: "reading " + backends.SafeText(t.Name), Err: err}
-				case <-deadline.C:
-					break read // fewer records than expected (transaction markers, compaction)
-				}
-			}
-			deadline.Stop()
-			pc.Close()
+		s.Messages, s.Sampled = sum.Messages, sum.Sampled
+		for _, g := range sum.Groups {
+			s.Groups = append(s.Groups, backends.DeadLetterGroup{Origin: g.Origin, Exception: g.Exception, Count: g.Count, First: g.First, Last: g.Last})
 		}
-		return nil
-	})
-	return out, err
+		out = append(out, s)
+	}
+	return out, nil
 }
+
+// ErrNoOrigin is returned by OriginTarget for a record without a
+// dead-letter header naming its original topic.
+var ErrNoOrigin = errors.New("no dead-letter header names the original topic (kafka_dlt-original-topic, __connect.errors.topic or x-original-topic)")
+
+// OriginTarget is the Target of a move back to where each dead letter came
+// from: its original topic and partition (MoveRecords falls back to the key
+// when that partition does not exist there).
+func OriginTarget(r *backends.KafkaRecord) (string, int32, error) {
+	d := r.DeadLetter
+	if d == nil || d.OriginalTopic == "" {
+		return "", -1, ErrNoOrigin
+	}
+	p := int32(-1)
+	if d.OriginalPartition != nil && *d.OriginalPartition >= 0 {
+		p = *d.OriginalPartition
+	}
+	return d.OriginalTopic, p, nil
+}
+
+// TopicTarget is the Target of a move of every record to one topic,
+// partitioned by key.
+func TopicTarget(topic string) func(*backends.KafkaRecord) (string, int32, error) {
+	return func(*backends.KafkaRecord) (string, int32, error) { return topic, -1, nil }
+}
+
+var _ backends.KafkaDeadLetters = (*Client)(nil)

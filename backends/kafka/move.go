@@ -1,0 +1,743 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// DefaultMoveWindow is the default bound on records produced but not yet
+// committed during a move: what a crash can make the next run move twice.
+const DefaultMoveWindow = 1000
+
+// Headers a move adds to every record it produces.
+const (
+	HeaderReplaySource = "mqops-replay-source" // <topic>/<partition>/<offset> of the record moved
+	HeaderRunID        = "mqops-run-id"
+)
+
+// progressEvery spaces the calls of KafkaMoveOptions.Progress.
+const progressEvery = 100 * time.Millisecond
+
+// DrainGroup is the consumer group a drain of topic uses by default.
+func DrainGroup(topic string) string { return "mqops-drain." + topic }
+
+// moveConfigs returns the configuration of a move's two clients: one reads
+// the dead-letter topic and commits the drain group, the other produces
+// with acks=all and idempotence (which needs one request in flight per
+// broker, so it gets its own connections). Neither creates topics.
+func (c *Client) moveConfigs() (read, produce *sarama.Config) {
+	read = c.saramaConfig()
+	read.Metadata.AllowAutoTopicCreation = false
+	read.Consumer.IsolationLevel = sarama.ReadCommitted
+
+	produce = c.saramaConfig()
+	produce.Metadata.AllowAutoTopicCreation = false
+	produce.Metadata.Retry.Max = 3
+	produce.Producer.RequiredAcks = sarama.WaitForAll
+	produce.Producer.Idempotent = true
+	produce.Net.MaxOpenRequests = 1
+	produce.Producer.Return.Successes = true
+	produce.Producer.Return.Errors = true
+	produce.Producer.Retry.Max = 5
+	produce.Producer.Retry.Backoff = 250 * time.Millisecond
+	produce.Producer.Timeout = c.cfg.Timeout
+	produce.Producer.Partitioner = sarama.NewManualPartitioner // MoveRecords picks every partition
+	return read, produce
+}
+
+// drainState is where a drain starts and stops on each partition.
+type drainState struct {
+	parts     []*fetchPart    // next = start, stop = last stable offset at start
+	start     map[int32]int64 // first offset to move
+	committed map[int32]int64 // the group's committed offset at start, -1 when none
+	behind    int64           // records between a committed offset and a later log start
+	total     int             // records to move (at most; markers count)
+}
+
+// drainStart reads the drain group's committed offsets and the topic's
+// offsets: each partition is moved from the committed offset (the log start
+// when there is none, or when retention deleted past it) up to the last
+// stable offset measured now.
+func (c *Client) drainStart(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicInfo, group string, partBytes int32) (*drainState, error) {
+	offs, err := c.listOffsets(cl, ad, map[string][]int32{ti.name: ti.parts}, true)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ad.ListConsumerGroupOffsets(group, map[string][]int32{ti.name: ti.parts})
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		resp, err = &sarama.OffsetFetchResponse{}, nil // a group never committed (kfake says so; Kafka answers -1)
+	}
+	if err != nil {
+		return nil, &Error{Op: fmt.Sprintf("reading the committed offsets of consumer group \"%s\"", backends.SafeText(group)), Err: err}
+	}
+	st := &drainState{start: map[int32]int64{}, committed: map[int32]int64{}}
+	for _, p := range ti.parts {
+		o := offs[ti.name][p]
+		committed := int64(-1)
+		if blk := resp.GetBlock(ti.name, p); blk != nil {
+			if !errors.Is(blk.Err, sarama.ErrNoError) {
+				return nil, &Error{Op: fmt.Sprintf("reading the committed offset of consumer group \"%s\" on %s partition %d", backends.SafeText(group), backends.SafeText(ti.name), p), Err: blk.Err}
+			}
+			committed = blk.Offset
+		}
+		start := o.start
+		if committed >= 0 {
+			if committed < o.start {
+				st.behind += o.start - committed
+			} else {
+				start = committed
+			}
+		}
+		st.committed[p], st.start[p] = committed, start
+		st.parts = append(st.parts, &fetchPart{topic: ti.name, p: p, next: start, stop: o.stable, maxBytes: partBytes})
+		st.total += int(max(0, o.stable-start))
+	}
+	return st, nil
+}
+
+// PlanMove counts, without moving or committing anything, where the records
+// a MoveRecords with the same topic, group and limit would move go: target
+// topic → records, and the total. It stops with an error at the first
+// record target refuses, saying which.
+func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (map[string]int, int, error) {
+	if target == nil {
+		return nil, 0, &Error{Op: "planning a move: no target"}
+	}
+	if limit < 0 {
+		return nil, 0, &Error{Op: fmt.Sprintf("planning a move: negative limit %d", limit)}
+	}
+	if group == "" {
+		group = DrainGroup(topic)
+	}
+	counts := map[string]int{}
+	total := 0
+	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+		ti, err := c.oneTopic(cl, topic)
+		if err != nil {
+			return err
+		}
+		st, err := c.drainStart(cl, ad, ti, group, movePartitionBytes)
+		if err != nil {
+			return err
+		}
+		f := c.newFetcher(cl, []*topicInfo{ti}, moveRequestBytes)
+		for {
+			var active []*fetchPart
+			for _, fp := range st.parts {
+				if fp.active() {
+					active = append(active, fp)
+				}
+			}
+			if len(active) == 0 || (limit > 0 && total >= limit) {
+				return nil
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			res, err := f.round(ctx, active)
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				for i := range r.recs {
+					if limit > 0 && total >= limit {
+						return nil
+					}
+					t, _, err := target(&r.recs[i])
+					if err != nil {
+						return &Error{Op: fmt.Sprintf("record %s partition %d offset %d has no target", backends.SafeText(topic), r.fp.p, r.recs[i].Offset), Err: err}
+					}
+					counts[t]++
+					total++
+				}
+				r.fp.next = r.end
+			}
+		}
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return counts, total, nil
+}
+
+// MoveRecords moves the records of a dead-letter topic to the topics
+// o.Target names (their original topic, or one given), safely:
+//
+//   - it reads read_committed from the drain group's committed offsets (the
+//     log start when none) up to the last stable offset measured at start,
+//     or o.Limit records;
+//   - it produces with acks=all and an idempotent producer, keeping key,
+//     value, headers and timestamp, adding mqops-replay-source and
+//     mqops-run-id headers, to the partition Target returns, or by key with
+//     Kafka's default partitioner (murmur2) for -1 or a partition the
+//     target does not have;
+//   - it commits the drain group on a partition only up to the records whose
+//     produce was acknowledged, continuously, and never more than o.Window
+//     records behind: a crash at any moment moves at most that many records
+//     twice and loses none;
+//   - on a produce error, an unknown target topic or a Target error it stops
+//     producing, waits for what is in flight, commits what was acknowledged
+//     and returns the result with an error saying how many moved and what
+//     failed. A cancelled ctx stops it the same way.
+//
+// The result is never nil when the move started.
+func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (*backends.KafkaMoveResult, error) {
+	switch {
+	case o.Topic == "":
+		return nil, &Error{Op: "moving records: no dead-letter topic given"}
+	case o.Target == nil:
+		return nil, &Error{Op: "moving records of " + backends.SafeText(o.Topic) + ": no target"}
+	case o.Limit < 0:
+		return nil, &Error{Op: fmt.Sprintf("moving records of %s: negative limit %d", backends.SafeText(o.Topic), o.Limit)}
+	}
+	if o.Group == "" {
+		o.Group = DrainGroup(o.Topic)
+	}
+	if o.Window <= 0 {
+		o.Window = DefaultMoveWindow
+	}
+	begin := time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rcfg, pcfg := c.moveConfigs()
+	rcl, err := sarama.NewClient(c.cfg.Brokers, rcfg)
+	if err != nil {
+		return nil, c.explain(err)
+	}
+	ad, err := sarama.NewClusterAdminFromClient(rcl)
+	if err != nil {
+		_ = rcl.Close()
+		return nil, c.explain(err)
+	}
+	defer ad.Close() // closes rcl too
+	ti, err := c.oneTopic(rcl, o.Topic)
+	if err != nil {
+		return nil, err
+	}
+	if descs, err := ad.DescribeConsumerGroups([]string{o.Group}); err == nil && len(descs) == 1 && len(descs[0].Members) > 0 {
+		return nil, &Error{Op: fmt.Sprintf("consumer group \"%s\" has %d active members: another drain, or a consumer, is using it", backends.SafeText(o.Group), len(descs[0].Members))}
+	}
+	st, err := c.drainStart(rcl, ad, ti, o.Group, movePartitionBytes)
+	if err != nil {
+		return nil, err
+	}
+	m := &mover{
+		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin,
+		parts:   map[int32]*trackPart{},
+		targets: map[string]*moveTarget{},
+		dirty:   make(chan struct{}, 1),
+		space:   make(chan struct{}, 1),
+	}
+	for _, fp := range st.parts {
+		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop}
+	}
+	m.total = st.total
+	if o.Limit > 0 && o.Limit < m.total {
+		m.total = o.Limit
+	}
+	if st.total > 0 {
+		pcl, err := sarama.NewClient(c.cfg.Brokers, pcfg)
+		if err != nil {
+			return nil, c.explain(err)
+		}
+		defer pcl.Close()
+		m.prod, err = sarama.NewAsyncProducerFromClient(pcl)
+		if err != nil {
+			return nil, &Error{Op: "starting the producer", Err: err}
+		}
+	}
+	return m.run(ctx, c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes))
+}
+
+// trackPart is the state of one dead-letter partition during a move.
+type trackPart struct {
+	pending   []int64 // produced, not yet in the acknowledged prefix; ascending
+	acked     map[int64]bool
+	done      []int64 // acknowledged prefix, not yet committed
+	reader    int64   // every record below was handed to the producer or skipped
+	committed int64   // in the drain group; -1 when none
+	start     int64
+	stop      int64
+}
+
+// pos is the offset the drain group may be committed to: the first record
+// not acknowledged yet.
+func (t *trackPart) pos() int64 {
+	if len(t.pending) > 0 {
+		return t.pending[0]
+	}
+	return t.reader
+}
+
+type moveTarget struct {
+	parts int32
+	hash  sarama.Partitioner
+}
+
+// moveMeta travels with each produced message.
+type moveMeta struct {
+	p      int32
+	off    int64
+	target string
+	tp     int32
+}
+
+type mover struct {
+	c     *Client
+	o     backends.KafkaMoveOptions
+	ad    sarama.ClusterAdmin
+	rcl   sarama.Client
+	prod  sarama.AsyncProducer
+	st    *drainState
+	begin time.Time
+	total int
+
+	targets map[string]*moveTarget // used by the run goroutine only
+
+	mu       sync.Mutex
+	parts    map[int32]*trackPart
+	moved    int
+	failed   int
+	seen     int
+	inflight int   // handed to the producer, not yet committed
+	err      error // first produce or commit failure
+	dirty    chan struct{}
+	space    chan struct{}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mover) progress() backends.KafkaMoveProgress {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return backends.KafkaMoveProgress{Moved: m.moved, Failed: m.failed, Seen: m.seen, Total: m.total, Elapsed: time.Since(m.begin)}
+}
+
+func (m *mover) failure() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+func (m *mover) setErr(err error) {
+	m.mu.Lock()
+	if m.err == nil {
+		m.err = err
+	}
+	m.mu.Unlock()
+	signal(m.space)
+}
+
+func (m *mover) add(p int32, off int64) {
+	m.mu.Lock()
+	t := m.parts[p]
+	t.pending = append(t.pending, off)
+	t.reader = off + 1
+	m.inflight++
+	m.seen++
+	m.mu.Unlock()
+}
+
+// unadd takes back the record add just registered, when it could not be
+// handed to the producer.
+func (m *mover) unadd(p int32, off int64) {
+	m.mu.Lock()
+	t := m.parts[p]
+	t.pending = t.pending[:len(t.pending)-1]
+	t.reader = off
+	m.inflight--
+	m.seen--
+	m.mu.Unlock()
+}
+
+// skipTo records that every record of p below off was handed on or is not
+// to be moved (control records, aborted transactions).
+func (m *mover) skipTo(p int32, off int64) {
+	m.mu.Lock()
+	if t := m.parts[p]; off > t.reader {
+		t.reader = off
+	}
+	m.mu.Unlock()
+}
+
+func (m *mover) ack(meta *moveMeta) {
+	m.mu.Lock()
+	t := m.parts[meta.p]
+	t.acked[meta.off] = true
+	m.moved++
+	for len(t.pending) > 0 && t.acked[t.pending[0]] {
+		delete(t.acked, t.pending[0])
+		t.done = append(t.done, t.pending[0])
+		t.pending = t.pending[1:]
+	}
+	m.mu.Unlock()
+	signal(m.dirty)
+}
+
+func (m *mover) fail(pe *sarama.ProducerError) {
+	meta, _ := pe.Msg.Metadata.(*moveMeta)
+	m.mu.Lock()
+	m.failed++
+	m.mu.Unlock()
+	if meta == nil {
+		m.setErr(&Error{Op: "producing", Err: pe.Err})
+		return
+	}
+	m.setErr(&Error{Op: fmt.Sprintf("producing %s partition %d offset %d to %s partition %d",
+		backends.SafeText(m.o.Topic), meta.p, meta.off, backends.SafeText(meta.target), meta.tp), Err: pe.Err})
+}
+
+// commit commits the drain group up to each partition's acknowledged
+// prefix, where that moved since the last commit.
+func (m *mover) commit() error {
+	m.mu.Lock()
+	offs := map[int32]sarama.OffsetAndMetadata{}
+	for p, t := range m.parts {
+		if pos := t.pos(); pos > t.committed && pos >= 0 {
+			offs[p] = sarama.OffsetAndMetadata{Offset: pos, LeaderEpoch: -1, Metadata: commitMetadata(m.o.RunID)}
+		}
+	}
+	m.mu.Unlock()
+	if len(offs) == 0 {
+		return nil
+	}
+	resp, err := m.ad.AlterConsumerGroupOffsets(m.o.Group, map[string]map[int32]sarama.OffsetAndMetadata{m.o.Topic: offs}, nil)
+	if err == nil && resp != nil {
+		for p, kerr := range resp.Errors[m.o.Topic] {
+			if !errors.Is(kerr, sarama.ErrNoError) {
+				err = fmt.Errorf("partition %d: %w", p, kerr)
+				delete(offs, p)
+			}
+		}
+	}
+	m.mu.Lock()
+	freed := 0
+	if resp != nil {
+		for p, om := range offs {
+			t := m.parts[p]
+			t.committed = om.Offset
+			n := 0
+			for n < len(t.done) && t.done[n] < om.Offset {
+				n++
+			}
+			t.done = t.done[n:]
+			freed += n
+		}
+	}
+	m.inflight -= freed
+	m.mu.Unlock()
+	if freed > 0 {
+		signal(m.space)
+	}
+	if err != nil {
+		m.mu.Lock()
+		at := m.inflight
+		m.mu.Unlock()
+		return &Error{Op: fmt.Sprintf("committing consumer group \"%s\" (up to %d acknowledged records will be moved again by the next run)", backends.SafeText(m.o.Group), at), Err: err}
+	}
+	return nil
+}
+
+// waitSpace blocks while the window of uncommitted records is full.
+func (m *mover) waitSpace(ctx context.Context) error {
+	for {
+		m.mu.Lock()
+		full, err := m.inflight >= m.o.Window, m.err
+		m.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if !full {
+			return nil
+		}
+		select {
+		case <-m.space:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// target resolves a target topic once: its partition count, or a clear
+// error when it does not exist.
+func (m *mover) target(topic string) (*moveTarget, error) {
+	if t := m.targets[topic]; t != nil {
+		return t, nil
+	}
+	if topic == m.o.Topic {
+		return nil, &Error{Op: fmt.Sprintf("the target is the dead-letter topic \"%s\" itself", backends.SafeText(topic))}
+	}
+	infos, err := m.c.topicInfos(m.rcl, []string{topic})
+	if err != nil {
+		return nil, err
+	}
+	ti := infos[topic]
+	if ti == nil || len(ti.parts) == 0 {
+		return nil, &Error{Op: fmt.Sprintf("unknown target topic \"%s\" (nothing was produced to it)", backends.SafeText(topic))}
+	}
+	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic)}
+	m.targets[topic] = t
+	return t, nil
+}
+
+// message builds the record to produce: key, value, headers and timestamp
+// kept, mqops-replay-source and mqops-run-id set (replacing those of an
+// earlier move).
+func (m *mover) message(r *backends.KafkaRecord, topic string, part int32, t *moveTarget) (*sarama.ProducerMessage, error) {
+	msg := &sarama.ProducerMessage{Topic: topic, Timestamp: r.Timestamp}
+	if r.Key != nil {
+		msg.Key = sarama.ByteEncoder(r.Key)
+	}
+	if r.Value != nil {
+		msg.Value = sarama.ByteEncoder(r.Value)
+	}
+	msg.Headers = make([]sarama.RecordHeader, 0, len(r.Headers)+2)
+	for _, h := range r.Headers {
+		if h.Key == HeaderReplaySource || h.Key == HeaderRunID {
+			continue
+		}
+		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+	}
+	msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(HeaderReplaySource), Value: fmt.Appendf(nil, "%s/%d/%d", r.Topic, r.Partition, r.Offset)})
+	if m.o.RunID != "" {
+		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(HeaderRunID), Value: []byte(m.o.RunID)})
+	}
+	if part < 0 || part >= t.parts {
+		p, err := t.hash.Partition(msg, t.parts)
+		if err != nil {
+			return nil, err
+		}
+		part = p
+	}
+	msg.Partition = part
+	msg.Metadata = &moveMeta{p: r.Partition, off: r.Offset, target: topic, tp: part}
+	return msg, nil
+}
+
+func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult, error) {
+	// acknowledgements
+	ackDone := make(chan struct{})
+	if m.prod != nil {
+		go func() {
+			defer close(ackDone)
+			succ, errs := m.prod.Successes(), m.prod.Errors()
+			for succ != nil || errs != nil {
+				select {
+				case msg, ok := <-succ:
+					if !ok {
+						succ = nil
+						continue
+					}
+					m.ack(msg.Metadata.(*moveMeta))
+				case pe, ok := <-errs:
+					if !ok {
+						errs = nil
+						continue
+					}
+					m.fail(pe)
+				}
+			}
+		}()
+	} else {
+		close(ackDone)
+	}
+	// commits, continuously while records are acknowledged
+	finish, commitDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(commitDone)
+		for {
+			select {
+			case <-m.dirty:
+				if err := m.commit(); err != nil {
+					m.setErr(err)
+				}
+			case <-finish:
+				return
+			}
+		}
+	}()
+	// progress
+	progStop, progDone := make(chan struct{}), make(chan struct{})
+	if m.o.Progress != nil {
+		go func() {
+			defer close(progDone)
+			tick := time.NewTicker(progressEvery)
+			defer tick.Stop()
+			var last backends.KafkaMoveProgress
+			for {
+				select {
+				case <-tick.C:
+					p := m.progress()
+					if p.Moved != last.Moved || p.Failed != last.Failed || p.Seen != last.Seen {
+						m.o.Progress(p)
+						last = p
+					}
+				case <-progStop:
+					return
+				}
+			}
+		}()
+	} else {
+		close(progDone)
+	}
+
+	reason, stopErr := m.feed(ctx, f)
+
+	if m.prod != nil {
+		m.prod.AsyncClose() // flushes what is in flight; acks keep coming
+	}
+	<-ackDone
+	close(finish)
+	<-commitDone
+	if err := m.commit(); err != nil { // final, whatever happened
+		m.setErr(err)
+	}
+	close(progStop)
+	<-progDone
+	if m.o.Progress != nil {
+		m.o.Progress(m.progress())
+	}
+
+	res := &backends.KafkaMoveResult{StoppedBecause: reason, BehindLogStart: m.st.behind}
+	m.mu.Lock()
+	res.Moved, res.Failed = m.moved, m.failed
+	for _, t := range m.parts {
+		base := max(t.committed, t.start)
+		res.Left += int(max(0, t.stop-base))
+	}
+	asyncErr := m.err
+	m.mu.Unlock()
+	if stopErr == nil && asyncErr != nil {
+		stopErr = asyncErr
+	}
+	if stopErr != nil && reason != backends.KafkaStopCancelled {
+		res.StoppedBecause = backends.KafkaStopError
+	}
+	if stopErr == nil {
+		return res, nil
+	}
+	return res, &Error{Op: fmt.Sprintf("moved %d of %d records from %s, then stopped; consumer group \"%s\" is committed only up to acknowledged records and %d are left in %s",
+		res.Moved, m.total, backends.SafeText(m.o.Topic), backends.SafeText(m.o.Group), res.Left, backends.SafeText(m.o.Topic)), Err: stopErr}
+}
+
+// feed reads the dead-letter topic and hands each record to the producer
+// until the end, the limit, an error or ctx's end.
+func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
+	for {
+		var active []*fetchPart
+		for _, fp := range m.st.parts {
+			if fp.active() {
+				active = append(active, fp)
+			}
+		}
+		if len(active) == 0 {
+			for _, fp := range m.st.parts {
+				if fp.stuck {
+					return backends.KafkaStopError, &Error{Op: fmt.Sprintf("%s partition %d: the broker returns no record between offsets %d and %d (batches emptied by compaction?); the records after them were not moved",
+						backends.SafeText(fp.topic), fp.p, fp.next, fp.stop)}
+				}
+			}
+			return backends.KafkaStopEnd, nil
+		}
+		if m.o.Limit > 0 && m.progress().Seen >= m.o.Limit {
+			return backends.KafkaStopLimit, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return backends.KafkaStopCancelled, err
+		}
+		if err := m.failure(); err != nil {
+			return backends.KafkaStopError, nil // reported by run
+		}
+		res, err := f.round(ctx, active)
+		if err != nil {
+			if ctx.Err() != nil {
+				return backends.KafkaStopCancelled, ctx.Err()
+			}
+			return backends.KafkaStopError, err
+		}
+		for _, r := range res {
+			for i := range r.recs {
+				rec := &r.recs[i]
+				if m.o.Limit > 0 && m.progress().Seen >= m.o.Limit {
+					return backends.KafkaStopLimit, nil
+				}
+				if err := ctx.Err(); err != nil {
+					return backends.KafkaStopCancelled, err
+				}
+				if err := m.failure(); err != nil {
+					return backends.KafkaStopError, nil
+				}
+				where := fmt.Sprintf("%s partition %d offset %d", backends.SafeText(m.o.Topic), rec.Partition, rec.Offset)
+				topic, part, err := m.o.Target(rec)
+				if err == nil && topic == "" {
+					err = errors.New("empty target topic")
+				}
+				if err != nil {
+					m.countFailed()
+					return backends.KafkaStopError, &Error{Op: "no target for " + where, Err: err}
+				}
+				t, err := m.target(topic)
+				if err != nil {
+					m.countFailed()
+					return backends.KafkaStopError, &Error{Op: "cannot move " + where, Err: err}
+				}
+				msg, err := m.message(rec, topic, part, t)
+				if err != nil {
+					m.countFailed()
+					return backends.KafkaStopError, &Error{Op: "cannot move " + where, Err: err}
+				}
+				if err := m.waitSpace(ctx); err != nil {
+					if ctx.Err() != nil {
+						return backends.KafkaStopCancelled, ctx.Err()
+					}
+					return backends.KafkaStopError, nil
+				}
+				if m.o.Wait != nil {
+					if err := m.o.Wait(ctx); err != nil {
+						if ctx.Err() != nil {
+							return backends.KafkaStopCancelled, ctx.Err()
+						}
+						return backends.KafkaStopError, &Error{Op: "rate limiter", Err: err}
+					}
+				}
+				m.add(rec.Partition, rec.Offset)
+				select {
+				case m.prod.Input() <- msg:
+				case <-ctx.Done():
+					m.unadd(rec.Partition, rec.Offset)
+					return backends.KafkaStopCancelled, ctx.Err()
+				}
+			}
+			r.fp.next = r.end
+			m.skipTo(r.fp.p, r.end)
+		}
+	}
+}
+
+// commitMetadata is the metadata committed with the drain group's offsets:
+// the run id, cut to stay far below the broker's offset.metadata.max.bytes.
+func commitMetadata(runID string) string {
+	if len(runID) > 256 {
+		return runID[:256]
+	}
+	return runID
+}
+
+func (m *mover) countFailed() {
+	m.mu.Lock()
+	m.failed++
+	m.mu.Unlock()
+}

@@ -1,0 +1,173 @@
+package backends
+
+import (
+	"context"
+	"time"
+)
+
+// KafkaHeader is one record header. Kafka allows a key to repeat; headers
+// keep the order the producer wrote them in.
+type KafkaHeader struct {
+	Key   string `json:"key"`
+	Value []byte `json:"value"`
+}
+
+// KafkaDeadLetterInfo is what a dead letter's headers say about the record
+// that failed: Spring Kafka (kafka_dlt-*), Kafka Connect (__connect.errors.*)
+// or generic (x-original-*) headers. OriginalPartition and OriginalOffset are
+// nil when the header is absent or unreadable.
+type KafkaDeadLetterInfo struct {
+	Format            string `json:"format"` // "spring", "connect" or "generic"
+	OriginalTopic     string `json:"original_topic"`
+	OriginalPartition *int32 `json:"original_partition,omitempty"`
+	OriginalOffset    *int64 `json:"original_offset,omitempty"`
+	ExceptionClass    string `json:"exception_class,omitempty"`
+	ExceptionMessage  string `json:"exception_message,omitempty"`
+}
+
+// KafkaRecord is one record read for inspection or for a move. Key and Value
+// are nil for a null key or value (a tombstone), and empty but not nil for an
+// empty one. Nothing here is sanitized: pass every string through SafeText
+// (and cut long values) before it reaches a terminal.
+type KafkaRecord struct {
+	Topic     string        `json:"topic"`
+	Partition int32         `json:"partition"`
+	Offset    int64         `json:"offset"`
+	Timestamp time.Time     `json:"timestamp"`
+	Key       []byte        `json:"key"`
+	Value     []byte        `json:"value"`
+	Headers   []KafkaHeader `json:"headers"`
+	// DeadLetter is parsed from the headers; nil when the record carries no
+	// dead-letter header.
+	DeadLetter *KafkaDeadLetterInfo `json:"dead_letter,omitempty"`
+}
+
+// Header returns the value of the last header named key (the one a Spring
+// consumer's lastHeader would see) and whether there is one.
+func (r *KafkaRecord) Header(key string) ([]byte, bool) {
+	for i := len(r.Headers) - 1; i >= 0; i-- {
+		if r.Headers[i].Key == key {
+			return r.Headers[i].Value, true
+		}
+	}
+	return nil, false
+}
+
+// KafkaNextOffsets returns the offsets to pass as `from` to read the page
+// after recs: from, advanced past the last record read of each partition.
+// Partitions absent from both stay absent (a later read starts them at their
+// log start).
+func KafkaNextOffsets(from map[int32]int64, recs []KafkaRecord) map[int32]int64 {
+	next := make(map[int32]int64, len(from))
+	for p, o := range from {
+		next[p] = o
+	}
+	for _, r := range recs {
+		if o, ok := next[r.Partition]; !ok || r.Offset+1 > o {
+			next[r.Partition] = r.Offset + 1
+		}
+	}
+	return next
+}
+
+// KafkaDLT is a topic found to be a dead-letter topic.
+type KafkaDLT struct {
+	Topic      string `json:"topic"`
+	Messages   int64  `json:"messages"` // sum over partitions of log-end − log-start
+	Partitions int    `json:"partitions"`
+	DetectedBy string `json:"detected_by"` // "name" or "headers"
+}
+
+// KafkaDeadLetterGroup counts the sampled dead letters of one original topic
+// and exception class. Origin and Exception are "" for records without
+// dead-letter headers.
+type KafkaDeadLetterGroup struct {
+	Origin    string    `json:"origin"`
+	Exception string    `json:"exception"`
+	Count     int       `json:"count"`
+	First     time.Time `json:"first"`
+	Last      time.Time `json:"last"`
+}
+
+// KafkaDeadLetterSummary groups the first Sampled records of a dead-letter
+// topic (read from its log start) by origin and exception, largest first.
+type KafkaDeadLetterSummary struct {
+	Topic    string                 `json:"topic"`
+	Messages int64                  `json:"messages"`
+	Sampled  int                    `json:"sampled"`
+	Groups   []KafkaDeadLetterGroup `json:"groups"`
+}
+
+// KafkaMoveOptions configures a move of records out of a dead-letter topic
+// (the drain primitive). Target and Wait are called from one goroutine, in
+// offset order within each partition of the dead-letter topic.
+type KafkaMoveOptions struct {
+	// Topic is the dead-letter topic to read.
+	Topic string
+	// Group is the consumer group whose committed offsets say where the
+	// drain resumes; default "mqops-drain.<Topic>". Nothing else may use it.
+	Group string
+	// Target says where a record goes: a topic and a partition, or -1 to
+	// partition by key as Kafka's default partitioner does (murmur2). A
+	// partition that does not exist in the target topic also falls back to
+	// the key. An error stops the move before that record.
+	Target func(r *KafkaRecord) (topic string, partition int32, err error)
+	// Limit caps the records moved; 0 means up to the log end measured when
+	// the move starts.
+	Limit int
+	// RunID is written in the mqops-run-id header of every moved record
+	// (omitted when empty) and as the metadata of the drain group's commits.
+	RunID string
+	// Wait, if set, is called before each produce (a rate limiter); an error
+	// stops the move.
+	Wait func(ctx context.Context) error
+	// Progress, if set, is called at most about ten times a second and once
+	// at the end, from one goroutine at a time.
+	Progress func(KafkaMoveProgress)
+	// Window bounds the records produced but not yet committed in the drain
+	// group (default 1000): after a crash at any moment, at most this many
+	// records are moved a second time by the next run, and none is lost.
+	Window int
+}
+
+// KafkaMoveProgress is a move's progress so far.
+type KafkaMoveProgress struct {
+	Moved   int // acknowledged by the target (acks=all)
+	Failed  int
+	Seen    int // records read from the dead-letter topic and handed on
+	Total   int // records to move, measured at start (bounded by Limit)
+	Elapsed time.Duration
+}
+
+// Why a move stopped.
+const (
+	KafkaStopEnd       = "end"       // reached the log end measured at start
+	KafkaStopLimit     = "limit"     // moved Limit records
+	KafkaStopCancelled = "cancelled" // the context ended
+	KafkaStopError     = "error"     // a produce, commit, target or read error
+)
+
+// KafkaMoveResult is what a move did. Left counts the records between the
+// drain group's committed offsets and the log end measured at start, after
+// the move.
+type KafkaMoveResult struct {
+	Moved          int
+	Failed         int
+	Left           int
+	StoppedBecause string
+	// BehindLogStart counts records the drain group had not moved yet that
+	// retention deleted before this run started: the move began at the log
+	// start instead.
+	BehindLogStart int64
+}
+
+// KafkaDeadLetters is what the console and the drain action need of a Kafka
+// backend to find, inspect and drain dead-letter topics.
+type KafkaDeadLetters interface {
+	ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) ([]KafkaDLT, error)
+	DeadLetterSummary(ctx context.Context, topic string, sample int) (*KafkaDeadLetterSummary, error)
+	ReadRecords(ctx context.Context, topic string, from map[int32]int64, limit int) ([]KafkaRecord, error)
+	PartitionCounts(ctx context.Context, topics []string) (map[string]int32, error)
+	PlanMove(ctx context.Context, topic, group string, limit int, target func(*KafkaRecord) (string, int32, error)) (map[string]int, int, error)
+	MoveRecords(ctx context.Context, o KafkaMoveOptions) (*KafkaMoveResult, error)
+}
