@@ -84,38 +84,46 @@ type Death struct {
 // Message is a message peeked from (or moved out of) a queue. Body and
 // header values are raw: sanitize them when displaying.
 type Message struct {
-	Index         int            `json:"index"`
-	Exchange      string         `json:"exchange"`
-	RoutingKey    string         `json:"routing_key"`
-	Redelivered   bool           `json:"redelivered"`
-	ContentType   string         `json:"content_type,omitempty"`
-	Encoding      string         `json:"content_encoding,omitempty"`
-	MessageID     string         `json:"message_id,omitempty"`
-	CorrelationID string         `json:"correlation_id,omitempty"`
-	Timestamp     time.Time      `json:"timestamp,omitzero"`
-	AppID         string         `json:"app_id,omitempty"`
-	Type          string         `json:"type,omitempty"`
-	DeliveryMode  uint8          `json:"delivery_mode"`
-	Priority      uint8          `json:"priority,omitempty"`
-	Expiration    string         `json:"expiration,omitempty"`
-	ReplyTo       string         `json:"reply_to,omitempty"`
-	UserID        string         `json:"user_id,omitempty"`
-	Headers       map[string]any `json:"headers,omitempty"`
-	Body          []byte         `json:"body"`
-	Size          int            `json:"size"`
-	Truncated     bool           `json:"truncated,omitempty"`
-	Deaths        []Death        `json:"deaths,omitempty"`
-	FirstDeath    *Death         `json:"first_death,omitempty"`
+	Index         int       `json:"index"`
+	Exchange      string    `json:"exchange"`
+	RoutingKey    string    `json:"routing_key"`
+	Redelivered   bool      `json:"redelivered"`
+	ContentType   string    `json:"content_type,omitempty"`
+	Encoding      string    `json:"content_encoding,omitempty"`
+	MessageID     string    `json:"message_id,omitempty"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	Timestamp     time.Time `json:"timestamp,omitzero"`
+	AppID         string    `json:"app_id,omitempty"`
+	Type          string    `json:"type,omitempty"`
+	DeliveryMode  uint8     `json:"delivery_mode"`
+	Priority      uint8     `json:"priority,omitempty"`
+	Expiration    string    `json:"expiration,omitempty"`
+	ReplyTo       string    `json:"reply_to,omitempty"`
+	UserID        string    `json:"user_id,omitempty"`
+	// Headers hold plain Go values: string, int64, float64, bool,
+	// time.Time (UTC), []byte, nil, []any and map[string]any.
+	Headers map[string]any `json:"headers,omitempty"`
+	// Body is at most 1 MiB of a peeked message (Truncated then), the
+	// whole body of a moved one; Size is the real size.
+	Body      []byte `json:"body"`
+	Size      int    `json:"size"`
+	Truncated bool   `json:"truncated,omitempty"`
+	// Deaths is the parsed x-death header, most recent first.
+	Deaths []Death `json:"deaths,omitempty"`
+	// FirstDeath is x-first-death-queue, -reason and -exchange (Queue,
+	// Reason and Exchange only); nil without them.
+	FirstDeath *Death `json:"first_death,omitempty"`
 }
 
-// Origin is where a dead letter came from: the first-death queue, or the
-// most recent x-death entry's queue.
+// Origin is where a dead letter came from: the first-death queue and
+// reason (x-first-death-*), else the queue and reason of its most recent
+// x-death entry; "" when it has no death history.
 func (m *Message) Origin() (queue, reason string) {
 	if m.FirstDeath != nil && m.FirstDeath.Queue != "" {
 		return m.FirstDeath.Queue, m.FirstDeath.Reason
 	}
 	if len(m.Deaths) > 0 {
-		return m.Deaths[len(m.Deaths)-1].Queue, m.Deaths[len(m.Deaths)-1].Reason
+		return m.Deaths[0].Queue, m.Deaths[0].Reason
 	}
 	return "", ""
 }

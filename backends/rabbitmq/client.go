@@ -1,6 +1,7 @@
 // Package rabbitmq is mqops' RabbitMQ backend: the management HTTP API for
-// listing, AMQP (amqp091-go) for peeking. No amqp091 type appears in its
-// exported API.
+// observing (overview, queues, bindings, consumers, routes), AMQP 0-9-1
+// (amqp091-go) for peeking at and moving messages. No amqp091 type appears
+// in its exported API, and no error it returns holds the password.
 package rabbitmq
 
 import (
@@ -14,72 +15,113 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mqops/mqops/backends"
 )
 
+// DefaultTimeout bounds every HTTP call and AMQP dial when Config.Timeout
+// is zero.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultPageSize is the /api/queues page size.
+const DefaultPageSize = 500
+
 // Config configures a connection to one RabbitMQ broker or cluster.
 type Config struct {
-	URL           string // amqp:// or amqps://, without password
+	URL           string // amqp:// or amqps://, without password; its vhost is ignored (each call names one)
 	ManagementURL string // http(s)://host:15672
 	Username      string
 	Password      string // resolved by the caller from its env var or file
-	Vhosts        []string
-	TLS           *tls.Config
-	Timeout       time.Duration // bounds every HTTP call and AMQP dial (default 10s)
-	PageSize      int           // /api/queues page size (default 500)
+	// Vhosts limits listings to these vhosts; empty: every vhost the user sees.
+	Vhosts []string
+	TLS    *tls.Config // for amqps:// and https:// (cloned per connection)
+	// Timeout bounds every HTTP call and AMQP dial (default 10s).
+	Timeout time.Duration
+	// PageSize is the /api/queues page size (default 500; tests use less).
+	PageSize int
 }
 
-// Client talks to RabbitMQ. Creating it does no I/O.
+// Client talks to one RabbitMQ. Creating it does no I/O; it is safe for
+// concurrent use.
 type Client struct {
 	cfg  Config
 	base *url.URL
+	amqp *url.URL // nil when no AMQP URL is configured
 	http *http.Client
+
+	versionMu sync.Mutex
+	version   string // RabbitMQ version, fetched once (for the quorum peek warning)
 }
 
-// New validates cfg.
+// New validates cfg. It does no I/O.
 func New(cfg Config) (*Client, error) {
 	if cfg.ManagementURL == "" {
 		return nil, errors.New("no RabbitMQ management URL configured (set rabbitmq.management-url, or --management-url)")
 	}
 	u, err := url.Parse(cfg.ManagementURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("invalid RabbitMQ management URL: want http(s)://host:port")
+		return nil, errors.New("invalid RabbitMQ management URL: want http(s)://host:port")
 	}
 	if u.User != nil {
-		return nil, errors.New("invalid RabbitMQ management URL: credentials must not be in the URL")
-	}
-	if cfg.Timeout <= 0 {
-		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.PageSize <= 0 {
-		cfg.PageSize = 500
-	}
-	tr := &http.Transport{
-		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: cfg.Timeout}).DialContext,
-		TLSClientConfig:     cfg.TLS,
-		TLSHandshakeTimeout: cfg.Timeout,
-		MaxIdleConnsPerHost: 4,
+		return nil, errors.New("invalid RabbitMQ management URL: credentials must not be in the URL (use username and password-env or password-file)")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Client{cfg: cfg, base: u, http: &http.Client{Transport: tr, Timeout: cfg.Timeout}}, nil
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	c := &Client{cfg: cfg, base: u}
+	if cfg.URL != "" {
+		a, err := url.Parse(cfg.URL)
+		if err != nil || (a.Scheme != "amqp" && a.Scheme != "amqps") || a.Host == "" {
+			return nil, errors.New("invalid RabbitMQ URL: want amqp://host:port or amqps://host:port")
+		}
+		if _, has := a.User.Password(); has {
+			return nil, errors.New("invalid RabbitMQ URL: it contains a password (use password-env or password-file)")
+		}
+		c.amqp = a
+	}
+	if c.cfg.Timeout <= 0 {
+		c.cfg.Timeout = DefaultTimeout
+	}
+	if c.cfg.PageSize <= 0 {
+		c.cfg.PageSize = DefaultPageSize
+	}
+	var tc *tls.Config
+	if cfg.TLS != nil {
+		tc = cfg.TLS.Clone()
+	}
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: c.cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tc,
+		TLSHandshakeTimeout:   c.cfg.Timeout,
+		ResponseHeaderTimeout: c.cfg.Timeout,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       60 * time.Second,
+	}
+	c.http = &http.Client{Transport: tr, Timeout: c.cfg.Timeout}
+	return c, nil
 }
 
-// Name is the management host:port.
+// Name is the management API's host:port.
 func (c *Client) Name() string { return c.base.Host }
 
-// Close releases idle connections.
+// Close releases idle HTTP connections. AMQP connections live only for the
+// duration of a call.
 func (c *Client) Close() error {
 	c.http.CloseIdleConnections()
 	return nil
 }
 
-// Error is a RabbitMQ backend error; it never holds credentials.
+// ErrNotFound matches (errors.Is) the errors for an unknown queue, vhost or
+// exchange.
+var ErrNotFound = errors.New("not found")
+
+// Error is a RabbitMQ backend error. Its text is meant for an operator and
+// never holds credentials; untrusted names in it are sanitized.
 type Error struct {
-	Op     string
-	Status int
+	Op     string // what failed, in an operator's words
+	Status int    // HTTP status, or AMQP reply code, when there was one
 	Err    error
 }
 
@@ -89,53 +131,113 @@ func (e *Error) Error() string {
 	}
 	return e.Op + ": " + e.Err.Error()
 }
+
 func (e *Error) Unwrap() error { return e.Err }
 
-// get fetches path (already escaped) into out.
+// Is makes errors.Is(err, ErrNotFound) true for 404s.
+func (e *Error) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
+
+func notFound(format string, args ...any) error {
+	return &Error{Op: fmt.Sprintf(format, args...), Status: http.StatusNotFound}
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// quote is "s" with s sanitized, for names in error messages.
+func quote(s string) string { return `"` + backends.SafeText(s) + `"` }
+
+// mgmt is how errors name the management API.
+func (c *Client) mgmt() string {
+	return "RabbitMQ management API at " + c.base.Scheme + "://" + c.base.Host
+}
+
+// get fetches path (its segments already escaped with seg) into out.
 func (c *Client) get(ctx context.Context, path string, q url.Values, out any) error {
 	u := *c.base
 	u.RawPath = c.base.Path + path
 	u.Path, _ = url.PathUnescape(u.RawPath)
-	u.RawQuery = q.Encode()
+	if q != nil {
+		u.RawQuery = q.Encode()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return &Error{Op: "building request", Err: err}
+		return &Error{Op: "building a request to the " + c.mgmt(), Err: err}
 	}
 	req.SetBasicAuth(c.cfg.Username, c.cfg.Password)
+	req.Header.Set("Accept", "application/json")
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			err = ue.Err // drop the URL: keep errors short and credential-free
+			err = ue.Err // drop the URL: short, and credential-free whatever happens
 		}
-		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
-			return &Error{Op: "timed out contacting RabbitMQ management API at " + c.base.Scheme + "://" + c.base.Host, Err: err}
+		switch {
+		case errors.Is(ctx.Err(), context.Canceled):
+			return &Error{Op: "cancelled while calling the " + c.mgmt(), Err: context.Canceled}
+		case ctx.Err() != nil || isTimeout(err):
+			return &Error{Op: "timed out calling the " + c.mgmt(), Err: context.DeadlineExceeded}
 		}
-		return &Error{Op: "cannot reach RabbitMQ management API at " + c.base.Scheme + "://" + c.base.Host, Err: err}
+		return &Error{Op: "cannot reach the " + c.mgmt(), Err: errors.New(netReason(err))}
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return &Error{Op: fmt.Sprintf("authentication failed for RabbitMQ user \"%s\"", backends.SafeText(c.cfg.Username)), Status: resp.StatusCode}
+		return &Error{Op: fmt.Sprintf("authentication failed for user %s at the %s", quote(c.cfg.Username), c.mgmt()), Status: resp.StatusCode}
 	case resp.StatusCode == http.StatusForbidden:
-		return &Error{Op: fmt.Sprintf("RabbitMQ user \"%s\" is not allowed to read %s (needs the monitoring or management tag)", backends.SafeText(c.cfg.Username), path), Status: resp.StatusCode}
+		return &Error{Op: fmt.Sprintf("user %s may not read %s from the %s (it needs the monitoring or management tag, and access to the vhost)",
+			quote(c.cfg.Username), backends.SafeText(u.Path), c.mgmt()), Status: resp.StatusCode}
 	case resp.StatusCode == http.StatusNotFound:
-		return &Error{Op: "not found", Status: resp.StatusCode}
+		return &Error{Op: "not found: " + backends.SafeText(u.Path), Status: resp.StatusCode}
 	case resp.StatusCode/100 != 2:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return &Error{Op: fmt.Sprintf("RabbitMQ management API answered %s", resp.Status), Status: resp.StatusCode, Err: errors.New(backends.SafeText(strings.TrimSpace(string(body))))}
+		return &Error{Op: fmt.Sprintf("the %s answered %s for %s", c.mgmt(), resp.Status, backends.SafeText(u.Path)), Status: resp.StatusCode,
+			Err: errors.New(backends.SafeText(strings.TrimSpace(string(body))))}
 	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, 512<<20))
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<30))
 	dec.UseNumber()
 	if err := dec.Decode(out); err != nil {
-		return &Error{Op: "decoding RabbitMQ management API response for " + path, Err: err}
+		if ctx.Err() != nil {
+			return &Error{Op: "cancelled while reading from the " + c.mgmt(), Err: ctx.Err()}
+		}
+		return &Error{Op: "cannot decode the answer of the " + c.mgmt() + " for " + backends.SafeText(u.Path), Err: err}
 	}
 	return nil
 }
 
-func isNotFound(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Status == http.StatusNotFound
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
+// netReason shortens a dial error to its cause ("connection refused").
+func netReason(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		err = oe.Err
+	}
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); i >= 0 && strings.HasPrefix(s, "connect: ") {
+		s = s[i+2:]
+	}
+	return backends.SafeText(strings.TrimPrefix(s, "connect: "))
+}
+
+// seg escapes one path segment (a vhost, queue or exchange name).
 func seg(s string) string { return url.PathEscape(s) }
+
+// rabbitVersion is the broker's version, asked once ("" when unknown).
+func (c *Client) rabbitVersion(ctx context.Context) string {
+	c.versionMu.Lock()
+	defer c.versionMu.Unlock()
+	if c.version == "" {
+		var o struct {
+			Version string `json:"rabbitmq_version"`
+		}
+		if err := c.get(ctx, "/api/overview", url.Values{"columns": {"rabbitmq_version"}}, &o); err == nil {
+			c.version = o.Version
+		}
+	}
+	return c.version
+}

@@ -2,9 +2,14 @@ package rabbitmq
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,51 +18,78 @@ import (
 	"github.com/mqops/mqops/backends"
 )
 
-// MoveTarget is where one message goes.
+// MoveTarget is where one message goes: an exchange ("" is the default
+// exchange, whose routing key names a queue) and a routing key.
 type MoveTarget struct {
 	Exchange   string
 	RoutingKey string
 }
 
-// Decision is what to do with one message.
-type Decision int
+// MoveDecision is what Move does with one message.
+type MoveDecision int
+
+// Decision is the former name of MoveDecision.
+type Decision = MoveDecision
 
 const (
-	// Move publishes the message to its target and removes it from the source.
-	Move Decision = iota
-	// Skip leaves the message in the source (in its place).
+	// Move publishes the message to its target and removes it from the
+	// source once the target confirmed it.
+	Move MoveDecision = iota
+	// Skip leaves the message in the source, in its place.
 	Skip
 	// Stop ends the move; the message stays in the source.
 	Stop
 )
 
-// Headers mqops adds to a moved message.
+// Headers mqops adds to a moved message. The death history, the move
+// counter and the run id replace the x- headers, which are not copied
+// (RabbitMQ 3.13+ and 4.x ignore or refuse client-set x- headers).
 const (
-	HeaderDeathHistory = "mqops-death-history"
-	HeaderMoveCount    = "mqops-move-count"
-	HeaderRunID        = "mqops-run-id"
-	HeaderMovedFrom    = "mqops-moved-from"
+	HeaderDeathHistory = "mqops-death-history" // JSON array of backends.Death, most recent first
+	HeaderMoveCount    = "mqops-move-count"    // how many times mqops moved the message
+	HeaderRunID        = "mqops-run-id"        // the run that moved it last
+	HeaderMovedFrom    = "mqops-moved-from"    // vhost/queue it was moved out of
+	// headerSeq correlates a basic.return with its publish.
+	headerSeq = "mqops-move-seq"
+)
+
+// Move limits.
+const (
+	DefaultPrefetch = 100
+	MaxPrefetch     = 10_000
+	// maxUnacked is the AMQP prefetch limit (a 16-bit count).
+	maxUnacked = 65_535
+	// maxSkipped bounds the skipped messages a run holds unacknowledged.
+	maxSkipped = 1_000_000
+	// DefaultIdle ends a move when no message arrives for this long.
+	DefaultIdle = 5 * time.Second
 )
 
 // MoveOptions configures Move.
 type MoveOptions struct {
 	Vhost, Queue string
-	// Prefetch bounds the messages in flight: delivered but not yet
-	// confirmed by the target. It is the most a crash can duplicate.
+	// Prefetch bounds the messages in flight: delivered and published but
+	// not yet confirmed by the target (default 100, at most 10,000). It is
+	// the most a crash can duplicate, and what makes a move fast.
 	Prefetch int
 	// Limit stops after this many messages seen (0: the depth at start).
 	Limit int
+	// RunID is put in the mqops-run-id header of every moved message; a
+	// message arriving with it came round again, and stops the move.
+	// Empty: a random one.
 	RunID string
-	// Decide filters and routes each message.
-	Decide func(m *backends.Message) (Decision, MoveTarget, error)
+	// Decide filters and routes each message (required). An error stops
+	// the move, leaving the message in the source.
+	Decide func(m *backends.Message) (MoveDecision, MoveTarget, error)
 	// Sink, when set, replaces publishing: it must have stored the message
-	// durably when it returns nil (the file target fsyncs).
+	// durably when it returns nil (the source is acknowledged then).
 	Sink func(ctx context.Context, m *backends.Message) error
 	// Wait is called before each publish (rate limit).
 	Wait func(ctx context.Context) error
-	// Progress is called at most ~10 times a second and at the end.
+	// Progress is called at most ~10 times a second, and at the end.
 	Progress func(MoveProgress)
-	// Idle ends the move when no message arrives for this long (default 5s).
+	// Idle ends the move when no message arrives for this long while
+	// messages are still expected (default 5s): someone else consumed them.
 	Idle time.Duration
 }
 
@@ -69,305 +101,791 @@ type MoveProgress struct {
 
 // MoveResult is how a move ended.
 type MoveResult struct {
-	Moved, Skipped, Failed, Seen, Total int
-	Left                                int // messages in the source at the end, as the broker counts them
-	StoppedBecause                      string
-	Elapsed                             time.Duration
+	Moved   int // confirmed by the target (or stored by the sink) and acknowledged
+	Skipped int // left in place by Decide
+	Failed  int // returned, refused, or rejected by Decide or the sink: left in the source
+	Seen    int
+	Total   int // messages to see: the depth at start, or the limit
+	// Left is the source's depth at the end as the broker counts it (-1:
+	// unknown).
+	Left           int
+	StoppedBecause string
+	Elapsed        time.Duration
+	// Err is the error Move returned, if any.
+	Err error
 }
 
 type inflight struct {
-	tag     uint64
-	seq     uint64
-	conf    *amqp.DeferredConfirmation
-	index   int
-	target  MoveTarget
-	idLabel string
+	tag    uint64 // source delivery tag
+	seq    uint64 // publish sequence (headerSeq)
+	conf   *amqp.DeferredConfirmation
+	index  int // 0-based position in the run
+	target MoveTarget
+	id     string // message id
 }
 
-// Move moves messages out of a queue with the safe-move recipe: consume
-// with manual acks and a bounded prefetch; publish each message (body and
+// mover is one run of Move.
+type mover struct {
+	c     *Client
+	o     MoveOptions
+	res   *MoveResult
+	start time.Time
+	depth int // ready messages at start
+
+	src, dst   *amqp.Connection
+	chC, chP   *amqp.Channel
+	tag        string               // the current consumer's
+	consumers  int                  // how many replaced the first
+	deliveries <-chan amqp.Delivery // of the current consumer, or of one being drained
+	next       <-chan amqp.Delivery // the successor's, while the previous is drained
+	returns    chan amqp.Return
+	srcClosed  chan *amqp.Error
+	dstClosed  chan *amqp.Error
+	conClosed  chan *amqp.Error // consumer channel
+	pubClosed  chan *amqp.Error // publisher channel
+	cancels    chan string
+	blocked    chan amqp.Blocking
+
+	srcErr, dstErr, conErr *amqp.Error // close reasons, once received
+	cancelled              bool        // the broker cancelled the consumer
+
+	pending     []inflight
+	held        []uint64 // delivery tags kept unacknowledged: skipped, failed, stopped at
+	skipped     int
+	skippedHere int // by the newest consumer
+	qos         int
+	returned    map[uint64]amqp.Return
+	seq         uint64
+	lastProg    time.Time
+	pubErr      *amqp.Error // why the publisher channel closed, once known
+}
+
+// stopError is why a move stopped early; Move words the final error.
+type stopError struct{ msg string }
+
+func (e *stopError) Error() string { return e.msg }
+
+func stopf(format string, args ...any) error { return &stopError{fmt.Sprintf(format, args...)} }
+
+// Move moves messages out of a queue with the safe-move recipe: it
+// measures the depth (passive declare), consumes with manual acks and a
+// bounded prefetch, asks Decide about each message, publishes it (body and
 // properties; x- headers are not copied, the death history is kept in
-// mqops-death-history) with mandatory on a confirm channel; acknowledge the
-// source only after the target confirmed it and did not return it. On a
-// return, a nack, a lost connection or cancellation it stops and requeues
-// every message not yet confirmed. A crash at any moment duplicates at most
-// the in-flight window and loses nothing.
+// mqops-death-history) with mandatory on a confirm-mode channel of a
+// separate connection, and acknowledges the source only after the target
+// confirmed the publish and did not return it. Up to Prefetch publishes
+// await their confirms at once. Skipped messages stay unacknowledged until
+// the end, then are requeued in place.
+//
+// On a return, a nack, a closed channel or connection, or cancellation it
+// stops, requeues every message not confirmed, and returns the result with
+// an error that says what happened and how many moved. A crash at any
+// moment duplicates at most the in-flight window and loses nothing.
 func (c *Client) Move(ctx context.Context, o MoveOptions) (*MoveResult, error) {
-	if o.Prefetch <= 0 {
-		o.Prefetch = 100
-	}
-	if o.Idle <= 0 {
-		o.Idle = 5 * time.Second
-	}
 	if o.Decide == nil {
 		return nil, errors.New("move: no Decide function")
 	}
-	start := time.Now()
-	conn, err := c.dial(ctx, o.Vhost, "mqops drain "+o.RunID)
-	if err != nil {
-		return nil, err
+	if o.Prefetch <= 0 {
+		o.Prefetch = DefaultPrefetch
 	}
-	defer conn.Close()
-	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
-	chC, err := conn.Channel()
-	if err != nil {
-		return nil, c.amqpErr(err)
+	o.Prefetch = min(o.Prefetch, MaxPrefetch)
+	if o.Idle <= 0 {
+		o.Idle = DefaultIdle
 	}
-	q, err := chC.QueueDeclarePassive(o.Queue, false, false, false, false, nil)
-	if err != nil {
-		return nil, &Error{Op: fmt.Sprintf("queue \"%s\" not found in vhost \"%s\"", backends.SafeText(o.Queue), backends.SafeText(o.Vhost))}
+	if o.RunID == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		o.RunID = hex.EncodeToString(b)
 	}
-	chC, err = conn.Channel() // the failed passive declare would have closed it; keep a fresh one either way
-	if err != nil {
-		return nil, c.amqpErr(err)
-	}
-	res := &MoveResult{Total: q.Messages}
-	if o.Limit > 0 && o.Limit < res.Total {
-		res.Total = o.Limit
-	}
-	if res.Total == 0 {
-		res.StoppedBecause = "the queue is empty"
-		return res, nil
-	}
-	if err := chC.Qos(o.Prefetch, 0, false); err != nil {
-		return nil, c.amqpErr(err)
-	}
-	var chP *amqp.Channel
-	var returns chan amqp.Return
-	pubClosed := make(chan *amqp.Error, 1)
-	if o.Sink == nil {
-		if chP, err = conn.Channel(); err != nil {
-			return nil, c.amqpErr(err)
-		}
-		if err := chP.Confirm(false); err != nil {
-			return nil, c.amqpErr(err)
-		}
-		returns = chP.NotifyReturn(make(chan amqp.Return, o.Prefetch+1))
-		pubClosed = chP.NotifyClose(make(chan *amqp.Error, 1))
-	}
-	tag := "mqops-move-" + o.RunID
-	deliveries, err := chC.ConsumeWithContext(ctx, o.Queue, tag, false, false, false, false, nil)
-	if err != nil {
-		return nil, c.amqpErr(err)
-	}
+	m := &mover{c: c, o: o, start: time.Now(), res: &MoveResult{Left: -1}, returned: map[uint64]amqp.Return{}}
+	err := m.run(ctx)
+	m.res.Elapsed = time.Since(m.start)
+	m.progress(true)
+	m.res.Err = err
+	return m.res, err
+}
 
-	var (
-		pending  []inflight
-		skipped  []uint64
-		returned = map[uint64]amqp.Return{}
-		seq      uint64
-		lastProg time.Time
-		fail     error
-	)
-	progress := func(force bool) {
-		if o.Progress == nil || (!force && time.Since(lastProg) < 100*time.Millisecond) {
-			return
-		}
-		lastProg = time.Now()
-		o.Progress(MoveProgress{Moved: res.Moved, Skipped: res.Skipped, Failed: res.Failed, Seen: res.Seen, Total: res.Total, Elapsed: time.Since(start)})
+func (m *mover) run(ctx context.Context) error {
+	o, c := m.o, m.c
+	name := "mqops drain " + o.RunID
+	var err error
+	if m.src, err = c.dial(ctx, o.Vhost, name); err != nil {
+		return err
 	}
-	drainReturns := func() {
-		for {
-			select {
-			case r := <-returns:
-				if s, ok := r.Headers["mqops-move-seq"].(int64); ok {
-					returned[uint64(s)] = r
-				}
-			default:
-				return
-			}
-		}
+	defer c.closeConn(m.src)
+	// The depth at start bounds the run.
+	ch, err := m.src.Channel()
+	if err != nil {
+		return c.chanErr(err, o.Vhost, o.Queue)
 	}
-	// settle waits for the oldest in-flight publish and acks its source.
-	settle := func() error {
-		p := pending[0]
-		select {
-		case <-p.conf.Done():
-		case <-ctx.Done():
-			return ctx.Err()
-		case e := <-pubClosed:
-			return fmt.Errorf("the target channel closed: %v", amqpReason(e))
-		case e := <-connClosed:
-			return fmt.Errorf("the connection was lost: %v", amqpReason(e))
-		}
-		drainReturns()
-		if r, ok := returned[p.seq]; ok {
-			delete(returned, p.seq)
-			return fmt.Errorf("message %d (%s) was returned unroutable by exchange %q with routing key %q (%s)",
-				p.index+1, p.idLabel, backends.SafeText(r.Exchange), backends.SafeText(r.RoutingKey), backends.SafeText(r.ReplyText))
-		}
-		if !p.conf.Acked() {
-			return fmt.Errorf("message %d (%s) was refused (nack) by the broker for exchange %q", p.index+1, p.idLabel, backends.SafeText(p.target.Exchange))
-		}
-		if err := chC.Ack(p.tag, false); err != nil {
-			return fmt.Errorf("acknowledging the source: %v", err)
-		}
-		pending = pending[1:]
-		res.Moved++
-		progress(false)
+	q, err := ch.QueueDeclarePassive(o.Queue, false, false, false, false, nil)
+	if err != nil {
+		return c.chanErr(err, o.Vhost, o.Queue)
+	}
+	_ = ch.Close()
+	m.depth = q.Messages
+	m.res.Total = q.Messages
+	if o.Limit > 0 && o.Limit < m.res.Total {
+		m.res.Total = o.Limit
+	}
+	if m.res.Total == 0 {
+		m.res.Left = q.Messages
+		m.res.StoppedBecause = "the queue is empty"
 		return nil
 	}
-
-	idle := time.NewTimer(o.Idle)
-	defer idle.Stop()
-loop:
-	for res.Seen < res.Total {
-		if !idle.Stop() {
-			select {
-			case <-idle.C:
-			default:
-			}
+	// Publishing gets its own connection: RabbitMQ's flow control on a
+	// publishing connection must not hold back the acks of the consumer.
+	if o.Sink == nil {
+		if m.dst, err = c.dial(ctx, o.Vhost, name); err != nil {
+			return err
 		}
-		idle.Reset(o.Idle)
-		var d amqp.Delivery
-		var ok bool
-		select {
-		case d, ok = <-deliveries:
-			if !ok {
-				if ctx.Err() != nil {
-					fail = ctx.Err()
-				} else {
-					fail = errors.New("the connection to RabbitMQ was lost")
-				}
-				break loop
-			}
-		case <-ctx.Done():
-			fail = ctx.Err()
-			break loop
-		case e := <-connClosed:
-			fail = fmt.Errorf("the connection was lost: %v", amqpReason(e))
-			break loop
-		case <-idle.C:
-			res.StoppedBecause = fmt.Sprintf("no message for %v: the queue was emptied by someone else", o.Idle)
-			break loop
+		defer c.closeConn(m.dst)
+		if m.chP, err = m.dst.Channel(); err != nil {
+			return c.chanErr(err, o.Vhost, o.Queue)
 		}
-		res.Seen++
-		m := convert(&d)
-		m.Body, m.Truncated = d.Body, false // the whole message: sinks store it
-		m.Index = res.Seen - 1
-		if rid, _ := d.Headers[HeaderRunID].(string); rid != "" && rid == o.RunID {
-			_ = chC.Nack(d.DeliveryTag, false, true)
-			res.StoppedBecause = "a message moved by this run came round again (the target routes back to the source)"
-			break loop
+		if err := m.chP.Confirm(false); err != nil {
+			return c.chanErr(err, o.Vhost, o.Queue)
 		}
-		dec, target, err := o.Decide(&m)
-		if err != nil {
-			_ = chC.Nack(d.DeliveryTag, false, true)
-			fail = fmt.Errorf("message %d (%s): %v", res.Seen, idLabel(&m), err)
-			break loop
-		}
-		switch dec {
-		case Stop:
-			_ = chC.Nack(d.DeliveryTag, false, true)
-			res.StoppedBecause = "stopped by the filter"
-			break loop
-		case Skip:
-			skipped = append(skipped, d.DeliveryTag)
-			res.Skipped++
-			// keep skipped messages unacked (so they stay in place) and
-			// widen the window so they don't block the consumer
-			if err := chC.Qos(o.Prefetch+len(skipped), 0, false); err != nil {
-				fail = err
-				break loop
-			}
-			progress(false)
-			continue
-		}
-		if o.Wait != nil {
-			if err := o.Wait(ctx); err != nil {
-				_ = chC.Nack(d.DeliveryTag, false, true)
-				fail = err
-				break loop
-			}
-		}
-		if o.Sink != nil {
-			if err := o.Sink(ctx, &m); err != nil {
-				_ = chC.Nack(d.DeliveryTag, false, true)
-				fail = fmt.Errorf("message %d (%s): %v", res.Seen, idLabel(&m), err)
-				break loop
-			}
-			if err := chC.Ack(d.DeliveryTag, false); err != nil {
-				fail = fmt.Errorf("acknowledging the source: %v", err)
-				break loop
-			}
-			res.Moved++
-			progress(false)
-			continue
-		}
-		seq++
-		pub := republish(&d, &m, o, seq)
-		conf, err := chP.PublishWithDeferredConfirmWithContext(ctx, target.Exchange, target.RoutingKey, true, false, pub)
-		if err != nil {
-			_ = chC.Nack(d.DeliveryTag, false, true)
-			fail = fmt.Errorf("publishing message %d: %v", res.Seen, err)
-			break loop
-		}
-		pending = append(pending, inflight{tag: d.DeliveryTag, seq: seq, conf: conf, index: res.Seen - 1, target: target, idLabel: idLabel(&m)})
-		for len(pending) >= o.Prefetch {
-			if err := settle(); err != nil {
-				fail = err
-				break loop
-			}
-		}
+		m.returns = m.chP.NotifyReturn(make(chan amqp.Return, o.Prefetch+1))
+		m.pubClosed = m.chP.NotifyClose(make(chan *amqp.Error, 1))
+		m.dstClosed = m.dst.NotifyClose(make(chan *amqp.Error, 1))
+		m.blocked = m.dst.NotifyBlocked(make(chan amqp.Blocking, 4))
 	}
-	for fail == nil && len(pending) > 0 {
-		if err := settle(); err != nil {
+	m.srcClosed = m.src.NotifyClose(make(chan *amqp.Error, 1))
+	if m.chC, err = m.src.Channel(); err != nil {
+		return c.chanErr(err, o.Vhost, o.Queue)
+	}
+	m.conClosed = m.chC.NotifyClose(make(chan *amqp.Error, 1))
+	m.cancels = m.chC.NotifyCancel(make(chan string, 1))
+	m.qos = o.Prefetch
+	if err := m.chC.Qos(m.qos, 0, false); err != nil {
+		return c.chanErr(err, o.Vhost, o.Queue)
+	}
+	m.tag = "mqops-move-" + o.RunID
+	if m.deliveries, err = m.chC.Consume(o.Queue, m.tag, false, false, false, false, nil); err != nil {
+		return c.chanErr(err, o.Vhost, o.Queue)
+	}
+
+	// Cancellation is handled by the loop; should a write block on a dead
+	// or blocked peer, the connections are closed a while later (the
+	// broker then requeues everything unacknowledged).
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		select {
+		case <-done:
+		case <-time.After(finishGrace + 5*time.Second):
+			c.closeConn(m.src)
+			if m.dst != nil {
+				c.closeConn(m.dst)
+			}
+		}
+	}()
+
+	fail := m.loop(ctx)
+	if fail == nil || errors.Is(fail, errCameRound) || errors.Is(fail, errStoppedByFilter) {
+		if err := m.settleAll(ctx); err != nil {
 			fail = err
 		}
 	}
-	// Requeue everything not confirmed, and the skipped messages, in place.
-	_ = chC.Cancel(tag, false)
-	_ = chC.Nack(0, true, true) // multiple with tag 0: every unacked delivery, prefetched ones too
-	_ = chC.Close()
-	res.Elapsed = time.Since(start)
-	if chk, err := conn.Channel(); err == nil {
-		if q, err := chk.QueueDeclarePassive(o.Queue, false, false, false, false, nil); err == nil {
-			res.Left = q.Messages
-		}
-		chk.Close()
+	if fail != nil && !errors.Is(fail, errCameRound) && !errors.Is(fail, errStoppedByFilter) {
+		m.finish()
 	}
-	progress(true)
-	if fail != nil {
-		if errors.Is(fail, context.Canceled) || errors.Is(fail, context.DeadlineExceeded) {
-			res.StoppedBecause = "cancelled"
-			return res, fmt.Errorf("move cancelled: %d moved, %d left in %q", res.Moved, res.Left, backends.SafeText(o.Queue))
-		}
-		res.StoppedBecause = fail.Error()
-		return res, fmt.Errorf("%v: stopped, %d moved, the rest left in %q", fail, res.Moved, backends.SafeText(o.Queue))
-	}
-	if res.StoppedBecause == "" {
-		res.StoppedBecause = "done"
-	}
-	return res, nil
+	m.requeueAll()
+	_ = m.chC.Close()
+	m.res.Left = m.measureLeft(ctx)
+	return m.wordFailure(fail)
 }
 
-// republish builds the outgoing message: body and properties copied, x-
-// headers dropped (RabbitMQ ignores or rejects client-set ones), the death
-// history kept as JSON, a move counter, the run id and a sequence number.
+// requeueAll puts back, in place, everything held or not confirmed: one by
+// one in delivery order (a quorum queue takes returns in the order they
+// come; a channel-wide multiple nack would group them by consumer), then
+// whatever else was delivered (multiple with tag 0: every unacked
+// delivery, also those prefetched but not read).
+func (m *mover) requeueAll() {
+	_ = m.chC.Cancel(m.tag, false)
+	tags := m.held
+	for _, p := range m.pending {
+		tags = append(tags, p.tag)
+	}
+	slices.Sort(tags)
+	for _, t := range tags {
+		if m.chC.Nack(t, false, true) != nil {
+			return // the channel is gone: the broker requeued them all
+		}
+	}
+	_ = m.chC.Nack(0, true, true)
+}
+
+// loop consumes until Total messages were seen or something stops it.
+func (m *mover) loop(ctx context.Context) error {
+	idle := time.NewTimer(m.o.Idle)
+	defer idle.Stop()
+	var (
+		blockedSince  time.Time
+		blockedReason string
+		blockedTimer  <-chan time.Time
+	)
+	blockedLimit := max(m.c.cfg.Timeout, 30*time.Second)
+	for m.res.Seen < m.res.Total {
+		if ctx.Err() != nil {
+			return ctx.Err() // before anything else that is ready
+		}
+		deliveries := m.deliveries
+		var idleC <-chan time.Time
+		if len(m.pending) >= m.o.Prefetch {
+			deliveries = nil // the window is full: wait for confirms only
+		} else {
+			idleC = idle.C
+		}
+		var oldest <-chan struct{}
+		if len(m.pending) > 0 {
+			oldest = m.pending[0].conf.Done()
+		}
+		select {
+		case d, ok := <-deliveries:
+			if !ok {
+				if m.next != nil {
+					// the previous consumer is drained: on to its successor
+					m.deliveries, m.next = m.next, nil
+					continue
+				}
+				return m.closedErr(ctx)
+			}
+			if err := m.handle(ctx, &d); err != nil {
+				return err
+			}
+			idle.Reset(m.o.Idle)
+		case <-oldest:
+			if err := m.settleReady(); err != nil {
+				return err
+			}
+			idle.Reset(m.o.Idle)
+		case <-ctx.Done():
+			return ctx.Err()
+		case e := <-m.srcClosed:
+			m.srcErr = orClosed(e)
+			return m.closedErr(ctx)
+		case e := <-m.dstClosed:
+			m.dstErr = orClosed(e)
+			return m.closedErr(ctx)
+		case e := <-m.conClosed:
+			m.conErr = orClosed(e)
+			return m.closedErr(ctx)
+		case e := <-m.pubClosed:
+			m.pubErr = orClosed(e)
+			return m.closedErr(ctx)
+		case <-m.cancels:
+			m.cancelled = true
+			return m.closedErr(ctx)
+		case b := <-m.blocked:
+			if b.Active {
+				blockedSince, blockedReason, blockedTimer = time.Now(), b.Reason, time.After(blockedLimit)
+			} else {
+				blockedTimer = nil
+			}
+		case <-blockedTimer:
+			return stopf("RabbitMQ has been blocking publishers for %s (%s: a memory or disk alarm)",
+				time.Since(blockedSince).Round(time.Second), backends.SafeText(blockedReason))
+		case <-idleC:
+			m.res.StoppedBecause = fmt.Sprintf("no message for %v after %s of %s: someone else consumed the rest",
+				m.o.Idle, fmtN(m.res.Seen), fmtN(m.res.Total))
+			return nil
+		}
+	}
+	return nil
+}
+
+func orClosed(e *amqp.Error) *amqp.Error {
+	if e == nil {
+		return &amqp.Error{Reason: "closed"}
+	}
+	return e
+}
+
+// recv takes the close notification of a closed connection or channel,
+// keeping the first: it follows the closed flag by a moment.
+func recv(ch chan *amqp.Error, stored **amqp.Error) *amqp.Error {
+	if *stored == nil && ch != nil {
+		select {
+		case e := <-ch:
+			*stored = orClosed(e)
+		case <-time.After(time.Second):
+		}
+	}
+	return *stored
+}
+
+// closedErr explains why the move cannot go on after a connection,
+// channel or consumer went away: the most fundamental cause first (a lost
+// connection closes its channels and consumers too).
+func (m *mover) closedErr(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if m.src.IsClosed() {
+		return stopf("the connection to RabbitMQ was lost (%s)", amqpReason(recv(m.srcClosed, &m.srcErr)))
+	}
+	if m.dst != nil && m.dst.IsClosed() {
+		return stopf("the publishing connection to RabbitMQ was lost (%s)", amqpReason(recv(m.dstClosed, &m.dstErr)))
+	}
+	if e := m.publisherClosed(); e != nil {
+		return stopf("RabbitMQ closed the publishing channel (%s)", amqpReason(e))
+	}
+	if m.chC.IsClosed() {
+		return stopf("RabbitMQ closed the consuming channel (%s)", amqpReason(recv(m.conClosed, &m.conErr)))
+	}
+	if !m.cancelled {
+		select {
+		case _, ok := <-m.cancels: // it comes before the deliveries close
+			m.cancelled = ok
+		default:
+		}
+	}
+	if m.cancelled {
+		return stopf("RabbitMQ cancelled the consumer of %s (was the queue deleted?)", quote(m.o.Queue))
+	}
+	return stopf("the connection to RabbitMQ was lost")
+}
+
+// handle decides about one delivery and moves, skips or stops.
+func (m *mover) handle(ctx context.Context, d *amqp.Delivery) error {
+	m.res.Seen++
+	msg := convertForMove(d)
+	msg.Index = m.res.Seen - 1
+	label := lazyLabel{msg.Index, msg.MessageID}
+	// held messages stay unacknowledged and are requeued, in order, at the end
+	requeue := func() { m.held = append(m.held, d.DeliveryTag) }
+	if rid, _ := d.Headers[HeaderRunID].(string); rid == m.o.RunID {
+		requeue()
+		m.res.Seen--
+		m.res.StoppedBecause = "a message moved by this run came round again (the target routes back to the source)"
+		return errCameRound
+	}
+	dec, target, err := m.o.Decide(&msg)
+	if err != nil {
+		requeue()
+		m.res.Failed++
+		return stopf("%s %s", label, backends.SafeText(err.Error()))
+	}
+	switch dec {
+	case Stop:
+		requeue()
+		m.res.Seen--
+		m.res.StoppedBecause = fmt.Sprintf("stopped by the filter at %s", label)
+		return errStoppedByFilter
+	case Skip:
+		requeue()
+		m.skipped++
+		m.res.Skipped++
+		// Skipped messages stay unacknowledged (in place) until the end,
+		// and must take no room from the window.
+		if m.next == nil {
+			m.skippedHere++
+		}
+		if m.skipped > maxSkipped {
+			return stopf("%s messages skipped and held in place, the most one run holds", fmtN(m.skipped))
+		}
+		if m.next == nil && m.o.Prefetch+m.skippedHere > m.qos {
+			if err := m.resubscribe(); err != nil {
+				return err
+			}
+		}
+		m.progress(false)
+		return nil
+	case Move:
+	default:
+		requeue()
+		return stopf("%s: Decide returned an unknown decision %d", label, dec)
+	}
+	if m.o.Wait != nil {
+		if err := m.o.Wait(ctx); err != nil {
+			requeue()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return stopf("rate limiter: %s", backends.SafeText(err.Error()))
+		}
+	}
+	if m.o.Sink != nil {
+		if err := m.o.Sink(ctx, &msg); err != nil {
+			requeue()
+			m.res.Failed++
+			return stopf("%s could not be stored: %s", label, backends.SafeText(err.Error()))
+		}
+		if err := m.chC.Ack(d.DeliveryTag, false); err != nil {
+			return stopf("acknowledging %s in the source failed (%s); it was stored and will be delivered again", label, backends.SafeText(err.Error()))
+		}
+		m.res.Moved++
+		m.progress(false)
+		return nil
+	}
+	m.seq++
+	pub := republish(d, &msg, m.o, m.seq)
+	conf, err := m.chP.PublishWithDeferredConfirm(target.Exchange, target.RoutingKey, true, false, pub)
+	if err != nil {
+		requeue()
+		if m.publisherClosed() != nil {
+			return stopf("%v while publishing %s", m.closedErr(ctx), label)
+		}
+		return stopf("publishing %s failed (%s)", label, backends.SafeText(err.Error()))
+	}
+	m.pending = append(m.pending, inflight{tag: d.DeliveryTag, seq: m.seq, conf: conf, index: msg.Index, target: target, id: msg.MessageID})
+	return nil
+}
+
+// resubscribe makes room for skipped messages. A consumer's prefetch
+// counts its own unacknowledged deliveries, and RabbitMQ fixes it when the
+// consumer subscribes (a later basic.qos only applies to new consumers, and
+// quorum queues refuse a channel-wide one). So once the consumer's skipped
+// messages would crowd out the window, it is cancelled and a new one, with
+// twice the prefetch, takes over. What was delivered to the old one stays
+// unacknowledged on the channel and is read first: the order is kept.
+func (m *mover) resubscribe() error {
+	if err := m.chC.Cancel(m.tag, false); err != nil {
+		return m.closedErr(context.Background())
+	}
+	m.qos = min(maxUnacked, 2*m.qos)
+	m.skippedHere = 0
+	if err := m.chC.Qos(m.qos, 0, false); err != nil {
+		return m.closedErr(context.Background())
+	}
+	m.consumers++
+	m.tag = fmt.Sprintf("mqops-move-%s-%d", m.o.RunID, m.consumers)
+	next, err := m.chC.Consume(m.o.Queue, m.tag, false, false, false, false, nil)
+	if err != nil {
+		return m.closedErr(context.Background())
+	}
+	m.next = next
+	return nil
+}
+
+var (
+	errCameRound       = errors.New("came round")
+	errStoppedByFilter = errors.New("stopped by the filter")
+)
+
+// publisherClosed returns why the publisher channel closed, or nil while it
+// is open.
+func (m *mover) publisherClosed() *amqp.Error {
+	if m.pubErr != nil {
+		return m.pubErr
+	}
+	if m.chP == nil || !m.chP.IsClosed() {
+		return nil
+	}
+	if e := recv(m.pubClosed, &m.pubErr); e != nil {
+		return e
+	}
+	if e := recv(m.dstClosed, &m.dstErr); e != nil {
+		m.pubErr = e
+		return e
+	}
+	m.pubErr = orClosed(nil)
+	return m.pubErr
+}
+
+func (m *mover) drainReturns() {
+	for {
+		select {
+		case r, ok := <-m.returns:
+			if !ok {
+				m.returns = nil // the channel closed
+				return
+			}
+			if s, ok := r.Headers[headerSeq].(int64); ok {
+				m.returned[uint64(s)] = r
+			}
+		default:
+			return
+		}
+	}
+}
+
+// settleReady settles the confirmed head of the window: every publish
+// whose confirm arrived, in order, acknowledging their sources.
+func (m *mover) settleReady() error {
+	var acks []uint64
+	var err error
+	for len(m.pending) > 0 {
+		p := m.pending[0]
+		select {
+		case <-p.conf.Done():
+		default:
+			return m.ack(acks, err)
+		}
+		// Either way it leaves the window: acked when it arrived, else
+		// requeued with the rest at the end (never acked later).
+		m.pending = m.pending[1:]
+		if err = m.verdict(p); err != nil {
+			m.held = append(m.held, p.tag)
+			break
+		}
+		acks = append(acks, p.tag)
+	}
+	return m.ack(acks, err)
+}
+
+// verdict says whether a confirmed publish arrived: acked, not returned.
+func (m *mover) verdict(p inflight) error {
+	m.drainReturns() // a return arrives before its confirm
+	if r, ok := m.returned[p.seq]; ok {
+		delete(m.returned, p.seq)
+		m.res.Failed++
+		return stopf("%s was returned unroutable by %s with routing key %s (%s)", lazyLabel{p.index, p.id}, exchangeName(r.Exchange),
+			quote(r.RoutingKey), backends.SafeText(r.ReplyText))
+	}
+	if !p.conf.Acked() {
+		if m.publisherClosed() != nil {
+			return stopf("%v before confirming %s", m.closedErr(context.Background()), lazyLabel{p.index, p.id})
+		}
+		m.res.Failed++
+		return stopf("%s was refused by RabbitMQ (a publisher nack) at %s", lazyLabel{p.index, p.id}, exchangeName(p.target.Exchange))
+	}
+	return nil
+}
+
+// ack acknowledges the sources of settled publishes (in delivery order):
+// with one multiple ack when no skipped message could be caught by it.
+func (m *mover) ack(tags []uint64, cause error) error {
+	if len(tags) > 0 {
+		var err error
+		if m.skipped == 0 {
+			err = m.chC.Ack(tags[len(tags)-1], true)
+		} else {
+			for _, t := range tags {
+				if err = m.chC.Ack(t, false); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			// The confirmed messages are in their target; the source will
+			// requeue them: duplicates within the window, no loss.
+			why := backends.SafeText(err.Error())
+			if m.src.IsClosed() || m.chC.IsClosed() {
+				why = m.closedErr(context.Background()).Error()
+			}
+			return stopf("%s; %d message(s) already confirmed by the target could not be acknowledged and stay in the source too", why, len(tags))
+		}
+		m.res.Moved += len(tags)
+		m.progress(false)
+	}
+	return cause
+}
+
+// settleAll waits for every outstanding confirm after the last delivery.
+func (m *mover) settleAll(ctx context.Context) error {
+	for len(m.pending) > 0 {
+		select {
+		case <-m.pending[0].conf.Done():
+			if err := m.settleReady(); err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		case e := <-m.srcClosed:
+			m.srcErr = orClosed(e)
+			return m.closedErr(ctx)
+		case e := <-m.dstClosed:
+			m.dstErr = orClosed(e)
+			return m.closedErr(ctx)
+		case e := <-m.conClosed:
+			m.conErr = orClosed(e)
+			return m.closedErr(ctx)
+		case e := <-m.pubClosed:
+			m.pubErr = orClosed(e)
+			return m.closedErr(ctx)
+		}
+	}
+	return nil
+}
+
+// finishGrace bounds how long a stopping move waits for the confirms of
+// what it already published.
+const finishGrace = 5 * time.Second
+
+// finish, after a failure, still acknowledges the sources of publishes the
+// target confirms within a grace period (fewer duplicates); the rest is
+// requeued.
+func (m *mover) finish() {
+	deadline := time.NewTimer(min(m.c.cfg.Timeout, finishGrace))
+	defer deadline.Stop()
+	for len(m.pending) > 0 {
+		p := m.pending[0]
+		if m.src.IsClosed() || m.chC.IsClosed() {
+			return // no ack possible: the broker requeued everything
+		}
+		select {
+		case <-p.conf.Done():
+		case <-deadline.C:
+			return
+		}
+		if m.verdict(p) == nil && m.chC.Ack(p.tag, false) == nil {
+			m.res.Moved++
+		} else {
+			m.held = append(m.held, p.tag)
+		}
+		m.pending = m.pending[1:]
+	}
+}
+
+// measureLeft counts the source's messages once the requeue applied
+// (quorum queues apply it asynchronously).
+func (m *mover) measureLeft(ctx context.Context) int {
+	expect := m.depth - m.res.Moved
+	count := func(conn *amqp.Connection) (int, bool) {
+		if conn == nil || conn.IsClosed() {
+			return 0, false
+		}
+		ch, err := conn.Channel()
+		if err != nil {
+			return 0, false
+		}
+		defer ch.Close()
+		n := -1
+		for deadline := time.Now().Add(2 * time.Second); ; {
+			q, err := ch.QueueDeclarePassive(m.o.Queue, false, false, false, false, nil)
+			if err != nil {
+				return n, n >= 0
+			}
+			n = q.Messages
+			if n >= expect || time.Now().After(deadline) {
+				return n, true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if n, ok := count(m.src); ok {
+		return n
+	}
+	// The connection is gone: ask again on a new one, then the management
+	// API (whose count lags by a few seconds).
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.c.cfg.Timeout)
+	defer cancel()
+	if conn, err := m.c.dial(mctx, m.o.Vhost, "mqops drain "+m.o.RunID+" (count)"); err == nil {
+		n, ok := count(conn)
+		m.c.closeConn(conn)
+		if ok {
+			return n
+		}
+	}
+	var q struct {
+		Ready json.Number `json:"messages_ready"`
+	}
+	if err := m.c.get(mctx, "/api/queues/"+seg(m.o.Vhost)+"/"+seg(m.o.Queue), url.Values{"columns": {"messages_ready"}}, &q); err == nil && q.Ready != "" {
+		return int(num(q.Ready))
+	}
+	return -1
+}
+
+// wordFailure sets StoppedBecause and words the error Move returns.
+func (m *mover) wordFailure(fail error) error {
+	r := m.res
+	left := "the rest left in " + quote(m.o.Queue)
+	if r.Left >= 0 {
+		left = fmt.Sprintf("%s left in %s", fmtN(r.Left), quote(m.o.Queue))
+	}
+	switch {
+	case fail == nil:
+		if r.StoppedBecause == "" {
+			if m.o.Limit > 0 && r.Total == m.o.Limit {
+				r.StoppedBecause = fmt.Sprintf("done: the limit of %s messages seen", fmtN(r.Total))
+			} else {
+				r.StoppedBecause = fmt.Sprintf("done: the %s messages there were at the start seen", fmtN(r.Total))
+			}
+		}
+		return nil
+	case errors.Is(fail, errCameRound), errors.Is(fail, errStoppedByFilter):
+		return nil // StoppedBecause says why
+	case errors.Is(fail, context.Canceled), errors.Is(fail, context.DeadlineExceeded):
+		r.StoppedBecause = "cancelled"
+		if errors.Is(fail, context.DeadlineExceeded) {
+			r.StoppedBecause = "timed out"
+		}
+		return &Error{Op: fmt.Sprintf("move %s: %s moved, %s", r.StoppedBecause, fmtN(r.Moved), left), Err: fail}
+	}
+	r.StoppedBecause = fail.Error()
+	return &Error{Op: fmt.Sprintf("%s: stopped, %s moved, %s", fail.Error(), fmtN(r.Moved), left)}
+}
+
+func (m *mover) progress(force bool) {
+	if m.o.Progress == nil || (!force && time.Since(m.lastProg) < 100*time.Millisecond) {
+		return
+	}
+	m.lastProg = time.Now()
+	r := m.res
+	m.o.Progress(MoveProgress{Moved: r.Moved, Skipped: r.Skipped, Failed: r.Failed, Seen: r.Seen, Total: r.Total, Elapsed: time.Since(m.start)})
+}
+
+// lazyLabel names a message in an error ("message 1,204 (id "x")"), only
+// when one is worded.
+type lazyLabel struct {
+	index int
+	id    string
+}
+
+func (l lazyLabel) String() string {
+	s := "message " + fmtN(l.index+1)
+	if l.id != "" {
+		return s + " (id " + quote(l.id) + ")"
+	}
+	return s
+}
+
+// convertForMove is convert without copying the body (the delivery owns
+// it, and Decide and the sink see all of it).
+func convertForMove(d *amqp.Delivery) backends.Message {
+	body := d.Body
+	d.Body = nil
+	m := convert(d, 0)
+	d.Body = body
+	m.Body, m.Size = body, len(body)
+	return m
+}
+
+func exchangeName(x string) string {
+	if x == "" {
+		return "the default exchange"
+	}
+	return "exchange " + quote(x)
+}
+
+// republish builds the outgoing message: body and properties copied; x-
+// headers (and CC/BCC, which would route copies elsewhere) dropped; the
+// death history kept as JSON, with any earlier one after it; the move
+// counter incremented; the run id, the source and a sequence number for
+// correlating returns added.
 func republish(d *amqp.Delivery, m *backends.Message, o MoveOptions, seq uint64) amqp.Publishing {
 	h := amqp.Table{}
 	for k, v := range d.Headers {
-		if strings.HasPrefix(strings.ToLower(k), "x-") {
+		if strings.HasPrefix(strings.ToLower(k), "x-") || k == "CC" || k == "BCC" {
 			continue
 		}
 		h[k] = v
 	}
 	if len(m.Deaths) > 0 {
-		if b, err := json.Marshal(m.Deaths); err == nil {
+		history := m.Deaths
+		if prev, ok := d.Headers[HeaderDeathHistory].(string); ok {
+			var older []backends.Death
+			if json.Unmarshal([]byte(prev), &older) == nil {
+				history = append(append([]backends.Death{}, m.Deaths...), older...)
+			}
+		}
+		if b, err := json.Marshal(history); err == nil {
 			h[HeaderDeathHistory] = string(b)
 		}
 	}
-	count := int64(0)
-	switch n := d.Headers[HeaderMoveCount].(type) {
-	case int64:
-		count = n
-	case int32:
-		count = int64(n)
-	}
+	count, _ := plainValue(d.Headers[HeaderMoveCount]).(int64)
 	h[HeaderMoveCount] = count + 1
 	h[HeaderRunID] = o.RunID
 	h[HeaderMovedFrom] = o.Vhost + "/" + o.Queue
-	h["mqops-move-seq"] = int64(seq)
+	h[headerSeq] = int64(seq)
 	return amqp.Publishing{
 		Headers: h, ContentType: d.ContentType, ContentEncoding: d.ContentEncoding,
 		DeliveryMode: d.DeliveryMode, Priority: d.Priority, CorrelationId: d.CorrelationId,
@@ -376,110 +894,16 @@ func republish(d *amqp.Delivery, m *backends.Message, o MoveOptions, seq uint64)
 	}
 }
 
-func idLabel(m *backends.Message) string {
-	if m.MessageID != "" {
-		return "id " + backends.SafeText(m.MessageID)
+// fmtN formats a count with thousands separators: 1,204.
+func fmtN(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
-	return "no message id"
-}
-
-func amqpReason(e *amqp.Error) string {
-	if e == nil {
-		return "closed"
+	if neg {
+		return "-" + s
 	}
-	return backends.SafeText(e.Reason)
-}
-
-// ExchangeExists reports whether an exchange exists ("" always does).
-func (c *Client) ExchangeExists(ctx context.Context, vhost, name string) (bool, error) {
-	if name == "" {
-		return true, nil
-	}
-	var x map[string]any
-	err := c.get(ctx, "/api/exchanges/"+seg(vhost)+"/"+seg(name), nil, &x)
-	if isNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// Routes says which queues a publish to exchange with routingKey reaches,
-// from the exchange's bindings: direct (exact key), fanout (all), topic
-// (* and #). Headers exchanges cannot be predicted: ok is false.
-func (c *Client) Routes(ctx context.Context, vhost, exchange, routingKey string) (queues []string, ok bool, err error) {
-	if exchange == "" {
-		var aq apiQueue
-		err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(routingKey), nil, &aq)
-		if isNotFound(err) {
-			return nil, true, nil
-		}
-		if err != nil {
-			return nil, false, err
-		}
-		return []string{routingKey}, true, nil
-	}
-	var x struct {
-		Type string `json:"type"`
-	}
-	if err := c.get(ctx, "/api/exchanges/"+seg(vhost)+"/"+seg(exchange), nil, &x); err != nil {
-		if isNotFound(err) {
-			return nil, true, nil
-		}
-		return nil, false, err
-	}
-	var bs []backends.Binding
-	if err := c.get(ctx, "/api/exchanges/"+seg(vhost)+"/"+seg(exchange)+"/bindings/source", nil, &bs); err != nil {
-		return nil, false, err
-	}
-	if x.Type == "headers" {
-		return nil, false, nil
-	}
-	seen := map[string]bool{}
-	for _, b := range bs {
-		match := false
-		switch x.Type {
-		case "fanout":
-			match = true
-		case "direct":
-			match = b.RoutingKey == routingKey
-		case "topic":
-			match = topicMatch(b.RoutingKey, routingKey)
-		default:
-			return nil, false, nil
-		}
-		if match && b.DestinationType == "queue" && !seen[b.Destination] {
-			seen[b.Destination] = true
-			queues = append(queues, b.Destination)
-		}
-		if match && b.DestinationType == "exchange" {
-			return nil, false, nil // exchange-to-exchange: not followed
-		}
-	}
-	return queues, true, nil
-}
-
-// topicMatch implements AMQP topic matching: * one word, # zero or more.
-func topicMatch(pattern, key string) bool {
-	return matchWords(strings.Split(pattern, "."), strings.Split(key, "."))
-}
-
-func matchWords(p, k []string) bool {
-	if len(p) == 0 {
-		return len(k) == 0
-	}
-	if p[0] == "#" {
-		for i := 0; i <= len(k); i++ {
-			if matchWords(p[1:], k[i:]) {
-				return true
-			}
-		}
-		return false
-	}
-	if len(k) == 0 {
-		return false
-	}
-	if p[0] == "*" || p[0] == k[0] {
-		return matchWords(p[1:], k[1:])
-	}
-	return false
+	return s
 }

@@ -2,10 +2,13 @@ package rabbitmq
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/url"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,182 +17,248 @@ import (
 	"github.com/mqops/mqops/backends"
 )
 
-// MaxBody is how much of a message body is kept for display.
+// MaxBody is how much of a peeked message body is kept for display;
+// Message.Size is the real size.
 const MaxBody = 1 << 20
 
-// dial opens an AMQP connection to vhost with the configured credentials.
-func (c *Client) dial(ctx context.Context, vhost string, name ...string) (*amqp.Connection, error) {
-	connName := "mqops"
-	if len(name) > 0 {
-		connName = name[0]
-	}
-	if c.cfg.URL == "" {
-		return nil, errors.New("no RabbitMQ AMQP URL configured (set rabbitmq.url, or --rabbitmq-url)")
-	}
-	u, err := url.Parse(c.cfg.URL)
-	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") {
-		return nil, errors.New("invalid RabbitMQ URL: want amqp://host:port/vhost or amqps://")
-	}
-	user := c.cfg.Username
-	if user == "" && u.User != nil {
-		user = u.User.Username()
-	}
-	u.User = url.UserPassword(user, c.cfg.Password)
-	u.Path, u.RawPath = "/"+vhost, "/"+url.PathEscape(vhost)
-	type res struct {
-		conn *amqp.Connection
-		err  error
-	}
-	out := make(chan res, 1)
-	go func() {
-		conn, err := amqp.DialConfig(u.String(), amqp.Config{
-			Dial:            amqp.DefaultDial(c.cfg.Timeout),
-			TLSClientConfig: c.cfg.TLS,
-			Heartbeat:       10 * time.Second,
-			Properties:      amqp.Table{"connection_name": connName},
-		})
-		out <- res{conn, err}
-	}()
-	select {
-	case r := <-out:
-		if r.err != nil {
-			return nil, c.amqpErr(r.err)
-		}
-		return r.conn, nil
-	case <-ctx.Done():
-		go func() {
-			if r := <-out; r.conn != nil {
-				r.conn.Close()
-			}
-		}()
-		return nil, &Error{Op: "timed out connecting to RabbitMQ at " + u.Host, Err: ctx.Err()}
-	}
+// MaxPeek bounds offset+limit of a peek: that many messages are held
+// unacknowledged while it runs (and it is a consumer's prefetch, at most
+// 65,535 in AMQP).
+const MaxPeek = 50_000
+
+// Peek returns messages offset..offset+limit-1 of a queue without consuming
+// anything: on its own channel it receives the first offset+limit messages
+// without acking them (a consumer with that prefetch, or basic.get with
+// noAck=false one by one where a consumer cannot) and then rejects them
+// all at once with requeue, so the queue keeps its depth and order and
+// nothing is dead-lettered. A crash or cancellation in between requeues
+// them too: the broker requeues what a closed channel left
+// unacknowledged. Peeked messages come back marked redelivered.
+//
+// warning is set when peeking has a side effect worth telling the operator:
+// on a quorum queue with a delivery limit, before RabbitMQ 4.3, every
+// requeue counts as a delivery attempt.
+func (c *Client) Peek(ctx context.Context, vhost, queue string, offset, limit int) (msgs []backends.Message, warning string, err error) {
+	msgs, _, warning, err = c.peek(ctx, vhost, queue, offset, limit)
+	return msgs, warning, err
 }
 
-// amqpErr rewrites amqp091 errors without the URL (which holds the
-// password) and with an operator's wording.
-func (c *Client) amqpErr(err error) error {
-	var ae *amqp.Error
-	if errors.As(err, &ae) {
-		switch ae.Code {
-		case amqp.AccessRefused:
-			return &Error{Op: fmt.Sprintf("RabbitMQ refused access for user \"%s\"", backends.SafeText(c.cfg.Username)), Err: errors.New(backends.SafeText(ae.Reason))}
-		case amqp.NotFound:
-			return &Error{Op: "not found", Err: errors.New(backends.SafeText(ae.Reason))}
-		}
-		return &Error{Op: "RabbitMQ", Err: errors.New(backends.SafeText(ae.Reason))}
-	}
-	msg := err.Error()
-	if strings.Contains(msg, "username or password not allowed") || strings.Contains(msg, "ACCESS_REFUSED") {
-		return &Error{Op: fmt.Sprintf("authentication failed for RabbitMQ user \"%s\"", backends.SafeText(c.cfg.Username))}
-	}
-	if c.cfg.Password != "" {
-		msg = strings.ReplaceAll(msg, c.cfg.Password, "REDACTED")
-	}
-	return &Error{Op: "cannot connect to RabbitMQ", Err: errors.New(backends.SafeText(msg))}
-}
-
-// Peek returns messages offset..offset+limit of a queue without consuming
-// anything: it gets them unacknowledged on its own channel, then rejects
-// them all with requeue, so the queue keeps its depth and order and nothing
-// is dead-lettered. A crash in the middle requeues them too (the broker
-// requeues the unacked messages of a closed channel). The warning is set
-// when peeking counts against a quorum queue's delivery limit.
-func (c *Client) Peek(ctx context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error) {
+// peek also returns the queue's depth (ready messages) as the broker
+// counted it at the start.
+func (c *Client) peek(ctx context.Context, vhost, queue string, offset, limit int) ([]backends.Message, int, string, error) {
 	if offset < 0 || limit <= 0 {
-		return nil, "", errors.New("peek: offset must be ≥ 0 and limit > 0")
+		return nil, 0, "", errors.New("peek: the offset must be ≥ 0 and the limit > 0")
 	}
-	conn, err := c.dial(ctx, vhost)
+	if offset+limit > MaxPeek {
+		return nil, 0, "", fmt.Errorf("peek: at most %d messages deep (offset %d + limit %d)", MaxPeek, offset, limit)
+	}
+	warning, sac := c.peekWarning(ctx, vhost, queue)
+	conn, err := c.dial(ctx, vhost, "mqops peek")
 	if err != nil {
-		return nil, "", err
+		return nil, 0, "", err
 	}
-	defer conn.Close()
-	// the broker would block on nothing, but a dead connection would: bound it
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer c.closeConn(conn)
+	// a dead peer would block a call: cancellation closes the connection,
+	// and the broker requeues whatever was got
+	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now().Add(time.Second)) })
 	defer stop()
+	cancelled := func(err error) error {
+		if ctx.Err() != nil {
+			return &Error{Op: "peek cancelled; the messages got so far were requeued", Err: ctx.Err()}
+		}
+		return err
+	}
 	ch, err := conn.Channel()
 	if err != nil {
-		return nil, "", c.amqpErr(err)
+		return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
 	}
 	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, "", &Error{Op: "peek cancelled", Err: ctx.Err()}
-		}
-		return nil, "", &Error{Op: fmt.Sprintf("queue \"%s\" not found in vhost \"%s\"", backends.SafeText(queue), backends.SafeText(vhost))}
+		return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
 	}
-	warning := c.deliveryLimitWarning(ctx, vhost, queue)
-	var (
-		out  []backends.Message
-		last uint64
-	)
-	for i := 0; i < offset+limit && i < q.Messages; i++ {
-		d, ok, err := ch.Get(queue, false)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, "", &Error{Op: "peek cancelled", Err: ctx.Err()}
-			}
-			return nil, "", c.amqpErr(err)
-		}
-		if !ok {
-			break
-		}
-		last = d.DeliveryTag
+	want := min(offset+limit, q.Messages)
+	var out []backends.Message
+	keep := func(d *amqp.Delivery, i int) {
 		if i >= offset {
-			m := convert(&d)
+			m := convert(d, MaxBody)
 			m.Index = i
 			out = append(out, m)
 		}
 	}
-	if last > 0 {
-		if err := ch.Nack(last, true, true); err != nil {
-			return nil, "", c.amqpErr(err) // the channel closes: the broker requeues them
+	// A consumer streams the messages (one round trip, not one per
+	// message); where it cannot (an exclusive or single active consumer
+	// holds the queue) basic.get takes them one by one.
+	n := 0
+	if !sac { // a single-active-consumer queue would not deliver to it
+		if n, err = c.peekConsume(ctx, ch, queue, want, keep); err != nil {
+			return nil, 0, "", cancelled(err)
 		}
-		// A synchronous call on the same channel after the nack: once it
-		// answers, the queue has taken the messages back, so whatever runs
-		// next (a drain measuring the depth) sees them.
-		// The requeue is asynchronous inside the broker: wait (bounded) until
-		// the queue shows at least the depth it had before the peek.
-		for deadline := time.Now().Add(5 * time.Second); ; {
+	}
+	if n == 0 && want > 0 {
+		if ch.IsClosed() {
+			if ch, err = conn.Channel(); err != nil {
+				return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+			}
+		}
+		for ; n < want; n++ {
+			d, ok, err := ch.Get(queue, false)
+			if err != nil {
+				return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+			}
+			if !ok {
+				break // consumed by someone else meanwhile
+			}
+			keep(&d, n)
+		}
+	}
+	last := uint64(0)
+	if n > 0 {
+		last = 1 // any: the nack below requeues every unacked delivery
+	}
+	if last > 0 {
+		if err := ch.Nack(0, true, true); err != nil {
+			// the channel is gone, and with it the unacked messages: requeued
+			return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+		}
+		// The requeue is asynchronous inside the broker (quorum queues
+		// apply it through their log): wait, bounded, until the queue shows
+		// the depth it had, so whatever runs next (a drain measuring the
+		// depth) sees the messages.
+		deadline := time.Now().Add(min(c.cfg.Timeout, 3*time.Second))
+		for {
 			after, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
 			if err != nil {
-				return nil, "", c.amqpErr(err)
+				return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
 			}
-			if after.Messages >= q.Messages || time.Now().After(deadline) {
+			if after.Messages >= q.Messages || time.Now().After(deadline) || ctx.Err() != nil {
 				break
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	_ = ch.Close()
-	return out, warning, nil
+	if out == nil {
+		out = []backends.Message{}
+	}
+	return out, q.Messages, warning, nil
 }
 
-func (c *Client) deliveryLimitWarning(ctx context.Context, vhost, queue string) string {
+// peekIdle is how long a peek waits for the next message from its
+// consumer before it takes what it got (others may consume meanwhile).
+const peekIdle = time.Second
+
+// peekConsume gets want messages through a consumer with a prefetch of
+// want, keeping them unacknowledged, and cancels it. It returns how many it
+// got: 0 when the consumer got nothing (or could not subscribe: the
+// channel is then closed), for basic.get to try.
+func (c *Client) peekConsume(ctx context.Context, ch *amqp.Channel, queue string, want int, keep func(*amqp.Delivery, int)) (int, error) {
+	if want <= 0 {
+		return 0, nil
+	}
+	if err := ch.Qos(want, 0, false); err != nil {
+		return 0, nil
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	tag := "mqops-peek-" + hex.EncodeToString(b)
+	ds, err := ch.Consume(queue, tag, false, false, false, false, nil)
+	if err != nil {
+		return 0, nil
+	}
+	n := 0
+	first := time.NewTimer(c.cfg.Timeout) // the first message may come from disk
+	defer first.Stop()
+	idle := time.NewTimer(peekIdle)
+	defer idle.Stop()
+	var idleC <-chan time.Time
+loop:
+	for n < want {
+		select {
+		case d, ok := <-ds:
+			if !ok {
+				break loop
+			}
+			keep(&d, n)
+			n++
+			idle.Reset(peekIdle)
+			idleC = idle.C
+		case <-first.C:
+			if n == 0 {
+				break loop
+			}
+		case <-idleC:
+			break loop
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	// what arrives after the cancel stays unacknowledged too: the nack
+	// that follows requeues it with the rest
+	_ = ch.Cancel(tag, false)
+	return n, nil
+}
+
+// peekWarning warns when requeues count against a quorum queue's delivery
+// limit (RabbitMQ before 4.3; from 4.0 the default limit is 20), and says
+// whether the queue has a single active consumer.
+func (c *Client) peekWarning(ctx context.Context, vhost, queue string) (warning string, sac bool) {
 	var aq apiQueue
-	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(queue), url.Values{"columns": {queueColumns}}, &aq); err != nil {
-		return ""
+	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(queue), url.Values{"columns": {"type,arguments,effective_policy_definition"}}, &aq); err != nil {
+		return "", false
 	}
 	q := convertQueue(aq)
-	if q.Type == "quorum" && q.DeliveryLimit != nil {
-		return fmt.Sprintf("quorum queue with delivery-limit %d: each peek counts as a delivery (before RabbitMQ 4.3) and may dead-letter messages at the limit", *q.DeliveryLimit)
+	sac, _ = q.Arguments["x-single-active-consumer"].(bool)
+	if q.Type != "quorum" {
+		return "", sac
 	}
-	return ""
+	v := c.rabbitVersion(ctx)
+	if versionAtLeast(v, 4, 3) {
+		return "", sac
+	}
+	limit := int64(-1)
+	if q.DeliveryLimit != nil {
+		limit = *q.DeliveryLimit
+	} else if versionAtLeast(v, 4, 0) {
+		limit = 20
+	}
+	if limit < 0 {
+		return "", sac
+	}
+	return fmt.Sprintf("quorum queue with delivery-limit %d: before RabbitMQ 4.3 every peek counts as a delivery attempt, "+
+		"and a message requeued more than %d times is dead-lettered (or dropped without a dead-letter exchange)", limit, limit), sac
 }
 
-// convert copies a delivery into a backends.Message.
-func convert(d *amqp.Delivery) backends.Message {
+// versionAtLeast compares a RabbitMQ version ("3.13.7", "4.1.0-rc.1").
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// convert copies a delivery into a backends.Message, keeping at most
+// maxBody bytes of the body (0: all of it).
+func convert(d *amqp.Delivery, maxBody int) backends.Message {
 	m := backends.Message{
 		Exchange: d.Exchange, RoutingKey: d.RoutingKey, Redelivered: d.Redelivered,
 		ContentType: d.ContentType, Encoding: d.ContentEncoding, MessageID: d.MessageId,
-		CorrelationID: d.CorrelationId, Timestamp: d.Timestamp, AppID: d.AppId, Type: d.Type,
+		CorrelationID: d.CorrelationId, AppID: d.AppId, Type: d.Type,
 		DeliveryMode: d.DeliveryMode, Priority: d.Priority, Expiration: d.Expiration,
 		ReplyTo: d.ReplyTo, UserID: d.UserId, Size: len(d.Body),
 	}
-	if len(d.Body) > MaxBody {
-		m.Body, m.Truncated = append([]byte(nil), d.Body[:MaxBody]...), true
+	if !d.Timestamp.IsZero() {
+		m.Timestamp = d.Timestamp.UTC()
+	}
+	if maxBody > 0 && len(d.Body) > maxBody {
+		m.Body, m.Truncated = append([]byte(nil), d.Body[:maxBody]...), true
 	} else {
-		m.Body = append([]byte(nil), d.Body...)
+		m.Body = append([]byte{}, d.Body...)
 	}
 	if d.Headers != nil {
 		m.Headers = plainTable(d.Headers)
@@ -204,8 +273,10 @@ func convert(d *amqp.Delivery) backends.Message {
 	return m
 }
 
+// parseDeaths reads an x-death header: an array of tables, most recent
+// first.
 func parseDeaths(v any) []backends.Death {
-	arr, ok := v.([]interface{})
+	arr, ok := v.([]any)
 	if !ok {
 		return nil
 	}
@@ -219,14 +290,13 @@ func parseDeaths(v any) []backends.Death {
 		d.Queue, _ = t["queue"].(string)
 		d.Reason, _ = t["reason"].(string)
 		d.Exchange, _ = t["exchange"].(string)
-		d.Time, _ = t["time"].(time.Time)
-		switch n := t["count"].(type) {
-		case int64:
-			d.Count = n
-		case int32:
-			d.Count = int64(n)
+		if tm, ok := t["time"].(time.Time); ok {
+			d.Time = tm.UTC()
 		}
-		if rks, ok := t["routing-keys"].([]interface{}); ok {
+		if n, ok := plainValue(t["count"]).(int64); ok {
+			d.Count = n
+		}
+		if rks, ok := t["routing-keys"].([]any); ok {
 			for _, rk := range rks {
 				if s, ok := rk.(string); ok {
 					d.RoutingKeys = append(d.RoutingKeys, s)
@@ -238,7 +308,8 @@ func parseDeaths(v any) []backends.Death {
 	return out
 }
 
-// plainTable turns an AMQP table into plain Go values.
+// plainTable turns an AMQP table into plain Go values: string, int64,
+// float64, bool, time.Time (UTC), []byte, nil, []any and map[string]any.
 func plainTable(t amqp.Table) map[string]any {
 	out := make(map[string]any, len(t))
 	for k, v := range t {
@@ -251,84 +322,40 @@ func plainValue(v any) any {
 	switch x := v.(type) {
 	case amqp.Table:
 		return plainTable(x)
-	case []interface{}:
+	case map[string]any:
+		return plainTable(amqp.Table(x))
+	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
 			out[i] = plainValue(e)
 		}
 		return out
+	case int8:
+		return int64(x)
+	case uint8:
+		return int64(x)
+	case int16:
+		return int64(x)
+	case uint16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case int:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case time.Time:
+		return x.UTC()
 	case amqp.Decimal:
-		return fmt.Sprintf("%d/10^%d", x.Value, x.Scale)
-	default:
-		return x
+		return decimalString(x)
 	}
+	return v
 }
 
-var exceptionHeaders = []string{"x-exception-type", "MT-Fault-ExceptionType", "x-exception-message", "MT-Fault-Message", "exception", "x-exception"}
-
-// DeadLetters samples (by peeking, so nothing is consumed) up to sample
-// messages of a dead-letter queue and groups them by origin queue, reason
-// and exception.
-func (c *Client) DeadLetters(ctx context.Context, vhost, queue string, sample int) (*backends.DeadLetterSummary, error) {
-	if sample <= 0 {
-		sample = 1000
-	}
-	ms, warning, err := c.Peek(ctx, vhost, queue, 0, sample)
-	if err != nil {
-		return nil, err
-	}
-	depth := int64(len(ms))
-	var aq apiQueue
-	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(queue), url.Values{"columns": {queueColumns}}, &aq); err == nil {
-		if n := num(aq.Messages); n > depth {
-			depth = n
-		}
-	}
-	return &backends.DeadLetterSummary{Backend: "rabbitmq", Vhost: vhost, Queue: queue, Messages: depth, Sampled: len(ms), Groups: Group(ms), Warning: warning}, nil
-}
-
-// Group groups dead letters by origin, reason and exception, most first.
-func Group(ms []backends.Message) []backends.DeadLetterGroup {
-	type key struct{ origin, reason, exc string }
-	idx := map[key]*backends.DeadLetterGroup{}
-	var order []key
-	for i := range ms {
-		m := &ms[i]
-		origin, reason := m.Origin()
-		exc := ""
-		for _, h := range exceptionHeaders {
-			if s, ok := m.Headers[h].(string); ok && s != "" {
-				exc = s
-				break
-			}
-		}
-		when := m.Timestamp
-		for _, d := range m.Deaths {
-			if d.Queue == origin && !d.Time.IsZero() {
-				when = d.Time
-			}
-		}
-		k := key{origin, reason, exc}
-		g := idx[k]
-		if g == nil {
-			g = &backends.DeadLetterGroup{Origin: origin, Reason: reason, Exception: exc}
-			idx[k] = g
-			order = append(order, k)
-		}
-		g.Count++
-		if !when.IsZero() {
-			if g.First.IsZero() || when.Before(g.First) {
-				g.First = when
-			}
-			if when.After(g.Last) {
-				g.Last = when
-			}
-		}
-	}
-	out := make([]backends.DeadLetterGroup, 0, len(order))
-	for _, k := range order {
-		out = append(out, *idx[k])
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Count > out[j].Count })
-	return out
+// decimalString renders an AMQP decimal exactly ("12.34").
+func decimalString(d amqp.Decimal) string {
+	r := new(big.Rat).SetFrac(big.NewInt(int64(d.Value)), new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(d.Scale)), nil))
+	return r.FloatString(int(d.Scale))
 }

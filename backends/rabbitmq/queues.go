@@ -1,6 +1,7 @@
 package rabbitmq
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -28,11 +29,16 @@ type apiOverview struct {
 	} `json:"object_totals"`
 }
 
-// Overview returns the broker-wide summary.
+// Overview returns the broker-wide summary: cluster name, versions, totals.
 func (c *Client) Overview(ctx context.Context) (*backends.RabbitOverview, error) {
 	var o apiOverview
 	if err := c.get(ctx, "/api/overview", nil, &o); err != nil {
 		return nil, err
+	}
+	if o.RabbitMQVersion != "" {
+		c.versionMu.Lock()
+		c.version = o.RabbitMQVersion
+		c.versionMu.Unlock()
 	}
 	return &backends.RabbitOverview{
 		ClusterName: o.ClusterName, RabbitMQVersion: o.RabbitMQVersion, ErlangVersion: o.ErlangVersion,
@@ -41,74 +47,144 @@ func (c *Client) Overview(ctx context.Context) (*backends.RabbitOverview, error)
 	}, nil
 }
 
+// jsonMap decodes a JSON object into plain Go values (json numbers become
+// int64 or float64) and takes the `[]` some RabbitMQ versions send for an
+// empty object as empty.
+type jsonMap map[string]any
+
+func (m *jsonMap) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		*m = nil
+		return nil
+	}
+	var x map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&x); err != nil {
+		return err
+	}
+	*m = plainJSON(x).(map[string]any)
+	return nil
+}
+
+// plainJSON turns json.Number into int64 (or float64) all the way down.
+func plainJSON(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = plainJSON(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = plainJSON(e)
+		}
+		return x
+	}
+	return v
+}
+
 type apiQueue struct {
-	Vhost      string         `json:"vhost"`
-	Name       string         `json:"name"`
-	Type       string         `json:"type"`
-	Durable    bool           `json:"durable"`
-	State      string         `json:"state"`
-	Messages   json.Number    `json:"messages"`
-	Ready      json.Number    `json:"messages_ready"`
-	Unacked    json.Number    `json:"messages_unacknowledged"`
-	Consumers  json.Number    `json:"consumers"`
-	Arguments  map[string]any `json:"arguments"`
-	Policy     any            `json:"policy"`
-	EffPolicy  map[string]any `json:"effective_policy_definition"`
-	MsgStats   *apiMsgStats   `json:"message_stats"`
+	Vhost      string       `json:"vhost"`
+	Name       string       `json:"name"`
+	Type       string       `json:"type"`
+	Durable    bool         `json:"durable"`
+	State      string       `json:"state"`
+	Messages   json.Number  `json:"messages"`
+	Ready      json.Number  `json:"messages_ready"`
+	Unacked    json.Number  `json:"messages_unacknowledged"`
+	Consumers  json.Number  `json:"consumers"`
+	Arguments  jsonMap      `json:"arguments"`
+	Policy     any          `json:"policy"` // a name, or null
+	EffPolicy  jsonMap      `json:"effective_policy_definition"`
+	MsgStats   *apiMsgStats `json:"message_stats"`
 	ConsumerDs []struct {
 		Tag         string      `json:"consumer_tag"`
 		AckRequired bool        `json:"ack_required"`
 		Prefetch    json.Number `json:"prefetch_count"`
-		Channel     struct {
-			Name           string `json:"name"`
-			ConnectionName string `json:"connection_name"`
-		} `json:"channel_details"`
+		Channel     jsonMap     `json:"channel_details"` // [] while the broker has none
 	} `json:"consumer_details"`
 }
 
-type apiMsgStats struct {
-	Publish    struct{ Rate json.Number } `json:"publish_details"`
-	DeliverGet struct{ Rate json.Number } `json:"deliver_get_details"`
-	Ack        struct{ Rate json.Number } `json:"ack_details"`
+type apiRate struct {
+	Rate json.Number `json:"rate"`
 }
 
-type apiPage struct {
-	Items     []apiQueue  `json:"items"`
+type apiMsgStats struct {
+	Publish    apiRate `json:"publish_details"`
+	DeliverGet apiRate `json:"deliver_get_details"`
+	Ack        apiRate `json:"ack_details"`
+}
+
+type apiPage[T any] struct {
+	Items     []T         `json:"items"`
 	Page      json.Number `json:"page"`
 	PageCount json.Number `json:"page_count"`
 }
 
+// queueColumns are the fields a listing asks for (the management API drops
+// the rest, which keeps big listings cheap).
 const queueColumns = "vhost,name,type,durable,state,messages,messages_ready,messages_unacknowledged,consumers,arguments,policy,effective_policy_definition," +
 	"message_stats.publish_details.rate,message_stats.deliver_get_details.rate,message_stats.ack_details.rate"
 
-// Queues lists every queue (of the configured vhosts), page by page, and
-// marks dead-letter queues: those a dead-letter exchange routes to, and
-// those named like one.
-func (c *Client) Queues(ctx context.Context) ([]backends.Queue, error) {
-	paths := []string{"/api/queues"}
-	if len(c.cfg.Vhosts) > 0 {
-		paths = nil
-		for _, v := range c.cfg.Vhosts {
-			paths = append(paths, "/api/queues/"+seg(v))
+// dlxColumns are what DLQ detection needs of every queue.
+const dlxColumns = "vhost,name,arguments,effective_policy_definition"
+
+// queuesPaged lists /api/queues (or one vhost's), page by page.
+func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPages int) ([]apiQueue, error) {
+	path := "/api/queues"
+	if vhost != "" {
+		path += "/" + seg(vhost)
+	}
+	var out []apiQueue
+	seen := map[[2]string]bool{}
+	for page := 1; maxPages <= 0 || page <= maxPages; page++ {
+		var pg apiPage[apiQueue]
+		q := url.Values{"page": {strconv.Itoa(page)}, "page_size": {strconv.Itoa(c.cfg.PageSize)}, "columns": {columns}}
+		if err := c.get(ctx, path, q, &pg); err != nil {
+			if isNotFound(err) && vhost != "" {
+				return nil, notFound("vhost %s not found", quote(vhost))
+			}
+			return nil, err
+		}
+		for _, aq := range pg.Items {
+			// a queue deleted while paging shifts the pages: never count one twice
+			if k := [2]string{aq.Vhost, aq.Name}; !seen[k] {
+				seen[k] = true
+				out = append(out, aq)
+			}
+		}
+		if num(pg.PageCount) <= int64(page) || len(pg.Items) == 0 {
+			break
 		}
 	}
+	return out, nil
+}
+
+// Queues lists every queue (of the configured vhosts, or all the user
+// sees), page by page, deepest first, and marks dead-letter queues: those a
+// dead-letter exchange routes to (one bindings call per distinct
+// dead-letter exchange) and those named like one.
+func (c *Client) Queues(ctx context.Context) ([]backends.Queue, error) {
+	vhosts := c.cfg.Vhosts
+	if len(vhosts) == 0 {
+		vhosts = []string{""} // all
+	}
 	var out []backends.Queue
-	for _, p := range paths {
-		for page := 1; ; page++ {
-			var pg apiPage
-			q := url.Values{"page": {strconv.Itoa(page)}, "page_size": {strconv.Itoa(c.cfg.PageSize)}, "columns": {queueColumns}}
-			if err := c.get(ctx, p, q, &pg); err != nil {
-				if isNotFound(err) && p != "/api/queues" {
-					return nil, &Error{Op: fmt.Sprintf("vhost \"%s\" not found", backends.SafeText(strings.TrimPrefix(p, "/api/queues/")))}
-				}
-				return nil, err
-			}
-			for _, aq := range pg.Items {
-				out = append(out, convertQueue(aq))
-			}
-			if num(pg.PageCount) <= int64(page) {
-				break
-			}
+	for _, v := range vhosts {
+		aqs, err := c.queuesPaged(ctx, v, queueColumns, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, aq := range aqs {
+			out = append(out, convertQueue(aq))
 		}
 	}
 	if err := c.markDLQs(ctx, out); err != nil {
@@ -123,6 +199,9 @@ func (c *Client) Queues(ctx context.Context) ([]backends.Queue, error) {
 		}
 		return out[i].Name < out[j].Name
 	})
+	if out == nil {
+		out = []backends.Queue{}
+	}
 	return out, nil
 }
 
@@ -134,6 +213,9 @@ func convertQueue(aq apiQueue) backends.Queue {
 	}
 	if q.Type == "" {
 		q.Type = "classic"
+		if t, ok := q.Arguments["x-queue-type"].(string); ok && t != "" {
+			q.Type = t
+		}
 	}
 	if s, ok := aq.Policy.(string); ok {
 		q.Policy = s
@@ -146,7 +228,7 @@ func convertQueue(aq apiQueue) backends.Queue {
 		q.DeliverRate = rate(aq.MsgStats.DeliverGet.Rate)
 		q.AckRate = rate(aq.MsgStats.Ack.Rate)
 	}
-	// arguments win over policy, as in RabbitMQ itself
+	// Arguments win over the policy, as in RabbitMQ itself.
 	if x, ok := aq.EffPolicy["dead-letter-exchange"].(string); ok {
 		q.HasDeadLetterExchange, q.DeadLetterExchange = true, x
 	}
@@ -160,102 +242,235 @@ func convertQueue(aq apiQueue) backends.Queue {
 		q.DeadLetterRoutingKey = x
 	}
 	for _, v := range []any{aq.EffPolicy["delivery-limit"], q.Arguments["x-delivery-limit"]} {
-		if n, ok := v.(json.Number); ok {
-			if i, err := n.Int64(); err == nil {
-				q.DeliveryLimit = &i
-			}
+		if n, ok := toInt64(v); ok {
+			q.DeliveryLimit = &n
 		}
 	}
 	return q
 }
 
-// dlqNamePattern reports whether a queue name looks like a dead-letter queue.
-func dlqName(name string) bool {
+func toInt64(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case float64:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// dlqSuffixes and dlqPrefixes are the names operators give dead-letter
+// queues (compared in lower case).
+var (
+	dlqSuffixes = []string{".dlq", "-dlq", "_dlq", ".dead", "-dead", "_dead", "_error", ".error", "-error",
+		".dlx", ".dead-letter", ".deadletter", "-deadletter", "_deadletter", ".dead-letters", ".deadletters"}
+	dlqPrefixes = []string{"dlq.", "dlq-", "dlq_", "dead.", "deadletter."}
+)
+
+// DLQName reports whether a queue name looks like a dead-letter queue's.
+func DLQName(name string) bool {
 	l := strings.ToLower(name)
-	for _, s := range []string{".dlq", "-dlq", "_dlq", ".dead", "-dead", "_error", ".error", ".dlx", ".dead-letter", ".deadletter"} {
-		if strings.HasSuffix(l, s) {
+	for _, s := range dlqSuffixes {
+		if strings.HasSuffix(l, s) && len(l) > len(s) {
 			return true
 		}
 	}
-	return strings.HasPrefix(l, "dlq.") || strings.HasPrefix(l, "dlq-")
+	for _, p := range dlqPrefixes {
+		if strings.HasPrefix(l, p) && len(l) > len(p) {
+			return true
+		}
+	}
+	return false
 }
 
-// markDLQs flags queues that a dead-letter exchange routes to (one bindings
-// call per distinct dead-letter exchange), then queues named like DLQs.
+// maxDLXHops bounds how far exchange-to-exchange bindings from a
+// dead-letter exchange are followed.
+const maxDLXHops = 3
+
+// markDLQs flags queues that a dead-letter exchange routes to, then queues
+// named like DLQs. It makes one bindings call per distinct (vhost,
+// dead-letter exchange), plus one per exchange bound to one of those.
 func (c *Client) markDLQs(ctx context.Context, qs []backends.Queue) error {
-	type dlx struct{ vhost, exchange string }
-	idx := map[[2]string]int{}
+	idx := make(map[[2]string]int, len(qs))
 	for i, q := range qs {
 		idx[[2]string{q.Vhost, q.Name}] = i
 	}
-	origins := map[dlx][]backends.Queue{}
-	for _, q := range qs {
-		if q.HasDeadLetterExchange {
-			k := dlx{q.Vhost, q.DeadLetterExchange}
-			origins[k] = append(origins[k], q)
-		}
-	}
+	type dlx struct{ vhost, exchange string }
+	origins := map[dlx][]string{}
+	var order []dlx
 	mark := func(vhost, name, why string) {
 		if i, ok := idx[[2]string{vhost, name}]; ok && !qs[i].IsDLQ {
 			qs[i].IsDLQ, qs[i].DLQReason = true, why
 		}
 	}
-	for k, from := range origins {
-		if k.exchange == "" {
-			// default exchange: the routing key names the queue
-			for _, o := range from {
-				rk := o.DeadLetterRoutingKey
-				if rk == "" {
-					rk = o.Name // dead-lettering to "" with the original key loops back: not a DLQ
-					continue
-				}
-				mark(k.vhost, rk, fmt.Sprintf("dead-letter target of %s (default exchange)", o.Name))
+	for _, q := range qs {
+		if !q.HasDeadLetterExchange {
+			continue
+		}
+		if q.DeadLetterExchange == "" {
+			// the default exchange routes by queue name: the routing key
+			// names the DLQ; without one the message goes back where it
+			// was published to, which is not a DLQ
+			if rk := q.DeadLetterRoutingKey; rk != "" && rk != q.Name {
+				mark(q.Vhost, rk, fmt.Sprintf("dead-letter target of queue %s (default exchange, routing key %s)", quote(q.Name), quote(rk)))
 			}
 			continue
 		}
-		var bs []backends.Binding
-		err := c.get(ctx, "/api/exchanges/"+seg(k.vhost)+"/"+seg(k.exchange)+"/bindings/source", nil, &bs)
-		if isNotFound(err) {
-			continue // a DLX that does not exist: messages are dropped; shown on the origin queue
+		k := dlx{q.Vhost, q.DeadLetterExchange}
+		if _, ok := origins[k]; !ok {
+			order = append(order, k)
 		}
-		if err != nil {
-			return err
+		origins[k] = append(origins[k], q.Name)
+	}
+	for _, k := range order {
+		from := origins[k]
+		of := "queue " + quote(from[0])
+		if len(from) > 1 {
+			of = fmt.Sprintf("queues %s and %d more", quote(from[0]), len(from)-1)
 		}
-		for _, b := range bs {
-			if b.DestinationType == "queue" {
-				mark(k.vhost, b.Destination, fmt.Sprintf("bound to dead-letter exchange %s of %s", k.exchange, from[0].Name))
+		why := fmt.Sprintf("bound to dead-letter exchange %s of %s", quote(k.exchange), of)
+		visited := map[string]bool{k.exchange: true}
+		frontier := []string{k.exchange}
+		for hop := 0; hop < maxDLXHops && len(frontier) > 0; hop++ {
+			var next []string
+			for _, x := range frontier {
+				bs, err := c.sourceBindings(ctx, k.vhost, x)
+				if isNotFound(err) {
+					continue // a DLX that does not exist drops the dead letters
+				}
+				if err != nil {
+					return err
+				}
+				for _, b := range bs {
+					switch b.DestinationType {
+					case "queue":
+						mark(k.vhost, b.Destination, why)
+					case "exchange":
+						if !visited[b.Destination] {
+							visited[b.Destination] = true
+							next = append(next, b.Destination)
+						}
+					}
+				}
 			}
+			frontier = next
 		}
 	}
 	for i := range qs {
-		if !qs[i].IsDLQ && dlqName(qs[i].Name) {
+		if !qs[i].IsDLQ && DLQName(qs[i].Name) {
 			qs[i].IsDLQ, qs[i].DLQReason = true, "named like a dead-letter queue"
 		}
 	}
 	return nil
 }
 
+func (c *Client) sourceBindings(ctx context.Context, vhost, exchange string) ([]backends.Binding, error) {
+	var bs []apiBinding
+	if err := c.get(ctx, "/api/exchanges/"+seg(vhost)+"/"+seg(exchange)+"/bindings/source", nil, &bs); err != nil {
+		return nil, err
+	}
+	return convertBindings(bs), nil
+}
+
+type apiBinding struct {
+	Source          string  `json:"source"`
+	Destination     string  `json:"destination"`
+	DestinationType string  `json:"destination_type"`
+	RoutingKey      string  `json:"routing_key"`
+	Arguments       jsonMap `json:"arguments"`
+}
+
+func convertBindings(bs []apiBinding) []backends.Binding {
+	out := make([]backends.Binding, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, backends.Binding{Source: b.Source, Destination: b.Destination, DestinationType: b.DestinationType, RoutingKey: b.RoutingKey, Arguments: b.Arguments})
+	}
+	return out
+}
+
+// maxDetailPages bounds the scan of a vhost's queues that QueueDetail makes
+// to tell whether a dead-letter exchange routes to the queue.
+const maxDetailPages = 40
+
 // QueueDetail returns one queue with its bindings and consumers.
 func (c *Client) QueueDetail(ctx context.Context, vhost, name string) (*backends.QueueDetail, error) {
 	var aq apiQueue
 	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(name), nil, &aq); err != nil {
 		if isNotFound(err) {
-			return nil, &Error{Op: fmt.Sprintf("queue \"%s\" not found in vhost \"%s\"", backends.SafeText(name), backends.SafeText(vhost))}
+			return nil, notFound("queue %s not found in vhost %s", quote(name), quote(vhost))
 		}
 		return nil, err
 	}
 	d := &backends.QueueDetail{Queue: convertQueue(aq), Bindings: []backends.Binding{}, Consumers: []backends.QueueConsumer{}}
-	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(name)+"/bindings", nil, &d.Bindings); err != nil {
+	var bs []apiBinding
+	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(name)+"/bindings", nil, &bs); err != nil {
+		if isNotFound(err) {
+			return nil, notFound("queue %s not found in vhost %s", quote(name), quote(vhost))
+		}
 		return nil, err
 	}
+	d.Bindings = convertBindings(bs)
 	for _, cd := range aq.ConsumerDs {
-		d.Consumers = append(d.Consumers, backends.QueueConsumer{Tag: cd.Tag, Connection: cd.Channel.ConnectionName, Channel: cd.Channel.Name, AckRequired: cd.AckRequired, Prefetch: num(cd.Prefetch)})
+		chName, _ := cd.Channel["name"].(string)
+		connName, _ := cd.Channel["connection_name"].(string)
+		d.Consumers = append(d.Consumers, backends.QueueConsumer{Tag: cd.Tag, Connection: connName, Channel: chName,
+			AckRequired: cd.AckRequired, Prefetch: num(cd.Prefetch)})
 	}
-	all := []backends.Queue{d.Queue}
-	if err := c.markDLQs(ctx, all); err == nil {
-		d.Queue = all[0]
+	if err := c.markDLQDetail(ctx, &d.Queue, d.Bindings); err != nil {
+		return nil, err
 	}
 	return d, nil
+}
+
+// markDLQDetail tells whether some queue of the vhost dead-letters into q:
+// through the default exchange with q's name as routing key, or through an
+// exchange q is bound to. Without a full listing at hand it scans the
+// vhost's queues (bounded), cheaply (only the columns it needs).
+func (c *Client) markDLQDetail(ctx context.Context, q *backends.Queue, bindings []backends.Binding) error {
+	sources := map[string]bool{}
+	for _, b := range bindings {
+		if b.Source != "" {
+			sources[b.Source] = true
+		}
+	}
+	aqs, err := c.queuesPaged(ctx, q.Vhost, dlxColumns, maxDetailPages)
+	if err != nil {
+		return err
+	}
+	var viaDLX []string
+	dlxName := ""
+	for _, aq := range aqs {
+		o := convertQueue(aq)
+		if !o.HasDeadLetterExchange || o.Name == q.Name {
+			continue
+		}
+		if o.DeadLetterExchange == "" && o.DeadLetterRoutingKey == q.Name {
+			q.IsDLQ, q.DLQReason = true, fmt.Sprintf("dead-letter target of queue %s (default exchange, routing key %s)", quote(o.Name), quote(q.Name))
+			return nil
+		}
+		if sources[o.DeadLetterExchange] {
+			viaDLX = append(viaDLX, o.Name)
+			if dlxName == "" {
+				dlxName = o.DeadLetterExchange
+			}
+		}
+	}
+	if len(viaDLX) > 0 {
+		sort.Strings(viaDLX)
+		of := "queue " + quote(viaDLX[0])
+		if len(viaDLX) > 1 {
+			of = fmt.Sprintf("queues %s and %d more", quote(viaDLX[0]), len(viaDLX)-1)
+		}
+		q.IsDLQ, q.DLQReason = true, fmt.Sprintf("bound to dead-letter exchange %s of %s", quote(dlxName), of)
+		return nil
+	}
+	if DLQName(q.Name) {
+		q.IsDLQ, q.DLQReason = true, "named like a dead-letter queue"
+	}
+	return nil
 }
 
 func num(n json.Number) int64 {
