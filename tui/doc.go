@@ -23,6 +23,13 @@
 //     is in flight; the next is scheduled with jitter, or with exponential
 //     backoff after failures, and the data of the last success stays on
 //     screen, marked stale.
+//   - The RabbitMQ views (view_queues.go: :queues and :dlq, view_queue.go,
+//     view_dlq.go, view_peek.go; rabbit.go) load their own data from
+//     Options.Rabbit through the same machinery: a rabbitMsg tagged like a
+//     snapshot, one request in flight, stale marking and backoff kept per
+//     view. The lists and the queue detail refresh on the schedule; the
+//     views that read messages (dead-letter groups, peek) load when opened,
+//     on a page turn and on `r` only, since every read gets and requeues.
 //   - Timers go through Model.after, so tests fire them by hand; golden tests
 //     drive the model with direct Update calls and compare ANSI-stripped
 //     frames (testdata/).

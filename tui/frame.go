@@ -48,8 +48,12 @@ func (m *Model) render() string {
 
 func (m *Model) headerLine(w int) string {
 	left := m.st.contextBadge.Render(safe(orDash(m.opts.Context)))
-	if m.cluster != "" {
-		left += " " + m.st.cluster.Render(safe(m.cluster))
+	cluster := m.cluster
+	if _, ok := m.top().(rabbitView); ok {
+		cluster = m.rabbitName()
+	}
+	if cluster != "" {
+		left += " " + m.st.cluster.Render(safe(cluster))
 	}
 	if m.opts.ReadOnly {
 		left += " " + m.st.readOnly.Render("READ-ONLY")
@@ -63,6 +67,9 @@ func (m *Model) statusText() string {
 	var parts []string
 	if r.inFlight {
 		parts = append(parts, m.spinner.View())
+	}
+	if rv, ok := m.top().(rabbitView); ok {
+		return strings.Join(append(parts, m.rabbitStatus(rv)...), " ")
 	}
 	switch {
 	case m.opts.Kafka == nil:
@@ -97,7 +104,7 @@ func (m *Model) crumbLine(w int) string {
 	if n := t.markedCount(); n > 0 {
 		right = append(right, m.st.marked.Render(fmtInt(int64(n))+" marked"))
 	}
-	if m.data.snap != nil {
+	if m.hasData(m.top()) {
 		count := fmtInt(int64(t.len()))
 		if t.filter.active() {
 			count += " of " + fmtInt(int64(len(t.rows)))
@@ -114,13 +121,13 @@ func (m *Model) bodyLines(w, h int) []string {
 	switch {
 	case m.mode == modeHelp:
 		lines = m.helpLines(w)
-	case m.data.snap == nil:
+	case !m.hasData(m.top()):
 		lines = m.placeholder()
 	default:
 		lines = m.top().summary(w)
 	}
 	lines = clipAll(lines, w, h)
-	if m.mode == modeHelp || m.data.snap == nil {
+	if m.mode == modeHelp || !m.hasData(m.top()) {
 		return lines
 	}
 	return append(lines, m.top().body(&m.st)...)
@@ -137,6 +144,9 @@ func clipAll(lines []string, w, h int) []string {
 
 // placeholder is the body before the first snapshot arrives.
 func (m *Model) placeholder() []string {
+	if rv, ok := m.top().(rabbitView); ok {
+		return m.rabbitPlaceholder(rv)
+	}
 	cluster := safe(orDash(m.cluster))
 	switch {
 	case m.opts.Kafka == nil:

@@ -20,6 +20,11 @@ type keyMap struct {
 	Palette key.Binding
 	Pane    key.Binding
 
+	// Messages (RabbitMQ dead-letter queues)
+	Peek     key.Binding
+	NextPage key.Binding
+	PrevPage key.Binding
+
 	// Table
 	Filter   key.Binding
 	SortNext key.Binding
@@ -48,6 +53,10 @@ func newKeyMap() keyMap {
 		Palette: key.NewBinding(key.WithKeys(":"), key.WithHelp(":", "command")),
 		Pane:    key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "switch pane (topic detail)")),
 
+		Peek:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "peek messages (dead-letter queue)")),
+		NextPage: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next page of messages")),
+		PrevPage: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous page of messages")),
+
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !inverts)")),
 		SortNext: key.NewBinding(key.WithKeys("s", "shift+right"), key.WithHelp("s/shift+→", "sort by next column")),
 		SortPrev: key.NewBinding(key.WithKeys("shift+left"), key.WithHelp("shift+←", "sort by previous column")),
@@ -73,6 +82,7 @@ func (k keyMap) FullHelp() []keyGroup {
 		{"Navigation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}},
 		{"Views", []key.Binding{k.Open, k.Back, k.Palette, k.Pane}},
 		{"Table", []key.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Mark}},
+		{"Messages", []key.Binding{k.Peek, k.NextPage, k.PrevPage}},
 		{"General", []key.Binding{k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 	}
 }

@@ -23,6 +23,9 @@ type Options struct {
 	ReadOnly bool                 // shows a READ-ONLY badge
 	Cluster  string               // cluster name (bootstrap) for the header
 	Kafka    backends.KafkaSource // may be nil: the views then say no Kafka is configured
+	// Rabbit is the RabbitMQ broker of the :queues and :dlq views; nil: the
+	// views say no RabbitMQ is configured.
+	Rabbit RabbitSource
 	// Refresh is the period between snapshots (default 5s), with ±10%
 	// jitter; a view never has two refreshes in flight.
 	Refresh time.Duration
@@ -30,7 +33,7 @@ type Options struct {
 	Timeout time.Duration
 	// Contexts are the context names offered by :ctx.
 	Contexts []string
-	// StartView is "groups" (default) or "topics".
+	// StartView is "groups" (default), "topics", "queues" or "dlq".
 	StartView string
 	// Now is the clock (default time.Now); tests inject a fixed one.
 	Now func() time.Time
@@ -166,6 +169,10 @@ func New(o Options) *Model {
 	switch o.StartView {
 	case "topics", "topic", "t":
 		m.stack = []view{newTopicsView()}
+	case "queues", "queue", "rabbit":
+		m.stack = []view{newQueuesView()}
+	case "dlq", "dead":
+		m.stack = []view{newDLQsView()}
 	default:
 		m.stack = []view{newGroupsView()}
 	}
@@ -205,7 +212,9 @@ func Run(ctx context.Context, o Options) error {
 
 // Init starts the first refresh.
 func (m *Model) Init() tea.Cmd {
-	if m.opts.Kafka == nil {
+	_, onRabbit := m.top().(rabbitView)
+	if onRabbit && m.opts.Rabbit == nil || !onRabbit && m.opts.Kafka == nil {
+		m.refresh.idle = true
 		return nil
 	}
 	// The refresh starts in Update, where the model may change.
@@ -231,6 +240,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmd = m.handleInputMsg(msg)
 	case snapshotMsg:
 		cmd = m.handleSnapshot(msg)
+	case rabbitMsg:
+		cmd = m.handleRabbit(msg)
 	case refreshTickMsg:
 		if msg.gen == m.refresh.tickGen {
 			cmd = m.startRefresh()
@@ -303,7 +314,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Back):
 		return m.back()
 	case key.Matches(msg, k.Open):
-		if m.data.snap == nil {
+		if !m.hasData(m.top()) {
 			return nil
 		}
 		if next, ok := m.top().open(); ok {
@@ -333,6 +344,12 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.toggleMark()
 	case key.Matches(msg, k.Pane):
 		m.top().togglePane()
+	case key.Matches(msg, k.Peek):
+		return m.peekKey()
+	case key.Matches(msg, k.NextPage):
+		return m.pageKey(1)
+	case key.Matches(msg, k.PrevPage):
+		return m.pageKey(-1)
 	}
 	return nil
 }
@@ -365,9 +382,13 @@ func (m *Model) replace(v view) tea.Cmd {
 // re-aims the refresh at it: a refresh in flight for the previous view is
 // cancelled (its result will be dropped as stale) and one starts for the new
 // view, so that a view never has two refreshes in flight.
+//
+// A RabbitMQ view without data loads at once; after a view that loads only
+// on demand (no refresh scheduled), the refresh loop restarts.
 func (m *Model) viewChanged() tea.Cmd {
 	m.ensureBuilt(m.top())
-	if m.refresh.inFlight {
+	rv, onRabbit := m.top().(rabbitView)
+	if m.refresh.inFlight || m.refresh.idle || onRabbit && !rv.rabbit().loaded {
 		m.cancelRefresh()
 		return m.startRefresh()
 	}
@@ -375,6 +396,9 @@ func (m *Model) viewChanged() tea.Cmd {
 }
 
 func (m *Model) ensureBuilt(v view) {
+	if _, ok := v.(rabbitView); ok {
+		return // loads its own data
+	}
 	if m.data.snap != nil && v.builtGen() != m.data.gen {
 		v.build(&m.data, &m.st)
 	}

@@ -19,6 +19,8 @@ type command struct {
 var commands = []command{
 	{name: "groups", aliases: []string{"g", "grp", "group", "cg"}, help: "consumer groups view"},
 	{name: "topics", aliases: []string{"t", "top", "topic"}, help: "topics view"},
+	{name: "queues", aliases: []string{"qu", "rabbit"}, help: "RabbitMQ queues view"},
+	{name: "dlq", aliases: []string{"dead"}, help: "dead-letter queues view"},
 	{name: "ctx", aliases: []string{"context"}, arg: "NAME", help: "switch context"},
 	{name: "help", aliases: []string{"h", "?"}, help: "key bindings"},
 	{name: "quit", aliases: []string{"q", "q!", "exit"}, help: "quit"},
@@ -77,7 +79,7 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	}
 	c, ok := lookupCommand(fields[0])
 	if !ok {
-		return m.setFlash(flashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :ctx NAME, :quit)")
+		return m.setFlash(flashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :ctx NAME, :quit)")
 	}
 	args := fields[1:]
 	if c.arg == "" && len(args) > 0 {
@@ -88,6 +90,10 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		return m.replace(newGroupsView())
 	case "topics":
 		return m.replace(newTopicsView())
+	case "queues":
+		return m.replace(newQueuesView())
+	case "dlq":
+		return m.replace(newDLQsView())
 	case "help":
 		m.mode = modeHelp
 		return nil

@@ -46,23 +46,41 @@ type refreshState struct {
 	lastErr  error     // the last failure; nil after a success
 	lastOK   time.Time // when the last good snapshot arrived
 	nextAt   time.Time // when the next refresh is due
+	// idle says no refresh is scheduled: the last one was for a view that
+	// loads only on demand, or there was no source. The next view change
+	// starts one.
+	idle bool
 }
 
 // startRefresh starts a snapshot call for the top view unless one is in
 // flight. The call runs in the returned command, with its own timeout; it
 // captures only its context, the source and its tag.
 func (m *Model) startRefresh() tea.Cmd {
-	if m.opts.Kafka == nil || m.refresh.inFlight || m.quitting {
+	if m.refresh.inFlight || m.quitting {
 		return nil
 	}
+	if rv, ok := m.top().(rabbitView); ok {
+		return m.startRabbit(rv)
+	}
+	if m.opts.Kafka == nil {
+		m.refresh.idle = true
+		return nil
+	}
+	tag, ctx, cancel := m.beginRequest(m.opts.Timeout)
+	return tea.Batch(snapshotCmd(ctx, cancel, m.opts.Kafka, tag), m.startSpinner())
+}
+
+// beginRequest records a new request for the top view as the one in flight.
+func (m *Model) beginRequest(timeout time.Duration) (reqTag, context.Context, context.CancelFunc) {
 	m.refresh.seq++
 	tag := reqTag{view: m.top().id(), seq: m.refresh.seq, context: m.opts.Context}
-	ctx, cancel := context.WithTimeout(m.ctx, m.opts.Timeout)
+	ctx, cancel := context.WithTimeout(m.ctx, timeout)
 	m.refresh.inFlight = true
+	m.refresh.idle = false
 	m.refresh.tag = tag
 	m.refresh.cancel = cancel
 	m.refresh.tickGen++ // a scheduled tick is superseded by this call
-	return tea.Batch(snapshotCmd(ctx, cancel, m.opts.Kafka, tag), m.startSpinner())
+	return tag, ctx, cancel
 }
 
 func snapshotCmd(ctx context.Context, cancel context.CancelFunc, src backends.KafkaSource, tag reqTag) tea.Cmd {
@@ -88,8 +106,11 @@ func (m *Model) cancelRefresh() {
 
 // refreshNow is the `r` key.
 func (m *Model) refreshNow() tea.Cmd {
+	_, onRabbit := m.top().(rabbitView)
 	switch {
-	case m.opts.Kafka == nil:
+	case onRabbit && m.opts.Rabbit == nil:
+		return m.setFlash(flashWarn, noRabbitText)
+	case !onRabbit && m.opts.Kafka == nil:
 		return m.setFlash(flashWarn, "no Kafka cluster is configured for this context")
 	case m.refresh.inFlight:
 		return m.setFlash(flashInfo, "a refresh is already in progress")
@@ -139,16 +160,21 @@ func (m *Model) handleSnapshot(msg snapshotMsg) tea.Cmd {
 // backoff is the delay before the next try after m.refresh.failures
 // consecutive failures: Refresh, 2×, 4×, … capped at 60 s (or at Refresh
 // when that is longer), with jitter.
-func (m *Model) backoff() time.Duration {
+func (m *Model) backoff() time.Duration { return m.backoffAfter(m.refresh.failures) }
+
+// backoffAfter is the delay before the next try after failures consecutive
+// failures.
+func (m *Model) backoffAfter(failures int) time.Duration {
 	limit := max(maxBackoff, m.opts.Refresh)
 	d := m.opts.Refresh
-	for i := 1; i < m.refresh.failures && d < limit; i++ {
+	for i := 1; i < failures && d < limit; i++ {
 		d *= 2
 	}
 	return min(m.jitter(min(d, limit)), limit)
 }
 
 func (m *Model) schedule(d time.Duration) tea.Cmd {
+	m.refresh.idle = false
 	m.refresh.tickGen++
 	return m.after(d, refreshTickMsg{gen: m.refresh.tickGen})
 }

@@ -26,6 +26,9 @@ type column struct {
 	num   bool // sorts by row.nums instead of the cell text
 	desc  bool // default sort order is descending
 	plain bool // not sortable nor searched (sparklines)
+	// nosort: searched by the filter but not sortable (lines of a message,
+	// whose order is their meaning).
+	nosort bool
 }
 
 // row is one precomputed table row. Cells hold sanitized, unstyled text,
@@ -296,7 +299,7 @@ func (t *table) cycleSort(dir int) {
 	n := len(t.cols)
 	for i := 1; i <= n; i++ {
 		c := ((t.sortCol+dir*i)%n + n) % n
-		if !t.cols[c].plain {
+		if !t.cols[c].plain && !t.cols[c].nosort {
 			t.sortCol, t.sortDesc = c, t.cols[c].desc
 			break
 		}
@@ -327,7 +330,7 @@ func (t *table) sortRows() {
 		t.order[i] = i
 	}
 	c := t.sortCol
-	if c < 0 || c >= len(t.cols) || t.cols[c].plain {
+	if c < 0 || c >= len(t.cols) || t.cols[c].plain || t.cols[c].nosort {
 		return
 	}
 	desc := t.sortDesc
@@ -465,7 +468,7 @@ func (t *table) headerLine(st *styles) string {
 		}
 		first = false
 		title := c.title
-		if i == t.sortCol && !c.plain {
+		if i == t.sortCol && !c.plain && !c.nosort {
 			if t.sortDesc {
 				title += "↓"
 			} else {

@@ -1,0 +1,254 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// RabbitSource is what the console needs from a RabbitMQ broker;
+// *rabbitmq.Client satisfies it.
+type RabbitSource interface {
+	Queues(ctx context.Context) ([]backends.Queue, error)
+	QueueDetail(ctx context.Context, vhost, name string) (*backends.QueueDetail, error)
+	Peek(ctx context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error)
+	DeadLetters(ctx context.Context, vhost, queue string, sample int) (*backends.DeadLetterSummary, error)
+	Name() string
+}
+
+// noRabbitText is what the RabbitMQ views say when no broker is configured.
+const noRabbitText = "no RabbitMQ configured: set rabbitmq.url/management-url in the context or pass --rabbitmq-url and --management-url"
+
+// rabbitView is a view that loads its own data from RabbitMQ instead of
+// being built from the Kafka snapshot. It goes through the same refresh
+// machinery: one request in flight, tagged results, stale marking, backoff.
+type rabbitView interface {
+	view
+	// rabbit is the view's load state.
+	rabbit() *rabbitState
+	// load returns the call that fetches the view's data. It captures
+	// values, never the view.
+	load(src RabbitSource) func(ctx context.Context) (any, error)
+	// apply installs a successful result and returns a notice to flash.
+	apply(res any, now time.Time, st *styles) notice
+	// periodic views refresh on the schedule; the others (the ones that
+	// read messages) load when opened and on `r`.
+	periodic() bool
+	// what names the data in messages: "queues", "dead letters of x".
+	what() string
+}
+
+// notice is a flash a view asks for; empty text is none.
+type notice struct {
+	level flashLevel
+	text  string
+}
+
+// rabbitState is a RabbitMQ view's own refresh record: its data stays on
+// screen after a failure, marked stale.
+type rabbitState struct {
+	loaded   bool
+	failures int
+	lastErr  error
+	lastOK   time.Time
+	nextAt   time.Time
+}
+
+// rabbitMsg carries the result of one RabbitMQ call.
+type rabbitMsg struct {
+	tag reqTag
+	res any
+	err error
+}
+
+// loadFailer is a view that wants to know its load failed (to undo a page
+// turn).
+type loadFailer interface{ loadFailed() }
+
+// peeker is a view from which `p` opens a peek view.
+type peeker interface{ peek() (view, bool) }
+
+// pager is a view with pages (`]` and `[`): turn returns false and a notice
+// when there is no page that way.
+type pager interface{ turn(dir int) (bool, notice) }
+
+func rabbitCmd(ctx context.Context, cancel context.CancelFunc, call func(context.Context) (any, error), tag reqTag) tea.Cmd {
+	return func() tea.Msg {
+		defer cancel()
+		res, err := call(ctx)
+		if err == nil && res == nil {
+			err = errors.New("the broker returned nothing")
+		}
+		return rabbitMsg{tag: tag, res: res, err: err}
+	}
+}
+
+// startRabbit starts the load of a RabbitMQ view. Views that read messages
+// get three times the timeout: sampling a dead-letter queue gets and
+// requeues up to a thousand messages.
+func (m *Model) startRabbit(rv rabbitView) tea.Cmd {
+	if m.opts.Rabbit == nil {
+		m.refresh.idle = true
+		return nil
+	}
+	timeout := m.opts.Timeout
+	if !rv.periodic() {
+		timeout *= 3
+	}
+	tag, ctx, cancel := m.beginRequest(timeout)
+	return tea.Batch(rabbitCmd(ctx, cancel, rv.load(m.opts.Rabbit), tag), m.startSpinner())
+}
+
+func (m *Model) handleRabbit(msg rabbitMsg) tea.Cmd {
+	if !m.current(msg.tag) {
+		return nil // stale: another view, another context or an older request
+	}
+	rv, ok := m.top().(rabbitView)
+	if !ok {
+		return nil
+	}
+	if m.refresh.cancel != nil {
+		m.refresh.cancel()
+		m.refresh.cancel = nil
+	}
+	m.refresh.inFlight = false
+	st := rv.rabbit()
+	now := m.now()
+	if msg.err != nil {
+		st.failures++
+		st.lastErr = msg.err
+		if f, ok := rv.(loadFailer); ok {
+			f.loadFailed()
+		}
+		if !rv.periodic() {
+			m.refresh.idle = true
+			return m.setFlash(flashError, "loading "+rv.what()+" failed (r retries): "+safe(msg.err.Error()))
+		}
+		d := m.backoffAfter(st.failures)
+		st.nextAt = now.Add(d)
+		text := "refresh failed (retrying in " + fmtDuration(d)
+		if st.loaded {
+			text += ", showing data of " + st.lastOK.Format("15:04:05")
+		}
+		text += "): " + safe(msg.err.Error())
+		return tea.Batch(m.setFlash(flashError, text), m.schedule(d))
+	}
+	st.failures = 0
+	st.lastErr = nil
+	st.lastOK = now
+	st.loaded = true
+	n := rv.apply(msg.res, now, &m.st)
+	var cmds []tea.Cmd
+	if n.text != "" {
+		cmds = append(cmds, m.setFlash(n.level, n.text))
+	}
+	if rv.periodic() {
+		d := min(m.jitter(m.opts.Refresh), max(maxBackoff, m.opts.Refresh))
+		st.nextAt = now.Add(d)
+		cmds = append(cmds, m.schedule(d))
+	} else {
+		m.refresh.idle = true
+	}
+	return tea.Batch(cmds...)
+}
+
+// hasData reports whether v has data to show.
+func (m *Model) hasData(v view) bool {
+	if rv, ok := v.(rabbitView); ok {
+		return rv.rabbit().loaded
+	}
+	return m.data.snap != nil
+}
+
+// rabbitName is the broker shown in the header of the RabbitMQ views.
+func (m *Model) rabbitName() string {
+	if m.opts.Rabbit == nil {
+		return ""
+	}
+	return m.opts.Rabbit.Name()
+}
+
+// rabbitStatus is the header's refresh state for a RabbitMQ view.
+func (m *Model) rabbitStatus(rv rabbitView) []string {
+	st := rv.rabbit()
+	switch {
+	case m.opts.Rabbit == nil:
+		return []string{m.st.dim.Render("no RabbitMQ configured")}
+	case !st.loaded && st.lastErr != nil:
+		return []string{m.st.flashError.Render("unreachable")}
+	case !st.loaded:
+		return []string{m.st.dim.Render("loading…")}
+	case st.lastErr != nil:
+		age := fmtDuration(m.now().Sub(st.lastOK))
+		return []string{m.st.stale.Render("STALE"),
+			m.st.dim.Render("last refresh " + st.lastOK.Format("15:04:05") + " (" + age + " ago)")}
+	case !rv.periodic():
+		return []string{m.st.dim.Render("loaded " + st.lastOK.Format("15:04:05") + "; r reloads")}
+	}
+	return []string{m.st.dim.Render("refreshed " + st.lastOK.Format("15:04:05"))}
+}
+
+// rabbitPlaceholder is the body of a RabbitMQ view before its data arrives.
+func (m *Model) rabbitPlaceholder(rv rabbitView) []string {
+	st := rv.rabbit()
+	if m.opts.Rabbit == nil {
+		return []string{"", "  " + m.st.flashWarn.Render(noRabbitText)}
+	}
+	broker := safe(orDash(m.rabbitName()))
+	if st.lastErr != nil {
+		lines := []string{"",
+			"  " + m.st.flashError.Render("Cannot load "+rv.what()+" from "+broker+":"),
+			"  " + m.st.flashError.Render(safe(st.lastErr.Error())),
+			"",
+		}
+		switch {
+		case m.refresh.inFlight:
+			lines = append(lines, "  "+m.spinner.View()+" "+m.st.connecting.Render("retrying…"))
+		case rv.periodic():
+			wait := max(st.nextAt.Sub(m.now()), 0)
+			lines = append(lines, "  "+m.st.dim.Render("retrying in "+fmtDuration(wait)+" (attempt "+fmtInt(int64(st.failures+1))+"); r retries now"))
+		default:
+			lines = append(lines, "  "+m.st.dim.Render("r retries"))
+		}
+		return lines
+	}
+	return []string{"", "  " + m.spinner.View() + " " + m.st.connecting.Render("loading "+rv.what()+" from "+broker+"…")}
+}
+
+// peekKey is the `p` key.
+func (m *Model) peekKey() tea.Cmd {
+	pv, ok := m.top().(peeker)
+	if !ok {
+		return m.setFlash(flashInfo, "p peeks at the messages of a dead-letter queue (:dlq)")
+	}
+	if !m.hasData(m.top()) {
+		return nil
+	}
+	if next, ok := pv.peek(); ok {
+		return m.push(next)
+	}
+	return nil
+}
+
+// pageKey is the `]` and `[` keys.
+func (m *Model) pageKey(dir int) tea.Cmd {
+	pg, ok := m.top().(pager)
+	if !ok {
+		return m.setFlash(flashInfo, "] and [ turn the pages of a peek view")
+	}
+	ok, n := pg.turn(dir)
+	var cmds []tea.Cmd
+	if n.text != "" {
+		cmds = append(cmds, m.setFlash(n.level, n.text))
+	}
+	if ok {
+		// The page in flight, if any, is abandoned: its result is stale.
+		m.cancelRefresh()
+		cmds = append(cmds, m.startRefresh())
+	}
+	return tea.Batch(cmds...)
+}
