@@ -24,12 +24,18 @@ type killWorld struct {
 }
 
 func newKillWorld(t *testing.T, perOrigin int) *killWorld {
+	return newNamedWorld(t, fmt.Sprintf("k%d", time.Now().UnixNano()), perOrigin)
+}
+
+// newNamedWorld builds <p>.orders (classic) and <p>.payments (quorum), both
+// dead-lettering through <p>.dlx into <p>.dlq, with perOrigin rejected
+// persistent messages from each.
+func newNamedWorld(t *testing.T, p string, perOrigin int) *killWorld {
 	env := requireEnv(t, "RABBITMQ_URL", "RABBITMQ_MANAGEMENT_URL", "RABBITMQ_USER", "RABBITMQ_PASSWORD")
 	conn, err := amqp.Dial(env["RABBITMQ_URL"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := fmt.Sprintf("k%d", time.Now().UnixNano())
 	w := &killWorld{t: t, conn: conn, dlx: p + ".dlx", dlq: p + ".dlq", origins: []string{p + ".orders", p + ".payments"}, env: env}
 	ch, _ := conn.Channel()
 	must := func(err error) {

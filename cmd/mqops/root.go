@@ -254,6 +254,18 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		defer kc.Close()
 		src, cluster = kc, kc.Name()
 	}
+	var rabbit tui.RabbitSource
+	if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
+		rc, err := g.rabbitClient(c)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		rabbit = rc
+		if cluster == "" {
+			cluster = rc.Name()
+		}
+	}
 	refresh := time.Duration(c.Refresh)
 	if refresh <= 0 {
 		refresh = time.Duration(cfg.Refresh)
@@ -264,6 +276,7 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		ReadOnly:  c.ReadOnly,
 		Cluster:   cluster,
 		Kafka:     src,
+		Rabbit:    rabbit,
 		Refresh:   refresh,
 		Timeout:   g.timeout,
 		Contexts:  cfg.ContextNames(),
@@ -281,6 +294,6 @@ func newConsoleCmd(g *globals) *cobra.Command {
 			return g.runConsole(cmd.Context(), view)
 		},
 	}
-	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups or topics")
+	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups, topics, queues or dlq")
 	return cmd
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestSmokeRabbitConsoleInTmux runs the built binary in tmux against the
+// real RabbitMQ of scripts/testenv: the queues view, the dead-letter queues,
+// their groups by origin and reason, and a peek that leaves the DLQ as it
+// was.
+func TestSmokeRabbitConsoleInTmux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke test builds and runs the binary")
+	}
+	p := fmt.Sprintf("sm%d", time.Now().UnixNano()%1000000)
+	w := newNamedWorld(t, p, 30)
+	bin := mqopsBin(t)
+	state := t.TempDir()
+	// the password reaches the binary through the environment tmux inherits
+	// (RABBITMQ_PASSWORD), never through its arguments
+	cmd := fmt.Sprintf("env XDG_STATE_HOME=%s %s console --view queues --timeout 5s %s", state, bin, strings.Join(w.cliArgs, " "))
+	s := startTmux(t, 160, 40, cmd)
+	has := func(subs ...string) func(string) bool {
+		return func(sc string) bool {
+			for _, x := range subs {
+				if !strings.Contains(sc, x) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	s.keys("/")
+	s.typeText(p)
+	s.keys("Enter")
+	s.waitFor("the queues view with our queues", 30*time.Second, has("queues", p+".orders", p+".payments", p+".dlq", "quorum"))
+
+	s.keys(":")
+	s.typeText("dlq")
+	s.keys("Enter")
+	s.keys("/")
+	s.typeText(p)
+	s.keys("Enter")
+	s.waitFor("our DLQ in the dead-letter view", 30*time.Second, has("dead-letter", p+".dlq", "60"))
+	s.keys("Enter")
+	s.waitFor("dead letters grouped by origin and reason", 30*time.Second, has(p+".orders", p+".payments", "rejected", "30"))
+	s.keys("p")
+	s.waitFor("a peek at the messages", 30*time.Second, has("peek", "nothing is consumed", "0-0", "rejected"))
+	s.keys("Escape", "Escape")
+	w.waitDepth(w.dlq, 60, 10*time.Second)
+	if d := w.depth(w.origins[0]) + w.depth(w.origins[1]); d != 0 {
+		t.Fatalf("peeking moved %d messages to the origins", d)
+	}
+
+	s.keys("q")
+	deadline := time.Now().Add(10 * time.Second)
+	for s.alive() {
+		if time.Now().After(deadline) {
+			t.Fatalf("q did not quit; screen:\n%s", s.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
