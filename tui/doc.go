@@ -23,13 +23,19 @@
 //     is in flight; the next is scheduled with jitter, or with exponential
 //     backoff after failures, and the data of the last success stays on
 //     screen, marked stale.
-//   - The RabbitMQ views (view_queues.go: :queues and :dlq, view_queue.go,
+//   - The RabbitMQ views (view_queues.go: :queues, view_queue.go,
 //     view_dlq.go, view_peek.go; rabbit.go) load their own data from
 //     Options.Rabbit through the same machinery: a rabbitMsg tagged like a
 //     snapshot, one request in flight, stale marking and backoff kept per
 //     view. The lists and the queue detail refresh on the schedule; the
 //     views that read messages (dead-letter groups, peek) load when opened,
 //     on a page turn and on `r` only, since every read gets and requeues.
+//   - :dlq (view_dlq.go) lists RabbitMQ's dead-letter queues and Kafka's
+//     dead-letter topics (Options.KafkaDLQ) together; its one request asks
+//     both sources at once, and one failing keeps the other's rows. The
+//     Kafka dead-letter groups and peek (kafka_dlq.go) go through the same
+//     machinery with their own source (sourcedView); reading records
+//     commits nothing.
 //   - Timers go through Model.after, so tests fire them by hand; golden tests
 //     drive the model with direct Update calls and compare ANSI-stripped
 //     frames (testdata/).

@@ -49,8 +49,8 @@ func (m *Model) render() string {
 func (m *Model) headerLine(w int) string {
 	left := m.st.contextBadge.Render(safe(orDash(m.opts.Context)))
 	cluster := m.cluster
-	if _, ok := m.top().(rabbitView); ok {
-		cluster = m.rabbitName()
+	if rv, ok := m.top().(rabbitView); ok {
+		cluster = m.viewBrokers(rv)
 	}
 	if cluster != "" {
 		left += " " + m.st.cluster.Render(safe(cluster))

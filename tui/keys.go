@@ -24,6 +24,10 @@ type keyMap struct {
 	Peek     key.Binding
 	NextPage key.Binding
 	PrevPage key.Binding
+	// Drain opens the drain form of a RabbitMQ dead-letter queue. It is
+	// unbound (absent from the keymap and the help) in a read-only context
+	// or without Options.Drainer: see Model.canDrain.
+	Drain key.Binding
 
 	// Table
 	Filter   key.Binding
@@ -56,6 +60,7 @@ func newKeyMap() keyMap {
 		Peek:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "peek messages (dead-letter queue)")),
 		NextPage: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next page of messages")),
 		PrevPage: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous page of messages")),
+		Drain:    drainBinding(),
 
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !inverts)")),
 		SortNext: key.NewBinding(key.WithKeys("s", "shift+right"), key.WithHelp("s/shift+→", "sort by next column")),
@@ -76,15 +81,31 @@ type keyGroup struct {
 	bindings []key.Binding
 }
 
-// FullHelp groups every binding for the help screen.
+// drainBinding is the `D` key (shifted, not ctrl-: tmux users).
+func drainBinding() key.Binding {
+	return key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "drain dead letters (RabbitMQ DLQ)"))
+}
+
+// FullHelp groups every bound binding for the help screen; an unbound one
+// (the drain key in a read-only context) is left out.
 func (k keyMap) FullHelp() []keyGroup {
-	return []keyGroup{
+	groups := []keyGroup{
 		{"Navigation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}},
 		{"Views", []key.Binding{k.Open, k.Back, k.Palette, k.Pane}},
 		{"Table", []key.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Mark}},
-		{"Messages", []key.Binding{k.Peek, k.NextPage, k.PrevPage}},
+		{"Messages", []key.Binding{k.Peek, k.NextPage, k.PrevPage, k.Drain}},
 		{"General", []key.Binding{k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 	}
+	for i := range groups {
+		bound := groups[i].bindings[:0]
+		for _, b := range groups[i].bindings {
+			if b.Enabled() {
+				bound = append(bound, b)
+			}
+		}
+		groups[i].bindings = bound
+	}
+	return groups
 }
 
 // ShortHelp is the footer's hint line, most useful first, with shorter

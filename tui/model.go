@@ -12,6 +12,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 )
@@ -26,6 +27,10 @@ type Options struct {
 	// Rabbit is the RabbitMQ broker of the :queues and :dlq views; nil: the
 	// views say no RabbitMQ is configured.
 	Rabbit RabbitSource
+	// KafkaDLQ finds and reads the Kafka dead-letter topics of :dlq (next to
+	// RabbitMQ's DLQs); *kafka.Client satisfies it. nil: :dlq lists only
+	// RabbitMQ's DLQs.
+	KafkaDLQ backends.KafkaDeadLetters
 	// Refresh is the period between snapshots (default 5s), with ±10%
 	// jitter; a view never has two refreshes in flight.
 	Refresh time.Duration
@@ -37,6 +42,16 @@ type Options struct {
 	StartView string
 	// Now is the clock (default time.Now); tests inject a fixed one.
 	Now func() time.Time
+	// Drainer moves RabbitMQ dead letters (view_drain.go); cmd passes the
+	// same *rabbitmq.Client as Rabbit. nil: no drain. In a ReadOnly context
+	// the drain is absent (no `D` key, no help line) whatever Drainer is.
+	// A context whose Color is "red" is prod-like: the operator types the
+	// queue name to confirm a drain.
+	Drainer actions.RabbitDrainer
+	// Audit is the audit log: drains append to it, :audit shows it. cmd
+	// passes actions.NewAuditLog(path) (path: --audit-file or the default).
+	// nil: drains are not recorded and :audit says there is no log.
+	Audit *actions.AuditLog
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -126,6 +141,10 @@ type Model struct {
 	flashSeq uint64
 	quitting bool
 
+	// localSeq tags the requests of the views that do not go through the
+	// refresh loop (drain plan and run, audit log reads).
+	localSeq uint64
+
 	// after schedules msg after d; tests replace it to observe delays.
 	after func(d time.Duration, msg tea.Msg) tea.Cmd
 	// jitter spreads refresh periods by ±10%.
@@ -166,6 +185,9 @@ func New(o Options) *Model {
 	m.palette.ShowSuggestions = true
 	m.palette.SetSuggestions(paletteSuggestions(o.Contexts))
 	m.filter = newInput("/", &m.st)
+	if !m.canDrain() {
+		m.keys.Drain = key.Binding{} // absent, not merely disabled
+	}
 	switch o.StartView {
 	case "topics", "topic", "t":
 		m.stack = []view{newTopicsView()}
@@ -212,8 +234,8 @@ func Run(ctx context.Context, o Options) error {
 
 // Init starts the first refresh.
 func (m *Model) Init() tea.Cmd {
-	_, onRabbit := m.top().(rabbitView)
-	if onRabbit && m.opts.Rabbit == nil || !onRabbit && m.opts.Kafka == nil {
+	rv, onRabbit := m.top().(rabbitView)
+	if onRabbit && !m.sourceConfigured(rv) || !onRabbit && m.opts.Kafka == nil {
 		m.refresh.idle = true
 		return nil
 	}
@@ -237,7 +259,11 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmd = m.handleKey(msg)
 	case tea.PasteMsg:
-		cmd = m.handleInputMsg(msg)
+		if !m.drainPaste(msg) {
+			cmd = m.handleInputMsg(msg)
+		}
+	case localMsg:
+		cmd = msg.update(m)
 	case snapshotMsg:
 		cmd = m.handleSnapshot(msg)
 	case rabbitMsg:
@@ -276,6 +302,9 @@ func (m *Model) handleInputMsg(msg tea.Msg) tea.Cmd {
 }
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	if cmd, ok := m.localKey(msg); ok {
+		return cmd // the drain and audit views (view_drain.go, view_audit.go)
+	}
 	if key.Matches(msg, m.keys.ForceQuit) {
 		return m.quit()
 	}

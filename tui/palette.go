@@ -21,6 +21,7 @@ var commands = []command{
 	{name: "topics", aliases: []string{"t", "top", "topic"}, help: "topics view"},
 	{name: "queues", aliases: []string{"qu", "rabbit"}, help: "RabbitMQ queues view"},
 	{name: "dlq", aliases: []string{"dead"}, help: "dead-letter queues view"},
+	{name: "audit", aliases: []string{"log"}, help: "audit log of drains (newest first)"},
 	{name: "ctx", aliases: []string{"context"}, arg: "NAME", help: "switch context"},
 	{name: "help", aliases: []string{"h", "?"}, help: "key bindings"},
 	{name: "quit", aliases: []string{"q", "q!", "exit"}, help: "quit"},
@@ -79,7 +80,7 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	}
 	c, ok := lookupCommand(fields[0])
 	if !ok {
-		return m.setFlash(flashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :ctx NAME, :quit)")
+		return m.setFlash(flashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :audit, :ctx NAME, :quit)")
 	}
 	args := fields[1:]
 	if c.arg == "" && len(args) > 0 {
@@ -94,6 +95,8 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		return m.replace(newQueuesView())
 	case "dlq":
 		return m.replace(newDLQsView())
+	case "audit":
+		return m.openAudit()
 	case "help":
 		m.mode = modeHelp
 		return nil

@@ -91,7 +91,8 @@ func rabbitCmd(ctx context.Context, cancel context.CancelFunc, call func(context
 // get three times the timeout: sampling a dead-letter queue gets and
 // requeues up to a thousand messages.
 func (m *Model) startRabbit(rv rabbitView) tea.Cmd {
-	if m.opts.Rabbit == nil {
+	call := m.loader(rv) // nil: no source configured (kafka_dlq.go)
+	if call == nil {
 		m.refresh.idle = true
 		return nil
 	}
@@ -100,7 +101,7 @@ func (m *Model) startRabbit(rv rabbitView) tea.Cmd {
 		timeout *= 3
 	}
 	tag, ctx, cancel := m.beginRequest(timeout)
-	return tea.Batch(rabbitCmd(ctx, cancel, rv.load(m.opts.Rabbit), tag), m.startSpinner())
+	return tea.Batch(rabbitCmd(ctx, cancel, call, tag), m.startSpinner())
 }
 
 func (m *Model) handleRabbit(msg rabbitMsg) tea.Cmd {
@@ -158,6 +159,9 @@ func (m *Model) handleRabbit(msg rabbitMsg) tea.Cmd {
 
 // hasData reports whether v has data to show.
 func (m *Model) hasData(v view) bool {
+	if _, ok := v.(localView); ok {
+		return true // draws its own loading state
+	}
 	if rv, ok := v.(rabbitView); ok {
 		return rv.rabbit().loaded
 	}
@@ -176,7 +180,10 @@ func (m *Model) rabbitName() string {
 func (m *Model) rabbitStatus(rv rabbitView) []string {
 	st := rv.rabbit()
 	switch {
-	case m.opts.Rabbit == nil:
+	case !m.sourceConfigured(rv):
+		if _, ok := rv.(sourcedView); ok {
+			return []string{m.st.dim.Render("no broker configured")}
+		}
 		return []string{m.st.dim.Render("no RabbitMQ configured")}
 	case !st.loaded && st.lastErr != nil:
 		return []string{m.st.flashError.Render("unreachable")}
@@ -195,10 +202,10 @@ func (m *Model) rabbitStatus(rv rabbitView) []string {
 // rabbitPlaceholder is the body of a RabbitMQ view before its data arrives.
 func (m *Model) rabbitPlaceholder(rv rabbitView) []string {
 	st := rv.rabbit()
-	if m.opts.Rabbit == nil {
-		return []string{"", "  " + m.st.flashWarn.Render(noRabbitText)}
+	if !m.sourceConfigured(rv) {
+		return []string{"", "  " + m.st.flashWarn.Render(m.unconfiguredText(rv))}
 	}
-	broker := safe(orDash(m.rabbitName()))
+	broker := safe(orDash(m.viewBrokers(rv)))
 	if st.lastErr != nil {
 		lines := []string{"",
 			"  " + m.st.flashError.Render("Cannot load "+rv.what()+" from "+broker+":"),

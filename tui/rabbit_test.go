@@ -356,7 +356,7 @@ func TestRabbitStaleResultsAreDropped(t *testing.T) {
 	}
 	// Back on the list, the refresh loop resumes.
 	h.keys("esc")
-	if _, ok := m.top().(*queuesView); !ok || (!m.refresh.inFlight && len(h.refreshTicks()) == 0) {
+	if _, ok := m.top().(*dlqListView); !ok || (!m.refresh.inFlight && len(h.refreshTicks()) == 0) {
 		t.Error("the list does not refresh after coming back")
 	}
 }

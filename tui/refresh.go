@@ -106,10 +106,10 @@ func (m *Model) cancelRefresh() {
 
 // refreshNow is the `r` key.
 func (m *Model) refreshNow() tea.Cmd {
-	_, onRabbit := m.top().(rabbitView)
+	rv, onRabbit := m.top().(rabbitView)
 	switch {
-	case onRabbit && m.opts.Rabbit == nil:
-		return m.setFlash(flashWarn, noRabbitText)
+	case onRabbit && !m.sourceConfigured(rv):
+		return m.setFlash(flashWarn, m.unconfiguredText(rv))
 	case !onRabbit && m.opts.Kafka == nil:
 		return m.setFlash(flashWarn, "no Kafka cluster is configured for this context")
 	case m.refresh.inFlight:

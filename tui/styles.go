@@ -64,6 +64,14 @@ type styles struct {
 	helpDesc   lipgloss.Style
 	spinner    lipgloss.Style
 	connecting lipgloss.Style
+
+	// The drain form and its progress bar (view_drain.go).
+	fieldLabel lipgloss.Style // a form field's label
+	fieldFocus lipgloss.Style // the label of the field being edited
+	choice     lipgloss.Style // the chosen value of a cycled field
+	confirm    lipgloss.Style // the confirmation question
+	barDone    lipgloss.Style
+	barLeft    lipgloss.Style
 }
 
 var (
@@ -157,6 +165,13 @@ func newStyles(ctxColor string) styles {
 	s.helpDesc = lipgloss.NewStyle().Foreground(colGray)
 	s.spinner = lipgloss.NewStyle().Foreground(colCyan)
 	s.connecting = lipgloss.NewStyle().Foreground(colCyan)
+
+	s.fieldLabel = lipgloss.NewStyle().Foreground(colGray)
+	s.fieldFocus = lipgloss.NewStyle().Bold(true).Foreground(colCyan)
+	s.choice = lipgloss.NewStyle().Bold(true).Reverse(true)
+	s.confirm = lipgloss.NewStyle().Bold(true).Foreground(colYellow)
+	s.barDone = lipgloss.NewStyle().Foreground(colCyan)
+	s.barLeft = lipgloss.NewStyle().Foreground(colGray)
 	return s
 }
 

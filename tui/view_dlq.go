@@ -2,8 +2,11 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -146,3 +149,383 @@ func fmtTime(t time.Time) (string, float64) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// dlqListView is :dlq: every RabbitMQ dead-letter queue and every Kafka
+// dead-letter topic in one list. Each source is asked concurrently within
+// the view's one request; one failing keeps the other's rows (and its own
+// last good rows, marked with the error), both failing is a failed refresh.
+// Enter opens the dead-letter groups of the row, `p` peeks at it.
+type dlqListView struct {
+	st  rabbitState
+	tbl *table
+	sum summaryLines
+
+	rmq, kafka srcState                     // RabbitMQ, Kafka
+	queues     map[string]backends.Queue    // RabbitMQ rows by id
+	dlts       map[string]backends.KafkaDLT // Kafka rows by id
+	history    map[string][]int64           // depth samples by row id, oldest first
+
+	// The Kafka header scan (sampleHeaders) reads records of every topic:
+	// it runs on the first load and then every headerScanEvery loads; in
+	// between, the topics found by their headers keep their last depth.
+	byHeaders []backends.KafkaDLT
+	sinceScan int // Kafka loads since the last header scan; -1: never
+}
+
+// headerScanEvery is how many list loads go between two header scans of
+// the Kafka topics (a minute at the default 5 s refresh).
+const headerScanEvery = 12
+
+// srcState is one source's part of the :dlq list.
+type srcState struct {
+	configured bool
+	loaded     bool
+	rows       []row
+	err        error // last failure; nil after a success
+	lastOK     time.Time
+}
+
+// dlqListResult is the answer of both sources; an error of one of them is
+// carried here, not returned.
+type dlqListResult struct {
+	rabbit, kafka bool // asked
+	queues        []backends.Queue
+	rabbitErr     error
+	dlts          []backends.KafkaDLT
+	kafkaErr      error
+	scanned       bool // the Kafka list sampled headers
+}
+
+const (
+	dcBackend = iota
+	dcListName
+	dcType
+	dcDepth
+	dcConsumers
+	dcPublish
+	dcTrend
+	dcDetected
+)
+
+// kafkaRowPrefix keeps Kafka row ids apart from RabbitMQ's queueKey ids.
+const kafkaRowPrefix = "\x01kafka\x00"
+
+// noDeadLetterSourceText is what :dlq says when neither broker is configured.
+// It fits a 120-column flash line.
+const noDeadLetterSourceText = "no RabbitMQ nor Kafka configured: pass --brokers, or --rabbitmq-url and --management-url, or set them in the context"
+
+func newDLQsView() *dlqListView {
+	t := newTable([]column{
+		dcBackend:   {title: "BACKEND"},
+		dcListName:  {title: "NAME", flex: true, min: 12, shrink: 1},
+		dcType:      {title: "TYPE", drop: 4},
+		dcDepth:     {title: "DEPTH", right: true, num: true, desc: true},
+		dcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 3},
+		dcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 2},
+		dcTrend:     {title: "TREND", plain: true, drop: 1},
+		dcDetected:  {title: "DETECTED BY", flex: true, min: 8, shrink: 2},
+	}, dcDepth, true)
+	t.empty = "no dead-letter queues or topics (none bound to a dead-letter exchange, named like one or carrying dead-letter headers)"
+	return &dlqListView{tbl: t, queues: map[string]backends.Queue{}, dlts: map[string]backends.KafkaDLT{},
+		history: map[string][]int64{}, sinceScan: -1}
+}
+
+func (v *dlqListView) id() string                 { return "dlq" }
+func (v *dlqListView) crumb() string              { return "dead letters" }
+func (v *dlqListView) noun() string               { return "dead-letter queues and topics" }
+func (v *dlqListView) what() string               { return "dead-letter queues and topics" }
+func (v *dlqListView) rabbit() *rabbitState       { return &v.st }
+func (v *dlqListView) periodic() bool             { return true }
+func (v *dlqListView) build(*dataset, *styles)    {}
+func (v *dlqListView) builtGen() uint64           { return 0 }
+func (v *dlqListView) focused() *table            { return v.tbl }
+func (v *dlqListView) summary(width int) []string { return v.sum.wrap(width) }
+func (v *dlqListView) togglePane() bool           { return false }
+func (v *dlqListView) layout(width, height int)   { v.tbl.setSize(width, height) }
+func (v *dlqListView) body(st *styles) []string   { return v.tbl.view(st, true) }
+func (v *dlqListView) unconfigured() string       { return noDeadLetterSourceText }
+
+// load is not used: the list loads through loadFrom (sourcedView).
+func (v *dlqListView) load(src RabbitSource) func(context.Context) (any, error) {
+	return v.loadFrom(&Options{Rabbit: src})
+}
+
+func (v *dlqListView) configured(o *Options) bool { return o.Rabbit != nil || o.KafkaDLQ != nil }
+
+func (v *dlqListView) brokers(rabbit, kafka string) string {
+	switch {
+	case rabbit != "" && kafka != "":
+		return rabbit + " + " + kafka
+	case rabbit != "":
+		return rabbit
+	}
+	return kafka
+}
+
+func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
+	rs, ks := o.Rabbit, o.KafkaDLQ
+	if rs == nil && ks == nil {
+		return nil
+	}
+	scan := v.sinceScan < 0 || v.sinceScan+1 >= headerScanEvery
+	return func(ctx context.Context) (any, error) {
+		res := &dlqListResult{rabbit: rs != nil, kafka: ks != nil, scanned: scan}
+		var wg sync.WaitGroup
+		if rs != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res.queues, res.rabbitErr = rs.Queues(ctx)
+			}()
+		}
+		if ks != nil {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res.dlts, res.kafkaErr = ks.ListDeadLetterTopics(ctx, scan)
+			}()
+		}
+		wg.Wait()
+		rabbitFailed := rs == nil || res.rabbitErr != nil
+		kafkaFailed := ks == nil || res.kafkaErr != nil
+		switch {
+		case rabbitFailed && kafkaFailed && rs != nil && ks != nil:
+			return nil, fmt.Errorf("rabbitmq: %w; kafka: %w", res.rabbitErr, res.kafkaErr)
+		case rabbitFailed && kafkaFailed && rs != nil:
+			return nil, res.rabbitErr
+		case rabbitFailed && kafkaFailed:
+			return nil, fmt.Errorf("kafka: %w", res.kafkaErr)
+		}
+		return res, nil
+	}
+}
+
+// selected returns the RabbitMQ queue or the Kafka topic of the selected row.
+func (v *dlqListView) selected() (q backends.Queue, isQueue bool, d backends.KafkaDLT, isTopic bool) {
+	r, ok := v.tbl.selected()
+	if !ok {
+		return
+	}
+	q, isQueue = v.queues[r.id]
+	d, isTopic = v.dlts[r.id]
+	return
+}
+
+// selectedQueue is the RabbitMQ dead-letter queue of the selected row, if
+// it is one (the drain acts on RabbitMQ queues).
+func (v *dlqListView) selectedQueue() (backends.Queue, bool) {
+	q, ok, _, _ := v.selected()
+	return q, ok
+}
+
+// open goes to the dead-letter groups of the selected queue or topic.
+func (v *dlqListView) open() (view, bool) {
+	q, isQueue, d, isTopic := v.selected()
+	switch {
+	case isQueue:
+		return newDLQView(q), true
+	case isTopic:
+		return newKafkaDLTView(d.Topic, d.Messages), true
+	}
+	return nil, false
+}
+
+// peek opens the messages of the selected queue or the records of the
+// selected topic.
+func (v *dlqListView) peek() (view, bool) {
+	q, isQueue, d, isTopic := v.selected()
+	switch {
+	case isQueue:
+		return newPeekView(q.Vhost, q.Name, q.Messages), true
+	case isTopic:
+		return newKafkaPeekView(d.Topic, d.Messages), true
+	}
+	return nil, false
+}
+
+func (v *dlqListView) apply(res any, now time.Time, st *styles) notice {
+	r, _ := res.(*dlqListResult)
+	if r == nil {
+		return notice{}
+	}
+	v.rmq.configured, v.kafka.configured = r.rabbit, r.kafka
+	var failed []string
+	if r.rabbit {
+		if r.rabbitErr != nil {
+			v.rmq.err = r.rabbitErr
+			failed = append(failed, "rabbitmq: "+safe(r.rabbitErr.Error()))
+		} else {
+			v.applyQueues(r.queues, now)
+		}
+	}
+	if r.kafka {
+		if r.kafkaErr != nil {
+			v.kafka.err = r.kafkaErr
+			failed = append(failed, "kafka: "+safe(r.kafkaErr.Error()))
+		} else {
+			v.applyTopics(r.dlts, r.scanned, now)
+		}
+	}
+	rows := make([]row, 0, len(v.rmq.rows)+len(v.kafka.rows))
+	rows = append(append(rows, v.rmq.rows...), v.kafka.rows...)
+	v.tbl.setRows(rows)
+	v.summarize(st)
+	if len(failed) > 0 {
+		return notice{flashError, "listing dead letters failed for " + strings.Join(failed, "; ")}
+	}
+	return notice{}
+}
+
+// track appends a depth sample to a row's history.
+func (v *dlqListView) track(id string, depth int64) []int64 {
+	h := append(v.history[id], depth)
+	if len(h) > historyLen {
+		h = h[len(h)-historyLen:]
+	}
+	v.history[id] = h
+	return h
+}
+
+// forget drops the history of the rows of one source that are gone.
+func (v *dlqListView) forget(kafka bool, seen map[string]bool) {
+	for id := range v.history {
+		if strings.HasPrefix(id, kafkaRowPrefix) == kafka && !seen[id] {
+			delete(v.history, id)
+		}
+	}
+}
+
+func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
+	v.rmq = srcState{configured: true, loaded: true, lastOK: now}
+	v.queues = make(map[string]backends.Queue)
+	seen := map[string]bool{}
+	for i := range qs {
+		q := &qs[i]
+		if !q.IsDLQ {
+			continue
+		}
+		id := queueKey(q.Vhost, q.Name)
+		depth := max(q.Messages, q.Ready+q.Unacked)
+		seen[id] = true
+		v.queues[id] = *q
+		name := q.Vhost + "/" + q.Name
+		if q.Vhost == "/" {
+			name = "/" + q.Name
+		}
+		v.rmq.rows = append(v.rmq.rows, row{
+			id: id, ref: id,
+			cells: []string{
+				dcBackend:   "rabbitmq",
+				dcListName:  safe(name),
+				dcType:      safe(orDash(q.Type)),
+				dcDepth:     fmtInt(depth),
+				dcConsumers: fmtInt(q.Consumers),
+				dcPublish:   fmtRate(q.PublishRate),
+				dcTrend:     sparkline(v.track(id, depth), sparkWidth),
+				dcDetected:  safe(orDash(q.DLQReason)),
+			},
+			styles: []cellStyle{dcBackend: cellDim, dcTrend: cellDim, dcDetected: cellDim},
+			nums: []float64{
+				dcDepth:     float64(depth),
+				dcConsumers: float64(q.Consumers),
+				dcPublish:   q.PublishRate,
+				dcTrend:     math.NaN(),
+			},
+		})
+	}
+	v.forget(false, seen)
+}
+
+func (v *dlqListView) applyTopics(dlts []backends.KafkaDLT, scanned bool, now time.Time) {
+	if scanned {
+		v.sinceScan = 0
+		v.byHeaders = v.byHeaders[:0]
+		for _, d := range dlts {
+			if d.DetectedBy == "headers" {
+				v.byHeaders = append(v.byHeaders, d)
+			}
+		}
+	} else {
+		v.sinceScan++
+		// A list by name only: the topics found by their headers at the
+		// last scan stay, with the depth they had then.
+		have := make(map[string]bool, len(dlts))
+		for _, d := range dlts {
+			have[d.Topic] = true
+		}
+		for _, d := range v.byHeaders {
+			if !have[d.Topic] {
+				dlts = append(dlts, d)
+			}
+		}
+	}
+	v.kafka = srcState{configured: true, loaded: true, lastOK: now}
+	v.dlts = make(map[string]backends.KafkaDLT, len(dlts))
+	seen := map[string]bool{}
+	for _, d := range dlts {
+		id := kafkaRowPrefix + d.Topic
+		seen[id] = true
+		v.dlts[id] = d
+		parts := itoa(d.Partitions) + " partitions"
+		if d.Partitions == 1 {
+			parts = "1 partition"
+		}
+		detected := safe(orDash(d.DetectedBy)) // "name" or "headers"
+		v.kafka.rows = append(v.kafka.rows, row{
+			id: id, ref: id,
+			cells: []string{
+				dcBackend:   "kafka",
+				dcListName:  safe(d.Topic),
+				dcType:      parts,
+				dcDepth:     fmtInt(d.Messages),
+				dcConsumers: "-",
+				dcPublish:   "-",
+				dcTrend:     sparkline(v.track(id, d.Messages), sparkWidth),
+				dcDetected:  detected,
+			},
+			styles: []cellStyle{dcBackend: cellDim, dcConsumers: cellDim, dcPublish: cellDim, dcTrend: cellDim, dcDetected: cellDim},
+			nums: []float64{
+				dcDepth:     float64(d.Messages),
+				dcConsumers: math.NaN(),
+				dcPublish:   math.NaN(),
+				dcTrend:     math.NaN(),
+			},
+		})
+	}
+	v.forget(true, seen)
+}
+
+// summarize says what each source gave: a count, an error (with the time of
+// the rows kept), or that it is not configured.
+func (v *dlqListView) summarize(st *styles) {
+	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	part := func(name string, s *srcState, n int, noun string) string {
+		switch {
+		case !s.configured:
+			return kv(name, st.dim.Render("not configured"))
+		case s.err != nil && !s.loaded:
+			return kv(name, st.flashError.Render("unreachable"))
+		case s.err != nil:
+			return kv(name, fmtInt(int64(n))+" "+noun+" "+st.stale.Render("STALE"))
+		}
+		return kv(name, fmtInt(int64(n))+" "+noun)
+	}
+	v.sum = summaryLines{parts: []string{
+		part("rabbitmq", &v.rmq, len(v.rmq.rows), "dead-letter queues"),
+		part("kafka", &v.kafka, len(v.kafka.rows), "dead-letter topics"),
+	}}
+	for _, s := range []struct {
+		name string
+		s    *srcState
+	}{{"rabbitmq", &v.rmq}, {"kafka", &v.kafka}} {
+		if s.s.err == nil {
+			continue
+		}
+		text := "! " + s.name + ": "
+		if s.s.loaded {
+			text += "showing the list of " + s.s.lastOK.Format("15:04:05") + ": "
+		}
+		v.sum.extra = append(v.sum.extra, st.flashError.Render(text+safe(s.s.err.Error())))
+	}
+	v.sum.extra = append(v.sum.extra, st.dim.Render("enter opens the dead-letter groups · p peeks (nothing is consumed nor committed)"))
+}

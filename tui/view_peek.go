@@ -21,24 +21,112 @@ const (
 	hexDumpPerRow = 16
 )
 
+// peekPanes is the layout the peek views share (RabbitMQ messages, Kafka
+// records): the page's list in the upper pane, the selected item's lines in
+// the lower one (tab switches), the summary above.
+type peekPanes struct {
+	list        *table
+	detail      *table
+	onDetail    bool
+	details     map[string][]row // detail lines by list row id
+	shown       string           // list row whose lines are in detail
+	sum         summaryLines
+	detailTitle string
+	// titleOf is the title of the lower pane for the selected row.
+	titleOf func(r *row) string
+}
+
+func newPeekPanes(cols []column, sortCol int, empty, detailEmpty string, titleOf func(r *row) string) peekPanes {
+	list := newTable(cols, sortCol, false)
+	list.empty = empty
+	detail := newTable([]column{
+		fcField: {title: "FIELD", nosort: true},
+		fcValue: {title: "VALUE", flex: true, min: 10, nosort: true},
+	}, -1, false)
+	detail.empty = detailEmpty
+	return peekPanes{list: list, detail: detail, details: map[string][]row{}, titleOf: titleOf}
+}
+
+func (p *peekPanes) noun(items string) string {
+	if p.onDetail {
+		return "lines"
+	}
+	return items
+}
+
+func (p *peekPanes) focused() *table {
+	if p.onDetail {
+		return p.detail
+	}
+	return p.list
+}
+
+func (p *peekPanes) togglePane() bool {
+	p.onDetail = !p.onDetail
+	return true
+}
+
+func (p *peekPanes) summary(width int) []string { return p.sum.wrap(width) }
+
+// setPage installs a page's rows and their detail lines; the cursor stays
+// on the same row id when it is still there.
+func (p *peekPanes) setPage(rows []row, details map[string][]row) {
+	p.details = details
+	p.shown = "\x00" // the detail follows the new rows in layout
+	p.list.setRows(rows)
+	if p.list.selectedID() == "" || p.list.cursor >= len(rows) {
+		p.list.top()
+	}
+}
+
+// layout gives the list up to a third of the body and the rest to the
+// selected item, under a title line; the item shown follows the list's
+// cursor.
+func (p *peekPanes) layout(width, height int) {
+	if id := p.list.selectedID(); id != p.shown {
+		p.shown = id
+		p.detail.setRows(p.details[id])
+		p.detail.top()
+	}
+	lh := min(p.list.len()+1, max(height/3, 3))
+	if height < 6 {
+		lh = height
+	}
+	dh := max(height-lh-1, 0)
+	p.list.setSize(width, lh)
+	p.detail.setSize(width, dh)
+}
+
+func (p *peekPanes) body(st *styles) []string {
+	lines := p.list.view(st, !p.onDetail)
+	for len(lines) < p.list.height {
+		lines = append(lines, "")
+	}
+	if p.detail.height > 0 {
+		title := p.detailTitle
+		if r, ok := p.list.selected(); ok {
+			title = p.titleOf(r)
+		}
+		if p.onDetail {
+			title = "▸ " + title
+		}
+		lines = append(lines, st.sectionTitle.Render(title))
+		lines = append(lines, p.detail.view(st, p.onDetail)...)
+	}
+	return lines
+}
+
 // peekView shows a page of a queue's messages (Peek: got and requeued,
-// nothing consumed): the list in the upper pane, the selected message in
-// the lower one (tab switches). `]` and `[` turn the pages. It loads when
-// opened, on a page turn and on `r`.
+// nothing consumed) in the peek panes. `]` and `[` turn the pages. It loads
+// when opened, on a page turn and on `r`.
 type peekView struct {
+	peekPanes
 	vhost, name string
 	total       int64 // queue depth when opened (0: unknown)
 	page        int   // page shown
 	want        int   // page requested
 	count       int   // messages on the page shown
 	st          rabbitState
-	list        *table
-	detail      *table
-	onDetail    bool
-	details     map[string][]row // detail lines by message row id
-	shown       string           // message whose lines are in detail
-	sum         summaryLines
-	detailTitle string
 }
 
 // peekResult is one page of messages.
@@ -67,7 +155,7 @@ const (
 )
 
 func newPeekView(vhost, name string, total int64) *peekView {
-	list := newTable([]column{
+	cols := []column{
 		mcIndex:       {title: "#", right: true, num: true},
 		mcID:          {title: "MESSAGE ID", flex: true, min: 8, max: 36, shrink: 2},
 		mcRoutingKey:  {title: "ROUTING KEY", flex: true, min: 8, max: 30, shrink: 1},
@@ -78,14 +166,10 @@ func newPeekView(vhost, name string, total int64) *peekView {
 		mcReason:      {title: "REASON", flex: true, min: 6, max: 16},
 		mcDeaths:      {title: "DEATHS", right: true, num: true, desc: true},
 		mcSize:        {title: "SIZE", right: true, num: true, desc: true},
-	}, mcIndex, false)
-	list.empty = "no messages on this page"
-	detail := newTable([]column{
-		fcField: {title: "FIELD", nosort: true},
-		fcValue: {title: "VALUE", flex: true, min: 10, nosort: true},
-	}, -1, false)
-	detail.empty = "select a message"
-	return &peekView{vhost: vhost, name: name, total: total, list: list, detail: detail, details: map[string][]row{}}
+	}
+	panes := newPeekPanes(cols, mcIndex, "no messages on this page", "select a message",
+		func(r *row) string { return "message " + r.cells[mcIndex] })
+	return &peekView{peekPanes: panes, vhost: vhost, name: name, total: total}
 }
 
 func (v *peekView) id() string              { return "peek/" + queueKey(v.vhost, v.name) }
@@ -96,27 +180,7 @@ func (v *peekView) periodic() bool          { return false }
 func (v *peekView) build(*dataset, *styles) {}
 func (v *peekView) builtGen() uint64        { return 0 }
 func (v *peekView) open() (view, bool)      { return nil, false }
-
-func (v *peekView) noun() string {
-	if v.onDetail {
-		return "lines"
-	}
-	return "messages"
-}
-
-func (v *peekView) focused() *table {
-	if v.onDetail {
-		return v.detail
-	}
-	return v.list
-}
-
-func (v *peekView) togglePane() bool {
-	v.onDetail = !v.onDetail
-	return true
-}
-
-func (v *peekView) summary(width int) []string { return v.sum.wrap(width) }
+func (v *peekView) noun() string            { return v.peekPanes.noun("messages") }
 
 func (v *peekView) load(src RabbitSource) func(context.Context) (any, error) {
 	vhost, name, page := v.vhost, v.name, v.want
@@ -145,43 +209,6 @@ func (v *peekView) turn(dir int) (bool, notice) {
 	return true, notice{}
 }
 
-// layout gives the message list up to a third of the body and the rest to
-// the selected message, under a title line; the message shown follows the
-// list's cursor.
-func (v *peekView) layout(width, height int) {
-	if id := v.list.selectedID(); id != v.shown {
-		v.shown = id
-		v.detail.setRows(v.details[id])
-		v.detail.top()
-	}
-	lh := min(v.list.len()+1, max(height/3, 3))
-	if height < 6 {
-		lh = height
-	}
-	dh := max(height-lh-1, 0)
-	v.list.setSize(width, lh)
-	v.detail.setSize(width, dh)
-}
-
-func (v *peekView) body(st *styles) []string {
-	lines := v.list.view(st, !v.onDetail)
-	for len(lines) < v.list.height {
-		lines = append(lines, "")
-	}
-	if v.detail.height > 0 {
-		title := v.detailTitle
-		if r, ok := v.list.selected(); ok {
-			title = "message " + r.cells[mcIndex]
-		}
-		if v.onDetail {
-			title = "▸ " + title
-		}
-		lines = append(lines, st.sectionTitle.Render(title))
-		lines = append(lines, v.detail.view(st, v.onDetail)...)
-	}
-	return lines
-}
-
 func (v *peekView) apply(res any, _ time.Time, st *styles) notice {
 	r, _ := res.(*peekResult)
 	if r == nil {
@@ -196,18 +223,14 @@ func (v *peekView) apply(res any, _ time.Time, st *styles) notice {
 		v.total = int64(r.page*peekPageSize + len(r.msgs))
 	}
 	rows := make([]row, 0, len(r.msgs))
-	v.details = make(map[string][]row, len(r.msgs))
+	details := make(map[string][]row, len(r.msgs))
 	for i := range r.msgs {
 		m := &r.msgs[i]
 		id := itoa(m.Index)
 		rows = append(rows, messageRow(id, m))
-		v.details[id] = messageDetail(m)
+		details[id] = messageDetail(m)
 	}
-	v.shown = "\x00" // the detail follows the new rows in layout
-	v.list.setRows(rows)
-	if v.list.selectedID() == "" || v.list.cursor >= len(rows) {
-		v.list.top()
-	}
+	v.setPage(rows, details)
 
 	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
 	// Indexes count from 0, as in the # column.
@@ -346,15 +369,19 @@ func messageDetail(m *backends.Message) []row {
 // parses, sanitized text when it is text, else a hex dump of its first 256
 // bytes. Every line is safe to print.
 func renderBody(m *backends.Message) (desc string, lines []string, st cellStyle) {
-	body := m.Body
-	size := max(m.Size, len(body))
-	truncated := m.Truncated || size > len(body)
+	return renderBytes(m.Body, max(m.Size, len(m.Body)), m.Truncated, m.ContentType)
+}
+
+// renderBytes renders a body of size bytes of which body is what was read
+// (truncated: the reader cut it).
+func renderBytes(body []byte, size int, truncated bool, contentType string) (desc string, lines []string, st cellStyle) {
+	truncated = truncated || size > len(body)
 	if len(body) > maxBodyShown {
 		body, truncated = body[:maxBodyShown], true
 	}
 	desc = fmtBytes(size)
-	if m.ContentType != "" {
-		desc += " · " + safe(m.ContentType)
+	if contentType != "" {
+		desc += " · " + safe(contentType)
 	}
 	if truncated {
 		desc += " · truncated: showing the first " + fmtBytes(len(body))

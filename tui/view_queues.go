@@ -68,10 +68,6 @@ func newQueuesView() *queuesView {
 	return &queuesView{tbl: newQueueListTable(false), queues: map[string]backends.Queue{}, history: map[string][]int64{}}
 }
 
-func newDLQsView() *queuesView {
-	return &queuesView{dlqOnly: true, tbl: newQueueListTable(true), queues: map[string]backends.Queue{}, history: map[string][]int64{}}
-}
-
 func (v *queuesView) id() string {
 	if v.dlqOnly {
 		return "dlq"

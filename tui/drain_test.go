@@ -1,0 +1,610 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/rabbitmq"
+)
+
+// fakeDrainer is a test double of the RabbitMQ broker's drain side (an
+// external system): in-memory queues; Move follows the contract of
+// rabbitmq.Client.Move: it sees at most the depth at start (or the limit),
+// asks Decide for each message, publishes to the default exchange (the
+// routing key names a queue) or hands the message to the sink, leaves
+// skipped and failed messages in the source, reports progress and stops on
+// a cancelled context with the unconfirmed message left in place.
+type fakeDrainer struct {
+	mu        sync.Mutex
+	queues    map[string][]backends.Message // by queueKey
+	exchanges map[string]bool               // besides the default exchange
+	// gate, when set, holds Move before each message until the test sends
+	// a token (or the context is cancelled).
+	gate      chan struct{}
+	moveCalls int
+	peekCalls int
+}
+
+func newFakeDrainer() *fakeDrainer {
+	return &fakeDrainer{
+		queues: map[string][]backends.Message{
+			queueKey("/", "orders.dlq"): deadLetters(),
+			queueKey("/", "orders"):     nil,
+			queueKey("/", "payments"):   nil,
+		},
+		exchanges: map[string]bool{},
+	}
+}
+
+func (f *fakeDrainer) depth(vhost, q string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.queues[queueKey(vhost, q)])
+}
+
+func (f *fakeDrainer) Peek(_ context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.peekCalls++
+	ms := f.queues[queueKey(vhost, queue)]
+	if offset >= len(ms) {
+		return nil, "", nil
+	}
+	return append([]backends.Message(nil), ms[offset:min(offset+limit, len(ms))]...), "", nil
+}
+
+func (f *fakeDrainer) ExchangeExists(_ context.Context, _, name string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return name == "" || f.exchanges[name], nil
+}
+
+func (f *fakeDrainer) Routes(_ context.Context, vhost, exchange, rk string) ([]string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if exchange != "" {
+		return nil, false, nil // unknown: the fake has no bindings
+	}
+	if _, ok := f.queues[queueKey(vhost, rk)]; ok {
+		return []string{rk}, true, nil
+	}
+	return nil, true, nil
+}
+
+func (f *fakeDrainer) Move(ctx context.Context, o rabbitmq.MoveOptions) (*rabbitmq.MoveResult, error) {
+	f.mu.Lock()
+	f.moveCalls++
+	src := append([]backends.Message(nil), f.queues[queueKey(o.Vhost, o.Queue)]...)
+	gate := f.gate
+	f.mu.Unlock()
+
+	total := len(src)
+	if o.Limit > 0 && o.Limit < total {
+		total = o.Limit
+	}
+	res := &rabbitmq.MoveResult{Total: total, Left: -1}
+	report := func() {
+		res.Elapsed = time.Duration(res.Seen) * 100 * time.Millisecond
+		if o.Progress != nil {
+			o.Progress(rabbitmq.MoveProgress{Moved: res.Moved, Skipped: res.Skipped, Failed: res.Failed, Seen: res.Seen, Total: total, Elapsed: res.Elapsed})
+		}
+	}
+	var kept []backends.Message // skipped: left in the source
+	var err error
+	i := 0
+loop:
+	for ; i < total; i++ {
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+			break
+		}
+		if o.Wait != nil {
+			if err = o.Wait(ctx); err != nil {
+				break
+			}
+		}
+		m := src[i]
+		dec, tgt, derr := o.Decide(&m)
+		switch {
+		case derr != nil:
+			res.Failed++
+			err = derr
+			break loop
+		case dec == rabbitmq.Stop:
+			res.StoppedBecause = "stopped by the filter"
+			break loop
+		case dec == rabbitmq.Skip:
+			kept = append(kept, m)
+		default:
+			if o.Sink != nil {
+				if err = o.Sink(ctx, &m); err != nil {
+					res.Failed++
+					break loop
+				}
+			} else {
+				f.mu.Lock()
+				k := queueKey(o.Vhost, tgt.RoutingKey)
+				_, ok := f.queues[k]
+				if tgt.Exchange != "" || !ok {
+					f.mu.Unlock()
+					res.Failed++
+					err = fmt.Errorf("message returned: %s routes nowhere", tgt.RoutingKey)
+					break loop
+				}
+				f.queues[k] = append(f.queues[k], m)
+				f.mu.Unlock()
+			}
+		}
+		if dec == rabbitmq.Skip {
+			res.Skipped++
+		} else {
+			res.Moved++
+		}
+		res.Seen++
+		report()
+	}
+	left := append(kept, src[i:]...)
+	f.mu.Lock()
+	f.queues[queueKey(o.Vhost, o.Queue)] = left
+	f.mu.Unlock()
+	res.Left = len(left)
+	switch {
+	case errors.Is(err, context.Canceled):
+		res.StoppedBecause = "cancelled"
+		res.Err = fmt.Errorf("move cancelled: %d moved: %w", res.Moved, err)
+	case err != nil:
+		res.StoppedBecause = err.Error()
+		res.Err = err
+	case res.StoppedBecause == "":
+		res.StoppedBecause = fmt.Sprintf("done: the %d messages there were at the start seen", total)
+	}
+	report()
+	return res, res.Err
+}
+
+var _ actions.RabbitDrainer = (*fakeDrainer)(nil)
+
+// drainHarness is a console on RabbitMQ with a drainer and an audit log in
+// a temporary directory, showing :queues.
+func drainHarness(t testing.TB, o Options) (*harness, *fakeDrainer) {
+	t.Helper()
+	d := newFakeDrainer()
+	if o.Rabbit == nil {
+		o.Rabbit = newFakeRabbit()
+	}
+	if o.Drainer == nil {
+		o.Drainer = d
+	}
+	if o.Audit == nil {
+		o.Audit = actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	}
+	h := newHarness(t, o, nil)
+	h.command("queues")
+	return h, d
+}
+
+// onDLQ selects orders.dlq in :queues.
+func (h *harness) onDLQ() {
+	h.t.Helper()
+	h.selectRow(queueKey("/", "orders.dlq"))
+}
+
+// openGroups opens the dead-letter groups of orders.dlq from :dlq.
+func (h *harness) openGroups() *dlqView {
+	h.t.Helper()
+	h.command("dlq")
+	tbl := h.m.top().focused()
+	h.keys("g")
+	for i := 0; i < tbl.len() && !strings.Contains(tbl.selectedID(), "orders.dlq"); i++ {
+		h.keys("j")
+	}
+	h.keys("enter")
+	v, ok := h.m.top().(*dlqView)
+	if !ok {
+		h.t.Fatalf("enter on orders.dlq in :dlq opened %T", h.m.top())
+	}
+	return v
+}
+
+func (h *harness) drainView() *drainView {
+	h.t.Helper()
+	v, ok := h.m.top().(*drainView)
+	if !ok {
+		h.t.Fatalf("the drain view is not on top: %T\n%s", h.m.top(), h.screen())
+	}
+	return v
+}
+
+func helpText(h *harness) string {
+	h.keys("?")
+	s := h.screen()
+	h.keys("esc")
+	return s
+}
+
+func TestDrainAbsentInReadOnly(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		o    Options
+	}{
+		{"read-only", Options{Context: "prod", Color: "red", ReadOnly: true}},
+		{"no drainer", Options{Context: "dev", Drainer: nil}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := c.o
+			o.Rabbit = newFakeRabbit()
+			if c.name == "read-only" {
+				o.Drainer = newFakeDrainer()
+			}
+			h := newHarness(t, o, nil)
+			h.command("queues")
+			if h.m.keys.Drain.Enabled() || len(h.m.keys.Drain.Keys()) != 0 {
+				t.Error("the drain key is bound")
+			}
+			for _, g := range h.m.keys.FullHelp() {
+				for _, b := range g.bindings {
+					if b.Help().Key == "D" || strings.Contains(b.Help().Desc, "drain") {
+						t.Errorf("the keymap has %q", b.Help().Desc)
+					}
+				}
+			}
+			if s := helpText(h); strings.Contains(s, "drain dead letters") || strings.Contains(strings.ToLower(s), ":drain") {
+				t.Errorf("the help mentions the drain:\n%s", s)
+			}
+			for _, cmd := range commands {
+				if strings.Contains(cmd.name, "drain") {
+					t.Errorf("palette command %q", cmd.name)
+				}
+			}
+			h.onDLQ()
+			h.keys("D")
+			if _, ok := h.m.top().(*drainView); ok {
+				t.Fatal("D opened the drain")
+			}
+			h.keys("enter", "D")
+			if _, ok := h.m.top().(*drainView); ok {
+				t.Fatal("D opened the drain from the queue detail")
+			}
+			if strings.Contains(h.screen(), "Drain the dead letters") {
+				t.Errorf("the screen shows the drain:\n%s", h.screen())
+			}
+		})
+	}
+	// Writable, with a drainer: D is there.
+	h, _ := drainHarness(t, Options{Context: "dev"})
+	if s := helpText(h); !strings.Contains(s, "drain dead letters") {
+		t.Errorf("the help lacks the drain:\n%s", s)
+	}
+	h.onDLQ()
+	h.keys("D")
+	h.drainView()
+}
+
+func TestDrainOnlyFromDLQs(t *testing.T) {
+	h, _ := drainHarness(t, Options{})
+	h.selectRow(queueKey("/", "orders"))
+	h.keys("D")
+	if _, ok := h.m.top().(*drainView); ok || !strings.Contains(h.screen(), "orders is not a dead-letter queue") {
+		t.Fatalf("D on a plain queue:\n%s", h.screen())
+	}
+	h.keys("enter", "D")
+	if _, ok := h.m.top().(*queueView); !ok {
+		t.Fatalf("D on a plain queue's detail opened %T", h.m.top())
+	}
+	h.keys("esc")
+	h.onDLQ()
+	h.keys("enter", "D")
+	v := h.drainView()
+	if v.queue != "orders.dlq" || v.vhost != "/" || v.origin != "" {
+		t.Errorf("drain of %q/%q origin %q", v.vhost, v.queue, v.origin)
+	}
+	h.keys("esc")
+	if _, ok := h.m.top().(*queueView); !ok {
+		t.Fatalf("esc in the form went to %T", h.m.top())
+	}
+}
+
+func TestDrainPlanAndDefaultNo(t *testing.T) {
+	h, d := drainHarness(t, Options{Context: "staging"})
+	h.onDLQ()
+	h.keys("D")
+	v := h.drainView()
+	h.keys("enter")
+	if v.stage != drainConfirm || v.plan == nil {
+		t.Fatalf("no plan: stage %d, %s\n%s", v.stage, v.formErr, h.screen())
+	}
+	s := h.screen()
+	for _, want := range []string{
+		"plan: //orders.dlq → origin (all): 25 to move, 0 skipped by filter",
+		"24 → queue orders",
+		"1 → queue payments",
+		"Drain 25 message(s) from //orders.dlq: 24 → queue orders, 1 → queue payments? [y/N]",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the plan screen lacks %q:\n%s", want, s)
+		}
+	}
+	// Anything but y is No: enter, n, esc.
+	for _, k := range []string{"enter", "n", "esc"} {
+		h.keys(k)
+		if v.stage != drainForm || d.moveCalls != 0 {
+			t.Fatalf("%s on the confirmation: stage %d, %d moves", k, v.stage, d.moveCalls)
+		}
+		if !strings.Contains(h.screen(), "not confirmed: nothing was changed") {
+			t.Errorf("%s: no notice", k)
+		}
+		h.keys("enter") // plan again
+		if v.stage != drainConfirm {
+			t.Fatalf("re-plan: stage %d", v.stage)
+		}
+	}
+	if d.depth("/", "orders.dlq") != 25 || d.moveCalls != 0 {
+		t.Fatal("something moved without confirmation")
+	}
+}
+
+func TestDrainSampledPlanAndProblems(t *testing.T) {
+	h, d := drainHarness(t, Options{})
+	// A message without x-death: its origin is unknown.
+	d.queues[queueKey("/", "orders.dlq")] = append(d.queues[queueKey("/", "orders.dlq")], backends.Message{MessageID: "lost\x1b[2J"})
+	h.onDLQ()
+	h.keys("D")
+	v := h.drainView()
+	// Limit 10: the plan peeks at 10.
+	h.keys("down", "down", "down")
+	h.typeText("10")
+	h.keys("enter")
+	s := h.screen()
+	if v.stage != drainConfirm || !strings.Contains(s, "(all): 10 to move") {
+		t.Fatalf("limited plan:\n%s", s)
+	}
+	h.keys("n", "backspace", "backspace", "enter")
+	s = h.screen()
+	if !strings.Contains(s, "problem: message 26 (id lost\\x1b[2J) has no x-death header") || !strings.Contains(s, "the plan has problems") {
+		t.Fatalf("the problem is not shown (sanitized):\n%s", s)
+	}
+	if strings.Contains(h.m.View().Content, "\x1b[2J") {
+		t.Error("an escape sequence from the broker reached the terminal")
+	}
+	h.keys("y")
+	if v.stage != drainForm || d.moveCalls != 0 {
+		t.Fatalf("a plan with problems was confirmed: stage %d", v.stage)
+	}
+	// A sample smaller than the queue says so.
+	d.queues[queueKey("/", "orders.dlq")] = deadLetters()
+	for i := 0; i < 1100; i++ {
+		d.queues[queueKey("/", "orders.dlq")] = append(d.queues[queueKey("/", "orders.dlq")], deadLetters()[4])
+	}
+	h.keys("enter")
+	if s := h.screen(); !strings.Contains(s, "(1,000 sampled): 1,000 to move") || !strings.Contains(s, "from a sample of 1000") {
+		t.Fatalf("sampled plan:\n%s", s)
+	}
+}
+
+func TestDrainFormValidation(t *testing.T) {
+	h, _ := drainHarness(t, Options{})
+	h.onDLQ()
+	h.keys("D")
+	v := h.drainView()
+	h.send(tea.KeyPressMsg{Code: tea.KeyRight}) // target: exchange
+	h.keys("enter")
+	if v.stage != drainForm || !strings.Contains(h.screen(), "type the exchange name") {
+		t.Fatalf("exchange without a name:\n%s", h.screen())
+	}
+	h.typeText("retry:order.created")
+	if o, err := v.options(h.m); err != nil || o.To != "exchange:retry:order.created" {
+		t.Fatalf("options %+v %v", o, err)
+	}
+	h.send(tea.KeyPressMsg{Code: tea.KeyRight}) // file
+	h.send(tea.PasteMsg{Content: "/tmp/out.jsonl\n"})
+	if o, _ := v.options(h.m); o.To != "file:/tmp/out.jsonl" {
+		t.Fatalf("pasted path: %q", o.To)
+	}
+	h.keys("tab", "tab", "tab")
+	h.typeText("x")
+	h.keys("enter")
+	if v.stage != drainForm || !strings.Contains(h.screen(), `limit "x" is not a number`) {
+		t.Fatalf("bad limit:\n%s", h.screen())
+	}
+}
+
+func TestDrainTypedNameInRedContext(t *testing.T) {
+	h, d := drainHarness(t, Options{Context: "prod", Color: "red"})
+	h.onDLQ()
+	h.keys("D", "enter")
+	v := h.drainView()
+	s := h.screen()
+	if v.stage != drainConfirm || !strings.Contains(s, "type the queue name (orders.dlq) to confirm") || strings.Contains(s, "[y/N]") {
+		t.Fatalf("no typed confirmation:\n%s", s)
+	}
+	// y is not enough; a wrong name is refused.
+	h.keys("y", "enter")
+	if v.stage != drainConfirm || d.moveCalls != 0 || !strings.Contains(h.screen(), "not the queue name") {
+		t.Fatalf("y confirmed a prod drain: stage %d\n%s", v.stage, h.screen())
+	}
+	h.typeText("orders")
+	h.keys("enter")
+	if v.stage != drainConfirm || d.moveCalls != 0 {
+		t.Fatal("a wrong name confirmed the drain")
+	}
+	h.typeText("orders.dlx")
+	h.keys("backspace")
+	h.typeText("q")
+	h.keys("enter")
+	if v.stage != drainDone || d.moveCalls != 1 {
+		t.Fatalf("the right name did not drain: stage %d\n%s", v.stage, h.screen())
+	}
+}
+
+func TestDrainRunResultAndAudit(t *testing.T) {
+	h, d := drainHarness(t, Options{Context: "staging"})
+	f := h.m.opts.Rabbit.(*fakeRabbit)
+	v := h.openGroups()
+	// The group of orders/rejected: the filter is prefilled.
+	h.selectRow("orders\x00rejected\x00ValidationError")
+	h.keys("D")
+	dv := h.drainView()
+	if dv.origin != "orders" || drainReasons[dv.reason] != "rejected" {
+		t.Fatalf("filter not prefilled: %q %q", dv.origin, drainReasons[dv.reason])
+	}
+	h.keys("enter")
+	if s := h.screen(); !strings.Contains(s, "2 to move, 23 skipped by filter") {
+		t.Fatalf("filtered plan:\n%s", s)
+	}
+	h.keys("y")
+	if dv.stage != drainDone {
+		t.Fatalf("stage %d\n%s", dv.stage, h.screen())
+	}
+	s := h.screen()
+	for _, want := range []string{"Drain finished", "seen 25, moved 2, skipped by filter 23, failed 0, left in orders.dlq 23", "stopped: done: the 25 messages there were at the start seen"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("result lacks %q:\n%s", want, s)
+		}
+	}
+	if d.depth("/", "orders") != 2 || d.depth("/", "orders.dlq") != 23 {
+		t.Errorf("queues after the drain: orders %d, dlq %d", d.depth("/", "orders"), d.depth("/", "orders.dlq"))
+	}
+	// Closing reloads the groups view below.
+	calls := f.dlCalls
+	h.keys("enter")
+	if h.m.top() != view(v) || f.dlCalls != calls+1 {
+		t.Errorf("closing the result: top %T, dead-letter loads %d → %d", h.m.top(), calls, f.dlCalls)
+	}
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("audit: %v %v", es, err)
+	}
+	e := es[0]
+	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(2) ||
+		e.Parameters["origin"] != "orders" || e.Parameters["reason"] != "rejected" || e.Parameters["source"] != "rabbitmq://orders.dlq" {
+		t.Errorf("audit entry %+v", e)
+	}
+}
+
+// step runs cmd and delivers its messages (timers aside), returning the
+// commands they produced: the test holds the drain's next read.
+func step(h *harness, cmd tea.Cmd) tea.Cmd {
+	h.t.Helper()
+	var next []tea.Cmd
+	for _, msg := range execCmd(cmd) {
+		if d, ok := msg.(delayedMsg); ok {
+			h.pending = append(h.pending, d)
+			continue
+		}
+		_, c := h.m.Update(msg)
+		next = append(next, c)
+	}
+	return tea.Batch(next...)
+}
+
+func TestDrainProgressAndCancel(t *testing.T) {
+	for _, cancelKey := range []string{"esc", "ctrl+c"} {
+		t.Run(cancelKey, func(t *testing.T) {
+			h, d := drainHarness(t, Options{Context: "staging"})
+			d.gate = make(chan struct{})
+			h.onDLQ()
+			h.keys("D", "enter")
+			v := h.drainView()
+			_, cmd := h.m.Update(keyPress("y"))
+			wait := step(h, cmd) // the drain started; nothing moved yet
+			if v.stage != drainRunning || !strings.Contains(h.screen(), "0/? seen") {
+				t.Fatalf("not running:\n%s", h.screen())
+			}
+			for i := 1; i <= 2; i++ {
+				d.gate <- struct{}{}
+				wait = step(h, wait)
+				s := h.screen()
+				want := fmt.Sprintf("%d/25 seen · moved %d · skipped by filter 0 · failed 0", i, i)
+				if !strings.Contains(s, want) || !strings.Contains(s, "10.0 msg/s") || !strings.Contains(s, "esc or ctrl+c cancels") {
+					t.Fatalf("progress frame %d lacks %q:\n%s", i, want, s)
+				}
+				checkFrame(t, h.m.View().Content, 120, 30)
+			}
+			if s := h.screen(); !strings.Contains(s, "███░░░") || !strings.Contains(s, "ETA 2s") {
+				t.Errorf("no bar or ETA:\n%s", s)
+			}
+			// Cancel: asks nothing, does not quit.
+			_, c := h.m.Update(keyPress(cancelKey))
+			h.run(c)
+			if h.m.quitting || !v.cancelling || !strings.Contains(h.screen(), "cancelling") {
+				t.Fatalf("cancel: quitting %v cancelling %v\n%s", h.m.quitting, v.cancelling, h.screen())
+			}
+			for i := 0; v.stage == drainRunning && i < 10; i++ {
+				wait = step(h, wait) // the last report, then the outcome
+			}
+			if v.stage != drainDone {
+				t.Fatalf("stage %d after cancel", v.stage)
+			}
+			s := h.screen()
+			for _, want := range []string{"Drain cancelled", "moved 2, skipped by filter 0, failed 0, left in orders.dlq 23", "stopped: cancelled"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("result lacks %q:\n%s", want, s)
+				}
+			}
+			if d.depth("/", "orders.dlq") != 23 || d.depth("/", "orders") != 2 {
+				t.Errorf("after cancel: dlq %d, orders %d", d.depth("/", "orders.dlq"), d.depth("/", "orders"))
+			}
+			es, _, _ := h.m.opts.Audit.Read(0)
+			if len(es) != 1 || es[0].Outcome != "cancelled" {
+				t.Errorf("audit after cancel: %+v", es)
+			}
+			// A late message of the run is dropped once the view is closed.
+			h.keys("esc")
+			if _, ok := h.m.top().(*queuesView); !ok {
+				t.Fatalf("esc on the result went to %T", h.m.top())
+			}
+			h.m.Update(drainProgressMsg{seq: v.seq, p: actions.Progress{Seen: 99}})
+		})
+	}
+}
+
+func TestDrainGolden(t *testing.T) {
+	cases := []struct {
+		name  string
+		o     Options
+		setup func(h *harness)
+	}{
+		{name: "form", setup: func(h *harness) {
+			h.openGroups()
+			h.selectRow("orders\x00rejected\x00ValidationError")
+			h.keys("D", "down", "down", "down")
+			h.typeText("100")
+		}},
+		{name: "confirm", setup: func(h *harness) {
+			h.openGroups()
+			h.selectRow("orders\x00expired\x00")
+			h.keys("D", "enter")
+		}},
+		{name: "confirm_prod", o: Options{Context: "prod", Color: "red"}, setup: func(h *harness) {
+			h.onDLQ()
+			h.keys("D", "enter")
+			h.typeText("orders.d")
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, _ := drainHarness(t, c.o)
+			c.setup(h)
+			raw := h.m.View().Content
+			checkFrame(t, raw, 120, 30)
+			golden.RequireEqual(t, h.screen())
+		})
+	}
+}

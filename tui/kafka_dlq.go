@@ -1,0 +1,475 @@
+package tui
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// The Kafka dead-letter views: the dead-letter groups of a topic
+// (kafkaDLTView) and a paged peek at its records (kafkaPeekView), opened
+// from :dlq (dlqListView, view_dlq.go). They load through the RabbitMQ
+// views' machinery (rabbit.go) with their own source, Options.KafkaDLQ:
+// one request in flight, tagged results, loaded when opened, on a page turn
+// and on `r`. Reading records commits nothing.
+
+// sourcedView is a rabbitView that does not load from Options.Rabbit alone:
+// :dlq (RabbitMQ and Kafka) and the Kafka dead-letter views.
+type sourcedView interface {
+	rabbitView
+	// configured reports whether one of the view's sources is configured.
+	configured(o *Options) bool
+	// loadFrom returns the call that fetches the view's data from the
+	// configured sources, nil when none is; it captures values, never the
+	// view.
+	loadFrom(o *Options) func(context.Context) (any, error)
+	// unconfigured says how to configure a source.
+	unconfigured() string
+	// brokers names the view's brokers in the header.
+	brokers(rabbit, kafka string) string
+}
+
+// loader is the call that loads rv, nil when its source is not configured.
+func (m *Model) loader(rv rabbitView) func(context.Context) (any, error) {
+	if sv, ok := rv.(sourcedView); ok {
+		return sv.loadFrom(&m.opts)
+	}
+	if m.opts.Rabbit == nil {
+		return nil
+	}
+	return rv.load(m.opts.Rabbit)
+}
+
+// sourceConfigured reports whether rv has a source to load from.
+func (m *Model) sourceConfigured(rv rabbitView) bool {
+	if sv, ok := rv.(sourcedView); ok {
+		return sv.configured(&m.opts)
+	}
+	return m.opts.Rabbit != nil
+}
+
+// unconfiguredText says how to configure rv's source.
+func (m *Model) unconfiguredText(rv rabbitView) string {
+	if sv, ok := rv.(sourcedView); ok {
+		return sv.unconfigured()
+	}
+	return noRabbitText
+}
+
+// viewBrokers names rv's brokers for the header and messages.
+func (m *Model) viewBrokers(rv rabbitView) string {
+	if sv, ok := rv.(sourcedView); ok {
+		kafka := ""
+		if m.opts.KafkaDLQ != nil {
+			kafka = m.cluster
+		}
+		return sv.brokers(m.rabbitName(), kafka)
+	}
+	return m.rabbitName()
+}
+
+var errNoKafkaDLQ = errors.New("no Kafka configured")
+
+// kafkaOnly is the sourcedView part of the views that read Kafka only.
+type kafkaOnly struct{}
+
+func (kafkaOnly) configured(o *Options) bool { return o.KafkaDLQ != nil }
+func (kafkaOnly) brokers(_, kafka string) string {
+	return kafka
+}
+
+func (kafkaOnly) unconfigured() string {
+	return "no Kafka configured: set kafka.brokers in the context or pass --brokers"
+}
+
+// load is not used: the Kafka views load through loadFrom.
+func (kafkaOnly) load(RabbitSource) func(context.Context) (any, error) {
+	return func(context.Context) (any, error) { return nil, errNoKafkaDLQ }
+}
+
+// --- dead-letter groups of a topic -----------------------------------------
+
+// kafkaDLTView is one dead-letter topic: its first records (dlqSample)
+// grouped by original topic and exception class. Enter and `p` peek.
+type kafkaDLTView struct {
+	kafkaOnly
+	topic string
+	depth int64 // records when the list was loaded, until the sample says
+	st    rabbitState
+	tbl   *table
+	sum   summaryLines
+}
+
+const (
+	kgOrigin = iota
+	kgException
+	kgCount
+	kgFirst
+	kgLast
+)
+
+func newKafkaDLTView(topic string, depth int64) *kafkaDLTView {
+	t := newTable([]column{
+		kgOrigin:    {title: "ORIGIN TOPIC", flex: true, min: 10, shrink: 1},
+		kgException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2},
+		kgCount:     {title: "COUNT", right: true, num: true, desc: true},
+		kgFirst:     {title: "FIRST", num: true, drop: 1},
+		kgLast:      {title: "LAST", num: true, desc: true},
+	}, kgCount, true)
+	t.empty = "the dead-letter topic is empty"
+	return &kafkaDLTView{topic: topic, depth: depth, tbl: t}
+}
+
+func (v *kafkaDLTView) id() string                 { return "kdlt/" + v.topic }
+func (v *kafkaDLTView) crumb() string              { return safe(v.topic) }
+func (v *kafkaDLTView) noun() string               { return "groups" }
+func (v *kafkaDLTView) what() string               { return "dead letters of " + safe(v.topic) }
+func (v *kafkaDLTView) rabbit() *rabbitState       { return &v.st }
+func (v *kafkaDLTView) periodic() bool             { return false }
+func (v *kafkaDLTView) build(*dataset, *styles)    {}
+func (v *kafkaDLTView) builtGen() uint64           { return 0 }
+func (v *kafkaDLTView) focused() *table            { return v.tbl }
+func (v *kafkaDLTView) summary(width int) []string { return v.sum.wrap(width) }
+func (v *kafkaDLTView) togglePane() bool           { return false }
+func (v *kafkaDLTView) open() (view, bool)         { return v.peek() }
+func (v *kafkaDLTView) layout(width, height int)   { v.tbl.setSize(width, height) }
+func (v *kafkaDLTView) body(st *styles) []string   { return v.tbl.view(st, true) }
+
+// peek opens the topic's records.
+func (v *kafkaDLTView) peek() (view, bool) { return newKafkaPeekView(v.topic, v.depth), true }
+
+func (v *kafkaDLTView) loadFrom(o *Options) func(context.Context) (any, error) {
+	src, topic := o.KafkaDLQ, v.topic
+	if src == nil {
+		return nil
+	}
+	return func(ctx context.Context) (any, error) {
+		s, err := src.DeadLetterSummary(ctx, topic, dlqSample)
+		if err != nil || s == nil {
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+func (v *kafkaDLTView) apply(res any, _ time.Time, st *styles) notice {
+	s, _ := res.(*backends.KafkaDeadLetterSummary)
+	if s == nil {
+		return notice{}
+	}
+	v.depth = max(s.Messages, int64(s.Sampled))
+	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	sampled := "sampled " + fmtInt(int64(s.Sampled)) + " of " + fmtInt(v.depth) + " records"
+	if int64(s.Sampled) < v.depth {
+		sampled += " (the first ones; counts are of the sample)"
+	}
+	v.sum = summaryLines{parts: []string{
+		kv("topic", safe(v.topic)),
+		kv("records", fmtInt(v.depth)),
+		kv("groups", fmtInt(int64(len(s.Groups)))),
+		sampled,
+	}}
+	v.sum.extra = append(v.sum.extra, st.dim.Render("p or enter peeks at the records (nothing is committed)"))
+	rows := make([]row, 0, len(s.Groups))
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		first, firstKey := fmtTime(g.First)
+		last, lastKey := fmtTime(g.Last)
+		origin, originStyle := safe(g.Origin), cellPlain
+		if g.Origin == "" && g.Exception == "" {
+			origin, originStyle = "(no dead-letter headers)", cellDim
+		}
+		rows = append(rows, row{
+			id: g.Origin + "\x00" + g.Exception,
+			cells: []string{
+				kgOrigin:    orDash(origin),
+				kgException: safe(orDash(g.Exception)),
+				kgCount:     fmtInt(int64(g.Count)),
+				kgFirst:     first,
+				kgLast:      last,
+			},
+			styles: []cellStyle{kgOrigin: originStyle, kgException: cellWarn},
+			nums: []float64{
+				kgCount: float64(g.Count),
+				kgFirst: firstKey,
+				kgLast:  lastKey,
+			},
+		})
+	}
+	v.tbl.setRows(rows)
+	return notice{}
+}
+
+// --- peek at the records of a topic -----------------------------------------
+
+// kafkaPeekView shows a page of a dead-letter topic's records (ReadRecords:
+// no consumer group, nothing committed) in the peek panes. A page starts
+// where the previous one ended in each partition; `[` goes back through the
+// pages seen.
+type kafkaPeekView struct {
+	kafkaOnly
+	peekPanes
+	topic string
+	total int64 // records when opened (0: unknown)
+	// starts[i] is where page i starts (nil: every partition's log start);
+	// starts[page+1] is known once page is shown.
+	starts []map[int32]int64
+	page   int // page shown
+	want   int // page requested
+	count  int // records on the page shown
+	st     rabbitState
+}
+
+// kafkaPage is one page of records.
+type kafkaPage struct {
+	page int
+	from map[int32]int64
+	recs []backends.KafkaRecord
+}
+
+const (
+	rcIndex = iota
+	rcPartition
+	rcOffset
+	rcTimestamp
+	rcKey
+	rcOrigin
+	rcException
+	rcSize
+)
+
+func newKafkaPeekView(topic string, total int64) *kafkaPeekView {
+	cols := []column{
+		rcIndex:     {title: "#", right: true, num: true},
+		rcPartition: {title: "PART", right: true, num: true},
+		rcOffset:    {title: "OFFSET", right: true, num: true},
+		rcTimestamp: {title: "TIMESTAMP", num: true, desc: true, drop: 1},
+		rcKey:       {title: "KEY", flex: true, min: 6, max: 30, shrink: 2},
+		rcOrigin:    {title: "ORIGIN", flex: true, min: 6, max: 30, shrink: 1},
+		rcException: {title: "EXCEPTION", flex: true, min: 8, shrink: 3},
+		rcSize:      {title: "SIZE", right: true, num: true, desc: true},
+	}
+	panes := newPeekPanes(cols, rcIndex, "no records on this page", "select a record",
+		func(r *row) string {
+			return "record " + r.cells[rcIndex] + " · partition " + r.cells[rcPartition] + " offset " + r.cells[rcOffset]
+		})
+	return &kafkaPeekView{peekPanes: panes, topic: topic, total: total, starts: []map[int32]int64{nil}}
+}
+
+func (v *kafkaPeekView) id() string              { return "kpeek/" + v.topic }
+func (v *kafkaPeekView) crumb() string           { return "peek" }
+func (v *kafkaPeekView) what() string            { return "records of " + safe(v.topic) }
+func (v *kafkaPeekView) rabbit() *rabbitState    { return &v.st }
+func (v *kafkaPeekView) periodic() bool          { return false }
+func (v *kafkaPeekView) build(*dataset, *styles) {}
+func (v *kafkaPeekView) builtGen() uint64        { return 0 }
+func (v *kafkaPeekView) open() (view, bool)      { return nil, false }
+func (v *kafkaPeekView) noun() string            { return v.peekPanes.noun("records") }
+
+func (v *kafkaPeekView) loadFrom(o *Options) func(context.Context) (any, error) {
+	src, topic, page := o.KafkaDLQ, v.topic, v.want
+	if src == nil {
+		return nil
+	}
+	from := v.starts[min(page, len(v.starts)-1)]
+	return func(ctx context.Context) (any, error) {
+		recs, err := src.ReadRecords(ctx, topic, from, peekPageSize)
+		if err != nil {
+			return nil, err
+		}
+		return &kafkaPage{page: page, from: from, recs: recs}, nil
+	}
+}
+
+// loadFailed goes back to the page shown.
+func (v *kafkaPeekView) loadFailed() { v.want = v.page }
+
+// turn asks for the next (dir > 0) or previous page.
+func (v *kafkaPeekView) turn(dir int) (bool, notice) {
+	next := v.want + dir
+	switch {
+	case next < 0:
+		return false, notice{flashInfo, "already on the first page"}
+	case dir > 0 && v.st.loaded && v.want == v.page && v.count < peekPageSize:
+		return false, notice{flashInfo, "last page: no records after #" + itoa(v.page*peekPageSize+v.count-1)}
+	case next >= len(v.starts):
+		return false, notice{flashInfo, "the page is loading"}
+	}
+	v.want = next
+	return true, notice{}
+}
+
+func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
+	r, _ := res.(*kafkaPage)
+	if r == nil {
+		return notice{}
+	}
+	if len(r.recs) == 0 && r.page > 0 {
+		v.want = v.page
+		return notice{flashInfo, "no records after #" + itoa(v.page*peekPageSize+v.count-1) + ": the end of the topic"}
+	}
+	v.page, v.want, v.count = r.page, r.page, len(r.recs)
+	v.starts = append(v.starts[:r.page+1], backends.KafkaNextOffsets(r.from, r.recs))
+	if n := int64(r.page*peekPageSize + len(r.recs)); v.total < n {
+		v.total = n
+	}
+	rows := make([]row, 0, len(r.recs))
+	details := make(map[string][]row, len(r.recs))
+	for i := range r.recs {
+		rec := &r.recs[i]
+		idx := r.page*peekPageSize + i
+		id := itoa(int(rec.Partition)) + "/" + fmtInt64(rec.Offset)
+		rows = append(rows, recordRow(id, idx, rec))
+		details[id] = recordDetail(idx, rec)
+	}
+	v.setPage(rows, details)
+
+	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	first, last := r.page*peekPageSize, r.page*peekPageSize+len(r.recs)-1
+	span := "-"
+	if len(r.recs) > 0 {
+		span = "#" + itoa(first) + "–#" + itoa(last)
+	}
+	pages := "?"
+	if v.total > 0 {
+		pages = itoa(int((v.total + peekPageSize - 1) / peekPageSize))
+	}
+	v.sum = summaryLines{parts: []string{
+		kv("topic", safe(v.topic)),
+		kv("page", itoa(r.page+1)+" of "+pages),
+		kv("records", span+" of "+fmtInt(v.total)),
+		st.dim.Render("] next page · [ previous · tab record/list · nothing is committed"),
+	}}
+	return notice{}
+}
+
+func fmtInt64(n int64) string { return strconv.FormatInt(n, 10) }
+
+func recordRow(id string, idx int, r *backends.KafkaRecord) row {
+	ts, tsKey := fmtTime(r.Timestamp)
+	origin, exc := "-", "-"
+	if d := r.DeadLetter; d != nil {
+		origin, exc = safe(orDash(d.OriginalTopic)), safe(orDash(d.ExceptionClass))
+	}
+	return row{
+		id: id,
+		cells: []string{
+			rcIndex:     itoa(idx),
+			rcPartition: itoa(int(r.Partition)),
+			rcOffset:    fmtInt64(r.Offset),
+			rcTimestamp: ts,
+			rcKey:       fmtBinary(r.Key, 64),
+			rcOrigin:    origin,
+			rcException: exc,
+			rcSize:      fmtBytes(len(r.Value)),
+		},
+		styles: []cellStyle{rcException: cellWarn},
+		nums: []float64{
+			rcIndex:     float64(idx),
+			rcPartition: float64(r.Partition),
+			rcOffset:    float64(r.Offset),
+			rcTimestamp: tsKey,
+			rcSize:      float64(len(r.Value)),
+		},
+	}
+}
+
+// Limits of the values shown on one line.
+const (
+	maxHeaderShown = 256 // bytes of a text header value
+	maxHexShown    = 32  // bytes of a binary value shown in hex
+	maxExcLines    = 20  // lines of an exception message
+)
+
+// fmtBinary shows a key or header value on one line: sanitized text (cut
+// after limit bytes), a short binary value in hex, a longer one as its
+// size. nil is null.
+func fmtBinary(b []byte, limit int) string {
+	switch {
+	case b == nil:
+		return "null"
+	case len(b) == 0:
+		return `""`
+	case isText(b):
+		s, cut := b, false
+		if len(s) > limit {
+			s, cut = s[:limit], true
+			for k := 0; k < utf8.UTFMax && len(s) > 0 && !utf8.Valid(s); k++ {
+				s = s[:len(s)-1]
+			}
+		}
+		out := quoteSafe(string(s))
+		if cut {
+			out += "… (" + fmtBytes(len(b)) + ")"
+		}
+		return out
+	case len(b) <= maxHexShown:
+		return "0x" + hex.EncodeToString(b)
+	}
+	return "<" + itoa(len(b)) + " bytes binary>"
+}
+
+// recordDetail is the selected record, one field, header or body line a
+// row, everything sanitized.
+func recordDetail(idx int, r *backends.KafkaRecord) []row {
+	var rows []row
+	add := func(field, value string, s cellStyle) {
+		rows = append(rows, row{
+			id:     itoa(len(rows)),
+			cells:  []string{fcField: field, fcValue: value},
+			styles: []cellStyle{fcField: cellDim, fcValue: s},
+		})
+	}
+	ts, _ := fmtTime(r.Timestamp)
+	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, cellPlain)
+	add("key", fmtBinary(r.Key, maxHeaderShown), cellPlain)
+	if d := r.DeadLetter; d != nil {
+		where := "original topic " + quoteSafe(d.OriginalTopic)
+		if d.OriginalPartition != nil {
+			where += " · partition " + itoa(int(*d.OriginalPartition))
+		}
+		if d.OriginalOffset != nil {
+			where += " · offset " + fmtInt64(*d.OriginalOffset)
+		}
+		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", cellPlain)
+		add("exception", safe(orDash(d.ExceptionClass)), cellWarn)
+		if d.ExceptionMessage != "" {
+			lines := strings.Split(backends.SafeMultiline(d.ExceptionMessage), "\n")
+			if len(lines) > maxExcLines {
+				more := len(lines) - maxExcLines
+				lines = append(lines[:maxExcLines:maxExcLines], "… "+fmtInt(int64(more))+" more lines")
+			}
+			for i, l := range lines {
+				field := ""
+				if i == 0 {
+					field = "message"
+				}
+				add(field, l, cellWarn)
+			}
+		}
+	} else {
+		add("dead letter", "no dead-letter headers", cellDim)
+	}
+	if len(r.Headers) == 0 {
+		add("headers", "none", cellDim)
+	}
+	for _, h := range r.Headers {
+		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), cellPlain)
+	}
+	if r.Value == nil {
+		add("body", "null (tombstone)", cellDim)
+		return rows
+	}
+	desc, lines, s := renderBytes(r.Value, len(r.Value), false, "")
+	add("body", desc, s)
+	for _, l := range lines {
+		add("", l, cellPlain)
+	}
+	return rows
+}

@@ -1,0 +1,871 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	"charm.land/bubbles/v2/spinner"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/backends"
+)
+
+// The drain of a RabbitMQ dead-letter queue from the console: `D` on a
+// dead-letter queue (the :dlq or :queues list, a DLQ's detail, a
+// dead-letter group row) opens the drain view, a form (target, filters,
+// limit, rate). enter plans (actions.PlanDrain in a command: a dry run that
+// peeks and changes nothing), the plan is shown as the CLI shows it and the
+// confirmation states its scope and defaults to No (in a red, prod-like
+// context the operator types the queue name). actions.ExecuteDrain then
+// runs in a goroutine started by a command; its progress comes back through
+// a channel that a re-issued command reads, as messages tagged with the
+// run. esc or ctrl+c cancels the run (safe: the backend requeues what the
+// target did not confirm). ExecuteDrain writes the audit log, as the CLI
+// does.
+//
+// The drain is absent in a read-only context and without Options.Drainer:
+// no key, no help line (Model.canDrain).
+
+// localView is a view that neither waits for the Kafka snapshot nor goes
+// through the RabbitMQ refresh loop: it loads what it needs itself and draws
+// its own loading state (the drain and audit views).
+type localView interface {
+	view
+	local()
+}
+
+// localMsg is the result of a local view's command. It finds its view by
+// the tag it carries and is dropped when that view is gone.
+type localMsg interface{ update(m *Model) tea.Cmd }
+
+// canDrain says whether the drain exists in this console.
+func (m *Model) canDrain() bool { return m.opts.Drainer != nil && !m.opts.ReadOnly }
+
+// prodLike is a red context (config.Context.ProdLike): confirmations ask
+// for the queue name.
+func (m *Model) prodLike() bool { return strings.EqualFold(strings.TrimSpace(m.opts.Color), "red") }
+
+func (m *Model) nextLocalSeq() uint64 {
+	m.localSeq++
+	return m.localSeq
+}
+
+// localKey gives the keys to the drain view when it is on top (it takes
+// them all: the form is typed into), and handles `D` and the audit view's
+// own keys. ok is false when the key is not theirs.
+func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
+	if m.mode != modeNormal {
+		return nil, false
+	}
+	if v, ok := m.top().(*drainView); ok {
+		return m.drainViewKey(v, msg), true
+	}
+	if key.Matches(msg, m.keys.Drain) {
+		return m.openDrain(), true
+	}
+	return m.auditKey(msg)
+}
+
+// queueLister is a list of queues (:queues, :dlq) with a selected queue.
+type queueLister interface {
+	selectedQueue() (backends.Queue, bool)
+}
+
+// drainSource finds the dead-letter queue to drain from the view on top,
+// and the filter of the selected dead-letter group. why, when not empty,
+// says why there is none.
+func (m *Model) drainSource() (vhost, queue, origin, reason string, why string) {
+	const hint = "D drains a RabbitMQ dead-letter queue: select one in :dlq"
+	switch v := m.top().(type) {
+	case *dlqView:
+		if r, ok := v.tbl.selected(); ok {
+			if parts := strings.Split(r.id, "\x00"); len(parts) >= 2 {
+				origin, reason = parts[0], parts[1]
+			}
+		}
+		return v.vhost, v.name, origin, reason, ""
+	case *queueView:
+		// The detail does not keep the queue's DLQ flag: the list it was
+		// opened from has it, on its selected row.
+		for i := len(m.stack) - 2; i >= 0; i-- {
+			l, ok := m.stack[i].(queueLister)
+			if !ok {
+				continue
+			}
+			if q, ok := l.selectedQueue(); ok && q.Vhost == v.vhost && q.Name == v.name {
+				if !q.IsDLQ {
+					return "", "", "", "", safe(v.name) + " is not a dead-letter queue; " + hint
+				}
+				return v.vhost, v.name, "", "", ""
+			}
+		}
+		return "", "", "", "", safe(v.name) + " is not known as a dead-letter queue; " + hint
+	case queueLister:
+		q, ok := v.selectedQueue()
+		switch {
+		case !ok:
+			return "", "", "", "", hint
+		case !q.IsDLQ:
+			return "", "", "", "", safe(q.Name) + " is not a dead-letter queue; " + hint
+		}
+		return q.Vhost, q.Name, "", "", ""
+	}
+	return "", "", "", "", hint
+}
+
+// openDrain is the `D` key.
+func (m *Model) openDrain() tea.Cmd {
+	if !m.canDrain() {
+		return nil
+	}
+	vhost, queue, origin, reason, why := m.drainSource()
+	if why != "" {
+		return m.setFlash(flashInfo, why)
+	}
+	return m.push(newDrainView(vhost, queue, origin, reason, m.rabbitName(), m.prodLike(), &m.st))
+}
+
+type drainStage int
+
+const (
+	drainForm     drainStage = iota // editing the options
+	drainPlanning                   // PlanDrain running
+	drainConfirm                    // the plan is shown; y (or the queue name) confirms
+	drainRunning                    // ExecuteDrain running
+	drainDone                       // the result is shown
+)
+
+// The form's fields, in tab order.
+const (
+	dfTarget = iota
+	dfOrigin
+	dfReason
+	dfLimit
+	dfRate
+	numDrainFields
+)
+
+const (
+	targetOrigin = iota
+	targetExchange
+	targetFile
+)
+
+var (
+	drainTargets = []string{"origin", "exchange", "file"}
+	drainReasons = []string{"", "rejected", "expired", "maxlen", "delivery_limit"}
+)
+
+// drainView is the drain form, plan, confirmation, progress and result of
+// one dead-letter queue.
+type drainView struct {
+	vhost, queue string // raw, as the broker spells them
+	broker       string
+	prod         bool
+
+	stage   drainStage
+	focus   int
+	target  int
+	args    [3]string // the typed argument of each target kind
+	origin  string
+	reason  int // index in drainReasons
+	limit   string
+	rate    string
+	formErr string // sanitized
+
+	spin   spinner.Model
+	seq    uint64 // the plan or run this view waits for
+	cancel context.CancelFunc
+	opts   actions.DrainOptions
+	plan   *actions.DrainPlan
+
+	typed      string // the queue name typed to confirm (prod-like)
+	confirmErr string
+
+	run        *drainRun
+	prog       actions.Progress
+	progressed bool
+	cancelling bool
+	res        *actions.DrainResult
+	err        error
+
+	tbl           *table // the plan's routes (focused(): the row count)
+	width, height int
+}
+
+func newDrainView(vhost, queue, origin, reason, broker string, prod bool, st *styles) *drainView {
+	v := &drainView{vhost: vhost, queue: queue, origin: origin, broker: broker, prod: prod}
+	for i, r := range drainReasons {
+		if r == reason {
+			v.reason = i
+		}
+	}
+	v.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(st.spinner))
+	v.tbl = newTable([]column{{title: "TARGET", flex: true}, {title: "COUNT", right: true, num: true}}, 1, true)
+	v.tbl.empty = "no plan yet"
+	return v
+}
+
+func (v *drainView) local()                   {}
+func (v *drainView) id() string               { return "drain/" + queueKey(v.vhost, v.queue) }
+func (v *drainView) crumb() string            { return "drain" }
+func (v *drainView) noun() string             { return "routes" }
+func (v *drainView) build(*dataset, *styles)  {}
+func (v *drainView) builtGen() uint64         { return 0 }
+func (v *drainView) summary(int) []string     { return nil }
+func (v *drainView) focused() *table          { return v.tbl }
+func (v *drainView) open() (view, bool)       { return nil, false }
+func (v *drainView) togglePane() bool         { return false }
+func (v *drainView) layout(width, height int) { v.width, v.height = width, height }
+
+// options turns the form into drain options.
+func (v *drainView) options(m *Model) (actions.DrainOptions, error) {
+	o := actions.DrainOptions{
+		Context: m.opts.Context, ReadOnly: m.opts.ReadOnly,
+		Vhost: v.vhost, Queue: v.queue,
+		Origin: strings.TrimSpace(v.origin), Reason: drainReasons[v.reason],
+	}
+	arg := strings.TrimSpace(v.args[v.target])
+	switch v.target {
+	case targetOrigin:
+		o.To = "origin"
+	case targetExchange:
+		if arg == "" {
+			return o, errors.New("type the exchange name (exchange[:routing-key]) or choose another target")
+		}
+		o.To = "exchange:" + arg
+	case targetFile:
+		if arg == "" {
+			return o, errors.New("type the path of the file (JSON lines) or choose another target")
+		}
+		o.To = "file:" + arg
+	}
+	if s := strings.TrimSpace(v.limit); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return o, fmt.Errorf("limit %q is not a number of messages", s)
+		}
+		o.Limit = n
+	}
+	if s := strings.TrimSpace(v.rate); s != "" {
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r < 0 {
+			return o, fmt.Errorf("rate %q is not a number of messages per second", s)
+		}
+		o.Rate = r
+	}
+	return o, nil
+}
+
+// blocked says why the plan cannot be confirmed ("": it can).
+func (v *drainView) blocked() string {
+	switch {
+	case v.plan == nil:
+		return "no plan"
+	case len(v.plan.Problems) > 0:
+		return "the plan has problems (above): fix them first; the drain would stop at the first message it cannot deliver"
+	case v.plan.Selected == 0:
+		return "nothing to drain: no message in the sample passes the filters"
+	}
+	return ""
+}
+
+// --- keys ----------------------------------------------------------------
+
+func (m *Model) drainViewKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
+	k := msg.String()
+	if v.stage == drainRunning {
+		// Cancel is safe and asks nothing: the backend requeues every
+		// message the target did not confirm.
+		if k == "esc" || key.Matches(msg, m.keys.ForceQuit) {
+			if v.cancelling {
+				return nil
+			}
+			v.cancelling = true
+			if v.cancel != nil {
+				v.cancel()
+			}
+			return m.setFlash(flashWarn, "cancelling the drain: messages not yet confirmed by the target are requeued")
+		}
+		return nil
+	}
+	if key.Matches(msg, m.keys.ForceQuit) {
+		v.abandon()
+		return m.quit()
+	}
+	switch v.stage {
+	case drainForm:
+		return m.drainFormKey(v, msg)
+	case drainPlanning:
+		if k == "esc" {
+			v.abandon()
+			v.stage = drainForm
+			return m.setFlash(flashInfo, "plan cancelled")
+		}
+	case drainConfirm:
+		return m.drainConfirmKey(v, msg)
+	case drainDone:
+		if k == "esc" || k == "enter" || k == "q" {
+			return m.closeDrain(true)
+		}
+	}
+	return nil
+}
+
+// abandon cancels the plan in flight, if any; its result will be dropped.
+func (v *drainView) abandon() {
+	if v.cancel != nil {
+		v.cancel()
+		v.cancel = nil
+	}
+	v.seq = 0
+}
+
+func (m *Model) drainFormKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
+	switch msg.String() {
+	case "esc":
+		return m.closeDrain(false)
+	case "enter":
+		return m.startPlan(v)
+	case "tab", "down":
+		v.focus = (v.focus + 1) % numDrainFields
+	case "shift+tab", "up":
+		v.focus = (v.focus + numDrainFields - 1) % numDrainFields
+	case "right", "left":
+		d := 1
+		if msg.String() == "left" {
+			d = -1
+		}
+		switch v.focus {
+		case dfTarget:
+			v.target = (v.target + d + len(drainTargets)) % len(drainTargets)
+		case dfReason:
+			v.reason = (v.reason + d + len(drainReasons)) % len(drainReasons)
+		}
+	case "backspace":
+		if p := v.field(); p != nil {
+			r := []rune(*p)
+			if len(r) > 0 {
+				*p = string(r[:len(r)-1])
+			}
+		}
+	default:
+		if msg.Text != "" && msg.Mod&(tea.ModCtrl|tea.ModAlt) == 0 {
+			v.typeText(msg.Text)
+		}
+	}
+	v.formErr = ""
+	return nil
+}
+
+// field is the text the focused field edits; nil when it is a choice.
+func (v *drainView) field() *string {
+	switch v.focus {
+	case dfTarget:
+		if v.target == targetOrigin {
+			return nil
+		}
+		return &v.args[v.target]
+	case dfOrigin:
+		return &v.origin
+	case dfLimit:
+		return &v.limit
+	case dfRate:
+		return &v.rate
+	}
+	return nil
+}
+
+// typeText adds typed or pasted text to the focused field; control
+// characters (a pasted newline) are dropped.
+func (v *drainView) typeText(s string) {
+	p := v.field()
+	if p == nil {
+		return
+	}
+	*p += dropControls(s)
+}
+
+func dropControls(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// drainPaste takes a paste when the drain view is on top.
+func (m *Model) drainPaste(msg tea.PasteMsg) bool {
+	v, ok := m.top().(*drainView)
+	if !ok || m.mode != modeNormal {
+		return false
+	}
+	switch {
+	case v.stage == drainForm:
+		v.typeText(msg.Content)
+	case v.stage == drainConfirm && v.prod:
+		v.typed += dropControls(msg.Content)
+	}
+	return true
+}
+
+func (m *Model) drainConfirmKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
+	k := msg.String()
+	switch ok := v.blocked() == ""; {
+	case ok && v.prod:
+		switch {
+		case k == "esc":
+			// No.
+		case k == "enter":
+			if v.typed == v.queue {
+				return m.startRun(v)
+			}
+			v.typed = ""
+			v.confirmErr = "that is not the queue name: nothing was changed"
+			return m.setFlash(flashError, v.confirmErr)
+		case k == "backspace":
+			if r := []rune(v.typed); len(r) > 0 {
+				v.typed = string(r[:len(r)-1])
+			}
+			return nil
+		case msg.Text != "" && msg.Mod&(tea.ModCtrl|tea.ModAlt) == 0:
+			v.typed += dropControls(msg.Text)
+			v.confirmErr = ""
+			return nil
+		default:
+			return nil
+		}
+	case ok && (k == "y" || k == "Y"):
+		return m.startRun(v)
+	}
+	// Anything else is No.
+	v.stage = drainForm
+	v.plan = nil
+	v.tbl.setRows(nil)
+	return m.setFlash(flashInfo, "not confirmed: nothing was changed")
+}
+
+// closeDrain pops the drain view; after a run the queue view below
+// reloads at once.
+func (m *Model) closeDrain(reload bool) tea.Cmd {
+	if v, ok := m.top().(*drainView); ok {
+		v.abandon()
+	}
+	if len(m.stack) > 1 {
+		m.stack = m.stack[:len(m.stack)-1]
+	}
+	if reload {
+		m.cancelRefresh()
+		m.refresh.idle = true // viewChanged starts a refresh of the view below
+	}
+	return m.viewChanged()
+}
+
+// --- commands and their messages -------------------------------------------
+
+type drainPlanMsg struct {
+	seq  uint64
+	plan *actions.DrainPlan
+	err  error
+}
+
+type drainSpinMsg struct{ seq uint64 }
+
+type drainStartedMsg struct{ seq uint64 }
+
+type drainProgressMsg struct {
+	seq uint64
+	p   actions.Progress
+}
+
+type drainDoneMsg struct {
+	seq uint64
+	res *actions.DrainResult
+	err error
+}
+
+// drainOf is the drain view waiting for seq, if it is on top.
+func (m *Model) drainOf(seq uint64) (*drainView, bool) {
+	v, ok := m.top().(*drainView)
+	if !ok || seq == 0 || v.seq != seq {
+		return nil, false
+	}
+	return v, true
+}
+
+func (m *Model) startPlan(v *drainView) tea.Cmd {
+	o, err := v.options(m)
+	if err != nil {
+		v.formErr = safe(err.Error())
+		return nil
+	}
+	v.formErr = ""
+	v.opts = o
+	v.stage = drainPlanning
+	v.seq = m.nextLocalSeq()
+	ctx, cancel := context.WithTimeout(m.ctx, 4*m.opts.Timeout) // as the CLI
+	v.cancel = cancel
+	r, seq := m.opts.Drainer, v.seq
+	plan := func() tea.Msg {
+		defer cancel()
+		p, err := actions.PlanDrain(ctx, r, o)
+		if err == nil && p == nil {
+			err = errors.New("the plan is empty")
+		}
+		return drainPlanMsg{seq: seq, plan: p, err: err}
+	}
+	return tea.Batch(plan, m.after(v.spin.Spinner.FPS, drainSpinMsg{seq: seq}))
+}
+
+func (msg drainSpinMsg) update(m *Model) tea.Cmd {
+	v, ok := m.drainOf(msg.seq)
+	if !ok || v.stage != drainPlanning {
+		return nil
+	}
+	v.spin, _ = v.spin.Update(spinner.TickMsg{ID: v.spin.ID(), Time: m.now()})
+	return m.after(v.spin.Spinner.FPS, msg)
+}
+
+func (msg drainPlanMsg) update(m *Model) tea.Cmd {
+	v, ok := m.drainOf(msg.seq)
+	if !ok || v.stage != drainPlanning {
+		return nil
+	}
+	v.cancel = nil
+	if msg.err != nil {
+		v.stage = drainForm
+		v.formErr = "the plan failed: " + safe(msg.err.Error())
+		return m.setFlash(flashError, v.formErr)
+	}
+	v.plan = msg.plan
+	v.stage = drainConfirm
+	v.typed, v.confirmErr = "", ""
+	rows := make([]row, 0, len(msg.plan.Routes))
+	for i, r := range msg.plan.Routes {
+		rows = append(rows, row{id: itoa(i), cells: []string{safe(r.Target), fmtInt(int64(r.Count))}, nums: []float64{0, float64(r.Count)}})
+	}
+	v.tbl.setRows(rows)
+	return nil
+}
+
+// drainRun connects the goroutine running ExecuteDrain to the model:
+// progress (the latest only: a slow frame skips reports, it never blocks
+// the drain) and the outcome.
+type drainRun struct {
+	progress chan actions.Progress
+	done     chan drainDoneMsg
+}
+
+func newDrainRun() *drainRun {
+	return &drainRun{progress: make(chan actions.Progress, 1), done: make(chan drainDoneMsg, 1)}
+}
+
+// report is ExecuteDrain's progress callback: it replaces a report the
+// model has not read yet. Called from the drain's goroutine only.
+func (r *drainRun) report(p actions.Progress) {
+	select {
+	case <-r.progress:
+	default:
+	}
+	select {
+	case r.progress <- p:
+	default:
+	}
+}
+
+// wait is the command that reads the next report or the outcome; the model
+// re-issues it after each report.
+func (r *drainRun) wait(seq uint64) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case p := <-r.progress:
+			return drainProgressMsg{seq: seq, p: p}
+		case d := <-r.done:
+			d.seq = seq
+			return d
+		}
+	}
+}
+
+func (m *Model) startRun(v *drainView) tea.Cmd {
+	v.stage = drainRunning
+	v.seq = m.nextLocalSeq()
+	v.progressed, v.cancelling = false, false
+	v.prog = actions.Progress{}
+	ctx, cancel := context.WithCancel(m.ctx)
+	v.cancel = cancel
+	run := newDrainRun()
+	v.run = run
+	r, o, audit, seq := m.opts.Drainer, v.opts, m.opts.Audit, v.seq
+	return func() tea.Msg {
+		go func() {
+			defer cancel()
+			res, err := actions.ExecuteDrain(ctx, r, o, audit, run.report)
+			run.done <- drainDoneMsg{res: res, err: err}
+		}()
+		return drainStartedMsg{seq: seq}
+	}
+}
+
+func (msg drainStartedMsg) update(m *Model) tea.Cmd {
+	v, ok := m.drainOf(msg.seq)
+	if !ok || v.run == nil {
+		return nil
+	}
+	return v.run.wait(msg.seq)
+}
+
+func (msg drainProgressMsg) update(m *Model) tea.Cmd {
+	v, ok := m.drainOf(msg.seq)
+	if !ok || v.stage != drainRunning {
+		return nil
+	}
+	v.prog, v.progressed = msg.p, true
+	return v.run.wait(msg.seq)
+}
+
+func (msg drainDoneMsg) update(m *Model) tea.Cmd {
+	v, ok := m.drainOf(msg.seq)
+	if !ok || v.stage != drainRunning {
+		return nil
+	}
+	v.stage = drainDone
+	v.cancel = nil
+	v.res, v.err = msg.res, msg.err
+	switch {
+	case msg.err != nil && v.cancelling:
+		return m.setFlash(flashWarn, "drain cancelled: "+v.resultLine())
+	case msg.err != nil:
+		return m.setFlash(flashError, "drain failed: "+safe(msg.err.Error()))
+	}
+	return m.setFlash(flashInfo, "drain done: "+v.resultLine())
+}
+
+// --- drawing ----------------------------------------------------------------
+
+func (v *drainView) body(st *styles) []string {
+	var lines []string
+	add := func(s ...string) { lines = append(lines, s...) }
+	title := "Drain the dead letters of " + safe(v.queue) + " (vhost " + safe(v.vhost) + ")"
+	if v.broker != "" {
+		title += " on " + safe(v.broker)
+	}
+	add(st.sectionTitle.Render(title), "")
+	switch v.stage {
+	case drainForm, drainPlanning:
+		add(v.formLines(st)...)
+		add("")
+		if v.stage == drainPlanning {
+			add("  " + v.spin.View() + " " + st.connecting.Render("planning: peeking at the messages (changes nothing)… esc cancels"))
+		} else {
+			add(st.dim.Render("  enter plans (a dry run, changes nothing) · tab/↓ next field · shift+tab/↑ previous · ←/→ change · esc cancels"))
+		}
+		if v.formErr != "" {
+			add("  " + st.flashError.Render("✗ "+v.formErr))
+		}
+	case drainConfirm:
+		add(v.planLines(st)...)
+		add("")
+		add(v.confirmLines(st)...)
+	case drainRunning:
+		add(v.planLines(st)[0], "")
+		add(v.progressLines(st)...)
+	case drainDone:
+		add(v.planLines(st)[0], "")
+		add(v.doneLines(st)...)
+	}
+	out := make([]string, 0, min(len(lines), v.height))
+	for _, l := range lines[:min(len(lines), v.height)] {
+		out = append(out, clip(l, v.width))
+	}
+	return out
+}
+
+func (v *drainView) formLines(st *styles) []string {
+	editing := v.stage == drainForm
+	label := func(f int, name string) string {
+		if v.focus == f && editing {
+			return st.fieldFocus.Render("› " + fit(name, 8, false))
+		}
+		return "  " + st.fieldLabel.Render(fit(name, 8, false))
+	}
+	text := func(f int, s, hint string) string {
+		s = safe(s)
+		if v.focus == f && editing {
+			s += "█"
+		}
+		if hint != "" {
+			s += "   " + st.dim.Render(hint)
+		}
+		return s
+	}
+	choices := func(opts []string, cur int, none string) string {
+		parts := make([]string, len(opts))
+		for i, o := range opts {
+			if o == "" {
+				o = none
+			}
+			if i == cur {
+				parts[i] = st.choice.Render("[" + o + "]")
+			} else {
+				parts[i] = " " + o + " "
+			}
+		}
+		return strings.Join(parts, " ")
+	}
+	target := choices(drainTargets, v.target, "")
+	switch v.target {
+	case targetOrigin:
+		target += "   " + st.dim.Render("back to the queue each message died in")
+	case targetExchange:
+		target += "   exchange[:routing-key] " + text(dfTarget, v.args[targetExchange], "")
+	case targetFile:
+		target += "   path " + text(dfTarget, v.args[targetFile], "(JSON lines)")
+	}
+	return []string{
+		label(dfTarget, "Target") + " " + target,
+		label(dfOrigin, "Origin") + " " + text(dfOrigin, v.origin, "only dead letters from this origin queue; empty: all"),
+		label(dfReason, "Reason") + " " + choices(drainReasons, v.reason, "any"),
+		label(dfLimit, "Limit") + " " + text(dfLimit, v.limit, "at most N messages; empty: the depth at start"),
+		label(dfRate, "Rate") + " " + text(dfRate, v.rate, "at most N messages/s; empty: unlimited"),
+	}
+}
+
+// planLines shows the plan as `mqops drain` prints it.
+func (v *drainView) planLines(st *styles) []string {
+	p := v.plan
+	if p == nil {
+		return []string{""}
+	}
+	scope := fmtInt(int64(p.Sampled)) + " sampled"
+	if p.Complete {
+		scope = "all"
+	}
+	filter := ""
+	if v.opts.Origin != "" {
+		filter += " · origin " + safe(v.opts.Origin)
+	}
+	if v.opts.Reason != "" {
+		filter += " · reason " + safe(v.opts.Reason)
+	}
+	if v.opts.Limit > 0 {
+		filter += " · limit " + fmtInt(int64(v.opts.Limit))
+	}
+	if v.opts.Rate > 0 {
+		filter += " · rate " + strconv.FormatFloat(v.opts.Rate, 'f', -1, 64) + "/s"
+	}
+	lines := []string{fmt.Sprintf("plan: %s → %s (%s): %s to move, %s skipped by filter",
+		safe(p.Source), safe(p.To), scope, fmtInt(int64(p.Selected)), fmtInt(int64(p.Skipped))) + st.dim.Render(filter)}
+	for _, r := range p.Routes {
+		line := fmt.Sprintf("  %6s → %s", fmtInt(int64(r.Count)), safe(r.Target))
+		if r.Problem != "" {
+			line += "  " + st.flashError.Render("!! "+safe(r.Problem))
+		}
+		lines = append(lines, line)
+	}
+	for _, pr := range p.Problems {
+		lines = append(lines, "  "+st.flashError.Render("problem: "+safe(pr)))
+	}
+	if p.Warning != "" {
+		lines = append(lines, "  "+st.flashWarn.Render("warning: "+safe(p.Warning)))
+	}
+	if !p.Complete {
+		lines = append(lines, st.dim.Render("  the counts are of a sample: the drain moves every message that passes the filters, up to the depth at start"))
+	}
+	return lines
+}
+
+func (v *drainView) confirmLines(st *styles) []string {
+	if why := v.blocked(); why != "" {
+		return []string{st.flashError.Render(why), st.dim.Render("any key goes back to the form")}
+	}
+	q := "Drain " + safe(v.plan.Summary()) + "?"
+	if !v.prod {
+		return []string{st.confirm.Render(q + " [y/N]"), st.dim.Render("y drains · any other key cancels")}
+	}
+	lines := []string{
+		st.confirm.Render(q),
+		st.confirm.Render("This is a production context: type the queue name ("+safe(v.queue)+") to confirm: ") + safe(v.typed) + "█",
+		st.dim.Render("enter confirms · esc cancels"),
+	}
+	if v.confirmErr != "" {
+		lines = append(lines, st.flashError.Render("✗ "+v.confirmErr))
+	}
+	return lines
+}
+
+func (v *drainView) progressLines(st *styles) []string {
+	p := v.prog
+	barW := max(min(40, v.width-40), 10)
+	frac := 0.0
+	if p.Total > 0 {
+		frac = min(float64(p.Seen)/float64(p.Total), 1)
+	}
+	n := int(frac * float64(barW))
+	bar := st.barDone.Render(strings.Repeat("█", n)) + st.barLeft.Render(strings.Repeat("░", barW-n))
+	total := "?"
+	if v.progressed {
+		total = fmtInt(int64(p.Total))
+	}
+	lines := []string{
+		fmt.Sprintf("  %s %s/%s seen · moved %s · skipped by filter %s · failed %s",
+			bar, fmtInt(int64(p.Seen)), total, fmtInt(int64(p.Done)), fmtInt(int64(p.Skipped)), fmtInt(int64(p.Failed))),
+		fmt.Sprintf("  %s msg/s · ETA %s · elapsed %s", fmtRate(p.Rate()), fmtDuration(p.ETA()), fmtDuration(p.Elapsed)),
+		"",
+	}
+	if v.cancelling {
+		lines = append(lines, st.flashWarn.Render("  cancelling… messages not yet confirmed by the target are requeued"))
+	} else {
+		lines = append(lines, st.dim.Render("  esc or ctrl+c cancels (safe: messages not yet confirmed by the target are requeued)"))
+	}
+	return lines
+}
+
+// resultLine is the outcome as `mqops drain` prints it.
+func (v *drainView) resultLine() string {
+	r := v.res
+	if r == nil {
+		return "no result"
+	}
+	left := fmtInt(int64(r.Left))
+	if r.Left < 0 {
+		left = "unknown"
+	}
+	return fmt.Sprintf("run %s: seen %s, moved %s, skipped by filter %s, failed %s, left in %s %s (%s msg/s)",
+		safe(r.RunID), fmtInt(int64(r.Seen)), fmtInt(int64(r.Moved)), fmtInt(int64(r.Skipped)), fmtInt(int64(r.Failed)),
+		safe(v.queue), left, fmtRate(r.Rate))
+}
+
+// stoppedLine says why the run stopped.
+func (v *drainView) stoppedLine() string {
+	if v.res == nil {
+		return ""
+	}
+	return "stopped: " + safe(orDash(v.res.StoppedBecause))
+}
+
+func (v *drainView) doneLines(st *styles) []string {
+	title := st.cells[cellOK].Render("Drain finished")
+	switch {
+	case v.err != nil && v.cancelling:
+		title = st.flashWarn.Render("Drain cancelled")
+	case v.err != nil:
+		title = st.flashError.Render("Drain failed")
+	case v.res != nil && v.res.Failed > 0:
+		title = st.flashWarn.Render("Drain finished with failures")
+	}
+	lines := []string{title, "  " + v.resultLine()}
+	if v.res != nil {
+		lines = append(lines, "  "+v.stoppedLine())
+	}
+	if v.err != nil {
+		lines = append(lines, "  "+st.flashError.Render("✗ "+safe(v.err.Error())))
+	}
+	return append(lines, "", st.dim.Render("  enter or esc closes and reloads the queue"))
+}
