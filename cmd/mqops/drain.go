@@ -24,7 +24,7 @@ func newDrainCmd(g *globals) *cobra.Command {
 		audit  string
 	)
 	cmd := &cobra.Command{
-		Use:   "drain rabbitmq:<queue> --to origin|exchange:<name>[:<routing-key>]|file:<path.jsonl>",
+		Use:   "drain rabbitmq:<queue>|kafka:<dead-letter-topic> --to <target>",
 		Short: "Move dead letters back where they came from, safely (preview, confirm, rate limit, audit)",
 		Long: `Moves the messages of a RabbitMQ dead-letter queue:
   --to origin                       back to the queue each message died in (from x-death)
@@ -34,10 +34,27 @@ func newDrainCmd(g *globals) *cobra.Command {
 The source is acknowledged only after the target confirmed the message; an
 unroutable message, a nack, a deleted target or a lost connection stops the
 drain with every unconfirmed message requeued in the DLQ. A crash duplicates
-at most --prefetch messages and loses none. Every run, dry runs included, is
-written to the audit log (mqops audit).`,
+at most --prefetch messages and loses none.
+
+Or the records of a Kafka dead-letter topic:
+  --to origin                       back to the topic each record came from (Spring kafka_dlt-original-*,
+                                    Kafka Connect __connect.errors.*, x-original-*), at its original
+                                    partition when known, else partitioned by key
+  --to topic:<name>                 to one topic, partitioned by key
+
+Key, value, headers and timestamp are kept; mqops-replay-source and
+mqops-run-id headers are added. The dead-letter topic is read with the
+consumer group mqops-drain.<topic>, produced with acks=all by an idempotent
+producer, and the group is committed only up to acknowledged records: a
+second run continues where the first stopped, and a crash moves at most 1,000
+records twice and loses none. --reason, --origin, --vhost, --prefetch and
+--sample are for RabbitMQ only.
+
+Every run, dry runs included, is written to the audit log (mqops audit).`,
 		Example: `  mqops drain rabbitmq:orders.dlq --to origin --dry-run
-  mqops drain rabbitmq:orders.dlq --to origin --reason rejected --rate 200 --yes`,
+  mqops drain rabbitmq:orders.dlq --to origin --reason rejected --rate 200 --yes
+  mqops drain kafka:orders.DLT --to origin --dry-run
+  mqops drain kafka:orders.DLT --to topic:orders-retry --limit 500 --rate 100 --yes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkOutput(output); err != nil {
@@ -48,9 +65,9 @@ written to the audit log (mqops audit).`,
 			case strings.HasPrefix(src, "rabbitmq:"):
 				o.Queue = strings.TrimPrefix(src, "rabbitmq:")
 			case strings.HasPrefix(src, "kafka:"):
-				return fmt.Errorf("draining Kafka dead-letter topics is not available in this version: only rabbitmq:<queue> sources")
+				return drainKafka(g, cmd, strings.TrimPrefix(src, "kafka:"), o, dryRun, yes, output, audit)
 			default:
-				return fmt.Errorf("invalid source %q: want rabbitmq:<queue>", src)
+				return fmt.Errorf("invalid source %q: want rabbitmq:<queue> or kafka:<dead-letter-topic>", src)
 			}
 			_, c, err := g.loadContext()
 			if err != nil {
@@ -110,19 +127,23 @@ written to the audit log (mqops audit).`,
 				if output == "json" {
 					_ = writeJSON(g.stdout, res)
 				} else {
-					fmt.Fprintf(g.stdout, "run %s: seen %d, moved %d, skipped by filter %d, failed %d, left in %s %d (%.1f msg/s) — %s\n",
-						res.RunID, res.Seen, res.Moved, res.Skipped, res.Failed, backends.SafeText(o.Queue), res.Left, res.Rate, backends.SafeText(res.StoppedBecause))
+					left := "unknown" // -1: the depth could not be read at the end
+					if res.Left >= 0 {
+						left = fmt.Sprint(res.Left)
+					}
+					fmt.Fprintf(g.stdout, "run %s: seen %d, moved %d, skipped by filter %d, failed %d, left in %s %s (%.1f msg/s) — %s\n",
+						res.RunID, res.Seen, res.Moved, res.Skipped, res.Failed, backends.SafeText(o.Queue), left, res.Rate, backends.SafeText(res.StoppedBecause))
 				}
 			}
 			return err
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.To, "to", "", "target: origin, exchange:<name>[:<routing-key>] or file:<path.jsonl> (required)")
+	f.StringVar(&o.To, "to", "", "target: origin, exchange:<name>[:<routing-key>] or file:<path.jsonl>; for a Kafka source origin or topic:<name> (required)")
 	f.StringVar(&o.Vhost, "vhost", "/", "vhost of the dead-letter queue")
 	f.StringVar(&o.Reason, "reason", "", "only dead letters of this reason: rejected, expired, maxlen, delivery_limit")
 	f.StringVar(&o.Origin, "origin", "", "only dead letters from this origin queue")
-	f.IntVar(&o.Limit, "limit", 0, "move at most N messages (default: the depth at start)")
+	f.IntVar(&o.Limit, "limit", 0, "move at most N messages (default: the depth, or the log end, at start)")
 	f.Float64Var(&o.Rate, "rate", 0, "at most N messages per second (default: unlimited)")
 	f.IntVar(&o.Prefetch, "prefetch", 100, "messages in flight; the most a crash can duplicate")
 	f.IntVar(&o.Sample, "sample", 1000, "messages the preview peeks at")
@@ -139,7 +160,11 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 	if p.Complete {
 		scope = "all"
 	}
-	fmt.Fprintf(w, "plan: %s → %s (%s): %d to move, %d skipped by filter\n", backends.SafeText(p.Source), backends.SafeText(p.To), scope, p.Selected, p.Skipped)
+	if strings.HasPrefix(p.Source, "kafka:") { // no filters
+		fmt.Fprintf(w, "plan: %s → %s (%s): %d to move\n", backends.SafeText(p.Source), backends.SafeText(p.To), scope, p.Selected)
+	} else {
+		fmt.Fprintf(w, "plan: %s → %s (%s): %d to move, %d skipped by filter\n", backends.SafeText(p.Source), backends.SafeText(p.To), scope, p.Selected, p.Skipped)
+	}
 	for _, r := range p.Routes {
 		line := fmt.Sprintf("  %6d → %s", r.Count, backends.SafeText(r.Target))
 		if r.Problem != "" {
@@ -195,4 +220,103 @@ func confirm(g *globals, prodLike bool, name, question string) error {
 func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// rabbitOnlyDrainFlags do not apply to a Kafka source.
+var rabbitOnlyDrainFlags = []string{"reason", "origin", "vhost", "prefetch", "sample"}
+
+// drainKafka drains a Kafka dead-letter topic: plan, confirmation, move,
+// result, each step as for a RabbitMQ queue.
+func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOptions, dryRun, yes bool, output, audit string) error {
+	for _, name := range rabbitOnlyDrainFlags {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s is for RabbitMQ sources only: a Kafka drain moves every record of the topic (use --limit to move fewer)", name)
+		}
+	}
+	src := "kafka:" + topic
+	_, c, err := g.loadContext()
+	if err != nil {
+		return err
+	}
+	o := actions.KafkaDrainOptions{Context: c.Name, ReadOnly: c.ReadOnly, Topic: topic, To: ro.To, Limit: ro.Limit, Rate: ro.Rate}
+	log := actions.NewAuditLog(audit)
+	if err := o.Validate(); err != nil {
+		if o.ReadOnly {
+			_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "drain", Parameters: map[string]any{"source": src, "to": o.To, "target": o.To}, Outcome: "refused", Error: err.Error()})
+		}
+		return err
+	}
+	kc, err := g.kafkaClient(c)
+	if err != nil {
+		return err
+	}
+	defer kc.Close()
+	ctx := cmd.Context()
+	// The plan reads every record the drain would move (Ctrl-C stops it);
+	// each request is bounded by the client's timeout.
+	plan, err := actions.PlanKafkaDrain(ctx, kc, o)
+	if dryRun {
+		actions.AuditKafkaDryRun(log, o, plan, err)
+	}
+	if err != nil {
+		return err
+	}
+	if dryRun {
+		if output == "json" {
+			return writeJSON(g.stdout, map[string]any{"dry_run": true, "plan": plan})
+		}
+		printPlan(g.stdout, plan)
+		return nil
+	}
+	printPlan(g.stderr, plan)
+	if plan.Sampled == 0 {
+		fmt.Fprintf(g.stderr, "nothing to drain: %s has no record that consumer group %s has not moved yet\n", backends.SafeText(src), backends.SafeText(o.Group))
+		if output == "json" {
+			return writeJSON(g.stdout, &actions.DrainResult{RunID: o.RunID, StoppedBecause: "end"})
+		}
+		return nil
+	}
+	if len(plan.Problems) > 0 && !yes {
+		return fmt.Errorf("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first record it cannot move)")
+	}
+	if plan.Selected == 0 {
+		return fmt.Errorf("nothing to drain: no record of %s can be moved (see the problems above)", backends.SafeText(src))
+	}
+	if !yes {
+		if err := confirm(g, c.ProdLike(), topic, fmt.Sprintf("Drain %s?", plan.Summary())); err != nil {
+			return err
+		}
+	}
+	o.Plan = plan
+	var bar func(actions.Progress)
+	if isTerminal(os.Stderr) {
+		bar = func(p actions.Progress) { fmt.Fprint(g.stderr, "\r"+progressLine(p)) }
+	}
+	res, err := actions.ExecuteKafkaDrain(ctx, kc, o, log, bar)
+	if bar != nil {
+		fmt.Fprintln(g.stderr)
+	}
+	if res != nil {
+		if output == "json" {
+			_ = writeJSON(g.stdout, res)
+		} else {
+			fmt.Fprintf(g.stdout, "run %s: moved %d, failed %d, left %d in %s (%.1f msg/s) — stopped because %s\n",
+				res.RunID, res.Moved, res.Failed, res.Left, backends.SafeText(src), res.Rate, kafkaStopText(res.StoppedBecause))
+		}
+	}
+	return err
+}
+
+func kafkaStopText(reason string) string {
+	switch reason {
+	case backends.KafkaStopEnd:
+		return "it reached the log end measured at start"
+	case backends.KafkaStopLimit:
+		return "it reached --limit"
+	case backends.KafkaStopCancelled:
+		return "it was cancelled"
+	case backends.KafkaStopError:
+		return "of an error"
+	}
+	return backends.SafeText(reason)
 }

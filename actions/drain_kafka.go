@@ -1,0 +1,281 @@
+package actions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka"
+)
+
+// KafkaDrainOptions are the parameters of a drain of a Kafka dead-letter
+// topic, as the operator gave them.
+type KafkaDrainOptions struct {
+	Context  string
+	ReadOnly bool
+	Topic    string // the dead-letter topic
+	// To is origin (each record back to its kafka_dlt-original-topic /
+	// __connect.errors.topic / x-original-topic, at its original partition
+	// when known, else by key) or topic:<name> (every record there, by key).
+	To    string
+	Limit int
+	Rate  float64 // records per second, 0: unlimited
+	// Window bounds the records produced but not yet committed (default
+	// 1000): what a crash can make the next run move twice.
+	Window int
+	// Group is the drain's consumer group (default mqops-drain.<Topic>).
+	Group string
+	RunID string
+	// Plan, if set, is the plan the operator saw: ExecuteKafkaDrain records
+	// its summary in the audit log.
+	Plan *DrainPlan
+}
+
+// Validate checks the options; a read-only context refuses drains.
+func (o *KafkaDrainOptions) Validate() error {
+	if o.ReadOnly {
+		return fmt.Errorf("context %q is read-only: drains are not available", o.Context)
+	}
+	if o.Topic == "" {
+		return errors.New("no source topic: want kafka:<dead-letter-topic>")
+	}
+	if o.Limit < 0 || o.Rate < 0 {
+		return errors.New("--limit and --rate must not be negative")
+	}
+	if o.Window < 0 {
+		return errors.New("the window must not be negative")
+	}
+	t, err := kafkaTargetTopic(o.To)
+	if err != nil {
+		return err
+	}
+	if t == o.Topic {
+		return fmt.Errorf("invalid --to %q: that is the dead-letter topic itself", o.To)
+	}
+	if o.Group == "" {
+		o.Group = kafka.DrainGroup(o.Topic)
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID()
+	}
+	return nil
+}
+
+// kafkaTargetTopic parses --to for a Kafka source: "" for origin, the topic
+// name for topic:<name>.
+func kafkaTargetTopic(to string) (string, error) {
+	switch {
+	case to == toOrigin:
+		return "", nil
+	case strings.HasPrefix(to, "topic:"):
+		t := strings.TrimPrefix(to, "topic:")
+		if t == "" || strings.TrimSpace(t) != t {
+			return "", fmt.Errorf("invalid --to %q: topic: needs a topic name", to)
+		}
+		return t, nil
+	case to == "":
+		return "", errors.New("no --to: want origin or topic:<name>")
+	case strings.HasPrefix(to, "exchange:"), strings.HasPrefix(to, "file:"):
+		return "", fmt.Errorf("invalid --to %q for a Kafka source: want origin or topic:<name> (exchange: and file: are for RabbitMQ)", to)
+	}
+	return "", fmt.Errorf("invalid --to %q: want origin or topic:<name>", to)
+}
+
+// target is the backend Target of the drain.
+func (o *KafkaDrainOptions) target() func(*backends.KafkaRecord) (string, int32, error) {
+	if t, _ := kafkaTargetTopic(o.To); t != "" {
+		return kafka.TopicTarget(t)
+	}
+	return kafka.OriginTarget
+}
+
+func (o *KafkaDrainOptions) source() string { return "kafka:" + o.Topic }
+
+// noOrigin marks, in a plan's counts, the records without an original-topic
+// header (no topic can be named so: it holds a NUL byte).
+const noOrigin = "\x00no-origin"
+
+// checkSource returns a clear error when the dead-letter topic does not
+// exist.
+func checkKafkaSource(ctx context.Context, k backends.KafkaDeadLetters, o *KafkaDrainOptions) error {
+	pc, err := k.PartitionCounts(ctx, []string{o.Topic})
+	if err != nil {
+		return err
+	}
+	if pc[o.Topic] == 0 {
+		return fmt.Errorf("unknown topic %q: no dead-letter topic of that name in context %q", backends.SafeText(o.Topic), o.Context)
+	}
+	return nil
+}
+
+// PlanKafkaDrain previews a drain without moving or committing anything: it
+// reads the records the drain would move (from the drain group's committed
+// offsets up to the log end, or Limit records), counts them per target
+// topic and checks that every target topic exists. Records without an
+// original-topic header (with --to origin) and missing target topics are
+// Problems: the drain would stop at the first such record.
+func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions) (*DrainPlan, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkKafkaSource(ctx, k, &o); err != nil {
+		return nil, err
+	}
+	var first *backends.KafkaRecord // the first record without an origin
+	target := o.target()
+	counts, total, err := k.PlanMove(ctx, o.Topic, o.Group, o.Limit, func(r *backends.KafkaRecord) (string, int32, error) {
+		t, p, err := target(r)
+		if errors.Is(err, kafka.ErrNoOrigin) {
+			if first == nil {
+				first = &backends.KafkaRecord{Partition: r.Partition, Offset: r.Offset}
+			}
+			return noOrigin, -1, nil
+		}
+		return t, p, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: total, Complete: true}
+	var topics []string
+	for t := range counts {
+		if t != noOrigin {
+			topics = append(topics, t)
+		}
+	}
+	sort.Strings(topics)
+	var parts map[string]int32
+	if len(topics) > 0 {
+		if parts, err = k.PartitionCounts(ctx, topics); err != nil {
+			return nil, err
+		}
+	}
+	for _, t := range topics {
+		route := PlanRoute{Target: "topic " + t, Count: counts[t]}
+		switch {
+		case t == o.Topic:
+			route.Problem = "is the dead-letter topic itself: the drain would stop at the first such record"
+		case parts[t] == 0:
+			route.Problem = "topic does not exist: the drain would stop at the first record for it"
+		}
+		if route.Problem != "" {
+			p.Problems = append(p.Problems, route.Target+": "+route.Problem)
+		} else {
+			p.Selected += route.Count
+		}
+		p.Routes = append(p.Routes, route)
+	}
+	if n := counts[noOrigin]; n > 0 {
+		p.Problems = append(p.Problems, fmt.Sprintf("%d record(s) have no original-topic header (first: partition %d offset %d): their origin is unknown and the drain would stop at the first (use --to topic:<name>)",
+			n, first.Partition, first.Offset))
+	}
+	sort.Slice(p.Routes, func(i, j int) bool {
+		if p.Routes[i].Count != p.Routes[j].Count {
+			return p.Routes[i].Count > p.Routes[j].Count
+		}
+		return p.Routes[i].Target < p.Routes[j].Target
+	})
+	return p, nil
+}
+
+// ExecuteKafkaDrain moves the records of a dead-letter topic (the safe move
+// lives in the backend: own consumer group, acks=all idempotent producer,
+// commits only acknowledged records), rate-limited, reporting progress, and
+// appends the outcome to the audit log. A cancelled ctx stops it cleanly:
+// the result says "cancelled" and the error is ctx's.
+func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
+	start := time.Now()
+	if err := o.Validate(); err != nil {
+		if audit != nil {
+			_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
+		}
+		return nil, err
+	}
+	out := &DrainResult{RunID: o.RunID}
+	var last backends.KafkaMoveProgress
+	// Before anything moves: the source exists, and so does a topic:<name>
+	// target (an origin target is checked per record by the backend).
+	err := checkKafkaSource(ctx, k, &o)
+	if t, _ := kafkaTargetTopic(o.To); err == nil && t != "" {
+		var pc map[string]int32
+		if pc, err = k.PartitionCounts(ctx, []string{t}); err == nil && pc[t] == 0 {
+			err = fmt.Errorf("unknown target topic %q: nothing was moved", backends.SafeText(t))
+		}
+	}
+	if err == nil {
+		lim := NewLimiter(o.Rate)
+		mo := backends.KafkaMoveOptions{
+			Topic: o.Topic, Group: o.Group, Target: o.target(), Limit: o.Limit, RunID: o.RunID, Window: o.Window, Wait: lim.Wait,
+			Progress: func(p backends.KafkaMoveProgress) {
+				last = p
+				if progress != nil {
+					progress(Progress{Done: p.Moved, Failed: p.Failed, Seen: p.Seen, Total: p.Total, Elapsed: p.Elapsed})
+				}
+			},
+		}
+		var res *backends.KafkaMoveResult
+		res, err = k.MoveRecords(ctx, mo)
+		if res != nil {
+			out.Moved, out.Failed, out.Left, out.StoppedBecause = res.Moved, res.Failed, res.Left, res.StoppedBecause
+			out.Seen = last.Seen
+		}
+	}
+	if out.StoppedBecause == "" && err != nil {
+		out.StoppedBecause = backends.KafkaStopError
+	}
+	if err != nil && ctx.Err() != nil {
+		out.StoppedBecause = backends.KafkaStopCancelled
+	}
+	out.Seconds = time.Since(start).Seconds()
+	if out.Seconds > 0 {
+		out.Rate = float64(out.Moved) / out.Seconds
+	}
+	if audit != nil {
+		e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
+			Plan:   o.auditPlan(last.Total),
+			Result: map[string]any{"moved": out.Moved, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
+		if err != nil {
+			e.Outcome, e.Error = "failed", err.Error()
+			if out.StoppedBecause == backends.KafkaStopCancelled {
+				e.Outcome = "cancelled"
+			}
+		}
+		if aerr := audit.Append(e); aerr != nil && err == nil {
+			err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
+		}
+	}
+	return out, err
+}
+
+// AuditKafkaDryRun records a dry run of a Kafka drain in the audit log.
+func AuditKafkaDryRun(audit *AuditLog, o KafkaDrainOptions, p *DrainPlan, err error) {
+	if audit == nil {
+		return
+	}
+	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: true, Parameters: o.auditParams(), Outcome: "ok"}
+	if p != nil {
+		e.Plan = map[string]any{"summary": p.Summary(), "selected": p.Selected, "problems": p.Problems}
+	}
+	if err != nil {
+		e.Outcome, e.Error = "failed", err.Error()
+	}
+	_ = audit.Append(e)
+}
+
+func (o *KafkaDrainOptions) auditParams() map[string]any {
+	// "target" as well: the key the rabbit drain and `mqops audit` use
+	return map[string]any{"source": o.source(), "to": o.To, "target": o.To, "limit": o.Limit, "rate": o.Rate, "group": o.Group, "window": o.Window}
+}
+
+// auditPlan is the plan recorded with a drain: the one the operator saw, or
+// the records the backend measured to move at start.
+func (o *KafkaDrainOptions) auditPlan(total int) map[string]any {
+	if o.Plan != nil {
+		return map[string]any{"summary": o.Plan.Summary(), "selected": o.Plan.Selected, "problems": o.Plan.Problems}
+	}
+	return map[string]any{"summary": fmt.Sprintf("%d record(s) from %s → %s", total, o.source(), o.To), "selected": total}
+}

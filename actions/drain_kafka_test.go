@@ -1,0 +1,514 @@
+package actions
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka"
+)
+
+// kafkaPayloadMarker is in every dead letter's value: it must never reach
+// the audit log.
+const kafkaPayloadMarker = "PAYLOAD-card-4111111111111111"
+
+// kafkaWorld is a kfake cluster with origin topics "a" and "b" (3
+// partitions each), a target topic "c" (4 partitions) and a dead-letter
+// topic "a.DLT" (2 partitions).
+type kafkaWorld struct {
+	t       *testing.T
+	brokers []string
+	cl      *kgo.Client
+	k       *kafka.Client
+}
+
+func newKafkaWorld(t *testing.T) *kafkaWorld {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, "a"), kfake.SeedTopics(3, "b"), kfake.SeedTopics(4, "c"), kfake.SeedTopics(2, "a.DLT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return kafkaWorldOn(t, c.ListenAddrs())
+}
+
+func kafkaWorldOn(t *testing.T, brokers []string) *kafkaWorld {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	k, err := kafka.New(kafka.Config{Brokers: brokers, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return &kafkaWorld{t: t, brokers: brokers, cl: cl, k: k}
+}
+
+// springDeadLetter is dead letter id of origin/op as Spring's
+// DeadLetterPublishingRecoverer writes it (binary partition and offset).
+func springDeadLetter(dlt string, p int32, origin string, op int32, id int) *kgo.Record {
+	return &kgo.Record{Topic: dlt, Partition: p, Key: []byte(fmt.Sprintf("key-%d", id)),
+		Value: []byte(fmt.Sprintf(`{"id":%d,"card":"%s"}`, id, kafkaPayloadMarker)),
+		Headers: []kgo.RecordHeader{
+			{Key: "id", Value: []byte(fmt.Sprint(id))},
+			{Key: "kafka_dlt-original-topic", Value: []byte(origin)},
+			{Key: "kafka_dlt-original-partition", Value: binary.BigEndian.AppendUint32(nil, uint32(op))},
+			{Key: "kafka_dlt-original-offset", Value: binary.BigEndian.AppendUint64(nil, uint64(id))},
+			{Key: "kafka_dlt-exception-fqcn", Value: []byte("com.example.PoisonPill")},
+			{Key: "kafka_dlt-exception-message", Value: []byte("boom " + kafkaPayloadMarker)},
+		}}
+}
+
+func (w *kafkaWorld) produce(recs ...*kgo.Record) {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		w.t.Fatal(err)
+	}
+}
+
+// seed writes nA dead letters from "a" and nB from "b" into dlt (ids 0..),
+// dead letter id pointing to partition id%3 of its origin.
+func (w *kafkaWorld) seed(dlt string, nA, nB int) {
+	w.t.Helper()
+	var recs []*kgo.Record
+	for i := range nA + nB {
+		origin := "a"
+		if i >= nA {
+			origin = "b"
+		}
+		recs = append(recs, springDeadLetter(dlt, int32(i%2), origin, int32(i%3), i))
+	}
+	w.produce(recs...)
+}
+
+// read returns every record of topic (which must not be transactional).
+func (w *kafkaWorld) read(topic string) []*kgo.Record {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	adm := kadm.NewClient(w.cl)
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	want := int64(0)
+	ends.Each(func(o kadm.ListedOffset) { want += o.Offset })
+	if want == 0 {
+		return nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer cl.Close()
+	var out []*kgo.Record
+	for int64(len(out)) < want {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			w.t.Fatalf("reading %s: %d of %d records", topic, len(out), want)
+		}
+		fs.EachError(func(_ string, _ int32, err error) { w.t.Fatalf("reading %s: %v", topic, err) })
+		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
+	}
+	return out
+}
+
+// committed is the sum of the group's committed offsets on topic.
+func (w *kafkaWorld) committed(group, topic string) int64 {
+	w.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	offs, err := kadm.NewClient(w.cl).FetchOffsets(ctx, group)
+	if err != nil && !strings.Contains(err.Error(), "GROUP_ID_NOT_FOUND") {
+		w.t.Fatal(err)
+	}
+	sum := int64(0)
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic {
+			sum += o.At
+		}
+	})
+	return sum
+}
+
+func hdr(r *kgo.Record, key string) []byte {
+	var v []byte
+	for _, h := range r.Headers {
+		if h.Key == key {
+			v = h.Value
+		}
+	}
+	return v
+}
+
+func TestKafkaDrainValidate(t *testing.T) {
+	for to, want := range map[string]string{
+		"":                   "no --to",
+		"somewhere":          `invalid --to "somewhere": want origin or topic:<name>`,
+		"topic:":             "topic: needs a topic name",
+		"exchange:x":         "exchange: and file: are for RabbitMQ",
+		"file:/tmp/x.jsonl":  "exchange: and file: are for RabbitMQ",
+		"topic:a.DLT":        "the dead-letter topic itself",
+		"topic: spaced-name": "topic: needs a topic name",
+	} {
+		o := KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: to}
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--to %q: %v, want %q", to, err, want)
+		}
+	}
+	o := KafkaDrainOptions{Context: "prod", ReadOnly: true, Topic: "a.DLT", To: "origin"}
+	if err := o.Validate(); err == nil || err.Error() != `context "prod" is read-only: drains are not available` {
+		t.Fatalf("read-only: %v", err)
+	}
+	o = KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: -1}
+	if err := o.Validate(); err == nil {
+		t.Fatal("negative limit accepted")
+	}
+	o = KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}
+	if err := o.Validate(); err != nil || o.Group != "mqops-drain.a.DLT" || o.RunID == "" {
+		t.Fatalf("defaults: %+v %v", o, err)
+	}
+}
+
+// TestKafkaDrainPlanCounts: the plan counts the records per target topic,
+// honours the limit, moves and commits nothing.
+func TestKafkaDrainPlanCounts(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 30, 20)
+	ctx := context.Background()
+	p, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []PlanRoute{{Target: "topic a", Count: 30}, {Target: "topic b", Count: 20}}
+	if p.Source != "kafka:a.DLT" || p.To != "origin" || p.Sampled != 50 || p.Selected != 50 || !p.Complete || len(p.Problems) != 0 ||
+		fmt.Sprint(p.Routes) != fmt.Sprint(want) {
+		t.Fatalf("plan %+v", p)
+	}
+	if s := p.Summary(); s != "50 message(s) from kafka:a.DLT: 30 → topic a, 20 → topic b" {
+		t.Errorf("summary %q", s)
+	}
+	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 7})
+	if err != nil || p.Sampled != 7 || p.Selected != 7 {
+		t.Fatalf("limited plan %+v %v", p, err)
+	}
+	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"})
+	if err != nil || p.Selected != 50 || len(p.Routes) != 1 || p.Routes[0] != (PlanRoute{Target: "topic c", Count: 50}) {
+		t.Fatalf("topic plan %+v %v", p, err)
+	}
+	if n := len(w.read("a")) + len(w.read("b")) + len(w.read("c")); n != 0 {
+		t.Fatalf("a plan produced %d records", n)
+	}
+	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c != 0 {
+		t.Fatalf("a plan committed %d", c)
+	}
+	_, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"})
+	if err == nil || !strings.Contains(err.Error(), `unknown topic "nope.DLT"`) {
+		t.Fatalf("unknown source: %v", err)
+	}
+}
+
+// TestKafkaDrainToOriginKeepsKeyAndPartition: every dead letter goes back to
+// its origin topic, at its original partition, with its key and value; the
+// drain group ends at the log end; a second run moves nothing.
+func TestKafkaDrainToOriginKeepsKeyAndPartition(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 30, 20)
+	ctx := context.Background()
+	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	var last Progress
+	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", RunID: "run-1"}, log, func(p Progress) { last = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.RunID != "run-1" || res.Moved != 50 || res.Failed != 0 || res.Left != 0 || res.Seen != 50 || res.StoppedBecause != "end" || res.Rate <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if last.Done != 50 || last.Seen != 50 || last.Total != 50 {
+		t.Fatalf("last progress %+v", last)
+	}
+	dl := map[string]*kgo.Record{}
+	for _, r := range w.read("a.DLT") {
+		dl[string(hdr(r, "id"))] = r
+	}
+	got := 0
+	for _, origin := range []string{"a", "b"} {
+		for _, r := range w.read(origin) {
+			got++
+			id := string(hdr(r, "id"))
+			d := dl[id]
+			if d == nil {
+				t.Fatalf("%s/%d/%d: unknown id %q", origin, r.Partition, r.Offset, id)
+			}
+			if string(hdr(d, "kafka_dlt-original-topic")) != origin {
+				t.Errorf("id %s landed in %s", id, origin)
+			}
+			if want := int32(binary.BigEndian.Uint32(hdr(d, "kafka_dlt-original-partition"))); r.Partition != want {
+				t.Errorf("id %s in partition %d, want %d", id, r.Partition, want)
+			}
+			if !bytes.Equal(r.Key, d.Key) || !bytes.Equal(r.Value, d.Value) {
+				t.Errorf("id %s: key or value changed", id)
+			}
+			if string(hdr(r, kafka.HeaderRunID)) != "run-1" || string(hdr(r, kafka.HeaderReplaySource)) != fmt.Sprintf("a.DLT/%d/%d", d.Partition, d.Offset) {
+				t.Errorf("id %s: replay headers %q %q", id, hdr(r, kafka.HeaderRunID), hdr(r, kafka.HeaderReplaySource))
+			}
+		}
+	}
+	if got != 50 {
+		t.Fatalf("%d records in the origin topics, want 50", got)
+	}
+	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c != 50 {
+		t.Fatalf("drain group committed %d, want 50", c)
+	}
+	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, log, nil)
+	if err != nil || res.Moved != 0 || res.Left != 0 || res.StoppedBecause != "end" {
+		t.Fatalf("second run %+v %v", res, err)
+	}
+}
+
+// TestKafkaDrainToTopic moves everything to one topic, partitioned by key:
+// the same key always lands in the same partition.
+func TestKafkaDrainToTopic(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 30, 20)
+	w.produce(springDeadLetter("a.DLT", 0, "a", 0, 1000)) // a second record of key-1000 ...
+	w.produce(springDeadLetter("a.DLT", 1, "a", 0, 1000)) // ... from the other DLT partition
+	res, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}, nil, nil)
+	if err != nil || res.Moved != 52 || res.Left != 0 {
+		t.Fatalf("result %+v %v", res, err)
+	}
+	if n := len(w.read("a")) + len(w.read("b")); n != 0 {
+		t.Fatalf("%d records went to the origin topics", n)
+	}
+	parts := map[string]map[int32]bool{}
+	recs := w.read("c")
+	for _, r := range recs {
+		k := string(r.Key)
+		if parts[k] == nil {
+			parts[k] = map[int32]bool{}
+		}
+		parts[k][r.Partition] = true
+	}
+	if len(recs) != 52 || len(parts) != 51 || len(parts["key-1000"]) != 1 {
+		t.Fatalf("%d records, %d keys, key-1000 in partitions %v", len(recs), len(parts), parts["key-1000"])
+	}
+	used := map[int32]bool{}
+	for _, ps := range parts {
+		for p := range ps {
+			used[p] = true
+		}
+	}
+	if len(used) < 2 {
+		t.Fatalf("51 keys all in partitions %v: not partitioned by key", used)
+	}
+}
+
+// TestKafkaDrainLimit moves Limit records, then the rest, none twice.
+func TestKafkaDrainLimit(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 30, 20)
+	ctx := context.Background()
+	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 15}, nil, nil)
+	if err != nil || res.Moved != 15 || res.Left != 35 || res.StoppedBecause != "limit" {
+		t.Fatalf("limited %+v %v", res, err)
+	}
+	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c != 15 {
+		t.Fatalf("committed %d, want 15", c)
+	}
+	p, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
+	if err != nil || p.Selected != 35 {
+		t.Fatalf("plan of the rest %+v %v", p, err)
+	}
+	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, nil)
+	if err != nil || res.Moved != 35 || res.Left != 0 {
+		t.Fatalf("rest %+v %v", res, err)
+	}
+	seen := map[string]int{}
+	for _, topic := range []string{"a", "b"} {
+		for _, r := range w.read(topic) {
+			seen[string(hdr(r, "id"))]++
+		}
+	}
+	if len(seen) != 50 {
+		t.Fatalf("%d distinct ids moved, want 50", len(seen))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Fatalf("id %s moved %d times", id, n)
+		}
+	}
+}
+
+// TestKafkaDrainReadOnlyRefused: a read-only context moves nothing and the
+// refusal is audited.
+func TestKafkaDrainReadOnlyRefused(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 5, 0)
+	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	o := KafkaDrainOptions{Context: "prod", ReadOnly: true, Topic: "a.DLT", To: "origin"}
+	if _, err := PlanKafkaDrain(context.Background(), w.k, o); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Fatalf("plan: %v", err)
+	}
+	res, err := ExecuteKafkaDrain(context.Background(), w.k, o, log, nil)
+	if err == nil || res != nil || err.Error() != `context "prod" is read-only: drains are not available` {
+		t.Fatalf("execute: %+v %v", res, err)
+	}
+	if n := len(w.read("a")); n != 0 {
+		t.Fatalf("%d records moved", n)
+	}
+	es, _, err := log.Read(0)
+	if err != nil || len(es) != 1 || es[0].Outcome != "refused" || es[0].Context != "prod" || es[0].Parameters["source"] != "kafka:a.DLT" {
+		t.Fatalf("audit %+v %v", es, err)
+	}
+}
+
+// TestKafkaDrainMissingTarget: a missing target topic and records without
+// an origin header are problems of the plan; the execute stops with a clear
+// error.
+func TestKafkaDrainMissingTarget(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 10, 0)
+	w.produce(springDeadLetter("a.DLT", 1, "gone", 0, 100))
+	w.produce(&kgo.Record{Topic: "a.DLT", Partition: 0, Key: []byte("k"), Value: []byte("no headers")})
+	ctx := context.Background()
+	p, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Sampled != 12 || p.Selected != 10 || len(p.Routes) != 2 || p.Routes[1] != (PlanRoute{Target: "topic gone", Count: 1, Problem: "topic does not exist: the drain would stop at the first record for it"}) ||
+		len(p.Problems) != 2 || !strings.Contains(p.Problems[1], "1 record(s) have no original-topic header (first: partition 0 offset 5)") {
+		t.Fatalf("plan %+v", p)
+	}
+	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:nope"})
+	if err != nil || p.Selected != 0 || len(p.Problems) != 1 || !strings.Contains(p.Problems[0], "topic nope: topic does not exist") {
+		t.Fatalf("plan to a missing topic %+v %v", p, err)
+	}
+
+	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:nope"}, log, nil)
+	if err == nil || err.Error() != `unknown target topic "nope": nothing was moved` || res == nil || res.Moved != 0 || res.StoppedBecause != "error" {
+		t.Fatalf("execute to a missing topic: %+v %v", res, err)
+	}
+	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, log, nil)
+	if err == nil || res == nil || res.StoppedBecause != "error" || res.Failed != 1 {
+		t.Fatalf("execute to origin: %+v %v", res, err)
+	}
+	if !strings.Contains(err.Error(), `unknown target topic "gone"`) && !strings.Contains(err.Error(), "no target for a.DLT partition 0 offset 5") {
+		t.Fatalf("error does not say what stopped it: %v", err)
+	}
+	es, _, _ := log.Read(0)
+	if len(es) != 2 || es[0].Outcome != "failed" || es[1].Outcome != "failed" || !strings.Contains(es[0].Error, `"nope"`) {
+		t.Fatalf("audit %+v", es)
+	}
+	if _, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"}, nil, nil); err == nil || !strings.Contains(err.Error(), `unknown topic "nope.DLT"`) {
+		t.Fatalf("unknown source: %v", err)
+	}
+}
+
+// TestKafkaDrainAudit: one entry per run with parameters, plan, result and
+// duration, and never a payload.
+func TestKafkaDrainAudit(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 8, 4)
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	log := NewAuditLog(path)
+	o := KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 10, Rate: 500, RunID: "run-audit"}
+	p, err := PlanKafkaDrain(ctx, w.k, o)
+	AuditKafkaDryRun(log, o, p, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Plan = p
+	if _, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte(kafkaPayloadMarker)) || bytes.Contains(raw, []byte("key-")) {
+		t.Fatalf("the audit log holds payload text:\n%s", raw)
+	}
+	es, bad, err := log.Read(0)
+	if err != nil || bad != 0 || len(es) != 2 {
+		t.Fatalf("%d entries, %d bad, %v", len(es), bad, err)
+	}
+	dry, run := es[0], es[1]
+	if !dry.DryRun || dry.Action != "drain" || dry.RunID != "run-audit" || dry.Outcome != "ok" || dry.Plan["summary"] != "10 message(s) from kafka:a.DLT: 8 → topic a, 2 → topic b" {
+		t.Fatalf("dry run entry %+v", dry)
+	}
+	if run.DryRun || run.Action != "drain" || run.Context != "local" || run.RunID != "run-audit" || run.Outcome != "ok" || run.User == "" || run.Time.IsZero() || run.DurationMS <= 0 {
+		t.Fatalf("run entry %+v", run)
+	}
+	wantParams := map[string]any{"source": "kafka:a.DLT", "to": "origin", "limit": float64(10), "rate": float64(500)}
+	for k, v := range wantParams {
+		if run.Parameters[k] != v {
+			t.Errorf("parameter %s = %v, want %v", k, run.Parameters[k], v)
+		}
+	}
+	if run.Plan["summary"] != dry.Plan["summary"] {
+		t.Errorf("plan %v", run.Plan)
+	}
+	wantRes := map[string]any{"moved": float64(10), "failed": float64(0), "left": float64(2), "stopped_because": "limit"}
+	for k, v := range wantRes {
+		if run.Result[k] != v {
+			t.Errorf("result %s = %v, want %v", k, run.Result[k], v)
+		}
+	}
+	// without a plan given, the audit says what the backend measured
+	o.Plan, o.Limit, o.RunID = nil, 0, ""
+	if _, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil); err != nil {
+		t.Fatal(err)
+	}
+	es, _, _ = log.Read(1)
+	if es[0].Plan["summary"] != "2 record(s) from kafka:a.DLT → origin" || es[0].RunID == "" {
+		t.Fatalf("entry without a plan %+v", es[0])
+	}
+}
+
+// TestKafkaDrainCancelled: cancelling stops a rate-limited drain cleanly;
+// what was moved is committed and the rest is moved by the next run.
+func TestKafkaDrainCancelled(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 100, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Rate: 100}, log, func(p Progress) {
+		if p.Done >= 10 {
+			cancel()
+		}
+	})
+	if err == nil || res == nil || res.StoppedBecause != "cancelled" || res.Moved < 10 || res.Moved >= 100 || res.Moved+res.Left != 100 {
+		t.Fatalf("cancelled: %+v %v", res, err)
+	}
+	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c != int64(res.Moved) {
+		t.Fatalf("committed %d, moved %d", c, res.Moved)
+	}
+	es, _, _ := log.Read(0)
+	if len(es) != 1 || es[0].Outcome != "cancelled" || es[0].Result["stopped_because"] != "cancelled" {
+		t.Fatalf("audit %+v", es)
+	}
+	rest, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, nil)
+	if err != nil || rest.Moved != res.Left || len(w.read("a")) != 100 {
+		t.Fatalf("rest %+v %v", rest, err)
+	}
+}
+
+var _ backends.KafkaDeadLetters = (*kafka.Client)(nil)

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mqops/mqops/actions"
+)
+
+// The demo cluster's orders.DLT holds 200 Spring dead letters of orders.
+
+func TestKafkaDrainDryRunJSON(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	brokers := demoCluster(t)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	out, _, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--dry-run", "-o", "json", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		DryRun bool              `json:"dry_run"`
+		Plan   actions.DrainPlan `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	p := got.Plan
+	if !got.DryRun || p.Source != "kafka:orders.DLT" || p.To != "origin" || p.Selected != 200 || !p.Complete || len(p.Problems) != 0 ||
+		len(p.Routes) != 1 || p.Routes[0] != (actions.PlanRoute{Target: "topic orders", Count: 200}) {
+		t.Fatalf("plan:\n%s", out)
+	}
+	es, _, err := actions.NewAuditLog(auditPath).Read(0)
+	if err != nil || len(es) != 1 || !es[0].DryRun || es[0].Parameters["source"] != "kafka:orders.DLT" {
+		t.Fatalf("audit %+v %v", es, err)
+	}
+	// the table form
+	out, _, err = runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--dry-run", "--limit", "20", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil || !strings.Contains(out, "plan: kafka:orders.DLT → origin (all): 20 to move") || !strings.Contains(out, "20 → topic orders") {
+		t.Fatalf("table: %v\n%s", err, out)
+	}
+}
+
+func TestKafkaDrainYes(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	brokers := demoCluster(t)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	out, _, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--limit", "50", "--rate", "1000", "--yes", "-o", "json", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res actions.DrainResult
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Moved != 50 || res.Left != 150 || res.StoppedBecause != "limit" || res.RunID == "" {
+		t.Fatalf("result %+v", res)
+	}
+	// without --yes: no terminal to ask on (or /dev/null, which answers
+	// nothing): refused, nothing moved
+	_, _, err = runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--brokers", brokers, "--audit-file", auditPath)
+	if err == nil || !strings.Contains(err.Error(), "refusing to drain without confirmation") && !strings.Contains(err.Error(), "not confirmed: nothing was changed") {
+		t.Fatalf("without --yes: %v", err)
+	}
+	out, se, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--yes", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil || !strings.Contains(out, ": moved 150, failed 0, left 0 in kafka:orders.DLT (") || !strings.Contains(out, "stopped because it reached the log end") {
+		t.Fatalf("rest: %v\n%s\n%s", err, out, se)
+	}
+	if !strings.Contains(se, "plan: kafka:orders.DLT → origin (all): 150 to move") {
+		t.Fatalf("plan not shown on stderr:\n%s", se)
+	}
+	out, se, err = runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--yes", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil || out != "" || !strings.Contains(se, "nothing to drain") {
+		t.Fatalf("third run: %v\n%s\n%s", err, out, se)
+	}
+	es, _, err := actions.NewAuditLog(auditPath).Read(0)
+	if err != nil || len(es) != 2 || es[0].Result["moved"] != float64(50) || es[1].Result["moved"] != float64(150) || es[1].Plan["summary"] == nil {
+		t.Fatalf("audit %+v %v", es, err)
+	}
+}
+
+func TestKafkaDrainReadOnlyRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", dir)
+	brokers := demoCluster(t)
+	cfg := filepath.Join(dir, "mqops", "config.yaml")
+	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := "current-context: prod\ncontexts:\n  prod:\n    color: red\n    read-only: true\n    kafka:\n      brokers: [" + brokers + "]\n"
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	for _, extra := range [][]string{{"--yes"}, {"--dry-run"}} {
+		args := append([]string{"drain", "kafka:orders.DLT", "--to", "origin", "--audit-file", auditPath}, extra...)
+		_, _, err := runCLI(t, args...)
+		if err == nil || err.Error() != `context "prod" is read-only: drains are not available` {
+			t.Fatalf("%v: %v", extra, err)
+		}
+	}
+	es, _, _ := actions.NewAuditLog(auditPath).Read(0)
+	if len(es) != 2 || es[0].Outcome != "refused" || es[0].Parameters["source"] != "kafka:orders.DLT" {
+		t.Fatalf("audit %+v", es)
+	}
+	out, _, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--dry-run", "-o", "json", "--context", "prod", "--audit-file", auditPath)
+	if err == nil || out != "" {
+		t.Fatalf("dry run in a read-only context: %v %s", err, out)
+	}
+}
+
+func TestKafkaDrainErrors(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	brokers := demoCluster(t)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"kafka:nope.DLT", "--to", "origin", "--dry-run"}, `unknown topic "nope.DLT"`},
+		{[]string{"kafka:nope.DLT", "--to", "origin", "--yes"}, `unknown topic "nope.DLT"`},
+		{[]string{"kafka:orders.DLT", "--to", "origin", "--reason", "rejected"}, "--reason is for RabbitMQ sources only"},
+		{[]string{"kafka:orders.DLT", "--to", "origin", "--vhost", "/"}, "--vhost is for RabbitMQ sources only"},
+		{[]string{"kafka:orders.DLT", "--to", "origin", "--prefetch", "5"}, "--prefetch is for RabbitMQ sources only"},
+		{[]string{"kafka:orders.DLT", "--to", "origin", "--origin", "orders"}, "--origin is for RabbitMQ sources only"},
+		{[]string{"kafka:orders.DLT", "--to", "exchange:x"}, "exchange: and file: are for RabbitMQ"},
+		{[]string{"kafka:orders.DLT", "--to", "orders"}, `invalid --to "orders": want origin or topic:<name>`},
+		{[]string{"kafka:orders.DLT", "--to", "topic:orders.DLT"}, "the dead-letter topic itself"},
+		{[]string{"kafka:orders.DLT", "--to", "topic:nope", "--dry-run"}, ""}, // a problem of the plan, not an error
+		{[]string{"kafka:orders.DLT", "--to", "topic:nope"}, "the plan has problems"},
+		{[]string{"kafka:orders.DLT", "--to", "topic:nope", "--yes"}, "nothing to drain: no record of kafka:orders.DLT can be moved"},
+		{[]string{"nats:x", "--to", "origin"}, "want rabbitmq:<queue> or kafka:<dead-letter-topic>"},
+	} {
+		args := append([]string{"drain", "--brokers", brokers, "--audit-file", auditPath}, c.args...)
+		out, _, err := runCLI(t, args...)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.args, err)
+		case c.want == "" && !strings.Contains(out, "topic nope  !! topic does not exist"):
+			t.Errorf("%v: plan\n%s", c.args, out)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: %v, want %q", c.args, err, c.want)
+		}
+	}
+}
