@@ -202,7 +202,7 @@ func PlanDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan
 	if err != nil {
 		return nil, err
 	}
-	p := &DrainPlan{Source: o.Vhost + "/" + o.Queue, To: o.To, Sampled: len(ms), Warning: warning, Complete: len(ms) < n || (o.Limit > 0 && len(ms) == o.Limit)}
+	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: len(ms), Warning: warning, Complete: len(ms) < n || (o.Limit > 0 && len(ms) == o.Limit)}
 	counts := map[rabbitmq.MoveTarget]int{}
 	for i := range ms {
 		dec, tgt, err := o.decide(t, &ms[i])
@@ -360,7 +360,7 @@ func AuditDryRun(audit *AuditLog, o DrainOptions, p *DrainPlan, err error) {
 }
 
 func (o *DrainOptions) auditParams() map[string]any {
-	return map[string]any{"source": "rabbitmq:" + o.Vhost + "/" + o.Queue, "target": o.To, "reason": o.Reason, "origin": o.Origin, "limit": o.Limit, "rate": o.Rate}
+	return map[string]any{"source": o.source(), "vhost": o.Vhost, "target": o.To, "reason": o.Reason, "origin": o.Origin, "limit": o.Limit, "rate": o.Rate}
 }
 
 func msgLabel(m *backends.Message) string {
@@ -397,3 +397,12 @@ func (s *fileSink) Write(_ context.Context, m *backends.Message) error {
 }
 
 func (s *fileSink) Close() error { return s.f.Close() }
+
+// source names the queue as the operator knows it: the vhost is only
+// spelled out when it is not the default one.
+func (o *DrainOptions) source() string {
+	if o.Vhost == "" || o.Vhost == "/" {
+		return "rabbitmq:" + o.Queue
+	}
+	return "rabbitmq:" + o.Vhost + "/" + o.Queue
+}

@@ -59,6 +59,9 @@ func (o *KafkaDrainOptions) Validate() error {
 	if o.Group == "" {
 		o.Group = kafka.DrainGroup(o.Topic)
 	}
+	if o.Window == 0 {
+		o.Window = kafka.DefaultMoveWindow // recorded in the audit log as used
+	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()
 	}

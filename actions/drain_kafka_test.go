@@ -181,7 +181,7 @@ func TestKafkaDrainValidate(t *testing.T) {
 		t.Fatal("negative limit accepted")
 	}
 	o = KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}
-	if err := o.Validate(); err != nil || o.Group != "mqops-drain.a.DLT" || o.RunID == "" {
+	if err := o.Validate(); err != nil || o.Group != "mqops-drain.a.DLT" || o.Window != kafka.DefaultMoveWindow || o.RunID == "" {
 		t.Fatalf("defaults: %+v %v", o, err)
 	}
 }
@@ -457,7 +457,7 @@ func TestKafkaDrainAudit(t *testing.T) {
 	if run.DryRun || run.Action != "drain" || run.Context != "local" || run.RunID != "run-audit" || run.Outcome != "ok" || run.User == "" || run.Time.IsZero() || run.DurationMS <= 0 {
 		t.Fatalf("run entry %+v", run)
 	}
-	wantParams := map[string]any{"source": "kafka:a.DLT", "to": "origin", "limit": float64(10), "rate": float64(500)}
+	wantParams := map[string]any{"source": "kafka:a.DLT", "to": "origin", "limit": float64(10), "rate": float64(500), "group": "mqops-drain.a.DLT", "window": float64(1000)}
 	for k, v := range wantParams {
 		if run.Parameters[k] != v {
 			t.Errorf("parameter %s = %v, want %v", k, run.Parameters[k], v)

@@ -17,11 +17,11 @@ func auditFixture(t *testing.T) *actions.AuditLog {
 	log := actions.NewAuditLog(filepath.Join(t.TempDir(), "state", "audit.jsonl"))
 	entries := []actions.AuditEntry{
 		{Time: t0.Add(-3 * time.Hour), User: "alice", Host: "ops-1", Context: "staging", Action: "drain", RunID: "20260314T063000-0a1b2c3d4e5f", DryRun: true,
-			Parameters: map[string]any{"source": "rabbitmq://orders.dlq", "target": "origin", "reason": "", "origin": "", "limit": 0, "rate": 0},
-			Plan:       map[string]any{"summary": "25 message(s) from //orders.dlq: 24 → queue orders, 1 → queue payments", "selected": 25, "skipped": 0},
+			Parameters: map[string]any{"source": "rabbitmq:orders.dlq", "target": "origin", "reason": "", "origin": "", "limit": 0, "rate": 0},
+			Plan:       map[string]any{"summary": "25 message(s) from rabbitmq:orders.dlq: 24 → queue orders, 1 → queue payments", "selected": 25, "skipped": 0},
 			Outcome:    "ok"},
 		{Time: t0.Add(-2 * time.Hour), User: "alice", Host: "ops-1", Context: "staging", Action: "drain", RunID: "20260314T073000-1a2b3c4d5e6f",
-			Parameters: map[string]any{"source": "rabbitmq://orders.dlq", "target": "origin", "reason": "rejected", "origin": "orders", "limit": 0, "rate": 50},
+			Parameters: map[string]any{"source": "rabbitmq:orders.dlq", "target": "origin", "reason": "rejected", "origin": "orders", "limit": 0, "rate": 50},
 			Result:     map[string]any{"moved": 2, "skipped": 23, "failed": 0, "left": 23, "stopped_because": "done: the 25 messages there were at the start seen"},
 			Outcome:    "ok", DurationMS: 1250},
 		{Time: t0.Add(-time.Hour), User: "bob", Host: "ops-2", Context: "prod", Action: "drain", RunID: "20260314T083000-2b3c4d5e6f70",
@@ -62,7 +62,7 @@ func TestAuditView(t *testing.T) {
 		t.Errorf("order %v, want newest first", users)
 	}
 	s := h.screen()
-	for _, want := range []string{"refused", "cancelled", "dry", "rabbitmq://orders.dlq → origin", "1m01s", "1s"} {
+	for _, want := range []string{"refused", "cancelled", "dry", "rabbitmq:orders.dlq → origin", "1m01s", "1s"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the audit view lacks %q:\n%s", want, s)
 		}
@@ -131,7 +131,7 @@ func TestAuditShowsDrain(t *testing.T) {
 	h.keys("D", "enter", "y", "enter")
 	h.command("audit")
 	s := h.screen()
-	if !strings.Contains(s, "rabbitmq://orders.dlq → origin") || !strings.Contains(s, "staging") || !strings.Contains(s, " 25 ") {
+	if !strings.Contains(s, "rabbitmq:orders.dlq → origin") || !strings.Contains(s, "staging") || !strings.Contains(s, " 25 ") {
 		t.Errorf("the drain is not in the audit view:\n%s", s)
 	}
 }

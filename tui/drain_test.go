@@ -332,10 +332,10 @@ func TestDrainPlanAndDefaultNo(t *testing.T) {
 	}
 	s := h.screen()
 	for _, want := range []string{
-		"plan: //orders.dlq → origin (all): 25 to move, 0 skipped by filter",
+		"plan: rabbitmq:orders.dlq → origin (all): 25 to move, 0 skipped by filter",
 		"24 → queue orders",
 		"1 → queue payments",
-		"Drain 25 message(s) from //orders.dlq: 24 → queue orders, 1 → queue payments? [y/N]",
+		"Drain 25 message(s) from rabbitmq:orders.dlq: 24 → queue orders, 1 → queue payments? [y/N]",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the plan screen lacks %q:\n%s", want, s)
@@ -493,7 +493,7 @@ func TestDrainRunResultAndAudit(t *testing.T) {
 	}
 	e := es[0]
 	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(2) ||
-		e.Parameters["origin"] != "orders" || e.Parameters["reason"] != "rejected" || e.Parameters["source"] != "rabbitmq://orders.dlq" {
+		e.Parameters["origin"] != "orders" || e.Parameters["reason"] != "rejected" || e.Parameters["source"] != "rabbitmq:orders.dlq" {
 		t.Errorf("audit entry %+v", e)
 	}
 }

@@ -1,29 +1,61 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net/url"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends/embedded"
 	"github.com/mqops/mqops/backends/kafka"
+	"github.com/mqops/mqops/backends/rabbitmq"
 	"github.com/mqops/mqops/tui"
 )
 
+// demoPasswordEnv is the variable the --no-tui instructions put the demo's
+// guest password in (guest/guest is RabbitMQ's well-known default).
+const demoPasswordEnv = "MQOPS_DEMO_RABBITMQ_PASSWORD"
+
 func newDemoCmd(g *globals) *cobra.Command {
 	var (
-		noTUI  bool
-		listen string
-		seed   int64
+		noTUI        bool
+		listen       string
+		seed         int64
+		noRabbit     bool
+		deleteQueues bool
 	)
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Open the console on an embedded Kafka with live synthetic traffic",
+		Short: "Open the console on an embedded Kafka (and a local RabbitMQ, if any) with live synthetic traffic",
 		Long: `Starts an in-process Kafka (kfake) with live synthetic traffic — a healthy
 group, one falling behind, one stalled, one stopped with lag, and a
-dead-letter topic — and opens the console on it. Nothing leaves this process.
+dead-letter topic — and opens the console on it. Nothing of Kafka leaves
+this process.
+
+RabbitMQ cannot run in process: when a broker is reachable — --rabbitmq-url
+and --management-url (env MQOPS_RABBITMQ_URL, MQOPS_MANAGEMENT_URL), else
+RabbitMQ's default amqp://guest:guest@127.0.0.1:5672/ with management on
+http://127.0.0.1:15672 — the demo also creates queues named demo.* on vhost
+"/" and runs traffic on them (a few tens of messages per second):
+  demo.orders        classic, a consumer keeping up; 1 order in 20 is invalid
+                     and rejected to demo.orders.dlq (with Spring-style
+                     x-exception-* headers)
+  demo.payments      quorum, a slow consumer: a backlog that grows and
+                     shrinks; stale authorisation holds expire (per-message
+                     TTL) and declined cards are rejected, to demo.payments.dlq
+  demo.emails        classic, no consumer: grows slowly (capped at 5000)
+  demo.orders.dlq, demo.payments.dlq   dead letters via exchange demo.dlx,
+                     capped at 5000 messages each
+The check takes at most 2 s; an unreachable broker means a Kafka-only demo.
+The password comes from the URL, else --rabbitmq-password-env, else guest's.
+On exit the traffic stops and the demo.* queues stay (with their messages)
+unless --delete-demo-queues is given. --no-rabbitmq leaves RabbitMQ alone.
 
 With --no-tui the cluster keeps running and its address is printed, so the
 headless commands can be tried against it from another terminal.`,
@@ -35,16 +67,53 @@ headless commands can be tried against it from another terminal.`,
 			}
 			defer closeLog()
 			ctx := cmd.Context()
+
+			// RabbitMQ is tried while Kafka starts: the check never delays
+			// the Kafka demo by more than its own 2 s budget.
+			type rabbitResult struct {
+				r   *embedded.Rabbit
+				err error
+			}
+			var target demoRabbitTarget
+			rabbitDone := make(chan rabbitResult, 1)
+			if noRabbit {
+				rabbitDone <- rabbitResult{}
+			} else if target, err = g.demoRabbitTarget(); err != nil {
+				rabbitDone <- rabbitResult{err: err}
+			} else {
+				go func() {
+					r, err := embedded.StartRabbit(ctx, embedded.RabbitOptions{
+						URL: target.dialURL, Seed: seed, DeleteOnClose: deleteQueues, Logf: log.Printf,
+					})
+					rabbitDone <- rabbitResult{r, err}
+				}()
+			}
+
 			env, err := embedded.Start(ctx, embedded.Options{Seed: seed, Traffic: true, ListenAddr: listen, Logf: log.Printf})
+			rr := <-rabbitDone
+			if rr.r != nil {
+				defer func() { demoRabbitClose(g.stdout, rr.r, target, deleteQueues) }()
+			}
 			if err != nil {
 				return fmt.Errorf("starting the embedded demo cluster: %w", err)
 			}
 			defer env.Close()
+			if rr.err != nil {
+				log.Printf("demo: RabbitMQ: %v", rr.err)
+			}
 			brokers := env.Brokers()
 			if noTUI {
 				fmt.Fprintf(g.stdout, "demo cluster running; in another terminal:\n\n  export MQOPS_BROKERS=%s\n  mqops lag\n\n", strings.Join(brokers, ","))
 				for _, s := range env.Scenario() {
 					fmt.Fprintf(g.stdout, "  group %-14s on %-12s expect %s\n", s.Group, s.Topic, s.Expect)
+				}
+				fmt.Fprintln(g.stdout)
+				switch {
+				case noRabbit:
+				case rr.r == nil:
+					fmt.Fprintln(g.stdout, rabbitUnavailable(rr.err, target))
+				default:
+					demoRabbitHelp(g.stdout, rr.r, target, g.rabbitPwEnv)
 				}
 				fmt.Fprintln(g.stdout, "\nctrl+c to stop")
 				<-ctx.Done()
@@ -55,14 +124,153 @@ headless commands can be tried against it from another terminal.`,
 				return err
 			}
 			defer kc.Close()
-			return tui.Run(ctx, tui.Options{
+			opts := tui.Options{
 				Context: "demo", Color: "green", Cluster: "embedded " + kc.Name(),
-				Kafka: kc, Refresh: 2e9, Timeout: g.timeout,
-			})
+				Kafka: kc, KafkaDLQ: kc, Refresh: 2e9, Timeout: g.timeout,
+				Audit: actions.NewAuditLog(""),
+			}
+			if rr.r != nil {
+				rc, err := rabbitmq.New(rabbitmq.Config{
+					URL: target.url, ManagementURL: target.mgmt,
+					Username: target.user, Password: target.password, Timeout: g.timeout,
+				})
+				if err != nil {
+					return err
+				}
+				defer rc.Close()
+				opts.Rabbit, opts.Drainer = rc, rc
+			}
+			return tui.Run(ctx, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "keep the cluster running and print its address instead of opening the console")
 	cmd.Flags().StringVar(&listen, "listen", "", "address for the embedded broker (default 127.0.0.1 on a free port)")
 	cmd.Flags().Int64Var(&seed, "seed", 1, "seed of the synthetic traffic")
+	cmd.Flags().BoolVar(&noRabbit, "no-rabbitmq", false, "do not look for a RabbitMQ broker: Kafka only")
+	cmd.Flags().BoolVar(&deleteQueues, "delete-demo-queues", false, "on exit, delete the demo.* queues and the demo.dlx exchange from RabbitMQ (default: leave them)")
 	return cmd
+}
+
+// demoRabbitTarget is the broker the demo tries and the credentials to use.
+type demoRabbitTarget struct {
+	dialURL  string // with the password: for the demo's own connection only
+	url      string // without it: for display and the console's client
+	mgmt     string
+	user     string
+	password string
+	guest    bool // guest/guest, the well-known default: fine to print
+}
+
+func (t demoRabbitTarget) display() string {
+	if u, err := url.Parse(t.url); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return t.url
+}
+
+// demoRabbitTarget resolves the demo's broker from --rabbitmq-url and
+// --management-url (or their env vars) only — never from the config file,
+// whose current context may be a production broker — defaulting to guest
+// on the local broker.
+func (g *globals) demoRabbitTarget() (demoRabbitTarget, error) {
+	raw := g.rabbitURL
+	if raw == "" {
+		raw = embedded.DefaultRabbitURL
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
+		return demoRabbitTarget{url: embedded.RedactURL(raw)}, fmt.Errorf("invalid RabbitMQ URL: want amqp://host:port or amqps://host:port")
+	}
+	user, pw, hasPw := "guest", "", false
+	if u.User != nil {
+		if u.User.Username() != "" {
+			user = u.User.Username()
+		}
+		pw, hasPw = u.User.Password()
+	}
+	switch {
+	case g.rabbitPwEnv != "":
+		v, ok := os.LookupEnv(g.rabbitPwEnv)
+		if !ok {
+			return demoRabbitTarget{url: embedded.RedactURL(raw)}, fmt.Errorf("--rabbitmq-password-env: %s is not set", g.rabbitPwEnv)
+		}
+		pw = v
+	case !hasPw && user == "guest":
+		pw = "guest"
+	}
+	t := demoRabbitTarget{user: user, password: pw, guest: user == "guest" && pw == "guest"}
+	u.User = url.UserPassword(user, pw)
+	t.dialURL = u.String()
+	u.User = url.User(user)
+	t.url = u.String()
+	switch {
+	case g.mgmtURL != "":
+		t.mgmt = g.mgmtURL
+	case g.rabbitURL == "":
+		t.mgmt = embedded.DefaultRabbitManagementURL
+	default:
+		t.mgmt = deriveManagementURL(raw)
+	}
+	return t, nil
+}
+
+// rabbitUnavailable is the one line of --no-tui when RabbitMQ is not usable.
+func rabbitUnavailable(err error, t demoRabbitTarget) string {
+	if errors.Is(err, embedded.ErrRabbitLogin) {
+		hint := "pass --rabbitmq-password-env"
+		if t.guest {
+			hint = "guest/guest is refused — it only works from localhost, if not removed; pass --rabbitmq-url amqp://USER@HOST:5672/ and --rabbitmq-password-env VAR"
+		}
+		return fmt.Sprintf("RabbitMQ: login refused at %s as %s, Kafka only (%s)", t.display(), t.user, hint)
+	}
+	return fmt.Sprintf("RabbitMQ: not reachable at %s (%s), Kafka only; point at a broker with --rabbitmq-url and --management-url", t.display(), rabbitReason(err))
+}
+
+// rabbitReason is the short cause of a failed check, without the prefix
+// the embedded package puts on it.
+func rabbitReason(err error) string {
+	if err == nil {
+		return "skipped"
+	}
+	s := err.Error()
+	if i := strings.LastIndex(s, ": "); strings.HasPrefix(s, "rabbitmq demo: connecting to ") && i >= 0 {
+		s = s[i+2:]
+	}
+	return strings.TrimPrefix(s, "rabbitmq demo: ")
+}
+
+// demoRabbitHelp prints the RabbitMQ half of the --no-tui instructions.
+func demoRabbitHelp(w io.Writer, r *embedded.Rabbit, t demoRabbitTarget, pwEnv string) {
+	names := make([]string, 0, 5)
+	for _, q := range r.Queues() {
+		names = append(names, q.Name)
+	}
+	fmt.Fprintf(w, "RabbitMQ: demo queues on %s (vhost /): %s\n\n", t.display(), strings.Join(names, ", "))
+	fmt.Fprintf(w, "  export MQOPS_RABBITMQ_URL=%s\n  export MQOPS_MANAGEMENT_URL=%s\n", t.url, t.mgmt)
+	flag := "--rabbitmq-password-env "
+	switch {
+	case t.guest && pwEnv == "":
+		fmt.Fprintf(w, "  export %s=guest   # RabbitMQ's default guest/guest, loopback only\n", demoPasswordEnv)
+		flag += demoPasswordEnv
+	case pwEnv != "":
+		flag += pwEnv
+	default:
+		fmt.Fprintf(w, "  # VAR: an env var holding the password of %s\n", t.user)
+		flag += "VAR"
+	}
+	fmt.Fprintf(w, "  mqops queues %s\n  mqops dlq %s\n", flag, flag)
+}
+
+// demoRabbitClose stops the RabbitMQ traffic and says what is left behind.
+func demoRabbitClose(w io.Writer, r *embedded.Rabbit, t demoRabbitTarget, deleted bool) {
+	err := r.Close()
+	switch {
+	case deleted && err == nil:
+		fmt.Fprintf(w, "RabbitMQ: demo queues deleted from %s\n", t.display())
+	case deleted:
+		fmt.Fprintf(w, "RabbitMQ: deleting the demo queues from %s: %v\n", t.display(), err)
+	default:
+		fmt.Fprintf(w, "RabbitMQ: the demo.* queues stay on %s (vhost /) with their messages, for the next demo.\n"+
+			"To delete them, quit a demo run with --delete-demo-queues, or:\n  %s\n", t.display(), r.DeleteCommand())
+	}
 }

@@ -94,7 +94,7 @@ topic and exception class from the DLT headers), sampled from the first
 			for _, d := range rep.DeadLetters {
 				name := d.Topic
 				if d.Backend == "rabbitmq" {
-					name = d.Vhost + "/" + d.Queue
+					name = vhostQueue(d.Vhost, d.Queue)
 				}
 				depth := fmt.Sprint(d.Messages)
 				if d.Sampled < int(d.Messages) {
@@ -115,7 +115,7 @@ topic and exception class from the DLT headers), sampled from the first
 			}
 			for _, d := range rep.DeadLetters {
 				if d.Warning != "" {
-					g.warn(d.Vhost + "/" + d.Queue + ": " + d.Warning)
+					g.warn(vhostQueue(d.Vhost, d.Queue) + ": " + d.Warning)
 				}
 			}
 			if len(rep.Errors) > 0 {
@@ -142,4 +142,13 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// vhostQueue names a queue as operators write it: the default vhost is not
+// spelled out.
+func vhostQueue(vhost, queue string) string {
+	if vhost == "" || vhost == "/" {
+		return queue
+	}
+	return vhost + "/" + queue
 }

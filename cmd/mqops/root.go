@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/config"
 	"github.com/mqops/mqops/backends/kafka"
@@ -244,7 +245,10 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		return err
 	}
 	defer closeLog()
-	var src backends.KafkaSource
+	var (
+		src  backends.KafkaSource
+		dlts backends.KafkaDeadLetters
+	)
 	cluster := ""
 	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
 		kc, err := g.kafkaClient(c)
@@ -252,9 +256,12 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 			return err
 		}
 		defer kc.Close()
-		src, cluster = kc, kc.Name()
+		src, dlts, cluster = kc, kc, kc.Name()
 	}
-	var rabbit tui.RabbitSource
+	var (
+		rabbit  tui.RabbitSource
+		drainer actions.RabbitDrainer
+	)
 	if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
 		rc, err := g.rabbitClient(c)
 		if err != nil {
@@ -262,6 +269,9 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		}
 		defer rc.Close()
 		rabbit = rc
+		if !c.ReadOnly {
+			drainer = rc
+		}
 		if cluster == "" {
 			cluster = rc.Name()
 		}
@@ -277,6 +287,9 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		Cluster:   cluster,
 		Kafka:     src,
 		Rabbit:    rabbit,
+		KafkaDLQ:  dlts,
+		Drainer:   drainer,
+		Audit:     actions.NewAuditLog(""),
 		Refresh:   refresh,
 		Timeout:   g.timeout,
 		Contexts:  cfg.ContextNames(),
