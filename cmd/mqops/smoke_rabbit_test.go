@@ -10,7 +10,8 @@ import (
 // TestSmokeRabbitConsoleInTmux runs the built binary in tmux against the
 // real RabbitMQ of scripts/testenv: the queues view, the dead-letter queues,
 // their groups by origin and reason, and a peek that leaves the DLQ as it
-// was.
+// was, then a drain back to the origins with its plan, confirmation,
+// progress and result, and the audit entry it left.
 func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke test builds and runs the binary")
@@ -54,6 +55,29 @@ func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 	if d := w.depth(w.origins[0]) + w.depth(w.origins[1]); d != 0 {
 		t.Fatalf("peeking moved %d messages to the origins", d)
 	}
+
+	// drain from the dead-letter list: D, the form (origin by default),
+	// enter plans, y confirms; progress, then the result
+	s.keys(":")
+	s.typeText("dlq")
+	s.keys("Enter")
+	s.waitFor("our DLQ again", 30*time.Second, has(p+".dlq", "60"))
+	s.keys("D")
+	s.waitFor("the drain form", 15*time.Second, has("Drain the dead letters of "+p+".dlq"))
+	s.keys("Enter")
+	s.waitFor("the plan and its confirmation", 30*time.Second, has("60 to move", "[y/N]"))
+	if d := w.depth(w.dlq); d != 60 {
+		t.Fatalf("planning moved messages: DLQ holds %d", d)
+	}
+	s.keys("y")
+	s.waitFor("the drain result", 60*time.Second, has("moved 60", "left in"))
+	w.waitDepth(w.dlq, 0, 10*time.Second)
+	w.waitDepth(w.origins[0], 30, 10*time.Second)
+	w.waitDepth(w.origins[1], 30, 10*time.Second)
+	s.keys("Escape", ":")
+	s.typeText("audit")
+	s.keys("Enter")
+	s.waitFor("the drain in the audit view", 15*time.Second, has("drain", "rabbitmq:"+p+".dlq"))
 
 	s.keys("q")
 	deadline := time.Now().Add(10 * time.Second)
