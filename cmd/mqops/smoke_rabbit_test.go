@@ -56,20 +56,23 @@ func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 		t.Fatalf("peeking moved %d messages to the origins", d)
 	}
 
-	// drain from the dead-letter list: D, the form (origin by default),
-	// enter plans, y confirms; progress, then the result
+	// drain from the dead-letter list: D, the form (origin by default,
+	// rate 20/s), enter plans, y confirms; progress, then the result
 	s.keys(":")
 	s.typeText("dlq")
 	s.keys("Enter")
 	s.waitFor("our DLQ again", 30*time.Second, has(p+".dlq", "60"))
 	s.keys("D")
 	s.waitFor("the drain form", 15*time.Second, has("Drain the dead letters of "+p+".dlq"))
+	s.keys("Tab", "Tab", "Tab", "Tab") // to the rate: 20 msg/s, so the run lasts long enough to watch
+	s.typeText("20")
 	s.keys("Enter")
 	s.waitFor("the plan and its confirmation", 30*time.Second, has("60 to move", "[y/N]"))
 	if d := w.depth(w.dlq); d != 60 {
 		t.Fatalf("planning moved messages: DLQ holds %d", d)
 	}
 	s.keys("y")
+	s.waitFor("the progress bar", 30*time.Second, has("msg/s · ETA"))
 	s.waitFor("the drain result", 60*time.Second, has("moved 60", "left in"))
 	w.waitDepth(w.dlq, 0, 10*time.Second)
 	w.waitDepth(w.origins[0], 30, 10*time.Second)
