@@ -23,7 +23,9 @@ test: lint build
 	@set -euo pipefail; \
 	trap 'scripts/testenv down >&2 || true' EXIT; \
 	eval "$$(scripts/testenv up)"; \
-	MQOPS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 30m $(PKGS)
+	MQOPS_BIN=$(CURDIR)/$(BIN) $(GO) test -race -count=1 -timeout 30m $(PKGS); \
+	echo "broker restart test (alone: it restarts RabbitMQ)"; \
+	MQOPS_BIN=$(CURDIR)/$(BIN) MQOPS_RESTART_TEST=1 $(GO) test -count=1 -timeout 5m -run '^TestDrainBrokerRestart$$' ./cmd/mqops/
 
 ## unit: the fast tests only (kfake, no external services)
 unit:

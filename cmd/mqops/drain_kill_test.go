@@ -52,14 +52,14 @@ func newNamedWorld(t *testing.T, p string, perOrigin int) *killWorld {
 	_, err = ch.QueueDeclare(w.origins[1], true, false, false, false, amqp.Table{"x-queue-type": "quorum", "x-dead-letter-exchange": w.dlx})
 	must(err)
 	t.Cleanup(func() {
-		c, err := conn.Channel()
+		c, err := w.conn.Channel()
 		if err == nil {
 			for _, q := range append([]string{w.dlq}, w.origins...) {
 				c.QueueDelete(q, false, false, false)
 			}
 			c.ExchangeDelete(w.dlx, false, false)
 		}
-		conn.Close()
+		w.conn.Close()
 	})
 	must(ch.Confirm(false))
 	for oi, q := range w.origins {
@@ -101,6 +101,23 @@ func newNamedWorld(t *testing.T, p string, perOrigin int) *killWorld {
 	amqpURL := strings.Replace(env["RABBITMQ_URL"], ":"+env["RABBITMQ_PASSWORD"]+"@", "@", 1)
 	w.cliArgs = []string{"--rabbitmq-url", amqpURL, "--management-url", env["RABBITMQ_MANAGEMENT_URL"], "--rabbitmq-password-env", "RABBITMQ_PASSWORD"}
 	return w
+}
+
+// redial replaces the test's connection after a broker restart.
+func (w *killWorld) redial(d time.Duration) {
+	deadline := time.Now().Add(d)
+	for {
+		conn, err := amqp.Dial(w.env["RABBITMQ_URL"])
+		if err == nil {
+			w.conn.Close()
+			w.conn = conn
+			return
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("reconnecting after the restart: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func (w *killWorld) depth(q string) int {
