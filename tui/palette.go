@@ -20,7 +20,7 @@ var commands = []command{
 	{name: "groups", aliases: []string{"g", "grp", "group", "cg"}, help: "consumer groups view"},
 	{name: "topics", aliases: []string{"t", "top", "topic"}, help: "topics view"},
 	{name: "queues", aliases: []string{"qu", "rabbit"}, help: "RabbitMQ queues view"},
-	{name: "dlq", aliases: []string{"dead"}, help: "dead-letter queues view"},
+	{name: "dlq", aliases: []string{"dead"}, help: "dead letters: RabbitMQ DLQs and Kafka DLTs"},
 	{name: "audit", aliases: []string{"log"}, help: "audit log of drains (newest first)"},
 	{name: "ctx", aliases: []string{"context"}, arg: "NAME", help: "switch context"},
 	{name: "help", aliases: []string{"h", "?"}, help: "key bindings"},
