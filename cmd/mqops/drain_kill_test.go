@@ -52,6 +52,11 @@ func newNamedWorld(t *testing.T, p string, perOrigin int) *killWorld {
 	_, err = ch.QueueDeclare(w.origins[1], true, false, false, false, amqp.Table{"x-queue-type": "quorum", "x-dead-letter-exchange": w.dlx})
 	must(err)
 	t.Cleanup(func() {
+		if w.conn.IsClosed() { // a broker restart closed it
+			if conn, err := amqp.Dial(env["RABBITMQ_URL"]); err == nil {
+				w.conn = conn
+			}
+		}
 		c, err := w.conn.Channel()
 		if err == nil {
 			for _, q := range append([]string{w.dlq}, w.origins...) {
