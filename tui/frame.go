@@ -121,6 +121,13 @@ func (m *Model) bodyLines(w, h int) []string {
 	switch {
 	case m.mode == modeHelp:
 		lines = m.helpLines(w)
+		if len(lines) > h && h > 1 {
+			// scroll: j/k move, the last line says there is more
+			lines = lines[min(m.helpOff, len(lines)-(h-1)):]
+			if len(lines) > h-1 {
+				lines = append(lines[:h-1:h-1], m.st.dim.Render("… more: j/↓ scrolls, k/↑ back, esc closes"))
+			}
+		}
 	case !m.hasData(m.top()):
 		lines = m.placeholder()
 	default:

@@ -69,6 +69,12 @@ func TestGolden(t *testing.T) {
 		{name: "help", setup: func(t *testing.T, h *harness) {
 			h.keys("?")
 		}},
+		{name: "help_scrolled_to_the_end", setup: func(t *testing.T, h *harness) {
+			h.keys("?", "j", "j", "j", "j", "j", "j", "j", "j")
+			if !strings.Contains(h.screen(), "REWIND offset went back") {
+				t.Errorf("scrolling the help to its end does not show the status legend:\n%s", h.screen())
+			}
+		}},
 		{name: "filter_active", setup: func(t *testing.T, h *harness) {
 			h.keys("/")
 			h.typeText("bill|ship")

@@ -133,6 +133,7 @@ type Model struct {
 	stack []view // breadcrumbs: stack[0] is the top view
 
 	mode      mode
+	helpOff   int // first help line shown: help scrolls on small terminals
 	palette   textinput.Model
 	filter    textinput.Model
 	filterErr error // the filter being typed does not compile
@@ -314,8 +315,16 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case modeFilter:
 		return m.filterKey(msg)
 	case modeHelp:
-		if key.Matches(msg, m.keys.Back, m.keys.Help, m.keys.Quit) {
+		switch {
+		case key.Matches(msg, m.keys.Back, m.keys.Help, m.keys.Quit):
 			m.mode = modeNormal
+		case key.Matches(msg, m.keys.Down, m.keys.PageDown):
+			// the last line of a scrolled help says there is more
+			m.helpOff = min(m.helpOff+1, max(0, len(m.helpLines(m.width))-(m.height-chromeLines-1)))
+		case key.Matches(msg, m.keys.Up, m.keys.PageUp):
+			m.helpOff = max(0, m.helpOff-1)
+		case key.Matches(msg, m.keys.Top):
+			m.helpOff = 0
 		}
 		return nil
 	}
@@ -329,7 +338,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return m.setFlash(flashInfo, "q quits from the top view; esc goes back")
 	case key.Matches(msg, k.Help):
-		m.mode = modeHelp
+		m.mode, m.helpOff = modeHelp, 0
 	case key.Matches(msg, k.Palette):
 		m.mode = modePalette
 		m.palette.Reset()
