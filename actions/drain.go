@@ -95,7 +95,7 @@ func (o *DrainOptions) Validate() error {
 		return err
 	}
 	if o.Prefetch <= 0 {
-		o.Prefetch = 100
+		o.Prefetch = rabbitmq.DefaultPrefetch
 	}
 	if o.Sample <= 0 {
 		o.Sample = 1000

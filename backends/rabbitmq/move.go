@@ -55,7 +55,7 @@ const (
 
 // Move limits.
 const (
-	DefaultPrefetch = 100
+	DefaultPrefetch = 1000
 	MaxPrefetch     = 10_000
 	// maxUnacked is the AMQP prefetch limit (a 16-bit count).
 	maxUnacked = 65_535
@@ -69,8 +69,12 @@ const (
 type MoveOptions struct {
 	Vhost, Queue string
 	// Prefetch bounds the messages in flight: delivered and published but
-	// not yet confirmed by the target (default 100, at most 10,000). It is
-	// the most a crash can duplicate, and what makes a move fast.
+	// not yet confirmed by the target and acknowledged in the source
+	// (default 1,000, at most 10,000). It is the most a crash can duplicate,
+	// and what makes a move fast (1,000, the shovel's default, keeps up
+	// with RabbitMQ's own shovel). The broker delivers up to as many again
+	// ahead of the window; those are not published yet, so a crash only
+	// redelivers them.
 	Prefetch int
 	// Limit stops after this many messages seen (0: the depth at start).
 	Limit int
@@ -158,6 +162,8 @@ type mover struct {
 	seq         uint64
 	lastProg    time.Time
 	pubErr      *amqp.Error // why the publisher channel closed, once known
+	hdr         amqp.Table  // the outgoing headers, reused
+	scratch     []byte      // encoding the death history, reused
 }
 
 // stopError is why a move stopped early; Move words the final error.
@@ -257,7 +263,12 @@ func (m *mover) run(ctx context.Context) error {
 	}
 	m.conClosed = m.chC.NotifyClose(make(chan *amqp.Error, 1))
 	m.cancels = m.chC.NotifyCancel(make(chan string, 1))
-	m.qos = o.Prefetch
+	// The broker may deliver up to twice the window ahead: a delivery not
+	// yet published is no duplicate after a crash (it is simply
+	// redelivered), and having the next ones at hand when confirms free
+	// the window keeps the publisher busy instead of waiting a round trip
+	// for the broker to refill the prefetch after each ack.
+	m.qos = min(maxUnacked, 2*o.Prefetch)
 	if err := m.chC.Qos(m.qos, 0, false); err != nil {
 		return c.chanErr(err, o.Vhost, o.Queue)
 	}
@@ -526,7 +537,10 @@ func (m *mover) handle(ctx context.Context, d *amqp.Delivery) error {
 		return nil
 	}
 	m.seq++
-	pub := republish(d, &msg, m.o, m.seq)
+	if m.hdr == nil {
+		m.hdr = make(amqp.Table, len(d.Headers)+4)
+	}
+	pub := republishInto(m.hdr, &m.scratch, d, &msg, m.o, m.seq)
 	conf, err := m.chP.PublishWithDeferredConfirm(target.Exchange, target.RoutingKey, true, false, pub)
 	if err != nil {
 		requeue()
@@ -862,7 +876,18 @@ func exchangeName(x string) string {
 // counter incremented; the run id, the source and a sequence number for
 // correlating returns added.
 func republish(d *amqp.Delivery, m *backends.Message, o MoveOptions, seq uint64) amqp.Publishing {
-	h := amqp.Table{}
+	return republishInto(nil, nil, d, m, o, seq)
+}
+
+// republishInto is republish reusing h (cleared) for the headers and scratch
+// for encoding the death history: amqp091 encodes a publish before
+// PublishWithDeferredConfirm returns, so a move reuses them for the next.
+func republishInto(h amqp.Table, scratch *[]byte, d *amqp.Delivery, m *backends.Message, o MoveOptions, seq uint64) amqp.Publishing {
+	if h == nil {
+		h = make(amqp.Table, len(d.Headers)+4)
+	} else {
+		clear(h)
+	}
 	for k, v := range d.Headers {
 		if strings.HasPrefix(strings.ToLower(k), "x-") || k == "CC" || k == "BCC" {
 			continue
@@ -877,7 +902,16 @@ func republish(d *amqp.Delivery, m *backends.Message, o MoveOptions, seq uint64)
 				history = append(append([]backends.Death{}, m.Deaths...), older...)
 			}
 		}
-		if b, err := json.Marshal(history); err == nil {
+		var buf []byte
+		if scratch != nil {
+			buf = (*scratch)[:0]
+		}
+		if b, ok := appendDeathsJSON(buf, history); ok {
+			h[HeaderDeathHistory] = string(b)
+			if scratch != nil {
+				*scratch = b
+			}
+		} else if b, err := json.Marshal(history); err == nil {
 			h[HeaderDeathHistory] = string(b)
 		}
 	}
@@ -892,6 +926,64 @@ func republish(d *amqp.Delivery, m *backends.Message, o MoveOptions, seq uint64)
 		ReplyTo: d.ReplyTo, Expiration: d.Expiration, MessageId: d.MessageId, Timestamp: d.Timestamp,
 		Type: d.Type, UserId: d.UserId, AppId: d.AppId, Body: d.Body,
 	}
+}
+
+// appendDeathsJSON appends what json.Marshal makes of deaths, without its
+// reflection: the move writes one history per message. ok is false when a
+// time is out of JSON's range (json.Marshal then words it).
+func appendDeathsJSON(b []byte, deaths []backends.Death) ([]byte, bool) {
+	if deaths == nil {
+		return append(b, "null"...), true
+	}
+	b = append(b, '[')
+	for i, d := range deaths {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"queue":`...)
+		b = appendJSONString(b, d.Queue)
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, d.Reason)
+		b = append(b, `,"exchange":`...)
+		b = appendJSONString(b, d.Exchange)
+		b = append(b, `,"routing_keys":`...)
+		if d.RoutingKeys == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '[')
+			for j, rk := range d.RoutingKeys {
+				if j > 0 {
+					b = append(b, ',')
+				}
+				b = appendJSONString(b, rk)
+			}
+			b = append(b, ']')
+		}
+		b = append(b, `,"count":`...)
+		b = strconv.AppendInt(b, d.Count, 10)
+		b = append(b, `,"time":`...)
+		if y := d.Time.Year(); y < 0 || y > 9999 {
+			return b, false
+		}
+		b = append(b, '"')
+		b = d.Time.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `"}`...)
+	}
+	return append(b, ']'), true
+}
+
+// appendJSONString appends s as encoding/json quotes it: plain ASCII as
+// is, anything it would escape through json.Marshal itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // fmtN formats a count with thousands separators: 1,204.

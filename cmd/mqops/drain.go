@@ -13,6 +13,7 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/rabbitmq"
 )
 
 func newDrainCmd(g *globals) *cobra.Command {
@@ -145,7 +146,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	f.StringVar(&o.Origin, "origin", "", "only dead letters from this origin queue")
 	f.IntVar(&o.Limit, "limit", 0, "move at most N messages (default: the depth, or the log end, at start)")
 	f.Float64Var(&o.Rate, "rate", 0, "at most N messages per second (default: unlimited)")
-	f.IntVar(&o.Prefetch, "prefetch", 100, "messages in flight; the most a crash can duplicate")
+	f.IntVar(&o.Prefetch, "prefetch", rabbitmq.DefaultPrefetch, "messages in flight (published, not yet confirmed); the most a crash can duplicate")
 	f.IntVar(&o.Sample, "sample", 1000, "messages the preview peeks at")
 	f.BoolVar(&dryRun, "dry-run", false, "show the plan and change nothing")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")

@@ -1,0 +1,426 @@
+package rabbitmq_test
+
+// TestBenchDrainVsShovel is the "Drain vs dynamic shovel" benchmark of
+// docs/BENCHMARKS.md (scripts/bench runs it). It needs the broker of
+// scripts/testenv and runs only with MQOPS_BENCH_SHOVEL=1:
+//
+//	eval "$(scripts/testenv env)"
+//	MQOPS_BENCH_SHOVEL=1 go test -count=1 -run TestBenchDrainVsShovel -v ./backends/rabbitmq/
+//
+// Each round builds N persistent dead letters (half from a classic and
+// half from a quorum origin, rejected into a classic DLQ through a fanout
+// DLX), drains them to their origins the way `mqops drain --to origin`
+// does (actions.ExecuteDrain), then builds the same N again and moves them
+// with a dynamic shovel (ack-mode on-confirm, src-delete-after
+// queue-length: what the management UI's "Move messages" creates) until
+// the DLQ is empty and the shovel deleted itself. Rounds alternate which
+// side goes first.
+//
+// Environment: MQOPS_BENCH_N (20000), MQOPS_BENCH_ROUNDS (3),
+// MQOPS_BENCH_PREFETCH (the drain's --prefetch, default 0: the CLI's),
+// MQOPS_BENCH_ORIGINS (classic,quorum), MQOPS_BENCH_OUT (a JSON file for
+// the results), MQOPS_BENCH_CPUPROFILE (a CPU profile of the drains).
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/backends/rabbitmq"
+)
+
+type benchRound struct {
+	Side    string  `json:"side"`
+	Seconds float64 `json:"seconds"`
+	Rate    float64 `json:"rate"`
+	// CPU seconds used meanwhile by the broker (when MQOPS_BENCH_BROKER_PID
+	// names its process) and by this process (the drain's client side).
+	BrokerCPU float64 `json:"broker_cpu"`
+	ClientCPU float64 `json:"client_cpu"`
+}
+
+type benchResult struct {
+	N             int          `json:"n"`
+	Rounds        []benchRound `json:"rounds"`
+	DrainMedian   float64      `json:"drain_median"`
+	ShovelMedian  float64      `json:"shovel_median"`
+	Ratio         float64      `json:"ratio"`
+	Prefetch      int          `json:"prefetch"`
+	Origins       []string     `json:"origins"`
+	BodyBytes     int          `json:"body_bytes"`
+	RabbitVersion string       `json:"rabbitmq_version"`
+	ErlangVersion string       `json:"erlang_version"`
+	BuildSeconds  float64      `json:"build_seconds_median"`
+	// medians of the CPU seconds per side
+	DrainBrokerCPU  float64 `json:"drain_broker_cpu"`
+	ShovelBrokerCPU float64 `json:"shovel_broker_cpu"`
+	DrainClientCPU  float64 `json:"drain_client_cpu"`
+}
+
+// cpuSeconds returns the user+system CPU seconds of a process (0: self).
+func cpuSeconds(pid int) float64 {
+	if pid == 0 {
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+			return 0
+		}
+		return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+type benchEnv struct {
+	t          *testing.T
+	amqpURL    string
+	mgmt, user string
+	pass       string
+	conn       *amqp.Connection
+	ch         *amqp.Channel
+	dlx, dlq   string
+	origins    []string
+	n          int
+	body       []byte
+}
+
+func benchEnvInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+func TestBenchDrainVsShovel(t *testing.T) {
+	if os.Getenv("MQOPS_BENCH_SHOVEL") != "1" {
+		t.Skip("set MQOPS_BENCH_SHOVEL=1 to run the drain vs shovel benchmark")
+	}
+	e := &benchEnv{t: t, amqpURL: os.Getenv("RABBITMQ_URL"), mgmt: os.Getenv("RABBITMQ_MANAGEMENT_URL"),
+		user: os.Getenv("RABBITMQ_USER"), pass: os.Getenv("RABBITMQ_PASSWORD"),
+		n: benchEnvInt("MQOPS_BENCH_N", 20000)}
+	if e.amqpURL == "" || e.mgmt == "" {
+		t.Fatal("RABBITMQ_URL and RABBITMQ_MANAGEMENT_URL must be set (eval \"$(scripts/testenv env)\")")
+	}
+	rounds := benchEnvInt("MQOPS_BENCH_ROUNDS", 3)
+	prefetch, _ := strconv.Atoi(os.Getenv("MQOPS_BENCH_PREFETCH"))
+	types := strings.Split(os.Getenv("MQOPS_BENCH_ORIGINS"), ",")
+	if os.Getenv("MQOPS_BENCH_ORIGINS") == "" {
+		types = []string{"classic", "quorum"}
+	}
+	// a typical event: ~300 bytes of JSON
+	e.body = []byte(`{"type":"order.created","order_id":"00000000-0000-0000-0000-000000000000","customer":"c-123456",` +
+		`"lines":[{"sku":"SKU-0001","qty":2,"price":"19.99"},{"sku":"SKU-0002","qty":1,"price":"5.00"}],` +
+		`"total":"44.98","currency":"EUR","created_at":"2026-11-28T12:00:00Z","source":"checkout-service"}`)
+
+	var err error
+	if e.conn, err = amqp.Dial(e.amqpURL); err != nil {
+		t.Fatal(err)
+	}
+	defer e.conn.Close()
+	if e.ch, err = e.conn.Channel(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	prefix := "mqbench-" + hex.EncodeToString(b)
+	e.dlx, e.dlq = prefix+".dlx", prefix+".dlq"
+	must(t, e.ch.ExchangeDeclare(e.dlx, "fanout", true, false, false, false, nil))
+	e.declare(e.dlq, amqp.Table{"x-queue-type": "classic"})
+	must(t, e.ch.QueueBind(e.dlq, "", e.dlx, false, nil))
+	for i, typ := range types {
+		q := fmt.Sprintf("%s.origin%d-%s", prefix, i+1, typ)
+		e.declare(q, amqp.Table{"x-queue-type": typ, "x-dead-letter-exchange": e.dlx})
+		e.origins = append(e.origins, q)
+	}
+	defer func() {
+		ch, err := e.conn.Channel()
+		if err != nil {
+			return
+		}
+		for _, q := range append([]string{e.dlq}, e.origins...) {
+			_, _ = ch.QueueDelete(q, false, false, false)
+		}
+		_ = ch.ExchangeDelete(e.dlx, false, false)
+	}()
+
+	cfg := rabbitmq.Config{URL: strings.Replace(e.amqpURL, ":"+e.pass+"@", "@", 1), ManagementURL: e.mgmt, Username: e.user, Password: e.pass}
+	client, err := rabbitmq.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ov struct {
+		Rabbit string `json:"rabbitmq_version"`
+		Erlang string `json:"erlang_version"`
+	}
+	e.mgmtJSON("GET", "/api/overview", nil, &ov)
+
+	var prof *os.File
+	if p := os.Getenv("MQOPS_BENCH_CPUPROFILE"); p != "" {
+		if prof, err = os.Create(p); err != nil {
+			t.Fatal(err)
+		}
+		defer prof.Close()
+	}
+
+	res := benchResult{N: e.n, Prefetch: prefetch, Origins: types, BodyBytes: len(e.body), RabbitVersion: ov.Rabbit, ErlangVersion: ov.Erlang}
+	var drains, shovels, builds, dBroker, sBroker, dClient []float64
+	brokerPID := benchEnvInt("MQOPS_BENCH_BROKER_PID", -1)
+	for r := 0; r < rounds; r++ {
+		sides := []string{"drain", "shovel"}
+		if r%2 == 1 {
+			sides = []string{"shovel", "drain"}
+		}
+		for _, side := range sides {
+			builds = append(builds, e.build())
+			var secs float64
+			b0, c0 := cpuSeconds(brokerPID), cpuSeconds(0)
+			if side == "drain" {
+				if prof != nil && r == 0 {
+					must(t, pprof.StartCPUProfile(prof))
+				}
+				secs = e.drain(client, prefetch)
+				if prof != nil && r == 0 {
+					pprof.StopCPUProfile()
+				}
+				drains = append(drains, float64(e.n)/secs)
+			} else {
+				secs = e.shovel(fmt.Sprintf("%s-shovel-%d", prefix, r))
+				shovels = append(shovels, float64(e.n)/secs)
+			}
+			bcpu, ccpu := cpuSeconds(brokerPID)-b0, cpuSeconds(0)-c0
+			if side == "drain" {
+				dBroker, dClient = append(dBroker, bcpu), append(dClient, ccpu)
+			} else {
+				sBroker = append(sBroker, bcpu)
+			}
+			rate := float64(e.n) / secs
+			res.Rounds = append(res.Rounds, benchRound{Side: side, Seconds: secs, Rate: rate, BrokerCPU: bcpu, ClientCPU: ccpu})
+			t.Logf("round %d %-6s %d messages in %.3fs: %.0f msg/s (CPU s: broker %.2f, this process %.2f)", r+1, side, e.n, secs, rate, bcpu, ccpu)
+			for _, q := range e.origins {
+				_, err := e.ch.QueuePurge(q, false)
+				must(t, err)
+			}
+		}
+	}
+	res.DrainMedian, res.ShovelMedian, res.BuildSeconds = median(drains), median(shovels), median(builds)
+	res.Ratio = res.DrainMedian / res.ShovelMedian
+	res.DrainBrokerCPU, res.ShovelBrokerCPU, res.DrainClientCPU = median(dBroker), median(sBroker), median(dClient)
+	t.Logf("drain median %.0f msg/s, shovel median %.0f msg/s, ratio %.2f×", res.DrainMedian, res.ShovelMedian, res.Ratio)
+	fmt.Printf("BENCH drain-vs-shovel n=%d prefetch=%d drain=%.0f shovel=%.0f ratio=%.2f\n", e.n, prefetch, res.DrainMedian, res.ShovelMedian, res.Ratio)
+	if out := os.Getenv("MQOPS_BENCH_OUT"); out != "" {
+		j, _ := json.MarshalIndent(res, "", "  ")
+		must(t, os.WriteFile(out, j, 0o644))
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func (e *benchEnv) declare(q string, args amqp.Table) {
+	_, err := e.ch.QueueDeclare(q, true, false, false, false, args)
+	must(e.t, err)
+}
+
+func (e *benchEnv) depth(q string) int {
+	ch, err := e.conn.Channel()
+	must(e.t, err)
+	defer ch.Close()
+	d, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+	must(e.t, err)
+	return d.Messages
+}
+
+func (e *benchEnv) waitDepth(q string, n int, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for {
+		d := e.depth(q)
+		if d == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s holds %d messages, want %d", q, d, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// build publishes N persistent messages to the origins (confirmed), then
+// rejects them all into the DLQ; it returns how long that took.
+func (e *benchEnv) build() float64 {
+	start := time.Now()
+	per := e.n / len(e.origins)
+	for oi, q := range e.origins {
+		cnt := per
+		if oi == len(e.origins)-1 {
+			cnt = e.n - per*(len(e.origins)-1)
+		}
+		var confs []*amqp.DeferredConfirmation
+		for i := 0; i < cnt; i++ {
+			c, err := e.ch.PublishWithDeferredConfirm("", q, true, false, amqp.Publishing{
+				DeliveryMode: amqp.Persistent, ContentType: "application/json", MessageId: fmt.Sprintf("%s-%d", q, i),
+				Timestamp: time.Now(), AppId: "checkout-service",
+				Headers: amqp.Table{"tenant": "eu", "trace-id": fmt.Sprintf("%016x", i), "x-retry-count": int32(3)}, Body: e.body})
+			must(e.t, err)
+			confs = append(confs, c)
+			if len(confs) == 2000 {
+				for _, c := range confs {
+					if !c.Wait() {
+						e.t.Fatal("publish nacked")
+					}
+				}
+				confs = confs[:0]
+			}
+		}
+		for _, c := range confs {
+			if !c.Wait() {
+				e.t.Fatal("publish nacked")
+			}
+		}
+		// reject everything into the DLQ
+		ch, err := e.conn.Channel()
+		must(e.t, err)
+		must(e.t, ch.Qos(1000, 0, false))
+		ds, err := ch.Consume(q, "", false, false, false, false, nil)
+		must(e.t, err)
+		for i := 0; i < cnt; i++ {
+			d := <-ds
+			if i%500 == 499 || i == cnt-1 {
+				must(e.t, d.Nack(true, false))
+			}
+		}
+		must(e.t, ch.Close())
+	}
+	e.waitDepth(e.dlq, e.n, time.Minute)
+	for _, q := range e.origins {
+		e.waitDepth(q, 0, time.Minute)
+	}
+	return time.Since(start).Seconds()
+}
+
+// drain moves the DLQ to the origins the way `mqops drain --to origin`
+// does, and checks that every message arrived where it came from.
+func (e *benchEnv) drain(c *rabbitmq.Client, prefetch int) float64 {
+	start := time.Now()
+	res, err := actions.ExecuteDrain(context.Background(), c, actions.DrainOptions{Vhost: "/", Queue: e.dlq, To: "origin", Prefetch: prefetch}, nil, nil)
+	secs := time.Since(start).Seconds()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if res.Moved != e.n || res.Left != 0 {
+		e.t.Fatalf("drain: %+v", res)
+	}
+	per := e.n / len(e.origins)
+	for i, q := range e.origins {
+		want := per
+		if i == len(e.origins)-1 {
+			want = e.n - per*(len(e.origins)-1)
+		}
+		e.waitDepth(q, want, 10*time.Second)
+	}
+	return secs
+}
+
+// shovel moves the DLQ to the first origin with a dynamic shovel, as the
+// management UI's "Move messages" does, and times it until the DLQ is
+// empty, the destination holds every message and the shovel is gone.
+func (e *benchEnv) shovel(name string) float64 {
+	path := "/api/parameters/shovel/%2F/" + url.PathEscape(name)
+	def := map[string]any{"value": map[string]any{
+		"src-uri": "amqp:///%2F", "src-queue": e.dlq, "src-protocol": "amqp091",
+		"dest-uri": "amqp:///%2F", "dest-queue": e.origins[0], "dest-protocol": "amqp091",
+		"ack-mode": "on-confirm", "src-delete-after": "queue-length", "dest-add-forward-headers": false,
+	}}
+	start := time.Now()
+	e.mgmtJSON("PUT", path, def, nil)
+	deadline := start.Add(5 * time.Minute)
+	for {
+		if e.mgmtStatus(path) == http.StatusNotFound && e.depth(e.dlq) == 0 && e.depth(e.origins[0]) == e.n {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.mgmtJSON("DELETE", path, nil, nil)
+			e.t.Fatalf("shovel did not finish: DLQ %d, destination %d", e.depth(e.dlq), e.depth(e.origins[0]))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return time.Since(start).Seconds()
+}
+
+func (e *benchEnv) mgmtReq(method, path string, body any) *http.Response {
+	var r io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		r = strings.NewReader(string(j))
+	}
+	req, err := http.NewRequest(method, strings.TrimSuffix(e.mgmt, "/")+path, r)
+	must(e.t, err)
+	req.URL.RawPath = path // keep %2F
+	req.SetBasicAuth(e.user, e.pass)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	must(e.t, err)
+	return resp
+}
+
+func (e *benchEnv) mgmtJSON(method, path string, body, out any) {
+	resp := e.mgmtReq(method, path, body)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		e.t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+	}
+	if out != nil {
+		must(e.t, json.Unmarshal(b, out))
+	}
+}
+
+func (e *benchEnv) mgmtStatus(path string) int {
+	resp := e.mgmtReq("GET", path, nil)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
