@@ -350,7 +350,7 @@ func closeConnection(t *testing.T, name string) bool {
 
 func TestDrainConnectionLostStopsWithoutLoss(t *testing.T) {
 	w := newWorld(t, 2000, 0, 0)
-	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin", Rate: 200, RunID: NewRunID()}
+	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin", Rate: 200, Prefetch: 100, RunID: NewRunID()}
 	done := make(chan error, 1)
 	var res *DrainResult
 	go func() {
@@ -389,7 +389,7 @@ func TestDrainConnectionLostStopsWithoutLoss(t *testing.T) {
 	if res == nil || res.Moved == 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if extra := w.depth(w.dlq) + w.depth(w.orders) - 2000; extra > 100 { // the default prefetch
+	if extra := w.depth(w.dlq) + w.depth(w.orders) - 2000; extra > o.Prefetch {
 		t.Fatalf("%d duplicates, more than the window", extra)
 	}
 }
