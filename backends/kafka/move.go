@@ -36,6 +36,12 @@ func (c *Client) moveConfigs() (read, produce *sarama.Config) {
 	read = c.saramaConfig()
 	read.Metadata.AllowAutoTopicCreation = false
 	read.Consumer.IsolationLevel = sarama.ReadCommitted
+	// A drain reads and commits its group's offsets through the group
+	// coordinator, which moves on a rebalance of __consumer_offsets and
+	// does not exist yet on a cluster where no group ever committed: wait
+	// for it (about 5 s) rather than fail the operator's drain.
+	read.Admin.Retry.Max = 15
+	read.Admin.Retry.Backoff = 300 * time.Millisecond
 
 	produce = c.saramaConfig()
 	produce.Metadata.AllowAutoTopicCreation = false

@@ -544,7 +544,13 @@ func (m *mover) handle(ctx context.Context, d *amqp.Delivery) error {
 	conf, err := m.chP.PublishWithDeferredConfirm(target.Exchange, target.RoutingKey, true, false, pub)
 	if err != nil {
 		requeue()
-		if m.publisherClosed() != nil {
+		// A write can fail a moment before the library notices the
+		// connection closed and why: give it that moment, so the
+		// operator reads the broker's reason, not a socket error.
+		for i := 0; i < 50 && m.publisherClosed() == nil && !m.src.IsClosed(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if m.publisherClosed() != nil || m.src.IsClosed() {
 			return stopf("%v while publishing %s", m.closedErr(ctx), label)
 		}
 		return stopf("publishing %s failed (%s)", label, backends.SafeText(err.Error()))
