@@ -76,7 +76,19 @@ func (c *Client) drainStart(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicI
 	if err != nil {
 		return nil, err
 	}
-	resp, err := ad.ListConsumerGroupOffsets(group, map[string][]int32{ti.name: ti.parts})
+	var resp *sarama.OffsetFetchResponse
+	// The group's coordinator does not exist yet on a cluster where no
+	// group ever committed (__consumer_offsets is being created), and moves
+	// when its partition does: wait for it, bounded by the timeout.
+	deadline := time.Now().Add(c.cfg.Timeout)
+	for {
+		resp, err = ad.ListConsumerGroupOffsets(group, map[string][]int32{ti.name: ti.parts})
+		if !coordinatorPending(err) || time.Now().After(deadline) {
+			break
+		}
+		_ = cl.RefreshCoordinator(group)
+		time.Sleep(250 * time.Millisecond)
+	}
 	if errors.Is(err, sarama.ErrGroupIDNotFound) {
 		resp, err = &sarama.OffsetFetchResponse{}, nil // a group never committed (kfake says so; Kafka answers -1)
 	}
@@ -106,6 +118,12 @@ func (c *Client) drainStart(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicI
 		st.total += int(max(0, o.stable-start))
 	}
 	return st, nil
+}
+
+// coordinatorPending says the group coordinator is not there yet or moved.
+func coordinatorPending(err error) bool {
+	return errors.Is(err, sarama.ErrNotCoordinatorForConsumer) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
+		errors.Is(err, sarama.ErrOffsetsLoadInProgress)
 }
 
 // PlanMove counts, without moving or committing anything, where the records
