@@ -24,9 +24,10 @@ type keyMap struct {
 	Peek     key.Binding
 	NextPage key.Binding
 	PrevPage key.Binding
-	// Drain opens the drain form of a RabbitMQ dead-letter queue. It is
-	// unbound (absent from the keymap and the help) in a read-only context
-	// or without Options.Drainer: see Model.canDrain.
+	// Drain opens the drain form of a RabbitMQ dead-letter queue or a Kafka
+	// dead-letter topic. It is unbound (absent from the keymap and the help)
+	// in a read-only context or without a drainer (Options.Drainer,
+	// Options.KafkaDrainer): see Model.canDrain.
 	Drain key.Binding
 
 	// Table

@@ -48,6 +48,11 @@ type Options struct {
 	// A context whose Color is "red" is prod-like: the operator types the
 	// queue name to confirm a drain.
 	Drainer actions.RabbitDrainer
+	// KafkaDrainer moves the records of Kafka dead-letter topics (`D` on a
+	// Kafka row of :dlq or in a topic's dead-letter groups); cmd passes the
+	// same *kafka.Client as KafkaDLQ. nil: no Kafka drain. Absent in a
+	// ReadOnly context whatever is set, as Drainer.
+	KafkaDrainer backends.KafkaDeadLetters
 	// Audit is the audit log: drains append to it, :audit shows it. cmd
 	// passes actions.NewAuditLog(path) (path: --audit-file or the default).
 	// nil: drains are not recorded and :audit says there is no log.
@@ -188,6 +193,8 @@ func New(o Options) *Model {
 	m.filter = newInput("/", &m.st)
 	if !m.canDrain() {
 		m.keys.Drain = key.Binding{} // absent, not merely disabled
+	} else {
+		m.keys.Drain.SetHelp("D", o.drainHelp())
 	}
 	switch o.StartView {
 	case "topics", "topic", "t":

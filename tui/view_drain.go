@@ -13,7 +13,11 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka"
 )
+
+// kafkaDrainGroup is the consumer group a Kafka drain resumes from.
+var kafkaDrainGroup = kafka.DrainGroup
 
 // The drain of a RabbitMQ dead-letter queue from the console: `D` on a
 // dead-letter queue (the :dlq or :queues list, a DLQ's detail, a
@@ -28,8 +32,18 @@ import (
 // target did not confirm). ExecuteDrain writes the audit log, as the CLI
 // does.
 //
-// The drain is absent in a read-only context and without Options.Drainer:
-// no key, no help line (Model.canDrain).
+// The same view drains a Kafka dead-letter topic (Options.KafkaDrainer):
+// `D` on a Kafka row of :dlq or in a topic's dead-letter groups. The form
+// then has a target (origin or topic:<name>), a limit and a rate, no
+// filter; the plan is actions.PlanKafkaDrain (records per target topic,
+// missing target topics as problems) and the run actions.ExecuteKafkaDrain
+// (records not yet acknowledged are not committed: cancelling is safe, the
+// next drain resumes there). The kind switch is drainView.kafka.
+//
+// The drain is absent in a read-only context and without a drainer
+// (Options.Drainer, Options.KafkaDrainer): no key, no help line
+// (Model.canDrain). With one drainer only, `D` on a dead letter of the
+// other backend says so.
 
 // localView is a view that neither waits for the Kafka snapshot nor goes
 // through the RabbitMQ refresh loop: it loads what it needs itself and draws
@@ -44,7 +58,20 @@ type localView interface {
 type localMsg interface{ update(m *Model) tea.Cmd }
 
 // canDrain says whether the drain exists in this console.
-func (m *Model) canDrain() bool { return m.opts.Drainer != nil && !m.opts.ReadOnly }
+func (m *Model) canDrain() bool {
+	return (m.opts.Drainer != nil || m.opts.KafkaDrainer != nil) && !m.opts.ReadOnly
+}
+
+// drainHelp is the help line of the `D` key: the backends it drains.
+func (o *Options) drainHelp() string {
+	switch {
+	case o.Drainer != nil && o.KafkaDrainer != nil:
+		return "drain dead letters (RabbitMQ DLQ, Kafka DLT)"
+	case o.KafkaDrainer != nil:
+		return "drain dead letters (Kafka DLT)"
+	}
+	return "drain dead letters (RabbitMQ DLQ)"
+}
 
 // prodLike is a red context (config.Context.ProdLike): confirmations ask
 // for the queue name.
@@ -80,7 +107,10 @@ type queueLister interface {
 // and the filter of the selected dead-letter group. why, when not empty,
 // says why there is none.
 func (m *Model) drainSource() (vhost, queue, origin, reason string, why string) {
-	const hint = "D drains a RabbitMQ dead-letter queue: select one in :dlq"
+	hint := "D drains a RabbitMQ dead-letter queue: select one in :dlq"
+	if m.opts.KafkaDrainer != nil {
+		hint = "D drains a dead-letter queue or topic: select one in :dlq"
+	}
 	switch v := m.top().(type) {
 	case *dlqView:
 		if r, ok := v.tbl.selected(); ok {
@@ -118,14 +148,37 @@ func (m *Model) drainSource() (vhost, queue, origin, reason string, why string) 
 	return "", "", "", "", hint
 }
 
+// kafkaDrainSource is the Kafka dead-letter topic of the view on top: the
+// selected Kafka row of :dlq, or the topic of the dead-letter groups view.
+func (m *Model) kafkaDrainSource() (string, bool) {
+	switch v := m.top().(type) {
+	case *dlqListView:
+		if _, _, d, ok := v.selected(); ok {
+			return d.Topic, true
+		}
+	case *kafkaDLTView:
+		return v.topic, true
+	}
+	return "", false
+}
+
 // openDrain is the `D` key.
 func (m *Model) openDrain() tea.Cmd {
 	if !m.canDrain() {
 		return nil
 	}
+	if topic, ok := m.kafkaDrainSource(); ok {
+		if m.opts.KafkaDrainer == nil {
+			return m.setFlash(flashInfo, safe(topic)+" is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained in this console")
+		}
+		return m.push(newKafkaDrainView(topic, m.cluster, m.prodLike(), &m.st))
+	}
 	vhost, queue, origin, reason, why := m.drainSource()
 	if why != "" {
 		return m.setFlash(flashInfo, why)
+	}
+	if m.opts.Drainer == nil {
+		return m.setFlash(flashInfo, safe(queue)+" is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained in this console")
 	}
 	return m.push(newDrainView(vhost, queue, origin, reason, m.rabbitName(), m.prodLike(), &m.st))
 }
@@ -156,14 +209,25 @@ const (
 	targetFile
 )
 
+// A Kafka drain's targets: targetOrigin, or targetTopic (args[targetTopic]
+// is the topic name).
+const targetTopic = 1
+
 var (
-	drainTargets = []string{"origin", "exchange", "file"}
-	drainReasons = []string{"", "rejected", "expired", "maxlen", "delivery_limit"}
+	drainTargets      = []string{"origin", "exchange", "file"}
+	kafkaDrainTargets = []string{"origin", "topic"}
+	drainReasons      = []string{"", "rejected", "expired", "maxlen", "delivery_limit"}
+	// The form's fields of each kind, in tab order.
+	drainFields      = []int{dfTarget, dfOrigin, dfReason, dfLimit, dfRate}
+	kafkaDrainFields = []int{dfTarget, dfLimit, dfRate}
 )
 
 // drainView is the drain form, plan, confirmation, progress and result of
-// one dead-letter queue.
+// one dead-letter queue, or of one Kafka dead-letter topic (kafka).
 type drainView struct {
+	// kafka: queue is a Kafka dead-letter topic (vhost is empty), drained
+	// with kopts through Options.KafkaDrainer.
+	kafka        bool
 	vhost, queue string // raw, as the broker spells them
 	broker       string
 	prod         bool
@@ -182,6 +246,7 @@ type drainView struct {
 	seq    uint64 // the plan or run this view waits for
 	cancel context.CancelFunc
 	opts   actions.DrainOptions
+	kopts  actions.KafkaDrainOptions
 	plan   *actions.DrainPlan
 
 	typed      string // the queue name typed to confirm (prod-like)
@@ -211,8 +276,49 @@ func newDrainView(vhost, queue, origin, reason, broker string, prod bool, st *st
 	return v
 }
 
+func newKafkaDrainView(topic, cluster string, prod bool, st *styles) *drainView {
+	v := newDrainView("", topic, "", "", cluster, prod, st)
+	v.kafka = true
+	return v
+}
+
+// targets are the target kinds of the form.
+func (v *drainView) targets() []string {
+	if v.kafka {
+		return kafkaDrainTargets
+	}
+	return drainTargets
+}
+
+// fields are the form's fields, in tab order.
+func (v *drainView) fields() []int {
+	if v.kafka {
+		return kafkaDrainFields
+	}
+	return drainFields
+}
+
+// nextField moves the focus d fields on, around the form.
+func (v *drainView) nextField(d int) {
+	fs := v.fields()
+	i := 0
+	for j, f := range fs {
+		if f == v.focus {
+			i = j
+		}
+	}
+	v.focus = fs[(i+d+len(fs))%len(fs)]
+}
+
+// what names the drained thing in the confirmation: queue or topic.
+func (v *drainView) what() string {
+	if v.kafka {
+		return "topic"
+	}
+	return "queue"
+}
+
 func (v *drainView) local()                   {}
-func (v *drainView) id() string               { return "drain/" + queueKey(v.vhost, v.queue) }
 func (v *drainView) crumb() string            { return "drain" }
 func (v *drainView) noun() string             { return "routes" }
 func (v *drainView) build(*dataset, *styles)  {}
@@ -222,6 +328,54 @@ func (v *drainView) focused() *table          { return v.tbl }
 func (v *drainView) open() (view, bool)       { return nil, false }
 func (v *drainView) togglePane() bool         { return false }
 func (v *drainView) layout(width, height int) { v.width, v.height = width, height }
+
+func (v *drainView) id() string {
+	if v.kafka {
+		return "drain/kafka/" + v.queue
+	}
+	return "drain/" + queueKey(v.vhost, v.queue)
+}
+
+// limitRate parses the form's limit and rate.
+func (v *drainView) limitRate() (limit int, rate float64, err error) {
+	what := "messages"
+	if v.kafka {
+		what = "records"
+	}
+	if s := strings.TrimSpace(v.limit); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return 0, 0, fmt.Errorf("limit %q is not a number of %s", s, what)
+		}
+		limit = n
+	}
+	if s := strings.TrimSpace(v.rate); s != "" {
+		r, err := strconv.ParseFloat(s, 64)
+		if err != nil || r < 0 {
+			return 0, 0, fmt.Errorf("rate %q is not a number of %s per second", s, what)
+		}
+		rate = r
+	}
+	return limit, rate, nil
+}
+
+// kafkaOptions turns the form into the options of a Kafka drain.
+func (v *drainView) kafkaOptions(m *Model) (actions.KafkaDrainOptions, error) {
+	o := actions.KafkaDrainOptions{Context: m.opts.Context, ReadOnly: m.opts.ReadOnly, Topic: v.queue, To: "origin"}
+	if v.target == targetTopic {
+		arg := strings.TrimSpace(v.args[targetTopic])
+		if arg == "" {
+			return o, errors.New("type the target topic name or choose another target")
+		}
+		if arg == v.queue {
+			return o, errors.New("the target is the dead-letter topic itself: choose another topic")
+		}
+		o.To = "topic:" + arg
+	}
+	var err error
+	o.Limit, o.Rate, err = v.limitRate()
+	return o, err
+}
 
 // options turns the form into drain options.
 func (v *drainView) options(m *Model) (actions.DrainOptions, error) {
@@ -245,21 +399,17 @@ func (v *drainView) options(m *Model) (actions.DrainOptions, error) {
 		}
 		o.To = "file:" + arg
 	}
-	if s := strings.TrimSpace(v.limit); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return o, fmt.Errorf("limit %q is not a number of messages", s)
-		}
-		o.Limit = n
+	var err error
+	o.Limit, o.Rate, err = v.limitRate()
+	return o, err
+}
+
+// limitRateOpts are the limit and rate of the options planned.
+func (v *drainView) limitRateOpts() (int, float64) {
+	if v.kafka {
+		return v.kopts.Limit, v.kopts.Rate
 	}
-	if s := strings.TrimSpace(v.rate); s != "" {
-		r, err := strconv.ParseFloat(s, 64)
-		if err != nil || r < 0 {
-			return o, fmt.Errorf("rate %q is not a number of messages per second", s)
-		}
-		o.Rate = r
-	}
-	return o, nil
+	return v.opts.Limit, v.opts.Rate
 }
 
 // blocked says why the plan cannot be confirmed ("": it can).
@@ -269,6 +419,8 @@ func (v *drainView) blocked() string {
 		return "no plan"
 	case len(v.plan.Problems) > 0:
 		return "the plan has problems (above): fix them first; the drain would stop at the first message it cannot deliver"
+	case v.plan.Selected == 0 && v.kafka:
+		return "nothing to drain: no record after the drain group's committed offsets"
 	case v.plan.Selected == 0:
 		return "nothing to drain: no message in the sample passes the filters"
 	}
@@ -290,7 +442,7 @@ func (m *Model) drainViewKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 			if v.cancel != nil {
 				v.cancel()
 			}
-			return m.setFlash(flashWarn, "cancelling the drain: messages not yet confirmed by the target are requeued")
+			return m.setFlash(flashWarn, "cancelling the drain: "+v.cancelSafety())
 		}
 		return nil
 	}
@@ -333,9 +485,9 @@ func (m *Model) drainFormKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 	case "enter":
 		return m.startPlan(v)
 	case "tab", "down":
-		v.focus = (v.focus + 1) % numDrainFields
+		v.nextField(1)
 	case "shift+tab", "up":
-		v.focus = (v.focus + numDrainFields - 1) % numDrainFields
+		v.nextField(-1)
 	case "right", "left":
 		d := 1
 		if msg.String() == "left" {
@@ -343,7 +495,8 @@ func (m *Model) drainFormKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 		}
 		switch v.focus {
 		case dfTarget:
-			v.target = (v.target + d + len(drainTargets)) % len(drainTargets)
+			n := len(v.targets())
+			v.target = (v.target + d + n) % n
 		case dfReason:
 			v.reason = (v.reason + d + len(drainReasons)) % len(drainReasons)
 		}
@@ -427,7 +580,7 @@ func (m *Model) drainConfirmKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 				return m.startRun(v)
 			}
 			v.typed = ""
-			v.confirmErr = "that is not the queue name: nothing was changed"
+			v.confirmErr = "that is not the " + v.what() + " name: nothing was changed"
 			return m.setFlash(flashError, v.confirmErr)
 		case k == "backspace":
 			if r := []rune(v.typed); len(r) > 0 {
@@ -500,21 +653,35 @@ func (m *Model) drainOf(seq uint64) (*drainView, bool) {
 }
 
 func (m *Model) startPlan(v *drainView) tea.Cmd {
-	o, err := v.options(m)
-	if err != nil {
-		v.formErr = safe(err.Error())
-		return nil
+	var planFn func(context.Context) (*actions.DrainPlan, error)
+	if v.kafka {
+		o, err := v.kafkaOptions(m)
+		if err != nil {
+			v.formErr = safe(err.Error())
+			return nil
+		}
+		v.kopts = o
+		k := m.opts.KafkaDrainer
+		planFn = func(ctx context.Context) (*actions.DrainPlan, error) { return actions.PlanKafkaDrain(ctx, k, o) }
+	} else {
+		o, err := v.options(m)
+		if err != nil {
+			v.formErr = safe(err.Error())
+			return nil
+		}
+		v.opts = o
+		r := m.opts.Drainer
+		planFn = func(ctx context.Context) (*actions.DrainPlan, error) { return actions.PlanDrain(ctx, r, o) }
 	}
 	v.formErr = ""
-	v.opts = o
 	v.stage = drainPlanning
 	v.seq = m.nextLocalSeq()
 	ctx, cancel := context.WithTimeout(m.ctx, 4*m.opts.Timeout) // as the CLI
 	v.cancel = cancel
-	r, seq := m.opts.Drainer, v.seq
+	seq := v.seq
 	plan := func() tea.Msg {
 		defer cancel()
-		p, err := actions.PlanDrain(ctx, r, o)
+		p, err := planFn(ctx)
 		if err == nil && p == nil {
 			err = errors.New("the plan is empty")
 		}
@@ -602,11 +769,25 @@ func (m *Model) startRun(v *drainView) tea.Cmd {
 	v.cancel = cancel
 	run := newDrainRun()
 	v.run = run
-	r, o, audit, seq := m.opts.Drainer, v.opts, m.opts.Audit, v.seq
+	audit, seq := m.opts.Audit, v.seq
+	var exec func(context.Context) (*actions.DrainResult, error)
+	if v.kafka {
+		// The plan the operator saw goes to the audit log with the run.
+		k, o := m.opts.KafkaDrainer, v.kopts
+		o.Plan = v.plan
+		exec = func(ctx context.Context) (*actions.DrainResult, error) {
+			return actions.ExecuteKafkaDrain(ctx, k, o, audit, run.report)
+		}
+	} else {
+		r, o := m.opts.Drainer, v.opts
+		exec = func(ctx context.Context) (*actions.DrainResult, error) {
+			return actions.ExecuteDrain(ctx, r, o, audit, run.report)
+		}
+	}
 	return func() tea.Msg {
 		go func() {
 			defer cancel()
-			res, err := actions.ExecuteDrain(ctx, r, o, audit, run.report)
+			res, err := exec(ctx)
 			run.done <- drainDoneMsg{res: res, err: err}
 		}()
 		return drainStartedMsg{seq: seq}
@@ -653,6 +834,9 @@ func (v *drainView) body(st *styles) []string {
 	var lines []string
 	add := func(s ...string) { lines = append(lines, s...) }
 	title := "Drain the dead letters of " + safe(v.queue) + " (vhost " + safe(v.vhost) + ")"
+	if v.kafka {
+		title = "Drain the dead letters of Kafka topic " + safe(v.queue)
+	}
 	if v.broker != "" {
 		title += " on " + safe(v.broker)
 	}
@@ -719,6 +903,21 @@ func (v *drainView) formLines(st *styles) []string {
 		}
 		return strings.Join(parts, " ")
 	}
+	if v.kafka {
+		target := choices(kafkaDrainTargets, v.target, "")
+		if v.target == targetTopic {
+			target += "   name " + text(dfTarget, v.args[targetTopic], "every record there, by key")
+		} else {
+			target += "   " + st.dim.Render("back to the topic (and partition) each record died in")
+		}
+		return []string{
+			label(dfTarget, "Target") + " " + target,
+			label(dfLimit, "Limit") + " " + text(dfLimit, v.limit, "at most N records; empty: up to the log end at start"),
+			label(dfRate, "Rate") + " " + text(dfRate, v.rate, "at most N records/s; empty: unlimited"),
+			"",
+			st.dim.Render("  every record from where the last drain stopped (consumer group " + safe(kafkaDrainGroup(v.queue)) + "); no filter"),
+		}
+	}
 	target := choices(drainTargets, v.target, "")
 	switch v.target {
 	case targetOrigin:
@@ -754,14 +953,20 @@ func (v *drainView) planLines(st *styles) []string {
 	if v.opts.Reason != "" {
 		filter += " · reason " + safe(v.opts.Reason)
 	}
-	if v.opts.Limit > 0 {
-		filter += " · limit " + fmtInt(int64(v.opts.Limit))
+	limit, rate := v.limitRateOpts()
+	if limit > 0 {
+		filter += " · limit " + fmtInt(int64(limit))
 	}
-	if v.opts.Rate > 0 {
-		filter += " · rate " + strconv.FormatFloat(v.opts.Rate, 'f', -1, 64) + "/s"
+	if rate > 0 {
+		filter += " · rate " + strconv.FormatFloat(rate, 'f', -1, 64) + "/s"
 	}
-	lines := []string{fmt.Sprintf("plan: %s → %s (%s): %s to move, %s skipped by filter",
-		safe(p.Source), safe(p.To), scope, fmtInt(int64(p.Selected)), fmtInt(int64(p.Skipped))) + st.dim.Render(filter)}
+	head := fmt.Sprintf("plan: %s → %s (%s): %s to move, %s skipped by filter",
+		safe(p.Source), safe(p.To), scope, fmtInt(int64(p.Selected)), fmtInt(int64(p.Skipped)))
+	if v.kafka {
+		head = fmt.Sprintf("plan: %s → %s: %s record(s) to move of %s read", safe(p.Source), safe(p.To),
+			fmtInt(int64(p.Selected)), fmtInt(int64(p.Sampled)))
+	}
+	lines := []string{head + st.dim.Render(filter)}
 	for _, r := range p.Routes {
 		line := fmt.Sprintf("  %6s → %s", fmtInt(int64(r.Count)), safe(r.Target))
 		if r.Problem != "" {
@@ -791,7 +996,7 @@ func (v *drainView) confirmLines(st *styles) []string {
 	}
 	lines := []string{
 		st.confirm.Render(q),
-		st.confirm.Render("This is a production context: type the queue name ("+safe(v.queue)+") to confirm: ") + safe(v.typed) + "█",
+		st.confirm.Render("This is a production context: type the "+v.what()+" name ("+safe(v.queue)+") to confirm: ") + safe(v.typed) + "█",
 		st.dim.Render("enter confirms · esc cancels"),
 	}
 	if v.confirmErr != "" {
@@ -813,18 +1018,31 @@ func (v *drainView) progressLines(st *styles) []string {
 	if v.progressed {
 		total = fmtInt(int64(p.Total))
 	}
+	counts := fmt.Sprintf("  %s %s/%s seen · moved %s · skipped by filter %s · failed %s",
+		bar, fmtInt(int64(p.Seen)), total, fmtInt(int64(p.Done)), fmtInt(int64(p.Skipped)), fmtInt(int64(p.Failed)))
+	if v.kafka {
+		counts = fmt.Sprintf("  %s %s/%s seen · moved %s · failed %s",
+			bar, fmtInt(int64(p.Seen)), total, fmtInt(int64(p.Done)), fmtInt(int64(p.Failed)))
+	}
 	lines := []string{
-		fmt.Sprintf("  %s %s/%s seen · moved %s · skipped by filter %s · failed %s",
-			bar, fmtInt(int64(p.Seen)), total, fmtInt(int64(p.Done)), fmtInt(int64(p.Skipped)), fmtInt(int64(p.Failed))),
+		counts,
 		fmt.Sprintf("  %s msg/s · ETA %s · elapsed %s", fmtRate(p.Rate()), fmtDuration(p.ETA()), fmtDuration(p.Elapsed)),
 		"",
 	}
 	if v.cancelling {
-		lines = append(lines, st.flashWarn.Render("  cancelling… messages not yet confirmed by the target are requeued"))
+		lines = append(lines, st.flashWarn.Render("  cancelling… "+v.cancelSafety()))
 	} else {
-		lines = append(lines, st.dim.Render("  esc or ctrl+c cancels (safe: messages not yet confirmed by the target are requeued)"))
+		lines = append(lines, st.dim.Render("  esc or ctrl+c cancels (safe: "+v.cancelSafety()+")"))
 	}
 	return lines
+}
+
+// cancelSafety says why cancelling a run loses nothing.
+func (v *drainView) cancelSafety() string {
+	if v.kafka {
+		return "records not yet acknowledged by the target are not committed; the next drain resumes there"
+	}
+	return "messages not yet confirmed by the target are requeued"
 }
 
 // resultLine is the outcome as `mqops drain` prints it.
@@ -836,6 +1054,11 @@ func (v *drainView) resultLine() string {
 	left := fmtInt(int64(r.Left))
 	if r.Left < 0 {
 		left = "unknown"
+	}
+	if v.kafka {
+		return fmt.Sprintf("run %s: seen %s, moved %s, failed %s, left in %s %s (%s records/s)",
+			safe(r.RunID), fmtInt(int64(r.Seen)), fmtInt(int64(r.Moved)), fmtInt(int64(r.Failed)),
+			safe(v.queue), left, fmtRate(r.Rate))
 	}
 	return fmt.Sprintf("run %s: seen %s, moved %s, skipped by filter %s, failed %s, left in %s %s (%s msg/s)",
 		safe(r.RunID), fmtInt(int64(r.Seen)), fmtInt(int64(r.Moved)), fmtInt(int64(r.Skipped)), fmtInt(int64(r.Failed)),
@@ -866,6 +1089,9 @@ func (v *drainView) doneLines(st *styles) []string {
 	}
 	if v.err != nil {
 		lines = append(lines, "  "+st.flashError.Render("✗ "+safe(v.err.Error())))
+	}
+	if v.kafka {
+		return append(lines, "", st.dim.Render("  enter or esc closes and reloads the list"))
 	}
 	return append(lines, "", st.dim.Render("  enter or esc closes and reloads the queue"))
 }

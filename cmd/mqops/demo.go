@@ -126,7 +126,7 @@ headless commands can be tried against it from another terminal.`,
 			defer kc.Close()
 			opts := tui.Options{
 				Context: "demo", Color: "green", Cluster: "embedded " + kc.Name(),
-				Kafka: kc, KafkaDLQ: kc, Refresh: 2e9, Timeout: g.timeout,
+				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, Refresh: 2e9, Timeout: g.timeout,
 				Audit: actions.NewAuditLog(""),
 			}
 			if rr.r != nil {

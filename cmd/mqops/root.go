@@ -246,8 +246,9 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 	}
 	defer closeLog()
 	var (
-		src  backends.KafkaSource
-		dlts backends.KafkaDeadLetters
+		src      backends.KafkaSource
+		dlts     backends.KafkaDeadLetters
+		kdrainer backends.KafkaDeadLetters
 	)
 	cluster := ""
 	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
@@ -257,6 +258,9 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		}
 		defer kc.Close()
 		src, dlts, cluster = kc, kc, kc.Name()
+		if !c.ReadOnly {
+			kdrainer = kc
+		}
 	}
 	var (
 		rabbit  tui.RabbitSource
@@ -281,19 +285,20 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		refresh = time.Duration(cfg.Refresh)
 	}
 	return tui.Run(ctx, tui.Options{
-		Context:   c.Name,
-		Color:     c.Color,
-		ReadOnly:  c.ReadOnly,
-		Cluster:   cluster,
-		Kafka:     src,
-		Rabbit:    rabbit,
-		KafkaDLQ:  dlts,
-		Drainer:   drainer,
-		Audit:     actions.NewAuditLog(""),
-		Refresh:   refresh,
-		Timeout:   g.timeout,
-		Contexts:  cfg.ContextNames(),
-		StartView: view,
+		Context:      c.Name,
+		Color:        c.Color,
+		ReadOnly:     c.ReadOnly,
+		Cluster:      cluster,
+		Kafka:        src,
+		Rabbit:       rabbit,
+		KafkaDLQ:     dlts,
+		Drainer:      drainer,
+		KafkaDrainer: kdrainer,
+		Audit:        actions.NewAuditLog(""),
+		Refresh:      refresh,
+		Timeout:      g.timeout,
+		Contexts:     cfg.ContextNames(),
+		StartView:    view,
 	})
 }
 

@@ -1,0 +1,511 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/backends"
+)
+
+// fakeKafkaDrainer is a test double of the Kafka backend's drain side (an
+// external system) over the records of a fakeKafkaDLQ: the drain group's
+// committed position is an index into a topic's records; MoveRecords
+// follows the contract of kafka.Client.MoveRecords: it moves at most the
+// records up to the log end at start (or the limit), asks Target for each,
+// stops at the first record it cannot deliver (a missing topic), commits
+// only what was delivered, reports progress and stops on a cancelled
+// context.
+type fakeKafkaDrainer struct {
+	*fakeKafkaDLQ
+	dmu       sync.Mutex
+	topics    map[string]int32 // existing topics and their partitions
+	committed map[string]int   // the drain group's position, by topic
+	moved     map[string][]backends.KafkaRecord
+	groups    []string // the group of each move
+	// gate, when set, holds MoveRecords before each record until the test
+	// sends a token (or the context is cancelled).
+	gate      chan struct{}
+	planCalls int
+	moveCalls int
+}
+
+func newFakeKafkaDrainer(t testing.TB) *fakeKafkaDrainer {
+	k := newFakeKafkaDLQ(t)
+	k.records["orders.DLT"] = drainRecords()
+	return &fakeKafkaDrainer{
+		fakeKafkaDLQ: k,
+		topics:       map[string]int32{"orders.DLT": 2, "orders": 3, "payments": 1, "orders.retry": 1},
+		committed:    map[string]int{},
+		moved:        map[string][]backends.KafkaRecord{},
+	}
+}
+
+// drainRecords are the records of orders.DLT without the one lacking
+// dead-letter headers: 24, every fourth from payments, the others from
+// orders.
+func drainRecords() []backends.KafkaRecord {
+	all := dltRecords()
+	recs := append(all[:3:3], all[4:]...)
+	for i := range recs {
+		if i%4 == 3 {
+			recs[i].DeadLetter.OriginalTopic = "payments"
+			recs[i].Headers[0].Value = []byte("payments")
+		}
+	}
+	return recs
+}
+
+func (f *fakeKafkaDrainer) pending(topic string) []backends.KafkaRecord {
+	f.fakeKafkaDLQ.mu.Lock()
+	recs := f.records[topic]
+	f.fakeKafkaDLQ.mu.Unlock()
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	return recs[min(f.committed[topic], len(recs)):]
+}
+
+func (f *fakeKafkaDrainer) movedTo(topic string) int {
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	return len(f.moved[topic])
+}
+
+func (f *fakeKafkaDrainer) PartitionCounts(_ context.Context, topics []string) (map[string]int32, error) {
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	out := map[string]int32{}
+	for _, t := range topics {
+		if n, ok := f.topics[t]; ok {
+			out[t] = n
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeKafkaDrainer) PlanMove(_ context.Context, topic, _ string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (map[string]int, int, error) {
+	recs := f.pending(topic)
+	f.dmu.Lock()
+	f.planCalls++
+	f.dmu.Unlock()
+	if limit > 0 && limit < len(recs) {
+		recs = recs[:limit]
+	}
+	counts := map[string]int{}
+	for i := range recs {
+		t, _, err := target(&recs[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		counts[t]++
+	}
+	return counts, len(recs), nil
+}
+
+func (f *fakeKafkaDrainer) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (*backends.KafkaMoveResult, error) {
+	recs := f.pending(o.Topic)
+	f.dmu.Lock()
+	f.moveCalls++
+	f.groups = append(f.groups, o.Group)
+	gate := f.gate
+	f.dmu.Unlock()
+	all := len(recs)
+	if o.Limit > 0 && o.Limit < len(recs) {
+		recs = recs[:o.Limit]
+	}
+	res := &backends.KafkaMoveResult{}
+	p := backends.KafkaMoveProgress{Total: len(recs)}
+	report := func() {
+		if o.Progress != nil {
+			p.Moved, p.Failed, p.Elapsed = res.Moved, res.Failed, time.Duration(p.Seen)*100*time.Millisecond
+			o.Progress(p)
+		}
+	}
+	var err error
+	for i := range recs {
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+			}
+		}
+		if err = ctx.Err(); err != nil {
+			break
+		}
+		if o.Wait != nil {
+			if err = o.Wait(ctx); err != nil {
+				break
+			}
+		}
+		t, _, terr := o.Target(&recs[i])
+		p.Seen++
+		f.dmu.Lock()
+		_, ok := f.topics[t]
+		if terr == nil && ok {
+			f.moved[t] = append(f.moved[t], recs[i])
+			f.committed[o.Topic]++
+		}
+		f.dmu.Unlock()
+		if terr != nil || !ok {
+			res.Failed++
+			err = terr
+			if err == nil {
+				err = fmt.Errorf("topic %s does not exist", t)
+			}
+			break
+		}
+		res.Moved++
+		report()
+	}
+	res.Left = all - res.Moved
+	switch {
+	case ctx.Err() != nil:
+		res.StoppedBecause = backends.KafkaStopCancelled
+	case err != nil:
+		res.StoppedBecause = backends.KafkaStopError
+	case o.Limit > 0 && res.Moved == o.Limit:
+		res.StoppedBecause = backends.KafkaStopLimit
+	default:
+		res.StoppedBecause = backends.KafkaStopEnd
+	}
+	report()
+	return res, err
+}
+
+var _ backends.KafkaDeadLetters = (*fakeKafkaDrainer)(nil)
+
+// kafkaDrainHarness is a console on :dlq with Kafka dead-letter topics, a
+// Kafka drainer (unless noDrainer) and an audit log in a temporary
+// directory, orders.DLT selected.
+func kafkaDrainHarness(t testing.TB, o Options, noDrainer bool) (*harness, *fakeKafkaDrainer) {
+	t.Helper()
+	d := newFakeKafkaDrainer(t)
+	o.Cluster = "kafka-1.test:9092"
+	o.KafkaDLQ = d.fakeKafkaDLQ
+	if !noDrainer {
+		o.KafkaDrainer = d
+	}
+	if o.Audit == nil {
+		o.Audit = actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	}
+	h := newHarness(t, o, nil)
+	h.command("dlq")
+	h.selectRow(ordersDLT)
+	return h, d
+}
+
+func TestKafkaDrainAbsentOrHinted(t *testing.T) {
+	t.Run("read-only", func(t *testing.T) {
+		h, d := kafkaDrainHarness(t, Options{Context: "prod", Color: "red", ReadOnly: true, Rabbit: newFakeRabbit(), Drainer: newFakeDrainer()}, false)
+		if h.m.keys.Drain.Enabled() || len(h.m.keys.Drain.Keys()) != 0 {
+			t.Error("the drain key is bound")
+		}
+		if s := helpText(h); strings.Contains(s, "drain dead letters") {
+			t.Errorf("the help mentions the drain:\n%s", s)
+		}
+		h.selectRow(ordersDLT)
+		h.keys("D")
+		if _, ok := h.m.top().(*drainView); ok {
+			t.Fatal("D opened the drain")
+		}
+		h.keys("enter", "D")
+		if _, ok := h.m.top().(*kafkaDLTView); !ok {
+			t.Fatalf("D in the groups view: %T", h.m.top())
+		}
+		if d.planCalls+d.moveCalls != 0 {
+			t.Error("the backend was asked to plan or move")
+		}
+	})
+	t.Run("no Kafka drainer", func(t *testing.T) {
+		h, _ := kafkaDrainHarness(t, Options{Rabbit: newFakeRabbit(), Drainer: newFakeDrainer()}, true)
+		if s := helpText(h); !strings.Contains(s, "drain dead letters (RabbitMQ DLQ)") {
+			t.Errorf("help:\n%s", s)
+		}
+		h.selectRow(ordersDLT)
+		h.keys("D")
+		if _, ok := h.m.top().(*drainView); ok || !strings.Contains(h.screen(), "orders.DLT is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained") {
+			t.Fatalf("D on a Kafka row without a Kafka drainer:\n%s", h.screen())
+		}
+		h.keys("enter", "D")
+		if _, ok := h.m.top().(*kafkaDLTView); !ok {
+			t.Fatalf("D in the groups view opened %T", h.m.top())
+		}
+		// The RabbitMQ drain is still there.
+		h.keys("esc")
+		h.selectRow(queueKey("/", "orders.dlq"))
+		h.keys("D")
+		if v := h.drainView(); v.kafka {
+			t.Fatal("D on a RabbitMQ DLQ opened a Kafka drain")
+		}
+	})
+	t.Run("Kafka drainer only", func(t *testing.T) {
+		h, _ := kafkaDrainHarness(t, Options{Rabbit: newFakeRabbit()}, false)
+		if s := helpText(h); !strings.Contains(s, "drain dead letters (Kafka DLT)") {
+			t.Errorf("help:\n%s", s)
+		}
+		h.selectRow(queueKey("/", "orders.dlq"))
+		h.keys("D")
+		if _, ok := h.m.top().(*drainView); ok || !strings.Contains(h.screen(), "orders.dlq is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained") {
+			t.Fatalf("D on a RabbitMQ row without a RabbitMQ drainer:\n%s", h.screen())
+		}
+		h.selectRow(ordersDLT)
+		h.keys("D")
+		if v := h.drainView(); !v.kafka || v.queue != "orders.DLT" {
+			t.Fatalf("D on orders.DLT: kafka %v, %q", v.kafka, v.queue)
+		}
+	})
+}
+
+func TestKafkaDrainFormAndDefaultNo(t *testing.T) {
+	h, d := kafkaDrainHarness(t, Options{Context: "staging"}, false)
+	h.keys("D")
+	v := h.drainView()
+	s := h.screen()
+	for _, want := range []string{"Drain the dead letters of Kafka topic orders.DLT", "Target", "[origin]", "topic", "Limit", "Rate", "consumer group mqops-drain.orders.DLT"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the form lacks %q:\n%s", want, s)
+		}
+	}
+	for _, no := range []string{"Origin", "Reason", "vhost", "exchange"} {
+		if strings.Contains(s, no) {
+			t.Errorf("the Kafka form has %q:\n%s", no, s)
+		}
+	}
+	// Three fields: tab goes round them.
+	for _, want := range []int{dfLimit, dfRate, dfTarget} {
+		h.keys("tab")
+		if v.focus != want {
+			t.Fatalf("focus %d, want %d", v.focus, want)
+		}
+	}
+	h.keys("enter")
+	if v.stage != drainConfirm || v.plan == nil {
+		t.Fatalf("no plan: stage %d, %s\n%s", v.stage, v.formErr, h.screen())
+	}
+	s = h.screen()
+	for _, want := range []string{
+		"plan: kafka:orders.DLT → origin: 24 record(s) to move of 24 read",
+		"18 → topic orders",
+		"6 → topic payments",
+		"Drain 24 message(s) from kafka:orders.DLT: 18 → topic orders, 6 → topic payments? [y/N]",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the plan screen lacks %q:\n%s", want, s)
+		}
+	}
+	for _, k := range []string{"enter", "n", "esc"} {
+		h.keys(k)
+		if v.stage != drainForm || d.moveCalls != 0 {
+			t.Fatalf("%s on the confirmation: stage %d, %d moves", k, v.stage, d.moveCalls)
+		}
+		h.keys("enter")
+	}
+	if len(d.pending("orders.DLT")) != 24 || d.moveCalls != 0 {
+		t.Fatal("something moved without confirmation")
+	}
+}
+
+func TestKafkaDrainTargetsAndProblems(t *testing.T) {
+	h, d := kafkaDrainHarness(t, Options{}, false)
+	h.keys("D")
+	v := h.drainView()
+	h.send(tea.KeyPressMsg{Code: tea.KeyRight}) // target: topic
+	h.keys("enter")
+	if v.stage != drainForm || !strings.Contains(h.screen(), "type the target topic name") {
+		t.Fatalf("topic without a name:\n%s", h.screen())
+	}
+	h.typeText("missing")
+	h.keys("enter")
+	s := h.screen()
+	if v.stage != drainConfirm || !strings.Contains(s, "24 → topic missing  !! topic does not exist") || !strings.Contains(s, "the plan has problems") {
+		t.Fatalf("a missing target topic is not a problem:\n%s", s)
+	}
+	h.keys("y")
+	if v.stage != drainForm || d.moveCalls != 0 {
+		t.Fatalf("a plan with problems was confirmed: stage %d", v.stage)
+	}
+	for range "missing" {
+		h.keys("backspace")
+	}
+	h.send(tea.PasteMsg{Content: "orders.retry\n"})
+	h.keys("tab")
+	h.typeText("10")
+	h.keys("enter")
+	if s := h.screen(); v.stage != drainConfirm || !strings.Contains(s, "plan: kafka:orders.DLT → topic:orders.retry: 10 record(s) to move") || !strings.Contains(s, "· limit 10") {
+		t.Fatalf("limited plan to a topic:\n%s", s)
+	}
+	h.keys("n", "tab")
+	h.typeText("x")
+	h.keys("enter")
+	if v.stage != drainForm || !strings.Contains(h.screen(), `rate "x" is not a number of records per second`) {
+		t.Fatalf("bad rate:\n%s", h.screen())
+	}
+	// Records without an original topic cannot go back to it.
+	d.records["orders.DLT"] = dltRecords()
+	h.keys("backspace", "tab", "left", "enter")
+	if s := h.screen(); !strings.Contains(s, "problem: 1 record(s) have no original-topic header (first: partition 0 offset 3)") {
+		t.Fatalf("the record without origin is not a problem:\n%s", s)
+	}
+}
+
+func TestKafkaDrainTypedNameInRedContext(t *testing.T) {
+	h, d := kafkaDrainHarness(t, Options{Context: "prod", Color: "red"}, false)
+	h.keys("D", "enter")
+	v := h.drainView()
+	s := h.screen()
+	if v.stage != drainConfirm || !strings.Contains(s, "type the topic name (orders.DLT) to confirm") || strings.Contains(s, "[y/N]") {
+		t.Fatalf("no typed confirmation:\n%s", s)
+	}
+	h.keys("y", "enter")
+	if v.stage != drainConfirm || d.moveCalls != 0 || !strings.Contains(h.screen(), "not the topic name") {
+		t.Fatalf("y confirmed a prod drain: stage %d\n%s", v.stage, h.screen())
+	}
+	h.typeText("orders.dlt")
+	h.keys("enter")
+	if v.stage != drainConfirm || d.moveCalls != 0 {
+		t.Fatal("a wrong name confirmed the drain")
+	}
+	h.typeText("orders.DLT")
+	h.keys("enter")
+	if v.stage != drainDone || d.moveCalls != 1 {
+		t.Fatalf("the right name did not drain: stage %d\n%s", v.stage, h.screen())
+	}
+}
+
+func TestKafkaDrainRunResultAndAudit(t *testing.T) {
+	h, d := kafkaDrainHarness(t, Options{Context: "staging"}, false)
+	h.keys("enter") // the dead-letter groups of orders.DLT
+	groups, ok := h.m.top().(*kafkaDLTView)
+	if !ok {
+		t.Fatalf("enter opened %T", h.m.top())
+	}
+	h.keys("D")
+	v := h.drainView()
+	if !v.kafka || v.queue != "orders.DLT" {
+		t.Fatalf("D in the groups view: kafka %v %q", v.kafka, v.queue)
+	}
+	h.keys("enter", "y")
+	if v.stage != drainDone {
+		t.Fatalf("stage %d\n%s", v.stage, h.screen())
+	}
+	s := h.screen()
+	for _, want := range []string{"Drain finished", "seen 24, moved 24, failed 0, left in orders.DLT 0", "stopped: end"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("result lacks %q:\n%s", want, s)
+		}
+	}
+	if d.movedTo("orders") != 18 || d.movedTo("payments") != 6 || len(d.pending("orders.DLT")) != 0 {
+		t.Errorf("after the drain: orders %d, payments %d, left %d", d.movedTo("orders"), d.movedTo("payments"), len(d.pending("orders.DLT")))
+	}
+	if len(d.groups) != 1 || d.groups[0] != "mqops-drain.orders.DLT" {
+		t.Errorf("move groups %v", d.groups)
+	}
+	h.keys("enter")
+	if h.m.top() != view(groups) {
+		t.Errorf("closing the result went to %T", h.m.top())
+	}
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("audit: %v %v", es, err)
+	}
+	e := es[0]
+	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(24) ||
+		e.Parameters["source"] != "kafka:orders.DLT" || e.Parameters["to"] != "origin" ||
+		!strings.Contains(fmt.Sprint(e.Plan["summary"]), "18 → topic orders, 6 → topic payments") {
+		t.Errorf("audit entry %+v", e)
+	}
+}
+
+func TestKafkaDrainProgressAndCancel(t *testing.T) {
+	for _, cancelKey := range []string{"esc", "ctrl+c"} {
+		t.Run(cancelKey, func(t *testing.T) {
+			h, d := kafkaDrainHarness(t, Options{Context: "staging"}, false)
+			d.gate = make(chan struct{})
+			h.keys("D", "enter")
+			v := h.drainView()
+			_, cmd := h.m.Update(keyPress("y"))
+			wait := step(h, cmd)
+			if v.stage != drainRunning || !strings.Contains(h.screen(), "0/? seen") {
+				t.Fatalf("not running:\n%s", h.screen())
+			}
+			for i := 1; i <= 2; i++ {
+				d.gate <- struct{}{}
+				wait = step(h, wait)
+				s := h.screen()
+				want := fmt.Sprintf("%d/24 seen · moved %d · failed 0", i, i)
+				if !strings.Contains(s, want) || !strings.Contains(s, "10.0 msg/s") || !strings.Contains(s, "esc or ctrl+c cancels (safe: records not yet acknowledged") {
+					t.Fatalf("progress frame %d lacks %q:\n%s", i, want, s)
+				}
+				checkFrame(t, h.m.View().Content, 120, 30)
+			}
+			_, c := h.m.Update(keyPress(cancelKey))
+			h.run(c)
+			if h.m.quitting || !v.cancelling || !strings.Contains(h.screen(), "cancelling") {
+				t.Fatalf("cancel: quitting %v cancelling %v\n%s", h.m.quitting, v.cancelling, h.screen())
+			}
+			for i := 0; v.stage == drainRunning && i < 10; i++ {
+				wait = step(h, wait)
+			}
+			if v.stage != drainDone {
+				t.Fatalf("stage %d after cancel", v.stage)
+			}
+			s := h.screen()
+			for _, want := range []string{"Drain cancelled", "moved 2, failed 0, left in orders.DLT 22", "stopped: cancelled"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("result lacks %q:\n%s", want, s)
+				}
+			}
+			if len(d.pending("orders.DLT")) != 22 {
+				t.Errorf("after cancel: %d left", len(d.pending("orders.DLT")))
+			}
+			es, _, _ := h.m.opts.Audit.Read(0)
+			if len(es) != 1 || es[0].Outcome != "cancelled" {
+				t.Errorf("audit after cancel: %+v", es)
+			}
+			h.keys("esc")
+			if _, ok := h.m.top().(*dlqListView); !ok {
+				t.Fatalf("esc on the result went to %T", h.m.top())
+			}
+			h.m.Update(drainProgressMsg{seq: v.seq, p: actions.Progress{Seen: 99}})
+		})
+	}
+}
+
+func TestKafkaDrainGolden(t *testing.T) {
+	cases := []struct {
+		name  string
+		o     Options
+		setup func(h *harness)
+	}{
+		{name: "form", setup: func(h *harness) {
+			h.keys("D", "right")
+			h.typeText("orders.retry")
+			h.keys("tab")
+			h.typeText("100")
+		}},
+		{name: "confirm", setup: func(h *harness) {
+			h.keys("D", "enter")
+		}},
+		{name: "confirm_prod", o: Options{Context: "prod", Color: "red"}, setup: func(h *harness) {
+			h.keys("D", "enter")
+			h.typeText("orders.D")
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h, _ := kafkaDrainHarness(t, c.o, false)
+			c.setup(h)
+			raw := h.m.View().Content
+			checkFrame(t, raw, 120, 30)
+			golden.RequireEqual(t, h.screen())
+		})
+	}
+}
