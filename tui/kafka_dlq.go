@@ -220,10 +220,8 @@ type kafkaPeekView struct {
 	// starts[i] is where page i starts (nil: every partition's log start);
 	// starts[page+1] is known once page is shown.
 	starts []map[int32]int64
-	page   int // page shown
-	want   int // page requested
-	count  int // records on the page shown
-	st     rabbitState
+	pageCursor
+	st rabbitState
 }
 
 // kafkaPage is one page of records.
@@ -287,21 +285,15 @@ func (v *kafkaPeekView) loadFrom(o *Options) func(context.Context) (any, error) 
 	}
 }
 
-// loadFailed goes back to the page shown.
-func (v *kafkaPeekView) loadFailed() { v.want = v.page }
-
 // turn asks for the next (dir > 0) or previous page.
 func (v *kafkaPeekView) turn(dir int) (bool, notice) {
-	next := v.want + dir
-	switch {
-	case next < 0:
-		return false, notice{flashInfo, "already on the first page"}
-	case dir > 0 && v.st.loaded && v.want == v.page && v.count < peekPageSize:
-		return false, notice{flashInfo, "last page: no records after #" + itoa(v.page*peekPageSize+v.count-1)}
-	case next >= len(v.starts):
+	if ok, n := v.step(dir, v.st.loaded, "records"); !ok {
+		return false, n
+	}
+	if v.want+dir >= len(v.starts) {
 		return false, notice{flashInfo, "the page is loading"}
 	}
-	v.want = next
+	v.want += dir
 	return true, notice{}
 }
 
@@ -310,11 +302,9 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	if r == nil {
 		return notice{}
 	}
-	if len(r.recs) == 0 && r.page > 0 {
-		v.want = v.page
-		return notice{flashInfo, "no records after #" + itoa(v.page*peekPageSize+v.count-1) + ": the end of the topic"}
+	if ok, n := v.arrived(r.page, len(r.recs), "records", "the end of the topic"); !ok {
+		return n
 	}
-	v.page, v.want, v.count = r.page, r.page, len(r.recs)
 	v.starts = append(v.starts[:r.page+1], backends.KafkaNextOffsets(r.from, r.recs))
 	if n := int64(r.page*peekPageSize + len(r.recs)); v.total < n {
 		v.total = n

@@ -123,10 +123,43 @@ type peekView struct {
 	peekPanes
 	vhost, name string
 	total       int64 // queue depth when opened (0: unknown)
-	page        int   // page shown
-	want        int   // page requested
-	count       int   // messages on the page shown
-	st          rabbitState
+	pageCursor
+	st rabbitState
+}
+
+// pageCursor is where a peek is in its pages: the page shown, the one
+// asked for, and how many items the shown page holds.
+type pageCursor struct {
+	page  int // page shown
+	want  int // page requested
+	count int // items on the page shown
+}
+
+// loadFailed goes back to the page shown.
+func (c *pageCursor) loadFailed() { c.want = c.page }
+
+// step asks for the next (dir > 0) or previous page of items (the noun);
+// it refuses to go before the first page or past a short (last) page.
+func (c *pageCursor) step(dir int, loaded bool, noun string) (bool, notice) {
+	next := c.want + dir
+	switch {
+	case next < 0:
+		return false, notice{flashInfo, "already on the first page"}
+	case dir > 0 && loaded && c.want == c.page && c.count < peekPageSize:
+		return false, notice{flashInfo, "last page: no " + noun + " after #" + itoa(c.page*peekPageSize+c.count-1)}
+	}
+	return true, notice{}
+}
+
+// arrived records a page that arrived with n items; an empty page after the
+// first is refused with a notice ending in why, and the cursor stays.
+func (c *pageCursor) arrived(page, n int, noun, why string) (bool, notice) {
+	if n == 0 && page > 0 {
+		c.want = c.page
+		return false, notice{flashInfo, "no " + noun + " after #" + itoa(c.page*peekPageSize+c.count-1) + ": " + why}
+	}
+	c.page, c.want, c.count = page, page, n
+	return true, notice{}
 }
 
 // peekResult is one page of messages.
@@ -193,19 +226,12 @@ func (v *peekView) load(src RabbitSource) func(context.Context) (any, error) {
 	}
 }
 
-// loadFailed goes back to the page shown.
-func (v *peekView) loadFailed() { v.want = v.page }
-
 // turn asks for the next (dir > 0) or previous page.
 func (v *peekView) turn(dir int) (bool, notice) {
-	next := v.want + dir
-	switch {
-	case next < 0:
-		return false, notice{flashInfo, "already on the first page"}
-	case dir > 0 && v.st.loaded && v.want == v.page && v.count < peekPageSize:
-		return false, notice{flashInfo, "last page: no messages after #" + itoa(v.page*peekPageSize+v.count-1)}
+	if ok, n := v.step(dir, v.st.loaded, "messages"); !ok {
+		return false, n
 	}
-	v.want = next
+	v.want += dir
 	return true, notice{}
 }
 
@@ -214,11 +240,9 @@ func (v *peekView) apply(res any, _ time.Time, st *styles) notice {
 	if r == nil {
 		return notice{}
 	}
-	if len(r.msgs) == 0 && r.page > 0 {
-		v.want = v.page
-		return notice{flashInfo, "no messages after #" + itoa(v.page*peekPageSize+v.count-1) + ": the queue is shorter now"}
+	if ok, n := v.arrived(r.page, len(r.msgs), "messages", "the queue is shorter now"); !ok {
+		return n
 	}
-	v.page, v.want, v.count = r.page, r.page, len(r.msgs)
 	if v.total < int64(r.page*peekPageSize+len(r.msgs)) {
 		v.total = int64(r.page*peekPageSize + len(r.msgs))
 	}

@@ -98,11 +98,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 				return err
 			}
 			if dryRun {
-				if output == "json" {
-					return writeJSON(g.stdout, map[string]any{"dry_run": true, "plan": plan})
-				}
-				printPlan(g.stdout, plan)
-				return nil
+				return showDryRun(g, output, plan)
 			}
 			printPlan(g.stderr, plan)
 			if len(plan.Problems) > 0 && !yes {
@@ -116,14 +112,9 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 					return err
 				}
 			}
-			var bar func(actions.Progress)
-			if isTerminal(os.Stderr) {
-				bar = func(p actions.Progress) { fmt.Fprint(g.stderr, "\r"+progressLine(p)) }
-			}
+			bar, endBar := progressBar(g)
 			res, err := actions.ExecuteDrain(ctx, rc, o, log, bar)
-			if bar != nil {
-				fmt.Fprintln(g.stderr)
-			}
+			endBar()
 			if res != nil {
 				if output == "json" {
 					_ = writeJSON(g.stdout, res)
@@ -179,6 +170,24 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 	if p.Warning != "" {
 		fmt.Fprintln(w, "  warning: "+backends.SafeText(p.Warning))
 	}
+}
+
+// showDryRun prints the plan of a --dry-run, which changes nothing.
+func showDryRun(g *globals, output string, plan *actions.DrainPlan) error {
+	if output == "json" {
+		return writeJSON(g.stdout, map[string]any{"dry_run": true, "plan": plan})
+	}
+	printPlan(g.stdout, plan)
+	return nil
+}
+
+// progressBar draws the drain's progress on stderr when it is a terminal;
+// end finishes the line.
+func progressBar(g *globals) (bar func(actions.Progress), end func()) {
+	if !isTerminal(os.Stderr) {
+		return nil, func() {}
+	}
+	return func(p actions.Progress) { fmt.Fprint(g.stderr, "\r"+progressLine(p)) }, func() { fmt.Fprintln(g.stderr) }
 }
 
 func progressLine(p actions.Progress) string {
@@ -263,11 +272,7 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 		return err
 	}
 	if dryRun {
-		if output == "json" {
-			return writeJSON(g.stdout, map[string]any{"dry_run": true, "plan": plan})
-		}
-		printPlan(g.stdout, plan)
-		return nil
+		return showDryRun(g, output, plan)
 	}
 	printPlan(g.stderr, plan)
 	if plan.Sampled == 0 {
@@ -289,14 +294,9 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 		}
 	}
 	o.Plan = plan
-	var bar func(actions.Progress)
-	if isTerminal(os.Stderr) {
-		bar = func(p actions.Progress) { fmt.Fprint(g.stderr, "\r"+progressLine(p)) }
-	}
+	bar, endBar := progressBar(g)
 	res, err := actions.ExecuteKafkaDrain(ctx, kc, o, log, bar)
-	if bar != nil {
-		fmt.Fprintln(g.stderr)
-	}
+	endBar()
 	if res != nil {
 		if output == "json" {
 			_ = writeJSON(g.stdout, res)
