@@ -22,6 +22,14 @@ import (
 // client: it is also the oracle), and our Client.
 func fake(t *testing.T, topics map[string]int32) (*kgo.Client, *Client) {
 	t.Helper()
+	cl, k, _ := fakeWithCluster(t, topics)
+	return cl, k
+}
+
+// fakeCluster is fake with the kfake cluster, for tests that inject
+// broker responses.
+func fakeWithCluster(t *testing.T, topics map[string]int32) (*kgo.Client, *Client, *kfake.Cluster) {
+	t.Helper()
 	opts := []kfake.Opt{kfake.NumBrokers(1)}
 	for name, n := range topics {
 		opts = append(opts, kfake.SeedTopics(n, name))
@@ -42,7 +50,7 @@ func fake(t *testing.T, topics map[string]int32) (*kgo.Client, *Client) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	return cl, k
+	return cl, k, c
 }
 
 func produce(t *testing.T, cl *kgo.Client, recs ...*kgo.Record) {

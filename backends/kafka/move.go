@@ -259,6 +259,10 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 		targets: map[string]*moveTarget{},
 		dirty:   make(chan struct{}, 1),
 		space:   make(chan struct{}, 1),
+		settled: make(chan struct{}, 1),
+		// every attempt of a message is bounded by the broker's ack timeout
+		// and the network timeouts; the producer gives up after Retry.Max
+		settleMax: time.Duration(pcfg.Producer.Retry.Max+1) * (pcfg.Net.WriteTimeout + pcfg.Net.ReadTimeout + pcfg.Producer.Retry.Backoff),
 	}
 	for _, fp := range st.parts {
 		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop}
@@ -326,15 +330,18 @@ type mover struct {
 
 	targets map[string]*moveTarget // used by the run goroutine only
 
-	mu       sync.Mutex
-	parts    map[int32]*trackPart
-	moved    int
-	failed   int
-	seen     int
-	inflight int   // handed to the producer, not yet committed
-	err      error // first produce or commit failure
-	dirty    chan struct{}
-	space    chan struct{}
+	mu        sync.Mutex
+	parts     map[int32]*trackPart
+	moved     int
+	failed    int
+	seen      int
+	inflight  int // handed to the producer, not yet committed
+	unsettled int // handed to the producer, neither acknowledged nor failed yet
+	settled   chan struct{}
+	settleMax time.Duration // how long the producer may take to settle what it holds
+	err       error         // first produce or commit failure
+	dirty     chan struct{}
+	space     chan struct{}
 }
 
 func signal(ch chan struct{}) {
@@ -371,6 +378,7 @@ func (m *mover) add(p int32, off int64) {
 	t.pending = append(t.pending, off)
 	t.reader = off + 1
 	m.inflight++
+	m.unsettled++
 	m.seen++
 	m.mu.Unlock()
 }
@@ -383,6 +391,7 @@ func (m *mover) unadd(p int32, off int64) {
 	t.pending = t.pending[:len(t.pending)-1]
 	t.reader = off
 	m.inflight--
+	m.unsettled--
 	m.seen--
 	m.mu.Unlock()
 }
@@ -397,11 +406,43 @@ func (m *mover) skipTo(p int32, off int64) {
 	m.mu.Unlock()
 }
 
+// settle counts one message the producer is done with; m.mu is held.
+func (m *mover) settle() {
+	m.unsettled--
+	if m.unsettled == 0 {
+		signal(m.settled)
+	}
+}
+
+// waitSettled waits until the producer has acknowledged or failed every
+// message handed to it, at most settleMax. Closing the producer before that
+// would fail the messages it is retrying (sarama returns ErrShuttingDown
+// for a batch whose retry meets the close), which stops a drain that was
+// going to succeed.
+func (m *mover) waitSettled() {
+	limit := time.NewTimer(m.settleMax)
+	defer limit.Stop()
+	for {
+		m.mu.Lock()
+		n := m.unsettled
+		m.mu.Unlock()
+		if n <= 0 {
+			return
+		}
+		select {
+		case <-m.settled:
+		case <-limit.C:
+			return
+		}
+	}
+}
+
 func (m *mover) ack(meta *moveMeta) {
 	m.mu.Lock()
 	t := m.parts[meta.p]
 	t.acked[meta.off] = true
 	m.moved++
+	m.settle()
 	for len(t.pending) > 0 && t.acked[t.pending[0]] {
 		delete(t.acked, t.pending[0])
 		t.done = append(t.done, t.pending[0])
@@ -415,6 +456,9 @@ func (m *mover) fail(pe *sarama.ProducerError) {
 	meta, _ := pe.Msg.Metadata.(*moveMeta)
 	m.mu.Lock()
 	m.failed++
+	if meta != nil {
+		m.settle()
+	}
 	m.mu.Unlock()
 	if meta == nil {
 		m.setErr(&Error{Op: "producing", Err: pe.Err})
@@ -621,7 +665,8 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 	reason, stopErr := m.feed(ctx, f)
 
 	if m.prod != nil {
-		m.prod.AsyncClose() // flushes what is in flight; acks keep coming
+		m.waitSettled()
+		m.prod.AsyncClose() // flushes what is still in flight; acks keep coming
 	}
 	<-ackDone
 	close(finish)

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/embedded"
@@ -360,6 +363,49 @@ func TestMoveRecordsCancelThenResume(t *testing.T) {
 	}
 	if dups > 50 || res.Moved+res2.Moved != 300+dups {
 		t.Fatalf("%d duplicates (window 50); moved %d + %d", dups, res.Moved, res2.Moved)
+	}
+}
+
+// TestMoveRecordsRetriedProduceAtTheEnd: the broker answers the move's
+// first produce with a retriable error, so the producer retries it after
+// its backoff, when the move has handed on every record. The move waits for
+// the retry rather than closing the producer under it (which would fail the
+// batch with "producer in process of shutting down").
+func TestMoveRecordsRetriedProduceAtTheEnd(t *testing.T) {
+	cl, k, c := fakeWithCluster(t, map[string]int32{"o": 3, "o.DLT": 2})
+	var recs []*kgo.Record
+	for i := range 10 {
+		recs = append(recs, springDLT("o.DLT", int32(i%2), "o", int32(i%3), int64(i), "E", false))
+	}
+	produce(t, cl, recs...)
+	var refused atomic.Int32
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		preq := req.(*kmsg.ProduceRequest)
+		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+		resp.Version = preq.Version
+		for _, rt := range preq.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+				st.Partitions = append(st.Partitions, sp)
+				refused.Add(1)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	res, err := k.MoveRecords(context.Background(), backends.KafkaMoveOptions{Topic: "o.DLT", Target: OriginTarget})
+	if err != nil || res.Moved != 10 || res.Failed != 0 || res.Left != 0 {
+		t.Fatalf("move with a retried produce: %+v %v", res, err)
+	}
+	if refused.Load() == 0 {
+		t.Fatal("the injected produce error was never used")
+	}
+	if n := len(readAll(t, k.cfg.Brokers, "o")); n != 10 {
+		t.Fatalf("%d records in o, want 10", n)
 	}
 }
 
