@@ -52,6 +52,9 @@ func (m *Model) headerLine(w int) string {
 	if rv, ok := m.top().(rabbitView); ok {
 		cluster = m.viewBrokers(rv)
 	}
+	if hv, ok := m.top().(headerView); ok {
+		cluster, _ = hv.header(m)
+	}
 	if cluster != "" {
 		left += " " + m.st.cluster.Render(safe(cluster))
 	}
@@ -59,6 +62,13 @@ func (m *Model) headerLine(w int) string {
 		left += " " + m.st.readOnly.Render("READ-ONLY")
 	}
 	return spread(left, m.statusText(), w)
+}
+
+// headerView is a view that is about neither the Kafka snapshot nor a
+// RabbitMQ load (a drain, the audit log): its header names its own broker
+// and state instead of the cluster's refresh state.
+type headerView interface {
+	header(m *Model) (cluster, status string)
 }
 
 // statusText is the refresh state at the right of the header.
@@ -70,6 +80,10 @@ func (m *Model) statusText() string {
 	}
 	if rv, ok := m.top().(rabbitView); ok {
 		return strings.Join(append(parts, m.rabbitStatus(rv)...), " ")
+	}
+	if hv, ok := m.top().(headerView); ok {
+		_, status := hv.header(m)
+		return status
 	}
 	switch {
 	case m.opts.Kafka == nil:

@@ -260,7 +260,7 @@ func TestKafkaDLQList(t *testing.T) {
 			got[r.id] = r.cells[dcBackend] + " " + r.cells[dcListName] + " " + r.cells[dcDepth] + " " + r.cells[dcDetected]
 		}
 		want := map[string]string{
-			queueKey("/", "orders.dlq"):                 "rabbitmq /orders.dlq 1,500 bound to dead-letter exchange dlx of orders",
+			queueKey("/", "orders.dlq"):                 "rabbitmq orders.dlq 1,500 bound to dead-letter exchange dlx of orders",
 			queueKey("billing", "invoices.dead-letter"): "rabbitmq billing/invoices.dead-letter 2 named like a dead-letter queue",
 			ordersDLT:                          "kafka orders.DLT 1,200 name",
 			kafkaRowPrefix + evilTopic:         `kafka evil\x1b[31mred\u202e.DLT 3 name`,

@@ -408,9 +408,9 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 		depth := max(q.Messages, q.Ready+q.Unacked)
 		seen[id] = true
 		v.queues[id] = *q
-		name := q.Vhost + "/" + q.Name
-		if q.Vhost == "/" {
-			name = "/" + q.Name
+		name := q.Name // as the CLI prints it: the vhost only where it is not the default
+		if q.Vhost != "" && q.Vhost != "/" {
+			name = q.Vhost + "/" + q.Name
 		}
 		v.rmq.rows = append(v.rmq.rows, row{
 			id: id, ref: id,

@@ -318,8 +318,26 @@ func (v *drainView) what() string {
 	return "queue"
 }
 
-func (v *drainView) local()                   {}
-func (v *drainView) crumb() string            { return "drain" }
+func (v *drainView) local()        {}
+func (v *drainView) crumb() string { return "drain" }
+
+// header names the drained broker and the drain's stage.
+func (v *drainView) header(m *Model) (string, string) {
+	var status string
+	switch v.stage {
+	case drainForm:
+		status = m.st.dim.Render("options")
+	case drainPlanning:
+		status = v.spin.View() + " " + m.st.dim.Render("planning…")
+	case drainConfirm:
+		status = m.st.flashWarn.Render("awaiting confirmation")
+	case drainRunning:
+		status = v.spin.View() + " " + m.st.flashWarn.Render("draining")
+	case drainDone:
+		status = m.st.dim.Render("finished")
+	}
+	return v.broker, status
+}
 func (v *drainView) noun() string             { return "routes" }
 func (v *drainView) build(*dataset, *styles)  {}
 func (v *drainView) builtGen() uint64         { return 0 }

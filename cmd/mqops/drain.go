@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/charmbracelet/x/term"
 	"io"
 	"os"
 	"strings"
@@ -227,9 +228,10 @@ func confirm(g *globals, prodLike bool, name, question string) error {
 	return nil
 }
 
+// isTerminal says whether f is a terminal (not merely a character device:
+// /dev/null is one too).
 func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return term.IsTerminal(f.Fd())
 }
 
 // rabbitOnlyDrainFlags do not apply to a Kafka source.
