@@ -76,6 +76,11 @@ type KafkaDLT struct {
 	Messages   int64  `json:"messages"` // sum over partitions of log-end − log-start
 	Partitions int    `json:"partitions"`
 	DetectedBy string `json:"detected_by"` // "name" or "headers"
+	// LeftToDrain counts the records after the offsets committed by mqops's
+	// drain group of the topic (all of them when it never drained it): a
+	// drain moves records but Kafka keeps them, so Messages does not drop.
+	// nil when the group's offsets could not be read.
+	LeftToDrain *int64 `json:"left_to_drain,omitempty"`
 }
 
 // KafkaDeadLetterGroup counts the sampled dead letters of one original topic

@@ -149,4 +149,7 @@ type DeadLetterSummary struct {
 	Sampled  int               `json:"sampled"`
 	Groups   []DeadLetterGroup `json:"groups"`
 	Warning  string            `json:"warning,omitempty"`
+	// LeftToDrain (Kafka only): the records after mqops's drain group's
+	// committed offsets (see KafkaDLT.LeftToDrain).
+	LeftToDrain *int64 `json:"left_to_drain,omitempty"`
 }

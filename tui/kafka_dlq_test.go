@@ -156,14 +156,16 @@ func dltRecords() []backends.KafkaRecord {
 	return recs
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func newFakeKafkaDLQ(t testing.TB) *fakeKafkaDLQ {
 	return &fakeKafkaDLQ{
 		t: t,
 		dlts: []backends.KafkaDLT{
-			{Topic: "orders.DLT", Messages: 1200, Partitions: 2, DetectedBy: "name"},
-			{Topic: evilTopic, Messages: 3, Partitions: 1, DetectedBy: "name"},
+			{Topic: "orders.DLT", Messages: 1200, Partitions: 2, DetectedBy: "name", LeftToDrain: ptr[int64](200)}, // drained in part
+			{Topic: evilTopic, Messages: 3, Partitions: 1, DetectedBy: "name"},                                     // drain group unreadable
 		},
-		byHeader: []backends.KafkaDLT{{Topic: "payments-errors", Messages: 42, Partitions: 3, DetectedBy: "headers"}},
+		byHeader: []backends.KafkaDLT{{Topic: "payments-errors", Messages: 42, Partitions: 3, DetectedBy: "headers", LeftToDrain: ptr[int64](42)}},
 		records:  map[string][]backends.KafkaRecord{"orders.DLT": dltRecords()},
 	}
 }
@@ -257,14 +259,14 @@ func TestKafkaDLQList(t *testing.T) {
 		v := h.m.top().(*dlqListView)
 		got := map[string]string{}
 		for _, r := range v.tbl.rows {
-			got[r.id] = r.cells[dcBackend] + " " + r.cells[dcListName] + " " + r.cells[dcDepth] + " " + r.cells[dcDetected]
+			got[r.id] = r.cells[dcBackend] + " " + r.cells[dcListName] + " " + r.cells[dcDepth] + " " + r.cells[dcToDrain] + " " + r.cells[dcDetected]
 		}
 		want := map[string]string{
-			queueKey("/", "orders.dlq"):                 "rabbitmq orders.dlq 1,500 bound to dead-letter exchange dlx of orders",
-			queueKey("billing", "invoices.dead-letter"): "rabbitmq billing/invoices.dead-letter 2 named like a dead-letter queue",
-			ordersDLT:                          "kafka orders.DLT 1,200 name",
-			kafkaRowPrefix + evilTopic:         `kafka evil\x1b[31mred\u202e.DLT 3 name`,
-			kafkaRowPrefix + "payments-errors": "kafka payments-errors 42 headers",
+			queueKey("/", "orders.dlq"):                 "rabbitmq orders.dlq 1,500 1,500 bound to dead-letter exchange dlx of orders",
+			queueKey("billing", "invoices.dead-letter"): "rabbitmq billing/invoices.dead-letter 2 2 named like a dead-letter queue",
+			ordersDLT:                          "kafka orders.DLT 1,200 200 name",
+			kafkaRowPrefix + evilTopic:         `kafka evil\x1b[31mred\u202e.DLT 3 ? name`,
+			kafkaRowPrefix + "payments-errors": "kafka payments-errors 42 42 headers",
 		}
 		if !maps.Equal(got, want) {
 			t.Errorf("rows:\n got %q\nwant %q", got, want)

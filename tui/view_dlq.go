@@ -201,6 +201,7 @@ const (
 	dcListName
 	dcType
 	dcDepth
+	dcToDrain
 	dcConsumers
 	dcPublish
 	dcTrend
@@ -218,9 +219,10 @@ func newDLQsView() *dlqListView {
 	t := newTable([]column{
 		dcBackend:   {title: "BACKEND"},
 		dcListName:  {title: "NAME", flex: true, min: 12, shrink: 1},
-		dcType:      {title: "TYPE", drop: 4},
+		dcType:      {title: "TYPE", drop: 5},
 		dcDepth:     {title: "DEPTH", right: true, num: true, desc: true},
-		dcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 3},
+		dcToDrain:   {title: "TO DRAIN", right: true, num: true, desc: true, drop: 3},
+		dcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 4},
 		dcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 2},
 		dcTrend:     {title: "TREND", plain: true, drop: 1},
 		dcDetected:  {title: "DETECTED BY", flex: true, min: 8, shrink: 2},
@@ -419,6 +421,7 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 				dcListName:  safe(name),
 				dcType:      safe(orDash(q.Type)),
 				dcDepth:     fmtInt(depth),
+				dcToDrain:   fmtInt(depth), // a drain moves what the queue holds
 				dcConsumers: fmtInt(q.Consumers),
 				dcPublish:   fmtRate(q.PublishRate),
 				dcTrend:     sparkline(v.track(id, depth), sparkWidth),
@@ -427,6 +430,7 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 			styles: []cellStyle{dcBackend: cellDim, dcTrend: cellDim, dcDetected: cellDim},
 			nums: []float64{
 				dcDepth:     float64(depth),
+				dcToDrain:   float64(depth),
 				dcConsumers: float64(q.Consumers),
 				dcPublish:   q.PublishRate,
 				dcTrend:     math.NaN(),
@@ -471,6 +475,12 @@ func (v *dlqListView) applyTopics(dlts []backends.KafkaDLT, scanned bool, now ti
 			parts = "1 partition"
 		}
 		detected := safe(orDash(d.DetectedBy)) // "name" or "headers"
+		// Kafka keeps drained records: what is left is what lies after the
+		// drain group's commits, unknown when they could not be read
+		toDrain, toDrainNum, toDrainStyle := "?", math.NaN(), cellDim
+		if d.LeftToDrain != nil {
+			toDrain, toDrainNum, toDrainStyle = fmtInt(*d.LeftToDrain), float64(*d.LeftToDrain), cellPlain
+		}
 		v.kafka.rows = append(v.kafka.rows, row{
 			id: id, ref: id,
 			cells: []string{
@@ -478,14 +488,16 @@ func (v *dlqListView) applyTopics(dlts []backends.KafkaDLT, scanned bool, now ti
 				dcListName:  safe(d.Topic),
 				dcType:      parts,
 				dcDepth:     fmtInt(d.Messages),
+				dcToDrain:   toDrain,
 				dcConsumers: "-",
 				dcPublish:   "-",
 				dcTrend:     sparkline(v.track(id, d.Messages), sparkWidth),
 				dcDetected:  detected,
 			},
-			styles: []cellStyle{dcBackend: cellDim, dcConsumers: cellDim, dcPublish: cellDim, dcTrend: cellDim, dcDetected: cellDim},
+			styles: []cellStyle{dcBackend: cellDim, dcToDrain: toDrainStyle, dcConsumers: cellDim, dcPublish: cellDim, dcTrend: cellDim, dcDetected: cellDim},
 			nums: []float64{
 				dcDepth:     float64(d.Messages),
+				dcToDrain:   toDrainNum,
 				dcConsumers: math.NaN(),
 				dcPublish:   math.NaN(),
 				dcTrend:     math.NaN(),

@@ -242,10 +242,22 @@ func (c *Client) ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) (
 				pending = again
 			}
 		}
+		drained := c.drainCommitted(ad, found, infos)
 		for name, by := range found {
 			d := backends.KafkaDLT{Topic: name, Partitions: len(infos[name].parts), DetectedBy: by}
 			for _, o := range offs[name] {
 				d.Messages += o.end - o.start
+			}
+			if committed, ok := drained[name]; ok {
+				left := int64(0)
+				for p, o := range offs[name] {
+					from := o.start
+					if cm, ok := committed[p]; ok && cm > from {
+						from = cm
+					}
+					left += max(0, o.end-from)
+				}
+				d.LeftToDrain = &left
 			}
 			out = append(out, d)
 		}
@@ -256,6 +268,57 @@ func (c *Client) ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) (
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out, nil
+}
+
+// drainCommitted reads the committed offsets of each dead-letter topic's
+// drain group (DrainGroup), in one OffsetFetch per coordinator (one per
+// group on brokers older than 3.0). A topic is missing from the result when
+// its group's offsets could not be read (no coordinator yet on a fresh
+// cluster, a broker error): its records left to drain are then unknown, and
+// the listing goes on without them. A group that never committed has an
+// empty map: everything is left.
+func (c *Client) drainCommitted(ad sarama.ClusterAdmin, found map[string]string, infos map[string]*topicInfo) map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	if len(found) == 0 {
+		return out
+	}
+	req := map[string]map[string][]int32{}
+	for name := range found {
+		req[DrainGroup(name)] = map[string][]int32{name: infos[name].parts}
+	}
+	put := func(name string, b map[string]map[int32]*sarama.OffsetFetchResponseBlock) {
+		out[name] = blocks(b)[name]
+		if out[name] == nil {
+			out[name] = map[int32]int64{}
+		}
+	}
+	res, err := ad.ListConsumerGroupOffsetsBatch(req)
+	if err == nil {
+		for name := range found {
+			r := res[DrainGroup(name)]
+			switch {
+			case r == nil:
+			case errors.Is(r.Err, sarama.ErrGroupIDNotFound):
+				out[name] = map[int32]int64{}
+			case errors.Is(r.Err, sarama.ErrNoError) || r.Err == 0:
+				put(name, r.Blocks)
+			}
+		}
+		return out
+	}
+	if !errors.Is(err, sarama.ErrUnsupportedVersion) {
+		return out
+	}
+	for name := range found {
+		r, err := ad.ListConsumerGroupOffsets(DrainGroup(name), req[DrainGroup(name)])
+		switch {
+		case errors.Is(err, sarama.ErrGroupIDNotFound):
+			out[name] = map[int32]int64{}
+		case err == nil:
+			put(name, r.Blocks)
+		}
+	}
+	return out
 }
 
 // DefaultSample is the number of records a dead-letter summary reads when
@@ -353,7 +416,7 @@ func (c *Client) DeadLetterTopics(ctx context.Context, sample int) ([]backends.D
 	}
 	out := make([]backends.DeadLetterSummary, 0, len(dlts))
 	for _, d := range dlts {
-		s := backends.DeadLetterSummary{Backend: "kafka", Topic: d.Topic, Messages: d.Messages, Groups: []backends.DeadLetterGroup{}}
+		s := backends.DeadLetterSummary{Backend: "kafka", Topic: d.Topic, Messages: d.Messages, Groups: []backends.DeadLetterGroup{}, LeftToDrain: d.LeftToDrain}
 		sum, err := c.DeadLetterSummary(ctx, d.Topic, sample)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -199,6 +199,23 @@ func TestRealMoveLimit(t *testing.T) {
 	k, brokers, origin, dlt := realDLT(t, n)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	leftToDrain := func(want int64) {
+		t.Helper()
+		dlts, err := k.ListDeadLetterTopics(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dlts {
+			if d.Topic == dlt {
+				if d.Messages != n || d.LeftToDrain == nil || *d.LeftToDrain != want {
+					t.Fatalf("%s: %d messages, left to drain %v, want %d of %d", dlt, d.Messages, d.LeftToDrain, want, n)
+				}
+				return
+			}
+		}
+		t.Fatalf("%s not listed: %+v", dlt, dlts)
+	}
+	leftToDrain(n) // never drained
 	res, err := k.MoveRecords(ctx, backends.KafkaMoveOptions{Topic: dlt, Target: OriginTarget, Limit: 120})
 	if err != nil || res.Moved != 120 || res.Left != n-120 || res.StoppedBecause != backends.KafkaStopLimit {
 		t.Fatalf("limited move: %+v %v", res, err)
@@ -213,10 +230,12 @@ func TestRealMoveLimit(t *testing.T) {
 	if got := len(checkMoved(t, brokers, origin, dlt, n)); got != 120 {
 		t.Fatalf("%d records in %s, want 120", got, origin)
 	}
+	leftToDrain(n - 120)
 	res, err = k.MoveRecords(ctx, backends.KafkaMoveOptions{Topic: dlt, Target: OriginTarget})
 	if err != nil || res.Moved != n-120 || res.Left != 0 {
 		t.Fatalf("rest: %+v %v", res, err)
 	}
+	leftToDrain(0) // Kafka keeps the records: Messages stays n
 	seen := checkMoved(t, brokers, origin, dlt, n)
 	for i := range n {
 		if seen[srcOf(dlt, i)] != 1 {

@@ -195,6 +195,9 @@ func TestMoveRecordsLimitThenRest(t *testing.T) {
 	if sum != 30 {
 		t.Fatalf("drain group committed %d records, want 30", sum)
 	}
+	if d, err := k.ListDeadLetterTopics(ctx, false); err != nil || len(d) != 1 || d[0].LeftToDrain == nil || *d[0].LeftToDrain != 70 {
+		t.Fatalf("left to drain after 30 of 100: %+v %v", d, err)
+	}
 	if plan, total, err := k.PlanMove(ctx, "o.DLT", "", 0, OriginTarget); err != nil || total != 70 || plan["o"] != 70 {
 		t.Fatalf("plan of the rest: %v %d %v", plan, total, err)
 	}
@@ -459,8 +462,9 @@ func TestDeadLettersOnOlderBrokers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer k.Close()
-			if d, err := k.ListDeadLetterTopics(ctx, true); err != nil || len(d) != 1 || d[0].Topic != "orders.DLT" || d[0].Messages != 200 {
-				t.Fatalf("ListDeadLetterTopics: %v %v", d, err)
+			if d, err := k.ListDeadLetterTopics(ctx, true); err != nil || len(d) != 1 || d[0].Topic != "orders.DLT" || d[0].Messages != 200 ||
+				d[0].LeftToDrain == nil || *d[0].LeftToDrain != 200 {
+				t.Fatalf("ListDeadLetterTopics: %+v %v", d, err)
 			}
 			if s, err := k.DeadLetterSummary(ctx, "orders.DLT", 1000); err != nil || s.Sampled != 200 {
 				t.Fatalf("DeadLetterSummary: %+v %v", s, err)
@@ -472,6 +476,11 @@ func TestDeadLettersOnOlderBrokers(t *testing.T) {
 			res, err = k.MoveRecords(ctx, backends.KafkaMoveOptions{Topic: "orders.DLT", Target: OriginTarget})
 			if err != nil || res.Moved != 150 || res.Left != 0 {
 				t.Fatalf("second move: %+v %v", res, err)
+			}
+			// Kafka keeps the records; the drain group says none is left
+			if d, err := k.ListDeadLetterTopics(ctx, false); err != nil || len(d) != 1 || d[0].Messages != 200 ||
+				d[0].LeftToDrain == nil || *d[0].LeftToDrain != 0 {
+				t.Fatalf("ListDeadLetterTopics after the drain: %+v %v", d, err)
 			}
 		})
 	}

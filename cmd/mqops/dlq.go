@@ -97,8 +97,15 @@ topic and exception class from the DLT headers), sampled from the first
 					name = vhostQueue(d.Vhost, d.Queue)
 				}
 				depth := fmt.Sprint(d.Messages)
+				var notes []string
 				if d.Sampled < int(d.Messages) {
-					depth += fmt.Sprintf(" (sampled %d)", d.Sampled)
+					notes = append(notes, fmt.Sprintf("sampled %d", d.Sampled))
+				}
+				if d.LeftToDrain != nil && *d.LeftToDrain != d.Messages {
+					notes = append(notes, fmt.Sprintf("%d left to drain", *d.LeftToDrain))
+				}
+				if len(notes) > 0 {
+					depth += " (" + strings.Join(notes, ", ") + ")"
 				}
 				if len(d.Groups) == 0 {
 					t.row(d.Backend, name, depth, "-", "-", "-", "0", "-", "-")
@@ -115,7 +122,11 @@ topic and exception class from the DLT headers), sampled from the first
 			}
 			for _, d := range rep.DeadLetters {
 				if d.Warning != "" {
-					g.warn(vhostQueue(d.Vhost, d.Queue) + ": " + d.Warning)
+					name := d.Topic
+					if d.Backend == "rabbitmq" {
+						name = vhostQueue(d.Vhost, d.Queue)
+					}
+					g.warn(name + ": " + d.Warning)
 				}
 			}
 			if len(rep.Errors) > 0 {

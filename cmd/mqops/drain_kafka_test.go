@@ -75,6 +75,25 @@ func TestKafkaDrainYes(t *testing.T) {
 	if err != nil || out != "" || !strings.Contains(se, "nothing to drain") {
 		t.Fatalf("third run: %v\n%s\n%s", err, out, se)
 	}
+	// the dead letters stay in the topic; mqops dlq says none is left to drain
+	out, _, err = runCLI(t, "dlq", "-o", "json", "--brokers", brokers)
+	var rep dlqReport
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil {
+		t.Fatalf("dlq: %v\n%s", err, out)
+	}
+	found := false
+	for _, d := range rep.DeadLetters {
+		if d.Topic == "orders.DLT" {
+			found = d.Messages == 200 && d.LeftToDrain != nil && *d.LeftToDrain == 0
+		}
+	}
+	if !found || !strings.Contains(out, `"left_to_drain": 0`) {
+		t.Fatalf("dlq after the drain:\n%s", out)
+	}
+	out, _, err = runCLI(t, "dlq", "--brokers", brokers)
+	if err != nil || !strings.Contains(out, "200 (0 left to drain)") {
+		t.Fatalf("dlq table after the drain: %v\n%s", err, out)
+	}
 	es, _, err := actions.NewAuditLog(auditPath).Read(0)
 	if err != nil || len(es) != 2 || es[0].Result["moved"] != float64(50) || es[1].Result["moved"] != float64(150) || es[1].Plan["summary"] == nil {
 		t.Fatalf("audit %+v %v", es, err)
