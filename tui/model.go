@@ -38,7 +38,13 @@ type Options struct {
 	Timeout time.Duration
 	// Contexts are the context names offered by :ctx.
 	Contexts []string
-	// StartView is "groups" (default), "topics", "queues" or "dlq".
+	// CheckContext says whether the console can reopen on the named
+	// context (its configuration and credentials resolve; no network I/O).
+	// It runs in a command; when it returns nil the console ends with
+	// Exit.Context set, and the caller reopens it there. nil: :ctx tells
+	// the operator to restart with --context.
+	CheckContext func(name string) error
+	// StartView is "groups" (default), "topics", "queues", "dlq" or "audit".
 	StartView string
 	// Now is the clock (default time.Now); tests inject a fixed one.
 	Now func() time.Time
@@ -143,9 +149,11 @@ type Model struct {
 	filter    textinput.Model
 	filterErr error // the filter being typed does not compile
 
-	flash    flash
-	flashSeq uint64
-	quitting bool
+	flash     flash
+	flashSeq  uint64
+	quitting  bool
+	exit      Exit   // how the console ended (a :ctx switch)
+	switching string // the context :ctx is checking
 
 	// localSeq tags the requests of the views that do not go through the
 	// refresh loop (drain plan and run, audit log reads).
@@ -203,6 +211,14 @@ func New(o Options) *Model {
 		m.stack = []view{newQueuesView()}
 	case "dlq", "dead":
 		m.stack = []view{newDLQsView()}
+	case "audit":
+		path := ""
+		if o.Audit != nil {
+			path = o.Audit.Path
+		}
+		v := newAuditView(path)
+		v.setSummary(&m.st)
+		m.stack = []view{v}
 	default:
 		m.stack = []view{newGroupsView()}
 	}
@@ -227,21 +243,36 @@ func jitter10(d time.Duration) time.Duration {
 	return time.Duration(float64(d) * f)
 }
 
-// Run runs the console until the operator quits or ctx is cancelled.
-func Run(ctx context.Context, o Options) error {
+// Exit is how the console ended.
+type Exit struct {
+	// Context is set when the operator switched contexts (:ctx NAME): the
+	// caller reopens the console there, on View.
+	Context string
+	View    string
+}
+
+// Exit says how the console ended (after Run's program returned).
+func (m *Model) Exit() Exit { return m.exit }
+
+// Run runs the console until the operator quits, switches contexts (see
+// Exit) or ctx is cancelled.
+func Run(ctx context.Context, o Options) (Exit, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // ends any snapshot call still running
 	m := New(o)
 	m.ctx = ctx
 	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
-		return ctx.Err()
+		return Exit{}, ctx.Err()
 	}
-	return err
+	return m.exit, err
 }
 
 // Init starts the first refresh.
 func (m *Model) Init() tea.Cmd {
+	if v, ok := m.top().(*auditView); ok {
+		return m.loadAudit(v)
+	}
 	rv, onRabbit := m.top().(rabbitView)
 	if onRabbit && !m.sourceConfigured(rv) || !onRabbit && m.opts.Kafka == nil {
 		m.refresh.idle = true
@@ -282,6 +313,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case spinTickMsg:
 		cmd = m.spin()
+	case contextCheckedMsg:
+		cmd = m.contextChecked(msg)
 	case flashExpiredMsg:
 		if msg.id == m.flash.id {
 			m.flash = flash{}

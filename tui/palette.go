@@ -108,8 +108,11 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	return nil
 }
 
-// switchContext handles :ctx NAME. Switching the cluster under a running
-// console is not wired yet: the operator is told how to restart.
+// switchContext handles :ctx NAME: Options.CheckContext runs in a command
+// and, when the context resolves, the console ends with Exit.Context set so
+// that the caller reopens it there, on the same top-level view. Nothing of
+// the old context (data, clients, requests in flight) carries over. A drain
+// in progress keeps the console where it is.
 func (m *Model) switchContext(args []string) tea.Cmd {
 	names := m.contextNames()
 	if len(args) != 1 {
@@ -122,5 +125,39 @@ func (m *Model) switchContext(args []string) tea.Cmd {
 	case !slices.Contains(names, name):
 		return m.setFlash(flashError, "unknown context "+safe(name))
 	}
-	return m.setFlash(flashWarn, "switching contexts in the console is not available yet: restart with --context "+safe(name))
+	if m.opts.CheckContext == nil {
+		return m.setFlash(flashWarn, "this console cannot switch contexts: restart with --context "+safe(name))
+	}
+	for _, v := range m.stack {
+		if d, ok := v.(*drainView); ok && (d.stage == drainRunning || d.stage == drainPlanning) {
+			return m.setFlash(flashError, "a drain is in progress on this context: let it finish or cancel it before switching")
+		}
+	}
+	check := m.opts.CheckContext
+	m.switching = name
+	return tea.Batch(m.setFlash(flashInfo, "opening context "+safe(name)+"…"), func() tea.Msg {
+		return contextCheckedMsg{name: name, err: check(name)}
+	})
+}
+
+// contextCheckedMsg is the answer of Options.CheckContext for :ctx name.
+type contextCheckedMsg struct {
+	name string
+	err  error
+}
+
+func (m *Model) contextChecked(msg contextCheckedMsg) tea.Cmd {
+	if msg.name != m.switching {
+		return nil // an earlier :ctx, superseded
+	}
+	m.switching = ""
+	if msg.err != nil {
+		return m.setFlash(flashError, "cannot open context "+safe(msg.name)+": "+safe(msg.err.Error()))
+	}
+	root := m.stack[0].id()
+	if root != "groups" && root != "topics" && root != "queues" && root != "dlq" && root != "audit" {
+		root = "groups"
+	}
+	m.exit = Exit{Context: msg.name, View: root}
+	return m.quit()
 }

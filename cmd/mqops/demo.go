@@ -140,7 +140,8 @@ headless commands can be tried against it from another terminal.`,
 				defer rc.Close()
 				opts.Rabbit, opts.Drainer = rc, rc
 			}
-			return tui.Run(ctx, opts)
+			_, err = tui.Run(ctx, opts)
+			return err
 		},
 	}
 	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "keep the cluster running and print its address instead of opening the console")

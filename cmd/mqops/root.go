@@ -235,16 +235,65 @@ func (g *globals) openLog() (func(), error) {
 	return func() { f.Close() }, nil
 }
 
+// runConsole runs the console; when the operator switches contexts (:ctx)
+// it reopens it on the new one, as configured in the file.
 func (g *globals) runConsole(ctx context.Context, view string) error {
-	cfg, c, err := g.loadContext()
-	if err != nil {
-		return err
-	}
 	closeLog, err := g.openLog()
 	if err != nil {
 		return err
 	}
 	defer closeLog()
+	for {
+		exit, err := g.consoleOnce(ctx, view)
+		if err != nil || exit.Context == "" {
+			return err
+		}
+		g.switchTo(exit.Context)
+		view = exit.View
+	}
+}
+
+// switchTo selects context name as the config file has it: the connection
+// flags and MQOPS_* variables given for the first context do not follow.
+func (g *globals) switchTo(name string) {
+	g.context = name
+	g.brokers, g.saslMech, g.saslUser, g.saslPwEnv, g.tlsCA, g.tlsInsec = nil, "", "", "", "", false
+	g.rabbitURL, g.mgmtURL, g.rabbitPwEnv = "", "", ""
+}
+
+// checkContext resolves context name as the console would open it (config,
+// credentials, TLS files), without network I/O and without printing.
+func (g *globals) checkContext(name string) error {
+	g2 := *g
+	g2.stderr, g2.warned = io.Discard, nil
+	g2.switchTo(name)
+	_, c, err := g2.loadContext()
+	if err != nil {
+		return err
+	}
+	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
+		kc, err := g2.kafkaClient(c)
+		if err != nil {
+			return err
+		}
+		kc.Close()
+	}
+	if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
+		rc, err := g2.rabbitClient(c)
+		if err != nil {
+			return err
+		}
+		rc.Close()
+	}
+	return nil
+}
+
+// consoleOnce opens the console on the selected context until it ends.
+func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error) {
+	cfg, c, err := g.loadContext()
+	if err != nil {
+		return tui.Exit{}, err
+	}
 	var (
 		src      backends.KafkaSource
 		dlts     backends.KafkaDeadLetters
@@ -254,7 +303,7 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
 		kc, err := g.kafkaClient(c)
 		if err != nil {
-			return err
+			return tui.Exit{}, err
 		}
 		defer kc.Close()
 		src, dlts, cluster = kc, kc, kc.Name()
@@ -269,7 +318,7 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 	if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
 		rc, err := g.rabbitClient(c)
 		if err != nil {
-			return err
+			return tui.Exit{}, err
 		}
 		defer rc.Close()
 		rabbit = rc
@@ -298,6 +347,7 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		Refresh:      refresh,
 		Timeout:      g.timeout,
 		Contexts:     cfg.ContextNames(),
+		CheckContext: g.checkContext,
 		StartView:    view,
 	})
 }
@@ -312,6 +362,6 @@ func newConsoleCmd(g *globals) *cobra.Command {
 			return g.runConsole(cmd.Context(), view)
 		},
 	}
-	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups, topics, queues or dlq")
+	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups, topics, queues, dlq or audit")
 	return cmd
 }

@@ -24,20 +24,10 @@ func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 	// (RABBITMQ_PASSWORD), never through its arguments
 	cmd := fmt.Sprintf("env XDG_STATE_HOME=%s %s console --view queues --timeout 5s %s", state, bin, strings.Join(w.cliArgs, " "))
 	s := startTmux(t, 160, 40, cmd)
-	has := func(subs ...string) func(string) bool {
-		return func(sc string) bool {
-			for _, x := range subs {
-				if !strings.Contains(sc, x) {
-					return false
-				}
-			}
-			return true
-		}
-	}
 	s.keys("/")
 	s.typeText(p)
 	s.keys("Enter")
-	s.waitFor("the queues view with our queues", 30*time.Second, has("queues", p+".orders", p+".payments", p+".dlq", "quorum"))
+	s.waitFor("the queues view with our queues", 30*time.Second, screenHas("queues", p+".orders", p+".payments", p+".dlq", "quorum"))
 
 	s.keys(":")
 	s.typeText("dlq")
@@ -45,11 +35,11 @@ func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 	s.keys("/")
 	s.typeText(p)
 	s.keys("Enter")
-	s.waitFor("our DLQ in the dead-letter view", 30*time.Second, has("dead-letter", p+".dlq", "60"))
+	s.waitFor("our DLQ in the dead-letter view", 30*time.Second, screenHas("dead-letter", p+".dlq", "60"))
 	s.keys("Enter")
-	s.waitFor("dead letters grouped by origin and reason", 30*time.Second, has(p+".orders", p+".payments", "rejected", "30"))
+	s.waitFor("dead letters grouped by origin and reason", 30*time.Second, screenHas(p+".orders", p+".payments", "rejected", "30"))
 	s.keys("p")
-	s.waitFor("a peek at the messages", 30*time.Second, has("peek", "nothing is consumed", "0-0", "rejected"))
+	s.waitFor("a peek at the messages", 30*time.Second, screenHas("peek", "nothing is consumed", "0-0", "rejected"))
 	s.keys("Escape", "Escape")
 	w.waitDepth(w.dlq, 60, 10*time.Second)
 	if d := w.depth(w.origins[0]) + w.depth(w.origins[1]); d != 0 {
@@ -61,33 +51,27 @@ func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 	s.keys(":")
 	s.typeText("dlq")
 	s.keys("Enter")
-	s.waitFor("our DLQ again", 30*time.Second, has(p+".dlq", "60"))
+	s.waitFor("our DLQ again", 30*time.Second, screenHas(p+".dlq", "60"))
 	s.keys("D")
-	s.waitFor("the drain form", 15*time.Second, has("Drain the dead letters of "+p+".dlq"))
+	s.waitFor("the drain form", 15*time.Second, screenHas("Drain the dead letters of "+p+".dlq"))
 	s.keys("Tab", "Tab", "Tab", "Tab") // to the rate: 20 msg/s, so the run lasts long enough to watch
 	s.typeText("20")
 	s.keys("Enter")
-	s.waitFor("the plan and its confirmation", 30*time.Second, has("60 to move", "[y/N]"))
+	s.waitFor("the plan and its confirmation", 30*time.Second, screenHas("60 to move", "[y/N]"))
 	if d := w.depth(w.dlq); d != 60 {
 		t.Fatalf("planning moved messages: DLQ holds %d", d)
 	}
 	s.keys("y")
-	s.waitFor("the progress bar", 30*time.Second, has("msg/s · ETA"))
-	s.waitFor("the drain result", 60*time.Second, has("moved 60", "left in"))
+	s.waitFor("the progress bar", 30*time.Second, screenHas("msg/s · ETA"))
+	s.waitFor("the drain result", 60*time.Second, screenHas("moved 60", "left in"))
 	w.waitDepth(w.dlq, 0, 10*time.Second)
 	w.waitDepth(w.origins[0], 30, 10*time.Second)
 	w.waitDepth(w.origins[1], 30, 10*time.Second)
 	s.keys("Escape", ":")
 	s.typeText("audit")
 	s.keys("Enter")
-	s.waitFor("the drain in the audit view", 15*time.Second, has("drain", "rabbitmq:"+p+".dlq"))
+	s.waitFor("the drain in the audit view", 15*time.Second, screenHas("drain", "rabbitmq:"+p+".dlq"))
 
 	s.keys("q")
-	deadline := time.Now().Add(10 * time.Second)
-	for s.alive() {
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit; screen:\n%s", s.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitExit()
 }

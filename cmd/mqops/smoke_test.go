@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,23 +82,37 @@ func (s *tmuxSession) alive() bool {
 
 // TestSmokeConsoleInTmux starts the built binary's demo in tmux, waits for
 // data, filters, opens a group, goes back, switches to topics and quits.
+// screenHas is a waitFor condition: the screen shows every one of subs.
+func screenHas(subs ...string) func(string) bool {
+	return func(sc string) bool {
+		for _, x := range subs {
+			if !strings.Contains(sc, x) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// waitExit waits for the program to end (after q), at most 10 s.
+func (s *tmuxSession) waitExit() {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.alive() {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("q did not quit; screen:\n%s", s.screen())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func TestSmokeConsoleInTmux(t *testing.T) {
 	if testing.Short() {
 		t.Skip("smoke test builds and runs the binary")
 	}
 	bin := mqopsBin(t)
 	s := startTmux(t, 140, 40, bin+" demo")
-	has := func(subs ...string) func(string) bool {
-		return func(sc string) bool {
-			for _, x := range subs {
-				if !strings.Contains(sc, x) {
-					return false
-				}
-			}
-			return true
-		}
-	}
-	s.waitFor("the groups view with data", 60*time.Second, has("groups", "billing", "shipping", "fraud-check", "audit-export", "STOP"))
+	s.waitFor("the groups view with data", 60*time.Second, screenHas("groups", "billing", "shipping", "fraud-check", "audit-export", "STOP"))
 
 	s.keys("/")
 	s.typeText("ship")
@@ -106,42 +121,36 @@ func TestSmokeConsoleInTmux(t *testing.T) {
 		return strings.Contains(sc, "shipping") && !strings.Contains(sc, "billing")
 	})
 	s.keys("Enter")
-	s.waitFor("the shipping group detail", 15*time.Second, has("groups › shipping", "orders", "COMMITTED", "LOG-END"))
+	s.waitFor("the shipping group detail", 15*time.Second, screenHas("groups › shipping", "orders", "COMMITTED", "LOG-END"))
 	s.keys("Escape")
 	s.waitFor("back to groups", 15*time.Second, func(sc string) bool {
 		return !strings.Contains(sc, "groups › shipping") && strings.Contains(sc, "shipping")
 	})
 	s.keys("Escape") // clears the filter
-	s.waitFor("the filter cleared", 15*time.Second, has("billing", "shipping"))
+	s.waitFor("the filter cleared", 15*time.Second, screenHas("billing", "shipping"))
 	s.keys(":")
 	s.typeText("topics")
 	s.keys("Enter")
-	s.waitFor("the topics view", 15*time.Second, has("orders.DLT", "legacy-events", "payments"))
+	s.waitFor("the topics view", 15*time.Second, screenHas("orders.DLT", "legacy-events", "payments"))
 	s.keys(":")
 	s.typeText("dlq")
 	s.keys("Enter")
-	s.waitFor("the Kafka dead-letter topic", 30*time.Second, has("kafka", "orders.DLT"))
+	s.waitFor("the Kafka dead-letter topic", 30*time.Second, screenHas("kafka", "orders.DLT"))
 	s.keys("/")
 	s.typeText("orders.DLT")
 	s.keys("Enter", "Enter")
-	s.waitFor("its dead letters by origin and exception", 30*time.Second, has("orders.DLT", "ORIGIN", "EXCEPTION"))
+	s.waitFor("its dead letters by origin and exception", 30*time.Second, screenHas("orders.DLT", "ORIGIN", "EXCEPTION"))
 	s.keys("p")
-	s.waitFor("a peek at its records", 30*time.Second, has("peek", "orders"))
+	s.waitFor("a peek at its records", 30*time.Second, screenHas("peek", "orders"))
 	s.keys("Escape", "Escape", "Escape")
 	s.keys("?")
-	s.waitFor("help", 15*time.Second, has("Navigation", "refresh"))
+	s.waitFor("help", 15*time.Second, screenHas("Navigation", "refresh"))
 	s.keys("Escape", ":")
 	s.typeText("groups")
 	s.keys("Enter")
-	s.waitFor("groups again", 15*time.Second, has("billing"))
+	s.waitFor("groups again", 15*time.Second, screenHas("billing"))
 	s.keys("q")
-	deadline := time.Now().Add(10 * time.Second)
-	for s.alive() {
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit; screen:\n%s", s.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	s.waitExit()
 }
 
 // TestSmokeDeadClusterStaysResponsive opens the console on an address where
@@ -158,11 +167,62 @@ func TestSmokeDeadClusterStaysResponsive(t *testing.T) {
 	s.keys("?")
 	s.waitFor("help while the cluster is dead", 15*time.Second, func(sc string) bool { return strings.Contains(sc, "Navigation") })
 	s.keys("Escape", "q")
-	deadline := time.Now().Add(10 * time.Second)
-	for s.alive() {
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit; screen:\n%s", s.screen())
-		}
-		time.Sleep(100 * time.Millisecond)
+	s.waitExit()
+}
+
+// TestSmokeSwitchContext switches contexts in the built console: a context
+// whose credentials do not resolve is refused with the reason and the
+// console stays; a good one reopens the console there, on the same view,
+// with that context's colour and read-only rules; q then quits for good.
+func TestSmokeSwitchContext(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke test builds and runs the binary")
 	}
+	bin := mqopsBin(t)
+	brokers := demoCluster(t)
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	yaml := fmt.Sprintf(`current-context: staging
+refresh: 2s
+contexts:
+  staging:
+    color: yellow
+    kafka: {brokers: [%[1]s]}
+  broken:
+    kafka:
+      brokers: [%[1]s]
+      sasl: {mechanism: SCRAM-SHA-512, username: ops, password-env: MQOPS_SMOKE_UNSET_PASSWORD}
+  prod:
+    color: red
+    read-only: true
+    kafka: {brokers: [%[1]s]}
+`, brokers)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startTmux(t, 140, 40, bin+" --config "+cfg)
+	s.waitFor("the groups view on staging", 60*time.Second, screenHas("staging", "billing"))
+	s.keys(":")
+	s.typeText("topics")
+	s.keys("Enter")
+	s.waitFor("the topics view", 15*time.Second, screenHas("orders.DLT", "payments"))
+	s.keys("?")
+	s.waitFor("staging's help, with the drain", 15*time.Second, screenHas("Navigation", "drain dead letters"))
+	s.keys("Escape", ":")
+	s.typeText("ctx broken")
+	s.keys("Enter")
+	s.waitFor("the broken context refused", 15*time.Second, screenHas("cannot open context broken", "MQOPS_SMOKE_UNSET_PASSWORD"))
+	s.keys(":")
+	s.typeText("ctx prod")
+	s.keys("Enter")
+	sc := s.waitFor("the console reopened on prod, on topics", 30*time.Second, screenHas("prod", "READ-ONLY", "orders.DLT", "payments"))
+	if strings.Contains(sc, "staging") {
+		t.Fatalf("staging still shown after the switch:\n%s", sc)
+	}
+	s.keys("?")
+	sc = s.waitFor("help", 15*time.Second, screenHas("Navigation"))
+	if strings.Contains(sc, "drain dead letters") {
+		t.Fatalf("the drain is in prod's help although prod is read-only:\n%s", sc)
+	}
+	s.keys("Escape", "q")
+	s.waitExit()
 }
