@@ -59,6 +59,9 @@ func (m *Model) unconfiguredText(rv rabbitView) string {
 	if sv, ok := rv.(sourcedView); ok {
 		return sv.unconfigured()
 	}
+	if m.opts.NoRabbit != "" {
+		return m.opts.NoRabbit
+	}
 	return noRabbitText
 }
 

@@ -27,6 +27,10 @@ type Options struct {
 	// Rabbit is the RabbitMQ broker of the :queues and :dlq views; nil: the
 	// views say no RabbitMQ is configured.
 	Rabbit RabbitSource
+	// NoRabbit, with Rabbit nil, says why there is no RabbitMQ (the demo
+	// names the broker it tried and what to pass); the RabbitMQ views show
+	// it instead of the configuration advice.
+	NoRabbit string
 	// KafkaDLQ finds and reads the Kafka dead-letter topics of :dlq (next to
 	// RabbitMQ's DLQs); *kafka.Client satisfies it. nil: :dlq lists only
 	// RabbitMQ's DLQs.

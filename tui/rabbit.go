@@ -3,9 +3,11 @@ package tui
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/backends"
 )
@@ -184,6 +186,9 @@ func (m *Model) rabbitStatus(rv rabbitView) []string {
 		if _, ok := rv.(sourcedView); ok {
 			return []string{m.st.dim.Render("no broker configured")}
 		}
+		if m.opts.NoRabbit != "" {
+			return []string{m.st.dim.Render("no RabbitMQ")}
+		}
 		return []string{m.st.dim.Render("no RabbitMQ configured")}
 	case !st.loaded && st.lastErr != nil:
 		return []string{m.st.flashError.Render("unreachable")}
@@ -203,7 +208,11 @@ func (m *Model) rabbitStatus(rv rabbitView) []string {
 func (m *Model) rabbitPlaceholder(rv rabbitView) []string {
 	st := rv.rabbit()
 	if !m.sourceConfigured(rv) {
-		return []string{"", "  " + m.st.flashWarn.Render(m.unconfiguredText(rv))}
+		lines := []string{""}
+		for _, l := range strings.Split(ansi.Wrap(m.unconfiguredText(rv), max(m.width-4, 20), " "), "\n") {
+			lines = append(lines, "  "+m.st.flashWarn.Render(l))
+		}
+		return lines
 	}
 	broker := safe(orDash(m.viewBrokers(rv)))
 	if st.lastErr != nil {

@@ -473,3 +473,17 @@ func TestRabbitFramesFitAnySize(t *testing.T) {
 		checkFrame(t, h.m.View().Content, size[0], size[1])
 	}
 }
+
+// TestNoRabbitReason: without RabbitMQ, :queues says why when the caller
+// knows (the demo names the broker it tried), wrapped to the width.
+func TestNoRabbitReason(t *testing.T) {
+	why := "RabbitMQ: login refused at 127.0.0.1:5672 as guest, Kafka only (guest/guest is refused — it only works from localhost, if not removed; pass --rabbitmq-url amqp://USER@HOST:5672/ and --rabbitmq-password-env VAR)"
+	h := newHarness(t, Options{StartView: "queues", NoRabbit: why}, nil)
+	sc := stripANSI(h.screen())
+	if !strings.Contains(sc, "login refused at 127.0.0.1:5672 as guest") || !strings.Contains(sc, "--rabbitmq-password-env VAR)") || !strings.Contains(sc, "no RabbitMQ") {
+		t.Fatalf("screen:\n%s", sc)
+	}
+	if strings.Contains(sc, "no RabbitMQ configured") {
+		t.Fatalf("the configuration advice replaces the reason:\n%s", sc)
+	}
+}

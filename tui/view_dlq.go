@@ -221,7 +221,7 @@ func newDLQsView() *dlqListView {
 		dcListName:  {title: "NAME", flex: true, min: 12, shrink: 1},
 		dcType:      {title: "TYPE", drop: 5},
 		dcDepth:     {title: "DEPTH", right: true, num: true, desc: true},
-		dcToDrain:   {title: "TO DRAIN", right: true, num: true, desc: true, drop: 3},
+		dcToDrain:   {title: "UNDRAINED", right: true, num: true, desc: true, drop: 3},
 		dcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 4},
 		dcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 2},
 		dcTrend:     {title: "TREND", plain: true, drop: 1},

@@ -129,6 +129,12 @@ headless commands can be tried against it from another terminal.`,
 				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, Refresh: 2e9, Timeout: g.timeout,
 				Audit: actions.NewAuditLog(""),
 			}
+			switch {
+			case noRabbit:
+				opts.NoRabbit = "no RabbitMQ in this demo: it was started with --no-rabbitmq"
+			case rr.r == nil:
+				opts.NoRabbit = rabbitUnavailable(rr.err, target)
+			}
 			if rr.r != nil {
 				rc, err := rabbitmq.New(rabbitmq.Config{
 					URL: target.url, ManagementURL: target.mgmt,
