@@ -41,6 +41,21 @@ type DrainOptions struct {
 	// Sample bounds how many messages the plan peeks at (default 1000).
 	Sample int
 	RunID  string
+	// Plan, if set, is the plan the operator confirmed. It goes to the
+	// audit log with the run, and it bounds the run: when it covered the
+	// whole queue and no Limit was given, the drain sees at most the
+	// messages the plan saw, so dead letters that arrive after the preview
+	// stay for another drain instead of being moved unseen.
+	Plan *DrainPlan
+}
+
+// limit is the number of messages the drain may see (0: the depth at its
+// start), and whether it comes from the plan.
+func (o *DrainOptions) limit() (int, bool) {
+	if o.Limit == 0 && o.Plan != nil && o.Plan.Complete && o.Plan.Sampled > 0 {
+		return o.Plan.Sampled, true
+	}
+	return o.Limit, false
 }
 
 // target kinds
@@ -133,6 +148,9 @@ type DrainPlan struct {
 	// Complete is false when the queue holds more than was sampled: the
 	// counts describe the sample.
 	Complete bool `json:"complete"`
+	// ends (Kafka) is where the plan stopped on each partition: a run
+	// given this plan moves exactly the records it counted.
+	ends map[int32]int64
 }
 
 // Summary is a one-line scope for confirmations and the audit log.
@@ -300,8 +318,9 @@ func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *A
 	}
 	t, _ := parseTarget(o.To)
 	lim := NewLimiter(o.Rate)
+	limit, fromPlan := o.limit()
 	mo := rabbitmq.MoveOptions{
-		Vhost: o.Vhost, Queue: o.Queue, Prefetch: o.Prefetch, Limit: o.Limit, RunID: o.RunID,
+		Vhost: o.Vhost, Queue: o.Queue, Prefetch: o.Prefetch, Limit: limit, RunID: o.RunID,
 		Decide: func(m *backends.Message) (rabbitmq.Decision, rabbitmq.MoveTarget, error) { return o.decide(t, m) },
 		Wait:   lim.Wait,
 	}
@@ -325,12 +344,21 @@ func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *A
 	if res != nil {
 		out.Moved, out.Skipped, out.Failed, out.Left, out.Seen, out.StoppedBecause = res.Moved, res.Skipped, res.Failed, res.Left, res.Seen, res.StoppedBecause
 	}
+	if fromPlan && err == nil && out.Seen >= limit {
+		out.StoppedBecause = fmt.Sprintf("done: the %d messages the plan previewed seen; any that arrived since stay in the queue", limit)
+	}
 	if out.Seconds > 0 {
 		out.Rate = float64(out.Moved) / out.Seconds
 	}
 	if audit != nil {
 		e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
 			Result: map[string]any{"moved": out.Moved, "skipped": out.Skipped, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
+		if o.Plan != nil {
+			e.Plan = planAudit(o.Plan)
+		}
+		if fromPlan {
+			e.Parameters["limit_from_plan"] = limit
+		}
 		if err != nil {
 			e.Outcome, e.Error = "failed", err.Error()
 			if errors.Is(ctx.Err(), context.Canceled) {
@@ -351,12 +379,17 @@ func AuditDryRun(audit *AuditLog, o DrainOptions, p *DrainPlan, err error) {
 	}
 	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: true, Parameters: o.auditParams(), Outcome: "ok"}
 	if p != nil {
-		e.Plan = map[string]any{"summary": p.Summary(), "selected": p.Selected, "skipped": p.Skipped, "problems": p.Problems}
+		e.Plan = planAudit(p)
 	}
 	if err != nil {
 		e.Outcome, e.Error = "failed", err.Error()
 	}
 	_ = audit.Append(e)
+}
+
+// planAudit is what the audit log keeps of a RabbitMQ drain's plan.
+func planAudit(p *DrainPlan) map[string]any {
+	return map[string]any{"summary": p.Summary(), "selected": p.Selected, "skipped": p.Skipped, "problems": p.Problems}
 }
 
 func (o *DrainOptions) auditParams() map[string]any {

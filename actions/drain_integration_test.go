@@ -231,6 +231,45 @@ func TestDrainToOriginWithReasonFilter(t *testing.T) {
 	}
 }
 
+// TestDrainMovesWhatThePlanShowed: dead letters that arrive between the
+// preview and the confirmed run are not moved: the run sees the messages
+// the plan saw and stops there (no Limit given); a drain without a plan
+// goes to the depth at its start.
+func TestDrainMovesWhatThePlanShowed(t *testing.T) {
+	w := newWorld(t, 5, 0, 0)
+	audit := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin"}
+	plan, err := PlanDrain(context.Background(), w.client, o)
+	if err != nil || plan.Selected != 5 || !plan.Complete {
+		t.Fatalf("plan %+v %v", plan, err)
+	}
+	w.publishAndReject(w.orders, "late", 3) // after the preview
+	w.waitDepth(w.dlq, 8)
+	o.Plan = plan
+	res, err := ExecuteDrain(context.Background(), w.client, o, audit, nil)
+	if err != nil || res.Moved != 5 || res.Seen != 5 || res.Left != 3 || !strings.Contains(res.StoppedBecause, "the 5 messages the plan previewed") {
+		t.Fatalf("bounded run: %+v %v", res, err)
+	}
+	moved := w.take(w.orders)
+	for id := range moved {
+		if !strings.HasPrefix(id, "o-") {
+			t.Errorf("%s moved, but it arrived after the preview", id)
+		}
+	}
+	if len(moved) != 5 {
+		t.Fatalf("%d moved to origin, want the 5 previewed", len(moved))
+	}
+	es, _, _ := audit.Read(0)
+	if len(es) != 1 || es[0].Plan["selected"] != float64(5) || es[0].Parameters["limit_from_plan"] != float64(5) {
+		t.Fatalf("audit: %+v", es)
+	}
+	// without a plan: the depth at the start
+	res, err = ExecuteDrain(context.Background(), w.client, DrainOptions{Context: "test", Queue: w.dlq, To: "origin"}, audit, nil)
+	if err != nil || res.Moved != 3 || res.Left != 0 {
+		t.Fatalf("unbounded run: %+v %v", res, err)
+	}
+}
+
 func TestDrainUnroutableStopsWithoutLoss(t *testing.T) {
 	w := newWorld(t, 5, 0, 0)
 	x := w.dlx + ".nowhere"

@@ -30,8 +30,10 @@ type KafkaDrainOptions struct {
 	// Group is the drain's consumer group (default mqops-drain.<Topic>).
 	Group string
 	RunID string
-	// Plan, if set, is the plan the operator saw: ExecuteKafkaDrain records
-	// its summary in the audit log.
+	// Plan, if set, is the plan the operator confirmed: ExecuteKafkaDrain
+	// records its summary in the audit log and moves exactly the records it
+	// counted (on each partition, up to where the plan stopped), so records
+	// that arrive after the preview stay for another drain.
 	Plan *DrainPlan
 }
 
@@ -98,6 +100,32 @@ func (o *KafkaDrainOptions) target() func(*backends.KafkaRecord) (string, int32,
 
 func (o *KafkaDrainOptions) source() string { return "kafka:" + o.Topic }
 
+// planEnds is where the run stops on each partition: where the confirmed
+// plan stopped (nil without a plan: the log end at the start).
+func (o *KafkaDrainOptions) planEnds() map[int32]int64 {
+	if o.Plan == nil {
+		return nil
+	}
+	return o.Plan.ends
+}
+
+// KafkaStopText words why a Kafka drain stopped.
+func KafkaStopText(reason string) string {
+	switch reason {
+	case backends.KafkaStopEnd:
+		return "it reached the log end measured at start"
+	case backends.KafkaStopPlan:
+		return "it moved the records of the plan (records that arrived since stay)"
+	case backends.KafkaStopLimit:
+		return "it reached the limit"
+	case backends.KafkaStopCancelled:
+		return "it was cancelled"
+	case backends.KafkaStopError:
+		return "of an error"
+	}
+	return backends.SafeText(reason)
+}
+
 // noOrigin marks, in a plan's counts, the records without an original-topic
 // header (no topic can be named so: it holds a NUL byte).
 const noOrigin = "\x00no-origin"
@@ -130,7 +158,7 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 	}
 	var first *backends.KafkaRecord // the first record without an origin
 	target := o.target()
-	counts, total, err := k.PlanMove(ctx, o.Topic, o.Group, o.Limit, func(r *backends.KafkaRecord) (string, int32, error) {
+	mp, err := k.PlanMove(ctx, o.Topic, o.Group, o.Limit, func(r *backends.KafkaRecord) (string, int32, error) {
 		t, p, err := target(r)
 		if errors.Is(err, kafka.ErrNoOrigin) {
 			if first == nil {
@@ -143,7 +171,8 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 	if err != nil {
 		return nil, err
 	}
-	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: total, Complete: true}
+	counts := mp.Counts
+	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: mp.Total, Complete: true, ends: mp.Ends}
 	var topics []string
 	for t := range counts {
 		if t != noOrigin {
@@ -213,6 +242,7 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 		lim := NewLimiter(o.Rate)
 		mo := backends.KafkaMoveOptions{
 			Topic: o.Topic, Group: o.Group, Target: o.target(), Limit: o.Limit, RunID: o.RunID, Window: o.Window, Wait: lim.Wait,
+			Until: o.planEnds(),
 			Progress: func(p backends.KafkaMoveProgress) {
 				last = p
 				if progress != nil {

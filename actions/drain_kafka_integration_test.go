@@ -111,7 +111,7 @@ func TestKafkaDrainIntegrationToOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Moved != total || res.Failed != 0 || res.Left != 0 || res.StoppedBecause != "end" {
+	if res.Moved != total || res.Failed != 0 || res.Left != 0 || res.StoppedBecause != "plan" {
 		t.Fatalf("result %+v", res)
 	}
 	t.Logf("moved %d records in %.2fs: %.0f records/s", res.Moved, res.Seconds, res.Rate)
@@ -227,4 +227,12 @@ func TestKafkaDrainIntegrationRate(t *testing.T) {
 	if got := len(w.read(n["orders"])); got != 400 {
 		t.Fatalf("%d records in the origin, want 400", got)
 	}
+}
+
+// TestKafkaDrainIntegrationMovesWhatThePlanShowed: on the real broker, a
+// run given its plan leaves the records that arrived after the preview.
+func TestKafkaDrainIntegrationMovesWhatThePlanShowed(t *testing.T) {
+	w := realKafka(t)
+	n := w.topics("dlt", topicSpec{"orders", 3}, topicSpec{"dlt", 2})
+	checkDrainMovesThePlan(t, w, n["dlt"], n["orders"])
 }

@@ -512,3 +512,56 @@ func TestKafkaDrainCancelled(t *testing.T) {
 }
 
 var _ backends.KafkaDeadLetters = (*kafka.Client)(nil)
+
+// TestKafkaDrainMovesWhatThePlanShowed: records that reach the dead-letter
+// topic between the preview and the confirmed run are not moved: the run
+// stops on each partition where the plan stopped. The next plan and run
+// take them.
+func TestKafkaDrainMovesWhatThePlanShowed(t *testing.T) {
+	w := newKafkaWorld(t)
+	checkDrainMovesThePlan(t, w, "a.DLT", "a")
+}
+
+// checkDrainMovesThePlan seeds 10 dead letters of origin in dlt (2
+// partitions), plans, adds 4 more, runs with the plan, and checks that
+// exactly the 10 moved; then plans and moves the 4.
+func checkDrainMovesThePlan(t *testing.T, w *kafkaWorld, dlt, origin string) {
+	t.Helper()
+	var recs []*kgo.Record
+	for i := range 10 {
+		recs = append(recs, springDeadLetter(dlt, int32(i%2), origin, int32(i%3), i))
+	}
+	w.produce(recs...)
+	ctx := context.Background()
+	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	o := KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}
+	p, err := PlanKafkaDrain(ctx, w.k, o)
+	if err != nil || p.Selected != 10 {
+		t.Fatalf("plan %+v %v", p, err)
+	}
+	recs = recs[:0]
+	for i := 100; i < 104; i++ { // after the preview, on both partitions
+		recs = append(recs, springDeadLetter(dlt, int32(i%2), origin, int32(i%3), i))
+	}
+	w.produce(recs...)
+	o.Plan = p
+	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	if err != nil || res.Moved != 10 || res.Left != 4 || res.StoppedBecause != backends.KafkaStopPlan {
+		t.Fatalf("run with the plan: %+v %v", res, err)
+	}
+	ids := map[string]bool{}
+	for _, r := range w.read(origin) {
+		ids[string(hdr(r, "id"))] = true
+	}
+	if len(ids) != 10 || ids["100"] || ids["101"] || ids["102"] || ids["103"] {
+		t.Fatalf("moved ids %v, want 0-9 only", ids)
+	}
+	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"})
+	if err != nil || p.Selected != 4 {
+		t.Fatalf("plan of the late ones %+v %v", p, err)
+	}
+	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin", Plan: p}, log, nil)
+	if err != nil || res.Moved != 4 || res.Left != 0 {
+		t.Fatalf("run of the late ones: %+v %v", res, err)
+	}
+}

@@ -106,6 +106,15 @@ type KafkaDeadLetterSummary struct {
 // KafkaMoveOptions configures a move of records out of a dead-letter topic
 // (the drain primitive). Target and Wait are called from one goroutine, in
 // offset order within each partition of the dead-letter topic.
+// KafkaMovePlan is what a move would do, counted without moving anything.
+type KafkaMovePlan struct {
+	Counts map[string]int // target topic → records
+	Total  int
+	// Ends is, per partition, the offset after the last record counted:
+	// KafkaMoveOptions.Until for a move of exactly these records.
+	Ends map[int32]int64
+}
+
 type KafkaMoveOptions struct {
 	// Topic is the dead-letter topic to read.
 	Topic string
@@ -120,6 +129,11 @@ type KafkaMoveOptions struct {
 	// Limit caps the records moved; 0 means up to the log end measured when
 	// the move starts.
 	Limit int
+	// Until, if set, stops each partition before this offset when that is
+	// below the log end measured at the start: the end of the plan the
+	// operator confirmed (KafkaMovePlan.Ends), so that records that arrive
+	// after the preview stay for another drain.
+	Until map[int32]int64
 	// RunID is written in the mqops-run-id header of every moved record
 	// (omitted when empty) and as the metadata of the drain group's commits.
 	RunID string
@@ -148,6 +162,7 @@ type KafkaMoveProgress struct {
 const (
 	KafkaStopEnd       = "end"       // reached the log end measured at start
 	KafkaStopLimit     = "limit"     // moved Limit records
+	KafkaStopPlan      = "plan"      // moved the records of the plan (Until)
 	KafkaStopCancelled = "cancelled" // the context ended
 	KafkaStopError     = "error"     // a produce, commit, target or read error
 )
@@ -173,6 +188,6 @@ type KafkaDeadLetters interface {
 	DeadLetterSummary(ctx context.Context, topic string, sample int) (*KafkaDeadLetterSummary, error)
 	ReadRecords(ctx context.Context, topic string, from map[int32]int64, limit int) ([]KafkaRecord, error)
 	PartitionCounts(ctx context.Context, topics []string) (map[string]int32, error)
-	PlanMove(ctx context.Context, topic, group string, limit int, target func(*KafkaRecord) (string, int32, error)) (map[string]int, int, error)
+	PlanMove(ctx context.Context, topic, group string, limit int, target func(*KafkaRecord) (string, int32, error)) (*KafkaMovePlan, error)
 	MoveRecords(ctx context.Context, o KafkaMoveOptions) (*KafkaMoveResult, error)
 }

@@ -91,7 +91,7 @@ func (f *fakeKafkaDrainer) PartitionCounts(_ context.Context, topics []string) (
 	return out, nil
 }
 
-func (f *fakeKafkaDrainer) PlanMove(_ context.Context, topic, _ string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (map[string]int, int, error) {
+func (f *fakeKafkaDrainer) PlanMove(_ context.Context, topic, _ string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
 	recs := f.pending(topic)
 	f.dmu.Lock()
 	f.planCalls++
@@ -103,11 +103,11 @@ func (f *fakeKafkaDrainer) PlanMove(_ context.Context, topic, _ string, limit in
 	for i := range recs {
 		t, _, err := target(&recs[i])
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		counts[t]++
 	}
-	return counts, len(recs), nil
+	return &backends.KafkaMovePlan{Counts: counts, Total: len(recs)}, nil
 }
 
 func (f *fakeKafkaDrainer) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (*backends.KafkaMoveResult, error) {
@@ -397,7 +397,7 @@ func TestKafkaDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("stage %d\n%s", v.stage, h.screen())
 	}
 	s := h.screen()
-	for _, want := range []string{"Drain finished", "seen 24, moved 24, failed 0, left in orders.DLT 0", "stopped: end"} {
+	for _, want := range []string{"Drain finished", "seen 24, moved 24, failed 0, left in orders.DLT 0", "stopped because it reached the log end measured at start"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("result lacks %q:\n%s", want, s)
 		}
@@ -458,7 +458,7 @@ func TestKafkaDrainProgressAndCancel(t *testing.T) {
 				t.Fatalf("stage %d after cancel", v.stage)
 			}
 			s := h.screen()
-			for _, want := range []string{"Drain cancelled", "moved 2, failed 0, left in orders.DLT 22", "stopped: cancelled"} {
+			for _, want := range []string{"Drain cancelled", "moved 2, failed 0, left in orders.DLT 22", "stopped because it was cancelled"} {
 				if !strings.Contains(s, want) {
 					t.Errorf("result lacks %q:\n%s", want, s)
 				}

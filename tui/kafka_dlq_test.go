@@ -92,9 +92,9 @@ func (f *fakeKafkaDLQ) PartitionCounts(context.Context, []string) (map[string]in
 	return nil, errors.New("unexpected")
 }
 
-func (f *fakeKafkaDLQ) PlanMove(context.Context, string, string, int, func(*backends.KafkaRecord) (string, int32, error)) (map[string]int, int, error) {
+func (f *fakeKafkaDLQ) PlanMove(context.Context, string, string, int, func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
 	f.t.Error("the console planned a move")
-	return nil, 0, errors.New("unexpected")
+	return nil, errors.New("unexpected")
 }
 
 func (f *fakeKafkaDLQ) MoveRecords(context.Context, backends.KafkaMoveOptions) (*backends.KafkaMoveResult, error) {

@@ -797,7 +797,9 @@ func (m *Model) startRun(v *drainView) tea.Cmd {
 			return actions.ExecuteKafkaDrain(ctx, k, o, audit, run.report)
 		}
 	} else {
+		// The plan the operator saw bounds the run and goes to the audit log.
 		r, o := m.opts.Drainer, v.opts
+		o.Plan = v.plan
 		exec = func(ctx context.Context) (*actions.DrainResult, error) {
 			return actions.ExecuteDrain(ctx, r, o, audit, run.report)
 		}
@@ -1087,6 +1089,9 @@ func (v *drainView) resultLine() string {
 func (v *drainView) stoppedLine() string {
 	if v.res == nil {
 		return ""
+	}
+	if v.kafka {
+		return "stopped because " + actions.KafkaStopText(v.res.StoppedBecause)
 	}
 	return "stopped: " + safe(orDash(v.res.StoppedBecause))
 }

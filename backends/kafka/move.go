@@ -130,17 +130,18 @@ func coordinatorPending(err error) bool {
 // a MoveRecords with the same topic, group and limit would move go: target
 // topic → records, and the total. It stops with an error at the first
 // record target refuses, saying which.
-func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (map[string]int, int, error) {
+func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
 	if target == nil {
-		return nil, 0, &Error{Op: "planning a move: no target"}
+		return nil, &Error{Op: "planning a move: no target"}
 	}
 	if limit < 0 {
-		return nil, 0, &Error{Op: fmt.Sprintf("planning a move: negative limit %d", limit)}
+		return nil, &Error{Op: fmt.Sprintf("planning a move: negative limit %d", limit)}
 	}
 	if group == "" {
 		group = DrainGroup(topic)
 	}
 	counts := map[string]int{}
+	ends := map[int32]int64{}
 	total := 0
 	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
 		ti, err := c.oneTopic(cl, topic)
@@ -150,6 +151,9 @@ func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, t
 		st, err := c.drainStart(cl, ad, ti, group, movePartitionBytes)
 		if err != nil {
 			return err
+		}
+		for _, fp := range st.parts {
+			ends[fp.p] = fp.next
 		}
 		f := c.newFetcher(cl, []*topicInfo{ti}, moveRequestBytes)
 		for {
@@ -180,15 +184,17 @@ func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, t
 					}
 					counts[t]++
 					total++
+					ends[r.fp.p] = r.recs[i].Offset + 1
 				}
 				r.fp.next = r.end
+				ends[r.fp.p] = r.end // past control records and gaps too
 			}
 		}
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	return counts, total, nil
+	return &backends.KafkaMovePlan{Counts: counts, Total: total, Ends: ends}, nil
 }
 
 // MoveRecords moves the records of a dead-letter topic to the topics
@@ -253,6 +259,14 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 	if err != nil {
 		return nil, err
 	}
+	lso := map[int32]int64{} // where a partition ends now: what is left is counted to there
+	for _, fp := range st.parts {
+		lso[fp.p] = fp.stop
+		if u, ok := o.Until[fp.p]; ok && u < fp.stop {
+			st.total -= int(fp.stop - max(u, fp.next))
+			fp.stop = max(u, fp.next)
+		}
+	}
 	m := &mover{
 		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin,
 		parts:   map[int32]*trackPart{},
@@ -265,7 +279,7 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 		settleMax: time.Duration(pcfg.Producer.Retry.Max+1) * (pcfg.Net.WriteTimeout + pcfg.Net.ReadTimeout + pcfg.Producer.Retry.Backoff),
 	}
 	for _, fp := range st.parts {
-		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop}
+		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop, end: lso[fp.p]}
 	}
 	m.total = st.total
 	if o.Limit > 0 && o.Limit < m.total {
@@ -293,7 +307,8 @@ type trackPart struct {
 	reader    int64   // every record below was handed to the producer or skipped
 	committed int64   // in the drain group; -1 when none
 	start     int64
-	stop      int64
+	stop      int64 // the move stops here (Until, or end)
+	end       int64 // the last stable offset at the start: Left counts to it
 }
 
 // pos is the offset the drain group may be committed to: the first record
@@ -685,7 +700,7 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 	res.Moved, res.Failed = m.moved, m.failed
 	for _, t := range m.parts {
 		base := max(t.committed, t.start)
-		res.Left += int(max(0, t.stop-base))
+		res.Left += int(max(0, t.end-base))
 	}
 	asyncErr := m.err
 	m.mu.Unlock()
@@ -718,6 +733,12 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 					return backends.KafkaStopError, &Error{Op: fmt.Sprintf("%s partition %d: the broker returns no record between offsets %d and %d (batches emptied by compaction?); the records after them were not moved",
 						backends.SafeText(fp.topic), fp.p, fp.next, fp.stop)}
 				}
+			}
+			switch {
+			case m.o.Limit > 0 && m.progress().Seen >= m.o.Limit:
+				return backends.KafkaStopLimit, nil
+			case m.o.Until != nil:
+				return backends.KafkaStopPlan, nil
 			}
 			return backends.KafkaStopEnd, nil
 		}

@@ -146,7 +146,7 @@ func TestRealMoveRecords(t *testing.T) {
 		}
 	}
 
-	plan, total, err := k.PlanMove(ctx, dlt, "", 0, OriginTarget)
+	plan, total, err := planCounts(ctx, k, dlt, "", 0, OriginTarget)
 	if err != nil || total != n || plan[origin] != n {
 		t.Fatalf("plan %v %d %v", plan, total, err)
 	}

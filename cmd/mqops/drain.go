@@ -113,6 +113,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 					return err
 				}
 			}
+			o.Plan = plan // the run moves what the plan showed, and is audited with it
 			bar, endBar := progressBar(g)
 			res, err := actions.ExecuteDrain(ctx, rc, o, log, bar)
 			endBar()
@@ -304,22 +305,8 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 			_ = writeJSON(g.stdout, res)
 		} else {
 			fmt.Fprintf(g.stdout, "run %s: moved %d, failed %d, left %d in %s (%.1f msg/s) — stopped because %s\n",
-				res.RunID, res.Moved, res.Failed, res.Left, backends.SafeText(src), res.Rate, kafkaStopText(res.StoppedBecause))
+				res.RunID, res.Moved, res.Failed, res.Left, backends.SafeText(src), res.Rate, actions.KafkaStopText(res.StoppedBecause))
 		}
 	}
 	return err
-}
-
-func kafkaStopText(reason string) string {
-	switch reason {
-	case backends.KafkaStopEnd:
-		return "it reached the log end measured at start"
-	case backends.KafkaStopLimit:
-		return "it reached --limit"
-	case backends.KafkaStopCancelled:
-		return "it was cancelled"
-	case backends.KafkaStopError:
-		return "of an error"
-	}
-	return backends.SafeText(reason)
 }

@@ -65,7 +65,7 @@ func TestKafkaDrainYes(t *testing.T) {
 		t.Fatalf("without --yes: %v", err)
 	}
 	out, se, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--yes", "--brokers", brokers, "--audit-file", auditPath)
-	if err != nil || !strings.Contains(out, ": moved 150, failed 0, left 0 in kafka:orders.DLT (") || !strings.Contains(out, "stopped because it reached the log end") {
+	if err != nil || !strings.Contains(out, ": moved 150, failed 0, left 0 in kafka:orders.DLT (") || !strings.Contains(out, "stopped because it moved the records of the plan") {
 		t.Fatalf("rest: %v\n%s\n%s", err, out, se)
 	}
 	if !strings.Contains(se, "plan: kafka:orders.DLT → origin (all): 150 to move") {
