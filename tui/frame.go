@@ -119,11 +119,13 @@ func (m *Model) crumbLine(w int) string {
 		right = append(right, m.st.marked.Render(fmtInt(int64(n))+" marked"))
 	}
 	if m.hasData(m.top()) {
-		count := fmtInt(int64(t.len()))
+		count, noun := fmtInt(int64(t.len())), m.top().noun()
 		if t.filter.active() {
 			count += " of " + fmtInt(int64(len(t.rows)))
+		} else if t.len() == 1 {
+			noun = singular(noun)
 		}
-		right = append(right, m.st.dim.Render(count+" "+m.top().noun()))
+		right = append(right, m.st.dim.Render(count+" "+noun))
 	}
 	return spread(b.String(), strings.Join(right, m.st.dim.Render(" · ")), w)
 }
@@ -239,6 +241,17 @@ func spread(left, right string, w int) string {
 		return clip(right, w)
 	}
 	return clip(left, w-rw-1) + " " + right
+}
+
+// singular is the noun of one row: "groups" → "group".
+func singular(noun string) string {
+	switch {
+	case noun == "dead-letter queues and topics":
+		return "dead-letter queue or topic"
+	case strings.HasSuffix(noun, "ies"):
+		return strings.TrimSuffix(noun, "ies") + "y"
+	}
+	return strings.TrimSuffix(noun, "s")
 }
 
 func orDash(s string) string {
