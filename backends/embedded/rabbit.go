@@ -65,7 +65,8 @@ type RabbitQueue struct {
 
 // Rabbit is the running RabbitMQ demo. It is safe for concurrent use.
 type Rabbit struct {
-	conn   *amqp.Connection
+	mu     sync.Mutex
+	conn   *amqp.Connection // replaced on a reconnection
 	prefix string
 	vhost  string
 	delete bool
@@ -76,7 +77,7 @@ type Rabbit struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	published, acked, rejected atomic.Int64
+	published, acked, rejected, reconnects atomic.Int64
 }
 
 // Rates and shape of the traffic: a few tens of messages per second in all.
@@ -144,8 +145,32 @@ func StartRabbit(ctx context.Context, o RabbitOptions) (*Rabbit, error) {
 		return nil, fmt.Errorf("rabbitmq demo: %w", err)
 	}
 	u.Vhost = "/"
+	r := &Rabbit{prefix: o.Prefix, vhost: "/", delete: o.DeleteOnClose, logf: o.Logf}
+	if r.logf == nil {
+		r.logf = func(string, ...any) {}
+	}
+	g := newGenerator(o.Seed)
+	conn, err := r.connect(ctx, u, o.DialTimeout, g)
+	if err != nil {
+		return nil, err
+	}
+	r.conn = conn
+	tctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	traffic, err := r.startTraffic(tctx, conn, g)
+	if err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	r.wg.Go(func() { r.supervise(tctx, u, o.DialTimeout, g, conn, traffic) })
+	return r, nil
+}
+
+// connect dials the broker (within timeout) and declares the demo's
+// exchange and queues.
+func (r *Rabbit) connect(ctx context.Context, u amqp.URI, timeout time.Duration, g *generator) (*amqp.Connection, error) {
 	var raw net.Conn
-	deadline := time.Now().Add(o.DialTimeout)
+	deadline := time.Now().Add(timeout)
 	dial := func(network, addr string) (net.Conn, error) {
 		dctx, cancel := context.WithDeadline(ctx, deadline)
 		defer cancel()
@@ -165,22 +190,17 @@ func StartRabbit(ctx context.Context, o RabbitOptions) (*Rabbit, error) {
 		Dial:       dial,
 		Heartbeat:  10 * time.Second,
 		Locale:     "en_US",
-		Properties: amqp.Table{"connection_name": "mqops demo"},
+		Properties: amqp.Table{"connection_name": "mqops demo " + r.prefix},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rabbitmq demo: connecting to %s: %w", redactedHost(u), dialReason(err))
-	}
-	r := &Rabbit{conn: conn, prefix: o.Prefix, vhost: "/", delete: o.DeleteOnClose, logf: o.Logf}
-	if r.logf == nil {
-		r.logf = func(string, ...any) {}
 	}
 	// The declarations run under a deadline too, so that a broker that
 	// accepted the connection and then hangs cannot hang the demo.
 	if raw != nil {
 		_ = raw.SetDeadline(time.Now().Add(setupTimeout))
 	}
-	g := newGenerator(o.Seed)
-	err = r.setup(g)
+	err = r.setup(conn, g)
 	if raw != nil {
 		_ = raw.SetDeadline(time.Time{})
 	}
@@ -188,13 +208,70 @@ func StartRabbit(ctx context.Context, o RabbitOptions) (*Rabbit, error) {
 		conn.Close()
 		return nil, err
 	}
-	tctx, cancel := context.WithCancel(ctx)
-	r.cancel = cancel
-	if err := r.startTraffic(tctx, g); err != nil {
-		_ = r.Close()
-		return nil, err
+	return conn, nil
+}
+
+// Reconnection backoff of the demo after the broker closed its connection
+// (a restart, a forced close in the management UI).
+const (
+	reconnectFirst = 500 * time.Millisecond
+	reconnectMax   = 10 * time.Second
+)
+
+// supervise watches the connection; when the broker closes it, it waits for
+// the traffic to stop, then reconnects with backoff and starts the traffic
+// again, until ctx ends.
+func (r *Rabbit) supervise(ctx context.Context, u amqp.URI, timeout time.Duration, g *generator, conn *amqp.Connection, traffic *sync.WaitGroup) {
+	for {
+		closed := conn.NotifyClose(make(chan *amqp.Error, 1))
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-closed:
+			if ctx.Err() != nil {
+				return
+			}
+			r.logf("rabbitmq demo: connection lost (%v); reconnecting", err)
+		}
+		traffic.Wait()
+		for wait := reconnectFirst; ; wait = min(2*wait, reconnectMax) {
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			c, err := r.connect(ctx, u, timeout, g)
+			if err != nil {
+				r.logf("%v; retrying in %v", err, min(2*wait, reconnectMax))
+				continue
+			}
+			tr, err := r.startTraffic(ctx, c, g)
+			if err != nil {
+				r.logf("%v; retrying", err)
+				c.Close()
+				continue
+			}
+			r.mu.Lock()
+			r.conn = c
+			r.mu.Unlock()
+			conn, traffic = c, tr
+			r.reconnects.Add(1)
+			r.logf("rabbitmq demo: reconnected")
+			break
+		}
 	}
-	return r, nil
+}
+
+// Reconnects counts the reconnections after the broker closed the
+// connection.
+func (r *Rabbit) Reconnects() int64 { return r.reconnects.Load() }
+
+func (r *Rabbit) connection() *amqp.Connection {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.conn
 }
 
 // redactedHost is host:port of the URI, for messages (never the password).
@@ -235,8 +312,8 @@ func dialReason(err error) error {
 
 // setup declares the dead-letter exchange, the DLQs and the live queues,
 // and puts a first backlog on the payments queue.
-func (r *Rabbit) setup(g *generator) error {
-	ch, err := r.conn.Channel()
+func (r *Rabbit) setup(conn *amqp.Connection, g *generator) error {
+	ch, err := conn.Channel()
 	if err != nil {
 		return fmt.Errorf("rabbitmq demo: channel: %w", err)
 	}
@@ -301,11 +378,13 @@ func declareErr(what, name string, err error) error {
 }
 
 // startTraffic opens one channel per goroutine (channels are not safe to
-// share) and starts the publisher and the two consumers.
-func (r *Rabbit) startTraffic(ctx context.Context, g *generator) error {
-	pub, err := r.conn.Channel()
+// share) and starts the publisher and the two consumers; the WaitGroup
+// returned ends when they have all stopped (ctx ended or the connection
+// closed).
+func (r *Rabbit) startTraffic(ctx context.Context, conn *amqp.Connection, g *generator) (*sync.WaitGroup, error) {
+	pub, err := conn.Channel()
 	if err != nil {
-		return fmt.Errorf("rabbitmq demo: channel: %w", err)
+		return nil, fmt.Errorf("rabbitmq demo: channel: %w", err)
 	}
 	type cons struct {
 		queue, tag string
@@ -317,15 +396,15 @@ func (r *Rabbit) startTraffic(ctx context.Context, g *generator) error {
 		{r.name("payments"), "mqops-demo-payment-service", 1, r.handlePayment},
 	}
 	chans := []*amqp.Channel{pub}
-	fail := func(err error) error {
+	fail := func(err error) (*sync.WaitGroup, error) {
 		for _, c := range chans {
 			c.Close()
 		}
-		return fmt.Errorf("rabbitmq demo: consumer: %w", err)
+		return nil, fmt.Errorf("rabbitmq demo: consumer: %w", err)
 	}
 	deliveries := make([]<-chan amqp.Delivery, len(specs))
 	for i, s := range specs {
-		ch, err := r.conn.Channel()
+		ch, err := conn.Channel()
 		if err != nil {
 			return fail(err)
 		}
@@ -337,9 +416,10 @@ func (r *Rabbit) startTraffic(ctx context.Context, g *generator) error {
 			return fail(err)
 		}
 	}
+	wg := &sync.WaitGroup{}
 	for i, s := range specs {
 		ch, ds := chans[i+1], deliveries[i]
-		r.wg.Go(func() {
+		wg.Go(func() {
 			defer ch.Close() // unacked messages go back to the queue
 			for {
 				select {
@@ -357,11 +437,12 @@ func (r *Rabbit) startTraffic(ctx context.Context, g *generator) error {
 			}
 		})
 	}
-	r.wg.Go(func() {
+	wg.Go(func() {
 		defer pub.Close()
 		r.publish(ctx, pub, g)
 	})
-	return nil
+	r.wg.Go(wg.Wait) // Close waits for the traffic too
+	return wg, nil
 }
 
 // publish runs the producers on a fixed tick; fractional rates accumulate.
@@ -539,7 +620,7 @@ func (r *Rabbit) Close() error {
 		if r.delete {
 			r.closeErr = r.deleteAll()
 		}
-		if err := r.conn.Close(); err != nil && !errors.Is(err, amqp.ErrClosed) && r.closeErr == nil {
+		if err := r.connection().Close(); err != nil && !errors.Is(err, amqp.ErrClosed) && r.closeErr == nil {
 			r.closeErr = err
 		}
 	})
@@ -549,7 +630,7 @@ func (r *Rabbit) Close() error {
 // deleteAll deletes the live queues (which stops dead-lettering into the
 // DLQs), then the DLQs and the exchange.
 func (r *Rabbit) deleteAll() error {
-	ch, err := r.conn.Channel()
+	ch, err := r.connection().Channel()
 	if err != nil {
 		return fmt.Errorf("rabbitmq demo: deleting the queues: %w", err)
 	}
@@ -564,7 +645,7 @@ func (r *Rabbit) deleteAll() error {
 		}
 		if _, err := ch.QueueDelete(q.Name, false, false, false); err != nil {
 			errs = append(errs, fmt.Errorf("rabbitmq demo: deleting %s: %w", q.Name, err))
-			if ch, err = r.conn.Channel(); err != nil { // an error closes the channel
+			if ch, err = r.connection().Channel(); err != nil { // an error closes the channel
 				return errors.Join(errs...)
 			}
 			defer ch.Close()

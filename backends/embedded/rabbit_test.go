@@ -82,16 +82,26 @@ func (l *logSink) logf(format string, args ...any) {
 	l.lines = append(l.lines, fmt.Sprintf(format, args...))
 }
 
-func TestRabbitDemoTraffic(t *testing.T) {
-	env := rabbitTestEnv(t)
+// startTestDemo starts the RabbitMQ demo on the test broker under a
+// prefix of its own (its queues are deleted on Close).
+func startTestDemo(t *testing.T, env map[string]string, seed int64) (*Rabbit, string, *logSink) {
+	t.Helper()
 	prefix := fmt.Sprintf("mqopstest%d.", time.Now().UnixNano())
 	logs := &logSink{}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	r, err := StartRabbit(ctx, RabbitOptions{URL: env["RABBITMQ_URL"], Prefix: prefix, Seed: 7, DeleteOnClose: true, Logf: logs.logf})
+	t.Cleanup(cancel)
+	r, err := StartRabbit(ctx, RabbitOptions{URL: env["RABBITMQ_URL"], Prefix: prefix, Seed: seed, DeleteOnClose: true, Logf: logs.logf})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, prefix, logs
+}
+
+func TestRabbitDemoTraffic(t *testing.T) {
+	env := rabbitTestEnv(t)
+	r, prefix, logs := startTestDemo(t, env, 7)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	closed := false
 	defer func() {
 		if !closed {
@@ -217,6 +227,78 @@ func TestRabbitDemoTraffic(t *testing.T) {
 	}
 	for _, l := range logs.lines {
 		t.Logf("log: %s", l)
+	}
+}
+
+// TestRabbitDemoReconnects: when the broker closes the demo's connection
+// (as an operator does from the management UI, or a restart), the demo
+// reconnects and its traffic goes on; Close still ends everything.
+func TestRabbitDemoReconnects(t *testing.T) {
+	env := rabbitTestEnv(t)
+	r, prefix, logs := startTestDemo(t, env, 3)
+	defer r.Close()
+	mgmt := func(method, path string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(method, strings.TrimSuffix(env["RABBITMQ_MANAGEMENT_URL"], "/")+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth(env["RABBITMQ_USER"], env["RABBITMQ_PASSWORD"])
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	// the demo's connection, by its client-provided name (the management
+	// API lists a new connection within a few seconds)
+	var name string
+	for deadline := time.Now().Add(15 * time.Second); name == ""; time.Sleep(300 * time.Millisecond) {
+		resp := mgmt(http.MethodGet, "/api/connections")
+		var conns []struct {
+			Name       string         `json:"name"`
+			ClientProp map[string]any `json:"client_properties"`
+		}
+		err := json.NewDecoder(resp.Body).Decode(&conns)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range conns {
+			if c.ClientProp["connection_name"] == "mqops demo "+prefix {
+				name = c.Name
+			}
+		}
+		if name == "" && time.Now().After(deadline) {
+			t.Fatalf("the demo's connection is not listed: %v", conns)
+		}
+	}
+	resp := mgmt(http.MethodDelete, "/api/connections/"+url.PathEscape(name))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
+		t.Fatalf("closing the connection: %s", resp.Status)
+	}
+	for deadline := time.Now().Add(20 * time.Second); r.Reconnects() == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no reconnection after 20 s; logs %v", logs.lines)
+		}
+	}
+	p0 := r.Published()
+	a0 := r.Acked()
+	time.Sleep(time.Second)
+	if r.Published() <= p0 || r.Acked() <= a0 {
+		t.Fatalf("traffic did not resume: published %d → %d, acked %d → %d; logs %v", p0, r.Published(), a0, r.Acked(), logs.lines)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	p1 := r.Published()
+	time.Sleep(300 * time.Millisecond)
+	if r.Published() != p1 {
+		t.Error("publishing goes on after Close")
+	}
+	if _, ok := getQueue(t, env, prefix+"orders"); ok {
+		t.Error("queues left after Close with DeleteOnClose")
 	}
 }
 
