@@ -82,7 +82,7 @@ func (c *Client) dialErr(err error, vhost string) error {
 			return &Error{Op: fmt.Sprintf("user %s has no access to vhost %s on %s", quote(c.cfg.Username), quote(vhost), where), Status: ae.Code,
 				Err: errors.New(backends.SafeText(c.redact(ae.Reason)))}
 		case ae.Code == amqp.AccessRefused || errors.Is(err, amqp.ErrCredentials):
-			return &Error{Op: fmt.Sprintf("authentication failed for user %s on %s", quote(c.cfg.Username), where), Status: ae.Code}
+			return &Error{Op: fmt.Sprintf("authentication failed for user %s on %s%s", quote(c.cfg.Username), where, c.noPasswordHint()), Status: ae.Code}
 		case ae.Code == amqp.NotAllowed:
 			return &Error{Op: fmt.Sprintf("%s refused the connection: %s", where, backends.SafeText(c.redact(ae.Reason))), Status: ae.Code}
 		}

@@ -184,7 +184,7 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
-		return &Error{Op: fmt.Sprintf("authentication failed for user %s at the %s", quote(c.cfg.Username), c.mgmt()), Status: resp.StatusCode}
+		return &Error{Op: fmt.Sprintf("authentication failed for user %s at the %s%s", quote(c.cfg.Username), c.mgmt(), c.noPasswordHint()), Status: resp.StatusCode}
 	case resp.StatusCode == http.StatusForbidden:
 		return &Error{Op: fmt.Sprintf("user %s may not read %s from the %s (it needs the monitoring or management tag, and access to the vhost)",
 			quote(c.cfg.Username), backends.SafeText(u.Path), c.mgmt()), Status: resp.StatusCode}
@@ -240,4 +240,13 @@ func (c *Client) rabbitVersion(ctx context.Context) string {
 		}
 	}
 	return c.version
+}
+
+// noPasswordHint says, after an authentication failure, that no password
+// was given at all (the usual cause when trying a context or flags).
+func (c *Client) noPasswordHint() string {
+	if c.cfg.Password != "" {
+		return ""
+	}
+	return " (no password was given: set password-env or password-file in the context, or pass --rabbitmq-password-env)"
 }

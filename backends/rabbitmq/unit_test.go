@@ -216,6 +216,13 @@ func TestManagementErrorsNeverHoldThePassword(t *testing.T) {
 	if err == nil || err.Error() != `authentication failed for user "ops" at the RabbitMQ management API at http://`+good.Name() {
 		t.Fatalf("401: %v", err)
 	}
+	nopw, err := New(Config{ManagementURL: "http://" + good.Name(), Username: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nopw.Overview(context.Background()); err == nil || !strings.Contains(err.Error(), "authentication failed") || !strings.Contains(err.Error(), "no password was given") {
+		t.Fatalf("401 without a password: %v", err)
+	}
 	c, _ := New(Config{ManagementURL: "http://127.0.0.1:1", Username: "ops", Password: testSecret, Timeout: 2 * time.Second})
 	_, err = c.Queues(context.Background())
 	errs = append(errs, err)
