@@ -1,13 +1,19 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mqops/mqops/backends"
 )
@@ -105,5 +111,106 @@ func TestRealBrokerSnapshotRequestsDoNotGrowWithGroups(t *testing.T) {
 	// one broker: metadata 1 + list offsets 2 + list groups 1 + describe 1 + offset fetch 1
 	if snap.Requests > 6 {
 		t.Fatalf("snapshot took %d requests on a one-broker cluster with %d groups", snap.Requests, len(snap.Groups))
+	}
+}
+
+// TestRealBrokerCoordinatorPlacement checks the coordinator placement the
+// snapshot computes (partition abs(hashCode(group)) % n of
+// __consumer_offsets) against the broker itself: each group's commit is
+// read back from __consumer_offsets, and the partition it landed in must
+// be the one computed; the group's coordinator from metadata must be the
+// one FindCoordinator names. Group names include non-ASCII ones (hashCode
+// runs over UTF-16 code units).
+func TestRealBrokerCoordinatorPlacement(t *testing.T) {
+	env := integrationEnv(t, "KAFKA_BROKERS")
+	brokers := strings.Split(env["KAFKA_BROKERS"], ",")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	names := []string{"placement-" + run, "billing-" + run, "ünïcødé-" + run, "emoji-😀-" + run, "日本語-" + run}
+	for i := range 20 {
+		names = append(names, fmt.Sprintf("g%d-%s", i, run))
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "ptopic."+run); err != nil {
+		t.Fatal(err)
+	}
+	defer adm.DeleteTopics(context.Background(), "ptopic."+run)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "ptopic." + run, Partition: 0, At: 0, LeaderEpoch: -1})
+	for _, n := range names {
+		if _, err := adm.CommitOffsets(ctx, n, offs); err != nil {
+			t.Fatalf("commit %s: %v", n, err)
+		}
+	}
+	defer adm.DeleteGroups(context.Background(), names...)
+
+	// where the broker wrote each commit
+	landed := map[string]int32{}
+	rd, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics("__consumer_offsets"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadUncommitted()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for len(landed) < len(names) {
+		fs := rd.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("found %d of %d commits in __consumer_offsets", len(landed), len(names))
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			for _, n := range names {
+				if bytes.Contains(r.Key, []byte(n)) {
+					landed[n] = r.Partition
+				}
+			}
+		})
+	}
+
+	k, err := New(Config{Brokers: brokers, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	err = k.withClient(ctx, func(scl sarama.Client, _ sarama.ClusterAdmin) error {
+		md, err := k.metadata(scl)
+		if err != nil {
+			return err
+		}
+		n := int32(0)
+		for _, tp := range md.Topics {
+			if tp.Name == offsetsTopic {
+				n = int32(len(tp.Partitions))
+			}
+		}
+		if n == 0 {
+			t.Fatal("__consumer_offsets not in the metadata")
+		}
+		placed := coordinatorsFromMetadata(md, names)
+		for _, name := range names {
+			h := javaHash(name)
+			if h < 0 {
+				h = -h
+			}
+			if h%n != landed[name] {
+				t.Errorf("%s: computed partition %d, the broker wrote to %d", name, h%n, landed[name])
+			}
+			co, err := scl.Coordinator(name)
+			if err != nil {
+				return err
+			}
+			if placed[name] != co.ID() {
+				t.Errorf("%s: coordinator %d from metadata, FindCoordinator says %d", name, placed[name], co.ID())
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

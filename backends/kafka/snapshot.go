@@ -1,12 +1,15 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"time"
+	"unicode/utf16"
 
 	"github.com/IBM/sarama"
 
@@ -113,12 +116,12 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 	}
 	sort.Strings(names)
 	if len(names) > 0 {
-		groups, n, err := c.describeGroups(cl, ad, names, listed)
+		groups, n, err := c.describeGroups(cl, md, names, listed)
 		if err != nil {
 			return nil, err
 		}
 		snap.Requests += n
-		n, err = c.fetchCommitted(ad, groups)
+		n, err = c.fetchCommitted(cl, ad, groups)
 		if err != nil {
 			return nil, err
 		}
@@ -261,25 +264,182 @@ func (c *Client) listGroups(cl sarama.Client) (map[string]sarama.GroupData, int,
 	return all, len(brokers), nil
 }
 
-func (c *Client) describeGroups(cl sarama.Client, ad sarama.ClusterAdmin, names []string, listed map[string]sarama.GroupData) ([]*describedGroup, int, error) {
-	descs, err := ad.DescribeConsumerGroups(names)
-	if err != nil {
-		return nil, 0, &Error{Op: "describing consumer groups", Err: err}
+// offsetsTopic holds the groups' state; a group's coordinator is the
+// leader of its partition of this topic.
+const offsetsTopic = "__consumer_offsets"
+
+// javaHash is Java's String.hashCode of s, over its UTF-16 code units.
+func javaHash(s string) int32 {
+	var h int32
+	for _, u := range utf16.Encode([]rune(s)) {
+		h = 31*h + int32(u)
 	}
-	coords := map[int32]bool{}
+	return h
+}
+
+// coordinatorsFromMetadata maps each group to the leader of partition
+// abs(hashCode(group)) % partitions of __consumer_offsets, which is where
+// Kafka places its coordinator: no request per group. (sarama finds
+// coordinators with one FindCoordinator per group, in turn and holding the
+// broker's connection: hundreds of round trips on a first snapshot over a
+// slow link.) Groups it cannot map are left out; a wrong guess is caught by
+// the coordinator's answer (see describeGroups).
+func coordinatorsFromMetadata(md *sarama.MetadataResponse, names []string) map[string]int32 {
+	out := make(map[string]int32, len(names))
+	leaders := map[int32]int32{}
+	n := int32(0)
+	for _, t := range md.Topics {
+		if t.Name != offsetsTopic || !errors.Is(t.Err, sarama.ErrNoError) {
+			continue
+		}
+		n = int32(len(t.Partitions))
+		for _, p := range t.Partitions {
+			leaders[p.ID] = p.Leader
+		}
+	}
+	if n == 0 {
+		return out
+	}
+	for _, name := range names {
+		h := javaHash(name)
+		switch {
+		case h == math.MinInt32: // Kafka's Utils.abs
+			h = 0
+		case h < 0:
+			h = -h
+		}
+		if l, ok := leaders[h%n]; ok && l >= 0 {
+			out[name] = l
+		}
+	}
+	return out
+}
+
+// notCoordinator says a broker is not, or not yet, a group's coordinator.
+func notCoordinator(err error) bool {
+	return errors.Is(err, sarama.ErrNotCoordinatorForConsumer) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
+		errors.Is(err, sarama.ErrOffsetsLoadInProgress)
+}
+
+// describeAt sends one DescribeGroups for groups to broker id.
+func describeAt(cl sarama.Client, id int32, groups []string) ([]*sarama.GroupDescription, error) {
+	b, err := cl.Broker(id)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := b.DescribeGroups(&sarama.DescribeGroupsRequest{Version: 5, Groups: groups}) // lowered to what the broker speaks
+	if err != nil {
+		return nil, err
+	}
+	return resp.Groups, nil
+}
+
+// describeAll sends one DescribeGroups per coordinator, in parallel, and
+// files the answers in byName, or the batch's error in batchErr. With
+// retryNotCoord, the groups a broker says it does not coordinate are
+// returned instead of filed.
+func describeAll(cl sarama.Client, byCoord map[int32][]string, byName map[string]*sarama.GroupDescription, batchErr map[string]error, retryNotCoord bool) (retry []string, firstErr error, requests int) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for id, batch := range byCoord {
+		requests++
+		wg.Go(func() {
+			descs, err := describeAt(cl, id, batch)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				firstErr = cmp.Or(firstErr, err)
+				for _, name := range batch {
+					batchErr[name] = err
+				}
+				return
+			}
+			for _, d := range descs {
+				if retryNotCoord && notCoordinator(d.Err) {
+					retry = append(retry, d.GroupId)
+					continue
+				}
+				byName[d.GroupId] = d
+			}
+		})
+	}
+	wg.Wait()
+	return retry, firstErr, requests
+}
+
+// describeGroups describes the groups: one DescribeGroups per coordinator,
+// in parallel, the coordinators taken from the metadata. Groups the
+// metadata does not place, or placed wrongly (the broker says it is not
+// their coordinator), are looked up with FindCoordinator and described
+// again. A group whose coordinator cannot be found, or whose coordinator
+// fails, carries the error; the snapshot fails only when no group could be
+// described.
+func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, names []string, listed map[string]sarama.GroupData) ([]*describedGroup, int, error) {
+	coordOf := coordinatorsFromMetadata(md, names)
+	coordErr := map[string]error{}
+	requests := 0
+	var retry []string
+	for _, name := range names {
+		if _, ok := coordOf[name]; !ok {
+			retry = append(retry, name)
+		}
+	}
+	byCoord := map[int32][]string{}
+	for _, name := range names {
+		if id, ok := coordOf[name]; ok {
+			byCoord[id] = append(byCoord[id], name)
+		}
+	}
 	byName := map[string]*sarama.GroupDescription{}
-	for _, d := range descs {
-		byName[d.GroupId] = d
+	batchErr := map[string]error{}
+	moved, firstErr, n := describeAll(cl, byCoord, byName, batchErr, true)
+	requests += n
+	retry = append(retry, moved...)
+	// The groups the metadata did not place, or placed wrongly: sarama's
+	// lookup (with its retries and cache), then one DescribeGroups per
+	// coordinator for them.
+	sort.Strings(retry)
+	again := map[int32][]string{}
+	for _, name := range retry {
+		_, placed := coordOf[name]
+		delete(coordOf, name)
+		requests++ // at most one FindCoordinator: sarama caches them
+		if placed {
+			if err := cl.RefreshCoordinator(name); err != nil { // retries within sarama's bounds
+				coordErr[name] = err
+				continue
+			}
+		}
+		co, err := cl.Coordinator(name)
+		if err != nil {
+			coordErr[name] = err
+			continue
+		}
+		coordOf[name] = co.ID()
+		again[co.ID()] = append(again[co.ID()], name)
+	}
+	_, err2, n := describeAll(cl, again, byName, batchErr, false)
+	requests += n
+	firstErr = cmp.Or(firstErr, err2)
+	if len(names) > 0 && len(byName) == 0 {
+		err := firstErr
+		for _, e := range coordErr {
+			err = cmp.Or(err, e)
+		}
+		return nil, 0, &Error{Op: "describing consumer groups", Err: cmp.Or(err, error(sarama.ErrConsumerCoordinatorNotAvailable))}
 	}
 	var out []*describedGroup
 	for _, name := range names {
 		dg := &describedGroup{g: backends.Group{Name: name, State: listed[name].GroupState, ProtocolType: listed[name].GroupType, Coordinator: -1}}
-		if co, err := cl.Coordinator(name); err == nil {
-			dg.g.Coordinator = co.ID()
-			coords[co.ID()] = true
+		if id, ok := coordOf[name]; ok {
+			dg.g.Coordinator = id
 		}
 		d := byName[name]
 		switch {
+		case coordErr[name] != nil:
+			dg.g.Err = "no coordinator: " + coordErr[name].Error()
+		case batchErr[name] != nil:
+			dg.g.Err = "describe: " + batchErr[name].Error()
 		case d == nil:
 			dg.g.Err = "not described by its coordinator"
 		case !errors.Is(d.Err, sarama.ErrNoError) && d.Err != 0:
@@ -313,55 +473,114 @@ func (c *Client) describeGroups(cl sarama.Client, ad sarama.ClusterAdmin, names 
 		}
 		out = append(out, dg)
 	}
-	return out, len(coords), nil
+	return out, requests, nil
 }
 
 // fetchCommitted fills committed offsets: one OffsetFetch v8 per
-// coordinator for all its groups, or per group on older brokers.
-func (c *Client) fetchCommitted(ad sarama.ClusterAdmin, groups []*describedGroup) (int, error) {
-	req := map[string]map[string][]int32{}
-	for _, g := range groups {
-		req[g.g.Name] = nil // nil: all topics
-	}
-	res, err := ad.ListConsumerGroupOffsetsBatch(req)
-	if err == nil {
-		coords := map[int32]bool{}
-		for _, g := range groups {
-			coords[g.g.Coordinator] = true
-			r := res[g.g.Name]
-			if r == nil {
-				appendErr(&g.g, "no committed offsets returned")
-				continue
-			}
-			if !errors.Is(r.Err, sarama.ErrNoError) && r.Err != 0 {
-				appendErr(&g.g, "offset fetch: "+r.Err.Error())
-				continue
-			}
-			g.committed = blocks(r.Blocks)
+// coordinator for all its groups, in parallel (one per group on brokers
+// older than 3.0). A group its broker says it does not coordinate (it
+// moved) is fetched again through sarama's lookup.
+func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []*describedGroup) (int, error) {
+	byCoord := map[int32][]*describedGroup{}
+	for _, g := range all {
+		if g.g.Coordinator < 0 {
+			continue // no coordinator: the group carries the error
 		}
-		return len(coords), nil
+		byCoord[g.g.Coordinator] = append(byCoord[g.g.Coordinator], g)
 	}
-	if !errors.Is(err, sarama.ErrUnsupportedVersion) {
-		return 0, &Error{Op: "fetching committed offsets", Err: err}
-	}
-	// Older brokers: one request per group, at most 16 at a time.
-	sem := make(chan struct{}, 16)
-	var wg sync.WaitGroup
-	for _, g := range groups {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(g *describedGroup) {
-			defer func() { <-sem; wg.Done() }()
-			r, err := ad.ListConsumerGroupOffsets(g.g.Name, nil)
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		requests int
+		moved    []*describedGroup
+		failed   []error
+	)
+	for id, batch := range byCoord {
+		wg.Go(func() {
+			n, again, err := fetchAt(cl, id, batch)
+			mu.Lock()
+			defer mu.Unlock()
+			requests += n
+			moved = append(moved, again...)
 			if err != nil {
-				appendErr(&g.g, "offset fetch: "+err.Error())
-				return
+				failed = append(failed, err)
+				for _, g := range batch {
+					appendErr(&g.g, "offset fetch: "+err.Error())
+				}
 			}
-			g.committed = blocks(r.Blocks)
-		}(g)
+		})
 	}
 	wg.Wait()
-	return len(groups), nil
+	if len(byCoord) > 0 && len(failed) == len(byCoord) {
+		return 0, &Error{Op: "fetching committed offsets", Err: failed[0]}
+	}
+	for _, g := range moved {
+		requests++
+		r, err := ad.ListConsumerGroupOffsets(g.g.Name, nil)
+		if err != nil {
+			appendErr(&g.g, "offset fetch: "+err.Error())
+			continue
+		}
+		g.committed = blocks(r.Blocks)
+	}
+	return requests, nil
+}
+
+// fetchAt fetches the committed offsets of groups from their coordinator
+// id: one request for all of them where the broker speaks OffsetFetch v8,
+// else one per group. It returns the requests sent and the groups the
+// broker says it does not coordinate.
+func fetchAt(cl sarama.Client, id int32, groups []*describedGroup) (int, []*describedGroup, error) {
+	b, err := cl.Broker(id)
+	if err != nil {
+		return 0, nil, err
+	}
+	var again []*describedGroup
+	settle := func(g *describedGroup, kerr sarama.KError, bl map[string]map[int32]*sarama.OffsetFetchResponseBlock) {
+		switch {
+		case notCoordinator(kerr):
+			again = append(again, g)
+		case !errors.Is(kerr, sarama.ErrNoError) && kerr != 0:
+			appendErr(&g.g, "offset fetch: "+kerr.Error())
+		default:
+			g.committed = blocks(bl)
+		}
+	}
+	req := sarama.NewOffsetFetchRequest(sarama.MaxVersion, groups[0].g.Name, nil) // v8, or the group's own on older brokers
+	for _, g := range groups[1:] {
+		req.Groups = append(req.Groups, sarama.OffsetFetchRequestGroup{GroupId: g.g.Name})
+	}
+	resp, err := b.FetchOffset(req)
+	if err != nil {
+		return 1, nil, err
+	}
+	if req.Version >= 8 {
+		got := map[string]*sarama.OffsetFetchResponseGroup{}
+		for i := range resp.Groups {
+			got[resp.Groups[i].GroupId] = &resp.Groups[i]
+		}
+		for _, g := range groups {
+			if r := got[g.g.Name]; r != nil {
+				settle(g, r.Err, r.Blocks)
+			} else {
+				appendErr(&g.g, "no committed offsets returned")
+			}
+		}
+		return 1, again, nil
+	}
+	// an older broker answered for the first group only
+	settle(groups[0], resp.Err, resp.Blocks)
+	n := 1
+	for _, g := range groups[1:] {
+		n++
+		r, err := b.FetchOffset(sarama.NewOffsetFetchRequest(sarama.MaxVersion, g.g.Name, nil))
+		if err != nil {
+			appendErr(&g.g, "offset fetch: "+err.Error())
+			continue
+		}
+		settle(g, r.Err, r.Blocks)
+	}
+	return n, again, nil
 }
 
 func blocks(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) map[string]map[int32]int64 {

@@ -2,12 +2,18 @@ package kafka
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mqops/mqops/backends"
 )
@@ -46,15 +52,7 @@ func fakeCluster(t *testing.T) (*kfake.Cluster, *kgo.Client) {
 
 func TestSnapshotAgainstKfake(t *testing.T) {
 	c, _ := fakeCluster(t)
-	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
-	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	snap := snapshotOf(t, c)
 	orders, ok := snap.Topic("orders")
 	if !ok || len(orders.Partitions) != 3 {
 		t.Fatalf("orders topic: %+v", snap.Topics)
@@ -169,5 +167,145 @@ func TestParseDeadLetterHeaders(t *testing.T) {
 		if IsDLTName(name) != want {
 			t.Errorf("IsDLTName(%q) != %v", name, want)
 		}
+	}
+}
+
+// snapshotOf takes one snapshot of c with a fresh client.
+func snapshotOf(t *testing.T, c *kfake.Cluster) *backends.ClusterSnapshot {
+	t.Helper()
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+// manyGroups starts a 3-broker kfake cluster with n groups committed on
+// "orders".
+func manyGroups(t *testing.T, n int) *kfake.Cluster {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
+	for i := range n {
+		if _, err := adm.CommitOffsets(context.Background(), fmt.Sprintf("group-%03d", i), offs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return c
+}
+
+// TestSnapshotWithoutOffsetsTopic: a cluster whose metadata does not list
+// __consumer_offsets (kfake) gets its coordinators from FindCoordinator.
+func TestSnapshotWithoutOffsetsTopic(t *testing.T) {
+	c := manyGroups(t, 30)
+	var lookups atomic.Int32
+	c.ControlKey(int16(kmsg.FindCoordinator), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		lookups.Add(1)
+		return nil, nil, false // the cluster answers as usual
+	})
+	snap := snapshotOf(t, c)
+	if len(snap.Groups) != 30 || lookups.Load() < 30 {
+		t.Fatalf("%d groups, %d lookups", len(snap.Groups), lookups.Load())
+	}
+	for _, g := range snap.Groups {
+		if g.Err != "" || g.Coordinator < 0 || len(g.Partitions) != 1 {
+			t.Fatalf("group %+v", g)
+		}
+	}
+}
+
+// TestDescribeGroupsWrongPlacement: when the metadata places groups on a
+// broker that is not their coordinator, the broker says so and those
+// groups are looked up and described again: every group ends up described
+// with its real coordinator.
+func TestDescribeGroupsWrongPlacement(t *testing.T) {
+	c := manyGroups(t, 30)
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	var names []string
+	for i := range 30 {
+		names = append(names, fmt.Sprintf("group-%03d", i))
+	}
+	md := &sarama.MetadataResponse{Topics: []*sarama.TopicMetadata{{Name: offsetsTopic}}}
+	for p := range int32(50) {
+		md.Topics[0].Partitions = append(md.Topics[0].Partitions, &sarama.PartitionMetadata{ID: p, Leader: 0}) // all on broker 0
+	}
+	err = k.withClient(context.Background(), func(cl sarama.Client, _ sarama.ClusterAdmin) error {
+		groups, _, err := k.describeGroups(cl, md, names, map[string]sarama.GroupData{})
+		if err != nil {
+			return err
+		}
+		moved := 0
+		for _, g := range groups {
+			co, err := cl.Coordinator(g.g.Name)
+			if err != nil {
+				return err
+			}
+			if g.g.Err != "" || g.g.Coordinator != co.ID() || g.g.State == "" {
+				t.Errorf("group %+v (coordinator %d)", g.g, co.ID())
+			}
+			if co.ID() != 0 {
+				moved++
+			}
+		}
+		if moved == 0 {
+			t.Fatal("kfake put every group on broker 0: the wrong placement was not exercised")
+		}
+		t.Logf("%d of 30 groups placed wrongly, then found", moved)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotGroupWithoutCoordinator: a group whose coordinator cannot be
+// found carries the error; the other groups are described as usual.
+func TestSnapshotGroupWithoutCoordinator(t *testing.T) {
+	c := manyGroups(t, 5)
+	c.ControlKey(int16(kmsg.FindCoordinator), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.FindCoordinatorRequest)
+		if r.CoordinatorKey != "group-002" {
+			return nil, nil, false
+		}
+		resp := r.ResponseKind().(*kmsg.FindCoordinatorResponse)
+		resp.Version = r.Version
+		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		return resp, nil, true
+	})
+	snap := snapshotOf(t, c)
+	for _, g := range snap.Groups {
+		switch {
+		case g.Name == "group-002":
+			if !strings.Contains(g.Err, "no coordinator") {
+				t.Errorf("group-002: err %q", g.Err)
+			}
+		case g.Err != "" || len(g.Partitions) != 1:
+			t.Errorf("group %+v", g)
+		}
+	}
+	if len(snap.Groups) != 5 {
+		t.Fatalf("%d groups", len(snap.Groups))
 	}
 }

@@ -52,6 +52,10 @@ func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 	s.typeText("dlq")
 	s.keys("Enter")
 	s.waitFor("our DLQ again", 30*time.Second, screenHas(p+".dlq", "60"))
+	s.keys("/") // the list is new: only our DLQ, whatever else the broker holds
+	s.typeText(p)
+	s.keys("Enter")
+	s.waitFor("only our DLQ", 15*time.Second, screenHas("1 of "))
 	s.keys("D")
 	s.waitFor("the drain form", 15*time.Second, screenHas("Drain the dead letters of "+p+".dlq"))
 	s.keys("Tab", "Tab", "Tab", "Tab") // to the rate: 20 msg/s, so the run lasts long enough to watch
