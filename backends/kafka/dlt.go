@@ -146,13 +146,15 @@ func printableDigits(b []byte) bool {
 	return len(b) > 0
 }
 
-// hasDLTHeader reports whether a record carries a dead-letter header of any
-// of the three formats.
-func hasDLTHeader(r *backends.KafkaRecord) bool {
+// hasDLTHeader reports whether a record of topic is a dead letter: it
+// carries a dead-letter header of any of the three formats naming another
+// topic as its original. A record whose header names topic itself came back
+// home (a drain keeps the headers): its topic is not a dead-letter topic.
+func hasDLTHeader(topic string, r *backends.KafkaRecord) bool {
 	for _, h := range r.Headers {
 		switch h.Key {
 		case springTopic, connectTopic, genericTopic:
-			return true
+			return string(h.Value) != topic
 		}
 	}
 	return false
@@ -227,7 +229,7 @@ func (c *Client) ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) (
 					}
 					got[r.fp] = true
 					for i := range r.recs[:min(len(r.recs), headerSampleRecords)] {
-						if hasDLTHeader(&r.recs[i]) {
+						if hasDLTHeader(r.fp.topic, &r.recs[i]) {
 							found[r.fp.topic] = "headers"
 							break
 						}

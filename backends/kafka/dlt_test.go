@@ -187,12 +187,13 @@ func TestOriginTarget(t *testing.T) {
 // first record batch is larger than the sampling budget.
 func TestListDeadLetterTopics(t *testing.T) {
 	cl, k := fake(t, map[string]int32{"orders": 3, "orders.DLT": 2, "empty-dlq": 1, "billing-failures": 2, "sink-errors": 1,
-		"audit-rejects": 1, "plain": 2, "big-failures": 1})
+		"audit-rejects": 1, "plain": 2, "big-failures": 1, "returned": 1})
 	ctx := context.Background()
 	produce(t, cl, &kgo.Record{Topic: "orders", Partition: 0, Value: []byte("o")}, &kgo.Record{Topic: "plain", Partition: 1, Value: []byte("p")},
 		springDLT("orders.DLT", 0, "orders", 0, 0, "E", true), springDLT("orders.DLT", 1, "orders", 1, 0, "E", true),
 		springDLT("billing-failures", 1, "billing", 2, 9, "E", false), // partition 0 empty: the first non-empty one is sampled
 		connectDLT("sink-errors", 0, "payments", 0, 4),
+		springDLT("returned", 0, "returned", 0, 7, "E", true), // a dead letter drained back home: not a DLT
 		&kgo.Record{Topic: "audit-rejects", Partition: 0, Value: []byte("a"), Headers: []kgo.RecordHeader{{Key: "x-original-topic", Value: []byte("audit")}}})
 	// one batch of 40 × 2 KiB: larger than the 32 KiB sampling budget
 	var big []*kgo.Record
