@@ -42,6 +42,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/rabbitmq"
 )
 
@@ -120,6 +121,7 @@ func TestBenchDrainVsShovel(t *testing.T) {
 	if os.Getenv("MQOPS_BENCH_SHOVEL") != "1" {
 		t.Skip("set MQOPS_BENCH_SHOVEL=1 to run the drain vs shovel benchmark")
 	}
+	backends.TuneGC() // as cmd/mqops runs
 	e := &benchEnv{t: t, amqpURL: os.Getenv("RABBITMQ_URL"), mgmt: os.Getenv("RABBITMQ_MANAGEMENT_URL"),
 		user: os.Getenv("RABBITMQ_USER"), pass: os.Getenv("RABBITMQ_PASSWORD"),
 		n: benchEnvInt("MQOPS_BENCH_N", 20000)}
