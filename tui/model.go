@@ -214,7 +214,7 @@ func New(o Options) *Model {
 	case "queues", "queue", "rabbit":
 		m.stack = []view{newQueuesView()}
 	case "dlq", "dead":
-		m.stack = []view{newDLQsView()}
+		m.stack = []view{m.newDLQsView()}
 	case "audit":
 		path := ""
 		if o.Audit != nil {

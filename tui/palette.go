@@ -94,7 +94,7 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	case "queues":
 		return m.replace(newQueuesView())
 	case "dlq":
-		return m.replace(newDLQsView())
+		return m.replace(m.newDLQsView())
 	case "audit":
 		return m.openAudit()
 	case "help":

@@ -487,3 +487,13 @@ func TestNoRabbitReason(t *testing.T) {
 		t.Fatalf("the configuration advice replaces the reason:\n%s", sc)
 	}
 }
+
+// TestNoRabbitReasonInDLQ: :dlq without RabbitMQ in the demo points at
+// :queues for the reason rather than at the configuration.
+func TestNoRabbitReasonInDLQ(t *testing.T) {
+	h := newHarness(t, Options{StartView: "dlq", NoRabbit: "RabbitMQ: not reachable at 127.0.0.1:5672", KafkaDLQ: newFakeKafkaDLQ(t)}, nil)
+	sc := stripANSI(h.screen())
+	if !strings.Contains(sc, "rabbitmq absent (:queues says why)") || !strings.Contains(sc, "kafka 3 dead-letter topics") {
+		t.Fatalf("screen:\n%s", sc)
+	}
+}

@@ -170,6 +170,8 @@ type dlqListView struct {
 	// between, the topics found by their headers keep their last depth.
 	byHeaders []backends.KafkaDLT
 	sinceScan int // Kafka loads since the last header scan; -1: never
+
+	noRabbit bool // Options.NoRabbit says why there is no RabbitMQ
 }
 
 // headerScanEvery is how many list loads go between two header scans of
@@ -214,6 +216,13 @@ const kafkaRowPrefix = "\x01kafka\x00"
 // noDeadLetterSourceText is what :dlq says when neither broker is configured.
 // It fits a 120-column flash line.
 const noDeadLetterSourceText = "no RabbitMQ nor Kafka configured: pass --brokers, or --rabbitmq-url and --management-url, or set them in the context"
+
+// newDLQsView is the :dlq list of this console.
+func (m *Model) newDLQsView() *dlqListView {
+	v := newDLQsView()
+	v.noRabbit = m.opts.Rabbit == nil && m.opts.NoRabbit != ""
+	return v
+}
 
 func newDLQsView() *dlqListView {
 	t := newTable([]column{
@@ -512,7 +521,12 @@ func (v *dlqListView) applyTopics(dlts []backends.KafkaDLT, scanned bool, now ti
 func (v *dlqListView) summarize(st *styles) {
 	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
 	part := func(name string, s *srcState, n int, noun string) string {
+		if n == 1 {
+			noun = singular(noun)
+		}
 		switch {
+		case !s.configured && name == "rabbitmq" && v.noRabbit:
+			return kv(name, st.dim.Render("absent (:queues says why)"))
 		case !s.configured:
 			return kv(name, st.dim.Render("not configured"))
 		case s.err != nil && !s.loaded:
