@@ -216,13 +216,7 @@ func New(o Options) *Model {
 	case "dlq", "dead":
 		m.stack = []view{m.newDLQsView()}
 	case "audit":
-		path := ""
-		if o.Audit != nil {
-			path = o.Audit.Path
-		}
-		v := newAuditView(path)
-		v.setSummary(&m.st)
-		m.stack = []view{v}
+		m.stack = []view{m.newAuditView()}
 	default:
 		m.stack = []view{newGroupsView()}
 	}

@@ -154,10 +154,6 @@ func (m *Model) contextChecked(msg contextCheckedMsg) tea.Cmd {
 	if msg.err != nil {
 		return m.setFlash(flashError, "cannot open context "+safe(msg.name)+": "+safe(msg.err.Error()))
 	}
-	root := m.stack[0].id()
-	if root != "groups" && root != "topics" && root != "queues" && root != "dlq" && root != "audit" {
-		root = "groups"
-	}
-	m.exit = Exit{Context: msg.name, View: root}
+	m.exit = Exit{Context: msg.name, View: m.stack[0].id()} // a top-level view: New opens it
 	return m.quit()
 }

@@ -112,13 +112,19 @@ func (v *auditView) open() (view, bool) {
 
 // openAudit is :audit.
 func (m *Model) openAudit() tea.Cmd {
+	v := m.newAuditView()
+	return tea.Batch(m.replace(v), m.loadAudit(v))
+}
+
+// newAuditView is the :audit view of this console's audit log.
+func (m *Model) newAuditView() *auditView {
 	path := ""
 	if m.opts.Audit != nil {
 		path = m.opts.Audit.Path
 	}
 	v := newAuditView(path)
 	v.setSummary(&m.st)
-	return tea.Batch(m.replace(v), m.loadAudit(v))
+	return v
 }
 
 // auditKey handles `r` on the audit views (they are not refreshed by the

@@ -48,15 +48,7 @@ type mgmtQueue struct {
 // false on 404.
 func getQueue(t *testing.T, env map[string]string, name string) (q mgmtQueue, found bool) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, strings.TrimSuffix(env["RABBITMQ_MANAGEMENT_URL"], "/")+"/api/queues/%2F/"+url.PathEscape(name), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.SetBasicAuth(env["RABBITMQ_USER"], env["RABBITMQ_PASSWORD"])
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := mgmtDo(t, env, http.MethodGet, "/api/queues/%2F/"+url.PathEscape(name))
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -69,6 +61,21 @@ func getQueue(t *testing.T, env map[string]string, name string) (q mgmtQueue, fo
 		t.Fatal(err)
 	}
 	return q, true
+}
+
+// mgmtDo sends one request to the test broker's management API.
+func mgmtDo(t *testing.T, env map[string]string, method, path string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(method, strings.TrimSuffix(env["RABBITMQ_MANAGEMENT_URL"], "/")+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(env["RABBITMQ_USER"], env["RABBITMQ_PASSWORD"])
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }
 
 type logSink struct {
@@ -237,24 +244,11 @@ func TestRabbitDemoReconnects(t *testing.T) {
 	env := rabbitTestEnv(t)
 	r, prefix, logs := startTestDemo(t, env, 3)
 	defer r.Close()
-	mgmt := func(method, path string) *http.Response {
-		t.Helper()
-		req, err := http.NewRequest(method, strings.TrimSuffix(env["RABBITMQ_MANAGEMENT_URL"], "/")+path, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.SetBasicAuth(env["RABBITMQ_USER"], env["RABBITMQ_PASSWORD"])
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
 	// the demo's connection, by its client-provided name (the management
 	// API lists a new connection within a few seconds)
 	var name string
 	for deadline := time.Now().Add(15 * time.Second); name == ""; time.Sleep(300 * time.Millisecond) {
-		resp := mgmt(http.MethodGet, "/api/connections")
+		resp := mgmtDo(t, env, http.MethodGet, "/api/connections")
 		var conns []struct {
 			Name       string         `json:"name"`
 			ClientProp map[string]any `json:"client_properties"`
@@ -273,7 +267,7 @@ func TestRabbitDemoReconnects(t *testing.T) {
 			t.Fatalf("the demo's connection is not listed: %v", conns)
 		}
 	}
-	resp := mgmt(http.MethodDelete, "/api/connections/"+url.PathEscape(name))
+	resp := mgmtDo(t, env, http.MethodDelete, "/api/connections/"+url.PathEscape(name))
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusOK {
 		t.Fatalf("closing the connection: %s", resp.Status)

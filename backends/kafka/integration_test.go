@@ -193,12 +193,8 @@ func TestRealBrokerCoordinatorPlacement(t *testing.T) {
 		}
 		placed := coordinatorsFromMetadata(md, names)
 		for _, name := range names {
-			h := javaHash(name)
-			if h < 0 {
-				h = -h
-			}
-			if h%n != landed[name] {
-				t.Errorf("%s: computed partition %d, the broker wrote to %d", name, h%n, landed[name])
+			if p := offsetsPartition(name, n); p != landed[name] {
+				t.Errorf("%s: computed partition %d, the broker wrote to %d", name, p, landed[name])
 			}
 			co, err := scl.Coordinator(name)
 			if err != nil {

@@ -120,7 +120,8 @@ func (c *Client) drainStart(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicI
 	return st, nil
 }
 
-// coordinatorPending says the group coordinator is not there yet or moved.
+// coordinatorPending says the group coordinator is not there yet or moved
+// (the broker asked is not, or not yet, the group's coordinator).
 func coordinatorPending(err error) bool {
 	return errors.Is(err, sarama.ErrNotCoordinatorForConsumer) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
 		errors.Is(err, sarama.ErrOffsetsLoadInProgress)

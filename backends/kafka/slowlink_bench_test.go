@@ -161,15 +161,12 @@ func listOffsetsTopic(b *testing.B, c *kfake.Cluster, cl *kgo.Client, names []st
 	const n = 10000
 	leader := map[int32]int32{}
 	for _, name := range names {
-		h := javaHash(name)
-		if h < 0 {
-			h = -h
-		}
 		if coords[name].Err != nil {
 			b.Fatal(coords[name].Err)
 		}
-		if _, taken := leader[h%n]; !taken {
-			leader[h%n] = coords[name].NodeID
+		p := offsetsPartition(name, n)
+		if _, taken := leader[p]; !taken {
+			leader[p] = coords[name].NodeID
 		}
 	}
 	t := kmsg.NewMetadataResponseTopic()

@@ -301,24 +301,24 @@ func coordinatorsFromMetadata(md *sarama.MetadataResponse, names []string) map[s
 		return out
 	}
 	for _, name := range names {
-		h := javaHash(name)
-		switch {
-		case h == math.MinInt32: // Kafka's Utils.abs
-			h = 0
-		case h < 0:
-			h = -h
-		}
-		if l, ok := leaders[h%n]; ok && l >= 0 {
+		if l, ok := leaders[offsetsPartition(name, n)]; ok && l >= 0 {
 			out[name] = l
 		}
 	}
 	return out
 }
 
-// notCoordinator says a broker is not, or not yet, a group's coordinator.
-func notCoordinator(err error) bool {
-	return errors.Is(err, sarama.ErrNotCoordinatorForConsumer) || errors.Is(err, sarama.ErrConsumerCoordinatorNotAvailable) ||
-		errors.Is(err, sarama.ErrOffsetsLoadInProgress)
+// offsetsPartition is the partition of __consumer_offsets (of n) that holds
+// group: abs(hashCode(group)) % n, with Kafka's Utils.abs.
+func offsetsPartition(group string, n int32) int32 {
+	h := javaHash(group)
+	switch {
+	case h == math.MinInt32:
+		h = 0
+	case h < 0:
+		h = -h
+	}
+	return h % n
 }
 
 // describeAt sends one DescribeGroups for groups to broker id.
@@ -355,7 +355,7 @@ func describeAll(cl sarama.Client, byCoord map[int32][]string, byName map[string
 				return
 			}
 			for _, d := range descs {
-				if retryNotCoord && notCoordinator(d.Err) {
+				if retryNotCoord && coordinatorPending(d.Err) {
 					retry = append(retry, d.GroupId)
 					continue
 				}
@@ -378,16 +378,13 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 	coordOf := coordinatorsFromMetadata(md, names)
 	coordErr := map[string]error{}
 	requests := 0
-	var retry []string
-	for _, name := range names {
-		if _, ok := coordOf[name]; !ok {
-			retry = append(retry, name)
-		}
-	}
+	var retry []string // not placed by the metadata
 	byCoord := map[int32][]string{}
 	for _, name := range names {
 		if id, ok := coordOf[name]; ok {
 			byCoord[id] = append(byCoord[id], name)
+		} else {
+			retry = append(retry, name)
 		}
 	}
 	byName := map[string]*sarama.GroupDescription{}
@@ -538,7 +535,7 @@ func fetchAt(cl sarama.Client, id int32, groups []*describedGroup) (int, []*desc
 	var again []*describedGroup
 	settle := func(g *describedGroup, kerr sarama.KError, bl map[string]map[int32]*sarama.OffsetFetchResponseBlock) {
 		switch {
-		case notCoordinator(kerr):
+		case coordinatorPending(kerr):
 			again = append(again, g)
 		case !errors.Is(kerr, sarama.ErrNoError) && kerr != 0:
 			appendErr(&g.g, "offset fetch: "+kerr.Error())

@@ -271,21 +271,40 @@ func (g *globals) checkContext(name string) error {
 	if err != nil {
 		return err
 	}
-	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
-		kc, err := g2.kafkaClient(c)
-		if err != nil {
-			return err
-		}
+	kc, rc, err := g2.contextClients(c)
+	if err != nil {
+		return err
+	}
+	if kc != nil {
 		kc.Close()
 	}
-	if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
-		rc, err := g2.rabbitClient(c)
-		if err != nil {
-			return err
-		}
+	if rc != nil {
 		rc.Close()
 	}
 	return nil
+}
+
+// contextClients builds the Kafka and RabbitMQ backends the context
+// configures (nil for the one it does not); it does no I/O.
+func (g *globals) contextClients(c *config.Context) (*kafka.Client, *rabbitmq.Client, error) {
+	var kc *kafka.Client
+	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
+		var err error
+		if kc, err = g.kafkaClient(c); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
+		rc, err := g.rabbitClient(c)
+		if err != nil {
+			if kc != nil {
+				kc.Close()
+			}
+			return nil, nil, err
+		}
+		return kc, rc, nil
+	}
+	return kc, nil, nil
 }
 
 // consoleOnce opens the console on the selected context until it ends.
@@ -299,12 +318,12 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		dlts     backends.KafkaDeadLetters
 		kdrainer backends.KafkaDeadLetters
 	)
+	kc, rc, err := g.contextClients(c)
+	if err != nil {
+		return tui.Exit{}, err
+	}
 	cluster := ""
-	if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
-		kc, err := g.kafkaClient(c)
-		if err != nil {
-			return tui.Exit{}, err
-		}
+	if kc != nil { // interfaces stay nil without Kafka
 		defer kc.Close()
 		src, dlts, cluster = kc, kc, kc.Name()
 		if !c.ReadOnly {
@@ -315,11 +334,7 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		rabbit  tui.RabbitSource
 		drainer actions.RabbitDrainer
 	)
-	if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
-		rc, err := g.rabbitClient(c)
-		if err != nil {
-			return tui.Exit{}, err
-		}
+	if rc != nil {
 		defer rc.Close()
 		rabbit = rc
 		if !c.ReadOnly {
