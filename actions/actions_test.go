@@ -72,3 +72,10 @@ func TestDefaultAuditPath(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// testAudit is an audit log in the test's temporary directory: an action
+// without one does not start.
+func testAudit(t testing.TB) *AuditLog {
+	t.Helper()
+	return NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+}

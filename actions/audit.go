@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/mqops/mqops/backends"
 )
 
 // AuditEntry is one line of the audit log: what was done, by whom, where,
@@ -59,8 +61,39 @@ func NewAuditLog(path string) *AuditLog {
 	return &AuditLog{Path: path}
 }
 
+// Check proves the audit log can be written before an action changes
+// anything: its directory exists (it is created, 0700) and the log opens
+// for appending as a regular file. A nil log cannot be written: an action
+// that cannot be audited does not start.
+func (a *AuditLog) Check() error {
+	if a == nil {
+		return errors.New("no audit log: an action that cannot be audited does not start")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	f, err := a.open()
+	if err != nil {
+		return fmt.Errorf("the audit log cannot be written, so nothing was done: %w", err)
+	}
+	return f.Close()
+}
+
+func (a *AuditLog) open() (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(a.Path), 0o700); err != nil {
+		return nil, fmt.Errorf("audit log %s: %w", a.Path, err)
+	}
+	f, err := backends.OpenAppend(a.Path, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit log: %w", err)
+	}
+	return f, nil
+}
+
 // Append writes one entry, filling time, user and host when empty.
 func (a *AuditLog) Append(e AuditEntry) error {
+	if a == nil {
+		return errors.New("no audit log")
+	}
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
@@ -76,12 +109,9 @@ func (a *AuditLog) Append(e AuditEntry) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(a.Path), 0o700); err != nil {
-		return fmt.Errorf("audit log %s: %w", a.Path, err)
-	}
-	f, err := os.OpenFile(a.Path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := a.open()
 	if err != nil {
-		return fmt.Errorf("audit log %s: %w", a.Path, err)
+		return err
 	}
 	defer f.Close()
 	if _, err := f.Write(append(line, '\n')); err != nil {

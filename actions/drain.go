@@ -98,8 +98,8 @@ func (o *DrainOptions) Validate() error {
 	if o.Vhost == "" {
 		o.Vhost = "/"
 	}
-	if o.Limit < 0 || o.Rate < 0 {
-		return errors.New("--limit and --rate must not be negative")
+	if err := o.checkNumbers(); err != nil {
+		return err
 	}
 	switch o.Reason {
 	case "", "rejected", "expired", "maxlen", "delivery_limit":
@@ -117,6 +117,21 @@ func (o *DrainOptions) Validate() error {
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()
+	}
+	return nil
+}
+
+// checkNumbers validates every numeric option: finite and in range.
+func (o *DrainOptions) checkNumbers() error {
+	for _, err := range []error{
+		CheckCount("limit", o.Limit, 1, MaxLimit, true),
+		CheckRate("rate", o.Rate),
+		CheckCount("prefetch", o.Prefetch, 1, rabbitmq.MaxPrefetch, true),
+		CheckCount("sample", o.Sample, 1, rabbitmq.MaxPeek, true),
+	} {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -310,10 +325,11 @@ type DrainResult struct {
 // backend), rate-limited, reporting progress, and appends the outcome to
 // the audit log.
 func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
+	if err := audit.Check(); err != nil {
+		return nil, err
+	}
 	if err := o.Validate(); err != nil {
-		if audit != nil {
-			_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
-		}
+		_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
 		return nil, err
 	}
 	t, _ := parseTarget(o.To)
@@ -330,7 +346,7 @@ func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *A
 		}
 	}
 	var sink *fileSink
-	if t.kind == toFile {
+	if t.kind == toFile { // opened before anything moves: a bad path stops here
 		var err error
 		if sink, err = openFileSink(t.path); err != nil {
 			return nil, err
@@ -350,24 +366,22 @@ func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *A
 	if out.Seconds > 0 {
 		out.Rate = float64(out.Moved) / out.Seconds
 	}
-	if audit != nil {
-		e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
-			Result: map[string]any{"moved": out.Moved, "skipped": out.Skipped, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
-		if o.Plan != nil {
-			e.Plan = planAudit(o.Plan)
+	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
+		Result: map[string]any{"moved": out.Moved, "skipped": out.Skipped, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
+	if o.Plan != nil {
+		e.Plan = planAudit(o.Plan)
+	}
+	if fromPlan {
+		e.Parameters["limit_from_plan"] = limit
+	}
+	if err != nil {
+		e.Outcome, e.Error = "failed", err.Error()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			e.Outcome = "cancelled"
 		}
-		if fromPlan {
-			e.Parameters["limit_from_plan"] = limit
-		}
-		if err != nil {
-			e.Outcome, e.Error = "failed", err.Error()
-			if errors.Is(ctx.Err(), context.Canceled) {
-				e.Outcome = "cancelled"
-			}
-		}
-		if aerr := audit.Append(e); aerr != nil && err == nil {
-			err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
-		}
+	}
+	if aerr := audit.Append(e); aerr != nil && err == nil {
+		err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
 	}
 	return out, err
 }
@@ -408,7 +422,7 @@ func msgLabel(m *backends.Message) string {
 type fileSink struct{ f *os.File }
 
 func openFileSink(path string) (*fileSink, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := backends.OpenAppend(path, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("--to file: %w", err)
 	}

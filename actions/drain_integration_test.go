@@ -281,7 +281,7 @@ func TestDrainUnroutableStopsWithoutLoss(t *testing.T) {
 	if err != nil || len(plan.Problems) == 0 || !strings.Contains(plan.Problems[0], "routes to no queue") {
 		t.Fatalf("plan should flag the unroutable target: %+v %v", plan, err)
 	}
-	res, err := ExecuteDrain(context.Background(), w.client, o, nil, nil)
+	res, err := ExecuteDrain(context.Background(), w.client, o, testAudit(t), nil)
 	if err == nil || !strings.Contains(err.Error(), "returned unroutable") || !strings.Contains(err.Error(), "0 moved") {
 		t.Fatalf("err = %v", err)
 	}
@@ -295,7 +295,7 @@ func TestDrainUnroutableStopsWithoutLoss(t *testing.T) {
 	if len(plan.Problems) == 0 || !strings.Contains(plan.Problems[0], "does not exist") {
 		t.Fatalf("plan: %+v", plan)
 	}
-	if _, err := ExecuteDrain(context.Background(), w.client, o, nil, nil); err == nil {
+	if _, err := ExecuteDrain(context.Background(), w.client, o, testAudit(t), nil); err == nil {
 		t.Fatal("drain to a missing exchange succeeded")
 	}
 	w.waitDepth(w.dlq, 5)
@@ -305,7 +305,7 @@ func TestDrainToFileLimitAndRate(t *testing.T) {
 	w := newWorld(t, 40, 0, 0)
 	path := filepath.Join(t.TempDir(), "out.jsonl")
 	start := time.Now()
-	res, err := ExecuteDrain(context.Background(), w.client, DrainOptions{Context: "test", Queue: w.dlq, To: "file:" + path, Limit: 30, Rate: 50}, nil, nil)
+	res, err := ExecuteDrain(context.Background(), w.client, DrainOptions{Context: "test", Queue: w.dlq, To: "file:" + path, Limit: 30, Rate: 50}, testAudit(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestDrainConnectionLostStopsWithoutLoss(t *testing.T) {
 	var res *DrainResult
 	go func() {
 		var err error
-		res, err = ExecuteDrain(context.Background(), w.client, o, nil, nil)
+		res, err = ExecuteDrain(context.Background(), w.client, o, testAudit(t), nil)
 		done <- err
 	}()
 	closed := false

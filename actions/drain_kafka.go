@@ -45,11 +45,14 @@ func (o *KafkaDrainOptions) Validate() error {
 	if o.Topic == "" {
 		return errors.New("no source topic: want kafka:<dead-letter-topic>")
 	}
-	if o.Limit < 0 || o.Rate < 0 {
-		return errors.New("--limit and --rate must not be negative")
-	}
-	if o.Window < 0 {
-		return errors.New("the window must not be negative")
+	for _, err := range []error{
+		CheckCount("limit", o.Limit, 1, MaxLimit, true),
+		CheckRate("rate", o.Rate),
+		CheckCount("window", o.Window, 1, kafka.MaxMoveWindow, true),
+	} {
+		if err != nil {
+			return err
+		}
 	}
 	t, err := kafkaTargetTopic(o.To)
 	if err != nil {
@@ -221,10 +224,11 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 // the result says "cancelled" and the error is ctx's.
 func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
 	start := time.Now()
+	if err := audit.Check(); err != nil {
+		return nil, err
+	}
 	if err := o.Validate(); err != nil {
-		if audit != nil {
-			_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
-		}
+		_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
 		return nil, err
 	}
 	out := &DrainResult{RunID: o.RunID}
@@ -267,19 +271,17 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 	if out.Seconds > 0 {
 		out.Rate = float64(out.Moved) / out.Seconds
 	}
-	if audit != nil {
-		e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
-			Plan:   o.auditPlan(last.Total),
-			Result: map[string]any{"moved": out.Moved, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
-		if err != nil {
-			e.Outcome, e.Error = "failed", err.Error()
-			if out.StoppedBecause == backends.KafkaStopCancelled {
-				e.Outcome = "cancelled"
-			}
+	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
+		Plan:   o.auditPlan(last.Total),
+		Result: map[string]any{"moved": out.Moved, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
+	if err != nil {
+		e.Outcome, e.Error = "failed", err.Error()
+		if out.StoppedBecause == backends.KafkaStopCancelled {
+			e.Outcome = "cancelled"
 		}
-		if aerr := audit.Append(e); aerr != nil && err == nil {
-			err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
-		}
+	}
+	if aerr := audit.Append(e); aerr != nil && err == nil {
+		err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
 	}
 	return out, err
 }

@@ -201,7 +201,7 @@ func TestKafkaDrainIntegrationRate(t *testing.T) {
 		samples []sample
 	)
 	ctx := context.Background()
-	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin", Rate: 200, Limit: 300}, nil, func(p Progress) {
+	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin", Rate: 200, Limit: 300}, testAudit(t), func(p Progress) {
 		mu.Lock()
 		samples = append(samples, sample{time.Now(), p.Seen})
 		mu.Unlock()
@@ -220,7 +220,7 @@ func TestKafkaDrainIntegrationRate(t *testing.T) {
 	if res.Rate > 220 {
 		t.Fatalf("overall %.1f records/s, above 200 + 10%%", res.Rate)
 	}
-	rest, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}, nil, nil)
+	rest, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}, testAudit(t), nil)
 	if err != nil || rest.Moved != 100 || rest.Left != 0 {
 		t.Fatalf("rest %+v %v", rest, err)
 	}

@@ -289,7 +289,7 @@ func TestKafkaDrainToTopic(t *testing.T) {
 	w.seed("a.DLT", 30, 20)
 	w.produce(springDeadLetter("a.DLT", 0, "a", 0, 1000)) // a second record of key-1000 ...
 	w.produce(springDeadLetter("a.DLT", 1, "a", 0, 1000)) // ... from the other DLT partition
-	res, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}, nil, nil)
+	res, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}, testAudit(t), nil)
 	if err != nil || res.Moved != 52 || res.Left != 0 {
 		t.Fatalf("result %+v %v", res, err)
 	}
@@ -324,7 +324,7 @@ func TestKafkaDrainLimit(t *testing.T) {
 	w := newKafkaWorld(t)
 	w.seed("a.DLT", 30, 20)
 	ctx := context.Background()
-	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 15}, nil, nil)
+	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 15}, testAudit(t), nil)
 	if err != nil || res.Moved != 15 || res.Left != 35 || res.StoppedBecause != "limit" {
 		t.Fatalf("limited %+v %v", res, err)
 	}
@@ -335,7 +335,7 @@ func TestKafkaDrainLimit(t *testing.T) {
 	if err != nil || p.Selected != 35 {
 		t.Fatalf("plan of the rest %+v %v", p, err)
 	}
-	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, nil)
+	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, testAudit(t), nil)
 	if err != nil || res.Moved != 35 || res.Left != 0 {
 		t.Fatalf("rest %+v %v", res, err)
 	}
@@ -416,7 +416,7 @@ func TestKafkaDrainMissingTarget(t *testing.T) {
 	if len(es) != 2 || es[0].Outcome != "failed" || es[1].Outcome != "failed" || !strings.Contains(es[0].Error, `"nope"`) {
 		t.Fatalf("audit %+v", es)
 	}
-	if _, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"}, nil, nil); err == nil || !strings.Contains(err.Error(), `unknown topic "nope.DLT"`) {
+	if _, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"}, testAudit(t), nil); err == nil || !strings.Contains(err.Error(), `unknown topic "nope.DLT"`) {
 		t.Fatalf("unknown source: %v", err)
 	}
 }
@@ -505,7 +505,7 @@ func TestKafkaDrainCancelled(t *testing.T) {
 	if len(es) != 1 || es[0].Outcome != "cancelled" || es[0].Result["stopped_because"] != "cancelled" {
 		t.Fatalf("audit %+v", es)
 	}
-	rest, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, nil)
+	rest, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, testAudit(t), nil)
 	if err != nil || rest.Moved != res.Left || len(w.read("a")) != 100 {
 		t.Fatalf("rest %+v %v", rest, err)
 	}

@@ -345,7 +345,7 @@ func TestKafkaDrainTargetsAndProblems(t *testing.T) {
 	h.keys("n", "tab")
 	h.typeText("x")
 	h.keys("enter")
-	if v.stage != drainForm || !strings.Contains(h.screen(), `rate "x" is not a number of records per second`) {
+	if v.stage != drainForm || !strings.Contains(h.screen(), `Rate "x": want records per second from 0.01 to 1,000,000`) {
 		t.Fatalf("bad rate:\n%s", h.screen())
 	}
 	// Records without an original topic cannot go back to it.

@@ -420,8 +420,27 @@ func TestDrainFormValidation(t *testing.T) {
 	h.keys("tab", "tab", "tab")
 	h.typeText("x")
 	h.keys("enter")
-	if v.stage != drainForm || !strings.Contains(h.screen(), `limit "x" is not a number`) {
+	if v.stage != drainForm || !strings.Contains(h.screen(), `Limit "x": want a whole number of messages from 1 to`) {
 		t.Fatalf("bad limit:\n%s", h.screen())
+	}
+	h.keys("backspace")
+	// Every number is checked before a plan is made: no NaN, no infinity,
+	// no zero that would silently mean "everything" or "never".
+	for _, c := range []struct{ limit, rate, want string }{
+		{"0", "", `Limit "0": want a whole number`},
+		{"-1", "", `Limit "-1": want a whole number`},
+		{"", "NaN", `Rate "NaN": want messages per second from 0.01`},
+		{"", "Inf", `Rate "Inf": want messages per second`},
+		{"", "-Inf", `Rate "-Inf": want messages per second`},
+		{"", "0", `Rate "0": want messages per second`},
+		{"", "1e-300", `Rate "1e-300": want messages per second`},
+		{"", "1e300", `Rate "1e300": want messages per second`},
+	} {
+		v.limit, v.rate = c.limit, c.rate
+		h.keys("enter")
+		if v.stage != drainForm || !strings.Contains(h.screen(), c.want) {
+			t.Fatalf("limit %q rate %q: want %q:\n%s", c.limit, c.rate, c.want, h.screen())
+		}
 	}
 }
 

@@ -59,7 +59,8 @@ type localMsg interface{ update(m *Model) tea.Cmd }
 
 // canDrain says whether the drain exists in this console.
 func (m *Model) canDrain() bool {
-	return (m.opts.Drainer != nil || m.opts.KafkaDrainer != nil) && !m.opts.ReadOnly
+	// no audit log, no drain: an action that cannot be audited does not start
+	return (m.opts.Drainer != nil || m.opts.KafkaDrainer != nil) && !m.opts.ReadOnly && m.opts.Audit != nil
 }
 
 // drainHelp is the help line of the `D` key: the backends it drains.
@@ -354,7 +355,8 @@ func (v *drainView) id() string {
 	return "drain/" + queueKey(v.vhost, v.queue)
 }
 
-// limitRate parses the form's limit and rate.
+// limitRate parses the form's limit and rate, validated as the CLI
+// validates --limit and --rate: empty means none, zero is refused.
 func (v *drainView) limitRate() (limit int, rate float64, err error) {
 	what := "messages"
 	if v.kafka {
@@ -362,15 +364,20 @@ func (v *drainView) limitRate() (limit int, rate float64, err error) {
 	}
 	if s := strings.TrimSpace(v.limit); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
-			return 0, 0, fmt.Errorf("limit %q is not a number of %s", s, what)
+		if err != nil || n < 1 || n > actions.MaxLimit {
+			return 0, 0, fmt.Errorf("Limit %q: want a whole number of %s from 1 to %s (empty: no limit)", s, what, fmtInt(actions.MaxLimit))
 		}
 		limit = n
 	}
 	if s := strings.TrimSpace(v.rate); s != "" {
 		r, err := strconv.ParseFloat(s, 64)
-		if err != nil || r < 0 {
-			return 0, 0, fmt.Errorf("rate %q is not a number of %s per second", s, what)
+		if err == nil && r != 0 {
+			if ferr := actions.CheckRate("rate", r); ferr != nil {
+				err = ferr
+			}
+		}
+		if err != nil || r == 0 {
+			return 0, 0, fmt.Errorf("Rate %q: want %s per second from %v to %s (empty: unlimited)", s, what, actions.MinRate, fmtInt(actions.MaxRate))
 		}
 		rate = r
 	}

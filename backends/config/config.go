@@ -14,7 +14,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -176,20 +175,14 @@ func Load(path string) (*Config, error) {
 	if path == "" {
 		return nil, errors.New("no config file path given")
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("config file %s does not exist", q(path))
-		}
-		return nil, fmt.Errorf("cannot read config file %s: %v", q(path), cause(err))
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return nil, fmt.Errorf("config file %s is a directory", q(path))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read config file %s: %v", q(path), cause(err))
+	data, err := backends.ReadRegularFile(path, maxFileSize)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("config file %s does not exist", q(path))
+	case errors.Is(err, backends.ErrTooLarge):
+		return nil, &Error{File: path, Msg: fmt.Sprintf("config file is too large (over %d KiB)", maxFileSize>>10)}
+	case err != nil:
+		return nil, fmt.Errorf("config file: %w", err)
 	}
 	return Parse(data, path)
 }

@@ -3,9 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
+
+	"github.com/mqops/mqops/backends"
 )
 
 // maxSecretSize bounds a password or DSN file: it holds one line.
@@ -57,26 +58,20 @@ func readSecret(where, what, env, file string) (string, error) {
 		if v == "" {
 			return "", fmt.Errorf("%s.%s-env: environment variable %s is empty", where, what, safe(env))
 		}
+		backends.RegisterSecret(v)
 		return v, nil
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return "", fmt.Errorf("%s.%s-file: cannot read %s: %v", where, what, q(file), cause(err))
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return "", fmt.Errorf("%s.%s-file: %s is a directory, not a file", where, what, q(file))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretSize+1))
-	if err != nil {
-		return "", fmt.Errorf("%s.%s-file: cannot read %s: %v", where, what, q(file), cause(err))
-	}
-	if len(data) > maxSecretSize {
+	data, err := backends.ReadRegularFile(file, maxSecretSize)
+	if errors.Is(err, backends.ErrTooLarge) {
 		return "", fmt.Errorf("%s.%s-file: %s is larger than %d KiB; it should hold only the %s", where, what, q(file), maxSecretSize>>10, what)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s.%s-file: %w", where, what, err)
 	}
 	v := strings.TrimRight(string(data), "\r\n")
 	if v == "" {
 		return "", fmt.Errorf("%s.%s-file: %s is empty", where, what, q(file))
 	}
+	backends.RegisterSecret(v)
 	return v, nil
 }

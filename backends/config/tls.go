@@ -3,9 +3,11 @@ package config
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
-	"io"
 	"os"
+
+	"github.com/mqops/mqops/backends"
 )
 
 const insecureWarning = "tls.insecure-skip-verify is set: the server's certificate is not checked, so anyone on the network path can impersonate the server"
@@ -72,17 +74,9 @@ func (t *TLS) Build() (*tls.Config, []string, error) {
 }
 
 func readPEM(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", q(path), cause(err))
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxPEMSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %v", q(path), cause(err))
-	}
-	if len(data) > maxPEMSize {
+	data, err := backends.ReadRegularFile(path, maxPEMSize)
+	if errors.Is(err, backends.ErrTooLarge) {
 		return nil, fmt.Errorf("%s is too large for a PEM file", q(path))
 	}
-	return data, nil
+	return data, err
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -221,25 +220,14 @@ func (v *validator) tls(p string, t *TLS) {
 	}
 }
 
-// readable checks that path can be read: a directory is an error, a regular
-// file must open. Anything else (a pipe such as /dev/fd/63) is accepted
-// without opening it, since opening a FIFO blocks until a writer shows up.
+// readable checks that path is a regular file that can be opened; a FIFO
+// or a device is refused (reading one could block forever or never end).
 func readable(path string) error {
-	st, err := os.Stat(path)
+	f, err := backends.OpenRegularFile(path)
 	if err != nil {
-		return fmt.Errorf("cannot read %s: %v", q(path), cause(err))
+		return err
 	}
-	if st.IsDir() {
-		return fmt.Errorf("%s is a directory, not a file", q(path))
-	}
-	if !st.Mode().IsRegular() {
-		return nil
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("cannot read %s: %v", q(path), cause(err))
-	}
-	return fh.Close()
+	return f.Close()
 }
 
 func (v *validator) rabbitmq(p string, r *RabbitMQ) {

@@ -16,6 +16,9 @@ import (
 // committed during a move: what a crash can make the next run move twice.
 const DefaultMoveWindow = 1000
 
+// MaxMoveWindow bounds the window an operator may ask for.
+const MaxMoveWindow = 100_000
+
 // Headers a move adds to every record it produces.
 const (
 	HeaderReplaySource = "mqops-replay-source" // <topic>/<partition>/<offset> of the record moved

@@ -28,6 +28,9 @@ payloads.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			if limit < 0 || limit > actions.MaxLimit {
+				return &actions.FieldError{Field: "limit", Msg: fmt.Sprintf("%d is out of range: want 1 to %d, or 0 for every entry", limit, actions.MaxLimit)}
+			}
 			log := actions.NewAuditLog(path)
 			es, bad, err := log.Read(limit)
 			if err != nil {

@@ -8,7 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/rabbitmq"
 )
 
 type dlqReport struct {
@@ -37,8 +39,8 @@ topic and exception class from the DLT headers), sampled from the first
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			if sample <= 0 {
-				return fmt.Errorf("--sample must be positive")
+			if err := actions.CheckCount("sample", sample, 1, rabbitmq.MaxPeek, false); err != nil {
+				return err
 			}
 			_, c, err := g.loadContext()
 			if err != nil {

@@ -62,6 +62,9 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
+			if err := explicitZero(cmd, "limit", "rate", "prefetch", "sample"); err != nil {
+				return err
+			}
 			src := args[0]
 			switch {
 			case strings.HasPrefix(src, "rabbitmq:"):
@@ -82,6 +85,9 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 					_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "drain", Parameters: map[string]any{"source": src, "target": o.To}, Outcome: "refused", Error: err.Error()})
 				}
 				return err
+			}
+			if err := log.Check(); err != nil {
+				return err // an action that cannot be audited does not start, dry runs included
 			}
 			rc, err := g.rabbitClient(c)
 			if err != nil {
@@ -258,6 +264,9 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 			_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "drain", Parameters: map[string]any{"source": src, "to": o.To, "target": o.To}, Outcome: "refused", Error: err.Error()})
 		}
 		return err
+	}
+	if err := log.Check(); err != nil {
+		return err // an action that cannot be audited does not start, dry runs included
 	}
 	kc, err := g.kafkaClient(c)
 	if err != nil {

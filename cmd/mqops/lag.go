@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 )
@@ -78,8 +79,13 @@ samples (--samples 3 --interval 5s) for rates, time lag and the full status.`,
 			if err := checkOutput(output); err != nil {
 				return err
 			}
-			if samples < 1 {
-				return fmt.Errorf("--samples must be at least 1")
+			if samples < 1 || samples > maxSamples {
+				return &actions.FieldError{Field: "samples", Msg: fmt.Sprintf("%d is out of range: want 1 to %d", samples, maxSamples)}
+			}
+			if samples > 1 || cmd.Flags().Changed("interval") {
+				if err := checkDuration("interval", interval, minInterval, maxInterval); err != nil {
+					return err
+				}
 			}
 			rep, err := g.lagReport(cmd.Context(), backends.SnapshotOptions{Groups: groups, Topics: topics}, samples, interval)
 			if err != nil {

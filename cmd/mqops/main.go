@@ -4,35 +4,57 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/mqops/mqops/backends"
 )
 
+// signalGrace is how long the process winds down after SIGINT or SIGTERM
+// (a drain requeues its in-flight window and writes its audit entry); a
+// second signal, or the end of the grace, ends it at once. Either way the
+// process ends: a call blocked on a dead peer never keeps it alive.
+const signalGrace = 5 * time.Second
+
 func main() {
 	backends.TuneGC()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRootCmd().ExecuteContext(ctx)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mqops: "+backends.SafeText(err.Error()))
-		var ee *exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		cancel()
+		select {
+		case <-sigs:
+		case <-time.After(signalGrace):
 		}
-		os.Exit(1)
+		fmt.Fprintln(os.Stderr, "mqops: "+s.String()+": stopped")
+		os.Exit(signalStatus(s))
+	}()
+	err := newRootCmd().ExecuteContext(ctx)
+	cancel()
+	if err != nil {
+		printError(os.Stderr, err)
+		os.Exit(exitStatus(err))
 	}
 }
 
-// exitError carries a specific exit code.
-type exitError struct {
-	code int
-	err  error
+// signalStatus is the shell's status for a process ended by s.
+func signalStatus(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 130
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+// printError writes an error for the operator: secrets redacted, each line
+// of it on a line of its own, every line sanitized for the terminal.
+func printError(w io.Writer, err error) {
+	for _, l := range errorLines(err) {
+		fmt.Fprintln(w, "mqops: "+l)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -59,9 +60,10 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			g.changed = map[string]bool{}
 			cmd.Flags().Visit(func(f *pflag.Flag) { g.changed[f.Name] = true })
+			return g.checkGlobals()
 		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return g.runConsole(cmd.Context(), "groups")
@@ -215,7 +217,12 @@ func (g *globals) warn(w string) {
 		}
 	}
 	g.warned = append(g.warned, w)
-	fmt.Fprintln(g.stderr, "mqops: warning: "+backends.SafeText(w))
+	for i, l := range errorLines(errors.New(w)) {
+		if i == 0 {
+			l = "warning: " + l
+		}
+		fmt.Fprintln(g.stderr, "mqops: "+l)
+	}
 }
 
 func (g *globals) flagSet(name string) bool { return g.changed[name] }
@@ -227,11 +234,11 @@ func (g *globals) openLog() (func(), error) {
 		log.SetOutput(io.Discard)
 		return func() {}, nil
 	}
-	f, err := os.OpenFile(g.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	f, err := backends.OpenAppend(g.logFile, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("opening log file: %w", err)
+		return nil, fmt.Errorf("--log-file: %w", err)
 	}
-	log.SetOutput(f)
+	log.SetOutput(redactingWriter{f})
 	return func() { f.Close() }, nil
 }
 
@@ -379,4 +386,15 @@ func newConsoleCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups, topics, queues, dlq or audit")
 	return cmd
+}
+
+// redactingWriter removes secrets from each log line before it reaches the
+// log file.
+type redactingWriter struct{ w io.Writer }
+
+func (r redactingWriter) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(r.w, backends.Redact(string(p))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
