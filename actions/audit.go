@@ -2,7 +2,9 @@ package actions
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"io"
 	"errors"
 	"fmt"
 	"os"
@@ -103,7 +105,7 @@ func (a *AuditLog) Append(e AuditEntry) error {
 	if e.Host == "" {
 		e.Host, _ = os.Hostname()
 	}
-	line, err := json.Marshal(e)
+	line, err := marshalBounded(e)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -121,34 +123,58 @@ func (a *AuditLog) Append(e AuditEntry) error {
 }
 
 // Read returns the entries, oldest first; the last `limit` only when
-// limit > 0. A missing file is an empty log. A corrupt line (a crash
-// mid-write) is skipped and counted.
+// limit > 0 (memory stays bounded by limit however long the log is). A
+// missing file is an empty log. A line that cannot be read — a crash
+// mid-write, a line longer than MaxAuditReadLine, anything not JSON — is
+// skipped and counted, never an error: one bad line does not hide the
+// rest of the trail.
 func (a *AuditLog) Read(limit int) ([]AuditEntry, int, error) {
-	f, err := os.Open(a.Path)
+	f, err := backends.OpenRegularFile(a.Path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("audit log %s: %w", a.Path, err)
+		return nil, 0, fmt.Errorf("audit log: %w", err)
 	}
 	defer f.Close()
 	var out []AuditEntry
 	bad := 0
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
-	for sc.Scan() {
-		if len(sc.Bytes()) == 0 {
+	rd := bufio.NewReaderSize(f, 64<<10)
+	var line []byte
+	tooLong := false
+	for {
+		chunk, isPrefix, err := rd.ReadLine()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return out, bad, fmt.Errorf("audit log %s: %w", backends.SafeText(a.Path), err)
+		}
+		if !tooLong {
+			line = append(line, chunk...)
+			if len(line) > MaxAuditReadLine {
+				tooLong, line = true, line[:0]
+			}
+		}
+		if isPrefix {
 			continue
 		}
-		var e AuditEntry
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+		switch {
+		case tooLong:
 			bad++
-			continue
+		case len(bytes.TrimSpace(line)) == 0:
+		default:
+			var e AuditEntry
+			if err := json.Unmarshal(line, &e); err != nil {
+				bad++
+			} else {
+				out = append(out, e)
+				if limit > 0 && len(out) > 2*limit {
+					out = append(out[:0], out[len(out)-limit:]...)
+				}
+			}
 		}
-		out = append(out, e)
-	}
-	if err := sc.Err(); err != nil {
-		return out, bad, fmt.Errorf("audit log %s: %w", a.Path, err)
+		line, tooLong = line[:0], false
 	}
 	if limit > 0 && len(out) > limit {
 		out = out[len(out)-limit:]

@@ -1,0 +1,154 @@
+package actions
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"reflect"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// Bounds of an audit entry: whatever a broker's data puts into a plan or a
+// result (thousands of routes, names of any length), an entry stays one
+// readable line.
+const (
+	// MaxAuditLine is the longest line Append writes.
+	MaxAuditLine = 64 << 10
+	// MaxAuditReadLine is the longest line Read accepts (older or foreign
+	// lines may be longer than what Append writes); longer ones are skipped.
+	MaxAuditReadLine = 1 << 20
+	// maxAuditString is the longest string kept in an entry; a longer one
+	// is cut and says how long it was.
+	maxAuditString = 1024
+	// maxAuditList is the most items of a list kept in an entry; the rest
+	// is summarised with a count.
+	maxAuditList = 50
+	// maxAuditKeys is the most keys of a map kept in an entry.
+	maxAuditKeys = 100
+)
+
+// marshalBounded encodes an entry as one line of at most MaxAuditLine
+// bytes: secrets redacted, long strings cut (their length kept), long
+// lists and maps summarised with counts, non-finite numbers written as
+// text. If the entry is still too long, its plan and result are replaced
+// by their sizes.
+func marshalBounded(e AuditEntry) ([]byte, error) {
+	e.Context = boundString(e.Context)
+	e.Action = boundString(e.Action)
+	e.RunID = boundString(e.RunID)
+	e.Error = boundString(backends.Redact(e.Error))
+	e.Parameters = boundMap(e.Parameters)
+	e.Plan = boundMap(e.Plan)
+	e.Result = boundMap(e.Result)
+	line, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	if len(line) <= MaxAuditLine {
+		return line, nil
+	}
+	// still too long: keep what identifies the action and its outcome
+	for _, m := range []*map[string]any{&e.Plan, &e.Result, &e.Parameters} {
+		if *m == nil {
+			continue
+		}
+		b, _ := json.Marshal(*m)
+		*m = map[string]any{"omitted": fmt.Sprintf("%d bytes: too large for the audit log", len(b))}
+		if line, err = json.Marshal(e); err != nil || len(line) <= MaxAuditLine {
+			return line, err
+		}
+	}
+	return line, nil
+}
+
+func boundMap(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(map[string]any, min(len(m), maxAuditKeys+1))
+	for i, k := range keys {
+		if i == maxAuditKeys {
+			out["…"] = fmt.Sprintf("%d more keys", len(keys)-maxAuditKeys)
+			break
+		}
+		out[boundString(k)] = boundValue(m[k])
+	}
+	return out
+}
+
+func boundValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return boundString(backends.Redact(x))
+	case []string:
+		out := make([]any, 0, min(len(x), maxAuditList+1))
+		for i, s := range x {
+			if i == maxAuditList {
+				out = append(out, fmt.Sprintf("… and %d more", len(x)-maxAuditList))
+				break
+			}
+			out = append(out, boundString(backends.Redact(s)))
+		}
+		return out
+	case []any:
+		out := make([]any, 0, min(len(x), maxAuditList+1))
+		for i, e := range x {
+			if i == maxAuditList {
+				out = append(out, fmt.Sprintf("… and %d more", len(x)-maxAuditList))
+				break
+			}
+			out = append(out, boundValue(e))
+		}
+		return out
+	case map[string]any:
+		return boundMap(x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Sprint(x)
+		}
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Sprint(x)
+		}
+	case error:
+		return boundString(backends.Redact(x.Error()))
+	case nil, bool, int, int32, int64, uint, uint32, uint64:
+		return v
+	}
+	// anything else (structs, typed slices and maps): bound its JSON form
+	switch reflect.ValueOf(v).Kind() {
+	case reflect.Slice, reflect.Array, reflect.Map, reflect.Struct, reflect.Pointer:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return boundString(fmt.Sprint(v))
+		}
+		var g any
+		if json.Unmarshal(b, &g) != nil {
+			return boundString(string(b))
+		}
+		return boundValue(g)
+	}
+	return v
+}
+
+// boundString cuts s to maxAuditString bytes (on a rune boundary) and says
+// how long it was.
+func boundString(s string) string {
+	if len(s) <= maxAuditString {
+		return s
+	}
+	cut := maxAuditString
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.Clone(s[:cut]) + fmt.Sprintf("…(cut: %d bytes)", len(s))
+}

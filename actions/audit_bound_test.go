@@ -1,0 +1,126 @@
+package actions
+
+import (
+	"context"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestAuditHostileDeadLettersStayBounded is the issue's reproduction: 600
+// Kafka dead letters naming 600 distinct 10 KB origins made one dry run
+// write a 12 MB audit line, after which the log could not be read. The
+// entry now stays one bounded line, and the log reads on.
+func TestAuditHostileDeadLettersStayBounded(t *testing.T) {
+	w := newKafkaWorld(t)
+	for i := 0; i < 600; i++ {
+		origin := strings.Repeat(string(rune('a'+i%26)), 10_000) + "-" + itoa(i)
+		w.produce(springDeadLetter("a.DLT", int32(i%2), origin, 0, i))
+	}
+	log := testAudit(t)
+	o := KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}
+	p, err := PlanKafkaDrain(context.Background(), w.k, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Routes) != 600 {
+		t.Fatalf("routes %d, want 600", len(p.Routes))
+	}
+	AuditKafkaDryRun(log, o, p, nil)
+	// a second, ordinary entry after it must still be read
+	if err := log.Append(AuditEntry{Context: "local", Action: "drain", Outcome: "ok", Parameters: map[string]any{"source": "kafka:x"}}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(log.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if len(line) > MaxAuditLine {
+			t.Errorf("line %d is %d bytes, over %d", i+1, len(line), MaxAuditLine)
+		}
+	}
+	es, bad, err := log.Read(0)
+	if err != nil || bad != 0 || len(es) != 2 {
+		t.Fatalf("read: %d entries, %d bad, %v", len(es), bad, err)
+	}
+	sum, _ := es[0].Plan["summary"].(string)
+	if !strings.Contains(sum, "…(cut: ") {
+		t.Errorf("the summary was not cut with its length: %.200q", sum)
+	}
+	if probs, _ := es[0].Plan["problems"].([]any); len(probs) > maxAuditList+1 {
+		t.Errorf("%d problems kept, want at most %d and a count", len(probs), maxAuditList)
+	}
+}
+
+// TestAuditReaderSkipsUnreadableLines: a line too long to read, a torn
+// line and a line that is not JSON are skipped and counted; the entries
+// around them are read, and only the last `limit` are kept.
+func TestAuditReaderSkipsUnreadableLines(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	log := NewAuditLog(path)
+	if err := log.Append(AuditEntry{Action: "drain", RunID: "first", Outcome: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge := `{"action":"drain","run_id":"` + strings.Repeat("x", 12<<20) + `"}` + "\n"
+	if _, err := f.WriteString(huge + "not json\n" + `{"action":"dr` + "\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for i := 0; i < 5; i++ {
+		if err := log.Append(AuditEntry{Action: "drain", RunID: "after-" + itoa(i), Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	es, bad, err := log.Read(0)
+	if err != nil || bad != 3 || len(es) != 6 || es[0].RunID != "first" || es[5].RunID != "after-4" {
+		t.Fatalf("read all: %d entries, %d bad, %v", len(es), bad, err)
+	}
+	es, bad, err = log.Read(2)
+	if err != nil || bad != 3 || len(es) != 2 || es[0].RunID != "after-3" {
+		t.Fatalf("read last 2: %+v, %d bad, %v", es, bad, err)
+	}
+}
+
+// TestAuditEntryNeverFailsOnValues: values a hostile or careless caller
+// puts in an entry (NaN, infinities, secrets in URLs, huge maps) are
+// written as text, redacted and bounded; Append never fails on them.
+func TestAuditEntryNeverFailsOnValues(t *testing.T) {
+	log := testAudit(t)
+	big := map[string]any{}
+	for i := 0; i < 500; i++ {
+		big["k"+itoa(i)] = i
+	}
+	e := AuditEntry{Action: "drain", Outcome: "failed",
+		Error:      "dial SASL_SSL://ops:hunter2@kafka:9093: refused",
+		Parameters: map[string]any{"rate": math.NaN(), "limit": math.Inf(1), "url": "https://h/x?token=abc123&page=2", "big": big}}
+	if err := log.Append(e); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(log.Path)
+	s := string(data)
+	for _, leak := range []string{"hunter2", "abc123"} {
+		if strings.Contains(s, leak) {
+			t.Errorf("secret %q in the audit log: %s", leak, s)
+		}
+	}
+	es, bad, err := log.Read(0)
+	if err != nil || bad != 0 || len(es) != 1 {
+		t.Fatalf("%d entries, %d bad, %v", len(es), bad, err)
+	}
+	if es[0].Parameters["rate"] != "NaN" || es[0].Parameters["limit"] != "+Inf" {
+		t.Errorf("non-finite numbers: %v %v", es[0].Parameters["rate"], es[0].Parameters["limit"])
+	}
+	if b, _ := es[0].Parameters["big"].(map[string]any); len(b) != maxAuditKeys+1 {
+		t.Errorf("big map kept %d keys, want %d and a count", len(b), maxAuditKeys)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
