@@ -1,6 +1,10 @@
 package tui
 
-import tea "charm.land/bubbletea/v2"
+import (
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/mqops/mqops/backends"
+)
 
 type flashLevel int
 
@@ -21,10 +25,12 @@ type flash struct {
 // flashExpiredMsg clears the flash it names, if it is still the one shown.
 type flashExpiredMsg struct{ id uint64 }
 
-// setFlash shows text (already sanitized) and schedules its expiry.
+// setFlash shows text (already sanitized; secrets are removed here, the
+// one door every message of the console goes through) and schedules its
+// expiry.
 func (m *Model) setFlash(level flashLevel, text string) tea.Cmd {
 	m.flashSeq++
-	m.flash = flash{text: text, level: level, id: m.flashSeq}
+	m.flash = flash{text: backends.Redact(text), level: level, id: m.flashSeq}
 	return m.after(flashTTL, flashExpiredMsg{id: m.flashSeq})
 }
 

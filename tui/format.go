@@ -13,6 +13,10 @@ import (
 // a cell: control characters and bidi overrides become visible escapes.
 func safe(s string) string { return backends.SafeText(s) }
 
+// errText is an error as the console shows it: secrets redacted, safe for
+// the terminal.
+func errText(err error) string { return backends.SafeText(backends.Redact(err.Error())) }
+
 // fmtInt formats n with thousands separators: 1,204,331.
 func fmtInt(n int64) string {
 	s := strconv.FormatInt(n, 10)

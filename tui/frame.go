@@ -177,7 +177,7 @@ func (m *Model) placeholder() []string {
 	case m.refresh.lastErr != nil:
 		lines := []string{"",
 			"  " + m.st.flashError.Render("Cannot load "+cluster+":"),
-			"  " + m.st.flashError.Render(safe(m.refresh.lastErr.Error())),
+			"  " + m.st.flashError.Render(errText(m.refresh.lastErr)),
 			"",
 		}
 		if m.refresh.inFlight {
@@ -220,7 +220,7 @@ func (m *Model) bottomLine(w int) string {
 	case modeFilter:
 		line := m.filter.View()
 		if m.filterErr != nil {
-			line += "  " + m.st.flashError.Render("✗ "+safe(m.filterErr.Error()))
+			line += "  " + m.st.flashError.Render("✗ "+errText(m.filterErr))
 		}
 		return line
 	}

@@ -96,10 +96,12 @@ func (l *errList) err() error {
 	return errors.Join(errs...)
 }
 
-// q quotes a string for a message: made safe for a terminal and cut to a
-// reasonable length. Only for values that are not secrets.
+// q quotes a string for a message: secrets redacted (a value meant to be
+// harmless may still carry one, e.g. a broker address with user info),
+// made safe for a terminal and cut to a reasonable length.
 func q(s string) string {
 	const max = 80
+	s = backends.Redact(s)
 	if len(s) > max {
 		cut := max
 		for cut > 0 && !utf8.RuneStart(s[cut]) {

@@ -2,7 +2,6 @@ package config
 
 import (
 	"bytes"
-	"strings"
 
 	"github.com/mqops/mqops/backends"
 	"gopkg.in/yaml.v3"
@@ -159,20 +158,9 @@ func redactEnv(s string) string {
 	return redacted
 }
 
-// redactURL replaces the password in a URL's user info; a URL that holds
-// something password-like it cannot make sense of is replaced whole.
-func redactURL(raw string) string {
-	if !hasPassword(raw) {
-		return raw
-	}
-	scheme, rest := "", raw
-	if i := strings.Index(raw, "://"); i >= 0 {
-		scheme, rest = raw[:i+3], raw[i+3:]
-	}
-	at := strings.LastIndex(rest, "@")
-	colon := strings.Index(rest[:at], ":")
-	return scheme + rest[:colon+1] + redacted + rest[at:]
-}
+// redactURL removes what may be a secret from a URL: the password of its
+// user info and the values of secret-named parameters (backends.Redact).
+func redactURL(raw string) string { return backends.Redact(raw) }
 
 func put(m *yaml.Node, key string, v *yaml.Node) {
 	m.Content = append(m.Content, str(key), v)

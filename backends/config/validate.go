@@ -326,6 +326,9 @@ func validTableName(s string) bool {
 
 // checkHostPort returns what is wrong with a broker address, "" if nothing.
 func checkHostPort(s string) string {
+	if strings.Contains(s, "@") {
+		return "credentials do not belong in a broker address: set kafka.sasl (username and password-env or password-file)"
+	}
 	if i := strings.Index(s, "://"); i >= 0 {
 		return fmt.Sprintf("drop the %s prefix", q(s[:i+3]))
 	}
@@ -378,6 +381,11 @@ func checkURL(raw string, schemes ...string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "not a valid URL (expected " + wantS + "host:port)"
+	}
+	for name := range u.Query() {
+		if backends.SecretParam(name) {
+			return "the URL has a parameter named like a secret (" + q(name) + "): secrets must come from password-env or password-file, never from the URL"
+		}
 	}
 	if !contains(schemes, strings.ToLower(u.Scheme)) {
 		return "must start with " + wantS

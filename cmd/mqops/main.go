@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,8 +26,10 @@ func main() {
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	var got atomic.Value // the signal that ended the run, if one did
 	go func() {
 		s := <-sigs
+		got.Store(s)
 		cancel()
 		select {
 		case <-sigs:
@@ -39,6 +42,9 @@ func main() {
 	cancel()
 	if err != nil {
 		printError(os.Stderr, err)
+		if s, ok := got.Load().(os.Signal); ok {
+			os.Exit(signalStatus(s))
+		}
 		os.Exit(exitStatus(err))
 	}
 }
