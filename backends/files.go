@@ -26,7 +26,7 @@ type FileError struct {
 
 func (e *FileError) Error() string { return e.Msg }
 
-func quotePath(p string) string { return `"` + SafeText(p) + `"` }
+func quotePath(p string) string    { return `"` + SafeText(p) + `"` }
 func (e *FileError) Unwrap() error { return e.Err }
 
 // kindOf names a non-regular file's type for an operator.
