@@ -2,11 +2,13 @@ package actions
 
 import (
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -124,3 +126,39 @@ func TestAuditEntryNeverFailsOnValues(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestAuditBeforeEffect: an action whose audit log cannot be written (a
+// directory, a FIFO, no log at all) or whose numbers are not finite and in
+// range does not start: nothing moves, nothing is committed.
+func TestAuditBeforeEffect(t *testing.T) {
+	w := newKafkaWorld(t)
+	w.seed("a.DLT", 3, 2)
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, log := range map[string]*AuditLog{"directory": NewAuditLog(dir), "fifo": NewAuditLog(fifo), "none": nil} {
+		res, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}, log, nil)
+		if err == nil || res != nil {
+			t.Errorf("%s: started: %+v %v", name, res, err)
+		}
+	}
+	for _, o := range []KafkaDrainOptions{
+		{Rate: math.NaN()}, {Rate: math.Inf(1)}, {Rate: 1e-300}, {Rate: -1}, {Limit: -1}, {Window: -3}, {Window: 1 << 30},
+	} {
+		o.Context, o.Topic, o.To = "local", "a.DLT", "topic:c"
+		log := testAudit(t)
+		res, err := ExecuteKafkaDrain(context.Background(), w.k, o, log, nil)
+		var fe *FieldError
+		if !errors.As(err, &fe) || res != nil {
+			t.Errorf("%+v: %+v %v", o, res, err)
+		}
+	}
+	if n := len(w.read("c")); n != 0 {
+		t.Fatalf("%d records moved by actions that must not start", n)
+	}
+	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c > 0 {
+		t.Fatalf("committed %d", c)
+	}
+}
