@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // AuditEntry is one line of the audit log: what was done, by whom, where,
@@ -103,7 +104,7 @@ func (a *AuditLog) Append(e AuditEntry) error {
 	if e.Host == "" {
 		e.Host, _ = os.Hostname()
 	}
-	line, err := json.Marshal(e)
+	line, err := safejson.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
