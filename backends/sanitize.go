@@ -3,6 +3,7 @@ package backends
 import (
 	"fmt"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -10,8 +11,12 @@ import (
 // key or payload) safe to print on a terminal: every rune UnsafeRune names
 // (C0, DEL, C1 — which covers ESC and CSI —, bidi controls, U+FEFF, the line
 // and paragraph separators) and every invalid UTF-8 byte is replaced by a
-// visible escape such as `\x1b`, `\u202e` or `\xff`. Printable text,
-// including non-ASCII letters and emoji, passes through unchanged.
+// visible escape such as `\x1b`, `\u202e` or `\xff`. A first rune that
+// would join what the terminal drew before the string (a combining mark, a
+// variation selector, a joiner, an emoji modifier: " \ufe0f" is two cells
+// wide, not one) is escaped too, so that text cannot change the width or
+// the look of its neighbours. Printable text, including non-ASCII letters
+// and emoji, passes through unchanged.
 func SafeText(s string) string {
 	if isSafe(s) {
 		return s
@@ -25,7 +30,7 @@ func SafeText(s string) string {
 			fmt.Fprintf(&b, `\x%02x`, s[i])
 		case r < 0x20 || r == 0x7f:
 			fmt.Fprintf(&b, `\x%02x`, r)
-		case UnsafeRune(r):
+		case UnsafeRune(r), i == 0 && extendsPrevious(r):
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+size])
@@ -33,6 +38,14 @@ func SafeText(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// extendsPrevious reports whether r continues the grapheme cluster before
+// it (Unicode's Extend, ZWJ and SpacingMark classes): at the start of a
+// string it would combine with whatever precedes the string on the screen.
+func extendsPrevious(r rune) bool {
+	return unicode.In(r, unicode.Mn, unicode.Me, unicode.Mc, unicode.Variation_Selector, unicode.Other_Grapheme_Extend) ||
+		r == 0x200c || r == 0x200d || (r >= 0x1f3fb && r <= 0x1f3ff)
 }
 
 // SafeMultiline is SafeText that keeps newlines and turns tabs into spaces,
@@ -58,7 +71,7 @@ func isSafe(s string) bool {
 func isSafeSlow(s string) bool {
 	for i := 0; i < len(s); {
 		r, size := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && size <= 1) || UnsafeRune(r) {
+		if (r == utf8.RuneError && size <= 1) || UnsafeRune(r) || i == 0 && extendsPrevious(r) {
 			return false
 		}
 		i += size

@@ -494,3 +494,43 @@ for k, v in d.items():
 		}
 	}
 }
+
+// Benchmarks against encoding/json: a dead letter as the drain writes it to
+// a file (4 KiB body, headers, death history) and a cluster snapshot of 50
+// groups of 20 partitions.
+func benchValues() map[string]any {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	msg := &backends.Message{Exchange: "orders", RoutingKey: "orders.created", MessageID: "3f1c-77", Timestamp: at,
+		Headers: map[string]any{"x-exception-message": "java.lang.IllegalStateException: bad order 123", "x-retries": int64(3), "x-trace": []byte("abc"), "x-first-death-queue": "orders"},
+		Body:    bytes.Repeat([]byte(`{"order":1,"items":[1,2,3]} `), 4096/28), Size: 4096,
+		Deaths: []backends.Death{{Queue: "orders", Reason: "rejected", Exchange: "", RoutingKeys: []string{"orders"}, Count: 1, Time: at}}}
+	snap := &backends.ClusterSnapshot{TakenAt: at}
+	off := int64(100)
+	for g := range 50 {
+		grp := backends.Group{Name: fmt.Sprintf("group-%d", g), State: "Stable", Protocol: "range"}
+		for p := range 20 {
+			grp.Partitions = append(grp.Partitions, backends.GroupPartition{Topic: "orders", Partition: int32(p), Committed: &off, LogEnd: 150, Lag: &off, MemberID: "consumer-1-6f0c", ClientID: "consumer-1", Host: "/10.0.0.7"})
+		}
+		snap.Groups = append(snap.Groups, grp)
+	}
+	return map[string]any{"message": msg, "snapshot": snap}
+}
+
+func BenchmarkMarshal(b *testing.B) {
+	for name, v := range benchValues() {
+		b.Run(name+"/safejson", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := safejson.Marshal(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/encoding_json", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := json.Marshal(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
