@@ -296,21 +296,35 @@ func unsupportedTypeEncoder(_ *encodeState, v reflect.Value, _ encOpts) error {
 	return fail(&json.UnsupportedTypeError{Type: v.Type()})
 }
 
-func marshalerEncoder(e *encodeState, v reflect.Value, o encOpts) error {
-	if v.Kind() == reflect.Pointer && v.IsNil() {
-		e.buf = append(e.buf, "null"...)
-		return nil
+// Encoders of the types with a MarshalJSON or MarshalText method: a nil
+// pointer is null; with a pointer receiver, only an addressable value has
+// the method (as in encoding/json).
+var (
+	marshalerEncoder         = viaMethod((*encodeState).marshalJSON)
+	addrMarshalerEncoder     = viaAddrMethod((*encodeState).marshalJSON)
+	textMarshalerEncoder     = viaMethod((*encodeState).marshalText)
+	addrTextMarshalerEncoder = viaAddrMethod((*encodeState).marshalText)
+)
+
+func viaMethod[M any](call func(*encodeState, M, reflect.Type, encOpts) error) encoderFunc {
+	return func(e *encodeState, v reflect.Value, o encOpts) error {
+		if v.Kind() == reflect.Pointer && v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		m, ok := v.Interface().(M)
+		if !ok { // a nil interface
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		return call(e, m, v.Type(), o)
 	}
-	m, ok := v.Interface().(json.Marshaler)
-	if !ok {
-		e.buf = append(e.buf, "null"...)
-		return nil
-	}
-	return e.marshalJSON(m, v.Type(), o)
 }
 
-func addrMarshalerEncoder(e *encodeState, v reflect.Value, o encOpts) error {
-	return e.marshalJSON(v.Addr().Interface().(json.Marshaler), v.Type(), o)
+func viaAddrMethod[M any](call func(*encodeState, M, reflect.Type, encOpts) error) encoderFunc {
+	return func(e *encodeState, v reflect.Value, o encOpts) error {
+		return call(e, v.Addr().Interface().(M), v.Type(), o)
+	}
 }
 
 // marshalJSON writes what m.MarshalJSON returns, compacted, with every
@@ -325,23 +339,6 @@ func (e *encodeState) marshalJSON(m json.Marshaler, t reflect.Type, o encOpts) e
 	}
 	e.buf = appendSafeCompact(e.buf, b, o.escapeHTML)
 	return nil
-}
-
-func textMarshalerEncoder(e *encodeState, v reflect.Value, o encOpts) error {
-	if v.Kind() == reflect.Pointer && v.IsNil() {
-		e.buf = append(e.buf, "null"...)
-		return nil
-	}
-	m, ok := v.Interface().(encoding.TextMarshaler)
-	if !ok {
-		e.buf = append(e.buf, "null"...)
-		return nil
-	}
-	return e.marshalText(m, v.Type(), o)
-}
-
-func addrTextMarshalerEncoder(e *encodeState, v reflect.Value, o encOpts) error {
-	return e.marshalText(v.Addr().Interface().(encoding.TextMarshaler), v.Type(), o)
 }
 
 func (e *encodeState) marshalText(m encoding.TextMarshaler, t reflect.Type, o encOpts) error {

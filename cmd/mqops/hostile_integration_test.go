@@ -143,21 +143,7 @@ func TestHostileNamesFromBinary(t *testing.T) {
 		}
 		checkStdout(t, "queues", mqops(append([]string{"queues", "--filter", "^" + regexp.QuoteMeta(p)}, cliConn...)...))
 
-		out = mqops(append([]string{"dlq", "-o", "json", "--sample", "10"}, cliConn...)...)
-		checkStdout(t, "dlq -o json", out)
-		var found map[string]any
-		for _, d := range decode("dlq", out)["dead_letters"].([]any) {
-			if d := d.(map[string]any); d["queue"] == dlq {
-				found = d
-			}
-		}
-		if found == nil {
-			t.Fatalf("dlq -o json has no queue %q:\n%s", dlq, out)
-		}
-		gs := found["groups"].([]any)
-		if len(gs) != 1 || gs[0].(map[string]any)["origin"] != origin || gs[0].(map[string]any)["exception"] != exception {
-			t.Fatalf("dlq groups decode to %q, want origin %q and exception %q", gs, origin, exception)
-		}
+		checkDLQ(t, mqops(append([]string{"dlq", "-o", "json", "--sample", "10"}, cliConn...)...), "queue", dlq, origin, exception)
 		checkStdout(t, "dlq", mqops(append([]string{"dlq", "--sample", "10"}, cliConn...)...))
 
 		// The drain's file and the audit log keep the bytes too.
@@ -226,21 +212,29 @@ func TestHostileNamesFromBinary(t *testing.T) {
 		}
 		checkStdout(t, "lag", mqops("lag", "--brokers", env["KAFKA_BROKERS"], "--group", group))
 
-		out = mqops("dlq", "-o", "json", "--sample", "10", "--brokers", env["KAFKA_BROKERS"])
-		checkStdout(t, "dlq -o json (kafka)", out)
-		var found map[string]any
-		for _, d := range decode("dlq", out)["dead_letters"].([]any) {
-			if d := d.(map[string]any); d["topic"] == topic {
-				found = d
-			}
-		}
-		if found == nil {
-			t.Fatalf("dlq -o json has no topic %q:\n%s", topic, out)
-		}
-		dg := found["groups"].([]any)
-		if len(dg) != 1 || dg[0].(map[string]any)["origin"] != originTopic || dg[0].(map[string]any)["exception"] != class {
-			t.Fatalf("dlq groups decode to %q, want origin %q and exception %q", dg, originTopic, class)
-		}
+		checkDLQ(t, mqops("dlq", "-o", "json", "--sample", "10", "--brokers", env["KAFKA_BROKERS"]), "topic", topic, originTopic, class)
 		checkStdout(t, "dlq (kafka)", mqops("dlq", "--sample", "10", "--brokers", env["KAFKA_BROKERS"]))
 	})
+}
+
+// checkDLQ checks `mqops dlq -o json` output: safe on stdout, and the entry
+// whose key ("queue" or "topic") is name has one group of exactly origin
+// and exception.
+func checkDLQ(t *testing.T, out []byte, key, name, origin, exception string) {
+	t.Helper()
+	checkStdout(t, "dlq -o json", out)
+	doc, err := safejson.Decode(out)
+	if err != nil {
+		t.Fatalf("dlq -o json: %v\n%s", err, out)
+	}
+	for _, d := range doc.(map[string]any)["dead_letters"].([]any) {
+		if d := d.(map[string]any); d[key] == name {
+			gs := d["groups"].([]any)
+			if len(gs) != 1 || gs[0].(map[string]any)["origin"] != origin || gs[0].(map[string]any)["exception"] != exception {
+				t.Fatalf("dlq groups of %q decode to %q, want origin %q and exception %q", name, gs, origin, exception)
+			}
+			return
+		}
+	}
+	t.Fatalf("dlq -o json has no %s %q:\n%s", key, name, out)
 }
