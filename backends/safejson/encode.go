@@ -50,11 +50,12 @@ import (
 // Marshal returns the JSON encoding of v, HTML characters escaped as
 // encoding/json's Marshal escapes them.
 func Marshal(v any) ([]byte, error) {
-	e := &encodeState{}
+	e := newEncodeState()
+	defer e.free()
 	if err := e.marshal(v, encOpts{escapeHTML: true}); err != nil {
 		return nil, err
 	}
-	return e.buf, nil
+	return bytes.Clone(e.buf), nil
 }
 
 // MarshalIndent is Marshal followed by json.Indent.
@@ -104,11 +105,13 @@ func (enc *Encoder) Encode(v any) error {
 	if enc.err != nil {
 		return enc.err
 	}
-	e := &encodeState{}
+	e := newEncodeState()
+	defer e.free()
 	if err := e.marshal(v, encOpts{escapeHTML: enc.escapeHTML}); err != nil {
 		return err
 	}
-	b := append(e.buf, '\n')
+	e.buf = append(e.buf, '\n')
+	b := e.buf
 	if enc.indentPrefix != "" || enc.indent != "" {
 		var out bytes.Buffer
 		out.Grow(2 * len(b))
@@ -170,6 +173,26 @@ type encodeState struct {
 
 const startDetectingCycles = 1000
 
+var encodeStatePool sync.Pool
+
+func newEncodeState() *encodeState {
+	if e, ok := encodeStatePool.Get().(*encodeState); ok {
+		return e
+	}
+	return &encodeState{}
+}
+
+// free returns e to the pool, unless its buffer grew past 1 MiB (a large
+// value should not keep its memory alive).
+func (e *encodeState) free() {
+	if cap(e.buf) > 1<<20 {
+		return
+	}
+	e.buf, e.ptrLevel = e.buf[:0], 0
+	clear(e.ptrSeen)
+	encodeStatePool.Put(e)
+}
+
 func (e *encodeState) marshal(v any, opts encOpts) error {
 	err := valueEncoder(reflect.ValueOf(v))(e, reflect.ValueOf(v), opts)
 	if ee, ok := err.(*EncodeError); ok {
@@ -180,23 +203,42 @@ func (e *encodeState) marshal(v any, opts encOpts) error {
 	return err
 }
 
-// enterPtr counts one more level of nesting through a pointer, map or
-// slice, and past startDetectingCycles refuses a pointer already on the
-// path. The returned func leaves the level.
-func (e *encodeState) enterPtr(v reflect.Value, key any) (func(), error) {
+// enter counts one more level of nesting through a pointer, map or slice
+// v and, past startDetectingCycles, remembers key(v) and refuses it when it
+// is already on the path (a cycle). leave undoes it.
+func (e *encodeState) enter(v reflect.Value, key func(reflect.Value) any) error {
 	e.ptrLevel++
 	if e.ptrLevel <= startDetectingCycles {
-		return func() { e.ptrLevel-- }, nil
+		return nil
 	}
 	if e.ptrSeen == nil {
 		e.ptrSeen = map[any]struct{}{}
 	}
-	if _, ok := e.ptrSeen[key]; ok {
+	k := key(v)
+	if _, ok := e.ptrSeen[k]; ok {
 		e.ptrLevel--
-		return nil, fail(&json.UnsupportedValueError{Value: v, Str: fmt.Sprintf("encountered a cycle via %s", v.Type())})
+		return fail(&json.UnsupportedValueError{Value: v, Str: fmt.Sprintf("encountered a cycle via %s", v.Type())})
 	}
-	e.ptrSeen[key] = struct{}{}
-	return func() { delete(e.ptrSeen, key); e.ptrLevel-- }, nil
+	e.ptrSeen[k] = struct{}{}
+	return nil
+}
+
+func (e *encodeState) leave(v reflect.Value, key func(reflect.Value) any) {
+	if e.ptrLevel > startDetectingCycles {
+		delete(e.ptrSeen, key(v))
+	}
+	e.ptrLevel--
+}
+
+// The identities of a pointer, a map and a slice for cycle detection (a
+// slice: its first element and its length).
+func ptrKey(v reflect.Value) any { return v.Interface() }
+func mapKey(v reflect.Value) any { return v.UnsafePointer() }
+func sliceKey(v reflect.Value) any {
+	return struct {
+		ptr any
+		len int
+	}{v.UnsafePointer(), v.Len()}
 }
 
 type encoderFunc func(e *encodeState, v reflect.Value, opts encOpts) error
@@ -438,12 +480,12 @@ func newPtrEncoder(t reflect.Type) encoderFunc {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		leave, err := e.enterPtr(v, v.Interface())
-		if err != nil {
+		if err := e.enter(v, ptrKey); err != nil {
 			return err
 		}
-		defer leave()
-		return elemEnc(e, v.Elem(), o)
+		err := elemEnc(e, v.Elem(), o)
+		e.leave(v, ptrKey)
+		return err
 	}
 }
 
@@ -478,15 +520,12 @@ func newSliceEncoder(t reflect.Type) encoderFunc {
 			e.buf = append(e.buf, "null"...)
 			return nil
 		}
-		leave, err := e.enterPtr(v, struct {
-			ptr any
-			len int
-		}{v.UnsafePointer(), v.Len()})
-		if err != nil {
+		if err := e.enter(v, sliceKey); err != nil {
 			return err
 		}
-		defer leave()
-		return arrayEnc(e, v, o)
+		err := arrayEnc(e, v, o)
+		e.leave(v, sliceKey)
+		return err
 	}
 }
 
@@ -516,16 +555,7 @@ func newMapEncoder(t reflect.Type) encoderFunc {
 		k string
 		v reflect.Value
 	}
-	return func(e *encodeState, v reflect.Value, o encOpts) error {
-		if v.IsNil() {
-			e.buf = append(e.buf, "null"...)
-			return nil
-		}
-		leave, err := e.enterPtr(v, v.UnsafePointer())
-		if err != nil {
-			return err
-		}
-		defer leave()
+	encode := func(e *encodeState, v reflect.Value, o encOpts) error {
 		kvs := make([]kv, 0, v.Len())
 		for it := v.MapRange(); it.Next(); {
 			k, err := keyName(it.Key())
@@ -549,6 +579,18 @@ func newMapEncoder(t reflect.Type) encoderFunc {
 		}
 		e.buf = append(e.buf, '}')
 		return nil
+	}
+	return func(e *encodeState, v reflect.Value, o encOpts) error {
+		if v.IsNil() {
+			e.buf = append(e.buf, "null"...)
+			return nil
+		}
+		if err := e.enter(v, mapKey); err != nil {
+			return err
+		}
+		err := encode(e, v, o)
+		e.leave(v, mapKey)
+		return err
 	}
 }
 
