@@ -534,3 +534,35 @@ func BenchmarkMarshal(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDecode: Decode never panics, accepts only valid JSON, and reads every
+// valid document except those with a lone surrogate escape this form does
+// not use; what it reads, Marshal writes back to a document it reads the
+// same.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{`{"a":[1,-2.5e3,true,false,null,"\udcff\u009b\ud83d\ude00"]}`, `"\ud800"`, `[`, `{"a" 1}`, "\"raw\x9b\xff\"", `0`, ` [] `} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := safejson.Decode(data)
+		valid := json.Valid(data)
+		if err == nil && !valid {
+			t.Fatalf("Decode accepted invalid JSON %q", data)
+		}
+		if err != nil {
+			if valid && !bytes.Contains(data, []byte(`\u`)) && !bytes.Contains(data, []byte(`\U`)) && bytes.Count(data, []byte("[")) < 10000 && bytes.Count(data, []byte("{")) < 10000 {
+				t.Fatalf("Decode refused valid JSON %q: %v", data, err)
+			}
+			return
+		}
+		out, err := safejson.Marshal(v)
+		if err != nil {
+			t.Fatalf("Marshal of what Decode read from %q: %v", data, err)
+		}
+		assertSafe(t, out)
+		again, err := safejson.Decode(out)
+		if err != nil || !reflect.DeepEqual(again, v) {
+			t.Fatalf("%q → %#v → %s → %#v, %v", data, v, out, again, err)
+		}
+	})
+}
