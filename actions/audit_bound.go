@@ -1,7 +1,6 @@
 package actions
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -10,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // Bounds of an audit entry: whatever a broker's data puts into a plan or a
@@ -44,7 +44,7 @@ func marshalBounded(e AuditEntry) ([]byte, error) {
 	e.Parameters = boundMap(e.Parameters)
 	e.Plan = boundMap(e.Plan)
 	e.Result = boundMap(e.Result)
-	line, err := json.Marshal(e)
+	line, err := safejson.Marshal(e)
 	if err != nil {
 		return nil, err
 	}
@@ -56,9 +56,9 @@ func marshalBounded(e AuditEntry) ([]byte, error) {
 		if *m == nil {
 			continue
 		}
-		b, _ := json.Marshal(*m)
+		b, _ := safejson.Marshal(*m)
 		*m = map[string]any{"omitted": fmt.Sprintf("%d bytes: too large for the audit log", len(b))}
-		if line, err = json.Marshal(e); err != nil || len(line) <= MaxAuditLine {
+		if line, err = safejson.Marshal(e); err != nil || len(line) <= MaxAuditLine {
 			return line, err
 		}
 	}
@@ -127,12 +127,12 @@ func boundValue(v any) any {
 	// anything else (structs, typed slices and maps): bound its JSON form
 	switch reflect.ValueOf(v).Kind() {
 	case reflect.Slice, reflect.Array, reflect.Map, reflect.Struct, reflect.Pointer:
-		b, err := json.Marshal(v)
+		b, err := safejson.Marshal(v)
 		if err != nil {
 			return boundString(fmt.Sprint(v))
 		}
-		var g any
-		if json.Unmarshal(b, &g) != nil {
+		g, err := safejson.Decode(b)
+		if err != nil {
 			return boundString(string(b))
 		}
 		return boundValue(g)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/rabbitmq"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // RabbitDrainer is what a RabbitMQ drain needs from the broker.
@@ -430,7 +430,7 @@ func openFileSink(path string) (*fileSink, error) {
 }
 
 func (s *fileSink) Write(_ context.Context, m *backends.Message) error {
-	b, err := json.Marshal(m) // body as base64, headers and death history kept
+	b, err := safejson.Marshal(m) // body as base64, headers and death history kept, strings byte for byte
 	if err != nil {
 		return err
 	}

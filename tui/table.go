@@ -532,7 +532,7 @@ func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) s
 	}
 	line := b.String()
 	if used > t.width {
-		line = ansi.Truncate(line, t.width, "")
+		line = truncate(line, t.width, "")
 	}
 	return line
 }
@@ -561,7 +561,7 @@ func fit(s string, w int, right bool) string {
 		sw = cellWidth(s)
 	}
 	if sw > w {
-		s = ansi.Truncate(s, w, "…")
+		s = truncate(s, w, "…")
 		sw = ansi.StringWidth(s)
 	}
 	if sw == w {
@@ -581,7 +581,19 @@ func clip(s string, w int) string {
 	if ansi.StringWidth(s) <= w {
 		return s
 	}
-	return ansi.Truncate(s, w, "…")
+	return truncate(s, w, "…")
+}
+
+// truncate is ansi.Truncate cut until ansi.StringWidth agrees that it fits:
+// Truncate counts some clusters narrower than StringWidth does (a digit
+// with U+FE0F is one cell to it, two to StringWidth and the terminal), and
+// a line one cell too wide wraps and breaks the frame.
+func truncate(s string, w int, tail string) string {
+	out := ansi.Truncate(s, w, tail)
+	for cut := w - 1; cut >= 0 && ansi.StringWidth(out) > w; cut-- {
+		out = ansi.Truncate(s, cut, tail)
+	}
+	return out
 }
 
 func padRight(s string, w int) string {

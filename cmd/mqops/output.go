@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // outputFlag registers -o/--output on cmd.
@@ -25,10 +25,11 @@ func checkOutput(o string) error {
 	return fmt.Errorf("unknown output format %q: want table or json", o)
 }
 
+// writeJSON writes v indented, for -o json: with the structure
+// encoding/json gives it, every unsafe rune escaped and bytes that are not
+// UTF-8 kept as \udcXX (see backends/safejson).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return safejson.NewEncoder(w).SetIndent("", "  ").Encode(v)
 }
 
 // table writes aligned columns; every cell is sanitized for the terminal.
