@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/backends"
-	"github.com/mqops/mqops/backends/safejson"
 	"github.com/mqops/mqops/backends/hostile"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // TestFileSinkAndAuditKeepBytes: a dead letter whose names and headers hold

@@ -16,8 +16,8 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
-	"github.com/mqops/mqops/backends/safejson"
 	"github.com/mqops/mqops/backends/hostile"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // Types that exercise encoding/json's rules one by one.

@@ -17,8 +17,8 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/config"
-	"github.com/mqops/mqops/backends/safejson"
 	"github.com/mqops/mqops/backends/hostile"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // FuzzHostileText drives every renderer and encoder of the headless

@@ -15,8 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/mqops/mqops/backends/safejson"
 	"github.com/mqops/mqops/backends/hostile"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // rawUnsafe are the byte sequences of the reproduction that must
