@@ -110,10 +110,10 @@ type apiQueue struct {
 	EffPolicy  jsonMap      `json:"effective_policy_definition"`
 	MsgStats   *apiMsgStats `json:"message_stats"`
 	ConsumerDs []struct {
-		Tag         string      `json:"consumer_tag"`
-		AckRequired bool        `json:"ack_required"`
-		Prefetch    apiNum      `json:"prefetch_count"`
-		Channel     jsonMap     `json:"channel_details"` // [] while the broker has none
+		Tag         string  `json:"consumer_tag"`
+		AckRequired bool    `json:"ack_required"`
+		Prefetch    apiNum  `json:"prefetch_count"`
+		Channel     jsonMap `json:"channel_details"` // [] while the broker has none
 	} `json:"consumer_details"`
 }
 
