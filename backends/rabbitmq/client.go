@@ -216,7 +216,11 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 	}
 	dec := json.NewDecoder(&boundedReader{r: resp.Body, n: c.cfg.MaxReply})
 	dec.UseNumber()
-	if err := dec.Decode(out); err != nil {
+	decode := dec.Decode
+	if sd, ok := out.(streamDecoder); ok {
+		decode = func(any) error { return sd.decodeFrom(dec) }
+	}
+	if err := decode(out); err != nil {
 		switch {
 		case errors.Is(ctx.Err(), context.Canceled):
 			return &Error{Op: "cancelled while reading from the " + c.mgmt(), Err: context.Canceled}
@@ -229,6 +233,12 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 		return &Error{Op: "cannot decode the answer of the " + c.mgmt() + " for " + backends.SafeText(u.Path), Err: err}
 	}
 	return nil
+}
+
+// streamDecoder is a reply read piece by piece (a page of queues, whose
+// item count is checked as it is read).
+type streamDecoder interface {
+	decodeFrom(dec *json.Decoder) error
 }
 
 // errReplyTooLarge is a management API reply longer than MaxReply.

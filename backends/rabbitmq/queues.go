@@ -127,10 +127,65 @@ type apiMsgStats struct {
 	Ack        apiRate `json:"ack_details"`
 }
 
-type apiPage[T any] struct {
-	Items     []T    `json:"items"`
-	Page      apiNum `json:"page"`
-	PageCount apiNum `json:"page_count"`
+// queuePage is one page of /api/queues. It is read item by item, and
+// holds at most twice the page size asked for: a longer page is refused
+// before it fills memory.
+type queuePage struct {
+	Items     []apiQueue
+	PageCount apiNum
+	max       int
+}
+
+func (pg *queuePage) decodeFrom(dec *json.Decoder) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case "items":
+			if err := expectDelim(dec, '['); err != nil {
+				return err
+			}
+			for dec.More() {
+				if len(pg.Items) >= 2*pg.max {
+					return fmt.Errorf("the page holds more than twice the %d queues asked for", pg.max)
+				}
+				var aq apiQueue
+				if err := dec.Decode(&aq); err != nil {
+					return err
+				}
+				pg.Items = append(pg.Items, aq)
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return err
+			}
+		case "page_count":
+			if err := dec.Decode(&pg.PageCount); err != nil {
+				return err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, got %v", want, t)
+	}
+	return nil
 }
 
 // queueColumns are the fields a listing asks for (the management API drops
@@ -158,7 +213,7 @@ func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPage
 	var out []apiQueue
 	seen := map[[2]string]bool{}
 	for page := 1; maxPages <= 0 || page <= maxPages; page++ {
-		var pg apiPage[apiQueue]
+		pg := queuePage{max: c.cfg.PageSize}
 		q := url.Values{"page": {strconv.Itoa(page)}, "page_size": {strconv.Itoa(c.cfg.PageSize)}, "columns": {columns}}
 		if err := c.get(ctx, path, q, &pg); err != nil {
 			if isNotFound(err) && vhost != "" {

@@ -595,3 +595,115 @@ func TestLookingNeverLosesDecision(t *testing.T) {
 		}
 	}
 }
+
+// TestNumbersFromTheManagementAPIAreFlagged (issue 7, class 10): a count
+// that is not an integer in [0, 2^63) or a rate that is not a finite
+// number ≥ 0 is flagged with the raw text, reads as 0 and sorts last; it
+// never fails the listing nor wraps.
+func TestNumbersFromTheManagementAPIAreFlagged(t *testing.T) {
+	_, c := newFakeAPI(t, map[string]string{
+		"/api/queues?page=1": `{"items":[
+		  {"vhost":"/","name":"weird","messages":1e300,"messages_ready":-5,"messages_unacknowledged":1.5,"consumers":"abc",
+		   "message_stats":{"publish_details":{"rate":-1},"deliver_get_details":{"rate":1e400},"ack_details":{"rate":"x"}}},
+		  {"vhost":"/","name":"edge","messages":9223372036854775807,"messages_ready":9223372036854775808,"consumers":null,
+		   "message_stats":{"publish_details":{"rate":0.5}}}],"page":1,"page_count":2}`,
+		"/api/queues?page=2": `{"items":[{"vhost":"/","name":"ok","messages":3,"messages_ready":3,"messages_unacknowledged":0}],"page":2,"page_count":2}`,
+	})
+	qs, err := c.Queues(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 3 || qs[0].Name != "edge" || qs[1].Name != "ok" || qs[2].Name != "weird" {
+		t.Fatalf("order (deepest first, out-of-range depths last): %v", names(qs))
+	}
+	w := qs[2]
+	want := map[string]string{"messages": "1e300", "ready": "-5", "unacked": "1.5", "consumers": `"abc"`,
+		"publish_rate": "-1", "deliver_rate": "1e400", "ack_rate": `"x"`}
+	if !reflect.DeepEqual(w.Invalid, want) || w.Messages != 0 || w.Ready != 0 || w.Unacked != 0 || w.Consumers != 0 || w.PublishRate != 0 || w.DeliverRate != 0 {
+		t.Errorf("weird: %+v", w)
+	}
+	if _, ok := w.Depth(); ok {
+		t.Error("an out-of-range depth reads as a depth")
+	}
+	e := qs[0]
+	if e.Messages != 9223372036854775807 || !reflect.DeepEqual(e.Invalid, map[string]string{"ready": "9223372036854775808"}) || e.PublishRate != 0.5 || e.Consumers != 0 {
+		t.Errorf("edge: %+v", e)
+	}
+	if qs[1].Invalid != nil {
+		t.Errorf("ok flagged: %+v", qs[1].Invalid)
+	}
+	b, _ := json.Marshal(w)
+	if !strings.Contains(string(b), `"invalid":{`) || !strings.Contains(string(b), `"unacked":"1.5"`) {
+		t.Errorf("JSON: %s", b)
+	}
+	b, _ = json.Marshal(qs[1])
+	if strings.Contains(string(b), "invalid") {
+		t.Errorf("JSON of a sound queue: %s", b)
+	}
+}
+
+func names(qs []backends.Queue) []string {
+	var out []string
+	for _, q := range qs {
+		out = append(out, q.Name)
+	}
+	return out
+}
+
+// TestManagementAPIIsNeverTrusted (issue 7, class 6): a reply that never
+// ends is refused past its size bound, an API that repeats a page (or
+// claims 10^12 of them), lists more queues than the bound, sends a page
+// count that is no number or more items than asked, stops the listing
+// with a clear error; one that never answers times out.
+func TestManagementAPIIsNeverTrusted(t *testing.T) {
+	serve := func(h http.HandlerFunc) *Client {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		c, err := New(Config{ManagementURL: srv.URL, Username: "ops", Password: testSecret, PageSize: 2, Timeout: 2 * time.Second,
+			MaxReply: 1 << 20, MaxQueues: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	page := func(w http.ResponseWriter, r *http.Request, items string, count string) {
+		fmt.Fprintf(w, `{"items":[%s],"page":%s,"page_count":%s}`, items, r.URL.Query().Get("page"), count)
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.HandlerFunc
+		want string
+	}{
+		{"endless body", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"items":[{"name":"`)
+			chunk := []byte(strings.Repeat("a", 64<<10))
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, "is larger than 1 MiB: refused"},
+		{"a trillion pages, one page over and over", func(w http.ResponseWriter, r *http.Request) {
+			page(w, r, `{"vhost":"/","name":"a"},{"vhost":"/","name":"b"}`, "1000000000000")
+		}, "page 2 of /api/queues from the RabbitMQ management API at http://127.0.0.1"},
+		{"endless new queues", func(w http.ResponseWriter, r *http.Request) {
+			p := r.URL.Query().Get("page")
+			page(w, r, `{"vhost":"/","name":"a`+p+`"},{"vhost":"/","name":"b`+p+`"}`, "1000000000000")
+		}, "listed more than 100 queues by page 51 of /api/queues"},
+		{"page count not a number", func(w http.ResponseWriter, r *http.Request) {
+			page(w, r, `{"vhost":"/","name":"a"}`, `"many"`)
+		}, `sent page_count "many" for page 1 of /api/queues: not a page count`},
+		{"a page longer than asked", func(w http.ResponseWriter, r *http.Request) {
+			page(w, r, `{"name":"a"},{"name":"b"},{"name":"c"},{"name":"d"},{"name":"e"}`, "1")
+		}, "the page holds more than twice the 2 queues asked for"},
+		{"never answers", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+			"timed out calling the RabbitMQ management API at http://127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := serve(tc.h).Queues(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want …%s…", err, tc.want)
+			}
+		})
+	}
+}
