@@ -121,6 +121,9 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// SetProgress sets Config.OnPage; call it before the client is used.
+func (c *Client) SetProgress(f func(page, pages, queues int)) { c.cfg.OnPage = f }
+
 // Name is the management API's host:port.
 func (c *Client) Name() string { return c.base.Host }
 
