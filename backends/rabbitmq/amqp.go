@@ -180,7 +180,7 @@ func (c *Client) dialErr(err error, vhost string) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return &Error{Op: "timed out connecting to " + where, Err: context.DeadlineExceeded}
+		return &Error{Op: fmt.Sprintf("timed out connecting to RabbitMQ at %s (after %s)", c.amqp.Host, c.cfg.Timeout), Err: context.DeadlineExceeded}
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {

@@ -147,8 +147,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err == nil {
-		return e.Op
+	if e.Err == nil || e.Err == context.DeadlineExceeded || e.Err == context.Canceled {
+		return e.Op // it says "timed out" or "cancelled" already
 	}
 	return e.Op + ": " + e.Err.Error()
 }
