@@ -163,8 +163,8 @@ func NewRunID() string {
 
 // PlanRoute is one target of a plan with its message count.
 type PlanRoute struct {
-	Target  string `json:"target"` // exchange/routing-key, queue or file
-	Count   int    `json:"count"`  // in the sample
+	Target  string `json:"target"`            // exchange/routing-key, queue or file
+	Count   int    `json:"count"`             // in the sample
 	Problem string `json:"problem,omitempty"` // e.g. exchange missing, routes nowhere
 	// Estimate (RabbitMQ) is how many messages of the whole queue are
 	// expected to go there: Count scaled from the sample to the depth
