@@ -73,12 +73,8 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 	if err != nil {
 		return nil, err
 	}
-	mode, risk, err := peekPlan(q, version)
-	if err != nil {
-		return nil, err
-	}
-	if risk != nil && (risk.Kind != backends.RiskDeliveryLimit || !o.AcceptRisk) {
-		return nil, &backends.PeekRiskError{Vhost: vhost, Queue: queue, Risk: risk}
+	if _, _, err := peekPlan(q, version); err != nil {
+		return nil, err // the version says nothing: before any connection
 	}
 	s, err := c.openSession(ctx, vhost, "mqops peek")
 	if err != nil {
@@ -98,13 +94,18 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 	if err := s.call("opening a channel", func() (err error) { ch, err = s.conn.Channel(); return err }); err != nil {
 		return nil, wrap(err)
 	}
+	// the depth as the broker counts it now (the management API's lags):
+	// the risk is stated with it
 	depth, err := s.depth(ch, queue)
 	if err != nil {
 		return nil, wrap(err)
 	}
-	if mode == peekCycle && depth > MaxPeek {
-		q.Messages = int64(depth)
-		_, risk, _ = peekPlan(q, version)
+	q.Messages, q.Ready, q.Unacked, q.Invalid = int64(depth), int64(depth), 0, nil
+	mode, risk, err := peekPlan(q, version)
+	if err != nil {
+		return nil, err
+	}
+	if risk != nil && (risk.Kind != backends.RiskDeliveryLimit || !o.AcceptRisk) {
 		return nil, &backends.PeekRiskError{Vhost: vhost, Queue: queue, Risk: risk}
 	}
 	res := &backends.PeekResult{Messages: []backends.Message{}, Depth: int64(depth), Risk: risk}
@@ -164,20 +165,6 @@ func (c *Client) queueNotFound(ctx context.Context, vhost, queue string) error {
 
 // peekColumns are what deciding how to peek needs of a queue.
 const peekColumns = "vhost,name,type,arguments,policy,effective_policy_definition,messages,messages_ready,messages_unacknowledged"
-
-// PeekRisk returns a queue as the management API has it (no bindings) and
-// what a peek of it would cost: nil when a peek leaves it as it was.
-func (c *Client) PeekRisk(ctx context.Context, vhost, queue string) (*backends.Queue, *backends.PeekRisk, error) {
-	q, version, err := c.peekTarget(ctx, vhost, queue)
-	if err != nil {
-		return nil, nil, err
-	}
-	_, risk, err := peekPlan(q, version)
-	if err != nil {
-		return nil, nil, err
-	}
-	return q, risk, nil
-}
 
 // peekMode is where a queue puts a requeued message, which decides what a
 // peek must read to leave the order as it was.
