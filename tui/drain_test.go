@@ -31,7 +31,7 @@ type fakeDrainer struct {
 	exchanges map[string]bool               // besides the default exchange
 	// gate, when set, holds Move before each message until the test sends
 	// a token (or the context is cancelled).
-	gate      chan struct{}
+	gate        chan struct{}
 	moveCalls   int
 	peekCalls   int
 	detailCalls int

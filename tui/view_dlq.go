@@ -49,23 +49,23 @@ func newDLQView(q backends.Queue) *dlqView {
 	return &dlqView{vhost: q.Vhost, name: q.Name, depth: q.Messages, tbl: t}
 }
 
-func (v *dlqView) id() string                 { return "dlq/" + queueKey(v.vhost, v.name) }
-func (v *dlqView) crumb() string              { return safe(v.name) }
-func (v *dlqView) noun() string               { return "groups" }
-func (v *dlqView) what() string               { return "dead letters of " + safe(v.name) }
-func (v *dlqView) rabbit() *rabbitState       { return &v.st }
-func (v *dlqView) periodic() bool             { return false }
-func (v *dlqView) callsBounded()              {}
-func (v *dlqView) build(*dataset, *styles)    {}
-func (v *dlqView) builtGen() uint64           { return 0 }
-func (v *dlqView) focused() *table            { return v.tbl }
+func (v *dlqView) id() string              { return "dlq/" + queueKey(v.vhost, v.name) }
+func (v *dlqView) crumb() string           { return safe(v.name) }
+func (v *dlqView) noun() string            { return "groups" }
+func (v *dlqView) what() string            { return "dead letters of " + safe(v.name) }
+func (v *dlqView) rabbit() *rabbitState    { return &v.st }
+func (v *dlqView) periodic() bool          { return false }
+func (v *dlqView) callsBounded()           {}
+func (v *dlqView) build(*dataset, *styles) {}
+func (v *dlqView) builtGen() uint64        { return 0 }
+func (v *dlqView) focused() *table         { return v.tbl }
 func (v *dlqView) summary(width int) []string {
 	return append(v.sum.wrap(width), wrapLong(width, v.long)...)
 }
-func (v *dlqView) togglePane() bool           { return false }
-func (v *dlqView) open() (view, bool)         { return v.peek() }
-func (v *dlqView) layout(width, height int)   { v.tbl.setSize(width, height) }
-func (v *dlqView) body(st *styles) []string   { return v.tbl.view(st, true) }
+func (v *dlqView) togglePane() bool         { return false }
+func (v *dlqView) open() (view, bool)       { return v.peek() }
+func (v *dlqView) layout(width, height int) { v.tbl.setSize(width, height) }
+func (v *dlqView) body(st *styles) []string { return v.tbl.view(st, true) }
 
 // peek opens the queue's messages.
 func (v *dlqView) peek() (view, bool) { return newPeekView(v.vhost, v.name, v.depth), true }
