@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -123,5 +125,32 @@ func TestLookingNeverLosesInTheConsole(t *testing.T) {
 		if err != nil || !ok || d.MessageId != fmt.Sprint(i) {
 			t.Fatalf("message %d: %v %v %q: the order changed", i, ok, err, d.MessageId)
 		}
+	}
+}
+
+// TestBigHealthyBrokerIsNotUnreachable (issue 7, class 6): a management
+// API that answers each of its 30 pages in 0.2 s, under a timeout of 1 s,
+// is read whole by :queues (6 s in all): the console has no deadline on
+// the whole load, each call is bounded by the client.
+func TestBigHealthyBrokerIsNotUnreachable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("reads 30 slow pages")
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond)
+		page := r.URL.Query().Get("page")
+		fmt.Fprintf(w, `{"items":[{"vhost":"/","name":"q%s-a","messages":1},{"vhost":"/","name":"q%s-b","messages":2}],"page":%s,"page_count":30}`, page, page, page)
+	}))
+	defer srv.Close()
+	client, err := rabbitmq.New(rabbitmq.Config{ManagementURL: srv.URL, Timeout: time.Second, PageSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	h := newHarness(t, Options{Rabbit: client, Timeout: time.Second}, nil)
+	h.command("queues")
+	v := h.m.top().(*queuesView)
+	if s := h.screen(); v.st.lastErr != nil || len(v.tbl.rows) != 60 || strings.Contains(s, "unreachable") {
+		t.Fatalf("%d rows, error %v:\n%s", len(v.tbl.rows), v.st.lastErr, s)
 	}
 }
