@@ -1,14 +1,20 @@
 package rabbitmq
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -916,4 +922,150 @@ func TestDeadLetterSampleIsQuick(t *testing.T) {
 	}
 	t.Logf("sampled 1,000 of 1,500 dead letters in %v", el)
 	w.waitDepth(w.dlq, 1500)
+}
+
+// freezingProxy forwards AMQP between mqops and the broker until the n-th
+// method frame (class, method) passes one way; from then on nothing more
+// goes that way, and the connection stays open: the broker has stopped
+// answering at that very call.
+type freezingProxy struct {
+	t     *testing.T
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newFreezingProxy(t *testing.T, target string, fromClient, after bool, class, method uint16, nth int) *freezingProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezingProxy{t: t, ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			watch := func(dst, src net.Conn, header bool) {
+				r := bufio.NewReader(src)
+				if header { // AMQP 0-9-1 protocol header
+					h := make([]byte, 8)
+					if _, err := io.ReadFull(r, h); err != nil {
+						return
+					}
+					dst.Write(h)
+				}
+				seen := 0
+				for {
+					fh := make([]byte, 7)
+					if _, err := io.ReadFull(r, fh); err != nil {
+						return
+					}
+					size := binary.BigEndian.Uint32(fh[3:])
+					rest := make([]byte, int(size)+1)
+					if _, err := io.ReadFull(r, rest); err != nil {
+						return
+					}
+					if fh[0] == 1 && size >= 4 && binary.BigEndian.Uint16(rest) == class && binary.BigEndian.Uint16(rest[2:]) == method {
+						if seen++; seen == nth {
+							if after {
+								dst.Write(append(fh, rest...))
+							}
+							_, _ = io.Copy(io.Discard, r) // frozen
+							return
+						}
+					}
+					if _, err := dst.Write(append(fh, rest...)); err != nil {
+						return
+					}
+				}
+			}
+			if fromClient {
+				go watch(b, c, true)
+				go io.Copy(c, b)
+			} else {
+				go io.Copy(b, c)
+				go watch(c, b, false)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *freezingProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestEveryAMQPCallIsBounded (issue 7, class 6): a broker that stops
+// answering at any call of a peek — the handshake, opening a channel, the
+// passive declare, the prefetch, the subscription, the first delivery, the
+// cancel, a basic.get, the depth read after the requeue — fails it within
+// the timeout (1.5 × at most), with an error naming the call; the
+// messages it held come back to the queue.
+func TestEveryAMQPCallIsBounded(t *testing.T) {
+	f := newFixture(t)
+	q, sac := f.name("frozen"), f.name("frozen-sac")
+	f.queue(q, nil)
+	f.queue(sac, amqp.Table{"x-single-active-consumer": true})
+	f.publish("", q, 5, func(i int) amqp.Publishing { return numbered(i) })
+	f.publish("", sac, 5, func(i int) amqp.Publishing { return numbered(i) })
+	u, err := url.Parse(f.env["RABBITMQ_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = time.Second
+	for _, tc := range []struct {
+		name          string
+		queue         string
+		fromClient    bool
+		after         bool
+		class, method uint16
+		nth           int
+		want          string
+	}{
+		{"connection.open", q, true, false, 10, 40, 1, "timed out connecting to RabbitMQ at"},
+		{"channel.open", q, true, false, 20, 10, 1, "timed out opening a channel on RabbitMQ at"},
+		{"queue.declare", q, true, false, 50, 10, 1, `timed out reading the depth of queue "` + q + `"`},
+		{"basic.qos", q, true, false, 60, 10, 1, "timed out setting the prefetch"},
+		{"basic.consume", q, true, false, 60, 20, 1, `timed out subscribing to queue "` + q + `"`},
+		{"first delivery", q, false, true, 60, 21, 1, `timed out waiting for the messages of queue "` + q + `"`},
+		{"basic.cancel", q, true, false, 60, 30, 1, "timed out cancelling the peek's consumer"},
+		{"basic.get", sac, true, false, 60, 70, 2, `timed out getting a message of queue "` + sac + `"`},
+		{"depth after the requeue", q, true, false, 50, 10, 2, `timed out reading the depth of queue "` + q + `"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newFreezingProxy(t, u.Host, tc.fromClient, tc.after, tc.class, tc.method, tc.nth)
+			defer p.close()
+			c := f.client(Config{Timeout: timeout})
+			pu := *c.amqp
+			pu.Host = p.ln.Addr().String()
+			c.amqp = &pu
+			start := time.Now()
+			_, err := c.PeekQueue(context.Background(), "/", tc.queue, backends.PeekOptions{Limit: 3})
+			took := time.Since(start)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want …%s…", err, tc.want)
+			}
+			if took > timeout*3/2 {
+				t.Fatalf("took %v with a timeout of %v", took, timeout)
+			}
+			p.close()
+			f.waitDepth(tc.queue, 5)
+		})
+	}
+	f.inOrder(q, 5)
 }

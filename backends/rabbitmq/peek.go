@@ -354,15 +354,14 @@ func (r *reader) peek(mode peekMode, depth, want int) error {
 
 // read reads up to k more messages: through a consumer with a prefetch of
 // k (one round trip, not one per message), or basic.get one by one where a
-// consumer gets nothing (a single active consumer holds the queue) or
+// consumer would get nothing (a single active consumer holds the queue) or
 // cannot subscribe (an exclusive consumer does).
 func (r *reader) read(k int) error {
 	if k <= 0 {
 		return nil
 	}
 	if !r.useGet {
-		got, err := r.consume(k)
-		if err != nil || got > 0 || !r.useGet {
+		if _, err := r.consume(k); err != nil || !r.useGet {
 			return err
 		}
 	}
@@ -437,6 +436,12 @@ loop:
 			idleC = idle.C
 		case <-first.C:
 			if got == 0 {
+				// the queue held messages ready and none came: the broker
+				// stopped answering (a consumer that gets nothing because
+				// another is active is avoided: single-active-consumer
+				// queues are read with basic.get)
+				s.kill(&Error{Op: fmt.Sprintf("timed out waiting for the messages of queue %s on RabbitMQ at %s (none came in %s)",
+					quote(r.queue), s.c.amqp.Host, s.c.cfg.Timeout), Err: context.DeadlineExceeded})
 				break loop
 			}
 		case <-idleC:
@@ -454,9 +459,6 @@ loop:
 	for d := range ds {
 		r.got(&d)
 		got++
-	}
-	if got == 0 && r.rounds == 1 {
-		r.useGet = true // a consumer got nothing: another one is active
 	}
 	return got, s.failed()
 }
