@@ -125,9 +125,11 @@ on stderr and the command exits with status 3.`,
 			}
 			for _, d := range rep.DeadLetters {
 				if d.NotSampled != nil {
-					name := vhostQueue(d.Vhost, d.Queue)
-					fmt.Fprintf(g.stdout, "not sampled: %s: %s (mqops peek rabbitmq:%s%s --accept-delivery-attempts reads messages anyway)\n",
-						backends.SafeText(name), backends.SafeText(d.NotSampled.Reason), backends.SafeText(d.Queue), vhostFlag(d.Vhost))
+					how := ""
+					if d.NotSampled.Kind == backends.RiskDeliveryLimit {
+						how = fmt.Sprintf(" (mqops peek rabbitmq:%s%s --accept-delivery-attempts reads messages anyway)", d.Queue, vhostFlag(d.Vhost))
+					}
+					fmt.Fprintln(g.stdout, backends.SafeText("not sampled: "+vhostQueue(d.Vhost, d.Queue)+": "+d.NotSampled.Reason+how))
 				}
 			}
 			for _, d := range rep.DeadLetters {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -46,19 +47,29 @@ func listingProgress(g *globals, rc *rabbitmq.Client) (end func()) {
 	if !isTerminal(os.Stderr) {
 		return func() {}
 	}
+	onPage, end := listingLine(g.stderr)
+	rc.SetProgress(onPage)
+	return end
+}
+
+// listingLine draws "listing RabbitMQ queues: page 4 of 12 (2000 queues)"
+// on w, over and over on one line, once the listing has more than 3 pages;
+// end clears the line.
+func listingLine(w io.Writer) (onPage func(page, pages, queues int), end func()) {
 	shown := false
-	rc.SetProgress(func(page, pages, queues int) {
+	onPage = func(page, pages, queues int) {
 		if pages <= 3 {
 			return
 		}
 		shown = true
-		fmt.Fprintf(g.stderr, "\rlisting RabbitMQ queues: page %d of %d (%d queues) ", page, pages, queues)
-	})
-	return func() {
+		fmt.Fprintf(w, "\rlisting RabbitMQ queues: page %d of %d (%d queues) ", page, pages, queues)
+	}
+	end = func() {
 		if shown {
-			fmt.Fprint(g.stderr, "\r\x1b[K")
+			fmt.Fprint(w, "\r\x1b[K")
 		}
 	}
+	return onPage, end
 }
 
 func newQueuesCmd(g *globals) *cobra.Command {

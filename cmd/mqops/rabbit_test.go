@@ -598,3 +598,25 @@ func TestQueuesFlagsNumbersOutOfRange(t *testing.T) {
 		t.Fatalf("queues -o json: %v\n%s", err, out)
 	}
 }
+
+// TestListingProgressLine: on a terminal, a listing of more than three
+// pages shows its progress on one line, cleared at the end; a short one
+// shows nothing.
+func TestListingProgressLine(t *testing.T) {
+	var b strings.Builder
+	onPage, end := listingLine(&b)
+	for p := 1; p <= 3; p++ {
+		onPage(p, 3, p*500)
+	}
+	end()
+	if b.Len() != 0 {
+		t.Fatalf("3 pages: %q", b.String())
+	}
+	onPage, end = listingLine(&b)
+	onPage(1, 12, 500)
+	onPage(2, 12, 1000)
+	end()
+	if got := b.String(); got != "\rlisting RabbitMQ queues: page 1 of 12 (500 queues) \rlisting RabbitMQ queues: page 2 of 12 (1000 queues) \r\x1b[K" {
+		t.Fatalf("12 pages: %q", got)
+	}
+}
