@@ -220,7 +220,11 @@ func (p *DrainPlan) Summary() string {
 	var s string
 	switch {
 	case p.NotSampled != nil:
-		s = fmt.Sprintf("up to %d message(s) from %s (its depth; not sampled: a peek would cost each message a delivery attempt)", p.Estimate, p.Source)
+		why := "a peek would cost each message a delivery attempt"
+		if p.NotSampled.Kind != backends.RiskDeliveryLimit {
+			why = "a peek would reorder the queue"
+		}
+		s = fmt.Sprintf("up to %d message(s) from %s (its depth; not sampled: %s)", p.Estimate, p.Source, why)
 	case estimated:
 		s = fmt.Sprintf("about %d message(s) from %s (depth %d; estimated from a sample of %d, of which %d pass the filters)",
 			p.Estimate, p.Source, p.Depth, p.Sampled, p.Selected)
