@@ -241,6 +241,18 @@ func TestLookingNeverLosesInTheCLI(t *testing.T) {
 			t.Fatalf("drain --dry-run to an exchange: %s", out)
 		}
 	}
+	// what a plan checks without reading, per target
+	for to, want := range map[string]string{
+		"exchange:amq.direct":                           "checked without reading: the exchange exists; where each message's routing key routes is found at run time",
+		"exchange:nope:orders":                          "problem: exchange nope key orders: exchange does not exist",
+		"exchange:amq.direct:nowhere":                   "problem: exchange amq.direct key nowhere: routes to no queue",
+		"file:" + filepath.Join(t.TempDir(), "x.jsonl"): "→ file ",
+	} {
+		out, _, err := runCLI(t, "drain", "rabbitmq:"+q, "--vhost", v.name, "--to", to, "--dry-run", "--reason", "rejected")
+		if err != nil || !strings.Contains(out, want) || !strings.Contains(out, "how many messages pass the filters is unknown until the run reads them") {
+			t.Fatalf("drain --to %s --dry-run: %v\n%s", to, err, out)
+		}
+	}
 	_, _, err := runCLI(t, "peek", "rabbitmq:"+q, "--vhost", v.name)
 	if err == nil || !strings.Contains(err.Error(), "not peeked: quorum queue with a delivery limit of 2") ||
 		!strings.Contains(err.Error(), "This peek would read 20 of its 50 messages") || !strings.Contains(err.Error(), "--accept-delivery-attempts") {
