@@ -432,13 +432,7 @@ func TestRabbitStaleResultsAreDropped(t *testing.T) {
 func TestPeekPaging(t *testing.T) {
 	f := newFakeRabbit()
 	h := rabbitHarness(t, f)
-	h.command("dlq")
-	h.selectRow(queueKey("/", "orders.dlq"))
-	h.keys("p")
-	pv, ok := h.m.top().(*peekView)
-	if !ok {
-		t.Fatalf("p opened %T", h.m.top())
-	}
+	pv := h.peekOrdersDLQ()
 	if pv.page != 0 || len(pv.list.rows) != 20 {
 		t.Fatalf("page %d with %d messages", pv.page, len(pv.list.rows))
 	}
@@ -582,13 +576,7 @@ func TestPeekAsksBeforeCostingAttempts(t *testing.T) {
 	f := newFakeRabbit()
 	f.costly()
 	h := rabbitHarness(t, f)
-	h.command("dlq")
-	h.selectRow(queueKey("/", "orders.dlq"))
-	h.keys("p")
-	pv, ok := h.m.top().(*peekView)
-	if !ok {
-		t.Fatalf("p opened %T", h.m.top())
-	}
+	pv := h.peekOrdersDLQ()
 	s := flat(h.screen())
 	if len(f.requeued()) != 0 || !pv.asking() || !strings.Contains(s, "Peek at page 1 of orders.dlq? It reads 20 of its 25 messages") ||
 		!strings.Contains(s, "each loses one of its 2 delivery attempts, and one with none left is dropped (the queue has no dead-letter exchange)") {
@@ -668,3 +656,16 @@ func TestPeekHeaderFollowsTheDepth(t *testing.T) {
 // flat is a screen with its wrapped lines joined: a wrapped sentence reads
 // whole.
 func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// peekOrdersDLQ opens the peek of orders.dlq from :dlq.
+func (h *harness) peekOrdersDLQ() *peekView {
+	h.t.Helper()
+	h.command("dlq")
+	h.selectRow(queueKey("/", "orders.dlq"))
+	h.keys("p")
+	pv, ok := h.m.top().(*peekView)
+	if !ok {
+		h.t.Fatalf("p opened %T", h.m.top())
+	}
+	return pv
+}

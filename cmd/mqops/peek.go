@@ -74,11 +74,7 @@ attempts it has left.`,
 			if offset+limit > rabbitmq.MaxPeek {
 				return &actions.FieldError{Field: "limit", Msg: fmt.Sprintf("--offset %d + --limit %d is deeper than a peek reads (%d)", offset, limit, rabbitmq.MaxPeek)}
 			}
-			_, c, err := g.loadContext()
-			if err != nil {
-				return err
-			}
-			rc, err := g.rabbitClient(c)
+			c, rc, err := g.contextRabbit()
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/config"
 	"github.com/mqops/mqops/backends/rabbitmq"
 )
 
@@ -20,6 +21,17 @@ type queuesReport struct {
 	Cluster string           `json:"cluster"`
 	TakenAt string           `json:"taken_at"`
 	Queues  []backends.Queue `json:"queues"`
+}
+
+// contextRabbit resolves the context and builds its RabbitMQ client (no
+// I/O).
+func (g *globals) contextRabbit() (*config.Context, *rabbitmq.Client, error) {
+	_, c, err := g.loadContext()
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := g.rabbitClient(c)
+	return c, rc, err
 }
 
 // numCell is a numeric cell, or the raw text the management API sent
@@ -94,11 +106,7 @@ func newQueuesCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("invalid --filter regex: %v", err)
 				}
 			}
-			_, c, err := g.loadContext()
-			if err != nil {
-				return err
-			}
-			rc, err := g.rabbitClient(c)
+			c, rc, err := g.contextRabbit()
 			if err != nil {
 				return err
 			}
