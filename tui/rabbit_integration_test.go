@@ -37,7 +37,7 @@ func TestLookingNeverLosesInTheConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	t.Cleanup(func() { conn.Close() }) // after the queue's deletion below (cleanups run last first)
 	ch, err := conn.Channel()
 	if err != nil {
 		t.Fatal(err)
