@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strings"
@@ -18,7 +19,11 @@ import (
 
 // RabbitDrainer is what a RabbitMQ drain needs from the broker.
 type RabbitDrainer interface {
-	Peek(ctx context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error)
+	// PeekQueue reads messages without changing the queue; a queue that a
+	// peek would change is refused with a *backends.PeekRiskError.
+	PeekQueue(ctx context.Context, vhost, queue string, o backends.PeekOptions) (*backends.PeekResult, error)
+	// QueueDetail tells whether the queue is a dead-letter queue.
+	QueueDetail(ctx context.Context, vhost, name string) (*backends.QueueDetail, error)
 	Move(ctx context.Context, o rabbitmq.MoveOptions) (*rabbitmq.MoveResult, error)
 	ExchangeExists(ctx context.Context, vhost, name string) (bool, error)
 	Routes(ctx context.Context, vhost, exchange, routingKey string) ([]string, bool, error)
@@ -40,7 +45,15 @@ type DrainOptions struct {
 	Prefetch int
 	// Sample bounds how many messages the plan peeks at (default 1000).
 	Sample int
-	RunID  string
+	// NotDeadLetters: the operator says the source is not a dead-letter
+	// queue and drains it anyway; without it, a queue that is not detected
+	// as one (a dead-letter exchange routes to it, or its name) is refused.
+	NotDeadLetters bool
+	// KnownDLQ: the caller's own listing detected the source as a
+	// dead-letter queue (the console offers the drain on those only), so
+	// the plan does not ask again.
+	KnownDLQ bool
+	RunID    string
 	// Plan, if set, is the plan the operator confirmed. It goes to the
 	// audit log with the run, and it bounds the run: when it covered the
 	// whole queue and no Limit was given, the drain sees at most the
@@ -50,10 +63,15 @@ type DrainOptions struct {
 }
 
 // limit is the number of messages the drain may see (0: the depth at its
-// start), and whether it comes from the plan.
+// start), and whether it comes from the plan: the messages the plan saw
+// when it saw them all, else the depth it counted.
 func (o *DrainOptions) limit() (int, bool) {
-	if o.Limit == 0 && o.Plan != nil && o.Plan.Complete && o.Plan.Sampled > 0 {
+	switch {
+	case o.Limit != 0 || o.Plan == nil:
+	case o.Plan.Complete && o.Plan.Sampled > 0:
 		return o.Plan.Sampled, true
+	case !o.Plan.Complete && o.Plan.Depth > 0:
+		return int(min(o.Plan.Depth, MaxLimit)), true
 	}
 	return o.Limit, false
 }
@@ -145,9 +163,14 @@ func NewRunID() string {
 
 // PlanRoute is one target of a plan with its message count.
 type PlanRoute struct {
-	Target  string `json:"target"` // exchange/routing-key, queue or file
-	Count   int    `json:"count"`
+	Target  string `json:"target"`            // exchange/routing-key, queue or file
+	Count   int    `json:"count"`             // in the sample
 	Problem string `json:"problem,omitempty"` // e.g. exchange missing, routes nowhere
+	// Estimate (RabbitMQ) is how many messages of the whole queue are
+	// expected to go there: Count scaled from the sample to the depth
+	// (rounded), Count itself when the sample is the whole queue, and
+	// every message (an upper bound) where the queue was not sampled.
+	Estimate int64 `json:"estimate,omitempty"`
 }
 
 // DrainPlan is the dry-run preview.
@@ -163,25 +186,67 @@ type DrainPlan struct {
 	// Complete is false when the queue holds more than was sampled: the
 	// counts describe the sample.
 	Complete bool `json:"complete"`
+	// Depth (RabbitMQ) is the number of messages in the queue when
+	// planned (the run sees at most these), Estimate how many of them the
+	// run is expected to move: Selected scaled from the sample to the
+	// depth (or to --limit), exact when Complete.
+	Depth    int64 `json:"depth,omitempty"`
+	Estimate int64 `json:"estimate,omitempty"`
+	// NotSampled (RabbitMQ) says why the plan did not read the queue: a
+	// peek would have changed it. Counts are then unknown; Notes say what
+	// was checked without reading and what the run will find out.
+	NotSampled *backends.PeekRisk `json:"not_sampled,omitempty"`
+	Notes      []string           `json:"notes,omitempty"`
 	// ends (Kafka) is where the plan stopped on each partition: a run
 	// given this plan moves exactly the records it counted.
 	ends map[int32]int64
 }
 
-// Summary is a one-line scope for confirmations and the audit log.
+// Summary is a one-line scope for confirmations and the audit log: the
+// depth, the sample and what it scales to, per route.
 func (p *DrainPlan) Summary() string {
+	estimated := !p.Complete && p.Depth > 0 && p.NotSampled == nil
 	var parts []string
 	for _, r := range p.Routes {
-		parts = append(parts, fmt.Sprintf("%d → %s", r.Count, r.Target))
+		switch {
+		case p.NotSampled != nil:
+			parts = append(parts, "→ "+r.Target)
+		case estimated:
+			parts = append(parts, fmt.Sprintf("about %d → %s", r.Estimate, r.Target))
+		default:
+			parts = append(parts, fmt.Sprintf("%d → %s", r.Count, r.Target))
+		}
 	}
-	s := fmt.Sprintf("%d message(s) from %s", p.Selected, p.Source)
+	var s string
+	switch {
+	case p.NotSampled != nil:
+		why := "a peek would cost each message a delivery attempt"
+		if p.NotSampled.Kind != backends.RiskDeliveryLimit {
+			why = "a peek would reorder the queue"
+		}
+		s = fmt.Sprintf("up to %d message(s) from %s (its depth; not sampled: %s)", p.Estimate, p.Source, why)
+	case estimated:
+		s = fmt.Sprintf("about %d message(s) from %s (depth %d; estimated from a sample of %d, of which %d pass the filters)",
+			p.Estimate, p.Source, p.Depth, p.Sampled, p.Selected)
+	default:
+		s = fmt.Sprintf("%d message(s) from %s", p.Selected, p.Source)
+	}
 	if len(parts) > 0 {
 		s += ": " + strings.Join(parts, ", ")
 	}
-	if !p.Complete {
+	if !p.Complete && p.Depth == 0 && p.NotSampled == nil {
 		s += fmt.Sprintf(" (from a sample of %d)", p.Sampled)
 	}
 	return s
+}
+
+// scale is n of the sampled messages scaled to the messages the run will
+// see, rounded (n itself when the plan saw them all).
+func (p *DrainPlan) scale(n int, base int64) int64 {
+	if p.Complete || p.Sampled == 0 {
+		return int64(n)
+	}
+	return int64(math.Round(float64(n) * float64(base) / float64(p.Sampled)))
 }
 
 // decide applies filters and resolves the target of one message.
@@ -219,23 +284,54 @@ func targetLabel(t rabbitmq.MoveTarget) string {
 	return "exchange " + t.Exchange + " key " + t.RoutingKey
 }
 
-// PlanDrain previews a drain: it peeks (never consumes) at up to Sample
-// messages (or Limit), applies the filters, resolves every target and checks
-// that each exists and routes somewhere.
+// NotDLQError refuses to drain a queue that is not detected as a
+// dead-letter queue (DrainOptions.NotDeadLetters overrides).
+type NotDLQError struct{ Source string }
+
+func (e *NotDLQError) Error() string {
+	return backends.SafeText(e.Source) + " is not a dead-letter queue (no dead-letter exchange routes to it and its name is not a DLQ's): " +
+		"pass --not-dead-letters to drain it anyway"
+}
+
+// PlanDrain previews a drain: it checks that the source is a dead-letter
+// queue, peeks (never consumes, never reorders) at up to Sample messages
+// (or Limit), applies the filters, resolves every target and checks that
+// each exists and routes somewhere, and scales the counts to the depth.
+// A queue that a peek would change is not read: the plan then gives the
+// depth, why it did not sample, and what it could check without reading.
 func PlanDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	if !o.NotDeadLetters && !o.KnownDLQ {
+		d, err := r.QueueDetail(ctx, o.Vhost, o.Queue)
+		if err != nil {
+			return nil, err
+		}
+		if !d.Queue.IsDLQ {
+			return nil, &NotDLQError{Source: o.source()}
+		}
 	}
 	t, _ := parseTarget(o.To)
 	n := o.Sample
 	if o.Limit > 0 && o.Limit < n {
 		n = o.Limit
 	}
-	ms, warning, err := r.Peek(ctx, o.Vhost, o.Queue, 0, n)
+	res, err := r.PeekQueue(ctx, o.Vhost, o.Queue, backends.PeekOptions{Limit: n})
+	var re *backends.PeekRiskError
+	if errors.As(err, &re) {
+		return planUnsampled(ctx, r, o, t, re.Risk)
+	}
 	if err != nil {
 		return nil, err
 	}
-	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: len(ms), Warning: warning, Complete: len(ms) < n || (o.Limit > 0 && len(ms) == o.Limit)}
+	ms := res.Messages
+	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: len(ms), Warning: res.Warning, Depth: max(res.Depth, int64(len(ms))),
+		Complete: len(ms) < n || (o.Limit > 0 && len(ms) == o.Limit)}
+	base := p.Depth // what the run will see
+	if o.Limit > 0 {
+		base = min(base, int64(o.Limit))
+	}
 	counts := map[rabbitmq.MoveTarget]int{}
 	for i := range ms {
 		dec, tgt, err := o.decide(t, &ms[i])
@@ -250,26 +346,13 @@ func PlanDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan
 		p.Selected++
 		counts[tgt]++
 	}
+	p.Estimate = p.scale(p.Selected, base)
 	for tgt, c := range counts {
-		route := PlanRoute{Target: targetLabel(tgt), Count: c}
+		route := PlanRoute{Target: targetLabel(tgt), Count: c, Estimate: p.scale(c, base)}
 		if t.kind == toFile {
 			route.Target = "file " + t.path
-		} else {
-			ok, err := r.ExchangeExists(ctx, o.Vhost, tgt.Exchange)
-			switch {
-			case err != nil:
-				return nil, err
-			case !ok:
-				route.Problem = "exchange does not exist"
-			default:
-				qs, known, err := r.Routes(ctx, o.Vhost, tgt.Exchange, tgt.RoutingKey)
-				if err != nil {
-					return nil, err
-				}
-				if known && len(qs) == 0 {
-					route.Problem = "routes to no queue: the drain would stop at the first message"
-				}
-			}
+		} else if route.Problem, err = checkTarget(ctx, r, o.Vhost, tgt.Exchange, tgt.RoutingKey, true); err != nil {
+			return nil, err
 		}
 		if route.Problem != "" {
 			p.Problems = append(p.Problems, route.Target+": "+route.Problem)
@@ -282,6 +365,71 @@ func PlanDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan
 		}
 		return p.Routes[i].Target < p.Routes[j].Target
 	})
+	return p, nil
+}
+
+// checkTarget says what is wrong with a target, "" when nothing: the
+// exchange does not exist, or (routing known) it routes to no queue.
+func checkTarget(ctx context.Context, r RabbitDrainer, vhost, exchange, key string, routing bool) (string, error) {
+	ok, err := r.ExchangeExists(ctx, vhost, exchange)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		return "exchange does not exist", nil
+	case !routing:
+		return "", nil
+	}
+	qs, known, err := r.Routes(ctx, vhost, exchange, key)
+	if err != nil {
+		return "", err
+	}
+	if known && len(qs) == 0 {
+		return "routes to no queue: the drain would stop at the first message", nil
+	}
+	return "", nil
+}
+
+// planUnsampled is the plan of a queue that a peek would change: its depth,
+// why it is not read, what can be checked without reading (the target
+// exchange and its routing), and what the run will find out per message.
+func planUnsampled(ctx context.Context, r RabbitDrainer, o DrainOptions, t drainTarget, risk *backends.PeekRisk) (*DrainPlan, error) {
+	p := &DrainPlan{Source: o.source(), To: o.To, Depth: risk.Depth, NotSampled: risk, Estimate: risk.Depth}
+	if o.Limit > 0 {
+		p.Estimate = min(p.Estimate, int64(o.Limit))
+	}
+	if o.Reason != "" || o.Origin != "" {
+		p.Notes = append(p.Notes, "how many messages pass the filters is unknown until the run reads them (the estimate counts them all)")
+	}
+	route := PlanRoute{Estimate: p.Estimate}
+	switch t.kind {
+	case toExchange:
+		route.Target = targetLabel(rabbitmq.MoveTarget{Exchange: t.exchange, RoutingKey: t.routingKey})
+		if t.routingKey == "" {
+			route.Target = "exchange " + t.exchange + " (each message's own routing key)"
+			p.Notes = append(p.Notes, "checked without reading: the exchange exists; where each message's routing key routes is found at run time (an unroutable message stops the drain)")
+		} else {
+			p.Notes = append(p.Notes, "checked without reading: the exchange exists and routes the key to a queue")
+		}
+		var err error
+		if route.Problem, err = checkTarget(ctx, r, o.Vhost, t.exchange, t.routingKey, t.routingKey != ""); err != nil {
+			return nil, err
+		}
+		if route.Problem != "" {
+			p.Problems = append(p.Problems, route.Target+": "+route.Problem)
+		}
+		p.Routes = append(p.Routes, route)
+	case toFile:
+		route.Target = "file " + t.path
+		p.Routes = append(p.Routes, route)
+	default:
+		p.Notes = append(p.Notes, "the target of each message (the queue it died in, from its x-death header) is resolved at run time: "+
+			"a message whose origin is unknown or routes nowhere stops the drain there")
+	}
+	if risk.Kind == backends.RiskDeliveryLimit {
+		p.Notes = append(p.Notes, fmt.Sprintf("the run acknowledges each message only after the target confirmed it; a message it must requeue "+
+			"(the target refused it, or the drain stopped) loses one of its %d delivery attempts, and one out of attempts is %s", risk.DeliveryLimit, risk.OverLimit))
+	}
 	return p, nil
 }
 
@@ -361,7 +509,11 @@ func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *A
 		out.Moved, out.Skipped, out.Failed, out.Left, out.Seen, out.StoppedBecause = res.Moved, res.Skipped, res.Failed, res.Left, res.Seen, res.StoppedBecause
 	}
 	if fromPlan && err == nil && out.Seen >= limit {
-		out.StoppedBecause = fmt.Sprintf("done: the %d messages the plan previewed seen; any that arrived since stay in the queue", limit)
+		what := "previewed"
+		if !o.Plan.Complete {
+			what = "counted"
+		}
+		out.StoppedBecause = fmt.Sprintf("done: the %d messages the plan %s seen; any that arrived since stay in the queue", limit, what)
 	}
 	if out.Seconds > 0 {
 		out.Rate = float64(out.Moved) / out.Seconds
@@ -403,11 +555,22 @@ func AuditDryRun(audit *AuditLog, o DrainOptions, p *DrainPlan, err error) {
 
 // planAudit is what the audit log keeps of a RabbitMQ drain's plan.
 func planAudit(p *DrainPlan) map[string]any {
-	return map[string]any{"summary": p.Summary(), "selected": p.Selected, "skipped": p.Skipped, "problems": p.Problems}
+	a := map[string]any{"summary": p.Summary(), "selected": p.Selected, "skipped": p.Skipped, "problems": p.Problems}
+	if p.Depth > 0 || p.NotSampled != nil {
+		a["depth"], a["sampled"], a["estimate"] = p.Depth, p.Sampled, p.Estimate
+	}
+	if p.NotSampled != nil {
+		a["not_sampled"] = p.NotSampled.Reason
+	}
+	return a
 }
 
 func (o *DrainOptions) auditParams() map[string]any {
-	return map[string]any{"source": o.source(), "vhost": o.Vhost, "target": o.To, "reason": o.Reason, "origin": o.Origin, "limit": o.Limit, "rate": o.Rate}
+	a := map[string]any{"source": o.source(), "vhost": o.Vhost, "target": o.To, "reason": o.Reason, "origin": o.Origin, "limit": o.Limit, "rate": o.Rate}
+	if o.NotDeadLetters {
+		a["not_dead_letters"] = true
+	}
+	return a
 }
 
 func msgLabel(m *backends.Message) string {

@@ -31,6 +31,34 @@ type Queue struct {
 	// detected.
 	IsDLQ     bool   `json:"is_dlq"`
 	DLQReason string `json:"dlq_reason,omitempty"`
+	// Invalid names the numeric fields (by their JSON name here: ready,
+	// unacked, messages, consumers, publish_rate, deliver_rate, ack_rate)
+	// that the management API sent out of range — a count that is not an
+	// integer in [0, 2^63), a rate that is not a finite number ≥ 0 — with
+	// the raw text it sent. Such a field is 0 here: show the raw text
+	// flagged, and never count, sum or sort by it.
+	Invalid map[string]string `json:"invalid,omitempty"`
+}
+
+// Valid reports whether the numeric field named (by its JSON name) came
+// in range from the management API.
+func (q *Queue) Valid(field string) bool {
+	_, bad := q.Invalid[field]
+	return !bad
+}
+
+// Depth is what the queue holds (messages, else ready + unacked); ok is
+// false when the management API sent none of them in range.
+func (q *Queue) Depth() (n int64, ok bool) {
+	switch {
+	case q.Valid("messages") && q.Valid("ready") && q.Valid("unacked"):
+		return max(q.Messages, q.Ready+q.Unacked), true
+	case q.Valid("messages"):
+		return q.Messages, true
+	case q.Valid("ready") && q.Valid("unacked"):
+		return q.Ready + q.Unacked, true
+	}
+	return 0, false
 }
 
 // RabbitOverview is the broker-wide summary.
@@ -44,6 +72,9 @@ type RabbitOverview struct {
 	Queues          int64  `json:"queues"`
 	Consumers       int64  `json:"consumers"`
 	Connections     int64  `json:"connections"`
+	// Invalid: as Queue.Invalid (messages, ready, unacked, queues,
+	// consumers, connections).
+	Invalid map[string]string `json:"invalid,omitempty"`
 }
 
 // Binding routes from an exchange to a queue or exchange.
@@ -149,7 +180,113 @@ type DeadLetterSummary struct {
 	Sampled  int               `json:"sampled"`
 	Groups   []DeadLetterGroup `json:"groups"`
 	Warning  string            `json:"warning,omitempty"`
+	// NotSampled, when set, says why the messages were not read (Sampled
+	// is 0 and Groups empty): peeking would have changed the queue.
+	NotSampled *PeekRisk `json:"not_sampled,omitempty"`
 	// LeftToDrain (Kafka only): the records after mqops's drain group's
 	// committed offsets (see KafkaDLT.LeftToDrain).
 	LeftToDrain *int64 `json:"left_to_drain,omitempty"`
+}
+
+// Peek risk kinds.
+const (
+	// RiskDeliveryLimit: every message a peek reads loses one of its
+	// delivery attempts (a quorum queue with a delivery limit, on a
+	// RabbitMQ that counts requeues); a message out of attempts is dropped
+	// or dead-lettered onward. A peek happens only when the operator
+	// accepts that cost for that queue.
+	RiskDeliveryLimit = "delivery_limit"
+	// RiskOrder: a peek cannot keep the queue's order (a quorum queue
+	// without a delivery limit puts requeued messages at its back, so a
+	// peek reads the whole queue, and this one is deeper than a peek
+	// reads). No peek is done.
+	RiskOrder = "order"
+)
+
+// PeekRisk says why reading a queue's messages (get, then requeue) would
+// change the queue, in numbers. A nil *PeekRisk means a peek changes
+// nothing.
+type PeekRisk struct {
+	Kind string `json:"kind"` // RiskDeliveryLimit or RiskOrder
+	// Reason is one sentence for an operator, with the numbers.
+	Reason string `json:"reason"`
+	// Depth is the number of messages ready when the risk was assessed.
+	Depth int64 `json:"depth"`
+	// DeliveryLimit is the queue's effective delivery limit (a message
+	// requeued more than that many times is dropped or dead-lettered), and
+	// LimitSource where it comes from: "argument x-delivery-limit",
+	// "policy NAME", "the default of RabbitMQ 4".
+	DeliveryLimit int64  `json:"delivery_limit,omitempty"`
+	LimitSource   string `json:"limit_source,omitempty"`
+	// OverLimit is what happens to a message requeued more than
+	// DeliveryLimit times: "dropped" or "dead-lettered to exchange X".
+	OverLimit string `json:"over_limit,omitempty"`
+	// CountsShown says the broker shows each message's requeues so far
+	// in its x-delivery-count header (RabbitMQ 3.x); RabbitMQ 4.0 to 4.2
+	// counts them where a client cannot see.
+	CountsShown bool   `json:"counts_shown,omitempty"`
+	Version     string `json:"rabbitmq_version,omitempty"`
+}
+
+// AttemptsLeft is how many more times m can be requeued after the peek
+// that read it requeued it once, before RabbitMQ drops or dead-letters it
+// (negative: that requeue was past the limit, and m is gone from the
+// queue); ok is false when the broker does not show the count.
+func (r *PeekRisk) AttemptsLeft(m *Message) (left int64, ok bool) {
+	if r == nil || r.Kind != RiskDeliveryLimit || !r.CountsShown {
+		return 0, false
+	}
+	return r.DeliveryLimit - (max(m.DeliveryCount(), 0) + 1), true
+}
+
+// DeliveryCount is the x-delivery-count header of a message read from a
+// quorum queue (the requeues before this delivery, on RabbitMQ 3.x); -1
+// when it has none.
+func (m *Message) DeliveryCount() int64 {
+	switch v := m.Headers["x-delivery-count"].(type) {
+	case int64:
+		return v
+	case float64:
+		return int64(v)
+	}
+	return -1
+}
+
+// PeekRiskError is the error of a peek that was not done because it would
+// have changed the queue; errors.As finds it.
+type PeekRiskError struct {
+	Vhost, Queue string
+	Risk         *PeekRisk
+}
+
+func (e *PeekRiskError) Error() string {
+	return "not peeked at queue " + SafeText(e.Queue) + ": " + e.Risk.Reason
+}
+
+// PeekOptions select the messages a peek reads.
+type PeekOptions struct {
+	Offset, Limit int
+	// AcceptRisk peeks even a queue whose PeekRisk is of kind
+	// RiskDeliveryLimit: the operator asked for that queue and accepts
+	// that every message read loses one delivery attempt.
+	AcceptRisk bool
+}
+
+// PeekResult is what a peek read.
+type PeekResult struct {
+	// Messages are messages Offset.. of the queue (at most Limit).
+	Messages []Message `json:"messages"`
+	// Depth is the number of messages ready when the peek started.
+	Depth int64 `json:"depth"`
+	// Read is how many messages the peek read and requeued: at least
+	// Offset+len(Messages), more where keeping the queue's order needs it
+	// (the requeued messages at the head of a quorum queue, or a whole
+	// quorum queue without a delivery limit).
+	Read int `json:"read"`
+	// Risk is the cost the operator accepted (AcceptRisk); nil: the peek
+	// changed nothing.
+	Risk *PeekRisk `json:"risk,omitempty"`
+	// Warning tells what the peek could not keep (e.g. the order of
+	// messages published while it ran).
+	Warning string `json:"warning,omitempty"`
 }

@@ -31,9 +31,15 @@ type fakeDrainer struct {
 	exchanges map[string]bool               // besides the default exchange
 	// gate, when set, holds Move before each message until the test sends
 	// a token (or the context is cancelled).
-	gate      chan struct{}
-	moveCalls int
-	peekCalls int
+	gate        chan struct{}
+	moveCalls   int
+	peekCalls   int
+	detailCalls int
+	// risk makes the queues ones a peek would change (refused without
+	// AcceptRisk); depth, when set, is the depth a peek reports (a queue
+	// deeper than the messages the fake holds).
+	risk      *backends.PeekRisk
+	peekDepth int64
 }
 
 func newFakeDrainer() *fakeDrainer {
@@ -53,15 +59,32 @@ func (f *fakeDrainer) depth(vhost, q string) int {
 	return len(f.queues[queueKey(vhost, q)])
 }
 
-func (f *fakeDrainer) Peek(_ context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error) {
+func (f *fakeDrainer) PeekQueue(_ context.Context, vhost, queue string, o backends.PeekOptions) (*backends.PeekResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.peekCalls++
 	ms := f.queues[queueKey(vhost, queue)]
-	if offset >= len(ms) {
-		return nil, "", nil
+	if f.risk != nil && !o.AcceptRisk {
+		r := *f.risk
+		r.Depth = int64(len(ms))
+		return nil, &backends.PeekRiskError{Vhost: vhost, Queue: queue, Risk: &r}
 	}
-	return append([]backends.Message(nil), ms[offset:min(offset+limit, len(ms))]...), "", nil
+	res := &backends.PeekResult{Messages: []backends.Message{}, Depth: int64(len(ms)), Read: min(o.Offset+o.Limit, len(ms))}
+	if f.peekDepth > 0 {
+		res.Depth = f.peekDepth
+	}
+	if o.Offset < len(ms) {
+		res.Messages = append(res.Messages, ms[o.Offset:min(o.Offset+o.Limit, len(ms))]...)
+	}
+	return res, nil
+}
+
+// QueueDetail: the console's drain never asks it (KnownDLQ).
+func (f *fakeDrainer) QueueDetail(_ context.Context, vhost, name string) (*backends.QueueDetail, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.detailCalls++
+	return nil, errors.New("the console asked whether " + name + " is a dead-letter queue")
 }
 
 func (f *fakeDrainer) ExchangeExists(_ context.Context, _, name string) (bool, error) {
@@ -387,14 +410,24 @@ func TestDrainSampledPlanAndProblems(t *testing.T) {
 	if v.stage != drainForm || d.moveCalls != 0 {
 		t.Fatalf("a plan with problems was confirmed: stage %d", v.stage)
 	}
-	// A sample smaller than the queue says so.
+	// A sample smaller than the queue says so, with the depth, and scales
+	// the counts to it, per route and in the confirmation (issue 7,
+	// class 9: the plan used to say "1,000 to move" of 1,125).
 	d.queues[queueKey("/", "orders.dlq")] = deadLetters()
 	for i := 0; i < 1100; i++ {
 		d.queues[queueKey("/", "orders.dlq")] = append(d.queues[queueKey("/", "orders.dlq")], deadLetters()[4])
 	}
 	h.keys("enter")
-	if s := h.screen(); !strings.Contains(s, "(1,000 sampled): 1,000 to move") || !strings.Contains(s, "from a sample of 1000") {
-		t.Fatalf("sampled plan:\n%s", s)
+	s = h.screen()
+	for _, want := range []string{"(depth 1,125; 1,000 sampled, 1,000 of them pass the filters): about 1,125 to move",
+		"999 → queue orders  (about 1,124 of the depth)", "1 → queue payments  (about 1 of the depth)",
+		"Drain about 1125 message(s) from rabbitmq:orders.dlq (depth 1125; estimated from a sample of 1000"} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("sampled plan lacks %q:\n%s", want, s)
+		}
+	}
+	if d.detailCalls != 0 {
+		t.Error("the console asked again whether a queue its list detected as a DLQ is one")
 	}
 }
 
@@ -625,5 +658,40 @@ func TestDrainGolden(t *testing.T) {
 			checkFrame(t, raw, 120, 30)
 			golden.RequireEqual(t, h.screen())
 		})
+	}
+}
+
+// TestDrainPlanOfAQueueNotSampled (issue 7, class 0): the console's plan
+// of a queue that a peek would change reads nothing: it states the depth,
+// why it does not sample, what the run finds out per message and what a
+// requeue costs, and the confirmation says so.
+func TestDrainPlanOfAQueueNotSampled(t *testing.T) {
+	h, d := drainHarness(t, Options{})
+	d.risk = &backends.PeekRisk{Kind: backends.RiskDeliveryLimit, DeliveryLimit: 2, OverLimit: "dropped (the queue has no dead-letter exchange)",
+		Reason: "quorum queue with a delivery limit of 2 (argument x-delivery-limit): RabbitMQ 3.10.8 counts every requeue as a delivery attempt"}
+	h.onDLQ()
+	h.keys("D", "enter")
+	v := h.drainView()
+	s := flat(h.screen())
+	for _, want := range []string{
+		"plan: rabbitmq:orders.dlq → origin (depth 25; not sampled): up to 25 to move",
+		"not sampled: quorum queue with a delivery limit of 2",
+		"note: the target of each message (the queue it died in, from its x-death header) is resolved at run time",
+		"loses one of its 2 delivery attempts",
+		"Drain up to 25 message(s) from rabbitmq:orders.dlq (its depth; not sampled: a peek would cost each message a delivery attempt)? [y/N]",
+	} {
+		if !strings.Contains(s, want) {
+			t.Fatalf("the plan lacks %q:\n%s", want, h.screen())
+		}
+	}
+	if v.stage != drainConfirm || d.moveCalls != 0 {
+		t.Fatalf("stage %d, %d moves", v.stage, d.moveCalls)
+	}
+	h.keys("y")
+	for v.stage == drainRunning {
+		h.run(v.run.wait(v.seq))
+	}
+	if d.moveCalls != 1 || d.depth("/", "orders.dlq") != 0 || !strings.Contains(h.screen(), "moved 25") {
+		t.Fatalf("the run: %d moves, %d left\n%s", d.moveCalls, d.depth("/", "orders.dlq"), h.screen())
 	}
 }

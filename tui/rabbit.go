@@ -6,7 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/backends"
@@ -17,7 +19,12 @@ import (
 type RabbitSource interface {
 	Queues(ctx context.Context) ([]backends.Queue, error)
 	QueueDetail(ctx context.Context, vhost, name string) (*backends.QueueDetail, error)
-	Peek(ctx context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error)
+	// PeekQueue reads messages and leaves the queue as it was; a queue
+	// that a peek would change is refused (*backends.PeekRiskError) unless
+	// the operator accepted the cost (AcceptRisk).
+	PeekQueue(ctx context.Context, vhost, queue string, o backends.PeekOptions) (*backends.PeekResult, error)
+	// DeadLetters samples a dead-letter queue, never one that a peek
+	// would change (NotSampled says why).
 	DeadLetters(ctx context.Context, vhost, queue string, sample int) (*backends.DeadLetterSummary, error)
 	Name() string
 }
@@ -89,9 +96,16 @@ func rabbitCmd(ctx context.Context, cancel context.CancelFunc, call func(context
 	}
 }
 
-// startRabbit starts the load of a RabbitMQ view. Views that read messages
-// get three times the timeout: sampling a dead-letter queue gets and
-// requeues up to a thousand messages.
+// callsBounded is a view whose load needs no deadline of its own: every
+// call it makes to the broker is bounded by the client (the RabbitMQ
+// views), so a big broker that keeps answering is read whole, however
+// many calls that takes, and one that stops answering fails the load
+// within the timeout.
+type callsBounded interface{ callsBounded() }
+
+// startRabbit starts the load of a RabbitMQ view. The views of the Kafka
+// dead letters get a deadline for the whole load (three times the timeout
+// for those that read records).
 func (m *Model) startRabbit(rv rabbitView) tea.Cmd {
 	call := m.loader(rv) // nil: no source configured (kafka_dlq.go)
 	if call == nil {
@@ -101,6 +115,9 @@ func (m *Model) startRabbit(rv rabbitView) tea.Cmd {
 	timeout := m.opts.Timeout
 	if !rv.periodic() {
 		timeout *= 3
+	}
+	if _, ok := rv.(callsBounded); ok {
+		timeout = 0
 	}
 	tag, ctx, cancel := m.beginRequest(timeout)
 	return tea.Batch(rabbitCmd(ctx, cancel, call, tag), m.startSpinner())
@@ -248,6 +265,41 @@ func (m *Model) peekKey() tea.Cmd {
 		return m.push(next)
 	}
 	return nil
+}
+
+// longLine is a summary line too long for one screen line (a reason, a
+// question stating numbers): it is wrapped to the width when drawn, never
+// cut.
+type longLine struct {
+	style lipgloss.Style
+	text  string // sanitized
+}
+
+// wrapLong draws long lines at width.
+func wrapLong(width int, ls []longLine) []string {
+	var out []string
+	for _, l := range ls {
+		for _, part := range strings.Split(ansi.Wrap(l.text, max(width, 20), " "), "\n") {
+			out = append(out, l.style.Render(part))
+		}
+	}
+	return out
+}
+
+// peekAskKey answers the question of a peek view that waits for the
+// operator's yes before reading a page that costs delivery attempts: y
+// reads it, any other key reads nothing.
+func (m *Model) peekAskKey(v *peekView, msg tea.KeyPressMsg) tea.Cmd {
+	if key.Matches(msg, m.keys.ForceQuit) {
+		return m.quit()
+	}
+	if k := msg.String(); k == "y" || k == "Y" {
+		v.accepted()
+		m.cancelRefresh()
+		return tea.Batch(m.startRefresh(), m.setFlash(flashWarn, "peeking at "+safe(v.name)+": each message read loses one delivery attempt"))
+	}
+	v.declined()
+	return m.setFlash(flashInfo, "not peeked: nothing was read")
 }
 
 // pageKey is the `]` and `[` keys.

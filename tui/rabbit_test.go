@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,12 @@ type fakeRabbit struct {
 	peeks     []int // offsets asked
 	dlCalls   int
 	peekErr   error
+	// risk makes every queue one whose peeks cost delivery attempts;
+	// requeues counts them per message index; depth, when set, is the
+	// depth measured by the n-th peek.
+	risk     *backends.PeekRisk
+	requeues map[int]int64
+	depth    func(n int) int64
 }
 
 func (f *fakeRabbit) Name() string { return "rabbit-1.test:15672" }
@@ -52,26 +59,57 @@ func (f *fakeRabbit) QueueDetail(_ context.Context, vhost, name string) (*backen
 	return d, nil
 }
 
-func (f *fakeRabbit) Peek(_ context.Context, vhost, queue string, offset, limit int) ([]backends.Message, string, error) {
+// PeekQueue slices the canned messages. With risk set the queue is one
+// whose peeks cost delivery attempts: it is refused without AcceptRisk,
+// and each accepted read counts one more requeue on every message read.
+func (f *fakeRabbit) PeekQueue(_ context.Context, vhost, queue string, o backends.PeekOptions) (*backends.PeekResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.peeks = append(f.peeks, offset)
+	f.peeks = append(f.peeks, o.Offset)
 	if f.peekErr != nil {
-		return nil, "", f.peekErr
+		return nil, f.peekErr
 	}
 	ms := f.messages[queueKey(vhost, queue)]
-	if offset >= len(ms) {
-		return nil, f.warning, nil
+	depth := int64(len(ms))
+	if f.depth != nil {
+		depth = f.depth(len(f.peeks))
 	}
-	return append([]backends.Message(nil), ms[offset:min(offset+limit, len(ms))]...), f.warning, nil
+	if f.risk != nil {
+		if !o.AcceptRisk {
+			r := *f.risk
+			r.Depth = depth
+			return nil, &backends.PeekRiskError{Vhost: vhost, Queue: queue, Risk: &r}
+		}
+		for i := 0; i < min(o.Offset+o.Limit, len(ms)); i++ {
+			if ms[i].Headers == nil {
+				ms[i].Headers = map[string]any{}
+			} else if f.requeues[i] == 0 {
+				ms[i].Headers = maps.Clone(ms[i].Headers)
+			}
+			if f.requeues[i] > 0 {
+				ms[i].Headers["x-delivery-count"] = f.requeues[i]
+			}
+			f.requeues[i]++
+		}
+	}
+	res := &backends.PeekResult{Messages: []backends.Message{}, Depth: depth, Read: min(o.Offset+o.Limit, len(ms)), Risk: f.risk, Warning: f.warning}
+	if o.Offset < len(ms) {
+		res.Messages = append(res.Messages, ms[o.Offset:min(o.Offset+o.Limit, len(ms))]...)
+	}
+	return res, nil
 }
 
 func (f *fakeRabbit) DeadLetters(ctx context.Context, vhost, queue string, sample int) (*backends.DeadLetterSummary, error) {
 	f.mu.Lock()
 	f.dlCalls++
 	ms := f.messages[queueKey(vhost, queue)]
-	warning := f.warning
+	warning, risk := f.warning, f.risk
 	f.mu.Unlock()
+	if risk != nil {
+		r := *risk
+		r.Depth = 1500
+		return &backends.DeadLetterSummary{Backend: "rabbitmq", Vhost: vhost, Queue: queue, Messages: 1500, Groups: []backends.DeadLetterGroup{}, NotSampled: &r}, nil
+	}
 	n := min(sample, len(ms))
 	return &backends.DeadLetterSummary{Backend: "rabbitmq", Vhost: vhost, Queue: queue,
 		Messages: 1500, Sampled: n, Groups: groupDeadLetters(ms[:n]), Warning: warning}, nil
@@ -96,6 +134,18 @@ func groupDeadLetters(ms []backends.Message) []backends.DeadLetterGroup {
 		out[j].Last = ms[i].Timestamp
 	}
 	return out
+}
+
+// costly makes the fake's queues quorum queues with a delivery limit of 2
+// on RabbitMQ 3.10: a peek costs each message read one attempt.
+func (f *fakeRabbit) costly() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.risk = &backends.PeekRisk{Kind: backends.RiskDeliveryLimit, DeliveryLimit: 2, LimitSource: "argument x-delivery-limit",
+		OverLimit: "dropped (the queue has no dead-letter exchange)", CountsShown: true, Version: "3.10.8",
+		Reason: "quorum queue with a delivery limit of 2 (argument x-delivery-limit): RabbitMQ 3.10.8 counts every requeue as a delivery attempt, " +
+			"so a peek costs each message it reads one of its 2 requeues, and one already requeued 2 times is dropped (the queue has no dead-letter exchange)"}
+	f.requeues = map[int]int64{}
 }
 
 func queuesAt(k int) []backends.Queue {
@@ -227,10 +277,28 @@ func TestRabbitGolden(t *testing.T) {
 			h.keys("p", "j", "j", "j")
 		}},
 		{name: "peek_page2_warning", setup: func(t *testing.T, h *harness) {
-			h.m.opts.Rabbit.(*fakeRabbit).warning = "quorum queue with delivery-limit 5: each peek counts as a delivery (before RabbitMQ 4.3) and may dead-letter messages at the limit"
+			h.m.opts.Rabbit.(*fakeRabbit).warning = "12 messages published while the peek ran are now ahead of the 25 it read"
 			h.command("dlq")
 			h.selectRow(queueKey("/", "orders.dlq"))
 			h.keys("p", "]")
+		}},
+		{name: "dlq_groups_not_sampled", setup: func(t *testing.T, h *harness) {
+			h.m.opts.Rabbit.(*fakeRabbit).costly()
+			h.command("dlq")
+			h.selectRow(queueKey("/", "orders.dlq"))
+			h.keys("enter")
+		}},
+		{name: "peek_costly_asks", setup: func(t *testing.T, h *harness) {
+			h.m.opts.Rabbit.(*fakeRabbit).costly()
+			h.command("dlq")
+			h.selectRow(queueKey("/", "orders.dlq"))
+			h.keys("p")
+		}},
+		{name: "peek_costly_page2", setup: func(t *testing.T, h *harness) {
+			h.m.opts.Rabbit.(*fakeRabbit).costly()
+			h.command("dlq")
+			h.selectRow(queueKey("/", "orders.dlq"))
+			h.keys("p", "y", "]", "y", "[")
 		}},
 	}
 	for _, c := range cases {
@@ -364,13 +432,7 @@ func TestRabbitStaleResultsAreDropped(t *testing.T) {
 func TestPeekPaging(t *testing.T) {
 	f := newFakeRabbit()
 	h := rabbitHarness(t, f)
-	h.command("dlq")
-	h.selectRow(queueKey("/", "orders.dlq"))
-	h.keys("p")
-	pv, ok := h.m.top().(*peekView)
-	if !ok {
-		t.Fatalf("p opened %T", h.m.top())
-	}
+	pv := h.peekOrdersDLQ()
 	if pv.page != 0 || len(pv.list.rows) != 20 {
 		t.Fatalf("page %d with %d messages", pv.page, len(pv.list.rows))
 	}
@@ -496,4 +558,114 @@ func TestNoRabbitReasonInDLQ(t *testing.T) {
 	if !strings.Contains(sc, "rabbitmq absent (:queues says why)") || !strings.Contains(sc, "kafka 3 dead-letter topics") {
 		t.Fatalf("screen:\n%s", sc)
 	}
+}
+
+func (f *fakeRabbit) requeued() map[int]int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return maps.Clone(f.requeues)
+}
+
+// TestPeekAsksBeforeCostingAttempts (issue 7, class 0, the console): on a
+// quorum queue whose peeks cost delivery attempts, `p` reads nothing until
+// the operator says yes to a question stating the numbers; pages read are
+// kept, so paging back and forth costs nothing; each message shows the
+// attempts it has left, and the question for a page that would use up the
+// last attempt of messages already seen says how many.
+func TestPeekAsksBeforeCostingAttempts(t *testing.T) {
+	f := newFakeRabbit()
+	f.costly()
+	h := rabbitHarness(t, f)
+	pv := h.peekOrdersDLQ()
+	s := flat(h.screen())
+	if len(f.requeued()) != 0 || !pv.asking() || !strings.Contains(s, "Peek at page 1 of orders.dlq? It reads 20 of its 25 messages") ||
+		!strings.Contains(s, "each loses one of its 2 delivery attempts, and one with none left is dropped (the queue has no dead-letter exchange)") {
+		t.Fatalf("p on a costly queue:\n%s", s)
+	}
+	h.keys("n")
+	if len(f.requeued()) != 0 || pv.asking() || !strings.Contains(flat(h.screen()), "not peeked: nothing was read") {
+		t.Fatalf("n read something:\n%s", flat(h.screen()))
+	}
+	h.keys("r") // a reload asks again
+	if !pv.asking() || len(f.requeued()) != 0 {
+		t.Fatal("r read without asking")
+	}
+	h.keys("y")
+	if got := f.requeued(); len(got) != 20 || got[0] != 1 || pv.page != 0 || len(pv.list.rows) != 20 || pv.list.rows[0].cells[mcLeft] != "1" {
+		t.Fatalf("y: requeues %v, page %d\n%s", got, pv.page, flat(h.screen()))
+	}
+	h.keys("]")
+	if !pv.asking() || len(f.requeued()) != 20 || !strings.Contains(flat(h.screen()), "Peek at page 2 of orders.dlq? It reads 25 of its 25 messages") {
+		t.Fatalf("] did not ask:\n%s", flat(h.screen()))
+	}
+	h.keys("y")
+	if got := f.requeued(); len(got) != 25 || got[0] != 2 || got[20] != 1 || pv.page != 1 || pv.list.rows[0].cells[mcLeft] != "1" {
+		t.Fatalf("page 2: requeues %v, page %d", got, pv.page)
+	}
+	peeks := len(f.peeks)
+	for range 3 {
+		h.keys("[")
+		if pv.page != 0 || pv.list.rows[0].cells[mcLeft] != "0" || !strings.Contains(flat(h.screen()), "showing it again costs nothing") {
+			t.Fatalf("[ back to page 1:\n%s", flat(h.screen()))
+		}
+		h.keys("]")
+		if pv.page != 1 || pv.list.rows[0].id != "20" {
+			t.Fatalf("] to page 2 again: page %d", pv.page)
+		}
+	}
+	if len(f.peeks) != peeks || f.requeued()[0] != 2 {
+		t.Fatalf("paging back and forth read again: %d peeks, %v", len(f.peeks)-peeks, f.requeued())
+	}
+	h.keys("r")
+	if s := flat(h.screen()); !pv.asking() || !strings.Contains(s, "20 of the messages read before (from #0) have no attempt left: this read would lose them") {
+		t.Fatalf("the question does not say what would be lost:\n%s", s)
+	}
+	h.keys("esc")
+	if pv.asking() || f.requeued()[0] != 2 {
+		t.Fatal("esc read the page")
+	}
+}
+
+// TestPeekHeaderFollowsTheDepth (issue 7, class 9): the header gives the
+// depth measured by each page and says when the queue changed since the
+// previous one.
+func TestPeekHeaderFollowsTheDepth(t *testing.T) {
+	f := newFakeRabbit()
+	f.depth = func(n int) int64 { return []int64{25, 25, 31, 28}[min(n, 4)-1] }
+	h := rabbitHarness(t, f)
+	h.command("dlq")
+	h.selectRow(queueKey("/", "orders.dlq"))
+	h.keys("p")
+	if s := h.screen(); !strings.Contains(s, "messages #0–#19 of 25") || strings.Contains(s, "1,500") || strings.Contains(s, "since the previous page") {
+		t.Fatalf("first page:\n%s", s)
+	}
+	h.keys("r")
+	if s := h.screen(); strings.Contains(s, "since the previous page") {
+		t.Fatalf("unchanged depth flagged:\n%s", s)
+	}
+	h.keys("]")
+	if s := h.screen(); !strings.Contains(s, "messages #20–#24 of 31 (the queue grew by 6 since the previous page)") {
+		t.Fatalf("grown:\n%s", s)
+	}
+	h.keys("[")
+	if s := h.screen(); !strings.Contains(s, "of 28 (the queue shrank by 3 since the previous page)") {
+		t.Fatalf("shrunk:\n%s", s)
+	}
+}
+
+// flat is a screen with its wrapped lines joined: a wrapped sentence reads
+// whole.
+func flat(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// peekOrdersDLQ opens the peek of orders.dlq from :dlq.
+func (h *harness) peekOrdersDLQ() *peekView {
+	h.t.Helper()
+	h.command("dlq")
+	h.selectRow(queueKey("/", "orders.dlq"))
+	h.keys("p")
+	pv, ok := h.m.top().(*peekView)
+	if !ok {
+		h.t.Fatalf("p opened %T", h.m.top())
+	}
+	return pv
 }

@@ -70,11 +70,20 @@ func (m *Model) startRefresh() tea.Cmd {
 	return tea.Batch(snapshotCmd(ctx, cancel, m.opts.Kafka, tag), m.startSpinner())
 }
 
-// beginRequest records a new request for the top view as the one in flight.
+// beginRequest records a new request for the top view as the one in flight,
+// with a deadline of timeout (0: none, the calls bound themselves).
 func (m *Model) beginRequest(timeout time.Duration) (reqTag, context.Context, context.CancelFunc) {
 	m.refresh.seq++
 	tag := reqTag{view: m.top().id(), seq: m.refresh.seq, context: m.opts.Context}
-	ctx, cancel := context.WithTimeout(m.ctx, timeout)
+	var (
+		ctx    context.Context
+		cancel context.CancelFunc
+	)
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(m.ctx, timeout)
+	} else {
+		ctx, cancel = context.WithCancel(m.ctx)
+	}
 	m.refresh.inFlight = true
 	m.refresh.idle = false
 	m.refresh.tag = tag

@@ -24,6 +24,7 @@ type dlqView struct {
 	st          rabbitState
 	tbl         *table
 	sum         summaryLines
+	long        []longLine // why it was not sampled, wrapped when drawn
 }
 
 const (
@@ -48,20 +49,23 @@ func newDLQView(q backends.Queue) *dlqView {
 	return &dlqView{vhost: q.Vhost, name: q.Name, depth: q.Messages, tbl: t}
 }
 
-func (v *dlqView) id() string                 { return "dlq/" + queueKey(v.vhost, v.name) }
-func (v *dlqView) crumb() string              { return safe(v.name) }
-func (v *dlqView) noun() string               { return "groups" }
-func (v *dlqView) what() string               { return "dead letters of " + safe(v.name) }
-func (v *dlqView) rabbit() *rabbitState       { return &v.st }
-func (v *dlqView) periodic() bool             { return false }
-func (v *dlqView) build(*dataset, *styles)    {}
-func (v *dlqView) builtGen() uint64           { return 0 }
-func (v *dlqView) focused() *table            { return v.tbl }
-func (v *dlqView) summary(width int) []string { return v.sum.wrap(width) }
-func (v *dlqView) togglePane() bool           { return false }
-func (v *dlqView) open() (view, bool)         { return v.peek() }
-func (v *dlqView) layout(width, height int)   { v.tbl.setSize(width, height) }
-func (v *dlqView) body(st *styles) []string   { return v.tbl.view(st, true) }
+func (v *dlqView) id() string              { return "dlq/" + queueKey(v.vhost, v.name) }
+func (v *dlqView) crumb() string           { return safe(v.name) }
+func (v *dlqView) noun() string            { return "groups" }
+func (v *dlqView) what() string            { return "dead letters of " + safe(v.name) }
+func (v *dlqView) rabbit() *rabbitState    { return &v.st }
+func (v *dlqView) periodic() bool          { return false }
+func (v *dlqView) callsBounded()           {}
+func (v *dlqView) build(*dataset, *styles) {}
+func (v *dlqView) builtGen() uint64        { return 0 }
+func (v *dlqView) focused() *table         { return v.tbl }
+func (v *dlqView) summary(width int) []string {
+	return append(v.sum.wrap(width), wrapLong(width, v.long)...)
+}
+func (v *dlqView) togglePane() bool         { return false }
+func (v *dlqView) open() (view, bool)       { return v.peek() }
+func (v *dlqView) layout(width, height int) { v.tbl.setSize(width, height) }
+func (v *dlqView) body(st *styles) []string { return v.tbl.view(st, true) }
 
 // peek opens the queue's messages.
 func (v *dlqView) peek() (view, bool) { return newPeekView(v.vhost, v.name, v.depth), true }
@@ -88,6 +92,9 @@ func (v *dlqView) apply(res any, _ time.Time, st *styles) notice {
 	if int64(s.Sampled) < v.depth {
 		sampled += " (counts are of the sample)"
 	}
+	if s.NotSampled != nil {
+		sampled = st.flashWarn.Render("not sampled")
+	}
 	v.sum = summaryLines{parts: []string{
 		kv("vhost", safe(s.Vhost)),
 		kv("messages", fmtInt(v.depth)),
@@ -100,7 +107,18 @@ func (v *dlqView) apply(res any, _ time.Time, st *styles) notice {
 		v.sum.extra = append(v.sum.extra, st.flashWarn.Render("! "+w))
 		n = notice{level: flashWarn, text: w}
 	}
-	v.sum.extra = append(v.sum.extra, st.dim.Render("p or enter peeks at the messages"))
+	v.tbl.empty = "the dead-letter queue is empty"
+	v.long = nil
+	hint := "p or enter peeks at the messages"
+	if r := s.NotSampled; r != nil {
+		v.long = append(v.long, longLine{st.flashWarn, "! not sampled, to leave the queue as it was: " + safe(r.Reason)})
+		v.tbl.empty = "not sampled: reading the messages would change the queue (above)"
+		hint = "p or enter peeks on request: it asks first, stating what each page costs"
+		if r.Kind != backends.RiskDeliveryLimit {
+			hint = "no peek is possible without changing the queue"
+		}
+	}
+	v.long = append(v.long, longLine{st.dim, hint})
 	rows := make([]row, 0, len(s.Groups))
 	for i := range s.Groups {
 		g := &s.Groups[i]
@@ -247,6 +265,7 @@ func (v *dlqListView) noun() string               { return "dead-letter queues a
 func (v *dlqListView) what() string               { return "dead-letter queues and topics" }
 func (v *dlqListView) rabbit() *rabbitState       { return &v.st }
 func (v *dlqListView) periodic() bool             { return true }
+func (v *dlqListView) callsBounded()              {}
 func (v *dlqListView) build(*dataset, *styles)    {}
 func (v *dlqListView) builtGen() uint64           { return 0 }
 func (v *dlqListView) focused() *table            { return v.tbl }
@@ -274,9 +293,12 @@ func (v *dlqListView) brokers(rabbit, kafka string) string {
 }
 
 func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
-	rs, ks := o.Rabbit, o.KafkaDLQ
+	rs, ks, timeout := o.Rabbit, o.KafkaDLQ, o.Timeout
 	if rs == nil && ks == nil {
 		return nil
+	}
+	if timeout <= 0 {
+		timeout = DefaultTimeout
 	}
 	scan := v.sinceScan < 0 || v.sinceScan+1 >= headerScanEvery
 	return func(ctx context.Context) (any, error) {
@@ -293,7 +315,11 @@ func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res.dlts, res.kafkaErr = ks.ListDeadLetterTopics(ctx, scan)
+				// the RabbitMQ calls bound themselves (callsBounded); the
+				// Kafka listing keeps its deadline of one timeout
+				kctx, cancel := context.WithTimeout(ctx, timeout)
+				defer cancel()
+				res.dlts, res.kafkaErr = ks.ListDeadLetterTopics(kctx, scan)
 			}()
 		}
 		wg.Wait()
@@ -416,9 +442,19 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 			continue
 		}
 		id := queueKey(q.Vhost, q.Name)
-		depth := max(q.Messages, q.Ready+q.Unacked)
+		depth, depthOK := q.Depth()
+		depthCell, depthStyle, depthKey := fmtInt(depth), cellPlain, float64(depth)
+		if !depthOK {
+			depthCell, depthStyle, depthKey = safe(q.Invalid["messages"])+"?", cellWarn, math.NaN()
+		}
+		hist := v.history[id]
+		if depthOK {
+			hist = v.track(id, depth)
+		}
 		seen[id] = true
 		v.queues[id] = *q
+		consumers, consumersStyle, consumersKey := countCell(q, "consumers", q.Consumers, cellPlain)
+		publish, publishStyle, publishKey := rateCell(q, "publish_rate", q.PublishRate)
 		name := q.Name // as the CLI prints it: the vhost only where it is not the default
 		if q.Vhost != "" && q.Vhost != "/" {
 			name = q.Vhost + "/" + q.Name
@@ -429,19 +465,20 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 				dcBackend:   "rabbitmq",
 				dcListName:  safe(name),
 				dcType:      safe(orDash(q.Type)),
-				dcDepth:     fmtInt(depth),
-				dcToDrain:   fmtInt(depth), // a drain moves what the queue holds
-				dcConsumers: fmtInt(q.Consumers),
-				dcPublish:   fmtRate(q.PublishRate),
-				dcTrend:     sparkline(v.track(id, depth), sparkWidth),
+				dcDepth:     depthCell,
+				dcToDrain:   depthCell, // a drain moves what the queue holds
+				dcConsumers: consumers,
+				dcPublish:   publish,
+				dcTrend:     sparkline(hist, sparkWidth),
 				dcDetected:  safe(orDash(q.DLQReason)),
 			},
-			styles: []cellStyle{dcBackend: cellDim, dcTrend: cellDim, dcDetected: cellDim},
+			styles: []cellStyle{dcBackend: cellDim, dcDepth: depthStyle, dcToDrain: depthStyle, dcConsumers: consumersStyle,
+				dcPublish: publishStyle, dcTrend: cellDim, dcDetected: cellDim},
 			nums: []float64{
-				dcDepth:     float64(depth),
-				dcToDrain:   float64(depth),
-				dcConsumers: float64(q.Consumers),
-				dcPublish:   q.PublishRate,
+				dcDepth:     depthKey,
+				dcToDrain:   depthKey,
+				dcConsumers: consumersKey,
+				dcPublish:   publishKey,
 				dcTrend:     math.NaN(),
 			},
 		})

@@ -10,6 +10,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
@@ -92,6 +93,9 @@ func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	}
 	if v, ok := m.top().(*drainView); ok {
 		return m.drainViewKey(v, msg), true
+	}
+	if v, ok := m.top().(*peekView); ok && v.asking() {
+		return m.peekAskKey(v, msg), true // the peek's question takes the next key
 	}
 	if key.Matches(msg, m.keys.Drain) {
 		return m.openDrain(), true
@@ -408,6 +412,7 @@ func (v *drainView) options(m *Model) (actions.DrainOptions, error) {
 		Context: m.opts.Context, ReadOnly: m.opts.ReadOnly,
 		Vhost: v.vhost, Queue: v.queue,
 		Origin: strings.TrimSpace(v.origin), Reason: drainReasons[v.reason],
+		KnownDLQ: true, // the drain is only offered on queues the lists detected as dead-letter queues
 	}
 	arg := strings.TrimSpace(v.args[v.target])
 	switch v.target {
@@ -446,7 +451,9 @@ func (v *drainView) blocked() string {
 		return "the plan has problems (above): fix them first; the drain would stop at the first message it cannot deliver"
 	case v.plan.Selected == 0 && v.kafka:
 		return "nothing to drain: no record after the drain group's committed offsets"
-	case v.plan.Selected == 0:
+	case v.plan.Selected == 0 && v.plan.NotSampled != nil && v.plan.Estimate == 0:
+		return "nothing to drain: the queue is empty"
+	case v.plan.Selected == 0 && v.plan.NotSampled == nil:
 		return "nothing to drain: no message in the sample passes the filters"
 	}
 	return ""
@@ -701,7 +708,17 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 	v.formErr = ""
 	v.stage = drainPlanning
 	v.seq = m.nextLocalSeq()
-	ctx, cancel := context.WithTimeout(m.ctx, 4*m.opts.Timeout) // as the CLI
+	// A RabbitMQ plan needs no deadline of its own: each call to the
+	// broker is bounded by the client (as in the CLI); esc cancels it.
+	var (
+		ctx    context.Context
+		cancel context.CancelFunc
+	)
+	if v.kafka {
+		ctx, cancel = context.WithTimeout(m.ctx, 4*m.opts.Timeout)
+	} else {
+		ctx, cancel = context.WithCancel(m.ctx)
+	}
 	v.cancel = cancel
 	seq := v.seq
 	plan := func() tea.Msg {
@@ -891,9 +908,15 @@ func (v *drainView) body(st *styles) []string {
 		add(v.planLines(st)[0], "")
 		add(v.doneLines(st)...)
 	}
+	// long lines (a reason, a note, the question) wrap: their numbers
+	// are never cut off
 	out := make([]string, 0, min(len(lines), v.height))
-	for _, l := range lines[:min(len(lines), v.height)] {
-		out = append(out, clip(l, v.width))
+	for _, l := range lines {
+		for _, w := range strings.Split(ansi.Wrap(l, max(v.width, 20), " "), "\n") {
+			if len(out) < v.height {
+				out = append(out, clip(w, v.width))
+			}
+		}
 	}
 	return out
 }
@@ -987,15 +1010,30 @@ func (v *drainView) planLines(st *styles) []string {
 	if rate > 0 {
 		filter += " · rate " + strconv.FormatFloat(rate, 'f', -1, 64) + "/s"
 	}
+	// a plan of part of a RabbitMQ queue says its depth and scales the
+	// sample to it; one that could not read the queue says so
+	estimated := !v.kafka && !p.Complete && p.Depth > 0 && p.NotSampled == nil
 	head := fmt.Sprintf("plan: %s → %s (%s): %s to move, %s skipped by filter",
 		safe(p.Source), safe(p.To), scope, fmtInt(int64(p.Selected)), fmtInt(int64(p.Skipped)))
-	if v.kafka {
+	switch {
+	case v.kafka:
 		head = fmt.Sprintf("plan: %s → %s: %s record(s) to move of %s read", safe(p.Source), safe(p.To),
 			fmtInt(int64(p.Selected)), fmtInt(int64(p.Sampled)))
+	case p.NotSampled != nil:
+		head = fmt.Sprintf("plan: %s → %s (depth %s; not sampled): up to %s to move", safe(p.Source), safe(p.To), fmtInt(p.Depth), fmtInt(p.Estimate))
+	case estimated:
+		head = fmt.Sprintf("plan: %s → %s (depth %s; %s sampled, %s of them pass the filters): about %s to move",
+			safe(p.Source), safe(p.To), fmtInt(p.Depth), fmtInt(int64(p.Sampled)), fmtInt(int64(p.Selected)), fmtInt(p.Estimate))
 	}
 	lines := []string{head + st.dim.Render(filter)}
 	for _, r := range p.Routes {
 		line := fmt.Sprintf("  %6s → %s", fmtInt(int64(r.Count)), safe(r.Target))
+		switch {
+		case p.NotSampled != nil:
+			line = fmt.Sprintf("  %6s → %s", "", safe(r.Target))
+		case estimated:
+			line += st.dim.Render("  (about " + fmtInt(r.Estimate) + " of the depth)")
+		}
 		if r.Problem != "" {
 			line += "  " + st.flashError.Render("!! "+safe(r.Problem))
 		}
@@ -1004,10 +1042,18 @@ func (v *drainView) planLines(st *styles) []string {
 	for _, pr := range p.Problems {
 		lines = append(lines, "  "+st.flashError.Render("problem: "+safe(pr)))
 	}
+	if p.NotSampled != nil {
+		lines = append(lines, "  "+st.flashWarn.Render("not sampled: "+safe(p.NotSampled.Reason)))
+	}
+	for _, n := range p.Notes {
+		lines = append(lines, "  "+st.dim.Render("note: "+safe(n)))
+	}
 	if p.Warning != "" {
 		lines = append(lines, "  "+st.flashWarn.Render("warning: "+safe(p.Warning)))
 	}
-	if !p.Complete {
+	if estimated {
+		lines = append(lines, st.dim.Render("  the counts are of a sample, scaled to the depth: the drain moves every message that passes the filters, up to the depth planned"))
+	} else if !p.Complete && p.NotSampled == nil {
 		lines = append(lines, st.dim.Render("  the counts are of a sample: the drain moves every message that passes the filters, up to the depth at start"))
 	}
 	return lines

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -116,15 +118,42 @@ func (p *peekPanes) body(st *styles) []string {
 	return lines
 }
 
-// peekView shows a page of a queue's messages (Peek: got and requeued,
-// nothing consumed) in the peek panes. `]` and `[` turn the pages. It loads
-// when opened, on a page turn and on `r`.
+// peekView shows a page of a queue's messages (PeekQueue: got and
+// requeued, the queue left as it was) in the peek panes. `]` and `[` turn
+// the pages. It loads when opened, on a page turn and on `r`. The header
+// gives the depth measured at each page and says when it changed.
+//
+// A queue that a peek would change (a quorum queue with a delivery limit,
+// on a RabbitMQ that counts requeues as delivery attempts) is read only
+// when the operator says yes for each page, after a question stating the
+// numbers; the pages read are kept, so paging back costs nothing, and each
+// message shows the attempts it has left.
 type peekView struct {
 	peekPanes
 	vhost, name string
-	total       int64 // queue depth when opened (0: unknown)
+	total       int64 // queue depth: from the list, then measured at each page (0: unknown)
 	pageCursor
 	st rabbitState
+
+	measured bool   // total was measured by a page load
+	change   string // how the depth changed since the previous page
+	loadedAt time.Time
+	styles   *styles
+
+	// the cost of a peek, once known (a refusal, or an accepted read);
+	// ask is the page waiting for the operator's yes, accept the page he
+	// said yes to (-1: none); kept are the pages read at that cost, left
+	// the attempts each message read has left (by index, where shown).
+	risk   *backends.PeekRisk
+	ask    int
+	accept int
+	kept   map[int]*peekResult
+	left   map[int]int64
+	long   []longLine // the cost and the question, wrapped when drawn
+}
+
+func (v *peekView) summary(width int) []string {
+	return append(v.peekPanes.summary(width), wrapLong(width, v.long)...)
 }
 
 // pageCursor is where a peek is in its pages: the page shown, the one
@@ -162,11 +191,12 @@ func (c *pageCursor) arrived(page, n int, noun, why string) (bool, notice) {
 	return true, notice{}
 }
 
-// peekResult is one page of messages.
+// peekResult is one page of messages, or the refusal to read it.
 type peekResult struct {
 	page    int
-	msgs    []backends.Message
-	warning string
+	res     *backends.PeekResult
+	refused *backends.PeekRisk
+	at      time.Time
 }
 
 const (
@@ -180,6 +210,7 @@ const (
 	mcReason
 	mcDeaths
 	mcSize
+	mcLeft // shown where each message read costs a delivery attempt
 )
 
 const (
@@ -202,7 +233,8 @@ func newPeekView(vhost, name string, total int64) *peekView {
 	}
 	panes := newPeekPanes(cols, mcIndex, "no messages on this page", "select a message",
 		func(r *row) string { return "message " + r.cells[mcIndex] })
-	return &peekView{peekPanes: panes, vhost: vhost, name: name, total: total}
+	return &peekView{peekPanes: panes, vhost: vhost, name: name, total: total, ask: -1, accept: -1,
+		kept: map[int]*peekResult{}, left: map[int]int64{}}
 }
 
 func (v *peekView) id() string              { return "peek/" + queueKey(v.vhost, v.name) }
@@ -210,79 +242,245 @@ func (v *peekView) crumb() string           { return "peek" }
 func (v *peekView) what() string            { return "messages of " + safe(v.name) }
 func (v *peekView) rabbit() *rabbitState    { return &v.st }
 func (v *peekView) periodic() bool          { return false }
+func (v *peekView) callsBounded()           {}
 func (v *peekView) build(*dataset, *styles) {}
 func (v *peekView) builtGen() uint64        { return 0 }
 func (v *peekView) open() (view, bool)      { return nil, false }
 func (v *peekView) noun() string            { return v.peekPanes.noun("messages") }
 
+// asking says the view waits for the operator's yes to read a page.
+func (v *peekView) asking() bool { return v.ask >= 0 }
+
 func (v *peekView) load(src RabbitSource) func(context.Context) (any, error) {
 	vhost, name, page := v.vhost, v.name, v.want
+	accept := v.accept == page
 	return func(ctx context.Context) (any, error) {
-		msgs, warning, err := src.Peek(ctx, vhost, name, page*peekPageSize, peekPageSize)
+		res, err := src.PeekQueue(ctx, vhost, name, backends.PeekOptions{Offset: page * peekPageSize, Limit: peekPageSize, AcceptRisk: accept})
+		var re *backends.PeekRiskError
+		if errors.As(err, &re) {
+			return &peekResult{page: page, refused: re.Risk}, nil
+		}
 		if err != nil {
 			return nil, err
 		}
-		return &peekResult{page: page, msgs: msgs, warning: warning}, nil
+		return &peekResult{page: page, res: res}, nil
 	}
 }
 
-// turn asks for the next (dir > 0) or previous page.
+// turn asks for the next (dir > 0) or previous page. A page of a costly
+// queue already read is shown as it was read, at no cost; one not read
+// yet waits for the operator's yes.
 func (v *peekView) turn(dir int) (bool, notice) {
+	if v.asking() {
+		return false, notice{flashInfo, "answer the question first: y reads the page, any other key does not"}
+	}
 	if ok, n := v.step(dir, v.st.loaded, "messages"); !ok {
 		return false, n
 	}
-	v.want += dir
+	next := v.want + dir
+	if r, ok := v.kept[next]; ok {
+		v.want = next
+		v.show(r)
+		return false, notice{flashInfo, "page " + itoa(next+1) + " as read at " + r.at.Format("15:04:05") + ": showing it again costs nothing"}
+	}
+	if v.risk != nil && v.risk.Kind == backends.RiskDeliveryLimit {
+		v.ask = next
+		v.summarize()
+		return false, notice{flashWarn, v.question()}
+	}
+	v.want = next
 	return true, notice{}
 }
 
-func (v *peekView) apply(res any, _ time.Time, st *styles) notice {
+// accepted is the operator's yes: the page asked for is read.
+func (v *peekView) accepted() {
+	v.accept, v.want, v.ask = v.ask, v.ask, -1
+	v.summarize()
+}
+
+// declined is any other answer: nothing is read.
+func (v *peekView) declined() {
+	v.ask, v.want = -1, v.page
+	v.summarize()
+}
+
+func (v *peekView) apply(res any, now time.Time, st *styles) notice {
 	r, _ := res.(*peekResult)
 	if r == nil {
 		return notice{}
 	}
-	if ok, n := v.arrived(r.page, len(r.msgs), "messages", "the queue is shorter now"); !ok {
+	v.styles = st
+	if r.refused != nil {
+		v.risk, v.want = r.refused, v.page
+		if v.total == 0 || !v.measured {
+			v.total = r.refused.Depth
+		}
+		if r.refused.Kind != backends.RiskDeliveryLimit {
+			v.list.empty = "not read: " + safe(r.refused.Reason)
+			v.summarize()
+			return notice{flashError, "not peeked: " + safe(r.refused.Reason)}
+		}
+		v.ask = r.page
+		v.list.empty = "not read yet: y reads this page"
+		v.summarize()
+		return notice{flashWarn, v.question()}
+	}
+	if ok, n := v.arrived(r.page, len(r.res.Messages), "messages", "the queue is shorter now"); !ok {
 		return n
 	}
-	if v.total < int64(r.page*peekPageSize+len(r.msgs)) {
-		v.total = int64(r.page*peekPageSize + len(r.msgs))
+	r.at = now
+	depth := r.res.Depth
+	v.change = ""
+	if v.measured && depth != v.total {
+		verb, d := "grew", depth-v.total
+		if d < 0 {
+			verb, d = "shrank", -d
+		}
+		v.change = verb + " by " + fmtInt(d) + " since the previous page"
 	}
-	rows := make([]row, 0, len(r.msgs))
-	details := make(map[string][]row, len(r.msgs))
-	for i := range r.msgs {
-		m := &r.msgs[i]
+	v.total, v.measured = depth, true
+	if r.res.Risk != nil {
+		v.risk = r.res.Risk
+		v.accept = -1
+		v.kept[r.page] = r
+		// every message read lost one attempt; those of this page say
+		// exactly how many they have left
+		for i := 0; i < r.res.Read; i++ {
+			if l, ok := v.left[i]; ok {
+				v.left[i] = l - 1
+			}
+		}
+		for k := range r.res.Messages {
+			if l, ok := r.res.Risk.AttemptsLeft(&r.res.Messages[k]); ok {
+				v.left[r.res.Messages[k].Index] = l
+			}
+		}
+	}
+	v.show(r)
+	if r.res.Warning != "" {
+		return notice{flashWarn, safe(r.res.Warning)}
+	}
+	return notice{}
+}
+
+// show puts a page read (now, or earlier at a cost) on screen.
+func (v *peekView) show(r *peekResult) {
+	v.page, v.want, v.count = r.page, r.page, len(r.res.Messages)
+	v.loadedAt = r.at
+	costly := v.risk != nil && v.risk.Kind == backends.RiskDeliveryLimit
+	if costly && len(v.list.cols) == mcLeft {
+		v.list.cols = append(v.list.cols, column{title: "LEFT", right: true, num: true})
+	}
+	rows := make([]row, 0, len(r.res.Messages))
+	details := make(map[string][]row, len(r.res.Messages))
+	for i := range r.res.Messages {
+		m := &r.res.Messages[i]
 		id := itoa(m.Index)
-		rows = append(rows, messageRow(id, m))
-		details[id] = messageDetail(m)
+		left, known := v.left[m.Index]
+		if !costly {
+			known = false
+		}
+		rows = append(rows, messageRow(id, m, left, known))
+		details[id] = messageDetail(m, v.attemptsLine(m))
 	}
 	v.setPage(rows, details)
+	v.summarize()
+}
 
+// attemptsLine is the delivery attempts line of a message of a costly
+// queue ("" for the others).
+func (v *peekView) attemptsLine(m *backends.Message) string {
+	r := v.risk
+	if r == nil || r.Kind != backends.RiskDeliveryLimit {
+		return ""
+	}
+	left, ok := v.left[m.Index]
+	if !ok {
+		return "delivery limit " + fmtInt(r.DeliveryLimit) + ": this RabbitMQ does not show how many attempts a message has left"
+	}
+	line := "x-delivery-count " + fmtInt(max(m.DeliveryCount(), 0)) + " when read · delivery limit " + fmtInt(r.DeliveryLimit) + " · "
+	switch {
+	case left < 0:
+		return line + "no attempt left: " + safe(r.OverLimit)
+	case left == 0:
+		return line + "0 attempts left: the next requeue (a peek, a failed drain) drops or dead-letters it"
+	}
+	return line + fmtInt(left) + " attempts left"
+}
+
+// question states what reading the page asked for costs, in numbers.
+func (v *peekView) question() string {
+	r := v.risk
+	depth := v.total
+	if depth <= 0 {
+		depth = r.Depth
+	}
+	reads := min(int64((v.ask+1)*peekPageSize), depth)
+	q := "Peek at page " + itoa(v.ask+1) + " of " + safe(v.name) + "? It reads " + fmtInt(reads) + " of its " + fmtInt(depth) +
+		" messages (and any requeued ahead of them, to keep the order): each loses one of its " + fmtInt(r.DeliveryLimit) +
+		" delivery attempts, and one with none left is " + safe(r.OverLimit) + "."
+	lost, first := 0, -1
+	for i := 0; int64(i) < reads; i++ {
+		if l, ok := v.left[i]; ok && l == 0 {
+			lost++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if lost > 0 {
+		q += " " + fmtInt(int64(lost)) + " of the messages read before (from #" + itoa(first) + ") have no attempt left: this read would lose them."
+	}
+	return q + " y reads it · any other key does not"
+}
+
+// summarize builds the lines above the panes.
+func (v *peekView) summarize() {
+	st := v.styles
+	if st == nil {
+		return
+	}
 	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
-	// Indexes count from 0, as in the # column.
-	first, last := r.page*peekPageSize, r.page*peekPageSize+len(r.msgs)-1
+	first, last := v.page*peekPageSize, v.page*peekPageSize+v.count-1
 	span := "-"
-	if len(r.msgs) > 0 {
+	if v.count > 0 {
 		span = "#" + itoa(first) + "–#" + itoa(last)
 	}
 	pages := "?"
 	if v.total > 0 {
 		pages = itoa(int((v.total + peekPageSize - 1) / peekPageSize))
 	}
+	depth := fmtInt(v.total)
+	if v.change != "" {
+		depth += " " + st.flashWarn.Render("(the queue "+v.change+")")
+	}
+	hint := "] next page · [ previous · tab message/list · nothing is consumed nor reordered"
+	costly := v.risk != nil && v.risk.Kind == backends.RiskDeliveryLimit
+	if costly {
+		hint = "] next page (asks first) · [ previous (pages read are kept: no cost) · tab message/list"
+	}
 	v.sum = summaryLines{parts: []string{
 		kv("vhost", safe(v.vhost)),
 		kv("queue", safe(v.name)),
-		kv("page", itoa(r.page+1)+" of "+pages),
-		kv("messages", span+" of "+fmtInt(v.total)),
-		st.dim.Render("] next page · [ previous · tab message/list · nothing is consumed"),
+		kv("page", itoa(v.page+1)+" of "+pages),
+		kv("messages", span+" of "+depth),
+		st.dim.Render(hint),
 	}}
-	if r.warning != "" {
-		w := safe(r.warning)
-		v.sum.extra = append(v.sum.extra, st.flashWarn.Render("! "+w))
-		return notice{flashWarn, w}
+	if costly && v.count > 0 && !v.loadedAt.IsZero() {
+		v.sum.parts = append(v.sum.parts, kv("read", v.loadedAt.Format("15:04:05")))
 	}
-	return notice{}
+	v.long = nil
+	if v.risk != nil {
+		v.long = append(v.long, longLine{st.flashWarn, "! " + safe(v.risk.Reason)})
+	}
+	if v.asking() {
+		v.long = append(v.long, longLine{st.confirm, v.question()})
+	}
 }
 
-func messageRow(id string, m *backends.Message) row {
+// messageRow is a message's row; left is the attempts it has left where
+// known (a queue whose peeks cost delivery attempts).
+func messageRow(id string, m *backends.Message, left int64, known bool) row {
 	origin, reason := m.Origin()
 	var deaths int64
 	for _, d := range m.Deaths {
@@ -294,6 +492,16 @@ func messageRow(id string, m *backends.Message) row {
 		redelivered = "yes"
 	}
 	size := max(m.Size, len(m.Body))
+	leftCell, leftStyle, leftKey := "-", cellDim, math.NaN()
+	if known {
+		leftCell, leftStyle, leftKey = fmtInt(left), cellPlain, float64(left)
+		switch {
+		case left < 0:
+			leftCell, leftStyle = "gone", cellError
+		case left == 0:
+			leftStyle = cellError
+		}
+	}
 	return row{
 		id: id,
 		cells: []string{
@@ -307,20 +515,22 @@ func messageRow(id string, m *backends.Message) row {
 			mcReason:      safe(orDash(reason)),
 			mcDeaths:      fmtInt(deaths),
 			mcSize:        fmtBytes(size),
+			mcLeft:        leftCell,
 		},
-		styles: []cellStyle{mcReason: reasonStyle(reason)},
+		styles: []cellStyle{mcReason: reasonStyle(reason), mcLeft: leftStyle},
 		nums: []float64{
 			mcIndex:     float64(m.Index),
 			mcTimestamp: tsKey,
 			mcDeaths:    float64(deaths),
 			mcSize:      float64(size),
+			mcLeft:      leftKey,
 		},
 	}
 }
 
 // messageDetail is the selected message, one field or body line a row,
-// everything sanitized.
-func messageDetail(m *backends.Message) []row {
+// everything sanitized; attempts, when set, is its delivery attempts line.
+func messageDetail(m *backends.Message, attempts string) []row {
 	var rows []row
 	add := func(field, value string, s cellStyle) {
 		rows = append(rows, row{
@@ -363,6 +573,9 @@ func messageDetail(m *backends.Message) []row {
 			continue // shown as the death history below
 		}
 		add("header", safe(k)+": "+fmtValue(m.Headers[k]), cellPlain)
+	}
+	if attempts != "" {
+		add("attempts", attempts, cellWarn)
 	}
 	if m.FirstDeath != nil {
 		add("first death", "queue "+quoteSafe(m.FirstDeath.Queue)+" · reason "+safe(orDash(m.FirstDeath.Reason))+

@@ -42,6 +42,7 @@ func (v *queueView) noun() string               { return "entries" }
 func (v *queueView) what() string               { return "queue " + safe(v.name) }
 func (v *queueView) rabbit() *rabbitState       { return &v.st }
 func (v *queueView) periodic() bool             { return true }
+func (v *queueView) callsBounded()              {}
 func (v *queueView) build(*dataset, *styles)    {}
 func (v *queueView) builtGen() uint64           { return 0 }
 func (v *queueView) focused() *table            { return v.tbl }
@@ -133,16 +134,24 @@ func queueSummary(q *backends.Queue, st *styles) summaryLines {
 	if q.DeliveryLimit != nil {
 		limit = fmtInt(*q.DeliveryLimit)
 	}
+	num := func(field string, n int64) string {
+		c, style, _ := countCell(q, field, n, cellPlain)
+		return st.cells[style].Render(c)
+	}
+	rate := func(field string, r float64) string {
+		c, style, _ := rateCell(q, field, r)
+		return st.cells[style].Render(c)
+	}
 	sum := summaryLines{parts: []string{
 		kv("vhost", safe(q.Vhost)),
 		kv("type", safe(orDash(q.Type))),
 		kv("state", safe(orDash(q.State))),
-		kv("ready", fmtInt(q.Ready)),
-		kv("unacked", fmtInt(q.Unacked)),
-		kv("consumers", fmtInt(q.Consumers)),
-		kv("publish/s", fmtRate(q.PublishRate)),
-		kv("deliver/s", fmtRate(q.DeliverRate)),
-		kv("ack/s", fmtRate(q.AckRate)),
+		kv("ready", num("ready", q.Ready)),
+		kv("unacked", num("unacked", q.Unacked)),
+		kv("consumers", num("consumers", q.Consumers)),
+		kv("publish/s", rate("publish_rate", q.PublishRate)),
+		kv("deliver/s", rate("deliver_rate", q.DeliverRate)),
+		kv("ack/s", rate("ack_rate", q.AckRate)),
 		kv("policy", safe(orDash(q.Policy))),
 		kv("dead-letter exchange", dlx),
 		kv("delivery limit", limit),

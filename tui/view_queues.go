@@ -92,6 +92,7 @@ func (v *queuesView) noun() string {
 func (v *queuesView) what() string             { return v.noun() }
 func (v *queuesView) rabbit() *rabbitState     { return &v.st }
 func (v *queuesView) periodic() bool           { return true }
+func (v *queuesView) callsBounded()            {}
 func (v *queuesView) build(*dataset, *styles)  {}
 func (v *queuesView) builtGen() uint64         { return 0 }
 func (v *queuesView) focused() *table          { return v.tbl }
@@ -155,9 +156,12 @@ func (v *queuesView) apply(res any, _ time.Time, _ *styles) notice {
 		q := &qs[i]
 		k := queueKey(q.Vhost, q.Name)
 		// Every queue's history grows, DLQ or not, so that switching the
-		// filter does not lose it.
-		backlog := q.Ready + q.Unacked
-		h := append(v.history[k], backlog)
+		// filter does not lose it; a backlog the API sent out of range
+		// is not a sample.
+		h := v.history[k]
+		if q.Valid("ready") && q.Valid("unacked") {
+			h = append(h, q.Ready+q.Unacked)
+		}
 		if len(h) > historyLen {
 			h = h[len(h)-historyLen:]
 		}
@@ -178,13 +182,28 @@ func (v *queuesView) apply(res any, _ time.Time, _ *styles) notice {
 	return notice{}
 }
 
-func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) row {
-	messages := q.Messages
-	if messages < q.Ready+q.Unacked {
-		messages = q.Ready + q.Unacked
+// countCell is a count of the management API as a cell, with its style
+// and sort key; one that came out of range is its raw text flagged with ?
+// (warning style), and sorts as missing.
+func countCell(q *backends.Queue, field string, n int64, style cellStyle) (string, cellStyle, float64) {
+	if raw, bad := q.Invalid[field]; bad {
+		return safe(raw) + "?", cellWarn, math.NaN()
 	}
+	return fmtInt(n), style, float64(n)
+}
+
+// rateCell is countCell for a rate.
+func rateCell(q *backends.Queue, field string, r float64) (string, cellStyle, float64) {
+	if raw, bad := q.Invalid[field]; bad {
+		return safe(raw) + "?", cellWarn, math.NaN()
+	}
+	return fmtRate(r), cellPlain, r
+}
+
+func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) row {
+	messages, depthOK := q.Depth()
 	drainCell, drainKey := "-", math.NaN()
-	if net := q.DeliverRate - q.PublishRate; net > 0 && messages > 0 {
+	if net := q.DeliverRate - q.PublishRate; net > 0 && messages > 0 && depthOK && q.Valid("deliver_rate") && q.Valid("publish_rate") {
 		d := time.Duration(float64(messages) / net * float64(time.Second))
 		drainCell, drainKey = fmtDuration(d), float64(d)
 	}
@@ -206,6 +225,11 @@ func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) row {
 	if q.Consumers == 0 && messages > 0 && !q.IsDLQ {
 		consumersStyle = cellStop // a backlog nobody consumes
 	}
+	ready, readyStyle, readyKey := countCell(q, "ready", q.Ready, cellPlain)
+	unacked, unackedStyle, unackedKey := countCell(q, "unacked", q.Unacked, cellPlain)
+	consumers, consumersStyle, consumersKey := countCell(q, "consumers", q.Consumers, consumersStyle)
+	publish, publishStyle, publishKey := rateCell(q, "publish_rate", q.PublishRate)
+	deliver, deliverStyle, deliverKey := rateCell(q, "deliver_rate", q.DeliverRate)
 	return row{
 		id:  id,
 		ref: id,
@@ -213,11 +237,11 @@ func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) row {
 			qcVhost:     safe(q.Vhost),
 			qcName:      safe(q.Name),
 			qcType:      safe(orDash(q.Type)),
-			qcReady:     fmtInt(q.Ready),
-			qcUnacked:   fmtInt(q.Unacked),
-			qcConsumers: fmtInt(q.Consumers),
-			qcPublish:   fmtRate(q.PublishRate),
-			qcDeliver:   fmtRate(q.DeliverRate),
+			qcReady:     ready,
+			qcUnacked:   unacked,
+			qcConsumers: consumers,
+			qcPublish:   publish,
+			qcDeliver:   deliver,
 			qcTrend:     sparkline(hist, sparkWidth),
 			qcDrain:     drainCell,
 			qcDLX:       dlx,
@@ -225,17 +249,21 @@ func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) row {
 		},
 		styles: []cellStyle{
 			qcVhost:     cellDim,
+			qcReady:     readyStyle,
+			qcUnacked:   unackedStyle,
 			qcConsumers: consumersStyle,
+			qcPublish:   publishStyle,
+			qcDeliver:   deliverStyle,
 			qcTrend:     cellDim,
 			qcDLX:       dlxStyle,
 			qcDLQ:       lastStyle,
 		},
 		nums: []float64{
-			qcReady:     float64(q.Ready),
-			qcUnacked:   float64(q.Unacked),
-			qcConsumers: float64(q.Consumers),
-			qcPublish:   q.PublishRate,
-			qcDeliver:   q.DeliverRate,
+			qcReady:     readyKey,
+			qcUnacked:   unackedKey,
+			qcConsumers: consumersKey,
+			qcPublish:   publishKey,
+			qcDeliver:   deliverKey,
 			qcTrend:     math.NaN(),
 			qcDrain:     drainKey,
 		},

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -15,8 +16,9 @@ import (
 )
 
 // dial opens an AMQP connection to vhost with the configured credentials,
-// bounded by ctx and the configured timeout. name is the connection name
-// the management UI shows.
+// bounded by ctx and the configured timeout (the TCP connect, TLS and AMQP
+// handshakes together). name is the connection name the management UI
+// shows.
 func (c *Client) dial(ctx context.Context, vhost, name string) (*amqp.Connection, error) {
 	if c.amqp == nil {
 		return nil, errors.New("no RabbitMQ AMQP URL configured (set rabbitmq.url, or --rabbitmq-url)")
@@ -45,22 +47,110 @@ func (c *Client) dial(ctx context.Context, vhost, name string) (*amqp.Connection
 		conn, err := amqp.DialConfig(u.String(), cfg)
 		out <- res{conn, err}
 	}()
+	timer := time.NewTimer(c.cfg.Timeout)
+	defer timer.Stop()
+	abandon := func() {
+		go func() {
+			if r := <-out; r.conn != nil {
+				_ = r.conn.CloseDeadline(time.Now().Add(time.Second))
+			}
+		}()
+	}
 	select {
 	case r := <-out:
 		if r.err != nil {
 			return nil, c.dialErr(r.err, vhost)
 		}
 		return r.conn, nil
+	case <-timer.C:
+		abandon()
+		return nil, &Error{Op: fmt.Sprintf("timed out connecting to RabbitMQ at %s (after %s)", c.amqp.Host, c.cfg.Timeout), Err: context.DeadlineExceeded}
 	case <-ctx.Done():
-		go func() {
-			if r := <-out; r.conn != nil {
-				_ = r.conn.CloseDeadline(time.Now().Add(time.Second))
-			}
-		}()
+		abandon()
 		if errors.Is(ctx.Err(), context.Canceled) {
 			return nil, &Error{Op: "cancelled while connecting to RabbitMQ at " + c.amqp.Host, Err: context.Canceled}
 		}
 		return nil, &Error{Op: "timed out connecting to RabbitMQ at " + c.amqp.Host, Err: context.DeadlineExceeded}
+	}
+}
+
+// session is one AMQP connection whose every blocking call is bounded by
+// the configured timeout and by ctx: amqp091 calls take no context, so
+// past either bound the connection is closed, which makes the call return.
+// The session is then dead, and every later call fails at once with the
+// first failure: a command never goes on calling a peer that stopped
+// answering. Closing the connection requeues whatever it held unacked.
+type session struct {
+	c    *Client
+	conn *amqp.Connection
+	ctx  context.Context
+	stop func() bool
+	mu   sync.Mutex
+	dead error
+}
+
+// openSession dials vhost (bounded as dial is) and returns the session.
+func (c *Client) openSession(ctx context.Context, vhost, name string) (*session, error) {
+	conn, err := c.dial(ctx, vhost, name)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{c: c, conn: conn, ctx: ctx}
+	s.stop = context.AfterFunc(ctx, func() { s.kill(nil) })
+	return s, nil
+}
+
+// kill closes the connection at once (a dead peer gets no grace), first
+// recording why when err is set.
+func (s *session) kill(err error) {
+	s.mu.Lock()
+	if s.dead == nil && err != nil {
+		s.dead = err
+	}
+	s.mu.Unlock()
+	_ = s.conn.CloseDeadline(time.Now())
+}
+
+// failed is the error that ended the session, nil while it lives.
+func (s *session) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead != nil {
+		return s.dead
+	}
+	switch {
+	case errors.Is(s.ctx.Err(), context.Canceled):
+		s.dead = &Error{Op: "cancelled", Err: context.Canceled}
+	case s.ctx.Err() != nil:
+		s.dead = &Error{Op: "timed out", Err: context.DeadlineExceeded}
+	}
+	return s.dead
+}
+
+// call runs fn, a blocking amqp091 call named by what ("opening a
+// channel"), bounded by the timeout and ctx.
+func (s *session) call(what string, fn func() error) error {
+	if err := s.failed(); err != nil {
+		return err
+	}
+	t := time.AfterFunc(s.c.cfg.Timeout, func() {
+		s.kill(&Error{Op: fmt.Sprintf("timed out %s on RabbitMQ at %s (after %s)", what, s.c.amqp.Host, s.c.cfg.Timeout),
+			Err: context.DeadlineExceeded})
+	})
+	err := fn()
+	t.Stop()
+	if dead := s.failed(); dead != nil {
+		return dead
+	}
+	return err
+}
+
+// close closes the connection, waiting little for a peer that does not
+// answer (what it held unacknowledged is requeued either way).
+func (s *session) close() {
+	s.stop()
+	if s.failed() == nil {
+		_ = s.conn.CloseDeadline(time.Now().Add(min(s.c.cfg.Timeout, time.Second)))
 	}
 }
 
@@ -90,7 +180,7 @@ func (c *Client) dialErr(err error, vhost string) error {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return &Error{Op: "timed out connecting to " + where, Err: context.DeadlineExceeded}
+		return &Error{Op: fmt.Sprintf("timed out connecting to RabbitMQ at %s (after %s)", c.amqp.Host, c.cfg.Timeout), Err: context.DeadlineExceeded}
 	}
 	var oe *net.OpError
 	if errors.As(err, &oe) {

@@ -28,6 +28,9 @@ const DefaultTimeout = 10 * time.Second
 // DefaultPageSize is the /api/queues page size.
 const DefaultPageSize = 500
 
+// DefaultMaxReply bounds the size of one management API reply.
+const DefaultMaxReply = 64 << 20
+
 // Config configures a connection to one RabbitMQ broker or cluster.
 type Config struct {
 	URL           string // amqp:// or amqps://, without password; its vhost is ignored (each call names one)
@@ -41,6 +44,15 @@ type Config struct {
 	Timeout time.Duration
 	// PageSize is the /api/queues page size (default 500; tests use less).
 	PageSize int
+	// MaxReply bounds each management API reply in bytes (default 64 MiB);
+	// a longer one fails the call with an error that says so.
+	MaxReply int64
+	// MaxQueues bounds a queue listing (default DefaultMaxQueues).
+	MaxQueues int
+	// OnPage, when set, is told of each page of a queue listing: the page
+	// read, the page count the API claims, the queues so far (for a
+	// progress line). It is called from the listing's goroutine.
+	OnPage func(page, pages, queues int)
 }
 
 // Client talks to one RabbitMQ. Creating it does no I/O; it is safe for
@@ -52,7 +64,7 @@ type Client struct {
 	http *http.Client
 
 	versionMu sync.Mutex
-	version   string // RabbitMQ version, fetched once (for the quorum peek warning)
+	version   string // RabbitMQ version, fetched once (whether a peek is safe depends on it)
 }
 
 // New validates cfg. It does no I/O.
@@ -86,6 +98,12 @@ func New(cfg Config) (*Client, error) {
 	if c.cfg.PageSize <= 0 {
 		c.cfg.PageSize = DefaultPageSize
 	}
+	if c.cfg.MaxReply <= 0 {
+		c.cfg.MaxReply = DefaultMaxReply
+	}
+	if c.cfg.MaxQueues <= 0 {
+		c.cfg.MaxQueues = DefaultMaxQueues
+	}
 	var tc *tls.Config
 	if cfg.TLS != nil {
 		tc = cfg.TLS.Clone()
@@ -102,6 +120,9 @@ func New(cfg Config) (*Client, error) {
 	c.http = &http.Client{Transport: tr, Timeout: c.cfg.Timeout}
 	return c, nil
 }
+
+// SetProgress sets Config.OnPage; call it before the client is used.
+func (c *Client) SetProgress(f func(page, pages, queues int)) { c.cfg.OnPage = f }
 
 // Name is the management API's host:port.
 func (c *Client) Name() string { return c.base.Host }
@@ -126,8 +147,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err == nil {
-		return e.Op
+	if e.Err == nil || e.Err == context.DeadlineExceeded || e.Err == context.Canceled {
+		return e.Op // it says "timed out" or "cancelled" already
 	}
 	return e.Op + ": " + e.Err.Error()
 }
@@ -177,7 +198,8 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 		case errors.Is(ctx.Err(), context.Canceled):
 			return &Error{Op: "cancelled while calling the " + c.mgmt(), Err: context.Canceled}
 		case ctx.Err() != nil || isTimeout(err):
-			return &Error{Op: "timed out calling the " + c.mgmt(), Err: context.DeadlineExceeded}
+			return &Error{Op: fmt.Sprintf("timed out calling the %s for %s (after %s)", c.mgmt(), backends.SafeText(u.Path), c.cfg.Timeout),
+				Err: context.DeadlineExceeded}
 		}
 		return &Error{Op: "cannot reach the " + c.mgmt(), Err: errors.New(netReason(err))}
 	}
@@ -195,15 +217,70 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 		return &Error{Op: fmt.Sprintf("the %s answered %s for %s", c.mgmt(), resp.Status, backends.SafeText(u.Path)), Status: resp.StatusCode,
 			Err: errors.New(backends.SafeText(strings.TrimSpace(string(body))))}
 	}
-	dec := json.NewDecoder(io.LimitReader(resp.Body, 1<<30))
+	dec := json.NewDecoder(&boundedReader{r: resp.Body, n: c.cfg.MaxReply})
 	dec.UseNumber()
-	if err := dec.Decode(out); err != nil {
-		if ctx.Err() != nil {
-			return &Error{Op: "cancelled while reading from the " + c.mgmt(), Err: ctx.Err()}
+	decode := dec.Decode
+	if sd, ok := out.(streamDecoder); ok {
+		decode = func(any) error { return sd.decodeFrom(dec) }
+	}
+	if err := decode(out); err != nil {
+		switch {
+		case errors.Is(ctx.Err(), context.Canceled):
+			return &Error{Op: "cancelled while reading from the " + c.mgmt(), Err: context.Canceled}
+		case ctx.Err() != nil || isTimeout(err):
+			return &Error{Op: fmt.Sprintf("timed out reading the answer of the %s for %s (after %s)", c.mgmt(), backends.SafeText(u.Path), c.cfg.Timeout),
+				Err: context.DeadlineExceeded}
+		case errors.Is(err, errReplyTooLarge):
+			return &Error{Op: fmt.Sprintf("the answer of the %s for %s is larger than %s: refused", c.mgmt(), backends.SafeText(u.Path), fmtBytes(c.cfg.MaxReply))}
 		}
 		return &Error{Op: "cannot decode the answer of the " + c.mgmt() + " for " + backends.SafeText(u.Path), Err: err}
 	}
 	return nil
+}
+
+// streamDecoder is a reply read piece by piece (a page of queues, whose
+// item count is checked as it is read).
+type streamDecoder interface {
+	decodeFrom(dec *json.Decoder) error
+}
+
+// errReplyTooLarge is a management API reply longer than MaxReply.
+var errReplyTooLarge = errors.New("reply too large")
+
+// boundedReader reads at most n bytes of r; a byte more is
+// errReplyTooLarge (the end of r at exactly n is not).
+type boundedReader struct {
+	r io.Reader
+	n int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		var one [1]byte
+		if k, err := b.r.Read(one[:]); k > 0 {
+			return 0, errReplyTooLarge
+		} else if err != nil {
+			return 0, err
+		}
+		return 0, nil
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	k, err := b.r.Read(p)
+	b.n -= int64(k)
+	return k, err
+}
+
+// fmtBytes is a size in MiB or KiB.
+func fmtBytes(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func isTimeout(err error) bool {
@@ -227,19 +304,20 @@ func netReason(err error) string {
 // seg escapes one path segment (a vhost, queue or exchange name).
 func seg(s string) string { return url.PathEscape(s) }
 
-// rabbitVersion is the broker's version, asked once ("" when unknown).
-func (c *Client) rabbitVersion(ctx context.Context) string {
+// rabbitVersion is the broker's version, asked once.
+func (c *Client) rabbitVersion(ctx context.Context) (string, error) {
 	c.versionMu.Lock()
 	defer c.versionMu.Unlock()
 	if c.version == "" {
 		var o struct {
 			Version string `json:"rabbitmq_version"`
 		}
-		if err := c.get(ctx, "/api/overview", url.Values{"columns": {"rabbitmq_version"}}, &o); err == nil {
-			c.version = o.Version
+		if err := c.get(ctx, "/api/overview", url.Values{"columns": {"rabbitmq_version"}}, &o); err != nil {
+			return "", err
 		}
+		c.version = o.Version
 	}
-	return c.version
+	return c.version, nil
 }
 
 // noPasswordHint says, after an authentication failure, that no password

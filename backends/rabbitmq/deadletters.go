@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -21,20 +22,26 @@ var ExceptionHeaders = []string{
 }
 
 // DeadLetters samples up to sample messages of a dead-letter queue by
-// peeking (nothing is consumed: the depth is the same afterwards) and
-// groups them by origin queue, reason and exception header.
+// peeking (the queue is left as it was: depth and order) and groups them
+// by origin queue, reason and exception header. A queue that a peek would
+// change (see PeekQueue) is not sampled: the summary gives its depth and,
+// in NotSampled, why.
 func (c *Client) DeadLetters(ctx context.Context, vhost, queue string, sample int) (*backends.DeadLetterSummary, error) {
 	if sample <= 0 {
 		sample = DefaultSample
 	}
-	ms, depth, warning, err := c.peek(ctx, vhost, queue, 0, min(sample, MaxPeek))
+	sum := &backends.DeadLetterSummary{Backend: "rabbitmq", Vhost: vhost, Queue: queue, Groups: []backends.DeadLetterGroup{}}
+	res, err := c.PeekQueue(ctx, vhost, queue, backends.PeekOptions{Limit: min(sample, MaxPeek)})
+	var re *backends.PeekRiskError
+	if errors.As(err, &re) {
+		sum.Messages, sum.NotSampled = re.Risk.Depth, re.Risk
+		return sum, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &backends.DeadLetterSummary{
-		Backend: "rabbitmq", Vhost: vhost, Queue: queue,
-		Messages: int64(max(depth, len(ms))), Sampled: len(ms), Groups: Group(ms), Warning: warning,
-	}, nil
+	sum.Messages, sum.Sampled, sum.Groups, sum.Warning = max(res.Depth, int64(len(res.Messages))), len(res.Messages), Group(res.Messages), res.Warning
+	return sum, nil
 }
 
 // Exception is the first exception header of a message, as a string.

@@ -1,14 +1,20 @@
 package rabbitmq
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -637,23 +643,163 @@ func TestPeekKeepsRawDataAndProperties(t *testing.T) {
 	}
 }
 
-func TestPeekWarnsAboutQuorumDeliveryLimit(t *testing.T) {
+// inOrder consumes every message of queue (the end of a test) and fails
+// unless they are ids 0..n-1 in that order.
+func (f *fixture) inOrder(queue string, n int) {
+	f.t.Helper()
+	f.waitDepth(queue, n)
+	ds := f.takeAll(queue)
+	var got []string
+	for i, d := range ds {
+		got = append(got, d.MessageId)
+		if d.MessageId != fmt.Sprint(i) {
+			f.t.Fatalf("%s is not in its order any more: %v", queue, got)
+		}
+	}
+	if len(ds) != n {
+		f.t.Fatalf("%s holds %d messages, want %d", queue, len(ds), n)
+	}
+}
+
+func numbered(i int) amqp.Publishing {
+	return amqp.Publishing{MessageId: fmt.Sprint(i), Body: []byte("x")}
+}
+
+// TestLookingNeverLosesOnTheBroker: a quorum dead-letter queue with a
+// delivery limit of 2 on RabbitMQ 3.10 (which counts every requeue as a
+// delivery attempt) is never peeked implicitly: Peek refuses with the risk
+// in numbers, DeadLetters gives its depth and why it did not sample, three
+// times over; a peek the operator accepts costs each message read one
+// attempt and says how many are left; the queue keeps all 50 messages in
+// their order.
+func TestLookingNeverLosesOnTheBroker(t *testing.T) {
 	f := newFixture(t)
-	q := f.name("limited")
-	f.queue(q, amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int32(5)})
-	f.publish("", q, 2, func(i int) amqp.Publishing { return amqp.Publishing{MessageId: fmt.Sprint(i), Body: []byte("x")} })
-	ms, warning, err := f.c.Peek(context.Background(), "/", q, 0, 10)
-	if err != nil || len(ms) != 2 {
-		t.Fatalf("%v %v", ms, err)
+	q := f.name("limited.dlq")
+	f.queue(q, amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int32(2)})
+	f.publish("", q, 50, func(i int) amqp.Publishing { return numbered(i) })
+	ctx := context.Background()
+	f.waitQueues(f.c, "depth 50", func(m map[string]backends.Queue) bool { return m["limited.dlq"].Messages == 50 })
+	for range 3 {
+		_, _, err := f.c.Peek(ctx, "/", q, 0, 20)
+		var re *backends.PeekRiskError
+		if !errors.As(err, &re) || re.Risk.Kind != backends.RiskDeliveryLimit || re.Risk.DeliveryLimit != 2 || re.Risk.Depth != 50 ||
+			!strings.Contains(err.Error(), "one already requeued 2 times is dropped (the queue has no dead-letter exchange)") {
+			t.Fatalf("peek of a limited quorum queue: %v", err)
+		}
+		sum, err := f.c.DeadLetters(ctx, "/", q, 1000)
+		if err != nil || sum.Sampled != 0 || sum.Messages != 50 || sum.NotSampled == nil || sum.NotSampled.DeliveryLimit != 2 || len(sum.Groups) != 0 {
+			t.Fatalf("dead letters of a limited quorum queue: %+v %v", sum, err)
+		}
+		if d := f.depth(q); d != 50 {
+			t.Fatalf("depth %d after a refused peek", d)
+		}
 	}
-	if !strings.Contains(warning, "delivery-limit 5") {
-		t.Errorf("warning: %q", warning)
+	// the operator accepts the cost for this queue: twice, 20 messages;
+	// the second peek reads one more, the first never requeued (the 20
+	// requeued by the first peek went to the head, so that one tells where
+	// they end)
+	for round, left := range []int64{1, 0} {
+		res, err := f.c.PeekQueue(ctx, "/", q, backends.PeekOptions{Limit: 20, AcceptRisk: true})
+		if err != nil || len(res.Messages) != 20 || res.Risk == nil || res.Depth != 50 || res.Read != 20+round {
+			t.Fatalf("accepted peek %d: %+v %v", round, res, err)
+		}
+		for i, m := range res.Messages {
+			got, ok := res.Risk.AttemptsLeft(&m)
+			if m.MessageID != fmt.Sprint(i) || !ok || got != left {
+				t.Fatalf("accepted peek %d, message %d: id %s, %d attempts left (%v), want %d", round, i, m.MessageID, got, ok, left)
+			}
+		}
 	}
-	f.waitDepth(q, 2)
-	sum, err := f.c.DeadLetters(context.Background(), "/", q, 10)
-	if err != nil || sum.Warning != warning {
-		t.Errorf("dead-letter summary warning: %+v %v", sum, err)
+	f.inOrder(q, 50)
+}
+
+// TestPeekKeepsTheOrder peeks (several times, at several offsets) at a
+// classic queue, a quorum queue without a delivery limit (RabbitMQ puts
+// requeued messages at its back: the peek reads all of it), a quorum queue
+// with one (requeued messages go to its head: the peek reads through those
+// requeued before) and a quorum queue whose messages carry an
+// x-delivery-count header of their own: each keeps its 50 messages in
+// their order.
+func TestPeekKeepsTheOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		args    amqp.Table
+		headers amqp.Table
+		accept  bool
+	}{
+		{"classic", nil, nil, false},
+		{"quorum", amqp.Table{"x-queue-type": "quorum"}, nil, false},
+		{"quorum-limit", amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int32(1000)}, nil, true},
+		{"quorum-counted", amqp.Table{"x-queue-type": "quorum"}, amqp.Table{"x-delivery-count": int64(3)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			q := f.name(tc.name)
+			f.queue(q, tc.args)
+			f.publish("", q, 50, func(i int) amqp.Publishing {
+				p := numbered(i)
+				p.Headers = tc.headers
+				return p
+			})
+			ctx := context.Background()
+			for _, w := range [][2]int{{0, 20}, {0, 20}, {10, 5}, {20, 20}, {0, 50}, {45, 20}} {
+				res, err := f.c.PeekQueue(ctx, "/", q, backends.PeekOptions{Offset: w[0], Limit: w[1], AcceptRisk: tc.accept})
+				if err != nil {
+					t.Fatalf("peek %v: %v", w, err)
+				}
+				if want := min(w[1], 50-w[0]); len(res.Messages) != want {
+					t.Fatalf("peek %v: %d messages, want %d", w, len(res.Messages), want)
+				}
+				for i, m := range res.Messages {
+					if m.MessageID != fmt.Sprint(w[0]+i) || m.Index != w[0]+i {
+						t.Fatalf("peek %v: message %d is %s (#%d): the order changed", w, i, m.MessageID, m.Index)
+					}
+				}
+				if tc.name == "quorum" && res.Read != 50 {
+					t.Errorf("peek %v of a quorum queue without a limit read %d, want the whole queue", w, res.Read)
+				}
+				f.waitDepth(q, 50)
+			}
+			f.inOrder(q, 50)
+		})
 	}
+}
+
+// TestPeekKeepsTheOrderOfDeadLetters: dead letters of a quorum queue whose
+// delivery limit dead-letters them into a quorum dead-letter queue; the
+// DLQ, peeked and sampled three times, keeps its order.
+func TestPeekKeepsTheOrderOfDeadLetters(t *testing.T) {
+	f := newFixture(t)
+	dlq, origin := f.name("origin.dlq"), f.name("origin")
+	f.queue(dlq, amqp.Table{"x-queue-type": "quorum"})
+	f.queue(origin, amqp.Table{"x-queue-type": "quorum", "x-delivery-limit": int32(0), "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq})
+	f.publish("", origin, 40, func(i int) amqp.Publishing { return numbered(i) })
+	// one requeue each: past the limit of 0, into the DLQ in order
+	ch, err := f.conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		d, ok, err := ch.Get(origin, false)
+		if err != nil || !ok {
+			t.Fatal(ok, err)
+		}
+		if err := d.Nack(false, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ch.Close()
+	f.waitDepth(dlq, 40)
+	for range 3 {
+		if _, _, err := f.c.Peek(context.Background(), "/", dlq, 0, 15); err != nil {
+			t.Fatal(err)
+		}
+		sum, err := f.c.DeadLetters(context.Background(), "/", dlq, 10)
+		if err != nil || sum.Sampled != 10 || sum.NotSampled != nil || len(sum.Groups) != 1 || sum.Groups[0].Reason != "delivery_limit" {
+			t.Fatalf("%+v %v", sum, err)
+		}
+	}
+	f.inOrder(dlq, 40)
 }
 
 func TestDeadLettersGroupByOriginAndReason(t *testing.T) {
@@ -776,4 +922,150 @@ func TestDeadLetterSampleIsQuick(t *testing.T) {
 	}
 	t.Logf("sampled 1,000 of 1,500 dead letters in %v", el)
 	w.waitDepth(w.dlq, 1500)
+}
+
+// freezingProxy forwards AMQP between mqops and the broker until the n-th
+// method frame (class, method) passes one way; from then on nothing more
+// goes that way, and the connection stays open: the broker has stopped
+// answering at that very call.
+type freezingProxy struct {
+	t     *testing.T
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newFreezingProxy(t *testing.T, target string, fromClient, after bool, class, method uint16, nth int) *freezingProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &freezingProxy{t: t, ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				return
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, b)
+			p.mu.Unlock()
+			watch := func(dst, src net.Conn, header bool) {
+				r := bufio.NewReader(src)
+				if header { // AMQP 0-9-1 protocol header
+					h := make([]byte, 8)
+					if _, err := io.ReadFull(r, h); err != nil {
+						return
+					}
+					dst.Write(h)
+				}
+				seen := 0
+				for {
+					fh := make([]byte, 7)
+					if _, err := io.ReadFull(r, fh); err != nil {
+						return
+					}
+					size := binary.BigEndian.Uint32(fh[3:])
+					rest := make([]byte, int(size)+1)
+					if _, err := io.ReadFull(r, rest); err != nil {
+						return
+					}
+					if fh[0] == 1 && size >= 4 && binary.BigEndian.Uint16(rest) == class && binary.BigEndian.Uint16(rest[2:]) == method {
+						if seen++; seen == nth {
+							if after {
+								dst.Write(append(fh, rest...))
+							}
+							_, _ = io.Copy(io.Discard, r) // frozen
+							return
+						}
+					}
+					if _, err := dst.Write(append(fh, rest...)); err != nil {
+						return
+					}
+				}
+			}
+			if fromClient {
+				go watch(b, c, true)
+				go io.Copy(c, b)
+			} else {
+				go io.Copy(b, c)
+				go watch(c, b, false)
+			}
+		}
+	}()
+	return p
+}
+
+func (p *freezingProxy) close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestEveryAMQPCallIsBounded (issue 7, class 6): a broker that stops
+// answering at any call of a peek — the handshake, opening a channel, the
+// passive declare, the prefetch, the subscription, the first delivery, the
+// cancel, a basic.get, the depth read after the requeue — fails it within
+// the timeout (1.5 × at most), with an error naming the call; the
+// messages it held come back to the queue.
+func TestEveryAMQPCallIsBounded(t *testing.T) {
+	f := newFixture(t)
+	q, sac := f.name("frozen"), f.name("frozen-sac")
+	f.queue(q, nil)
+	f.queue(sac, amqp.Table{"x-single-active-consumer": true})
+	f.publish("", q, 5, func(i int) amqp.Publishing { return numbered(i) })
+	f.publish("", sac, 5, func(i int) amqp.Publishing { return numbered(i) })
+	u, err := url.Parse(f.env["RABBITMQ_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	const timeout = time.Second
+	for _, tc := range []struct {
+		name          string
+		queue         string
+		fromClient    bool
+		after         bool
+		class, method uint16
+		nth           int
+		want          string
+	}{
+		{"connection.open", q, true, false, 10, 40, 1, "timed out connecting to RabbitMQ at"},
+		{"channel.open", q, true, false, 20, 10, 1, "timed out opening a channel on RabbitMQ at"},
+		{"queue.declare", q, true, false, 50, 10, 1, `timed out reading the depth of queue "` + q + `"`},
+		{"basic.qos", q, true, false, 60, 10, 1, "timed out setting the prefetch"},
+		{"basic.consume", q, true, false, 60, 20, 1, `timed out subscribing to queue "` + q + `"`},
+		{"first delivery", q, false, true, 60, 21, 1, `timed out waiting for the messages of queue "` + q + `"`},
+		{"basic.cancel", q, true, false, 60, 30, 1, "timed out cancelling the peek's consumer"},
+		{"basic.get", sac, true, false, 60, 70, 2, `timed out getting a message of queue "` + sac + `"`},
+		{"depth after the requeue", q, true, false, 50, 10, 2, `timed out reading the depth of queue "` + q + `"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newFreezingProxy(t, u.Host, tc.fromClient, tc.after, tc.class, tc.method, tc.nth)
+			defer p.close()
+			c := f.client(Config{Timeout: timeout})
+			pu := *c.amqp
+			pu.Host = p.ln.Addr().String()
+			c.amqp = &pu
+			start := time.Now()
+			_, err := c.PeekQueue(context.Background(), "/", tc.queue, backends.PeekOptions{Limit: 3})
+			took := time.Since(start)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("err = %v, want …%s…", err, tc.want)
+			}
+			if took > timeout*3/2 {
+				t.Fatalf("took %v with a timeout of %v", took, timeout)
+			}
+			p.close()
+			f.waitDepth(tc.queue, 5)
+		})
+	}
+	f.inOrder(q, 5)
 }

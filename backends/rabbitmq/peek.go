@@ -21,225 +21,480 @@ import (
 // Message.Size is the real size.
 const MaxBody = 1 << 20
 
-// MaxPeek bounds offset+limit of a peek: that many messages are held
+// MaxPeek bounds how many messages a peek reads: offset+limit, and the
+// messages it reads beyond to keep the queue's order. That many are held
 // unacknowledged while it runs (and it is a consumer's prefetch, at most
 // 65,535 in AMQP).
 const MaxPeek = 50_000
 
-// Peek returns messages offset..offset+limit-1 of a queue without consuming
-// anything: on its own channel it receives the first offset+limit messages
-// without acking them (a consumer with that prefetch, or basic.get with
-// noAck=false one by one where a consumer cannot) and then rejects them
-// all at once with requeue, so the queue keeps its depth and order and
-// nothing is dead-lettered. A crash or cancellation in between requeues
-// them too: the broker requeues what a closed channel left
-// unacknowledged. Peeked messages come back marked redelivered.
-//
-// warning is set when peeking has a side effect worth telling the operator:
-// on a quorum queue with a delivery limit, before RabbitMQ 4.3, every
-// requeue counts as a delivery attempt.
+// Peek returns messages offset..offset+limit-1 of a queue without changing
+// it (PeekQueue without AcceptRisk); warning says what it could not keep.
 func (c *Client) Peek(ctx context.Context, vhost, queue string, offset, limit int) (msgs []backends.Message, warning string, err error) {
-	msgs, _, warning, err = c.peek(ctx, vhost, queue, offset, limit)
-	return msgs, warning, err
+	r, err := c.PeekQueue(ctx, vhost, queue, backends.PeekOptions{Offset: offset, Limit: limit})
+	if err != nil {
+		return nil, "", err
+	}
+	return r.Messages, r.Warning, nil
 }
 
-// peek also returns the queue's depth (ready messages) as the broker
-// counted it at the start.
-func (c *Client) peek(ctx context.Context, vhost, queue string, offset, limit int) ([]backends.Message, int, string, error) {
-	if offset < 0 || limit <= 0 {
-		return nil, 0, "", errors.New("peek: the offset must be ≥ 0 and the limit > 0")
+// PeekQueue returns messages Offset..Offset+Limit-1 of a queue, and leaves
+// the queue as it was: every message read is requeued, one by one in the
+// order it came (basic.nack, which RabbitMQ 4.3 does not count as a failed
+// delivery), so nothing is consumed, nothing dead-lettered, and the order
+// holds:
+//
+//   - a classic queue puts a requeued message back in its place;
+//   - a quorum queue with a delivery limit puts requeued messages at its
+//     head, before the others: the peek also reads every message requeued
+//     before that is still at the head (it came redelivered), so that the
+//     head goes back whole;
+//   - a quorum queue without one puts them at its back: the peek reads the
+//     whole queue (up to MaxPeek), which so comes round in its order.
+//
+// A crash or cancellation in between requeues too (the broker requeues
+// what a closed channel left unacknowledged). Peeked messages come back
+// marked redelivered.
+//
+// Where a peek cannot leave the queue as it was (PeekRisk), it is not
+// done: the error is a *backends.PeekRiskError. With AcceptRisk, a queue
+// whose risk is a delivery limit is peeked anyway, and the result carries
+// the risk.
+//
+// Every call to the broker is bounded by the timeout: the first that is
+// not answered in time fails the peek at once.
+func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.PeekOptions) (*backends.PeekResult, error) {
+	if o.Offset < 0 || o.Limit <= 0 {
+		return nil, errors.New("peek: the offset must be ≥ 0 and the limit > 0")
 	}
-	if offset+limit > MaxPeek {
-		return nil, 0, "", fmt.Errorf("peek: at most %d messages deep (offset %d + limit %d)", MaxPeek, offset, limit)
+	if o.Offset+o.Limit > MaxPeek {
+		return nil, fmt.Errorf("peek: at most %s messages deep (offset %s + limit %s)", fmtN(MaxPeek), fmtN(o.Offset), fmtN(o.Limit))
 	}
-	warning, sac := c.peekWarning(ctx, vhost, queue)
-	conn, err := c.dial(ctx, vhost, "mqops peek")
+	q, version, err := c.peekTarget(ctx, vhost, queue)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, err
 	}
-	defer c.closeConn(conn)
-	// a dead peer would block a call: cancellation closes the connection,
-	// and the broker requeues whatever was got
-	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now().Add(time.Second)) })
-	defer stop()
-	cancelled := func(err error) error {
-		if ctx.Err() != nil {
-			return &Error{Op: "peek cancelled; the messages got so far were requeued", Err: ctx.Err()}
+	if _, _, err := peekPlan(q, version); err != nil {
+		return nil, err // the version says nothing: before any connection
+	}
+	s, err := c.openSession(ctx, vhost, "mqops peek")
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	wrap := func(err error) error {
+		if errors.Is(err, context.Canceled) {
+			return &Error{Op: "peek cancelled; the messages got so far were requeued", Err: context.Canceled}
 		}
-		return err
+		if _, ok := err.(*Error); ok {
+			return err
+		}
+		return c.chanErr(err, vhost, queue)
 	}
-	ch, err := conn.Channel()
+	var ch *amqp.Channel
+	if err := s.call("opening a channel", func() (err error) { ch, err = s.conn.Channel(); return err }); err != nil {
+		return nil, wrap(err)
+	}
+	// the depth as the broker counts it now (the management API's lags):
+	// the risk is stated with it
+	depth, err := s.depth(ch, queue)
 	if err != nil {
-		return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+		return nil, wrap(err)
 	}
-	q, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+	q.Messages, q.Ready, q.Unacked, q.Invalid = int64(depth), int64(depth), 0, nil
+	mode, risk, err := peekPlan(q, version)
 	if err != nil {
-		return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+		return nil, err
 	}
-	want := min(offset+limit, q.Messages)
-	var out []backends.Message
-	keep := func(d *amqp.Delivery, i int) {
-		if i >= offset {
+	if risk != nil && (risk.Kind != backends.RiskDeliveryLimit || !o.AcceptRisk) {
+		return nil, &backends.PeekRiskError{Vhost: vhost, Queue: queue, Risk: risk}
+	}
+	res := &backends.PeekResult{Messages: []backends.Message{}, Depth: int64(depth), Risk: risk}
+	r := &reader{s: s, ch: ch, queue: queue, useGet: singleActive(q), costly: risk != nil, keep: func(d *amqp.Delivery, i int) {
+		if i >= o.Offset && i < o.Offset+o.Limit {
 			m := convert(d, MaxBody)
 			m.Index = i
-			out = append(out, m)
+			res.Messages = append(res.Messages, m)
+		}
+	}}
+	err = r.peek(mode, depth, min(o.Offset+o.Limit, depth))
+	res.Read, res.Warning = r.n, r.warning
+	if err != nil {
+		return nil, wrap(err)
+	}
+	if err := r.requeue(depth); err != nil {
+		return nil, wrap(err)
+	}
+	_ = s.call("closing the channel", r.ch.Close)
+	return res, nil
+}
+
+// peekTarget is the queue as the management API has it, and the broker's
+// version when the queue's kind makes it matter.
+func (c *Client) peekTarget(ctx context.Context, vhost, queue string) (*backends.Queue, string, error) {
+	var aq apiQueue
+	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(queue), url.Values{"columns": {peekColumns}}, &aq); err != nil {
+		if isNotFound(err) {
+			return nil, "", c.queueNotFound(ctx, vhost, queue)
+		}
+		return nil, "", err
+	}
+	q := convertQueue(aq)
+	if q.Vhost == "" {
+		q.Vhost, q.Name = vhost, queue
+	}
+	if q.Type != "quorum" {
+		return &q, "", nil
+	}
+	v, err := c.rabbitVersion(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return &q, v, nil
+}
+
+// queueNotFound words a 404 for a queue: its vhost may be what is missing.
+func (c *Client) queueNotFound(ctx context.Context, vhost, queue string) error {
+	var v struct {
+		Name string `json:"name"`
+	}
+	if err := c.get(ctx, "/api/vhosts/"+seg(vhost), url.Values{"columns": {"name"}}, &v); isNotFound(err) {
+		return notFound("vhost %s not found", quote(vhost))
+	}
+	return notFound("queue %s not found in vhost %s", quote(queue), quote(vhost))
+}
+
+// peekColumns are what deciding how to peek needs of a queue.
+const peekColumns = "vhost,name,type,arguments,policy,effective_policy_definition,messages,messages_ready,messages_unacknowledged"
+
+// peekMode is where a queue puts a requeued message, which decides what a
+// peek must read to leave the order as it was.
+type peekMode int
+
+const (
+	peekInPlace peekMode = iota // back in its place (classic queues)
+	peekFront                   // at the head, after those requeued before (quorum with a delivery limit)
+	peekCycle                   // at the back (quorum without a delivery limit): read the whole queue
+)
+
+// defaultQuorumDeliveryLimit is the delivery limit of a quorum queue that
+// sets none, from RabbitMQ 4.0.
+const defaultQuorumDeliveryLimit = 20
+
+// peekPlan decides how a queue is peeked and whether that would change it
+// (the one place that decides): a quorum queue with a delivery limit, on a
+// RabbitMQ before 4.3, counts every requeue as a delivery attempt, so each
+// message a peek reads loses one (and one that has none left is dropped or
+// dead-lettered); a quorum queue without a delivery limit can be peeked
+// only by reading all of it, which mqops does up to MaxPeek messages.
+//
+// The effective delivery limit: the queue's x-delivery-limit argument and
+// its policy's delivery-limit, the lower of the two (RabbitMQ 4: where one
+// is negative, the higher); none set is no limit before RabbitMQ 4.0 and 20
+// from 4.0; a negative limit is no limit from 4.0.
+func peekPlan(q *backends.Queue, version string) (peekMode, *backends.PeekRisk, error) {
+	if q.Type != "quorum" {
+		return peekInPlace, nil, nil
+	}
+	major, minor, ok := parseVersion(version)
+	if !ok {
+		return 0, nil, fmt.Errorf("cannot tell whether peeking quorum queue %s leaves it as it was: RabbitMQ reports its version as %s",
+			quote(q.Name), quote(version))
+	}
+	v4 := major >= 4
+	limit, source, set := configuredDeliveryLimit(q)
+	switch {
+	case !set && v4:
+		limit, source, set = defaultQuorumDeliveryLimit, "the default of RabbitMQ 4", true
+	case set && v4 && limit < 0:
+		set = false
+	}
+	depth := q.Messages
+	if d, ok := q.Depth(); ok {
+		depth = d
+	}
+	if !set {
+		if depth <= MaxPeek {
+			return peekCycle, nil, nil
+		}
+		return peekCycle, &backends.PeekRisk{Kind: backends.RiskOrder, Depth: depth, Version: version,
+			Reason: fmt.Sprintf("quorum queue of %s messages without a delivery limit: RabbitMQ puts a requeued message at the back of such a queue, "+
+				"so a peek keeps the order only by reading the whole queue, and mqops reads at most %s", fmtN64(depth), fmtN(MaxPeek))}, nil
+	}
+	if major > 4 || (major == 4 && minor >= 3) {
+		return peekFront, nil, nil // a nack is not a failed delivery
+	}
+	over := "dropped (the queue has no dead-letter exchange)"
+	if q.HasDeadLetterExchange {
+		over = "dead-lettered to exchange " + quote(q.DeadLetterExchange)
+		if q.DeadLetterExchange == "" {
+			rk := q.DeadLetterRoutingKey
+			if rk == "" {
+				rk = q.Name
+			}
+			over = "dead-lettered through the default exchange to queue " + quote(rk)
 		}
 	}
-	// A consumer streams the messages (one round trip, not one per
-	// message); where it cannot (an exclusive or single active consumer
-	// holds the queue) basic.get takes them one by one.
-	n := 0
-	if !sac { // a single-active-consumer queue would not deliver to it
-		if n, err = c.peekConsume(ctx, ch, queue, want, keep); err != nil {
-			return nil, 0, "", cancelled(err)
-		}
+	risk := &backends.PeekRisk{Kind: backends.RiskDeliveryLimit, Depth: depth, DeliveryLimit: limit, LimitSource: source,
+		OverLimit: over, CountsShown: !v4, Version: version}
+	risk.Reason = fmt.Sprintf("quorum queue with a delivery limit of %d (%s): RabbitMQ %s counts every requeue as a delivery attempt, "+
+		"so a peek costs each message it reads one of its %d requeues, and one already requeued %d times is %s",
+		limit, source, backends.SafeText(version), limit, max(limit, 0), over)
+	if v4 {
+		risk.Reason += "; RabbitMQ 4.0 to 4.2 does not show how many a message has used"
 	}
-	if n == 0 && want > 0 {
-		if ch.IsClosed() {
-			if ch, err = conn.Channel(); err != nil {
-				return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+	return peekFront, risk, nil
+}
+
+// parseVersion reads a RabbitMQ version ("3.13.7", "4.1.0-rc.1").
+func parseVersion(v string) (major, minor int, ok bool) {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	ma, err1 := strconv.Atoi(parts[0])
+	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
+	if err1 != nil || err2 != nil || ma < 0 || mi < 0 {
+		return 0, 0, false
+	}
+	return ma, mi, true
+}
+
+// singleActive says a queue delivers to one consumer at a time: a peek's
+// consumer would get nothing while another is active, so it gets.
+func singleActive(q *backends.Queue) bool {
+	sac, _ := q.Arguments["x-single-active-consumer"].(bool)
+	return sac
+}
+
+// depth is the number of messages ready in queue (a passive declare).
+func (s *session) depth(ch *amqp.Channel, queue string) (int, error) {
+	var q amqp.Queue
+	err := s.call("reading the depth of queue "+quote(queue), func() (err error) {
+		q, err = ch.QueueDeclarePassive(queue, false, false, false, false, nil)
+		return err
+	})
+	return q.Messages, err
+}
+
+// reader reads a queue's messages in order on one channel, keeping them
+// unacknowledged, and remembers every delivery tag to requeue them.
+type reader struct {
+	s      *session
+	ch     *amqp.Channel
+	queue  string
+	useGet bool // basic.get one by one: a consumer gets nothing here
+	costly bool // each message read costs it a delivery attempt
+	keep   func(d *amqp.Delivery, i int)
+
+	tags            []uint64
+	n               int  // messages read
+	lastRedelivered bool // the last message read had been requeued before
+	rounds          int
+	warning         string
+}
+
+func (r *reader) got(d *amqp.Delivery) {
+	r.keep(d, r.n)
+	r.tags = append(r.tags, d.DeliveryTag)
+	r.n++
+	r.lastRedelivered = d.Redelivered
+}
+
+// peek reads what mode needs: want messages, and beyond them what keeping
+// the order takes.
+func (r *reader) peek(mode peekMode, depth, want int) error {
+	switch mode {
+	case peekCycle:
+		// the whole queue, and what arrived meanwhile (it is ahead of
+		// where the requeued messages will go)
+		if err := r.read(depth); err != nil {
+			return err
+		}
+		for r.n < MaxPeek {
+			more, err := r.s.depth(r.ch, r.queue)
+			if err != nil || more == 0 {
+				return err
+			}
+			before := r.n
+			if err := r.read(min(more, MaxPeek-r.n)); err != nil || r.n == before {
+				return err
 			}
 		}
-		for ; n < want; n++ {
-			d, ok, err := ch.Get(queue, false)
-			if err != nil {
-				return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+		if more, err := r.s.depth(r.ch, r.queue); err == nil && more > 0 {
+			r.warning = fmt.Sprintf("%s messages published while the peek ran are now ahead of the %s it read", fmtN(more), fmtN(r.n))
+		}
+		return nil
+	case peekFront:
+		if err := r.read(want); err != nil {
+			return err
+		}
+		// the messages requeued before stay ahead of the fresh ones: read
+		// to the first fresh one, so the head goes back whole. Where each
+		// message read costs a delivery attempt, one by one (no message
+		// more than needed); else in doubling rounds.
+		for r.lastRedelivered && r.n < depth && r.n < MaxPeek {
+			before := r.n
+			var err error
+			if r.costly {
+				err = r.get(1)
+			} else {
+				err = r.read(min(max(r.n, 1), depth-r.n, MaxPeek-r.n))
 			}
-			if !ok {
-				break // consumed by someone else meanwhile
+			if err != nil || r.n == before {
+				return err
 			}
-			keep(&d, n)
+		}
+		if r.lastRedelivered && r.n >= MaxPeek && r.n < depth {
+			r.warning = fmt.Sprintf("the first %s messages had all been requeued before: the peek could not read to their end, so their order changed", fmtN(r.n))
+		}
+		return nil
+	}
+	return r.read(want)
+}
+
+// read reads up to k more messages: through a consumer with a prefetch of
+// k (one round trip, not one per message), or basic.get one by one where a
+// consumer would get nothing (a single active consumer holds the queue) or
+// cannot subscribe (an exclusive consumer does).
+func (r *reader) read(k int) error {
+	if k <= 0 {
+		return nil
+	}
+	if !r.useGet {
+		if _, err := r.consume(k); err != nil || !r.useGet {
+			return err
 		}
 	}
-	last := uint64(0)
-	if n > 0 {
-		last = 1 // any: the nack below requeues every unacked delivery
-	}
-	if last > 0 {
-		if err := ch.Nack(0, true, true); err != nil {
-			// the channel is gone, and with it the unacked messages: requeued
-			return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
+	return r.get(k)
+}
+
+// get reads up to k more messages with basic.get, one round trip each.
+func (r *reader) get(k int) error {
+	for i := 0; i < k; i++ {
+		var d amqp.Delivery
+		var ok bool
+		err := r.s.call("getting a message of queue "+quote(r.queue), func() (err error) {
+			d, ok, err = r.ch.Get(r.queue, false)
+			return err
+		})
+		if err != nil || !ok {
+			return err // !ok: the queue is shorter than it was
 		}
-		// The requeue is asynchronous inside the broker (quorum queues
-		// apply it through their log): wait, bounded, until the queue shows
-		// the depth it had, so whatever runs next (a drain measuring the
-		// depth) sees the messages.
-		deadline := time.Now().Add(min(c.cfg.Timeout, 3*time.Second))
-		for {
-			after, err := ch.QueueDeclarePassive(queue, false, false, false, false, nil)
-			if err != nil {
-				return nil, 0, "", cancelled(c.chanErr(err, vhost, queue))
-			}
-			if after.Messages >= q.Messages || time.Now().After(deadline) || ctx.Err() != nil {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		r.got(&d)
 	}
-	_ = ch.Close()
-	if out == nil {
-		out = []backends.Message{}
-	}
-	return out, q.Messages, warning, nil
+	return nil
 }
 
 // peekIdle is how long a peek waits for the next message from its
 // consumer before it takes what it got (others may consume meanwhile).
 const peekIdle = time.Second
 
-// peekConsume gets want messages through a consumer with a prefetch of
-// want, keeping them unacknowledged, and cancels it. It returns how many it
-// got: 0 when the consumer got nothing (or could not subscribe: the
-// channel is then closed), for basic.get to try.
-func (c *Client) peekConsume(ctx context.Context, ch *amqp.Channel, queue string, want int, keep func(*amqp.Delivery, int)) (int, error) {
-	if want <= 0 {
-		return 0, nil
-	}
-	if err := ch.Qos(want, 0, false); err != nil {
-		return 0, nil
+// consume reads up to k messages through a consumer with a prefetch of k,
+// then cancels it and takes what was delivered meanwhile. On the first
+// round, a consumer that cannot subscribe switches the reader to
+// basic.get (the channel, closed by the refusal, is reopened).
+func (r *reader) consume(k int) (int, error) {
+	s := r.s
+	r.rounds++
+	if err := s.call("setting the prefetch", func() error { return r.ch.Qos(k, 0, false) }); err != nil {
+		return 0, err
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	tag := "mqops-peek-" + hex.EncodeToString(b)
-	ds, err := ch.Consume(queue, tag, false, false, false, false, nil)
+	var ds <-chan amqp.Delivery
+	err := s.call("subscribing to queue "+quote(r.queue), func() (err error) {
+		ds, err = r.ch.Consume(r.queue, tag, false, false, false, false, nil)
+		return err
+	})
 	if err != nil {
-		return 0, nil
+		var ae *amqp.Error
+		if s.failed() != nil || !errors.As(err, &ae) || ae.Code != amqp.AccessRefused || r.rounds > 1 {
+			return 0, err
+		}
+		// an exclusive consumer holds the queue: get instead, on a new
+		// channel (the refusal closed this one, which held nothing)
+		r.useGet = true
+		return 0, s.call("opening a channel", func() (err error) { r.ch, err = s.conn.Channel(); return err })
 	}
-	n := 0
-	first := time.NewTimer(c.cfg.Timeout) // the first message may come from disk
+	got := 0
+	first := time.NewTimer(s.c.cfg.Timeout) // the first message may come from disk
 	defer first.Stop()
 	idle := time.NewTimer(peekIdle)
 	defer idle.Stop()
 	var idleC <-chan time.Time
 loop:
-	for n < want {
+	for got < k {
 		select {
 		case d, ok := <-ds:
 			if !ok {
-				break loop
+				break loop // the connection closed: failed() says why
 			}
-			keep(&d, n)
-			n++
+			r.got(&d)
+			got++
 			idle.Reset(peekIdle)
 			idleC = idle.C
 		case <-first.C:
-			if n == 0 {
+			if got == 0 {
+				// the queue held messages ready and none came: the broker
+				// stopped answering (a consumer that gets nothing because
+				// another is active is avoided: single-active-consumer
+				// queues are read with basic.get)
+				s.kill(&Error{Op: fmt.Sprintf("timed out waiting for the messages of queue %s on RabbitMQ at %s (none came in %s)",
+					quote(r.queue), s.c.amqp.Host, s.c.cfg.Timeout), Err: context.DeadlineExceeded})
 				break loop
 			}
 		case <-idleC:
 			break loop
-		case <-ctx.Done():
-			return 0, ctx.Err()
 		}
 	}
-	// what arrives after the cancel stays unacknowledged too: the nack
-	// that follows requeues it with the rest
-	_ = ch.Cancel(tag, false)
-	return n, nil
+	if err := s.failed(); err != nil {
+		return got, err
+	}
+	if err := s.call("cancelling the peek's consumer", func() error { return r.ch.Cancel(tag, false) }); err != nil {
+		return got, err
+	}
+	// what was delivered before the cancel took effect is unacknowledged
+	// too, and next in the queue's order: take it
+	for d := range ds {
+		r.got(&d)
+		got++
+	}
+	return got, s.failed()
 }
 
-// peekWarning warns when requeues count against a quorum queue's delivery
-// limit (RabbitMQ before 4.3; from 4.0 the default limit is 20), and says
-// whether the queue has a single active consumer.
-func (c *Client) peekWarning(ctx context.Context, vhost, queue string) (warning string, sac bool) {
-	var aq apiQueue
-	if err := c.get(ctx, "/api/queues/"+seg(vhost)+"/"+seg(queue), url.Values{"columns": {"type,arguments,effective_policy_definition"}}, &aq); err != nil {
-		return "", false
+// requeue requeues every message read, one by one in the order they came
+// (a nack of many at once returns them to a quorum queue in no particular
+// order before RabbitMQ 4.0), then waits, bounded, until the queue shows
+// the depth it had: the requeue is asynchronous inside the broker (quorum
+// queues apply it through their log), and whatever runs next (a drain
+// measuring the depth) should see the messages.
+func (r *reader) requeue(depth int) error {
+	if len(r.tags) == 0 {
+		return nil
 	}
-	q := convertQueue(aq)
-	sac, _ = q.Arguments["x-single-active-consumer"].(bool)
-	if q.Type != "quorum" {
-		return "", sac
+	err := r.s.call("requeueing the peeked messages", func() error {
+		for _, t := range r.tags {
+			if err := r.ch.Nack(t, false, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err // the channel is gone, and with it the unacked messages: requeued
 	}
-	v := c.rabbitVersion(ctx)
-	if versionAtLeast(v, 4, 3) {
-		return "", sac
+	deadline := time.Now().Add(min(r.s.c.cfg.Timeout, 3*time.Second))
+	for {
+		after, err := r.s.depth(r.ch, r.queue)
+		if err != nil {
+			return err
+		}
+		if after >= depth || time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	limit := int64(-1)
-	if q.DeliveryLimit != nil {
-		limit = *q.DeliveryLimit
-	} else if versionAtLeast(v, 4, 0) {
-		limit = 20
-	}
-	if limit < 0 {
-		return "", sac
-	}
-	return fmt.Sprintf("quorum queue with delivery-limit %d: before RabbitMQ 4.3 every peek counts as a delivery attempt, "+
-		"and a message requeued more than %d times is dead-lettered (or dropped without a dead-letter exchange)", limit, limit), sac
-}
-
-// versionAtLeast compares a RabbitMQ version ("3.13.7", "4.1.0-rc.1").
-func versionAtLeast(v string, major, minor int) bool {
-	parts := strings.SplitN(v, ".", 3)
-	if len(parts) < 2 {
-		return false
-	}
-	ma, err1 := strconv.Atoi(parts[0])
-	mi, err2 := strconv.Atoi(strings.TrimFunc(parts[1], func(r rune) bool { return r < '0' || r > '9' }))
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return ma > major || (ma == major && mi >= minor)
 }
 
 // convert copies a delivery into a backends.Message, keeping at most

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -18,14 +19,14 @@ type apiOverview struct {
 	RabbitMQVersion string `json:"rabbitmq_version"`
 	ErlangVersion   string `json:"erlang_version"`
 	QueueTotals     struct {
-		Messages json.Number `json:"messages"`
-		Ready    json.Number `json:"messages_ready"`
-		Unacked  json.Number `json:"messages_unacknowledged"`
+		Messages apiNum `json:"messages"`
+		Ready    apiNum `json:"messages_ready"`
+		Unacked  apiNum `json:"messages_unacknowledged"`
 	} `json:"queue_totals"`
 	ObjectTotals struct {
-		Queues      json.Number `json:"queues"`
-		Consumers   json.Number `json:"consumers"`
-		Connections json.Number `json:"connections"`
+		Queues      apiNum `json:"queues"`
+		Consumers   apiNum `json:"consumers"`
+		Connections apiNum `json:"connections"`
 	} `json:"object_totals"`
 }
 
@@ -40,10 +41,13 @@ func (c *Client) Overview(ctx context.Context) (*backends.RabbitOverview, error)
 		c.version = o.RabbitMQVersion
 		c.versionMu.Unlock()
 	}
+	var n numbers
 	return &backends.RabbitOverview{
 		ClusterName: o.ClusterName, RabbitMQVersion: o.RabbitMQVersion, ErlangVersion: o.ErlangVersion,
-		Messages: num(o.QueueTotals.Messages), Ready: num(o.QueueTotals.Ready), Unacked: num(o.QueueTotals.Unacked),
-		Queues: num(o.ObjectTotals.Queues), Consumers: num(o.ObjectTotals.Consumers), Connections: num(o.ObjectTotals.Connections),
+		Messages: n.count("messages", o.QueueTotals.Messages), Ready: n.count("ready", o.QueueTotals.Ready),
+		Unacked: n.count("unacked", o.QueueTotals.Unacked), Queues: n.count("queues", o.ObjectTotals.Queues),
+		Consumers: n.count("consumers", o.ObjectTotals.Consumers), Connections: n.count("connections", o.ObjectTotals.Connections),
+		Invalid: n.invalid,
 	}, nil
 }
 
@@ -97,24 +101,24 @@ type apiQueue struct {
 	Type       string       `json:"type"`
 	Durable    bool         `json:"durable"`
 	State      string       `json:"state"`
-	Messages   json.Number  `json:"messages"`
-	Ready      json.Number  `json:"messages_ready"`
-	Unacked    json.Number  `json:"messages_unacknowledged"`
-	Consumers  json.Number  `json:"consumers"`
+	Messages   apiNum       `json:"messages"`
+	Ready      apiNum       `json:"messages_ready"`
+	Unacked    apiNum       `json:"messages_unacknowledged"`
+	Consumers  apiNum       `json:"consumers"`
 	Arguments  jsonMap      `json:"arguments"`
 	Policy     any          `json:"policy"` // a name, or null
 	EffPolicy  jsonMap      `json:"effective_policy_definition"`
 	MsgStats   *apiMsgStats `json:"message_stats"`
 	ConsumerDs []struct {
-		Tag         string      `json:"consumer_tag"`
-		AckRequired bool        `json:"ack_required"`
-		Prefetch    json.Number `json:"prefetch_count"`
-		Channel     jsonMap     `json:"channel_details"` // [] while the broker has none
+		Tag         string  `json:"consumer_tag"`
+		AckRequired bool    `json:"ack_required"`
+		Prefetch    apiNum  `json:"prefetch_count"`
+		Channel     jsonMap `json:"channel_details"` // [] while the broker has none
 	} `json:"consumer_details"`
 }
 
 type apiRate struct {
-	Rate json.Number `json:"rate"`
+	Rate apiNum `json:"rate"`
 }
 
 type apiMsgStats struct {
@@ -123,10 +127,65 @@ type apiMsgStats struct {
 	Ack        apiRate `json:"ack_details"`
 }
 
-type apiPage[T any] struct {
-	Items     []T         `json:"items"`
-	Page      json.Number `json:"page"`
-	PageCount json.Number `json:"page_count"`
+// queuePage is one page of /api/queues. It is read item by item, and
+// holds at most twice the page size asked for: a longer page is refused
+// before it fills memory.
+type queuePage struct {
+	Items     []apiQueue
+	PageCount apiNum
+	max       int
+}
+
+func (pg *queuePage) decodeFrom(dec *json.Decoder) error {
+	if err := expectDelim(dec, '{'); err != nil {
+		return err
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch t {
+		case "items":
+			if err := expectDelim(dec, '['); err != nil {
+				return err
+			}
+			for dec.More() {
+				if len(pg.Items) >= 2*pg.max {
+					return fmt.Errorf("the page holds more than twice the %d queues asked for", pg.max)
+				}
+				var aq apiQueue
+				if err := dec.Decode(&aq); err != nil {
+					return err
+				}
+				pg.Items = append(pg.Items, aq)
+			}
+			if err := expectDelim(dec, ']'); err != nil {
+				return err
+			}
+		case "page_count":
+			if err := dec.Decode(&pg.PageCount); err != nil {
+				return err
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return err
+			}
+		}
+	}
+	return expectDelim(dec, '}')
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if d, ok := t.(json.Delim); !ok || d != want {
+		return fmt.Errorf("want %q, got %v", want, t)
+	}
+	return nil
 }
 
 // queueColumns are the fields a listing asks for (the management API drops
@@ -137,7 +196,15 @@ const queueColumns = "vhost,name,type,durable,state,messages,messages_ready,mess
 // dlxColumns are what DLQ detection needs of every queue.
 const dlxColumns = "vhost,name,arguments,effective_policy_definition"
 
-// queuesPaged lists /api/queues (or one vhost's), page by page.
+// DefaultMaxQueues bounds a listing: a management API that keeps sending
+// new queues past it is not believed.
+const DefaultMaxQueues = 1_000_000
+
+// queuesPaged lists /api/queues (or one vhost's), page by page, until the
+// page count the API gives or an empty page (maxPages > 0 stops sooner).
+// It never trusts the API blindly: a page that brings no queue not seen
+// before, a page count that is not a number, or more queues than
+// MaxQueues stop the listing with an error.
 func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPages int) ([]apiQueue, error) {
 	path := "/api/queues"
 	if vhost != "" {
@@ -146,7 +213,7 @@ func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPage
 	var out []apiQueue
 	seen := map[[2]string]bool{}
 	for page := 1; maxPages <= 0 || page <= maxPages; page++ {
-		var pg apiPage[apiQueue]
+		pg := queuePage{max: c.cfg.PageSize}
 		q := url.Values{"page": {strconv.Itoa(page)}, "page_size": {strconv.Itoa(c.cfg.PageSize)}, "columns": {columns}}
 		if err := c.get(ctx, path, q, &pg); err != nil {
 			if isNotFound(err) && vhost != "" {
@@ -154,15 +221,34 @@ func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPage
 			}
 			return nil, err
 		}
+		var n numbers
+		pages := n.count("page_count", pg.PageCount)
+		if n.invalid != nil || (pages < 1 && len(pg.Items) > 0) {
+			return nil, &Error{Op: fmt.Sprintf("the %s sent page_count %s for page %d of %s: not a page count",
+				c.mgmt(), rawText(pg.PageCount), page, backends.SafeText(path))}
+		}
+		fresh := 0
 		for _, aq := range pg.Items {
 			// a queue deleted while paging shifts the pages: never count one twice
 			if k := [2]string{aq.Vhost, aq.Name}; !seen[k] {
 				seen[k] = true
 				out = append(out, aq)
+				fresh++
 			}
 		}
-		if num(pg.PageCount) <= int64(page) || len(pg.Items) == 0 {
+		if len(out) > c.cfg.MaxQueues {
+			return nil, &Error{Op: fmt.Sprintf("the %s listed more than %s queues by page %d of %s: mqops reads at most that many",
+				c.mgmt(), fmtN(c.cfg.MaxQueues), page, backends.SafeText(path))}
+		}
+		if c.cfg.OnPage != nil {
+			c.cfg.OnPage(page, int(min(pages, int64(1<<31-1))), len(out))
+		}
+		if pages <= int64(page) || len(pg.Items) == 0 {
 			break
+		}
+		if fresh == 0 {
+			return nil, &Error{Op: fmt.Sprintf("page %d of %s from the %s (which claims %s pages) brought no queue that the pages before did not: "+
+				"the listing changed under mqops, or the API repeats pages; try again", page, backends.SafeText(path), c.mgmt(), fmtN64(pages))}
 		}
 	}
 	return out, nil
@@ -190,9 +276,16 @@ func (c *Client) Queues(ctx context.Context) ([]backends.Queue, error) {
 	if err := c.markDLQs(ctx, out); err != nil {
 		return nil, err
 	}
+	// Deepest first; a depth the API sent out of range sorts last, never
+	// as a number.
 	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Messages != out[j].Messages {
-			return out[i].Messages > out[j].Messages
+		di, oki := out[i].Depth()
+		dj, okj := out[j].Depth()
+		if oki != okj {
+			return oki
+		}
+		if di != dj {
+			return di > dj
 		}
 		if out[i].Vhost != out[j].Vhost {
 			return out[i].Vhost < out[j].Vhost
@@ -206,9 +299,11 @@ func (c *Client) Queues(ctx context.Context) ([]backends.Queue, error) {
 }
 
 func convertQueue(aq apiQueue) backends.Queue {
+	var n numbers
 	q := backends.Queue{
 		Vhost: aq.Vhost, Name: aq.Name, Type: aq.Type, Durable: aq.Durable, State: aq.State,
-		Ready: num(aq.Ready), Unacked: num(aq.Unacked), Messages: num(aq.Messages), Consumers: num(aq.Consumers),
+		Ready: n.count("ready", aq.Ready), Unacked: n.count("unacked", aq.Unacked), Messages: n.count("messages", aq.Messages),
+		Consumers: n.count("consumers", aq.Consumers),
 		Arguments: aq.Arguments, PolicyDefinition: aq.EffPolicy,
 	}
 	if q.Type == "" {
@@ -224,10 +319,11 @@ func convertQueue(aq apiQueue) backends.Queue {
 		q.Arguments = map[string]any{}
 	}
 	if aq.MsgStats != nil {
-		q.PublishRate = rate(aq.MsgStats.Publish.Rate)
-		q.DeliverRate = rate(aq.MsgStats.DeliverGet.Rate)
-		q.AckRate = rate(aq.MsgStats.Ack.Rate)
+		q.PublishRate = n.rate("publish_rate", aq.MsgStats.Publish.Rate)
+		q.DeliverRate = n.rate("deliver_rate", aq.MsgStats.DeliverGet.Rate)
+		q.AckRate = n.rate("ack_rate", aq.MsgStats.Ack.Rate)
 	}
+	q.Invalid = n.invalid
 	// Arguments win over the policy, as in RabbitMQ itself.
 	if x, ok := aq.EffPolicy["dead-letter-exchange"].(string); ok {
 		q.HasDeadLetterExchange, q.DeadLetterExchange = true, x
@@ -241,12 +337,39 @@ func convertQueue(aq apiQueue) backends.Queue {
 	if x, ok := q.Arguments["x-dead-letter-routing-key"].(string); ok {
 		q.DeadLetterRoutingKey = x
 	}
-	for _, v := range []any{aq.EffPolicy["delivery-limit"], q.Arguments["x-delivery-limit"]} {
-		if n, ok := toInt64(v); ok {
-			q.DeliveryLimit = &n
-		}
+	if l, _, ok := configuredDeliveryLimit(&q); ok {
+		q.DeliveryLimit = &l
 	}
 	return q
+}
+
+// configuredDeliveryLimit is the delivery limit a queue's argument and
+// policy set, combined as RabbitMQ does (the lower of the two; where one
+// is negative, which RabbitMQ 4 reads as "no limit", the higher), and
+// where it comes from. ok is false when neither sets one.
+func configuredDeliveryLimit(q *backends.Queue) (limit int64, source string, ok bool) {
+	arg, argOK := toInt64(q.Arguments["x-delivery-limit"])
+	pol, polOK := toInt64(q.PolicyDefinition["delivery-limit"])
+	polName := "policy"
+	if q.Policy != "" {
+		polName = "policy " + quote(q.Policy)
+	}
+	switch {
+	case argOK && polOK:
+		pick := min(arg, pol)
+		if arg < 0 || pol < 0 {
+			pick = max(arg, pol)
+		}
+		if pick == arg {
+			return arg, "argument x-delivery-limit", true
+		}
+		return pol, polName, true
+	case argOK:
+		return arg, "argument x-delivery-limit", true
+	case polOK:
+		return pol, polName, true
+	}
+	return 0, "", false
 }
 
 func toInt64(v any) (int64, bool) {
@@ -254,6 +377,9 @@ func toInt64(v any) (int64, bool) {
 	case int64:
 		return n, true
 	case float64:
+		if n != math.Trunc(n) || n < math.MinInt64 || n >= math.MaxInt64 {
+			return 0, false
+		}
 		return int64(n), true
 	case json.Number:
 		i, err := n.Int64()
@@ -417,7 +543,7 @@ func (c *Client) QueueDetail(ctx context.Context, vhost, name string) (*backends
 		chName, _ := cd.Channel["name"].(string)
 		connName, _ := cd.Channel["connection_name"].(string)
 		d.Consumers = append(d.Consumers, backends.QueueConsumer{Tag: cd.Tag, Connection: connName, Channel: chName,
-			AckRequired: cd.AckRequired, Prefetch: num(cd.Prefetch)})
+			AckRequired: cd.AckRequired, Prefetch: new(numbers).count("prefetch_count", cd.Prefetch)})
 	}
 	if err := c.markDLQDetail(ctx, &d.Queue, d.Bindings); err != nil {
 		return nil, err
@@ -473,18 +599,74 @@ func (c *Client) markDLQDetail(ctx context.Context, q *backends.Queue, bindings 
 	return nil
 }
 
-func num(n json.Number) int64 {
-	if n == "" {
-		return 0
+// apiNum is a number as the management API sent it: its raw JSON text,
+// checked where it is read (numbers) so that one value out of range is
+// flagged instead of wrapped, or failing the whole listing.
+type apiNum string
+
+func (n *apiNum) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
+		*n = ""
+		return nil
 	}
-	if i, err := n.Int64(); err == nil {
-		return i
-	}
-	f, _ := n.Float64()
-	return int64(f)
+	*n = apiNum(b)
+	return nil
 }
 
-func rate(n json.Number) float64 {
-	f, _ := n.Float64()
+// numbers reads apiNums, remembering the fields sent out of range with
+// their raw text (nil while there is none).
+type numbers struct{ invalid map[string]string }
+
+func (n *numbers) flag(field string, raw apiNum) {
+	if n.invalid == nil {
+		n.invalid = map[string]string{}
+	}
+	n.invalid[field] = rawText(raw)
+}
+
+// count reads a count: an integer in [0, 2^63); anything else is flagged
+// and reads as 0. An absent field is 0.
+func (n *numbers) count(field string, raw apiNum) int64 {
+	if raw == "" {
+		return 0
+	}
+	v, err := strconv.ParseInt(string(raw), 10, 64)
+	if err != nil || v < 0 {
+		n.flag(field, raw)
+		return 0
+	}
+	return v
+}
+
+// rate reads a rate: a finite number ≥ 0; anything else is flagged and
+// reads as 0.
+func (n *numbers) rate(field string, raw apiNum) float64 {
+	if raw == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
+		n.flag(field, raw)
+		return 0
+	}
 	return f
 }
+
+// rawText is a value as the API sent it, cut short and sanitized for
+// display.
+func rawText(raw apiNum) string {
+	s := string(raw)
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:39]) + "…"
+	}
+	return backends.SafeText(s)
+}
+
+// num reads a count the way move.go needs it (0 when absent or out of
+// range).
+func num(n json.Number) int64 {
+	return new(numbers).count("", apiNum(n))
+}
+
+func fmtN64(n int64) string { return fmtN(int(n)) }

@@ -500,9 +500,13 @@ func TestSmallHelpers(t *testing.T) {
 			t.Errorf("fmtN(%d) = %s", n, got)
 		}
 	}
-	for v, want := range map[string]bool{"3.10.8": false, "4.2.1": false, "4.3.0": true, "4.10.0": true, "5.0.0": true, "4.3.0-rc.1": true, "": false, "x": false} {
-		if got := versionAtLeast(v, 4, 3); got != want {
-			t.Errorf("versionAtLeast(%q, 4, 3) = %v", v, got)
+	for v, want := range map[string][2]int{"3.10.8": {3, 10}, "4.2.1": {4, 2}, "4.10.0": {4, 10}, "4.3.0-rc.1": {4, 3}, "": {-1, -1}, "x": {-1, -1}, "4": {-1, -1}} {
+		ma, mi, ok := parseVersion(v)
+		if !ok {
+			ma, mi = -1, -1
+		}
+		if [2]int{ma, mi} != want {
+			t.Errorf("parseVersion(%q) = %d %d %v", v, ma, mi, ok)
 		}
 	}
 	for name, want := range map[string]bool{"orders.dlq": true, "orders.DLQ": true, "orders-dlq": true, "orders_dlq": true, "orders.dead": true,
@@ -516,5 +520,190 @@ func TestSmallHelpers(t *testing.T) {
 	}
 	if got := Exception(&backends.Message{Headers: map[string]any{"exception": int64(5)}}); got != "5" {
 		t.Errorf("exception %q", got)
+	}
+}
+
+// TestLookingNeverLosesDecision is the one decision of whether a peek
+// changes a queue (issue 7, class 0): a quorum queue with an effective
+// delivery limit on a RabbitMQ that counts requeues (before 4.3, with the
+// default of 20 from 4.0) is not peeked implicitly; one without a limit is
+// peeked by reading all of it, unless it is deeper than a peek reads.
+func TestLookingNeverLosesDecision(t *testing.T) {
+	lim := func(args, pol map[string]any, policy string) *backends.Queue {
+		q := convertQueue(apiQueue{Name: "q.dlq", Type: "quorum", Arguments: args, EffPolicy: pol, Policy: policy, Messages: "50"})
+		return &q
+	}
+	n := func(i int64) int64 { return i }
+	for _, tc := range []struct {
+		name    string
+		q       *backends.Queue
+		version string
+		mode    peekMode
+		kind    string
+		limit   int64
+		source  string
+		shown   bool
+	}{
+		{"classic", &backends.Queue{Name: "c", Type: "classic", Messages: 1 << 40}, "", peekInPlace, "", 0, "", false},
+		{"quorum 3.10 no limit", lim(nil, nil, ""), "3.10.8", peekCycle, "", 0, "", false},
+		{"quorum 3.10 argument", lim(map[string]any{"x-delivery-limit": n(2)}, nil, ""), "3.10.8", peekFront, backends.RiskDeliveryLimit, 2, "argument x-delivery-limit", true},
+		{"quorum 3.13 policy", lim(nil, map[string]any{"delivery-limit": n(7)}, "dl"), "3.13.7", peekFront, backends.RiskDeliveryLimit, 7, `policy "dl"`, true},
+		{"both: the lower (policy)", lim(map[string]any{"x-delivery-limit": n(9)}, map[string]any{"delivery-limit": n(4)}, "dl"), "3.10.8", peekFront, backends.RiskDeliveryLimit, 4, `policy "dl"`, true},
+		{"both: the lower (argument)", lim(map[string]any{"x-delivery-limit": n(3)}, map[string]any{"delivery-limit": n(4)}, "dl"), "4.1.0", peekFront, backends.RiskDeliveryLimit, 3, "argument x-delivery-limit", false},
+		{"4.0 default 20", lim(nil, nil, ""), "4.0.9", peekFront, backends.RiskDeliveryLimit, 20, "the default of RabbitMQ 4", false},
+		{"4.2 disabled by -1", lim(map[string]any{"x-delivery-limit": n(-1)}, nil, ""), "4.2.1", peekCycle, "", 0, "", false},
+		{"4.2 -1 and a policy: the higher", lim(map[string]any{"x-delivery-limit": n(-1)}, map[string]any{"delivery-limit": n(5)}, "p"), "4.2.1", peekFront, backends.RiskDeliveryLimit, 5, `policy "p"`, false},
+		{"4.3 counts no nack", lim(map[string]any{"x-delivery-limit": n(2)}, nil, ""), "4.3.0", peekFront, "", 0, "", false},
+		{"4.3 default", lim(nil, nil, ""), "4.3.5", peekFront, "", 0, "", false},
+		{"deep quorum without limit", func() *backends.Queue { q := lim(nil, nil, ""); q.Messages = MaxPeek + 1; return q }(), "3.10.8", peekCycle, backends.RiskOrder, 0, "", false},
+	} {
+		mode, risk, err := peekPlan(tc.q, tc.version)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		kind := ""
+		if risk != nil {
+			kind = risk.Kind
+		}
+		if mode != tc.mode || kind != tc.kind {
+			t.Errorf("%s: mode %d risk %q, want %d %q", tc.name, mode, kind, tc.mode, tc.kind)
+			continue
+		}
+		if kind == backends.RiskDeliveryLimit && (risk.DeliveryLimit != tc.limit || risk.LimitSource != tc.source || risk.CountsShown != tc.shown ||
+			risk.OverLimit != "dropped (the queue has no dead-letter exchange)" || risk.Depth != 50 ||
+			!strings.Contains(risk.Reason, fmt.Sprintf("delivery limit of %d", tc.limit)) || !strings.Contains(risk.Reason, "RabbitMQ "+tc.version)) {
+			t.Errorf("%s: %+v", tc.name, risk)
+		}
+	}
+	if _, _, err := peekPlan(lim(nil, nil, ""), "unknown"); err == nil || !strings.Contains(err.Error(), "cannot tell") {
+		t.Errorf("unknown version: %v", err)
+	}
+	// where a message out of attempts goes, and the attempts a peek leaves
+	q := lim(map[string]any{"x-delivery-limit": n(2), "x-dead-letter-exchange": "dlx2"}, nil, "")
+	_, risk, _ := peekPlan(q, "3.10.8")
+	if risk.OverLimit != `dead-lettered to exchange "dlx2"` {
+		t.Errorf("over limit: %q", risk.OverLimit)
+	}
+	for c, want := range map[int64]int64{-1: 1, 0: 1, 1: 0, 2: -1} {
+		m := &backends.Message{Headers: map[string]any{}}
+		if c >= 0 {
+			m.Headers["x-delivery-count"] = c
+		}
+		if left, ok := risk.AttemptsLeft(m); !ok || left != want {
+			t.Errorf("x-delivery-count %d: %d attempts left (%v), want %d", c, left, ok, want)
+		}
+	}
+}
+
+// TestNumbersFromTheManagementAPIAreFlagged (issue 7, class 10): a count
+// that is not an integer in [0, 2^63) or a rate that is not a finite
+// number ≥ 0 is flagged with the raw text, reads as 0 and sorts last; it
+// never fails the listing nor wraps.
+func TestNumbersFromTheManagementAPIAreFlagged(t *testing.T) {
+	_, c := newFakeAPI(t, map[string]string{
+		"/api/queues?page=1": `{"items":[
+		  {"vhost":"/","name":"weird","messages":1e300,"messages_ready":-5,"messages_unacknowledged":1.5,"consumers":"abc",
+		   "message_stats":{"publish_details":{"rate":-1},"deliver_get_details":{"rate":1e400},"ack_details":{"rate":"x"}}},
+		  {"vhost":"/","name":"edge","messages":9223372036854775807,"messages_ready":9223372036854775808,"consumers":null,
+		   "message_stats":{"publish_details":{"rate":0.5}}}],"page":1,"page_count":2}`,
+		"/api/queues?page=2": `{"items":[{"vhost":"/","name":"ok","messages":3,"messages_ready":3,"messages_unacknowledged":0}],"page":2,"page_count":2}`,
+	})
+	qs, err := c.Queues(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != 3 || qs[0].Name != "edge" || qs[1].Name != "ok" || qs[2].Name != "weird" {
+		t.Fatalf("order (deepest first, out-of-range depths last): %v", names(qs))
+	}
+	w := qs[2]
+	want := map[string]string{"messages": "1e300", "ready": "-5", "unacked": "1.5", "consumers": `"abc"`,
+		"publish_rate": "-1", "deliver_rate": "1e400", "ack_rate": `"x"`}
+	if !reflect.DeepEqual(w.Invalid, want) || w.Messages != 0 || w.Ready != 0 || w.Unacked != 0 || w.Consumers != 0 || w.PublishRate != 0 || w.DeliverRate != 0 {
+		t.Errorf("weird: %+v", w)
+	}
+	if _, ok := w.Depth(); ok {
+		t.Error("an out-of-range depth reads as a depth")
+	}
+	e := qs[0]
+	if e.Messages != 9223372036854775807 || !reflect.DeepEqual(e.Invalid, map[string]string{"ready": "9223372036854775808"}) || e.PublishRate != 0.5 || e.Consumers != 0 {
+		t.Errorf("edge: %+v", e)
+	}
+	if qs[1].Invalid != nil {
+		t.Errorf("ok flagged: %+v", qs[1].Invalid)
+	}
+	b, _ := json.Marshal(w)
+	if !strings.Contains(string(b), `"invalid":{`) || !strings.Contains(string(b), `"unacked":"1.5"`) {
+		t.Errorf("JSON: %s", b)
+	}
+	b, _ = json.Marshal(qs[1])
+	if strings.Contains(string(b), "invalid") {
+		t.Errorf("JSON of a sound queue: %s", b)
+	}
+}
+
+func names(qs []backends.Queue) []string {
+	var out []string
+	for _, q := range qs {
+		out = append(out, q.Name)
+	}
+	return out
+}
+
+// TestManagementAPIIsNeverTrusted (issue 7, class 6): a reply that never
+// ends is refused past its size bound, an API that repeats a page (or
+// claims 10^12 of them), lists more queues than the bound, sends a page
+// count that is no number or more items than asked, stops the listing
+// with a clear error; one that never answers times out.
+func TestManagementAPIIsNeverTrusted(t *testing.T) {
+	serve := func(h http.HandlerFunc) *Client {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		c, err := New(Config{ManagementURL: srv.URL, Username: "ops", Password: testSecret, PageSize: 2, Timeout: 2 * time.Second,
+			MaxReply: 1 << 20, MaxQueues: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	page := func(w http.ResponseWriter, r *http.Request, items string, count string) {
+		fmt.Fprintf(w, `{"items":[%s],"page":%s,"page_count":%s}`, items, r.URL.Query().Get("page"), count)
+	}
+	for _, tc := range []struct {
+		name string
+		h    http.HandlerFunc
+		want string
+	}{
+		{"endless body", func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"items":[{"name":"`)
+			chunk := []byte(strings.Repeat("a", 64<<10))
+			for r.Context().Err() == nil {
+				if _, err := w.Write(chunk); err != nil {
+					return
+				}
+			}
+		}, "is larger than 1 MiB: refused"},
+		{"a trillion pages, one page over and over", func(w http.ResponseWriter, r *http.Request) {
+			page(w, r, `{"vhost":"/","name":"a"},{"vhost":"/","name":"b"}`, "1000000000000")
+		}, "page 2 of /api/queues from the RabbitMQ management API at http://127.0.0.1"},
+		{"endless new queues", func(w http.ResponseWriter, r *http.Request) {
+			p := r.URL.Query().Get("page")
+			page(w, r, `{"vhost":"/","name":"a`+p+`"},{"vhost":"/","name":"b`+p+`"}`, "1000000000000")
+		}, "listed more than 100 queues by page 51 of /api/queues"},
+		{"page count not a number", func(w http.ResponseWriter, r *http.Request) {
+			page(w, r, `{"vhost":"/","name":"a"}`, `"many"`)
+		}, `sent page_count "many" for page 1 of /api/queues: not a page count`},
+		{"a page longer than asked", func(w http.ResponseWriter, r *http.Request) {
+			page(w, r, `{"name":"a"},{"name":"b"},{"name":"c"},{"name":"d"},{"name":"e"}`, "1")
+		}, "the page holds more than twice the 2 queues asked for"},
+		{"never answers", func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() },
+			"timed out calling the RabbitMQ management API at http://127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := serve(tc.h).Queues(context.Background())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want …%s…", err, tc.want)
+			}
+		})
 	}
 }

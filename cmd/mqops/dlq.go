@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/config"
 	"github.com/mqops/mqops/backends/rabbitmq"
 )
 
@@ -33,7 +35,13 @@ func newDLQCmd(g *globals) *cobra.Command {
 context with its depth, and groups its dead letters by origin and reason
 (RabbitMQ: first-death queue, reason and exception header; Kafka: original
 topic and exception class from the DLT headers), sampled from the first
---sample messages. Sampling peeks: nothing is consumed or dead-lettered again.`,
+--sample messages. Sampling peeks and leaves each queue as it was: nothing is
+consumed, dead-lettered again or reordered. A queue that a peek would change
+(a quorum queue with a delivery limit, on a RabbitMQ before 4.3, where every
+requeue costs a delivery attempt) is not sampled: its depth is listed, with
+why and the numbers (mqops peek reads it on request). Every call to a broker
+is bounded by --timeout; dead-letter queues that cannot be read are named
+on stderr and the command exits with status 3.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOutput(output); err != nil {
@@ -50,28 +58,16 @@ topic and exception class from the DLT headers), sampled from the first
 			ctx, cancel := context.WithTimeout(cmd.Context(), 4*g.timeout)
 			defer cancel()
 			sources := 0
+			var missing []string
 			if c.RabbitMQ != nil && (c.RabbitMQ.URL != "" || c.RabbitMQ.ManagementURL != "") {
 				sources++
-				rc, err := g.rabbitClient(c)
+				sums, miss, err := rabbitDeadLetters(cmd.Context(), g, c, sample)
 				if err != nil {
 					return err
 				}
-				defer rc.Close()
-				qs, err := rc.Queues(ctx)
-				if err != nil {
-					return err
-				}
-				for _, q := range qs {
-					if !q.IsDLQ {
-						continue
-					}
-					sum, err := rc.DeadLetters(ctx, q.Vhost, q.Name, sample)
-					if err != nil {
-						rep.Errors = append(rep.Errors, fmt.Sprintf("%s/%s: %v", q.Vhost, q.Name, err))
-						continue
-					}
-					rep.DeadLetters = append(rep.DeadLetters, *sum)
-				}
+				rep.DeadLetters = append(rep.DeadLetters, sums...)
+				missing = append(missing, miss...)
+				rep.Errors = append(rep.Errors, miss...)
 			}
 			if c.Kafka != nil && len(c.Kafka.Brokers) > 0 {
 				sources++
@@ -90,7 +86,10 @@ topic and exception class from the DLT headers), sampled from the first
 				return fmt.Errorf("context %q has neither Kafka nor RabbitMQ configured", c.Name)
 			}
 			if output == "json" {
-				return writeJSON(g.stdout, rep)
+				if err := writeJSON(g.stdout, rep); err != nil {
+					return err
+				}
+				return partialResult("dead-letter queues", missing)
 			}
 			t := newTable(g.stdout, "BACKEND", "DEAD-LETTERS", "MESSAGES", "ORIGIN", "REASON", "EXCEPTION", "COUNT", "FIRST", "LAST")
 			for _, d := range rep.DeadLetters {
@@ -100,7 +99,9 @@ topic and exception class from the DLT headers), sampled from the first
 				}
 				depth := fmt.Sprint(d.Messages)
 				var notes []string
-				if d.Sampled < int(d.Messages) {
+				if d.NotSampled != nil {
+					notes = append(notes, "not sampled")
+				} else if d.Sampled < int(d.Messages) {
 					notes = append(notes, fmt.Sprintf("sampled %d", d.Sampled))
 				}
 				if d.LeftToDrain != nil && *d.LeftToDrain != d.Messages {
@@ -123,6 +124,15 @@ topic and exception class from the DLT headers), sampled from the first
 				return err
 			}
 			for _, d := range rep.DeadLetters {
+				if d.NotSampled != nil {
+					how := ""
+					if d.NotSampled.Kind == backends.RiskDeliveryLimit {
+						how = fmt.Sprintf(" (mqops peek rabbitmq:%s%s --accept-delivery-attempts reads messages anyway)", d.Queue, vhostFlag(d.Vhost))
+					}
+					fmt.Fprintln(g.stdout, backends.SafeText("not sampled: "+vhostQueue(d.Vhost, d.Queue)+": "+d.NotSampled.Reason+how))
+				}
+			}
+			for _, d := range rep.DeadLetters {
 				if d.Warning != "" {
 					name := d.Topic
 					if d.Backend == "rabbitmq" {
@@ -131,15 +141,60 @@ topic and exception class from the DLT headers), sampled from the first
 					g.warn(name + ": " + d.Warning)
 				}
 			}
-			if len(rep.Errors) > 0 {
-				fmt.Fprintln(g.stderr, backends.SafeText(strings.Join(rep.Errors, "\n")))
-			}
-			return nil
+			return partialResult("dead-letter queues", missing)
 		},
 	}
 	outputFlag(cmd, &output)
 	cmd.Flags().IntVar(&sample, "sample", 1000, "group at most the first N messages of each dead-letter queue or topic")
 	return cmd
+}
+
+// rabbitDeadLetters samples every RabbitMQ dead-letter queue of the
+// context (never one that a peek would change: its depth and why come
+// instead). Every call is bounded by --timeout; a queue that cannot be
+// read is named in missing, with why, and once RabbitMQ stops answering
+// the rest are not asked.
+func rabbitDeadLetters(ctx context.Context, g *globals, c *config.Context, sample int) (sums []backends.DeadLetterSummary, missing []string, err error) {
+	rc, err := g.rabbitClient(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rc.Close()
+	endProgress := listingProgress(g, rc)
+	qs, err := rc.Queues(ctx)
+	endProgress()
+	if err != nil {
+		return nil, nil, err
+	}
+	var dlqs []backends.Queue
+	for _, q := range qs {
+		if q.IsDLQ {
+			dlqs = append(dlqs, q)
+		}
+	}
+	for i, q := range dlqs {
+		sum, err := rc.DeadLetters(ctx, q.Vhost, q.Name, sample)
+		if err != nil {
+			missing = append(missing, vhostQueue(q.Vhost, q.Name)+": "+err.Error())
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				for _, r := range dlqs[i+1:] {
+					missing = append(missing, vhostQueue(r.Vhost, r.Name)+": not read (RabbitMQ stopped answering)")
+				}
+				break
+			}
+			continue
+		}
+		sums = append(sums, *sum)
+	}
+	return sums, missing, nil
+}
+
+// vhostFlag is the --vhost flag naming vhost, "" for the default one.
+func vhostFlag(vhost string) string {
+	if vhost == "" || vhost == "/" {
+		return ""
+	}
+	return " --vhost " + vhost
 }
 
 func when(t time.Time) string {

@@ -2,7 +2,7 @@ package main
 
 import (
 	"bufio"
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -94,11 +94,15 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 				return err
 			}
 			defer rc.Close()
+			// every call to the broker is bounded by --timeout (the client's)
 			ctx := cmd.Context()
-			pctx, cancel := context.WithTimeout(ctx, 4*g.timeout)
-			plan, err := actions.PlanDrain(pctx, rc, o)
-			cancel()
-			if dryRun {
+			plan, err := actions.PlanDrain(ctx, rc, o)
+			var notDLQ *actions.NotDLQError
+			switch {
+			case errors.As(err, &notDLQ):
+				_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: dryRun,
+					Parameters: map[string]any{"source": src, "target": o.To}, Outcome: "refused", Error: err.Error()})
+			case dryRun:
 				actions.AuditDryRun(log, o, plan, err)
 			}
 			if err != nil {
@@ -111,7 +115,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 			if len(plan.Problems) > 0 && !yes {
 				return fmt.Errorf("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first message it cannot deliver)")
 			}
-			if plan.Selected == 0 {
+			if plan.Selected == 0 && plan.NotSampled == nil {
 				return fmt.Errorf("nothing to drain: no message in the sample passes the filters")
 			}
 			if !yes {
@@ -147,6 +151,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	f.Float64Var(&o.Rate, "rate", 0, "at most N messages per second (default: unlimited)")
 	f.IntVar(&o.Prefetch, "prefetch", rabbitmq.DefaultPrefetch, "messages in flight (published, not yet confirmed); the most a crash can duplicate")
 	f.IntVar(&o.Sample, "sample", 1000, "messages the preview peeks at")
+	f.BoolVar(&o.NotDeadLetters, "not-dead-letters", false, "the source is not a dead-letter queue or topic: drain it anyway")
 	f.BoolVar(&dryRun, "dry-run", false, "show the plan and change nothing")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.StringVar(&audit, "audit-file", "", "audit log (default $XDG_STATE_HOME/mqops/audit.jsonl)")
@@ -160,13 +165,28 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 	if p.Complete {
 		scope = "all"
 	}
-	if strings.HasPrefix(p.Source, "kafka:") { // no filters
+	// A RabbitMQ plan of part of a queue says its depth, and scales the
+	// sample to it (about …); one that could not read the queue says so.
+	estimated := !p.Complete && p.Depth > 0 && p.NotSampled == nil
+	switch {
+	case strings.HasPrefix(p.Source, "kafka:"): // no filters
 		fmt.Fprintf(w, "plan: %s → %s (%s): %d to move\n", backends.SafeText(p.Source), backends.SafeText(p.To), scope, p.Selected)
-	} else {
+	case p.NotSampled != nil:
+		fmt.Fprintf(w, "plan: %s → %s (depth %d; not sampled): up to %d to move\n", backends.SafeText(p.Source), backends.SafeText(p.To), p.Depth, p.Estimate)
+	case estimated:
+		fmt.Fprintf(w, "plan: %s → %s (depth %d; %d sampled, %d of them pass the filters): about %d to move, about %d skipped by filter\n",
+			backends.SafeText(p.Source), backends.SafeText(p.To), p.Depth, p.Sampled, p.Selected, p.Estimate, max(p.Depth-p.Estimate, 0))
+	default:
 		fmt.Fprintf(w, "plan: %s → %s (%s): %d to move, %d skipped by filter\n", backends.SafeText(p.Source), backends.SafeText(p.To), scope, p.Selected, p.Skipped)
 	}
 	for _, r := range p.Routes {
 		line := fmt.Sprintf("  %6d → %s", r.Count, backends.SafeText(r.Target))
+		switch {
+		case p.NotSampled != nil:
+			line = fmt.Sprintf("  %6s → %s", "", backends.SafeText(r.Target))
+		case estimated:
+			line += fmt.Sprintf("  (about %d of the depth)", r.Estimate)
+		}
 		if r.Problem != "" {
 			line += "  !! " + r.Problem
 		}
@@ -174,6 +194,12 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 	}
 	for _, pr := range p.Problems {
 		fmt.Fprintln(w, "  problem: "+backends.SafeText(pr))
+	}
+	if p.NotSampled != nil {
+		fmt.Fprintln(w, "  not sampled: "+backends.SafeText(p.NotSampled.Reason))
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintln(w, "  note: "+backends.SafeText(n))
 	}
 	if p.Warning != "" {
 		fmt.Fprintln(w, "  warning: "+backends.SafeText(p.Warning))

@@ -1,14 +1,19 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/config"
+	"github.com/mqops/mqops/backends/rabbitmq"
 )
 
 type queuesReport struct {
@@ -16,6 +21,67 @@ type queuesReport struct {
 	Cluster string           `json:"cluster"`
 	TakenAt string           `json:"taken_at"`
 	Queues  []backends.Queue `json:"queues"`
+}
+
+// contextRabbit resolves the context and builds its RabbitMQ client (no
+// I/O).
+func (g *globals) contextRabbit() (*config.Context, *rabbitmq.Client, error) {
+	_, c, err := g.loadContext()
+	if err != nil {
+		return nil, nil, err
+	}
+	rc, err := g.rabbitClient(c)
+	return c, rc, err
+}
+
+// numCell is a numeric cell, or the raw text the management API sent
+// followed by ? when it was out of range.
+func numCell(q *backends.Queue, field, formatted string) string {
+	if raw, bad := q.Invalid[field]; bad {
+		return raw + "?"
+	}
+	return formatted
+}
+
+func sortedFields(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// listingProgress prints a progress line on stderr, when it is a terminal,
+// while a listing of RabbitMQ queues takes more than a few pages; end
+// clears it.
+func listingProgress(g *globals, rc *rabbitmq.Client) (end func()) {
+	if !isTerminal(os.Stderr) {
+		return func() {}
+	}
+	onPage, end := listingLine(g.stderr)
+	rc.SetProgress(onPage)
+	return end
+}
+
+// listingLine draws "listing RabbitMQ queues: page 4 of 12 (2000 queues)"
+// on w, over and over on one line, once the listing has more than 3 pages;
+// end clears the line.
+func listingLine(w io.Writer) (onPage func(page, pages, queues int), end func()) {
+	shown := false
+	onPage = func(page, pages, queues int) {
+		if pages <= 3 {
+			return
+		}
+		shown = true
+		fmt.Fprintf(w, "\rlisting RabbitMQ queues: page %d of %d (%d queues) ", page, pages, queues)
+	}
+	end = func() {
+		if shown {
+			fmt.Fprint(w, "\r\x1b[K")
+		}
+	}
+	return onPage, end
 }
 
 func newQueuesCmd(g *globals) *cobra.Command {
@@ -40,18 +106,16 @@ func newQueuesCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("invalid --filter regex: %v", err)
 				}
 			}
-			_, c, err := g.loadContext()
-			if err != nil {
-				return err
-			}
-			rc, err := g.rabbitClient(c)
+			c, rc, err := g.contextRabbit()
 			if err != nil {
 				return err
 			}
 			defer rc.Close()
-			ctx, cancel := context.WithTimeout(cmd.Context(), g.timeout)
-			defer cancel()
-			qs, err := rc.Queues(ctx)
+			// each call is bounded by --timeout (the client's); a big
+			// broker is read whole, however many pages that takes
+			endProgress := listingProgress(g, rc)
+			qs, err := rc.Queues(cmd.Context())
+			endProgress()
 			if err != nil {
 				return err
 			}
@@ -66,6 +130,7 @@ func newQueuesCmd(g *globals) *cobra.Command {
 				return writeJSON(g.stdout, rep)
 			}
 			t := newTable(g.stdout, "VHOST", "QUEUE", "TYPE", "READY", "UNACKED", "CONSUMERS", "PUB/S", "DELIVER/S", "DEAD-LETTER-EXCHANGE", "DLQ")
+			var flagged []string
 			for _, q := range rep.Queues {
 				dlx := "-"
 				if q.HasDeadLetterExchange {
@@ -78,10 +143,20 @@ func newQueuesCmd(g *globals) *cobra.Command {
 				if q.IsDLQ {
 					dlq = "DLQ"
 				}
-				t.row(q.Vhost, q.Name, q.Type, fmt.Sprint(q.Ready), fmt.Sprint(q.Unacked), fmt.Sprint(q.Consumers),
-					fmt.Sprintf("%.1f", q.PublishRate), fmt.Sprintf("%.1f", q.DeliverRate), dlx, dlq)
+				t.row(q.Vhost, q.Name, q.Type, numCell(&q, "ready", fmt.Sprint(q.Ready)), numCell(&q, "unacked", fmt.Sprint(q.Unacked)),
+					numCell(&q, "consumers", fmt.Sprint(q.Consumers)), numCell(&q, "publish_rate", fmt.Sprintf("%.1f", q.PublishRate)),
+					numCell(&q, "deliver_rate", fmt.Sprintf("%.1f", q.DeliverRate)), dlx, dlq)
+				for _, f := range sortedFields(q.Invalid) {
+					flagged = append(flagged, fmt.Sprintf("%s %s %s", vhostQueue(q.Vhost, q.Name), f, q.Invalid[f]))
+				}
 			}
-			return t.flush()
+			if err := t.flush(); err != nil {
+				return err
+			}
+			if len(flagged) > 0 {
+				g.warn("the management API sent numbers out of range, shown with ? and left out of every count and sort: " + strings.Join(flagged, "; "))
+			}
+			return nil
 		},
 	}
 	outputFlag(cmd, &output)
