@@ -62,7 +62,7 @@ func FuzzConsoleCells(f *testing.F) {
 		}
 		pv := newPeekView(s, s, 1)
 		check("peek titles", pv.what(), pv.crumb())
-		pv.setPage([]row{messageRow("0", m)}, map[string][]row{"0": messageDetail(m)})
+		pv.setPage([]row{messageRow("0", m, 2, true)}, map[string][]row{"0": messageDetail(m, "2 of 2")})
 		pv.layout(width, height)
 		draw("message list and detail", pv.body)
 		pv.togglePane()
