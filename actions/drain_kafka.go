@@ -161,7 +161,7 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 	}
 	var first *backends.KafkaRecord // the first record without an origin
 	target := o.target()
-	mp, err := k.PlanMove(ctx, o.Topic, o.Group, o.Limit, func(r *backends.KafkaRecord) (string, int32, error) {
+	mp, err := k.PlanMove(ctx, backends.KafkaPlanOptions{Topic: o.Topic, Group: o.Group, Limit: o.Limit, RunID: o.RunID, Target: func(r *backends.KafkaRecord) (string, int32, error) {
 		t, p, err := target(r)
 		if errors.Is(err, kafka.ErrNoOrigin) {
 			if first == nil {
@@ -170,7 +170,7 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 			return noOrigin, -1, nil
 		}
 		return t, p, err
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

@@ -103,9 +103,19 @@ type KafkaDeadLetterSummary struct {
 	Groups   []KafkaDeadLetterGroup `json:"groups"`
 }
 
-// KafkaMoveOptions configures a move of records out of a dead-letter topic
-// (the drain primitive). Target and Wait are called from one goroutine, in
-// offset order within each partition of the dead-letter topic.
+// KafkaPlanOptions are the options of a plan of a move (KafkaMovePlan):
+// the same as the move's (KafkaMoveOptions), read without moving anything.
+type KafkaPlanOptions struct {
+	Topic  string
+	Group  string // default "mqops-drain.<Topic>"
+	Limit  int
+	Target func(r *KafkaRecord) (topic string, partition int32, err error)
+	// RunID is the run id the move will write in each record's
+	// mqops-run-id header: its length counts in the size of each record
+	// as it will be produced.
+	RunID string
+}
+
 // KafkaMovePlan is what a move would do, counted without moving anything.
 type KafkaMovePlan struct {
 	Counts map[string]int // target topic → records
@@ -115,6 +125,9 @@ type KafkaMovePlan struct {
 	Ends map[int32]int64
 }
 
+// KafkaMoveOptions configures a move of records out of a dead-letter topic
+// (the drain primitive). Target and Wait are called from one goroutine, in
+// offset order within each partition of the dead-letter topic.
 type KafkaMoveOptions struct {
 	// Topic is the dead-letter topic to read.
 	Topic string
@@ -188,6 +201,6 @@ type KafkaDeadLetters interface {
 	DeadLetterSummary(ctx context.Context, topic string, sample int) (*KafkaDeadLetterSummary, error)
 	ReadRecords(ctx context.Context, topic string, from map[int32]int64, limit int) ([]KafkaRecord, error)
 	PartitionCounts(ctx context.Context, topics []string) (map[string]int32, error)
-	PlanMove(ctx context.Context, topic, group string, limit int, target func(*KafkaRecord) (string, int32, error)) (*KafkaMovePlan, error)
+	PlanMove(ctx context.Context, o KafkaPlanOptions) (*KafkaMovePlan, error)
 	MoveRecords(ctx context.Context, o KafkaMoveOptions) (*KafkaMoveResult, error)
 }

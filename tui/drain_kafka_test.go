@@ -91,8 +91,9 @@ func (f *fakeKafkaDrainer) PartitionCounts(_ context.Context, topics []string) (
 	return out, nil
 }
 
-func (f *fakeKafkaDrainer) PlanMove(_ context.Context, topic, _ string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
-	recs := f.pending(topic)
+func (f *fakeKafkaDrainer) PlanMove(_ context.Context, o backends.KafkaPlanOptions) (*backends.KafkaMovePlan, error) {
+	limit, target := o.Limit, o.Target
+	recs := f.pending(o.Topic)
 	f.dmu.Lock()
 	f.planCalls++
 	f.dmu.Unlock()

@@ -34,9 +34,11 @@ func DrainGroup(topic string) string { return "mqops-drain." + topic }
 // moveConfigs returns the configuration of a move's two clients: one reads
 // the dead-letter topic and commits the drain group, the other produces
 // with acks=all and idempotence (which needs one request in flight per
-// broker, so it gets its own connections). Neither creates topics.
-func (c *Client) moveConfigs() (read, produce *sarama.Config) {
-	read = c.saramaConfig()
+// broker, so it gets its own connections). Neither creates topics. rw and
+// pw watch their connections: a broker that stops answering is given up at
+// once (the move stops), while the others still take the final commit.
+func (c *Client) moveConfigs(rw, pw *watch) (read, produce *sarama.Config) {
+	read = c.saramaConfig(rw)
 	read.Metadata.AllowAutoTopicCreation = false
 	read.Consumer.IsolationLevel = sarama.ReadCommitted
 	// A drain reads and commits its group's offsets through the group
@@ -46,7 +48,7 @@ func (c *Client) moveConfigs() (read, produce *sarama.Config) {
 	read.Admin.Retry.Max = 15
 	read.Admin.Retry.Backoff = 300 * time.Millisecond
 
-	produce = c.saramaConfig()
+	produce = c.saramaConfig(pw)
 	produce.Metadata.AllowAutoTopicCreation = false
 	produce.Metadata.Retry.Max = 3
 	produce.Producer.RequiredAcks = sarama.WaitForAll
@@ -56,7 +58,10 @@ func (c *Client) moveConfigs() (read, produce *sarama.Config) {
 	produce.Producer.Return.Errors = true
 	produce.Producer.Retry.Max = 5
 	produce.Producer.Retry.Backoff = 250 * time.Millisecond
-	produce.Producer.Timeout = c.cfg.Timeout
+	// The broker answers a produce it cannot replicate in time with
+	// REQUEST_TIMED_OUT (retried) before the read times out: only a broker
+	// that does not answer at all is a stall.
+	produce.Producer.Timeout = c.cfg.Timeout / 2
 	produce.Producer.Partitioner = sarama.NewManualPartitioner // MoveRecords picks every partition
 	return read, produce
 }
@@ -134,7 +139,8 @@ func coordinatorPending(err error) bool {
 // a MoveRecords with the same topic, group and limit would move go: target
 // topic → records, and the total. It stops with an error at the first
 // record target refuses, saying which.
-func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
+func (c *Client) PlanMove(ctx context.Context, o backends.KafkaPlanOptions) (*backends.KafkaMovePlan, error) {
+	topic, group, limit, target := o.Topic, o.Group, o.Limit, o.Target
 	if target == nil {
 		return nil, &Error{Op: "planning a move: no target"}
 	}
@@ -241,27 +247,31 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rcfg, pcfg := c.moveConfigs()
+	rw, pw := newWatch(c.cfg.Timeout, false), newWatch(c.cfg.Timeout, false)
+	rcfg, pcfg := c.moveConfigs(rw, pw)
 	rcl, err := sarama.NewClient(c.cfg.Brokers, rcfg)
 	if err != nil {
-		return nil, c.explain(err)
+		return nil, c.explain(stalled(rw, err))
 	}
 	ad, err := sarama.NewClusterAdminFromClient(rcl)
 	if err != nil {
 		_ = rcl.Close()
-		return nil, c.explain(err)
+		return nil, c.explain(stalled(rw, err))
 	}
 	defer ad.Close() // closes rcl too
 	ti, err := c.oneTopic(rcl, o.Topic)
 	if err != nil {
-		return nil, err
+		return nil, stalled(rw, err)
 	}
 	if descs, err := ad.DescribeConsumerGroups([]string{o.Group}); err == nil && len(descs) == 1 && len(descs[0].Members) > 0 {
 		return nil, &Error{Op: fmt.Sprintf("consumer group \"%s\" has %d active members: another drain, or a consumer, is using it", backends.SafeText(o.Group), len(descs[0].Members))}
 	}
+	if f := rw.failure(); f != nil {
+		return nil, f
+	}
 	st, err := c.drainStart(rcl, ad, ti, o.Group, movePartitionBytes)
 	if err != nil {
-		return nil, err
+		return nil, stalled(rw, err)
 	}
 	lso := map[int32]int64{} // where a partition ends now: what is left is counted to there
 	for _, fp := range st.parts {
@@ -272,7 +282,7 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 		}
 	}
 	m := &mover{
-		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin,
+		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin, rw: rw, pw: pw,
 		parts:   map[int32]*trackPart{},
 		targets: map[string]*moveTarget{},
 		dirty:   make(chan struct{}, 1),
@@ -292,7 +302,7 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 	if st.total > 0 {
 		pcl, err := sarama.NewClient(c.cfg.Brokers, pcfg)
 		if err != nil {
-			return nil, c.explain(err)
+			return nil, c.explain(stalled(pw, err))
 		}
 		defer pcl.Close()
 		m.prod, err = sarama.NewAsyncProducerFromClient(pcl)
@@ -338,14 +348,15 @@ type moveMeta struct {
 }
 
 type mover struct {
-	c     *Client
-	o     backends.KafkaMoveOptions
-	ad    sarama.ClusterAdmin
-	rcl   sarama.Client
-	prod  sarama.AsyncProducer
-	st    *drainState
-	begin time.Time
-	total int
+	c      *Client
+	o      backends.KafkaMoveOptions
+	rw, pw *watch // the reading and the producing connections
+	ad     sarama.ClusterAdmin
+	rcl    sarama.Client
+	prod   sarama.AsyncProducer
+	st     *drainState
+	begin  time.Time
+	total  int
 
 	targets map[string]*moveTarget // used by the run goroutine only
 
@@ -452,8 +463,19 @@ func (m *mover) waitSettled() {
 		case <-m.settled:
 		case <-limit.C:
 			return
+		case <-m.pw.done():
+			return // a target broker stopped answering: what it holds fails
 		}
 	}
+}
+
+// stalled is the stall that stopped the move (a broker that stopped
+// answering), nil when none did.
+func (m *mover) stalled() error {
+	if f := m.rw.failure(); f != nil {
+		return f
+	}
+	return m.pw.failure()
 }
 
 func (m *mover) ack(meta *moveMeta) {
@@ -711,6 +733,9 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 	if stopErr == nil && asyncErr != nil {
 		stopErr = asyncErr
 	}
+	if f := m.stalled(); f != nil && stopErr != nil {
+		stopErr = f // the cause; the produce or commit errors follow from it
+	}
 	if stopErr != nil && reason != backends.KafkaStopCancelled {
 		res.StoppedBecause = backends.KafkaStopError
 	}
@@ -755,6 +780,9 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 		if err := m.failure(); err != nil {
 			return backends.KafkaStopError, nil // reported by run
 		}
+		if err := m.stalled(); err != nil {
+			return backends.KafkaStopError, err
+		}
 		res, err := f.round(ctx, active)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -773,6 +801,9 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 				}
 				if err := m.failure(); err != nil {
 					return backends.KafkaStopError, nil
+				}
+				if err := m.stalled(); err != nil {
+					return backends.KafkaStopError, err
 				}
 				where := fmt.Sprintf("%s partition %d offset %d", backends.SafeText(m.o.Topic), rec.Partition, rec.Offset)
 				topic, part, err := m.o.Target(rec)
@@ -819,6 +850,15 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 			m.skipTo(r.fp.p, r.end)
 		}
 	}
+}
+
+// stalled returns the stall that tripped w in place of err, the error it
+// caused; err when w did not trip.
+func stalled(w *watch, err error) error {
+	if f := w.failure(); f != nil && err != nil {
+		return f
+	}
+	return err
 }
 
 // commitMetadata is the metadata committed with the drain group's offsets:

@@ -490,7 +490,7 @@ func TestDeadLettersOnOlderBrokers(t *testing.T) {
 
 // planCounts is PlanMove's counts and total.
 func planCounts(ctx context.Context, k *Client, topic, group string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (map[string]int, int, error) {
-	p, err := k.PlanMove(ctx, topic, group, limit, target)
+	p, err := k.PlanMove(ctx, backends.KafkaPlanOptions{Topic: topic, Group: group, Limit: limit, Target: target})
 	if err != nil {
 		return nil, 0, err
 	}

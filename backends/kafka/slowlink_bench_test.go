@@ -150,7 +150,7 @@ func BenchmarkFirstSnapshotSlowLink(b *testing.B) {
 // led by the coordinator kfake gives the groups that hash to it (groups
 // sharing a partition with another coordinator's group are placed wrongly
 // and found again, as after a coordinator move).
-func listOffsetsTopic(b *testing.B, c *kfake.Cluster, cl *kgo.Client, names []string) {
+func listOffsetsTopic(b testing.TB, c *kfake.Cluster, cl *kgo.Client, names []string) {
 	b.Helper()
 	ctx := context.Background()
 	base, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)

@@ -1,0 +1,308 @@
+package kafka
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// fakeBroker listens on loopback and hands each connection to serve; the
+// listener and every connection are closed at the end of the test.
+func fakeBroker(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu    sync.Mutex
+		conns []net.Conn
+	)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go serve(c)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// request is the start of one Kafka request read off a connection.
+type request struct {
+	key, version int16
+	correlation  int32
+}
+
+// readRequest reads one whole request frame.
+func readRequest(c net.Conn) (request, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(c, n[:]); err != nil {
+		return request{}, err
+	}
+	body := make([]byte, binary.BigEndian.Uint32(n[:]))
+	if _, err := io.ReadFull(c, body); err != nil {
+		return request{}, err
+	}
+	if len(body) < 8 {
+		return request{}, errors.New("short request")
+	}
+	return request{key: int16(binary.BigEndian.Uint16(body)), version: int16(binary.BigEndian.Uint16(body[2:])), correlation: int32(binary.BigEndian.Uint32(body[4:]))}, nil
+}
+
+// apiVersionsThenSilence answers ApiVersions as a Kafka broker would
+// (every API kmsg knows), then reads every other request and never
+// answers: a broker that accepts, handshakes, and stalls.
+func apiVersionsThenSilence(c net.Conn) {
+	for {
+		req, err := readRequest(c)
+		if err != nil {
+			return
+		}
+		if req.key != 18 {
+			continue // silence
+		}
+		resp := kmsg.NewApiVersionsResponse()
+		resp.Version = min(req.version, 3)
+		for key := int16(0); key < 100; key++ {
+			if r := kmsg.RequestForKey(key); r != nil {
+				k := kmsg.NewApiVersionsResponseApiKey()
+				k.ApiKey, k.MaxVersion = key, r.MaxVersion()
+				resp.ApiKeys = append(resp.ApiKeys, k)
+			}
+		}
+		body := binary.BigEndian.AppendUint32(nil, uint32(req.correlation)) // ApiVersions answers with header v0
+		body = resp.AppendTo(body)
+		frame := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
+		if _, err := c.Write(append(frame, body...)); err != nil {
+			return
+		}
+	}
+}
+
+// hugeReplies answers every request with a reply announced as 2 GB, and
+// nothing after its header.
+func hugeReplies(c net.Conn) {
+	for {
+		req, err := readRequest(c)
+		if err != nil {
+			return
+		}
+		hdr := binary.BigEndian.AppendUint32(nil, 0x7fffffff)
+		hdr = binary.BigEndian.AppendUint32(hdr, uint32(req.correlation))
+		if _, err := c.Write(hdr); err != nil {
+			return
+		}
+	}
+}
+
+// kafkaOps are the backend's calls to a cluster, each with its own client.
+var kafkaOps = map[string]func(ctx context.Context, k *Client) error{
+	"Snapshot": func(ctx context.Context, k *Client) error {
+		_, err := k.Snapshot(ctx, backends.SnapshotOptions{})
+		return err
+	},
+	"ListDeadLetterTopics": func(ctx context.Context, k *Client) error {
+		_, err := k.ListDeadLetterTopics(ctx, true)
+		return err
+	},
+	"DeadLetterSummary": func(ctx context.Context, k *Client) error {
+		_, err := k.DeadLetterSummary(ctx, "orders.DLT", 10)
+		return err
+	},
+	"PlanMove": func(ctx context.Context, k *Client) error {
+		_, err := k.PlanMove(ctx, backends.KafkaPlanOptions{Topic: "orders.DLT", Target: OriginTarget})
+		return err
+	},
+	"MoveRecords": func(ctx context.Context, k *Client) error {
+		_, err := k.MoveRecords(ctx, backends.KafkaMoveOptions{Topic: "orders.DLT", Target: OriginTarget})
+		return err
+	},
+}
+
+// TestStalledBrokerFailsWithinTimeout: against a broker that accepts and
+// never answers, and one that answers ApiVersions and then stalls, every
+// call fails within 1.5 × the timeout (never sarama's retries' multiple of
+// it), with no deadline on its context, and says which broker stopped
+// answering.
+func TestStalledBrokerFailsWithinTimeout(t *testing.T) {
+	const timeout = time.Second
+	for _, peer := range []struct {
+		name  string
+		serve func(net.Conn)
+	}{
+		{"silent", func(net.Conn) {}},
+		{"handshake-then-silent", apiVersionsThenSilence},
+	} {
+		addr := fakeBroker(t, peer.serve)
+		for name, op := range kafkaOps {
+			t.Run(peer.name+"/"+name, func(t *testing.T) {
+				k, err := New(Config{Brokers: []string{addr}, Timeout: timeout})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer k.Close()
+				start := time.Now()
+				err = op(context.Background(), k)
+				took := time.Since(start)
+				want := fmt.Sprintf("kafka %s did not answer within 1s", addr)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want %q", err, want)
+				}
+				var stall *StallError
+				if !errors.As(err, &stall) || stall.Addr != addr {
+					t.Errorf("err %T is not the stall of %s", err, addr)
+				}
+				if took > timeout*3/2 {
+					t.Errorf("took %v with a timeout of %v", took, timeout)
+				}
+			})
+		}
+	}
+}
+
+// TestStalledClientRecovers: after a stall the client reconnects on the
+// next call (here to the same silent broker, which fails the same way
+// within the timeout, not at once on a stale connection, nor later).
+func TestStalledClientRecovers(t *testing.T) {
+	addr := fakeBroker(t, apiVersionsThenSilence)
+	k, _ := New(Config{Brokers: []string{addr}, Timeout: 300 * time.Millisecond})
+	defer k.Close()
+	for i := range 2 {
+		start := time.Now()
+		_, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+		if err == nil || !strings.Contains(err.Error(), "did not answer within 300ms") {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if d := time.Since(start); d < 250*time.Millisecond {
+			t.Fatalf("call %d failed after %v: on a stale connection, not on a new one", i, d)
+		}
+	}
+}
+
+// TestHugeReplyIsRefused: a peer that announces a 2 GB reply gets a clear
+// error at once (sarama refuses the length before allocating anything).
+func TestHugeReplyIsRefused(t *testing.T) {
+	addr := fakeBroker(t, hugeReplies)
+	k, _ := New(Config{Brokers: []string{addr}, Timeout: 5 * time.Second})
+	defer k.Close()
+	for name, op := range kafkaOps {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			err := op(context.Background(), k)
+			if err == nil || !strings.Contains(err.Error(), "announced a reply of 2.0 GiB, more than the 65 MiB mqops reads") {
+				t.Fatalf("err = %v", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+// TestSlowClusterIsReadWhole: a cluster that keeps answering, each reply
+// well within the timeout, is read whole however long the whole read
+// takes: 300 groups on 3 brokers over a link of 150 ms each way take round
+// trips in turn, longer than the 1 s timeout altogether, and the
+// snapshot (with no deadline on its context) has every group.
+func TestSlowClusterIsReadWhole(t *testing.T) {
+	const groups = 300
+	var slow atomic.Bool // the link is fast while the groups are made
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"),
+		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+			l, err := net.Listen(network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return switchedListener{l, &slow, 150 * time.Millisecond}, nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm := kadm.NewClient(cl)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
+	var names []string
+	for i := range groups {
+		names = append(names, fmt.Sprintf("group-%03d", i))
+		if _, err := adm.CommitOffsets(context.Background(), names[i], offs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	listOffsetsTopic(t, c, cl, names) // coordinators placed from the metadata, as on Kafka
+	cl.Close()
+	slow.Store(true)
+
+	const timeout = time.Second
+	k, _ := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
+	defer k.Close()
+	start := time.Now()
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("snapshot of a slow cluster failed after %v: %v", took, err)
+	}
+	if len(snap.Groups) != groups {
+		t.Fatalf("%d groups, want %d", len(snap.Groups), groups)
+	}
+	for _, g := range snap.Groups {
+		if g.Err != "" || len(g.Partitions) != 1 {
+			t.Fatalf("group %+v", g)
+		}
+	}
+	t.Logf("snapshot took %v", took)
+	if took <= timeout {
+		t.Fatalf("the snapshot took %v: the link is not slow enough to show that no deadline covers the whole read", took)
+	}
+}
+
+// switchedListener is a slowListener whose connections are slow once
+// *slow is set.
+type switchedListener struct {
+	net.Listener
+	slow  *atomic.Bool
+	delay time.Duration
+}
+
+func (l switchedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || !l.slow.Load() {
+		return c, err
+	}
+	s := &slowConn{Conn: c, delay: l.delay, out: make(chan timedBytes, 1024)}
+	go s.send()
+	return s, nil
+}
