@@ -66,15 +66,35 @@ func (m *Model) startRefresh() tea.Cmd {
 		m.refresh.idle = true
 		return nil
 	}
-	tag, ctx, cancel := m.beginRequest(m.opts.Timeout)
+	// No deadline on the snapshot: the Kafka client bounds each request by
+	// the timeout and fails at once on a broker that stops answering, so a
+	// big cluster that keeps answering is read whole (the spinner turns).
+	tag, ctx, cancel := m.beginRequest(0)
 	return tea.Batch(snapshotCmd(ctx, cancel, m.opts.Kafka, tag), m.startSpinner())
 }
 
-// beginRequest records a new request for the top view as the one in flight.
+// perCallBounded is a view whose loads are bounded per call by their
+// backend (Kafka's), so that the whole load has no deadline.
+type perCallBounded interface{ perCallBounded() }
+
+// beginRequest records a new request for the top view as the one in
+// flight, with a deadline of timeout on the whole call (none when timeout
+// is 0, or when the view's backend bounds each of its calls).
 func (m *Model) beginRequest(timeout time.Duration) (reqTag, context.Context, context.CancelFunc) {
 	m.refresh.seq++
 	tag := reqTag{view: m.top().id(), seq: m.refresh.seq, context: m.opts.Context}
-	ctx, cancel := context.WithTimeout(m.ctx, timeout)
+	if _, ok := m.top().(perCallBounded); ok {
+		timeout = 0
+	}
+	var (
+		ctx    context.Context
+		cancel context.CancelFunc
+	)
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(m.ctx, timeout)
+	} else {
+		ctx, cancel = context.WithCancel(m.ctx)
+	}
 	m.refresh.inFlight = true
 	m.refresh.idle = false
 	m.refresh.tag = tag

@@ -701,7 +701,17 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 	v.formErr = ""
 	v.stage = drainPlanning
 	v.seq = m.nextLocalSeq()
-	ctx, cancel := context.WithTimeout(m.ctx, 4*m.opts.Timeout) // as the CLI
+	var (
+		ctx    context.Context
+		cancel context.CancelFunc
+	)
+	if v.kafka {
+		// The Kafka plan reads every record to move: each request is bounded
+		// by the client's timeout, not the whole read (esc cancels it).
+		ctx, cancel = context.WithCancel(m.ctx)
+	} else {
+		ctx, cancel = context.WithTimeout(m.ctx, 4*m.opts.Timeout) // as the CLI
+	}
 	v.cancel = cancel
 	seq := v.seq
 	plan := func() tea.Msg {

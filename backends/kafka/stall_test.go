@@ -2,13 +2,10 @@ package kafka
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,113 +13,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka/kafkatest"
 )
-
-// fakeBroker listens on loopback and hands each connection to serve; the
-// listener and every connection are closed at the end of the test.
-func fakeBroker(t *testing.T, serve func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go serve(c)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
-// request is the start of one Kafka request read off a connection.
-type request struct {
-	key, version int16
-	correlation  int32
-}
-
-// readRequest reads one whole request frame.
-func readRequest(c net.Conn) (request, error) {
-	var n [4]byte
-	if _, err := io.ReadFull(c, n[:]); err != nil {
-		return request{}, err
-	}
-	body := make([]byte, binary.BigEndian.Uint32(n[:]))
-	if _, err := io.ReadFull(c, body); err != nil {
-		return request{}, err
-	}
-	if len(body) < 8 {
-		return request{}, errors.New("short request")
-	}
-	return request{key: int16(binary.BigEndian.Uint16(body)), version: int16(binary.BigEndian.Uint16(body[2:])), correlation: int32(binary.BigEndian.Uint32(body[4:]))}, nil
-}
-
-// apiVersionsThenSilence answers ApiVersions as a Kafka broker would
-// (every API kmsg knows), then reads every other request and never
-// answers: a broker that accepts, handshakes, and stalls.
-func apiVersionsThenSilence(c net.Conn) {
-	for {
-		req, err := readRequest(c)
-		if err != nil {
-			return
-		}
-		if req.key != 18 {
-			continue // silence
-		}
-		resp := kmsg.NewApiVersionsResponse()
-		resp.Version = min(req.version, 3)
-		for key := int16(0); key < 100; key++ {
-			if r := kmsg.RequestForKey(key); r != nil {
-				k := kmsg.NewApiVersionsResponseApiKey()
-				k.ApiKey, k.MaxVersion = key, r.MaxVersion()
-				resp.ApiKeys = append(resp.ApiKeys, k)
-			}
-		}
-		body := binary.BigEndian.AppendUint32(nil, uint32(req.correlation)) // ApiVersions answers with header v0
-		body = resp.AppendTo(body)
-		frame := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
-		if _, err := c.Write(append(frame, body...)); err != nil {
-			return
-		}
-	}
-}
-
-// hugeReplies answers every request with a reply announced as 2 GB, and
-// nothing after its header.
-func hugeReplies(c net.Conn) {
-	for {
-		req, err := readRequest(c)
-		if err != nil {
-			return
-		}
-		hdr := binary.BigEndian.AppendUint32(nil, 0x7fffffff)
-		hdr = binary.BigEndian.AppendUint32(hdr, uint32(req.correlation))
-		if _, err := c.Write(hdr); err != nil {
-			return
-		}
-	}
-}
 
 // kafkaOps are the backend's calls to a cluster, each with its own client.
 var kafkaOps = map[string]func(ctx context.Context, k *Client) error{
@@ -156,13 +50,13 @@ var kafkaOps = map[string]func(ctx context.Context, k *Client) error{
 func TestStalledBrokerFailsWithinTimeout(t *testing.T) {
 	const timeout = time.Second
 	for _, peer := range []struct {
-		name  string
-		serve func(net.Conn)
+		name string
+		addr func(testing.TB) string
 	}{
-		{"silent", func(net.Conn) {}},
-		{"handshake-then-silent", apiVersionsThenSilence},
+		{"silent", kafkatest.Silent},
+		{"handshake-then-silent", kafkatest.HandshakeThenSilent},
 	} {
-		addr := fakeBroker(t, peer.serve)
+		addr := peer.addr(t)
 		for name, op := range kafkaOps {
 			t.Run(peer.name+"/"+name, func(t *testing.T) {
 				k, err := New(Config{Brokers: []string{addr}, Timeout: timeout})
@@ -193,7 +87,7 @@ func TestStalledBrokerFailsWithinTimeout(t *testing.T) {
 // next call (here to the same silent broker, which fails the same way
 // within the timeout, not at once on a stale connection, nor later).
 func TestStalledClientRecovers(t *testing.T) {
-	addr := fakeBroker(t, apiVersionsThenSilence)
+	addr := kafkatest.HandshakeThenSilent(t)
 	k, _ := New(Config{Brokers: []string{addr}, Timeout: 300 * time.Millisecond})
 	defer k.Close()
 	for i := range 2 {
@@ -211,7 +105,7 @@ func TestStalledClientRecovers(t *testing.T) {
 // TestHugeReplyIsRefused: a peer that announces a 2 GB reply gets a clear
 // error at once (sarama refuses the length before allocating anything).
 func TestHugeReplyIsRefused(t *testing.T) {
-	addr := fakeBroker(t, hugeReplies)
+	addr := kafkatest.HugeReplies(t)
 	k, _ := New(Config{Brokers: []string{addr}, Timeout: 5 * time.Second})
 	defer k.Close()
 	for name, op := range kafkaOps {

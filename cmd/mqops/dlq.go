@@ -80,9 +80,22 @@ topic and exception class from the DLT headers), sampled from the first
 					return err
 				}
 				defer kc.Close()
-				sums, err := kc.DeadLetterTopics(ctx, sample)
-				if err != nil {
+				// --timeout bounds each request to Kafka, not the listing:
+				// many dead-letter topics are read whole.
+				done := readProgress(g, "reading the dead-letter topics of "+backends.SafeText(kc.Name()))
+				sums, err := kc.DeadLetterTopics(cmd.Context(), sample)
+				done()
+				switch {
+				case err != nil && sources > 1 && cmd.Context().Err() == nil:
+					// RabbitMQ's part stands: Kafka's is missing
+					rep.Errors = append(rep.Errors, fmt.Sprintf("kafka %s: %v", kc.Name(), err))
+				case err != nil:
 					return err
+				}
+				for _, s := range sums {
+					if s.Warning != "" { // listed, but its records could not be read
+						rep.Errors = append(rep.Errors, fmt.Sprintf("kafka topic %s: %s", s.Topic, s.Warning))
+					}
 				}
 				rep.DeadLetters = append(rep.DeadLetters, sums...)
 			}
@@ -90,7 +103,10 @@ topic and exception class from the DLT headers), sampled from the first
 				return fmt.Errorf("context %q has neither Kafka nor RabbitMQ configured", c.Name)
 			}
 			if output == "json" {
-				return writeJSON(g.stdout, rep)
+				if err := writeJSON(g.stdout, rep); err != nil {
+					return err
+				}
+				return partialResult("dead-letter queues or topics", rep.Errors)
 			}
 			t := newTable(g.stdout, "BACKEND", "DEAD-LETTERS", "MESSAGES", "ORIGIN", "REASON", "EXCEPTION", "COUNT", "FIRST", "LAST")
 			for _, d := range rep.DeadLetters {
@@ -123,18 +139,12 @@ topic and exception class from the DLT headers), sampled from the first
 				return err
 			}
 			for _, d := range rep.DeadLetters {
-				if d.Warning != "" {
-					name := d.Topic
-					if d.Backend == "rabbitmq" {
-						name = vhostQueue(d.Vhost, d.Queue)
-					}
-					g.warn(name + ": " + d.Warning)
+				if d.Warning != "" && d.Backend == "rabbitmq" {
+					g.warn(vhostQueue(d.Vhost, d.Queue) + ": " + d.Warning)
 				}
 			}
-			if len(rep.Errors) > 0 {
-				fmt.Fprintln(g.stderr, backends.SafeText(strings.Join(rep.Errors, "\n")))
-			}
-			return nil
+			// each missing queue or topic on a line of its own; exit status 3
+			return partialResult("dead-letter queues or topics", rep.Errors)
 		},
 	}
 	outputFlag(cmd, &output)

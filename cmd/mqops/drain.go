@@ -275,8 +275,10 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 	defer kc.Close()
 	ctx := cmd.Context()
 	// The plan reads every record the drain would move (Ctrl-C stops it);
-	// each request is bounded by the client's timeout.
+	// each request is bounded by the client's timeout, not the whole read.
+	done := readProgress(g, "planning: reading "+backends.SafeText(src)+" (changes nothing)")
 	plan, err := actions.PlanKafkaDrain(ctx, kc, o)
+	done()
 	if dryRun {
 		actions.AuditKafkaDryRun(log, o, plan, err)
 	}
