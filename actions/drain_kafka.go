@@ -30,6 +30,10 @@ type KafkaDrainOptions struct {
 	// Group is the drain's consumer group (default mqops-drain.<Topic>).
 	Group string
 	RunID string
+	// NotDeadLetters drains a topic that is not recognised as a dead-letter
+	// topic (by its name or its records' dead-letter headers): without it,
+	// such a source is refused.
+	NotDeadLetters bool
 	// Plan, if set, is the plan the operator confirmed: ExecuteKafkaDrain
 	// records its summary in the audit log and moves exactly the records it
 	// counted (on each partition, up to where the plan stopped), so records
@@ -133,8 +137,10 @@ func KafkaStopText(reason string) string {
 // header (no topic can be named so: it holds a NUL byte).
 const noOrigin = "\x00no-origin"
 
-// checkSource returns a clear error when the dead-letter topic does not
-// exist.
+// checkKafkaSource returns a clear error when the dead-letter topic does
+// not exist, or is not recognised as a dead-letter topic (by its name or
+// its records' dead-letter headers) and the operator did not say to drain
+// it anyway (NotDeadLetters).
 func checkKafkaSource(ctx context.Context, k backends.KafkaDeadLetters, o *KafkaDrainOptions) error {
 	pc, err := k.PartitionCounts(ctx, []string{o.Topic})
 	if err != nil {
@@ -143,7 +149,25 @@ func checkKafkaSource(ctx context.Context, k backends.KafkaDeadLetters, o *Kafka
 	if pc[o.Topic] == 0 {
 		return fmt.Errorf("unknown topic %q: no dead-letter topic of that name in context %q", backends.SafeText(o.Topic), o.Context)
 	}
+	if o.NotDeadLetters {
+		return nil
+	}
+	by, err := k.DeadLetterTopic(ctx, o.Topic)
+	if err != nil {
+		return err
+	}
+	if by == "" {
+		return &notDeadLettersError{source: o.source()}
+	}
 	return nil
+}
+
+// notDeadLettersError refuses a source that is not recognised as a
+// dead-letter topic.
+type notDeadLettersError struct{ source string }
+
+func (e *notDeadLettersError) Error() string {
+	return backends.SafeText(e.source) + " is not a dead-letter topic (its name is not a DLT's and its records carry no dead-letter headers): pass --not-dead-letters to drain it anyway"
 }
 
 // PlanKafkaDrain previews a drain without moving or committing anything: it
@@ -276,8 +300,12 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 		Result: map[string]any{"moved": out.Moved, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
 	if err != nil {
 		e.Outcome, e.Error = "failed", err.Error()
-		if out.StoppedBecause == backends.KafkaStopCancelled {
+		var notDLT *notDeadLettersError
+		switch {
+		case out.StoppedBecause == backends.KafkaStopCancelled:
 			e.Outcome = "cancelled"
+		case errors.As(err, &notDLT):
+			e.Outcome = "refused"
 		}
 	}
 	if aerr := audit.Append(e); aerr != nil && err == nil {
@@ -303,7 +331,8 @@ func AuditKafkaDryRun(audit *AuditLog, o KafkaDrainOptions, p *DrainPlan, err er
 
 func (o *KafkaDrainOptions) auditParams() map[string]any {
 	// "target" as well: the key the rabbit drain and `mqops audit` use
-	return map[string]any{"source": o.source(), "to": o.To, "target": o.To, "limit": o.Limit, "rate": o.Rate, "group": o.Group, "window": o.Window}
+	return map[string]any{"source": o.source(), "to": o.To, "target": o.To, "limit": o.Limit, "rate": o.Rate, "group": o.Group, "window": o.Window,
+		"not_dead_letters": o.NotDeadLetters}
 }
 
 // auditPlan is the plan recorded with a drain: the one the operator saw, or

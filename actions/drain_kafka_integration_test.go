@@ -236,3 +236,13 @@ func TestKafkaDrainIntegrationMovesWhatThePlanShowed(t *testing.T) {
 	n := w.topics("dlt", topicSpec{"orders", 3}, topicSpec{"dlt", 2})
 	checkDrainMovesThePlan(t, w, n["dlt"], n["orders"])
 }
+
+// TestDrainSourcesNotDeadLettersIntegration: on the real Kafka, a live
+// topic is refused as a drain source unless --not-dead-letters is given,
+// and a topic of dead letters not named like one is recognised by its
+// records' headers.
+func TestDrainSourcesNotDeadLettersIntegration(t *testing.T) {
+	w := realKafka(t)
+	names := w.topics("orders", topicSpec{"orders", 1}, topicSpec{"retry", 2})
+	checkNotDeadLetters(t, w, names["orders"], names["retry"])
+}

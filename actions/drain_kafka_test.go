@@ -565,3 +565,61 @@ func checkDrainMovesThePlan(t *testing.T, w *kafkaWorld, dlt, origin string) {
 		t.Fatalf("run of the late ones: %+v %v", res, err)
 	}
 }
+
+// TestDrainSourcesNotDeadLetters: a drain of a topic that is neither named
+// like a dead-letter topic nor holds records with dead-letter headers is
+// refused with the reason, in the plan and in the run (audited as
+// refused, nothing moved or committed), unless the operator says to drain
+// it anyway; a topic recognised by its records' headers is a source.
+func TestDrainSourcesNotDeadLetters(t *testing.T) {
+	w := newKafkaWorld(t)
+	checkNotDeadLetters(t, w, "b", "c")
+}
+
+// checkNotDeadLetters drains live (a topic of plain records, not named
+// like a dead-letter topic) to target, refused then allowed, and drains
+// target once it holds Spring dead letters.
+func checkNotDeadLetters(t *testing.T, w *kafkaWorld, live, target string) {
+	t.Helper()
+	ctx := context.Background()
+	w.produce(&kgo.Record{Topic: live, Partition: 0, Key: []byte("k"), Value: []byte(`{"order":1}`)})
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	log := NewAuditLog(path)
+	o := KafkaDrainOptions{Context: "local", Topic: live, To: "topic:" + target}
+	want := "kafka:" + live + " is not a dead-letter topic (its name is not a DLT's and its records carry no dead-letter headers): pass --not-dead-letters to drain it anyway"
+	if _, err := PlanKafkaDrain(ctx, w.k, o); err == nil || err.Error() != want {
+		t.Fatalf("plan of a live topic: %v", err)
+	}
+	before := len(w.read(target))
+	if _, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil); err == nil || err.Error() != want {
+		t.Fatalf("run on a live topic: %v", err)
+	}
+	es, _, _ := log.Read(0)
+	if len(es) != 1 || es[0].Outcome != "refused" || es[0].Error != want || es[0].Parameters["not_dead_letters"] != false {
+		t.Fatalf("audit of the refusal %+v", es)
+	}
+	if n := len(w.read(target)); n != before || w.committed(kafka.DrainGroup(live), live) != 0 {
+		t.Fatalf("a refused drain moved %d record(s) or committed", n-before)
+	}
+
+	o.NotDeadLetters = true
+	p, err := PlanKafkaDrain(ctx, w.k, o)
+	if err != nil || p.Selected != 1 {
+		t.Fatalf("plan with --not-dead-letters: %+v %v", p, err)
+	}
+	o.Plan = p
+	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	if err != nil || res.Moved != 1 {
+		t.Fatalf("run with --not-dead-letters: %+v %v", res, err)
+	}
+	es, _, _ = log.Read(0)
+	if last := es[len(es)-1]; last.Outcome != "ok" || last.Parameters["not_dead_letters"] != true {
+		t.Fatalf("audit of the run %+v", last)
+	}
+
+	// target now holds a record with dead-letter headers: a source by headers
+	w.produce(springDeadLetter(target, 0, live, 0, 7))
+	if _, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: target, To: "origin"}); err != nil {
+		t.Fatalf("plan of a topic of dead letters: %v", err)
+	}
+}

@@ -198,6 +198,10 @@ type KafkaMoveResult struct {
 // backend to find, inspect and drain dead-letter topics.
 type KafkaDeadLetters interface {
 	ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) ([]KafkaDLT, error)
+	// DeadLetterTopic says how topic is detected as a dead-letter topic
+	// ("name" or "headers"), "" when it is not one; an error when it does
+	// not exist.
+	DeadLetterTopic(ctx context.Context, topic string) (string, error)
 	DeadLetterSummary(ctx context.Context, topic string, sample int) (*KafkaDeadLetterSummary, error)
 	ReadRecords(ctx context.Context, topic string, from map[int32]int64, limit int) ([]KafkaRecord, error)
 	PartitionCounts(ctx context.Context, topics []string) (map[string]int32, error)

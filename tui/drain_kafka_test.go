@@ -14,6 +14,7 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka"
 )
 
 // fakeKafkaDrainer is a test double of the Kafka backend's drain side (an
@@ -89,6 +90,19 @@ func (f *fakeKafkaDrainer) PartitionCounts(_ context.Context, topics []string) (
 		}
 	}
 	return out, nil
+}
+
+// DeadLetterTopic detects by name, as the real client does first.
+func (f *fakeKafkaDrainer) DeadLetterTopic(_ context.Context, topic string) (string, error) {
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	if _, ok := f.topics[topic]; !ok {
+		return "", fmt.Errorf("unknown topic %q", topic)
+	}
+	if kafka.IsDLTName(topic) {
+		return "name", nil
+	}
+	return "", nil
 }
 
 func (f *fakeKafkaDrainer) PlanMove(_ context.Context, o backends.KafkaPlanOptions) (*backends.KafkaMovePlan, error) {

@@ -147,6 +147,10 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	f.Float64Var(&o.Rate, "rate", 0, "at most N messages per second (default: unlimited)")
 	f.IntVar(&o.Prefetch, "prefetch", rabbitmq.DefaultPrefetch, "messages in flight (published, not yet confirmed); the most a crash can duplicate")
 	f.IntVar(&o.Sample, "sample", 1000, "messages the preview peeks at")
+	// shared with the RabbitMQ drain: registered once, read by name
+	if f.Lookup("not-dead-letters") == nil {
+		f.Bool("not-dead-letters", false, "the source is not a dead-letter queue or topic: drain it anyway")
+	}
 	f.BoolVar(&dryRun, "dry-run", false, "show the plan and change nothing")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.StringVar(&audit, "audit-file", "", "audit log (default $XDG_STATE_HOME/mqops/audit.jsonl)")
@@ -258,6 +262,7 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 		return err
 	}
 	o := actions.KafkaDrainOptions{Context: c.Name, ReadOnly: c.ReadOnly, Topic: topic, To: ro.To, Limit: ro.Limit, Rate: ro.Rate}
+	o.NotDeadLetters, _ = cmd.Flags().GetBool("not-dead-letters")
 	log := actions.NewAuditLog(audit)
 	if err := o.Validate(); err != nil {
 		if o.ReadOnly {
