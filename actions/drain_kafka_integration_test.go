@@ -246,3 +246,12 @@ func TestDrainSourcesNotDeadLettersIntegration(t *testing.T) {
 	names := w.topics("orders", topicSpec{"orders", 1}, topicSpec{"retry", 2})
 	checkNotDeadLetters(t, w, names["orders"], names["retry"])
 }
+
+// TestRecordsTheTargetCannotTakeIntegration is
+// checkRecordsTheTargetCannotTake on the real Kafka: a dead letter of
+// 1 MiB + 60 B, more than its origin's default max.message.bytes.
+func TestRecordsTheTargetCannotTakeIntegration(t *testing.T) {
+	w := realKafka(t)
+	names := w.topics("dlt", topicSpec{"dlt", 1}, topicSpec{"origin", 1})
+	checkRecordsTheTargetCannotTake(t, w, names["dlt"], names["origin"])
+}

@@ -116,13 +116,48 @@ type KafkaPlanOptions struct {
 	RunID string
 }
 
+// KafkaOversized is a record of a dead-letter topic that its target
+// cannot take: the record batch it would be produced in (alone, with the
+// headers the move adds) is larger than the target topic's
+// max.message.bytes, or than what the producer sends to it.
+type KafkaOversized struct {
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Size      int    `json:"size"`  // bytes, as the broker measures the batch
+	Limit     int    `json:"limit"` // the target topic's max.message.bytes
+	Target    string `json:"target"`
+	RefusedBy string `json:"refused_by"` // RefusedByTopic or RefusedByProducer
+}
+
+// What refuses an oversized record.
+const (
+	// RefusedByTopic: its batch is larger than the topic's max.message.bytes.
+	RefusedByTopic = "topic"
+	// RefusedByProducer: it fits the topic by a few bytes, but the
+	// producer's estimate of it (lengths and headers counted at their
+	// largest) does not fit what the producer sends to that topic (the
+	// limit less 12 bytes, so that no batch of several records exceeds
+	// the limit).
+	RefusedByProducer = "producer"
+)
+
 // KafkaMovePlan is what a move would do, counted without moving anything.
 type KafkaMovePlan struct {
-	Counts map[string]int // target topic → records
+	Counts map[string]int // target topic → records (oversized ones included)
 	Total  int
 	// Ends is, per partition, the offset after the last record counted:
 	// KafkaMoveOptions.Until for a move of exactly these records.
 	Ends map[int32]int64
+	// Oversized lists the first records (at most 100, in partition and
+	// offset order) that their target cannot take; OversizedCount counts
+	// them all, OversizedByTarget per target topic.
+	Oversized         []KafkaOversized
+	OversizedCount    int
+	OversizedByTarget map[string]int
+	// Limits is each target topic's max.message.bytes; Notes say what
+	// could not be read (a limit assumed).
+	Limits map[string]int
+	Notes  []string
 }
 
 // KafkaMoveOptions configures a move of records out of a dead-letter topic
@@ -160,6 +195,11 @@ type KafkaMoveOptions struct {
 	// group (default 1000): after a crash at any moment, at most this many
 	// records are moved a second time by the next run, and none is lost.
 	Window int
+	// SkipOversized skips the records their target cannot take (see
+	// KafkaOversized), commits past them and names them in the result.
+	// Without it, a partition stops before its first such record: nothing
+	// after it on that partition is produced.
+	SkipOversized bool
 }
 
 // KafkaMoveProgress is a move's progress so far.
@@ -178,6 +218,9 @@ const (
 	KafkaStopPlan      = "plan"      // moved the records of the plan (Until)
 	KafkaStopCancelled = "cancelled" // the context ended
 	KafkaStopError     = "error"     // a produce, commit, target or read error
+	// KafkaStopOversized: a partition reached a record its target cannot
+	// take (KafkaOversized) and stopped before it; the others went on.
+	KafkaStopOversized = "oversized"
 )
 
 // KafkaMoveResult is what a move did. Left counts the records between the
@@ -192,6 +235,11 @@ type KafkaMoveResult struct {
 	// retention deleted before this run started: the move began at the log
 	// start instead.
 	BehindLogStart int64
+	// Oversized names the records their target cannot take that the move
+	// skipped (SkipOversized), or stopped before (one per partition), the
+	// first 100 in the order met; OversizedCount counts them all.
+	Oversized      []KafkaOversized
+	OversizedCount int
 }
 
 // KafkaDeadLetters is what the console and the drain action need of a Kafka

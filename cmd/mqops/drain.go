@@ -147,6 +147,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	f.Float64Var(&o.Rate, "rate", 0, "at most N messages per second (default: unlimited)")
 	f.IntVar(&o.Prefetch, "prefetch", rabbitmq.DefaultPrefetch, "messages in flight (published, not yet confirmed); the most a crash can duplicate")
 	f.IntVar(&o.Sample, "sample", 1000, "messages the preview peeks at")
+	f.Bool("skip-oversized", false, "Kafka: skip the records their target cannot take (larger than its max.message.bytes), naming each in the result and the audit log; without it a partition stops before its first")
 	// shared with the RabbitMQ drain: registered once, read by name
 	if f.Lookup("not-dead-letters") == nil {
 		f.Bool("not-dead-letters", false, "the source is not a dead-letter queue or topic: drain it anyway")
@@ -179,8 +180,38 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 	for _, pr := range p.Problems {
 		fmt.Fprintln(w, "  problem: "+backends.SafeText(pr))
 	}
+	printOversized(w, p)
 	if p.Warning != "" {
 		fmt.Fprintln(w, "  warning: "+backends.SafeText(p.Warning))
+	}
+}
+
+// printOversized lists the records of a Kafka plan that their target
+// cannot take, and what the drain does with them.
+func printOversized(w io.Writer, p *actions.DrainPlan) {
+	if p.OversizedCount == 0 {
+		return
+	}
+	then := "each partition stops before its first (--skip-oversized skips them)"
+	if p.SkipOversized {
+		then = "skipped (--skip-oversized)"
+	}
+	fmt.Fprintf(w, "  %d record(s) too large for their target, %s:\n", p.OversizedCount, then)
+	printOversizedList(w, p.Oversized, p.OversizedCount)
+}
+
+// printOversizedList prints records too large for their target, one a
+// line: where, size, limit, target.
+func printOversizedList(w io.Writer, list []backends.KafkaOversized, count int) {
+	for _, ov := range list {
+		by := ""
+		if ov.RefusedBy == backends.RefusedByProducer {
+			by = " (within the producer's margin)"
+		}
+		fmt.Fprintf(w, "    partition %d offset %d: %d bytes > %d (max.message.bytes of topic %s)%s\n", ov.Partition, ov.Offset, ov.Size, ov.Limit, backends.SafeText(ov.Target), by)
+	}
+	if count > len(list) {
+		fmt.Fprintf(w, "    … and %d more\n", count-len(list))
 	}
 }
 
@@ -263,6 +294,7 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 	}
 	o := actions.KafkaDrainOptions{Context: c.Name, ReadOnly: c.ReadOnly, Topic: topic, To: ro.To, Limit: ro.Limit, Rate: ro.Rate}
 	o.NotDeadLetters, _ = cmd.Flags().GetBool("not-dead-letters")
+	o.SkipOversized, _ = cmd.Flags().GetBool("skip-oversized")
 	log := actions.NewAuditLog(audit)
 	if err := o.Validate(); err != nil {
 		if o.ReadOnly {
@@ -304,7 +336,7 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 	if len(plan.Problems) > 0 && !yes {
 		return fmt.Errorf("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first record it cannot move)")
 	}
-	if plan.Selected == 0 {
+	if plan.Selected == 0 && !(plan.SkipOversized && plan.OversizedCount > 0) { // skipping still commits past them
 		return fmt.Errorf("nothing to drain: no record of %s can be moved (see the problems above)", backends.SafeText(src))
 	}
 	if !yes {
@@ -322,6 +354,14 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 		} else {
 			fmt.Fprintf(g.stdout, "run %s: moved %d, failed %d, left %d in %s (%.1f msg/s) — stopped because %s\n",
 				res.RunID, res.Moved, res.Failed, res.Left, backends.SafeText(src), res.Rate, actions.KafkaStopText(res.StoppedBecause))
+			switch {
+			case res.SkippedOversized > 0:
+				fmt.Fprintf(g.stdout, "skipped %d record(s) too large for their target:\n", res.SkippedOversized)
+				printOversizedList(g.stdout, res.Oversized, res.SkippedOversized)
+			case len(res.Oversized) > 0:
+				fmt.Fprintf(g.stdout, "stopped before %d record(s) too large for their target:\n", len(res.Oversized))
+				printOversizedList(g.stdout, res.Oversized, len(res.Oversized))
+			}
 		}
 	}
 	return err

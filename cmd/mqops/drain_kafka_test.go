@@ -170,3 +170,25 @@ func TestKafkaDrainErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestKafkaDrainSkipOversizedFlag: --skip-oversized reaches the plan and
+// the audit log (the records it skips: actions' TestRecordsTheTargetCannotTake).
+func TestKafkaDrainSkipOversizedFlag(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	brokers := demoCluster(t)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	out, _, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--dry-run", "--skip-oversized", "-o", "json", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Plan actions.DrainPlan `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || !got.Plan.SkipOversized || got.Plan.OversizedCount != 0 || got.Plan.Selected != 200 {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	es, _, err := actions.NewAuditLog(auditPath).Read(0)
+	if err != nil || len(es) != 1 || es[0].Parameters["skip_oversized"] != true {
+		t.Fatalf("audit %+v %v", es, err)
+	}
+}

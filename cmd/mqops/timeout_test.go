@@ -36,12 +36,12 @@ func isolatedEnv(t *testing.T) []string {
 	return []string{"XDG_CONFIG_HOME=" + dir, "XDG_STATE_HOME=" + dir, "MQOPS_BROKERS=", "MQOPS_RABBITMQ_URL=", "MQOPS_MANAGEMENT_URL="}
 }
 
-// TestStalledKafkaFailsWithinTimeout runs the built binary against a
+// TestTimeoutMeansOneThingKafka runs the built binary against a
 // broker that accepts and never answers, and one that answers ApiVersions
 // and then stalls: lag, groups, topics, dlq and a drain's dry run each
 // fail within 1.5 × --timeout (a correctness bound: sarama's retries would
 // make it a multiple), with one error line naming the broker.
-func TestStalledKafkaFailsWithinTimeout(t *testing.T) {
+func TestTimeoutMeansOneThingKafka(t *testing.T) {
 	bin := mqopsBin(t)
 	for _, peer := range []struct {
 		name string
