@@ -465,19 +465,29 @@ func groupDeadLetters(recs []backends.KafkaRecord) []backends.KafkaDeadLetterGro
 // DeadLetterTopics finds the dead-letter topics (by name and by headers)
 // and summarises each in the form `mqops dlq` shows next to RabbitMQ's DLQs.
 // A topic that cannot be sampled gets a Warning instead of failing the
-// whole list.
+// whole list; once a broker stopped answering, the topics not read yet get
+// that Warning without a try each.
 func (c *Client) DeadLetterTopics(ctx context.Context, sample int) ([]backends.DeadLetterSummary, error) {
 	dlts, err := c.ListDeadLetterTopics(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]backends.DeadLetterSummary, 0, len(dlts))
+	var gaveUp error // a broker stopped answering: the topics left are not read
 	for _, d := range dlts {
 		s := backends.DeadLetterSummary{Backend: "kafka", Topic: d.Topic, Messages: d.Messages, Groups: []backends.DeadLetterGroup{}, LeftToDrain: d.LeftToDrain}
+		if gaveUp != nil {
+			s.Warning = "not read: " + gaveUp.Error()
+			out = append(out, s)
+			continue
+		}
 		sum, err := c.DeadLetterSummary(ctx, d.Topic, sample)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, err
+			}
+			if peerGivenUp(err) {
+				gaveUp = err // never a timeout per topic: a multiple of it
 			}
 			s.Warning = err.Error()
 			out = append(out, s)

@@ -163,3 +163,50 @@ func TestPartialResultExitsThree(t *testing.T) {
 		})
 	}
 }
+
+// TestDLQStallIsNotAMultiple: when a broker stops answering while dlq
+// reads the dead-letter topics one by one, the topics not read yet are not
+// each given the timeout again: the command ends within 1.5 × --timeout,
+// prints what it has and names every topic it could not read (exit 3).
+func TestDLQStallIsNotAMultiple(t *testing.T) {
+	bin := mqopsBin(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "a.DLT", "b.DLT", "c.DLT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wake := make(chan struct{})
+	t.Cleanup(func() { close(wake); c.Close() })
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, topic := range []string{"a.DLT", "b.DLT", "c.DLT"} {
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.Close()
+	c.ControlKey(int16(kmsg.Fetch), func(r kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, rt := range r.(*kmsg.FetchRequest).Topics {
+			if rt.Topic == "a.DLT" {
+				c.SleepControl(func() { <-wake }) // never answered while the test runs
+			}
+		}
+		return nil, nil, false
+	})
+	start := time.Now()
+	stdout, stderr, err := run(t, 20*time.Second, isolatedEnv(t), bin, "dlq", "--brokers", strings.Join(c.ListenAddrs(), ","), "--timeout", "1s")
+	took := time.Since(start)
+	if exitCode(err) != 3 || !strings.Contains(stdout, "a.DLT") || !strings.Contains(stdout, "c.DLT") {
+		t.Fatalf("exit %d (%v)\nstdout:\n%s\nstderr:\n%s", exitCode(err), err, stdout, stderr)
+	}
+	for _, want := range []string{"partial result: 3 dead-letter queues or topics missing", "kafka topic a.DLT: kafka 127.0.0.1:", "kafka topic b.DLT: not read: kafka 127.0.0.1:", "kafka topic c.DLT: not read: "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if took > 1500*time.Millisecond {
+		t.Fatalf("took %v with --timeout 1s", took)
+	}
+}
