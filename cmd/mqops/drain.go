@@ -49,8 +49,13 @@ mqops-run-id headers are added. The dead-letter topic is read with the
 consumer group mqops-drain.<topic>, produced with acks=all by an idempotent
 producer, and the group is committed only up to acknowledged records: a
 second run continues where the first stopped, and a crash moves at most 1,000
-records twice and loses none. --reason, --origin, --vhost, --prefetch and
---sample are for RabbitMQ only.
+records twice and loses none. A record larger than its target topic's
+max.message.bytes (as it will be produced) is listed by the plan; the drain
+stops each partition before its first such record, or skips them with
+--skip-oversized (naming each). A topic that is not a dead-letter topic (by
+its name or its records' headers) is refused unless --not-dead-letters is
+given. --reason, --origin, --vhost, --prefetch and --sample are for RabbitMQ
+only.
 
 Every run, dry runs included, is written to the audit log (mqops audit).`,
 		Example: `  mqops drain rabbitmq:orders.dlq --to origin --dry-run
