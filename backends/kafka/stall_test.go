@@ -4,15 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/kafka/kafkatest"
@@ -129,36 +123,7 @@ func TestHugeReplyIsRefused(t *testing.T) {
 // snapshot (with no deadline on its context) has every group.
 func TestSlowClusterIsReadWhole(t *testing.T) {
 	const groups = 300
-	var slow atomic.Bool // the link is fast while the groups are made
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"),
-		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
-			l, err := net.Listen(network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return switchedListener{l, &slow, 150 * time.Millisecond}, nil
-		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	adm := kadm.NewClient(cl)
-	offs := kadm.Offsets{}
-	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
-	var names []string
-	for i := range groups {
-		names = append(names, fmt.Sprintf("group-%03d", i))
-		if _, err := adm.CommitOffsets(context.Background(), names[i], offs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	listOffsetsTopic(t, c, cl, names) // coordinators placed from the metadata, as on Kafka
-	cl.Close()
-	slow.Store(true)
+	c, _ := slowGroups(t, groups, 150*time.Millisecond)
 
 	const timeout = time.Second
 	k, _ := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
@@ -181,22 +146,4 @@ func TestSlowClusterIsReadWhole(t *testing.T) {
 	if took <= timeout {
 		t.Fatalf("the snapshot took %v: the link is not slow enough to show that no deadline covers the whole read", took)
 	}
-}
-
-// switchedListener is a slowListener whose connections are slow once
-// *slow is set.
-type switchedListener struct {
-	net.Listener
-	slow  *atomic.Bool
-	delay time.Duration
-}
-
-func (l switchedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil || !l.slow.Load() {
-		return c, err
-	}
-	s := &slowConn{Conn: c, delay: l.delay, out: make(chan timedBytes, 1024)}
-	go s.send()
-	return s, nil
 }
