@@ -200,6 +200,15 @@ type DrainPlan struct {
 	// ends (Kafka) is where the plan stopped on each partition: a run
 	// given this plan moves exactly the records it counted.
 	ends map[int32]int64
+
+	// Oversized (Kafka) lists the first records (at most 100) that their
+	// target cannot take: as they would be produced, larger than the
+	// target topic's max.message.bytes. OversizedCount counts them all.
+	// With SkipOversized the drain skips them (and names them in its
+	// result), else each partition stops before its first.
+	Oversized      []backends.KafkaOversized `json:"oversized,omitempty"`
+	OversizedCount int                       `json:"oversized_count,omitempty"`
+	SkipOversized  bool                      `json:"skip_oversized,omitempty"`
 }
 
 // Summary is a one-line scope for confirmations and the audit log: the
@@ -467,6 +476,12 @@ type DrainResult struct {
 	StoppedBecause string  `json:"stopped_because"`
 	Seconds        float64 `json:"seconds"`
 	Rate           float64 `json:"rate"`
+
+	// Oversized (Kafka) names the records their target cannot take that
+	// the drain skipped (SkippedOversized of them, with SkipOversized) or
+	// stopped before (one per partition), the first 100.
+	Oversized        []backends.KafkaOversized `json:"oversized,omitempty"`
+	SkippedOversized int                       `json:"skipped_oversized,omitempty"`
 }
 
 // ExecuteDrain moves the dead letters (the safe-move recipe lives in the

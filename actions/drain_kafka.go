@@ -30,6 +30,16 @@ type KafkaDrainOptions struct {
 	// Group is the drain's consumer group (default mqops-drain.<Topic>).
 	Group string
 	RunID string
+	// SkipOversized skips the records their target cannot take (larger,
+	// as they would be produced, than the target topic's
+	// max.message.bytes), commits past them and names them in the result
+	// and the audit log. Without it a partition stops before its first
+	// such record.
+	SkipOversized bool
+	// NotDeadLetters drains a topic that is not recognised as a dead-letter
+	// topic (by its name or its records' dead-letter headers): without it,
+	// such a source is refused.
+	NotDeadLetters bool
 	// Plan, if set, is the plan the operator confirmed: ExecuteKafkaDrain
 	// records its summary in the audit log and moves exactly the records it
 	// counted (on each partition, up to where the plan stopped), so records
@@ -125,6 +135,8 @@ func KafkaStopText(reason string) string {
 		return "it was cancelled"
 	case backends.KafkaStopError:
 		return "of an error"
+	case backends.KafkaStopOversized:
+		return "a partition reached a record its target cannot take (too large): nothing after it on that partition was moved"
 	}
 	return backends.SafeText(reason)
 }
@@ -133,8 +145,10 @@ func KafkaStopText(reason string) string {
 // header (no topic can be named so: it holds a NUL byte).
 const noOrigin = "\x00no-origin"
 
-// checkSource returns a clear error when the dead-letter topic does not
-// exist.
+// checkKafkaSource returns a clear error when the dead-letter topic does
+// not exist, or is not recognised as a dead-letter topic (by its name or
+// its records' dead-letter headers) and the operator did not say to drain
+// it anyway (NotDeadLetters).
 func checkKafkaSource(ctx context.Context, k backends.KafkaDeadLetters, o *KafkaDrainOptions) error {
 	pc, err := k.PartitionCounts(ctx, []string{o.Topic})
 	if err != nil {
@@ -143,7 +157,25 @@ func checkKafkaSource(ctx context.Context, k backends.KafkaDeadLetters, o *Kafka
 	if pc[o.Topic] == 0 {
 		return fmt.Errorf("unknown topic %q: no dead-letter topic of that name in context %q", backends.SafeText(o.Topic), o.Context)
 	}
+	if o.NotDeadLetters {
+		return nil
+	}
+	by, err := k.DeadLetterTopic(ctx, o.Topic)
+	if err != nil {
+		return err
+	}
+	if by == "" {
+		return &notDeadLettersError{source: o.source()}
+	}
 	return nil
+}
+
+// notDeadLettersError refuses a source that is not recognised as a
+// dead-letter topic.
+type notDeadLettersError struct{ source string }
+
+func (e *notDeadLettersError) Error() string {
+	return backends.SafeText(e.source) + " is not a dead-letter topic (its name is not a DLT's and its records carry no dead-letter headers): pass --not-dead-letters to drain it anyway"
 }
 
 // PlanKafkaDrain previews a drain without moving or committing anything: it
@@ -161,7 +193,7 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 	}
 	var first *backends.KafkaRecord // the first record without an origin
 	target := o.target()
-	mp, err := k.PlanMove(ctx, o.Topic, o.Group, o.Limit, func(r *backends.KafkaRecord) (string, int32, error) {
+	mp, err := k.PlanMove(ctx, backends.KafkaPlanOptions{Topic: o.Topic, Group: o.Group, Limit: o.Limit, RunID: o.RunID, Target: func(r *backends.KafkaRecord) (string, int32, error) {
 		t, p, err := target(r)
 		if errors.Is(err, kafka.ErrNoOrigin) {
 			if first == nil {
@@ -170,12 +202,16 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 			return noOrigin, -1, nil
 		}
 		return t, p, err
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}
 	counts := mp.Counts
-	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: mp.Total, Complete: true, ends: mp.Ends}
+	p := &DrainPlan{Source: o.source(), To: o.To, Sampled: mp.Total, Complete: true, ends: mp.Ends,
+		Oversized: mp.Oversized, OversizedCount: mp.OversizedCount, SkipOversized: o.SkipOversized}
+	if len(mp.Notes) > 0 {
+		p.Warning = strings.Join(mp.Notes, "; ")
+	}
 	var topics []string
 	for t := range counts {
 		if t != noOrigin {
@@ -190,7 +226,8 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 		}
 	}
 	for _, t := range topics {
-		route := PlanRoute{Target: "topic " + t, Count: counts[t]}
+		// the records the target cannot take are not moved
+		route := PlanRoute{Target: "topic " + t, Count: counts[t] - mp.OversizedByTarget[t]}
 		switch {
 		case t == o.Topic:
 			route.Problem = "is the dead-letter topic itself: the drain would stop at the first such record"
@@ -203,6 +240,10 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 			p.Selected += route.Count
 		}
 		p.Routes = append(p.Routes, route)
+	}
+	if n := mp.OversizedCount; n > 0 && !o.SkipOversized && len(mp.Oversized) > 0 {
+		p.Problems = append(p.Problems, fmt.Sprintf("%d record(s) are larger than their target accepts (first: %s): each partition stops before its first such record (pass --skip-oversized to skip them)",
+			n, kafka.OversizedText(o.source(), &mp.Oversized[0], "listed below")))
 	}
 	if n := counts[noOrigin]; n > 0 {
 		p.Problems = append(p.Problems, fmt.Sprintf("%d record(s) have no original-topic header (first: partition %d offset %d): their origin is unknown and the drain would stop at the first (use --to topic:<name>)",
@@ -246,7 +287,7 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 		lim := NewLimiter(o.Rate)
 		mo := backends.KafkaMoveOptions{
 			Topic: o.Topic, Group: o.Group, Target: o.target(), Limit: o.Limit, RunID: o.RunID, Window: o.Window, Wait: lim.Wait,
-			Until: o.planEnds(),
+			Until: o.planEnds(), SkipOversized: o.SkipOversized,
 			Progress: func(p backends.KafkaMoveProgress) {
 				last = p
 				if progress != nil {
@@ -259,6 +300,10 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 		if res != nil {
 			out.Moved, out.Failed, out.Left, out.StoppedBecause = res.Moved, res.Failed, res.Left, res.StoppedBecause
 			out.Seen = last.Seen
+			out.Oversized = res.Oversized
+			if o.SkipOversized {
+				out.SkippedOversized = res.OversizedCount
+			}
 		}
 	}
 	if out.StoppedBecause == "" && err != nil {
@@ -274,10 +319,20 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
 		Plan:   o.auditPlan(last.Total),
 		Result: map[string]any{"moved": out.Moved, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
+	if len(out.Oversized) > 0 {
+		// every record skipped or stopped before, by position and size
+		// (never its contents); the first 100, and the count
+		e.Result["oversized"] = out.Oversized
+		e.Result["skipped_oversized"] = out.SkippedOversized
+	}
 	if err != nil {
 		e.Outcome, e.Error = "failed", err.Error()
-		if out.StoppedBecause == backends.KafkaStopCancelled {
+		var notDLT *notDeadLettersError
+		switch {
+		case out.StoppedBecause == backends.KafkaStopCancelled:
 			e.Outcome = "cancelled"
+		case errors.As(err, &notDLT):
+			e.Outcome = "refused"
 		}
 	}
 	if aerr := audit.Append(e); aerr != nil && err == nil {
@@ -293,7 +348,7 @@ func AuditKafkaDryRun(audit *AuditLog, o KafkaDrainOptions, p *DrainPlan, err er
 	}
 	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: true, Parameters: o.auditParams(), Outcome: "ok"}
 	if p != nil {
-		e.Plan = map[string]any{"summary": p.Summary(), "selected": p.Selected, "problems": p.Problems}
+		e.Plan = kafkaPlanAudit(p)
 	}
 	if err != nil {
 		e.Outcome, e.Error = "failed", err.Error()
@@ -301,16 +356,26 @@ func AuditKafkaDryRun(audit *AuditLog, o KafkaDrainOptions, p *DrainPlan, err er
 	_ = audit.Append(e)
 }
 
+// kafkaPlanAudit is what the audit log keeps of a Kafka drain's plan.
+func kafkaPlanAudit(p *DrainPlan) map[string]any {
+	a := map[string]any{"summary": p.Summary(), "selected": p.Selected, "problems": p.Problems}
+	if p.OversizedCount > 0 {
+		a["oversized_count"], a["oversized"] = p.OversizedCount, p.Oversized
+	}
+	return a
+}
+
 func (o *KafkaDrainOptions) auditParams() map[string]any {
 	// "target" as well: the key the rabbit drain and `mqops audit` use
-	return map[string]any{"source": o.source(), "to": o.To, "target": o.To, "limit": o.Limit, "rate": o.Rate, "group": o.Group, "window": o.Window}
+	return map[string]any{"source": o.source(), "to": o.To, "target": o.To, "limit": o.Limit, "rate": o.Rate, "group": o.Group, "window": o.Window,
+		"not_dead_letters": o.NotDeadLetters, "skip_oversized": o.SkipOversized}
 }
 
 // auditPlan is the plan recorded with a drain: the one the operator saw, or
 // the records the backend measured to move at start.
 func (o *KafkaDrainOptions) auditPlan(total int) map[string]any {
 	if o.Plan != nil {
-		return map[string]any{"summary": o.Plan.Summary(), "selected": o.Plan.Selected, "problems": o.Plan.Problems}
+		return kafkaPlanAudit(o.Plan)
 	}
 	return map[string]any{"summary": fmt.Sprintf("%d record(s) from %s → %s", total, o.source(), o.To), "selected": total}
 }

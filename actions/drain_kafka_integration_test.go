@@ -236,3 +236,22 @@ func TestKafkaDrainIntegrationMovesWhatThePlanShowed(t *testing.T) {
 	n := w.topics("dlt", topicSpec{"orders", 3}, topicSpec{"dlt", 2})
 	checkDrainMovesThePlan(t, w, n["dlt"], n["orders"])
 }
+
+// TestDrainSourcesNotDeadLettersIntegration: on the real Kafka, a live
+// topic is refused as a drain source unless --not-dead-letters is given,
+// and a topic of dead letters not named like one is recognised by its
+// records' headers.
+func TestDrainSourcesNotDeadLettersIntegration(t *testing.T) {
+	w := realKafka(t)
+	names := w.topics("orders", topicSpec{"orders", 1}, topicSpec{"retry", 2})
+	checkNotDeadLetters(t, w, names["orders"], names["retry"])
+}
+
+// TestRecordsTheTargetCannotTakeIntegration is
+// checkRecordsTheTargetCannotTake on the real Kafka: a dead letter of
+// 1 MiB + 60 B, more than its origin's default max.message.bytes.
+func TestRecordsTheTargetCannotTakeIntegration(t *testing.T) {
+	w := realKafka(t)
+	names := w.topics("dlt", topicSpec{"dlt", 1}, topicSpec{"origin", 1})
+	checkRecordsTheTargetCannotTake(t, w, names["dlt"], names["origin"])
+}

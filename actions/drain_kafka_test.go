@@ -565,3 +565,189 @@ func checkDrainMovesThePlan(t *testing.T, w *kafkaWorld, dlt, origin string) {
 		t.Fatalf("run of the late ones: %+v %v", res, err)
 	}
 }
+
+// TestDrainSourcesNotDeadLetters: a drain of a topic that is neither named
+// like a dead-letter topic nor holds records with dead-letter headers is
+// refused with the reason, in the plan and in the run (audited as
+// refused, nothing moved or committed), unless the operator says to drain
+// it anyway; a topic recognised by its records' headers is a source.
+func TestDrainSourcesNotDeadLetters(t *testing.T) {
+	w := newKafkaWorld(t)
+	checkNotDeadLetters(t, w, "b", "c")
+}
+
+// checkNotDeadLetters drains live (a topic of plain records, not named
+// like a dead-letter topic) to target, refused then allowed, and drains
+// target once it holds Spring dead letters.
+func checkNotDeadLetters(t *testing.T, w *kafkaWorld, live, target string) {
+	t.Helper()
+	ctx := context.Background()
+	w.produce(&kgo.Record{Topic: live, Partition: 0, Key: []byte("k"), Value: []byte(`{"order":1}`)})
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	log := NewAuditLog(path)
+	o := KafkaDrainOptions{Context: "local", Topic: live, To: "topic:" + target}
+	want := "kafka:" + live + " is not a dead-letter topic (its name is not a DLT's and its records carry no dead-letter headers): pass --not-dead-letters to drain it anyway"
+	if _, err := PlanKafkaDrain(ctx, w.k, o); err == nil || err.Error() != want {
+		t.Fatalf("plan of a live topic: %v", err)
+	}
+	before := len(w.read(target))
+	if _, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil); err == nil || err.Error() != want {
+		t.Fatalf("run on a live topic: %v", err)
+	}
+	es, _, _ := log.Read(0)
+	if len(es) != 1 || es[0].Outcome != "refused" || es[0].Error != want || es[0].Parameters["not_dead_letters"] != false {
+		t.Fatalf("audit of the refusal %+v", es)
+	}
+	if n := len(w.read(target)); n != before || w.committed(kafka.DrainGroup(live), live) != 0 {
+		t.Fatalf("a refused drain moved %d record(s) or committed", n-before)
+	}
+
+	o.NotDeadLetters = true
+	p, err := PlanKafkaDrain(ctx, w.k, o)
+	if err != nil || p.Selected != 1 {
+		t.Fatalf("plan with --not-dead-letters: %+v %v", p, err)
+	}
+	o.Plan = p
+	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	if err != nil || res.Moved != 1 {
+		t.Fatalf("run with --not-dead-letters: %+v %v", res, err)
+	}
+	es, _, _ = log.Read(0)
+	if last := es[len(es)-1]; last.Outcome != "ok" || last.Parameters["not_dead_letters"] != true {
+		t.Fatalf("audit of the run %+v", last)
+	}
+
+	// target now holds a record with dead-letter headers: a source by headers
+	w.produce(springDeadLetter(target, 0, live, 0, 7))
+	if _, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: target, To: "origin"}); err != nil {
+		t.Fatalf("plan of a topic of dead letters: %v", err)
+	}
+}
+
+// TestRecordsTheTargetCannotTake (kfake; the integration test runs the same
+// on Kafka): see checkRecordsTheTargetCannotTake.
+func TestRecordsTheTargetCannotTake(t *testing.T) {
+	w := newKafkaWorld(t)
+	if _, err := kadm.NewClient(w.cl).CreateTopic(context.Background(), 1, 1, nil, "big.DLT"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kadm.NewClient(w.cl).CreateTopic(context.Background(), 1, 1, nil, "small"); err != nil {
+		t.Fatal(err)
+	}
+	checkRecordsTheTargetCannotTake(t, w, "big.DLT", "small")
+}
+
+// checkRecordsTheTargetCannotTake: dlt (one partition, its
+// max.message.bytes raised so that it holds it) has 3 small dead letters of
+// origin (default limits), one whose value is 1 MiB + 60 B, and 3 small
+// ones. The plan names it; a run without --skip-oversized moves exactly
+// the 3 before it, commits up to it, and stops saying why; a rerun
+// produces nothing; with --skip-oversized the rest moves, the record is
+// named in the result and the audit log, and the drain group ends at the
+// log end. No record reaches the target twice.
+func checkRecordsTheTargetCannotTake(t *testing.T, w *kafkaWorld, dlt, origin string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	big := "2097152"
+	if _, err := kadm.NewClient(w.cl).AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &big}}, dlt); err != nil {
+		t.Fatal(err)
+	}
+	pcl, err := kgo.NewClient(kgo.SeedBrokers(w.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(4<<20), kgo.ProducerLinger(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pcl.Close()
+	for i := range 7 {
+		r := springDeadLetter(dlt, 0, origin, 0, i)
+		if i == 3 {
+			r.Value = bytes.Repeat([]byte("x"), 1<<20+60)
+		}
+		if err := pcl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatalf("dead letter %d: %v", i, err)
+		}
+	}
+	group := kafka.DrainGroup(dlt)
+	moved := func() map[string]int {
+		out := map[string]int{}
+		for _, r := range w.read(origin) {
+			out[string(hdr(r, kafka.HeaderReplaySource))]++
+		}
+		return out
+	}
+	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+	lastAudit := func() AuditEntry {
+		es, _, err := log.Read(0)
+		if err != nil || len(es) == 0 {
+			t.Fatalf("audit: %v", err)
+		}
+		return es[len(es)-1]
+	}
+
+	o := KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}
+	p, err := PlanKafkaDrain(ctx, w.k, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OversizedCount != 1 || len(p.Oversized) != 1 || len(p.Problems) != 1 || !strings.Contains(p.Problems[0], "--skip-oversized") || p.Selected != 6 {
+		t.Fatalf("plan: %+v", p)
+	}
+	ov := p.Oversized[0]
+	if ov.Partition != 0 || ov.Offset != 3 || ov.Target != origin || ov.Limit != 1048588 || ov.Size <= 1<<20+60 || ov.RefusedBy != backends.RefusedByTopic {
+		t.Fatalf("oversized record in the plan: %+v", ov)
+	}
+
+	// without --skip-oversized: the 3 before it, and a stop
+	o.Plan = p
+	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	if err == nil || !strings.Contains(err.Error(), dlt+" partition 0 offset 3 is ") || !strings.Contains(err.Error(), "--skip-oversized") {
+		t.Fatalf("run without skipping: %v", err)
+	}
+	if res.Moved != 3 || res.StoppedBecause != backends.KafkaStopOversized || len(res.Oversized) != 1 || res.Oversized[0].Offset != 3 || res.SkippedOversized != 0 || res.Left != 4 {
+		t.Fatalf("run without skipping: %+v", res)
+	}
+	if c := w.committed(group, dlt); c != 3 {
+		t.Fatalf("committed at %d, want 3 (the oversized record)", c)
+	}
+	if m := moved(); len(m) != 3 {
+		t.Fatalf("target holds %v, want the 3 records before the oversized one", m)
+	}
+	if a := lastAudit(); a.Outcome != "failed" || a.Result["stopped_because"] != backends.KafkaStopOversized || !strings.Contains(fmt.Sprint(a.Result["oversized"]), "offset:3") {
+		t.Fatalf("audit of the stop: %+v", a)
+	}
+
+	// a rerun produces nothing new
+	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}, log, nil)
+	if err == nil || res.Moved != 0 || res.StoppedBecause != backends.KafkaStopOversized {
+		t.Fatalf("rerun: %+v %v", res, err)
+	}
+	if m := moved(); len(m) != 3 || w.committed(group, dlt) != 3 {
+		t.Fatalf("the rerun produced or committed: %v", m)
+	}
+
+	// with --skip-oversized: the rest, the record named
+	o = KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin", SkipOversized: true}
+	p, err = PlanKafkaDrain(ctx, w.k, o)
+	if err != nil || len(p.Problems) != 0 || p.OversizedCount != 1 || p.Selected != 3 || !p.SkipOversized {
+		t.Fatalf("plan skipping: %+v %v", p, err)
+	}
+	o.Plan = p
+	res, err = ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	if err != nil || res.Moved != 3 || res.SkippedOversized != 1 || len(res.Oversized) != 1 || res.Oversized[0].Offset != 3 || res.Left != 0 {
+		t.Fatalf("run skipping: %+v %v", res, err)
+	}
+	if c := w.committed(group, dlt); c != 7 {
+		t.Fatalf("committed at %d, want the log end 7", c)
+	}
+	m := moved()
+	for i := range 7 {
+		src := fmt.Sprintf("%s/0/%d", dlt, i)
+		if want := map[bool]int{true: 0, false: 1}[i == 3]; m[src] != want {
+			t.Fatalf("%s is %d time(s) in the target, want %d: %v", src, m[src], want, m)
+		}
+	}
+	a := lastAudit()
+	if a.Outcome != "ok" || a.Parameters["skip_oversized"] != true || a.Result["skipped_oversized"] != float64(1) || !strings.Contains(fmt.Sprint(a.Result["oversized"]), "offset:3") {
+		t.Fatalf("audit of the skipping run: %+v", a)
+	}
+}

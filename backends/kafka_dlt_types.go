@@ -103,18 +103,66 @@ type KafkaDeadLetterSummary struct {
 	Groups   []KafkaDeadLetterGroup `json:"groups"`
 }
 
-// KafkaMoveOptions configures a move of records out of a dead-letter topic
-// (the drain primitive). Target and Wait are called from one goroutine, in
-// offset order within each partition of the dead-letter topic.
+// KafkaPlanOptions are the options of a plan of a move (KafkaMovePlan):
+// the same as the move's (KafkaMoveOptions), read without moving anything.
+type KafkaPlanOptions struct {
+	Topic  string
+	Group  string // default "mqops-drain.<Topic>"
+	Limit  int
+	Target func(r *KafkaRecord) (topic string, partition int32, err error)
+	// RunID is the run id the move will write in each record's
+	// mqops-run-id header: its length counts in the size of each record
+	// as it will be produced.
+	RunID string
+}
+
+// KafkaOversized is a record of a dead-letter topic that its target
+// cannot take: the record batch it would be produced in (alone, with the
+// headers the move adds) is larger than the target topic's
+// max.message.bytes, or than what the producer sends to it.
+type KafkaOversized struct {
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+	Size      int    `json:"size"`  // bytes, as the broker measures the batch
+	Limit     int    `json:"limit"` // the target topic's max.message.bytes
+	Target    string `json:"target"`
+	RefusedBy string `json:"refused_by"` // RefusedByTopic or RefusedByProducer
+}
+
+// What refuses an oversized record.
+const (
+	// RefusedByTopic: its batch is larger than the topic's max.message.bytes.
+	RefusedByTopic = "topic"
+	// RefusedByProducer: it fits the topic by a few bytes, but the
+	// producer's estimate of it (lengths and headers counted at their
+	// largest) does not fit what the producer sends to that topic (the
+	// limit less 12 bytes, so that no batch of several records exceeds
+	// the limit).
+	RefusedByProducer = "producer"
+)
+
 // KafkaMovePlan is what a move would do, counted without moving anything.
 type KafkaMovePlan struct {
-	Counts map[string]int // target topic → records
+	Counts map[string]int // target topic → records (oversized ones included)
 	Total  int
 	// Ends is, per partition, the offset after the last record counted:
 	// KafkaMoveOptions.Until for a move of exactly these records.
 	Ends map[int32]int64
+	// Oversized lists the first records (at most 100, in partition and
+	// offset order) that their target cannot take; OversizedCount counts
+	// them all, OversizedByTarget per target topic.
+	Oversized         []KafkaOversized
+	OversizedCount    int
+	OversizedByTarget map[string]int
+	// Limits is each target topic's max.message.bytes; Notes say what
+	// could not be read (a limit assumed).
+	Limits map[string]int
+	Notes  []string
 }
 
+// KafkaMoveOptions configures a move of records out of a dead-letter topic
+// (the drain primitive). Target and Wait are called from one goroutine, in
+// offset order within each partition of the dead-letter topic.
 type KafkaMoveOptions struct {
 	// Topic is the dead-letter topic to read.
 	Topic string
@@ -147,6 +195,11 @@ type KafkaMoveOptions struct {
 	// group (default 1000): after a crash at any moment, at most this many
 	// records are moved a second time by the next run, and none is lost.
 	Window int
+	// SkipOversized skips the records their target cannot take (see
+	// KafkaOversized), commits past them and names them in the result.
+	// Without it, a partition stops before its first such record: nothing
+	// after it on that partition is produced.
+	SkipOversized bool
 }
 
 // KafkaMoveProgress is a move's progress so far.
@@ -165,6 +218,9 @@ const (
 	KafkaStopPlan      = "plan"      // moved the records of the plan (Until)
 	KafkaStopCancelled = "cancelled" // the context ended
 	KafkaStopError     = "error"     // a produce, commit, target or read error
+	// KafkaStopOversized: a partition reached a record its target cannot
+	// take (KafkaOversized) and stopped before it; the others went on.
+	KafkaStopOversized = "oversized"
 )
 
 // KafkaMoveResult is what a move did. Left counts the records between the
@@ -179,15 +235,24 @@ type KafkaMoveResult struct {
 	// retention deleted before this run started: the move began at the log
 	// start instead.
 	BehindLogStart int64
+	// Oversized names the records their target cannot take that the move
+	// skipped (SkipOversized), or stopped before (one per partition), the
+	// first 100 in the order met; OversizedCount counts them all.
+	Oversized      []KafkaOversized
+	OversizedCount int
 }
 
 // KafkaDeadLetters is what the console and the drain action need of a Kafka
 // backend to find, inspect and drain dead-letter topics.
 type KafkaDeadLetters interface {
 	ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) ([]KafkaDLT, error)
+	// DeadLetterTopic says how topic is detected as a dead-letter topic
+	// ("name" or "headers"), "" when it is not one; an error when it does
+	// not exist.
+	DeadLetterTopic(ctx context.Context, topic string) (string, error)
 	DeadLetterSummary(ctx context.Context, topic string, sample int) (*KafkaDeadLetterSummary, error)
 	ReadRecords(ctx context.Context, topic string, from map[int32]int64, limit int) ([]KafkaRecord, error)
 	PartitionCounts(ctx context.Context, topics []string) (map[string]int32, error)
-	PlanMove(ctx context.Context, topic, group string, limit int, target func(*KafkaRecord) (string, int32, error)) (*KafkaMovePlan, error)
+	PlanMove(ctx context.Context, o KafkaPlanOptions) (*KafkaMovePlan, error)
 	MoveRecords(ctx context.Context, o KafkaMoveOptions) (*KafkaMoveResult, error)
 }

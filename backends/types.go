@@ -95,6 +95,10 @@ type Group struct {
 	// Err holds what could not be learnt about the group (describe or
 	// offset-fetch failure); the rest of the snapshot is still valid.
 	Err string `json:"error,omitempty"`
+	// Unknown says what is not known about a group that is not in error:
+	// a group of the new consumer protocol (KIP-848), which the client
+	// library cannot describe, has its state and lag but no members.
+	Unknown string `json:"unknown,omitempty"`
 }
 
 // Topics returns the distinct topics the group has offsets on or is

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka"
 )
 
 // fakeKafkaDrainer is a test double of the Kafka backend's drain side (an
@@ -36,6 +38,13 @@ type fakeKafkaDrainer struct {
 	gate      chan struct{}
 	planCalls int
 	moveCalls int
+	// tooBig, when set, says which records their target cannot take
+	tooBig func(*backends.KafkaRecord) bool
+}
+
+// oversized is the record r as a record its target topic t cannot take.
+func oversized(r *backends.KafkaRecord, t string) backends.KafkaOversized {
+	return backends.KafkaOversized{Partition: r.Partition, Offset: r.Offset, Size: 1048700, Limit: 1048588, Target: t, RefusedBy: backends.RefusedByTopic}
 }
 
 func newFakeKafkaDrainer(t testing.TB) *fakeKafkaDrainer {
@@ -91,23 +100,42 @@ func (f *fakeKafkaDrainer) PartitionCounts(_ context.Context, topics []string) (
 	return out, nil
 }
 
-func (f *fakeKafkaDrainer) PlanMove(_ context.Context, topic, _ string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
-	recs := f.pending(topic)
+// DeadLetterTopic detects by name, as the real client does first.
+func (f *fakeKafkaDrainer) DeadLetterTopic(_ context.Context, topic string) (string, error) {
+	f.dmu.Lock()
+	defer f.dmu.Unlock()
+	if _, ok := f.topics[topic]; !ok {
+		return "", fmt.Errorf("unknown topic %q", topic)
+	}
+	if kafka.IsDLTName(topic) {
+		return "name", nil
+	}
+	return "", nil
+}
+
+func (f *fakeKafkaDrainer) PlanMove(_ context.Context, o backends.KafkaPlanOptions) (*backends.KafkaMovePlan, error) {
+	limit, target := o.Limit, o.Target
+	recs := f.pending(o.Topic)
 	f.dmu.Lock()
 	f.planCalls++
 	f.dmu.Unlock()
 	if limit > 0 && limit < len(recs) {
 		recs = recs[:limit]
 	}
-	counts := map[string]int{}
+	p := &backends.KafkaMovePlan{Counts: map[string]int{}, Total: len(recs), OversizedByTarget: map[string]int{}}
 	for i := range recs {
 		t, _, err := target(&recs[i])
 		if err != nil {
 			return nil, err
 		}
-		counts[t]++
+		p.Counts[t]++
+		if f.tooBig != nil && f.tooBig(&recs[i]) {
+			p.Oversized = append(p.Oversized, oversized(&recs[i], t))
+			p.OversizedCount++
+			p.OversizedByTarget[t]++
+		}
 	}
-	return &backends.KafkaMovePlan{Counts: counts, Total: len(recs)}, nil
+	return p, nil
 }
 
 func (f *fakeKafkaDrainer) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (*backends.KafkaMoveResult, error) {
@@ -147,6 +175,20 @@ func (f *fakeKafkaDrainer) MoveRecords(ctx context.Context, o backends.KafkaMove
 		}
 		t, _, terr := o.Target(&recs[i])
 		p.Seen++
+		if f.tooBig != nil && f.tooBig(&recs[i]) {
+			res.Oversized = append(res.Oversized, oversized(&recs[i], t))
+			res.OversizedCount++
+			if !o.SkipOversized {
+				res.StoppedBecause = backends.KafkaStopOversized
+				err = errors.New("too large")
+				break
+			}
+			f.dmu.Lock()
+			f.committed[o.Topic]++ // past it
+			f.dmu.Unlock()
+			all--
+			continue
+		}
 		f.dmu.Lock()
 		_, ok := f.topics[t]
 		if terr == nil && ok {
@@ -167,6 +209,7 @@ func (f *fakeKafkaDrainer) MoveRecords(ctx context.Context, o backends.KafkaMove
 	}
 	res.Left = all - res.Moved
 	switch {
+	case res.StoppedBecause != "":
 	case ctx.Err() != nil:
 		res.StoppedBecause = backends.KafkaStopCancelled
 	case err != nil:
@@ -279,8 +322,8 @@ func TestKafkaDrainFormAndDefaultNo(t *testing.T) {
 			t.Errorf("the Kafka form has %q:\n%s", no, s)
 		}
 	}
-	// Three fields: tab goes round them.
-	for _, want := range []int{dfLimit, dfRate, dfTarget} {
+	// Four fields: tab goes round them.
+	for _, want := range []int{dfLimit, dfRate, dfSkipOversized, dfTarget} {
 		h.keys("tab")
 		if v.focus != want {
 			t.Fatalf("focus %d, want %d", v.focus, want)
@@ -350,7 +393,7 @@ func TestKafkaDrainTargetsAndProblems(t *testing.T) {
 	}
 	// Records without an original topic cannot go back to it.
 	d.records["orders.DLT"] = dltRecords()
-	h.keys("backspace", "tab", "left", "enter")
+	h.keys("backspace", "tab", "tab", "left", "enter") // past Too big, to Target
 	if s := h.screen(); !strings.Contains(s, "problem: 1 record(s) have no original-topic header (first: partition 0 offset 3)") {
 		t.Fatalf("the record without origin is not a problem:\n%s", s)
 	}
@@ -507,5 +550,38 @@ func TestKafkaDrainGolden(t *testing.T) {
 			checkFrame(t, raw, 120, 30)
 			golden.RequireEqual(t, h.screen())
 		})
+	}
+}
+
+// TestKafkaDrainSkipOversizedToggle: the plan lists the records their
+// target cannot take and, unless the form's "Too big" says to skip them,
+// counts them as a problem that blocks the confirmation; skipping, the run
+// passes them over and its result says how many it skipped.
+func TestKafkaDrainSkipOversizedToggle(t *testing.T) {
+	h, d := kafkaDrainHarness(t, Options{}, false)
+	d.tooBig = func(r *backends.KafkaRecord) bool { return r.Partition == 1 && r.Offset == 2 }
+	h.keys("D", "enter")
+	v := h.drainView()
+	s := h.screen()
+	if v.stage != drainConfirm || !strings.Contains(s, "1 record(s) too large for their target: each partition stops before its first") ||
+		!strings.Contains(s, "partition 1 offset 2: 1,048,700 bytes > 1,048,588 (max.message.bytes of topic orders)") ||
+		!strings.Contains(s, "the plan has problems") {
+		t.Fatalf("the plan does not show the oversized record as a problem:\n%s", s)
+	}
+	h.keys("y") // blocked: back to the form
+	if v.stage != drainForm || d.moveCalls != 0 {
+		t.Fatalf("a plan with an oversized record was confirmed: stage %d", v.stage)
+	}
+	h.keys("up", "right") // Too big (the last field): yes
+	if !v.skipOversized || !strings.Contains(h.screen(), "[yes: skip them]") {
+		t.Fatalf("the toggle did not turn:\n%s", h.screen())
+	}
+	h.keys("enter")
+	if s := h.screen(); v.stage != drainConfirm || !strings.Contains(s, "skipped, and named in the result and the audit log") || strings.Contains(s, "the plan has problems") {
+		t.Fatalf("skipping: plan\n%s", s)
+	}
+	h.keys("y")
+	if s := h.screen(); v.stage != drainDone || v.res == nil || v.res.SkippedOversized != 1 || !strings.Contains(s, "skipped 1 too large") {
+		t.Fatalf("run: %+v\n%s", v.res, s)
 	}
 }

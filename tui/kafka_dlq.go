@@ -87,6 +87,10 @@ func (kafkaOnly) brokers(_, kafka string) string {
 	return kafka
 }
 
+// perCallBounded: the Kafka client bounds each request by the timeout and
+// gives up at once on a broker that stops answering; a sample or a page of
+// a big topic is read whole.
+
 func (kafkaOnly) unconfigured() string {
 	return "no Kafka configured: set kafka.brokers in the context or pass --brokers"
 }

@@ -92,7 +92,12 @@ func (f *fakeKafkaDLQ) PartitionCounts(context.Context, []string) (map[string]in
 	return nil, errors.New("unexpected")
 }
 
-func (f *fakeKafkaDLQ) PlanMove(context.Context, string, string, int, func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
+func (f *fakeKafkaDLQ) DeadLetterTopic(context.Context, string) (string, error) {
+	f.t.Error("the console asked whether a topic is a dead-letter topic")
+	return "", errors.New("unexpected")
+}
+
+func (f *fakeKafkaDLQ) PlanMove(context.Context, backends.KafkaPlanOptions) (*backends.KafkaMovePlan, error) {
 	f.t.Error("the console planned a move")
 	return nil, errors.New("unexpected")
 }

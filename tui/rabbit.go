@@ -96,30 +96,15 @@ func rabbitCmd(ctx context.Context, cancel context.CancelFunc, call func(context
 	}
 }
 
-// callsBounded is a view whose load needs no deadline of its own: every
-// call it makes to the broker is bounded by the client (the RabbitMQ
-// views), so a big broker that keeps answering is read whole, however
-// many calls that takes, and one that stops answering fails the load
-// within the timeout.
-type callsBounded interface{ callsBounded() }
-
-// startRabbit starts the load of a RabbitMQ view. The views of the Kafka
-// dead letters get a deadline for the whole load (three times the timeout
-// for those that read records).
+// startRabbit starts the load of a view that loads its own data (the
+// RabbitMQ views, the dead-letter views of both brokers).
 func (m *Model) startRabbit(rv rabbitView) tea.Cmd {
 	call := m.loader(rv) // nil: no source configured (kafka_dlq.go)
 	if call == nil {
 		m.refresh.idle = true
 		return nil
 	}
-	timeout := m.opts.Timeout
-	if !rv.periodic() {
-		timeout *= 3
-	}
-	if _, ok := rv.(callsBounded); ok {
-		timeout = 0
-	}
-	tag, ctx, cancel := m.beginRequest(timeout)
+	tag, ctx, cancel := m.beginRequest()
 	return tea.Batch(rabbitCmd(ctx, cancel, call, tag), m.startSpinner())
 }
 

@@ -66,24 +66,23 @@ func (m *Model) startRefresh() tea.Cmd {
 		m.refresh.idle = true
 		return nil
 	}
-	tag, ctx, cancel := m.beginRequest(m.opts.Timeout)
+	// No deadline on the snapshot: the Kafka client bounds each request by
+	// the timeout and fails at once on a broker that stops answering, so a
+	// big cluster that keeps answering is read whole (the spinner turns).
+	tag, ctx, cancel := m.beginRequest()
 	return tea.Batch(snapshotCmd(ctx, cancel, m.opts.Kafka, tag), m.startSpinner())
 }
 
-// beginRequest records a new request for the top view as the one in flight,
-// with a deadline of timeout (0: none, the calls bound themselves).
-func (m *Model) beginRequest(timeout time.Duration) (reqTag, context.Context, context.CancelFunc) {
+// beginRequest records a new request for the top view as the one in
+// flight. The request has no deadline of its own: every call the backends
+// make is bounded by the timeout (a broker that stops answering fails the
+// load within it; a big one that keeps answering is read whole, however
+// many calls that takes). Its context ends when the request is superseded,
+// the view changes or the console quits.
+func (m *Model) beginRequest() (reqTag, context.Context, context.CancelFunc) {
 	m.refresh.seq++
 	tag := reqTag{view: m.top().id(), seq: m.refresh.seq, context: m.opts.Context}
-	var (
-		ctx    context.Context
-		cancel context.CancelFunc
-	)
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(m.ctx, timeout)
-	} else {
-		ctx, cancel = context.WithCancel(m.ctx)
-	}
+	ctx, cancel := context.WithCancel(m.ctx)
 	m.refresh.inFlight = true
 	m.refresh.idle = false
 	m.refresh.tag = tag

@@ -55,7 +55,6 @@ func (v *dlqView) noun() string            { return "groups" }
 func (v *dlqView) what() string            { return "dead letters of " + safe(v.name) }
 func (v *dlqView) rabbit() *rabbitState    { return &v.st }
 func (v *dlqView) periodic() bool          { return false }
-func (v *dlqView) callsBounded()           {}
 func (v *dlqView) build(*dataset, *styles) {}
 func (v *dlqView) builtGen() uint64        { return 0 }
 func (v *dlqView) focused() *table         { return v.tbl }
@@ -265,7 +264,6 @@ func (v *dlqListView) noun() string               { return "dead-letter queues a
 func (v *dlqListView) what() string               { return "dead-letter queues and topics" }
 func (v *dlqListView) rabbit() *rabbitState       { return &v.st }
 func (v *dlqListView) periodic() bool             { return true }
-func (v *dlqListView) callsBounded()              {}
 func (v *dlqListView) build(*dataset, *styles)    {}
 func (v *dlqListView) builtGen() uint64           { return 0 }
 func (v *dlqListView) focused() *table            { return v.tbl }

@@ -218,13 +218,19 @@ const (
 // is the topic name).
 const targetTopic = 1
 
+// dfSkipOversized is the Kafka form's toggle: skip the records their
+// target cannot take (an id apart from the shared fields').
+const dfSkipOversized = 100
+
 var (
 	drainTargets      = []string{"origin", "exchange", "file"}
 	kafkaDrainTargets = []string{"origin", "topic"}
 	drainReasons      = []string{"", "rejected", "expired", "maxlen", "delivery_limit"}
 	// The form's fields of each kind, in tab order.
 	drainFields      = []int{dfTarget, dfOrigin, dfReason, dfLimit, dfRate}
-	kafkaDrainFields = []int{dfTarget, dfLimit, dfRate}
+	kafkaDrainFields = []int{dfTarget, dfLimit, dfRate, dfSkipOversized}
+	// the choices of dfSkipOversized
+	skipOversizedChoices = []string{"no: stop before them", "yes: skip them"}
 )
 
 // drainView is the drain form, plan, confirmation, progress and result of
@@ -246,6 +252,8 @@ type drainView struct {
 	limit   string
 	rate    string
 	formErr string // sanitized
+	// skipOversized (Kafka): skip the records their target cannot take
+	skipOversized bool
 
 	spin   spinner.Model
 	seq    uint64 // the plan or run this view waits for
@@ -401,6 +409,7 @@ func (v *drainView) kafkaOptions(m *Model) (actions.KafkaDrainOptions, error) {
 		}
 		o.To = "topic:" + arg
 	}
+	o.SkipOversized = v.skipOversized
 	var err error
 	o.Limit, o.Rate, err = v.limitRate()
 	return o, err
@@ -449,6 +458,8 @@ func (v *drainView) blocked() string {
 		return "no plan"
 	case len(v.plan.Problems) > 0:
 		return "the plan has problems (above): fix them first; the drain would stop at the first message it cannot deliver"
+	case v.plan.Selected == 0 && v.kafka && v.plan.SkipOversized && v.plan.OversizedCount > 0:
+		return "" // skipping them still commits past them
 	case v.plan.Selected == 0 && v.kafka:
 		return "nothing to drain: no record after the drain group's committed offsets"
 	case v.plan.Selected == 0 && v.plan.NotSampled != nil && v.plan.Estimate == 0:
@@ -531,6 +542,8 @@ func (m *Model) drainFormKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 			v.target = (v.target + d + n) % n
 		case dfReason:
 			v.reason = (v.reason + d + len(drainReasons)) % len(drainReasons)
+		case dfSkipOversized:
+			v.skipOversized = !v.skipOversized
 		}
 	case "backspace":
 		if p := v.field(); p != nil {
@@ -708,17 +721,10 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 	v.formErr = ""
 	v.stage = drainPlanning
 	v.seq = m.nextLocalSeq()
-	// A RabbitMQ plan needs no deadline of its own: each call to the
-	// broker is bounded by the client (as in the CLI); esc cancels it.
-	var (
-		ctx    context.Context
-		cancel context.CancelFunc
-	)
-	if v.kafka {
-		ctx, cancel = context.WithTimeout(m.ctx, 4*m.opts.Timeout)
-	} else {
-		ctx, cancel = context.WithCancel(m.ctx)
-	}
+	// No deadline on the whole plan: each call to the broker is bounded by
+	// the client's timeout (a big queue or topic is read whole, a peer that
+	// stops answering fails within the timeout); esc cancels it.
+	ctx, cancel := context.WithCancel(m.ctx)
 	v.cancel = cancel
 	seq := v.seq
 	plan := func() tea.Msg {
@@ -960,10 +966,16 @@ func (v *drainView) formLines(st *styles) []string {
 		} else {
 			target += "   " + st.dim.Render("back to the topic (and partition) each record died in")
 		}
+		skip := 0
+		if v.skipOversized {
+			skip = 1
+		}
 		return []string{
 			label(dfTarget, "Target") + " " + target,
 			label(dfLimit, "Limit") + " " + text(dfLimit, v.limit, "at most N records; empty: up to the log end at start"),
 			label(dfRate, "Rate") + " " + text(dfRate, v.rate, "at most N records/s; empty: unlimited"),
+			label(dfSkipOversized, "Too big") + " " + choices(skipOversizedChoices, skip, "") + "   " +
+				st.dim.Render("records larger than their target's max.message.bytes"),
 			"",
 			st.dim.Render("  every record from where the last drain stopped (consumer group " + safe(kafkaDrainGroup(v.queue)) + "); no filter"),
 		}
@@ -1048,6 +1060,7 @@ func (v *drainView) planLines(st *styles) []string {
 	for _, n := range p.Notes {
 		lines = append(lines, "  "+st.dim.Render("note: "+safe(n)))
 	}
+	lines = append(lines, oversizedLines(p, st)...)
 	if p.Warning != "" {
 		lines = append(lines, "  "+st.flashWarn.Render("warning: "+safe(p.Warning)))
 	}
@@ -1055,6 +1068,34 @@ func (v *drainView) planLines(st *styles) []string {
 		lines = append(lines, st.dim.Render("  the counts are of a sample, scaled to the depth: the drain moves every message that passes the filters, up to the depth planned"))
 	} else if !p.Complete && p.NotSampled == nil {
 		lines = append(lines, st.dim.Render("  the counts are of a sample: the drain moves every message that passes the filters, up to the depth at start"))
+	}
+	return lines
+}
+
+// maxOversizedShown bounds the oversized records the plan screen lists.
+const maxOversizedShown = 5
+
+// oversizedLines lists the records of a Kafka plan that their target
+// cannot take, and what the drain does with them.
+func oversizedLines(p *actions.DrainPlan, st *styles) []string {
+	if p.OversizedCount == 0 {
+		return nil
+	}
+	then := "each partition stops before its first: choose Too big: yes to skip them"
+	style := st.flashError
+	if p.SkipOversized {
+		then, style = "skipped, and named in the result and the audit log", st.flashWarn
+	}
+	lines := []string{"  " + style.Render(fmtInt(int64(p.OversizedCount))+" record(s) too large for their target: "+then)}
+	for i, ov := range p.Oversized {
+		if i == maxOversizedShown {
+			break
+		}
+		lines = append(lines, fmt.Sprintf("    partition %d offset %s: %s bytes > %s (max.message.bytes of topic %s)",
+			ov.Partition, fmtInt64(ov.Offset), fmtInt(int64(ov.Size)), fmtInt(int64(ov.Limit)), safe(ov.Target)))
+	}
+	if more := p.OversizedCount - min(len(p.Oversized), maxOversizedShown); more > 0 {
+		lines = append(lines, st.dim.Render("    … and "+fmtInt(int64(more))+" more (mqops drain --dry-run lists the first 100)"))
 	}
 	return lines
 }
@@ -1129,8 +1170,12 @@ func (v *drainView) resultLine() string {
 		left = "unknown"
 	}
 	if v.kafka {
-		return fmt.Sprintf("run %s: seen %s, moved %s, failed %s, left in %s %s (%s records/s)",
-			safe(r.RunID), fmtInt(int64(r.Seen)), fmtInt(int64(r.Moved)), fmtInt(int64(r.Failed)),
+		skipped := ""
+		if r.SkippedOversized > 0 {
+			skipped = ", skipped " + fmtInt(int64(r.SkippedOversized)) + " too large"
+		}
+		return fmt.Sprintf("run %s: seen %s, moved %s%s, failed %s, left in %s %s (%s records/s)",
+			safe(r.RunID), fmtInt(int64(r.Seen)), fmtInt(int64(r.Moved)), skipped, fmtInt(int64(r.Failed)),
 			safe(v.queue), left, fmtRate(r.Rate))
 	}
 	return fmt.Sprintf("run %s: seen %s, moved %s, skipped by filter %s, failed %s, left in %s %s (%s msg/s)",

@@ -242,7 +242,6 @@ func (v *peekView) crumb() string           { return "peek" }
 func (v *peekView) what() string            { return "messages of " + safe(v.name) }
 func (v *peekView) rabbit() *rabbitState    { return &v.st }
 func (v *peekView) periodic() bool          { return false }
-func (v *peekView) callsBounded()           {}
 func (v *peekView) build(*dataset, *styles) {}
 func (v *peekView) builtGen() uint64        { return 0 }
 func (v *peekView) open() (view, bool)      { return nil, false }

@@ -42,7 +42,6 @@ func (v *queueView) noun() string               { return "entries" }
 func (v *queueView) what() string               { return "queue " + safe(v.name) }
 func (v *queueView) rabbit() *rabbitState       { return &v.st }
 func (v *queueView) periodic() bool             { return true }
-func (v *queueView) callsBounded()              {}
 func (v *queueView) build(*dataset, *styles)    {}
 func (v *queueView) builtGen() uint64           { return 0 }
 func (v *queueView) focused() *table            { return v.tbl }

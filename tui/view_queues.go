@@ -92,7 +92,6 @@ func (v *queuesView) noun() string {
 func (v *queuesView) what() string             { return v.noun() }
 func (v *queuesView) rabbit() *rabbitState     { return &v.st }
 func (v *queuesView) periodic() bool           { return true }
-func (v *queuesView) callsBounded()            {}
 func (v *queuesView) build(*dataset, *styles)  {}
 func (v *queuesView) builtGen() uint64         { return 0 }
 func (v *queuesView) focused() *table          { return v.tbl }

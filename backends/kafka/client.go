@@ -41,9 +41,10 @@ type Client struct {
 	cfg  Config
 	name string
 
-	mu     sync.Mutex // guards client/admin, and serialises calls
+	mu     sync.Mutex // guards client/admin/watch, and serialises calls
 	client sarama.Client
 	admin  sarama.ClusterAdmin
+	watch  *watch // of client's connections
 }
 
 // New validates cfg and returns a client that connects on first use.
@@ -102,23 +103,28 @@ func (c *Client) closeLocked() error {
 	return err
 }
 
-func (c *Client) saramaConfig() *sarama.Config {
+// saramaConfig is the configuration of a sarama client whose connections
+// w watches: each dial, write and read is bounded by the timeout, and the
+// first that runs out trips w (see watch.go).
+func (c *Client) saramaConfig(w *watch) *sarama.Config {
 	sc := sarama.NewConfig()
 	sc.Version = sarama.MaxVersion // negotiated per request with ApiVersions
 	sc.ClientID = c.cfg.ClientID
 	sc.Net.DialTimeout = c.cfg.Timeout
 	sc.Net.ReadTimeout = c.cfg.Timeout
 	sc.Net.WriteTimeout = c.cfg.Timeout
+	sc.Net.Proxy.Enable = true // not a proxy: the dialer that watches (and speaks TLS)
+	dialer := &watchDialer{w: w, d: net.Dialer{Timeout: c.cfg.Timeout}}
+	if c.cfg.TLS != nil {
+		dialer.tls = c.cfg.TLS
+	}
+	sc.Net.Proxy.Dialer = dialer
 	sc.Metadata.Retry.Max = 1
 	sc.Metadata.Retry.Backoff = 200 * time.Millisecond
 	sc.Metadata.Timeout = c.cfg.Timeout
 	sc.Admin.Retry.Max = 2
 	sc.Admin.Retry.Backoff = 200 * time.Millisecond
 	sc.Admin.Timeout = c.cfg.Timeout
-	if c.cfg.TLS != nil {
-		sc.Net.TLS.Enable = true
-		sc.Net.TLS.Config = c.cfg.TLS
-	}
 	if s := c.cfg.SASL; s != nil {
 		sc.Net.SASL.Enable = true
 		sc.Net.SASL.Handshake = true
@@ -156,13 +162,25 @@ func (s *scramClient) Begin(user, password, authzID string) error {
 func (s *scramClient) Step(challenge string) (string, error) { return s.conv.Step(challenge) }
 func (s *scramClient) Done() bool                            { return s.conv.Done() }
 
-// connected returns the sarama client and admin, connecting if needed.
+// connection returns the watch of the client's connections, starting a
+// new one (for a new client) when there is no client or its watch tripped.
 // c.mu must be held.
-func (c *Client) connected() (sarama.Client, sarama.ClusterAdmin, error) {
+func (c *Client) connection() *watch {
+	if c.client != nil && !c.client.Closed() && c.watch != nil && c.watch.failure() == nil {
+		return c.watch
+	}
+	c.closeLocked()
+	c.watch = newWatch(c.cfg.Timeout, true)
+	return c.watch
+}
+
+// connected returns the sarama client and admin, connecting if needed,
+// its connections watched by w. c.mu must be held.
+func (c *Client) connected(w *watch) (sarama.Client, sarama.ClusterAdmin, error) {
 	if c.client != nil && !c.client.Closed() {
 		return c.client, c.admin, nil
 	}
-	cl, err := sarama.NewClient(c.cfg.Brokers, c.saramaConfig())
+	cl, err := sarama.NewClient(c.cfg.Brokers, c.saramaConfig(w))
 	if err != nil {
 		return nil, nil, c.explain(err)
 	}
@@ -180,6 +198,17 @@ func (c *Client) connected() (sarama.Client, sarama.ClusterAdmin, error) {
 func (c *Client) explain(err error) error {
 	if err == nil {
 		return nil
+	}
+	var stall *StallError
+	if errors.As(err, &stall) {
+		return stall
+	}
+	var big *ReplyTooLargeError
+	if errors.As(err, &big) {
+		return big
+	}
+	if big := replyTooLarge(err); big != "" {
+		return &Error{Op: "kafka " + c.name + " " + big}
 	}
 	var what string
 	switch {
@@ -208,9 +237,13 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // withClient runs fn holding the client lock, connecting if needed, and
-// returns early with a clear error if ctx ends first. sarama has no context
-// support: an abandoned call finishes in the background within the
-// configured timeouts while the lock keeps later calls from piling up.
+// returns early with a clear error if ctx ends first or a broker stops
+// answering (see watch.go): there is no deadline on the whole call, so a
+// big cluster that keeps answering is read whole however many requests
+// that takes, while a broker silent for the timeout ends it at once. sarama
+// has no context support: an abandoned call's connections are closed, so
+// that it ends in the background at once while the lock keeps later calls
+// from piling up; the next call reconnects.
 func (c *Client) withClient(ctx context.Context, fn func(sarama.Client, sarama.ClusterAdmin) error) error {
 	locked := make(chan struct{})
 	go func() {
@@ -223,26 +256,41 @@ func (c *Client) withClient(ctx context.Context, fn func(sarama.Client, sarama.C
 		go func() { <-locked; c.mu.Unlock() }()
 		return c.ctxErr(ctx, "waiting for a previous request to "+c.name+" to finish")
 	}
+	w := c.connection()
 	done := make(chan error, 1)
 	go func() {
 		defer c.mu.Unlock()
-		cl, ad, err := c.connected()
+		cl, ad, err := c.connected(w)
 		if err == nil {
 			err = fn(cl, ad)
-			if err != nil && isConnLoss(err) {
+			if (err != nil && isConnLoss(err)) || w.failure() != nil {
 				// drop the client so the next call reconnects from scratch
-				_ = ad.Close()
-				c.client, c.admin = nil, nil
+				c.closeLocked()
 			}
 		}
 		done <- err
 	}()
 	select {
 	case err := <-done:
-		return err
+		if f := w.failure(); f != nil && err != nil {
+			return c.explain(f)
+		}
+		return c.clear(err)
+	case <-w.done():
+		return c.explain(w.failure())
 	case <-ctx.Done():
-		return c.ctxErr(ctx, "contacting "+c.name)
+		err := c.ctxErr(ctx, "contacting "+c.name)
+		w.trip(err)
+		return err
 	}
+}
+
+// clear makes sarama's errors about replies too large to read say so.
+func (c *Client) clear(err error) error {
+	if big := replyTooLarge(err); big != "" {
+		return &Error{Op: "kafka " + c.name + " " + big}
+	}
+	return err
 }
 
 func (c *Client) ctxErr(ctx context.Context, what string) error {

@@ -193,56 +193,20 @@ func (c *Client) ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) (
 			return err
 		}
 		found := map[string]string{} // topic → detected by
-		var sample []*fetchPart
-		var sampled []*topicInfo
+		var others []string
 		for name := range query {
 			if IsDLTName(name) {
 				found[name] = "name"
-				continue
-			}
-			for _, p := range infos[name].parts {
-				if o := offs[name][p]; o.stable > o.start {
-					sample = append(sample, &fetchPart{topic: name, p: p, next: o.start, stop: o.stable, maxBytes: samplePartitionBytes})
-					sampled = append(sampled, infos[name])
-					break
-				}
+			} else {
+				others = append(others, name)
 			}
 		}
-		if len(sample) > 0 {
-			f := c.newFetcher(cl, sampled, peekRequestBytes)
-			f.maxWait = 100 * time.Millisecond
-			pending := sample
-			// two rounds: the second fetches alone the partitions whose
-			// first batch did not fit
-			for round := 0; round < 2 && len(pending) > 0; round++ {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				res, err := f.round(ctx, pending)
-				if err != nil {
-					return err
-				}
-				got := map[*fetchPart]bool{}
-				for _, r := range res {
-					if len(r.recs) == 0 {
-						continue
-					}
-					got[r.fp] = true
-					for i := range r.recs[:min(len(r.recs), headerSampleRecords)] {
-						if hasDLTHeader(r.fp.topic, &r.recs[i]) {
-							found[r.fp.topic] = "headers"
-							break
-						}
-					}
-				}
-				var again []*fetchPart
-				for _, fp := range pending {
-					if !got[fp] && fp.active() {
-						again = append(again, fp)
-					}
-				}
-				pending = again
-			}
+		byHeaders, err := c.sampleHeaders(ctx, cl, infos, offs, others)
+		if err != nil {
+			return err
+		}
+		for _, name := range byHeaders {
+			found[name] = "headers"
 		}
 		drained := c.drainCommitted(ad, found, infos)
 		for name, by := range found {
@@ -270,6 +234,97 @@ func (c *Client) ListDeadLetterTopics(ctx context.Context, sampleHeaders bool) (
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Topic < out[j].Topic })
 	return out, nil
+}
+
+// sampleHeaders returns the topics among names whose first records (up to
+// headerSampleRecords of their first non-empty partition) carry
+// dead-letter headers naming another topic. It costs one Fetch per
+// partition leader, of at most 32 KiB per topic, plus one per topic whose
+// first record batch is larger.
+func (c *Client) sampleHeaders(ctx context.Context, cl sarama.Client, infos map[string]*topicInfo, offs map[string]map[int32]partOffsets, names []string) ([]string, error) {
+	var sample []*fetchPart
+	var sampled []*topicInfo
+	for _, name := range names {
+		for _, p := range infos[name].parts {
+			if o := offs[name][p]; o.stable > o.start {
+				sample = append(sample, &fetchPart{topic: name, p: p, next: o.start, stop: o.stable, maxBytes: samplePartitionBytes})
+				sampled = append(sampled, infos[name])
+				break
+			}
+		}
+	}
+	if len(sample) == 0 {
+		return nil, nil
+	}
+	found := map[string]bool{}
+	f := c.newFetcher(cl, sampled, peekRequestBytes)
+	f.maxWait = 100 * time.Millisecond
+	pending := sample
+	// two rounds: the second fetches alone the partitions whose first
+	// batch did not fit
+	for round := 0; round < 2 && len(pending) > 0; round++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res, err := f.round(ctx, pending)
+		if err != nil {
+			return nil, err
+		}
+		got := map[*fetchPart]bool{}
+		for _, r := range res {
+			if len(r.recs) == 0 {
+				continue
+			}
+			got[r.fp] = true
+			for i := range r.recs[:min(len(r.recs), headerSampleRecords)] {
+				if hasDLTHeader(r.fp.topic, &r.recs[i]) {
+					found[r.fp.topic] = true
+					break
+				}
+			}
+		}
+		var again []*fetchPart
+		for _, fp := range pending {
+			if !got[fp] && fp.active() {
+				again = append(again, fp)
+			}
+		}
+		pending = again
+	}
+	out := make([]string, 0, len(found))
+	for name := range found {
+		out = append(out, name)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// DeadLetterTopic says whether topic is a dead-letter topic, as
+// ListDeadLetterTopics finds them (by name, else by the headers of its
+// first records): how it was detected ("name" or "headers"), or "" when it
+// is not one. A topic that does not exist is an error.
+func (c *Client) DeadLetterTopic(ctx context.Context, topic string) (string, error) {
+	by := ""
+	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+		ti, err := c.oneTopic(cl, topic)
+		if err != nil {
+			return err
+		}
+		if IsDLTName(topic) {
+			by = "name"
+			return nil
+		}
+		offs, err := c.listOffsets(cl, ad, map[string][]int32{topic: ti.parts}, true)
+		if err != nil {
+			return err
+		}
+		found, err := c.sampleHeaders(ctx, cl, map[string]*topicInfo{topic: ti}, offs, []string{topic})
+		if len(found) == 1 {
+			by = "headers"
+		}
+		return err
+	})
+	return by, err
 }
 
 // drainCommitted reads the committed offsets of each dead-letter topic's
@@ -410,19 +465,29 @@ func groupDeadLetters(recs []backends.KafkaRecord) []backends.KafkaDeadLetterGro
 // DeadLetterTopics finds the dead-letter topics (by name and by headers)
 // and summarises each in the form `mqops dlq` shows next to RabbitMQ's DLQs.
 // A topic that cannot be sampled gets a Warning instead of failing the
-// whole list.
+// whole list; once a broker stopped answering, the topics not read yet get
+// that Warning without a try each.
 func (c *Client) DeadLetterTopics(ctx context.Context, sample int) ([]backends.DeadLetterSummary, error) {
 	dlts, err := c.ListDeadLetterTopics(ctx, true)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]backends.DeadLetterSummary, 0, len(dlts))
+	var gaveUp error // a broker stopped answering: the topics left are not read
 	for _, d := range dlts {
 		s := backends.DeadLetterSummary{Backend: "kafka", Topic: d.Topic, Messages: d.Messages, Groups: []backends.DeadLetterGroup{}, LeftToDrain: d.LeftToDrain}
+		if gaveUp != nil {
+			s.Warning = "not read: " + gaveUp.Error()
+			out = append(out, s)
+			continue
+		}
 		sum, err := c.DeadLetterSummary(ctx, d.Topic, sample)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, err
+			}
+			if peerGivenUp(err) {
+				gaveUp = err // never a timeout per topic: a multiple of it
 			}
 			s.Warning = err.Error()
 			out = append(out, s)

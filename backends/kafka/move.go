@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,12 +34,15 @@ const progressEvery = 100 * time.Millisecond
 // DrainGroup is the consumer group a drain of topic uses by default.
 func DrainGroup(topic string) string { return "mqops-drain." + topic }
 
-// moveConfigs returns the configuration of a move's two clients: one reads
-// the dead-letter topic and commits the drain group, the other produces
-// with acks=all and idempotence (which needs one request in flight per
-// broker, so it gets its own connections). Neither creates topics.
-func (c *Client) moveConfigs() (read, produce *sarama.Config) {
-	read = c.saramaConfig()
+// moveConfigs returns the configuration of a move's reading client: it
+// reads the dead-letter topic and commits the drain group. Its producers
+// (produceConfig) produce with acks=all and idempotence (which needs one
+// request in flight per broker, so they get their own connections). None
+// creates topics. rw and pw watch their connections: a broker that stops
+// answering is given up at once (the move stops), while the others still
+// take the final commit.
+func (c *Client) moveConfigs(rw *watch) *sarama.Config {
+	read := c.saramaConfig(rw)
 	read.Metadata.AllowAutoTopicCreation = false
 	read.Consumer.IsolationLevel = sarama.ReadCommitted
 	// A drain reads and commits its group's offsets through the group
@@ -45,8 +51,14 @@ func (c *Client) moveConfigs() (read, produce *sarama.Config) {
 	// for it (about 5 s) rather than fail the operator's drain.
 	read.Admin.Retry.Max = 15
 	read.Admin.Retry.Backoff = 300 * time.Millisecond
+	return read
+}
 
-	produce = c.saramaConfig()
+// produceConfig is the configuration of a move's producer to topics whose
+// max.message.bytes gives maxBytes (producerMax): no batch it builds is
+// larger than the limit.
+func (c *Client) produceConfig(pw *watch, maxBytes int) *sarama.Config {
+	produce := c.saramaConfig(pw)
 	produce.Metadata.AllowAutoTopicCreation = false
 	produce.Metadata.Retry.Max = 3
 	produce.Producer.RequiredAcks = sarama.WaitForAll
@@ -56,9 +68,13 @@ func (c *Client) moveConfigs() (read, produce *sarama.Config) {
 	produce.Producer.Return.Errors = true
 	produce.Producer.Retry.Max = 5
 	produce.Producer.Retry.Backoff = 250 * time.Millisecond
-	produce.Producer.Timeout = c.cfg.Timeout
+	// The broker answers a produce it cannot replicate in time with
+	// REQUEST_TIMED_OUT (retried) before the read times out: only a broker
+	// that does not answer at all is a stall.
+	produce.Producer.Timeout = c.cfg.Timeout / 2
 	produce.Producer.Partitioner = sarama.NewManualPartitioner // MoveRecords picks every partition
-	return read, produce
+	produce.Producer.MaxMessageBytes = maxBytes
+	return produce
 }
 
 // drainState is where a drain starts and stops on each partition.
@@ -68,6 +84,9 @@ type drainState struct {
 	committed map[int32]int64 // the group's committed offset at start, -1 when none
 	behind    int64           // records between a committed offset and a later log start
 	total     int             // records to move (at most; markers count)
+	// serialUntil: the previous run ended with records of the partition
+	// not confirmed, handed on up to this offset (commit metadata)
+	serialUntil map[int32]int64
 }
 
 // drainStart reads the drain group's committed offsets and the topic's
@@ -98,7 +117,7 @@ func (c *Client) drainStart(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicI
 	if err != nil {
 		return nil, &Error{Op: fmt.Sprintf("reading the committed offsets of consumer group \"%s\"", backends.SafeText(group)), Err: err}
 	}
-	st := &drainState{start: map[int32]int64{}, committed: map[int32]int64{}}
+	st := &drainState{start: map[int32]int64{}, committed: map[int32]int64{}, serialUntil: map[int32]int64{}}
 	for _, p := range ti.parts {
 		o := offs[ti.name][p]
 		committed := int64(-1)
@@ -107,6 +126,9 @@ func (c *Client) drainStart(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicI
 				return nil, &Error{Op: fmt.Sprintf("reading the committed offset of consumer group \"%s\" on %s partition %d", backends.SafeText(group), backends.SafeText(ti.name), p), Err: blk.Err}
 			}
 			committed = blk.Offset
+			if u := serialUntilOf(blk.Metadata); u > committed && committed >= 0 {
+				st.serialUntil[p] = u
+			}
 		}
 		start := o.start
 		if committed >= 0 {
@@ -132,9 +154,12 @@ func coordinatorPending(err error) bool {
 
 // PlanMove counts, without moving or committing anything, where the records
 // a MoveRecords with the same topic, group and limit would move go: target
-// topic → records, and the total. It stops with an error at the first
-// record target refuses, saying which.
-func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (*backends.KafkaMovePlan, error) {
+// topic → records, and the total. It measures each record as it will be
+// produced (with the headers the move adds) against its target topic's
+// max.message.bytes, and lists those the target cannot take. It stops with
+// an error at the first record target refuses, saying which.
+func (c *Client) PlanMove(ctx context.Context, o backends.KafkaPlanOptions) (*backends.KafkaMovePlan, error) {
+	topic, group, limit, target := o.Topic, o.Group, o.Limit, o.Target
 	if target == nil {
 		return nil, &Error{Op: "planning a move: no target"}
 	}
@@ -144,9 +169,8 @@ func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, t
 	if group == "" {
 		group = DrainGroup(topic)
 	}
-	counts := map[string]int{}
-	ends := map[int32]int64{}
-	total := 0
+	plan := &backends.KafkaMovePlan{Counts: map[string]int{}, Ends: map[int32]int64{}, OversizedByTarget: map[string]int{}}
+	ends := plan.Ends
 	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
 		ti, err := c.oneTopic(cl, topic)
 		if err != nil {
@@ -159,6 +183,8 @@ func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, t
 		for _, fp := range st.parts {
 			ends[fp.p] = fp.next
 		}
+		lim := newLimits(ad)
+		defer func() { plan.Limits, plan.Notes = lim.byName, lim.notes }()
 		f := c.newFetcher(cl, []*topicInfo{ti}, moveRequestBytes)
 		for {
 			var active []*fetchPart
@@ -167,7 +193,7 @@ func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, t
 					active = append(active, fp)
 				}
 			}
-			if len(active) == 0 || (limit > 0 && total >= limit) {
+			if len(active) == 0 || (limit > 0 && plan.Total >= limit) {
 				return nil
 			}
 			if err := ctx.Err(); err != nil {
@@ -179,16 +205,26 @@ func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, t
 			}
 			for _, r := range res {
 				for i := range r.recs {
-					if limit > 0 && total >= limit {
+					rec := &r.recs[i]
+					if limit > 0 && plan.Total >= limit {
 						return nil
 					}
-					t, _, err := target(&r.recs[i])
+					t, _, err := target(rec)
 					if err != nil {
-						return &Error{Op: fmt.Sprintf("record %s partition %d offset %d has no target", backends.SafeText(topic), r.fp.p, r.recs[i].Offset), Err: err}
+						return &Error{Op: fmt.Sprintf("record %s partition %d offset %d has no target", backends.SafeText(topic), r.fp.p, rec.Offset), Err: err}
 					}
-					counts[t]++
-					total++
-					ends[r.fp.p] = r.recs[i].Offset + 1
+					plan.Counts[t]++
+					plan.Total++
+					ends[r.fp.p] = rec.Offset + 1
+					if lm, ok := lim.of(t); ok {
+						if ov := sizeCheck(rec, newMessage(rec, t, o.RunID), t, lm); ov != nil {
+							plan.OversizedCount++
+							plan.OversizedByTarget[t]++
+							if len(plan.Oversized) < maxOversizedListed {
+								plan.Oversized = append(plan.Oversized, *ov)
+							}
+						}
+					}
 				}
 				r.fp.next = r.end
 				ends[r.fp.p] = r.end // past control records and gaps too
@@ -198,7 +234,11 @@ func (c *Client) PlanMove(ctx context.Context, topic, group string, limit int, t
 	if err != nil {
 		return nil, err
 	}
-	return &backends.KafkaMovePlan{Counts: counts, Total: total, Ends: ends}, nil
+	sort.Slice(plan.Oversized, func(i, j int) bool {
+		a, b := plan.Oversized[i], plan.Oversized[j]
+		return a.Partition < b.Partition || (a.Partition == b.Partition && a.Offset < b.Offset)
+	})
+	return plan, nil
 }
 
 // MoveRecords moves the records of a dead-letter topic to the topics
@@ -241,27 +281,30 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rcfg, pcfg := c.moveConfigs()
-	rcl, err := sarama.NewClient(c.cfg.Brokers, rcfg)
+	rw, pw := newWatch(c.cfg.Timeout, false), newWatch(c.cfg.Timeout, false)
+	rcl, err := sarama.NewClient(c.cfg.Brokers, c.moveConfigs(rw))
 	if err != nil {
-		return nil, c.explain(err)
+		return nil, c.explain(stalled(rw, err))
 	}
 	ad, err := sarama.NewClusterAdminFromClient(rcl)
 	if err != nil {
 		_ = rcl.Close()
-		return nil, c.explain(err)
+		return nil, c.explain(stalled(rw, err))
 	}
 	defer ad.Close() // closes rcl too
 	ti, err := c.oneTopic(rcl, o.Topic)
 	if err != nil {
-		return nil, err
+		return nil, stalled(rw, err)
 	}
 	if descs, err := ad.DescribeConsumerGroups([]string{o.Group}); err == nil && len(descs) == 1 && len(descs[0].Members) > 0 {
 		return nil, &Error{Op: fmt.Sprintf("consumer group \"%s\" has %d active members: another drain, or a consumer, is using it", backends.SafeText(o.Group), len(descs[0].Members))}
 	}
+	if f := rw.failure(); f != nil {
+		return nil, f
+	}
 	st, err := c.drainStart(rcl, ad, ti, o.Group, movePartitionBytes)
 	if err != nil {
-		return nil, err
+		return nil, stalled(rw, err)
 	}
 	lso := map[int32]int64{} // where a partition ends now: what is left is counted to there
 	for _, fp := range st.parts {
@@ -271,34 +314,28 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 			fp.stop = max(u, fp.next)
 		}
 	}
+	pcfg := c.produceConfig(pw, producerMax(defaultMaxMessageBytes))
 	m := &mover{
-		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin,
-		parts:   map[int32]*trackPart{},
-		targets: map[string]*moveTarget{},
-		dirty:   make(chan struct{}, 1),
-		space:   make(chan struct{}, 1),
-		settled: make(chan struct{}, 1),
+		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin, rw: rw, pw: pw,
+		parts:     map[int32]*trackPart{},
+		targets:   map[string]*moveTarget{},
+		producers: map[int]*producer{},
+		lim:       newLimits(ad),
+		dirty:     make(chan struct{}, 1),
+		space:     make(chan struct{}, 1),
+		settled:   make(chan struct{}, 1),
+		serialAck: make(chan struct{}, 1),
 		// every attempt of a message is bounded by the broker's ack timeout
 		// and the network timeouts; the producer gives up after Retry.Max
 		settleMax: time.Duration(pcfg.Producer.Retry.Max+1) * (pcfg.Net.WriteTimeout + pcfg.Net.ReadTimeout + pcfg.Producer.Retry.Backoff),
 	}
 	for _, fp := range st.parts {
-		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop, end: lso[fp.p]}
+		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop, end: lso[fp.p],
+			serialFirst: true, serialUntil: st.serialUntil[fp.p], serialAt: -1}
 	}
 	m.total = st.total
 	if o.Limit > 0 && o.Limit < m.total {
 		m.total = o.Limit
-	}
-	if st.total > 0 {
-		pcl, err := sarama.NewClient(c.cfg.Brokers, pcfg)
-		if err != nil {
-			return nil, c.explain(err)
-		}
-		defer pcl.Close()
-		m.prod, err = sarama.NewAsyncProducerFromClient(pcl)
-		if err != nil {
-			return nil, &Error{Op: "starting the producer", Err: err}
-		}
 	}
 	return m.run(ctx, c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes))
 }
@@ -313,6 +350,19 @@ type trackPart struct {
 	start     int64
 	stop      int64 // the move stops here (Until, or end)
 	end       int64 // the last stable offset at the start: Left counts to it
+	// Records are produced one at a time (each acknowledged before the
+	// next of the partition is handed on) up to serialUntil, and the first
+	// one of the run (serialFirst). serialUntil comes from the drain
+	// group's commit metadata: a run that ended with records not confirmed
+	// (a produce failure) writes there how far it had handed records on.
+	// Produced one at a time, the record the target refuses fails alone,
+	// and nothing after it is produced: reruns after a failure add no
+	// duplicate. serialAt is the offset of the record in flight, -1 when
+	// none.
+	serialFirst bool
+	serialUntil int64
+	serialAt    int64
+	markSerial  bool // the commit metadata must say serialUntil
 }
 
 // pos is the offset the drain group may be committed to: the first record
@@ -327,7 +377,23 @@ func (t *trackPart) pos() int64 {
 type moveTarget struct {
 	parts int32
 	hash  sarama.Partitioner
+	limit int       // max.message.bytes
+	prod  *producer // the producer for topics of this limit
 }
+
+// producer is one of a move's producers: one per distinct producerMax of
+// the target topics (sarama's MaxMessageBytes applies to every topic of a
+// producer).
+type producer struct {
+	maxBytes int
+	cl       sarama.Client
+	prod     sarama.AsyncProducer
+	done     chan struct{} // closed when its acknowledgements are all read
+}
+
+// maxProducers bounds the producers of a move (distinct max.message.bytes
+// among its target topics).
+const maxProducers = 8
 
 // moveMeta travels with each produced message.
 type moveMeta struct {
@@ -338,16 +404,20 @@ type moveMeta struct {
 }
 
 type mover struct {
-	c     *Client
-	o     backends.KafkaMoveOptions
-	ad    sarama.ClusterAdmin
-	rcl   sarama.Client
-	prod  sarama.AsyncProducer
-	st    *drainState
-	begin time.Time
-	total int
+	c      *Client
+	o      backends.KafkaMoveOptions
+	rw, pw *watch // the reading and the producing connections
+	ad     sarama.ClusterAdmin
+	rcl    sarama.Client
+	st     *drainState
+	begin  time.Time
+	total  int
 
-	targets map[string]*moveTarget // used by the run goroutine only
+	// used by the run goroutine only
+	targets   map[string]*moveTarget
+	producers map[int]*producer // by maxBytes
+	lim       *limits
+	ackers    sync.WaitGroup
 
 	mu        sync.Mutex
 	parts     map[int32]*trackPart
@@ -361,6 +431,11 @@ type mover struct {
 	err       error         // first produce or commit failure
 	dirty     chan struct{}
 	space     chan struct{}
+	serialAck chan struct{} // a record produced alone was acknowledged, or the move failed
+	// the records their target cannot take, skipped or stopped before
+	oversized      []backends.KafkaOversized
+	oversizedCount int
+	halted         int // partitions stopped before such a record
 }
 
 func signal(ch chan struct{}) {
@@ -389,17 +464,55 @@ func (m *mover) setErr(err error) {
 	}
 	m.mu.Unlock()
 	signal(m.space)
+	signal(m.serialAck)
 }
 
-func (m *mover) add(p int32, off int64) {
+// add registers the record about to be handed to the producer, unless a
+// failure was recorded: after any failure nothing more is produced (what
+// is already in flight may still complete).
+func (m *mover) add(p int32, off int64) bool {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return false
+	}
 	t := m.parts[p]
 	t.pending = append(t.pending, off)
 	t.reader = off + 1
+	if t.serialFirst || off < t.serialUntil {
+		t.serialAt = off
+	}
+	t.serialFirst = false
 	m.inflight++
 	m.unsettled++
 	m.seen++
-	m.mu.Unlock()
+	return true
+}
+
+// waiting reports whether partition p waits for the acknowledgement of a
+// record produced alone: nothing more of it is produced until then.
+func (m *mover) waiting(p int32) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.parts[p].serialAt >= 0
+}
+
+// noteOversized records a record its target cannot take. A skipped one
+// is passed over: every record of p up to it was handed on.
+func (m *mover) noteOversized(ov *backends.KafkaOversized, skip bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.oversizedCount++
+	if len(m.oversized) < maxOversizedListed {
+		m.oversized = append(m.oversized, *ov)
+	}
+	if skip {
+		t := m.parts[ov.Partition]
+		t.reader = ov.Offset + 1
+		m.seen++
+	} else {
+		m.halted++
+	}
 }
 
 // unadd takes back the record add just registered, when it could not be
@@ -409,6 +522,9 @@ func (m *mover) unadd(p int32, off int64) {
 	t := m.parts[p]
 	t.pending = t.pending[:len(t.pending)-1]
 	t.reader = off
+	if t.serialAt == off {
+		t.serialAt = -1
+	}
 	m.inflight--
 	m.unsettled--
 	m.seen--
@@ -452,14 +568,29 @@ func (m *mover) waitSettled() {
 		case <-m.settled:
 		case <-limit.C:
 			return
+		case <-m.pw.done():
+			return // a target broker stopped answering: what it holds fails
 		}
 	}
+}
+
+// stalled is the stall that stopped the move (a broker that stopped
+// answering), nil when none did.
+func (m *mover) stalled() error {
+	if f := m.rw.failure(); f != nil {
+		return f
+	}
+	return m.pw.failure()
 }
 
 func (m *mover) ack(meta *moveMeta) {
 	m.mu.Lock()
 	t := m.parts[meta.p]
 	t.acked[meta.off] = true
+	if t.serialAt == meta.off {
+		t.serialAt = -1
+		signal(m.serialAck)
+	}
 	m.moved++
 	m.settle()
 	for len(t.pending) > 0 && t.acked[t.pending[0]] {
@@ -493,8 +624,8 @@ func (m *mover) commit() error {
 	m.mu.Lock()
 	offs := map[int32]sarama.OffsetAndMetadata{}
 	for p, t := range m.parts {
-		if pos := t.pos(); pos > t.committed && pos >= 0 {
-			offs[p] = sarama.OffsetAndMetadata{Offset: pos, LeaderEpoch: -1, Metadata: commitMetadata(m.o.RunID)}
+		if pos := t.pos(); (pos > t.committed || t.markSerial) && pos >= 0 {
+			offs[p] = sarama.OffsetAndMetadata{Offset: pos, LeaderEpoch: -1, Metadata: commitMetadata(m.o.RunID, pos, t.serialUntil)}
 		}
 	}
 	m.mu.Unlock()
@@ -515,7 +646,7 @@ func (m *mover) commit() error {
 	if resp != nil {
 		for p, om := range offs {
 			t := m.parts[p]
-			t.committed = om.Offset
+			t.committed, t.markSerial = om.Offset, false
 			n := 0
 			for n < len(t.done) && t.done[n] < om.Offset {
 				n++
@@ -558,8 +689,9 @@ func (m *mover) waitSpace(ctx context.Context) error {
 	}
 }
 
-// target resolves a target topic once: its partition count, or a clear
-// error when it does not exist.
+// target resolves a target topic once: its partition count, its
+// max.message.bytes and the producer for it, or a clear error when it does
+// not exist.
 func (m *mover) target(topic string) (*moveTarget, error) {
 	if t := m.targets[topic]; t != nil {
 		return t, nil
@@ -575,15 +707,66 @@ func (m *mover) target(topic string) (*moveTarget, error) {
 	if ti == nil || len(ti.parts) == 0 {
 		return nil, &Error{Op: fmt.Sprintf("unknown target topic \"%s\" (nothing was produced to it)", backends.SafeText(topic))}
 	}
-	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic)}
+	limit, ok := m.lim.of(topic)
+	if !ok {
+		limit = defaultMaxMessageBytes // deleted since: the produce will say
+	}
+	prod, err := m.producer(producerMax(limit))
+	if err != nil {
+		return nil, err
+	}
+	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic), limit: limit, prod: prod}
 	m.targets[topic] = t
 	return t, nil
 }
 
-// message builds the record to produce: key, value, headers and timestamp
-// kept, mqops-replay-source and mqops-run-id set (replacing those of an
-// earlier move).
-func (m *mover) message(r *backends.KafkaRecord, topic string, part int32, t *moveTarget) (*sarama.ProducerMessage, error) {
+// producer returns the producer whose MaxMessageBytes is maxBytes,
+// starting it (and the reading of its acknowledgements) the first time.
+func (m *mover) producer(maxBytes int) (*producer, error) {
+	if p := m.producers[maxBytes]; p != nil {
+		return p, nil
+	}
+	if len(m.producers) >= maxProducers {
+		return nil, &Error{Op: fmt.Sprintf("the target topics have more than %d different max.message.bytes: drain them one target at a time (--to topic:<name>)", maxProducers)}
+	}
+	cl, err := sarama.NewClient(m.c.cfg.Brokers, m.c.produceConfig(m.pw, maxBytes))
+	if err != nil {
+		return nil, m.c.explain(stalled(m.pw, err))
+	}
+	ap, err := sarama.NewAsyncProducerFromClient(cl)
+	if err != nil {
+		_ = cl.Close()
+		return nil, &Error{Op: "starting the producer", Err: err}
+	}
+	p := &producer{maxBytes: maxBytes, cl: cl, prod: ap, done: make(chan struct{})}
+	m.producers[maxBytes] = p
+	m.ackers.Go(func() {
+		defer close(p.done)
+		succ, errs := ap.Successes(), ap.Errors()
+		for succ != nil || errs != nil {
+			select {
+			case msg, ok := <-succ:
+				if !ok {
+					succ = nil
+					continue
+				}
+				m.ack(msg.Metadata.(*moveMeta))
+			case pe, ok := <-errs:
+				if !ok {
+					errs = nil
+					continue
+				}
+				m.fail(pe)
+			}
+		}
+	})
+	return p, nil
+}
+
+// newMessage builds the record to produce to topic: key, value, headers
+// and timestamp kept, mqops-replay-source and mqops-run-id set (replacing
+// those of an earlier move). The partition is left to the caller.
+func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
 	msg := &sarama.ProducerMessage{Topic: topic, Timestamp: r.Timestamp}
 	if r.Key != nil {
 		msg.Key = sarama.ByteEncoder(r.Key)
@@ -599,9 +782,16 @@ func (m *mover) message(r *backends.KafkaRecord, topic string, part int32, t *mo
 		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
 	}
 	msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(HeaderReplaySource), Value: fmt.Appendf(nil, "%s/%d/%d", r.Topic, r.Partition, r.Offset)})
-	if m.o.RunID != "" {
-		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(HeaderRunID), Value: []byte(m.o.RunID)})
+	if runID != "" {
+		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(HeaderRunID), Value: []byte(runID)})
 	}
+	return msg
+}
+
+// message builds the record to produce to topic (newMessage), at part, or
+// by key for -1 or a partition the target does not have.
+func (m *mover) message(r *backends.KafkaRecord, topic string, part int32, t *moveTarget) (*sarama.ProducerMessage, error) {
+	msg := newMessage(r, topic, m.o.RunID)
 	if part < 0 || part >= t.parts {
 		p, err := t.hash.Partition(msg, t.parts)
 		if err != nil {
@@ -615,33 +805,8 @@ func (m *mover) message(r *backends.KafkaRecord, topic string, part int32, t *mo
 }
 
 func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult, error) {
-	// acknowledgements
-	ackDone := make(chan struct{})
-	if m.prod != nil {
-		go func() {
-			defer close(ackDone)
-			succ, errs := m.prod.Successes(), m.prod.Errors()
-			for succ != nil || errs != nil {
-				select {
-				case msg, ok := <-succ:
-					if !ok {
-						succ = nil
-						continue
-					}
-					m.ack(msg.Metadata.(*moveMeta))
-				case pe, ok := <-errs:
-					if !ok {
-						errs = nil
-						continue
-					}
-					m.fail(pe)
-				}
-			}
-		}()
-	} else {
-		close(ackDone)
-	}
-	// commits, continuously while records are acknowledged
+	// commits, continuously while records are acknowledged (the producers'
+	// acknowledgements are read as each producer starts: producer)
 	finish, commitDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(commitDone)
@@ -683,13 +848,28 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 
 	reason, stopErr := m.feed(ctx, f)
 
-	if m.prod != nil {
-		m.waitSettled()
-		m.prod.AsyncClose() // flushes what is still in flight; acks keep coming
+	m.waitSettled()
+	for _, p := range m.producers {
+		p.prod.AsyncClose() // flushes what is still in flight; acks keep coming
 	}
-	<-ackDone
+	m.ackers.Wait()
+	for _, p := range m.producers {
+		_ = p.cl.Close()
+	}
 	close(finish)
 	<-commitDone
+	// Records handed on that are neither confirmed nor known lost (a
+	// produce failure, a producer that gave up): the next run produces the
+	// partition one record at a time up to where this one handed records
+	// on, so that what the target refuses fails alone and nothing is
+	// produced twice past it.
+	m.mu.Lock()
+	for _, t := range m.parts {
+		if len(t.pending) > 0 {
+			t.serialUntil, t.markSerial = max(t.serialUntil, t.reader), true
+		}
+	}
+	m.mu.Unlock()
 	if err := m.commit(); err != nil { // final, whatever happened
 		m.setErr(err)
 	}
@@ -706,13 +886,22 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 		base := max(t.committed, t.start)
 		res.Left += int(max(0, t.end-base))
 	}
+	res.Oversized, res.OversizedCount = m.oversized, m.oversizedCount
+	halted := m.halted
 	asyncErr := m.err
 	m.mu.Unlock()
 	if stopErr == nil && asyncErr != nil {
 		stopErr = asyncErr
 	}
+	if f := m.stalled(); f != nil && stopErr != nil {
+		stopErr = f // the cause; the produce or commit errors follow from it
+	}
 	if stopErr != nil && reason != backends.KafkaStopCancelled {
 		res.StoppedBecause = backends.KafkaStopError
+	}
+	if stopErr == nil && halted > 0 {
+		res.StoppedBecause = backends.KafkaStopOversized
+		stopErr = m.oversizedErr()
 	}
 	if stopErr == nil {
 		return res, nil
@@ -721,17 +910,55 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 		res.Moved, m.total, backends.SafeText(m.o.Topic), backends.SafeText(m.o.Group), res.Left, backends.SafeText(m.o.Topic)), Err: stopErr}
 }
 
+// oversizedErr says which partitions stopped before a record their target
+// cannot take.
+func (m *mover) oversizedErr() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var first *backends.KafkaOversized
+	for i := range m.oversized {
+		first = &m.oversized[i]
+		break
+	}
+	if first == nil {
+		return &Error{Op: fmt.Sprintf("%d partition(s) stopped before a record their target cannot take", m.halted)}
+	}
+	more := ""
+	if m.halted > 1 {
+		more = fmt.Sprintf(" (and %d more partition(s) stopped the same way)", m.halted-1)
+	}
+	return &Error{Op: fmt.Sprintf("%s%s; pass --skip-oversized to skip such records", OversizedText(m.o.Topic, first, "the partition stopped before it: nothing after it on that partition was produced"), more)}
+}
+
+// OversizedText says why a record of dlt cannot be moved, and then what.
+func OversizedText(dlt string, ov *backends.KafkaOversized, then string) string {
+	why := fmt.Sprintf("%d bytes, more than the %d bytes topic \"%s\" accepts (max.message.bytes)", ov.Size, ov.Limit, backends.SafeText(ov.Target))
+	if ov.RefusedBy == backends.RefusedByProducer {
+		why = fmt.Sprintf("%d bytes, within the %d bytes topic \"%s\" accepts by less than the producer's margin for its headers and lengths", ov.Size, ov.Limit, backends.SafeText(ov.Target))
+	}
+	return fmt.Sprintf("%s partition %d offset %d is %s: %s", backends.SafeText(dlt), ov.Partition, ov.Offset, why, then)
+}
+
 // feed reads the dead-letter topic and hands each record to the producer
-// until the end, the limit, an error or ctx's end.
+// until the end, the limit, an error or ctx's end. A partition whose
+// record produced alone is in flight is not read until it is acknowledged
+// (see trackPart.serialUntil); a partition
+// that reaches a record its target cannot take stops before it (or skips
+// it, with SkipOversized).
 func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 	for {
 		var active []*fetchPart
+		waiting := false
 		for _, fp := range m.st.parts {
-			if fp.active() {
+			switch {
+			case !fp.active():
+			case m.waiting(fp.p):
+				waiting = true
+			default:
 				active = append(active, fp)
 			}
 		}
-		if len(active) == 0 {
+		if len(active) == 0 && !waiting {
 			for _, fp := range m.st.parts {
 				if fp.stuck {
 					return backends.KafkaStopError, &Error{Op: fmt.Sprintf("%s partition %d: the broker returns no record between offsets %d and %d (batches emptied by compaction?); the records after them were not moved",
@@ -755,6 +982,18 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 		if err := m.failure(); err != nil {
 			return backends.KafkaStopError, nil // reported by run
 		}
+		if err := m.stalled(); err != nil {
+			return backends.KafkaStopError, err
+		}
+		if len(active) == 0 { // every partition left waits for an acknowledgement
+			select {
+			case <-m.serialAck:
+			case <-m.rw.done():
+			case <-m.pw.done():
+			case <-ctx.Done():
+			}
+			continue
+		}
 		res, err := f.round(ctx, active)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -763,8 +1002,13 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 			return backends.KafkaStopError, err
 		}
 		for _, r := range res {
+			next := r.end // where the partition's next read starts
 			for i := range r.recs {
 				rec := &r.recs[i]
+				if m.waiting(rec.Partition) {
+					next = rec.Offset // the rest waits for the acknowledgement
+					break
+				}
 				if m.o.Limit > 0 && m.progress().Seen >= m.o.Limit {
 					return backends.KafkaStopLimit, nil
 				}
@@ -773,6 +1017,9 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 				}
 				if err := m.failure(); err != nil {
 					return backends.KafkaStopError, nil
+				}
+				if err := m.stalled(); err != nil {
+					return backends.KafkaStopError, err
 				}
 				where := fmt.Sprintf("%s partition %d offset %d", backends.SafeText(m.o.Topic), rec.Partition, rec.Offset)
 				topic, part, err := m.o.Target(rec)
@@ -793,6 +1040,15 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 					m.countFailed()
 					return backends.KafkaStopError, &Error{Op: "cannot move " + where, Err: err}
 				}
+				if ov := sizeCheck(rec, msg, topic, t.limit); ov != nil {
+					m.noteOversized(ov, m.o.SkipOversized)
+					if m.o.SkipOversized {
+						continue
+					}
+					// nothing after it on this partition: it stops here
+					r.fp.stop, next = rec.Offset, rec.Offset
+					break
+				}
 				if err := m.waitSpace(ctx); err != nil {
 					if ctx.Err() != nil {
 						return backends.KafkaStopCancelled, ctx.Err()
@@ -807,27 +1063,60 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 						return backends.KafkaStopError, &Error{Op: "rate limiter", Err: err}
 					}
 				}
-				m.add(rec.Partition, rec.Offset)
+				if !m.add(rec.Partition, rec.Offset) {
+					return backends.KafkaStopError, nil // a failure: reported by run
+				}
 				select {
-				case m.prod.Input() <- msg:
+				case t.prod.prod.Input() <- msg:
 				case <-ctx.Done():
 					m.unadd(rec.Partition, rec.Offset)
 					return backends.KafkaStopCancelled, ctx.Err()
 				}
 			}
-			r.fp.next = r.end
-			m.skipTo(r.fp.p, r.end)
+			r.fp.next = next
+			m.skipTo(r.fp.p, next)
 		}
 	}
 }
 
+// stalled returns the stall that tripped w in place of err, the error it
+// caused; err when w did not trip.
+func stalled(w *watch, err error) error {
+	if f := w.failure(); f != nil && err != nil {
+		return f
+	}
+	return err
+}
+
 // commitMetadata is the metadata committed with the drain group's offsets:
-// the run id, cut to stay far below the broker's offset.metadata.max.bytes.
-func commitMetadata(runID string) string {
+// the run id, cut to stay far below the broker's offset.metadata.max.bytes,
+// and, while the commit is below it, serialUntil (trackPart).
+func commitMetadata(runID string, pos, serialUntil int64) string {
 	if len(runID) > 256 {
-		return runID[:256]
+		runID = runID[:256]
+	}
+	if serialUntil > pos {
+		return runID + serialMark + strconv.FormatInt(serialUntil, 10)
 	}
 	return runID
+}
+
+// serialMark ends the commit metadata of a partition whose records up to
+// an offset the next run produces one at a time.
+const serialMark = " serial-until="
+
+// serialUntilOf reads the offset of serialMark in commit metadata, 0 when
+// there is none.
+func serialUntilOf(meta string) int64 {
+	i := strings.LastIndex(meta, serialMark)
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.ParseInt(meta[i+len(serialMark):], 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func (m *mover) countFailed() {

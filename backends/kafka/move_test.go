@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,7 +89,7 @@ func TestMoveRecordsToOrigin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *res != (backends.KafkaMoveResult{Moved: 200, Left: 0, StoppedBecause: backends.KafkaStopEnd}) {
+	if !reflect.DeepEqual(*res, backends.KafkaMoveResult{Moved: 200, Left: 0, StoppedBecause: backends.KafkaStopEnd}) {
 		t.Fatalf("result %+v", res)
 	}
 	if last := progress[len(progress)-1]; last.Moved != 200 || last.Seen != 200 || last.Total != 200 {
@@ -264,11 +265,11 @@ func TestMoveRecordsTargetErrorAndSelf(t *testing.T) {
 	if err == nil || !errors.Is(err, ErrNoOrigin) || !strings.Contains(err.Error(), "o.DLT partition 1 offset 5") {
 		t.Fatalf("error = %v", err)
 	}
-	if res.Moved != 10 || res.Failed != 1 || res.Left != 1 {
-		t.Fatalf("result %+v", res)
-	}
-	if c := committedOf(t, brokers, DrainGroup("o.DLT"), "o.DLT"); c[0] != 5 || c[1] != 5 {
-		t.Fatalf("committed %v, want 0:5 1:5", c)
+	// Partition 1 stops exactly before the record; partition 0, whose
+	// first record goes alone (the probe), may not have moved the rest yet.
+	c := committedOf(t, brokers, DrainGroup("o.DLT"), "o.DLT")
+	if c[1] != 5 || c[0] < 1 || c[0] > 5 || res.Moved != int(c[0]+c[1]) || res.Failed != 1 || res.Left != 11-res.Moved {
+		t.Fatalf("result %+v, committed %v: want partition 1 at 5", res, c)
 	}
 	_, err = k.MoveRecords(context.Background(), backends.KafkaMoveOptions{Topic: "o.DLT", Group: "g2", Target: TopicTarget("o.DLT")})
 	if err == nil || !strings.Contains(err.Error(), "dead-letter topic") {
@@ -490,7 +491,7 @@ func TestDeadLettersOnOlderBrokers(t *testing.T) {
 
 // planCounts is PlanMove's counts and total.
 func planCounts(ctx context.Context, k *Client, topic, group string, limit int, target func(*backends.KafkaRecord) (string, int32, error)) (map[string]int, int, error) {
-	p, err := k.PlanMove(ctx, topic, group, limit, target)
+	p, err := k.PlanMove(ctx, backends.KafkaPlanOptions{Topic: topic, Group: group, Limit: limit, Target: target})
 	if err != nil {
 		return nil, 0, err
 	}

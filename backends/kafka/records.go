@@ -315,6 +315,9 @@ func (f *fetcher) round(ctx context.Context, parts []*fetchPart) ([]fetched, err
 			if len(r.parts) == 1 && r.parts[0].solo {
 				wait = max(wait, f.soloWait)
 			}
+			// the broker holds a fetch up to its wait: well within the
+			// timeout, after which a silent broker is a stall
+			wait = min(wait, f.c.cfg.Timeout/2)
 			req := &sarama.FetchRequest{
 				Version:      12, // lowered to what the broker supports
 				MaxWaitTime:  int32(wait / time.Millisecond),
@@ -341,6 +344,9 @@ func (f *fetcher) round(ctx context.Context, parts []*fetchPart) ([]fetched, err
 		retriable = fmt.Errorf("%s partition %d has no leader", backends.SafeText(noLeader[0].topic), noLeader[0].p)
 	}
 	for _, a := range answers {
+		if peerGivenUp(a.err) {
+			return nil, a.err // the broker stopped answering, or is hostile: no retry into a multiple of the timeout
+		}
 		if a.err != nil {
 			retriable = a.err
 			if b, err := f.cl.Broker(a.req.leader); err == nil {

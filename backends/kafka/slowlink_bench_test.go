@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,34 +75,7 @@ func (c *slowConn) Close() error {
 // each coordinator up in turn).
 func BenchmarkFirstSnapshotSlowLink(b *testing.B) {
 	const groups = 200
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"),
-		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
-			l, err := net.Listen(network, addr)
-			if err != nil {
-				return nil, err
-			}
-			return slowListener{l, 10 * time.Millisecond}, nil
-		}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	adm := kadm.NewClient(cl)
-	offs := kadm.Offsets{}
-	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
-	var names []string
-	for i := range groups {
-		names = append(names, fmt.Sprintf("group-%03d", i))
-		if _, err := adm.CommitOffsets(context.Background(), names[i], offs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	listOffsetsTopic(b, c, cl, names)
-	cl.Close()
+	c, names := slowGroups(b, groups, 10*time.Millisecond)
 	b.Run("mqops-snapshot", func(b *testing.B) {
 		for b.Loop() {
 			k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: time.Minute})
@@ -145,12 +119,70 @@ func BenchmarkFirstSnapshotSlowLink(b *testing.B) {
 	})
 }
 
+// slowGroups is a kfake cluster of 3 brokers with topic orders (3
+// partitions) and n consumer groups committed on partition 0, listing
+// __consumer_offsets in its metadata (listOffsetsTopic), whose link is
+// slow (delay each way, slowListener) once the groups are made. It is
+// closed at the end of the test.
+func slowGroups(tb testing.TB, n int, delay time.Duration) (*kfake.Cluster, []string) {
+	tb.Helper()
+	var slow atomic.Bool
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"),
+		kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+			l, err := net.Listen(network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return switchedListener{l, &slow, delay}, nil
+		}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	offs := kadm.Offsets{}
+	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
+	names := make([]string, 0, n)
+	for i := range n {
+		names = append(names, fmt.Sprintf("group-%03d", i))
+		if _, err := adm.CommitOffsets(context.Background(), names[i], offs); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	listOffsetsTopic(tb, c, cl, names) // coordinators placed from the metadata, as on Kafka
+	slow.Store(true)
+	return c, names
+}
+
+// switchedListener is a slowListener whose connections are slow once
+// *slow is set.
+type switchedListener struct {
+	net.Listener
+	slow  *atomic.Bool
+	delay time.Duration
+}
+
+func (l switchedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || !l.slow.Load() {
+		return c, err
+	}
+	s := &slowConn{Conn: c, delay: l.delay, out: make(chan timedBytes, 1024)}
+	go s.send()
+	return s, nil
+}
+
 // listOffsetsTopic makes kfake's metadata list a __consumer_offsets topic,
 // as Kafka's does (kfake keeps groups elsewhere): 10,000 partitions, each
 // led by the coordinator kfake gives the groups that hash to it (groups
 // sharing a partition with another coordinator's group are placed wrongly
 // and found again, as after a coordinator move).
-func listOffsetsTopic(b *testing.B, c *kfake.Cluster, cl *kgo.Client, names []string) {
+func listOffsetsTopic(b testing.TB, c *kfake.Cluster, cl *kgo.Client, names []string) {
 	b.Helper()
 	ctx := context.Background()
 	base, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)

@@ -217,10 +217,22 @@ type describedGroup struct {
 	committed map[string]map[int32]int64 // -1 = none
 }
 
-func (c *Client) listGroups(cl sarama.Client) (map[string]sarama.GroupData, int, error) {
+// listedGroup is what ListGroups says of a group.
+type listedGroup struct {
+	state string
+	// groupType is "classic" or "consumer" (ListGroups v5+), else the
+	// protocol type ("consumer" for a consumer group).
+	groupType string
+	// newProtocol: a group of the new consumer protocol (KIP-848), which
+	// DescribeGroups does not describe (Kafka 4 answers "Dead", or
+	// GROUP_ID_NOT_FOUND) and sarama has no ConsumerGroupDescribe for.
+	newProtocol bool
+}
+
+func (c *Client) listGroups(cl sarama.Client) (map[string]listedGroup, int, error) {
 	brokers := cl.Brokers()
 	type res struct {
-		groups map[string]sarama.GroupData
+		groups map[string]listedGroup
 		err    error
 	}
 	out := make(chan res, len(brokers))
@@ -235,18 +247,19 @@ func (c *Client) listGroups(cl sarama.Client) (map[string]sarama.GroupData, int,
 				out <- res{err: fmt.Errorf("broker %d (%s): %w", b.ID(), b.Addr(), err)}
 				return
 			}
-			m := map[string]sarama.GroupData{}
+			m := map[string]listedGroup{}
 			for name, ptype := range resp.Groups {
 				gd := resp.GroupsData[name]
-				if gd.GroupType == "" {
-					gd.GroupType = ptype
+				lg := listedGroup{state: gd.GroupState, groupType: gd.GroupType, newProtocol: gd.GroupType == "consumer"}
+				if lg.groupType == "" { // before v5: no group types, no new protocol
+					lg.groupType = ptype
 				}
-				m[name] = gd
+				m[name] = lg
 			}
 			out <- res{groups: m}
 		}(b)
 	}
-	all := map[string]sarama.GroupData{}
+	all := map[string]listedGroup{}
 	var errs []error
 	for range brokers {
 		r := <-out
@@ -374,7 +387,7 @@ func describeAll(cl sarama.Client, byCoord map[int32][]string, byName map[string
 // again. A group whose coordinator cannot be found, or whose coordinator
 // fails, carries the error; the snapshot fails only when no group could be
 // described.
-func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, names []string, listed map[string]sarama.GroupData) ([]*describedGroup, int, error) {
+func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, names []string, listed map[string]listedGroup) ([]*describedGroup, int, error) {
 	coordOf := coordinatorsFromMetadata(md, names)
 	coordErr := map[string]error{}
 	requests := 0
@@ -427,7 +440,7 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 	}
 	var out []*describedGroup
 	for _, name := range names {
-		dg := &describedGroup{g: backends.Group{Name: name, State: listed[name].GroupState, ProtocolType: listed[name].GroupType, Coordinator: -1}}
+		dg := &describedGroup{g: backends.Group{Name: name, State: listed[name].state, ProtocolType: listed[name].groupType, Coordinator: -1}}
 		if id, ok := coordOf[name]; ok {
 			dg.g.Coordinator = id
 		}
@@ -439,9 +452,12 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 			dg.g.Err = "describe: " + batchErr[name].Error()
 		case d == nil:
 			dg.g.Err = "not described by its coordinator"
+		case listed[name].newProtocol:
+			// A group of the KIP-848 consumer protocol, which DescribeGroups
+			// does not describe (sarama has no ConsumerGroupDescribe): its
+			// state comes from ListGroups, its offsets from OffsetFetch.
+			dg.g.Unknown = kip848Unknown
 		case !errors.Is(d.Err, sarama.ErrNoError) && d.Err != 0:
-			// e.g. groups of the KIP-848 consumer protocol, which DescribeGroups
-			// does not describe: their offsets still come from OffsetFetch.
 			dg.g.Err = "describe: " + d.Err.Error()
 		default:
 			if d.State != "" {
@@ -472,6 +488,10 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 	}
 	return out, requests, nil
 }
+
+// kip848Unknown is what is unknown about a group of the new consumer
+// protocol.
+const kip848Unknown = "members and assignment: a group of the new consumer protocol (KIP-848) cannot be described by the client library mqops uses; its state and lag are known"
 
 // fetchCommitted fills committed offsets: one OffsetFetch v8 per
 // coordinator for all its groups, in parallel (one per group on brokers

@@ -251,7 +251,7 @@ func TestDescribeGroupsWrongPlacement(t *testing.T) {
 		md.Topics[0].Partitions = append(md.Topics[0].Partitions, &sarama.PartitionMetadata{ID: p, Leader: 0}) // all on broker 0
 	}
 	err = k.withClient(context.Background(), func(cl sarama.Client, _ sarama.ClusterAdmin) error {
-		groups, _, err := k.describeGroups(cl, md, names, map[string]sarama.GroupData{})
+		groups, _, err := k.describeGroups(cl, md, names, map[string]listedGroup{})
 		if err != nil {
 			return err
 		}

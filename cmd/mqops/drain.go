@@ -49,8 +49,13 @@ mqops-run-id headers are added. The dead-letter topic is read with the
 consumer group mqops-drain.<topic>, produced with acks=all by an idempotent
 producer, and the group is committed only up to acknowledged records: a
 second run continues where the first stopped, and a crash moves at most 1,000
-records twice and loses none. --reason, --origin, --vhost, --prefetch and
---sample are for RabbitMQ only.
+records twice and loses none. A record larger than its target topic's
+max.message.bytes (as it will be produced) is listed by the plan; the drain
+stops each partition before its first such record, or skips them with
+--skip-oversized (naming each). A topic that is not a dead-letter topic (by
+its name or its records' headers) is refused unless --not-dead-letters is
+given. --reason, --origin, --vhost, --prefetch and --sample are for RabbitMQ
+only.
 
 Every run, dry runs included, is written to the audit log (mqops audit).`,
 		Example: `  mqops drain rabbitmq:orders.dlq --to origin --dry-run
@@ -69,6 +74,9 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 			switch {
 			case strings.HasPrefix(src, "rabbitmq:"):
 				o.Queue = strings.TrimPrefix(src, "rabbitmq:")
+				if cmd.Flags().Changed("skip-oversized") {
+					return fmt.Errorf("--skip-oversized is for Kafka sources only: a RabbitMQ drain stops at the first message its target refuses, with that message still in the dead-letter queue")
+				}
 			case strings.HasPrefix(src, "kafka:"):
 				return drainKafka(g, cmd, strings.TrimPrefix(src, "kafka:"), o, dryRun, yes, output, audit)
 			default:
@@ -152,6 +160,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	f.IntVar(&o.Prefetch, "prefetch", rabbitmq.DefaultPrefetch, "messages in flight (published, not yet confirmed); the most a crash can duplicate")
 	f.IntVar(&o.Sample, "sample", 1000, "messages the preview peeks at")
 	f.BoolVar(&o.NotDeadLetters, "not-dead-letters", false, "the source is not a dead-letter queue or topic: drain it anyway")
+	f.Bool("skip-oversized", false, "Kafka: skip the records their target cannot take (larger than its max.message.bytes), naming each in the result and the audit log; without it a partition stops before its first")
 	f.BoolVar(&dryRun, "dry-run", false, "show the plan and change nothing")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
 	f.StringVar(&audit, "audit-file", "", "audit log (default $XDG_STATE_HOME/mqops/audit.jsonl)")
@@ -201,8 +210,38 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 	for _, n := range p.Notes {
 		fmt.Fprintln(w, "  note: "+backends.SafeText(n))
 	}
+	printOversized(w, p)
 	if p.Warning != "" {
 		fmt.Fprintln(w, "  warning: "+backends.SafeText(p.Warning))
+	}
+}
+
+// printOversized lists the records of a Kafka plan that their target
+// cannot take, and what the drain does with them.
+func printOversized(w io.Writer, p *actions.DrainPlan) {
+	if p.OversizedCount == 0 {
+		return
+	}
+	then := "each partition stops before its first (--skip-oversized skips them)"
+	if p.SkipOversized {
+		then = "skipped (--skip-oversized)"
+	}
+	fmt.Fprintf(w, "  %d record(s) too large for their target, %s:\n", p.OversizedCount, then)
+	printOversizedList(w, p.Oversized, p.OversizedCount)
+}
+
+// printOversizedList prints records too large for their target, one a
+// line: where, size, limit, target.
+func printOversizedList(w io.Writer, list []backends.KafkaOversized, count int) {
+	for _, ov := range list {
+		by := ""
+		if ov.RefusedBy == backends.RefusedByProducer {
+			by = " (within the producer's margin)"
+		}
+		fmt.Fprintf(w, "    partition %d offset %d: %d bytes > %d (max.message.bytes of topic %s)%s\n", ov.Partition, ov.Offset, ov.Size, ov.Limit, backends.SafeText(ov.Target), by)
+	}
+	if count > len(list) {
+		fmt.Fprintf(w, "    … and %d more\n", count-len(list))
 	}
 }
 
@@ -284,6 +323,8 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 		return err
 	}
 	o := actions.KafkaDrainOptions{Context: c.Name, ReadOnly: c.ReadOnly, Topic: topic, To: ro.To, Limit: ro.Limit, Rate: ro.Rate}
+	o.NotDeadLetters, _ = cmd.Flags().GetBool("not-dead-letters")
+	o.SkipOversized, _ = cmd.Flags().GetBool("skip-oversized")
 	log := actions.NewAuditLog(audit)
 	if err := o.Validate(); err != nil {
 		if o.ReadOnly {
@@ -301,8 +342,10 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 	defer kc.Close()
 	ctx := cmd.Context()
 	// The plan reads every record the drain would move (Ctrl-C stops it);
-	// each request is bounded by the client's timeout.
+	// each request is bounded by the client's timeout, not the whole read.
+	done := readProgress(g, "planning: reading "+backends.SafeText(src)+" (changes nothing)")
 	plan, err := actions.PlanKafkaDrain(ctx, kc, o)
+	done()
 	if dryRun {
 		actions.AuditKafkaDryRun(log, o, plan, err)
 	}
@@ -323,7 +366,7 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 	if len(plan.Problems) > 0 && !yes {
 		return fmt.Errorf("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first record it cannot move)")
 	}
-	if plan.Selected == 0 {
+	if plan.Selected == 0 && !(plan.SkipOversized && plan.OversizedCount > 0) { // skipping still commits past them
 		return fmt.Errorf("nothing to drain: no record of %s can be moved (see the problems above)", backends.SafeText(src))
 	}
 	if !yes {
@@ -341,6 +384,14 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 		} else {
 			fmt.Fprintf(g.stdout, "run %s: moved %d, failed %d, left %d in %s (%.1f msg/s) — stopped because %s\n",
 				res.RunID, res.Moved, res.Failed, res.Left, backends.SafeText(src), res.Rate, actions.KafkaStopText(res.StoppedBecause))
+			switch {
+			case res.SkippedOversized > 0:
+				fmt.Fprintf(g.stdout, "skipped %d record(s) too large for their target:\n", res.SkippedOversized)
+				printOversizedList(g.stdout, res.Oversized, res.SkippedOversized)
+			case len(res.Oversized) > 0:
+				fmt.Fprintf(g.stdout, "stopped before %d record(s) too large for their target:\n", len(res.Oversized))
+				printOversizedList(g.stdout, res.Oversized, len(res.Oversized))
+			}
 		}
 	}
 	return err

@@ -151,16 +151,44 @@ func TestKafkaDrainErrors(t *testing.T) {
 		{[]string{"kafka:orders.DLT", "--to", "topic:nope"}, "the plan has problems"},
 		{[]string{"kafka:orders.DLT", "--to", "topic:nope", "--yes"}, "nothing to drain: no record of kafka:orders.DLT can be moved"},
 		{[]string{"nats:x", "--to", "origin"}, "want rabbitmq:<queue> or kafka:<dead-letter-topic>"},
+		// a live topic is not a drain source unless the operator says so
+		{[]string{"kafka:orders", "--to", "topic:payments", "--dry-run"}, "kafka:orders is not a dead-letter topic (its name is not a DLT's and its records carry no dead-letter headers): pass --not-dead-letters to drain it anyway"},
+		{[]string{"kafka:orders", "--to", "topic:payments", "--yes"}, "kafka:orders is not a dead-letter topic"},
+		{[]string{"kafka:orders", "--to", "topic:orders.DLT", "--dry-run", "--not-dead-letters", "--limit", "1"}, ""},
 	} {
 		args := append([]string{"drain", "--brokers", brokers, "--audit-file", auditPath}, c.args...)
 		out, _, err := runCLI(t, args...)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%v: %v", c.args, err)
-		case c.want == "" && !strings.Contains(out, "topic nope  !! topic does not exist"):
+		case c.want == "" && c.args[0] == "kafka:orders" && !strings.Contains(out, "plan: kafka:orders → topic:orders.DLT (all): 1 to move"):
+			t.Errorf("%v: plan\n%s", c.args, out)
+		case c.want == "" && c.args[0] != "kafka:orders" && !strings.Contains(out, "topic nope  !! topic does not exist"):
 			t.Errorf("%v: plan\n%s", c.args, out)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%v: %v, want %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestKafkaDrainSkipOversizedFlag: --skip-oversized reaches the plan and
+// the audit log (the records it skips: actions' TestRecordsTheTargetCannotTake).
+func TestKafkaDrainSkipOversizedFlag(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	brokers := demoCluster(t)
+	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
+	out, _, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--dry-run", "--skip-oversized", "-o", "json", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Plan actions.DrainPlan `json:"plan"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || !got.Plan.SkipOversized || got.Plan.OversizedCount != 0 || got.Plan.Selected != 200 {
+		t.Fatalf("plan: %v\n%s", err, out)
+	}
+	es, _, err := actions.NewAuditLog(auditPath).Read(0)
+	if err != nil || len(es) != 1 || es[0].Parameters["skip_oversized"] != true {
+		t.Fatalf("audit %+v %v", es, err)
 	}
 }

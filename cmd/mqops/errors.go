@@ -34,7 +34,7 @@ type partialError struct {
 
 func (e *partialError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "partial result: %d %s missing", len(e.missing), e.what)
+	fmt.Fprintf(&b, "partial result: %d missing (%s):", len(e.missing), e.what)
 	for _, m := range e.missing {
 		b.WriteString("\n  " + m)
 	}

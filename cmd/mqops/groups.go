@@ -31,6 +31,7 @@ type groupJSON struct {
 	Lag         int64             `json:"lag"`
 	Status      string            `json:"status"`
 	Error       string            `json:"error,omitempty"`
+	Unknown     string            `json:"unknown,omitempty"`
 }
 
 func newGroupsCmd(g *globals) *cobra.Command {
@@ -52,7 +53,7 @@ func newGroupsCmd(g *globals) *cobra.Command {
 			rep := groupsReport{Context: ctxName, Cluster: cluster, TakenAt: snap.TakenAt.UTC().Format(time.RFC3339), Groups: []groupJSON{}}
 			for _, gr := range snap.Groups {
 				gj := groupJSON{Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Assignor: gr.Protocol, Coordinator: gr.Coordinator,
-					Members: gr.Members, Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err}
+					Members: gr.Members, Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown}
 				if gj.Members == nil {
 					gj.Members = []backends.Member{}
 				}
@@ -66,20 +67,34 @@ func newGroupsCmd(g *globals) *cobra.Command {
 			}
 			sort.SliceStable(rep.Groups, func(i, j int) bool { return rep.Groups[i].Lag > rep.Groups[j].Lag })
 			if output == "json" {
-				return writeJSON(g.stdout, rep)
+				if err := writeJSON(g.stdout, rep); err != nil {
+					return err
+				}
+			} else {
+				t := newTable(g.stdout, "GROUP", "STATE", "PROTOCOL", "MEMBERS", "TOPICS", "LAG", "STATUS")
+				for _, gj := range rep.Groups {
+					members := fmt.Sprint(len(gj.Members))
+					if gj.Unknown != "" {
+						members = "?"
+					}
+					t.row(gj.Group, gj.State, orDash(gj.Protocol), members, orDash(strings.Join(gj.Topics, ",")), fmt.Sprint(gj.Lag), gj.Status)
+				}
+				if err := t.flush(); err != nil {
+					return err
+				}
 			}
-			t := newTable(g.stdout, "GROUP", "STATE", "PROTOCOL", "MEMBERS", "TOPICS", "LAG", "STATUS")
-			for _, gj := range rep.Groups {
-				t.row(gj.Group, gj.State, orDash(gj.Protocol), fmt.Sprint(len(gj.Members)), orDash(strings.Join(gj.Topics, ",")), fmt.Sprint(gj.Lag), gj.Status)
-			}
-			return t.flush()
+			noteUnknown(g, snap)
+			return partialResult("groups", missingGroups(snap))
 		},
 	}
 	outputFlag(cmd, &output)
 	return cmd
 }
 
-// snapshot takes one snapshot on the effective context within --timeout.
+// snapshot takes one snapshot on the effective context. --timeout bounds
+// each request (a broker silent that long fails it at once), not the whole
+// snapshot: a big cluster that keeps answering is read whole, with a
+// progress line on a terminal.
 func (g *globals) snapshot(ctx context.Context, opts backends.SnapshotOptions) (*backends.ClusterSnapshot, string, string, error) {
 	_, c, err := g.loadContext()
 	if err != nil {
@@ -90,11 +105,59 @@ func (g *globals) snapshot(ctx context.Context, opts backends.SnapshotOptions) (
 		return nil, "", "", err
 	}
 	defer kc.Close()
-	sctx, cancel := context.WithTimeout(ctx, g.timeout)
-	defer cancel()
-	snap, err := kc.Snapshot(sctx, opts)
+	done := readProgress(g, "reading "+backends.SafeText(kc.Name()))
+	snap, err := kc.Snapshot(ctx, opts)
+	done()
 	if err != nil {
 		return nil, "", "", err
 	}
 	return snap, c.Name, kc.Name(), nil
+}
+
+// missingGroups names, one per entry, the groups of snap that could not
+// be read whole (described, or their offsets fetched), and why.
+func missingGroups(snap *backends.ClusterSnapshot) []string {
+	var out []string
+	for _, gr := range snap.Groups {
+		if gr.Err != "" {
+			out = append(out, fmt.Sprintf("group %s: %s", backends.SafeText(gr.Name), backends.SafeText(gr.Err)))
+		}
+	}
+	return out
+}
+
+// missingPartitions names, one per entry, the partitions of snap whose
+// offsets or leader could not be read (of the topics in only, when given),
+// and why; a topic whose metadata failed is named once.
+func missingPartitions(snap *backends.ClusterSnapshot, only map[string]bool) []string {
+	var out []string
+	for _, t := range snap.Topics {
+		if only != nil && !only[t.Name] {
+			continue
+		}
+		if t.Err != "" && len(t.Partitions) == 0 {
+			out = append(out, fmt.Sprintf("topic %s: %s", backends.SafeText(t.Name), backends.SafeText(t.Err)))
+		}
+		for _, p := range t.Partitions {
+			if p.Err != "" {
+				out = append(out, fmt.Sprintf("topic %s partition %d: %s", backends.SafeText(t.Name), p.Partition, backends.SafeText(p.Err)))
+			}
+		}
+	}
+	return out
+}
+
+// noteUnknown says on stderr what is unknown about groups that are not in
+// error (groups of the new consumer protocol): the result is whole, these
+// facts are not in it.
+func noteUnknown(g *globals, snap *backends.ClusterSnapshot) {
+	var notes []string
+	for _, gr := range snap.Groups {
+		if gr.Unknown != "" && gr.Err == "" {
+			notes = append(notes, fmt.Sprintf("note: group %s: unknown: %s", backends.SafeText(gr.Name), backends.SafeText(gr.Unknown)))
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintln(g.stderr, strings.Join(notes, "\n"))
+	}
 }

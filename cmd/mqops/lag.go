@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +36,7 @@ type lagGroup struct {
 	TimeLagSeconds     *float64       `json:"time_lag_seconds"`
 	TimeToDrainSeconds *float64       `json:"time_to_drain_seconds"`
 	Error              string         `json:"error,omitempty"`
+	Unknown            string         `json:"unknown,omitempty"`
 	Partitions         []lagPartition `json:"partitions"`
 }
 
@@ -87,14 +87,20 @@ samples (--samples 3 --interval 5s) for rates, time lag and the full status.`,
 					return err
 				}
 			}
-			rep, err := g.lagReport(cmd.Context(), backends.SnapshotOptions{Groups: groups, Topics: topics}, samples, interval)
+			rep, snap, err := g.lagReport(cmd.Context(), backends.SnapshotOptions{Groups: groups, Topics: topics}, samples, interval)
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				return writeJSON(g.stdout, rep)
+				err = writeJSON(g.stdout, rep)
+			} else {
+				err = printLag(g, rep)
 			}
-			return printLag(g, rep)
+			if err != nil {
+				return err
+			}
+			noteUnknown(g, snap)
+			return partialResult("groups or partitions", lagMissing(snap))
 		},
 	}
 	outputFlag(cmd, &output)
@@ -105,14 +111,17 @@ samples (--samples 3 --interval 5s) for rates, time lag and the full status.`,
 	return cmd
 }
 
-func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, samples int, interval time.Duration) (*lagReport, error) {
+// lagReport takes the samples: --timeout bounds each request of a
+// snapshot, not the snapshot (see snapshot). It returns the report and the
+// last snapshot.
+func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, samples int, interval time.Duration) (*lagReport, *backends.ClusterSnapshot, error) {
 	_, c, err := g.loadContext()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	kc, err := g.kafkaClient(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer kc.Close()
 	tr := lag.NewTracker(lag.Options{})
@@ -124,19 +133,36 @@ func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, 
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, nil, ctx.Err()
 			case <-time.After(interval):
 			}
 		}
-		sctx, cancel := context.WithTimeout(ctx, g.timeout)
-		snap, err = kc.Snapshot(sctx, opts)
-		cancel()
+		what := "reading " + backends.SafeText(kc.Name())
+		if samples > 1 {
+			what = fmt.Sprintf("sample %d of %d: %s", i+1, samples, what)
+		}
+		done := readProgress(g, what)
+		snap, err = kc.Snapshot(ctx, opts)
+		done()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		an = tr.Observe(snap)
 	}
-	return buildLagReport(c.Name, kc.Name(), snap, an), nil
+	return buildLagReport(c.Name, kc.Name(), snap, an), snap, nil
+}
+
+// lagMissing names what the lag report lacks: the groups that could not be
+// read whole, and the partitions of the groups' topics whose offsets could
+// not be read (their lag is unknown).
+func lagMissing(snap *backends.ClusterSnapshot) []string {
+	topics := map[string]bool{}
+	for _, gr := range snap.Groups {
+		for _, p := range gr.Partitions {
+			topics[p.Topic] = true
+		}
+	}
+	return append(missingGroups(snap), missingPartitions(snap, topics)...)
 }
 
 func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an *lag.Analysis) *lagReport {
@@ -145,7 +171,7 @@ func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an 
 		gs := an.Groups[gr.Name]
 		lg := lagGroup{
 			Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
-			Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err,
+			Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown,
 			Partitions: []lagPartition{},
 		}
 		if lg.Topics == nil {
@@ -195,19 +221,7 @@ func printLag(g *globals, rep *lagReport) error {
 			t.row(gr.Group, p.Topic, fmt.Sprint(p.Partition), i64(p.Committed), i64(p.LogStart), i64(p.LogEnd), lagCell, p.Status, dur(p.TimeLagSeconds), orDash(p.ClientID), orDash(p.Host))
 		}
 	}
-	if err := t.flush(); err != nil {
-		return err
-	}
-	var notes []string
-	for _, gr := range rep.Groups {
-		if gr.Error != "" {
-			notes = append(notes, fmt.Sprintf("group %s: %s", backends.SafeText(gr.Group), backends.SafeText(gr.Error)))
-		}
-	}
-	if len(notes) > 0 {
-		fmt.Fprintln(g.stderr, strings.Join(notes, "\n"))
-	}
-	return nil
+	return t.flush() // groups in error are named by the command's partial result
 }
 
 func known(v int64) *int64 {

@@ -566,7 +566,7 @@ func TestDLQPartialResult(t *testing.T) {
 	for _, output := range []string{"table", "json"} {
 		out, _, err := runCLI(t, "dlq", "-o", output)
 		lines := errorLines(err)
-		if exitStatus(err) != exitPartial || len(lines) != 2 || lines[0] != "partial result: 1 dead-letter queues missing" ||
+		if exitStatus(err) != exitPartial || len(lines) != 2 || lines[0] != "partial result: 1 missing (dead-letter queues or topics):" ||
 			lines[1] != `  `+v.name+`/gone.dlq: queue "gone.dlq" not found in vhost "`+v.name+`"` {
 			t.Fatalf("dlq -o %s: status %d, %q", output, exitStatus(err), lines)
 		}

@@ -61,13 +61,20 @@ func newTopicsCmd(g *globals) *cobra.Command {
 				rep.Topics = append(rep.Topics, tj)
 			}
 			if output == "json" {
-				return writeJSON(g.stdout, rep)
+				if err := writeJSON(g.stdout, rep); err != nil {
+					return err
+				}
+			} else {
+				tb := newTable(g.stdout, "TOPIC", "PARTITIONS", "MESSAGES", "UNDER-REPLICATED", "ERROR")
+				for _, tj := range rep.Topics {
+					tb.row(tj.Topic, fmt.Sprint(tj.PartitionCount), fmt.Sprint(tj.Messages), fmt.Sprint(tj.UnderReplicated), orDash(tj.Error))
+				}
+				if err := tb.flush(); err != nil {
+					return err
+				}
 			}
-			tb := newTable(g.stdout, "TOPIC", "PARTITIONS", "MESSAGES", "UNDER-REPLICATED", "ERROR")
-			for _, tj := range rep.Topics {
-				tb.row(tj.Topic, fmt.Sprint(tj.PartitionCount), fmt.Sprint(tj.Messages), fmt.Sprint(tj.UnderReplicated), orDash(tj.Error))
-			}
-			return tb.flush()
+			// a partition whose offsets could not be read counts no messages
+			return partialResult("topics or partitions", missingPartitions(snap, nil))
 		},
 	}
 	outputFlag(cmd, &output)

@@ -1,0 +1,149 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka/kafkatest"
+)
+
+// kafkaOps are the backend's calls to a cluster, each with its own client.
+var kafkaOps = map[string]func(ctx context.Context, k *Client) error{
+	"Snapshot": func(ctx context.Context, k *Client) error {
+		_, err := k.Snapshot(ctx, backends.SnapshotOptions{})
+		return err
+	},
+	"ListDeadLetterTopics": func(ctx context.Context, k *Client) error {
+		_, err := k.ListDeadLetterTopics(ctx, true)
+		return err
+	},
+	"DeadLetterSummary": func(ctx context.Context, k *Client) error {
+		_, err := k.DeadLetterSummary(ctx, "orders.DLT", 10)
+		return err
+	},
+	"PlanMove": func(ctx context.Context, k *Client) error {
+		_, err := k.PlanMove(ctx, backends.KafkaPlanOptions{Topic: "orders.DLT", Target: OriginTarget})
+		return err
+	},
+	"MoveRecords": func(ctx context.Context, k *Client) error {
+		_, err := k.MoveRecords(ctx, backends.KafkaMoveOptions{Topic: "orders.DLT", Target: OriginTarget})
+		return err
+	},
+}
+
+// TestStalledBrokerFailsWithinTimeout: against a broker that accepts and
+// never answers, and one that answers ApiVersions and then stalls, every
+// call fails within 1.5 × the timeout (never sarama's retries' multiple of
+// it), with no deadline on its context, and says which broker stopped
+// answering.
+func TestStalledBrokerFailsWithinTimeout(t *testing.T) {
+	const timeout = time.Second
+	for _, peer := range []struct {
+		name string
+		addr func(testing.TB) string
+	}{
+		{"silent", kafkatest.Silent},
+		{"handshake-then-silent", kafkatest.HandshakeThenSilent},
+	} {
+		addr := peer.addr(t)
+		for name, op := range kafkaOps {
+			t.Run(peer.name+"/"+name, func(t *testing.T) {
+				k, err := New(Config{Brokers: []string{addr}, Timeout: timeout})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer k.Close()
+				start := time.Now()
+				err = op(context.Background(), k)
+				took := time.Since(start)
+				want := fmt.Sprintf("kafka %s did not answer within 1s", addr)
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("err = %v, want %q", err, want)
+				}
+				var stall *StallError
+				if !errors.As(err, &stall) || stall.Addr != addr {
+					t.Errorf("err %T is not the stall of %s", err, addr)
+				}
+				if took > timeout*3/2 {
+					t.Errorf("took %v with a timeout of %v", took, timeout)
+				}
+			})
+		}
+	}
+}
+
+// TestStalledClientRecovers: after a stall the client reconnects on the
+// next call (here to the same silent broker, which fails the same way
+// within the timeout, not at once on a stale connection, nor later).
+func TestStalledClientRecovers(t *testing.T) {
+	addr := kafkatest.HandshakeThenSilent(t)
+	k, _ := New(Config{Brokers: []string{addr}, Timeout: 300 * time.Millisecond})
+	defer k.Close()
+	for i := range 2 {
+		start := time.Now()
+		_, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+		if err == nil || !strings.Contains(err.Error(), "did not answer within 300ms") {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if d := time.Since(start); d < 250*time.Millisecond {
+			t.Fatalf("call %d failed after %v: on a stale connection, not on a new one", i, d)
+		}
+	}
+}
+
+// TestHugeReplyIsRefused: a peer that announces a 2 GB reply gets a clear
+// error at once (sarama refuses the length before allocating anything).
+func TestHugeReplyIsRefused(t *testing.T) {
+	addr := kafkatest.HugeReplies(t)
+	k, _ := New(Config{Brokers: []string{addr}, Timeout: 5 * time.Second})
+	defer k.Close()
+	for name, op := range kafkaOps {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			err := op(context.Background(), k)
+			if err == nil || !strings.Contains(err.Error(), "announced a reply of 2.0 GiB, more than the 65 MiB mqops reads") {
+				t.Fatalf("err = %v", err)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+// TestSlowClusterIsReadWhole: a cluster that keeps answering, each reply
+// well within the timeout, is read whole however long the whole read
+// takes: 300 groups on 3 brokers over a link of 150 ms each way take round
+// trips in turn, longer than the 1 s timeout altogether, and the
+// snapshot (with no deadline on its context) has every group.
+func TestSlowClusterIsReadWhole(t *testing.T) {
+	const groups = 300
+	c, _ := slowGroups(t, groups, 150*time.Millisecond)
+
+	const timeout = time.Second
+	k, _ := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
+	defer k.Close()
+	start := time.Now()
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("snapshot of a slow cluster failed after %v: %v", took, err)
+	}
+	if len(snap.Groups) != groups {
+		t.Fatalf("%d groups, want %d", len(snap.Groups), groups)
+	}
+	for _, g := range snap.Groups {
+		if g.Err != "" || len(g.Partitions) != 1 {
+			t.Fatalf("group %+v", g)
+		}
+	}
+	t.Logf("snapshot took %v", took)
+	if took <= timeout {
+		t.Fatalf("the snapshot took %v: the link is not slow enough to show that no deadline covers the whole read", took)
+	}
+}
