@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/rabbitmq"
@@ -213,10 +214,34 @@ type DrainPlan struct {
 
 // Summary is a one-line scope for confirmations and the audit log: the
 // depth, the sample and what it scales to, per route.
+// A summary names at most maxSummaryRoutes routes, each cut to
+// maxSummaryName bytes: it is one line of a confirmation and of the audit
+// log, whatever the dead letters name.
+const (
+	maxSummaryRoutes = 5
+	maxSummaryName   = 120
+)
+
+func cutLabel(s string) string {
+	if len(s) <= maxSummaryName {
+		return s
+	}
+	cut := maxSummaryName
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("…(%d bytes)", len(s))
+}
+
 func (p *DrainPlan) Summary() string {
 	estimated := !p.Complete && p.Depth > 0 && p.NotSampled == nil
 	var parts []string
-	for _, r := range p.Routes {
+	for i, r := range p.Routes {
+		if i == maxSummaryRoutes {
+			parts = append(parts, fmt.Sprintf("and %d more routes", len(p.Routes)-i))
+			break
+		}
+		r.Target = cutLabel(r.Target)
 		switch {
 		case p.NotSampled != nil:
 			parts = append(parts, "→ "+r.Target)

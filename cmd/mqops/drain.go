@@ -169,6 +169,41 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	return cmd
 }
 
+// A plan's printout stays readable whatever the dead letters name: at most
+// maxPlanLines routes (the largest) and problems, each name cut to
+// maxNameShown characters with its length kept (-o json has them whole).
+const (
+	maxPlanLines = 20
+	maxNameShown = 120
+)
+
+// cutName is a name for the terminal: sanitized, cut with its length said.
+func cutName(s string) string { return cutText(s, maxNameShown) }
+
+func cutText(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return backends.SafeText(s)
+	}
+	return backends.SafeText(string(r[:n])) + fmt.Sprintf("…(%d characters)", len(r))
+}
+
+// printMoreRoutes sums up the routes a plan's printout leaves out.
+func printMoreRoutes(w io.Writer, rest []actions.PlanRoute) {
+	n, problems := 0, 0
+	for _, r := range rest {
+		n += r.Count
+		if r.Problem != "" {
+			problems++
+		}
+	}
+	line := fmt.Sprintf("  … and %d more routes (%d messages", len(rest), n)
+	if problems > 0 {
+		line += fmt.Sprintf(", %d of these routes with a problem", problems)
+	}
+	fmt.Fprintln(w, line+"; -o json lists them all)")
+}
+
 func printPlan(w io.Writer, p *actions.DrainPlan) {
 	scope := fmt.Sprintf("%d sampled", p.Sampled)
 	if p.Complete {
@@ -188,8 +223,12 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 	default:
 		fmt.Fprintf(w, "plan: %s → %s (%s): %d to move, %d skipped by filter\n", backends.SafeText(p.Source), backends.SafeText(p.To), scope, p.Selected, p.Skipped)
 	}
-	for _, r := range p.Routes {
-		line := fmt.Sprintf("  %6d → %s", r.Count, backends.SafeText(r.Target))
+	for i, r := range p.Routes {
+		if i == maxPlanLines {
+			printMoreRoutes(w, p.Routes[i:])
+			break
+		}
+		line := fmt.Sprintf("  %6d → %s", r.Count, cutName(r.Target))
 		switch {
 		case p.NotSampled != nil:
 			line = fmt.Sprintf("  %6s → %s", "", backends.SafeText(r.Target))
@@ -197,12 +236,16 @@ func printPlan(w io.Writer, p *actions.DrainPlan) {
 			line += fmt.Sprintf("  (about %d of the depth)", r.Estimate)
 		}
 		if r.Problem != "" {
-			line += "  !! " + r.Problem
+			line += "  !! " + backends.SafeText(r.Problem)
 		}
 		fmt.Fprintln(w, line)
 	}
-	for _, pr := range p.Problems {
-		fmt.Fprintln(w, "  problem: "+backends.SafeText(pr))
+	for i, pr := range p.Problems {
+		if i == maxPlanLines {
+			fmt.Fprintf(w, "  … and %d more problems\n", len(p.Problems)-i)
+			break
+		}
+		fmt.Fprintln(w, "  problem: "+cutText(pr, 4*maxNameShown))
 	}
 	if p.NotSampled != nil {
 		fmt.Fprintln(w, "  not sampled: "+backends.SafeText(p.NotSampled.Reason))
