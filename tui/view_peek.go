@@ -221,15 +221,15 @@ const (
 func newPeekView(vhost, name string, total int64) *peekView {
 	cols := []column{
 		mcIndex:       {title: "#", right: true, num: true},
-		mcID:          {title: "MESSAGE ID", flex: true, min: 8, max: 36, shrink: 2},
-		mcRoutingKey:  {title: "ROUTING KEY", flex: true, min: 8, max: 30, shrink: 1},
-		mcExchange:    {title: "EXCHANGE", flex: true, min: 6, max: 24, shrink: 1, drop: 2},
-		mcRedelivered: {title: "REDELIV", drop: 3},
-		mcTimestamp:   {title: "TIMESTAMP", num: true, desc: true, drop: 1},
+		mcID:          {title: "MESSAGE ID", flex: true, name: true, min: 8, max: 36},
+		mcRoutingKey:  {title: "ROUTING KEY", flex: true, min: 8, max: 30, shrink: 1, drop: 5},
+		mcExchange:    {title: "EXCHANGE", flex: true, min: 6, max: 24, shrink: 1, drop: 8},
+		mcRedelivered: {title: "REDELIV", drop: 9},
+		mcTimestamp:   {title: "TIMESTAMP", num: true, desc: true, drop: 7},
 		mcOrigin:      {title: "ORIGIN", flex: true, min: 6, max: 24, shrink: 1},
 		mcReason:      {title: "REASON", flex: true, min: 6, max: 16},
-		mcDeaths:      {title: "DEATHS", right: true, num: true, desc: true},
-		mcSize:        {title: "SIZE", right: true, num: true, desc: true},
+		mcDeaths:      {title: "DEATHS", right: true, num: true, desc: true, drop: 6},
+		mcSize:        {title: "SIZE", right: true, num: true, desc: true, drop: 4},
 	}
 	panes := newPeekPanes(cols, mcIndex, "no messages on this page", "select a message",
 		func(r *row) string { return "message " + r.cells[mcIndex] })
