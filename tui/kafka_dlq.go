@@ -124,7 +124,7 @@ const (
 func newKafkaDLTView(topic string, depth int64) *kafkaDLTView {
 	t := newTable([]column{
 		kgOrigin:    {title: "ORIGIN TOPIC", flex: true, name: true, min: 10},
-		kgException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2},
+		kgException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, tail: true},
 		kgCount:     {title: "COUNT", right: true, num: true, desc: true},
 		kgFirst:     {title: "FIRST", num: true, drop: 9},
 		kgLast:      {title: "LAST", num: true, desc: true, drop: 8},
@@ -256,8 +256,8 @@ func newKafkaPeekView(topic string, total int64) *kafkaPeekView {
 		rcOffset:    {title: "OFFSET", right: true, num: true},
 		rcTimestamp: {title: "TIMESTAMP", num: true, desc: true, drop: 9},
 		rcKey:       {title: "KEY", flex: true, name: true, min: 6, max: 30},
-		rcOrigin:    {title: "ORIGIN", flex: true, min: 6, max: 30, shrink: 1, drop: 7},
-		rcException: {title: "EXCEPTION", flex: true, min: 8, shrink: 3},
+		rcOrigin:    {title: "ORIGIN", flex: true, name: true, min: 8, max: 30},
+		rcException: {title: "EXCEPTION", flex: true, min: 8, shrink: 3, tail: true},
 		rcSize:      {title: "SIZE", right: true, num: true, desc: true, drop: 8},
 	}
 	panes := newPeekPanes(cols, rcIndex, "no records on this page", "select a record",

@@ -28,7 +28,10 @@ type column struct {
 	// drop orders the columns that may disappear when the secondary
 	// columns, shrunk to their min, still do not fit: higher values go
 	// first; 0 never goes.
-	drop  int
+	drop int
+	// tail: a cell too wide keeps its end (an exception's class name at
+	// the end of its package), not its start.
+	tail  bool
 	num   bool // sorts by row.nums instead of the cell text
 	desc  bool // default sort order is descending
 	plain bool // not sortable nor searched (sparklines)
@@ -86,10 +89,11 @@ type table struct {
 	cursor  int   // position in visible
 	offset  int   // first position of visible drawn
 
-	width, height int   // height counts the header line
-	natural       []int // widest cell per column, header included
-	widths        []int // fitted to width
-	laidW         int   // the width widths were fitted to; -1: to be redone
+	width, height int    // height counts the header line
+	natural       []int  // widest cell per column, header included
+	filled        []bool // the column has a cell that is not empty
+	widths        []int  // fitted to width
+	laidW         int    // the width widths were fitted to; -1: to be redone
 
 	sortCol  int
 	sortDesc bool
@@ -117,6 +121,7 @@ func (t *table) setRows(rows []row) {
 	selected := t.selectedID()
 	t.rows = rows
 	t.natural = make([]int, len(t.cols))
+	t.filled = make([]bool, len(t.cols))
 	for i, c := range t.cols {
 		t.natural[i] = ansi.StringWidth(c.title) + sortArrow
 	}
@@ -129,6 +134,9 @@ func (t *table) setRows(rows []row) {
 			}
 			if len(s) > t.natural[i] || hasWide(s) {
 				t.natural[i] = max(t.natural[i], cellWidth(s))
+			}
+			if s != "" {
+				t.filled[i] = true
 			}
 		}
 		if len(t.marks) > 0 && t.marks[r.id] {
@@ -186,8 +194,8 @@ func (t *table) setSize(width, height int) {
 //  1. the name columns are held to half the table (at most nameCap), and
 //     the secondary flexible columns with a shrink order (long free text:
 //     exceptions, member ids, notes) shrink, down to their title;
-//  2. the droppable columns go, in drop order, each drop giving the
-//     others their width back;
+//  2. the droppable columns go, in drop order (a column with nothing to
+//     show first), each drop giving the others their width back;
 //  3. with every droppable column gone, the secondary flexible columns
 //     shrink to their min;
 //  4. only then do the names shrink, to their min; what still does not
@@ -226,13 +234,24 @@ func (t *table) layout() {
 			base[i] = min(full[i], max(min(t.width/2, nameCap), c.min, 1))
 		}
 	}
-	var drops []int // droppable columns, first to go first
+	// droppable columns, first to go first; a column without a cell to
+	// show (no note on any row) goes before them all
+	var drops []int
+	empty := func(i int) bool { return len(t.rows) > 0 && i < len(t.filled) && !t.filled[i] && !t.cols[i].name }
 	for i, c := range t.cols {
-		if c.drop > 0 {
+		if c.drop > 0 || empty(i) {
 			drops = append(drops, i)
 		}
 	}
-	slices.SortStableFunc(drops, func(a, b int) int { return cmp.Compare(t.cols[b].drop, t.cols[a].drop) })
+	slices.SortStableFunc(drops, func(a, b int) int {
+		if ea, eb := empty(a), empty(b); ea != eb {
+			if ea {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(t.cols[b].drop, t.cols[a].drop)
+	})
 	for k := 0; k <= len(drops); k++ {
 		copy(t.widths, base)
 		for _, i := range drops[:k] {
@@ -588,7 +607,7 @@ func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) s
 				b.WriteString(spaces(colGap))
 			}
 			first = false
-			b.WriteString(fit(cell(r, i), t.widths[i], c.right))
+			b.WriteString(fitCell(&c, cell(r, i), t.widths[i]))
 		}
 		return st.selectedInk.paint(padRight(clip(b.String(), t.width), t.width))
 	}
@@ -611,7 +630,7 @@ func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) s
 			used += colGap
 		}
 		w := min(t.widths[i], max(t.width-used, 0))
-		text := fit(cell(r, i), w, c.right)
+		text := fitCell(&c, cell(r, i), w)
 		if s := cellStyleOf(r, i); s != cellPlain {
 			text = st.cellInk[s].paint(text)
 		} else if marked {
@@ -639,6 +658,31 @@ func cellStyleOf(r *row, i int) cellStyle {
 		return r.styles[i]
 	}
 	return cellPlain
+}
+
+// fitCell fits a cell of column c to w cells.
+func fitCell(c *column, s string, w int) string {
+	if c.tail {
+		return fitTail(s, w)
+	}
+	return fit(s, w, c.right)
+}
+
+// fitTail pads or truncates plain text s to exactly w cells, a cut
+// keeping its end.
+func fitTail(s string, w int) string {
+	sw := len(s)
+	if hasWide(s) {
+		sw = cellWidth(s)
+	}
+	if sw <= w || w <= 0 {
+		return fit(s, w, false)
+	}
+	out := ansi.TruncateLeft(s, sw-w+1, "…")
+	for cut := sw - w + 2; ansi.StringWidth(out) > w && cut <= sw; cut++ {
+		out = ansi.TruncateLeft(s, cut, "…")
+	}
+	return fit(out, w, false)
 }
 
 // fit pads or truncates plain text s to exactly w cells.

@@ -72,17 +72,18 @@ func (v *auditView) id() string    { return "audit" }
 func (v *auditView) crumb() string { return "audit log" }
 
 // header shows the state of the reading (the body names the file).
-func (v *auditView) header(m *Model) (string, string) {
+func (v *auditView) header(m *Model) (string, []string) {
 	switch {
 	case v.path == "":
-		return "", m.st.dim.Render("no audit log")
+		return "", []string{m.st.dim.Render("no audit log"), ""}
 	case v.loading:
-		return "", m.st.dim.Render("reading…")
+		return "", []string{m.st.dim.Render("reading…"), ""}
 	case v.err != nil:
-		return "", m.st.flashError.Render("unreadable")
+		return "", []string{m.st.flashError.Render("unreadable"), ""}
 	}
-	return "", m.st.dim.Render("read; r rereads")
+	return "", []string{m.st.dim.Render("read; r rereads"), m.st.dim.Render("read"), ""}
 }
+
 func (v *auditView) noun() string               { return "entries" }
 func (v *auditView) build(*dataset, *styles)    {}
 func (v *auditView) builtGen() uint64           { return 0 }

@@ -40,7 +40,7 @@ func newDLQView(q backends.Queue) *dlqView {
 	t := newTable([]column{
 		lcOrigin:    {title: "ORIGIN", flex: true, name: true, min: 10},
 		lcReason:    {title: "REASON", flex: true, min: 6, max: 16},
-		lcException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, drop: 7},
+		lcException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, drop: 7, tail: true},
 		lcCount:     {title: "COUNT", right: true, num: true, desc: true},
 		lcFirst:     {title: "FIRST", num: true, drop: 9},
 		lcLast:      {title: "LAST", num: true, desc: true, drop: 8},

@@ -98,8 +98,11 @@ func (v *topicView) summary(width int) []string { return v.sum.wrap(width) }
 func (v *topicView) layout(width, height int) {
 	want := max(v.groups.len(), 1) + 1
 	gh := min(want, max(height/3, 2))
-	if height < 6 {
+	if height < peekSplitHeight { // the focused pane only
 		gh = 0
+		if v.onGroups {
+			gh = max(height-1, 0)
+		}
 	}
 	ph := height - gh
 	if gh > 0 {
