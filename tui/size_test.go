@@ -271,8 +271,43 @@ func untilDone(t *testing.T, h *harness, cmd tea.Cmd) {
 	}
 }
 
-func sizeCases() []sizeCase {
+// drainStages are the stages of a drain whose form open opens (prefix
+// names them): planning, the plan and its confirmation, the run, its
+// result and its cancellation; gate holds the run, total is its count.
+func drainStages(prefix string, open func(*harness, int), gate func(*sizeFixture) *chan struct{}, total string) []sizeCase {
+	plan := func(f *sizeFixture) {
+		open(f.h, 0)
+		f.h.keys("enter")
+	}
 	return []sizeCase{
+		{name: prefix + "_planning", setup: func(t *testing.T, f *sizeFixture) {
+			open(f.h, 0)
+			f.h.m.Update(keyPress("enter")) // the plan is not run
+		}, must: []string{"planning"}},
+		{name: prefix + "_confirm", setup: func(t *testing.T, f *sizeFixture) { plan(f) }, must: []string{"[y/N]"}},
+		{name: prefix + "_progress", setup: func(t *testing.T, f *sizeFixture) {
+			plan(f)
+			running(t, f, gate(f))
+		}, must: []string{"1/" + total}},
+		{name: prefix + "_result", setup: func(t *testing.T, f *sizeFixture) {
+			plan(f)
+			finish(t, f.h)
+		}, must: []string{"Drain finished"}},
+		{name: prefix + "_cancelled", setup: func(t *testing.T, f *sizeFixture) {
+			plan(f)
+			running(t, f, gate(f))
+			f.h.keys("esc")
+			v := f.h.drainView()
+			untilDone(t, f.h, v.run.wait(v.seq))
+		}, must: []string{"Drain cancelled"}},
+	}
+}
+
+func sizeCases() []sizeCase {
+	cases := append(
+		drainStages("drain", openDrainForm, func(f *sizeFixture) *chan struct{} { return &f.rd.gate }, "25"),
+		drainStages("kdrain", openKafkaDrainForm, func(f *sizeFixture) *chan struct{} { return &f.kd.gate }, "24")...)
+	return append(cases, []sizeCase{
 		{name: "groups"},
 		{name: "groups_readonly_red", opts: Options{Context: prodContext, Color: "red", ReadOnly: true}},
 		{name: "groups_stale", setup: func(t *testing.T, f *sizeFixture) {
@@ -381,14 +416,6 @@ func sizeCases() []sizeCase {
 			f.h.typeText("fast")
 			f.h.keys("enter")
 		}, must: []string{"› Rate", "✗ Rate"}},
-		{name: "drain_planning", setup: func(t *testing.T, f *sizeFixture) {
-			openDrainForm(f.h, 0)
-			f.h.m.Update(keyPress("enter")) // the plan is not run
-		}, must: []string{"planning"}},
-		{name: "drain_confirm", setup: func(t *testing.T, f *sizeFixture) {
-			openDrainForm(f.h, 0)
-			f.h.keys("enter")
-		}, must: []string{"[y/N]"}},
 		{name: "drain_confirm_red", opts: Options{Context: prodContext, Color: "red"}, setup: func(t *testing.T, f *sizeFixture) {
 			openDrainForm(f.h, 0)
 			f.h.keys("enter")
@@ -407,24 +434,6 @@ func sizeCases() []sizeCase {
 			f.h.typeText(long("payments")) // origin payments: none of them
 			f.h.keys("enter")
 		}, must: []string{"nothing to drain"}},
-		{name: "drain_progress", setup: func(t *testing.T, f *sizeFixture) {
-			openDrainForm(f.h, 0)
-			f.h.keys("enter")
-			running(t, f, &f.rd.gate)
-		}, must: []string{"1/25"}},
-		{name: "drain_result", setup: func(t *testing.T, f *sizeFixture) {
-			openDrainForm(f.h, 0)
-			f.h.keys("enter")
-			finish(t, f.h)
-		}, must: []string{"Drain finished"}},
-		{name: "drain_cancelled", setup: func(t *testing.T, f *sizeFixture) {
-			openDrainForm(f.h, 0)
-			f.h.keys("enter")
-			running(t, f, &f.rd.gate)
-			f.h.keys("esc")
-			v := f.h.drainView()
-			untilDone(t, f.h, v.run.wait(v.seq))
-		}, must: []string{"Drain cancelled"}},
 		{name: "drain_failed", setup: func(t *testing.T, f *sizeFixture) {
 			openDrainForm(f.h, 0)
 			f.h.keys("right")
@@ -453,37 +462,11 @@ func sizeCases() []sizeCase {
 			openKafkaDrainForm(f.h, 3)
 			f.h.keys("right")
 		}, must: []string{"› Too big"}},
-		{name: "kdrain_planning", setup: func(t *testing.T, f *sizeFixture) {
-			openKafkaDrainForm(f.h, 0)
-			f.h.m.Update(keyPress("enter"))
-		}, must: []string{"planning"}},
-		{name: "kdrain_confirm", setup: func(t *testing.T, f *sizeFixture) {
-			openKafkaDrainForm(f.h, 0)
-			f.h.keys("enter")
-		}, must: []string{"[y/N]"}},
 		{name: "kdrain_confirm_red", opts: Options{Context: prodContext, Color: "red"}, setup: func(t *testing.T, f *sizeFixture) {
 			openKafkaDrainForm(f.h, 0)
 			f.h.keys("enter")
 			f.h.typeText("hbd26589")
 		}, must: []string{"hbd26589█"}},
-		{name: "kdrain_progress", setup: func(t *testing.T, f *sizeFixture) {
-			openKafkaDrainForm(f.h, 0)
-			f.h.keys("enter")
-			running(t, f, &f.kd.gate)
-		}, must: []string{"1/24"}},
-		{name: "kdrain_result", setup: func(t *testing.T, f *sizeFixture) {
-			openKafkaDrainForm(f.h, 0)
-			f.h.keys("enter")
-			finish(t, f.h)
-		}, must: []string{"Drain finished"}},
-		{name: "kdrain_cancelled", setup: func(t *testing.T, f *sizeFixture) {
-			openKafkaDrainForm(f.h, 0)
-			f.h.keys("enter")
-			running(t, f, &f.kd.gate)
-			f.h.keys("esc")
-			v := f.h.drainView()
-			untilDone(t, f.h, v.run.wait(v.seq))
-		}, must: []string{"Drain cancelled"}},
 		{name: "kdrain_failed", setup: func(t *testing.T, f *sizeFixture) {
 			openKafkaDrainForm(f.h, 0)
 			f.h.keys("enter")
@@ -492,7 +475,7 @@ func sizeCases() []sizeCase {
 			f.kd.dmu.Unlock()
 			finish(t, f.h)
 		}, must: []string{"Drain failed"}},
-	}
+	}...)
 }
 
 // setUp builds the case's screen at 120×30.
@@ -791,5 +774,42 @@ func TestDrainStagesKeepFocusOnScreen(t *testing.T) {
 	}
 	if s := h.screen(); !strings.Contains(s, "Drain cancelled") || !strings.Contains(s, "enter/esc close") {
 		t.Fatalf("the result is off screen:\n%s", s)
+	}
+}
+
+// TestStartupFramesAtEverySize: the screens before any data (connecting,
+// a first failure, no broker configured, a long reason why there is no
+// RabbitMQ) fit every size, the context named in the header from 40
+// columns.
+func TestStartupFramesAtEverySize(t *testing.T) {
+	cases := map[string]func(t *testing.T) *harness{
+		"connecting": func(t *testing.T) *harness {
+			src := &cannedSource{}
+			h := newHarness(t, Options{Context: longContext, Cluster: longCluster}, nil)
+			h.m.opts.Kafka = src
+			h.m.refresh.inFlight = true
+			return h
+		},
+		"first_failure": func(t *testing.T) *harness {
+			src := &cannedSource{}
+			src.push(nil, errors.New("dial tcp 10.0.0.1:9092: i/o timeout"))
+			return newHarness(t, Options{Context: longContext, Cluster: longCluster}, src)
+		},
+		"no_kafka": func(t *testing.T) *harness {
+			return newHarness(t, Options{Context: prodContext, Color: "red", ReadOnly: true}, nil)
+		},
+		"no_rabbit_reason": func(t *testing.T) *harness {
+			why := "RabbitMQ: login refused at 127.0.0.1:5672 as guest, Kafka only (pass --rabbitmq-url amqp://USER@HOST:5672/ and --rabbitmq-password-env VAR)"
+			return newHarness(t, Options{Context: longContext, StartView: "queues", NoRabbit: why}, nil)
+		},
+	}
+	for name, open := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := open(t)
+			for _, size := range invariantSizes {
+				h.send(teaWindow(size[0], size[1]))
+				checkInvariants(t, sizeCase{name: name}, h, size[0], size[1])
+			}
+		})
 	}
 }
