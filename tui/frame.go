@@ -188,20 +188,20 @@ func (m *Model) staleStatus(t time.Time) []string {
 // shortens first ("3 of 10 groups", "3/10"), then the leading crumbs give
 // way to "…" (the view on top stays), then the count goes.
 func (m *Model) crumbLine(w int) string {
-	sep := m.st.crumbSep.Render(" › ")
+	sep := m.st.crumbSepInk.paint(" › ")
 	crumbs := make([]string, len(m.stack))
 	for i, v := range m.stack {
-		crumbs[i] = m.st.crumb.Render(v.crumb())
+		crumbs[i] = m.st.crumbInk.paint(v.crumb())
 	}
 	t := m.top().focused()
 	filter := ""
 	if t.filter.text != "" && m.mode != modeFilter {
-		filter = "  " + m.st.info.Render("/"+safe(t.filter.text))
+		filter = "  " + m.st.infoInk.paint("/"+safe(t.filter.text))
 	}
 	var rights []string
 	marked := ""
 	if n := t.markedCount(); n > 0 {
-		marked = m.st.marked.Render(fmtInt(int64(n))+" marked") + m.st.dim.Render(" · ")
+		marked = m.st.markedTextInk.paint(fmtInt(int64(n))+" marked") + m.st.dimInk.paint(" · ")
 	}
 	if m.hasData(m.top()) {
 		count, noun := fmtInt(int64(t.len())), m.top().noun()
@@ -212,15 +212,15 @@ func (m *Model) crumbLine(w int) string {
 		} else if t.len() == 1 {
 			noun = singular(noun)
 		}
-		rights = append(rights, marked+m.st.dim.Render(count+" "+noun), marked+m.st.dim.Render(short), m.st.dim.Render(short))
+		rights = append(rights, marked+m.st.dimInk.paint(count+" "+noun), marked+m.st.dimInk.paint(short), m.st.dimInk.paint(short))
 	} else if marked != "" {
-		rights = append(rights, strings.TrimSuffix(marked, m.st.dim.Render(" · ")))
+		rights = append(rights, strings.TrimSuffix(marked, m.st.dimInk.paint(" · ")))
 	}
 	rights = append(rights, "")
 	for k := range crumbs {
 		left := strings.Join(crumbs[k:], sep) + filter
 		if k > 0 {
-			left = m.st.crumbSep.Render("…") + sep + left
+			left = m.st.crumbSepInk.paint("…") + sep + left
 		}
 		for _, r := range rights {
 			if fits(left, r, w) {
@@ -371,7 +371,7 @@ func (m *Model) hintLine(w int) string {
 			used += 2
 		}
 		h := k.Help()
-		b.WriteString(m.st.hintKey.Render(h.Key) + " " + m.st.hintDesc.Render(h.Desc))
+		b.WriteString(m.st.hintKeyInk.paint(h.Key) + " " + m.st.hintDescInk.paint(h.Desc))
 		used += width(k)
 	}
 	for i, k := range hints {
