@@ -274,17 +274,17 @@ type asker interface {
 func (m *Model) summaryOf(v view, w, h int) []string {
 	lines := v.summary(w)
 	limit := max(min(h/2, h-2), 0)
-	if a, ok := v.(asker); ok && a.asking() && len(lines) > h {
+	if a, ok := v.(asker); ok && a.asking() {
 		// the question whole, and what comes before it as room allows;
 		// taller than the body, its start (the numbers: the key hints
 		// below say how to answer)
-		q := min(a.questionLines(w), len(lines))
-		if q >= h {
+		if len(lines) <= h {
+			return lines
+		}
+		if q := min(a.questionLines(w), len(lines)); q >= h {
 			return lines[len(lines)-q : len(lines)-q+h]
 		}
 		return lines[len(lines)-h:]
-	} else if ok && a.asking() {
-		return lines
 	}
 	switch {
 	case len(lines) <= limit:

@@ -721,6 +721,13 @@ func TestTableLayoutOrder(t *testing.T) {
 			t.Errorf("at %d: %s, want %s", c.w, got, c.want)
 		}
 	}
+	// a cell of a megabyte shrinks like a short one
+	huge := newTable([]column{{title: "F"}, {title: "VALUE", flex: true, min: 10}}, -1, false)
+	huge.setRows([]row{{id: "a", cells: []string{"body", strings.Repeat("x", 1<<20)}}})
+	huge.setSize(80, 5)
+	if fmt.Sprint(huge.widths) != "[4 72]" {
+		t.Errorf("a megabyte cell at 80: %v", huge.widths)
+	}
 	// a keystroke does not redo the layout
 	before := &tbl.widths[0]
 	tbl.setSize(20, 5)

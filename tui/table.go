@@ -274,40 +274,56 @@ const (
 	shrinkNames            // then the names, to their min
 )
 
-// shrinkTo narrows columns one cell at a time until the row fits: the
-// secondary flexible columns (by shrink order, then widest first), and at
-// the last stage the names (widest first) once the others are at their
-// min. It reports whether the row fits.
+// shrinkTo narrows columns until the row fits: the secondary flexible
+// columns (by shrink order, then widest first), and at the last stage the
+// names (widest first) once the others are at their min. The widest
+// shrinks in one step to the next widest (a cell of a megabyte costs no
+// more than a short one). It reports whether the row fits.
 func (t *table) shrinkTo(stage int) bool {
-	for over := t.lineWidth() - t.width; over > 0; over-- {
-		victim := -1
+	// floor is how narrow column i may get at this stage; ok false: it
+	// does not shrink now.
+	floor := func(i int, names bool) (int, bool) {
+		c := &t.cols[i]
+		f := max(c.min, 1)
+		switch {
+		case c.name != names, !c.flex && !c.name, t.widths[i] == 0:
+			return 0, false
+		case stage == shrinkEarly && c.shrink == 0:
+			return 0, false
+		case stage == shrinkEarly:
+			f = max(f, min(t.natural[i], ansi.StringWidth(c.title)+sortArrow))
+		}
+		return f, t.widths[i] > f
+	}
+	for over := t.lineWidth() - t.width; over > 0; {
+		victim, vf := -1, 0
 		for _, names := range []bool{false, true} {
 			if names && (stage != shrinkNames || victim >= 0) {
 				break
 			}
 			for i, c := range t.cols {
-				floor := max(c.min, 1)
-				switch {
-				case c.name != names, !c.flex && !c.name, t.widths[i] == 0:
-					continue
-				case stage == shrinkEarly && c.shrink == 0:
-					continue
-				case stage == shrinkEarly:
-					floor = max(floor, min(t.natural[i], ansi.StringWidth(c.title)+sortArrow))
-				}
-				if t.widths[i] <= floor {
+				f, ok := floor(i, names)
+				if !ok {
 					continue
 				}
 				if victim < 0 || c.shrink > t.cols[victim].shrink ||
 					c.shrink == t.cols[victim].shrink && t.widths[i] > t.widths[victim] {
-					victim = i
+					victim, vf = i, f
 				}
 			}
 		}
 		if victim < 0 {
 			return false
 		}
-		t.widths[victim]--
+		next := vf // the next widest of its rank, or its floor
+		for i, c := range t.cols {
+			if _, ok := floor(i, t.cols[victim].name); ok && i != victim && c.shrink == t.cols[victim].shrink {
+				next = max(next, t.widths[i])
+			}
+		}
+		step := max(1, min(over, t.widths[victim]-next))
+		t.widths[victim] -= step
+		over -= step
 	}
 	return true
 }
