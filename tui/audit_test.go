@@ -14,7 +14,13 @@ import (
 // auditFixture writes entries to a temporary audit log, oldest first.
 func auditFixture(t *testing.T) *actions.AuditLog {
 	t.Helper()
-	log := actions.NewAuditLog(filepath.Join(t.TempDir(), "state", "audit.jsonl"))
+	return auditFixtureAt(t, filepath.Join(t.TempDir(), "state", "audit.jsonl"))
+}
+
+// auditFixtureAt writes the entries of auditFixture to the log at path.
+func auditFixtureAt(t *testing.T, path string) *actions.AuditLog {
+	t.Helper()
+	log := actions.NewAuditLog(path)
 	entries := []actions.AuditEntry{
 		{Time: t0.Add(-3 * time.Hour), User: "alice", Host: "ops-1", Context: "staging", Action: "drain", RunID: "20260314T063000-0a1b2c3d4e5f", DryRun: true,
 			Parameters: map[string]any{"source": "rabbitmq:orders.dlq", "target": "origin", "reason": "", "origin": "", "limit": 0, "rate": 0},

@@ -2,7 +2,9 @@ package tui
 
 import (
 	"strings"
+	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 )
@@ -46,88 +48,187 @@ func (m *Model) render() string {
 	return strings.Join(lines, "\n")
 }
 
+// headerLine is the context, the cluster, the read-only badge and the
+// refresh state. When the line is narrow, they give up their room in this
+// order: the state shortens (its clock last of all: "refreshed 10:32:01",
+// "10:32:01", the spinner or STALE alone), then the cluster is cut and
+// goes, then the READ-ONLY badge becomes RO, the state goes, and last the
+// context name is cut. The context and the read-only badge are on every
+// header that shows anything else.
 func (m *Model) headerLine(w int) string {
-	left := m.st.contextBadge.Render(safe(orDash(m.opts.Context)))
+	name := safe(orDash(m.opts.Context))
 	cluster := m.cluster
 	if rv, ok := m.top().(rabbitView); ok {
 		cluster = m.viewBrokers(rv)
 	}
+	var status []string
 	if hv, ok := m.top().(headerView); ok {
-		cluster, _ = hv.header(m)
+		cluster, status = hv.header(m)
+	} else {
+		status = m.statusVariants()
 	}
-	if cluster != "" {
-		left += " " + m.st.cluster.Render(safe(cluster))
+	if len(status) == 0 {
+		status = []string{""}
 	}
+	cluster = safe(cluster)
+	badge := m.st.contextBadge.Render(name)
+	ro, roShort := "", ""
 	if m.opts.ReadOnly {
-		left += " " + m.st.readOnly.Render("READ-ONLY")
+		ro, roShort = " "+m.st.readOnly.Render("READ-ONLY"), " "+m.st.readOnly.Render("RO")
 	}
-	return spread(left, m.statusText(), w)
+	left := badge + ro
+	if cluster != "" {
+		left = badge + " " + m.st.cluster.Render(cluster) + ro
+	}
+	for _, st := range status {
+		if fits(left, st, w) {
+			return spread(left, st, w)
+		}
+	}
+	last := status[len(status)-1]
+	if cluster != "" {
+		room := w - ansi.StringWidth(badge+ro) - 1
+		if last != "" {
+			room -= ansi.StringWidth(last) + 1
+		}
+		if room >= minClusterShown {
+			return spread(badge+" "+m.st.cluster.Render(truncate(cluster, room, "…"))+ro, last, w)
+		}
+	}
+	for _, c := range [][2]string{{badge + ro, last}, {badge + roShort, last}, {badge + roShort, ""}} {
+		if fits(c[0], c[1], w) {
+			return spread(c[0], c[1], w)
+		}
+	}
+	room := w - ansi.StringWidth(roShort) - 2 // the badge's padding
+	if room < 1 {
+		return clip(badge+roShort, w)
+	}
+	return clip(m.st.contextBadge.Render(truncate(name, room, "…"))+roShort, w)
+}
+
+// minClusterShown is the narrowest the cluster is cut to before it goes.
+const minClusterShown = 8
+
+// fits says whether left and right fit on a line of width w (a space
+// apart).
+func fits(left, right string, w int) bool {
+	lw := ansi.StringWidth(left)
+	if right == "" {
+		return lw <= w
+	}
+	return lw+1+ansi.StringWidth(right) <= w
 }
 
 // headerView is a view that is about neither the Kafka snapshot nor a
 // RabbitMQ load (a drain, the audit log): its header names its own broker
-// and state instead of the cluster's refresh state.
+// and state instead of the cluster's refresh state. The state comes from
+// its longest form to its shortest, as statusVariants.
 type headerView interface {
-	header(m *Model) (cluster, status string)
+	header(m *Model) (cluster string, status []string)
 }
 
-// statusText is the refresh state at the right of the header.
-func (m *Model) statusText() string {
+var (
+	_ headerView = (*drainView)(nil)
+	_ headerView = (*auditView)(nil)
+)
+
+// statusVariants is the refresh state at the right of the header, from
+// its longest form to its shortest (which may be ""): a narrow header
+// takes the first that fits. A refresh in flight puts the spinner first;
+// alone, it is the shortest form.
+func (m *Model) statusVariants() []string {
 	r := &m.refresh
-	var parts []string
-	if r.inFlight {
-		parts = append(parts, m.spinner.View())
-	}
+	var vs []string
 	if rv, ok := m.top().(rabbitView); ok {
-		return strings.Join(append(parts, m.rabbitStatus(rv)...), " ")
+		vs = m.rabbitStatus(rv)
+	} else {
+		switch {
+		case m.opts.Kafka == nil:
+			vs = []string{m.st.dim.Render("no Kafka configured"), m.st.dim.Render("no Kafka"), ""}
+		case m.data.snap == nil && r.lastErr != nil:
+			vs = []string{m.st.flashError.Render("unreachable"), ""}
+		case m.data.snap == nil:
+			vs = []string{m.st.dim.Render("connecting…"), ""}
+		case r.lastErr != nil:
+			vs = m.staleStatus(r.lastOK)
+		default:
+			vs = m.refreshedStatus(r.lastOK)
+		}
 	}
-	if hv, ok := m.top().(headerView); ok {
-		_, status := hv.header(m)
-		return status
+	if !r.inFlight {
+		return vs
 	}
-	switch {
-	case m.opts.Kafka == nil:
-		parts = append(parts, m.st.dim.Render("no Kafka configured"))
-	case m.data.snap == nil && r.lastErr != nil:
-		parts = append(parts, m.st.flashError.Render("unreachable"))
-	case m.data.snap == nil:
-		parts = append(parts, m.st.dim.Render("connecting…"))
-	case r.lastErr != nil:
-		age := fmtDuration(m.now().Sub(r.lastOK))
-		parts = append(parts, m.st.stale.Render("STALE"),
-			m.st.dim.Render("last refresh "+r.lastOK.Format("15:04:05")+" ("+age+" ago)"))
-	default:
-		parts = append(parts, m.st.dim.Render("refreshed "+r.lastOK.Format("15:04:05")))
+	spin := m.spinner.View()
+	out := make([]string, 0, len(vs)+1)
+	for _, v := range vs {
+		if v != "" {
+			out = append(out, spin+" "+v)
+		}
 	}
-	return strings.Join(parts, " ")
+	return append(out, spin)
 }
 
+// refreshedStatus is the state of data refreshed at t.
+func (m *Model) refreshedStatus(t time.Time) []string {
+	at := t.Format("15:04:05")
+	return []string{m.st.dim.Render("refreshed " + at), m.st.dim.Render(at), ""}
+}
+
+// staleStatus is the state of data last refreshed at t: STALE stays to
+// the end.
+func (m *Model) staleStatus(t time.Time) []string {
+	at := t.Format("15:04:05")
+	age := fmtDuration(m.now().Sub(t))
+	stale := m.st.stale.Render("STALE")
+	return []string{stale + " " + m.st.dim.Render("last refresh "+at+" ("+age+" ago)"), stale + " " + m.st.dim.Render(at), stale}
+}
+
+// crumbLine is the breadcrumbs and the row count. When narrow, the count
+// shortens first ("3 of 10 groups", "3/10"), then the leading crumbs give
+// way to "…" (the view on top stays), then the count goes.
 func (m *Model) crumbLine(w int) string {
-	var b strings.Builder
+	sep := m.st.crumbSepInk.paint(" › ")
+	crumbs := make([]string, len(m.stack))
 	for i, v := range m.stack {
-		if i > 0 {
-			b.WriteString(m.st.crumbSep.Render(" › "))
-		}
-		b.WriteString(m.st.crumb.Render(v.crumb()))
+		crumbs[i] = m.st.crumbInk.paint(v.crumb())
 	}
 	t := m.top().focused()
+	filter := ""
 	if t.filter.text != "" && m.mode != modeFilter {
-		b.WriteString("  " + m.st.info.Render("/"+safe(t.filter.text)))
+		filter = "  " + m.st.infoInk.paint("/"+safe(t.filter.text))
 	}
-	var right []string
+	var rights []string
+	marked := ""
 	if n := t.markedCount(); n > 0 {
-		right = append(right, m.st.marked.Render(fmtInt(int64(n))+" marked"))
+		marked = m.st.markedTextInk.paint(fmtInt(int64(n))+" marked") + m.st.dimInk.paint(" · ")
 	}
 	if m.hasData(m.top()) {
 		count, noun := fmtInt(int64(t.len())), m.top().noun()
+		short := count
 		if t.filter.active() {
 			count += " of " + fmtInt(int64(len(t.rows)))
+			short += "/" + fmtInt(int64(len(t.rows)))
 		} else if t.len() == 1 {
 			noun = singular(noun)
 		}
-		right = append(right, m.st.dim.Render(count+" "+noun))
+		rights = append(rights, marked+m.st.dimInk.paint(count+" "+noun), marked+m.st.dimInk.paint(short), m.st.dimInk.paint(short))
+	} else if marked != "" {
+		rights = append(rights, strings.TrimSuffix(marked, m.st.dimInk.paint(" · ")))
 	}
-	return spread(b.String(), strings.Join(right, m.st.dim.Render(" · ")), w)
+	rights = append(rights, "")
+	for k := range crumbs {
+		left := strings.Join(crumbs[k:], sep) + filter
+		if k > 0 {
+			left = m.st.crumbSepInk.paint("…") + sep + left
+		}
+		for _, r := range rights {
+			if fits(left, r, w) {
+				return spread(left, r, w)
+			}
+		}
+	}
+	return clip(crumbs[len(crumbs)-1]+filter, w)
 }
 
 // bodyLines is the area between the breadcrumbs and the key hints. Table
@@ -147,13 +248,51 @@ func (m *Model) bodyLines(w, h int) []string {
 	case !m.hasData(m.top()):
 		lines = m.placeholder()
 	default:
-		lines = m.top().summary(w)
+		lines = m.summaryOf(m.top(), w, h)
 	}
 	lines = clipAll(lines, w, h)
 	if m.mode == modeHelp || !m.hasData(m.top()) {
 		return lines
 	}
 	return append(lines, m.top().body(&m.st)...)
+}
+
+// asker is a view waiting for the operator's answer to a question at
+// the end of its summary (a peek that costs delivery attempts).
+type asker interface {
+	asking() bool
+	// questionLines is how many of the summary's last lines, at width,
+	// are the question.
+	questionLines(width int) int
+}
+
+// summaryOf is v's summary as drawn above a body of height h: at most
+// half of it, and never the table's header and selected row, which stay
+// on screen. When it is longer, its first line (what the view is about)
+// and its last ones (warnings and questions come last) are kept. A view
+// waiting for an answer keeps its question whatever the body loses.
+func (m *Model) summaryOf(v view, w, h int) []string {
+	lines := v.summary(w)
+	limit := max(min(h/2, h-2), 0)
+	if a, ok := v.(asker); ok && a.asking() {
+		// the question whole, and what comes before it as room allows;
+		// taller than the body, its start (the numbers: the key hints
+		// below say how to answer)
+		if len(lines) <= h {
+			return lines
+		}
+		if q := min(a.questionLines(w), len(lines)); q >= h {
+			return lines[len(lines)-q : len(lines)-q+h]
+		}
+		return lines[len(lines)-h:]
+	}
+	switch {
+	case len(lines) <= limit:
+		return lines
+	case limit <= 1:
+		return lines[:limit]
+	}
+	return append(lines[:1:1], lines[len(lines)-limit+1:]...)
 }
 
 // clipAll returns at most h of lines, each clipped to w, in a new slice.
@@ -191,24 +330,65 @@ func (m *Model) placeholder() []string {
 	return []string{"", "  " + m.spinner.View() + " " + m.st.connecting.Render("connecting to "+cluster+"…")}
 }
 
+// keyHinter is a view that takes the keys itself (the drain view, a
+// question waiting for its answer): the hint line shows its keys, nil
+// when the console's are the ones that work.
+type keyHinter interface {
+	hints() []key.Binding
+}
+
+// hintLine is the most useful keys, as many as fit. `? help` is kept
+// whatever the width: when the hints do not all fit, the others make room
+// for it.
 func (m *Model) hintLine(w int) string {
+	var hints []key.Binding
+	if kh, ok := m.top().(keyHinter); ok && m.mode == modeNormal {
+		hints = kh.hints()
+	}
+	if hints == nil {
+		hints = m.keys.ShortHelp()
+	}
+	width := func(b key.Binding) int { return ansi.StringWidth(b.Help().Key) + 1 + ansi.StringWidth(b.Help().Desc) }
+	total, help := 0, -1
+	for i, k := range hints {
+		if i > 0 {
+			total += 2
+		}
+		total += width(k)
+		if k.Help().Key == m.keys.Help.Help().Key {
+			help = i
+		}
+	}
+	reserve := 0
+	if total > w && help >= 0 {
+		reserve = width(hints[help]) + 2
+	}
 	var b strings.Builder
 	used := 0
-	for i, k := range m.keys.ShortHelp() {
+	add := func(k key.Binding) {
+		if used > 0 {
+			b.WriteString("  ")
+			used += 2
+		}
 		h := k.Help()
-		part := h.Key + " " + h.Desc
-		pw := ansi.StringWidth(part)
-		if i > 0 {
+		b.WriteString(m.st.hintKeyInk.paint(h.Key) + " " + m.st.hintDescInk.paint(h.Desc))
+		used += width(k)
+	}
+	for i, k := range hints {
+		if reserve > 0 && i == help {
+			continue
+		}
+		pw := width(k)
+		if used > 0 {
 			pw += 2
 		}
-		if used+pw > w {
+		if used+pw > w-reserve {
 			break
 		}
-		if i > 0 {
-			b.WriteString("  ")
-		}
-		b.WriteString(m.st.hintKey.Render(h.Key) + " " + m.st.hintDesc.Render(h.Desc))
-		used += pw
+		add(k)
+	}
+	if reserve > 0 {
+		add(hints[help])
 	}
 	return b.String()
 }

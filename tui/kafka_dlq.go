@@ -123,11 +123,11 @@ const (
 
 func newKafkaDLTView(topic string, depth int64) *kafkaDLTView {
 	t := newTable([]column{
-		kgOrigin:    {title: "ORIGIN TOPIC", flex: true, min: 10, shrink: 1},
-		kgException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2},
+		kgOrigin:    {title: "ORIGIN TOPIC", flex: true, name: true, min: 10},
+		kgException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, tail: true},
 		kgCount:     {title: "COUNT", right: true, num: true, desc: true},
-		kgFirst:     {title: "FIRST", num: true, drop: 1},
-		kgLast:      {title: "LAST", num: true, desc: true},
+		kgFirst:     {title: "FIRST", num: true, drop: 9},
+		kgLast:      {title: "LAST", num: true, desc: true, drop: 8},
 	}, kgCount, true)
 	t.empty = "the dead-letter topic is empty"
 	return &kafkaDLTView{topic: topic, depth: depth, tbl: t}
@@ -252,13 +252,13 @@ const (
 func newKafkaPeekView(topic string, total int64) *kafkaPeekView {
 	cols := []column{
 		rcIndex:     {title: "#", right: true, num: true},
-		rcPartition: {title: "PART", right: true, num: true},
+		rcPartition: {title: "PART", right: true, num: true, drop: 5},
 		rcOffset:    {title: "OFFSET", right: true, num: true},
-		rcTimestamp: {title: "TIMESTAMP", num: true, desc: true, drop: 1},
-		rcKey:       {title: "KEY", flex: true, min: 6, max: 30, shrink: 2},
-		rcOrigin:    {title: "ORIGIN", flex: true, min: 6, max: 30, shrink: 1},
-		rcException: {title: "EXCEPTION", flex: true, min: 8, shrink: 3},
-		rcSize:      {title: "SIZE", right: true, num: true, desc: true},
+		rcTimestamp: {title: "TIMESTAMP", num: true, desc: true, drop: 9},
+		rcKey:       {title: "KEY", flex: true, name: true, min: 6, max: 30},
+		rcOrigin:    {title: "ORIGIN", flex: true, name: true, min: 8, max: 30},
+		rcException: {title: "EXCEPTION", flex: true, min: 8, shrink: 3, tail: true},
+		rcSize:      {title: "SIZE", right: true, num: true, desc: true, drop: 8},
 	}
 	panes := newPeekPanes(cols, rcIndex, "no records on this page", "select a record",
 		func(r *row) string {

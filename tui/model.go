@@ -11,6 +11,7 @@ import (
 	"charm.land/bubbles/v2/spinner"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
@@ -490,8 +491,27 @@ func (m *Model) quit() tea.Cmd {
 // message; it only recomputes column widths and the scroll window.
 func (m *Model) relayout() {
 	v := m.top()
-	h := m.height - chromeLines - len(v.summary(m.width))
-	v.layout(m.width, max(h, 0))
+	bodyH := max(m.height-chromeLines, 0)
+	v.layout(m.width, bodyH-len(m.summaryOf(v, m.width, bodyH)))
+	fitInput(&m.palette, m.width-1)
+	room := m.width - 1
+	if m.filterErr != nil {
+		room -= min(ansi.StringWidth(errText(m.filterErr))+4, m.width/2)
+	}
+	fitInput(&m.filter, room)
+}
+
+// fitInput keeps a text input's cursor on screen in room cells: a value
+// too long for them scrolls sideways.
+func fitInput(in *textinput.Model, room int) {
+	w := 0
+	if ansi.StringWidth(in.Value())+1 > room {
+		w = max(room-1, 1)
+	}
+	if in.Width() != w {
+		in.SetWidth(w)
+		in.SetCursor(in.Position())
+	}
 }
 
 // contextNames returns the known context names, the current one included.

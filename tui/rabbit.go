@@ -180,30 +180,31 @@ func (m *Model) rabbitName() string {
 	return m.opts.Rabbit.Name()
 }
 
-// rabbitStatus is the header's refresh state for a RabbitMQ view.
+// rabbitStatus is the header's refresh state for a RabbitMQ view, from its
+// longest form to its shortest (see statusVariants).
 func (m *Model) rabbitStatus(rv rabbitView) []string {
 	st := rv.rabbit()
+	dim := m.st.dim.Render
 	switch {
 	case !m.sourceConfigured(rv):
 		if _, ok := rv.(sourcedView); ok {
-			return []string{m.st.dim.Render("no broker configured")}
+			return []string{dim("no broker configured"), dim("no broker"), ""}
 		}
 		if m.opts.NoRabbit != "" {
-			return []string{m.st.dim.Render("no RabbitMQ")}
+			return []string{dim("no RabbitMQ"), ""}
 		}
-		return []string{m.st.dim.Render("no RabbitMQ configured")}
+		return []string{dim("no RabbitMQ configured"), dim("no RabbitMQ"), ""}
 	case !st.loaded && st.lastErr != nil:
-		return []string{m.st.flashError.Render("unreachable")}
+		return []string{m.st.flashError.Render("unreachable"), ""}
 	case !st.loaded:
-		return []string{m.st.dim.Render("loading…")}
+		return []string{dim("loading…"), ""}
 	case st.lastErr != nil:
-		age := fmtDuration(m.now().Sub(st.lastOK))
-		return []string{m.st.stale.Render("STALE"),
-			m.st.dim.Render("last refresh " + st.lastOK.Format("15:04:05") + " (" + age + " ago)")}
+		return m.staleStatus(st.lastOK)
 	case !rv.periodic():
-		return []string{m.st.dim.Render("loaded " + st.lastOK.Format("15:04:05") + "; r reloads")}
+		at := st.lastOK.Format("15:04:05")
+		return []string{dim("loaded " + at + "; r reloads"), dim("loaded " + at), dim(at), ""}
 	}
-	return []string{m.st.dim.Render("refreshed " + st.lastOK.Format("15:04:05"))}
+	return m.refreshedStatus(st.lastOK)
 }
 
 // rabbitPlaceholder is the body of a RabbitMQ view before its data arrives.

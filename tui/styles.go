@@ -54,6 +54,13 @@ type styles struct {
 	hintKey  lipgloss.Style
 	hintDesc lipgloss.Style
 
+	// Inks of the styles the frame's lines are drawn with on every frame
+	// (frame.go): the key hints and the breadcrumbs.
+	hintKeyInk, hintDescInk ink
+	crumbInk, crumbSepInk   ink
+	dimInk, infoInk         ink
+	markedTextInk           ink
+
 	flashInfo  lipgloss.Style
 	flashWarn  lipgloss.Style
 	flashError lipgloss.Style
@@ -154,6 +161,10 @@ func newStyles(ctxColor string) styles {
 
 	s.hintKey = lipgloss.NewStyle().Bold(true).Foreground(colCyan)
 	s.hintDesc = lipgloss.NewStyle().Foreground(colGray)
+
+	s.hintKeyInk, s.hintDescInk = inkOf(s.hintKey), inkOf(s.hintDesc)
+	s.crumbInk, s.crumbSepInk = inkOf(s.crumb), inkOf(s.crumbSep)
+	s.dimInk, s.infoInk, s.markedTextInk = inkOf(s.dim), inkOf(s.info), inkOf(s.marked)
 
 	s.flashInfo = lipgloss.NewStyle().Foreground(colCyan)
 	s.flashWarn = lipgloss.NewStyle().Foreground(colYellow).Bold(true)

@@ -17,12 +17,21 @@ type column struct {
 	min   int  // narrowest the column gets when the terminal is narrow
 	max   int  // widest it gets (0: as wide as its widest cell)
 	flex  bool // may shrink when the terminal is narrow
-	// shrink orders the flexible columns: higher values give up their
-	// width first (long member ids before the note that flags data loss).
+	// name marks the column that names the row (a group, a topic, a
+	// queue): it keeps its width (up to half the table) while the
+	// secondary columns shrink and drop; it shrinks, to its min, last.
+	name bool
+	// shrink orders the secondary flexible columns: higher values give
+	// up their width first (long member ids before the note that flags
+	// data loss).
 	shrink int
-	// drop orders the columns that may disappear when even the shrunk
-	// columns do not fit: higher values go first; 0 never goes.
-	drop  int
+	// drop orders the columns that may disappear when the secondary
+	// columns, shrunk to their min, still do not fit: higher values go
+	// first; 0 never goes.
+	drop int
+	// tail: a cell too wide keeps its end (an exception's class name at
+	// the end of its package), not its start.
+	tail  bool
 	num   bool // sorts by row.nums instead of the cell text
 	desc  bool // default sort order is descending
 	plain bool // not sortable nor searched (sparklines)
@@ -80,9 +89,11 @@ type table struct {
 	cursor  int   // position in visible
 	offset  int   // first position of visible drawn
 
-	width, height int   // height counts the header line
-	natural       []int // widest cell per column, header included
-	widths        []int // fitted to width
+	width, height int    // height counts the header line
+	natural       []int  // widest cell per column, header included
+	filled        []bool // the column has a cell that is not empty
+	widths        []int  // fitted to width
+	laidW         int    // the width widths were fitted to; -1: to be redone
 
 	sortCol  int
 	sortDesc bool
@@ -92,13 +103,16 @@ type table struct {
 }
 
 const (
+	// nameCap is the widest a name column is kept when the row does not
+	// fit: longer names are cut rather than costing every other column.
+	nameCap   = 48
 	colGap    = 2
 	gutter    = 2 // mark indicator
 	sortArrow = 1
 )
 
 func newTable(cols []column, sortCol int, desc bool) *table {
-	return &table{cols: cols, sortCol: sortCol, sortDesc: desc, marks: map[string]bool{}}
+	return &table{cols: cols, sortCol: sortCol, sortDesc: desc, marks: map[string]bool{}, laidW: -1}
 }
 
 // setRows replaces the rows, keeping the selected row, the sort, the filter
@@ -107,6 +121,7 @@ func (t *table) setRows(rows []row) {
 	selected := t.selectedID()
 	t.rows = rows
 	t.natural = make([]int, len(t.cols))
+	t.filled = make([]bool, len(t.cols))
 	for i, c := range t.cols {
 		t.natural[i] = ansi.StringWidth(c.title) + sortArrow
 	}
@@ -120,6 +135,9 @@ func (t *table) setRows(rows []row) {
 			if len(s) > t.natural[i] || hasWide(s) {
 				t.natural[i] = max(t.natural[i], cellWidth(s))
 			}
+			if s != "" {
+				t.filled[i] = true
+			}
 		}
 		if len(t.marks) > 0 && t.marks[r.id] {
 			ids[r.id] = struct{}{}
@@ -132,6 +150,7 @@ func (t *table) setRows(rows []row) {
 	}
 	t.sortRows()
 	t.applyFilter(selected)
+	t.laidW = -1
 	t.layout()
 }
 
@@ -168,54 +187,160 @@ func (t *table) setSize(width, height int) {
 	t.scroll()
 }
 
-// layout fits the column widths into the table width: each column is as
-// wide as its widest cell (within its max); when that is too wide, the
-// flexible columns shrink, by shrink order then widest first, down to their
-// min. What still does not fit is cut at the right edge.
+// layout fits the column widths into the table width. Each column is as
+// wide as its widest cell (within its max). When the row is too wide, the
+// columns give up their width in this order:
+//
+//  1. the name columns are held to half the table (at most nameCap), and
+//     the secondary flexible columns with a shrink order (long free text:
+//     exceptions, member ids, notes) shrink, down to their title;
+//  2. the droppable columns go, in drop order (a column with nothing to
+//     show first), each drop giving the others their width back;
+//  3. with every droppable column gone, the secondary flexible columns
+//     shrink to their min;
+//  4. only then do the names shrink, to their min; what still does not
+//     fit is cut at the right edge.
+//
+// Room left over goes to the names, up to their natural width. The result
+// is kept until the width, the rows or the columns change: a keystroke
+// does not redo it.
 func (t *table) layout() {
+	if t.laidW == t.width && len(t.widths) == len(t.cols) && len(t.natural) == len(t.cols) {
+		return
+	}
+	t.laidW = t.width
 	t.widths = make([]int, len(t.cols))
-	if t.natural == nil {
+	if len(t.natural) != len(t.cols) {
 		t.natural = make([]int, len(t.cols))
 		for i, c := range t.cols {
 			t.natural[i] = ansi.StringWidth(c.title) + sortArrow
 		}
 	}
-	total := gutter + colGap*(len(t.cols)-1)
+	full := make([]int, len(t.cols)) // natural, within max
 	for i, c := range t.cols {
-		w := t.natural[i]
+		full[i] = t.natural[i]
 		if c.max > 0 {
-			w = min(w, max(c.max, ansi.StringWidth(c.title)+sortArrow))
+			full[i] = min(full[i], max(c.max, ansi.StringWidth(c.title)+sortArrow))
 		}
-		t.widths[i] = w
-		total += w
 	}
-	for over := total - t.width; over > 0; over-- {
-		widest := -1
-		for i, c := range t.cols {
-			if !c.flex || t.widths[i] <= max(c.min, 1) {
-				continue
-			}
-			if widest < 0 || c.shrink > t.cols[widest].shrink ||
-				c.shrink == t.cols[widest].shrink && t.widths[i] > t.widths[widest] {
-				widest = i
-			}
-		}
-		if widest < 0 {
-			break
-		}
-		t.widths[widest]--
+	copy(t.widths, full)
+	if t.lineWidth() <= t.width {
+		return
 	}
-	for total = t.lineWidth(); total > t.width; total = t.lineWidth() {
-		victim := -1
-		for i, c := range t.cols {
-			if c.drop > 0 && t.widths[i] > 0 && (victim < 0 || c.drop > t.cols[victim].drop) {
-				victim = i
+	base := make([]int, len(t.cols))
+	for i, c := range t.cols {
+		base[i] = full[i]
+		if c.name {
+			base[i] = min(full[i], max(min(t.width/2, nameCap), c.min, 1))
+		}
+	}
+	// droppable columns, first to go first; a column without a cell to
+	// show (no note on any row) goes before them all
+	var drops []int
+	empty := func(i int) bool { return len(t.rows) > 0 && i < len(t.filled) && !t.filled[i] && !t.cols[i].name }
+	for i, c := range t.cols {
+		if c.drop > 0 || empty(i) {
+			drops = append(drops, i)
+		}
+	}
+	slices.SortStableFunc(drops, func(a, b int) int {
+		if ea, eb := empty(a), empty(b); ea != eb {
+			if ea {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Compare(t.cols[b].drop, t.cols[a].drop)
+	})
+	for k := 0; k <= len(drops); k++ {
+		copy(t.widths, base)
+		for _, i := range drops[:k] {
+			t.widths[i] = 0
+		}
+		if t.shrinkTo(shrinkEarly) {
+			t.growNames(full)
+			return
+		}
+	}
+	if !t.shrinkTo(shrinkSecondary) {
+		t.shrinkTo(shrinkNames)
+	}
+}
+
+// The stages of shrinkTo.
+const (
+	shrinkEarly     = iota // secondary columns with a shrink order, to their title
+	shrinkSecondary        // every secondary flexible column, to its min
+	shrinkNames            // then the names, to their min
+)
+
+// shrinkTo narrows columns until the row fits: the secondary flexible
+// columns (by shrink order, then widest first), and at the last stage the
+// names (widest first) once the others are at their min. The widest
+// shrinks in one step to the next widest (a cell of a megabyte costs no
+// more than a short one). It reports whether the row fits.
+func (t *table) shrinkTo(stage int) bool {
+	// floor is how narrow column i may get at this stage; ok false: it
+	// does not shrink now.
+	floor := func(i int, names bool) (int, bool) {
+		c := &t.cols[i]
+		f := max(c.min, 1)
+		switch {
+		case c.name != names, !c.flex && !c.name, t.widths[i] == 0:
+			return 0, false
+		case stage == shrinkEarly && c.shrink == 0:
+			return 0, false
+		case stage == shrinkEarly:
+			f = max(f, min(t.natural[i], ansi.StringWidth(c.title)+sortArrow))
+		}
+		return f, t.widths[i] > f
+	}
+	for over := t.lineWidth() - t.width; over > 0; {
+		victim, vf := -1, 0
+		for _, names := range []bool{false, true} {
+			if names && (stage != shrinkNames || victim >= 0) {
+				break
+			}
+			for i, c := range t.cols {
+				f, ok := floor(i, names)
+				if !ok {
+					continue
+				}
+				if victim < 0 || c.shrink > t.cols[victim].shrink ||
+					c.shrink == t.cols[victim].shrink && t.widths[i] > t.widths[victim] {
+					victim, vf = i, f
+				}
 			}
 		}
 		if victim < 0 {
-			break
+			return false
 		}
-		t.widths[victim] = 0
+		next := vf // the next widest of its rank, or its floor
+		for i, c := range t.cols {
+			if _, ok := floor(i, t.cols[victim].name); ok && i != victim && c.shrink == t.cols[victim].shrink {
+				next = max(next, t.widths[i])
+			}
+		}
+		step := max(1, min(over, t.widths[victim]-next))
+		t.widths[victim] -= step
+		over -= step
+	}
+	return true
+}
+
+// growNames gives the room left on the row to the name columns, up to
+// their natural width.
+func (t *table) growNames(full []int) {
+	room := t.width - t.lineWidth()
+	for i, c := range t.cols {
+		if room <= 0 {
+			return
+		}
+		if c.name && t.widths[i] > 0 && t.widths[i] < full[i] {
+			g := min(room, full[i]-t.widths[i])
+			t.widths[i] += g
+			room -= g
+		}
 	}
 }
 
@@ -498,7 +623,7 @@ func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) s
 				b.WriteString(spaces(colGap))
 			}
 			first = false
-			b.WriteString(fit(cell(r, i), t.widths[i], c.right))
+			b.WriteString(fitCell(&c, cell(r, i), t.widths[i]))
 		}
 		return st.selectedInk.paint(padRight(clip(b.String(), t.width), t.width))
 	}
@@ -521,7 +646,7 @@ func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) s
 			used += colGap
 		}
 		w := min(t.widths[i], max(t.width-used, 0))
-		text := fit(cell(r, i), w, c.right)
+		text := fitCell(&c, cell(r, i), w)
 		if s := cellStyleOf(r, i); s != cellPlain {
 			text = st.cellInk[s].paint(text)
 		} else if marked {
@@ -549,6 +674,31 @@ func cellStyleOf(r *row, i int) cellStyle {
 		return r.styles[i]
 	}
 	return cellPlain
+}
+
+// fitCell fits a cell of column c to w cells.
+func fitCell(c *column, s string, w int) string {
+	if c.tail {
+		return fitTail(s, w)
+	}
+	return fit(s, w, c.right)
+}
+
+// fitTail pads or truncates plain text s to exactly w cells, a cut
+// keeping its end.
+func fitTail(s string, w int) string {
+	sw := len(s)
+	if hasWide(s) {
+		sw = cellWidth(s)
+	}
+	if sw <= w || w <= 0 {
+		return fit(s, w, false)
+	}
+	out := ansi.TruncateLeft(s, sw-w+1, "…")
+	for cut := sw - w + 2; ansi.StringWidth(out) > w && cut <= sw; cut++ {
+		out = ansi.TruncateLeft(s, cut, "…")
+	}
+	return fit(out, w, false)
 }
 
 // fit pads or truncates plain text s to exactly w cells.

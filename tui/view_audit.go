@@ -50,18 +50,18 @@ const (
 
 func newAuditView(path string) *auditView {
 	t := newTable([]column{
-		acTime:     {title: "TIME", num: true, desc: true},
-		acUser:     {title: "USER", flex: true, min: 6, max: 12, shrink: 3, drop: 2},
-		acContext:  {title: "CONTEXT", flex: true, min: 7, max: 12, shrink: 3},
-		acAction:   {title: "ACTION", drop: 6},
-		acRun:      {title: "RUN ID", flex: true, min: 10, max: 28, shrink: 4, drop: 5},
-		acDry:      {title: "DRY"},
+		acTime:     {title: "TIME", num: true, desc: true, drop: 1},
+		acUser:     {title: "USER", flex: true, min: 6, max: 12, shrink: 3, drop: 6},
+		acContext:  {title: "CONTEXT", flex: true, min: 7, max: 12, shrink: 3, drop: 5},
+		acAction:   {title: "ACTION", drop: 10},
+		acRun:      {title: "RUN ID", flex: true, min: 10, max: 28, shrink: 4, drop: 9},
+		acDry:      {title: "DRY", drop: 2},
 		acOutcome:  {title: "OUTCOME"},
-		acRoute:    {title: "SOURCE → TARGET", flex: true, min: 30, shrink: 1},
+		acRoute:    {title: "SOURCE → TARGET", flex: true, name: true, min: 16},
 		acMoved:    {title: "MOVED", right: true, num: true, desc: true},
-		acFailed:   {title: "FAILED", right: true, num: true, desc: true, drop: 4},
-		acDuration: {title: "DURATION", right: true, num: true, desc: true, drop: 3},
-		acError:    {title: "ERROR", flex: true, min: 12, shrink: 2, drop: 1},
+		acFailed:   {title: "FAILED", right: true, num: true, desc: true, drop: 8},
+		acDuration: {title: "DURATION", right: true, num: true, desc: true, drop: 4},
+		acError:    {title: "ERROR", flex: true, min: 12, shrink: 2, drop: 7},
 	}, acTime, true)
 	t.empty = "the audit log is empty: drains are recorded here"
 	return &auditView{path: path, tbl: t, entries: map[string]actions.AuditEntry{}}
@@ -72,17 +72,18 @@ func (v *auditView) id() string    { return "audit" }
 func (v *auditView) crumb() string { return "audit log" }
 
 // header shows the state of the reading (the body names the file).
-func (v *auditView) header(m *Model) (string, string) {
+func (v *auditView) header(m *Model) (string, []string) {
 	switch {
 	case v.path == "":
-		return "", m.st.dim.Render("no audit log")
+		return "", []string{m.st.dim.Render("no audit log"), ""}
 	case v.loading:
-		return "", m.st.dim.Render("reading…")
+		return "", []string{m.st.dim.Render("reading…"), ""}
 	case v.err != nil:
-		return "", m.st.flashError.Render("unreadable")
+		return "", []string{m.st.flashError.Render("unreadable"), ""}
 	}
-	return "", m.st.dim.Render("read; r rereads")
+	return "", []string{m.st.dim.Render("read; r rereads"), m.st.dim.Render("read"), ""}
 }
+
 func (v *auditView) noun() string               { return "entries" }
 func (v *auditView) build(*dataset, *styles)    {}
 func (v *auditView) builtGen() uint64           { return 0 }

@@ -38,12 +38,12 @@ const (
 
 func newDLQView(q backends.Queue) *dlqView {
 	t := newTable([]column{
-		lcOrigin:    {title: "ORIGIN", flex: true, min: 10, shrink: 1},
+		lcOrigin:    {title: "ORIGIN", flex: true, name: true, min: 10},
 		lcReason:    {title: "REASON", flex: true, min: 6, max: 16},
-		lcException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2},
+		lcException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, drop: 7, tail: true},
 		lcCount:     {title: "COUNT", right: true, num: true, desc: true},
-		lcFirst:     {title: "FIRST", num: true, drop: 1},
-		lcLast:      {title: "LAST", num: true, desc: true},
+		lcFirst:     {title: "FIRST", num: true, drop: 9},
+		lcLast:      {title: "LAST", num: true, desc: true, drop: 8},
 	}, lcCount, true)
 	t.empty = "the dead-letter queue is empty"
 	return &dlqView{vhost: q.Vhost, name: q.Name, depth: q.Messages, tbl: t}
@@ -243,15 +243,15 @@ func (m *Model) newDLQsView() *dlqListView {
 
 func newDLQsView() *dlqListView {
 	t := newTable([]column{
-		dcBackend:   {title: "BACKEND"},
-		dcListName:  {title: "NAME", flex: true, min: 12, shrink: 1},
-		dcType:      {title: "TYPE", drop: 5},
+		dcBackend:   {title: "BACKEND", drop: 4},
+		dcListName:  {title: "NAME", flex: true, name: true, min: 12},
+		dcType:      {title: "TYPE", drop: 6},
 		dcDepth:     {title: "DEPTH", right: true, num: true, desc: true},
 		dcToDrain:   {title: "UNDRAINED", right: true, num: true, desc: true, drop: 3},
-		dcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 4},
-		dcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 2},
-		dcTrend:     {title: "TREND", plain: true, drop: 1},
-		dcDetected:  {title: "DETECTED BY", flex: true, min: 8, shrink: 2},
+		dcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 7},
+		dcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 8},
+		dcTrend:     {title: "TREND", plain: true, drop: 9},
+		dcDetected:  {title: "DETECTED BY", flex: true, min: 8, shrink: 2, drop: 5},
 	}, dcDepth, true)
 	t.empty = "no dead-letter queues or topics (none bound to a dead-letter exchange, named like one or carrying dead-letter headers)"
 	return &dlqListView{tbl: t, queues: map[string]backends.Queue{}, dlts: map[string]backends.KafkaDLT{},

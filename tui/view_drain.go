@@ -334,22 +334,21 @@ func (v *drainView) what() string {
 func (v *drainView) local()        {}
 func (v *drainView) crumb() string { return "drain" }
 
-// header names the drained broker and the drain's stage.
-func (v *drainView) header(m *Model) (string, string) {
-	var status string
+// header names the drained broker and the drain's stage (see
+// statusVariants).
+func (v *drainView) header(m *Model) (string, []string) {
+	dim := m.st.dim.Render
 	switch v.stage {
-	case drainForm:
-		status = m.st.dim.Render("options")
 	case drainPlanning:
-		status = v.spin.View() + " " + m.st.dim.Render("planning…")
+		return v.broker, []string{v.spin.View() + " " + dim("planning…"), v.spin.View()}
 	case drainConfirm:
-		status = m.st.flashWarn.Render("awaiting confirmation")
+		return v.broker, []string{m.st.flashWarn.Render("awaiting confirmation"), ""}
 	case drainRunning:
-		status = v.spin.View() + " " + m.st.flashWarn.Render("draining")
+		return v.broker, []string{v.spin.View() + " " + m.st.flashWarn.Render("draining"), v.spin.View()}
 	case drainDone:
-		status = m.st.dim.Render("finished")
+		return v.broker, []string{dim("finished"), ""}
 	}
-	return v.broker, status
+	return v.broker, []string{dim("options"), ""}
 }
 func (v *drainView) noun() string             { return "routes" }
 func (v *drainView) build(*dataset, *styles)  {}
@@ -880,9 +879,13 @@ func (msg drainDoneMsg) update(m *Model) tea.Cmd {
 
 // --- drawing ----------------------------------------------------------------
 
+// body draws the stage's text wrapped to the width (long lines, a
+// reason, a note, the question, wrap: their numbers are never cut off),
+// scrolled so that what the operator acts on is on screen at any size:
+// the field being typed into and the form's error, the planning spinner,
+// the confirmation, the progress bar and its cancel hint, the result.
 func (v *drainView) body(st *styles) []string {
-	var lines []string
-	add := func(s ...string) { lines = append(lines, s...) }
+	var b textBlock
 	title := "Drain the dead letters of " + safe(v.queue) + " (vhost " + safe(v.vhost) + ")"
 	if v.kafka {
 		title = "Drain the dead letters of Kafka topic " + safe(v.queue)
@@ -890,58 +893,102 @@ func (v *drainView) body(st *styles) []string {
 	if v.broker != "" {
 		title += " on " + safe(v.broker)
 	}
-	add(st.sectionTitle.Render(title), "")
+	b.add(st.sectionTitle.Render(title))
+	b.gap()
 	switch v.stage {
 	case drainForm, drainPlanning:
-		add(v.formLines(st)...)
-		add("")
-		if v.stage == drainPlanning {
-			add("  " + v.spin.View() + " " + st.connecting.Render("planning: peeking at the messages (changes nothing)… esc cancels"))
-		} else {
-			add(st.dim.Render("  enter plans (a dry run, changes nothing) · tab/↓ next field · shift+tab/↑ previous · ←/→ change · esc cancels"))
-		}
+		v.formParts(&b, st)
+		b.gap()
 		if v.formErr != "" {
-			add("  " + st.flashError.Render("✗ "+v.formErr))
+			b.keep("  " + st.flashError.Render("✗ "+v.formErr))
+		}
+		keys := st.dim.Render("  enter plans (a dry run, changes nothing) · tab/↓ next field · shift+tab/↑ previous · ←/→ change · esc cancels")
+		switch {
+		case v.stage == drainPlanning:
+			b.pin("  " + v.spin.View() + " " + st.connecting.Render("planning: peeking at the messages (changes nothing)… esc cancels"))
+		case ansi.StringWidth(keys) <= v.width:
+			b.add(keys) // narrower, the key hints below say it
 		}
 	case drainConfirm:
-		add(v.planLines(st)...)
-		add("")
-		add(v.confirmLines(st)...)
+		plan := v.planLines(st)
+		b.keep(plan[0])
+		b.add(plan[1:]...)
+		b.gap()
+		v.confirmParts(&b, st)
 	case drainRunning:
-		add(v.planLines(st)[0], "")
-		add(v.progressLines(st)...)
+		b.add(v.planLines(st)[0])
+		b.gap()
+		v.progressParts(&b, st)
 	case drainDone:
-		add(v.planLines(st)[0], "")
-		add(v.doneLines(st)...)
+		b.add(v.planLines(st)[0])
+		b.gap()
+		v.doneParts(&b, st)
 	}
-	// long lines (a reason, a note, the question) wrap: their numbers
-	// are never cut off
-	out := make([]string, 0, min(len(lines), v.height))
-	for _, l := range lines {
-		for _, w := range strings.Split(ansi.Wrap(l, max(v.width, 20), " "), "\n") {
-			if len(out) < v.height {
-				out = append(out, clip(w, v.width))
-			}
-		}
-	}
-	return out
+	return b.lines(v.width, v.height)
 }
 
-func (v *drainView) formLines(st *styles) []string {
-	editing := v.stage == drainForm
-	label := func(f int, name string) string {
-		if v.focus == f && editing {
-			return st.fieldFocus.Render("› " + fit(name, 8, false))
+// hints are the keys of the drain's stage: the view takes every key.
+func (v *drainView) hints() []key.Binding {
+	h := func(k, desc string) key.Binding { return key.NewBinding(key.WithHelp(k, desc)) }
+	switch v.stage {
+	case drainPlanning:
+		return []key.Binding{h("esc", "cancel the plan")}
+	case drainConfirm:
+		switch {
+		case v.blocked() != "":
+			return []key.Binding{h("any key", "back to the form")}
+		case v.prod:
+			return []key.Binding{h("type", "the "+v.what()+" name"), h("enter", "confirm"), h("esc", "cancel")}
 		}
-		return "  " + st.fieldLabel.Render(fit(name, 8, false))
+		return []key.Binding{h("y", "drain"), h("any other key", "cancel")}
+	case drainRunning:
+		return []key.Binding{h("esc", "cancel (safe)")}
+	case drainDone:
+		return []key.Binding{h("enter/esc", "close")}
 	}
-	text := func(f int, s, hint string) string {
+	return []key.Binding{h("enter", "plan (dry run)"), h("tab/↓", "next field"), h("←/→", "change"), h("esc", "cancel")}
+}
+
+// formParts adds the form's fields, one line each (wrapped when the
+// width asks), the field being edited pinned. A field's hint is dropped
+// when it does not fit on the field's line, except the focused field's,
+// which goes on a line of its own.
+func (v *drainView) formParts(b *textBlock, st *styles) {
+	editing := v.stage == drainForm
+	// field adds a field's line; typed: the value is typed in (its end,
+	// the cursor, is what stays on screen), else chosen (its start).
+	field := func(f int, name, value, hint string, typed bool) {
+		line := "  " + st.fieldLabel.Render(fit(name, 8, false)) + " " + value
+		focused := v.focus == f && editing
+		if focused {
+			line = st.fieldFocus.Render("› "+fit(name, 8, false)) + " " + value
+		}
+		full := line
+		if hint != "" {
+			full += "   " + st.dim.Render(hint)
+		}
+		pin := b.pin
+		if typed {
+			pin = b.pinEnd
+		}
+		switch {
+		case focused && ansi.StringWidth(full) <= v.width:
+			pin(full)
+		case focused:
+			pin(line)
+			if hint != "" && v.formErr == "" { // an error says what is wanted
+				b.keep(spaces(11) + st.dim.Render(hint))
+			}
+		case ansi.StringWidth(full) <= v.width:
+			b.add(full)
+		default:
+			b.add(line)
+		}
+	}
+	text := func(f int, s string) string {
 		s = safe(s)
 		if v.focus == f && editing {
 			s += "█"
-		}
-		if hint != "" {
-			s += "   " + st.dim.Render(hint)
 		}
 		return s
 	}
@@ -960,42 +1007,38 @@ func (v *drainView) formLines(st *styles) []string {
 		return strings.Join(parts, " ")
 	}
 	if v.kafka {
-		target := choices(kafkaDrainTargets, v.target, "")
+		target, hint := choices(kafkaDrainTargets, v.target, ""), "back to the topic (and partition) each record died in"
 		if v.target == targetTopic {
-			target += "   name " + text(dfTarget, v.args[targetTopic], "every record there, by key")
-		} else {
-			target += "   " + st.dim.Render("back to the topic (and partition) each record died in")
+			target += "   name " + text(dfTarget, v.args[targetTopic])
+			hint = "every record there, by key"
 		}
 		skip := 0
 		if v.skipOversized {
 			skip = 1
 		}
-		return []string{
-			label(dfTarget, "Target") + " " + target,
-			label(dfLimit, "Limit") + " " + text(dfLimit, v.limit, "at most N records; empty: up to the log end at start"),
-			label(dfRate, "Rate") + " " + text(dfRate, v.rate, "at most N records/s; empty: unlimited"),
-			label(dfSkipOversized, "Too big") + " " + choices(skipOversizedChoices, skip, "") + "   " +
-				st.dim.Render("records larger than their target's max.message.bytes"),
-			"",
-			st.dim.Render("  every record from where the last drain stopped (consumer group " + safe(kafkaDrainGroup(v.queue)) + "); no filter"),
-		}
+		field(dfTarget, "Target", target, hint, v.target == targetTopic)
+		field(dfLimit, "Limit", text(dfLimit, v.limit), "at most N records; empty: up to the log end at start", true)
+		field(dfRate, "Rate", text(dfRate, v.rate), "at most N records/s; empty: unlimited", true)
+		field(dfSkipOversized, "Too big", choices(skipOversizedChoices, skip, ""), "records larger than their target's max.message.bytes", false)
+		b.gap()
+		b.add(st.dim.Render("  every record from where the last drain stopped (consumer group " + safe(kafkaDrainGroup(v.queue)) + "); no filter"))
+		return
 	}
-	target := choices(drainTargets, v.target, "")
+	target, hint := choices(drainTargets, v.target, ""), ""
 	switch v.target {
 	case targetOrigin:
-		target += "   " + st.dim.Render("back to the queue each message died in")
+		hint = "back to the queue each message died in"
 	case targetExchange:
-		target += "   exchange[:routing-key] " + text(dfTarget, v.args[targetExchange], "")
+		target += "   exchange[:routing-key] " + text(dfTarget, v.args[targetExchange])
 	case targetFile:
-		target += "   path " + text(dfTarget, v.args[targetFile], "(JSON lines)")
+		target += "   path " + text(dfTarget, v.args[targetFile])
+		hint = "(JSON lines)"
 	}
-	return []string{
-		label(dfTarget, "Target") + " " + target,
-		label(dfOrigin, "Origin") + " " + text(dfOrigin, v.origin, "only dead letters from this origin queue; empty: all"),
-		label(dfReason, "Reason") + " " + choices(drainReasons, v.reason, "any"),
-		label(dfLimit, "Limit") + " " + text(dfLimit, v.limit, "at most N messages; empty: the depth at start"),
-		label(dfRate, "Rate") + " " + text(dfRate, v.rate, "at most N messages/s; empty: unlimited"),
-	}
+	field(dfTarget, "Target", target, hint, v.target != targetOrigin)
+	field(dfOrigin, "Origin", text(dfOrigin, v.origin), "only dead letters from this origin queue; empty: all", true)
+	field(dfReason, "Reason", choices(drainReasons, v.reason, "any"), "", false)
+	field(dfLimit, "Limit", text(dfLimit, v.limit), "at most N messages; empty: the depth at start", true)
+	field(dfRate, "Rate", text(dfRate, v.rate), "at most N messages/s; empty: unlimited", true)
 }
 
 // planLines shows the plan as `mqops drain` prints it.
@@ -1100,26 +1143,31 @@ func oversizedLines(p *actions.DrainPlan, st *styles) []string {
 	return lines
 }
 
-func (v *drainView) confirmLines(st *styles) []string {
+// confirmParts adds the confirmation, its question (or the typed name)
+// pinned.
+func (v *drainView) confirmParts(b *textBlock, st *styles) {
 	if why := v.blocked(); why != "" {
-		return []string{st.flashError.Render(why), st.dim.Render("any key goes back to the form")}
+		b.pin(st.flashError.Render(why))
+		b.keep(st.dim.Render("any key goes back to the form"))
+		return
 	}
 	q := "Drain " + safe(v.plan.Summary()) + "?"
 	if !v.prod {
-		return []string{st.confirm.Render(q + " [y/N]"), st.dim.Render("y drains · any other key cancels")}
+		b.pinEnd(st.confirm.Render(q + " [y/N]"))
+		b.keep(st.dim.Render("y drains · any other key cancels"))
+		return
 	}
-	lines := []string{
-		st.confirm.Render(q),
-		st.confirm.Render("This is a production context: type the "+v.what()+" name ("+safe(v.queue)+") to confirm: ") + safe(v.typed) + "█",
-		st.dim.Render("enter confirms · esc cancels"),
-	}
+	b.keep(st.confirm.Render(q))
+	b.pinEnd(st.confirm.Render("This is a production context: type the "+v.what()+" name ("+safe(v.queue)+") to confirm: ") + safe(v.typed) + "█")
+	b.keep(st.dim.Render("enter confirms · esc cancels"))
 	if v.confirmErr != "" {
-		lines = append(lines, st.flashError.Render("✗ "+v.confirmErr))
+		b.keep(st.flashError.Render("✗ " + v.confirmErr))
 	}
-	return lines
 }
 
-func (v *drainView) progressLines(st *styles) []string {
+// progressParts adds the progress of the run, its bar pinned, and how to
+// cancel it.
+func (v *drainView) progressParts(b *textBlock, st *styles) {
 	p := v.prog
 	barW := max(min(40, v.width-40), 10)
 	frac := 0.0
@@ -1138,17 +1186,14 @@ func (v *drainView) progressLines(st *styles) []string {
 		counts = fmt.Sprintf("  %s %s/%s seen · moved %s · failed %s",
 			bar, fmtInt(int64(p.Seen)), total, fmtInt(int64(p.Done)), fmtInt(int64(p.Failed)))
 	}
-	lines := []string{
-		counts,
-		fmt.Sprintf("  %s msg/s · ETA %s · elapsed %s", fmtRate(p.Rate()), fmtDuration(p.ETA()), fmtDuration(p.Elapsed)),
-		"",
-	}
+	b.pin(counts)
+	b.keep(fmt.Sprintf("  %s msg/s · ETA %s · elapsed %s", fmtRate(p.Rate()), fmtDuration(p.ETA()), fmtDuration(p.Elapsed)))
+	b.gap()
 	if v.cancelling {
-		lines = append(lines, st.flashWarn.Render("  cancelling… "+v.cancelSafety()))
+		b.keep(st.flashWarn.Render("  cancelling… " + v.cancelSafety()))
 	} else {
-		lines = append(lines, st.dim.Render("  esc or ctrl+c cancels (safe: "+v.cancelSafety()+")"))
+		b.keep(st.dim.Render("  esc or ctrl+c cancels (safe: " + v.cancelSafety() + ")"))
 	}
-	return lines
 }
 
 // cancelSafety says why cancelling a run loses nothing.
@@ -1194,7 +1239,8 @@ func (v *drainView) stoppedLine() string {
 	return "stopped: " + safe(orDash(v.res.StoppedBecause))
 }
 
-func (v *drainView) doneLines(st *styles) []string {
+// doneParts adds the outcome, its title pinned.
+func (v *drainView) doneParts(b *textBlock, st *styles) {
 	title := st.cells[cellOK].Render("Drain finished")
 	switch {
 	case v.err != nil && v.cancelling:
@@ -1204,15 +1250,18 @@ func (v *drainView) doneLines(st *styles) []string {
 	case v.res != nil && v.res.Failed > 0:
 		title = st.flashWarn.Render("Drain finished with failures")
 	}
-	lines := []string{title, "  " + v.resultLine()}
+	b.pin(title)
+	b.keep("  " + v.resultLine())
 	if v.res != nil {
-		lines = append(lines, "  "+v.stoppedLine())
+		b.keep("  " + v.stoppedLine())
 	}
 	if v.err != nil {
-		lines = append(lines, "  "+st.flashError.Render("✗ "+safe(v.err.Error())))
+		b.keep("  " + st.flashError.Render("✗ "+safe(v.err.Error())))
 	}
+	b.gap()
 	if v.kafka {
-		return append(lines, "", st.dim.Render("  enter or esc closes and reloads the list"))
+		b.add(st.dim.Render("  enter or esc closes and reloads the list"))
+		return
 	}
-	return append(lines, "", st.dim.Render("  enter or esc closes and reloads the queue"))
+	b.add(st.dim.Render("  enter or esc closes and reloads the queue"))
 }

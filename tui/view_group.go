@@ -35,17 +35,17 @@ const (
 
 func newGroupView(name string) *groupView {
 	t := newTable([]column{
-		pcTopic:     {title: "TOPIC", flex: true, min: 10, shrink: 1},
+		pcTopic:     {title: "TOPIC", flex: true, name: true, min: 10},
 		pcPartition: {title: "P", right: true, num: true},
-		pcCommitted: {title: "COMMITTED", right: true, num: true, desc: true},
-		pcLogEnd:    {title: "LOG-END", right: true, num: true, desc: true},
+		pcCommitted: {title: "COMMITTED", right: true, num: true, desc: true, drop: 4},
+		pcLogEnd:    {title: "LOG-END", right: true, num: true, desc: true, drop: 6},
 		pcLag:       {title: "LAG", right: true, num: true, desc: true},
-		pcMember:    {title: "MEMBER", flex: true, min: 6, max: 40, shrink: 3, drop: 4},
-		pcClient:    {title: "CLIENT", flex: true, min: 6, max: 24, shrink: 2, drop: 2},
-		pcHost:      {title: "HOST", flex: true, min: 6, max: 24, shrink: 2, drop: 3},
-		pcTrend:     {title: "TREND", plain: true, drop: 1},
+		pcMember:    {title: "MEMBER", flex: true, min: 6, max: 40, shrink: 3, drop: 10},
+		pcClient:    {title: "CLIENT", flex: true, min: 6, max: 24, shrink: 2, drop: 8},
+		pcHost:      {title: "HOST", flex: true, min: 6, max: 24, shrink: 2, drop: 9},
+		pcTrend:     {title: "TREND", plain: true, drop: 7},
 		pcStatus:    {title: "STATUS", num: true, desc: true},
-		pcTimeLag:   {title: "TIME LAG", right: true, num: true, desc: true},
+		pcTimeLag:   {title: "TIME LAG", right: true, num: true, desc: true, drop: 5},
 		pcNote:      {title: "NOTE"},
 	}, pcTopic, false)
 	t.empty = "the group has no committed offsets and no assignment"

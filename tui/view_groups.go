@@ -33,15 +33,15 @@ const (
 
 func newGroupsView() *groupsView {
 	t := newTable([]column{
-		gcGroup:   {title: "GROUP", flex: true, min: 12, shrink: 1},
-		gcState:   {title: "STATE", flex: true, min: 6},
-		gcMembers: {title: "MEMBERS", right: true, num: true, desc: true},
-		gcTopics:  {title: "TOPICS", right: true, num: true, desc: true, drop: 1},
+		gcGroup:   {title: "GROUP", flex: true, name: true, min: 12},
+		gcState:   {title: "STATE", flex: true, min: 6, drop: 5},
+		gcMembers: {title: "MEMBERS", right: true, num: true, desc: true, drop: 6},
+		gcTopics:  {title: "TOPICS", right: true, num: true, desc: true, drop: 8},
 		gcLag:     {title: "LAG", right: true, num: true, desc: true},
-		gcTrend:   {title: "TREND", plain: true, drop: 2},
+		gcTrend:   {title: "TREND", plain: true, drop: 9},
 		gcStatus:  {title: "STATUS", num: true, desc: true},
-		gcTimeLag: {title: "TIME LAG", right: true, num: true, desc: true},
-		gcDrain:   {title: "TO DRAIN", right: true, num: true, desc: true},
+		gcTimeLag: {title: "TIME LAG", right: true, num: true, desc: true, drop: 3},
+		gcDrain:   {title: "TO DRAIN", right: true, num: true, desc: true, drop: 7},
 	}, gcLag, true)
 	t.empty = "no consumer groups"
 	return &groupsView{tbl: t}

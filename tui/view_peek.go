@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"charm.land/bubbles/v2/key"
+
 	"github.com/mqops/mqops/backends"
 )
 
@@ -83,7 +85,8 @@ func (p *peekPanes) setPage(rows []row, details map[string][]row) {
 
 // layout gives the list up to a third of the body and the rest to the
 // selected item, under a title line; the item shown follows the list's
-// cursor.
+// cursor. Below peekSplitHeight lines only the focused pane is drawn (the
+// detail under its title): j/k always move in a pane on screen.
 func (p *peekPanes) layout(width, height int) {
 	if id := p.list.selectedID(); id != p.shown {
 		p.shown = id
@@ -91,16 +94,26 @@ func (p *peekPanes) layout(width, height int) {
 		p.detail.top()
 	}
 	lh := min(p.list.len()+1, max(height/3, 3))
-	if height < 6 {
+	if height < peekSplitHeight {
 		lh = height
+		if p.onDetail {
+			lh = 0
+		}
 	}
 	dh := max(height-lh-1, 0)
 	p.list.setSize(width, lh)
 	p.detail.setSize(width, dh)
 }
 
+// peekSplitHeight is the least body height that shows both panes of a
+// peek or a topic.
+const peekSplitHeight = 8
+
 func (p *peekPanes) body(st *styles) []string {
-	lines := p.list.view(st, !p.onDetail)
+	var lines []string
+	if p.list.height > 0 {
+		lines = p.list.view(st, !p.onDetail)
+	}
 	for len(lines) < p.list.height {
 		lines = append(lines, "")
 	}
@@ -112,7 +125,7 @@ func (p *peekPanes) body(st *styles) []string {
 		if p.onDetail {
 			title = "▸ " + title
 		}
-		lines = append(lines, st.sectionTitle.Render(title))
+		lines = append(lines, clip(st.sectionTitle.Render(title), p.detail.width))
 		lines = append(lines, p.detail.view(st, p.onDetail)...)
 	}
 	return lines
@@ -221,15 +234,15 @@ const (
 func newPeekView(vhost, name string, total int64) *peekView {
 	cols := []column{
 		mcIndex:       {title: "#", right: true, num: true},
-		mcID:          {title: "MESSAGE ID", flex: true, min: 8, max: 36, shrink: 2},
-		mcRoutingKey:  {title: "ROUTING KEY", flex: true, min: 8, max: 30, shrink: 1},
-		mcExchange:    {title: "EXCHANGE", flex: true, min: 6, max: 24, shrink: 1, drop: 2},
-		mcRedelivered: {title: "REDELIV", drop: 3},
-		mcTimestamp:   {title: "TIMESTAMP", num: true, desc: true, drop: 1},
-		mcOrigin:      {title: "ORIGIN", flex: true, min: 6, max: 24, shrink: 1},
+		mcID:          {title: "MESSAGE ID", flex: true, name: true, min: 8, max: 36},
+		mcRoutingKey:  {title: "ROUTING KEY", flex: true, min: 8, max: 30, shrink: 1, drop: 4},
+		mcExchange:    {title: "EXCHANGE", flex: true, min: 6, max: 24, shrink: 1, drop: 8},
+		mcRedelivered: {title: "REDELIV", drop: 9},
+		mcTimestamp:   {title: "TIMESTAMP", num: true, desc: true, drop: 7},
+		mcOrigin:      {title: "ORIGIN", flex: true, name: true, min: 8, max: 36},
 		mcReason:      {title: "REASON", flex: true, min: 6, max: 16},
-		mcDeaths:      {title: "DEATHS", right: true, num: true, desc: true},
-		mcSize:        {title: "SIZE", right: true, num: true, desc: true},
+		mcDeaths:      {title: "DEATHS", right: true, num: true, desc: true, drop: 6},
+		mcSize:        {title: "SIZE", right: true, num: true, desc: true, drop: 5},
 	}
 	panes := newPeekPanes(cols, mcIndex, "no messages on this page", "select a message",
 		func(r *row) string { return "message " + r.cells[mcIndex] })
@@ -249,6 +262,27 @@ func (v *peekView) noun() string            { return v.peekPanes.noun("messages"
 
 // asking says the view waits for the operator's yes to read a page.
 func (v *peekView) asking() bool { return v.ask >= 0 }
+
+// questionLines is how many lines the question takes at the end of the
+// summary, at width.
+func (v *peekView) questionLines(width int) int {
+	if !v.asking() || len(v.long) == 0 {
+		return 0
+	}
+	return len(wrapLong(width, v.long[len(v.long)-1:]))
+}
+
+// hints are the answers to the question, while it waits (nil: the
+// console's keys).
+func (v *peekView) hints() []key.Binding {
+	if !v.asking() {
+		return nil
+	}
+	return []key.Binding{
+		key.NewBinding(key.WithHelp("y", "read the page")),
+		key.NewBinding(key.WithHelp("any other key", "do not")),
+	}
+}
 
 func (v *peekView) load(src RabbitSource) func(context.Context) (any, error) {
 	vhost, name, page := v.vhost, v.name, v.want

@@ -29,8 +29,8 @@ const (
 func newQueueView(vhost, name string) *queueView {
 	t := newTable([]column{
 		dcKind:  {title: "KIND", nosort: true},
-		dcName:  {title: "NAME", flex: true, min: 24, max: 48, shrink: 1, nosort: true},
-		dcValue: {title: "VALUE", flex: true, min: 24, shrink: 2, nosort: true},
+		dcName:  {title: "NAME", flex: true, name: true, min: 12, max: 48, nosort: true},
+		dcValue: {title: "VALUE", flex: true, min: 12, shrink: 2, nosort: true},
 	}, -1, false)
 	t.empty = "no arguments, policy, bindings nor consumers"
 	return &queueView{vhost: vhost, name: name, tbl: t}

@@ -38,27 +38,27 @@ const (
 )
 
 func newQueueListTable(dlqOnly bool) *table {
-	last := column{title: "DLQ", drop: 5}
+	last := column{title: "DLQ", drop: 6}
 	if dlqOnly {
-		last = column{title: "DETECTED BY", flex: true, min: 16, shrink: 2}
+		last = column{title: "DETECTED BY", flex: true, min: 16, shrink: 2, drop: 6}
 	}
 	t := newTable([]column{
-		qcVhost:     {title: "VHOST", flex: true, min: 7, max: 16, shrink: 2, drop: 3},
-		qcName:      {title: "NAME", flex: true, min: 12, shrink: 1},
-		qcType:      {title: "TYPE", drop: 4},
+		qcVhost:     {title: "VHOST", flex: true, min: 7, max: 16, shrink: 2, drop: 7},
+		qcName:      {title: "NAME", flex: true, name: true, min: 12},
+		qcType:      {title: "TYPE", drop: 10},
 		qcReady:     {title: "READY", right: true, num: true, desc: true},
-		qcUnacked:   {title: "UNACKED", right: true, num: true, desc: true},
-		qcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true},
-		qcPublish:   {title: "PUB/S", right: true, num: true, desc: true},
-		qcDeliver:   {title: "DELIVER/S", right: true, num: true, desc: true},
-		qcTrend:     {title: "TREND", plain: true, drop: 2},
-		qcDrain:     {title: "TO DRAIN", right: true, num: true, desc: true},
-		qcDLX:       {title: "DLX", flex: true, min: 9, max: 24, shrink: 3, drop: 1},
+		qcUnacked:   {title: "UNACKED", right: true, num: true, desc: true, drop: 4},
+		qcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 3},
+		qcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 8},
+		qcDeliver:   {title: "DELIVER/S", right: true, num: true, desc: true, drop: 9},
+		qcTrend:     {title: "TREND", plain: true, drop: 12},
+		qcDrain:     {title: "TO DRAIN", right: true, num: true, desc: true, drop: 5},
+		qcDLX:       {title: "DLX", flex: true, min: 9, max: 24, shrink: 3, drop: 11},
 		qcDLQ:       last,
 	}, qcReady, true)
 	t.empty = "no queues"
 	if dlqOnly {
-		t.cols[qcDLX].drop = 6 // a DLQ rarely dead-letters: its DLX goes first
+		t.cols[qcDLX].drop = 13 // a DLQ rarely dead-letters: its DLX goes first
 		t.empty = "no dead-letter queues (none bound to a dead-letter exchange nor named like one)"
 	}
 	return t

@@ -45,24 +45,24 @@ const (
 func newTopicView(name string) *topicView {
 	parts := newTable([]column{
 		tpPartition: {title: "P", right: true, num: true},
-		tpLeader:    {title: "LEADER", right: true, num: true},
-		tpReplicas:  {title: "REPLICAS", flex: true, min: 4, shrink: 1, drop: 2},
-		tpISR:       {title: "ISR", flex: true, min: 4, shrink: 1},
+		tpLeader:    {title: "LEADER", right: true, num: true, drop: 5},
+		tpReplicas:  {title: "REPLICAS", flex: true, min: 4, shrink: 1, drop: 9},
+		tpISR:       {title: "ISR", flex: true, min: 4, shrink: 1, drop: 4},
 		tpURP:       {title: "UNDER-REPL"},
-		tpLogStart:  {title: "LOG-START", right: true, num: true, desc: true, drop: 1},
-		tpLogEnd:    {title: "LOG-END", right: true, num: true, desc: true},
+		tpLogStart:  {title: "LOG-START", right: true, num: true, desc: true, drop: 8},
+		tpLogEnd:    {title: "LOG-END", right: true, num: true, desc: true, drop: 7},
 		tpMessages:  {title: "MESSAGES", right: true, num: true, desc: true},
-		tpRate:      {title: "MSG/S", right: true, num: true, desc: true},
-		tpNote:      {title: "NOTE", flex: true, min: 4},
+		tpRate:      {title: "MSG/S", right: true, num: true, desc: true, drop: 6},
+		tpNote:      {title: "NOTE", flex: true, min: 4, shrink: 1},
 	}, tpPartition, false)
 	parts.empty = "the topic has no partitions"
 	groups := newTable([]column{
-		tgGroup:      {title: "GROUP", flex: true, min: 12, shrink: 1},
-		tgState:      {title: "STATE", flex: true, min: 6},
-		tgPartitions: {title: "PARTITIONS", right: true, num: true, desc: true},
+		tgGroup:      {title: "GROUP", flex: true, name: true, min: 12},
+		tgState:      {title: "STATE", flex: true, min: 6, drop: 7},
+		tgPartitions: {title: "PARTITIONS", right: true, num: true, desc: true, drop: 9},
 		tgLag:        {title: "LAG", right: true, num: true, desc: true},
 		tgStatus:     {title: "STATUS", num: true, desc: true},
-		tgTimeLag:    {title: "TIME LAG", right: true, num: true, desc: true},
+		tgTimeLag:    {title: "TIME LAG", right: true, num: true, desc: true, drop: 8},
 	}, tgLag, true)
 	groups.empty = "no consumer group has offsets on this topic"
 	return &topicView{name: name, parts: parts, groups: groups}
@@ -98,8 +98,11 @@ func (v *topicView) summary(width int) []string { return v.sum.wrap(width) }
 func (v *topicView) layout(width, height int) {
 	want := max(v.groups.len(), 1) + 1
 	gh := min(want, max(height/3, 2))
-	if height < 6 {
+	if height < peekSplitHeight { // the focused pane only
 		gh = 0
+		if v.onGroups {
+			gh = max(height-1, 0)
+		}
 	}
 	ph := height - gh
 	if gh > 0 {

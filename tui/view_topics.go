@@ -25,13 +25,13 @@ const (
 
 func newTopicsView() *topicsView {
 	t := newTable([]column{
-		tcTopic:      {title: "TOPIC", flex: true, min: 12, shrink: 1},
-		tcPartitions: {title: "PARTITIONS", right: true, num: true, desc: true},
+		tcTopic:      {title: "TOPIC", flex: true, name: true, min: 12},
+		tcPartitions: {title: "PARTITIONS", right: true, num: true, desc: true, drop: 8},
 		tcMessages:   {title: "MESSAGES", right: true, num: true, desc: true},
-		tcRate:       {title: "MSG/S", right: true, num: true, desc: true},
-		tcURP:        {title: "UNDER-REPL", right: true, num: true, desc: true},
-		tcTrend:      {title: "PRODUCED", plain: true, drop: 1},
-		tcNote:       {title: "NOTE", flex: true, min: 4},
+		tcRate:       {title: "MSG/S", right: true, num: true, desc: true, drop: 7},
+		tcURP:        {title: "UNDER-REPL", right: true, num: true, desc: true, drop: 6},
+		tcTrend:      {title: "PRODUCED", plain: true, drop: 9},
+		tcNote:       {title: "NOTE", flex: true, min: 4, shrink: 1},
 	}, tcTopic, false)
 	t.empty = "no topics"
 	return &topicsView{tbl: t}
