@@ -17,7 +17,7 @@ func (m *Model) filterKey(msg tea.KeyPressMsg) tea.Cmd {
 		err := m.filterErr
 		m.closeFilter()
 		if err != nil {
-			return m.setFlash(flashError, "invalid filter: "+safe(err.Error()))
+			return m.setFlash(flashError, "invalid filter: "+errText(err))
 		}
 		return nil
 	}

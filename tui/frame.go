@@ -80,9 +80,22 @@ func (m *Model) headerLine(w int) string {
 	if cluster != "" {
 		left = badge + " " + m.st.cluster.Render(cluster) + ro
 	}
+	// Each form of the state is tried with the cluster whole, then cut to
+	// no less than clusterKept: a long broker list gives way before the
+	// clock does.
 	for _, st := range status {
 		if fits(left, st, w) {
 			return spread(left, st, w)
+		}
+		if cluster == "" {
+			continue
+		}
+		room := w - ansi.StringWidth(badge+ro) - 1
+		if st != "" {
+			room -= ansi.StringWidth(st) + 1
+		}
+		if room >= clusterKept {
+			return spread(badge+" "+m.st.cluster.Render(truncate(cluster, room, "…"))+ro, st, w)
 		}
 	}
 	last := status[len(status)-1]
@@ -107,8 +120,12 @@ func (m *Model) headerLine(w int) string {
 	return clip(m.st.contextBadge.Render(truncate(name, room, "…"))+roShort, w)
 }
 
-// minClusterShown is the narrowest the cluster is cut to before it goes.
-const minClusterShown = 8
+// minClusterShown is the narrowest the cluster is cut to before it goes;
+// clusterKept is how much of it stays before the refresh state shortens.
+const (
+	minClusterShown = 8
+	clusterKept     = 20
+)
 
 // fits says whether left and right fit on a line of width w (a space
 // apart).

@@ -806,3 +806,26 @@ func TestScrollKeepsCursorVisible(t *testing.T) {
 		t.Fatalf("after resize: cursor %d outside window [%d,%d)", tbl.cursor, tbl.offset, tbl.offset+tbl.bodyHeight())
 	}
 }
+
+// TestSecretsNeverOnScreen: an error that carries a secret (a library
+// echoing an address with its password, a URL with a token) reaches the
+// screen — placeholder and flash — redacted.
+func TestSecretsNeverOnScreen(t *testing.T) {
+	src := &cannedSource{}
+	src.set(nil, errors.New("dial SASL_SSL://ops:hunter2-pw@kafka-1:9093: i/o timeout; see https://h/x?token=tok-123"))
+	h := newHarness(t, Options{}, src)
+	s := h.screen()
+	if strings.Contains(s, "hunter2-pw") || strings.Contains(s, "tok-123") {
+		t.Fatalf("a secret is on screen:\n%s", s)
+	}
+	if !strings.Contains(s, "ops:REDACTED@kafka-1:9093") {
+		t.Fatalf("the error is not shown:\n%s", s)
+	}
+	src.set(cluster(0), nil)
+	fire[refreshTickMsg](h)
+	src.set(nil, errors.New("auth failed for amqp://u:hunter2-pw@rabbit:5672"))
+	fire[refreshTickMsg](h)
+	if s := h.screen(); strings.Contains(s, "hunter2-pw") || !strings.Contains(s, "REDACTED") {
+		t.Fatalf("flash:\n%s", s)
+	}
+}

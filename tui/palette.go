@@ -152,7 +152,7 @@ func (m *Model) contextChecked(msg contextCheckedMsg) tea.Cmd {
 	}
 	m.switching = ""
 	if msg.err != nil {
-		return m.setFlash(flashError, "cannot open context "+safe(msg.name)+": "+safe(msg.err.Error()))
+		return m.setFlash(flashError, "cannot open context "+safe(msg.name)+": "+errText(msg.err))
 	}
 	m.exit = Exit{Context: msg.name, View: m.stack[0].id()} // a top-level view: New opens it
 	return m.quit()

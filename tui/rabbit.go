@@ -131,7 +131,7 @@ func (m *Model) handleRabbit(msg rabbitMsg) tea.Cmd {
 		}
 		if !rv.periodic() {
 			m.refresh.idle = true
-			return m.setFlash(flashError, "loading "+rv.what()+" failed (r retries): "+safe(msg.err.Error()))
+			return m.setFlash(flashError, "loading "+rv.what()+" failed (r retries): "+errText(msg.err))
 		}
 		d := m.backoffAfter(st.failures)
 		st.nextAt = now.Add(d)
@@ -139,7 +139,7 @@ func (m *Model) handleRabbit(msg rabbitMsg) tea.Cmd {
 		if st.loaded {
 			text += ", showing data of " + st.lastOK.Format("15:04:05")
 		}
-		text += "): " + safe(msg.err.Error())
+		text += "): " + errText(msg.err)
 		return tea.Batch(m.setFlash(flashError, text), m.schedule(d))
 	}
 	st.failures = 0
@@ -221,7 +221,7 @@ func (m *Model) rabbitPlaceholder(rv rabbitView) []string {
 	if st.lastErr != nil {
 		lines := []string{"",
 			"  " + m.st.flashError.Render("Cannot load "+rv.what()+" from "+broker+":"),
-			"  " + m.st.flashError.Render(safe(st.lastErr.Error())),
+			"  " + m.st.flashError.Render(errText(st.lastErr)),
 			"",
 		}
 		switch {

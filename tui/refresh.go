@@ -152,7 +152,7 @@ func (m *Model) handleSnapshot(msg snapshotMsg) tea.Cmd {
 		if m.data.snap != nil {
 			text += ", showing data of " + m.refresh.lastOK.Format("15:04:05")
 		}
-		text += "): " + safe(msg.err.Error())
+		text += "): " + errText(msg.err)
 		return tea.Batch(m.setFlash(flashError, text), m.schedule(d))
 	}
 	m.refresh.failures = 0

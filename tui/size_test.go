@@ -636,9 +636,11 @@ func TestNarrowHeaderOrder(t *testing.T) {
 		want, notWant []string
 	}{
 		{120, []string{prodContext, longCluster, "READ-ONLY", "refreshed 09:30:10"}, nil},
-		{90, []string{prodContext, longCluster, "READ-ONLY", "09:30:10"}, []string{"refreshed"}},
-		{80, []string{prodContext, longCluster, "READ-ONLY"}, []string{"09:30:10"}},
-		{60, []string{prodContext, "b-1.hbscale-prod", "…", "READ-ONLY"}, []string{"09:30:10"}},
+		// a long broker list is cut (to no less than 20 cells) before the
+		// refresh state shortens, and goes before the context and badge
+		{90, []string{prodContext, "b-1.hbscale-prod.kafka.eu-west-1", "…", "READ-ONLY", "refreshed 09:30:10"}, nil},
+		{80, []string{prodContext, "b-1.hbscale-prod.kafka", "…", "READ-ONLY", "refreshed 09:30:10"}, nil},
+		{60, []string{prodContext, "b-1.hbscale-prod", "…", "READ-ONLY", "09:30:10"}, []string{"refreshed"}},
 		{30, []string{prodContext, "READ-ONLY"}, []string{"b-1."}},
 		{21, []string{prodContext, " RO "}, []string{"READ-ONLY"}},
 		{20, []string{"prod-eu-west…", " RO "}, nil},

@@ -180,7 +180,7 @@ func (msg auditMsg) update(m *Model) tea.Cmd {
 	v.bad = msg.bad
 	var cmd tea.Cmd
 	if msg.err != nil {
-		cmd = m.setFlash(flashError, "reading the audit log failed (r retries): "+safe(msg.err.Error()))
+		cmd = m.setFlash(flashError, "reading the audit log failed (r retries): "+errText(msg.err))
 	}
 	if msg.err == nil || len(msg.entries) > 0 {
 		v.setEntries(msg.entries)
@@ -198,7 +198,7 @@ func (v *auditView) setSummary(st *styles) {
 		return
 	case !v.loaded && v.err != nil:
 		v.sum = summaryLines{parts: []string{kv("audit log", safe(v.path))},
-			extra: []string{st.flashError.Render("cannot read the audit log: " + safe(v.err.Error())), st.dim.Render("r retries")}}
+			extra: []string{st.flashError.Render("cannot read the audit log: " + errText(v.err)), st.dim.Render("r retries")}}
 		return
 	case !v.loaded:
 		v.sum = summaryLines{parts: []string{kv("audit log", safe(v.path))}, extra: []string{st.connecting.Render("reading the audit log…")}}
@@ -213,7 +213,7 @@ func (v *auditView) setSummary(st *styles) {
 		v.sum.extra = append(v.sum.extra, st.flashWarn.Render("! "+fmtInt(int64(v.bad))+" corrupt line(s) skipped"))
 	}
 	if v.err != nil {
-		v.sum.extra = append(v.sum.extra, st.flashError.Render("✗ "+safe(v.err.Error())))
+		v.sum.extra = append(v.sum.extra, st.flashError.Render("✗ "+errText(v.err)))
 	}
 	v.sum.extra = append(v.sum.extra, st.dim.Render("newest first · enter shows an entry · / filters · r reloads"))
 }

@@ -388,7 +388,7 @@ func (v *dlqListView) apply(res any, now time.Time, st *styles) notice {
 	if r.rabbit {
 		if r.rabbitErr != nil {
 			v.rmq.err = r.rabbitErr
-			failed = append(failed, "rabbitmq: "+safe(r.rabbitErr.Error()))
+			failed = append(failed, "rabbitmq: "+errText(r.rabbitErr))
 		} else {
 			v.applyQueues(r.queues, now)
 		}
@@ -396,7 +396,7 @@ func (v *dlqListView) apply(res any, now time.Time, st *styles) notice {
 	if r.kafka {
 		if r.kafkaErr != nil {
 			v.kafka.err = r.kafkaErr
-			failed = append(failed, "kafka: "+safe(r.kafkaErr.Error()))
+			failed = append(failed, "kafka: "+errText(r.kafkaErr))
 		} else {
 			v.applyTopics(r.dlts, r.scanned, now)
 		}
@@ -586,7 +586,7 @@ func (v *dlqListView) summarize(st *styles) {
 		if s.s.loaded {
 			text += "showing the list of " + s.s.lastOK.Format("15:04:05") + ": "
 		}
-		v.sum.extra = append(v.sum.extra, st.flashError.Render(text+safe(s.s.err.Error())))
+		v.sum.extra = append(v.sum.extra, st.flashError.Render(text+errText(s.s.err)))
 	}
 	v.sum.extra = append(v.sum.extra, st.dim.Render("enter opens the dead-letter groups · p peeks (nothing is consumed nor committed)"))
 }

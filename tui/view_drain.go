@@ -701,7 +701,7 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 	if v.kafka {
 		o, err := v.kafkaOptions(m)
 		if err != nil {
-			v.formErr = safe(err.Error())
+			v.formErr = errText(err)
 			return nil
 		}
 		v.kopts = o
@@ -710,7 +710,7 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 	} else {
 		o, err := v.options(m)
 		if err != nil {
-			v.formErr = safe(err.Error())
+			v.formErr = errText(err)
 			return nil
 		}
 		v.opts = o
@@ -754,7 +754,7 @@ func (msg drainPlanMsg) update(m *Model) tea.Cmd {
 	v.cancel = nil
 	if msg.err != nil {
 		v.stage = drainForm
-		v.formErr = "the plan failed: " + safe(msg.err.Error())
+		v.formErr = "the plan failed: " + errText(msg.err)
 		return m.setFlash(flashError, v.formErr)
 	}
 	v.plan = msg.plan
@@ -872,7 +872,7 @@ func (msg drainDoneMsg) update(m *Model) tea.Cmd {
 	case msg.err != nil && v.cancelling:
 		return m.setFlash(flashWarn, "drain cancelled: "+v.resultLine())
 	case msg.err != nil:
-		return m.setFlash(flashError, "drain failed: "+safe(msg.err.Error()))
+		return m.setFlash(flashError, "drain failed: "+errText(msg.err))
 	}
 	return m.setFlash(flashInfo, "drain done: "+v.resultLine())
 }
@@ -1256,7 +1256,7 @@ func (v *drainView) doneParts(b *textBlock, st *styles) {
 		b.keep("  " + v.stoppedLine())
 	}
 	if v.err != nil {
-		b.keep("  " + st.flashError.Render("✗ "+safe(v.err.Error())))
+		b.keep("  " + st.flashError.Render("✗ "+errText(v.err)))
 	}
 	b.gap()
 	if v.kafka {
