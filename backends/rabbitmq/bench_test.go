@@ -35,6 +35,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -145,7 +146,10 @@ func TestBenchDrainVsShovel(t *testing.T) {
 	if os.Getenv("MQOPS_BENCH_SHOVEL") != "1" {
 		t.Skip("set MQOPS_BENCH_SHOVEL=1 to run the drain vs shovel benchmark")
 	}
-	backends.TuneGC() // as cmd/mqops runs
+	backends.TuneGC() // as cmd/mqops runs, on one processor (see oneProcessor in cmd/mqops)
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
 	e := newBenchEnv(t)
 	prefetch, _ := strconv.Atoi(os.Getenv("MQOPS_BENCH_PREFETCH"))
 	e.body = benchBody(benchEnvInt("MQOPS_BENCH_BODY", 0))
