@@ -1,25 +1,31 @@
 package rabbitmq_test
 
-// TestBenchDrainVsShovel is the "Drain vs dynamic shovel" benchmark of
-// docs/BENCHMARKS.md (scripts/bench runs it). It needs the broker of
-// scripts/testenv and runs only with MQOPS_BENCH_SHOVEL=1:
+// The "Drain vs dynamic shovel" benchmarks of docs/BENCHMARKS.md. They need
+// the broker of scripts/testenv and run only when asked:
 //
 //	eval "$(scripts/testenv env)"
+//	go build -o bin/mqops ./cmd/mqops
+//	MQOPS_BENCH_PROCESS=1 MQOPS_BIN=$PWD/bin/mqops go test -count=1 -run TestBenchDrainProcessVsShovel -v ./backends/rabbitmq/
 //	MQOPS_BENCH_SHOVEL=1 go test -count=1 -run TestBenchDrainVsShovel -v ./backends/rabbitmq/
 //
-// Each round builds N persistent dead letters (half from a classic and
-// half from a quorum origin, rejected into a classic DLQ through a fanout
-// DLX), drains them to their origins the way `mqops drain --to origin`
-// does (actions.ExecuteDrain), then builds the same N again and moves them
-// with a dynamic shovel (ack-mode on-confirm, src-delete-after
-// queue-length: what the management UI's "Move messages" creates) until
-// the DLQ is empty and the shovel deleted itself. Rounds alternate which
-// side goes first.
+// TestBenchDrainProcessVsShovel (what `scripts/bench rabbitmq` runs) times
+// the built binary, `mqops drain rabbitmq:<dlq> --to origin --yes`, from
+// exec to exit; TestBenchDrainVsShovel times actions.ExecuteDrain in this
+// process (for profiling: MQOPS_BENCH_CPUPROFILE). Each round builds N
+// persistent dead letters (spread over the origin queues, rejected into a
+// classic DLQ through a fanout DLX), drains them to their origins the way
+// `mqops drain --to origin` does, then builds the same N again and moves
+// them with a dynamic shovel (ack-mode on-confirm, src-delete-after
+// queue-length: what the management UI's "Move messages" creates) into the
+// first origin until the DLQ is empty and the shovel deleted itself.
+// Rounds alternate which side goes first.
 //
 // Environment: MQOPS_BENCH_N (20000), MQOPS_BENCH_ROUNDS (3),
 // MQOPS_BENCH_PREFETCH (the drain's --prefetch, default 0: the CLI's),
-// MQOPS_BENCH_ORIGINS (classic,quorum), MQOPS_BENCH_OUT (a JSON file for
-// the results), MQOPS_BENCH_CPUPROFILE (a CPU profile of the drains).
+// MQOPS_BENCH_ORIGINS (queue types of the origins, default classic,quorum),
+// MQOPS_BENCH_BODY (body bytes: 1,024 for the whole process, ~300 in
+// process), MQOPS_BENCH_BROKER_PID (the broker's process, for its CPU),
+// MQOPS_BENCH_OUT (a JSON file for the results).
 
 import (
 	"bytes"
@@ -77,6 +83,20 @@ type benchResult struct {
 	DrainBrokerCPU  float64 `json:"drain_broker_cpu"`
 	ShovelBrokerCPU float64 `json:"shovel_broker_cpu"`
 	DrainClientCPU  float64 `json:"drain_client_cpu"`
+	// the machine's load average (1, 5, 15 minutes) before and after
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+	// Whole is true for the whole-process comparison (the built binary)
+	Whole bool `json:"whole_process"`
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages of the machine.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
 }
 
 // cpuSeconds returns the user+system CPU seconds of a process (0: self).
@@ -113,6 +133,8 @@ type benchEnv struct {
 	origins    []string
 	n          int
 	body       []byte
+	audit      *actions.AuditLog
+	whole      bool // the drain is the built binary
 }
 
 func benchEnvInt(name string, def int) int {
@@ -198,6 +220,7 @@ func TestBenchDrainProcessVsShovel(t *testing.T) {
 	prefetch, _ := strconv.Atoi(os.Getenv("MQOPS_BENCH_PREFETCH"))
 	e.body = benchBody(benchEnvInt("MQOPS_BENCH_BODY", 1024))
 	e.setUp(benchOrigins())
+	e.whole = true
 	dir := t.TempDir()
 	e.compare(prefetch, func(int) (float64, float64) { return e.drainProcess(bin, prefetch, dir) })
 }
@@ -257,7 +280,8 @@ func (e *benchEnv) compare(prefetch int, drain func(round int) (secs, clientCPU 
 		Erlang string `json:"erlang_version"`
 	}
 	e.mgmtJSON("GET", "/api/overview", nil, &ov)
-	res := benchResult{N: e.n, Prefetch: prefetch, Origins: benchOrigins(), BodyBytes: len(e.body), RabbitVersion: ov.Rabbit, ErlangVersion: ov.Erlang}
+	res := benchResult{N: e.n, Prefetch: prefetch, Origins: benchOrigins(), BodyBytes: len(e.body), RabbitVersion: ov.Rabbit, ErlangVersion: ov.Erlang,
+		LoadBefore: loadAvg(), Whole: e.whole}
 	var drains, shovels, builds, dBroker, sBroker, dClient []float64
 	brokerPID := benchEnvInt("MQOPS_BENCH_BROKER_PID", -1)
 	for r := 0; r < rounds; r++ {
@@ -289,6 +313,7 @@ func (e *benchEnv) compare(prefetch int, drain func(round int) (secs, clientCPU 
 			}
 		}
 	}
+	res.LoadAfter = loadAvg()
 	res.DrainMedian, res.ShovelMedian, res.BuildSeconds = median(drains), median(shovels), median(builds)
 	res.Ratio = res.DrainMedian / res.ShovelMedian
 	res.DrainBrokerCPU, res.ShovelBrokerCPU, res.DrainClientCPU = median(dBroker), median(sBroker), median(dClient)
@@ -460,7 +485,10 @@ func (e *benchEnv) build() float64 {
 // does, and checks that every message arrived where it came from.
 func (e *benchEnv) drain(c *rabbitmq.Client, prefetch int) float64 {
 	start := time.Now()
-	res, err := actions.ExecuteDrain(context.Background(), c, actions.DrainOptions{Vhost: "/", Queue: e.dlq, To: "origin", Prefetch: prefetch}, nil, nil)
+	if e.audit == nil { // as the CLI, the drain writes its audit entry
+		e.audit = actions.NewAuditLog(filepath.Join(e.t.TempDir(), "audit.jsonl"))
+	}
+	res, err := actions.ExecuteDrain(context.Background(), c, actions.DrainOptions{Vhost: "/", Queue: e.dlq, To: "origin", Prefetch: prefetch}, e.audit, nil)
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		e.t.Fatal(err)
