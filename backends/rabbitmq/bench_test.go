@@ -1,27 +1,34 @@
 package rabbitmq_test
 
-// TestBenchDrainVsShovel is the "Drain vs dynamic shovel" benchmark of
-// docs/BENCHMARKS.md (scripts/bench runs it). It needs the broker of
-// scripts/testenv and runs only with MQOPS_BENCH_SHOVEL=1:
+// The "Drain vs dynamic shovel" benchmarks of docs/BENCHMARKS.md. They need
+// the broker of scripts/testenv and run only when asked:
 //
 //	eval "$(scripts/testenv env)"
+//	go build -o bin/mqops ./cmd/mqops
+//	MQOPS_BENCH_PROCESS=1 MQOPS_BIN=$PWD/bin/mqops go test -count=1 -run TestBenchDrainProcessVsShovel -v ./backends/rabbitmq/
 //	MQOPS_BENCH_SHOVEL=1 go test -count=1 -run TestBenchDrainVsShovel -v ./backends/rabbitmq/
 //
-// Each round builds N persistent dead letters (half from a classic and
-// half from a quorum origin, rejected into a classic DLQ through a fanout
-// DLX), drains them to their origins the way `mqops drain --to origin`
-// does (actions.ExecuteDrain), then builds the same N again and moves them
-// with a dynamic shovel (ack-mode on-confirm, src-delete-after
-// queue-length: what the management UI's "Move messages" creates) until
-// the DLQ is empty and the shovel deleted itself. Rounds alternate which
-// side goes first.
+// TestBenchDrainProcessVsShovel (what `scripts/bench rabbitmq` runs) times
+// the built binary, `mqops drain rabbitmq:<dlq> --to origin --yes`, from
+// exec to exit; TestBenchDrainVsShovel times actions.ExecuteDrain in this
+// process (for profiling: MQOPS_BENCH_CPUPROFILE). Each round builds N
+// persistent dead letters (spread over the origin queues, rejected into a
+// classic DLQ through a fanout DLX), drains them to their origins the way
+// `mqops drain --to origin` does, then builds the same N again and moves
+// them with a dynamic shovel (ack-mode on-confirm, src-delete-after
+// queue-length: what the management UI's "Move messages" creates) into the
+// first origin until the DLQ is empty and the shovel deleted itself.
+// Rounds alternate which side goes first.
 //
 // Environment: MQOPS_BENCH_N (20000), MQOPS_BENCH_ROUNDS (3),
 // MQOPS_BENCH_PREFETCH (the drain's --prefetch, default 0: the CLI's),
-// MQOPS_BENCH_ORIGINS (classic,quorum), MQOPS_BENCH_OUT (a JSON file for
-// the results), MQOPS_BENCH_CPUPROFILE (a CPU profile of the drains).
+// MQOPS_BENCH_ORIGINS (queue types of the origins, default classic,quorum),
+// MQOPS_BENCH_BODY (body bytes: 1,024 for the whole process, ~300 in
+// process), MQOPS_BENCH_BROKER_PID (the broker's process, for its CPU),
+// MQOPS_BENCH_OUT (a JSON file for the results).
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -31,6 +38,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -72,6 +83,20 @@ type benchResult struct {
 	DrainBrokerCPU  float64 `json:"drain_broker_cpu"`
 	ShovelBrokerCPU float64 `json:"shovel_broker_cpu"`
 	DrainClientCPU  float64 `json:"drain_client_cpu"`
+	// the machine's load average (1, 5, 15 minutes) before and after
+	LoadBefore string `json:"load_before"`
+	LoadAfter  string `json:"load_after"`
+	// Whole is true for the whole-process comparison (the built binary)
+	Whole bool `json:"whole_process"`
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages of the machine.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return ""
 }
 
 // cpuSeconds returns the user+system CPU seconds of a process (0: self).
@@ -108,6 +133,8 @@ type benchEnv struct {
 	origins    []string
 	n          int
 	body       []byte
+	audit      *actions.AuditLog
+	whole      bool // the drain is the built binary
 }
 
 func benchEnvInt(name string, def int) int {
@@ -117,33 +144,213 @@ func benchEnvInt(name string, def int) int {
 	return def
 }
 
-func TestBenchDrainVsShovel(t *testing.T) {
-	if os.Getenv("MQOPS_BENCH_SHOVEL") != "1" {
-		t.Skip("set MQOPS_BENCH_SHOVEL=1 to run the drain vs shovel benchmark")
-	}
-	backends.TuneGC() // as cmd/mqops runs
+// newBenchEnv reads the broker's addresses and the workload from the
+// environment.
+func newBenchEnv(t *testing.T) *benchEnv {
 	e := &benchEnv{t: t, amqpURL: os.Getenv("RABBITMQ_URL"), mgmt: os.Getenv("RABBITMQ_MANAGEMENT_URL"),
 		user: os.Getenv("RABBITMQ_USER"), pass: os.Getenv("RABBITMQ_PASSWORD"),
 		n: benchEnvInt("MQOPS_BENCH_N", 20000)}
 	if e.amqpURL == "" || e.mgmt == "" {
 		t.Fatal("RABBITMQ_URL and RABBITMQ_MANAGEMENT_URL must be set (eval \"$(scripts/testenv env)\")")
 	}
-	rounds := benchEnvInt("MQOPS_BENCH_ROUNDS", 3)
-	prefetch, _ := strconv.Atoi(os.Getenv("MQOPS_BENCH_PREFETCH"))
-	types := strings.Split(os.Getenv("MQOPS_BENCH_ORIGINS"), ",")
-	if os.Getenv("MQOPS_BENCH_ORIGINS") == "" {
-		types = []string{"classic", "quorum"}
+	return e
+}
+
+// benchOrigins is MQOPS_BENCH_ORIGINS as a list of queue types.
+func benchOrigins() []string {
+	if v := os.Getenv("MQOPS_BENCH_ORIGINS"); v != "" {
+		return strings.Split(v, ",")
 	}
-	// a typical event: ~300 bytes of JSON
-	e.body = []byte(`{"type":"order.created","order_id":"00000000-0000-0000-0000-000000000000","customer":"c-123456",` +
+	return []string{"classic", "quorum"}
+}
+
+func TestBenchDrainVsShovel(t *testing.T) {
+	if os.Getenv("MQOPS_BENCH_SHOVEL") != "1" {
+		t.Skip("set MQOPS_BENCH_SHOVEL=1 to run the drain vs shovel benchmark")
+	}
+	backends.TuneGC() // as cmd/mqops runs, on one processor (see oneProcessor in cmd/mqops)
+	if os.Getenv("GOMAXPROCS") == "" {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	}
+	e := newBenchEnv(t)
+	prefetch, _ := strconv.Atoi(os.Getenv("MQOPS_BENCH_PREFETCH"))
+	e.body = benchBody(benchEnvInt("MQOPS_BENCH_BODY", 0))
+	e.setUp(benchOrigins())
+	cfg := rabbitmq.Config{URL: strings.Replace(e.amqpURL, ":"+e.pass+"@", "@", 1), ManagementURL: e.mgmt, Username: e.user, Password: e.pass}
+	client, err := rabbitmq.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prof *os.File
+	if p := os.Getenv("MQOPS_BENCH_CPUPROFILE"); p != "" {
+		if prof, err = os.Create(p); err != nil {
+			t.Fatal(err)
+		}
+		defer prof.Close()
+	}
+	e.compare(prefetch, func(round int) (float64, float64) {
+		c0 := cpuSeconds(0)
+		if prof != nil && round == 0 {
+			must(t, pprof.StartCPUProfile(prof))
+		}
+		secs := e.drain(client, prefetch)
+		if prof != nil && round == 0 {
+			pprof.StopCPUProfile()
+		}
+		return secs, cpuSeconds(0) - c0
+	})
+}
+
+// TestBenchDrainProcessVsShovel is the whole-process comparison of
+// docs/BENCHMARKS.md: the built binary, `mqops drain rabbitmq:<dlq> --to
+// origin --yes`, timed from exec to exit (process start, plan, move,
+// final count, audit, exit), against the dynamic shovel in the same run.
+// It runs with MQOPS_BENCH_PROCESS=1 and MQOPS_BIN (the binary); the
+// bodies are MQOPS_BENCH_BODY bytes (default 1,024); the other settings
+// are TestBenchDrainVsShovel's (MQOPS_BENCH_PREFETCH adds --prefetch).
+func TestBenchDrainProcessVsShovel(t *testing.T) {
+	if os.Getenv("MQOPS_BENCH_PROCESS") != "1" {
+		t.Skip("set MQOPS_BENCH_PROCESS=1 and MQOPS_BIN to run the whole-process drain vs shovel benchmark")
+	}
+	bin := os.Getenv("MQOPS_BIN")
+	if bin == "" {
+		t.Fatal("MQOPS_BIN must name the mqops binary (go build -o bin/mqops ./cmd/mqops)")
+	}
+	e := newBenchEnv(t)
+	prefetch, _ := strconv.Atoi(os.Getenv("MQOPS_BENCH_PREFETCH"))
+	e.body = benchBody(benchEnvInt("MQOPS_BENCH_BODY", 1024))
+	e.setUp(benchOrigins())
+	e.whole = true
+	dir := t.TempDir()
+	e.compare(prefetch, func(int) (float64, float64) { return e.drainProcess(bin, prefetch, dir) })
+}
+
+var drainOutput = regexp.MustCompile(`moved (\d+), .* left in \S+ (\S+) `)
+
+// drainProcess runs the binary as an operator would and returns its wall
+// and CPU (user + system) seconds, after checking that it moved every
+// message to its origin.
+func (e *benchEnv) drainProcess(bin string, prefetch int, dir string) (float64, float64) {
+	args := []string{"drain", "rabbitmq:" + e.dlq, "--to", "origin", "--yes",
+		"--rabbitmq-url", strings.Replace(e.amqpURL, ":"+e.pass+"@", "@", 1), "--management-url", e.mgmt,
+		"--rabbitmq-password-env", "MQOPS_BENCH_PASSWORD", "--audit-file", filepath.Join(dir, "audit.jsonl")}
+	if prefetch > 0 {
+		args = append(args, "--prefetch", strconv.Itoa(prefetch))
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+dir, "XDG_STATE_HOME="+dir, "MQOPS_BENCH_PASSWORD="+e.pass)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	secs := time.Since(start).Seconds()
+	if err != nil {
+		e.t.Fatalf("%s: %v\n%s%s", bin, err, stdout.String(), stderr.String())
+	}
+	cpu := (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+	m := drainOutput.FindStringSubmatch(stdout.String())
+	if m == nil || m[1] != strconv.Itoa(e.n) || m[2] != "0" {
+		e.t.Fatalf("the drain did not move all %d messages:\n%s%s", e.n, stdout.String(), stderr.String())
+	}
+	e.checkOrigins()
+	return secs, cpu
+}
+
+// checkOrigins waits until every origin holds its share of the messages.
+func (e *benchEnv) checkOrigins() {
+	per := e.n / len(e.origins)
+	for i, q := range e.origins {
+		want := per
+		if i == len(e.origins)-1 {
+			want = e.n - per*(len(e.origins)-1)
+		}
+		e.waitDepth(q, want, 10*time.Second)
+	}
+}
+
+// compare runs MQOPS_BENCH_ROUNDS rounds of drain and shovel, alternating
+// which goes first, each on N freshly built dead letters, and writes the
+// medians to MQOPS_BENCH_OUT. drain returns its seconds and the client's
+// CPU seconds.
+func (e *benchEnv) compare(prefetch int, drain func(round int) (secs, clientCPU float64)) benchResult {
+	t := e.t
+	rounds := benchEnvInt("MQOPS_BENCH_ROUNDS", 3)
+	var ov struct {
+		Rabbit string `json:"rabbitmq_version"`
+		Erlang string `json:"erlang_version"`
+	}
+	e.mgmtJSON("GET", "/api/overview", nil, &ov)
+	res := benchResult{N: e.n, Prefetch: prefetch, Origins: benchOrigins(), BodyBytes: len(e.body), RabbitVersion: ov.Rabbit, ErlangVersion: ov.Erlang,
+		LoadBefore: loadAvg(), Whole: e.whole}
+	var drains, shovels, builds, dBroker, sBroker, dClient []float64
+	brokerPID := benchEnvInt("MQOPS_BENCH_BROKER_PID", -1)
+	for r := 0; r < rounds; r++ {
+		sides := []string{"drain", "shovel"}
+		if r%2 == 1 {
+			sides = []string{"shovel", "drain"}
+		}
+		for _, side := range sides {
+			builds = append(builds, e.build())
+			var secs, bcpu, ccpu float64
+			b0 := cpuSeconds(brokerPID)
+			if side == "drain" {
+				secs, ccpu = drain(r)
+				bcpu = cpuSeconds(brokerPID) - b0
+				drains = append(drains, float64(e.n)/secs)
+				dBroker, dClient = append(dBroker, bcpu), append(dClient, ccpu)
+			} else {
+				secs = e.shovel(fmt.Sprintf("%s-shovel-%d", e.dlq, r))
+				bcpu = cpuSeconds(brokerPID) - b0
+				shovels = append(shovels, float64(e.n)/secs)
+				sBroker = append(sBroker, bcpu)
+			}
+			rate := float64(e.n) / secs
+			res.Rounds = append(res.Rounds, benchRound{Side: side, Seconds: secs, Rate: rate, BrokerCPU: bcpu, ClientCPU: ccpu})
+			t.Logf("round %d %-6s %d messages in %.3fs: %.0f msg/s (CPU s: broker %.2f, mqops %.2f)", r+1, side, e.n, secs, rate, bcpu, ccpu)
+			for _, q := range e.origins {
+				_, err := e.ch.QueuePurge(q, false)
+				must(t, err)
+			}
+		}
+	}
+	res.LoadAfter = loadAvg()
+	res.DrainMedian, res.ShovelMedian, res.BuildSeconds = median(drains), median(shovels), median(builds)
+	res.Ratio = res.DrainMedian / res.ShovelMedian
+	res.DrainBrokerCPU, res.ShovelBrokerCPU, res.DrainClientCPU = median(dBroker), median(sBroker), median(dClient)
+	t.Logf("drain median %.0f msg/s, shovel median %.0f msg/s, ratio %.2f×", res.DrainMedian, res.ShovelMedian, res.Ratio)
+	fmt.Printf("BENCH drain-vs-shovel origins=%s n=%d prefetch=%d drain=%.0f shovel=%.0f ratio=%.2f\n",
+		strings.Join(res.Origins, ","), e.n, prefetch, res.DrainMedian, res.ShovelMedian, res.Ratio)
+	if out := os.Getenv("MQOPS_BENCH_OUT"); out != "" {
+		j, _ := json.MarshalIndent(res, "", "  ")
+		must(t, os.WriteFile(out, j, 0o644))
+	}
+	return res
+}
+
+// benchBody is a typical event as JSON: the ~300-byte order of the first
+// benchmark, padded to size bytes when size is larger.
+func benchBody(size int) []byte {
+	b := []byte(`{"type":"order.created","order_id":"00000000-0000-0000-0000-000000000000","customer":"c-123456",` +
 		`"lines":[{"sku":"SKU-0001","qty":2,"price":"19.99"},{"sku":"SKU-0002","qty":1,"price":"5.00"}],` +
 		`"total":"44.98","currency":"EUR","created_at":"2026-11-28T12:00:00Z","source":"checkout-service"}`)
+	if pad := size - len(b) - len(`,"note":""`); pad > 0 {
+		b = append(b[:len(b)-1], `,"note":"`...)
+		b = append(b, strings.Repeat("lorem ipsum ", pad/12+1)[:pad]...)
+		b = append(b, `"}`...)
+	}
+	return b
+}
 
+// setUp connects, declares a classic DLQ behind a fanout dead-letter
+// exchange and one origin queue per type (dead-lettering into it), and
+// registers their deletion.
+func (e *benchEnv) setUp(types []string) {
+	t := e.t
 	var err error
 	if e.conn, err = amqp.Dial(e.amqpURL); err != nil {
 		t.Fatal(err)
 	}
-	defer e.conn.Close()
+	t.Cleanup(func() { e.conn.Close() })
 	if e.ch, err = e.conn.Channel(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +369,7 @@ func TestBenchDrainVsShovel(t *testing.T) {
 		e.declare(q, amqp.Table{"x-queue-type": typ, "x-dead-letter-exchange": e.dlx})
 		e.origins = append(e.origins, q)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		ch, err := e.conn.Channel()
 		if err != nil {
 			return
@@ -171,76 +378,7 @@ func TestBenchDrainVsShovel(t *testing.T) {
 			_, _ = ch.QueueDelete(q, false, false, false)
 		}
 		_ = ch.ExchangeDelete(e.dlx, false, false)
-	}()
-
-	cfg := rabbitmq.Config{URL: strings.Replace(e.amqpURL, ":"+e.pass+"@", "@", 1), ManagementURL: e.mgmt, Username: e.user, Password: e.pass}
-	client, err := rabbitmq.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ov struct {
-		Rabbit string `json:"rabbitmq_version"`
-		Erlang string `json:"erlang_version"`
-	}
-	e.mgmtJSON("GET", "/api/overview", nil, &ov)
-
-	var prof *os.File
-	if p := os.Getenv("MQOPS_BENCH_CPUPROFILE"); p != "" {
-		if prof, err = os.Create(p); err != nil {
-			t.Fatal(err)
-		}
-		defer prof.Close()
-	}
-
-	res := benchResult{N: e.n, Prefetch: prefetch, Origins: types, BodyBytes: len(e.body), RabbitVersion: ov.Rabbit, ErlangVersion: ov.Erlang}
-	var drains, shovels, builds, dBroker, sBroker, dClient []float64
-	brokerPID := benchEnvInt("MQOPS_BENCH_BROKER_PID", -1)
-	for r := 0; r < rounds; r++ {
-		sides := []string{"drain", "shovel"}
-		if r%2 == 1 {
-			sides = []string{"shovel", "drain"}
-		}
-		for _, side := range sides {
-			builds = append(builds, e.build())
-			var secs float64
-			b0, c0 := cpuSeconds(brokerPID), cpuSeconds(0)
-			if side == "drain" {
-				if prof != nil && r == 0 {
-					must(t, pprof.StartCPUProfile(prof))
-				}
-				secs = e.drain(client, prefetch)
-				if prof != nil && r == 0 {
-					pprof.StopCPUProfile()
-				}
-				drains = append(drains, float64(e.n)/secs)
-			} else {
-				secs = e.shovel(fmt.Sprintf("%s-shovel-%d", prefix, r))
-				shovels = append(shovels, float64(e.n)/secs)
-			}
-			bcpu, ccpu := cpuSeconds(brokerPID)-b0, cpuSeconds(0)-c0
-			if side == "drain" {
-				dBroker, dClient = append(dBroker, bcpu), append(dClient, ccpu)
-			} else {
-				sBroker = append(sBroker, bcpu)
-			}
-			rate := float64(e.n) / secs
-			res.Rounds = append(res.Rounds, benchRound{Side: side, Seconds: secs, Rate: rate, BrokerCPU: bcpu, ClientCPU: ccpu})
-			t.Logf("round %d %-6s %d messages in %.3fs: %.0f msg/s (CPU s: broker %.2f, this process %.2f)", r+1, side, e.n, secs, rate, bcpu, ccpu)
-			for _, q := range e.origins {
-				_, err := e.ch.QueuePurge(q, false)
-				must(t, err)
-			}
-		}
-	}
-	res.DrainMedian, res.ShovelMedian, res.BuildSeconds = median(drains), median(shovels), median(builds)
-	res.Ratio = res.DrainMedian / res.ShovelMedian
-	res.DrainBrokerCPU, res.ShovelBrokerCPU, res.DrainClientCPU = median(dBroker), median(sBroker), median(dClient)
-	t.Logf("drain median %.0f msg/s, shovel median %.0f msg/s, ratio %.2f×", res.DrainMedian, res.ShovelMedian, res.Ratio)
-	fmt.Printf("BENCH drain-vs-shovel n=%d prefetch=%d drain=%.0f shovel=%.0f ratio=%.2f\n", e.n, prefetch, res.DrainMedian, res.ShovelMedian, res.Ratio)
-	if out := os.Getenv("MQOPS_BENCH_OUT"); out != "" {
-		j, _ := json.MarshalIndent(res, "", "  ")
-		must(t, os.WriteFile(out, j, 0o644))
-	}
+	})
 }
 
 func must(t *testing.T, err error) {
@@ -347,7 +485,10 @@ func (e *benchEnv) build() float64 {
 // does, and checks that every message arrived where it came from.
 func (e *benchEnv) drain(c *rabbitmq.Client, prefetch int) float64 {
 	start := time.Now()
-	res, err := actions.ExecuteDrain(context.Background(), c, actions.DrainOptions{Vhost: "/", Queue: e.dlq, To: "origin", Prefetch: prefetch}, nil, nil)
+	if e.audit == nil { // as the CLI, the drain writes its audit entry
+		e.audit = actions.NewAuditLog(filepath.Join(e.t.TempDir(), "audit.jsonl"))
+	}
+	res, err := actions.ExecuteDrain(context.Background(), c, actions.DrainOptions{Vhost: "/", Queue: e.dlq, To: "origin", Prefetch: prefetch}, e.audit, nil)
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		e.t.Fatal(err)
@@ -355,14 +496,7 @@ func (e *benchEnv) drain(c *rabbitmq.Client, prefetch int) float64 {
 	if res.Moved != e.n || res.Left != 0 {
 		e.t.Fatalf("drain: %+v", res)
 	}
-	per := e.n / len(e.origins)
-	for i, q := range e.origins {
-		want := per
-		if i == len(e.origins)-1 {
-			want = e.n - per*(len(e.origins)-1)
-		}
-		e.waitDepth(q, want, 10*time.Second)
-	}
+	e.checkOrigins()
 	return secs
 }
 
