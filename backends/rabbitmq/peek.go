@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 		return nil, &backends.PeekRiskError{Vhost: vhost, Queue: queue, Risk: risk}
 	}
 	res := &backends.PeekResult{Messages: []backends.Message{}, Depth: int64(depth), Risk: risk}
-	r := &reader{s: s, ch: ch, queue: queue, useGet: singleActive(q), costly: risk != nil, keep: func(d *amqp.Delivery, i int) {
+	r := &reader{s: s, ch: ch, queue: queue, useGet: singleActive(q), costly: risk != nil, inPlace: q.Type == "classic", keep: func(d *amqp.Delivery, i int) {
 		if i >= o.Offset && i < o.Offset+o.Limit {
 			m := convert(d, MaxBody)
 			m.Index = i
@@ -284,7 +285,10 @@ type reader struct {
 	queue  string
 	useGet bool // basic.get one by one: a consumer gets nothing here
 	costly bool // each message read costs it a delivery attempt
-	keep   func(d *amqp.Delivery, i int)
+	// inPlace: the queue puts a requeued message back where it was (a
+	// classic queue), so one nack of them all keeps the order
+	inPlace bool
+	keep    func(d *amqp.Delivery, i int)
 
 	tags            []uint64
 	n               int  // messages read
@@ -463,17 +467,24 @@ loop:
 	return got, s.failed()
 }
 
-// requeue requeues every message read, one by one in the order they came
-// (a nack of many at once returns them to a quorum queue in no particular
-// order before RabbitMQ 4.0), then waits, bounded, until the queue shows
-// the depth it had: the requeue is asynchronous inside the broker (quorum
-// queues apply it through their log), and whatever runs next (a drain
-// measuring the depth) should see the messages.
+// requeue requeues every message read and waits, bounded, until the queue
+// shows the depth it had: the requeue is asynchronous inside the broker
+// (quorum queues apply it through their log), and whatever runs next (a
+// drain measuring the depth, then consuming) must find the messages where
+// they were. A classic queue puts requeued messages back in their places:
+// one nack of them all keeps the order, and lands at once. Other queues
+// get them one by one in the order they came (a nack of many at once
+// returns them to a quorum queue in no particular order before RabbitMQ
+// 4.0); measured on 3.10 with 1,000 messages, the first lands in about
+// 1 ms, the second in about 40.
 func (r *reader) requeue(depth int) error {
 	if len(r.tags) == 0 {
 		return nil
 	}
 	err := r.s.call("requeueing the peeked messages", func() error {
+		if r.inPlace {
+			return r.ch.Nack(slices.Max(r.tags), true, true)
+		}
 		for _, t := range r.tags {
 			if err := r.ch.Nack(t, false, true); err != nil {
 				return err
@@ -485,7 +496,7 @@ func (r *reader) requeue(depth int) error {
 		return err // the channel is gone, and with it the unacked messages: requeued
 	}
 	deadline := time.Now().Add(min(r.s.c.cfg.Timeout, 3*time.Second))
-	for {
+	for pause := time.Millisecond; ; pause = min(2*pause, 20*time.Millisecond) {
 		after, err := r.s.depth(r.ch, r.queue)
 		if err != nil {
 			return err
@@ -493,7 +504,7 @@ func (r *reader) requeue(depth int) error {
 		if after >= depth || time.Now().After(deadline) {
 			return nil
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(pause)
 	}
 }
 
