@@ -5,8 +5,6 @@ import (
 	"math"
 	"reflect"
 	"sort"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/safejson"
@@ -143,12 +141,8 @@ func boundValue(v any) any {
 // boundString cuts s to maxAuditString bytes (on a rune boundary) and says
 // how long it was.
 func boundString(s string) string {
-	if len(s) <= maxAuditString {
-		return s
+	if cut, ok := cutString(s, maxAuditString); ok {
+		return cut + fmt.Sprintf("…(cut: %d bytes)", len(s))
 	}
-	cut := maxAuditString
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return strings.Clone(s[:cut]) + fmt.Sprintf("…(cut: %d bytes)", len(s))
+	return s
 }

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/rabbitmq"
@@ -142,17 +141,12 @@ func (o *DrainOptions) Validate() error {
 
 // checkNumbers validates every numeric option: finite and in range.
 func (o *DrainOptions) checkNumbers() error {
-	for _, err := range []error{
+	return firstError(
 		CheckCount("limit", o.Limit, 1, MaxLimit, true),
 		CheckRate("rate", o.Rate),
 		CheckCount("prefetch", o.Prefetch, 1, rabbitmq.MaxPrefetch, true),
 		CheckCount("sample", o.Sample, 1, rabbitmq.MaxPeek, true),
-	} {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	)
 }
 
 // NewRunID returns a short random run id.
@@ -212,8 +206,6 @@ type DrainPlan struct {
 	SkipOversized  bool                      `json:"skip_oversized,omitempty"`
 }
 
-// Summary is a one-line scope for confirmations and the audit log: the
-// depth, the sample and what it scales to, per route.
 // A summary names at most maxSummaryRoutes routes, each cut to
 // maxSummaryName bytes: it is one line of a confirmation and of the audit
 // log, whatever the dead letters name.
@@ -222,16 +214,16 @@ const (
 	maxSummaryName   = 120
 )
 
+// cutLabel is a route's target for a summary, cut with its length said.
 func cutLabel(s string) string {
-	if len(s) <= maxSummaryName {
-		return s
+	if cut, ok := cutString(s, maxSummaryName); ok {
+		return cut + fmt.Sprintf("…(%d bytes)", len(s))
 	}
-	cut := maxSummaryName
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + fmt.Sprintf("…(%d bytes)", len(s))
+	return s
 }
+
+// Summary is a one-line scope for confirmations and the audit log: the
+// depth, the sample and what it scales to, per route.
 
 func (p *DrainPlan) Summary() string {
 	estimated := !p.Complete && p.Depth > 0 && p.NotSampled == nil

@@ -55,14 +55,12 @@ func (o *KafkaDrainOptions) Validate() error {
 	if o.Topic == "" {
 		return errors.New("no source topic: want kafka:<dead-letter-topic>")
 	}
-	for _, err := range []error{
+	if err := firstError(
 		CheckCount("limit", o.Limit, 1, MaxLimit, true),
 		CheckRate("rate", o.Rate),
 		CheckCount("window", o.Window, 1, kafka.MaxMoveWindow, true),
-	} {
-		if err != nil {
-			return err
-		}
+	); err != nil {
+		return err
 	}
 	t, err := kafkaTargetTopic(o.To)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"unicode/utf8"
 )
 
 // FieldError is an invalid option of an action. Field is the option's
@@ -47,6 +48,30 @@ func CheckCount(field string, v, min, max int, zeroOK bool) error {
 		return &FieldError{field, fmt.Sprintf("%d is out of range: want %d to %d", v, min, max)}
 	}
 	return nil
+}
+
+// firstError is the first of errs that is not nil: the options are
+// checked in the order the operator reads them, and the first wrong one is
+// named.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cutString cuts s to at most n bytes, on a rune boundary, and says
+// whether it did.
+func cutString(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n], true
 }
 
 func fmtNum(v float64) string {

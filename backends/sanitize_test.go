@@ -53,7 +53,7 @@ func TestSafeMultiline(t *testing.T) {
 }
 
 // TestUnsafeRuneClass holds UnsafeRune, rune by rune over all of Unicode, to
-// the class the tests spell out apart (internal/hostile), so that a change
+// the class the tests spell out apart (backends/hostile), so that a change
 // to either is a deliberate one.
 func TestUnsafeRuneClass(t *testing.T) {
 	for r := rune(0); r <= 0x10ffff; r++ {

@@ -31,7 +31,7 @@ import (
 // be valid, read by encoding/json as encoding/json's own output would be,
 // and give the exact original bytes back through safejson.Decode. The
 // console's cells are fuzzed by FuzzConsoleCells in package tui with the
-// same seeds (internal/hostile).
+// same seeds (backends/hostile).
 //
 //	go test -run '^$' -fuzz FuzzHostileText -fuzztime 2m ./cmd/mqops
 func FuzzHostileText(f *testing.F) {

@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mqops/mqops/backends/rabbitmq"
 )
 
 // readProgressDelay is how long a read runs before its progress line
@@ -52,4 +55,36 @@ func readProgress(g *globals, what string) (done func()) {
 			wg.Wait()
 		})
 	}
+}
+
+// listingProgress prints a progress line on stderr, when it is a terminal,
+// while a listing of RabbitMQ queues takes more than a few pages; end
+// clears it.
+func listingProgress(g *globals, rc *rabbitmq.Client) (end func()) {
+	if !isTerminal(os.Stderr) {
+		return func() {}
+	}
+	onPage, end := listingLine(g.stderr)
+	rc.SetProgress(onPage)
+	return end
+}
+
+// listingLine draws "listing RabbitMQ queues: page 4 of 12 (2000 queues)"
+// on w, over and over on one line, once the listing has more than 3 pages;
+// end clears the line.
+func listingLine(w io.Writer) (onPage func(page, pages, queues int), end func()) {
+	shown := false
+	onPage = func(page, pages, queues int) {
+		if pages <= 3 {
+			return
+		}
+		shown = true
+		fmt.Fprintf(w, "\rlisting RabbitMQ queues: page %d of %d (%d queues) ", page, pages, queues)
+	}
+	end = func() {
+		if shown {
+			fmt.Fprint(w, "\r\x1b[K")
+		}
+	}
+	return onPage, end
 }
