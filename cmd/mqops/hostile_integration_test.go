@@ -83,7 +83,7 @@ func TestHostileNamesFromBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer conn.Close()
+		t.Cleanup(func() { conn.Close() }) // after the deletes below (cleanups run last first)
 		ch, err := conn.Channel()
 		if err != nil {
 			t.Fatal(err)
