@@ -118,7 +118,9 @@ Every run, dry runs and refusals included, is written to the audit log.`,
 			if len(plan.Rows) == 0 {
 				return fmt.Errorf("nothing to reset: consumer group %q has no committed offset (name the partitions with --topic)", backends.SafeText(o.Group))
 			}
-			fmt.Fprintf(g.stderr, "the previous offsets will be written to %s\n", backends.SafeText(o.ExportPath()))
+			if plan.Totals.NoCurrent < len(plan.Rows) {
+				fmt.Fprintf(g.stderr, "the previous offsets will be written to %s\n", backends.SafeText(o.ExportPath()))
+			}
 			if !yes {
 				if !isTerminal(os.Stdin) {
 					return errors.New("refusing to reset offsets without confirmation: no terminal to ask on (pass --yes in scripts)")
