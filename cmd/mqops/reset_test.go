@@ -110,21 +110,29 @@ func (w *resetWorld) restore() {
 		n, _ := strconv.Atoi(p)
 		offs.Add(kadm.Offset{Topic: topic, Partition: int32(n), At: v, LeaderEpoch: -1})
 	}
-	for attempt := 0; ; attempt++ { // a topic just created may not be known to the coordinator yet
-		resp, err := w.adm.CommitOffsets(ctx, w.group, offs)
+	commitRetrying(ctx, w.t, w.adm, w.group, offs)
+	if got := w.committed(); !equalOffsets(got, w.original) {
+		w.t.Fatalf("restored %v, want %v", got, w.original)
+	}
+}
+
+// commitRetrying commits offs for group, retrying per-partition errors for
+// a few seconds: a topic just created may not be known to the coordinator
+// yet.
+func commitRetrying(ctx context.Context, t *testing.T, adm *kadm.Client, group string, offs kadm.Offsets) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		resp, err := adm.CommitOffsets(ctx, group, offs)
 		if err == nil {
 			err = resp.Error()
 		}
 		if err == nil {
-			break
+			return
 		}
 		if attempt == 50 {
-			w.t.Fatalf("commit: %v", err)
+			t.Fatalf("commit %s: %v", group, err)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-	if got := w.committed(); !equalOffsets(got, w.original) {
-		w.t.Fatalf("restored %v, want %v", got, w.original)
 	}
 }
 
