@@ -600,8 +600,18 @@ func TestResetOffsetsBadInput(t *testing.T) {
 			t.Errorf("%v: %v %q, want %q", c.args, err, stderr, c.want)
 		}
 	}
+	// without a terminal to ask on and without --yes: refused after the plan
+	if out, stderr, err := w.mqopsRaw("--to-earliest", "--all-topics"); exitCode(err) != 1 || out != "" ||
+		!strings.Contains(stderr, "refusing to reset offsets without confirmation: no terminal to ask on (pass --yes in scripts)") {
+		t.Errorf("no terminal, no --yes: %v %q %q", err, out, stderr)
+	}
+	// a hostile group name is shown escaped, never as terminal control
+	out, stderr, err := run(t, time.Minute, w.env, bin, "reset-offsets", w.group+"\x1b[2J\u202e", "--to-earliest", "--topic", w.a, "--dry-run", "--brokers", w.brokers)
+	if err != nil || strings.ContainsAny(out+stderr, "\x1b\u202e") || !strings.Contains(out, `\x1b[2J\u202e`) {
+		t.Errorf("hostile group name: %v\n%q\n%q", err, out, stderr)
+	}
 	// a group without offsets: nothing in --all-topics
-	_, stderr, err := run(t, time.Minute, w.env, bin, "reset-offsets", w.group+".none", "--to-earliest", "--all-topics", "--yes", "--brokers", w.brokers)
+	_, stderr, err = run(t, time.Minute, w.env, bin, "reset-offsets", w.group+".none", "--to-earliest", "--all-topics", "--yes", "--brokers", w.brokers)
 	if exitCode(err) != 1 || !strings.Contains(stderr, "nothing to reset") {
 		t.Errorf("group without offsets: %v %q", err, stderr)
 	}
