@@ -323,14 +323,15 @@ func progressLine(p actions.Progress) string {
 }
 
 // confirm asks on the terminal; the default is No. In a prod-like (red)
-// context the operator types the queue name.
+// context the operator types the name of what the action changes (the
+// queue, the consumer group).
 func confirm(g *globals, prodLike bool, name, question string) error {
 	if !isTerminal(os.Stdin) {
 		return fmt.Errorf("refusing to drain without confirmation: no terminal to ask on (pass --yes in scripts)")
 	}
 	rd := bufio.NewReader(os.Stdin)
 	if prodLike {
-		fmt.Fprintf(g.stderr, "%s\nThis is a production context: type the queue name (%s) to confirm: ", backends.SafeText(question), backends.SafeText(name))
+		fmt.Fprintf(g.stderr, "%s\nThis is a production context: type its name (%s) to confirm: ", backends.SafeText(question), backends.SafeText(name))
 		ans, _ := rd.ReadString('\n')
 		if strings.TrimSpace(ans) != name {
 			return fmt.Errorf("not confirmed: nothing was changed")
