@@ -204,10 +204,10 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		l, ok := leaders[k]
 		switch {
 		case !ok || l < 0:
-			notes[k] = "no record time read: the partition has no leader"
+			notes[k] = "record not read: the partition has no leader"
 		case rt.avoid[addrs[l]].why != "":
 			a := rt.avoid[addrs[l]]
-			notes[k] = fmt.Sprintf("no record time read: %s; read again after %s", a.why, a.until.Format("15:04:05"))
+			notes[k] = fmt.Sprintf("%s; next read after %s", a.why, a.until.Format("15:04:05"))
 		default:
 			byLeader[l] = append(byLeader[l], r)
 		}
@@ -255,12 +255,12 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 
 	for _, a := range answers {
 		if a.err != nil {
-			why := fmt.Sprintf("the read from broker %d failed: %v", a.leader, c.explain(a.err))
+			why := fmt.Sprintf("record read failed: %v", c.explain(a.err))
 			if peerGivenUp(a.err) {
 				rt.avoid[addrs[a.leader]] = avoided{until: time.Now().Add(rtAvoid), why: why}
 			}
 			for _, r := range a.reads {
-				notes[tp{r.topic, r.p}] = "no record time read: " + why
+				notes[tp{r.topic, r.p}] = why
 			}
 			continue
 		}
@@ -269,13 +269,13 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			blk := a.resp.GetBlock(r.topic, r.p)
 			switch {
 			case blk == nil:
-				notes[k] = "no record time read: the broker's answer left the partition out"
+				notes[k] = "record not read: the broker's answer left the partition out"
 				continue
 			case errors.Is(blk.Err, sarama.ErrOffsetOutOfRange):
-				notes[k] = fmt.Sprintf("no record time read: offset %d is out of range (log start %d): records were deleted since the offsets were listed", r.from, blk.LogStartOffset)
+				notes[k] = fmt.Sprintf("record not read: offset %d out of range (log start %d): records deleted since the offsets were listed", r.from, blk.LogStartOffset)
 				continue
 			case !errors.Is(blk.Err, sarama.ErrNoError):
-				notes[k] = "no record time read: " + blk.Err.Error()
+				notes[k] = "record read failed: " + blk.Err.Error()
 				continue
 			}
 			got := resolveTimes(blk.RecordsSet, r.want, r.budget)
@@ -358,25 +358,25 @@ func (u rtUse) fill(e *rtEntry, note string) {
 		gp.RecordTimeSource = backends.TimeLagRecord
 		var why []string
 		if u.retention {
-			why = append(why, fmt.Sprintf("records before offset %d deleted by retention: the time of the oldest record kept", u.key.off))
+			why = append(why, fmt.Sprintf("records before offset %d deleted by retention", u.key.off))
 		}
 		if !e.exact {
-			why = append(why, fmt.Sprintf("no record at offset %d (removed by compaction): the time of the next record, at offset %d", u.key.off, e.found))
+			why = append(why, fmt.Sprintf("no record at offset %d (compacted): the next one's time, at %d", u.key.off, e.found))
 		}
 		if len(why) > 0 {
 			gp.RecordTimeSource = backends.TimeLagLowerBound
 			gp.RecordTimeNote = joinNotes(why)
 		}
 	case e != nil && e.fail != "":
-		gp.RecordTimeNote = "no record time read: " + e.fail
+		gp.RecordTimeNote = e.fail
 	case note != "":
 		gp.RecordTimeNote = note
 	case e != nil && e.tries > 0:
-		gp.RecordTimeNote = fmt.Sprintf("no record time read yet: no record found at offset %d in %d read(s); read again on the next refresh", u.key.off, e.tries)
+		gp.RecordTimeNote = fmt.Sprintf("no record found at offset %d yet (%d read(s))", u.key.off, e.tries)
 	case e != nil && e.budget > 0:
-		gp.RecordTimeNote = fmt.Sprintf("no record time read yet: the record batch at offset %d is larger than the last read; read with %s on the next refresh", u.key.off, sizeText(int64(e.budget)))
+		gp.RecordTimeNote = fmt.Sprintf("record batch at offset %d over the read's bound: read with %s next refresh", u.key.off, sizeText(int64(e.budget)))
 	default:
-		gp.RecordTimeNote = "no record time read yet: the partition was read from an earlier offset (another group's) and the records returned did not reach this one; read on the next refresh"
+		gp.RecordTimeNote = "not read yet: the read of an earlier offset of the partition came first"
 	}
 }
 
@@ -429,7 +429,7 @@ func resolveTimes(sets []*sarama.Records, want []int64, budget int32) map[int64]
 		}
 		if rs.MsgSet != nil {
 			for ; i < len(want); i++ {
-				out[want[i]] = &rtEntry{fail: "the partition holds records of the message format before Kafka 0.11 (v0/v1)"}
+				out[want[i]] = &rtEntry{fail: "message format v0/v1 (before Kafka 0.11): no timestamps read"}
 			}
 			break
 		}
@@ -456,7 +456,7 @@ func resolveTimes(sets []*sarama.Records, want []int64, budget int32) map[int64]
 			next := min(int64(budget)*rtGrowth, rtMaxPartitionBytes)
 			for ; i < len(want) && want[i] <= b.LastOffset(); i++ {
 				if budget >= rtMaxPartitionBytes {
-					out[want[i]] = &rtEntry{fail: fmt.Sprintf("the record batch at offset %d is larger than %s", want[i], sizeText(rtMaxPartitionBytes))}
+					out[want[i]] = &rtEntry{fail: fmt.Sprintf("record batch at offset %d over %s: not read", want[i], sizeText(rtMaxPartitionBytes))}
 				} else {
 					out[want[i]] = &rtEntry{budget: int32(next)}
 				}

@@ -85,11 +85,11 @@ func TestResolveTimes(t *testing.T) {
 		{"cut short, CreateTime", []*sarama.Records{partial}, []int64{10, 12},
 			rtPartitionBytes, []string{at(0) + "10 exact=true", "grow to 1048576"}},
 		{"cut short at the largest read", []*sarama.Records{partial}, []int64{12},
-			rtMaxPartitionBytes, []string{"fail: the record batch at offset 12 is larger than 4.0 MiB"}},
+			rtMaxPartitionBytes, []string{"fail: record batch at offset 12 over 4.0 MiB: not read"}},
 		{"cut short, LogAppendTime", []*sarama.Records{partialLA}, []int64{10, 13},
 			rtPartitionBytes, []string{base.Add(time.Hour).Format("15:04:05") + " at 10 exact=true", base.Add(time.Hour).Format("15:04:05") + " at 13 exact=true"}},
 		{"legacy message set", []*sarama.Records{{MsgSet: &sarama.MessageSet{}}}, []int64{10},
-			rtPartitionBytes, []string{"fail: the partition holds records of the message format before Kafka 0.11 (v0/v1)"}},
+			rtPartitionBytes, []string{"fail: message format v0/v1 (before Kafka 0.11): no timestamps read"}},
 		{"no timestamp", []*sarama.Records{noTime}, []int64{11},
 			rtPartitionBytes, []string{"fail: the record at offset 11 has no timestamp"}},
 		{"nothing returned", nil, []int64{10}, rtPartitionBytes, []string{"-"}},
@@ -346,7 +346,7 @@ func TestTimeLagFetchBoundedStalledBroker(t *testing.T) {
 	}
 	an := tr.Observe(snap)
 	for _, gp := range snap.Groups[0].Partitions {
-		if !strings.Contains(gp.RecordTimeNote, "read again after") || !strings.Contains(gp.RecordTimeNote, want) {
+		if !strings.Contains(gp.RecordTimeNote, "next read after") || !strings.Contains(gp.RecordTimeNote, want) {
 			t.Errorf("p%d: note %q", gp.Partition, gp.RecordTimeNote)
 		}
 		ps := an.Groups["stuck"].Partitions[lag.PartitionKey{Topic: "orders", Partition: gp.Partition}]

@@ -824,7 +824,7 @@ func TestTimeLagSources(t *testing.T) {
 	})
 	t.Run("interpolated without a record time", func(t *testing.T) {
 		tr := NewTracker(Options{})
-		const why = "no record time read: the read from broker 1 failed"
+		const why = "record read failed: kafka kafka-1:9092 did not answer within 10s"
 		var a *Analysis
 		for k := range 3 {
 			a = tr.Observe(snap(k, func(gps []backends.GroupPartition) {
