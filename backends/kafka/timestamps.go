@@ -101,8 +101,9 @@ type avoided struct {
 // rtUse is one group partition waiting for its record time.
 type rtUse struct {
 	gp        *backends.GroupPartition
-	key       rtKey
-	retention bool // the committed offset is below the log start
+	e         *rtEntry // the cache's entry of the offset read
+	off       int64    // the offset read: the committed offset, or the log start
+	retention bool     // the committed offset is below the log start
 }
 
 // rtRead is one partition's read: from its smallest offset wanted; the
@@ -135,20 +136,18 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		topic string
 		p     int32
 	}
-	leaders := map[tp]int32{}
-	for _, t := range snap.Topics {
-		for _, p := range t.Partitions {
-			leaders[tp{t.Name, p.Partition}] = p.Leader
-		}
+	// One cache entry per offset wanted, made (unsettled) when new: a group
+	// partition costs one map lookup; groups at one offset share it.
+	n := 0
+	for gi := range snap.Groups {
+		n += len(snap.Groups[gi].Partitions)
 	}
-	addrs := map[int32]string{}
-	for _, b := range snap.Brokers {
-		addrs[b.ID] = b.Addr
-	}
-
-	var uses []rtUse
+	uses := make([]rtUse, 0, n)
 	reads := map[tp]*rtRead{}
-	wanted := map[rtKey]bool{}
+	var (
+		topic string      // of the last partition (they come sorted by topic)
+		id    sarama.Uuid // its id
+	)
 	for gi := range snap.Groups {
 		g := &snap.Groups[gi]
 		for pi := range g.Partitions {
@@ -156,32 +155,49 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			if gp.Committed == nil || gp.Lag == nil || *gp.Lag <= 0 || gp.LogEnd < 0 {
 				continue
 			}
-			u := rtUse{gp: gp, key: rtKey{topic: gp.Topic, id: ids[gp.Topic], p: gp.Partition, off: *gp.Committed}}
-			if gp.LogStart >= 0 && u.key.off < gp.LogStart {
-				u.key.off, u.retention = gp.LogStart, true
+			if gp.Topic != topic {
+				topic, id = gp.Topic, ids[gp.Topic]
+			}
+			key := rtKey{topic: gp.Topic, id: id, p: gp.Partition, off: *gp.Committed}
+			u := rtUse{gp: gp, off: key.off}
+			if gp.LogStart >= 0 && key.off < gp.LogStart {
+				key.off, u.off, u.retention = gp.LogStart, gp.LogStart, true
+			}
+			u.e = rt.entries[key]
+			if u.e == nil {
+				u.e = &rtEntry{}
+				rt.entries[key] = u.e
 			}
 			uses = append(uses, u)
-			if wanted[u.key] {
-				continue
+			if u.e.gen == rt.gen {
+				continue // wanted already
 			}
-			wanted[u.key] = true
-			e := rt.entries[u.key]
-			if e != nil {
-				e.gen = rt.gen
-				if e.settled() {
-					rt.last.cached++
-					continue
-				}
+			u.e.gen = rt.gen
+			rt.last.wanted++
+			if u.e.settled() {
+				rt.last.cached++
+				continue
 			}
 			r := reads[tp{gp.Topic, gp.Partition}]
 			if r == nil {
-				r = &rtRead{topic: gp.Topic, id: u.key.id, p: gp.Partition, from: u.key.off}
+				r = &rtRead{topic: gp.Topic, id: id, p: gp.Partition}
 				reads[tp{gp.Topic, gp.Partition}] = r
 			}
-			r.want = append(r.want, u.key.off)
+			r.want = append(r.want, key.off)
 		}
 	}
-	rt.last.wanted = len(wanted)
+	leaders := map[tp]int32{}
+	addrs := map[int32]string{}
+	if len(reads) > 0 {
+		for _, t := range snap.Topics {
+			for _, p := range t.Partitions {
+				leaders[tp{t.Name, p.Partition}] = p.Leader
+			}
+		}
+		for _, b := range snap.Brokers {
+			addrs[b.ID] = b.Addr
+		}
+	}
 
 	// One read per partition, from its smallest offset wanted; one Fetch
 	// per leader.
@@ -197,10 +213,9 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		sort.Slice(r.want, func(i, j int) bool { return r.want[i] < r.want[j] })
 		r.from = r.want[0]
 		r.budget = rtPartitionBytes
-		if e := rt.entries[rtKey{r.topic, r.id, r.p, r.from}]; e != nil {
-			r.budget = max(r.budget, e.budget)
-			r.tried = e.tries > 0
-		}
+		e := rt.entries[rtKey{r.topic, r.id, r.p, r.from}]
+		r.budget = max(r.budget, e.budget)
+		r.tried = e.tries > 0
 		l, ok := leaders[k]
 		switch {
 		case !ok || l < 0:
@@ -238,19 +253,21 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		}
 	}
 	wait := min(rtMaxWait, c.cfg.Timeout/2)
-	w.optionally(func() {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, maxFetchesInFlight)
-		for i := range answers {
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				a := &answers[i]
-				a.resp, a.err = fetchRecordTimes(cl, a.leader, a.reads, wait)
-			})
-		}
-		wg.Wait()
-	})
+	if len(answers) > 0 {
+		w.optionally(func() {
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, maxFetchesInFlight)
+			for i := range answers {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					a := &answers[i]
+					a.resp, a.err = fetchRecordTimes(cl, a.leader, a.reads, wait)
+				})
+			}
+			wg.Wait()
+		})
+	}
 	rt.last.requests = len(answers)
 
 	for _, a := range answers {
@@ -280,30 +297,26 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			}
 			got := resolveTimes(blk.RecordsSet, r.want, r.budget)
 			for _, off := range r.want {
-				key := rtKey{r.topic, r.id, r.p, off}
-				e := got[off]
-				if e == nil {
-					if off != r.from {
-						continue // not reached: read from it next time
-					}
+				e := rt.entries[rtKey{r.topic, r.id, r.p, off}]
+				switch x := got[off]; {
+				case x != nil:
+					x.gen = e.gen
+					*e = *x
+				case off == r.from:
 					// nothing at the offset read from
-					e = rt.entries[key]
-					if e == nil {
-						e = &rtEntry{}
-					}
 					e.tries++
 					if e.tries >= rtTries {
 						e.fail = fmt.Sprintf("no record found at offset %d in %d reads", off, e.tries)
 					}
 				}
-				e.gen = rt.gen
-				rt.entries[key] = e
+				// else not reached: read from it next time
 			}
 		}
 	}
 
-	for _, u := range uses {
-		u.fill(rt.entries[u.key], notes[tp{u.key.topic, u.key.p}])
+	times := make([]time.Time, len(uses)) // the record times handed out, in one allocation
+	for i, u := range uses {
+		u.fill(&times[i], notes[tp{u.gp.Topic, u.gp.Partition}])
 	}
 	rt.prune(prune)
 	rt.last.took = time.Since(start)
@@ -347,34 +360,34 @@ func (rt *recordTimes) prune(all bool) {
 	}
 }
 
-// fill sets the group partition's record time from e, or says why there
-// is none.
-func (u rtUse) fill(e *rtEntry, note string) {
-	gp := u.gp
+// fill sets the group partition's record time from its entry (copied to
+// at), or says why there is none (note: why its partition was not read).
+func (u rtUse) fill(at *time.Time, note string) {
+	gp, e := u.gp, u.e
 	switch {
-	case e != nil && !e.at.IsZero():
-		at := e.at
-		gp.RecordTime = &at
+	case !e.at.IsZero():
+		*at = e.at
+		gp.RecordTime = at
 		gp.RecordTimeSource = backends.TimeLagRecord
 		var why []string
 		if u.retention {
-			why = append(why, fmt.Sprintf("records before offset %d deleted by retention", u.key.off))
+			why = append(why, fmt.Sprintf("records before offset %d deleted by retention", u.off))
 		}
 		if !e.exact {
-			why = append(why, fmt.Sprintf("no record at offset %d (compacted): the next one's time, at %d", u.key.off, e.found))
+			why = append(why, fmt.Sprintf("no record at offset %d (compacted): the next one's time, at %d", u.off, e.found))
 		}
 		if len(why) > 0 {
 			gp.RecordTimeSource = backends.TimeLagLowerBound
 			gp.RecordTimeNote = joinNotes(why)
 		}
-	case e != nil && e.fail != "":
+	case e.fail != "":
 		gp.RecordTimeNote = e.fail
 	case note != "":
 		gp.RecordTimeNote = note
-	case e != nil && e.tries > 0:
-		gp.RecordTimeNote = fmt.Sprintf("no record found at offset %d yet (%d read(s))", u.key.off, e.tries)
-	case e != nil && e.budget > 0:
-		gp.RecordTimeNote = fmt.Sprintf("record batch at offset %d over the read's bound: read with %s next refresh", u.key.off, sizeText(int64(e.budget)))
+	case e.tries > 0:
+		gp.RecordTimeNote = fmt.Sprintf("no record found at offset %d yet (%d read(s))", u.off, e.tries)
+	case e.budget > 0:
+		gp.RecordTimeNote = fmt.Sprintf("record batch at offset %d over the read's bound: read with %s next refresh", u.off, sizeText(int64(e.budget)))
 	default:
 		gp.RecordTimeNote = "not read yet: the read of an earlier offset of the partition came first"
 	}

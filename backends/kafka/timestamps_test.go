@@ -355,3 +355,47 @@ func TestTimeLagFetchBoundedStalledBroker(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordTimesFromCache: with every offset in the cache, a snapshot
+// reads nothing (no request, no connection needed) and every lagging
+// partition gets the time of its own topic's record, the topics told apart
+// by id, whatever partitions without lag come first in a group.
+func TestRecordTimesFromCache(t *testing.T) {
+	ids := map[string]sarama.Uuid{"a": {1}, "b": {2}}
+	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+	when := func(topic string, p int32, off int64) time.Time {
+		return base.Add(time.Duration(ids[topic][0])*time.Hour + time.Duration(p)*time.Minute + time.Duration(off)*time.Second)
+	}
+	gp := func(topic string, p int32, committed, end int64) backends.GroupPartition {
+		l := end - committed
+		return backends.GroupPartition{Topic: topic, Partition: p, Committed: &committed, Lag: &l, LogStart: 0, LogEnd: end}
+	}
+	snap := &backends.ClusterSnapshot{Groups: []backends.Group{
+		{Name: "g1", Partitions: []backends.GroupPartition{gp("a", 0, 3, 10), gp("a", 1, 4, 10)}},
+		{Name: "g2", Partitions: []backends.GroupPartition{gp("b", 0, 10, 10), gp("b", 1, 4, 10)}}, // b/0 caught up
+		{Name: "g3", Partitions: []backends.GroupPartition{gp("a", 1, 4, 10), gp("b", 1, 5, 10)}},
+	}}
+	k := &Client{rt: &recordTimes{entries: map[rtKey]*rtEntry{}, avoid: map[string]avoided{}}}
+	for _, g := range snap.Groups {
+		for _, p := range g.Partitions {
+			key := rtKey{p.Topic, ids[p.Topic], p.Partition, *p.Committed}
+			k.rt.entries[key] = &rtEntry{at: when(p.Topic, p.Partition, *p.Committed), found: key.off, exact: true}
+		}
+	}
+	if n := k.fillRecordTimes(nil, nil, snap, ids, true); n != 0 {
+		t.Fatalf("%d requests with everything cached", n)
+	}
+	for _, g := range snap.Groups {
+		for _, p := range g.Partitions {
+			switch {
+			case *p.Lag == 0 && p.RecordTime != nil:
+				t.Errorf("%s %s/%d: record time %v without lag", g.Name, p.Topic, p.Partition, p.RecordTime)
+			case *p.Lag > 0 && (p.RecordTime == nil || !p.RecordTime.Equal(when(p.Topic, p.Partition, *p.Committed))):
+				t.Errorf("%s %s/%d: record time %v (%q), want %v", g.Name, p.Topic, p.Partition, p.RecordTime, p.RecordTimeNote, when(p.Topic, p.Partition, *p.Committed))
+			}
+		}
+	}
+	if st := k.rt.last; st.wanted != 4 || st.cached != 4 || len(k.rt.entries) != 4 {
+		t.Errorf("wanted %d, cached %d, %d entries kept; want 4, 4, 4 (b/0 at 10 unused)", st.wanted, st.cached, len(k.rt.entries))
+	}
+}
