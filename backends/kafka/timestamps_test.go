@@ -261,10 +261,12 @@ func TestTimeLagFetchBoundedKfake(t *testing.T) {
 // everything else, and never answers a Fetch.
 type fetchSilencer struct {
 	net.Conn
+	huge   bool // answer the Fetch with the length of a 2 GB reply instead
 	mu     sync.Mutex
 	hdr    []byte // the request's length and API key, as read
 	left   int    // bytes of the request after its length still to come
 	silent bool
+	sent   bool // the huge length was sent
 }
 
 func (c *fetchSilencer) Read(b []byte) (int, error) {
@@ -294,8 +296,14 @@ func (c *fetchSilencer) Read(b []byte) (int, error) {
 
 func (c *fetchSilencer) Write(b []byte) (int, error) {
 	c.mu.Lock()
-	silent := c.silent
+	silent, huge := c.silent, c.huge && c.silent && !c.sent
+	c.sent = c.sent || huge
 	c.mu.Unlock()
+	if huge {
+		if _, err := c.Conn.Write([]byte{0x7f, 0xff, 0xff, 0xff}); err != nil {
+			return 0, err
+		}
+	}
 	if silent {
 		return len(b), nil // never sent
 	}
@@ -397,5 +405,26 @@ func TestRecordTimesFromCache(t *testing.T) {
 	}
 	if st := k.rt.last; st.wanted != 4 || st.cached != 4 || len(k.rt.entries) != 4 {
 		t.Errorf("wanted %d, cached %d, %d entries kept; want 4, 4, 4 (b/0 at 10 unused)", st.wanted, st.cached, len(k.rt.entries))
+	}
+}
+
+// TestTimeLagFetchBoundedHugeReply: a broker that answers the Fetch of the
+// record times with the length of a 2 GB reply: refused before anything is
+// allocated, the snapshot stands, the partitions say why.
+func TestTimeLagFetchBoundedHugeReply(t *testing.T) {
+	c, cl, _ := timedCluster(t, 1, 1, 3, func(c net.Conn) net.Conn { return &fetchSilencer{Conn: c, huge: true} })
+	commitAt(t, cl, "stuck", map[int32]int64{0: 0})
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	if err != nil {
+		t.Fatalf("snapshot failed for its optional read: %v", err)
+	}
+	gp := snap.Groups[0].Partitions[0]
+	if want := "announced a reply of 2.0 GiB"; gp.RecordTime != nil || !strings.Contains(gp.RecordTimeNote, want) {
+		t.Fatalf("record time %v, note %q; want none, saying %q", gp.RecordTime, gp.RecordTimeNote, want)
 	}
 }
