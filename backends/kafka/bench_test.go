@@ -15,20 +15,9 @@ import (
 // a steady refresh: connected, coordinators and record times cached. It
 // runs only when KAFKA_BROKERS is set.
 func BenchmarkRealSnapshot(b *testing.B) {
-	addrs := os.Getenv("KAFKA_BROKERS")
-	if addrs == "" {
-		b.Skip("KAFKA_BROKERS not set")
-	}
-	k, err := New(Config{Brokers: strings.Split(addrs, ","), Timeout: 30 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer k.Close()
+	k, snap := realBenchClient(b)
 	ctx := context.Background()
-	snap, err := k.Snapshot(ctx, backends.SnapshotOptions{}) // connect + warm coordinators
-	if err != nil {
-		b.Fatal(err)
-	}
+	var err error
 	parts := 0
 	for _, g := range snap.Groups {
 		parts += len(g.Partitions)
@@ -54,19 +43,8 @@ func BenchmarkRealSnapshot(b *testing.B) {
 // step's own requests (timelag-requests), time (timelag-ms), partitions
 // read and distinct offsets wanted. It runs only when KAFKA_BROKERS is set.
 func BenchmarkRealTimeLag(b *testing.B) {
-	addrs := os.Getenv("KAFKA_BROKERS")
-	if addrs == "" {
-		b.Skip("KAFKA_BROKERS not set")
-	}
-	k, err := New(Config{Brokers: strings.Split(addrs, ","), Timeout: 30 * time.Second})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer k.Close()
+	k, _ := realBenchClient(b)
 	ctx := context.Background()
-	if _, err := k.Snapshot(ctx, backends.SnapshotOptions{}); err != nil { // connect + warm coordinators
-		b.Fatal(err)
-	}
 	for _, mode := range []string{"without", "cold", "warm"} {
 		b.Run(mode, func(b *testing.B) {
 			var (
@@ -98,4 +76,24 @@ func BenchmarkRealTimeLag(b *testing.B) {
 			b.ReportMetric(float64(wanted), "offsets")
 		})
 	}
+}
+
+// realBenchClient is a client of the real broker (closed at the end of the
+// benchmark), connected, its coordinators and record times cached by a
+// first snapshot, which it returns. It skips without KAFKA_BROKERS.
+func realBenchClient(b *testing.B) (*Client, *backends.ClusterSnapshot) {
+	addrs := os.Getenv("KAFKA_BROKERS")
+	if addrs == "" {
+		b.Skip("KAFKA_BROKERS not set")
+	}
+	k, err := New(Config{Brokers: strings.Split(addrs, ","), Timeout: 30 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { k.Close() })
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return k, snap
 }
