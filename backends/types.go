@@ -70,7 +70,34 @@ type GroupPartition struct {
 	MemberID       string `json:"member"`
 	ClientID       string `json:"client_id"`
 	Host           string `json:"host"`
+	// RecordTime is the timestamp of the next record the group will read,
+	// the one at its committed offset (the broker's append time on a topic
+	// with message.timestamp.type=LogAppendTime), read for partitions with
+	// lag. Nil when it was not read; RecordTimeNote then says why.
+	RecordTime *time.Time `json:"record_time,omitempty"`
+	// RecordTimeSource is TimeLagRecord when RecordTime is the time of the
+	// record at the committed offset, TimeLagLowerBound when it is a later
+	// record's (the records from the committed offset on were deleted by
+	// retention or compaction): the time lag is then at least now minus it.
+	RecordTimeSource TimeLagSource `json:"record_time_source,omitempty"`
+	// RecordTimeNote says why RecordTime is a lower bound, or why it is
+	// missing on a partition with lag.
+	RecordTimeNote string `json:"record_time_note,omitempty"`
 }
+
+// TimeLagSource says how a time lag was obtained.
+type TimeLagSource string
+
+const (
+	// TimeLagRecord: exact, now minus the timestamp of the record at the
+	// committed offset (or zero: the group is caught up).
+	TimeLagRecord TimeLagSource = "record"
+	// TimeLagInterpolated: an estimate, interpolated from the log end
+	// offsets seen across refreshes.
+	TimeLagInterpolated TimeLagSource = "interpolated"
+	// TimeLagLowerBound: the time lag is at least this much.
+	TimeLagLowerBound TimeLagSource = "lower_bound"
+)
 
 // Group states, with Kafka's own names.
 const (
@@ -164,6 +191,10 @@ type SnapshotOptions struct {
 	Topics []string
 	// IncludeInternal keeps __consumer_offsets and other internal topics.
 	IncludeInternal bool
+	// SkipRecordTimes leaves out the read of the records at the committed
+	// offsets of lagging partitions (GroupPartition.RecordTime): for
+	// callers that show no time lag.
+	SkipRecordTimes bool
 }
 
 // KafkaSource is what the console and actions need from a Kafka cluster to

@@ -89,6 +89,7 @@ func (m *Model) helpLines(width int) []string {
 		m.st.helpTitle.Render("Filter")+m.st.helpDesc.Render("  / regex, case-insensitive; a leading ! inverts; enter keeps it, esc clears it"),
 		m.st.helpTitle.Render("Sort")+m.st.helpDesc.Render("  s or shift+→ next column, shift+← previous, S reverses; ↑/↓ in the header"),
 		m.st.helpTitle.Render("Status")+m.st.helpDesc.Render("  OK lag steady or shrinking · WARN lag growing · STALL commits stuck · STOP no commits · REWIND offset went back"),
+		m.st.helpTitle.Render("Time lag")+m.st.helpDesc.Render("  25s exact (the time of the record at the committed offset) · ~25s estimated · ≥ 25s a lower bound"),
 	)
 	return out
 }

@@ -3,6 +3,7 @@ package tui
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -46,7 +47,7 @@ func newGroupView(name string) *groupView {
 		pcTrend:     {title: "TREND", plain: true, drop: 7},
 		pcStatus:    {title: "STATUS", num: true, desc: true},
 		pcTimeLag:   {title: "TIME LAG", right: true, num: true, desc: true, drop: 5},
-		pcNote:      {title: "NOTE"},
+		pcNote:      {title: "NOTE", flex: true, min: 6, max: 40, shrink: 1},
 	}, pcTopic, false)
 	t.empty = "the group has no committed offsets and no assignment"
 	return &groupView{name: name, tbl: t}
@@ -107,6 +108,7 @@ func (v *groupView) build(d *dataset, st *styles) {
 	nums := make([]float64, len(g.Partitions)*(pcNote+1))
 	behind, noCommit := 0, 0
 	var lost int64
+	var inexact timeLagCounts
 	for i := range g.Partitions {
 		p := &g.Partitions[i]
 		var ps *lag.PartitionStats
@@ -136,8 +138,9 @@ func (v *groupView) build(d *dataset, st *styles) {
 		if ps != nil {
 			status = ps.Status
 			c[pcTrend] = sparkline(ps.LagHistory, detailSparkWidth)
-			c[pcTimeLag] = fmtOptDuration(ps.TimeLag)
+			c[pcTimeLag] = fmtTimeLag(ps.TimeLag, ps.TimeLagSource)
 			n[pcTimeLag] = optDurationKey(ps.TimeLag)
+			c[pcNote], s[pcNote] = inexact.add(i, ps, clean)
 		}
 		s[pcTrend] = cellDim
 		c[pcStatus] = string(status)
@@ -164,7 +167,87 @@ func (v *groupView) build(d *dataset, st *styles) {
 		}
 	}
 	v.sum = groupSummary(g, gs, behind, lost, noCommit, st)
+	if line := inexact.line(); line != "" {
+		v.sum.extra = append(v.sum.extra, st.dim.Render(line))
+	}
+	if inexact.whys == 1 {
+		// one reason for all, said above (TIME LAG marks them): no note
+		for _, i := range inexact.rows {
+			if c := rows[i].cells; c[pcNote] != "BEHIND LOG-START" {
+				c[pcNote] = ""
+			}
+		}
+	}
 	v.tbl.setRows(rows)
+}
+
+// timeLagCounts counts a group's partitions whose time lag is not exact,
+// and the reason they give when they all give one.
+type timeLagCounts struct {
+	estimated, bounded, unknown int
+	why                         string // the reason given, "" when none or several
+	whys                        int    // distinct reasons seen (counting stops at 2)
+	rows                        []int  // the rows counted
+}
+
+// add counts ps, the partition of row i, and returns its NOTE cell: why
+// its time lag is not exact (marked as in the TIME LAG column), or unknown
+// while it has lag.
+func (c *timeLagCounts) add(i int, ps *lag.PartitionStats, clean func(string) string) (string, cellStyle) {
+	note := ps.TimeLagNote
+	if ps.TimeLagSource != backends.TimeLagRecord && (ps.TimeLag != nil || (ps.Lag != nil && *ps.Lag > 0)) {
+		c.rows = append(c.rows, i)
+		switch {
+		case c.whys == 0:
+			c.why, c.whys = note, 1
+		case c.whys == 1 && note != c.why:
+			c.why, c.whys = "", 2
+		}
+	}
+	switch {
+	case ps.TimeLag == nil:
+		if ps.Lag == nil || *ps.Lag == 0 {
+			return "", cellPlain
+		}
+		c.unknown++
+		if note == "" {
+			note = "time lag unknown until a second refresh"
+		}
+		return clean(note), cellDim
+	case ps.TimeLagSource == backends.TimeLagInterpolated:
+		c.estimated++
+		if note == "" {
+			return "~ estimated from the log ends seen", cellDim
+		}
+		return "~ " + clean(note), cellDim
+	case ps.TimeLagSource == backends.TimeLagLowerBound:
+		c.bounded++
+		return "≥ " + clean(note), cellWarn
+	}
+	return "", cellPlain
+}
+
+// line says which partitions' time lags are not exact (the others are
+// from the record at the committed offset), "" when all are.
+func (c timeLagCounts) line() string {
+	var parts []string
+	if c.estimated > 0 {
+		parts = append(parts, "~ estimated on "+fmtInt(int64(c.estimated)))
+	}
+	if c.bounded > 0 {
+		parts = append(parts, "≥ a lower bound on "+fmtInt(int64(c.bounded)))
+	}
+	if c.unknown > 0 {
+		parts = append(parts, "unknown on "+fmtInt(int64(c.unknown)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	line := "time lag " + strings.Join(parts, ", ") + " partition(s)"
+	if c.why != "" {
+		return line + ": " + safe(c.why)
+	}
+	return line + " (NOTE says why)"
 }
 
 func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64, noCommit int, st *styles) summaryLines {
@@ -173,7 +256,7 @@ func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64,
 	timeLag, drain := "-", "-"
 	if gs != nil {
 		status, totalLag = gs.Status, gs.Lag
-		timeLag, drain = fmtOptDuration(gs.TimeLag), fmtOptDuration(gs.TimeToDrain)
+		timeLag, drain = fmtTimeLag(gs.TimeLag, gs.TimeLagSource), fmtOptDuration(gs.TimeToDrain)
 	}
 	protocol := safe(g.Protocol)
 	if g.ProtocolType != "" {

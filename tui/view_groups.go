@@ -87,7 +87,7 @@ func (v *groupsView) build(d *dataset, _ *styles) {
 			totalLag = gs.Lag
 			status = gs.Status
 			hist = gs.LagHistory
-			timeLagCell, drainCell = fmtOptDuration(gs.TimeLag), fmtOptDuration(gs.TimeToDrain)
+			timeLagCell, drainCell = fmtTimeLag(gs.TimeLag, gs.TimeLagSource), fmtOptDuration(gs.TimeToDrain)
 			timeLag, drain = optDurationKey(gs.TimeLag), optDurationKey(gs.TimeToDrain)
 		}
 		hasCommit := false

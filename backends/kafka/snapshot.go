@@ -127,6 +127,9 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 		}
 		snap.Requests += n
 		joinLag(snap, groups, wantTopic)
+		if !opts.SkipRecordTimes {
+			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0)
+		}
 	}
 	snap.TakenAt = time.Now()
 	return snap, nil

@@ -105,6 +105,7 @@ func (g *globals) snapshot(ctx context.Context, opts backends.SnapshotOptions) (
 		return nil, "", "", err
 	}
 	defer kc.Close()
+	opts.SkipRecordTimes = true // `groups` and `topics` show no time lag
 	done := readProgress(g, "reading "+backends.SafeText(kc.Name()))
 	snap, err := kc.Snapshot(ctx, opts)
 	done()
