@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,28 +20,6 @@ import (
 	"github.com/mqops/mqops/backends/hostile"
 	"github.com/mqops/mqops/backends/kafka/kafkatest"
 )
-
-// kip848Consumer joins group with Kafka 4's consumer protocol (KIP-848:
-// the broker assigns) as client clientID, consuming topics, until the end
-// of the test.
-func kip848Consumer(t testing.TB, c *kfake.Cluster, group, clientID string, topics ...string) *kgo.Client {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topics...),
-		kgo.ClientID(clientID), kgo.ServerSideBalancer(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitInterval(100*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	go func() { // poll, so that the client joins and heartbeats
-		for {
-			fs := cl.PollFetches(context.Background())
-			if fs.IsClientClosed() {
-				return
-			}
-		}
-	}()
-	return cl
-}
 
 // classicConsumer joins group with the classic protocol until the end of
 // the test.
@@ -61,29 +38,6 @@ func classicConsumer(t testing.TB, c *kfake.Cluster, group, clientID string, top
 			}
 		}
 	}()
-}
-
-// waitSettled waits until kfake says group is Stable with n members
-// holding partitions partitions between them, and returns what it says.
-func waitSettled(t testing.TB, c *kfake.Cluster, group string, n, partitions int) *kfake.GroupInfo {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	gi, err := c.WaitGroupInfo(ctx, group, func(g *kfake.GroupInfo) bool {
-		if g == nil || g.State != backends.GroupStable || len(g.Members) != n || g.NumAssigned() != partitions {
-			return false
-		}
-		for i := range g.Members {
-			if g.Members[i].NumAssigned() == 0 {
-				return false
-			}
-		}
-		return true
-	})
-	if err != nil {
-		t.Fatalf("group %s did not settle: %+v", group, gi)
-	}
-	return gi
 }
 
 // countKeys counts the requests of each key the cluster gets, from now on.
@@ -161,11 +115,11 @@ func TestConsumerProtocolGroupDescribed(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	kip848Consumer(t, c, "billing", "billing-a", "orders", "payments")
-	kip848Consumer(t, c, "billing", "billing-b", "orders", "payments")
+	kafkatest.KIP848Consumer(t, c, "billing", "billing-a", "orders", "payments")
+	kafkatest.KIP848Consumer(t, c, "billing", "billing-b", "orders", "payments")
 	classicConsumer(t, c, "audit", "audit-1", "orders")
-	want := waitSettled(t, c, "billing", 2, 8)
-	wantClassic := waitSettled(t, c, "audit", 1, 6)
+	want := kafkatest.WaitKfakeSettled(t, c, "billing", 2, 8)
+	wantClassic := kafkatest.WaitKfakeSettled(t, c, "audit", 1, 6)
 
 	n := countKeys(c, kmsg.ConsumerGroupDescribe, kmsg.DescribeGroups)
 	snap := snapshotOf(t, c)
@@ -219,7 +173,7 @@ func TestConsumerProtocolGroupRequestsPerCoordinator(t *testing.T) {
 	made := 0
 	for _, total := range []int{3, 15} {
 		for ; made < total; made++ {
-			kip848Consumer(t, c, fmt.Sprintf("kip848-%02d", made), fmt.Sprintf("c-%02d", made), "orders")
+			kafkatest.KIP848Consumer(t, c, fmt.Sprintf("kip848-%02d", made), fmt.Sprintf("c-%02d", made), "orders")
 			offs := kadm.Offsets{}
 			offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
 			if _, err := adm.CommitOffsets(context.Background(), fmt.Sprintf("classic-%02d", made), offs); err != nil {
@@ -227,7 +181,7 @@ func TestConsumerProtocolGroupRequestsPerCoordinator(t *testing.T) {
 			}
 		}
 		for i := range total {
-			waitSettled(t, c, fmt.Sprintf("kip848-%02d", i), 1, 2)
+			kafkatest.WaitKfakeSettled(t, c, fmt.Sprintf("kip848-%02d", i), 1, 2)
 		}
 		n := countKeys(c, kmsg.ConsumerGroupDescribe, kmsg.DescribeGroups)
 		snap := snapshotOf(t, c)
@@ -257,45 +211,14 @@ func TestConsumerProtocolGroupRequestsPerCoordinator(t *testing.T) {
 	}
 }
 
-// withoutConsumerGroupDescribe makes the brokers of c tell sarama (only:
-// the consumers stay on the consumer protocol) that they do not speak
-// ConsumerGroupDescribe, as brokers before Kafka 3.8 (or 3.7 without
-// unstable APIs) do.
-func withoutConsumerGroupDescribe(t *testing.T, c *kfake.Cluster) {
-	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	req := kmsg.NewPtrApiVersionsRequest()
-	req.ClientSoftwareName, req.ClientSoftwareVersion = "mqops-test", "1"
-	real, err := req.RequestWith(context.Background(), cl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.ControlKey(int16(kmsg.ApiVersions), func(r kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		if r.(*kmsg.ApiVersionsRequest).ClientSoftwareName != "sarama" {
-			return nil, nil, false
-		}
-		resp := *real
-		resp.Version = r.GetVersion()
-		resp.ApiKeys = slices.DeleteFunc(slices.Clone(real.ApiKeys), func(k kmsg.ApiVersionsResponseApiKey) bool {
-			return k.ApiKey == int16(kmsg.ConsumerGroupDescribe)
-		})
-		return &resp, nil, true
-	})
-}
-
 // TestConsumerProtocolGroupUnsupportedBroker: a coordinator whose
 // ApiVersions lacks ConsumerGroupDescribe is not sent one; its
 // consumer-protocol groups are listed as before, with their state and lag,
 // and what is unknown (members, and why), not as an error.
 func TestConsumerProtocolGroupUnsupportedBroker(t *testing.T) {
 	c, _ := fakeCluster(t)
-	kip848Consumer(t, c, "kip848", "c-1", "orders")
-	waitSettled(t, c, "kip848", 1, 3)
+	kafkatest.KIP848Consumer(t, c, "kip848", "c-1", "orders")
+	kafkatest.WaitKfakeSettled(t, c, "kip848", 1, 3)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := c.WaitGroupInfo(ctx, "kip848", func(g *kfake.GroupInfo) bool { // the member's commits
@@ -303,7 +226,7 @@ func TestConsumerProtocolGroupUnsupportedBroker(t *testing.T) {
 	}); err != nil {
 		t.Fatal("the member did not commit what it read")
 	}
-	withoutConsumerGroupDescribe(t, c)
+	kafkatest.WithoutConsumerGroupDescribe(t, c)
 	n := countKeys(c, kmsg.ConsumerGroupDescribe)
 	snap := snapshotOf(t, c)
 	g, ok := snap.Group("kip848")
@@ -326,23 +249,6 @@ func TestConsumerProtocolGroupUnsupportedBroker(t *testing.T) {
 	}
 }
 
-// answer848 makes the next ConsumerGroupDescribe get, for every group it
-// asks about, the error code (and message) given, or the answer fn builds.
-func answer848(c *kfake.Cluster, fn func(req *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup)) {
-	c.ControlKey(int16(kmsg.ConsumerGroupDescribe), func(r kmsg.Request) (kmsg.Response, error, bool) {
-		req := r.(*kmsg.ConsumerGroupDescribeRequest)
-		resp := req.ResponseKind().(*kmsg.ConsumerGroupDescribeResponse)
-		resp.Version = req.Version
-		for _, name := range req.Groups {
-			g := kmsg.NewConsumerGroupDescribeResponseGroup()
-			g.Group = name
-			fn(req, &g)
-			resp.Groups = append(resp.Groups, g)
-		}
-		return resp, nil, true
-	})
-}
-
 // TestConsumerProtocolGroupCoordinatorErrors: the coordinator's answers
 // for a consumer-protocol group are handled as for classic groups:
 // NOT_COORDINATOR and COORDINATOR_LOAD_IN_PROGRESS send the group through
@@ -353,8 +259,8 @@ func answer848(c *kfake.Cluster, fn func(req *kmsg.ConsumerGroupDescribeRequest,
 // described as usual.
 func TestConsumerProtocolGroupCoordinatorErrors(t *testing.T) {
 	c, _ := fakeCluster(t)
-	kip848Consumer(t, c, "kip848", "c-1", "orders")
-	want := waitSettled(t, c, "kip848", 1, 3)
+	kafkatest.KIP848Consumer(t, c, "kip848", "c-1", "orders")
+	want := kafkatest.WaitKfakeSettled(t, c, "kip848", 1, 3)
 	k, _ := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
 	defer k.Close()
 	snap := func() *backends.ClusterSnapshot {
@@ -379,7 +285,7 @@ func TestConsumerProtocolGroupCoordinatorErrors(t *testing.T) {
 		}
 		md.Topics = append(md.Topics, offsets)
 		for _, code := range []*kerr.Error{kerr.NotCoordinator, kerr.CoordinatorLoadInProgress} {
-			answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
+			kafkatest.Answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
 				g.ErrorCode = code.Code
 			})
 			n := countKeys(c, kmsg.ConsumerGroupDescribe, kmsg.FindCoordinator)
@@ -400,7 +306,7 @@ func TestConsumerProtocolGroupCoordinatorErrors(t *testing.T) {
 		}
 		// GROUP_ID_NOT_FOUND from its coordinator: the group may have
 		// turned classic since listed; DescribeGroups is asked once
-		answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
+		kafkatest.Answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
 			g.ErrorCode = kerr.GroupIDNotFound.Code
 		})
 		n := countKeys(c, kmsg.ConsumerGroupDescribe, kmsg.DescribeGroups)
@@ -420,7 +326,7 @@ func TestConsumerProtocolGroupCoordinatorErrors(t *testing.T) {
 	}
 
 	msg := "not allowed \x1b[31m here"
-	answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
+	kafkatest.Answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
 		g.ErrorCode, g.ErrorMessage = kerr.GroupAuthorizationFailed.Code, &msg
 	})
 	s := snap()
@@ -433,7 +339,7 @@ func TestConsumerProtocolGroupCoordinatorErrors(t *testing.T) {
 	}
 
 	// not placed (kfake): looked up, then not found: gone since listed
-	answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
+	kafkatest.Answer848(c, func(_ *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
 		g.ErrorCode = kerr.GroupIDNotFound.Code
 	})
 	s = snap()
@@ -447,8 +353,8 @@ func TestConsumerProtocolGroupCoordinatorErrors(t *testing.T) {
 // naming the broker, like any other request.
 func TestConsumerProtocolGroupStalledDescribe(t *testing.T) {
 	c, _ := fakeCluster(t)
-	kip848Consumer(t, c, "kip848", "c-1", "orders")
-	waitSettled(t, c, "kip848", 1, 3)
+	kafkatest.KIP848Consumer(t, c, "kip848", "c-1", "orders")
+	kafkatest.WaitKfakeSettled(t, c, "kip848", 1, 3)
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	c.ControlKey(int16(kmsg.ConsumerGroupDescribe), func(kmsg.Request) (kmsg.Response, error, bool) {
@@ -541,10 +447,10 @@ func TestConsumerProtocolGroupResponseMapping(t *testing.T) {
 // (the renderers sanitize them: see tui and cmd/mqops).
 func TestConsumerProtocolGroupHostileMembers(t *testing.T) {
 	c, _ := fakeCluster(t)
-	kip848Consumer(t, c, "kip848", "c-1", "orders")
-	waitSettled(t, c, "kip848", 1, 3)
+	kafkatest.KIP848Consumer(t, c, "kip848", "c-1", "orders")
+	kafkatest.WaitKfakeSettled(t, c, "kip848", 1, 3)
 	evil := hostile.Strings[3:12]
-	answer848(c, func(req *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
+	kafkatest.Answer848(c, func(req *kmsg.ConsumerGroupDescribeRequest, g *kmsg.ConsumerGroupDescribeResponseGroup) {
 		g.State, g.Epoch, g.AssignmentEpoch, g.AssignorName = "Stable", 3, 3, evil[0]
 		for i, s := range evil {
 			m := kmsg.NewConsumerGroupDescribeResponseGroupMember()

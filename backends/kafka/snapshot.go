@@ -21,8 +21,9 @@ import (
 //
 // Its cost grows with brokers and coordinators, not with partitions × groups:
 // one Metadata request, ListOffsets twice per partition leader, ListGroups
-// per broker, DescribeGroups and one batched OffsetFetch (v8) per
-// coordinator. On brokers without OffsetFetch v8 it falls back to one
+// per broker, DescribeGroups (and ConsumerGroupDescribe for groups of the
+// consumer protocol) and one batched OffsetFetch (v8) per coordinator. On
+// brokers without OffsetFetch v8 it falls back to one
 // OffsetFetch per group with bounded concurrency.
 func (c *Client) Snapshot(ctx context.Context, opts backends.SnapshotOptions) (*backends.ClusterSnapshot, error) {
 	var snap *backends.ClusterSnapshot
@@ -606,7 +607,7 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 
 // noConsumerDescribe is what is unknown about a group of the consumer
 // protocol whose coordinator (%d) does not speak ConsumerGroupDescribe.
-const noConsumerDescribe = "members and assignment: the group uses the consumer protocol (KIP-848) and its coordinator (broker %d) does not support ConsumerGroupDescribe (API 69); its state and lag are known"
+const noConsumerDescribe = "members: broker %d (the coordinator) does not support ConsumerGroupDescribe (API 69) for KIP-848 groups; state and lag are known"
 
 // fetchCommitted fills committed offsets: one OffsetFetch v8 per
 // coordinator for all its groups, in parallel (one per group on brokers
