@@ -53,6 +53,9 @@ type Member struct {
 	ClientID   string             `json:"client_id"`
 	Host       string             `json:"host"`
 	Assigned   map[string][]int32 `json:"assigned,omitempty"`
+	// Epoch is the member's epoch in a group of the consumer protocol
+	// (KIP-848): behind the group's assignment epoch while it reconciles.
+	Epoch int32 `json:"member_epoch,omitempty"`
 }
 
 // GroupPartition is a group's position on one partition. Committed and Lag
@@ -107,24 +110,47 @@ const (
 	GroupPreparingRebalance  = "PreparingRebalance"
 	GroupCompletingRebalance = "CompletingRebalance"
 	GroupUnknown             = "Unknown"
+	// States of the consumer protocol (KIP-848) besides Empty, Stable and
+	// Dead: the group computes a new assignment, or its members move to it.
+	GroupAssigning   = "Assigning"
+	GroupReconciling = "Reconciling"
+)
+
+// Group types: the rebalance protocol a group uses (ListGroups v5, Kafka
+// 3.8+; a broker that does not say has classic groups only).
+const (
+	GroupClassic  = "classic"
+	GroupConsumer = "consumer" // KIP-848, Kafka 4's consumer protocol
 )
 
 // Group is a consumer group with its members and its per-partition offsets,
 // sorted by topic then partition.
 type Group struct {
-	Name         string           `json:"group"`
-	State        string           `json:"state"`
-	Protocol     string           `json:"protocol"`
-	ProtocolType string           `json:"protocol_type"`
-	Coordinator  int32            `json:"coordinator"`
-	Members      []Member         `json:"members"`
-	Partitions   []GroupPartition `json:"partitions"`
+	Name  string `json:"group"`
+	State string `json:"state"`
+	// Type is the rebalance protocol the group uses: GroupClassic, or
+	// GroupConsumer for Kafka 4's consumer protocol (KIP-848); other
+	// types a broker lists (share, streams) as it names them.
+	Type string `json:"type"`
+	// Protocol is the assignor: the classic group's protocol (range,
+	// cooperative-sticky, ...) or the consumer protocol's server-side
+	// assignor (uniform, range).
+	Protocol     string `json:"protocol"`
+	ProtocolType string `json:"protocol_type"`
+	// GroupEpoch and AssignmentEpoch are a consumer-protocol group's
+	// epochs: the assignment is up to date when they are equal.
+	GroupEpoch      int32            `json:"group_epoch,omitempty"`
+	AssignmentEpoch int32            `json:"assignment_epoch,omitempty"`
+	Coordinator     int32            `json:"coordinator"`
+	Members         []Member         `json:"members"`
+	Partitions      []GroupPartition `json:"partitions"`
 	// Err holds what could not be learnt about the group (describe or
 	// offset-fetch failure); the rest of the snapshot is still valid.
 	Err string `json:"error,omitempty"`
 	// Unknown says what is not known about a group that is not in error:
-	// a group of the new consumer protocol (KIP-848), which the client
-	// library cannot describe, has its state and lag but no members.
+	// a group of the consumer protocol (KIP-848) whose coordinator does
+	// not support ConsumerGroupDescribe has its state and lag but no
+	// members.
 	Unknown string `json:"unknown,omitempty"`
 }
 

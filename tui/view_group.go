@@ -258,26 +258,19 @@ func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64,
 		status, totalLag = gs.Status, gs.Lag
 		timeLag, drain = fmtTimeLag(gs.TimeLag, gs.TimeLagSource), fmtOptDuration(gs.TimeToDrain)
 	}
-	protocol := safe(g.Protocol)
-	if g.ProtocolType != "" {
-		if protocol == "" {
-			protocol = safe(g.ProtocolType)
-		} else {
-			protocol += " (" + safe(g.ProtocolType) + ")"
-		}
-	}
-	if protocol == "" {
-		protocol = "-"
-	}
 	state := safe(g.State)
 	if state == "" {
 		state = "-"
 	}
+	members := fmtInt(int64(len(g.Members)))
+	if g.Unknown != "" {
+		members = "?"
+	}
 	kv := func(k, v string) string { return st.summaryKey.Render(k+" ") + v }
 	sum := summaryLines{parts: []string{
 		kv("state", st.cells[stateStyle(g.State)].Render(state)),
-		kv("protocol", protocol),
-		kv("members", fmtInt(int64(len(g.Members)))),
+		kv("protocol", groupProtocol(g, st)),
+		kv("members", members),
 		kv("partitions", fmtInt(int64(len(g.Partitions)))),
 		kv("lag", fmtInt(totalLag)),
 		kv("status", st.cells[statusStyle(status)].Render(string(status))),
@@ -294,7 +287,41 @@ func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64,
 	if g.Err != "" {
 		sum.extra = append(sum.extra, st.cells[cellError].Render("error: "+safe(g.Err)))
 	}
+	if g.Unknown != "" {
+		sum.extra = append(sum.extra, st.dim.Render("unknown: "+safe(g.Unknown)))
+	}
 	return sum
+}
+
+// groupProtocol is the header's word on the rebalance protocol a group
+// uses: "classic range" (a Kafka Connect group: "classic (connect)
+// sessioned"), or "consumer (KIP-848) uniform, epoch 7" with the
+// assignment's epoch when it lags the group's (members still move to a
+// new assignment). A source that does not name the type (before Kafka
+// 3.8) has classic groups only.
+func groupProtocol(g *backends.Group, st *styles) string {
+	p := "classic"
+	switch g.Type {
+	case "", backends.GroupClassic:
+		if g.ProtocolType != "" && g.ProtocolType != "consumer" {
+			p += " (" + safe(g.ProtocolType) + ")"
+		}
+	case backends.GroupConsumer:
+		p = "consumer (KIP-848)"
+	default:
+		p = safe(g.Type)
+	}
+	if g.Protocol != "" {
+		p += " " + safe(g.Protocol)
+	}
+	if g.GroupEpoch != 0 || g.AssignmentEpoch != 0 {
+		e := ", epoch " + strconv.FormatInt(int64(g.GroupEpoch), 10)
+		if g.AssignmentEpoch != g.GroupEpoch {
+			e = st.cells[cellWarn].Render(e + " (assignment " + strconv.FormatInt(int64(g.AssignmentEpoch), 10) + ")")
+		}
+		p += e
+	}
+	return p
 }
 
 // summaryLines is a detail view's header: key/value parts, wrapped to the

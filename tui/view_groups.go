@@ -110,13 +110,17 @@ func (v *groupsView) build(d *dataset, _ *styles) {
 			state = "-"
 		}
 		topics := len(g.Topics())
+		members := fmtInt(int64(len(g.Members)))
+		if g.Unknown != "" { // a consumer-protocol group its broker cannot describe
+			members = "?"
+		}
 		rows = append(rows, row{
 			id:  g.Name,
 			ref: g.Name,
 			cells: []string{
 				gcGroup:   name,
 				gcState:   state,
-				gcMembers: fmtInt(int64(len(g.Members))),
+				gcMembers: members,
 				gcTopics:  fmtInt(int64(topics)),
 				gcLag:     lagCell,
 				gcTrend:   sparkline(hist, sparkWidth),
@@ -149,7 +153,7 @@ func stateStyle(state string) cellStyle {
 	switch state {
 	case backends.GroupEmpty, backends.GroupDead:
 		return cellDim
-	case backends.GroupPreparingRebalance, backends.GroupCompletingRebalance:
+	case backends.GroupPreparingRebalance, backends.GroupCompletingRebalance, backends.GroupAssigning, backends.GroupReconciling:
 		return cellWarn
 	}
 	return cellPlain

@@ -498,8 +498,8 @@ func resolveTimes(sets []*sarama.Records, want []int64, budget int32) map[int64]
 	return out
 }
 
-// topicIDs maps the topics of md to their ids (zero before Kafka 2.8).
-func topicIDs(md *sarama.MetadataResponse) map[string]sarama.Uuid {
+// topicUUIDs maps the topics of md to their ids (zero before Kafka 2.8).
+func topicUUIDs(md *sarama.MetadataResponse) map[string]sarama.Uuid {
 	ids := make(map[string]sarama.Uuid, len(md.Topics))
 	for _, t := range md.Topics {
 		ids[t.Name] = t.Uuid

@@ -27,6 +27,9 @@ type lagGroup struct {
 	Group              string         `json:"group"`
 	State              string         `json:"state"`
 	Protocol           string         `json:"protocol"`
+	Type               string         `json:"type"`
+	GroupEpoch         int32          `json:"group_epoch,omitempty"`
+	AssignmentEpoch    int32          `json:"assignment_epoch,omitempty"`
 	Members            int            `json:"members"`
 	Topics             []string       `json:"topics"`
 	Lag                int64          `json:"lag"`
@@ -179,6 +182,7 @@ func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an 
 		gs := an.Groups[gr.Name]
 		lg := lagGroup{
 			Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
+			Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch,
 			Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown,
 			Partitions: []lagPartition{},
 		}
