@@ -383,11 +383,12 @@ func (m *core) stopPlan() {
 
 // Leave cancels a plan in flight and records a plan shown as abandoned.
 func (m *Model[P, R]) Leave() tea.Cmd {
-	if m.stage == StagePlanning {
+	switch m.stage {
+	case StagePlanning:
 		m.stopPlan()
-	}
-	if m.stage == StagePlan {
-		return m.abandon()
+		m.stage = StageForm
+	case StagePlan:
+		return m.back()
 	}
 	return nil
 }

@@ -216,11 +216,15 @@ type Host struct {
 }
 
 // cleanInput drops from typed or pasted text what must not be typed into
-// a field: control characters (a pasted newline), bidi controls and the
-// other runes backends.UnsafeRune names.
+// a one-line field: control characters, bidi controls and the other runes
+// backends.UnsafeRune names; a pasted tab or line break becomes a space
+// (the values are trimmed).
 func cleanInput(s string) string {
 	return strings.Map(func(r rune) rune {
-		if backends.UnsafeRune(r) || unicode.IsControl(r) {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+			return ' '
+		case backends.UnsafeRune(r) || unicode.IsControl(r):
 			return -1
 		}
 		return r
