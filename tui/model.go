@@ -431,6 +431,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.reverseSort()
 	case key.Matches(msg, k.Mark):
 		t.toggleMark()
+	case key.Matches(msg, k.Copy):
+		return m.copyKey()
 	case key.Matches(msg, k.Pane):
 		m.top().togglePane()
 	case key.Matches(msg, k.Peek):

@@ -26,6 +26,7 @@ func (v *actionView) id() string                       { return v.viewID }
 func (v *actionView) crumb() string                    { return v.name }
 func (v *actionView) noun() string                     { return "" }
 func (v *actionView) local()                           {}
+func (v *actionView) uncounted()                       {}
 func (v *actionView) build(*dataset, *styles)          {}
 func (v *actionView) builtGen() uint64                 { return 0 }
 func (v *actionView) summary(int) []string             { return nil }
@@ -36,6 +37,10 @@ func (v *actionView) layout(width, height int)         { v.screen.SetSize(width,
 func (v *actionView) body(*styles) []string            { return v.screen.Lines() }
 func (v *actionView) hints() []key.Binding             { return v.screen.Keys() }
 func (v *actionView) header(*Model) (string, []string) { return v.screen.Broker(), v.screen.Status() }
+
+// uncounted is a view whose body is not a table of rows: the breadcrumb
+// line counts nothing.
+type uncounted interface{ uncounted() }
 
 // actionHost is what an action screen needs from the console.
 func (m *Model) actionHost() action.Host {

@@ -86,6 +86,9 @@ func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if v, ok := m.top().(*actionView); ok {
 		return m.actionUpdate(v, msg), true
 	}
+	if cmd, ok := m.valueViewKey(msg); ok {
+		return cmd, true
+	}
 	if v, ok := m.top().(*peekView); ok && v.asking() {
 		return m.peekAskKey(v, msg), true // the peek's question takes the next key
 	}
