@@ -773,3 +773,20 @@ func TestDrainPlanOfAQueueNotSampled(t *testing.T) {
 		t.Fatalf("the run: %d moves, %d left\n%s", d.moveCalls, d.depth("/", "orders.dlq"), h.screen())
 	}
 }
+
+// TestDrainQuitOnThePlanRecordsIt: ctrl+c on a plan shown quits, and the
+// plan is recorded as a dry run before the program ends.
+func TestDrainQuitOnThePlanRecordsIt(t *testing.T) {
+	h, d := drainHarness(t, Options{Context: "staging"})
+	h.onDLQ()
+	h.keys("D", "enter")
+	_, cmd := h.m.Update(keyPress("ctrl+c"))
+	if !h.m.quitting || cmd == nil || h.m.lastWords == nil {
+		t.Fatalf("ctrl+c on the plan: quitting %v", h.m.quitting)
+	}
+	execCmd(h.m.lastWords)
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 1 || !es[0].DryRun || d.moveCalls != 0 {
+		t.Fatalf("audit after quitting on the plan: %+v %v", es, err)
+	}
+}
