@@ -306,3 +306,31 @@ func BenchmarkValueViewer64MiB(b *testing.B) {
 		v.layout(120, 30)
 	}
 }
+
+// TestCopyRunIDFromTheAudit: c on the run id of an audit entry copies the
+// run id alone.
+func TestCopyRunIDFromTheAudit(t *testing.T) {
+	const id = "20260314T073000-1a2b3c4d5e6f"
+	h := newHarness(t, Options{Audit: auditFixture(t), StartView: "audit"}, nil)
+	find := func(col int, text string) {
+		t.Helper()
+		tbl := h.m.top().focused()
+		h.keys("g")
+		for i := 0; i <= tbl.len(); i++ {
+			if r, ok := tbl.selected(); ok && strings.TrimSpace(r.cells[col]) == text {
+				return
+			}
+			h.keys("j")
+		}
+		t.Fatalf("no %q:\n%s", text, h.screen())
+	}
+	find(acRun, id)
+	if got := copied(h, "c"); !strings.Contains(got, "\t"+id+"\t") {
+		t.Errorf("the entry's row copied as %q", got)
+	}
+	h.keys("enter")
+	find(0, "run id")
+	if got := copied(h, "c"); got != id {
+		t.Errorf("the run id copied as %q", got)
+	}
+}

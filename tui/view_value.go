@@ -440,7 +440,8 @@ type valueOpener interface {
 	openValue() (view, bool)
 }
 
-// copyKey is `c`: the selected field's value in a peek's detail pane, the
+// copyKey is `c`: the selected field's whole value in a peek's detail
+// pane, the value of a detail's field (an audit entry's run id), the
 // selected row's cells (tab-separated) elsewhere.
 func (m *Model) copyKey() tea.Cmd {
 	if pp, ok := m.top().(interface {
@@ -454,9 +455,14 @@ func (m *Model) copyKey() tea.Cmd {
 			return m.copyCmd("the "+safe(v.name), raw, binary(raw), max(v.size, len(raw)))
 		}
 	}
-	r, ok := m.top().focused().selected()
+	t := m.top().focused()
+	r, ok := t.selected()
 	if !ok {
 		return m.setFlash(flashInfo, "nothing to copy: no row selected")
+	}
+	if len(t.cols) == 2 && t.cols[0].title == "FIELD" && len(r.cells) == 2 {
+		// a detail's field (the run id of an audit entry): its value
+		return tea.Batch(tea.SetClipboard(strings.TrimSpace(r.cells[1])), m.setFlash(flashInfo, "copied the value to the clipboard"))
 	}
 	cells := make([]string, 0, len(r.cells))
 	for _, c := range r.cells {
