@@ -512,14 +512,15 @@ func (m *Model[P, R]) startRun() (tea.Cmd, Event) {
 	r := &run{progress: make(chan actions.Progress, 1), done: make(chan func(id, seq uint64) tea.Msg, 1)}
 	m.run = r
 	exec, p, id := m.spec.Execute, m.plan, m.id
-	return func() tea.Msg {
+	start := func() tea.Msg {
 		go func() {
 			defer cancel()
 			res, err := exec(ctx, p, r.report)
 			r.done <- func(id, seq uint64) tea.Msg { return doneMsg[R]{id: id, seq: seq, res: res, err: err} }
 		}()
 		return startedMsg{id: id, seq: seq}
-	}, Event{}
+	}
+	return tea.Batch(start, m.host.After(m.spin.Spinner.FPS, spinMsg{id: id, seq: seq})), Event{}
 }
 
 func (m *Model[P, R]) done(msg doneMsg[R]) (tea.Cmd, Event) {

@@ -319,8 +319,10 @@ func (r *rig) running(n int) (wait tea.Cmd) {
 	r.t.Helper()
 	r.shelf.gate = make(chan struct{})
 	cmd, _ := r.s.Update(keyPress("y"))
-	for _, msg := range execCmd(cmd) { // started
-		cmd, _ = r.s.Update(msg)
+	for _, msg := range execCmd(cmd) { // started, and the spinner's timer
+		if _, ok := msg.(delayed); !ok {
+			cmd, _ = r.s.Update(msg)
+		}
 	}
 	for i := 0; i < n; i++ {
 		r.shelf.gate <- struct{}{}
