@@ -146,7 +146,7 @@ type headerView interface {
 }
 
 var (
-	_ headerView = (*drainView)(nil)
+	_ headerView = (*actionView)(nil)
 	_ headerView = (*auditView)(nil)
 )
 
@@ -220,7 +220,7 @@ func (m *Model) crumbLine(w int) string {
 	if n := t.markedCount(); n > 0 {
 		marked = m.st.markedTextInk.paint(fmtInt(int64(n))+" marked") + m.st.dimInk.paint(" · ")
 	}
-	if m.hasData(m.top()) {
+	if _, own := m.top().(uncounted); m.hasData(m.top()) && !own {
 		count, noun := fmtInt(int64(t.len())), m.top().noun()
 		short := count
 		if t.filter.active() {

@@ -318,14 +318,16 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	}
 	rows := make([]row, 0, len(r.recs))
 	details := make(map[string][]row, len(r.recs))
+	values := make(map[string][]fieldValue, len(r.recs))
 	for i := range r.recs {
 		rec := &r.recs[i]
 		idx := r.page*peekPageSize + i
 		id := itoa(int(rec.Partition)) + "/" + fmtInt64(rec.Offset)
 		rows = append(rows, recordRow(id, idx, rec))
-		details[id] = recordDetail(idx, rec)
+		details[id], values[id] = recordFields(idx, rec)
 	}
 	v.setPage(rows, details)
+	v.setValues(values)
 
 	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
 	first, last := r.page*peekPageSize, r.page*peekPageSize+len(r.recs)-1
@@ -415,17 +417,35 @@ func fmtBinary(b []byte, limit int) string {
 // recordDetail is the selected record, one field, header or body line a
 // row, everything sanitized.
 func recordDetail(idx int, r *backends.KafkaRecord) []row {
+	rows, _ := recordFields(idx, r)
+	return rows
+}
+
+// recordFields is recordDetail and the whole value of each row (the
+// value viewer's): the key, the exception, a header's value, the body.
+func recordFields(idx int, r *backends.KafkaRecord) ([]row, []fieldValue) {
 	var rows []row
+	var values []fieldValue
 	add := func(field, value string, s cellStyle) {
 		rows = append(rows, row{
 			id:     itoa(len(rows)),
 			cells:  []string{fcField: field, fcValue: value},
 			styles: []cellStyle{fcField: cellDim, fcValue: s},
 		})
+		values = append(values, fieldValue{})
+	}
+	// whole gives the rows added since from the value v
+	whole := func(from int, v fieldValue) {
+		for i := from; i < len(values); i++ {
+			values[i] = v
+		}
 	}
 	ts, _ := fmtTime(r.Timestamp)
 	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, cellPlain)
 	add("key", fmtBinary(r.Key, maxHeaderShown), cellPlain)
+	if r.Key != nil {
+		whole(len(rows)-1, fieldValue{name: "key", raw: r.Key})
+	}
 	if d := r.DeadLetter; d != nil {
 		where := "original topic " + quoteSafe(d.OriginalTopic)
 		if d.OriginalPartition != nil {
@@ -436,6 +456,8 @@ func recordDetail(idx int, r *backends.KafkaRecord) []row {
 		}
 		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", cellPlain)
 		add("exception", safe(orDash(d.ExceptionClass)), cellWarn)
+		whole(len(rows)-1, fieldValue{name: "exception", raw: []byte(d.ExceptionClass)})
+		msg := len(rows)
 		if d.ExceptionMessage != "" {
 			lines := strings.Split(backends.SafeMultiline(d.ExceptionMessage), "\n")
 			if len(lines) > maxExcLines {
@@ -449,6 +471,7 @@ func recordDetail(idx int, r *backends.KafkaRecord) []row {
 				}
 				add(field, l, cellWarn)
 			}
+			whole(msg, fieldValue{name: "exception message", raw: []byte(d.ExceptionMessage)})
 		}
 	} else {
 		add("dead letter", "no dead-letter headers", cellDim)
@@ -458,15 +481,19 @@ func recordDetail(idx int, r *backends.KafkaRecord) []row {
 	}
 	for _, h := range r.Headers {
 		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), cellPlain)
+		if h.Value != nil {
+			whole(len(rows)-1, fieldValue{name: "header " + h.Key, raw: h.Value})
+		}
 	}
 	if r.Value == nil {
 		add("body", "null (tombstone)", cellDim)
-		return rows
+		return rows, values
 	}
 	desc, lines, s := renderBytes(r.Value, len(r.Value), false, "")
 	add("body", desc, s)
 	for _, l := range lines {
 		add("", l, cellPlain)
 	}
-	return rows
+	whole(len(rows)-len(lines)-1, fieldValue{name: "body", raw: r.Value})
+	return rows, values
 }

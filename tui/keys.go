@@ -36,6 +36,9 @@ type keyMap struct {
 	SortPrev key.Binding
 	SortRev  key.Binding
 	Mark     key.Binding
+	// Copy copies the selected row, or a field's whole value (a peek's
+	// detail, the value viewer), with OSC 52.
+	Copy key.Binding
 
 	// General
 	Refresh   key.Binding
@@ -68,6 +71,7 @@ func newKeyMap() keyMap {
 		SortPrev: key.NewBinding(key.WithKeys("shift+left"), key.WithHelp("shift+←", "sort by previous column")),
 		SortRev:  key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "reverse sort order")),
 		Mark:     key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "mark / unmark row")),
+		Copy:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy row / field value (OSC 52)")),
 
 		Refresh:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh now")),
 		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
@@ -93,7 +97,7 @@ func (k keyMap) FullHelp() []keyGroup {
 	groups := []keyGroup{
 		{"Navigation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}},
 		{"Views", []key.Binding{k.Open, k.Back, k.Palette, k.Pane}},
-		{"Table", []key.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Mark}},
+		{"Table", []key.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Mark, k.Copy}},
 		{"Messages", []key.Binding{k.Peek, k.NextPage, k.PrevPage, k.Drain}},
 		{"General", []key.Binding{k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 	}

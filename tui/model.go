@@ -16,6 +16,7 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/tui/action"
 )
 
 // Options configure the console.
@@ -161,8 +162,11 @@ type Model struct {
 	switching string // the context :ctx is checking
 
 	// localSeq tags the requests of the views that do not go through the
-	// refresh loop (drain plan and run, audit log reads).
+	// refresh loop (audit log reads).
 	localSeq uint64
+	// lastWords run before the program ends: the record of a plan shown
+	// and not confirmed when the operator quits on it.
+	lastWords tea.Cmd
 
 	// after schedules msg after d; tests replace it to observe delays.
 	after func(d time.Duration, msg tea.Msg) tea.Cmd
@@ -297,9 +301,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmd = m.handleKey(msg)
 	case tea.PasteMsg:
-		if !m.drainPaste(msg) {
+		if v, ok := m.top().(*actionView); ok && m.mode == modeNormal {
+			cmd = m.actionUpdate(v, msg)
+		} else {
 			cmd = m.handleInputMsg(msg)
 		}
+	case action.Msg:
+		cmd = m.actionMsg(msg)
 	case localMsg:
 		cmd = msg.update(m)
 	case snapshotMsg:
@@ -320,10 +328,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	default:
 		// Messages of the text inputs (paste from the clipboard).
-		cmd = m.handleInputMsg(msg)
+		if v, ok := m.top().(*actionView); ok && m.mode == modeNormal {
+			cmd = m.actionUpdate(v, msg)
+		} else {
+			cmd = m.handleInputMsg(msg)
+		}
 	}
 	if m.quitting {
-		return m, tea.Quit
+		return m, tea.Sequence(m.lastWords, tea.Quit)
 	}
 	m.relayout()
 	return m, cmd
@@ -419,6 +431,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.reverseSort()
 	case key.Matches(msg, k.Mark):
 		t.toggleMark()
+	case key.Matches(msg, k.Copy):
+		return m.copyKey()
 	case key.Matches(msg, k.Pane):
 		m.top().togglePane()
 	case key.Matches(msg, k.Peek):

@@ -32,8 +32,9 @@ type peekPanes struct {
 	list        *table
 	detail      *table
 	onDetail    bool
-	details     map[string][]row // detail lines by list row id
-	shown       string           // list row whose lines are in detail
+	details     map[string][]row        // detail lines by list row id
+	values      map[string][]fieldValue // their whole values, for the value viewer
+	shown       string                  // list row whose lines are in detail
 	sum         summaryLines
 	detailTitle string
 	// titleOf is the title of the lower pane for the selected row.
@@ -406,6 +407,7 @@ func (v *peekView) show(r *peekResult) {
 	}
 	rows := make([]row, 0, len(r.res.Messages))
 	details := make(map[string][]row, len(r.res.Messages))
+	values := make(map[string][]fieldValue, len(r.res.Messages))
 	for i := range r.res.Messages {
 		m := &r.res.Messages[i]
 		id := itoa(m.Index)
@@ -414,9 +416,10 @@ func (v *peekView) show(r *peekResult) {
 			known = false
 		}
 		rows = append(rows, messageRow(id, m, left, known))
-		details[id] = messageDetail(m, v.attemptsLine(m))
+		details[id], values[id] = messageFields(m, v.attemptsLine(m))
 	}
 	v.setPage(rows, details)
+	v.setValues(values)
 	v.summarize()
 }
 
@@ -564,13 +567,28 @@ func messageRow(id string, m *backends.Message, left int64, known bool) row {
 // messageDetail is the selected message, one field or body line a row,
 // everything sanitized; attempts, when set, is its delivery attempts line.
 func messageDetail(m *backends.Message, attempts string) []row {
+	rows, _ := messageFields(m, attempts)
+	return rows
+}
+
+// messageFields is messageDetail and the whole value of each row (the
+// value viewer's): a header's value, the body.
+func messageFields(m *backends.Message, attempts string) ([]row, []fieldValue) {
 	var rows []row
+	var values []fieldValue
 	add := func(field, value string, s cellStyle) {
 		rows = append(rows, row{
 			id:     itoa(len(rows)),
 			cells:  []string{fcField: field, fcValue: value},
 			styles: []cellStyle{fcField: cellDim, fcValue: s},
 		})
+		values = append(values, fieldValue{})
+	}
+	// whole gives the rows added since from the value v
+	whole := func(from int, v fieldValue) {
+		for i := from; i < len(values); i++ {
+			values[i] = v
+		}
 	}
 	// Identity, routing and properties: one line each.
 	id := "#" + itoa(m.Index) + " · id " + safe(orDash(m.MessageID))
@@ -606,6 +624,7 @@ func messageDetail(m *backends.Message, attempts string) []row {
 			continue // shown as the death history below
 		}
 		add("header", safe(k)+": "+fmtValue(m.Headers[k]), cellPlain)
+		whole(len(rows)-1, fieldValue{name: "header " + k, raw: rawValue(m.Headers[k])})
 	}
 	if attempts != "" {
 		add("attempts", attempts, cellWarn)
@@ -628,11 +647,15 @@ func messageDetail(m *backends.Message, attempts string) []row {
 			" · keys "+orDash(strings.Join(keys, ", ")), reasonStyle(d.Reason))
 	}
 	desc, lines, s := renderBody(m)
+	body := len(rows)
 	add("body", desc, s)
 	for _, l := range lines {
 		add("", l, cellPlain)
 	}
-	return rows
+	if m.Body != nil {
+		whole(body, fieldValue{name: "body", raw: m.Body, size: max(m.Size, len(m.Body))})
+	}
+	return rows, values
 }
 
 // renderBody describes a body and renders it: pretty-printed JSON when it
@@ -706,31 +729,35 @@ func capLines(lines []string) []string {
 func hexDump(b []byte) []string {
 	var lines []string
 	for off := 0; off < len(b); off += hexDumpPerRow {
-		chunk := b[off:min(off+hexDumpPerRow, len(b))]
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "%08x  ", off)
-		for i := 0; i < hexDumpPerRow; i++ {
-			if i < len(chunk) {
-				fmt.Fprintf(&sb, "%02x ", chunk[i])
-			} else {
-				sb.WriteString("   ")
-			}
-			if i == 7 {
-				sb.WriteByte(' ')
-			}
-		}
-		sb.WriteString(" |")
-		for _, c := range chunk {
-			if c >= 0x20 && c < 0x7f {
-				sb.WriteByte(c)
-			} else {
-				sb.WriteByte('.')
-			}
-		}
-		sb.WriteByte('|')
-		lines = append(lines, sb.String())
+		lines = append(lines, hexRow(b[off:min(off+hexDumpPerRow, len(b))], off))
 	}
 	return lines
+}
+
+// hexRow is one row of a hex dump: the bytes of chunk, at offset off.
+func hexRow(chunk []byte, off int) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%08x  ", off)
+	for i := 0; i < hexDumpPerRow; i++ {
+		if i < len(chunk) {
+			fmt.Fprintf(&sb, "%02x ", chunk[i])
+		} else {
+			sb.WriteString("   ")
+		}
+		if i == 7 {
+			sb.WriteByte(' ')
+		}
+	}
+	sb.WriteString(" |")
+	for _, c := range chunk {
+		if c >= 0x20 && c < 0x7f {
+			sb.WriteByte(c)
+		} else {
+			sb.WriteByte('.')
+		}
+	}
+	sb.WriteByte('|')
+	return sb.String()
 }
 
 // fmtBytes is a size: 512 B, 3.4 KiB, 1.0 MiB.

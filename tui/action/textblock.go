@@ -1,4 +1,4 @@
-package tui
+package action
 
 import (
 	"strings"
@@ -6,7 +6,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 )
 
-// textBlock is free text drawn in a view's body (the drain's form, plan,
+// textBlock is free text drawn in the action screen (its form, plan,
 // confirmation, progress and result): lines wrapped to the width, of
 // which the window shown keeps the focus on screen however small the
 // terminal. The focus is the pinned part (the field being typed into, the
@@ -119,4 +119,18 @@ func (b *textBlock) wrap(width int, spacers bool) (out []string, from, to, pf, p
 		}
 	}
 	return out, from, to, pf, pt, end
+}
+
+// clip cuts s to w cells with "…": ansi.Truncate cut until
+// ansi.StringWidth agrees that it fits (Truncate counts some clusters
+// narrower than the terminal draws them).
+func clip(s string, w int) string {
+	if w <= 0 {
+		return ""
+	}
+	out := s
+	for cut := w; cut >= 0 && ansi.StringWidth(out) > w; cut-- {
+		out = ansi.Truncate(s, cut, "…")
+	}
+	return out
 }
