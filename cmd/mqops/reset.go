@@ -272,6 +272,9 @@ func printResetResult(w io.Writer, o *actions.ResetOffsetsOptions, res *actions.
 			verified = fmt.Sprintf("read back: %d partition(s) differ from the plan", len(res.Mismatches))
 		}
 		fmt.Fprintf(w, "run %s: committed %d partition(s) of consumer group %s; %s\n", res.RunID, res.Committed, cutName(o.Group), verified)
+		if res.CommitAnswer != "" {
+			fmt.Fprintf(w, "note: the commit's answer was lost or refused (%s), yet every offset read back is the plan's\n", backends.SafeText(res.CommitAnswer))
+		}
 	}
 	if res.Previous != "" {
 		fmt.Fprintf(w, "previous offsets: %s\n", backends.SafeText(res.Previous))
