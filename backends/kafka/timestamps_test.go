@@ -478,22 +478,13 @@ func bigBatches(t *testing.T, cl *kgo.Client, parts int32, times []time.Time) {
 // the smallest offset). It reads again, a bounded number of times, only
 // what is missing; the next snapshot reads nothing.
 func TestTimeLagFirstSnapshotWhole(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(4, "orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
+	c, cl, _ := timedCluster(t, 1, 4, 0, nil)
 	start := time.Now().Add(-3 * time.Hour).Truncate(time.Millisecond)
 	times := make([]time.Time, 200)
 	for i := range times {
 		times[i] = start.Add(time.Duration(i) * time.Minute)
 	}
-	bigBatches(t, cl, 4, times)
+	bigBatches(t, cl, 4, times) // offsets 5 and 150 in batches over 64 KiB
 	slow, fast := map[int32]int64{}, map[int32]int64{}
 	for p := range int32(4) {
 		slow[p], fast[p] = 5, 150
