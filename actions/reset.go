@@ -418,6 +418,9 @@ type ResetResult struct {
 	// Verified: the offsets read back after the commit are the plan's.
 	Verified   bool     `json:"verified"`
 	Mismatches []string `json:"mismatches,omitempty"`
+	// CommitAnswer is the commit's error when its answer was lost or
+	// refused, yet every offset read back is the plan's: the reset is done.
+	CommitAnswer string `json:"commit_answer,omitempty"`
 }
 
 // ResetChangedError refuses to execute a plan whose group's offsets moved
@@ -456,7 +459,8 @@ func ExecuteResetOffsets(ctx context.Context, k backends.KafkaOffsetResetter, o 
 	err := o.execute(ctx, k, res)
 	e := AuditEntry{Context: o.Context, Action: "reset-offsets", RunID: o.RunID, Parameters: o.auditParams(), Plan: resetPlanAudit(o.Plan),
 		DurationMS: time.Since(start).Milliseconds(), Outcome: "ok",
-		Result: map[string]any{"committed": res.Committed, "verified": res.Verified, "previous_offsets": res.Previous, "no_previous_offset": res.NoPrevious, "mismatches": res.Mismatches}}
+		Result: map[string]any{"committed": res.Committed, "verified": res.Verified, "previous_offsets": res.Previous, "no_previous_offset": res.NoPrevious, "mismatches": res.Mismatches,
+			"commit_answer": res.CommitAnswer}}
 	if err != nil {
 		e.Outcome, e.Error = "failed", err.Error()
 		var active *GroupActiveError
@@ -546,6 +550,12 @@ func (o *ResetOffsetsOptions) execute(ctx context.Context, k backends.KafkaOffse
 	}
 	res.Verified = len(res.Mismatches) == 0
 	switch {
+	case commitErr != nil && res.Verified:
+		// Applied (the answer was lost after the coordinator applied it:
+		// a dropped connection, a timeout), or there already: done. Failing
+		// would have the operator run it again, whose rollback file would
+		// hold the new offsets.
+		res.CommitAnswer = backends.Redact(commitErr.Error())
 	case commitErr != nil:
 		return commitErr
 	case !res.Verified:

@@ -9,6 +9,7 @@ import (
 	"math"
 	"math/big"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +38,7 @@ func CheckTopicName(field, t string) error {
 		bad = !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-')
 	}
 	if bad {
-		return &FieldError{field, fmt.Sprintf("%q is not a topic name (Kafka's use letters, digits, \".\", \"_\" and \"-\", at most %d)", backends.SafeText(cutForError(t)), MaxTopicName)}
+		return &FieldError{field, fmt.Sprintf("%s is not a topic name (Kafka's use letters, digits, \".\", \"_\" and \"-\", at most %d)", quote(t), MaxTopicName)}
 	}
 	return nil
 }
@@ -49,6 +50,11 @@ func cutForError(s string) string {
 	}
 	return s
 }
+
+// quote is an operator's bad value for an error: cut short, sanitized and
+// between quotes. (SafeText writes what the terminal must not see as
+// escapes; %q would escape those escapes again: "\\x1b".)
+func quote(s string) string { return `"` + backends.SafeText(cutForError(s)) + `"` }
 
 // ResetScope is the partitions a reset covers: every partition of Topics,
 // and the Partitions named.
@@ -77,12 +83,12 @@ func ParseTopicScope(specs []string) (ResetScope, error) {
 			continue
 		}
 		if list == "" {
-			return sc, &FieldError{"topic", fmt.Sprintf("%q names no partition: want %s:0,2,5, or %s for all its partitions", backends.SafeText(cutForError(spec)), topic, topic)}
+			return sc, &FieldError{"topic", fmt.Sprintf("%s names no partition: want %s:0,2,5, or %s for all its partitions", quote(spec), topic, topic)}
 		}
 		for _, s := range strings.Split(list, ",") {
 			p, err := strconv.ParseInt(s, 10, 32)
 			if err != nil || p < 0 {
-				return sc, &FieldError{"topic", fmt.Sprintf("%q: %q is not a partition number (want 0 to %d)", backends.SafeText(cutForError(spec)), backends.SafeText(cutForError(s)), math.MaxInt32)}
+				return sc, &FieldError{"topic", fmt.Sprintf("%s: %s is not a partition number (want 0 to %d)", quote(spec), quote(s), math.MaxInt32)}
 			}
 			if parts[topic] == nil {
 				parts[topic] = map[int32]bool{}
@@ -113,7 +119,7 @@ func ParseOffset(field, s string) (int64, error) {
 	case errors.Is(err, strconv.ErrRange):
 		return 0, &FieldError{field, fmt.Sprintf("%s is out of range: an offset is at most %d", backends.SafeText(cutForError(s)), int64(math.MaxInt64))}
 	case err != nil:
-		return 0, &FieldError{field, fmt.Sprintf("%q is not an offset: want a whole number from 0 to %d", backends.SafeText(cutForError(s)), int64(math.MaxInt64))}
+		return 0, &FieldError{field, fmt.Sprintf("%s is not an offset: want a whole number from 0 to %d", quote(s), int64(math.MaxInt64))}
 	case v < 0:
 		return 0, &FieldError{field, fmt.Sprintf("%d is not an offset: offsets start at 0 (to move back from the current offset, use --shift-by %d)", v, v)}
 	}
@@ -127,7 +133,7 @@ func ParseShift(s string) (int64, error) {
 	case errors.Is(err, strconv.ErrRange):
 		return 0, &FieldError{"shift-by", fmt.Sprintf("%s is out of range: want %d to %d", backends.SafeText(cutForError(s)), int64(math.MinInt64), int64(math.MaxInt64))}
 	case err != nil:
-		return 0, &FieldError{"shift-by", fmt.Sprintf("%q is not a whole number of records (want e.g. -100 or 50)", backends.SafeText(cutForError(s)))}
+		return 0, &FieldError{"shift-by", fmt.Sprintf("%s is not a whole number of records (want e.g. -100 or 50)", quote(s))}
 	}
 	return v, nil
 }
@@ -150,7 +156,7 @@ func ParseDateTime(s string) (int64, error) {
 	const want = "want yyyy-MM-ddTHH:mm:ss.SSS with an optional zone (Z, +hh:mm, -hh:mm or ±hh; UTC without one), e.g. 2024-05-01T10:32:00.000+02:00"
 	in := strings.TrimSpace(s)
 	bad := func(why string) error {
-		return &FieldError{"to-datetime", fmt.Sprintf("%q %s: %s", backends.SafeText(cutForError(s)), why, want)}
+		return &FieldError{"to-datetime", fmt.Sprintf("%s %s: %s", quote(s), why, want)}
 	}
 	m := kafkaDateTime.FindStringSubmatch(in)
 	if m == nil {
@@ -226,7 +232,7 @@ func ParseResetDuration(s string) (time.Duration, error) {
 	const want = "want ISO 8601 as Kafka's tool takes it (PnDTnHnMn.nS, e.g. PT30M or P1DT2H) or a Go duration (e.g. 30m, 1h30m)"
 	in := strings.TrimSpace(s)
 	bad := func(why string) error {
-		return &FieldError{"by-duration", fmt.Sprintf("%q %s: %s", backends.SafeText(cutForError(s)), why, want)}
+		return &FieldError{"by-duration", fmt.Sprintf("%s %s: %s", quote(s), why, want)}
 	}
 	var d time.Duration
 	if t := strings.TrimLeft(in, "+-"); strings.HasPrefix(t, "P") || strings.HasPrefix(t, "p") {
@@ -279,6 +285,9 @@ func ParseResetDuration(s string) (time.Duration, error) {
 // MaxResetFile bounds a --from-file CSV: about 400,000 partitions.
 const MaxResetFile = 16 << 20
 
+// maxOthersShown bounds the other groups a --from-file error names.
+const maxOthersShown = 3
+
 // ResetFileRow is one line of a --from-file CSV.
 type ResetFileRow struct {
 	Line int
@@ -287,18 +296,20 @@ type ResetFileRow struct {
 
 // ParseResetFile parses a --from-file CSV as kafka-consumer-groups writes
 // it (--export) and reads it: topic,partition,offset per line, or
-// group,topic,partition,offset (the rows of group are taken). No header.
+// group,topic,partition,offset (the rows of group are taken). No header;
+// a UTF-8 byte order mark first (a spreadsheet's "CSV UTF-8") is skipped.
 // Every error names its line. Blank lines are skipped; a partition given
 // twice, a negative offset and a file with no row for group are errors.
 func ParseResetFile(data []byte, group string) ([]ResetFileRow, error) {
-	r := csv.NewReader(bytes.NewReader(data))
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	r.ReuseRecord = true
 	var rows []ResetFileRow
 	width := 0
 	seen := map[string]int{}
-	others := 0
+	var others []string // the first few other groups named
+	otherLines := 0
 	for {
 		rec, err := r.Read()
 		if err == io.EOF {
@@ -319,8 +330,10 @@ func ParseResetFile(data []byte, group string) ([]ResetFileRow, error) {
 			return nil, fmt.Errorf("line %d: %d fields: want topic,partition,offset (or group,topic,partition,offset on every line)", line, len(rec))
 		}
 		if width == 4 {
-			if strings.TrimSpace(rec[0]) != group {
-				others++
+			if g := strings.TrimSpace(rec[0]); g != group {
+				if otherLines++; len(others) <= maxOthersShown && !slices.Contains(others, g) {
+					others = append(others, g)
+				}
 				continue
 			}
 			rec = rec[1:]
@@ -333,7 +346,7 @@ func ParseResetFile(data []byte, group string) ([]ResetFileRow, error) {
 		}
 		p, err := strconv.ParseInt(rec[1], 10, 32)
 		if err != nil || p < 0 {
-			return nil, fmt.Errorf("line %d: %q is not a partition number (want 0 to %d)", line, backends.SafeText(cutForError(rec[1])), math.MaxInt32)
+			return nil, fmt.Errorf("line %d: %s is not a partition number (want 0 to %d)", line, quote(rec[1]), math.MaxInt32)
 		}
 		off, err := ParseOffset("offset", rec[2])
 		if err != nil {
@@ -347,8 +360,17 @@ func ParseResetFile(data []byte, group string) ([]ResetFileRow, error) {
 		rows = append(rows, ResetFileRow{Line: line, KafkaOffset: backends.KafkaOffset{Topic: rec[0], Partition: int32(p), Offset: off}})
 	}
 	if len(rows) == 0 {
-		if others > 0 {
-			return nil, fmt.Errorf("no line for consumer group %q (%d lines for other groups)", backends.SafeText(group), others)
+		if otherLines > 0 {
+			names := make([]string, 0, len(others))
+			for i, g := range others {
+				if i == maxOthersShown {
+					names = append(names, "…")
+					break
+				}
+				names = append(names, quote(g))
+			}
+			return nil, fmt.Errorf("no line for consumer group %s: its lines have 4 fields, read as group,topic,partition,offset, and name other groups: %s (%d lines)",
+				quote(group), strings.Join(names, ", "), otherLines)
 		}
 		return nil, errors.New("no offsets in the file")
 	}

@@ -186,7 +186,7 @@ func TestResetOffsetsParseFile(t *testing.T) {
 		{"topic,partition,offset\norders,0,1\n", `line 1: "partition" is not a partition`},
 		{"or ders,0,5\n", "line 1: \"or ders\" is not a topic name"},
 		{"orders,0,\"5\n", "line 1"},
-		{"x,orders,0,5\n", `no line for consumer group "g" (1 lines for other groups)`},
+		{"x,orders,0,5\n", `no line for consumer group "g": its lines have 4 fields, read as group,topic,partition,offset, and name other groups: "x" (1 lines)`},
 		{"", "no offsets"},
 		{"orders,0,5,1,1\n", "line 1: 5 fields"},
 	} {

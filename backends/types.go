@@ -86,6 +86,11 @@ type GroupPartition struct {
 	// RecordTimeNote says why RecordTime is a lower bound, or why it is
 	// missing on a partition with lag.
 	RecordTimeNote string `json:"record_time_note,omitempty"`
+	// NoRecordToRead: only transaction markers lie between the committed
+	// offset and the log end (a consumer that commits its last record + 1
+	// stops at a commit marker): the lag counts them, yet the group has
+	// nothing to read and its time lag is 0.
+	NoRecordToRead bool `json:"no_record_to_read,omitempty"`
 }
 
 // TimeLagSource says how a time lag was obtained.

@@ -2,11 +2,13 @@ package kafka
 
 import (
 	"context"
+	crand "crypto/rand"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/kafka/kafkatest"
@@ -215,5 +217,111 @@ func TestTimeLagFetchBoundedRealBroker(t *testing.T) {
 	}
 	if gp := groupPart(t, third, f.Topic+".day", f.Topic, 0); gp.RecordTime == nil || !gp.RecordTime.Equal(f.Times[0][0]) {
 		t.Errorf("unmoved group's record time %v, want %v", gp.RecordTime, f.Times[0][0])
+	}
+}
+
+// TestTimeLagFirstSnapshotWholeRealBroker: on the real broker, which
+// answers nothing for a partition whose batch at the offset is over the
+// read's bound unless it comes first in its answer, partitions of big
+// batches (librdkafka's producers write batches of up to 1 MB) and groups
+// far apart on one partition all have their exact time lag in the first
+// snapshot, within a few Fetches of the one leader.
+func TestTimeLagFirstSnapshotWholeRealBroker(t *testing.T) {
+	k, brokers := realClient(t)
+	topic := "tl-whole-" + time.Now().Format("150405.000000")
+	cl, adm := kafkatest.CreateTopic(t, brokers, topic, 3, nil)
+	start := time.Now().Add(-3 * time.Hour).Truncate(time.Millisecond)
+	at := func(i int) time.Time { return start.Add(time.Duration(i) * time.Minute) }
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for p := range int32(3) {
+		for half := range 2 {
+			var recs []*kgo.Record
+			for i := half * 100; i < half*100+100; i++ {
+				v := make([]byte, 1024)
+				_, _ = crand.Read(v)
+				recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Timestamp: at(i), Value: v})
+			}
+			if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil { // one batch of 100 KiB
+				t.Fatal(err)
+			}
+		}
+	}
+	groups := map[string]int64{topic + ".slow": 5, topic + ".fast": 150}
+	for g, off := range groups {
+		kafkatest.Commit(t, adm, g, topic, map[int32]int64{0: off, 1: off, 2: off})
+	}
+
+	snap, err := k.Snapshot(ctx, backends.SnapshotOptions{Groups: []string{topic + ".slow", topic + ".fast"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := lag.Analyze(snap)
+	for g, off := range groups {
+		for p := range int32(3) {
+			gp := groupPart(t, snap, g, topic, p)
+			ps := an.Groups[g].Partitions[lag.PartitionKey{Topic: topic, Partition: p}]
+			if gp.RecordTime == nil || !gp.RecordTime.Equal(at(int(off))) || ps.TimeLagSource != backends.TimeLagRecord || ps.TimeLagNote != "" {
+				t.Errorf("%s p%d at %d: record time %v, time lag %v (%s, %q); want %v exact", g, p, off, gp.RecordTime, ps.TimeLag, ps.TimeLagSource, ps.TimeLagNote, at(int(off)))
+			}
+		}
+	}
+	if st := k.rt.last; st.requests > rtFirstRounds {
+		t.Errorf("%d record-time requests to the one leader, want at most %d", st.requests, rtFirstRounds)
+	}
+}
+
+// TestTimeLagTransactionMarkerRealBroker: a group that committed the
+// offset of a transaction's commit marker, the last entry of the log (as
+// consumers that commit their last record + 1 do), has lag 1 and nothing
+// to read: its time lag is 0, exact, and says why; a group before the
+// transaction's records gets the first one's time.
+func TestTimeLagTransactionMarkerRealBroker(t *testing.T) {
+	k, brokers := realClient(t)
+	topic := "tl-txn-" + time.Now().Format("150405.000000")
+	_, adm := kafkatest.CreateTopic(t, brokers, topic, 1, nil)
+	txn, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.TransactionalID(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hourAgo := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	if err := txn.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := txn.ProduceSync(ctx, &kgo.Record{Topic: topic, Timestamp: hourAgo.Add(time.Duration(i) * time.Second), Value: []byte("in a transaction")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := txn.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	// records 0 and 1, the commit marker at 2, the log end 3
+	marker, before := topic+".marker", topic+".before"
+	kafkatest.Commit(t, adm, marker, topic, map[int32]int64{0: 2})
+	kafkatest.Commit(t, adm, before, topic, map[int32]int64{0: 0})
+
+	snap, err := k.Snapshot(ctx, backends.SnapshotOptions{Groups: []string{marker, before}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := lag.Analyze(snap)
+	gp := groupPart(t, snap, marker, topic, 0)
+	ps := an.Groups[marker].Partitions[lag.PartitionKey{Topic: topic, Partition: 0}]
+	const why = "only transaction markers"
+	if gp.Lag == nil || *gp.Lag != 1 || gp.LogEnd != 3 {
+		t.Fatalf("partition %+v, want lag 1 (the marker) to log end 3", gp)
+	}
+	if ps.TimeLag == nil || *ps.TimeLag != 0 || ps.TimeLagSource != backends.TimeLagRecord || !strings.Contains(ps.TimeLagNote, why) {
+		t.Errorf("at the marker: time lag %v (%s, %q), want 0, exact, saying %q", ps.TimeLag, ps.TimeLagSource, ps.TimeLagNote, why)
+	}
+	if gs := an.Groups[marker]; gs.TimeLag == nil || *gs.TimeLag != 0 {
+		t.Errorf("at the marker: group time lag %v, want 0", gs.TimeLag)
+	}
+	if gp := groupPart(t, snap, before, topic, 0); gp.RecordTime == nil || !gp.RecordTime.Equal(hourAgo) || gp.RecordTimeSource != backends.TimeLagRecord {
+		t.Errorf("before the transaction: record time %v (%s, %q), want %v", gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote, hourAgo)
 	}
 }

@@ -47,6 +47,9 @@ const (
 	// rtAvoid is how long a broker that stopped answering a read, or sent
 	// a reply too large, is not read from again.
 	rtAvoid = time.Minute
+	// rtFirstRounds bounds the reads per leader of a client's first
+	// snapshot.
+	rtFirstRounds = 4
 )
 
 // rtKey names one read: the record at off of a partition of one
@@ -66,7 +69,11 @@ type rtEntry struct {
 	// markers lie between them. Else the records between were removed by
 	// compaction and at is a later record's.
 	exact bool
-	fail  string // why no time will be read at this offset
+	// none > 0: no record from the key's offset up to none, the log end
+	// when it was read (only transaction markers): a group there has
+	// nothing to read while the log end is at most none.
+	none int64
+	fail string // why no time will be read at this offset
 	// budget > 0: the batch holding the offset did not fit the last read;
 	// the next one asks for this many bytes.
 	budget int32
@@ -74,7 +81,11 @@ type rtEntry struct {
 	gen    uint64 // the last snapshot that used the entry
 }
 
-func (e *rtEntry) settled() bool { return !e.at.IsZero() || e.fail != "" }
+// settled: nothing more is to be read at the entry's offset while the
+// partition's log end is logEnd.
+func (e *rtEntry) settled(logEnd int64) bool {
+	return !e.at.IsZero() || e.fail != "" || (e.none > 0 && logEnd <= e.none)
+}
 
 // rtStats describes the reads of the last snapshot (benchmarks, tests).
 type rtStats struct {
@@ -120,17 +131,48 @@ type rtRead struct {
 
 // fillRecordTimes sets RecordTime (or RecordTimeNote) on every group
 // partition of snap with lag, reading what the cache does not hold, and
-// returns the Fetch requests it sent: at most one per leader. ids are the
+// returns the Fetch requests it sent: at most one per leader, or, in the
+// client's first snapshot, at most rtFirstRounds per leader. ids are the
 // topics' ids. With prune, entries the snapshot did not use are dropped (a
 // snapshot of every group: they are of offsets no group is at any more).
+//
+// One read per partition cannot always give every time: it starts at the
+// partition's smallest offset wanted (groups far beyond it wait), and a
+// broker answers nothing for a partition whose batch at the offset is over
+// the read's bound unless it is the first partition of its answer (the
+// next read asks for more). Later snapshots get those on the next
+// refresh; the first one, which has no earlier refresh to lean on (the
+// console's first screen, a one-sample `mqops lag`), reads again at once
+// what is missing, a bounded number of times.
 func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, prune bool) int {
 	start := time.Now()
+	rounds := 1
 	if c.rt == nil {
 		c.rt = &recordTimes{entries: map[rtKey]*rtEntry{}, avoid: map[string]avoided{}}
+		rounds = rtFirstRounds
 	}
 	rt := c.rt
-	rt.gen++
 	rt.last = rtStats{}
+	for round := 0; round < rounds; round++ {
+		if !c.readRecordTimes(cl, w, snap, ids, round) {
+			break
+		}
+	}
+	rt.prune(prune)
+	rt.last.took = time.Since(start)
+	return rt.last.requests
+}
+
+// readRecordTimes is one round of fillRecordTimes: it reads what the cache
+// does not hold, at most one Fetch per leader, and fills the group
+// partitions. A round after the first reads only partitions whose read can
+// still progress at once (not those that found nothing at their offset:
+// those wait for the next refresh). It reports whether another round
+// could settle more: every Fetch answered, and an offset wanted is still
+// to be read.
+func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int) bool {
+	rt := c.rt
+	rt.gen++
 
 	type tp struct {
 		topic string
@@ -173,9 +215,13 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 				continue // wanted already
 			}
 			u.e.gen = rt.gen
-			rt.last.wanted++
-			if u.e.settled() {
-				rt.last.cached++
+			if round == 0 {
+				rt.last.wanted++
+			}
+			if u.e.settled(gp.LogEnd) {
+				if round == 0 {
+					rt.last.cached++
+				}
 				continue
 			}
 			r := reads[tp{gp.Topic, gp.Partition}]
@@ -218,6 +264,8 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		r.tried = e.tries > 0
 		l, ok := leaders[k]
 		switch {
+		case round > 0 && r.tried:
+			// found nothing at its offset this snapshot: the next refresh
 		case !ok || l < 0:
 			notes[k] = "record not read: the partition has no leader"
 		case rt.avoid[addrs[l]].why != "":
@@ -268,10 +316,12 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			wg.Wait()
 		})
 	}
-	rt.last.requests = len(answers)
+	rt.last.requests += len(answers)
 
+	more := len(answers) > 0
 	for _, a := range answers {
 		if a.err != nil {
+			more = false
 			why := fmt.Sprintf("record read failed: %v", c.explain(a.err))
 			if peerGivenUp(a.err) {
 				rt.avoid[addrs[a.leader]] = avoided{until: time.Now().Add(rtAvoid), why: why}
@@ -295,7 +345,7 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 				notes[k] = "record read failed: " + blk.Err.Error()
 				continue
 			}
-			got := resolveTimes(blk.RecordsSet, r.want, r.budget)
+			got := resolveTimes(blk.RecordsSet, r.want, r.budget, blk.HighWaterMarkOffset)
 			for _, off := range r.want {
 				e := rt.entries[rtKey{r.topic, r.id, r.p, off}]
 				switch x := got[off]; {
@@ -315,12 +365,13 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	}
 
 	times := make([]time.Time, len(uses)) // the record times handed out, in one allocation
+	pending := false
 	for i, u := range uses {
-		u.fill(&times[i], notes[tp{u.gp.Topic, u.gp.Partition}])
+		note := notes[tp{u.gp.Topic, u.gp.Partition}]
+		u.fill(&times[i], note)
+		pending = pending || (note == "" && u.e.tries == 0 && !u.e.settled(u.gp.LogEnd))
 	}
-	rt.prune(prune)
-	rt.last.took = time.Since(start)
-	return rt.last.requests
+	return more && pending
 }
 
 // fetchRecordTimes sends one Fetch to leader for reads.
@@ -364,7 +415,12 @@ func (rt *recordTimes) prune(all bool) {
 // at), or says why there is none (note: why its partition was not read).
 func (u rtUse) fill(at *time.Time, note string) {
 	gp, e := u.gp, u.e
+	gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote, gp.NoRecordToRead = nil, "", "", false // an earlier round's
 	switch {
+	case e.none > 0 && gp.LogEnd <= e.none:
+		gp.NoRecordToRead = true
+		gp.RecordTimeSource = backends.TimeLagRecord
+		gp.RecordTimeNote = fmt.Sprintf("no record after offset %d up to the log end, only transaction markers: nothing to read yet", u.off)
 	case !e.at.IsZero():
 		*at = e.at
 		gp.RecordTime = at
@@ -403,21 +459,34 @@ func joinNotes(s []string) string {
 
 // resolveTimes reads, in the record sets of one partition's fetch answer,
 // the time of the record at each offset of want (sorted; the fetch read
-// from want[0]). It returns an entry for each offset it settles: the time
+// from want[0] with budget bytes; hw is the partition's high watermark in
+// the answer). It returns an entry for each offset it settles: the time
 // of the record there, or of the next record when none is there (not
-// exact, unless only transaction markers lie between), a failure, or a
+// exact, unless only transaction markers lie between), none (only
+// transaction markers up to hw: no record to read yet), a failure, or a
 // bigger budget for the next read. Offsets past the records returned are
 // absent.
+//
+// An answer with nothing below hw means the batch at want[0] is over the
+// read's bound: Kafka returns a batch over it only in the first partition
+// of its answer (KIP-74), and nothing in the others.
 //
 // The timestamp type is the batch's: with LogAppendTime every record of a
 // batch carries the broker's append time, the batch's max timestamp; with
 // CreateTime each record has its own.
-func resolveTimes(sets []*sarama.Records, want []int64, budget int32) map[int64]*rtEntry {
+func resolveTimes(sets []*sarama.Records, want []int64, budget int32, hw int64) map[int64]*rtEntry {
 	out := map[int64]*rtEntry{}
 	if len(want) == 0 {
 		return out
 	}
+	if len(sets) == 0 && hw > want[0] {
+		if budget < rtMaxPartitionBytes {
+			out[want[0]] = &rtEntry{budget: min(budget*rtGrowth, rtMaxPartitionBytes)}
+		}
+		return out // at the largest read: found nothing (the caller counts it)
+	}
 	i := 0
+	whole := true // every set was read to its end
 	// expect is the offset after the last record or marker seen; gapEnd
 	// the end of the last run of offsets with neither (removed by
 	// compaction). An offset at or after gapEnd that a later record
@@ -450,6 +519,7 @@ func resolveTimes(sets []*sarama.Records, want []int64, budget int32) map[int64]
 		if b == nil || b.LastOffset() < expect {
 			continue
 		}
+		whole = !b.PartialTrailingRecord
 		if b.FirstOffset > expect {
 			gapEnd = b.FirstOffset
 		}
@@ -494,6 +564,11 @@ func resolveTimes(sets []*sarama.Records, want []int64, budget int32) map[int64]
 			settle(o, base, at, o)
 			expect = o + 1
 		}
+	}
+	// Read to the high watermark and found only markers from an offset:
+	// no record there yet.
+	for ; whole && i < len(want) && want[i] < expect && expect >= hw; i++ {
+		out[want[i]] = &rtEntry{none: expect}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	crand "crypto/rand"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -38,6 +39,8 @@ func entryText(e *rtEntry) string {
 		return "fail: " + e.fail
 	case e.budget > 0:
 		return fmt.Sprintf("grow to %d", e.budget)
+	case e.none > 0:
+		return fmt.Sprintf("nothing to read up to %d", e.none)
 	}
 	return fmt.Sprintf("%s at %d exact=%v", e.at.Format("15:04:05"), e.found, e.exact)
 }
@@ -45,9 +48,11 @@ func entryText(e *rtEntry) string {
 // TestResolveTimes reads the time of the record at each offset wanted from
 // hand-made fetch answers: batches starting before the offset, records
 // removed by compaction (not exact: the next record's time), transaction
-// markers (exact), LogAppendTime (the broker's time for the whole batch),
-// batches cut short by the read's bound, legacy message sets and records
-// without a timestamp.
+// markers (exact; nothing to read when only markers lie up to the high
+// watermark), LogAppendTime (the broker's time for the whole batch),
+// batches cut short by the read's bound or left out for it (nothing below
+// the high watermark), legacy message sets and records without a
+// timestamp.
 func TestResolveTimes(t *testing.T) {
 	base := time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 	at := func(s int) string { return base.Add(time.Duration(s)*time.Second).Format("15:04:05") + " at " }
@@ -60,6 +65,10 @@ func TestResolveTimes(t *testing.T) {
 	partialLA := batch(10, 14, base)
 	partialLA.RecordBatch.PartialTrailingRecord, partialLA.RecordBatch.LogAppendTime = true, true
 	noTime := batch(10, 11, time.Time{}, 10, 11)
+	commit := func(at int64) *sarama.Records {
+		return &sarama.Records{RecordBatch: &sarama.RecordBatch{FirstOffset: at, Control: true, FirstTimestamp: base,
+			Records: []*sarama.Record{{Key: []byte{0, 0, 0, 1}}}}}
+	}
 
 	cases := []struct {
 		name   string
@@ -67,36 +76,49 @@ func TestResolveTimes(t *testing.T) {
 		want   []int64
 		budget int32
 		expect []string
+		hw     int64 // the high watermark (default 100)
 	}{
 		{"batch starting before the offset", []*sarama.Records{batch(5, 14, base, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)}, []int64{9, 12},
-			rtPartitionBytes, []string{at(4) + "9 exact=true", at(7) + "12 exact=true"}},
+			rtPartitionBytes, []string{at(4) + "9 exact=true", at(7) + "12 exact=true"}, 0},
 		{"offsets past the answer", []*sarama.Records{batch(10, 14, base, 10, 11, 12, 13, 14)}, []int64{10, 20},
-			rtPartitionBytes, []string{at(0) + "10 exact=true", "-"}},
+			rtPartitionBytes, []string{at(0) + "10 exact=true", "-"}, 0},
 		{"compacted away: the next record, not exact", []*sarama.Records{batch(10, 14, base, 10, 11, 14)}, []int64{12, 14},
-			rtPartitionBytes, []string{at(4) + "14 exact=false", at(4) + "14 exact=true"}},
+			rtPartitionBytes, []string{at(4) + "14 exact=false", at(4) + "14 exact=true"}, 0},
 		{"whole batch compacted away", []*sarama.Records{batch(20, 22, base, 20, 21, 22)}, []int64{15},
-			rtPartitionBytes, []string{at(0) + "20 exact=false"}},
+			rtPartitionBytes, []string{at(0) + "20 exact=false"}, 0},
 		{"trailing records of a batch compacted away", []*sarama.Records{batch(10, 14, base, 10, 11), batch(15, 16, base, 15, 16)}, []int64{13},
-			rtPartitionBytes, []string{at(0) + "15 exact=false"}},
+			rtPartitionBytes, []string{at(0) + "15 exact=false"}, 0},
 		{"a transaction marker at the offset", []*sarama.Records{batch(10, 11, base, 10, 11), control, batch(13, 14, base, 13, 14)}, []int64{12},
-			rtPartitionBytes, []string{at(0) + "13 exact=true"}},
+			rtPartitionBytes, []string{at(0) + "13 exact=true"}, 0},
 		{"LogAppendTime: the broker's time", []*sarama.Records{logAppend}, []int64{12},
-			rtPartitionBytes, []string{base.Add(time.Hour).Format("15:04:05") + " at 12 exact=true"}},
+			rtPartitionBytes, []string{base.Add(time.Hour).Format("15:04:05") + " at 12 exact=true"}, 0},
 		{"cut short, CreateTime", []*sarama.Records{partial}, []int64{10, 12},
-			rtPartitionBytes, []string{at(0) + "10 exact=true", "grow to 1048576"}},
+			rtPartitionBytes, []string{at(0) + "10 exact=true", "grow to 1048576"}, 0},
 		{"cut short at the largest read", []*sarama.Records{partial}, []int64{12},
-			rtMaxPartitionBytes, []string{"fail: record batch at offset 12 over 4.0 MiB: not read"}},
+			rtMaxPartitionBytes, []string{"fail: record batch at offset 12 over 4.0 MiB: not read"}, 0},
 		{"cut short, LogAppendTime", []*sarama.Records{partialLA}, []int64{10, 13},
-			rtPartitionBytes, []string{base.Add(time.Hour).Format("15:04:05") + " at 10 exact=true", base.Add(time.Hour).Format("15:04:05") + " at 13 exact=true"}},
+			rtPartitionBytes, []string{base.Add(time.Hour).Format("15:04:05") + " at 10 exact=true", base.Add(time.Hour).Format("15:04:05") + " at 13 exact=true"}, 0},
 		{"legacy message set", []*sarama.Records{{MsgSet: &sarama.MessageSet{}}}, []int64{10},
-			rtPartitionBytes, []string{"fail: message format v0/v1 (before Kafka 0.11): no timestamps read"}},
+			rtPartitionBytes, []string{"fail: message format v0/v1 (before Kafka 0.11): no timestamps read"}, 0},
 		{"no timestamp", []*sarama.Records{noTime}, []int64{11},
-			rtPartitionBytes, []string{"fail: the record at offset 11 has no timestamp"}},
-		{"nothing returned", nil, []int64{10}, rtPartitionBytes, []string{"-"}},
+			rtPartitionBytes, []string{"fail: the record at offset 11 has no timestamp"}, 0},
+		{"nothing returned below the high watermark: the batch is over the read's bound", nil, []int64{10, 40}, rtPartitionBytes,
+			[]string{"grow to 1048576", "-"}, 0},
+		{"nothing returned at the largest read", nil, []int64{10}, rtMaxPartitionBytes, []string{"-"}, 0},
+		{"nothing returned at the high watermark", nil, []int64{10}, rtPartitionBytes, []string{"-"}, 10},
+		{"only a commit marker up to the high watermark: nothing to read", []*sarama.Records{batch(10, 11, base, 10, 11), commit(12)}, []int64{10, 12},
+			rtPartitionBytes, []string{at(0) + "10 exact=true", "nothing to read up to 13"}, 13},
+		{"markers below the high watermark, nothing after them returned", []*sarama.Records{commit(12)}, []int64{12},
+			rtPartitionBytes, []string{"-"}, 20},
+		{"cut short before the high watermark", []*sarama.Records{partial}, []int64{14},
+			rtPartitionBytes, []string{"grow to 1048576"}, 15},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got := resolveTimes(c.sets, c.want, c.budget)
+			if c.hw == 0 {
+				c.hw = 100
+			}
+			got := resolveTimes(c.sets, c.want, c.budget, c.hw)
 			for i, off := range c.want {
 				if s := entryText(got[off]); s != c.expect[i] {
 					t.Errorf("offset %d: %s, want %s", off, s, c.expect[i])
@@ -426,5 +448,73 @@ func TestTimeLagFetchBoundedHugeReply(t *testing.T) {
 	gp := snap.Groups[0].Partitions[0]
 	if want := "announced a reply of 2.0 GiB"; gp.RecordTime != nil || !strings.Contains(gp.RecordTimeNote, want) {
 		t.Fatalf("record time %v, note %q; want none, saying %q", gp.RecordTime, gp.RecordTimeNote, want)
+	}
+}
+
+// bigBatches writes, to each of parts partitions of orders, two batches of
+// 100 records of 1 KiB, random (each batch over a read's first bound even
+// compressed): record i of a partition at times[i].
+func bigBatches(t *testing.T, cl *kgo.Client, parts int32, times []time.Time) {
+	t.Helper()
+	for p := range parts {
+		for half := range 2 {
+			var recs []*kgo.Record
+			for i := half * 100; i < half*100+100; i++ {
+				v := make([]byte, 1024)
+				_, _ = crand.Read(v) // incompressible
+				recs = append(recs, &kgo.Record{Topic: "orders", Partition: p, Timestamp: times[i], Value: v})
+			}
+			produce(t, cl, recs...) // one batch
+		}
+	}
+}
+
+// TestTimeLagFirstSnapshotWhole: the first snapshot of a client (the
+// console's first screen, a one-sample `mqops lag`) has the exact time lag
+// of every lagging partition, where one read per partition cannot give it:
+// partitions whose batch at the committed offset is over the read's first
+// bound (a broker answers nothing for them but for the first partition of
+// its answer), and groups far apart on one partition (one read starts at
+// the smallest offset). It reads again, a bounded number of times, only
+// what is missing; the next snapshot reads nothing.
+func TestTimeLagFirstSnapshotWhole(t *testing.T) {
+	c, cl, _ := timedCluster(t, 1, 4, 0, nil)
+	start := time.Now().Add(-3 * time.Hour).Truncate(time.Millisecond)
+	times := make([]time.Time, 200)
+	for i := range times {
+		times[i] = start.Add(time.Duration(i) * time.Minute)
+	}
+	bigBatches(t, cl, 4, times) // offsets 5 and 150 in batches over 64 KiB
+	slow, fast := map[int32]int64{}, map[int32]int64{}
+	for p := range int32(4) {
+		slow[p], fast[p] = 5, 150
+	}
+	commitAt(t, cl, "slow", slow)
+	commitAt(t, cl, "fast", fast)
+
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range snap.Groups {
+		for _, gp := range g.Partitions {
+			if want := times[*gp.Committed]; gp.RecordTime == nil || !gp.RecordTime.Equal(want) || gp.RecordTimeSource != backends.TimeLagRecord || gp.RecordTimeNote != "" {
+				t.Errorf("%s p%d at %d: record time %v (%s, %q), want %v exact", g.Name, gp.Partition, *gp.Committed, gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote, want)
+			}
+		}
+	}
+	if st := k.rt.last; st.requests < 2 || st.requests > rtFirstRounds {
+		t.Errorf("first snapshot: %d record-time requests to the one leader; want 2 to %d", st.requests, rtFirstRounds)
+	}
+	if _, err := k.Snapshot(context.Background(), backends.SnapshotOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := k.rt.last; st.requests != 0 || st.cached != 8 {
+		t.Errorf("second snapshot: %d requests, %d of %d offsets cached; want none, all", st.requests, st.cached, st.wanted)
 	}
 }

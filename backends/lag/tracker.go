@@ -649,14 +649,18 @@ func perSecondF(n float64, dt int64) float64 {
 	return r
 }
 
-// timeLagOf sets the time lag of st: 0 when there is no lag; from the
-// record time of the snapshot when it has one (exact, or a lower bound);
+// timeLagOf sets the time lag of st: 0 when there is no lag, or no record
+// to read (only transaction markers); from the record time of the
+// snapshot when it has one (exact, or a lower bound);
 // else interpolated from the log ends, with the snapshot's note on why the
 // record time is missing.
 func (t *Tracker) timeLagOf(st *PartitionStats, ar *arena, gp *backends.GroupPartition, ends []endSample, committed, lag, now int64) {
 	switch {
 	case lag <= 0:
 		st.TimeLag, st.TimeLagSource = ar.dur(0), backends.TimeLagRecord
+		return
+	case gp.NoRecordToRead:
+		st.TimeLag, st.TimeLagSource, st.TimeLagNote = ar.dur(0), backends.TimeLagRecord, gp.RecordTimeNote
 		return
 	case gp.RecordTime != nil:
 		st.TimeLag = ar.dur(nanos(float64(now - gp.RecordTime.UnixNano())))

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -329,17 +328,22 @@ func confirm(g *globals, prodLike bool, name, question string) error {
 	if !isTerminal(os.Stdin) {
 		return fmt.Errorf("refusing to drain without confirmation: no terminal to ask on (pass --yes in scripts)")
 	}
-	rd := bufio.NewReader(os.Stdin)
 	if prodLike {
 		fmt.Fprintf(g.stderr, "%s\nThis is a production context: type its name (%s) to confirm: ", backends.SafeText(question), backends.SafeText(name))
-		ans, _ := rd.ReadString('\n')
+		ans, err := readAnswer(g.ctx, os.Stdin)
+		if err != nil {
+			return err
+		}
 		if strings.TrimSpace(ans) != name {
 			return fmt.Errorf("not confirmed: nothing was changed")
 		}
 		return nil
 	}
 	fmt.Fprintf(g.stderr, "%s [y/N] ", backends.SafeText(question))
-	ans, _ := rd.ReadString('\n')
+	ans, err := readAnswer(g.ctx, os.Stdin)
+	if err != nil {
+		return err
+	}
 	if a := strings.ToLower(strings.TrimSpace(ans)); a != "y" && a != "yes" {
 		return fmt.Errorf("not confirmed: nothing was changed")
 	}

@@ -200,6 +200,9 @@ type resetJSON struct {
 }
 
 func resetOutput(p *actions.ResetPlan, res *actions.ResetResult) resetJSON {
+	if res != nil && !readBack(res) && res.Previous == "" {
+		res = nil // stopped before its commit: nothing to report but the error
+	}
 	out := resetJSON{Group: p.Group, State: p.State, Executed: res != nil && res.Committed > 0, Plan: p.Rows, Mode: p.Mode, Value: p.Value, Totals: p.Totals, ResetResult: res}
 	if out.Plan == nil {
 		out.Plan = []actions.ResetRow{}
@@ -252,19 +255,32 @@ func printResetPlan(w io.Writer, p *actions.ResetPlan) {
 	fmt.Fprintln(w, line)
 }
 
+// readBack says whether a reset got as far as reading its offsets back
+// after the commit: else it stopped before the commit (the error says
+// why), or the commit and the read-back failed and what is committed is
+// not known.
+func readBack(res *actions.ResetResult) bool { return res.Verified || len(res.Mismatches) > 0 }
+
 // printResetResult says what an executed reset did and how to roll it
-// back.
+// back. A reset that was not read back says only where the previous
+// offsets are, if it wrote them: the error says what happened.
 func printResetResult(w io.Writer, o *actions.ResetOffsetsOptions, res *actions.ResetResult) {
-	verified := "read back: as planned"
-	if !res.Verified {
-		verified = fmt.Sprintf("read back: %d partition(s) differ from the plan", len(res.Mismatches))
+	done := readBack(res)
+	if done {
+		verified := "read back: as planned"
+		if !res.Verified {
+			verified = fmt.Sprintf("read back: %d partition(s) differ from the plan", len(res.Mismatches))
+		}
+		fmt.Fprintf(w, "run %s: committed %d partition(s) of consumer group %s; %s\n", res.RunID, res.Committed, cutName(o.Group), verified)
+		if res.CommitAnswer != "" {
+			fmt.Fprintf(w, "note: the commit's answer was lost or refused (%s), yet every offset read back is the plan's\n", backends.SafeText(res.CommitAnswer))
+		}
 	}
-	fmt.Fprintf(w, "run %s: committed %d partition(s) of consumer group %s; %s\n", res.RunID, res.Committed, cutName(o.Group), verified)
 	if res.Previous != "" {
 		fmt.Fprintf(w, "previous offsets: %s\n", backends.SafeText(res.Previous))
 		fmt.Fprintf(w, "roll back with: mqops reset-offsets %s --from-file %s\n", shellQuote(o.Group), shellQuote(res.Previous))
 	}
-	if n := len(res.NoPrevious); n > 0 {
+	if n := len(res.NoPrevious); done && n > 0 {
 		fmt.Fprintf(w, "note: %d partition(s) had no committed offset before (%s): a file cannot give them none back (kafka-consumer-groups --delete-offsets can)\n",
 			n, backends.SafeText(cutText(strings.Join(res.NoPrevious, ", "), 4*maxNameShown)))
 	}

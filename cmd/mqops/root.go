@@ -41,6 +41,7 @@ type globals struct {
 
 	stderr  io.Writer
 	stdout  io.Writer
+	ctx     context.Context // the command's: it ends at SIGINT or SIGTERM
 	changed map[string]bool
 	warned  []string
 }
@@ -61,6 +62,7 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.ctx = cmd.Context()
 			g.changed = map[string]bool{}
 			cmd.Flags().Visit(func(f *pflag.Flag) { g.changed[f.Name] = true })
 			return g.checkGlobals()
