@@ -239,6 +239,9 @@ func kafkaDrainHarness(t testing.TB, o Options, noDrainer bool) (*harness, *fake
 	if o.Audit == nil {
 		o.Audit = actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	}
+	if o.CommandArgs == nil && o.Context != "" { // as cmd passes them
+		o.CommandArgs = []string{"--context", o.Context}
+	}
 	h := newHarness(t, o, nil)
 	h.command("dlq")
 	h.selectRow(ordersDLT)
@@ -460,9 +463,9 @@ func TestKafkaDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("audit: %v %v", es, err)
 	}
 	e := es[0]
-	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(24) ||
-		e.Parameters["source"] != "kafka:orders.DLT" || e.Parameters["to"] != "origin" ||
-		!strings.Contains(fmt.Sprint(e.Plan["summary"]), "18 → topic orders, 6 → topic payments") {
+	if e.Action != "drain" || e.Outcome != actions.OutcomeExecuted || e.Context != "staging" || e.Result.Done != 24 ||
+		e.Source != "kafka:orders.DLT" || e.Target != "origin" || e.Command != "mqops --context staging drain kafka:orders.DLT --to origin" ||
+		!strings.Contains(e.Plan.Summary, "18 → topic orders, 6 → topic payments") {
 		t.Errorf("audit entry %+v", e)
 	}
 }

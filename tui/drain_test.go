@@ -218,6 +218,9 @@ func drainHarness(t testing.TB, o Options) (*harness, *fakeDrainer) {
 	if o.Audit == nil {
 		o.Audit = actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	}
+	if o.CommandArgs == nil && o.Context != "" { // as cmd passes them
+		o.CommandArgs = []string{"--context", o.Context}
+	}
 	h := newHarness(t, o, nil)
 	h.command("queues")
 	return h, d
@@ -359,10 +362,14 @@ func TestDrainPlanAndDefaultNo(t *testing.T) {
 		"24 → queue orders",
 		"1 → queue payments",
 		"Drain 25 message(s) from rabbitmq:orders.dlq: 24 → queue orders, 1 → queue payments? [y/N]",
+		"command: mqops --context staging drain rabbitmq:orders.dlq --to origin",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the plan screen lacks %q:\n%s", want, s)
 		}
+	}
+	if es, _, _ := h.m.opts.Audit.Read(0); len(es) != 0 {
+		t.Fatalf("a plan on screen was recorded before the operator answered: %+v", es)
 	}
 	// Anything but y is No: enter, n, esc.
 	for _, k := range []string{"enter", "n", "esc"} {
@@ -380,6 +387,24 @@ func TestDrainPlanAndDefaultNo(t *testing.T) {
 	}
 	if d.depth("/", "orders.dlq") != 25 || d.moveCalls != 0 {
 		t.Fatal("something moved without confirmation")
+	}
+	// Each plan previewed and not confirmed is a dry run, recorded once;
+	// ctrl+c on the confirmation records the plan shown, then quits.
+	h.keys("ctrl+c")
+	if !h.m.quitting || d.moveCalls != 0 {
+		t.Fatalf("ctrl+c on the confirmation: quitting %v, %d moves", h.m.quitting, d.moveCalls)
+	}
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 4 {
+		t.Fatalf("want the 4 plans shown as dry runs: %+v %v", es, err)
+	}
+	runs := map[string]bool{}
+	for _, e := range es {
+		if e.Outcome != actions.OutcomeDryRun || e.Reason != actions.DryRunNotConfirmed || e.Result != nil || e.Plan == nil || e.Plan.Selected != 25 ||
+			e.Source != "rabbitmq:orders.dlq" || e.Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin" || runs[e.RunID] {
+			t.Errorf("dry run entry %+v", e)
+		}
+		runs[e.RunID] = true
 	}
 }
 
@@ -544,8 +569,9 @@ func TestDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("audit: %v %v", es, err)
 	}
 	e := es[0]
-	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(2) ||
-		e.Parameters["origin"] != "orders" || e.Parameters["reason"] != "rejected" || e.Parameters["source"] != "rabbitmq:orders.dlq" {
+	if e.Action != "drain" || e.Outcome != actions.OutcomeExecuted || e.Context != "staging" || e.Result.Done != 2 || e.Result.Skipped != 23 ||
+		e.Source != "rabbitmq:orders.dlq" || e.Target != "origin" || e.Plan.Selected != 2 ||
+		e.Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin --reason rejected --origin orders" {
 		t.Errorf("audit entry %+v", e)
 	}
 }

@@ -23,23 +23,25 @@ var kafkaDrainGroup = kafka.DrainGroup
 // The drain of a RabbitMQ dead-letter queue from the console: `D` on a
 // dead-letter queue (the :dlq or :queues list, a DLQ's detail, a
 // dead-letter group row) opens the drain view, a form (target, filters,
-// limit, rate). enter plans (actions.PlanDrain in a command: a dry run that
-// peeks and changes nothing), the plan is shown as the CLI shows it and the
-// confirmation states its scope and defaults to No (in a red, prod-like
-// context the operator types the queue name). actions.ExecuteDrain then
-// runs in a goroutine started by a command; its progress comes back through
-// a channel that a re-issued command reads, as messages tagged with the
-// run. esc or ctrl+c cancels the run (safe: the backend requeues what the
-// target did not confirm). ExecuteDrain writes the audit log, as the CLI
-// does.
+// limit, rate). enter plans (an actions.RabbitDrain, planned by the
+// actions.Runner in a command: a dry run that peeks and changes nothing),
+// the plan is shown as the CLI shows it with the equivalent headless
+// command, and the confirmation states its scope and defaults to No (in a
+// red, prod-like context the operator types the queue name). The runner
+// then executes it in a goroutine started by a command; its progress comes
+// back through a channel that a re-issued command reads, as messages
+// tagged with the run. esc or ctrl+c cancels the run (safe: the backend
+// requeues what the target did not confirm). The runner writes the audit
+// log, as for the CLI: the run, a refusal, a plan that failed, and a plan
+// previewed and not confirmed (a dry run, recorded once, in a command).
 //
 // The same view drains a Kafka dead-letter topic (Options.KafkaDrainer):
 // `D` on a Kafka row of :dlq or in a topic's dead-letter groups. The form
 // then has a target (origin or topic:<name>), a limit and a rate, no
-// filter; the plan is actions.PlanKafkaDrain (records per target topic,
-// missing target topics as problems) and the run actions.ExecuteKafkaDrain
-// (records not yet acknowledged are not committed: cancelling is safe, the
-// next drain resumes there). The kind switch is drainView.kafka.
+// filter; the action is an actions.KafkaDrain (its plan: records per
+// target topic, missing target topics as problems; its run: records not
+// yet acknowledged are not committed, so cancelling is safe and the next
+// drain resumes there). The kind switch is drainView.kafka.
 //
 // The drain is absent in a read-only context and without a drainer
 // (Options.Drainer, Options.KafkaDrainer): no key, no help line
@@ -192,9 +194,9 @@ type drainStage int
 
 const (
 	drainForm     drainStage = iota // editing the options
-	drainPlanning                   // PlanDrain running
+	drainPlanning                   // the plan running
 	drainConfirm                    // the plan is shown; y (or the queue name) confirms
-	drainRunning                    // ExecuteDrain running
+	drainRunning                    // the run running
 	drainDone                       // the result is shown
 )
 
@@ -260,7 +262,11 @@ type drainView struct {
 	cancel context.CancelFunc
 	opts   actions.DrainOptions
 	kopts  actions.KafkaDrainOptions
-	plan   *actions.DrainPlan
+	// action is the drain planned (validated in Update: commands only
+	// read it), command its equivalent headless command.
+	action  actions.Action
+	command string
+	plan    *actions.DrainPlan
 
 	typed      string // the queue name typed to confirm (prod-like)
 	confirmErr string
@@ -490,6 +496,9 @@ func (m *Model) drainViewKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if key.Matches(msg, m.keys.ForceQuit) {
 		v.abandon()
+		if v.stage == drainConfirm {
+			return m.notConfirmed(v, drainQuitMsg{})
+		}
 		return m.quit()
 	}
 	switch v.stage {
@@ -642,10 +651,7 @@ func (m *Model) drainConfirmKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 		return m.startRun(v)
 	}
 	// Anything else is No.
-	v.stage = drainForm
-	v.plan = nil
-	v.tbl.setRows(nil)
-	return m.setFlash(flashInfo, "not confirmed: nothing was changed")
+	return tea.Batch(m.notConfirmed(v, nil), m.setFlash(flashInfo, "not confirmed: nothing was changed"))
 }
 
 // closeDrain pops the drain view; after a run the queue view below
@@ -696,8 +702,14 @@ func (m *Model) drainOf(seq uint64) (*drainView, bool) {
 	return v, true
 }
 
+// runner is the console's action runner: its audit log, and the flags of
+// its context for the equivalent headless commands.
+func (m *Model) runner() *actions.Runner {
+	return &actions.Runner{Audit: m.opts.Audit, Globals: m.opts.CommandArgs}
+}
+
 func (m *Model) startPlan(v *drainView) tea.Cmd {
-	var planFn func(context.Context) (*actions.DrainPlan, error)
+	var a actions.Action
 	if v.kafka {
 		o, err := v.kafkaOptions(m)
 		if err != nil {
@@ -705,8 +717,7 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 			return nil
 		}
 		v.kopts = o
-		k := m.opts.KafkaDrainer
-		planFn = func(ctx context.Context) (*actions.DrainPlan, error) { return actions.PlanKafkaDrain(ctx, k, o) }
+		a = &actions.KafkaDrain{Broker: m.opts.KafkaDrainer, Options: o}
 	} else {
 		o, err := v.options(m)
 		if err != nil {
@@ -714,9 +725,17 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 			return nil
 		}
 		v.opts = o
-		r := m.opts.Drainer
-		planFn = func(ctx context.Context) (*actions.DrainPlan, error) { return actions.PlanDrain(ctx, r, o) }
+		a = &actions.RabbitDrain{Broker: m.opts.Drainer, Options: o}
 	}
+	run := m.runner()
+	// Validated here, where the view may change (no I/O): the commands
+	// that plan and run it then only read it. A refusal is recorded in a
+	// command.
+	if err := a.Validate(); err != nil {
+		v.formErr = errText(err)
+		return func() tea.Msg { _ = run.Validate(a); return recordedMsg{} }
+	}
+	v.action, v.command = a, run.Command(a)
 	v.formErr = ""
 	v.stage = drainPlanning
 	v.seq = m.nextLocalSeq()
@@ -728,14 +747,54 @@ func (m *Model) startPlan(v *drainView) tea.Cmd {
 	seq := v.seq
 	plan := func() tea.Msg {
 		defer cancel()
-		p, err := planFn(ctx)
-		if err == nil && p == nil {
+		p, err := run.Plan(ctx, a)
+		dp, _ := p.(*actions.DrainPlan)
+		if err == nil && dp == nil {
 			err = errors.New("the plan is empty")
 		}
-		return drainPlanMsg{seq: seq, plan: p, err: err}
+		return drainPlanMsg{seq: seq, plan: dp, err: err}
 	}
 	return tea.Batch(plan, m.after(v.spin.Spinner.FPS, drainSpinMsg{seq: seq}))
 }
+
+// recordedMsg says that an entry the view did not wait for (a dry run)
+// could not be written.
+type recordedMsg struct{ err error }
+
+func (msg recordedMsg) update(m *Model) tea.Cmd {
+	if msg.err == nil {
+		return nil
+	}
+	return m.setFlash(flashError, "the audit log could not be written: "+errText(msg.err))
+}
+
+// notConfirmed forgets the plan shown, which the operator did not
+// confirm, and returns the command that records it as a dry run (once:
+// the plan is gone from the view), then delivers next (nil: nothing).
+func (m *Model) notConfirmed(v *drainView, next localMsg) tea.Cmd {
+	if next == nil {
+		next = recordedMsg{}
+	}
+	a, p, run := v.action, v.plan, m.runner()
+	v.stage = drainForm
+	v.plan = nil
+	v.tbl.setRows(nil)
+	if a == nil || p == nil {
+		return func() tea.Msg { return next }
+	}
+	return func() tea.Msg {
+		err := run.DryRun(a, p, actions.DryRunNotConfirmed)
+		if _, quit := next.(drainQuitMsg); err != nil && !quit {
+			return recordedMsg{err: err}
+		}
+		return next
+	}
+}
+
+// drainQuitMsg quits once the plan on screen was recorded.
+type drainQuitMsg struct{}
+
+func (drainQuitMsg) update(m *Model) tea.Cmd { return m.quit() }
 
 func (msg drainSpinMsg) update(m *Model) tea.Cmd {
 	v, ok := m.drainOf(msg.seq)
@@ -768,7 +827,7 @@ func (msg drainPlanMsg) update(m *Model) tea.Cmd {
 	return nil
 }
 
-// drainRun connects the goroutine running ExecuteDrain to the model:
+// drainRun connects the goroutine running the drain to the model:
 // progress (the latest only: a slow frame skips reports, it never blocks
 // the drain) and the outcome.
 type drainRun struct {
@@ -780,7 +839,7 @@ func newDrainRun() *drainRun {
 	return &drainRun{progress: make(chan actions.Progress, 1), done: make(chan drainDoneMsg, 1)}
 }
 
-// report is ExecuteDrain's progress callback: it replaces a report the
+// report is the drain's progress callback: it replaces a report the
 // model has not read yet. Called from the drain's goroutine only.
 func (r *drainRun) report(p actions.Progress) {
 	select {
@@ -816,28 +875,15 @@ func (m *Model) startRun(v *drainView) tea.Cmd {
 	v.cancel = cancel
 	run := newDrainRun()
 	v.run = run
-	audit, seq := m.opts.Audit, v.seq
-	var exec func(context.Context) (*actions.DrainResult, error)
-	if v.kafka {
-		// The plan the operator saw goes to the audit log with the run.
-		k, o := m.opts.KafkaDrainer, v.kopts
-		o.Plan = v.plan
-		exec = func(ctx context.Context) (*actions.DrainResult, error) {
-			return actions.ExecuteKafkaDrain(ctx, k, o, audit, run.report)
-		}
-	} else {
-		// The plan the operator saw bounds the run and goes to the audit log.
-		r, o := m.opts.Drainer, v.opts
-		o.Plan = v.plan
-		exec = func(ctx context.Context) (*actions.DrainResult, error) {
-			return actions.ExecuteDrain(ctx, r, o, audit, run.report)
-		}
-	}
+	// The plan the operator saw bounds the run and goes to the audit log
+	// with it.
+	a, p, rn, seq := v.action, v.plan, m.runner(), v.seq
 	return func() tea.Msg {
 		go func() {
 			defer cancel()
-			res, err := exec(ctx)
-			run.done <- drainDoneMsg{res: res, err: err}
+			res, err := rn.Execute(ctx, a, p, run.report)
+			dr, _ := res.(*actions.DrainResult)
+			run.done <- drainDoneMsg{res: dr, err: err}
 		}()
 		return drainStartedMsg{seq: seq}
 	}
@@ -915,6 +961,8 @@ func (v *drainView) body(st *styles) []string {
 		b.add(plan[1:]...)
 		b.gap()
 		v.confirmParts(&b, st)
+		b.gap()
+		b.add(v.commandLine(st)) // below the question: it never pushes the plan off a small screen
 	case drainRunning:
 		b.add(v.planLines(st)[0])
 		b.gap()
@@ -1115,6 +1163,12 @@ func (v *drainView) planLines(st *styles) []string {
 	return lines
 }
 
+// commandLine shows the equivalent headless command of the plan (shell
+// quoting keeps it one printable line; sanitized all the same).
+func (v *drainView) commandLine(st *styles) string {
+	return st.dim.Render("  command: ") + safe(v.command)
+}
+
 // maxOversizedShown bounds the oversized records the plan screen lists.
 const maxOversizedShown = 5
 
@@ -1258,6 +1312,7 @@ func (v *drainView) doneParts(b *textBlock, st *styles) {
 	if v.err != nil {
 		b.keep("  " + st.flashError.Render("✗ "+errText(v.err)))
 	}
+	b.add(v.commandLine(st))
 	b.gap()
 	if v.kafka {
 		b.add(st.dim.Render("  enter or esc closes and reloads the list"))
