@@ -66,21 +66,73 @@ func (e *AuditEntry) fromLegacy(dryRun bool, plan, result json.RawMessage) error
 	if e.Target == "" {
 		e.Target, _ = e.Parameters["to"].(string)
 	}
+	var pm, rm map[string]any
 	if isJSONValue(plan) {
-		var m map[string]any
-		if err := json.Unmarshal(plan, &m); err != nil {
+		if err := json.Unmarshal(plan, &pm); err != nil {
 			return err
 		}
-		e.Plan = legacyPlan(m)
 	}
 	if isJSONValue(result) {
-		var m map[string]any
-		if err := json.Unmarshal(result, &m); err != nil {
+		if err := json.Unmarshal(result, &rm); err != nil {
 			return err
 		}
-		e.Result = legacyResult(m)
+	}
+	if e.Action == "reset-offsets" {
+		e.legacyReset(pm, rm)
+		return nil
+	}
+	if pm != nil {
+		e.Plan = legacyPlan(pm)
+	}
+	if rm != nil {
+		e.Result = legacyResult(rm)
 	}
 	return nil
+}
+
+// legacyReset maps an old reset-offsets line as ResetOffsets describes
+// and audits a reset now: the group is the source, the mode the target;
+// the plan's changed partitions are selected of its partitions (its
+// skipped records a detail), the result's committed partitions done.
+func (e *AuditEntry) legacyReset(plan, result map[string]any) {
+	if g, _ := e.Parameters["group"].(string); g != "" {
+		e.Source = "kafka-group:" + g
+	}
+	if m, _ := e.Parameters["mode"].(string); m != "" {
+		e.Target = "--" + m
+		if v, _ := e.Parameters["value"].(string); v != "" {
+			e.Target += " " + v
+		}
+	}
+	partitions := int64(-1)
+	if plan != nil {
+		p := &AuditPlan{}
+		p.Summary, _ = take(plan, "summary").(string)
+		p.Selected = legacyNum(take(plan, "changed"))
+		partitions = legacyNum(take(plan, "partitions"))
+		p.Total = partitions
+		if _, ok := plan["skipped"]; ok {
+			plan["skipped_records"] = take(plan, "skipped") // records, not partitions left out
+		}
+		if len(plan) > 0 {
+			p.Details = plan
+		}
+		e.Plan = p
+	}
+	if result != nil {
+		r := &AuditResult{Left: -1}
+		r.Done = legacyNum(take(result, "committed"))
+		if ms, ok := result["mismatches"].([]any); ok {
+			r.Failed = int64(len(ms))
+		}
+		if partitions >= 0 && result["verified"] == true {
+			r.Left = partitions - r.Done
+		}
+		if len(result) > 0 {
+			r.Details = result
+		}
+		e.Result = r
+	}
 }
 
 // legacyPlan maps an old plan: summary, selected, skipped, problems, and

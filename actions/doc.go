@@ -8,12 +8,14 @@
 //
 //	Kind() string                       // "drain", "reset-offsets"…: the audit log's action
 //	Validate() error                    // every number finite and in range (validate.go), read-only refused; fills defaults and the run id; no I/O
+//	                                    // (but ResetOffsets reads its --from-file CSV there, once: a bounded regular file; call it in a command)
 //	Describe() Subject                  // context, source, target, run id, and Args: its part of the equivalent command line
 //	Plan(ctx) (Plan, error)             // a dry run: exactly what Execute would change, changing nothing
 //	Execute(ctx, Plan, progress) (Result, error) // the confirmed plan, rate-limited (Limiter), cancellable, reporting Progress
 //
 // Its plan and result are its own types (the drains' *DrainPlan and
-// *DrainResult), which callers show as they like; each has an Audit
+// *DrainResult, the reset's *ResetPlan and *ResetResult), which callers
+// show as they like; each has an Audit
 // method giving the typed counts the audit log keeps (AuditPlan: summary,
 // selected, skipped, total, bytes, problems, bounded details; AuditResult:
 // done, skipped, failed, left, seen, stopped_because, bounded details).

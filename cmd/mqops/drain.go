@@ -284,14 +284,20 @@ func printOversizedList(w io.Writer, list []backends.KafkaOversized, count int) 
 	}
 }
 
-// showDryRun prints the plan of a --dry-run, which changes nothing, and
-// records it.
+// showDryRun prints the plan of a drain's --dry-run, which changes
+// nothing, and records it.
 func showDryRun(g *globals, run *actions.Runner, a actions.Action, output string, plan *actions.DrainPlan) error {
+	return recordDryRun(g, run, a, plan, output, map[string]any{"dry_run": true, "plan": plan, "command": run.Command(a)}, func(w io.Writer) { printPlan(w, plan) })
+}
+
+// recordDryRun prints the plan of an action's --dry-run — asJSON with -o
+// json, else show's lines and the equivalent command — and records it.
+func recordDryRun(g *globals, run *actions.Runner, a actions.Action, plan actions.Plan, output string, asJSON any, show func(io.Writer)) error {
 	var err error
 	if output == "json" {
-		err = writeJSON(g.stdout, map[string]any{"dry_run": true, "plan": plan, "command": run.Command(a)})
+		err = writeJSON(g.stdout, asJSON)
 	} else {
-		printPlan(g.stdout, plan)
+		show(g.stdout)
 		fmt.Fprintln(g.stdout, "  command: "+run.Command(a))
 	}
 	if aerr := run.DryRun(a, plan, actions.DryRunFlag); aerr != nil && err == nil {
@@ -336,7 +342,7 @@ func progressLine(p actions.Progress) string {
 // recorded).
 func confirm(g *globals, run *actions.Runner, a actions.Action, plan actions.Plan, prodLike bool, name, question string) error {
 	if !isTerminal(os.Stdin) {
-		return refuse(run, a, plan, errors.New("refusing to drain without confirmation: no terminal to ask on (pass --yes in scripts)"))
+		return refuse(run, a, plan, fmt.Errorf("refusing to %s without confirmation: no terminal to ask on (pass --yes in scripts)", strings.ReplaceAll(a.Kind(), "-", " ")))
 	}
 	rd := bufio.NewReader(os.Stdin)
 	ok := false

@@ -43,20 +43,9 @@ func checkRoundTrip(t *testing.T, run *actions.Runner, a actions.Action) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := run.Command(a)
-	t.Log(line)
-	args := bashArgs(t, line)
-	if args[0] != "mqops" || strings.Contains(line, "--yes") {
-		t.Fatalf("command %s", line)
-	}
-	audit := filepath.Join(t.TempDir(), "audit.jsonl")
-	out, errOut, err := runCLI(t, append(args[1:], "--dry-run", "-o", "json", "--audit-file", audit)...)
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", line, err, errOut)
-	}
+	line, out, _ := runCommandDryRun(t, run, a)
 	var got struct {
-		Plan    json.RawMessage `json:"plan"`
-		Command string          `json:"command"`
+		Plan json.RawMessage `json:"plan"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -73,18 +62,45 @@ func checkRoundTrip(t *testing.T, run *actions.Runner, a actions.Action) {
 	if norm(got.Plan) != norm(want) {
 		t.Errorf("%s plans\n%s\nnot\n%s", line, got.Plan, want)
 	}
-	if got.Command != line {
-		t.Errorf("the dry run's command is\n%s\nnot\n%s", got.Command, line)
+}
+
+// runCommandDryRun runs a's equivalent command, split by bash, with
+// --dry-run -o json. It returns the command and the output, and checks
+// that the command is one printable line without --yes, that the dry run
+// printed the same command and recorded it in exactly one entry (which it
+// returns).
+func runCommandDryRun(t *testing.T, run *actions.Runner, a actions.Action) (string, string, actions.AuditEntry) {
+	t.Helper()
+	line := run.Command(a)
+	t.Log(line)
+	args := bashArgs(t, line)
+	if args[0] != "mqops" || strings.Contains(line, "--yes") || strings.ContainsAny(line, "\x1b\t\n") {
+		t.Fatalf("command %q", line)
+	}
+	audit := filepath.Join(t.TempDir(), "audit.jsonl")
+	out, errOut, err := runCLI(t, append(args[1:], "--dry-run", "-o", "json", "--audit-file", audit)...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, errOut)
+	}
+	var got struct {
+		Command string `json:"command"`
+	}
+	if err := json.Unmarshal([]byte(out), &got); err != nil || got.Command != line {
+		t.Errorf("the dry run's command is\n%s\nnot\n%s (%v)", got.Command, line, err)
 	}
 	es, _, err := actions.NewAuditLog(audit).Read(0)
 	if err != nil || len(es) != 1 || es[0].Command != line || es[0].Outcome != actions.OutcomeDryRun {
-		t.Errorf("audit of the dry run: %+v %v", es, err)
+		t.Fatalf("audit of the dry run: %+v %v", es, err)
 	}
+	return line, out, es[0]
 }
 
-func TestDrainCommandRoundTripsKafka(t *testing.T) {
+// kafkaRunner is what a console on the cluster at brokers (given by
+// --brokers, no config file) plans with: its context, a client, and a
+// runner whose commands select the same cluster.
+func kafkaRunner(t *testing.T, brokers string) (*config.Context, *kafka.Client, *actions.Runner) {
+	t.Helper()
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	brokers := demoCluster(t)
 	g := &globals{stderr: io.Discard, brokers: strings.Split(brokers, ","), timeout: 10 * time.Second}
 	_, c, err := g.loadContext()
 	if err != nil {
@@ -94,8 +110,12 @@ func TestDrainCommandRoundTripsKafka(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer kc.Close()
-	run := &actions.Runner{Audit: actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl")), Globals: g.commandGlobals(c)}
+	t.Cleanup(func() { kc.Close() })
+	return c, kc, &actions.Runner{Audit: actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl")), Globals: g.commandGlobals(c)}
+}
+
+func TestDrainCommandRoundTripsKafka(t *testing.T) {
+	c, kc, run := kafkaRunner(t, demoCluster(t))
 	for _, o := range []actions.KafkaDrainOptions{
 		{To: "origin"},
 		{To: "origin", Limit: 20},
