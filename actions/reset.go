@@ -70,9 +70,6 @@ type ResetOffsetsOptions struct {
 	RunID  string
 	// Now is the clock of --by-duration (default time.Now).
 	Now func() time.Time
-	// Plan, when set, is the plan the operator confirmed:
-	// ExecuteResetOffsets commits exactly its offsets.
-	Plan *ResetPlan
 
 	args *resetArgs // parsed by Validate
 }
@@ -88,7 +85,8 @@ type resetArgs struct {
 }
 
 // Validate checks the options and parses their values (reading a
-// --from-file CSV); a read-only context refuses resets.
+// --from-file CSV: a regular file, at most MaxResetFile bytes, read once);
+// a read-only context refuses resets.
 func (o *ResetOffsetsOptions) Validate() error {
 	if o.ReadOnly {
 		return fmt.Errorf("context %q is read-only: reset-offsets is not available", o.Context)
@@ -313,11 +311,12 @@ func resettable(state string) bool {
 	return state == backends.GroupEmpty || state == backends.GroupDead
 }
 
-// PlanResetOffsets previews a reset without changing anything: it reads
+// planResetOffsets previews a reset without changing anything: it reads
 // the group's state, members and offsets (refusing a group that is not
-// Empty or Dead with a *GroupActiveError) and computes each partition's
-// new offset as kafka-consumer-groups --reset-offsets computes it.
-func PlanResetOffsets(ctx context.Context, k backends.KafkaOffsetResetter, o ResetOffsetsOptions) (*ResetPlan, error) {
+// Empty or Dead with a *GroupActiveError, a refusal) and computes each
+// partition's new offset as kafka-consumer-groups --reset-offsets
+// computes it.
+func planResetOffsets(ctx context.Context, k backends.KafkaOffsetResetter, o *ResetOffsetsOptions) (*ResetPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -329,14 +328,14 @@ func PlanResetOffsets(ctx context.Context, k backends.KafkaOffsetResetter, o Res
 	if err != nil {
 		return nil, err
 	}
-	return computeResetPlan(st, &o, at)
+	return computeResetPlan(st, o, at)
 }
 
 // computeResetPlan computes the plan from what the cluster said, mode by
 // mode as Kafka's ConsumerGroupCommand.prepareOffsetsToReset does.
 func computeResetPlan(st *backends.KafkaGroupOffsets, o *ResetOffsetsOptions, at *int64) (*ResetPlan, error) {
 	if !resettable(st.State) {
-		return nil, &GroupActiveError{Group: st.Group, State: st.State, Members: st.Members}
+		return nil, refused(&GroupActiveError{Group: st.Group, State: st.State, Members: st.Members})
 	}
 	p := &ResetPlan{Group: o.Group, State: st.State, Type: st.Type, Mode: o.Mode, Value: o.Value, At: at}
 	fromFile := map[string]int64{}
@@ -421,6 +420,10 @@ type ResetResult struct {
 	// CommitAnswer is the commit's error when its answer was lost or
 	// refused, yet every offset read back is the plan's: the reset is done.
 	CommitAnswer string `json:"commit_answer,omitempty"`
+
+	// left is how many of the plan's partitions do not have their new
+	// offset at the end (-1: not known, the offsets could not be read back).
+	left int
 }
 
 // ResetChangedError refuses to execute a plan whose group's offsets moved
@@ -436,52 +439,36 @@ func (e *ResetChangedError) Error() string {
 	return s
 }
 
-// ExecuteResetOffsets commits the confirmed plan (o.Plan): it checks
-// again that the group is Empty or Dead and that its offsets are those the
-// plan showed, writes the previous offsets as a CSV usable with
-// --from-file (o.Export, or under $XDG_STATE_HOME/mqops/runs/), commits
-// the new offsets, reads them back and compares them with the plan (a
-// mismatch is an error). The audit log gets one entry, whatever the
-// outcome.
-func ExecuteResetOffsets(ctx context.Context, k backends.KafkaOffsetResetter, o ResetOffsetsOptions, audit *AuditLog) (*ResetResult, error) {
+// executeReset commits the confirmed plan: it checks again that the
+// group is Empty or Dead and that its offsets are those the plan showed
+// (else a refusal: nothing changed), writes the previous offsets as a CSV
+// usable with --from-file (o.Export, or under $XDG_STATE_HOME/mqops/runs/),
+// commits the new offsets, reads them back and compares them with the
+// plan (a mismatch is an error). It returns what it did even when it
+// fails; the Runner audits it.
+func executeReset(ctx context.Context, k backends.KafkaOffsetResetter, o *ResetOffsetsOptions, plan *ResetPlan, progress func(Progress)) (*ResetResult, error) {
 	start := time.Now()
-	if err := audit.Check(); err != nil {
-		return nil, err
+	if plan == nil {
+		return nil, refused(errors.New("no plan: a reset commits only the plan the operator saw"))
 	}
-	if err := o.Validate(); err != nil {
-		AuditResetRefused(audit, o, err)
-		return nil, err
+	if plan.Group != o.Group {
+		return nil, refused(fmt.Errorf("the plan is of consumer group %q, not %q", backends.SafeText(plan.Group), backends.SafeText(o.Group)))
 	}
-	if o.Plan == nil {
-		return nil, errors.New("no plan: a reset commits only the plan the operator saw")
-	}
-	res := &ResetResult{RunID: o.RunID}
-	err := o.execute(ctx, k, res)
-	e := AuditEntry{Context: o.Context, Action: "reset-offsets", RunID: o.RunID, Parameters: o.auditParams(), Plan: resetPlanAudit(o.Plan),
-		DurationMS: time.Since(start).Milliseconds(), Outcome: "ok",
-		Result: map[string]any{"committed": res.Committed, "verified": res.Verified, "previous_offsets": res.Previous, "no_previous_offset": res.NoPrevious, "mismatches": res.Mismatches,
-			"commit_answer": res.CommitAnswer}}
-	if err != nil {
-		e.Outcome, e.Error = "failed", err.Error()
-		var active *GroupActiveError
-		var changed *ResetChangedError
-		switch {
-		case errors.As(err, &active), errors.As(err, &changed):
-			e.Outcome = "refused"
-		case ctx.Err() != nil:
-			e.Outcome = "cancelled"
+	res := &ResetResult{RunID: o.RunID, left: len(plan.Rows)}
+	report := func() {
+		if progress != nil {
+			progress(Progress{Done: res.Committed, Failed: len(res.Mismatches), Seen: len(plan.Rows) - max(res.left, 0), Total: len(plan.Rows), Elapsed: time.Since(start)})
 		}
 	}
-	if aerr := audit.Append(e); aerr != nil && err == nil {
-		err = fmt.Errorf("offsets reset but the audit log could not be written: %w", aerr)
-	}
+	report()
+	err := o.execute(ctx, k, plan, res)
+	report()
 	return res, err
 }
 
-func (o *ResetOffsetsOptions) execute(ctx context.Context, k backends.KafkaOffsetResetter, res *ResetResult) error {
-	plan := o.Plan
+func (o *ResetOffsetsOptions) execute(ctx context.Context, k backends.KafkaOffsetResetter, plan *ResetPlan, res *ResetResult) error {
 	if len(plan.Rows) == 0 {
-		return errors.New("nothing to reset: the plan has no partition")
+		return refused(errors.New("nothing to reset: the plan has no partition"))
 	}
 	// 1. The group is still inactive, its offsets still those of the plan.
 	parts := map[string][]int32{}
@@ -493,7 +480,7 @@ func (o *ResetOffsetsOptions) execute(ctx context.Context, k backends.KafkaOffse
 		return err
 	}
 	if !resettable(st.State) {
-		return &GroupActiveError{Group: st.Group, State: st.State, Members: st.Members}
+		return refused(&GroupActiveError{Group: st.Group, State: st.State, Members: st.Members})
 	}
 	now := map[string]*int64{}
 	for _, p := range st.Partitions {
@@ -507,7 +494,7 @@ func (o *ResetOffsetsOptions) execute(ctx context.Context, k backends.KafkaOffse
 		}
 	}
 	if len(changed) > 0 {
-		return &ResetChangedError{Group: o.Group, Changed: changed}
+		return refused(&ResetChangedError{Group: o.Group, Changed: changed})
 	}
 	// 2. The previous offsets, for the rollback, before anything changes.
 	var previous []backends.KafkaOffset
@@ -529,6 +516,7 @@ func (o *ResetOffsetsOptions) execute(ctx context.Context, k backends.KafkaOffse
 	}
 	commitErr := k.CommitGroupOffsets(ctx, o.Group, plan.Offsets())
 	// 4. Read back, whatever the commit said, to tell what is now there.
+	res.left = -1 // committed, perhaps: only the offsets read back tell
 	got, err := k.CommittedOffsets(ctx, o.Group)
 	if err != nil {
 		if commitErr != nil {
@@ -549,6 +537,7 @@ func (o *ResetOffsetsOptions) execute(ctx context.Context, k backends.KafkaOffse
 		res.Mismatches = append(res.Mismatches, fmt.Sprintf("%s partition %d: %s, the plan %d", backends.SafeText(r.Topic), r.Partition, have, r.New))
 	}
 	res.Verified = len(res.Mismatches) == 0
+	res.left = len(plan.Rows) - res.Committed
 	switch {
 	case commitErr != nil && res.Verified:
 		// Applied (the answer was lost after the coordinator applied it:
@@ -617,51 +606,88 @@ func (o *ResetOffsetsOptions) writePrevious(offsets []backends.KafkaOffset) (str
 	return path, nil
 }
 
-// AuditResetDryRun records a dry run of a reset (its plan, or why it
-// could not be made; a refused group is recorded as refused).
-func AuditResetDryRun(audit *AuditLog, o ResetOffsetsOptions, p *ResetPlan, err error) {
-	if audit == nil {
-		return
-	}
-	e := AuditEntry{Context: o.Context, Action: "reset-offsets", RunID: o.RunID, DryRun: true, Parameters: o.auditParams(), Outcome: "ok"}
-	if p != nil {
-		e.Plan = resetPlanAudit(p)
-	}
-	var active *GroupActiveError
-	switch {
-	case errors.As(err, &active):
-		e.Outcome, e.Error = "refused", err.Error()
-	case err != nil:
-		e.Outcome, e.Error = "failed", err.Error()
-	}
-	_ = audit.Append(e)
+// ResetOffsets is the reset of a consumer group's offsets as an Action:
+// run it through a Runner (Validate → Plan → the operator confirms →
+// Execute), which audits each outcome.
+type ResetOffsets struct {
+	Broker  backends.KafkaOffsetResetter
+	Options ResetOffsetsOptions
 }
 
-// AuditResetRefused records a reset refused before any change: a
-// read-only context, a group with members.
-func AuditResetRefused(audit *AuditLog, o ResetOffsetsOptions, err error) {
-	if audit == nil {
-		return
-	}
-	_ = audit.Append(AuditEntry{Context: o.Context, Action: "reset-offsets", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
+func (a *ResetOffsets) Kind() string { return "reset-offsets" }
+
+// Validate checks the options; it reads a --from-file CSV (once).
+func (a *ResetOffsets) Validate() error { return a.Options.Validate() }
+
+// Describe: the consumer group is the source, the mode and its value the
+// target; Args are the command line (mode, scope, --export).
+func (a *ResetOffsets) Describe() Subject {
+	o := &a.Options
+	return Subject{Context: o.Context, Source: "kafka-group:" + o.Group, Target: strings.Join(o.modeArgs(), " "), RunID: o.RunID, Args: o.commandArgs()}
 }
 
-func (o *ResetOffsetsOptions) auditParams() map[string]any {
-	m := map[string]any{"group": o.Group, "mode": string(o.Mode), "topics": o.Topics, "all_topics": o.AllTopics}
+// Plan previews the reset; a group that is not Empty or Dead is refused.
+func (a *ResetOffsets) Plan(ctx context.Context) (Plan, error) {
+	p, err := planResetOffsets(ctx, a.Broker, &a.Options)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Execute commits the plan the operator confirmed (a reset never runs
+// without one), reporting one progress before and one after the commit.
+func (a *ResetOffsets) Execute(ctx context.Context, p Plan, progress func(Progress)) (Result, error) {
+	var plan *ResetPlan
+	if !isNil(p) {
+		rp, ok := p.(*ResetPlan)
+		if !ok {
+			return nil, fmt.Errorf("a reset cannot run the plan of another action (%T)", p)
+		}
+		plan = rp
+	}
+	res, err := executeReset(ctx, a.Broker, &a.Options, plan, progress)
+	if res == nil {
+		return nil, err
+	}
+	return res, err
+}
+
+// modeArgs are the mode and its value as flags: --to-offset 42.
+func (o *ResetOffsetsOptions) modeArgs() []string {
+	if o.Mode == "" {
+		return nil
+	}
+	a := []string{"--" + string(o.Mode)}
 	if o.Value != "" {
-		m["value"] = o.Value
+		a = append(a, o.Value)
+	}
+	return a
+}
+
+// commandArgs is the reset's command line (Subject.Args): the group, the
+// mode, the scope and --export when given.
+func (o *ResetOffsetsOptions) commandArgs() []string {
+	a := append([]string{"reset-offsets", o.Group}, o.modeArgs()...)
+	for _, t := range o.Topics {
+		a = append(a, "--topic", t)
+	}
+	if o.AllTopics {
+		a = append(a, "--all-topics")
 	}
 	if o.Export != "" {
-		m["export"] = o.Export
+		a = append(a, "--export", o.Export)
 	}
-	return m
+	return a
 }
 
-// resetPlanAudit is what the audit log keeps of a plan: its totals and,
-// per partition (the first ones: the entry is bounded), current → new.
-func resetPlanAudit(p *ResetPlan) map[string]any {
+// Audit is what the audit log keeps of a reset's plan: the partitions
+// whose offset changes (selected) of those in scope (total), the summary,
+// and as details the group's state, the totals and, per partition (the
+// first ones: the entry is bounded), current → new.
+func (p *ResetPlan) Audit() AuditPlan {
 	if p == nil {
-		return nil
+		return AuditPlan{}
 	}
 	rows := make([]string, 0, min(len(p.Rows), maxAuditList))
 	for i, r := range p.Rows {
@@ -674,13 +700,41 @@ func resetPlanAudit(p *ResetPlan) map[string]any {
 		}
 		rows = append(rows, s)
 	}
-	a := map[string]any{"summary": p.Summary(), "state": p.State, "partitions": p.Totals.Partitions, "changed": p.Totals.Changed,
-		"clamped": p.Totals.Clamped, "no_current": p.Totals.NoCurrent, "consumed_again": p.Totals.Again, "skipped": p.Totals.Skipped, "offsets": rows}
+	d := map[string]any{"group": p.Group, "state": p.State, "mode": string(p.Mode), "clamped": p.Totals.Clamped, "no_current": p.Totals.NoCurrent,
+		"consumed_again": p.Totals.Again, "skipped_records": p.Totals.Skipped, "offsets": rows}
+	if p.Value != "" {
+		d["value"] = p.Value
+	}
 	if p.At != nil {
-		a["at"] = time.UnixMilli(*p.At).UTC().Format("2006-01-02T15:04:05.000Z")
+		d["at"] = time.UnixMilli(*p.At).UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	if len(p.Rows) > maxAuditList {
-		a["offsets_not_shown"] = len(p.Rows) - maxAuditList
+		d["offsets_not_shown"] = len(p.Rows) - maxAuditList
 	}
-	return a
+	return AuditPlan{Summary: p.Summary(), Selected: int64(p.Totals.Changed), Total: int64(p.Totals.Partitions), Details: d}
+}
+
+// Audit is what the audit log keeps of a reset: the partitions committed
+// and read back as planned (done), those read back otherwise (failed),
+// those without their new offset (left; -1 when the offsets could not be
+// read back) and as details the rollback file, the partitions it cannot
+// give back, the read-back verdict and its mismatches.
+func (r *ResetResult) Audit() AuditResult {
+	if r == nil {
+		return AuditResult{}
+	}
+	d := map[string]any{"verified": r.Verified}
+	if r.Previous != "" {
+		d["previous_offsets"] = r.Previous
+	}
+	if len(r.NoPrevious) > 0 {
+		d["no_previous_offset"] = r.NoPrevious
+	}
+	if len(r.Mismatches) > 0 {
+		d["mismatches"] = r.Mismatches
+	}
+	if r.CommitAnswer != "" {
+		d["commit_answer"] = r.CommitAnswer
+	}
+	return AuditResult{Done: int64(r.Committed), Failed: int64(len(r.Mismatches)), Left: int64(r.left), Details: d}
 }

@@ -55,18 +55,19 @@ func TestResetOffsetsCommitAnswerLost(t *testing.T) {
 		dir := t.TempDir()
 		k := &lostAnswer{committed: map[string]map[int32]int64{"orders": {0: 10, 1: 20}}, apply: apply}
 		o := ResetOffsetsOptions{Group: "g", Mode: ResetToOffset, Value: "50", Topics: []string{"orders"}, Export: filepath.Join(dir, "prev.csv")}
-		plan, err := PlanResetOffsets(context.Background(), k, o)
+		run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
+		a := &ResetOffsets{Broker: k, Options: o}
+		plan, err := run.Plan(context.Background(), a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.Plan = plan
-		audit := NewAuditLog(filepath.Join(dir, "audit.jsonl"))
-		res, err := ExecuteResetOffsets(context.Background(), k, o, audit)
+		r, err := run.Execute(context.Background(), a, plan, nil)
+		res, _ := r.(*ResetResult)
 		log, _ := os.ReadFile(filepath.Join(dir, "audit.jsonl"))
 		switch {
 		case apply && (err != nil || !res.Verified || res.Committed != 2 || !strings.Contains(res.CommitAnswer, "did not answer")):
 			t.Errorf("applied, answer lost: %v, result %+v; want done, saying the answer was lost", err, res)
-		case apply && !strings.Contains(string(log), `"outcome":"ok"`):
+		case apply && !strings.Contains(string(log), `"outcome":"executed"`):
 			t.Errorf("applied, answer lost: audit %s", log)
 		case !apply && (err == nil || !strings.Contains(err.Error(), "did not answer") || res.Verified):
 			t.Errorf("not applied: %v, result %+v; want the commit's error", err, res)

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -427,5 +428,58 @@ func TestResetOffsetsPreviousFile(t *testing.T) {
 	t.Setenv("XDG_STATE_HOME", dir)
 	if path, err := o.writePrevious([]backends.KafkaOffset{{Topic: "a", Offset: 1}}); err != nil || path != filepath.Join(dir, "mqops", "runs", "run1-previous.csv") {
 		t.Fatalf("default path %q, %v", path, err)
+	}
+}
+
+// Lines reset-offsets wrote before entries were typed (real lines of the
+// previous version, the paths renamed: a run, a dry run, a run with a
+// rollback file, a refusal) are read as ResetOffsets audits a reset now.
+func TestAuditReadsResetLinesBeforeTyped(t *testing.T) {
+	es, bad, err := NewAuditLog(filepath.Join("testdata", "audit-reset-before-typed.jsonl")).Read(0)
+	if err != nil || bad != 0 || len(es) != 4 {
+		t.Fatalf("%d entries, %d bad, %v", len(es), bad, err)
+	}
+	var outcomes []string
+	for _, e := range es {
+		outcomes = append(outcomes, e.Outcome)
+		if e.Action != "reset-offsets" || e.Source != "kafka-group:adopt-legacy-11294.g" || e.Command != "" || e.Parameters == nil {
+			t.Errorf("not mapped: %+v", e)
+		}
+	}
+	if got := strings.Join(outcomes, ","); got != "executed,dry-run,executed,refused" {
+		t.Fatalf("outcomes %s", got)
+	}
+	if r := es[0]; r.Target != "--to-offset 3" || r.Plan == nil || r.Plan.Selected != 2 || r.Plan.Total != 2 || r.Plan.Skipped != 0 || r.Plan.Details["no_current"] != float64(2) ||
+		r.Result == nil || r.Result.Done != 2 || r.Result.Failed != 0 || r.Result.Left != 0 || r.Result.Details["verified"] != true {
+		t.Errorf("run %+v %+v %+v", r, r.Plan, r.Result)
+	}
+	if d := es[1]; d.Target != "--to-latest" || d.Reason != DryRunFlag || d.Plan.Selected != 1 || d.Plan.Skipped != 0 || d.Plan.Details["skipped_records"] != float64(2) || d.Result != nil {
+		t.Errorf("dry run %+v %+v", d, d.Plan)
+	}
+	if r := es[2]; r.Target != "--shift-by -1" || r.Result.Done != 2 || r.Result.Details["previous_offsets"] != "/home/ops/.local/state/mqops/runs/prev.csv" {
+		t.Errorf("run with a rollback file %+v %+v", r, r.Result)
+	}
+	if r := es[3]; r.Reason != `context "prod" is read-only: reset-offsets is not available` || r.Error != "" || r.Target != "--to-earliest" {
+		t.Errorf("refusal %+v", r)
+	}
+}
+
+// A reset commits only the plan the operator saw: without one, or with
+// another group's, it is refused before it asks the cluster anything (a
+// nil Broker would panic), and the runner records one refused entry.
+func TestResetOffsetsRunsOnlyItsPlan(t *testing.T) {
+	for _, plan := range []Plan{nil, (*ResetPlan)(nil), &ResetPlan{Group: "other", Rows: []ResetRow{{Topic: "t"}}}} {
+		log := testAudit(t)
+		run := &Runner{Audit: log, Globals: []string{"--context", "local"}}
+		a := &ResetOffsets{Options: ResetOffsetsOptions{Context: "local", Group: "g", Mode: ResetToOffset, Value: "7", Topics: []string{"t:0,2"}}}
+		res, err := run.Execute(context.Background(), a, plan, nil)
+		if !IsRefused(err) || res != nil {
+			t.Fatalf("plan %+v: %v %+v", plan, err, res)
+		}
+		es, _, _ := log.Read(0)
+		if len(es) != 1 || es[0].Outcome != OutcomeRefused || es[0].Reason != err.Error() || es[0].Source != "kafka-group:g" || es[0].Target != "--to-offset 7" ||
+			es[0].Command != "mqops --context local reset-offsets g --to-offset 7 --topic t:0,2" || es[0].RunID == "" {
+			t.Fatalf("entries %+v", es)
+		}
 	}
 }

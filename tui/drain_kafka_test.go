@@ -350,9 +350,20 @@ func TestKafkaDrainFormAndDefaultNo(t *testing.T) {
 		}
 		h.keys("enter")
 	}
-	// Each plan shown and not confirmed is in the audit log as a dry run.
-	if es, _, err := h.m.opts.Audit.Read(0); err != nil || len(es) != 3 || !es[0].DryRun || es[0].Parameters["source"] != "kafka:orders.DLT" {
-		t.Errorf("audit of the abandoned plans: %+v %v", es, err)
+	// Each plan shown and not confirmed is in the audit log as a dry run,
+	// once, with its typed fields and its command.
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("audit of the abandoned plans: %+v %v", es, err)
+	}
+	runs := map[string]bool{}
+	for _, e := range es {
+		if e.Action != "drain" || e.Outcome != actions.OutcomeDryRun || e.Reason != actions.DryRunNotConfirmed || e.Result != nil ||
+			e.Plan == nil || e.Plan.Selected != 24 || e.Source != "kafka:orders.DLT" || e.Target != "origin" || e.Context != "staging" ||
+			e.Command != "mqops --context staging drain kafka:orders.DLT --to origin" || e.RunID == "" || runs[e.RunID] {
+			t.Errorf("abandoned plan recorded as %+v", e)
+		}
+		runs[e.RunID] = true
 	}
 	if len(d.pending("orders.DLT")) != 24 || d.moveCalls != 0 {
 		t.Fatal("something moved without confirmation")
@@ -384,6 +395,13 @@ func TestKafkaDrainTargetsAndProblems(t *testing.T) {
 	if v.Stage() != action.StageForm || d.moveCalls != 0 {
 		t.Fatalf("a plan with problems was confirmed: stage %d", v.Stage())
 	}
+	// A plan that cannot be confirmed is recorded as refused, with why.
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 1 || es[0].Outcome != actions.OutcomeRefused || es[0].Plan == nil || len(es[0].Plan.Problems) != 1 ||
+		!strings.HasPrefix(es[0].Reason, "the plan has problems") || es[0].Target != "topic:missing" ||
+		es[0].Command != "mqops --context staging drain kafka:orders.DLT --to topic:missing" {
+		t.Errorf("the refused plan recorded as %+v %v", es, err)
+	}
 	for range "missing" {
 		h.keys("backspace")
 	}
@@ -392,7 +410,7 @@ func TestKafkaDrainTargetsAndProblems(t *testing.T) {
 	h.typeText("10")
 	h.keys("enter")
 	if s := flat(h.screen()); v.Stage() != action.StagePlan || !strings.Contains(s, "plan: kafka:orders.DLT → topic:orders.retry: 10 record(s) to move") || !strings.Contains(s, "· limit 10") ||
-		!strings.Contains(s, "same as: mqops drain kafka:orders.DLT --to topic:orders.retry --limit 10 --context staging") {
+		!strings.Contains(s, "same as: mqops --context staging drain kafka:orders.DLT --to topic:orders.retry --limit 10") {
 		t.Fatalf("limited plan to a topic:\n%s", s)
 	}
 	h.keys("n", "tab")
@@ -470,9 +488,9 @@ func TestKafkaDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("audit: %v %v", es, err)
 	}
 	e := es[0]
-	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(24) ||
-		e.Parameters["source"] != "kafka:orders.DLT" || e.Parameters["to"] != "origin" ||
-		!strings.Contains(fmt.Sprint(e.Plan["summary"]), "18 → topic orders, 6 → topic payments") {
+	if e.Action != "drain" || e.Outcome != actions.OutcomeExecuted || e.Context != "staging" || e.Result.Done != 24 ||
+		e.Source != "kafka:orders.DLT" || e.Target != "origin" || e.Command != "mqops --context staging drain kafka:orders.DLT --to origin" ||
+		!strings.Contains(e.Plan.Summary, "18 → topic orders, 6 → topic payments") {
 		t.Errorf("audit entry %+v", e)
 	}
 }
@@ -599,7 +617,7 @@ func TestKafkaDrainSkipOversizedToggle(t *testing.T) {
 	h.keys("y")
 	res, _ := v.Result()
 	if s := h.screen(); v.Stage() != action.StageDone || res == nil || res.SkippedOversized != 1 || !strings.Contains(s, "skipped 1 too large") ||
-		!strings.Contains(flat(s), "same as: mqops drain kafka:orders.DLT --to origin --skip-oversized --context") {
+		!strings.Contains(flat(s), "same as: mqops --context staging drain kafka:orders.DLT --to origin --skip-oversized") {
 		t.Fatalf("run: %+v\n%s", res, s)
 	}
 }

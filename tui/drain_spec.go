@@ -5,32 +5,62 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/mqops/mqops/actions"
-	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/action"
 )
 
 // The two drains as specs of the action screen (tui/action): the drain of
-// a RabbitMQ dead-letter queue (actions.PlanDrain, actions.ExecuteDrain)
-// and that of a Kafka dead-letter topic (actions.PlanKafkaDrain,
-// actions.ExecuteKafkaDrain). A spec names the fields, checks them, says
-// the equivalent `mqops drain` command, plans, draws the plan, runs it and
-// words its result; a plan shown and not confirmed is recorded in the
-// audit log as a dry run (actions.AuditDryRun, AuditKafkaDryRun), as the
-// CLI's --dry-run is.
+// a RabbitMQ dead-letter queue (actions.RabbitDrain) and that of a Kafka
+// dead-letter topic (actions.KafkaDrain), both through the console's
+// actions.Runner (Model.runner), which writes their audit entries. A spec
+// names the fields, checks them, says the equivalent `mqops drain` command
+// (Runner.Command), plans (Runner.Plan), draws the plan, runs it
+// (Runner.Execute) and words its result; a plan shown and not confirmed is
+// recorded as a dry run, as the CLI's --dry-run is, and one that could not
+// be confirmed (problems) as a refusal (abandonPlan).
 
-// rabbitDrain is a RabbitMQ drain planned: its options and its plan.
+// rabbitDrain is a RabbitMQ drain planned: the action and its plan.
 type rabbitDrain struct {
-	opts actions.DrainOptions
+	a    *actions.RabbitDrain
 	plan *actions.DrainPlan
 }
 
 // kafkaDrain is a Kafka drain planned.
 type kafkaDrain struct {
-	opts actions.KafkaDrainOptions
+	a    *actions.KafkaDrain
 	plan *actions.DrainPlan
+}
+
+// runner is the console's action runner: its audit log, and the flags of
+// its context for the equivalent headless commands.
+func (m *Model) runner() *actions.Runner {
+	return &actions.Runner{Audit: m.opts.Audit, Globals: m.opts.CommandArgs}
+}
+
+// abandonPlan records a plan shown and not run: a refusal when it could
+// not be confirmed (blocked says why), else a dry run for why (the
+// operator did not confirm it; there was nothing to do).
+func abandonPlan(run *actions.Runner, a actions.Action, p actions.Plan, blocked, why string) error {
+	if blocked != "" {
+		return run.Refuse(a, p, errors.New(blocked))
+	}
+	return run.DryRun(a, p, why)
+}
+
+// drainPlanned is a drain's plan from the runner.
+func drainPlanned(p actions.Plan, err error) (*actions.DrainPlan, error) {
+	dp, _ := p.(*actions.DrainPlan)
+	if err == nil && dp == nil {
+		err = errors.New("the plan is empty")
+	}
+	return dp, err
+}
+
+// drainResult is a drain's result from the runner (nil: none).
+func drainResult(r actions.Result, err error) (*actions.DrainResult, error) {
+	dr, _ := r.(*actions.DrainResult)
+	return dr, err
 }
 
 // The fields of the drain forms.
@@ -49,7 +79,7 @@ var drainReasons = []string{"", "rejected", "expired", "maxlen", "delivery_limit
 // rabbitDrainSpec is the drain of the dead-letter queue vhost/queue,
 // its filter prefilled with origin and reason (a dead-letter group's).
 func (m *Model) rabbitDrainSpec(vhost, queue, origin, reason string) action.Spec[*rabbitDrain, *actions.DrainResult] {
-	r, audit := m.opts.Drainer, m.opts.Audit
+	r, run := m.opts.Drainer, m.runner()
 	ctxName, readOnly, broker := m.opts.Context, m.opts.ReadOnly, m.rabbitName()
 	reasons := make([]action.Option, len(drainReasons))
 	chosen := 0
@@ -63,7 +93,7 @@ func (m *Model) rabbitDrainSpec(vhost, queue, origin, reason string) action.Spec
 			chosen = i
 		}
 	}
-	options := func(v action.Values) actions.DrainOptions {
+	drain := func(v action.Values) *actions.RabbitDrain {
 		o := actions.DrainOptions{
 			Context: ctxName, ReadOnly: readOnly, Vhost: vhost, Queue: queue,
 			Origin: v.Text(fOrigin), Reason: v.Choice(fReason), To: v.Choice(fTarget),
@@ -73,7 +103,7 @@ func (m *Model) rabbitDrainSpec(vhost, queue, origin, reason string) action.Spec
 			o.To += ":" + arg
 		}
 		o.Limit, o.Rate = limitRate(v)
-		return o
+		return &actions.RabbitDrain{Broker: r, Options: o}
 	}
 	title := "Drain the dead letters of " + safe(queue) + " (vhost " + safe(vhost) + ")"
 	if broker != "" {
@@ -95,34 +125,24 @@ func (m *Model) rabbitDrainSpec(vhost, queue, origin, reason string) action.Spec
 			{Key: fRate, Label: "Rate", Hint: "at most N messages/s; empty: unlimited", Check: rateCheck("messages")},
 		},
 		Prod: m.prodLike(), Name: queue, What: "queue",
-		Command: func(v action.Values) string {
-			o := options(v)
-			args := []string{"drain", "rabbitmq:" + queue, "--to", o.To}
-			if vhost != "/" {
-				args = append(args, "--vhost", vhost)
-			}
-			args = append(append(args, flagIf("--origin", o.Origin)...), flagIf("--reason", o.Reason)...)
-			return headlessCommand(ctxName, append(args, limitRateFlags(o.Limit, o.Rate)...))
-		},
+		Command: func(v action.Values) string { return safe(run.Command(drain(v))) },
 		Plan: func(ctx context.Context, v action.Values) (*rabbitDrain, error) {
-			o := options(v)
-			p, err := actions.PlanDrain(ctx, r, o)
-			if err == nil && p == nil {
-				err = errors.New("the plan is empty")
-			}
-			return &rabbitDrain{opts: o, plan: p}, err
+			a := drain(v)
+			p, err := drainPlanned(run.Plan(ctx, a))
+			return &rabbitDrain{a: a, plan: p}, err
 		},
 		PlanLines: func(d *rabbitDrain, st *action.Styles) []string {
-			return rabbitPlanLines(d.plan, drainFilter(d.opts.Origin, d.opts.Reason, d.opts.Limit, d.opts.Rate, st), st)
+			o := &d.a.Options
+			return rabbitPlanLines(d.plan, drainFilter(o.Origin, o.Reason, o.Limit, o.Rate, st), st)
 		},
 		Question: func(d *rabbitDrain) string { return safe(d.plan.Summary()) },
 		Blocked:  func(d *rabbitDrain) string { return rabbitBlocked(d.plan) },
-		Abandon:  func(d *rabbitDrain) { actions.AuditDryRun(audit, d.opts, d.plan, nil) },
+		Abandon: func(d *rabbitDrain) error {
+			return abandonPlan(run, d.a, d.plan, rabbitProblems(d.plan), drainNotRun(rabbitBlocked(d.plan)))
+		},
 		Execute: func(ctx context.Context, d *rabbitDrain, progress func(actions.Progress)) (*actions.DrainResult, error) {
 			// The plan the operator saw bounds the run and goes to the audit log.
-			o := d.opts
-			o.Plan = d.plan
-			return actions.ExecuteDrain(ctx, r, o, audit, progress)
+			return drainResult(run.Execute(ctx, d.a, d.plan, progress))
 		},
 		Counts: func(p actions.Progress) string {
 			return "moved " + fmtInt(int64(p.Done)) + " · skipped by filter " + fmtInt(int64(p.Skipped)) + " · failed " + fmtInt(int64(p.Failed))
@@ -139,16 +159,16 @@ func (m *Model) rabbitDrainSpec(vhost, queue, origin, reason string) action.Spec
 
 // kafkaDrainSpec is the drain of the Kafka dead-letter topic.
 func (m *Model) kafkaDrainSpec(topic string) action.Spec[*kafkaDrain, *actions.DrainResult] {
-	k, audit := m.opts.KafkaDrainer, m.opts.Audit
+	k, run := m.opts.KafkaDrainer, m.runner()
 	ctxName, readOnly, broker := m.opts.Context, m.opts.ReadOnly, m.cluster
-	options := func(v action.Values) actions.KafkaDrainOptions {
+	drain := func(v action.Values) *actions.KafkaDrain {
 		o := actions.KafkaDrainOptions{Context: ctxName, ReadOnly: readOnly, Topic: topic, To: "origin",
 			SkipOversized: v.Choice(fTooBig) == skipThem}
 		if v.Choice(fTarget) == "topic" {
 			o.To = "topic:" + v.Arg(fTarget)
 		}
 		o.Limit, o.Rate = limitRate(v)
-		return o
+		return &actions.KafkaDrain{Broker: k, Options: o}
 	}
 	title := "Drain the dead letters of Kafka topic " + safe(topic)
 	if broker != "" {
@@ -176,33 +196,23 @@ func (m *Model) kafkaDrainSpec(topic string) action.Spec[*kafkaDrain, *actions.D
 			}
 			return nil
 		},
-		Command: func(v action.Values) string {
-			o := options(v)
-			args := append([]string{"drain", "kafka:" + topic, "--to", o.To}, limitRateFlags(o.Limit, o.Rate)...)
-			if o.SkipOversized {
-				args = append(args, "--skip-oversized")
-			}
-			return headlessCommand(ctxName, args)
-		},
+		Command: func(v action.Values) string { return safe(run.Command(drain(v))) },
 		Plan: func(ctx context.Context, v action.Values) (*kafkaDrain, error) {
-			o := options(v)
-			p, err := actions.PlanKafkaDrain(ctx, k, o)
-			if err == nil && p == nil {
-				err = errors.New("the plan is empty")
-			}
-			return &kafkaDrain{opts: o, plan: p}, err
+			a := drain(v)
+			p, err := drainPlanned(run.Plan(ctx, a))
+			return &kafkaDrain{a: a, plan: p}, err
 		},
 		PlanLines: func(d *kafkaDrain, st *action.Styles) []string {
-			return kafkaPlanLines(d.plan, drainFilter("", "", d.opts.Limit, d.opts.Rate, st), st)
+			return kafkaPlanLines(d.plan, drainFilter("", "", d.a.Options.Limit, d.a.Options.Rate, st), st)
 		},
 		Question: func(d *kafkaDrain) string { return safe(d.plan.Summary()) },
 		Blocked:  func(d *kafkaDrain) string { return kafkaBlocked(d.plan) },
-		Abandon:  func(d *kafkaDrain) { actions.AuditKafkaDryRun(audit, d.opts, d.plan, nil) },
+		Abandon: func(d *kafkaDrain) error {
+			return abandonPlan(run, d.a, d.plan, kafkaProblems(d.plan), drainNotRun(kafkaBlocked(d.plan)))
+		},
 		Execute: func(ctx context.Context, d *kafkaDrain, progress func(actions.Progress)) (*actions.DrainResult, error) {
 			// The plan the operator saw goes to the audit log with the run.
-			o := d.opts
-			o.Plan = d.plan
-			return actions.ExecuteKafkaDrain(ctx, k, o, audit, progress)
+			return drainResult(run.Execute(ctx, d.a, d.plan, progress))
 		},
 		Counts: func(p actions.Progress) string {
 			return "moved " + fmtInt(int64(p.Done)) + " · failed " + fmtInt(int64(p.Failed))
@@ -293,48 +303,6 @@ func limitRate(v action.Values) (int, float64) {
 	limit, _ := strconv.Atoi(v.Text(fLimit))
 	rate, _ := strconv.ParseFloat(v.Text(fRate), 64)
 	return limit, rate
-}
-
-func limitRateFlags(limit int, rate float64) []string {
-	var out []string
-	if limit > 0 {
-		out = append(out, "--limit", strconv.Itoa(limit))
-	}
-	if rate > 0 {
-		out = append(out, "--rate", strconv.FormatFloat(rate, 'f', -1, 64))
-	}
-	return out
-}
-
-// flagIf is the flag and its value when value is set, nothing else.
-func flagIf(flag, value string) []string {
-	if value == "" {
-		return nil
-	}
-	return []string{flag, value}
-}
-
-// headlessCommand is the `mqops` command line of args on the context:
-// shell-quoted, sanitized, secrets removed (none is ever a flag of it:
-// passwords come from the context's environment variables and files), and
-// without --yes, which the operator adds knowingly.
-func headlessCommand(context string, args []string) string {
-	words := []string{"mqops"}
-	for _, a := range args {
-		words = append(words, shellQuote(a))
-	}
-	if context != "" {
-		words = append(words, "--context", shellQuote(context))
-	}
-	return safe(backends.Redact(strings.Join(words, " ")))
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@%+=,") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // drainFilter is the filter and bounds a plan's head states.
@@ -481,4 +449,32 @@ func kafkaBlocked(p *actions.DrainPlan) string {
 		return "nothing to drain: no record after the drain group's committed offsets"
 	}
 	return ""
+}
+
+// rabbitProblems is why a RabbitMQ plan is refused rather than merely
+// empty ("": it is not refused).
+func rabbitProblems(p *actions.DrainPlan) string {
+	if len(p.Problems) == 0 {
+		return ""
+	}
+	return rabbitBlocked(p)
+}
+
+// kafkaProblems is why a Kafka plan is refused, as `mqops drain` refuses
+// it: problems, or records read of which none can be moved ("": it is not
+// refused; a plan with nothing read is merely empty).
+func kafkaProblems(p *actions.DrainPlan) string {
+	if len(p.Problems) == 0 && p.Sampled == 0 {
+		return ""
+	}
+	return kafkaBlocked(p)
+}
+
+// drainNotRun is why a drain's plan that was not refused was not run: it
+// had nothing to drain (blocked), or the operator did not confirm it.
+func drainNotRun(blocked string) string {
+	if blocked != "" {
+		return "nothing to drain"
+	}
+	return actions.DryRunNotConfirmed
 }

@@ -417,10 +417,14 @@ func TestDrainPlanAndDefaultNo(t *testing.T) {
 		"24 → queue orders",
 		"1 → queue payments",
 		"Drain 25 message(s) from rabbitmq:orders.dlq: 24 → queue orders, 1 → queue payments? [y/N]",
+		"same as: mqops --context staging drain rabbitmq:orders.dlq --to origin",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the plan screen lacks %q:\n%s", want, s)
 		}
+	}
+	if es, _, _ := h.m.opts.Audit.Read(0); len(es) != 0 {
+		t.Fatalf("a plan on screen was recorded before the operator answered: %+v", es)
 	}
 	// Anything but y is No: enter, n, esc.
 	for _, k := range []string{"enter", "n", "esc"} {
@@ -439,16 +443,24 @@ func TestDrainPlanAndDefaultNo(t *testing.T) {
 	if d.depth("/", "orders.dlq") != 25 || d.moveCalls != 0 {
 		t.Fatal("something moved without confirmation")
 	}
-	// Each plan shown and not confirmed is in the audit log as a dry run,
-	// once: the three refused above.
-	es, _, err := h.m.opts.Audit.Read(0)
-	if err != nil || len(es) != 3 {
-		t.Fatalf("audit: %d entries, %v", len(es), err)
+	// Each plan previewed and not confirmed is a dry run, recorded once;
+	// ctrl+c on the confirmation records the plan shown, then quits.
+	h.keys("ctrl+c")
+	if !h.m.quitting || d.moveCalls != 0 || h.m.lastWords == nil {
+		t.Fatalf("ctrl+c on the confirmation: quitting %v, %d moves", h.m.quitting, d.moveCalls)
 	}
+	execCmd(h.m.lastWords) // the program runs them before it ends
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 4 {
+		t.Fatalf("want the 4 plans shown as dry runs: %+v %v", es, err)
+	}
+	runs := map[string]bool{}
 	for _, e := range es {
-		if !e.DryRun || e.Outcome != "ok" || e.Parameters["source"] != "rabbitmq:orders.dlq" || !strings.Contains(fmt.Sprint(e.Plan["summary"]), "25 message(s)") {
-			t.Errorf("abandoned plan recorded as %+v", e)
+		if e.Outcome != actions.OutcomeDryRun || e.Reason != actions.DryRunNotConfirmed || e.Result != nil || e.Plan == nil || e.Plan.Selected != 25 ||
+			e.Source != "rabbitmq:orders.dlq" || e.Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin" || runs[e.RunID] {
+			t.Errorf("dry run entry %+v", e)
 		}
+		runs[e.RunID] = true
 	}
 }
 
@@ -478,6 +490,14 @@ func TestDrainSampledPlanAndProblems(t *testing.T) {
 	h.keys("y")
 	if v.Stage() != action.StageForm || d.moveCalls != 0 {
 		t.Fatalf("a plan with problems was confirmed: stage %d", v.Stage())
+	}
+	// The plan not confirmed is a dry run; the one that could not be
+	// confirmed a refusal, with why.
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 2 || es[0].Outcome != actions.OutcomeDryRun || es[0].Reason != actions.DryRunNotConfirmed ||
+		es[0].Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin --limit 10" ||
+		es[1].Outcome != actions.OutcomeRefused || !strings.HasPrefix(es[1].Reason, "the plan has problems") || es[1].Plan == nil || len(es[1].Plan.Problems) != 1 {
+		t.Errorf("audit of the plans not run: %+v %v", es, err)
 	}
 	// A sample smaller than the queue says so, with the depth, and scales
 	// the counts to it, per route and in the confirmation (issue 7,
@@ -589,7 +609,7 @@ func TestDrainRunResultAndAudit(t *testing.T) {
 	}
 	h.keys("enter")
 	if s := h.screen(); !strings.Contains(s, "2 to move, 23 skipped by filter") ||
-		!strings.Contains(s, "same as: mqops drain rabbitmq:orders.dlq --to origin --origin orders --reason rejected --context staging") {
+		!strings.Contains(s, "same as: mqops --context staging drain rabbitmq:orders.dlq --to origin --reason rejected --origin orders") {
 		t.Fatalf("filtered plan:\n%s", s)
 	}
 	h.keys("y")
@@ -616,8 +636,9 @@ func TestDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("audit: %v %v", es, err)
 	}
 	e := es[0]
-	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(2) ||
-		e.Parameters["origin"] != "orders" || e.Parameters["reason"] != "rejected" || e.Parameters["source"] != "rabbitmq:orders.dlq" {
+	if e.Action != "drain" || e.Outcome != actions.OutcomeExecuted || e.Context != "staging" || e.Result.Done != 2 || e.Result.Skipped != 23 ||
+		e.Source != "rabbitmq:orders.dlq" || e.Target != "origin" || e.Plan.Selected != 2 ||
+		e.Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin --reason rejected --origin orders" {
 		t.Errorf("audit entry %+v", e)
 	}
 }
@@ -786,7 +807,7 @@ func TestDrainQuitOnThePlanRecordsIt(t *testing.T) {
 	}
 	execCmd(h.m.lastWords)
 	es, _, err := h.m.opts.Audit.Read(0)
-	if err != nil || len(es) != 1 || !es[0].DryRun || d.moveCalls != 0 {
+	if err != nil || len(es) != 1 || es[0].Outcome != actions.OutcomeDryRun || es[0].Reason != actions.DryRunNotConfirmed || es[0].Plan == nil || d.moveCalls != 0 {
 		t.Fatalf("audit after quitting on the plan: %+v %v", es, err)
 	}
 }

@@ -69,6 +69,11 @@ type Options struct {
 	// passes actions.NewAuditLog(path) (path: --audit-file or the default).
 	// nil: drains are not recorded and :audit says there is no log.
 	Audit *actions.AuditLog
+	// CommandArgs are the global flags that select this context on a
+	// command line ("--context", "prod"; the --brokers… of a context given
+	// by flags): the start of an action's equivalent headless command,
+	// shown on its screen and recorded in the audit log. Never a secret.
+	CommandArgs []string
 }
 
 var _ tea.Model = (*Model)(nil)

@@ -102,6 +102,9 @@ func newHarness(t testing.TB, o Options, src *cannedSource) *harness {
 	if o.Context == "" {
 		o.Context = "staging"
 	}
+	if o.CommandArgs == nil { // as cmd passes them
+		o.CommandArgs = []string{"--context", o.Context}
+	}
 	if src != nil {
 		o.Kafka = src
 	}

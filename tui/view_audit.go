@@ -14,9 +14,11 @@ import (
 )
 
 // :audit shows the audit log (Options.Audit), newest first: what was done,
-// by whom, where and how it ended. It reads the log in a command when
-// opened and on `r`; enter opens one entry with all its parameters, plan
-// and result. It changes nothing, so it is there in read-only contexts too.
+// by whom, where and how it ended, from the entries' typed fields (lines
+// written before entries were typed are read into them by actions). It
+// reads the log in a command when opened and on `r`; enter opens one
+// entry with its equivalent command line, plan and result. It changes
+// nothing, so it is there in read-only contexts too.
 
 // auditLimit is how many of the newest entries the view loads.
 const auditLimit = 10_000
@@ -36,14 +38,13 @@ type auditView struct {
 const (
 	acTime = iota
 	acUser
-	acContext
 	acAction
-	acRun
-	acDry
 	acOutcome
+	acContext
 	acRoute
-	acMoved
+	acDone
 	acFailed
+	acRun
 	acDuration
 	acError
 )
@@ -52,16 +53,15 @@ func newAuditView(path string) *auditView {
 	t := newTable([]column{
 		acTime:     {title: "TIME", num: true, desc: true, drop: 1},
 		acUser:     {title: "USER", flex: true, min: 6, max: 12, shrink: 3, drop: 6},
-		acContext:  {title: "CONTEXT", flex: true, min: 7, max: 12, shrink: 3, drop: 5},
 		acAction:   {title: "ACTION", drop: 10},
-		acRun:      {title: "RUN ID", flex: true, min: 10, max: 28, shrink: 4, drop: 9},
-		acDry:      {title: "DRY", drop: 2},
 		acOutcome:  {title: "OUTCOME"},
+		acContext:  {title: "CONTEXT", flex: true, min: 7, max: 12, shrink: 3, drop: 5},
 		acRoute:    {title: "SOURCE → TARGET", flex: true, name: true, min: 16},
-		acMoved:    {title: "MOVED", right: true, num: true, desc: true},
+		acDone:     {title: "DONE", right: true, num: true, desc: true},
 		acFailed:   {title: "FAILED", right: true, num: true, desc: true, drop: 8},
+		acRun:      {title: "RUN ID", flex: true, min: 10, max: 28, shrink: 4, drop: 9},
 		acDuration: {title: "DURATION", right: true, num: true, desc: true, drop: 4},
-		acError:    {title: "ERROR", flex: true, min: 12, shrink: 2, drop: 7},
+		acError:    {title: "ERROR / REASON", flex: true, min: 12, shrink: 2, drop: 7},
 	}, acTime, true)
 	t.empty = "the audit log is empty: drains are recorded here"
 	return &auditView{path: path, tbl: t, entries: map[string]actions.AuditEntry{}}
@@ -230,13 +230,16 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 	rows := make([]row, 0, len(es))
 	for rank, i := range order {
 		e := es[i]
-		id := e.Time.UTC().Format(time.RFC3339Nano) + "\x00" + e.RunID + "\x00" + e.Action + "\x00" + e.Outcome + "\x00" + strconv.FormatBool(e.DryRun) + "\x00" + itoa(i)
+		id := e.Time.UTC().Format(time.RFC3339Nano) + "\x00" + e.RunID + "\x00" + e.Action + "\x00" + e.Outcome + "\x00" + itoa(i)
 		v.entries[id] = e
-		moved, movedKey := auditCount(e.Result, "moved")
-		failed, failedKey := auditCount(e.Result, "failed")
-		dry := ""
-		if e.DryRun {
-			dry = "dry"
+		done, doneKey, failed, failedKey := "-", math.NaN(), "-", math.NaN()
+		if r := e.Result; r != nil {
+			done, doneKey = fmtInt(r.Done), float64(r.Done)
+			failed, failedKey = fmtInt(r.Failed), float64(r.Failed)
+		}
+		why := e.Error
+		if why == "" {
+			why = e.Reason
 		}
 		dur := "-"
 		durKey := math.NaN()
@@ -248,19 +251,18 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 			cells: []string{
 				acTime:     auditTime(e.Time),
 				acUser:     safe(orDash(e.User)),
-				acContext:  safe(orDash(e.Context)),
 				acAction:   safe(orDash(e.Action)),
-				acRun:      safe(orDash(e.RunID)),
-				acDry:      dry,
 				acOutcome:  safe(orDash(e.Outcome)),
-				acRoute:    auditRoute(e.Parameters),
-				acMoved:    moved,
+				acContext:  safe(orDash(e.Context)),
+				acRoute:    auditRoute(e),
+				acDone:     done,
 				acFailed:   failed,
+				acRun:      safe(orDash(e.RunID)),
 				acDuration: dur,
-				acError:    safe(orDash(oneLine(e.Error))),
+				acError:    safe(orDash(oneLine(why))),
 			},
-			styles: []cellStyle{acTime: cellDim, acDry: cellDim, acOutcome: outcomeStyle(e.Outcome), acError: cellError},
-			nums:   []float64{acTime: float64(rank), acMoved: movedKey, acFailed: failedKey, acDuration: durKey},
+			styles: []cellStyle{acTime: cellDim, acOutcome: outcomeStyle(e.Outcome), acError: whyStyle(e)},
+			nums:   []float64{acTime: float64(rank), acDone: doneKey, acFailed: failedKey, acDuration: durKey},
 		})
 	}
 	v.tbl.setRows(rows)
@@ -268,14 +270,25 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 
 func outcomeStyle(o string) cellStyle {
 	switch o {
-	case "ok":
+	case actions.OutcomeExecuted:
 		return cellOK
-	case "failed":
+	case actions.OutcomeFailed:
 		return cellError
-	case "cancelled", "refused":
+	case actions.OutcomeCancelled, actions.OutcomeRefused:
 		return cellWarn
+	case actions.OutcomeDryRun:
+		return cellDim
 	}
 	return cellPlain
+}
+
+// whyStyle is the style of the error / reason cell: an error is red, a
+// reason (a refusal's, a dry run's) dim.
+func whyStyle(e actions.AuditEntry) cellStyle {
+	if e.Error != "" {
+		return cellError
+	}
+	return cellDim
 }
 
 func auditTime(t time.Time) string {
@@ -285,27 +298,12 @@ func auditTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
-// auditRoute is "source → target" from the parameters, sanitized.
-func auditRoute(p map[string]any) string {
-	src, _ := p["source"].(string)
-	dst, _ := p["target"].(string)
-	if src == "" && dst == "" {
+// auditRoute is "source → target", sanitized.
+func auditRoute(e actions.AuditEntry) string {
+	if e.Source == "" && e.Target == "" {
 		return "-"
 	}
-	return safe(orDash(src)) + " → " + safe(orDash(dst))
-}
-
-// auditCount is a count of the result (a JSON number) and its sort key.
-func auditCount(res map[string]any, k string) (string, float64) {
-	switch n := res[k].(type) {
-	case float64:
-		return fmtInt(int64(n)), n
-	case int:
-		return fmtInt(int64(n)), float64(n)
-	case int64:
-		return fmtInt(n), float64(n)
-	}
-	return "-", math.NaN()
+	return safe(orDash(e.Source)) + " → " + safe(orDash(e.Target))
 }
 
 // oneLine joins the lines of an error message for a table cell.
@@ -323,8 +321,9 @@ func fmtMillis(ms int64) string {
 
 // --- one entry --------------------------------------------------------------
 
-// auditDetailView shows one entry, every field on its own line(s), the
-// parameters, plan and result pretty-printed; every string sanitized.
+// auditDetailView shows one entry, every field on its own line(s): the
+// equivalent command line, the plan and the result (and the parameters of
+// a line written before entries were typed); every string sanitized.
 type auditDetailView struct {
 	e      actions.AuditEntry
 	fields [][2]string // label, value (sanitized), before wrapping
@@ -338,33 +337,67 @@ func newAuditDetailView(e actions.AuditEntry) *auditDetailView {
 		{title: "VALUE", flex: true, min: 16, nosort: true},
 	}, -1, false)
 	v := &auditDetailView{e: e, tbl: t}
-	dry := "no"
-	if e.DryRun {
-		dry = "yes"
-	}
 	add := func(k, val string) { v.fields = append(v.fields, [2]string{k, val}) }
+	count := func(k string, n int64) { add("  "+k, fmtInt(n)) }
+	details := func(m map[string]any) {
+		for _, k := range sortedKeys(m) {
+			add("  "+safe(k), fmtValue(m[k]))
+		}
+	}
 	add("time", e.Time.UTC().Format(time.RFC3339Nano))
 	add("user", safe(orDash(e.User)))
 	add("host", safe(orDash(e.Host)))
 	add("context", safe(orDash(e.Context)))
 	add("action", safe(orDash(e.Action)))
 	add("run id", safe(orDash(e.RunID)))
-	add("dry run", dry)
 	add("outcome", safe(orDash(e.Outcome)))
+	if e.Reason != "" {
+		add("reason", safe(e.Reason))
+	}
+	add("source", safe(orDash(e.Source)))
+	add("target", safe(orDash(e.Target)))
+	add("command", safe(orDash(e.Command)))
 	add("duration", fmtMillis(e.DurationMS))
 	add("error", safe(orDash(e.Error)))
-	for _, sec := range []struct {
-		name string
-		m    map[string]any
-	}{{"parameters", e.Parameters}, {"plan", e.Plan}, {"result", e.Result}} {
-		if len(sec.m) == 0 {
-			add(sec.name, "-")
-			continue
+	if p := e.Plan; p == nil {
+		add("plan", "-")
+	} else {
+		add("plan", "")
+		add("  summary", safe(orDash(p.Summary)))
+		count("selected", p.Selected)
+		count("skipped", p.Skipped)
+		if p.Total > 0 {
+			count("total", p.Total)
 		}
-		add(sec.name, "")
-		for _, k := range sortedKeys(sec.m) {
-			add("  "+safe(k), fmtValue(sec.m[k]))
+		if p.Bytes > 0 {
+			count("bytes", p.Bytes)
 		}
+		for _, pr := range p.Problems {
+			add("  problem", safe(pr))
+		}
+		details(p.Details)
+	}
+	if r := e.Result; r == nil {
+		add("result", "-")
+	} else {
+		add("result", "")
+		count("done", r.Done)
+		count("skipped", r.Skipped)
+		count("failed", r.Failed)
+		if r.Left < 0 {
+			add("  left", "unknown")
+		} else {
+			count("left", r.Left)
+		}
+		if r.Seen > 0 {
+			count("seen", r.Seen)
+		}
+		add("  stopped_because", safe(orDash(r.StoppedBecause)))
+		details(r.Details)
+	}
+	if len(e.Parameters) > 0 {
+		add("parameters", "")
+		details(e.Parameters)
 	}
 	v.rewrap(80)
 	return v

@@ -18,20 +18,22 @@ var kafkaDrainGroup = kafka.DrainGroup
 // dead-letter queue (the :dlq or :queues list, a DLQ's detail, a
 // dead-letter group row, which prefills the filter) opens the action
 // screen (tui/action) on the RabbitMQ drain's spec (drain_spec.go): a form
-// (target, filters, limit, rate), the plan (actions.PlanDrain: a dry run
-// that peeks and changes nothing) with its confirmation (default No; in a
-// red, prod-like context the operator types the queue name), the progress
-// of actions.ExecuteDrain (esc or ctrl+c cancels it, safely: the backend
-// requeues what the target did not confirm) and its result. ExecuteDrain
-// writes the audit log, as the CLI does; a plan shown and not confirmed is
-// recorded as a dry run.
+// (target, filters, limit, rate), the plan (an actions.RabbitDrain planned
+// by the console's actions.Runner: a dry run that peeks and changes
+// nothing) with its equivalent headless command and its confirmation
+// (default No; in a red, prod-like context the operator types the queue
+// name), the progress of the run (esc or ctrl+c cancels it, safely: the
+// backend requeues what the target did not confirm) and its result. The
+// runner writes the audit log, as for the CLI: the run, a refusal, a plan
+// that failed, and a plan shown and not confirmed (a dry run, once; ctrl+c
+// on it records it before the console quits).
 //
 // `D` on a Kafka row of :dlq or in a topic's dead-letter groups opens the
 // same screen on the Kafka drain's spec (Options.KafkaDrainer): a target
 // (origin or topic:<name>), a limit, a rate and what to do with records
-// too large for their target, no filter; actions.PlanKafkaDrain and
-// actions.ExecuteKafkaDrain (records not yet acknowledged are not
-// committed: cancelling is safe, the next drain resumes there).
+// too large for their target, no filter; the action is an
+// actions.KafkaDrain (records not yet acknowledged are not committed:
+// cancelling is safe, the next drain resumes there).
 //
 // The drain is absent in a read-only context and without a drainer
 // (Options.Drainer, Options.KafkaDrainer): no key, no help line

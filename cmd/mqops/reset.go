@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -58,7 +57,10 @@ Otherwise the plan is confirmed (--yes skips the question; without a terminal,
 offsets are committed, read back and compared with the plan. Roll back with
   mqops reset-offsets GROUP --from-file <that file>
 
-Every run, dry runs and refusals included, is written to the audit log.`,
+--dry-run also prints the equivalent command line. Every outcome — refused,
+dry run (--dry-run, or a plan not confirmed at the prompt), executed, failed —
+is written to the audit log (mqops audit) with that command, the plan, the
+rollback file and the read-back verdict.`,
 		Example: `  mqops reset-offsets billing --to-datetime 2024-05-01T10:32:00.000+02:00 --topic orders --dry-run
   mqops reset-offsets billing --by-duration PT2H --all-topics
   mqops reset-offsets billing --shift-by -100 --topic orders:0,2 --yes
@@ -80,14 +82,12 @@ Every run, dry runs and refusals included, is written to the audit log.`,
 				return err
 			}
 			o.Context, o.ReadOnly = c.Name, c.ReadOnly
-			log := actions.NewAuditLog(audit)
-			if err := o.Validate(); err != nil {
-				if o.ReadOnly {
-					actions.AuditResetRefused(log, o, err)
-				}
-				return err
+			run := g.runner(c, audit)
+			a := &actions.ResetOffsets{Options: o}
+			if err := run.Validate(a); err != nil {
+				return err // refused, and recorded
 			}
-			if err := log.Check(); err != nil {
+			if err := run.Audit.Check(); err != nil {
 				return err // an action that cannot be audited does not start, dry runs included
 			}
 			kc, err := g.kafkaClient(c)
@@ -95,47 +95,34 @@ Every run, dry runs and refusals included, is written to the audit log.`,
 				return err
 			}
 			defer kc.Close()
-			ctx := cmd.Context() // every call to the cluster is bounded by --timeout (the client's)
-			plan, err := actions.PlanResetOffsets(ctx, kc, o)
-			var active *actions.GroupActiveError
-			switch {
-			case dryRun:
-				actions.AuditResetDryRun(log, o, plan, err)
-			case errors.As(err, &active):
-				actions.AuditResetRefused(log, o, err)
-			}
+			a.Broker = kc
+			ctx := cmd.Context()       // every call to the cluster is bounded by --timeout (the client's)
+			p, err := run.Plan(ctx, a) // a group with members is refused, and recorded
 			if err != nil {
 				return err
 			}
+			plan := p.(*actions.ResetPlan)
 			if dryRun {
-				if output == "json" {
-					return writeJSON(g.stdout, resetOutput(plan, nil))
-				}
-				printResetPlan(g.stdout, plan)
-				return nil
+				return recordDryRun(g, run, a, plan, output, resetOutput(plan, nil, run.Command(a)), func(w io.Writer) { printResetPlan(w, plan) })
 			}
 			printResetPlan(g.stderr, plan)
 			if len(plan.Rows) == 0 {
-				return fmt.Errorf("nothing to reset: consumer group %q has no committed offset (name the partitions with --topic)", backends.SafeText(o.Group))
+				return refuse(run, a, plan, fmt.Errorf("nothing to reset: consumer group %q has no committed offset (name the partitions with --topic)", backends.SafeText(o.Group)))
 			}
 			if plan.Totals.NoCurrent < len(plan.Rows) {
-				fmt.Fprintf(g.stderr, "the previous offsets will be written to %s\n", backends.SafeText(o.ExportPath()))
+				fmt.Fprintf(g.stderr, "the previous offsets will be written to %s\n", backends.SafeText(a.Options.ExportPath()))
 			}
 			if !yes {
-				if !isTerminal(os.Stdin) {
-					return errors.New("refusing to reset offsets without confirmation: no terminal to ask on (pass --yes in scripts)")
-				}
-				if err := confirm(g, c.ProdLike(), o.Group, fmt.Sprintf("Reset the offsets of %s?", plan.Summary())); err != nil {
+				if err := confirm(g, run, a, plan, c.ProdLike(), o.Group, fmt.Sprintf("Reset the offsets of %s?", plan.Summary())); err != nil {
 					return err
 				}
 			}
-			o.Plan = plan
-			res, err := actions.ExecuteResetOffsets(ctx, kc, o, log)
-			if res != nil {
+			r, err := run.Execute(ctx, a, plan, nil)
+			if res, ok := r.(*actions.ResetResult); ok {
 				if output == "json" {
-					_ = writeJSON(g.stdout, resetOutput(plan, res))
+					_ = writeJSON(g.stdout, resetOutput(plan, res, run.Command(a)))
 				} else {
-					printResetResult(g.stdout, &o, res)
+					printResetResult(g.stdout, run, &a.Options, res)
 				}
 			}
 			return err
@@ -196,14 +183,17 @@ type resetJSON struct {
 	Value    string              `json:"value,omitempty"`
 	At       string              `json:"at,omitempty"`
 	Totals   actions.ResetTotals `json:"totals"`
+	// Command is the equivalent headless command (without --yes).
+	Command string `json:"command"`
 	*actions.ResetResult
 }
 
-func resetOutput(p *actions.ResetPlan, res *actions.ResetResult) resetJSON {
+func resetOutput(p *actions.ResetPlan, res *actions.ResetResult, command string) resetJSON {
 	if res != nil && !readBack(res) && res.Previous == "" {
 		res = nil // stopped before its commit: nothing to report but the error
 	}
-	out := resetJSON{Group: p.Group, State: p.State, Executed: res != nil && res.Committed > 0, Plan: p.Rows, Mode: p.Mode, Value: p.Value, Totals: p.Totals, ResetResult: res}
+	out := resetJSON{Group: p.Group, State: p.State, Executed: res != nil && res.Committed > 0, Plan: p.Rows, Mode: p.Mode, Value: p.Value, Totals: p.Totals,
+		Command: command, ResetResult: res}
 	if out.Plan == nil {
 		out.Plan = []actions.ResetRow{}
 	}
@@ -262,9 +252,10 @@ func printResetPlan(w io.Writer, p *actions.ResetPlan) {
 func readBack(res *actions.ResetResult) bool { return res.Verified || len(res.Mismatches) > 0 }
 
 // printResetResult says what an executed reset did and how to roll it
-// back. A reset that was not read back says only where the previous
-// offsets are, if it wrote them: the error says what happened.
-func printResetResult(w io.Writer, o *actions.ResetOffsetsOptions, res *actions.ResetResult) {
+// back (the command of a reset --from-file the previous offsets, on the
+// same cluster). A reset that was not read back says only where the
+// previous offsets are, if it wrote them: the error says what happened.
+func printResetResult(w io.Writer, run *actions.Runner, o *actions.ResetOffsetsOptions, res *actions.ResetResult) {
 	done := readBack(res)
 	if done {
 		verified := "read back: as planned"
@@ -278,22 +269,11 @@ func printResetResult(w io.Writer, o *actions.ResetOffsetsOptions, res *actions.
 	}
 	if res.Previous != "" {
 		fmt.Fprintf(w, "previous offsets: %s\n", backends.SafeText(res.Previous))
-		fmt.Fprintf(w, "roll back with: mqops reset-offsets %s --from-file %s\n", shellQuote(o.Group), shellQuote(res.Previous))
+		back := &actions.ResetOffsets{Options: actions.ResetOffsetsOptions{Context: o.Context, Group: o.Group, Mode: actions.ResetFromFile, Value: res.Previous}}
+		fmt.Fprintf(w, "roll back with: %s\n", run.Command(back))
 	}
 	if n := len(res.NoPrevious); done && n > 0 {
 		fmt.Fprintf(w, "note: %d partition(s) had no committed offset before (%s): a file cannot give them none back (kafka-consumer-groups --delete-offsets can)\n",
 			n, backends.SafeText(cutText(strings.Join(res.NoPrevious, ", "), 4*maxNameShown)))
 	}
-}
-
-// shellQuote quotes s for a POSIX shell when it needs it.
-func shellQuote(s string) string {
-	safe := s != ""
-	for _, c := range s {
-		safe = safe && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._-/:=+@,", c))
-	}
-	if safe {
-		return s
-	}
-	return backends.SafeText("'" + strings.ReplaceAll(s, "'", `'\''`) + "'")
 }

@@ -42,7 +42,7 @@ func TestResetOffsetsResultNotReadBack(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var b bytes.Buffer
-			printResetResult(&b, o, c.res)
+			printResetResult(&b, &actions.Runner{}, o, c.res)
 			for _, w := range c.want {
 				if !strings.Contains(b.String(), w) {
 					t.Errorf("table output %q lacks %q", b.String(), w)
@@ -53,7 +53,7 @@ func TestResetOffsetsResultNotReadBack(t *testing.T) {
 					t.Errorf("table output %q says %q", b.String(), w)
 				}
 			}
-			js, err := json.Marshal(resetOutput(plan, c.res))
+			js, err := json.Marshal(resetOutput(plan, c.res, ""))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -208,6 +208,7 @@ type resetOut struct {
 	Verified bool               `json:"verified"`
 	Previous string             `json:"previous_offsets"`
 	Totals   actions.ResetTotals
+	Command  string `json:"command"`
 }
 
 // mqops runs the built binary; it fails the test on a non-zero exit.
@@ -429,9 +430,31 @@ func TestResetOffsetsRollbackRoundTrip(t *testing.T) {
 		t.Fatalf("after the rollback %v, before %v", after, before)
 	}
 	es, _, err := actions.NewAuditLog(filepath.Join(w.state, "mqops", "audit.jsonl")).Read(0)
-	if err != nil || len(es) != 2 || es[0].Result["previous_offsets"] != res.Previous || es[1].Parameters["mode"] != "from-file" || es[1].Outcome != "ok" {
+	if err != nil || len(es) != 2 || es[0].Result == nil || es[0].Result.Details["previous_offsets"] != res.Previous || es[0].Outcome != actions.OutcomeExecuted ||
+		es[1].Outcome != actions.OutcomeExecuted || es[1].Target != "--from-file "+res.Previous || !strings.Contains(es[1].Command, " --from-file ") {
 		t.Fatalf("audit %+v %v", es, err)
 	}
+}
+
+// member makes the world's group Stable until the test ends: a franz-go
+// consumer of topic a (the classic protocol), committing nothing.
+func (w *resetWorld) member(t *testing.T, clientID string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	consumer, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(w.brokers, ",")...), kgo.ConsumerGroup(w.group), kgo.ConsumeTopics(w.a),
+		kgo.ClientID(clientID), kgo.DisableAutoCommit())
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); consumer.Close() })
+	go func() {
+		for ctx.Err() == nil {
+			if consumer.PollFetches(ctx).IsClientClosed() {
+				return
+			}
+		}
+	}()
 }
 
 // TestResetOffsetsRefusesActiveGroup: a group with a member, of the
@@ -441,21 +464,7 @@ func TestResetOffsetsRollbackRoundTrip(t *testing.T) {
 // nothing changes. Once the KIP-848 consumer has left, its group resets.
 func TestResetOffsetsRefusesActiveGroup(t *testing.T) {
 	w := newResetWorld(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	consumer, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(w.brokers, ",")...), kgo.ConsumerGroup(w.group), kgo.ConsumeTopics(w.a),
-		kgo.ClientID("reset-refusal-classic"), kgo.DisableAutoCommit())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	go func() {
-		for ctx.Err() == nil {
-			if consumer.PollFetches(ctx).IsClientClosed() {
-				return
-			}
-		}
-	}()
+	w.member(t, "reset-refusal-classic")
 	refusal := func(group, client string) string {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
@@ -522,7 +531,7 @@ func TestResetOffsetsRefusesActiveGroup(t *testing.T) {
 	es, _, err := actions.NewAuditLog(filepath.Join(w.state, "mqops", "audit.jsonl")).Read(0)
 	refused := 0
 	for _, e := range es {
-		if e.Outcome == "refused" && strings.Contains(e.Error, "is Stable") {
+		if e.Outcome == actions.OutcomeRefused && strings.Contains(e.Reason, "is Stable") {
 			refused++
 		}
 	}
@@ -643,7 +652,8 @@ func TestResetOffsetsReadOnlyContext(t *testing.T) {
 		}
 	}
 	es, _, _ := actions.NewAuditLog(auditPath).Read(0)
-	if len(es) != 2 || es[0].Outcome != "refused" || es[0].Action != "reset-offsets" || es[0].Parameters["group"] != "billing" {
+	if len(es) != 2 || es[0].Outcome != actions.OutcomeRefused || es[0].Action != "reset-offsets" || es[0].Source != "kafka-group:billing" ||
+		es[0].Command != "mqops --context prod reset-offsets billing --to-earliest --all-topics" || !strings.Contains(es[1].Reason, "is read-only") {
 		t.Fatalf("audit %+v", es)
 	}
 }

@@ -369,6 +369,7 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		Drainer:      drainer,
 		KafkaDrainer: kdrainer,
 		Audit:        actions.NewAuditLog(""),
+		CommandArgs:  g.commandGlobals(c),
 		Refresh:      refresh,
 		Timeout:      g.timeout,
 		Contexts:     cfg.ContextNames(),

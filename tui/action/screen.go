@@ -208,7 +208,10 @@ func (m *core) errText(err error) string { return m.host.Format.Err(err) }
 // copiedMsg and abandonedMsg end commands that return nothing to do.
 type (
 	copiedMsg    struct{ id uint64 }
-	abandonedMsg struct{ id uint64 }
+	abandonedMsg struct {
+		id  uint64
+		err error
+	}
 )
 
 // Update handles a key, a paste, or a message of this screen.
@@ -249,7 +252,12 @@ func (m *Model[P, R]) Update(msg tea.Msg) (tea.Cmd, Event) {
 		return m.run.wait(m.id, msg.seq), Event{}
 	case doneMsg[R]:
 		return m.done(msg)
-	case copiedMsg, abandonedMsg:
+	case abandonedMsg:
+		if msg.err != nil {
+			return nil, flash(Error, "the plan not run could not be recorded in the audit log: "+m.errText(msg.err))
+		}
+		return nil, Event{}
+	case copiedMsg:
 		return nil, Event{}
 	}
 	// The inputs' own messages (a paste from the clipboard, ctrl+v).
@@ -367,8 +375,7 @@ func (m *Model[P, R]) abandon() tea.Cmd {
 		return nil
 	}
 	return func() tea.Msg {
-		record(p)
-		return abandonedMsg{id: id}
+		return abandonedMsg{id: id, err: record(p)}
 	}
 }
 

@@ -29,6 +29,8 @@ type shelf struct {
 	gate      chan struct{}
 	planCalls int
 	abandoned []movePlan
+	// abandonErr is what recording an abandoned plan returns
+	abandonErr error
 }
 
 type movePlan struct {
@@ -149,10 +151,11 @@ func moveSpec(s *shelf, prod bool) Spec[movePlan, moveResult] {
 			}
 			return ""
 		},
-		Abandon: func(p movePlan) {
+		Abandon: func(p movePlan) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			s.abandoned = append(s.abandoned, p)
+			return s.abandonErr
 		},
 		Execute:      s.execute,
 		Counts:       func(p actions.Progress) string { return "moved " + strconv.Itoa(p.Done) },
@@ -521,6 +524,13 @@ func TestAbandonedPlanRecordedOnce(t *testing.T) {
 	r.keys("enter", "y")
 	if r.s.Stage() != StageDone || len(r.shelf.abandoned) != 3 {
 		t.Fatalf("a confirmed plan: stage %d, %d abandoned", r.s.Stage(), len(r.shelf.abandoned))
+	}
+	// A record that cannot be written is said, not swallowed.
+	bad := newRig(t, 5, false)
+	bad.shelf.abandonErr = errors.New("audit log: disk full")
+	bad.keys("enter", "n")
+	if f := bad.lastFlash(); f != "the plan not run could not be recorded in the audit log: audit log: disk full" {
+		t.Errorf("a failed record: flash %q", f)
 	}
 }
 

@@ -69,8 +69,10 @@ type Spec[P, R any] struct {
 	// Blocked says why the plan cannot be confirmed ("": it can).
 	Blocked func(p P) string
 	// Abandon records a plan that was shown and not confirmed (a dry run
-	// in the audit log). It runs in a command, once per plan shown.
-	Abandon func(p P)
+	// in the audit log; a refusal when it could not be confirmed). It runs
+	// in a command, once per plan shown; its error (the log could not be
+	// written) is flashed.
+	Abandon func(p P) error
 	// Execute runs the confirmed plan, reporting progress (from its own
 	// goroutine); ctx is cancelled when the operator cancels.
 	Execute func(ctx context.Context, p P, progress func(actions.Progress)) (R, error)
