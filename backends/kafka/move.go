@@ -341,7 +341,7 @@ func (c *Client) newMover(o backends.KafkaMoveOptions, ad sarama.ClusterAdmin, r
 		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin, rw: rw, pw: pw,
 		parts:     map[int32]*trackPart{},
 		targets:   map[string]*moveTarget{},
-		producers: map[int]*producer{},
+		producers: map[prodKey]*producer{},
 		lim:       newLimits(ad),
 		dirty:     make(chan struct{}, 1),
 		space:     make(chan struct{}, 1),
@@ -399,8 +399,11 @@ func (t *trackPart) pos() int64 {
 type moveTarget struct {
 	parts int32
 	hash  sarama.Partitioner
-	limit int       // max.message.bytes
-	prod  *producer // the producer for topics of this limit
+	limit int // max.message.bytes
+	// the producers for topics of this limit: target partition p goes
+	// through prods[p % len(prods)] (each partition always through the
+	// same one, so its records keep their order)
+	prods []*producer
 }
 
 // producer is one of a move's producers: one per distinct producerMax of
@@ -445,9 +448,13 @@ type mover struct {
 
 	// used by the run goroutine only
 	targets   map[string]*moveTarget
-	producers map[int]*producer // by maxBytes
-	lim       *limits
-	ackers    sync.WaitGroup
+	producers map[prodKey]*producer
+	// shards is the number of producers per limit (1 for a drain): more
+	// produce requests in flight at once, each producer idempotent with
+	// one request in flight per broker
+	shards int
+	lim    *limits
+	ackers sync.WaitGroup
 
 	mu        sync.Mutex
 	parts     map[int32]*trackPart
@@ -780,22 +787,35 @@ func (m *mover) target(topic string) (*moveTarget, error) {
 	if !ok {
 		limit = defaultMaxMessageBytes // deleted since: the produce will say
 	}
-	prod, err := m.producer(producerMax(limit))
-	if err != nil {
-		return nil, err
+	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic), limit: limit,
+		prods: make([]*producer, max(1, min(m.shards, len(ti.parts))))}
+	for shard := range t.prods {
+		if t.prods[shard], err = m.producer(producerMax(limit), shard); err != nil {
+			return nil, err
+		}
 	}
-	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic), limit: limit, prod: prod}
 	m.targets[topic] = t
 	return t, nil
 }
 
-// producer returns the producer whose MaxMessageBytes is maxBytes,
-// starting it (and the reading of its acknowledgements) the first time.
-func (m *mover) producer(maxBytes int) (*producer, error) {
-	if p := m.producers[maxBytes]; p != nil {
+// prodKey names a producer: its MaxMessageBytes, and which of the
+// producers for that limit it is (shard).
+type prodKey struct{ maxBytes, shard int }
+
+// producer returns the producer whose MaxMessageBytes is maxBytes (the
+// shard-th of them), starting it (and the reading of its
+// acknowledgements) the first time.
+func (m *mover) producer(maxBytes, shard int) (*producer, error) {
+	if p := m.producers[prodKey{maxBytes, shard}]; p != nil {
 		return p, nil
 	}
-	if len(m.producers) >= maxProducers {
+	limits := 0
+	for k := range m.producers {
+		if k.shard == 0 {
+			limits++
+		}
+	}
+	if shard == 0 && limits >= maxProducers {
 		return nil, &Error{Op: fmt.Sprintf("the target topics have more than %d different max.message.bytes: drain them one target at a time (--to topic:<name>)", maxProducers)}
 	}
 	cl, err := sarama.NewClient(m.c.cfg.Brokers, m.c.produceConfig(m.pw, maxBytes))
@@ -808,7 +828,7 @@ func (m *mover) producer(maxBytes int) (*producer, error) {
 		return nil, &Error{Op: "starting the producer", Err: err}
 	}
 	p := &producer{maxBytes: maxBytes, cl: cl, prod: ap, done: make(chan struct{})}
-	m.producers[maxBytes] = p
+	m.producers[prodKey{maxBytes, shard}] = p
 	m.ackers.Go(func() {
 		defer close(p.done)
 		succ, errs := ap.Successes(), ap.Errors()
@@ -1139,7 +1159,7 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 					return backends.KafkaStopError, nil // a failure: reported by run
 				}
 				select {
-				case t.prod.prod.Input() <- msg:
+				case t.prods[int(msg.Partition)%len(t.prods)].prod.Input() <- msg:
 				case <-ctx.Done():
 					m.unadd(rec.Partition, rec.Offset)
 					return backends.KafkaStopCancelled, ctx.Err()

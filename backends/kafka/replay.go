@@ -12,6 +12,10 @@ import (
 	"github.com/mqops/mqops/backends"
 )
 
+// replayProducers is the number of idempotent producers a replay
+// produces through (each target partition always through the same one).
+var replayProducers = 4
+
 // HeaderReplayRun is the header a replay adds to every record with its run
 // id (next to HeaderReplaySource).
 const HeaderReplayRun = "mqops-replay-run"
@@ -361,6 +365,7 @@ func (c *Client) Replay(ctx context.Context, o backends.KafkaReplayOptions) (*ba
 		return replayMessage(r, topic, o.RunID)
 	}
 	m.keep = o.Keep
+	m.shards = replayProducers
 	m.store = positions{what: "saving the replay's positions", save: func(offs map[int32]position) (map[int32]position, error) {
 		changed := make(map[int32]backends.KafkaReplayPosition, len(offs))
 		for p, pos := range offs {
