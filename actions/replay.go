@@ -17,6 +17,13 @@ import (
 
 // Defaults and bounds of a replay.
 const (
+	// A replay's default window is what holds about replayWindowBytes of
+	// records of the average size the plan counted, from
+	// kafka.DefaultMoveWindow to maxDefaultReplayWindow records: enough in
+	// flight that the producers never wait for a checkpoint, little enough
+	// to bound memory and what an interruption replays twice.
+	replayWindowBytes      = 16 << 20
+	maxDefaultReplayWindow = 10_000
 	// DefaultReplayPlanLimit is how many records a replay's plan reads at
 	// most to count them (and find those the target cannot take).
 	DefaultReplayPlanLimit = 1_000_000
@@ -50,9 +57,12 @@ type ReplayOptions struct {
 	// Partitioning is same (each record to its partition number), key
 	// (Kafka's default partitioner on the key), or "" for same when the
 	// target has as many partitions as the source, else key.
-	Partitioning  string
-	Rate          float64 // records per second, 0: unlimited
-	Window        int     // records produced but not yet saved (default 1000)
+	Partitioning string
+	Rate         float64 // records per second, 0: unlimited
+	// Window bounds the records produced but not yet in the checkpoint:
+	// what an interruption replays twice (default: about 16 MiB of
+	// records, 1,000 to 10,000).
+	Window        int
 	SkipOversized bool
 	// PlanLimit bounds the records the plan reads (default
 	// DefaultReplayPlanLimit).
@@ -233,9 +243,6 @@ func (o *ReplayOptions) Validate() error {
 			return &FieldError{"header", fmt.Sprintf("%q: want key=value", backends.SafeText(h))}
 		}
 		o.filter.headers = append(o.filter.headers, HeaderFilter{Key: k, Value: v})
-	}
-	if o.Window == 0 {
-		o.Window = kafka.DefaultMoveWindow
 	}
 	if o.PlanLimit == 0 {
 		o.PlanLimit = DefaultReplayPlanLimit
@@ -470,6 +477,9 @@ func PlanReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 		p.Records += c.Selected
 		p.Bytes += c.Bytes
 	}
+	if p.Window == 0 {
+		p.Window = defaultReplayWindow(p.Records, p.Bytes)
+	}
 	if !p.Complete {
 		left := int64(0)
 		for _, pp := range p.Parts {
@@ -486,6 +496,16 @@ func PlanReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 			p.OversizedCount, kafka.OversizedText(o.topic, &p.Oversized[0], "listed below")))
 	}
 	return p, nil
+}
+
+// defaultReplayWindow is the window for records of the average size of
+// these (see replayWindowBytes).
+func defaultReplayWindow(records int, bytes int64) int {
+	if records == 0 {
+		return kafka.DefaultMoveWindow
+	}
+	avg := max(bytes/int64(records), 1) + 64 // and what a record costs beyond its bytes
+	return int(min(max(replayWindowBytes/avg, kafka.DefaultMoveWindow), maxDefaultReplayWindow))
 }
 
 // ReplayResult is how a replay ended.

@@ -81,7 +81,7 @@ type CheckpointPart struct {
 func newCheckpoint(o *ReplayOptions, plan *ReplayPlan) *ReplayCheckpoint {
 	now := time.Now().UTC()
 	cp := &ReplayCheckpoint{Version: checkpointVersion, RunID: o.RunID, Context: o.Context, Brokers: o.Brokers, Source: plan.Source, Target: plan.Target,
-		Partitioning: plan.Partitioning, Key: o.filter.key, Headers: o.filter.headers, SkipOversized: o.SkipOversized, Window: o.Window,
+		Partitioning: plan.Partitioning, Key: o.filter.key, Headers: o.filter.headers, SkipOversized: o.SkipOversized, Window: plan.Window,
 		Status: RunRunning, Created: now, Updated: now}
 	for _, pp := range plan.Parts {
 		cp.Parts = append(cp.Parts, CheckpointPart{Partition: pp.Partition, Start: pp.Start, End: pp.End, Next: pp.Start})

@@ -61,7 +61,7 @@ func TestReplayOptionsRefuseBadInput(t *testing.T) {
 		}
 	}
 	o := ReplayOptions{Source: "orders:2,0", To: "x", Headers: []string{"a=b=c", "e="}}
-	if err := o.Validate(); err != nil || o.topic != "orders" || fmt.Sprint(o.parts) != "[0 2]" || o.Window != kafka.DefaultMoveWindow || o.PlanLimit != DefaultReplayPlanLimit ||
+	if err := o.Validate(); err != nil || o.topic != "orders" || fmt.Sprint(o.parts) != "[0 2]" || o.Window != 0 || o.PlanLimit != DefaultReplayPlanLimit ||
 		fmt.Sprint(o.filter.headers) != "[{a b=c} {e }]" || o.RunID == "" {
 		t.Fatalf("%+v %v", o, err)
 	}

@@ -62,7 +62,7 @@ A run keeps its checkpoint in $XDG_STATE_HOME/mqops/runs/<run-id>.json: per
 partition, how far the target confirmed every record, written atomically as
 the run goes. Ctrl-C stops it cleanly; after that or a crash, mqops replay
 --resume <run-id> goes on from the checkpoint with no gap, replaying at most
---window records (1,000) twice per interruption.
+--window records twice per interruption.
 
 Every run, dry runs included, is written to the audit log (mqops audit).`,
 		Example: `  mqops replay orders --to orders-replay --from-time 2024-05-01T10:32:00Z --dry-run
@@ -106,7 +106,7 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	f.StringArrayVar(&o.Headers, "header", nil, "only records with this header, key=value (repeatable: all of them)")
 	f.StringVar(&o.Partitioning, "partitioning", "", "same (each record to its partition number) or key (Kafka's default partitioner); default same when the target has as many partitions, else key")
 	f.Float64Var(&o.Rate, "rate", 0, "at most N records per second (default: unlimited)")
-	f.IntVar(&o.Window, "window", 0, "records produced but not yet checkpointed (default 1000): the most an interruption replays twice")
+	f.IntVar(&o.Window, "window", 0, "records produced but not yet checkpointed: the most an interruption replays twice (default: about 16 MiB of records of the average size the plan counted, 1,000 to 10,000)")
 	f.BoolVar(&o.SkipOversized, "skip-oversized", false, "skip the records the target cannot take (larger than its max.message.bytes), naming each; without it a partition stops before its first")
 	f.IntVar(&o.PlanLimit, "plan-limit", 0, "records the plan reads at most to count them (default 1,000,000)")
 	f.StringVar(&resume, "resume", "", "go on with the run of this id from its checkpoint")

@@ -302,11 +302,11 @@ func TestReplayProof(t *testing.T) {
 
 	t.Run("kill-resume", func(t *testing.T) {
 		// the first 100,000 records (25,000 per partition), or all
-		m := min(n, 100_000)
+		m, window := min(n, 100_000), 1000
 		dst := w.topic("dst-kill", 4, nil)
 		state := t.TempDir()
 		rng := rand.New(rand.NewSource(time.Now().UnixNano()))
-		args := []string{"replay", src, "--to", dst, "--to-offset", strconv.Itoa(m / 4), "--yes", "--brokers", strings.Join(w.brokers, ",")}
+		args := []string{"replay", src, "--to", dst, "--to-offset", strconv.Itoa(m / 4), "--window", strconv.Itoa(window), "--yes", "--brokers", strings.Join(w.brokers, ",")}
 		runID := ""
 		for kill := 1; kill <= 3; kill++ {
 			a := args
@@ -364,8 +364,8 @@ func TestReplayProof(t *testing.T) {
 			}
 			dups += max(0, c-1)
 		}
-		t.Logf("3 kills: %d records, %d missing, %d duplicates (bound: 3 windows of %d)", m, missing, dups, kafka.DefaultMoveWindow)
-		if missing != 0 || dups > 3*kafka.DefaultMoveWindow || len(seen) != m {
+		t.Logf("3 kills: %d records, %d missing, %d duplicates (bound: 3 windows of %d)", m, missing, dups, window)
+		if missing != 0 || dups > 3*window || len(seen) != m {
 			t.Fatalf("%d missing, %d duplicates, %d distinct", missing, dups, len(seen))
 		}
 		cp, err := actions.LoadReplayRun(filepath.Join(state, "mqops"), runID)
