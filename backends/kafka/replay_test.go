@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/mqops/mqops/backends"
@@ -225,5 +227,58 @@ func TestResolveRange(t *testing.T) {
 	r, err = k.ResolveRange(ctx, backends.KafkaRangeQuery{Topic: "src", FromTime: &late})
 	if err != nil || r.Parts[0].Start != 100 || r.Parts[0].End != 100 {
 		t.Fatalf("a time after every record: %+v %v", r, err)
+	}
+}
+
+// TestSurelyFitsNeverWrong: the count's quick check never says a record
+// fits that the exact measure refuses, whatever its key, value, headers
+// and the run id, around the limits.
+func TestSurelyFitsNeverWrong(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 20000; i++ {
+		limit := 200 + rng.Intn(5000)
+		r := &backends.KafkaRecord{Topic: strings.Repeat("t", 1+rng.Intn(200)), Partition: rng.Int31n(1000), Offset: rng.Int63n(1 << 40),
+			Key: make([]byte, rng.Intn(300)), Value: make([]byte, rng.Intn(limit))}
+		for j := rng.Intn(20); j > 0; j-- {
+			r.Headers = append(r.Headers, backends.KafkaHeader{Key: strings.Repeat("h", rng.Intn(300)), Value: make([]byte, rng.Intn(300))})
+		}
+		runID := strings.Repeat("r", rng.Intn(128))
+		if surelyFits(r, runID, limit) && sizeCheck(r, replayMessage(r, "target", runID), "target", limit) != nil {
+			t.Fatalf("record %+v (run id of %d) said to fit %d, but does not", r, len(runID), limit)
+		}
+	}
+}
+
+// TestReplayRecordsTheTargetCannotTake: the count lists the records
+// larger than the target's max.message.bytes; the replay stops each
+// partition before its first, or skips them all.
+func TestReplayRecordsTheTargetCannotTake(t *testing.T) {
+	cl, k := fake(t, map[string]int32{"src": 2, "small": 2, "small2": 2})
+	v := "3000"
+	if _, err := kadm.NewClient(cl).AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "max.message.bytes", Value: &v}}, "small", "small2"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for i := range 40 {
+		size := 100
+		if i == 10 || i == 11 || i == 25 { // partition 0 offset 5, partition 1 offsets 5 and 12
+			size = 4000
+		}
+		recs = append(recs, &kgo.Record{Topic: "src", Partition: int32(i % 2), Value: make([]byte, size)})
+	}
+	produce(t, cl, recs...)
+	parts := []backends.KafkaReplayPart{{Partition: 0, End: 20}, {Partition: 1, End: 20}}
+	cnt, err := k.CountReplay(context.Background(), backends.KafkaReplayCountOptions{Topic: "src", Target: "small", Parts: parts, RunID: "r"})
+	if err != nil || cnt.OversizedCount != 3 || cnt.Limit != 3000 || cnt.Oversized[0].Partition != 0 || cnt.Oversized[0].Offset != 5 || cnt.Oversized[2].Offset != 12 {
+		t.Fatalf("count %+v %v", cnt, err)
+	}
+	save := func(map[int32]backends.KafkaReplayPosition) error { return nil }
+	res, err := k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "small", Parts: parts, SamePartition: true, Save: save})
+	if err == nil || res.StoppedBecause != backends.KafkaStopOversized || res.Replayed != 10 || res.Left != 30 {
+		t.Fatalf("stop: %+v %v", res, err)
+	}
+	res, err = k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "small2", Parts: parts, SamePartition: true, SkipOversized: true, Save: save})
+	if err != nil || res.Replayed != 37 || res.OversizedCount != 3 || res.Left != 0 {
+		t.Fatalf("skip: %+v %v", res, err)
 	}
 }
