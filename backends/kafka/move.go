@@ -234,11 +234,38 @@ func (c *Client) PlanMove(ctx context.Context, o backends.KafkaPlanOptions) (*ba
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(plan.Oversized, func(i, j int) bool {
-		a, b := plan.Oversized[i], plan.Oversized[j]
+	sortOversized(plan.Oversized)
+	return plan, nil
+}
+
+// sortOversized puts records too large for their target in partition and
+// offset order.
+func sortOversized(list []backends.KafkaOversized) {
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
 		return a.Partition < b.Partition || (a.Partition == b.Partition && a.Offset < b.Offset)
 	})
-	return plan, nil
+}
+
+// moveSource opens the reading side of a move of topic: the watches of
+// its reading and producing connections, the reading client and its admin
+// (closing the admin closes the client), and the topic's metadata.
+func (c *Client) moveSource(topic string) (rw, pw *watch, rcl sarama.Client, ad sarama.ClusterAdmin, ti *topicInfo, err error) {
+	rw, pw = newWatch(c.cfg.Timeout, false), newWatch(c.cfg.Timeout, false)
+	rcl, err = sarama.NewClient(c.cfg.Brokers, c.moveConfigs(rw))
+	if err != nil {
+		return nil, nil, nil, nil, nil, c.explain(stalled(rw, err))
+	}
+	ad, err = sarama.NewClusterAdminFromClient(rcl)
+	if err != nil {
+		_ = rcl.Close()
+		return nil, nil, nil, nil, nil, c.explain(stalled(rw, err))
+	}
+	if ti, err = c.oneTopic(rcl, topic); err != nil {
+		_ = ad.Close()
+		return nil, nil, nil, nil, nil, stalled(rw, err)
+	}
+	return rw, pw, rcl, ad, ti, nil
 }
 
 // MoveRecords moves the records of a dead-letter topic to the topics
@@ -281,21 +308,11 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rw, pw := newWatch(c.cfg.Timeout, false), newWatch(c.cfg.Timeout, false)
-	rcl, err := sarama.NewClient(c.cfg.Brokers, c.moveConfigs(rw))
+	rw, pw, rcl, ad, ti, err := c.moveSource(o.Topic)
 	if err != nil {
-		return nil, c.explain(stalled(rw, err))
-	}
-	ad, err := sarama.NewClusterAdminFromClient(rcl)
-	if err != nil {
-		_ = rcl.Close()
-		return nil, c.explain(stalled(rw, err))
+		return nil, err
 	}
 	defer ad.Close() // closes rcl too
-	ti, err := c.oneTopic(rcl, o.Topic)
-	if err != nil {
-		return nil, stalled(rw, err)
-	}
 	if descs, err := ad.DescribeConsumerGroups([]string{o.Group}); err == nil && len(descs) == 1 && len(descs[0].Members) > 0 {
 		return nil, &Error{Op: fmt.Sprintf("consumer group \"%s\" has %d active members: another drain, or a consumer, is using it", backends.SafeText(o.Group), len(descs[0].Members))}
 	}

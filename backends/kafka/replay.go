@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -278,10 +277,7 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(out.Oversized, func(i, j int) bool {
-		a, b := out.Oversized[i], out.Oversized[j]
-		return a.Partition < b.Partition || (a.Partition == b.Partition && a.Offset < b.Offset)
-	})
+	sortOversized(out.Oversized)
 	return out, nil
 }
 
@@ -320,21 +316,11 @@ func (c *Client) Replay(ctx context.Context, o backends.KafkaReplayOptions) (*ba
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rw, pw := newWatch(c.cfg.Timeout, false), newWatch(c.cfg.Timeout, false)
-	rcl, err := sarama.NewClient(c.cfg.Brokers, c.moveConfigs(rw))
+	rw, pw, rcl, ad, ti, err := c.moveSource(o.Topic)
 	if err != nil {
-		return nil, c.explain(stalled(rw, err))
-	}
-	ad, err := sarama.NewClusterAdminFromClient(rcl)
-	if err != nil {
-		_ = rcl.Close()
-		return nil, c.explain(stalled(rw, err))
+		return nil, err
 	}
 	defer ad.Close() // closes rcl too
-	ti, err := c.oneTopic(rcl, o.Topic)
-	if err != nil {
-		return nil, stalled(rw, err)
-	}
 	infos, err := c.topicInfos(rcl, []string{o.Target})
 	if err != nil {
 		return nil, stalled(rw, err)

@@ -64,7 +64,18 @@ func (w *replayWorld) topic(suffix string, parts int32, configs map[string]*stri
 		defer cancel()
 		_, _ = w.adm.DeleteTopics(ctx, name)
 	})
-	return name
+	// the broker answers CreateTopics before its metadata has the topic:
+	// wait until it does, as a topic created earlier would be
+	for {
+		md, err := w.adm.Metadata(ctx, name)
+		if err == nil && md.Topics[name].Err == nil && len(md.Topics[name].Partitions) == int(parts) {
+			return name
+		}
+		if ctx.Err() != nil {
+			w.t.Fatalf("topic %s not in the metadata: %v", name, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // ends returns each partition's log end.
