@@ -489,7 +489,7 @@ func PlanReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 		if !o.filter.empty() {
 			what = "records that pass the filters"
 		}
-		p.Notes = append(p.Notes, fmt.Sprintf("the plan read %d records (--plan-limit) and stopped: %d offsets were not read, so the counts are those of what was read; the run replays the whole range (the %s among those offsets too), and stops a partition before a record the target cannot take as the plan would", p.Read, left, what))
+		p.Notes = append(p.Notes, fmt.Sprintf("the plan read %d record(s) (--plan-limit) and stopped: %d offset(s) were not read, so the counts are those of what was read; the run replays the whole range (the %s among those offsets too), and stops a partition before a record the target cannot take as the plan would", p.Read, left, what))
 	}
 	if p.OversizedCount > 0 && !o.SkipOversized {
 		p.Problems = append(p.Problems, fmt.Sprintf("%d record(s) are larger than the target accepts (first: %s): each partition stops before its first such record (pass --skip-oversized to skip them)",

@@ -62,9 +62,8 @@ func TestBenchReplayVsKcat(t *testing.T) {
 	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	w.produce(n, func(i int) *kgo.Record { return proofRecord(src, base, i) })
 	brokers := strings.Join(w.brokers, ",")
-	kcatVersion, _ := exec.Command(kcat, "-V").Output()
 	out := map[string]any{"n": n, "value_bytes": 1024, "headers": 3, "partitions": 4, "go": runtime.Version(), "cores": runtime.NumCPU(),
-		"kcat": strings.TrimSpace(strings.SplitN(string(kcatVersion), "\n", 2)[0]), "load_before": loadAvg()}
+		"load_before": loadAvg()}
 	var all []benchSide
 	timed := func(side string, round int, cmd *exec.Cmd, dst string) {
 		cmd.Env = append(os.Environ(), replayEnv(t.TempDir())...)
