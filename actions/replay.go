@@ -685,7 +685,7 @@ func AuditReplayDryRun(audit *AuditLog, o ReplayOptions, p *ReplayPlan, err erro
 
 func replayPlanAudit(p *ReplayPlan) map[string]any {
 	a := map[string]any{"summary": p.Summary(), "offsets": p.Offsets, "records": p.Records, "bytes": p.Bytes, "complete": p.Complete,
-		"partitioning": p.Partitioning, "problems": p.Problems}
+		"partitioning": p.Partitioning, "window": p.Window, "problems": p.Problems}
 	if p.OversizedCount > 0 {
 		a["oversized_count"], a["oversized"] = p.OversizedCount, p.Oversized
 	}
