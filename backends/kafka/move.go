@@ -869,10 +869,9 @@ func (m *mover) producer(maxBytes, shard int) (*producer, error) {
 	return p, nil
 }
 
-// newMessage builds the record to produce to topic: key, value, headers
-// and timestamp kept, mqops-replay-source and mqops-run-id set (replacing
-// those of an earlier move). The partition is left to the caller.
-func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
+// baseMessage is r to produce to topic: key, value and timestamp kept (a
+// null key or value stays null), room for its headers and two more.
+func baseMessage(r *backends.KafkaRecord, topic string) *sarama.ProducerMessage {
 	msg := &sarama.ProducerMessage{Topic: topic, Timestamp: r.Timestamp}
 	if r.Key != nil {
 		msg.Key = sarama.ByteEncoder(r.Key)
@@ -881,6 +880,14 @@ func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMe
 		msg.Value = sarama.ByteEncoder(r.Value)
 	}
 	msg.Headers = make([]sarama.RecordHeader, 0, len(r.Headers)+2)
+	return msg
+}
+
+// newMessage builds the record to produce to topic: key, value, headers
+// and timestamp kept, mqops-replay-source and mqops-run-id set (replacing
+// those of an earlier move). The partition is left to the caller.
+func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
+	msg := baseMessage(r, topic)
 	for _, h := range r.Headers {
 		if h.Key == HeaderReplaySource || h.Key == HeaderRunID {
 			continue

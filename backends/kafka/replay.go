@@ -23,14 +23,7 @@ const HeaderReplayRun = "mqops-replay-run"
 // timestamp and every header of r, in order, then mqops-replay-run and
 // mqops-replay-source. The partition is left to the caller.
 func replayMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
-	msg := &sarama.ProducerMessage{Topic: topic, Timestamp: r.Timestamp}
-	if r.Key != nil {
-		msg.Key = sarama.ByteEncoder(r.Key)
-	}
-	if r.Value != nil {
-		msg.Value = sarama.ByteEncoder(r.Value)
-	}
-	msg.Headers = make([]sarama.RecordHeader, 0, len(r.Headers)+2)
+	msg := baseMessage(r, topic)
 	for _, h := range r.Headers {
 		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
 	}
