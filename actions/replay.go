@@ -71,9 +71,10 @@ type ReplayOptions struct {
 	// StateDir holds the runs' checkpoints (runs/<run-id>.json); default
 	// $XDG_STATE_HOME/mqops.
 	StateDir string
-	// Plan, if set, is the plan the operator confirmed: the run replays
-	// its range, and the audit log keeps its summary.
-	Plan *ReplayPlan
+	// Resume, if set, is the id of a run to go on with from its
+	// checkpoint, which says what it replays: then only Rate may be given
+	// (and Context, Brokers, StateDir), and RunID is Resume.
+	Resume string
 
 	// parsed by Validate
 	topic    string
@@ -207,6 +208,9 @@ func (o *ReplayOptions) Validate() error {
 	if o.ReadOnly {
 		return fmt.Errorf("context %q is read-only: replays are not available", o.Context)
 	}
+	if o.Resume != "" {
+		return o.validateResume()
+	}
 	topic, parts, err := parseReplaySource(o.Source)
 	if err != nil {
 		return err
@@ -251,6 +255,31 @@ func (o *ReplayOptions) Validate() error {
 		o.RunID = NewRunID()
 	}
 	return checkRunID(o.RunID)
+}
+
+// validateResume checks the options of a resume: the run id, the rate,
+// and nothing else, since a run goes on as it started.
+func (o *ReplayOptions) validateResume() error {
+	for _, f := range []struct {
+		flag string
+		set  bool
+	}{
+		{"source", o.Source != ""}, {"to", o.To != ""}, {"from-offset", o.FromOffset != nil}, {"to-offset", o.ToOffset != nil},
+		{"from-time", o.FromTime != ""}, {"to-time", o.ToTime != ""}, {"key", o.Key != nil}, {"header", len(o.Headers) > 0},
+		{"partitioning", o.Partitioning != ""}, {"window", o.Window != 0}, {"skip-oversized", o.SkipOversized}, {"plan-limit", o.PlanLimit != 0},
+	} {
+		if f.set {
+			return fmt.Errorf("--%s cannot go with --resume: a run goes on as it started (its checkpoint says how); only --rate may change", f.flag)
+		}
+	}
+	if err := firstError(checkRunID(o.Resume), CheckRate("rate", o.Rate)); err != nil {
+		return err
+	}
+	if o.RunID != "" && o.RunID != o.Resume {
+		return fmt.Errorf("run id %q is not the run resumed (%s)", backends.SafeText(o.RunID), o.Resume)
+	}
+	o.RunID = o.Resume
+	return nil
 }
 
 // checkRange validates the range's ends: one of offset or time each,
@@ -353,8 +382,9 @@ type ReplayPlan struct {
 	Blocked string   `json:"blocked,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 	// Resume is set for the plan of a resumed run: the offsets left, not
-	// read again.
-	Resume bool `json:"resume,omitempty"`
+	// read again; Status is then the run's status in its checkpoint.
+	Resume bool   `json:"resume,omitempty"`
+	Status string `json:"status,omitempty"`
 }
 
 // ReplayPlanPart is one source partition of a plan. TargetPartition is
@@ -422,14 +452,14 @@ func choosePartitioning(asked string, sourceParts, targetParts int32, parts []ba
 	return mode, ""
 }
 
-// PlanReplay previews a replay without producing anything: it resolves the
+// planReplay previews a replay without producing anything: it resolves the
 // range (times as offsets-for-times gives them), checks the target, and
 // reads the range (read_committed, at most PlanLimit records) to count the
 // records the filters keep and their bytes, per partition, and to find the
 // records the target cannot take. A missing target or a partitioning that
 // cannot be are Problems; an unknown source or a range that cannot be are
 // errors.
-func PlanReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, progress func(read int)) (*ReplayPlan, error) {
+func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, progress func(read int)) (*ReplayPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -540,55 +570,36 @@ func ReplayStopText(reason string) string {
 	return backends.SafeText(reason)
 }
 
-// ExecuteReplay replays the range of the plan (o.Plan; without one, the
-// range resolved now) into the target, or goes on with the run
-// resume names: it writes the run's checkpoint before producing anything,
-// keeps it up to the records the target confirmed as the run goes, and
-// appends the outcome to the audit log. A cancelled ctx stops it cleanly:
-// the checkpoint holds what was confirmed, the result says "cancelled" and
-// the error is ctx's.
-func ExecuteReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, audit *AuditLog, progress func(Progress)) (*ReplayResult, error) {
-	start := time.Now()
-	if err := audit.Check(); err != nil {
-		return nil, err
-	}
-	if o.Plan != nil && o.RunID == "" {
-		o.RunID = o.Plan.RunID
-	}
+// executeReplay replays the range of plan (nil: the range resolved now,
+// nothing read) into the target: it writes the run's checkpoint before
+// producing anything and keeps it up to the records the target confirmed
+// as the run goes. A cancelled ctx stops it cleanly: the checkpoint holds
+// what was confirmed, the result says "cancelled" and the error is ctx's.
+// A plan of another replay, or one that is blocked, is refused.
+func executeReplay(ctx context.Context, k backends.KafkaReplayer, o *ReplayOptions, plan *ReplayPlan, progress func(Progress)) (*ReplayResult, error) {
 	if err := o.Validate(); err != nil {
-		_ = audit.Append(AuditEntry{Context: o.Context, Action: "replay", RunID: o.RunID, Parameters: o.auditParams(), Outcome: OutcomeRefused, Reason: err.Error()})
 		return nil, err
 	}
-	plan := o.Plan
-	var err error
 	if plan == nil {
-		plan, err = o.resolvePlan(ctx, k)
-	}
-	var cp *ReplayCheckpoint
-	switch {
-	case err != nil:
-	case plan.Blocked != "":
-		err = errors.New("cannot replay: " + plan.Blocked)
-	default:
-		cp = newCheckpoint(&o, plan)
-	}
-	res, err := runReplay(ctx, k, o.StateDir, cp, o.filter, o.Rate, err, progress)
-	e := AuditEntry{Context: o.Context, Action: "replay", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds()}
-	if plan != nil {
-		e.Plan = replayPlanAudit(plan)
-		if plan.Blocked != "" {
-			e.Outcome, e.Error = OutcomeRefused, err.Error()
-			_ = audit.Append(e)
+		var err error
+		if plan, err = o.resolvePlan(ctx, k); err != nil {
 			return nil, err
 		}
 	}
-	return res, finishAudit(audit, e, res, err)
+	if plan.Resume || plan.RunID != o.RunID || plan.Source != o.topic || plan.Target != o.To {
+		return nil, refused(fmt.Errorf("the plan is of run %s (%s → %s), not of this replay (run %s, %s → %s)",
+			plan.RunID, cutLabel(plan.Source), cutLabel(plan.Target), o.RunID, cutLabel(o.topic), cutLabel(o.To)))
+	}
+	if plan.Blocked != "" {
+		return nil, refused(errors.New("cannot replay: " + plan.Blocked))
+	}
+	return runReplay(ctx, k, o.StateDir, newCheckpoint(o, plan), o.filter, o.Rate, progress)
 }
 
 // resolvePlan is the plan of a run given no plan: the range resolved now,
 // nothing read.
 func (o *ReplayOptions) resolvePlan(ctx context.Context, k backends.KafkaReplayer) (*ReplayPlan, error) {
-	p, err := PlanReplay(ctx, k, ReplayOptions{Context: o.Context, Source: o.Source, To: o.To, FromOffset: o.FromOffset, ToOffset: o.ToOffset, FromTime: o.FromTime, ToTime: o.ToTime,
+	p, err := planReplay(ctx, k, ReplayOptions{Context: o.Context, Source: o.Source, To: o.To, FromOffset: o.FromOffset, ToOffset: o.ToOffset, FromTime: o.FromTime, ToTime: o.ToTime,
 		Key: o.Key, Headers: o.Headers, Partitioning: o.Partitioning, Rate: o.Rate, Window: o.Window, SkipOversized: o.SkipOversized, PlanLimit: 1, RunID: o.RunID}, nil)
 	if err != nil {
 		return nil, err
@@ -597,12 +608,9 @@ func (o *ReplayOptions) resolvePlan(ctx context.Context, k backends.KafkaReplaye
 }
 
 // runReplay runs the replay of checkpoint cp (a new run's, or a resumed
-// one's) unless err already stopped it: it locks the run, writes the
-// checkpoint, replays, and writes the final checkpoint.
-func runReplay(ctx context.Context, k backends.KafkaReplayer, stateDir string, cp *ReplayCheckpoint, filter replayFilter, rate float64, err error, progress func(Progress)) (*ReplayResult, error) {
-	if err != nil {
-		return nil, err
-	}
+// one's): it locks the run, writes the checkpoint, replays, and writes
+// the final checkpoint.
+func runReplay(ctx context.Context, k backends.KafkaReplayer, stateDir string, cp *ReplayCheckpoint, filter replayFilter, rate float64, progress func(Progress)) (*ReplayResult, error) {
 	out := &ReplayResult{RunID: cp.RunID}
 	begin := time.Now()
 	store, err := openRun(stateDir, cp)
@@ -641,47 +649,6 @@ func runReplay(ctx context.Context, k backends.KafkaReplayer, stateDir string, c
 		err = serr
 	}
 	return out, err
-}
-
-// finishAudit appends the entry of a run that ended with res and err, and
-// returns err (or the audit log's error).
-func finishAudit(audit *AuditLog, e AuditEntry, res *ReplayResult, err error) error {
-	e.Outcome = OutcomeExecuted
-	if res != nil {
-		ar := res.Audit()
-		e.Result = &ar
-	}
-	if err != nil {
-		e.Outcome, e.Error = OutcomeFailed, err.Error()
-		if res != nil && res.StoppedBecause == backends.KafkaStopCancelled {
-			e.Outcome = OutcomeCancelled
-		}
-	}
-	if aerr := audit.Append(e); aerr != nil && err == nil {
-		err = fmt.Errorf("replay done but the audit log could not be written: %w", aerr)
-	}
-	return err
-}
-
-// AuditReplayDryRun records a dry run of a replay in the audit log.
-func AuditReplayDryRun(audit *AuditLog, o ReplayOptions, p *ReplayPlan, err error) {
-	if audit == nil {
-		return
-	}
-	e := AuditEntry{Context: o.Context, Action: "replay", RunID: o.RunID, Parameters: o.auditParams(), Outcome: OutcomeDryRun, Reason: DryRunFlag}
-	if p != nil {
-		e.RunID = p.RunID
-		e.Plan = replayPlanAudit(p)
-	}
-	if err != nil {
-		e.Outcome, e.Error = OutcomeFailed, err.Error()
-	}
-	_ = audit.Append(e)
-}
-
-func replayPlanAudit(p *ReplayPlan) *AuditPlan {
-	a := p.Audit()
-	return &a
 }
 
 // Audit is what the audit log keeps of a replay's plan: the records to
@@ -731,24 +698,132 @@ func (r *ReplayResult) Audit() AuditResult {
 	return a
 }
 
-func (o *ReplayOptions) auditParams() map[string]any {
-	a := map[string]any{"source": o.Source, "to": o.To, "target": o.To, "partitioning": o.Partitioning, "rate": o.Rate, "window": o.Window,
-		"skip_oversized": o.SkipOversized, "plan_limit": o.PlanLimit}
-	for k, v := range map[string]*int64{"from_offset": o.FromOffset, "to_offset": o.ToOffset} {
-		if v != nil {
-			a[k] = *v
+// Replay is a replay of a range of a Kafka topic into another topic, or
+// the resume of a run (Options.Resume), as an Action: run it through a
+// Runner (Validate → Plan → the operator confirms → Execute), which
+// audits each outcome.
+type Replay struct {
+	Broker  backends.KafkaReplayer
+	Options ReplayOptions
+	// PlanProgress, if set, is told how many records the plan has read.
+	PlanProgress func(read int)
+
+	cp *ReplayCheckpoint // the resumed run's, loaded by Plan
+}
+
+func (a *Replay) Kind() string { return "replay" }
+
+// Validate checks the options (no I/O).
+func (a *Replay) Validate() error { return a.Options.Validate() }
+
+// Describe: the source topic (and partitions) and the target topic; a
+// resume's, once its plan loaded the checkpoint. Args are the command
+// line: the source, the range, the filters and the flags the operator
+// set; for a resume, --resume and --rate.
+func (a *Replay) Describe() Subject {
+	o := &a.Options
+	s := Subject{Context: o.Context, RunID: o.RunID, Args: o.commandArgs()}
+	source, target := o.Source, o.To
+	if o.Resume != "" {
+		s.RunID = o.Resume // a refused resume's too
+		if a.cp != nil {
+			source, target = a.cp.Source, a.cp.Target
 		}
 	}
-	for k, v := range map[string]string{"from_time": o.FromTime, "to_time": o.ToTime} {
+	if source != "" {
+		s.Source = "kafka:" + source
+	}
+	if target != "" {
+		s.Target = "kafka:" + target
+	}
+	return s
+}
+
+// Plan previews the replay: the records and bytes of the range, counted
+// by reading it (at most PlanLimit records); for a resume, the offsets
+// left in its checkpoint (nothing read). A resume from another context or
+// cluster is refused.
+func (a *Replay) Plan(ctx context.Context) (Plan, error) {
+	if a.Options.Resume != "" {
+		cp, p, err := planResume(ctx, a.Broker, &a.Options)
+		if cp != nil {
+			a.cp = cp
+		}
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	p, err := planReplay(ctx, a.Broker, a.Options, a.PlanProgress)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Execute replays the plan the operator confirmed (nil: the range
+// resolved now, or the resumed run's checkpoint read now), rate-limited,
+// checkpointing what the target confirmed, reporting progress.
+func (a *Replay) Execute(ctx context.Context, p Plan, progress func(Progress)) (Result, error) {
+	var plan *ReplayPlan
+	if !isNil(p) {
+		rp, ok := p.(*ReplayPlan)
+		if !ok {
+			return nil, fmt.Errorf("a replay cannot run the plan of another action (%T)", p)
+		}
+		plan = rp
+	}
+	var res *ReplayResult
+	var err error
+	if a.Options.Resume != "" {
+		res, err = a.executeResume(ctx, plan, progress)
+	} else {
+		res, err = executeReplay(ctx, a.Broker, &a.Options, plan, progress)
+	}
+	if res == nil {
+		return nil, err
+	}
+	return res, err
+}
+
+// CheckpointPath is the checkpoint file of the run.
+func (a *Replay) CheckpointPath() string { return CheckpointPath(a.Options.StateDir, a.Options.RunID) }
+
+// commandArgs is the replay's command line (Subject.Args).
+func (o *ReplayOptions) commandArgs() []string {
+	if o.Resume != "" {
+		return appendCounts([]string{"replay", "--resume", o.Resume}, 0, o.Rate)
+	}
+	a := []string{"replay", o.Source, "--to", o.To}
+	add := func(flag, v string) {
 		if v != "" {
-			a[k] = v
+			a = append(a, flag, v)
 		}
 	}
-	if o.Key != nil {
-		a["key"] = *o.Key
+	if o.FromOffset != nil {
+		add("--from-offset", strconv.FormatInt(*o.FromOffset, 10))
 	}
-	if len(o.Headers) > 0 {
-		a["headers"] = o.Headers
+	add("--from-time", o.FromTime)
+	if o.ToOffset != nil {
+		add("--to-offset", strconv.FormatInt(*o.ToOffset, 10))
+	}
+	add("--to-time", o.ToTime)
+	if o.Key != nil {
+		a = append(a, "--key", *o.Key) // an empty key too: a filter
+	}
+	for _, h := range o.Headers {
+		add("--header", h)
+	}
+	add("--partitioning", o.Partitioning)
+	a = appendCounts(a, 0, o.Rate)
+	if o.Window != 0 {
+		add("--window", strconv.Itoa(o.Window))
+	}
+	if o.SkipOversized {
+		a = append(a, "--skip-oversized")
+	}
+	if o.PlanLimit != 0 && o.PlanLimit != DefaultReplayPlanLimit {
+		add("--plan-limit", strconv.Itoa(o.PlanLimit))
 	}
 	return a
 }

@@ -370,49 +370,25 @@ func writeAtomic(path string, data []byte) error {
 	return d.Sync()
 }
 
-// ReplayResumeOptions are the parameters of the resume of a replay run.
-type ReplayResumeOptions struct {
-	Context  string
-	ReadOnly bool
-	Brokers  []string
-	RunID    string
-	Rate     float64 // records per second for the rest of the run; 0: unlimited
-	StateDir string
-}
-
-func (o *ReplayResumeOptions) validate() error {
-	if o.ReadOnly {
-		return fmt.Errorf("context %q is read-only: replays are not available", o.Context)
-	}
-	return firstError(checkRunID(o.RunID), CheckRate("rate", o.Rate))
-}
-
-func (o *ReplayResumeOptions) auditParams(cp *ReplayCheckpoint) map[string]any {
-	a := map[string]any{"resume": o.RunID, "rate": o.Rate}
-	if cp != nil {
-		a["source"], a["to"], a["target"], a["partitioning"], a["window"] = cp.Source, cp.Target, cp.Target, cp.Partitioning, cp.Window
-	}
-	return a
-}
-
-// PlanResume loads run o.RunID and says what its resume would replay: the
-// offsets left on each partition (nothing is read). The run must be of
-// this context and cluster, and its positions still in the log: records
-// retention deleted since would be a gap, so such a resume is blocked.
-func PlanResume(ctx context.Context, k backends.KafkaReplayer, o ReplayResumeOptions) (*ReplayCheckpoint, *ReplayPlan, error) {
-	if err := o.validate(); err != nil {
+// planResume loads run o.Resume and says what its resume would replay:
+// the offsets left on each partition (nothing is read). The run must be
+// of this context and cluster (else a refusal), and its positions still
+// in the log: records retention deleted since would be a gap, so such a
+// resume is blocked.
+func planResume(ctx context.Context, k backends.KafkaReplayer, o *ReplayOptions) (*ReplayCheckpoint, *ReplayPlan, error) {
+	if err := o.Validate(); err != nil {
 		return nil, nil, err
 	}
-	cp, err := LoadReplayRun(o.StateDir, o.RunID)
+	cp, err := LoadReplayRun(o.StateDir, o.Resume)
 	if err != nil {
 		return nil, nil, err
 	}
 	if cp.Context != o.Context || !sameBrokers(cp.Brokers, o.Brokers) {
-		return cp, nil, fmt.Errorf("replay run %s ran in context %q (brokers %v), not in this one (%q, brokers %v): resume it there",
-			cp.RunID, backends.SafeText(cp.Context), cp.Brokers, o.Context, o.Brokers)
+		return cp, nil, refused(fmt.Errorf("replay run %s ran in context %q (brokers %v), not in this one (%q, brokers %v): resume it there",
+			cp.RunID, backends.SafeText(cp.Context), cp.Brokers, o.Context, o.Brokers))
 	}
 	p := &ReplayPlan{RunID: cp.RunID, Source: cp.Source, Target: cp.Target, Partitioning: cp.Partitioning, Filters: cp.filter().texts(),
-		SkipOversized: cp.SkipOversized, Rate: o.Rate, Window: cp.Window, Resume: true, From: "checkpoint", To: "end of the run's range"}
+		SkipOversized: cp.SkipOversized, Rate: o.Rate, Window: cp.Window, Resume: true, Status: cp.Status, From: "checkpoint", To: "end of the run's range"}
 	var parts []int32
 	for _, cpp := range cp.Parts {
 		parts = append(parts, cpp.Partition)
@@ -459,30 +435,27 @@ func sameBrokers(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
-// ExecuteResume goes on with run cp (loaded by PlanResume, whose plan the
-// operator confirmed) from its checkpoint: no gap, and at most the
-// in-flight window of the interrupted run replayed twice.
-func ExecuteResume(ctx context.Context, k backends.KafkaReplayer, o ReplayResumeOptions, cp *ReplayCheckpoint, plan *ReplayPlan, audit *AuditLog, progress func(Progress)) (*ReplayResult, error) {
-	start := time.Now()
-	if err := audit.Check(); err != nil {
+// executeResume goes on with the resumed run from its checkpoint (loaded
+// by the plan the operator confirmed; without one, read now): no gap,
+// and at most the in-flight window of the interrupted run replayed
+// twice. A blocked plan is refused.
+func (a *Replay) executeResume(ctx context.Context, plan *ReplayPlan, progress func(Progress)) (*ReplayResult, error) {
+	o := &a.Options
+	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	err := o.validate()
-	switch {
-	case err != nil:
-	case cp == nil || plan == nil:
-		err = errors.New("no run to resume")
-	case plan.Blocked != "":
-		err = errors.New("cannot resume: " + plan.Blocked)
+	if plan != nil && (!plan.Resume || plan.RunID != o.Resume) {
+		return nil, refused(fmt.Errorf("the plan is of run %s, not of the resume of run %s", plan.RunID, o.Resume))
 	}
-	e := AuditEntry{Context: o.Context, Action: "replay", RunID: o.RunID, Parameters: o.auditParams(cp)}
-	if err != nil {
-		e.Outcome, e.Reason = OutcomeRefused, err.Error()
-		_ = audit.Append(e)
-		return nil, err
+	if plan == nil || a.cp == nil || a.cp.RunID != o.Resume {
+		cp, p, err := planResume(ctx, a.Broker, o)
+		if err != nil {
+			return nil, err
+		}
+		a.cp, plan = cp, p
 	}
-	e.Plan = replayPlanAudit(plan)
-	res, err := runReplay(ctx, k, o.StateDir, cp, cp.filter(), o.Rate, nil, progress)
-	e.DurationMS = time.Since(start).Milliseconds()
-	return res, finishAudit(audit, e, res, err)
+	if plan.Blocked != "" {
+		return nil, refused(errors.New("cannot resume: " + plan.Blocked))
+	}
+	return runReplay(ctx, a.Broker, o.StateDir, a.cp, a.cp.filter(), o.Rate, progress)
 }

@@ -54,6 +54,17 @@ func TestReplayOptionsRefuseBadInput(t *testing.T) {
 		{ReplayOptions{Source: "orders", To: "x", Headers: []string{"novalue"}}, `--header: "novalue": want key=value`},
 		{ReplayOptions{Source: "orders", To: "x", Headers: []string{"=v"}}, `--header: "=v": want key=value`},
 		{ReplayOptions{Source: "orders", To: "x", RunID: "../../etc/passwd"}, "is not a run id"},
+		{ReplayOptions{Resume: "r1", ReadOnly: true, Context: "prod"}, `context "prod" is read-only: replays are not available`},
+		{ReplayOptions{Resume: "../r1"}, "is not a run id"},
+		{ReplayOptions{Resume: "r1", Rate: nan()}, "--rate: NaN is not a number"},
+		{ReplayOptions{Resume: "r1", RunID: "r2"}, `run id "r2" is not the run resumed (r1)`},
+		{ReplayOptions{Resume: "r1", Source: "orders"}, "--source cannot go with --resume"},
+		{ReplayOptions{Resume: "r1", To: "x"}, "--to cannot go with --resume"},
+		{ReplayOptions{Resume: "r1", FromOffset: i64(0)}, "--from-offset cannot go with --resume"},
+		{ReplayOptions{Resume: "r1", ToTime: "2024-01-01T00:00:00Z"}, "--to-time cannot go with --resume"},
+		{ReplayOptions{Resume: "r1", Headers: []string{"a=b"}}, "--header cannot go with --resume"},
+		{ReplayOptions{Resume: "r1", Window: 10}, "--window cannot go with --resume"},
+		{ReplayOptions{Resume: "r1", SkipOversized: true}, "--skip-oversized cannot go with --resume"},
 	} {
 		o := c.o
 		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
@@ -64,6 +75,31 @@ func TestReplayOptionsRefuseBadInput(t *testing.T) {
 	if err := o.Validate(); err != nil || o.topic != "orders" || fmt.Sprint(o.parts) != "[0 2]" || o.Window != 0 || o.PlanLimit != DefaultReplayPlanLimit ||
 		fmt.Sprint(o.filter.headers) != "[{a b=c} {e }]" || o.RunID == "" {
 		t.Fatalf("%+v %v", o, err)
+	}
+	o = ReplayOptions{Resume: "r1", Rate: 10}
+	if err := o.Validate(); err != nil || o.RunID != "r1" || fmt.Sprint(o.commandArgs()) != "[replay --resume r1 --rate 10]" {
+		t.Fatalf("resume %+v %v", o, err)
+	}
+}
+
+// TestReplayCommandArgs: the command line of a replay names the source,
+// the range, the filters and every flag the operator set, defaults left
+// out, never --yes.
+func TestReplayCommandArgs(t *testing.T) {
+	key := ""
+	for _, c := range []struct {
+		o    ReplayOptions
+		want string
+	}{
+		{ReplayOptions{Source: "orders", To: "x"}, "[replay orders --to x]"},
+		{ReplayOptions{Source: "orders:0,2", To: "x", FromOffset: i64(0), ToOffset: i64(50), Key: &key, Headers: []string{"a=b", "c="},
+			Partitioning: "key", Rate: 2.5, Window: 10, SkipOversized: true, PlanLimit: 7}, "[replay orders:0,2 --to x --from-offset 0 --to-offset 50 --key  --header a=b --header c= --partitioning key --rate 2.5 --window 10 --skip-oversized --plan-limit 7]"},
+		{ReplayOptions{Source: "orders", To: "x", FromTime: "2024-05-01T10:32:00Z", ToTime: "2024-05-01T12:32:00+02:00", PlanLimit: DefaultReplayPlanLimit},
+			"[replay orders --to x --from-time 2024-05-01T10:32:00Z --to-time 2024-05-01T12:32:00+02:00]"},
+	} {
+		if got := fmt.Sprint(c.o.commandArgs()); got != c.want {
+			t.Errorf("%+v: %s, want %s", c.o, got, c.want)
+		}
 	}
 }
 
@@ -229,31 +265,33 @@ func endOffsets(t *testing.T, brokers []string, topic string) int64 {
 }
 
 // TestReplayPlanCancelResume plans a filtered replay (counted per
-// partition), runs it, cancels it part way, and resumes it: the
-// checkpoint says cancelled with positions only the target confirmed, the
-// resume replays the rest, and the audit log has each step.
+// partition) through the runner, runs it, cancels it part way, and
+// resumes it: the checkpoint says cancelled with positions only the
+// target confirmed, the resume replays the rest, and the audit log has
+// one typed entry per outcome, written by the runner.
 func TestReplayPlanCancelResume(t *testing.T) {
 	const n = 3000
 	k, brokers := replayCluster(t, n)
 	dir := t.TempDir()
-	audit := NewAuditLog(filepath.Join(dir, "audit.jsonl"))
-	o := ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, StateDir: dir}
-	plan, err := PlanReplay(context.Background(), k, o, nil)
+	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
+	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, StateDir: dir}}
+	p, err := run.Plan(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
 	}
+	plan := p.(*ReplayPlan)
 	// tenant is a for i%3 != 1: 2000 of 3000
 	if plan.Partitioning != PartitionSame || plan.Offsets != n || plan.Read != n || plan.Records != 2000 || !plan.Complete || len(plan.Parts) != 2 ||
-		plan.Parts[0].Records+plan.Parts[1].Records != 2000 || plan.Blocked != "" || len(plan.Filters) != 1 || *plan.Parts[1].TargetPartition != 1 {
+		plan.Parts[0].Records+plan.Parts[1].Records != 2000 || plan.Blocked != "" || len(plan.Filters) != 1 || *plan.Parts[1].TargetPartition != 1 || plan.RunID != a.Options.RunID {
 		t.Fatalf("plan %+v", plan)
 	}
-	o.Plan = plan
 	ctx, cancel := context.WithCancel(context.Background())
-	res, err := ExecuteReplay(ctx, k, o, audit, func(p Progress) {
+	r, err := run.Execute(ctx, a, plan, func(p Progress) {
 		if p.Done >= 500 {
 			cancel()
 		}
 	})
+	res, _ := r.(*ReplayResult)
 	if err == nil || res == nil || res.StoppedBecause != backends.KafkaStopCancelled || res.Replayed >= 2000 {
 		t.Fatalf("cancelled run: %+v %v", res, err)
 	}
@@ -271,16 +309,19 @@ func TestReplayPlanCancelResume(t *testing.T) {
 		t.Fatalf("positions %d (about %d to replay) vs %d in the target", saved, saved*2/3, got)
 	}
 	// a resume from another context is refused; from this one it finishes
-	if _, _, err := PlanResume(context.Background(), k, ReplayResumeOptions{Context: "other", Brokers: brokers, RunID: plan.RunID, StateDir: dir}); err == nil || !strings.Contains(err.Error(), `ran in context "test"`) {
+	other := &Replay{Broker: k, Options: ReplayOptions{Context: "other", Brokers: brokers, Resume: plan.RunID, StateDir: dir}}
+	if _, err := run.Plan(context.Background(), other); !IsRefused(err) || !strings.Contains(err.Error(), `ran in context "test"`) {
 		t.Fatalf("resume elsewhere: %v", err)
 	}
-	ro := ReplayResumeOptions{Context: "test", Brokers: brokers, RunID: plan.RunID, StateDir: dir}
-	cp, rplan, err := PlanResume(context.Background(), k, ro)
-	if err != nil || !rplan.Resume || rplan.Offsets != n-saved {
+	resume := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Resume: plan.RunID, StateDir: dir}}
+	p, err = run.Plan(context.Background(), resume)
+	rplan, _ := p.(*ReplayPlan)
+	if err != nil || !rplan.Resume || rplan.Offsets != n-saved || rplan.Status != RunCancelled {
 		t.Fatalf("resume plan %+v %v", rplan, err)
 	}
-	res2, err := ExecuteResume(context.Background(), k, ro, cp, rplan, audit, nil)
-	if err != nil || res2.Left != 0 || res2.StoppedBecause != backends.KafkaStopEnd {
+	r, err = run.Execute(context.Background(), resume, rplan, nil)
+	res2, _ := r.(*ReplayResult)
+	if err != nil || res2 == nil || res2.Left != 0 || res2.StoppedBecause != backends.KafkaStopEnd {
 		t.Fatalf("resume %+v %v", res2, err)
 	}
 	if got := endOffsets(t, brokers, "dst"); got < 2000 || got > 2000+50 {
@@ -289,9 +330,22 @@ func TestReplayPlanCancelResume(t *testing.T) {
 	if cp, err := LoadReplayRun(dir, plan.RunID); err != nil || cp.Status != RunDone {
 		t.Fatalf("final checkpoint %+v %v", cp, err)
 	}
-	es, _, err := audit.Read(0)
-	if err != nil || len(es) != 2 || es[0].Outcome != OutcomeCancelled || es[1].Outcome != OutcomeExecuted || es[1].Parameters["resume"] != plan.RunID || es[0].Plan == nil || es[0].Plan.Summary == "" {
+	es, _, err := run.Audit.Read(0)
+	if err != nil || len(es) != 3 {
 		t.Fatalf("audit %+v %v", es, err)
+	}
+	c, rf, e := es[0], es[1], es[2]
+	if c.Outcome != OutcomeCancelled || c.Action != "replay" || c.RunID != plan.RunID || c.Source != "kafka:src" || c.Target != "kafka:dst" ||
+		c.Command != "mqops replay src --to dst --header tenant=a --window 50" || c.Plan == nil || c.Plan.Selected != 2000 || c.Plan.Skipped != 1000 ||
+		c.Plan.Total != n || c.Result == nil || c.Result.Done != int64(res.Replayed) || c.Result.StoppedBecause != backends.KafkaStopCancelled || c.Parameters != nil {
+		t.Fatalf("cancelled entry %+v %+v %+v", c, c.Plan, c.Result)
+	}
+	if rf.Outcome != OutcomeRefused || !strings.Contains(rf.Reason, `ran in context "test"`) || rf.Source != "kafka:src" || rf.Command != "mqops replay --resume "+plan.RunID {
+		t.Fatalf("refused entry %+v", rf)
+	}
+	if e.Outcome != OutcomeExecuted || e.RunID != plan.RunID || e.Source != "kafka:src" || e.Target != "kafka:dst" || e.Command != "mqops replay --resume "+plan.RunID ||
+		e.Plan == nil || e.Plan.Selected != n-saved || e.Plan.Details["resume"] != true || e.Result == nil || e.Result.Done != int64(res2.Replayed) || e.Result.Left != 0 {
+		t.Fatalf("executed entry %+v %+v %+v", e, e.Plan, e.Result)
 	}
 	for _, e := range es {
 		b, _ := json.Marshal(e)
@@ -300,37 +354,43 @@ func TestReplayPlanCancelResume(t *testing.T) {
 		}
 	}
 	// resuming a finished run: nothing left
-	_, rplan, err = PlanResume(context.Background(), k, ro)
-	if err != nil || rplan.Offsets != 0 {
-		t.Fatalf("resume of a finished run: %+v %v", rplan, err)
+	p, err = run.Plan(context.Background(), &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Resume: plan.RunID, StateDir: dir}})
+	if rplan, _ := p.(*ReplayPlan); err != nil || rplan.Offsets != 0 || rplan.Status != RunDone {
+		t.Fatalf("resume of a finished run: %+v %v", p, err)
 	}
 }
 
-// TestReplayRefusals: a missing target blocks the run (refused, audited);
-// the checkpoint of a run is locked while it runs.
+// TestReplayRefusals: a missing target blocks the run (refused, audited
+// once with the plan); a plan of another replay is refused; the
+// checkpoint of a run is locked while it runs.
 func TestReplayRefusals(t *testing.T) {
 	k, brokers := replayCluster(t, 10)
 	dir := t.TempDir()
-	audit := NewAuditLog(filepath.Join(dir, "audit.jsonl"))
-	o := ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "missing", StateDir: dir}
-	plan, err := PlanReplay(context.Background(), k, o, nil)
+	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
+	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "missing", StateDir: dir}}
+	p, err := run.Plan(context.Background(), a)
+	plan, _ := p.(*ReplayPlan)
 	if err != nil || plan.Blocked == "" || !strings.Contains(plan.Problems[0], `target topic "missing" does not exist`) {
 		t.Fatalf("plan %+v %v", plan, err)
 	}
-	o.Plan = plan
-	if _, err := ExecuteReplay(context.Background(), k, o, audit, nil); err == nil || !strings.Contains(err.Error(), "cannot replay: target topic") {
+	if _, err := run.Execute(context.Background(), a, plan, nil); !IsRefused(err) || !strings.Contains(err.Error(), "cannot replay: target topic") {
 		t.Fatalf("run: %v", err)
 	}
 	if _, err := os.Stat(CheckpointPath(dir, plan.RunID)); !os.IsNotExist(err) {
 		t.Fatalf("a checkpoint was written for a refused run: %v", err)
 	}
-	es, _, _ := audit.Read(0)
-	if len(es) != 1 || es[0].Outcome != "refused" {
+	// the plan of another replay
+	b := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", StateDir: dir}}
+	if _, err := run.Execute(context.Background(), b, plan, nil); !IsRefused(err) || !strings.Contains(err.Error(), "not of this replay") {
+		t.Fatalf("another plan: %v", err)
+	}
+	es, _, _ := run.Audit.Read(0)
+	if len(es) != 2 || es[0].Outcome != OutcomeRefused || es[0].Plan == nil || len(es[0].Plan.Problems) != 1 || es[0].Result != nil ||
+		es[1].Outcome != OutcomeRefused || es[1].Target != "kafka:dst" {
 		t.Fatalf("audit %+v", es)
 	}
-	// same partitioning into fewer partitions: blocked
-	o = ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Partitioning: "same", StateDir: dir}
-	if p, err := PlanReplay(context.Background(), k, o, nil); err != nil || p.Blocked != "" {
+	o := ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Partitioning: "same", StateDir: dir}
+	if p, err := planReplay(context.Background(), k, o, nil); err != nil || p.Blocked != "" {
 		t.Fatalf("same into as many: %+v %v", p, err)
 	}
 	// a run that holds its lock keeps a second process out

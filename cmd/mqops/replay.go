@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -65,7 +63,10 @@ the run goes. Ctrl-C stops it cleanly; after that or a crash, mqops replay
 --resume <run-id> goes on from the checkpoint with no gap, replaying at most
 --window records twice per interruption.
 
-Every run, dry runs included, is written to the audit log (mqops audit).`,
+--dry-run also prints the equivalent command line. Every outcome — refused,
+dry run (--dry-run, or a plan not confirmed at the prompt), executed,
+failed, cancelled — is written to the audit log (mqops audit) with that
+command, the plan's counts and the run's.`,
 		Example: `  mqops replay orders --to orders-replay --from-time 2024-05-01T10:32:00Z --dry-run
   mqops replay orders:0,2 --to orders-replay --from-offset 1200 --to-offset 5000 --rate 500 --yes
   mqops replay orders --to orders-fix --header tenant=acme --partitioning key --yes
@@ -79,7 +80,11 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 				return err
 			}
 			if cmd.Flags().Changed("resume") {
-				return resumeReplay(g, cmd, args, resume, o.Rate, dryRun, yes, output, audit)
+				if err := resumeArgs(cmd, args, resume); err != nil {
+					return err
+				}
+				o.Resume = resume
+				return runReplayCmd(g, cmd.Context(), o, dryRun, yes, output, audit)
 			}
 			if len(args) != 1 {
 				return errors.New("no source: want a topic (or topic:0,2,5) and --to <topic>, or --resume <run-id>")
@@ -118,8 +123,26 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 	return cmd
 }
 
-// runReplayCmd plans a replay, shows the plan, asks, runs it and prints
-// the result.
+// resumeArgs refuses what cannot go with --resume: a source, the flags of
+// what a run replays (its checkpoint says), an empty run id.
+func resumeArgs(cmd *cobra.Command, args []string, runID string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("--resume goes on with a run as it started: give no source (%q)", backends.SafeText(args[0]))
+	}
+	for _, name := range replayRangeFlags {
+		if cmd.Flags().Changed(name) {
+			return fmt.Errorf("--%s cannot go with --resume: a run goes on as it started (its checkpoint says how); only --rate may change", name)
+		}
+	}
+	if runID == "" {
+		return &actions.FieldError{Field: "resume", Msg: "needs a run id"}
+	}
+	return nil
+}
+
+// runReplayCmd takes a replay, or a resume, through the action runner:
+// validate, plan, the plan shown (--dry-run stops there), confirmed, run,
+// the result printed; each outcome audited once.
 func runReplayCmd(g *globals, ctx context.Context, o actions.ReplayOptions, dryRun, yes bool, output, audit string) error {
 	_, c, err := g.loadContext()
 	if err != nil {
@@ -129,165 +152,98 @@ func runReplayCmd(g *globals, ctx context.Context, o actions.ReplayOptions, dryR
 	if c.Kafka != nil {
 		o.Brokers = c.Kafka.Brokers
 	}
-	log := actions.NewAuditLog(audit)
-	if err := o.Validate(); err != nil {
-		if o.ReadOnly {
-			_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "replay", Parameters: map[string]any{"source": o.Source, "to": o.To, "target": o.To}, Outcome: "refused", Error: err.Error()})
-		}
+	run := g.runner(c, audit)
+	a := &actions.Replay{Options: o}
+	if err := startAction(run, a); err != nil {
 		return err
-	}
-	if err := log.Check(); err != nil {
-		return err // an action that cannot be audited does not start, dry runs included
 	}
 	kc, err := g.kafkaClient(c)
 	if err != nil {
 		return err
 	}
 	defer kc.Close()
-	done := readProgress(g, "planning: reading "+backends.SafeText(o.Source)+" (changes nothing)")
-	plan, err := actions.PlanReplay(ctx, kc, o, nil)
-	done()
-	if dryRun {
-		actions.AuditReplayDryRun(log, o, plan, err)
+	a.Broker = kc
+	what := "planning: reading " + backends.SafeText(o.Source) + " (changes nothing)"
+	if o.Resume != "" {
+		what = "planning: the resume of run " + o.Resume + " (changes nothing)"
 	}
+	done := readProgress(g, what)
+	p, err := run.Plan(ctx, a) // every call to the cluster is bounded by --timeout (the client's)
+	done()
 	if err != nil {
 		return err
 	}
+	plan := p.(*actions.ReplayPlan)
 	if dryRun {
-		return showReplayPlan(g, output, plan)
+		return recordDryRun(g, run, a, plan, output, map[string]any{"dry_run": true, "plan": plan, "command": run.Command(a)}, func(w io.Writer) { printReplayPlan(w, plan) })
 	}
 	printReplayPlan(g.stderr, plan)
-	if plan.Blocked != "" {
-		return errors.New("cannot replay: " + plan.Blocked)
+	verb := "replay"
+	if plan.Resume {
+		verb = "resume"
 	}
-	if plan.Offsets == 0 || (plan.Complete && plan.Records == 0 && !(plan.SkipOversized && plan.OversizedCount > 0)) {
-		fmt.Fprintf(g.stderr, "nothing to replay: %s\n", map[bool]string{true: "the range is empty", false: "no record of the range passes the filters"}[plan.Offsets == 0])
+	if nothing := nothingToReplay(plan); nothing != "" {
+		fmt.Fprintln(g.stderr, nothing)
+		_ = run.DryRun(a, plan, nothing)
+		if output == "json" {
+			return writeJSON(g.stdout, replayJSON{&actions.ReplayResult{RunID: plan.RunID, Checkpoint: a.CheckpointPath(), StoppedBecause: backends.KafkaStopEnd}, run.Command(a)})
+		}
 		return nil
 	}
+	if plan.Blocked != "" {
+		return refuse(run, a, plan, fmt.Errorf("cannot %s: %s", verb, plan.Blocked))
+	}
 	if len(plan.Problems) > 0 && !yes {
-		return errors.New("the plan has problems (above): fix them, or pass --yes to replay anyway (each partition stops before its first record the target cannot take)")
+		return refuse(run, a, plan, errors.New("the plan has problems (above): fix them, or pass --yes to replay anyway (each partition stops before its first record the target cannot take)"))
 	}
 	if !yes {
-		if err := confirmReplay(g, c.ProdLike(), o.To, fmt.Sprintf("Replay %s?", plan.Summary())); err != nil {
+		question := fmt.Sprintf("Replay %s?", plan.Summary())
+		if plan.Resume {
+			question = fmt.Sprintf("Resume: replay %s?", plan.Summary())
+		}
+		if err := confirm(g, run, a, plan, c.ProdLike(), plan.Target, question); err != nil {
 			return err
 		}
 	}
-	o.Plan, o.RunID = plan, plan.RunID
-	announceRun(g, plan.RunID, actions.CheckpointPath(o.StateDir, plan.RunID))
+	announceRun(g, plan.RunID, a.CheckpointPath())
 	bar, endBar := progressBar(g)
-	res, err := actions.ExecuteReplay(ctx, kc, o, log, bar)
+	r, err := run.Execute(ctx, a, plan, bar)
 	endBar()
-	printReplayResult(g, output, plan.Source, res)
+	if res, ok := r.(*actions.ReplayResult); ok {
+		printReplayResult(g, output, plan.Source, res, run.Command(a))
+	}
 	return err
 }
 
-// resumeReplay goes on with a replay run from its checkpoint.
-func resumeReplay(g *globals, cmd *cobra.Command, args []string, runID string, rate float64, dryRun, yes bool, output, audit string) error {
-	if len(args) > 0 {
-		return fmt.Errorf("--resume goes on with a run as it started: give no source (%q)", backends.SafeText(args[0]))
+// nothingToReplay says why a plan has nothing to replay ("" when it has
+// something): a resumed run that is complete; a range that is empty, or
+// records none of which passes the filters (a blocked plan, a missing
+// target, is refused before it is said to have nothing).
+func nothingToReplay(p *actions.ReplayPlan) string {
+	switch {
+	case p.Resume && p.Offsets == 0:
+		return fmt.Sprintf("replay run %s is complete (%s): nothing left to replay", p.RunID, backends.SafeText(p.Status))
+	case p.Resume || p.Blocked != "":
+		return ""
+	case p.Offsets == 0:
+		return "nothing to replay: the range is empty"
+	case p.Complete && p.Records == 0 && !(p.SkipOversized && p.OversizedCount > 0):
+		return "nothing to replay: no record of the range passes the filters"
 	}
-	for _, name := range replayRangeFlags {
-		if cmd.Flags().Changed(name) {
-			return fmt.Errorf("--%s cannot go with --resume: a run goes on as it started (its checkpoint says how); only --rate may change", name)
-		}
-	}
-	_, c, err := g.loadContext()
-	if err != nil {
-		return err
-	}
-	ro := actions.ReplayResumeOptions{Context: c.Name, ReadOnly: c.ReadOnly, RunID: runID, Rate: rate}
-	if c.Kafka != nil {
-		ro.Brokers = c.Kafka.Brokers
-	}
-	log := actions.NewAuditLog(audit)
-	if c.ReadOnly {
-		err := fmt.Errorf("context %q is read-only: replays are not available", c.Name)
-		_ = log.Append(actions.AuditEntry{Context: c.Name, Action: "replay", RunID: runID, Parameters: map[string]any{"resume": runID}, Outcome: "refused", Error: err.Error()})
-		return err
-	}
-	if err := log.Check(); err != nil {
-		return err
-	}
-	kc, err := g.kafkaClient(c)
-	if err != nil {
-		return err
-	}
-	defer kc.Close()
-	ctx := cmd.Context()
-	cp, plan, err := actions.PlanResume(ctx, kc, ro)
-	if dryRun || err != nil {
-		e := actions.AuditEntry{Context: c.Name, Action: "replay", RunID: runID, Parameters: map[string]any{"resume": runID, "rate": rate}, Outcome: actions.OutcomeDryRun, Reason: actions.DryRunFlag}
-		if err != nil {
-			e.Outcome, e.Reason = actions.OutcomeRefused, err.Error()
-		}
-		_ = log.Append(e)
-	}
-	if err != nil {
-		return err
-	}
-	if dryRun {
-		return showReplayPlan(g, output, plan)
-	}
-	printReplayPlan(g.stderr, plan)
-	if plan.Offsets == 0 {
-		fmt.Fprintf(g.stderr, "replay run %s is complete (%s): nothing left to replay\n", cp.RunID, cp.Status)
-		if output == "json" {
-			return writeJSON(g.stdout, &actions.ReplayResult{RunID: cp.RunID, Checkpoint: actions.CheckpointPath("", cp.RunID), StoppedBecause: backends.KafkaStopEnd})
-		}
-		return nil
-	}
-	if plan.Blocked != "" {
-		return errors.New("cannot resume: " + plan.Blocked)
-	}
-	if !yes {
-		if err := confirmReplay(g, c.ProdLike(), cp.Target, fmt.Sprintf("Resume: replay %s?", plan.Summary())); err != nil {
-			return err
-		}
-	}
-	announceRun(g, cp.RunID, actions.CheckpointPath("", cp.RunID))
-	bar, endBar := progressBar(g)
-	res, err := actions.ExecuteResume(ctx, kc, ro, cp, plan, log, bar)
-	endBar()
-	printReplayResult(g, output, cp.Source, res)
-	return err
+	return ""
+}
+
+// replayJSON is the -o json output of a replay's run.
+type replayJSON struct {
+	*actions.ReplayResult
+	// Command is the equivalent headless command (without --yes).
+	Command string `json:"command"`
 }
 
 // announceRun names the run and its checkpoint before anything is
 // produced: what to resume after an interruption.
 func announceRun(g *globals, runID, path string) {
 	fmt.Fprintf(g.stderr, "run %s (checkpoint %s; after an interruption: mqops replay --resume %s)\n", runID, backends.SafeText(path), runID)
-}
-
-// confirmReplay asks before a replay; with no terminal to ask on it
-// refuses (--yes is for scripts). (Until replay goes through the action
-// runner and its confirm.)
-func confirmReplay(g *globals, prodLike bool, target, question string) error {
-	if !isTerminal(os.Stdin) {
-		return errors.New("refusing to replay without confirmation: no terminal to ask on (pass --yes in scripts)")
-	}
-	rd := bufio.NewReader(os.Stdin)
-	if prodLike {
-		fmt.Fprintf(g.stderr, "%s\nThis is a production context: type its name (%s) to confirm: ", backends.SafeText(question), backends.SafeText(target))
-		if ans, _ := rd.ReadString('\n'); strings.TrimSpace(ans) == target {
-			return nil
-		}
-	} else {
-		fmt.Fprintf(g.stderr, "%s [y/N] ", backends.SafeText(question))
-		ans, _ := rd.ReadString('\n')
-		if a := strings.ToLower(strings.TrimSpace(ans)); a == "y" || a == "yes" {
-			return nil
-		}
-	}
-	return errors.New("not confirmed: nothing was changed")
-}
-
-// showReplayPlan prints the plan of a --dry-run, which changes nothing.
-func showReplayPlan(g *globals, output string, plan *actions.ReplayPlan) error {
-	if output == "json" {
-		return writeJSON(g.stdout, map[string]any{"dry_run": true, "plan": plan})
-	}
-	printReplayPlan(g.stdout, plan)
-	return nil
 }
 
 func printReplayPlan(w io.Writer, p *actions.ReplayPlan) {
@@ -351,12 +307,9 @@ func printReplayPlan(w io.Writer, p *actions.ReplayPlan) {
 	}
 }
 
-func printReplayResult(g *globals, output, source string, res *actions.ReplayResult) {
-	if res == nil {
-		return
-	}
+func printReplayResult(g *globals, output, source string, res *actions.ReplayResult, command string) {
 	if output == "json" {
-		_ = writeJSON(g.stdout, res)
+		_ = writeJSON(g.stdout, replayJSON{res, command})
 		return
 	}
 	fmt.Fprintf(g.stdout, "run %s: replayed %d, passed over by the filters %d, failed %d, left %d offsets of %s (%.1f records/s) — stopped because %s\ncheckpoint: %s\n",
