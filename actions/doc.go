@@ -14,9 +14,9 @@
 //	Execute(ctx, Plan, progress) (Result, error) // the confirmed plan, rate-limited (Limiter), cancellable, reporting Progress
 //
 // Its plan and result are its own types (the drains' *DrainPlan and
-// *DrainResult, the reset's *ResetPlan and *ResetResult), which callers
-// show as they like; each has an Audit
-// method giving the typed counts the audit log keeps (AuditPlan: summary,
+// *DrainResult, the reset's *ResetPlan and *ResetResult, the replay's
+// *ReplayPlan and *ReplayResult), which callers show as they like; each
+// has an Audit method giving the typed counts the audit log keeps (AuditPlan: summary,
 // selected, skipped, total, bytes, problems, bounded details; AuditResult:
 // done, skipped, failed, left, seen, stopped_because, bounded details).
 // A refusal found while planning or executing (the source is not what the

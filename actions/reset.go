@@ -562,15 +562,12 @@ func offsetText(p *int64) string {
 	return fmt.Sprint(*p)
 }
 
-// RunsDir is where runs keep their files: $XDG_STATE_HOME/mqops/runs.
-func RunsDir() string { return filepath.Join(filepath.Dir(DefaultAuditPath()), "runs") }
-
 // ExportPath is where the previous offsets go.
 func (o *ResetOffsetsOptions) ExportPath() string {
 	if o.Export != "" {
 		return o.Export
 	}
-	return filepath.Join(RunsDir(), o.RunID+"-previous.csv")
+	return filepath.Join(RunsDir(""), o.RunID+"-previous.csv")
 }
 
 // writePrevious writes the previous offsets to a new regular file (never

@@ -92,11 +92,8 @@ audit) with the equivalent command line, which the dry run prints too.`,
 			o.Context, o.ReadOnly = c.Name, c.ReadOnly
 			run := g.runner(c, audit)
 			a := &actions.RabbitDrain{Options: o}
-			if err := run.Validate(a); err != nil {
-				return err // refused, and recorded
-			}
-			if err := run.Audit.Check(); err != nil {
-				return err // an action that cannot be audited does not start, dry runs included
+			if err := startAction(run, a); err != nil {
+				return err
 			}
 			rc, err := g.rabbitClient(c)
 			if err != nil {
@@ -410,11 +407,8 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 	o.SkipOversized, _ = cmd.Flags().GetBool("skip-oversized")
 	run := g.runner(c, audit)
 	a := &actions.KafkaDrain{Options: o}
-	if err := run.Validate(a); err != nil {
-		return err // refused, and recorded
-	}
-	if err := run.Audit.Check(); err != nil {
-		return err // an action that cannot be audited does not start, dry runs included
+	if err := startAction(run, a); err != nil {
+		return err
 	}
 	kc, err := g.kafkaClient(c)
 	if err != nil {

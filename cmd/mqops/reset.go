@@ -84,11 +84,8 @@ rollback file and the read-back verdict.`,
 			o.Context, o.ReadOnly = c.Name, c.ReadOnly
 			run := g.runner(c, audit)
 			a := &actions.ResetOffsets{Options: o}
-			if err := run.Validate(a); err != nil {
-				return err // refused, and recorded
-			}
-			if err := run.Audit.Check(); err != nil {
-				return err // an action that cannot be audited does not start, dry runs included
+			if err := startAction(run, a); err != nil {
+				return err
 			}
 			kc, err := g.kafkaClient(c)
 			if err != nil {

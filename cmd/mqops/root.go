@@ -90,7 +90,7 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 		newLagCmd(g), newGroupsCmd(g), newTopicsCmd(g),
 		newConfigCmd(g), newDemoCmd(g), newConsoleCmd(g), newVersionCmd(g),
 		newAuditCmd(g), newQueuesCmd(g), newDLQCmd(g), newDrainCmd(g), newPeekCmd(g),
-		newResetOffsetsCmd(g),
+		newResetOffsetsCmd(g), newReplayCmd(g),
 	)
 	return root
 }

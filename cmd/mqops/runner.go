@@ -15,6 +15,17 @@ func (g *globals) runner(c *config.Context, path string) *actions.Runner {
 	return &actions.Runner{Audit: actions.NewAuditLog(path), Globals: g.commandGlobals(c)}
 }
 
+// startAction is what a command does with action a before it connects to
+// a cluster: it validates a (an invalid action is refused, and recorded)
+// and checks that the audit log can be written (an action that cannot be
+// audited does not start, dry runs included).
+func startAction(run *actions.Runner, a actions.Action) error {
+	if err := run.Validate(a); err != nil {
+		return err
+	}
+	return run.Audit.Check()
+}
+
 // commandGlobals are the global flags of an action's equivalent headless
 // command: those that select context c as this process selected it (its
 // name, and the connection flags and their env defaults), so that the
