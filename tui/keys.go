@@ -29,6 +29,10 @@ type keyMap struct {
 	// in a read-only context or without a drainer (Options.Drainer,
 	// Options.KafkaDrainer): see Model.canDrain.
 	Drain key.Binding
+	// Reset opens the offsets reset of a consumer group (the selected
+	// group, the marked groups, the group shown). Dangerous, as Drain:
+	// unbound in a read-only context or without a resetter (Model.canReset).
+	Reset key.Binding
 
 	// Table
 	Filter   key.Binding
@@ -65,6 +69,7 @@ func newKeyMap() keyMap {
 		NextPage: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next page of messages")),
 		PrevPage: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous page of messages")),
 		Drain:    drainBinding(),
+		Reset:    key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "reset offsets (group; marked groups)")),
 
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !inverts)")),
 		SortNext: key.NewBinding(key.WithKeys("s", "shift+right"), key.WithHelp("s/shift+→", "sort by next column")),
@@ -99,18 +104,22 @@ func (k keyMap) FullHelp() []keyGroup {
 		{"Views", []key.Binding{k.Open, k.Back, k.Palette, k.Pane}},
 		{"Table", []key.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Mark, k.Copy}},
 		{"Messages", []key.Binding{k.Peek, k.NextPage, k.PrevPage, k.Drain}},
+		{"Consumer groups", []key.Binding{k.Reset}},
 		{"General", []key.Binding{k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 	}
-	for i := range groups {
-		bound := groups[i].bindings[:0]
-		for _, b := range groups[i].bindings {
+	out := groups[:0]
+	for _, g := range groups {
+		bound := g.bindings[:0]
+		for _, b := range g.bindings {
 			if b.Enabled() {
 				bound = append(bound, b)
 			}
 		}
-		groups[i].bindings = bound
+		if g.bindings = bound; len(bound) > 0 {
+			out = append(out, g)
+		}
 	}
-	return groups
+	return out
 }
 
 // ShortHelp is the footer's hint line, most useful first, with shorter

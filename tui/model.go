@@ -65,6 +65,11 @@ type Options struct {
 	// same *kafka.Client as KafkaDLQ. nil: no Kafka drain. Absent in a
 	// ReadOnly context whatever is set, as Drainer.
 	KafkaDrainer backends.KafkaDeadLetters
+	// KafkaResetter moves consumer groups' offsets (`R` in the groups and
+	// group views, reset_spec.go); cmd passes the same *kafka.Client as
+	// Kafka. nil: no reset. Absent in a ReadOnly context whatever is set,
+	// as the drains.
+	KafkaResetter backends.KafkaOffsetResetter
 	// Audit is the audit log: drains append to it, :audit shows it. cmd
 	// passes actions.NewAuditLog(path) (path: --audit-file or the default).
 	// nil: drains are not recorded and :audit says there is no log.
@@ -213,10 +218,16 @@ func New(o Options) *Model {
 	m.palette.ShowSuggestions = true
 	m.palette.SetSuggestions(paletteSuggestions(o.Contexts))
 	m.filter = newInput("/", &m.st)
+	// The dangerous bindings (actions that change a cluster) are absent,
+	// not merely disabled, where their action cannot run: a read-only
+	// context, no audit log, no backend for it. No key, no help line.
 	if !m.canDrain() {
-		m.keys.Drain = key.Binding{} // absent, not merely disabled
+		m.keys.Drain = key.Binding{}
 	} else {
 		m.keys.Drain.SetHelp("D", o.drainHelp())
+	}
+	if !m.canReset() {
+		m.keys.Reset = key.Binding{}
 	}
 	switch o.StartView {
 	case "topics", "topic", "t":

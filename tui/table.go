@@ -418,6 +418,16 @@ func (t *table) toggleMark() {
 
 func (t *table) markedCount() int { return len(t.marks) }
 
+// markedIDs are the ids of the marked rows, sorted.
+func (t *table) markedIDs() []string {
+	ids := make([]string, 0, len(t.marks))
+	for id := range t.marks {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // cycleSort sorts by the next (dir > 0) or previous sortable column, in that
 // column's default order.
 func (t *table) cycleSort(dir int) {

@@ -97,6 +97,9 @@ func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if key.Matches(msg, m.keys.Drain) {
 		return m.openDrain(), true
 	}
+	if key.Matches(msg, m.keys.Reset) {
+		return m.openReset(), true
+	}
 	return m.auditKey(msg)
 }
 
