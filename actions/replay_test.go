@@ -274,7 +274,9 @@ func TestReplayPlanCancelResume(t *testing.T) {
 	k, brokers := replayCluster(t, n)
 	dir := t.TempDir()
 	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
-	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, StateDir: dir}}
+	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, StateDir: dir,
+		// paced, so the run cannot end before a progress report cancels it
+		Rate: 2000}}
 	p, err := run.Plan(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +338,7 @@ func TestReplayPlanCancelResume(t *testing.T) {
 	}
 	c, rf, e := es[0], es[1], es[2]
 	if c.Outcome != OutcomeCancelled || c.Action != "replay" || c.RunID != plan.RunID || c.Source != "kafka:src" || c.Target != "kafka:dst" ||
-		c.Command != "mqops replay src --to dst --header tenant=a --window 50" || c.Plan == nil || c.Plan.Selected != 2000 || c.Plan.Skipped != 1000 ||
+		!strings.HasPrefix(c.Command, "mqops replay src --to dst --header tenant=a") || !strings.Contains(c.Command, "--rate 2000") || !strings.Contains(c.Command, "--window 50") || c.Plan == nil || c.Plan.Selected != 2000 || c.Plan.Skipped != 1000 ||
 		c.Plan.Total != n || c.Result == nil || c.Result.Done != int64(res.Replayed) || c.Result.StoppedBecause != backends.KafkaStopCancelled || c.Parameters != nil {
 		t.Fatalf("cancelled entry %+v %+v %+v", c, c.Plan, c.Result)
 	}
