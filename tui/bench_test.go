@@ -13,8 +13,8 @@ func BenchmarkGroupDetail20000(b *testing.B) {
 	src.push(bigGroup(20_000), nil)
 	h := newHarness(b, Options{}, src)
 	h.keys("enter")
-	if h.m.top().focused().len() != 20_000 {
-		b.Fatalf("rows = %d", h.m.top().focused().len())
+	if h.m.top().focused().Len() != 20_000 {
+		b.Fatalf("rows = %d", h.m.top().focused().Len())
 	}
 	m := h.m
 	down := keyPress("down")

@@ -235,7 +235,7 @@ func (h *harness) openGroups() *dlqView {
 	h.command("dlq")
 	tbl := h.m.top().focused()
 	h.keys("g")
-	for i := 0; i < tbl.len() && !strings.Contains(tbl.selectedID(), "orders.dlq"); i++ {
+	for i := 0; i < tbl.Len() && !strings.Contains(tbl.SelectedID(), "orders.dlq"); i++ {
 		h.keys("j")
 	}
 	h.keys("enter")
@@ -282,7 +282,7 @@ func TestDrainAbsentInReadOnly(t *testing.T) {
 				t.Error("the drain key is bound")
 			}
 			for _, g := range h.m.keys.FullHelp() {
-				for _, b := range g.bindings {
+				for _, b := range g.Bindings {
 					if b.Help().Key == "D" || strings.Contains(b.Help().Desc, "drain") {
 						t.Errorf("the keymap has %q", b.Help().Desc)
 					}

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // helpLines renders the `?` screen from the keymap and the palette's
@@ -16,14 +17,14 @@ func (m *Model) helpLines(width int) []string {
 	var blocks []block
 	for _, g := range m.keys.FullHelp() {
 		kw := 0
-		for _, b := range g.bindings {
+		for _, b := range g.Bindings {
 			kw = max(kw, ansi.StringWidth(b.Help().Key))
 		}
-		bl := block{lines: []string{m.st.helpTitle.Render(g.title)}}
-		bl.width = ansi.StringWidth(g.title)
-		for _, b := range g.bindings {
+		bl := block{lines: []string{m.st.HelpTitle.Render(g.Title)}}
+		bl.width = ansi.StringWidth(g.Title)
+		for _, b := range g.Bindings {
 			h := b.Help()
-			line := m.st.helpKey.Render(fit(h.Key, kw, false)) + "  " + m.st.helpDesc.Render(h.Desc)
+			line := m.st.HelpKey.Render(components.Fit(h.Key, kw, false)) + "  " + m.st.HelpDesc.Render(h.Desc)
 			bl.lines = append(bl.lines, line)
 			bl.width = max(bl.width, kw+2+ansi.StringWidth(h.Desc))
 		}
@@ -50,7 +51,7 @@ func (m *Model) helpLines(width int) []string {
 			var sb strings.Builder
 			for k, b := range blocks[i:j] {
 				if k > 0 {
-					sb.WriteString(spaces(gap))
+					sb.WriteString(components.Spaces(gap))
 				}
 				cell := ""
 				if r < len(b.lines) {
@@ -58,7 +59,7 @@ func (m *Model) helpLines(width int) []string {
 				}
 				sb.WriteString(cell)
 				if k < j-i-1 {
-					sb.WriteString(spaces(b.width - ansi.StringWidth(cell)))
+					sb.WriteString(components.Spaces(b.width - ansi.StringWidth(cell)))
 				}
 			}
 			out = append(out, sb.String())
@@ -67,7 +68,7 @@ func (m *Model) helpLines(width int) []string {
 		i = j
 	}
 
-	out = append(out, m.st.helpTitle.Render("Commands")+m.st.helpDesc.Render("  (: then enter; tab completes; esc closes)"))
+	out = append(out, m.st.HelpTitle.Render("Commands")+m.st.HelpDesc.Render("  (: then enter; tab completes; esc closes)"))
 	cw := 0
 	names := make([]string, len(commands))
 	for i, c := range commands {
@@ -83,12 +84,12 @@ func (m *Model) helpLines(width int) []string {
 		if len(c.aliases) > 0 {
 			alias = " (:" + strings.Join(c.aliases, ", :") + ")"
 		}
-		out = append(out, m.st.helpKey.Render(fit(names[i], cw, false))+"  "+m.st.helpDesc.Render(c.help+alias))
+		out = append(out, m.st.HelpKey.Render(components.Fit(names[i], cw, false))+"  "+m.st.HelpDesc.Render(c.help+alias))
 	}
 	out = append(out, "",
-		m.st.helpTitle.Render("Filter")+m.st.helpDesc.Render("  / regex, case-insensitive; a leading ! inverts; enter keeps it, esc clears it"),
-		m.st.helpTitle.Render("Sort")+m.st.helpDesc.Render("  s or shift+→ next column, shift+← previous, S reverses; ↑/↓ in the header"),
-		m.st.helpTitle.Render("Status")+m.st.helpDesc.Render("  OK lag steady or shrinking · WARN lag growing · STALL commits stuck · STOP no commits · REWIND offset went back"),
+		m.st.HelpTitle.Render("Filter")+m.st.HelpDesc.Render("  / regex, case-insensitive; a leading ! inverts; enter keeps it, esc clears it"),
+		m.st.HelpTitle.Render("Sort")+m.st.HelpDesc.Render("  s or shift+→ next column, shift+← previous, S reverses; ↑/↓ in the header"),
+		m.st.HelpTitle.Render("Status")+m.st.HelpDesc.Render("  OK lag steady or shrinking · WARN lag growing · STALL commits stuck · STOP no commits · REWIND offset went back"),
 	)
 	return out
 }

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // The Kafka dead-letter views: the dead-letter groups of a topic
@@ -109,8 +111,8 @@ type kafkaDLTView struct {
 	topic string
 	depth int64 // records when the list was loaded, until the sample says
 	st    rabbitState
-	tbl   *table
-	sum   summaryLines
+	tbl   *components.Table
+	sum   components.Summary
 }
 
 const (
@@ -122,31 +124,31 @@ const (
 )
 
 func newKafkaDLTView(topic string, depth int64) *kafkaDLTView {
-	t := newTable([]column{
-		kgOrigin:    {title: "ORIGIN TOPIC", flex: true, name: true, min: 10},
-		kgException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, tail: true},
-		kgCount:     {title: "COUNT", right: true, num: true, desc: true},
-		kgFirst:     {title: "FIRST", num: true, drop: 9},
-		kgLast:      {title: "LAST", num: true, desc: true, drop: 8},
+	t := components.NewTable([]components.Column{
+		kgOrigin:    {Title: "ORIGIN TOPIC", Flex: true, Name: true, Min: 10},
+		kgException: {Title: "EXCEPTION", Flex: true, Min: 10, Shrink: 2, Tail: true},
+		kgCount:     {Title: "COUNT", Right: true, Num: true, Desc: true},
+		kgFirst:     {Title: "FIRST", Num: true, Drop: 9},
+		kgLast:      {Title: "LAST", Num: true, Desc: true, Drop: 8},
 	}, kgCount, true)
-	t.empty = "the dead-letter topic is empty"
+	t.Empty = "the dead-letter topic is empty"
 	return &kafkaDLTView{topic: topic, depth: depth, tbl: t}
 }
 
-func (v *kafkaDLTView) id() string                 { return "kdlt/" + v.topic }
-func (v *kafkaDLTView) crumb() string              { return safe(v.topic) }
-func (v *kafkaDLTView) noun() string               { return "groups" }
-func (v *kafkaDLTView) what() string               { return "dead letters of " + safe(v.topic) }
-func (v *kafkaDLTView) rabbit() *rabbitState       { return &v.st }
-func (v *kafkaDLTView) periodic() bool             { return false }
-func (v *kafkaDLTView) build(*dataset, *styles)    {}
-func (v *kafkaDLTView) builtGen() uint64           { return 0 }
-func (v *kafkaDLTView) focused() *table            { return v.tbl }
-func (v *kafkaDLTView) summary(width int) []string { return v.sum.wrap(width) }
-func (v *kafkaDLTView) togglePane() bool           { return false }
-func (v *kafkaDLTView) open() (view, bool)         { return v.peek() }
-func (v *kafkaDLTView) layout(width, height int)   { v.tbl.setSize(width, height) }
-func (v *kafkaDLTView) body(st *styles) []string   { return v.tbl.view(st, true) }
+func (v *kafkaDLTView) id() string                      { return "kdlt/" + v.topic }
+func (v *kafkaDLTView) crumb() string                   { return safe(v.topic) }
+func (v *kafkaDLTView) noun() string                    { return "groups" }
+func (v *kafkaDLTView) what() string                    { return "dead letters of " + safe(v.topic) }
+func (v *kafkaDLTView) rabbit() *rabbitState            { return &v.st }
+func (v *kafkaDLTView) periodic() bool                  { return false }
+func (v *kafkaDLTView) build(*dataset, *styles.Styles)  {}
+func (v *kafkaDLTView) builtGen() uint64                { return 0 }
+func (v *kafkaDLTView) focused() *components.Table      { return v.tbl }
+func (v *kafkaDLTView) summary(width int) []string      { return v.sum.Wrap(width) }
+func (v *kafkaDLTView) togglePane() bool                { return false }
+func (v *kafkaDLTView) open() (view, bool)              { return v.peek() }
+func (v *kafkaDLTView) layout(width, height int)        { v.tbl.SetSize(width, height) }
+func (v *kafkaDLTView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
 // peek opens the topic's records.
 func (v *kafkaDLTView) peek() (view, bool) { return newKafkaPeekView(v.topic, v.depth), true }
@@ -165,51 +167,51 @@ func (v *kafkaDLTView) loadFrom(o *Options) func(context.Context) (any, error) {
 	}
 }
 
-func (v *kafkaDLTView) apply(res any, _ time.Time, st *styles) notice {
+func (v *kafkaDLTView) apply(res any, _ time.Time, st *styles.Styles) notice {
 	s, _ := res.(*backends.KafkaDeadLetterSummary)
 	if s == nil {
 		return notice{}
 	}
 	v.depth = max(s.Messages, int64(s.Sampled))
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	sampled := "sampled " + fmtInt(int64(s.Sampled)) + " of " + fmtInt(v.depth) + " records"
 	if int64(s.Sampled) < v.depth {
 		sampled += " (the first ones; counts are of the sample)"
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		kv("topic", safe(v.topic)),
 		kv("records", fmtInt(v.depth)),
 		kv("groups", fmtInt(int64(len(s.Groups)))),
 		sampled,
 	}}
-	v.sum.extra = append(v.sum.extra, st.dim.Render("p or enter peeks at the records (nothing is committed)"))
-	rows := make([]row, 0, len(s.Groups))
+	v.sum.Extra = append(v.sum.Extra, st.Dim.Render("p or enter peeks at the records (nothing is committed)"))
+	rows := make([]components.Row, 0, len(s.Groups))
 	for i := range s.Groups {
 		g := &s.Groups[i]
 		first, firstKey := fmtTime(g.First)
 		last, lastKey := fmtTime(g.Last)
-		origin, originStyle := safe(g.Origin), cellPlain
+		origin, originStyle := safe(g.Origin), styles.CellPlain
 		if g.Origin == "" && g.Exception == "" {
-			origin, originStyle = "(no dead-letter headers)", cellDim
+			origin, originStyle = "(no dead-letter headers)", styles.CellDim
 		}
-		rows = append(rows, row{
-			id: g.Origin + "\x00" + g.Exception,
-			cells: []string{
+		rows = append(rows, components.Row{
+			ID: g.Origin + "\x00" + g.Exception,
+			Cells: []string{
 				kgOrigin:    orDash(origin),
 				kgException: safe(orDash(g.Exception)),
 				kgCount:     fmtInt(int64(g.Count)),
 				kgFirst:     first,
 				kgLast:      last,
 			},
-			styles: []cellStyle{kgOrigin: originStyle, kgException: cellWarn},
-			nums: []float64{
+			Styles: []styles.CellStyle{kgOrigin: originStyle, kgException: styles.CellWarn},
+			Nums: []float64{
 				kgCount: float64(g.Count),
 				kgFirst: firstKey,
 				kgLast:  lastKey,
 			},
 		})
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 	return notice{}
 }
 
@@ -250,32 +252,32 @@ const (
 )
 
 func newKafkaPeekView(topic string, total int64) *kafkaPeekView {
-	cols := []column{
-		rcIndex:     {title: "#", right: true, num: true},
-		rcPartition: {title: "PART", right: true, num: true, drop: 5},
-		rcOffset:    {title: "OFFSET", right: true, num: true},
-		rcTimestamp: {title: "TIMESTAMP", num: true, desc: true, drop: 9},
-		rcKey:       {title: "KEY", flex: true, name: true, min: 6, max: 30},
-		rcOrigin:    {title: "ORIGIN", flex: true, name: true, min: 8, max: 30},
-		rcException: {title: "EXCEPTION", flex: true, min: 8, shrink: 3, tail: true},
-		rcSize:      {title: "SIZE", right: true, num: true, desc: true, drop: 8},
+	cols := []components.Column{
+		rcIndex:     {Title: "#", Right: true, Num: true},
+		rcPartition: {Title: "PART", Right: true, Num: true, Drop: 5},
+		rcOffset:    {Title: "OFFSET", Right: true, Num: true},
+		rcTimestamp: {Title: "TIMESTAMP", Num: true, Desc: true, Drop: 9},
+		rcKey:       {Title: "KEY", Flex: true, Name: true, Min: 6, Max: 30},
+		rcOrigin:    {Title: "ORIGIN", Flex: true, Name: true, Min: 8, Max: 30},
+		rcException: {Title: "EXCEPTION", Flex: true, Min: 8, Shrink: 3, Tail: true},
+		rcSize:      {Title: "SIZE", Right: true, Num: true, Desc: true, Drop: 8},
 	}
 	panes := newPeekPanes(cols, rcIndex, "no records on this page", "select a record",
-		func(r *row) string {
-			return "record " + r.cells[rcIndex] + " · partition " + r.cells[rcPartition] + " offset " + r.cells[rcOffset]
+		func(r *components.Row) string {
+			return "record " + r.Cells[rcIndex] + " · partition " + r.Cells[rcPartition] + " offset " + r.Cells[rcOffset]
 		})
 	return &kafkaPeekView{peekPanes: panes, topic: topic, total: total, starts: []map[int32]int64{nil}}
 }
 
-func (v *kafkaPeekView) id() string              { return "kpeek/" + v.topic }
-func (v *kafkaPeekView) crumb() string           { return "peek" }
-func (v *kafkaPeekView) what() string            { return "records of " + safe(v.topic) }
-func (v *kafkaPeekView) rabbit() *rabbitState    { return &v.st }
-func (v *kafkaPeekView) periodic() bool          { return false }
-func (v *kafkaPeekView) build(*dataset, *styles) {}
-func (v *kafkaPeekView) builtGen() uint64        { return 0 }
-func (v *kafkaPeekView) open() (view, bool)      { return nil, false }
-func (v *kafkaPeekView) noun() string            { return v.peekPanes.noun("records") }
+func (v *kafkaPeekView) id() string                     { return "kpeek/" + v.topic }
+func (v *kafkaPeekView) crumb() string                  { return "peek" }
+func (v *kafkaPeekView) what() string                   { return "records of " + safe(v.topic) }
+func (v *kafkaPeekView) rabbit() *rabbitState           { return &v.st }
+func (v *kafkaPeekView) periodic() bool                 { return false }
+func (v *kafkaPeekView) build(*dataset, *styles.Styles) {}
+func (v *kafkaPeekView) builtGen() uint64               { return 0 }
+func (v *kafkaPeekView) open() (view, bool)             { return nil, false }
+func (v *kafkaPeekView) noun() string                   { return v.peekPanes.noun("records") }
 
 func (v *kafkaPeekView) loadFrom(o *Options) func(context.Context) (any, error) {
 	src, topic, page := o.KafkaDLQ, v.topic, v.want
@@ -298,13 +300,13 @@ func (v *kafkaPeekView) turn(dir int) (bool, notice) {
 		return false, n
 	}
 	if v.want+dir >= len(v.starts) {
-		return false, notice{flashInfo, "the page is loading"}
+		return false, notice{components.FlashInfo, "the page is loading"}
 	}
 	v.want += dir
 	return true, notice{}
 }
 
-func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
+func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles.Styles) notice {
 	r, _ := res.(*kafkaPage)
 	if r == nil {
 		return notice{}
@@ -316,8 +318,8 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	if n := int64(r.page*peekPageSize + len(r.recs)); v.total < n {
 		v.total = n
 	}
-	rows := make([]row, 0, len(r.recs))
-	details := make(map[string][]row, len(r.recs))
+	rows := make([]components.Row, 0, len(r.recs))
+	details := make(map[string][]components.Row, len(r.recs))
 	for i := range r.recs {
 		rec := &r.recs[i]
 		idx := r.page*peekPageSize + i
@@ -327,7 +329,7 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	}
 	v.setPage(rows, details)
 
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	first, last := r.page*peekPageSize, r.page*peekPageSize+len(r.recs)-1
 	span := "-"
 	if len(r.recs) > 0 {
@@ -337,26 +339,26 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	if v.total > 0 {
 		pages = itoa(int((v.total + peekPageSize - 1) / peekPageSize))
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		kv("topic", safe(v.topic)),
 		kv("page", itoa(r.page+1)+" of "+pages),
 		kv("records", span+" of "+fmtInt(v.total)),
-		st.dim.Render("] next page · [ previous · tab record/list · nothing is committed"),
+		st.Dim.Render("] next page · [ previous · tab record/list · nothing is committed"),
 	}}
 	return notice{}
 }
 
 func fmtInt64(n int64) string { return strconv.FormatInt(n, 10) }
 
-func recordRow(id string, idx int, r *backends.KafkaRecord) row {
+func recordRow(id string, idx int, r *backends.KafkaRecord) components.Row {
 	ts, tsKey := fmtTime(r.Timestamp)
 	origin, exc := "-", "-"
 	if d := r.DeadLetter; d != nil {
 		origin, exc = safe(orDash(d.OriginalTopic)), safe(orDash(d.ExceptionClass))
 	}
-	return row{
-		id: id,
-		cells: []string{
+	return components.Row{
+		ID: id,
+		Cells: []string{
 			rcIndex:     itoa(idx),
 			rcPartition: itoa(int(r.Partition)),
 			rcOffset:    fmtInt64(r.Offset),
@@ -366,8 +368,8 @@ func recordRow(id string, idx int, r *backends.KafkaRecord) row {
 			rcException: exc,
 			rcSize:      fmtBytes(len(r.Value)),
 		},
-		styles: []cellStyle{rcException: cellWarn},
-		nums: []float64{
+		Styles: []styles.CellStyle{rcException: styles.CellWarn},
+		Nums: []float64{
 			rcIndex:     float64(idx),
 			rcPartition: float64(r.Partition),
 			rcOffset:    float64(r.Offset),
@@ -414,18 +416,18 @@ func fmtBinary(b []byte, limit int) string {
 
 // recordDetail is the selected record, one field, header or body line a
 // row, everything sanitized.
-func recordDetail(idx int, r *backends.KafkaRecord) []row {
-	var rows []row
-	add := func(field, value string, s cellStyle) {
-		rows = append(rows, row{
-			id:     itoa(len(rows)),
-			cells:  []string{fcField: field, fcValue: value},
-			styles: []cellStyle{fcField: cellDim, fcValue: s},
+func recordDetail(idx int, r *backends.KafkaRecord) []components.Row {
+	var rows []components.Row
+	add := func(field, value string, s styles.CellStyle) {
+		rows = append(rows, components.Row{
+			ID:     itoa(len(rows)),
+			Cells:  []string{fcField: field, fcValue: value},
+			Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
 		})
 	}
 	ts, _ := fmtTime(r.Timestamp)
-	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, cellPlain)
-	add("key", fmtBinary(r.Key, maxHeaderShown), cellPlain)
+	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, styles.CellPlain)
+	add("key", fmtBinary(r.Key, maxHeaderShown), styles.CellPlain)
 	if d := r.DeadLetter; d != nil {
 		where := "original topic " + quoteSafe(d.OriginalTopic)
 		if d.OriginalPartition != nil {
@@ -434,8 +436,8 @@ func recordDetail(idx int, r *backends.KafkaRecord) []row {
 		if d.OriginalOffset != nil {
 			where += " · offset " + fmtInt64(*d.OriginalOffset)
 		}
-		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", cellPlain)
-		add("exception", safe(orDash(d.ExceptionClass)), cellWarn)
+		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", styles.CellPlain)
+		add("exception", safe(orDash(d.ExceptionClass)), styles.CellWarn)
 		if d.ExceptionMessage != "" {
 			lines := strings.Split(backends.SafeMultiline(d.ExceptionMessage), "\n")
 			if len(lines) > maxExcLines {
@@ -447,26 +449,26 @@ func recordDetail(idx int, r *backends.KafkaRecord) []row {
 				if i == 0 {
 					field = "message"
 				}
-				add(field, l, cellWarn)
+				add(field, l, styles.CellWarn)
 			}
 		}
 	} else {
-		add("dead letter", "no dead-letter headers", cellDim)
+		add("dead letter", "no dead-letter headers", styles.CellDim)
 	}
 	if len(r.Headers) == 0 {
-		add("headers", "none", cellDim)
+		add("headers", "none", styles.CellDim)
 	}
 	for _, h := range r.Headers {
-		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), cellPlain)
+		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), styles.CellPlain)
 	}
 	if r.Value == nil {
-		add("body", "null (tombstone)", cellDim)
+		add("body", "null (tombstone)", styles.CellDim)
 		return rows
 	}
 	desc, lines, s := renderBytes(r.Value, len(r.Value), false, "")
 	add("body", desc, s)
 	for _, l := range lines {
-		add("", l, cellPlain)
+		add("", l, styles.CellPlain)
 	}
 	return rows
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // Options configure the console.
@@ -91,7 +94,7 @@ type view interface {
 	// noun names the focused table's rows ("groups", "partitions").
 	noun() string
 	// build recomputes the rows (and summary lines) from the data.
-	build(d *dataset, st *styles)
+	build(d *dataset, st *styles.Styles)
 	// builtGen is the dataset generation the rows were built from.
 	builtGen() uint64
 	// summary lines shown above the body, built in build and wrapped to
@@ -100,9 +103,9 @@ type view interface {
 	// layout sizes the table(s) to the body area.
 	layout(width, height int)
 	// body draws at most the height given to layout.
-	body(st *styles) []string
+	body(st *styles.Styles) []string
 	// focused is the table that navigation, filter, sort and marks act on.
-	focused() *table
+	focused() *components.Table
 	// open returns the detail view of the selected row.
 	open() (view, bool)
 	// togglePane moves the focus to the view's other pane, if it has one.
@@ -134,8 +137,8 @@ type Model struct {
 	cluster string
 	ctx     context.Context // cancelled when the program ends; parent of every snapshot call
 	now     func() time.Time
-	keys    keyMap
-	st      styles
+	keys    keys.Map
+	st      styles.Styles
 
 	width, height int
 
@@ -154,7 +157,7 @@ type Model struct {
 	filter    textinput.Model
 	filterErr error // the filter being typed does not compile
 
-	flash     flash
+	flash     components.Flash
 	flashSeq  uint64
 	quitting  bool
 	exit      Exit   // how the console ended (a :ctx switch)
@@ -186,8 +189,8 @@ func New(o Options) *Model {
 		cluster: o.Cluster,
 		ctx:     context.Background(),
 		now:     o.Now,
-		keys:    newKeyMap(),
-		st:      newStyles(o.Color),
+		keys:    keys.Default(),
+		st:      styles.New(o.Color),
 		width:   80,
 		height:  24,
 		tracker: lag.NewTracker(lag.Options{Now: o.Now}),
@@ -199,11 +202,11 @@ func New(o Options) *Model {
 	if m.cluster == "" && o.Kafka != nil {
 		m.cluster = o.Kafka.Name()
 	}
-	m.spinner = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(m.st.spinner))
-	m.palette = newInput(":", &m.st)
+	m.spinner = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(m.st.Spinner))
+	m.palette = components.NewInput(":", m.st.Prompt)
 	m.palette.ShowSuggestions = true
 	m.palette.SetSuggestions(paletteSuggestions(o.Contexts))
-	m.filter = newInput("/", &m.st)
+	m.filter = components.NewInput("/", m.st.Prompt)
 	if !m.canDrain() {
 		m.keys.Drain = key.Binding{} // absent, not merely disabled
 	} else {
@@ -223,18 +226,6 @@ func New(o Options) *Model {
 	}
 	m.relayout()
 	return m
-}
-
-func newInput(prompt string, st *styles) textinput.Model {
-	in := textinput.New()
-	in.Prompt = prompt
-	s := in.Styles()
-	s.Cursor.Blink = false // a static cursor needs no timer
-	s.Focused.Prompt = st.prompt
-	s.Blurred.Prompt = st.prompt
-	in.SetStyles(s)
-	in.SetVirtualCursor(true)
-	return in
 }
 
 func jitter10(d time.Duration) time.Duration {
@@ -315,8 +306,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case contextCheckedMsg:
 		cmd = m.contextChecked(msg)
 	case flashExpiredMsg:
-		if msg.id == m.flash.id {
-			m.flash = flash{}
+		if msg.id == m.flash.ID {
+			m.flash = components.Flash{}
 		}
 	default:
 		// Messages of the text inputs (paste from the clipboard).
@@ -375,7 +366,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		if len(m.stack) == 1 {
 			return m.quit()
 		}
-		return m.setFlash(flashInfo, "q quits from the top view; esc goes back")
+		return m.setFlash(components.FlashInfo, "q quits from the top view; esc goes back")
 	case key.Matches(msg, k.Help):
 		m.mode, m.helpOff = modeHelp, 0
 	case key.Matches(msg, k.Palette):
@@ -384,7 +375,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.palette.Focus()
 	case key.Matches(msg, k.Filter):
 		m.mode = modeFilter
-		m.filter.SetValue(t.filter.text)
+		m.filter.SetValue(t.FilterText())
 		m.filter.CursorEnd()
 		m.filterErr = nil
 		return m.filter.Focus()
@@ -400,25 +391,25 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Refresh):
 		return m.refreshNow()
 	case key.Matches(msg, k.Up):
-		t.move(-1)
+		t.Move(-1)
 	case key.Matches(msg, k.Down):
-		t.move(1)
+		t.Move(1)
 	case key.Matches(msg, k.PageUp):
-		t.pageUp()
+		t.PageUp()
 	case key.Matches(msg, k.PageDown):
-		t.pageDown()
+		t.PageDown()
 	case key.Matches(msg, k.Top):
-		t.top()
+		t.Top()
 	case key.Matches(msg, k.Bottom):
-		t.bottom()
+		t.Bottom()
 	case key.Matches(msg, k.SortNext):
-		t.cycleSort(1)
+		t.CycleSort(1)
 	case key.Matches(msg, k.SortPrev):
-		t.cycleSort(-1)
+		t.CycleSort(-1)
 	case key.Matches(msg, k.SortRev):
-		t.reverseSort()
+		t.ReverseSort()
 	case key.Matches(msg, k.Mark):
-		t.toggleMark()
+		t.ToggleMark()
 	case key.Matches(msg, k.Pane):
 		m.top().togglePane()
 	case key.Matches(msg, k.Peek):
@@ -433,8 +424,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // back clears the focused table's filter first, then pops the view.
 func (m *Model) back() tea.Cmd {
-	if t := m.top().focused(); t.filter.text != "" {
-		t.clearFilter()
+	if t := m.top().focused(); t.FilterText() != "" {
+		t.ClearFilter()
 		return nil
 	}
 	if len(m.stack) > 1 {
@@ -493,25 +484,12 @@ func (m *Model) relayout() {
 	v := m.top()
 	bodyH := max(m.height-chromeLines, 0)
 	v.layout(m.width, bodyH-len(m.summaryOf(v, m.width, bodyH)))
-	fitInput(&m.palette, m.width-1)
+	components.FitInput(&m.palette, m.width-1)
 	room := m.width - 1
 	if m.filterErr != nil {
 		room -= min(ansi.StringWidth(errText(m.filterErr))+4, m.width/2)
 	}
-	fitInput(&m.filter, room)
-}
-
-// fitInput keeps a text input's cursor on screen in room cells: a value
-// too long for them scrolls sideways.
-func fitInput(in *textinput.Model, room int) {
-	w := 0
-	if ansi.StringWidth(in.Value())+1 > room {
-		w = max(room-1, 1)
-	}
-	if in.Width() != w {
-		in.SetWidth(w)
-		in.SetCursor(in.Position())
-	}
+	components.FitInput(&m.filter, room)
 }
 
 // contextNames returns the known context names, the current one included.

@@ -6,6 +6,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // command is one `:` palette command.
@@ -80,11 +81,11 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	}
 	c, ok := lookupCommand(fields[0])
 	if !ok {
-		return m.setFlash(flashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :audit, :ctx NAME, :quit)")
+		return m.setFlash(components.FlashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :audit, :ctx NAME, :quit)")
 	}
 	args := fields[1:]
 	if c.arg == "" && len(args) > 0 {
-		return m.setFlash(flashError, ":"+c.name+" takes no argument")
+		return m.setFlash(components.FlashError, ":"+c.name+" takes no argument")
 	}
 	switch c.name {
 	case "groups":
@@ -116,26 +117,26 @@ func (m *Model) runCommand(line string) tea.Cmd {
 func (m *Model) switchContext(args []string) tea.Cmd {
 	names := m.contextNames()
 	if len(args) != 1 {
-		return m.setFlash(flashError, "usage: :ctx NAME (contexts: "+safe(strings.Join(names, ", "))+")")
+		return m.setFlash(components.FlashError, "usage: :ctx NAME (contexts: "+safe(strings.Join(names, ", "))+")")
 	}
 	name := args[0]
 	switch {
 	case name == m.opts.Context:
-		return m.setFlash(flashInfo, "already on context "+safe(name))
+		return m.setFlash(components.FlashInfo, "already on context "+safe(name))
 	case !slices.Contains(names, name):
-		return m.setFlash(flashError, "unknown context "+safe(name))
+		return m.setFlash(components.FlashError, "unknown context "+safe(name))
 	}
 	if m.opts.CheckContext == nil {
-		return m.setFlash(flashWarn, "this console cannot switch contexts: restart with --context "+safe(name))
+		return m.setFlash(components.FlashWarn, "this console cannot switch contexts: restart with --context "+safe(name))
 	}
 	for _, v := range m.stack {
 		if d, ok := v.(*drainView); ok && (d.stage == drainRunning || d.stage == drainPlanning) {
-			return m.setFlash(flashError, "a drain is in progress on this context: let it finish or cancel it before switching")
+			return m.setFlash(components.FlashError, "a drain is in progress on this context: let it finish or cancel it before switching")
 		}
 	}
 	check := m.opts.CheckContext
 	m.switching = name
-	return tea.Batch(m.setFlash(flashInfo, "opening context "+safe(name)+"…"), func() tea.Msg {
+	return tea.Batch(m.setFlash(components.FlashInfo, "opening context "+safe(name)+"…"), func() tea.Msg {
 		return contextCheckedMsg{name: name, err: check(name)}
 	})
 }
@@ -152,7 +153,7 @@ func (m *Model) contextChecked(msg contextCheckedMsg) tea.Cmd {
 	}
 	m.switching = ""
 	if msg.err != nil {
-		return m.setFlash(flashError, "cannot open context "+safe(msg.name)+": "+errText(msg.err))
+		return m.setFlash(components.FlashError, "cannot open context "+safe(msg.name)+": "+errText(msg.err))
 	}
 	m.exit = Exit{Context: msg.name, View: m.stack[0].id()} // a top-level view: New opens it
 	return m.quit()

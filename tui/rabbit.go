@@ -8,10 +8,11 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // RabbitSource is what the console needs from a RabbitMQ broker;
@@ -43,7 +44,7 @@ type rabbitView interface {
 	// values, never the view.
 	load(src RabbitSource) func(ctx context.Context) (any, error)
 	// apply installs a successful result and returns a notice to flash.
-	apply(res any, now time.Time, st *styles) notice
+	apply(res any, now time.Time, st *styles.Styles) notice
 	// periodic views refresh on the schedule; the others (the ones that
 	// read messages) load when opened and on `r`.
 	periodic() bool
@@ -53,7 +54,7 @@ type rabbitView interface {
 
 // notice is a flash a view asks for; empty text is none.
 type notice struct {
-	level flashLevel
+	level components.FlashLevel
 	text  string
 }
 
@@ -131,7 +132,7 @@ func (m *Model) handleRabbit(msg rabbitMsg) tea.Cmd {
 		}
 		if !rv.periodic() {
 			m.refresh.idle = true
-			return m.setFlash(flashError, "loading "+rv.what()+" failed (r retries): "+errText(msg.err))
+			return m.setFlash(components.FlashError, "loading "+rv.what()+" failed (r retries): "+errText(msg.err))
 		}
 		d := m.backoffAfter(st.failures)
 		st.nextAt = now.Add(d)
@@ -140,7 +141,7 @@ func (m *Model) handleRabbit(msg rabbitMsg) tea.Cmd {
 			text += ", showing data of " + st.lastOK.Format("15:04:05")
 		}
 		text += "): " + errText(msg.err)
-		return tea.Batch(m.setFlash(flashError, text), m.schedule(d))
+		return tea.Batch(m.setFlash(components.FlashError, text), m.schedule(d))
 	}
 	st.failures = 0
 	st.lastErr = nil
@@ -184,7 +185,7 @@ func (m *Model) rabbitName() string {
 // longest form to its shortest (see statusVariants).
 func (m *Model) rabbitStatus(rv rabbitView) []string {
 	st := rv.rabbit()
-	dim := m.st.dim.Render
+	dim := m.st.Dim.Render
 	switch {
 	case !m.sourceConfigured(rv):
 		if _, ok := rv.(sourcedView); ok {
@@ -195,7 +196,7 @@ func (m *Model) rabbitStatus(rv rabbitView) []string {
 		}
 		return []string{dim("no RabbitMQ configured"), dim("no RabbitMQ"), ""}
 	case !st.loaded && st.lastErr != nil:
-		return []string{m.st.flashError.Render("unreachable"), ""}
+		return []string{m.st.FlashError.Render("unreachable"), ""}
 	case !st.loaded:
 		return []string{dim("loading…"), ""}
 	case st.lastErr != nil:
@@ -213,36 +214,36 @@ func (m *Model) rabbitPlaceholder(rv rabbitView) []string {
 	if !m.sourceConfigured(rv) {
 		lines := []string{""}
 		for _, l := range strings.Split(ansi.Wrap(m.unconfiguredText(rv), max(m.width-4, 20), " "), "\n") {
-			lines = append(lines, "  "+m.st.flashWarn.Render(l))
+			lines = append(lines, "  "+m.st.FlashWarn.Render(l))
 		}
 		return lines
 	}
 	broker := safe(orDash(m.viewBrokers(rv)))
 	if st.lastErr != nil {
 		lines := []string{"",
-			"  " + m.st.flashError.Render("Cannot load "+rv.what()+" from "+broker+":"),
-			"  " + m.st.flashError.Render(errText(st.lastErr)),
+			"  " + m.st.FlashError.Render("Cannot load "+rv.what()+" from "+broker+":"),
+			"  " + m.st.FlashError.Render(errText(st.lastErr)),
 			"",
 		}
 		switch {
 		case m.refresh.inFlight:
-			lines = append(lines, "  "+m.spinner.View()+" "+m.st.connecting.Render("retrying…"))
+			lines = append(lines, "  "+m.spinner.View()+" "+m.st.Connecting.Render("retrying…"))
 		case rv.periodic():
 			wait := max(st.nextAt.Sub(m.now()), 0)
-			lines = append(lines, "  "+m.st.dim.Render("retrying in "+fmtDuration(wait)+" (attempt "+fmtInt(int64(st.failures+1))+"); r retries now"))
+			lines = append(lines, "  "+m.st.Dim.Render("retrying in "+fmtDuration(wait)+" (attempt "+fmtInt(int64(st.failures+1))+"); r retries now"))
 		default:
-			lines = append(lines, "  "+m.st.dim.Render("r retries"))
+			lines = append(lines, "  "+m.st.Dim.Render("r retries"))
 		}
 		return lines
 	}
-	return []string{"", "  " + m.spinner.View() + " " + m.st.connecting.Render("loading "+rv.what()+" from "+broker+"…")}
+	return []string{"", "  " + m.spinner.View() + " " + m.st.Connecting.Render("loading "+rv.what()+" from "+broker+"…")}
 }
 
 // peekKey is the `p` key.
 func (m *Model) peekKey() tea.Cmd {
 	pv, ok := m.top().(peeker)
 	if !ok {
-		return m.setFlash(flashInfo, "p peeks at the messages of a dead-letter queue (:dlq)")
+		return m.setFlash(components.FlashInfo, "p peeks at the messages of a dead-letter queue (:dlq)")
 	}
 	if !m.hasData(m.top()) {
 		return nil
@@ -251,25 +252,6 @@ func (m *Model) peekKey() tea.Cmd {
 		return m.push(next)
 	}
 	return nil
-}
-
-// longLine is a summary line too long for one screen line (a reason, a
-// question stating numbers): it is wrapped to the width when drawn, never
-// cut.
-type longLine struct {
-	style lipgloss.Style
-	text  string // sanitized
-}
-
-// wrapLong draws long lines at width.
-func wrapLong(width int, ls []longLine) []string {
-	var out []string
-	for _, l := range ls {
-		for _, part := range strings.Split(ansi.Wrap(l.text, max(width, 20), " "), "\n") {
-			out = append(out, l.style.Render(part))
-		}
-	}
-	return out
 }
 
 // peekAskKey answers the question of a peek view that waits for the
@@ -282,17 +264,17 @@ func (m *Model) peekAskKey(v *peekView, msg tea.KeyPressMsg) tea.Cmd {
 	if k := msg.String(); k == "y" || k == "Y" {
 		v.accepted()
 		m.cancelRefresh()
-		return tea.Batch(m.startRefresh(), m.setFlash(flashWarn, "peeking at "+safe(v.name)+": each message read loses one delivery attempt"))
+		return tea.Batch(m.startRefresh(), m.setFlash(components.FlashWarn, "peeking at "+safe(v.name)+": each message read loses one delivery attempt"))
 	}
 	v.declined()
-	return m.setFlash(flashInfo, "not peeked: nothing was read")
+	return m.setFlash(components.FlashInfo, "not peeked: nothing was read")
 }
 
 // pageKey is the `]` and `[` keys.
 func (m *Model) pageKey(dir int) tea.Cmd {
 	pg, ok := m.top().(pager)
 	if !ok {
-		return m.setFlash(flashInfo, "] and [ turn the pages of a peek view")
+		return m.setFlash(components.FlashInfo, "] and [ turn the pages of a peek view")
 	}
 	ok, n := pg.turn(dir)
 	var cmds []tea.Cmd

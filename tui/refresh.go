@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // reqTag names the request a result answers: the view that asked, the
@@ -117,11 +118,11 @@ func (m *Model) refreshNow() tea.Cmd {
 	rv, onRabbit := m.top().(rabbitView)
 	switch {
 	case onRabbit && !m.sourceConfigured(rv):
-		return m.setFlash(flashWarn, m.unconfiguredText(rv))
+		return m.setFlash(components.FlashWarn, m.unconfiguredText(rv))
 	case !onRabbit && m.opts.Kafka == nil:
-		return m.setFlash(flashWarn, "no Kafka cluster is configured for this context")
+		return m.setFlash(components.FlashWarn, "no Kafka cluster is configured for this context")
 	case m.refresh.inFlight:
-		return m.setFlash(flashInfo, "a refresh is already in progress")
+		return m.setFlash(components.FlashInfo, "a refresh is already in progress")
 	}
 	return m.startRefresh()
 }
@@ -153,7 +154,7 @@ func (m *Model) handleSnapshot(msg snapshotMsg) tea.Cmd {
 			text += ", showing data of " + m.refresh.lastOK.Format("15:04:05")
 		}
 		text += "): " + errText(msg.err)
-		return tea.Batch(m.setFlash(flashError, text), m.schedule(d))
+		return tea.Batch(m.setFlash(components.FlashError, text), m.schedule(d))
 	}
 	m.refresh.failures = 0
 	m.refresh.lastErr = nil

@@ -689,55 +689,6 @@ func TestNamesBeforeSecondaryColumns(t *testing.T) {
 	}
 }
 
-// TestTableLayoutOrder checks the order in which columns give up their
-// room on a table of its own: names keep theirs longest.
-func TestTableLayoutOrder(t *testing.T) {
-	tbl := newTable([]column{
-		{title: "NAME", flex: true, name: true, min: 8},
-		{title: "NOTE", flex: true, min: 6, shrink: 1},
-		{title: "STATE", flex: true, min: 5},
-		{title: "N", right: true},
-		{title: "TREND", drop: 2},
-		{title: "EXTRA", drop: 1},
-	}, 0, false)
-	tbl.setRows([]row{{id: "a", cells: []string{strings.Repeat("n", 30), strings.Repeat("x", 20), "PreparingRebalance", "1", "▁▂▃▄", "extra"}}})
-	widths := func(w int) []int {
-		tbl.setSize(w, 5)
-		return append([]int(nil), tbl.widths...)
-	}
-	cases := []struct {
-		w    int
-		want string
-	}{
-		{200, "[30 20 18 2 6 6]"}, // all natural
-		{89, "[30 15 18 2 6 6]"},  // the note shrinks first…
-		{80, "[30 6 18 2 6 6]"},   // …to its title (its min here)
-		{72, "[30 6 18 2 0 6]"},   // then TREND goes
-		{64, "[30 6 18 2 0 0]"},   // then EXTRA; the name keeps its 30
-		{60, "[30 6 14 2 0 0]"},   // then the state shrinks
-		{40, "[19 6 5 2 0 0]"},    // the others at their min, the name shrinks
-		{20, "[8 6 5 2 0 0]"},     // to its min; the rest is cut at the edge
-	}
-	for _, c := range cases {
-		if got := fmt.Sprint(widths(c.w)); got != c.want {
-			t.Errorf("at %d: %s, want %s", c.w, got, c.want)
-		}
-	}
-	// a cell of a megabyte shrinks like a short one
-	huge := newTable([]column{{title: "F"}, {title: "VALUE", flex: true, min: 10}}, -1, false)
-	huge.setRows([]row{{id: "a", cells: []string{"body", strings.Repeat("x", 1<<20)}}})
-	huge.setSize(80, 5)
-	if fmt.Sprint(huge.widths) != "[4 72]" {
-		t.Errorf("a megabyte cell at 80: %v", huge.widths)
-	}
-	// a keystroke does not redo the layout
-	before := &tbl.widths[0]
-	tbl.setSize(20, 5)
-	if &tbl.widths[0] != before {
-		t.Error("setSize at the same width laid the table out again")
-	}
-}
-
 // TestDrainStagesKeepFocusOnScreen walks one drain through its stages on
 // a 40×10 terminal and checks at each that what the operator acts on is
 // drawn.

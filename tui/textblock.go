@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // textBlock is free text drawn in a view's body (the drain's form, plan,
@@ -106,7 +107,7 @@ func (b *textBlock) wrap(width int, spacers bool) (out []string, from, to, pf, p
 		}
 		start := len(out)
 		for _, l := range strings.Split(ansi.Wrap(p.text, max(width, 8), " "), "\n") {
-			out = append(out, clip(l, width))
+			out = append(out, components.Clip(l, width))
 		}
 		if p.keep {
 			if from < 0 {

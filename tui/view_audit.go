@@ -11,6 +11,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // :audit shows the audit log (Options.Audit), newest first: what was done,
@@ -29,8 +31,8 @@ type auditView struct {
 	bad     int    // corrupt lines skipped
 	path    string // "" without an audit log
 	entries map[string]actions.AuditEntry
-	tbl     *table
-	sum     summaryLines
+	tbl     *components.Table
+	sum     components.Summary
 }
 
 const (
@@ -49,21 +51,21 @@ const (
 )
 
 func newAuditView(path string) *auditView {
-	t := newTable([]column{
-		acTime:     {title: "TIME", num: true, desc: true, drop: 1},
-		acUser:     {title: "USER", flex: true, min: 6, max: 12, shrink: 3, drop: 6},
-		acContext:  {title: "CONTEXT", flex: true, min: 7, max: 12, shrink: 3, drop: 5},
-		acAction:   {title: "ACTION", drop: 10},
-		acRun:      {title: "RUN ID", flex: true, min: 10, max: 28, shrink: 4, drop: 9},
-		acDry:      {title: "DRY", drop: 2},
-		acOutcome:  {title: "OUTCOME"},
-		acRoute:    {title: "SOURCE → TARGET", flex: true, name: true, min: 16},
-		acMoved:    {title: "MOVED", right: true, num: true, desc: true},
-		acFailed:   {title: "FAILED", right: true, num: true, desc: true, drop: 8},
-		acDuration: {title: "DURATION", right: true, num: true, desc: true, drop: 4},
-		acError:    {title: "ERROR", flex: true, min: 12, shrink: 2, drop: 7},
+	t := components.NewTable([]components.Column{
+		acTime:     {Title: "TIME", Num: true, Desc: true, Drop: 1},
+		acUser:     {Title: "USER", Flex: true, Min: 6, Max: 12, Shrink: 3, Drop: 6},
+		acContext:  {Title: "CONTEXT", Flex: true, Min: 7, Max: 12, Shrink: 3, Drop: 5},
+		acAction:   {Title: "ACTION", Drop: 10},
+		acRun:      {Title: "RUN ID", Flex: true, Min: 10, Max: 28, Shrink: 4, Drop: 9},
+		acDry:      {Title: "DRY", Drop: 2},
+		acOutcome:  {Title: "OUTCOME"},
+		acRoute:    {Title: "SOURCE → TARGET", Flex: true, Name: true, Min: 16},
+		acMoved:    {Title: "MOVED", Right: true, Num: true, Desc: true},
+		acFailed:   {Title: "FAILED", Right: true, Num: true, Desc: true, Drop: 8},
+		acDuration: {Title: "DURATION", Right: true, Num: true, Desc: true, Drop: 4},
+		acError:    {Title: "ERROR", Flex: true, Min: 12, Shrink: 2, Drop: 7},
 	}, acTime, true)
-	t.empty = "the audit log is empty: drains are recorded here"
+	t.Empty = "the audit log is empty: drains are recorded here"
 	return &auditView{path: path, tbl: t, entries: map[string]actions.AuditEntry{}}
 }
 
@@ -75,36 +77,36 @@ func (v *auditView) crumb() string { return "audit log" }
 func (v *auditView) header(m *Model) (string, []string) {
 	switch {
 	case v.path == "":
-		return "", []string{m.st.dim.Render("no audit log"), ""}
+		return "", []string{m.st.Dim.Render("no audit log"), ""}
 	case v.loading:
-		return "", []string{m.st.dim.Render("reading…"), ""}
+		return "", []string{m.st.Dim.Render("reading…"), ""}
 	case v.err != nil:
-		return "", []string{m.st.flashError.Render("unreadable"), ""}
+		return "", []string{m.st.FlashError.Render("unreadable"), ""}
 	}
-	return "", []string{m.st.dim.Render("read; r rereads"), m.st.dim.Render("read"), ""}
+	return "", []string{m.st.Dim.Render("read; r rereads"), m.st.Dim.Render("read"), ""}
 }
 
-func (v *auditView) noun() string               { return "entries" }
-func (v *auditView) build(*dataset, *styles)    {}
-func (v *auditView) builtGen() uint64           { return 0 }
-func (v *auditView) focused() *table            { return v.tbl }
-func (v *auditView) summary(width int) []string { return v.sum.wrap(width) }
-func (v *auditView) togglePane() bool           { return false }
-func (v *auditView) layout(width, height int)   { v.tbl.setSize(width, height) }
+func (v *auditView) noun() string                   { return "entries" }
+func (v *auditView) build(*dataset, *styles.Styles) {}
+func (v *auditView) builtGen() uint64               { return 0 }
+func (v *auditView) focused() *components.Table     { return v.tbl }
+func (v *auditView) summary(width int) []string     { return v.sum.Wrap(width) }
+func (v *auditView) togglePane() bool               { return false }
+func (v *auditView) layout(width, height int)       { v.tbl.SetSize(width, height) }
 
-func (v *auditView) body(st *styles) []string {
+func (v *auditView) body(st *styles.Styles) []string {
 	if !v.loaded {
 		return nil // the summary says why
 	}
-	return v.tbl.view(st, true)
+	return v.tbl.View(st, true)
 }
 
 func (v *auditView) open() (view, bool) {
-	r, ok := v.tbl.selected()
+	r, ok := v.tbl.Selected()
 	if !ok {
 		return nil, false
 	}
-	e, ok := v.entries[r.id]
+	e, ok := v.entries[r.ID]
 	if !ok {
 		return nil, false
 	}
@@ -137,7 +139,7 @@ func (m *Model) auditKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	switch v := m.top().(type) {
 	case *auditView:
 		if v.loading {
-			return m.setFlash(flashInfo, "the audit log is being read"), true
+			return m.setFlash(components.FlashInfo, "the audit log is being read"), true
 		}
 		return m.loadAudit(v), true
 	case *auditDetailView:
@@ -180,7 +182,7 @@ func (msg auditMsg) update(m *Model) tea.Cmd {
 	v.bad = msg.bad
 	var cmd tea.Cmd
 	if msg.err != nil {
-		cmd = m.setFlash(flashError, "reading the audit log failed (r retries): "+errText(msg.err))
+		cmd = m.setFlash(components.FlashError, "reading the audit log failed (r retries): "+errText(msg.err))
 	}
 	if msg.err == nil || len(msg.entries) > 0 {
 		v.setEntries(msg.entries)
@@ -190,32 +192,32 @@ func (msg auditMsg) update(m *Model) tea.Cmd {
 	return cmd
 }
 
-func (v *auditView) setSummary(st *styles) {
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+func (v *auditView) setSummary(st *styles.Styles) {
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	switch {
 	case v.path == "":
-		v.sum = summaryLines{extra: []string{st.flashWarn.Render("no audit log configured: drains are not recorded")}}
+		v.sum = components.Summary{Extra: []string{st.FlashWarn.Render("no audit log configured: drains are not recorded")}}
 		return
 	case !v.loaded && v.err != nil:
-		v.sum = summaryLines{parts: []string{kv("audit log", safe(v.path))},
-			extra: []string{st.flashError.Render("cannot read the audit log: " + errText(v.err)), st.dim.Render("r retries")}}
+		v.sum = components.Summary{Parts: []string{kv("audit log", safe(v.path))},
+			Extra: []string{st.FlashError.Render("cannot read the audit log: " + errText(v.err)), st.Dim.Render("r retries")}}
 		return
 	case !v.loaded:
-		v.sum = summaryLines{parts: []string{kv("audit log", safe(v.path))}, extra: []string{st.connecting.Render("reading the audit log…")}}
+		v.sum = components.Summary{Parts: []string{kv("audit log", safe(v.path))}, Extra: []string{st.Connecting.Render("reading the audit log…")}}
 		return
 	}
-	parts := []string{kv("audit log", safe(v.path)), kv("entries", fmtInt(int64(len(v.tbl.rows))))}
-	if len(v.tbl.rows) >= auditLimit {
-		parts = append(parts, st.dim.Render("(the newest "+fmtInt(auditLimit)+")"))
+	parts := []string{kv("audit log", safe(v.path)), kv("entries", fmtInt(int64(len(v.tbl.Rows()))))}
+	if len(v.tbl.Rows()) >= auditLimit {
+		parts = append(parts, st.Dim.Render("(the newest "+fmtInt(auditLimit)+")"))
 	}
-	v.sum = summaryLines{parts: parts}
+	v.sum = components.Summary{Parts: parts}
 	if v.bad > 0 {
-		v.sum.extra = append(v.sum.extra, st.flashWarn.Render("! "+fmtInt(int64(v.bad))+" corrupt line(s) skipped"))
+		v.sum.Extra = append(v.sum.Extra, st.FlashWarn.Render("! "+fmtInt(int64(v.bad))+" corrupt line(s) skipped"))
 	}
 	if v.err != nil {
-		v.sum.extra = append(v.sum.extra, st.flashError.Render("✗ "+errText(v.err)))
+		v.sum.Extra = append(v.sum.Extra, st.FlashError.Render("✗ "+errText(v.err)))
 	}
-	v.sum.extra = append(v.sum.extra, st.dim.Render("newest first · enter shows an entry · / filters · r reloads"))
+	v.sum.Extra = append(v.sum.Extra, st.Dim.Render("newest first · enter shows an entry · / filters · r reloads"))
 }
 
 func (v *auditView) setEntries(es []actions.AuditEntry) {
@@ -227,7 +229,7 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return es[a].Time.Compare(es[b].Time) })
 	v.entries = make(map[string]actions.AuditEntry, len(es))
-	rows := make([]row, 0, len(es))
+	rows := make([]components.Row, 0, len(es))
 	for rank, i := range order {
 		e := es[i]
 		id := e.Time.UTC().Format(time.RFC3339Nano) + "\x00" + e.RunID + "\x00" + e.Action + "\x00" + e.Outcome + "\x00" + strconv.FormatBool(e.DryRun) + "\x00" + itoa(i)
@@ -243,9 +245,9 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 		if e.DurationMS > 0 {
 			dur, durKey = fmtMillis(e.DurationMS), float64(e.DurationMS)
 		}
-		rows = append(rows, row{
-			id: id,
-			cells: []string{
+		rows = append(rows, components.Row{
+			ID: id,
+			Cells: []string{
 				acTime:     auditTime(e.Time),
 				acUser:     safe(orDash(e.User)),
 				acContext:  safe(orDash(e.Context)),
@@ -259,23 +261,23 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 				acDuration: dur,
 				acError:    safe(orDash(oneLine(e.Error))),
 			},
-			styles: []cellStyle{acTime: cellDim, acDry: cellDim, acOutcome: outcomeStyle(e.Outcome), acError: cellError},
-			nums:   []float64{acTime: float64(rank), acMoved: movedKey, acFailed: failedKey, acDuration: durKey},
+			Styles: []styles.CellStyle{acTime: styles.CellDim, acDry: styles.CellDim, acOutcome: outcomeStyle(e.Outcome), acError: styles.CellError},
+			Nums:   []float64{acTime: float64(rank), acMoved: movedKey, acFailed: failedKey, acDuration: durKey},
 		})
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 }
 
-func outcomeStyle(o string) cellStyle {
+func outcomeStyle(o string) styles.CellStyle {
 	switch o {
 	case "ok":
-		return cellOK
+		return styles.CellOK
 	case "failed":
-		return cellError
+		return styles.CellError
 	case "cancelled", "refused":
-		return cellWarn
+		return styles.CellWarn
 	}
-	return cellPlain
+	return styles.CellPlain
 }
 
 func auditTime(t time.Time) string {
@@ -328,14 +330,14 @@ func fmtMillis(ms int64) string {
 type auditDetailView struct {
 	e      actions.AuditEntry
 	fields [][2]string // label, value (sanitized), before wrapping
-	tbl    *table
+	tbl    *components.Table
 	wrapW  int
 }
 
 func newAuditDetailView(e actions.AuditEntry) *auditDetailView {
-	t := newTable([]column{
-		{title: "FIELD", nosort: true},
-		{title: "VALUE", flex: true, min: 16, nosort: true},
+	t := components.NewTable([]components.Column{
+		{Title: "FIELD", NoSort: true},
+		{Title: "VALUE", Flex: true, Min: 16, NoSort: true},
 	}, -1, false)
 	v := &auditDetailView{e: e, tbl: t}
 	dry := "no"
@@ -374,15 +376,15 @@ func (v *auditDetailView) local() {}
 func (v *auditDetailView) id() string {
 	return "audit/" + v.e.Time.UTC().Format(time.RFC3339Nano) + "/" + v.e.RunID
 }
-func (v *auditDetailView) noun() string            { return "lines" }
-func (v *auditDetailView) build(*dataset, *styles) {}
-func (v *auditDetailView) builtGen() uint64        { return 0 }
-func (v *auditDetailView) focused() *table         { return v.tbl }
-func (v *auditDetailView) summary(int) []string    { return nil }
-func (v *auditDetailView) togglePane() bool        { return false }
-func (v *auditDetailView) open() (view, bool)      { return nil, false }
-func (v *auditDetailView) body(st *styles) []string {
-	return v.tbl.view(st, true)
+func (v *auditDetailView) noun() string                   { return "lines" }
+func (v *auditDetailView) build(*dataset, *styles.Styles) {}
+func (v *auditDetailView) builtGen() uint64               { return 0 }
+func (v *auditDetailView) focused() *components.Table     { return v.tbl }
+func (v *auditDetailView) summary(int) []string           { return nil }
+func (v *auditDetailView) togglePane() bool               { return false }
+func (v *auditDetailView) open() (view, bool)             { return nil, false }
+func (v *auditDetailView) body(st *styles.Styles) []string {
+	return v.tbl.View(st, true)
 }
 
 func (v *auditDetailView) crumb() string {
@@ -394,7 +396,7 @@ func (v *auditDetailView) crumb() string {
 
 func (v *auditDetailView) layout(width, height int) {
 	v.rewrap(width)
-	v.tbl.setSize(width, height)
+	v.tbl.SetSize(width, height)
 }
 
 // rewrap splits long values over several rows to fit width.
@@ -407,12 +409,12 @@ func (v *auditDetailView) rewrap(width int) {
 	for _, f := range v.fields {
 		labelW = max(labelW, ansi.StringWidth(f[0]))
 	}
-	valW := max(width-gutter-labelW-colGap-sortArrow-1, 16)
-	var rows []row
+	valW := max(width-components.Gutter-labelW-components.ColGap-components.SortArrow-1, 16)
+	var rows []components.Row
 	for i, f := range v.fields {
-		style := cellPlain
+		style := styles.CellPlain
 		if f[0] == "error" && f[1] != "-" {
-			style = cellError
+			style = styles.CellError
 		}
 		parts := strings.Split(ansi.Wrap(f[1], valW, ""), "\n")
 		for j, p := range parts {
@@ -420,12 +422,12 @@ func (v *auditDetailView) rewrap(width int) {
 			if j > 0 {
 				label = ""
 			}
-			rows = append(rows, row{
-				id:     itoa(i) + "." + itoa(j),
-				cells:  []string{label, p},
-				styles: []cellStyle{cellDim, style},
+			rows = append(rows, components.Row{
+				ID:     itoa(i) + "." + itoa(j),
+				Cells:  []string{label, p},
+				Styles: []styles.CellStyle{styles.CellDim, style},
 			})
 		}
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 }

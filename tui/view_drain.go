@@ -15,6 +15,8 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/kafka"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // kafkaDrainGroup is the consumer group a Kafka drain resumes from.
@@ -118,8 +120,8 @@ func (m *Model) drainSource() (vhost, queue, origin, reason string, why string) 
 	}
 	switch v := m.top().(type) {
 	case *dlqView:
-		if r, ok := v.tbl.selected(); ok {
-			if parts := strings.Split(r.id, "\x00"); len(parts) >= 2 {
+		if r, ok := v.tbl.Selected(); ok {
+			if parts := strings.Split(r.ID, "\x00"); len(parts) >= 2 {
 				origin, reason = parts[0], parts[1]
 			}
 		}
@@ -174,16 +176,16 @@ func (m *Model) openDrain() tea.Cmd {
 	}
 	if topic, ok := m.kafkaDrainSource(); ok {
 		if m.opts.KafkaDrainer == nil {
-			return m.setFlash(flashInfo, safe(topic)+" is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained in this console")
+			return m.setFlash(components.FlashInfo, safe(topic)+" is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained in this console")
 		}
 		return m.push(newKafkaDrainView(topic, m.cluster, m.prodLike(), &m.st))
 	}
 	vhost, queue, origin, reason, why := m.drainSource()
 	if why != "" {
-		return m.setFlash(flashInfo, why)
+		return m.setFlash(components.FlashInfo, why)
 	}
 	if m.opts.Drainer == nil {
-		return m.setFlash(flashInfo, safe(queue)+" is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained in this console")
+		return m.setFlash(components.FlashInfo, safe(queue)+" is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained in this console")
 	}
 	return m.push(newDrainView(vhost, queue, origin, reason, m.rabbitName(), m.prodLike(), &m.st))
 }
@@ -272,24 +274,24 @@ type drainView struct {
 	res        *actions.DrainResult
 	err        error
 
-	tbl           *table // the plan's routes (focused(): the row count)
+	tbl           *components.Table // the plan's routes (focused(): the row count)
 	width, height int
 }
 
-func newDrainView(vhost, queue, origin, reason, broker string, prod bool, st *styles) *drainView {
+func newDrainView(vhost, queue, origin, reason, broker string, prod bool, st *styles.Styles) *drainView {
 	v := &drainView{vhost: vhost, queue: queue, origin: origin, broker: broker, prod: prod}
 	for i, r := range drainReasons {
 		if r == reason {
 			v.reason = i
 		}
 	}
-	v.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(st.spinner))
-	v.tbl = newTable([]column{{title: "TARGET", flex: true}, {title: "COUNT", right: true, num: true}}, 1, true)
-	v.tbl.empty = "no plan yet"
+	v.spin = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(st.Spinner))
+	v.tbl = components.NewTable([]components.Column{{Title: "TARGET", Flex: true}, {Title: "COUNT", Right: true, Num: true}}, 1, true)
+	v.tbl.Empty = "no plan yet"
 	return v
 }
 
-func newKafkaDrainView(topic, cluster string, prod bool, st *styles) *drainView {
+func newKafkaDrainView(topic, cluster string, prod bool, st *styles.Styles) *drainView {
 	v := newDrainView("", topic, "", "", cluster, prod, st)
 	v.kafka = true
 	return v
@@ -337,27 +339,27 @@ func (v *drainView) crumb() string { return "drain" }
 // header names the drained broker and the drain's stage (see
 // statusVariants).
 func (v *drainView) header(m *Model) (string, []string) {
-	dim := m.st.dim.Render
+	dim := m.st.Dim.Render
 	switch v.stage {
 	case drainPlanning:
 		return v.broker, []string{v.spin.View() + " " + dim("planning…"), v.spin.View()}
 	case drainConfirm:
-		return v.broker, []string{m.st.flashWarn.Render("awaiting confirmation"), ""}
+		return v.broker, []string{m.st.FlashWarn.Render("awaiting confirmation"), ""}
 	case drainRunning:
-		return v.broker, []string{v.spin.View() + " " + m.st.flashWarn.Render("draining"), v.spin.View()}
+		return v.broker, []string{v.spin.View() + " " + m.st.FlashWarn.Render("draining"), v.spin.View()}
 	case drainDone:
 		return v.broker, []string{dim("finished"), ""}
 	}
 	return v.broker, []string{dim("options"), ""}
 }
-func (v *drainView) noun() string             { return "routes" }
-func (v *drainView) build(*dataset, *styles)  {}
-func (v *drainView) builtGen() uint64         { return 0 }
-func (v *drainView) summary(int) []string     { return nil }
-func (v *drainView) focused() *table          { return v.tbl }
-func (v *drainView) open() (view, bool)       { return nil, false }
-func (v *drainView) togglePane() bool         { return false }
-func (v *drainView) layout(width, height int) { v.width, v.height = width, height }
+func (v *drainView) noun() string                   { return "routes" }
+func (v *drainView) build(*dataset, *styles.Styles) {}
+func (v *drainView) builtGen() uint64               { return 0 }
+func (v *drainView) summary(int) []string           { return nil }
+func (v *drainView) focused() *components.Table     { return v.tbl }
+func (v *drainView) open() (view, bool)             { return nil, false }
+func (v *drainView) togglePane() bool               { return false }
+func (v *drainView) layout(width, height int)       { v.width, v.height = width, height }
 
 func (v *drainView) id() string {
 	if v.kafka {
@@ -484,7 +486,7 @@ func (m *Model) drainViewKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 			if v.cancel != nil {
 				v.cancel()
 			}
-			return m.setFlash(flashWarn, "cancelling the drain: "+v.cancelSafety())
+			return m.setFlash(components.FlashWarn, "cancelling the drain: "+v.cancelSafety())
 		}
 		return nil
 	}
@@ -499,7 +501,7 @@ func (m *Model) drainViewKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 		if k == "esc" {
 			v.abandon()
 			v.stage = drainForm
-			return m.setFlash(flashInfo, "plan cancelled")
+			return m.setFlash(components.FlashInfo, "plan cancelled")
 		}
 	case drainConfirm:
 		return m.drainConfirmKey(v, msg)
@@ -625,7 +627,7 @@ func (m *Model) drainConfirmKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 			}
 			v.typed = ""
 			v.confirmErr = "that is not the " + v.what() + " name: nothing was changed"
-			return m.setFlash(flashError, v.confirmErr)
+			return m.setFlash(components.FlashError, v.confirmErr)
 		case k == "backspace":
 			if r := []rune(v.typed); len(r) > 0 {
 				v.typed = string(r[:len(r)-1])
@@ -644,8 +646,8 @@ func (m *Model) drainConfirmKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 	// Anything else is No.
 	v.stage = drainForm
 	v.plan = nil
-	v.tbl.setRows(nil)
-	return m.setFlash(flashInfo, "not confirmed: nothing was changed")
+	v.tbl.SetRows(nil)
+	return m.setFlash(components.FlashInfo, "not confirmed: nothing was changed")
 }
 
 // closeDrain pops the drain view; after a run the queue view below
@@ -755,16 +757,16 @@ func (msg drainPlanMsg) update(m *Model) tea.Cmd {
 	if msg.err != nil {
 		v.stage = drainForm
 		v.formErr = "the plan failed: " + errText(msg.err)
-		return m.setFlash(flashError, v.formErr)
+		return m.setFlash(components.FlashError, v.formErr)
 	}
 	v.plan = msg.plan
 	v.stage = drainConfirm
 	v.typed, v.confirmErr = "", ""
-	rows := make([]row, 0, len(msg.plan.Routes))
+	rows := make([]components.Row, 0, len(msg.plan.Routes))
 	for i, r := range msg.plan.Routes {
-		rows = append(rows, row{id: itoa(i), cells: []string{safe(r.Target), fmtInt(int64(r.Count))}, nums: []float64{0, float64(r.Count)}})
+		rows = append(rows, components.Row{ID: itoa(i), Cells: []string{safe(r.Target), fmtInt(int64(r.Count))}, Nums: []float64{0, float64(r.Count)}})
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 	return nil
 }
 
@@ -870,11 +872,11 @@ func (msg drainDoneMsg) update(m *Model) tea.Cmd {
 	v.res, v.err = msg.res, msg.err
 	switch {
 	case msg.err != nil && v.cancelling:
-		return m.setFlash(flashWarn, "drain cancelled: "+v.resultLine())
+		return m.setFlash(components.FlashWarn, "drain cancelled: "+v.resultLine())
 	case msg.err != nil:
-		return m.setFlash(flashError, "drain failed: "+errText(msg.err))
+		return m.setFlash(components.FlashError, "drain failed: "+errText(msg.err))
 	}
-	return m.setFlash(flashInfo, "drain done: "+v.resultLine())
+	return m.setFlash(components.FlashInfo, "drain done: "+v.resultLine())
 }
 
 // --- drawing ----------------------------------------------------------------
@@ -884,7 +886,7 @@ func (msg drainDoneMsg) update(m *Model) tea.Cmd {
 // scrolled so that what the operator acts on is on screen at any size:
 // the field being typed into and the form's error, the planning spinner,
 // the confirmation, the progress bar and its cancel hint, the result.
-func (v *drainView) body(st *styles) []string {
+func (v *drainView) body(st *styles.Styles) []string {
 	var b textBlock
 	title := "Drain the dead letters of " + safe(v.queue) + " (vhost " + safe(v.vhost) + ")"
 	if v.kafka {
@@ -893,19 +895,19 @@ func (v *drainView) body(st *styles) []string {
 	if v.broker != "" {
 		title += " on " + safe(v.broker)
 	}
-	b.add(st.sectionTitle.Render(title))
+	b.add(st.SectionTitle.Render(title))
 	b.gap()
 	switch v.stage {
 	case drainForm, drainPlanning:
 		v.formParts(&b, st)
 		b.gap()
 		if v.formErr != "" {
-			b.keep("  " + st.flashError.Render("✗ "+v.formErr))
+			b.keep("  " + st.FlashError.Render("✗ "+v.formErr))
 		}
-		keys := st.dim.Render("  enter plans (a dry run, changes nothing) · tab/↓ next field · shift+tab/↑ previous · ←/→ change · esc cancels")
+		keys := st.Dim.Render("  enter plans (a dry run, changes nothing) · tab/↓ next field · shift+tab/↑ previous · ←/→ change · esc cancels")
 		switch {
 		case v.stage == drainPlanning:
-			b.pin("  " + v.spin.View() + " " + st.connecting.Render("planning: peeking at the messages (changes nothing)… esc cancels"))
+			b.pin("  " + v.spin.View() + " " + st.Connecting.Render("planning: peeking at the messages (changes nothing)… esc cancels"))
 		case ansi.StringWidth(keys) <= v.width:
 			b.add(keys) // narrower, the key hints below say it
 		}
@@ -953,19 +955,19 @@ func (v *drainView) hints() []key.Binding {
 // width asks), the field being edited pinned. A field's hint is dropped
 // when it does not fit on the field's line, except the focused field's,
 // which goes on a line of its own.
-func (v *drainView) formParts(b *textBlock, st *styles) {
+func (v *drainView) formParts(b *textBlock, st *styles.Styles) {
 	editing := v.stage == drainForm
 	// field adds a field's line; typed: the value is typed in (its end,
 	// the cursor, is what stays on screen), else chosen (its start).
 	field := func(f int, name, value, hint string, typed bool) {
-		line := "  " + st.fieldLabel.Render(fit(name, 8, false)) + " " + value
+		line := "  " + st.FieldLabel.Render(components.Fit(name, 8, false)) + " " + value
 		focused := v.focus == f && editing
 		if focused {
-			line = st.fieldFocus.Render("› "+fit(name, 8, false)) + " " + value
+			line = st.FieldFocus.Render("› "+components.Fit(name, 8, false)) + " " + value
 		}
 		full := line
 		if hint != "" {
-			full += "   " + st.dim.Render(hint)
+			full += "   " + st.Dim.Render(hint)
 		}
 		pin := b.pin
 		if typed {
@@ -977,7 +979,7 @@ func (v *drainView) formParts(b *textBlock, st *styles) {
 		case focused:
 			pin(line)
 			if hint != "" && v.formErr == "" { // an error says what is wanted
-				b.keep(spaces(11) + st.dim.Render(hint))
+				b.keep(components.Spaces(11) + st.Dim.Render(hint))
 			}
 		case ansi.StringWidth(full) <= v.width:
 			b.add(full)
@@ -999,7 +1001,7 @@ func (v *drainView) formParts(b *textBlock, st *styles) {
 				o = none
 			}
 			if i == cur {
-				parts[i] = st.choice.Render("[" + o + "]")
+				parts[i] = st.Choice.Render("[" + o + "]")
 			} else {
 				parts[i] = " " + o + " "
 			}
@@ -1021,7 +1023,7 @@ func (v *drainView) formParts(b *textBlock, st *styles) {
 		field(dfRate, "Rate", text(dfRate, v.rate), "at most N records/s; empty: unlimited", true)
 		field(dfSkipOversized, "Too big", choices(skipOversizedChoices, skip, ""), "records larger than their target's max.message.bytes", false)
 		b.gap()
-		b.add(st.dim.Render("  every record from where the last drain stopped (consumer group " + safe(kafkaDrainGroup(v.queue)) + "); no filter"))
+		b.add(st.Dim.Render("  every record from where the last drain stopped (consumer group " + safe(kafkaDrainGroup(v.queue)) + "); no filter"))
 		return
 	}
 	target, hint := choices(drainTargets, v.target, ""), ""
@@ -1042,7 +1044,7 @@ func (v *drainView) formParts(b *textBlock, st *styles) {
 }
 
 // planLines shows the plan as `mqops drain` prints it.
-func (v *drainView) planLines(st *styles) []string {
+func (v *drainView) planLines(st *styles.Styles) []string {
 	p := v.plan
 	if p == nil {
 		return []string{""}
@@ -1080,37 +1082,37 @@ func (v *drainView) planLines(st *styles) []string {
 		head = fmt.Sprintf("plan: %s → %s (depth %s; %s sampled, %s of them pass the filters): about %s to move",
 			safe(p.Source), safe(p.To), fmtInt(p.Depth), fmtInt(int64(p.Sampled)), fmtInt(int64(p.Selected)), fmtInt(p.Estimate))
 	}
-	lines := []string{head + st.dim.Render(filter)}
+	lines := []string{head + st.Dim.Render(filter)}
 	for _, r := range p.Routes {
 		line := fmt.Sprintf("  %6s → %s", fmtInt(int64(r.Count)), safe(r.Target))
 		switch {
 		case p.NotSampled != nil:
 			line = fmt.Sprintf("  %6s → %s", "", safe(r.Target))
 		case estimated:
-			line += st.dim.Render("  (about " + fmtInt(r.Estimate) + " of the depth)")
+			line += st.Dim.Render("  (about " + fmtInt(r.Estimate) + " of the depth)")
 		}
 		if r.Problem != "" {
-			line += "  " + st.flashError.Render("!! "+safe(r.Problem))
+			line += "  " + st.FlashError.Render("!! "+safe(r.Problem))
 		}
 		lines = append(lines, line)
 	}
 	for _, pr := range p.Problems {
-		lines = append(lines, "  "+st.flashError.Render("problem: "+safe(pr)))
+		lines = append(lines, "  "+st.FlashError.Render("problem: "+safe(pr)))
 	}
 	if p.NotSampled != nil {
-		lines = append(lines, "  "+st.flashWarn.Render("not sampled: "+safe(p.NotSampled.Reason)))
+		lines = append(lines, "  "+st.FlashWarn.Render("not sampled: "+safe(p.NotSampled.Reason)))
 	}
 	for _, n := range p.Notes {
-		lines = append(lines, "  "+st.dim.Render("note: "+safe(n)))
+		lines = append(lines, "  "+st.Dim.Render("note: "+safe(n)))
 	}
 	lines = append(lines, oversizedLines(p, st)...)
 	if p.Warning != "" {
-		lines = append(lines, "  "+st.flashWarn.Render("warning: "+safe(p.Warning)))
+		lines = append(lines, "  "+st.FlashWarn.Render("warning: "+safe(p.Warning)))
 	}
 	if estimated {
-		lines = append(lines, st.dim.Render("  the counts are of a sample, scaled to the depth: the drain moves every message that passes the filters, up to the depth planned"))
+		lines = append(lines, st.Dim.Render("  the counts are of a sample, scaled to the depth: the drain moves every message that passes the filters, up to the depth planned"))
 	} else if !p.Complete && p.NotSampled == nil {
-		lines = append(lines, st.dim.Render("  the counts are of a sample: the drain moves every message that passes the filters, up to the depth at start"))
+		lines = append(lines, st.Dim.Render("  the counts are of a sample: the drain moves every message that passes the filters, up to the depth at start"))
 	}
 	return lines
 }
@@ -1120,14 +1122,14 @@ const maxOversizedShown = 5
 
 // oversizedLines lists the records of a Kafka plan that their target
 // cannot take, and what the drain does with them.
-func oversizedLines(p *actions.DrainPlan, st *styles) []string {
+func oversizedLines(p *actions.DrainPlan, st *styles.Styles) []string {
 	if p.OversizedCount == 0 {
 		return nil
 	}
 	then := "each partition stops before its first: choose Too big: yes to skip them"
-	style := st.flashError
+	style := st.FlashError
 	if p.SkipOversized {
-		then, style = "skipped, and named in the result and the audit log", st.flashWarn
+		then, style = "skipped, and named in the result and the audit log", st.FlashWarn
 	}
 	lines := []string{"  " + style.Render(fmtInt(int64(p.OversizedCount))+" record(s) too large for their target: "+then)}
 	for i, ov := range p.Oversized {
@@ -1138,36 +1140,36 @@ func oversizedLines(p *actions.DrainPlan, st *styles) []string {
 			ov.Partition, fmtInt64(ov.Offset), fmtInt(int64(ov.Size)), fmtInt(int64(ov.Limit)), safe(ov.Target)))
 	}
 	if more := p.OversizedCount - min(len(p.Oversized), maxOversizedShown); more > 0 {
-		lines = append(lines, st.dim.Render("    … and "+fmtInt(int64(more))+" more (mqops drain --dry-run lists the first 100)"))
+		lines = append(lines, st.Dim.Render("    … and "+fmtInt(int64(more))+" more (mqops drain --dry-run lists the first 100)"))
 	}
 	return lines
 }
 
 // confirmParts adds the confirmation, its question (or the typed name)
 // pinned.
-func (v *drainView) confirmParts(b *textBlock, st *styles) {
+func (v *drainView) confirmParts(b *textBlock, st *styles.Styles) {
 	if why := v.blocked(); why != "" {
-		b.pin(st.flashError.Render(why))
-		b.keep(st.dim.Render("any key goes back to the form"))
+		b.pin(st.FlashError.Render(why))
+		b.keep(st.Dim.Render("any key goes back to the form"))
 		return
 	}
 	q := "Drain " + safe(v.plan.Summary()) + "?"
 	if !v.prod {
-		b.pinEnd(st.confirm.Render(q + " [y/N]"))
-		b.keep(st.dim.Render("y drains · any other key cancels"))
+		b.pinEnd(st.Confirm.Render(q + " [y/N]"))
+		b.keep(st.Dim.Render("y drains · any other key cancels"))
 		return
 	}
-	b.keep(st.confirm.Render(q))
-	b.pinEnd(st.confirm.Render("This is a production context: type the "+v.what()+" name ("+safe(v.queue)+") to confirm: ") + safe(v.typed) + "█")
-	b.keep(st.dim.Render("enter confirms · esc cancels"))
+	b.keep(st.Confirm.Render(q))
+	b.pinEnd(st.Confirm.Render("This is a production context: type the "+v.what()+" name ("+safe(v.queue)+") to confirm: ") + safe(v.typed) + "█")
+	b.keep(st.Dim.Render("enter confirms · esc cancels"))
 	if v.confirmErr != "" {
-		b.keep(st.flashError.Render("✗ " + v.confirmErr))
+		b.keep(st.FlashError.Render("✗ " + v.confirmErr))
 	}
 }
 
 // progressParts adds the progress of the run, its bar pinned, and how to
 // cancel it.
-func (v *drainView) progressParts(b *textBlock, st *styles) {
+func (v *drainView) progressParts(b *textBlock, st *styles.Styles) {
 	p := v.prog
 	barW := max(min(40, v.width-40), 10)
 	frac := 0.0
@@ -1175,7 +1177,7 @@ func (v *drainView) progressParts(b *textBlock, st *styles) {
 		frac = min(float64(p.Seen)/float64(p.Total), 1)
 	}
 	n := int(frac * float64(barW))
-	bar := st.barDone.Render(strings.Repeat("█", n)) + st.barLeft.Render(strings.Repeat("░", barW-n))
+	bar := st.BarDone.Render(strings.Repeat("█", n)) + st.BarLeft.Render(strings.Repeat("░", barW-n))
 	total := "?"
 	if v.progressed {
 		total = fmtInt(int64(p.Total))
@@ -1190,9 +1192,9 @@ func (v *drainView) progressParts(b *textBlock, st *styles) {
 	b.keep(fmt.Sprintf("  %s msg/s · ETA %s · elapsed %s", fmtRate(p.Rate()), fmtDuration(p.ETA()), fmtDuration(p.Elapsed)))
 	b.gap()
 	if v.cancelling {
-		b.keep(st.flashWarn.Render("  cancelling… " + v.cancelSafety()))
+		b.keep(st.FlashWarn.Render("  cancelling… " + v.cancelSafety()))
 	} else {
-		b.keep(st.dim.Render("  esc or ctrl+c cancels (safe: " + v.cancelSafety() + ")"))
+		b.keep(st.Dim.Render("  esc or ctrl+c cancels (safe: " + v.cancelSafety() + ")"))
 	}
 }
 
@@ -1240,15 +1242,15 @@ func (v *drainView) stoppedLine() string {
 }
 
 // doneParts adds the outcome, its title pinned.
-func (v *drainView) doneParts(b *textBlock, st *styles) {
-	title := st.cells[cellOK].Render("Drain finished")
+func (v *drainView) doneParts(b *textBlock, st *styles.Styles) {
+	title := st.Cells[styles.CellOK].Render("Drain finished")
 	switch {
 	case v.err != nil && v.cancelling:
-		title = st.flashWarn.Render("Drain cancelled")
+		title = st.FlashWarn.Render("Drain cancelled")
 	case v.err != nil:
-		title = st.flashError.Render("Drain failed")
+		title = st.FlashError.Render("Drain failed")
 	case v.res != nil && v.res.Failed > 0:
-		title = st.flashWarn.Render("Drain finished with failures")
+		title = st.FlashWarn.Render("Drain finished with failures")
 	}
 	b.pin(title)
 	b.keep("  " + v.resultLine())
@@ -1256,12 +1258,12 @@ func (v *drainView) doneParts(b *textBlock, st *styles) {
 		b.keep("  " + v.stoppedLine())
 	}
 	if v.err != nil {
-		b.keep("  " + st.flashError.Render("✗ "+errText(v.err)))
+		b.keep("  " + st.FlashError.Render("✗ "+errText(v.err)))
 	}
 	b.gap()
 	if v.kafka {
-		b.add(st.dim.Render("  enter or esc closes and reloads the list"))
+		b.add(st.Dim.Render("  enter or esc closes and reloads the list"))
 		return
 	}
-	b.add(st.dim.Render("  enter or esc closes and reloads the queue"))
+	b.add(st.Dim.Render("  enter or esc closes and reloads the queue"))
 }

@@ -1,11 +1,13 @@
-package tui
+// Package keys is the console's keymap: the bindings, the groups of the
+// help screen and the footer's hints are generated from it.
+package keys
 
 import "charm.land/bubbles/v2/key"
 
-// keyMap is the console's one keymap. The footer hints and the `?` help
+// Map is the console's one keymap. The footer hints and the `?` help
 // screen are generated from it, so a binding documented here is a binding
 // that works.
-type keyMap struct {
+type Map struct {
 	// Navigation
 	Up       key.Binding
 	Down     key.Binding
@@ -44,8 +46,8 @@ type keyMap struct {
 	ForceQuit key.Binding
 }
 
-func newKeyMap() keyMap {
-	return keyMap{
+func Default() Map {
+	return Map{
 		Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
 		Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup/ctrl+b", "page up")),
@@ -61,7 +63,7 @@ func newKeyMap() keyMap {
 		Peek:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "peek messages (dead-letter queue)")),
 		NextPage: key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next page of messages")),
 		PrevPage: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous page of messages")),
-		Drain:    drainBinding(),
+		Drain:    DrainBinding(),
 
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !inverts)")),
 		SortNext: key.NewBinding(key.WithKeys("s", "shift+right"), key.WithHelp("s/shift+→", "sort by next column")),
@@ -76,21 +78,21 @@ func newKeyMap() keyMap {
 	}
 }
 
-// keyGroup is a titled column of the help screen.
-type keyGroup struct {
-	title    string
-	bindings []key.Binding
+// Group is a titled column of the help screen.
+type Group struct {
+	Title    string
+	Bindings []key.Binding
 }
 
-// drainBinding is the `D` key (shifted, not ctrl-: tmux users).
-func drainBinding() key.Binding {
+// DrainBinding is the `D` key (shifted, not ctrl-: tmux users).
+func DrainBinding() key.Binding {
 	return key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "drain dead letters (RabbitMQ DLQ)"))
 }
 
 // FullHelp groups every bound binding for the help screen; an unbound one
 // (the drain key in a read-only context) is left out.
-func (k keyMap) FullHelp() []keyGroup {
-	groups := []keyGroup{
+func (k Map) FullHelp() []Group {
+	groups := []Group{
 		{"Navigation", []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}},
 		{"Views", []key.Binding{k.Open, k.Back, k.Palette, k.Pane}},
 		{"Table", []key.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Mark}},
@@ -98,20 +100,20 @@ func (k keyMap) FullHelp() []keyGroup {
 		{"General", []key.Binding{k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 	}
 	for i := range groups {
-		bound := groups[i].bindings[:0]
-		for _, b := range groups[i].bindings {
+		bound := groups[i].Bindings[:0]
+		for _, b := range groups[i].Bindings {
 			if b.Enabled() {
 				bound = append(bound, b)
 			}
 		}
-		groups[i].bindings = bound
+		groups[i].Bindings = bound
 	}
 	return groups
 }
 
 // ShortHelp is the footer's hint line, most useful first, with shorter
 // descriptions; the footer cuts it to the terminal width.
-func (k keyMap) ShortHelp() []key.Binding {
+func (k Map) ShortHelp() []key.Binding {
 	short := func(b key.Binding, keys, desc string) key.Binding {
 		b.SetHelp(keys, desc)
 		return b
