@@ -1,7 +1,6 @@
 package tui
 
 import (
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/mqops/mqops/tui/components"
 )
@@ -10,7 +9,7 @@ import (
 // it is typed; enter keeps it, esc clears it.
 func (m *Model) filterKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case key.Matches(msg, m.keys.Back):
+	case m.keys.Back.Matches(msg):
 		m.top().focused().ClearFilter()
 		m.closeFilter()
 		return nil

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 )
 
 // View draws the frame: header, breadcrumbs, the view's summary and body,
@@ -355,60 +356,11 @@ type keyHinter interface {
 	hints() []key.Binding
 }
 
-// hintLine is the most useful keys, as many as fit. `? help` is kept
-// whatever the width: when the hints do not all fit, the others make room
-// for it.
+// hintLine is the keys of the mode and the stage on screen, as many as
+// fit: when they do not all fit, the least useful go first and `? help`
+// stays (keys.Fit).
 func (m *Model) hintLine(w int) string {
-	var hints []key.Binding
-	if kh, ok := m.top().(keyHinter); ok && m.mode == modeNormal {
-		hints = kh.hints()
-	}
-	if hints == nil {
-		hints = m.keys.ShortHelp()
-	}
-	width := func(b key.Binding) int { return ansi.StringWidth(b.Help().Key) + 1 + ansi.StringWidth(b.Help().Desc) }
-	total, help := 0, -1
-	for i, k := range hints {
-		if i > 0 {
-			total += 2
-		}
-		total += width(k)
-		if k.Help().Key == m.keys.Help.Help().Key {
-			help = i
-		}
-	}
-	reserve := 0
-	if total > w && help >= 0 {
-		reserve = width(hints[help]) + 2
-	}
-	var b strings.Builder
-	used := 0
-	add := func(k key.Binding) {
-		if used > 0 {
-			b.WriteString("  ")
-			used += 2
-		}
-		h := k.Help()
-		b.WriteString(m.st.HintKeyInk.Paint(h.Key) + " " + m.st.HintDescInk.Paint(h.Desc))
-		used += width(k)
-	}
-	for i, k := range hints {
-		if reserve > 0 && i == help {
-			continue
-		}
-		pw := width(k)
-		if used > 0 {
-			pw += 2
-		}
-		if used+pw > w-reserve {
-			break
-		}
-		add(k)
-	}
-	if reserve > 0 {
-		add(hints[help])
-	}
-	return b.String()
+	return keys.Footer(m.footerKeys(), w, &m.st)
 }
 
 func (m *Model) bottomLine(w int) string {

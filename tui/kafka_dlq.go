@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -150,6 +151,15 @@ func (v *kafkaDLTView) open() (view, bool)              { return v.peek() }
 func (v *kafkaDLTView) layout(width, height int)        { v.tbl.SetSize(width, height) }
 func (v *kafkaDLTView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
+// keys: p (and enter) peek at the records, D drains the topic.
+func (v *kafkaDLTView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{
+		k.Peek.With("peek at the records (nothing is committed)", "peek"),
+		k.Open.With("peek at the records", "").WithPriority(-1),
+		k.Drain,
+	}
+}
+
 // peek opens the topic's records.
 func (v *kafkaDLTView) peek() (view, bool) { return newKafkaPeekView(v.topic, v.depth), true }
 
@@ -278,6 +288,9 @@ func (v *kafkaPeekView) build(*dataset, *styles.Styles) {}
 func (v *kafkaPeekView) builtGen() uint64               { return 0 }
 func (v *kafkaPeekView) open() (view, bool)             { return nil, false }
 func (v *kafkaPeekView) noun() string                   { return v.peekPanes.noun("records") }
+
+// keys: ] and [ turn the pages, tab switches the pane.
+func (v *kafkaPeekView) keys(k *keys.Map) []keys.Binding { return v.pageKeys(k, "record") }
 
 func (v *kafkaPeekView) loadFrom(o *Options) func(context.Context) (any, error) {
 	src, topic, page := o.KafkaDLQ, v.topic, v.want

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -207,10 +206,13 @@ func New(o Options) *Model {
 	m.palette.ShowSuggestions = true
 	m.palette.SetSuggestions(paletteSuggestions(o.Contexts))
 	m.filter = components.NewInput("/", m.st.Prompt)
+	if o.ReadOnly {
+		m.keys.ReadOnly() // the keys that change a broker are absent
+	}
 	if !m.canDrain() {
-		m.keys.Drain = key.Binding{} // absent, not merely disabled
+		m.keys.Drain.Unbind() // absent, not merely disabled
 	} else {
-		m.keys.Drain.SetHelp("D", o.drainHelp())
+		m.keys.Drain = m.keys.Drain.With(o.drainHelp(), "")
 	}
 	switch o.StartView {
 	case "topics", "topic", "t":
@@ -336,7 +338,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if cmd, ok := m.localKey(msg); ok {
 		return cmd // the drain and audit views (view_drain.go, view_audit.go)
 	}
-	if key.Matches(msg, m.keys.ForceQuit) {
+	if m.keys.ForceQuit.Matches(msg) {
 		return m.quit()
 	}
 	switch m.mode {
@@ -346,78 +348,69 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.filterKey(msg)
 	case modeHelp:
 		switch {
-		case key.Matches(msg, m.keys.Back, m.keys.Help, m.keys.Quit):
+		case keys.Matches(msg, m.keys.Back, m.keys.Help, m.keys.Quit):
 			m.mode = modeNormal
-		case key.Matches(msg, m.keys.Down, m.keys.PageDown):
+		case keys.Matches(msg, m.keys.Down, m.keys.PageDown):
 			// the last line of a scrolled help says there is more
 			m.helpOff = min(m.helpOff+1, max(0, len(m.helpLines(m.width))-(m.height-chromeLines-1)))
-		case key.Matches(msg, m.keys.Up, m.keys.PageUp):
+		case keys.Matches(msg, m.keys.Up, m.keys.PageUp):
 			m.helpOff = max(0, m.helpOff-1)
-		case key.Matches(msg, m.keys.Top):
+		case m.keys.Top.Matches(msg):
 			m.helpOff = 0
 		}
 		return nil
 	}
 
-	k := m.keys
+	// The view's own keys first: only what it declares works there.
+	for _, b := range m.viewKeys() {
+		if b.Matches(msg) {
+			return m.viewKey(b)
+		}
+	}
+	k := &m.keys
 	t := m.top().focused()
 	switch {
-	case key.Matches(msg, k.Quit):
+	case k.Quit.Matches(msg):
 		if len(m.stack) == 1 {
 			return m.quit()
 		}
 		return m.setFlash(components.FlashInfo, "q quits from the top view; esc goes back")
-	case key.Matches(msg, k.Help):
+	case k.Help.Matches(msg):
 		m.mode, m.helpOff = modeHelp, 0
-	case key.Matches(msg, k.Palette):
+	case k.Palette.Matches(msg):
 		m.mode = modePalette
 		m.palette.Reset()
 		return m.palette.Focus()
-	case key.Matches(msg, k.Filter):
+	case k.Filter.Matches(msg):
 		m.mode = modeFilter
 		m.filter.SetValue(t.FilterText())
 		m.filter.CursorEnd()
 		m.filterErr = nil
 		return m.filter.Focus()
-	case key.Matches(msg, k.Back):
+	case k.Back.Matches(msg):
 		return m.back()
-	case key.Matches(msg, k.Open):
-		if !m.hasData(m.top()) {
-			return nil
-		}
-		if next, ok := m.top().open(); ok {
-			return m.push(next)
-		}
-	case key.Matches(msg, k.Refresh):
+	case k.Refresh.Matches(msg):
 		return m.refreshNow()
-	case key.Matches(msg, k.Up):
+	case k.Up.Matches(msg):
 		t.Move(-1)
-	case key.Matches(msg, k.Down):
+	case k.Down.Matches(msg):
 		t.Move(1)
-	case key.Matches(msg, k.PageUp):
+	case k.PageUp.Matches(msg):
 		t.PageUp()
-	case key.Matches(msg, k.PageDown):
+	case k.PageDown.Matches(msg):
 		t.PageDown()
-	case key.Matches(msg, k.Top):
+	case k.Top.Matches(msg):
 		t.Top()
-	case key.Matches(msg, k.Bottom):
+	case k.Bottom.Matches(msg):
 		t.Bottom()
-	case key.Matches(msg, k.SortNext):
+	case k.SortNext.Matches(msg):
 		t.CycleSort(1)
-	case key.Matches(msg, k.SortPrev):
+	case k.SortPrev.Matches(msg):
 		t.CycleSort(-1)
-	case key.Matches(msg, k.SortRev):
+	case k.SortRev.Matches(msg):
 		t.ReverseSort()
-	case key.Matches(msg, k.Mark):
-		t.ToggleMark()
-	case key.Matches(msg, k.Pane):
-		m.top().togglePane()
-	case key.Matches(msg, k.Peek):
-		return m.peekKey()
-	case key.Matches(msg, k.NextPage):
-		return m.pageKey(1)
-	case key.Matches(msg, k.PrevPage):
-		return m.pageKey(-1)
+	default:
+		return m.elsewhere(msg)
 	}
 	return nil
 }

@@ -365,11 +365,14 @@ func TestMissingValuesSortLast(t *testing.T) {
 	}
 }
 
+// TestMarks: the lists whose marks feed an action (:queues, :dlq: p and D)
+// offer space; the others do not.
 func TestMarks(t *testing.T) {
-	h := loaded(t, Options{})
-	h.selectRow("billing")
+	h := rabbitHarness(t, newFakeRabbit())
+	dlq, invoices := queueKey("/", "orders.dlq"), queueKey("billing", "invoices.dead-letter")
+	h.selectRow(dlq)
 	h.keys("space")
-	h.selectRow("shipping")
+	h.selectRow(invoices)
 	h.keys("space")
 	tbl := h.m.top().focused()
 	if tbl.MarkedCount() != 2 {
@@ -383,10 +386,17 @@ func TestMarks(t *testing.T) {
 	if tbl.MarkedCount() != 2 {
 		t.Fatalf("marks after refresh = %d", tbl.MarkedCount())
 	}
-	h.selectRow("billing")
+	h.selectRow(dlq)
 	h.keys("space")
 	if tbl.MarkedCount() != 1 {
 		t.Fatalf("unmark: %d", tbl.MarkedCount())
+	}
+	// The groups' marks would feed nothing (yet): no marks there.
+	g := loaded(t, Options{})
+	g.selectRow("billing")
+	g.keys("space")
+	if n := g.m.top().focused().MarkedCount(); n != 0 || strings.Contains(g.screen(), "mark") {
+		t.Errorf("the groups view offers marks (%d marked):\n%s", n, g.screen())
 	}
 }
 
@@ -577,7 +587,7 @@ func TestHelp(t *testing.T) {
 	// Every binding of the keymap is in the help screen.
 	h.keys("?")
 	screen := h.screen()
-	for _, g := range h.m.keys.FullHelp() {
+	for _, g := range h.m.helpGroups() {
 		for _, b := range g.Bindings {
 			if !strings.Contains(screen, b.Help().Desc) {
 				t.Errorf("help lacks %q", b.Help().Desc)

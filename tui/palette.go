@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/mqops/mqops/tui/components"
 )
@@ -54,7 +53,7 @@ func paletteSuggestions(contexts []string) []string {
 
 func (m *Model) paletteKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case key.Matches(msg, m.keys.Back):
+	case m.keys.Back.Matches(msg):
 		m.closePalette()
 		return nil
 	case msg.String() == "enter":

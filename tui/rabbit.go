@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -258,7 +257,7 @@ func (m *Model) peekKey() tea.Cmd {
 // operator's yes before reading a page that costs delivery attempts: y
 // reads it, any other key reads nothing.
 func (m *Model) peekAskKey(v *peekView, msg tea.KeyPressMsg) tea.Cmd {
-	if key.Matches(msg, m.keys.ForceQuit) {
+	if m.keys.ForceQuit.Matches(msg) {
 		return m.quit()
 	}
 	if k := msg.String(); k == "y" || k == "Y" {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -99,6 +100,11 @@ func (v *auditView) body(st *styles.Styles) []string {
 		return nil // the summary says why
 	}
 	return v.tbl.View(st, true)
+}
+
+// keys: enter opens the entry.
+func (v *auditView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Open.With("open the entry: every field, its plan and result", "entry")}
 }
 
 func (v *auditView) open() (view, bool) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -67,6 +68,16 @@ func (v *dlqView) togglePane() bool                { return false }
 func (v *dlqView) open() (view, bool)              { return v.peek() }
 func (v *dlqView) layout(width, height int)        { v.tbl.SetSize(width, height) }
 func (v *dlqView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: p (and enter) peek at the messages, D drains them (the selected
+// group's origin and reason prefill the form).
+func (v *dlqView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{
+		k.Peek.With("peek at the messages (nothing is consumed)", "peek"),
+		k.Open.With("peek at the messages", "").WithPriority(-1),
+		k.Drain.With(k.Drain.Help().Desc+"; the selected group's origin and reason prefill the form", ""),
+	}
+}
 
 // peek opens the queue's messages.
 func (v *dlqView) peek() (view, bool) { return newPeekView(v.vhost, v.name, v.depth), true }
@@ -353,6 +364,17 @@ func (v *dlqListView) selected() (q backends.Queue, isQueue bool, d backends.Kaf
 func (v *dlqListView) selectedQueue() (backends.Queue, bool) {
 	q, ok, _, _ := v.selected()
 	return q, ok
+}
+
+// keys: enter opens the dead-letter groups, p peeks, D drains: the
+// selected row, or the marked ones (marks feed them).
+func (v *dlqListView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{
+		k.Open.With("open the dead-letter groups of the queue or topic", "groups"),
+		k.Peek.With("peek at the messages or records (nothing is consumed nor committed)", "peek"),
+		k.Drain,
+		k.Mark.With("mark / unmark the row (p and D act on the marked)", "mark"),
+	}
 }
 
 // open goes to the dead-letter groups of the selected queue or topic.

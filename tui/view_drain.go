@@ -60,10 +60,11 @@ type localView interface {
 // the tag it carries and is dropped when that view is gone.
 type localMsg interface{ update(m *Model) tea.Cmd }
 
-// canDrain says whether the drain exists in this console.
+// canDrain says whether this console has what a drain needs (a read-only
+// context has no drain key: keys.Map.ReadOnly).
 func (m *Model) canDrain() bool {
 	// no audit log, no drain: an action that cannot be audited does not start
-	return (m.opts.Drainer != nil || m.opts.KafkaDrainer != nil) && !m.opts.ReadOnly && m.opts.Audit != nil
+	return (m.opts.Drainer != nil || m.opts.KafkaDrainer != nil) && m.opts.Audit != nil
 }
 
 // drainHelp is the help line of the `D` key: the backends it drains.
@@ -87,7 +88,7 @@ func (m *Model) nextLocalSeq() uint64 {
 }
 
 // localKey gives the keys to the drain view when it is on top (it takes
-// them all: the form is typed into), and handles `D` and the audit view's
+// them all: the form is typed into), and handles the audit view's
 // own keys. ok is false when the key is not theirs.
 func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if m.mode != modeNormal {
@@ -98,9 +99,6 @@ func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	}
 	if v, ok := m.top().(*peekView); ok && v.asking() {
 		return m.peekAskKey(v, msg), true // the peek's question takes the next key
-	}
-	if key.Matches(msg, m.keys.Drain) {
-		return m.openDrain(), true
 	}
 	return m.auditKey(msg)
 }
@@ -171,7 +169,7 @@ func (m *Model) kafkaDrainSource() (string, bool) {
 
 // openDrain is the `D` key.
 func (m *Model) openDrain() tea.Cmd {
-	if !m.canDrain() {
+	if !m.canDrain() || !m.keys.Drain.Bound() {
 		return nil
 	}
 	if topic, ok := m.kafkaDrainSource(); ok {
@@ -478,7 +476,7 @@ func (m *Model) drainViewKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 	if v.stage == drainRunning {
 		// Cancel is safe and asks nothing: the backend requeues every
 		// message the target did not confirm.
-		if k == "esc" || key.Matches(msg, m.keys.ForceQuit) {
+		if k == "esc" || m.keys.ForceQuit.Matches(msg) {
 			if v.cancelling {
 				return nil
 			}
@@ -490,7 +488,7 @@ func (m *Model) drainViewKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	if key.Matches(msg, m.keys.ForceQuit) {
+	if m.keys.ForceQuit.Matches(msg) {
 		v.abandon()
 		return m.quit()
 	}

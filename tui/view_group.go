@@ -7,6 +7,7 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -64,6 +65,11 @@ func (v *groupView) summary(width int) []string { return v.sum.Wrap(width) }
 func (v *groupView) layout(width, height int) { v.tbl.SetSize(width, height) }
 
 func (v *groupView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: enter opens the topic of the selected partition.
+func (v *groupView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Open.With("open the topic of the selected partition", "topic")}
+}
 
 // open goes to the topic of the selected partition.
 func (v *groupView) open() (view, bool) {

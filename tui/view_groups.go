@@ -6,6 +6,7 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -60,6 +61,11 @@ func (v *groupsView) togglePane() bool           { return false }
 func (v *groupsView) layout(width, height int) { v.tbl.SetSize(width, height) }
 
 func (v *groupsView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: enter opens the group.
+func (v *groupsView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Open.With("open the group: its partitions, lag and members", "group")}
+}
 
 func (v *groupsView) open() (view, bool) {
 	r, ok := v.tbl.Selected()

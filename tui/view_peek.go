@@ -15,6 +15,7 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -70,6 +71,19 @@ func (p *peekPanes) focused() *components.Table {
 func (p *peekPanes) togglePane() bool {
 	p.onDetail = !p.onDetail
 	return true
+}
+
+// keys are the peek views': the pages and the panes.
+func (p *peekPanes) pageKeys(k *keys.Map, item string) []keys.Binding {
+	pane := k.Pane.With("switch pane: the list / the selected "+item, item)
+	if p.onDetail {
+		pane = pane.With("", "list")
+	}
+	return []keys.Binding{
+		k.NextPage.With("next page of "+item+"s", "next page"),
+		k.PrevPage.With("previous page", "previous"),
+		pane,
+	}
 }
 
 func (p *peekPanes) summary(width int) []string { return p.sum.Wrap(width) }
@@ -261,6 +275,9 @@ func (v *peekView) build(*dataset, *styles.Styles) {}
 func (v *peekView) builtGen() uint64               { return 0 }
 func (v *peekView) open() (view, bool)             { return nil, false }
 func (v *peekView) noun() string                   { return v.peekPanes.noun("messages") }
+
+// keys: ] and [ turn the pages, tab switches the pane.
+func (v *peekView) keys(k *keys.Map) []keys.Binding { return v.pageKeys(k, "message") }
 
 // asking says the view waits for the operator's yes to read a page.
 func (v *peekView) asking() bool { return v.ask >= 0 }

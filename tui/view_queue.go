@@ -10,6 +10,7 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -17,6 +18,7 @@ import (
 // consumers, from one QueueDetail call.
 type queueView struct {
 	vhost, name string // raw, as the broker spells them
+	dlq         bool   // the list it was opened from detected a dead-letter queue
 	st          rabbitState
 	tbl         *components.Table
 	sum         components.Summary
@@ -52,6 +54,14 @@ func (v *queueView) togglePane() bool                { return false }
 func (v *queueView) open() (view, bool)              { return nil, false }
 func (v *queueView) layout(width, height int)        { v.tbl.SetSize(width, height) }
 func (v *queueView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: D drains the queue when it is a dead-letter queue.
+func (v *queueView) keys(k *keys.Map) []keys.Binding {
+	if !v.dlq {
+		return nil
+	}
+	return []keys.Binding{k.Drain}
+}
 
 func (v *queueView) load(src RabbitSource) func(context.Context) (any, error) {
 	vhost, name := v.vhost, v.name

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -125,6 +126,18 @@ func (v *queuesView) selectedQueue() (backends.Queue, bool) {
 	return q, ok
 }
 
+// keys: enter opens the queue; p and D act on a dead-letter queue, or on
+// the marked ones (marks feed them).
+func (v *queuesView) keys(k *keys.Map) []keys.Binding {
+	own := []keys.Binding{k.Open.With("open the queue: arguments, policy, bindings, consumers", "queue")}
+	if q, ok := v.selectedQueue(); ok && q.IsDLQ || v.tbl.MarkedCount() > 0 {
+		own = append(own,
+			k.Peek.With("peek at the messages of the dead-letter queue (nothing is consumed)", "peek"),
+			k.Drain)
+	}
+	return append(own, k.Mark.With("mark / unmark the queue (p and D act on the marked)", "mark"))
+}
+
 // open goes to the queue's detail, or, in the DLQ list, to its dead-letter
 // groups.
 func (v *queuesView) open() (view, bool) {
@@ -135,7 +148,9 @@ func (v *queuesView) open() (view, bool) {
 	if v.dlqOnly {
 		return newDLQView(q), true
 	}
-	return newQueueView(q.Vhost, q.Name), true
+	qv := newQueueView(q.Vhost, q.Name)
+	qv.dlq = q.IsDLQ
+	return qv, true
 }
 
 // peek opens the messages of the selected dead-letter queue.

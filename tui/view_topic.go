@@ -7,6 +7,7 @@ import (
 
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -128,6 +129,15 @@ func (v *topicView) body(st *styles.Styles) []string {
 		lines = append(lines, v.groups.View(st, v.onGroups)...)
 	}
 	return lines
+}
+
+// keys: tab switches the pane; enter opens a group of the lower pane.
+func (v *topicView) keys(k *keys.Map) []keys.Binding {
+	pane := k.Pane.With("switch pane: partitions / consumer groups", "groups")
+	if !v.onGroups {
+		return []keys.Binding{pane}
+	}
+	return []keys.Binding{k.Open.With("open the selected consumer group", "group"), pane.With("", "partitions")}
 }
 
 // open goes to the selected consumer group of the lower pane.

@@ -6,6 +6,7 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -50,6 +51,11 @@ func (v *topicsView) togglePane() bool           { return false }
 func (v *topicsView) layout(width, height int) { v.tbl.SetSize(width, height) }
 
 func (v *topicsView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: enter opens the topic.
+func (v *topicsView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Open.With("open the topic: its partitions and consumer groups", "topic")}
+}
 
 func (v *topicsView) open() (view, bool) {
 	r, ok := v.tbl.Selected()

@@ -399,6 +399,16 @@ func (t *Table) AddColumn(c Column) {
 	t.laidW = -1
 }
 
+// Sortable reports whether a column sorts (s, S).
+func (t *Table) Sortable() bool {
+	for _, c := range t.cols {
+		if !c.Plain && !c.NoSort {
+			return true
+		}
+	}
+	return false
+}
+
 // Columns is how many columns the table has.
 func (t *Table) Columns() int { return len(t.cols) }
 
