@@ -46,7 +46,7 @@ func BenchmarkGroupDetail20000Refresh(b *testing.B) {
 		m.startRefresh()
 		s := *snap
 		s.TakenAt = t0.Add(time.Duration(i+1) * 5 * time.Second)
-		m.Update(snapshotMsg{tag: m.refresh.tag, snap: &s})
+		m.Update(loadedMsg{tag: m.refresh.tag, apply: applySnapshot(&s)})
 	}
 }
 

@@ -59,9 +59,9 @@ func (m *Model) render() string {
 // header that shows anything else.
 func (m *Model) headerLine(w int) string {
 	name := safe(orDash(m.opts.Context))
-	cluster := m.cluster
-	if rv, ok := m.top().(rabbitView); ok {
-		cluster = m.viewBrokers(rv)
+	cluster := ""
+	if s := m.sourceOf(m.top()); s != nil {
+		cluster = s.broker
 	}
 	var status []string
 	if hv, ok := m.top().(headerView); ok {
@@ -139,18 +139,14 @@ func fits(left, right string, w int) bool {
 	return lw+1+ansi.StringWidth(right) <= w
 }
 
-// headerView is a view that is about neither the Kafka snapshot nor a
-// RabbitMQ load (a drain, the audit log): its header names its own broker
-// and state instead of the cluster's refresh state. The state comes from
-// its longest form to its shortest, as statusVariants.
+// headerView is a view whose header says something else than the state
+// of a load (a drain: its broker and its stage). The state comes from its
+// longest form to its shortest, as statusVariants.
 type headerView interface {
 	header(m *Model) (cluster string, status []string)
 }
 
-var (
-	_ headerView = (*drainView)(nil)
-	_ headerView = (*auditView)(nil)
-)
+var _ headerView = (*drainView)(nil)
 
 // statusVariants is the refresh state at the right of the header, from
 // its longest form to its shortest (which may be ""): a narrow header
@@ -158,22 +154,9 @@ var (
 // alone, it is the shortest form.
 func (m *Model) statusVariants() []string {
 	r := &m.refresh
-	var vs []string
-	if rv, ok := m.top().(rabbitView); ok {
-		vs = m.rabbitStatus(rv)
-	} else {
-		switch {
-		case m.opts.Kafka == nil:
-			vs = []string{m.st.Dim.Render("no Kafka configured"), m.st.Dim.Render("no Kafka"), ""}
-		case m.data.snap == nil && r.lastErr != nil:
-			vs = []string{m.st.FlashError.Render("unreachable"), ""}
-		case m.data.snap == nil:
-			vs = []string{m.st.Dim.Render("connecting…"), ""}
-		case r.lastErr != nil:
-			vs = m.staleStatus(r.lastOK)
-		default:
-			vs = m.refreshedStatus(r.lastOK)
-		}
+	vs := []string{""}
+	if s := m.sourceOf(m.top()); s != nil {
+		vs = m.statusOf(s)
 	}
 	if !r.inFlight {
 		return vs
@@ -323,30 +306,12 @@ func clipAll(lines []string, w, h int) []string {
 	return out
 }
 
-// placeholder is the body before the first snapshot arrives.
+// placeholder is the body before the view's first data arrive.
 func (m *Model) placeholder() []string {
-	if rv, ok := m.top().(rabbitView); ok {
-		return m.rabbitPlaceholder(rv)
+	if s := m.sourceOf(m.top()); s != nil {
+		return m.placeholderOf(s)
 	}
-	cluster := safe(orDash(m.cluster))
-	switch {
-	case m.opts.Kafka == nil:
-		return []string{"", "  " + m.st.FlashWarn.Render("No Kafka cluster is configured for context "+safe(orDash(m.opts.Context))+".")}
-	case m.refresh.lastErr != nil:
-		lines := []string{"",
-			"  " + m.st.FlashError.Render("Cannot load "+cluster+":"),
-			"  " + m.st.FlashError.Render(errText(m.refresh.lastErr)),
-			"",
-		}
-		if m.refresh.inFlight {
-			lines = append(lines, "  "+m.spinner.View()+" "+m.st.Connecting.Render("retrying…"))
-		} else {
-			wait := max(m.refresh.nextAt.Sub(m.now()), 0)
-			lines = append(lines, "  "+m.st.Dim.Render("retrying in "+fmtDuration(wait)+" (attempt "+fmtInt(int64(m.refresh.failures+1))+"); r retries now"))
-		}
-		return lines
-	}
-	return []string{"", "  " + m.spinner.View() + " " + m.st.Connecting.Render("connecting to "+cluster+"…")}
+	return nil
 }
 
 // keyHinter is a view that takes the keys itself (the drain view, a

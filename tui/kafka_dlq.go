@@ -3,7 +3,6 @@ package tui
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -17,101 +16,18 @@ import (
 
 // The Kafka dead-letter views: the dead-letter groups of a topic
 // (kafkaDLTView) and a paged peek at its records (kafkaPeekView), opened
-// from :dlq (dlqListView, view_dlq.go). They load through the RabbitMQ
-// views' machinery (rabbit.go) with their own source, Options.KafkaDLQ:
-// one request in flight, tagged results, loaded when opened, on a page turn
-// and on `r`. Reading records commits nothing.
-
-// sourcedView is a rabbitView that does not load from Options.Rabbit alone:
-// :dlq (RabbitMQ and Kafka) and the Kafka dead-letter views.
-type sourcedView interface {
-	rabbitView
-	// configured reports whether one of the view's sources is configured.
-	configured(o *Options) bool
-	// loadFrom returns the call that fetches the view's data from the
-	// configured sources, nil when none is; it captures values, never the
-	// view.
-	loadFrom(o *Options) func(context.Context) (any, error)
-	// unconfigured says how to configure a source.
-	unconfigured() string
-	// brokers names the view's brokers in the header.
-	brokers(rabbit, kafka string) string
-}
-
-// loader is the call that loads rv, nil when its source is not configured.
-func (m *Model) loader(rv rabbitView) func(context.Context) (any, error) {
-	if sv, ok := rv.(sourcedView); ok {
-		return sv.loadFrom(&m.opts)
-	}
-	if m.opts.Rabbit == nil {
-		return nil
-	}
-	return rv.load(m.opts.Rabbit)
-}
-
-// sourceConfigured reports whether rv has a source to load from.
-func (m *Model) sourceConfigured(rv rabbitView) bool {
-	if sv, ok := rv.(sourcedView); ok {
-		return sv.configured(&m.opts)
-	}
-	return m.opts.Rabbit != nil
-}
-
-// unconfiguredText says how to configure rv's source.
-func (m *Model) unconfiguredText(rv rabbitView) string {
-	if sv, ok := rv.(sourcedView); ok {
-		return sv.unconfigured()
-	}
-	if m.opts.NoRabbit != "" {
-		return m.opts.NoRabbit
-	}
-	return noRabbitText
-}
-
-// viewBrokers names rv's brokers for the header and messages.
-func (m *Model) viewBrokers(rv rabbitView) string {
-	if sv, ok := rv.(sourcedView); ok {
-		kafka := ""
-		if m.opts.KafkaDLQ != nil {
-			kafka = m.cluster
-		}
-		return sv.brokers(m.rabbitName(), kafka)
-	}
-	return m.rabbitName()
-}
-
-var errNoKafkaDLQ = errors.New("no Kafka configured")
-
-// kafkaOnly is the sourcedView part of the views that read Kafka only.
-type kafkaOnly struct{}
-
-func (kafkaOnly) configured(o *Options) bool { return o.KafkaDLQ != nil }
-func (kafkaOnly) brokers(_, kafka string) string {
-	return kafka
-}
-
-// perCallBounded: the Kafka client bounds each request by the timeout and
-// gives up at once on a broker that stops answering; a sample or a page of
-// a big topic is read whole.
-
-func (kafkaOnly) unconfigured() string {
-	return "no Kafka configured: set kafka.brokers in the context or pass --brokers"
-}
-
-// load is not used: the Kafka views load through loadFrom.
-func (kafkaOnly) load(RabbitSource) func(context.Context) (any, error) {
-	return func(context.Context) (any, error) { return nil, errNoKafkaDLQ }
-}
+// from :dlq (dlqListView, view_dlq.go). Their source is Options.KafkaDLQ
+// (data.go): loaded when opened, on a page turn and on `r`. Reading
+// records commits nothing.
 
 // --- dead-letter groups of a topic -----------------------------------------
 
 // kafkaDLTView is one dead-letter topic: its first records (dlqSample)
 // grouped by original topic and exception class. Enter and `p` peek.
 type kafkaDLTView struct {
-	kafkaOnly
 	topic string
 	depth int64 // records when the list was loaded, until the sample says
-	st    rabbitState
+	st    loadState
 	tbl   *components.Table
 	sum   components.Summary
 }
@@ -140,10 +56,6 @@ func (v *kafkaDLTView) id() string                      { return "kdlt/" + v.top
 func (v *kafkaDLTView) crumb() string                   { return safe(v.topic) }
 func (v *kafkaDLTView) noun() string                    { return "groups" }
 func (v *kafkaDLTView) what() string                    { return "dead letters of " + safe(v.topic) }
-func (v *kafkaDLTView) rabbit() *rabbitState            { return &v.st }
-func (v *kafkaDLTView) periodic() bool                  { return false }
-func (v *kafkaDLTView) build(*dataset, *styles.Styles)  {}
-func (v *kafkaDLTView) builtGen() uint64                { return 0 }
 func (v *kafkaDLTView) focused() *components.Table      { return v.tbl }
 func (v *kafkaDLTView) summary(width int) []string      { return v.sum.Wrap(width) }
 func (v *kafkaDLTView) togglePane() bool                { return false }
@@ -163,25 +75,17 @@ func (v *kafkaDLTView) keys(k *keys.Map) []keys.Binding {
 // peek opens the topic's records.
 func (v *kafkaDLTView) peek() (view, bool) { return newKafkaPeekView(v.topic, v.depth), true }
 
-func (v *kafkaDLTView) loadFrom(o *Options) func(context.Context) (any, error) {
-	src, topic := o.KafkaDLQ, v.topic
-	if src == nil {
-		return nil
-	}
-	return func(ctx context.Context) (any, error) {
-		s, err := src.DeadLetterSummary(ctx, topic, dlqSample)
-		if err != nil || s == nil {
-			return nil, err
-		}
-		return s, nil
-	}
+// source: the sample of the topic's records, when opened and on `r`.
+func (v *kafkaDLTView) source(m *Model) source {
+	topic := v.topic
+	return m.kafkaDLQSource(v.what(), &v.st, func(src backends.KafkaDeadLetters) fetchFunc {
+		return fetching(func(ctx context.Context) (*backends.KafkaDeadLetterSummary, error) {
+			return src.DeadLetterSummary(ctx, topic, dlqSample)
+		}, v.apply)
+	})
 }
 
-func (v *kafkaDLTView) apply(res any, _ time.Time, st *styles.Styles) notice {
-	s, _ := res.(*backends.KafkaDeadLetterSummary)
-	if s == nil {
-		return notice{}
-	}
+func (v *kafkaDLTView) apply(s *backends.KafkaDeadLetterSummary, _ time.Time, st *styles.Styles) notice {
 	v.depth = max(s.Messages, int64(s.Sampled))
 	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	sampled := "sampled " + fmtInt(int64(s.Sampled)) + " of " + fmtInt(v.depth) + " records"
@@ -232,7 +136,6 @@ func (v *kafkaDLTView) apply(res any, _ time.Time, st *styles.Styles) notice {
 // where the previous one ended in each partition; `[` goes back through the
 // pages seen.
 type kafkaPeekView struct {
-	kafkaOnly
 	peekPanes
 	topic string
 	total int64 // records when opened (0: unknown)
@@ -240,7 +143,7 @@ type kafkaPeekView struct {
 	// starts[page+1] is known once page is shown.
 	starts []map[int32]int64
 	pageCursor
-	st rabbitState
+	st loadState
 }
 
 // kafkaPage is one page of records.
@@ -279,32 +182,29 @@ func newKafkaPeekView(topic string, total int64) *kafkaPeekView {
 	return &kafkaPeekView{peekPanes: panes, topic: topic, total: total, starts: []map[int32]int64{nil}}
 }
 
-func (v *kafkaPeekView) id() string                     { return "kpeek/" + v.topic }
-func (v *kafkaPeekView) crumb() string                  { return "peek" }
-func (v *kafkaPeekView) what() string                   { return "records of " + safe(v.topic) }
-func (v *kafkaPeekView) rabbit() *rabbitState           { return &v.st }
-func (v *kafkaPeekView) periodic() bool                 { return false }
-func (v *kafkaPeekView) build(*dataset, *styles.Styles) {}
-func (v *kafkaPeekView) builtGen() uint64               { return 0 }
-func (v *kafkaPeekView) open() (view, bool)             { return nil, false }
-func (v *kafkaPeekView) noun() string                   { return v.peekPanes.noun("records") }
+func (v *kafkaPeekView) id() string         { return "kpeek/" + v.topic }
+func (v *kafkaPeekView) crumb() string      { return "peek" }
+func (v *kafkaPeekView) what() string       { return "records of " + safe(v.topic) }
+func (v *kafkaPeekView) open() (view, bool) { return nil, false }
+func (v *kafkaPeekView) noun() string       { return v.peekPanes.noun("records") }
 
 // keys: ] and [ turn the pages, tab switches the pane.
 func (v *kafkaPeekView) keys(k *keys.Map) []keys.Binding { return v.pageKeys(k, "record") }
 
-func (v *kafkaPeekView) loadFrom(o *Options) func(context.Context) (any, error) {
-	src, topic, page := o.KafkaDLQ, v.topic, v.want
-	if src == nil {
-		return nil
-	}
+// source: the page asked for, read from where the previous one ended in
+// each partition (no consumer group, nothing committed).
+func (v *kafkaPeekView) source(m *Model) source {
+	topic, page := v.topic, v.want
 	from := v.starts[min(page, len(v.starts)-1)]
-	return func(ctx context.Context) (any, error) {
-		recs, err := src.ReadRecords(ctx, topic, from, peekPageSize)
-		if err != nil {
-			return nil, err
-		}
-		return &kafkaPage{page: page, from: from, recs: recs}, nil
-	}
+	return m.kafkaDLQSource(v.what(), &v.st, func(src backends.KafkaDeadLetters) fetchFunc {
+		return fetching(func(ctx context.Context) (*kafkaPage, error) {
+			recs, err := src.ReadRecords(ctx, topic, from, peekPageSize)
+			if err != nil {
+				return nil, err
+			}
+			return &kafkaPage{page: page, from: from, recs: recs}, nil
+		}, v.apply)
+	})
 }
 
 // turn asks for the next (dir > 0) or previous page.
@@ -319,11 +219,7 @@ func (v *kafkaPeekView) turn(dir int) (bool, notice) {
 	return true, notice{}
 }
 
-func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles.Styles) notice {
-	r, _ := res.(*kafkaPage)
-	if r == nil {
-		return notice{}
-	}
+func (v *kafkaPeekView) apply(r *kafkaPage, _ time.Time, st *styles.Styles) notice {
 	if ok, n := v.arrived(r.page, len(r.recs), "records", "the end of the topic"); !ok {
 		return n
 	}

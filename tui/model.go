@@ -83,8 +83,10 @@ const (
 	chromeLines    = 4 // header, breadcrumb line, key hints, flash/prompt
 )
 
-// view is one screen of the console. A view owns its table(s) and turns the
-// shared dataset into rows in build; it never does I/O.
+// view is one screen of the console. A view owns its table(s) and turns
+// its data into rows when they arrive (a Kafka view from the shared
+// snapshot in build, the others in the apply of their source: data.go);
+// it never does I/O.
 type view interface {
 	// id identifies the view in refresh tags, e.g. "groups", "group/billing".
 	id() string
@@ -92,12 +94,8 @@ type view interface {
 	crumb() string
 	// noun names the focused table's rows ("groups", "partitions").
 	noun() string
-	// build recomputes the rows (and summary lines) from the data.
-	build(d *dataset, st *styles.Styles)
-	// builtGen is the dataset generation the rows were built from.
-	builtGen() uint64
-	// summary lines shown above the body, built in build and wrapped to
-	// width here.
+	// summary lines shown above the body, built with the rows and
+	// wrapped to width here.
 	summary(width int) []string
 	// layout sizes the table(s) to the body area.
 	layout(width, height int)
@@ -143,6 +141,7 @@ type Model struct {
 
 	tracker *lag.Tracker
 	data    dataset
+	snap    loadState // the snapshot's loads (the Kafka views' shared source)
 
 	refresh  refreshState
 	spinner  spinner.Model
@@ -260,13 +259,9 @@ func Run(ctx context.Context, o Options) (Exit, error) {
 	return m.exit, err
 }
 
-// Init starts the first refresh.
+// Init starts the first load.
 func (m *Model) Init() tea.Cmd {
-	if v, ok := m.top().(*auditView); ok {
-		return m.loadAudit(v)
-	}
-	rv, onRabbit := m.top().(rabbitView)
-	if onRabbit && !m.sourceConfigured(rv) || !onRabbit && m.opts.Kafka == nil {
+	if s := m.sourceOf(m.top()); s == nil || s.fetch == nil {
 		m.refresh.idle = true
 		return nil
 	}
@@ -295,10 +290,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case localMsg:
 		cmd = msg.update(m)
-	case snapshotMsg:
-		cmd = m.handleSnapshot(msg)
-	case rabbitMsg:
-		cmd = m.handleRabbit(msg)
+	case loadedMsg:
+		cmd = m.handleLoaded(msg)
 	case refreshTickMsg:
 		if msg.gen == m.refresh.tickGen {
 			cmd = m.startRefresh()
@@ -444,24 +437,25 @@ func (m *Model) replace(v view) tea.Cmd {
 // cancelled (its result will be dropped as stale) and one starts for the new
 // view, so that a view never has two refreshes in flight.
 //
-// A RabbitMQ view without data loads at once; after a view that loads only
-// on demand (no refresh scheduled), the refresh loop restarts.
+// A view with a source of its own and no data loads at once (the Kafka
+// views share the snapshot: they wait for the schedule, and its backoff);
+// after a view that loads only on demand (no refresh scheduled), the
+// refresh loop restarts.
 func (m *Model) viewChanged() tea.Cmd {
 	m.ensureBuilt(m.top())
-	rv, onRabbit := m.top().(rabbitView)
-	if m.refresh.inFlight || m.refresh.idle || onRabbit && !rv.rabbit().loaded {
+	s := m.sourceOf(m.top())
+	if m.refresh.inFlight || m.refresh.idle || s != nil && s.state != &m.snap && !s.state.loaded {
 		m.cancelRefresh()
 		return m.startRefresh()
 	}
 	return nil
 }
 
+// ensureBuilt builds a Kafka view from the snapshot at hand, unless it is
+// built from it already.
 func (m *Model) ensureBuilt(v view) {
-	if _, ok := v.(rabbitView); ok {
-		return // loads its own data
-	}
-	if m.data.snap != nil && v.builtGen() != m.data.gen {
-		v.build(&m.data, &m.st)
+	if sv, ok := v.(snapshotView); ok && m.data.snap != nil && sv.builtGen() != m.data.gen {
+		sv.build(&m.data, &m.st)
 	}
 }
 

@@ -34,22 +34,22 @@ func TestStaleResultsAreDropped(t *testing.T) {
 	// A result from an older request is dropped.
 	old := cur
 	old.seq--
-	m.Update(snapshotMsg{tag: old, snap: cluster(5)})
+	m.Update(loadedMsg{tag: old, apply: applySnapshot(cluster(5))})
 	// One for another view, or another context, too.
 	other := cur
 	other.view = "topics"
-	m.Update(snapshotMsg{tag: other, snap: cluster(5)})
+	m.Update(loadedMsg{tag: other, apply: applySnapshot(cluster(5))})
 	other = cur
 	other.context = "prod"
-	m.Update(snapshotMsg{tag: other, snap: cluster(5)})
+	m.Update(loadedMsg{tag: other, apply: applySnapshot(cluster(5))})
 	// Failures that are stale do not count either.
-	m.Update(snapshotMsg{tag: old, err: errors.New("late failure")})
-	if m.data.gen != 1 || !m.refresh.inFlight || m.refresh.failures != 0 || m.refresh.lastErr != nil {
-		t.Fatalf("a stale result was applied: gen %d inFlight %v failures %d", m.data.gen, m.refresh.inFlight, m.refresh.failures)
+	m.Update(loadedMsg{tag: old, err: errors.New("late failure")})
+	if m.data.gen != 1 || !m.refresh.inFlight || m.snap.failures != 0 || m.snap.lastErr != nil {
+		t.Fatalf("a stale result was applied: gen %d inFlight %v failures %d", m.data.gen, m.refresh.inFlight, m.snap.failures)
 	}
 
 	// The current one is applied.
-	m.Update(snapshotMsg{tag: cur, snap: cluster(1)})
+	m.Update(loadedMsg{tag: cur, apply: applySnapshot(cluster(1))})
 	if m.data.gen != 2 || m.refresh.inFlight {
 		t.Fatalf("current result not applied: gen %d inFlight %v", m.data.gen, m.refresh.inFlight)
 	}
@@ -78,7 +78,7 @@ func TestViewSwitchRetargetsRefreshInFlight(t *testing.T) {
 		t.Fatalf("refresh not re-aimed: %+v", m.refresh.tag)
 	}
 	// The groups view's result arrives late: dropped.
-	m.Update(snapshotMsg{tag: groupsTag, snap: cluster(9)})
+	m.Update(loadedMsg{tag: groupsTag, apply: applySnapshot(cluster(9))})
 	if m.data.gen != 1 {
 		t.Fatal("result for the previous view was applied")
 	}
@@ -105,7 +105,7 @@ func TestNoSecondRefreshInFlight(t *testing.T) {
 	// r, a due tick and another start: none starts a second call.
 	_, cmd := m.Update(keyPress("r"))
 	for _, msg := range execCmd(cmd) {
-		if _, ok := msg.(snapshotMsg); ok {
+		if _, ok := msg.(loadedMsg); ok {
 			t.Fatal("r started a second snapshot while one is in flight")
 		}
 	}
@@ -153,8 +153,8 @@ func TestBackoffGrowsAndResets(t *testing.T) {
 	if !slices.Equal(delays, want) {
 		t.Fatalf("backoff delays = %v, want %v", delays, want)
 	}
-	if h.m.refresh.failures != 7 || h.m.data.snap != nil {
-		t.Fatalf("failures = %d", h.m.refresh.failures)
+	if h.m.snap.failures != 7 || h.m.data.snap != nil {
+		t.Fatalf("failures = %d", h.m.snap.failures)
 	}
 	// Success resets the period.
 	src.set(cluster(0), nil)
@@ -162,13 +162,13 @@ func TestBackoffGrowsAndResets(t *testing.T) {
 	if got := h.refreshTicks(); !slices.Equal(got, []time.Duration{5 * time.Second}) {
 		t.Fatalf("after success: %v", got)
 	}
-	if h.m.refresh.failures != 0 || h.m.refresh.lastErr != nil || h.m.data.snap == nil {
+	if h.m.snap.failures != 0 || h.m.snap.lastErr != nil || h.m.data.snap == nil {
 		t.Fatal("success did not reset the failure state")
 	}
 	// A failure after data keeps the data and marks it stale.
 	src.set(nil, errors.New("timeout"))
 	fire[refreshTickMsg](h)
-	if h.m.data.snap == nil || h.m.refresh.lastErr == nil {
+	if h.m.data.snap == nil || h.m.snap.lastErr == nil {
 		t.Fatal("data dropped on failure")
 	}
 	if !strings.Contains(h.screen(), "STALE") {
@@ -183,8 +183,7 @@ func TestBackoffRespectsLongRefresh(t *testing.T) {
 	m := New(Options{Refresh: 2 * time.Minute})
 	m.jitter = func(d time.Duration) time.Duration { return d }
 	for f := 1; f < 5; f++ {
-		m.refresh.failures = f
-		if d := m.backoff(); d != 2*time.Minute {
+		if d := m.backoffAfter(f); d != 2*time.Minute {
 			t.Fatalf("failures %d: backoff %v", f, d)
 		}
 	}
@@ -466,7 +465,7 @@ func TestViewsRebuildAfterRefreshWhenBack(t *testing.T) {
 	h.selectRow("billing")
 	h.keys("enter")
 	fire[refreshTickMsg](h) // only the group view is rebuilt now
-	groups := h.m.stack[0]
+	groups := h.m.stack[0].(snapshotView)
 	if groups.builtGen() == h.m.data.gen {
 		t.Fatal("hidden view was rebuilt eagerly")
 	}
@@ -725,7 +724,7 @@ func TestHungBrokerNeverBlocksUpdate(t *testing.T) {
 		t.Fatalf("first call: %v", first)
 	}
 	m.Update(first[0]) // stale: dropped
-	if !m.refresh.inFlight || m.refresh.failures != 0 {
+	if !m.refresh.inFlight || m.snap.failures != 0 {
 		t.Fatalf("stale cancellation counted: %+v", m.refresh)
 	}
 	_, cmd = m.Update(keyPress("q"))

@@ -30,6 +30,7 @@ type fakeRabbit struct {
 	peeks     []int // offsets asked
 	dlCalls   int
 	peekErr   error
+	nilPeek   bool // a peek answers nothing and no error (a broken broker)
 	// risk makes every queue one whose peeks cost delivery attempts;
 	// requeues counts them per message index; depth, when set, is the
 	// depth measured by the n-th peek.
@@ -68,7 +69,7 @@ func (f *fakeRabbit) PeekQueue(_ context.Context, vhost, queue string, o backend
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.peeks = append(f.peeks, o.Offset)
-	if f.peekErr != nil {
+	if f.peekErr != nil || f.nilPeek {
 		return nil, f.peekErr
 	}
 	ms := f.messages[queueKey(vhost, queue)]
@@ -381,14 +382,14 @@ func TestRabbitStaleResultsAreDropped(t *testing.T) {
 	other := cur
 	other.view = "dlq"
 	for _, tag := range []reqTag{old, other} {
-		m.Update(rabbitMsg{tag: tag, res: []backends.Queue{}})
-		m.Update(rabbitMsg{tag: tag, err: errors.New("late failure")})
+		m.Update(loadedMsg{tag: tag, apply: applying([]backends.Queue{}, v.apply)})
+		m.Update(loadedMsg{tag: tag, err: errors.New("late failure")})
 	}
 	if len(v.tbl.Rows()) != 6 || v.st.lastErr != nil || !m.refresh.inFlight {
 		t.Fatalf("a stale result was applied: %d rows, err %v", len(v.tbl.Rows()), v.st.lastErr)
 	}
 	// A failure keeps the rows on screen, marked stale, and backs off.
-	m.Update(rabbitMsg{tag: cur, err: errors.New("connection refused")})
+	m.Update(loadedMsg{tag: cur, err: errors.New("connection refused")})
 	if len(v.tbl.Rows()) != 6 || v.st.failures != 1 || m.refresh.inFlight {
 		t.Fatalf("failure: %d rows, %d failures", len(v.tbl.Rows()), v.st.failures)
 	}
@@ -407,7 +408,10 @@ func TestRabbitStaleResultsAreDropped(t *testing.T) {
 	if m.refresh.tag == listTag || m.refresh.tag.view != dv.id() {
 		t.Fatalf("the refresh was not re-aimed at the groups view: %+v", m.refresh.tag)
 	}
-	m.Update(rabbitMsg{tag: listTag, res: []backends.Queue{}})
+	m.Update(loadedMsg{tag: listTag, apply: func(*Model, time.Time) notice {
+		t.Fatal("the list's result was applied to the groups view")
+		return notice{}
+	}})
 	if dv.st.loaded {
 		t.Fatal("the list's result was applied to the groups view")
 	}

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"math"
 	"slices"
 	"strconv"
@@ -25,11 +26,9 @@ import (
 const auditLimit = 10_000
 
 type auditView struct {
-	seq     uint64 // the read in flight
-	loading bool
-	loaded  bool
-	err     error
+	st      loadState
 	bad     int    // corrupt lines skipped
+	readErr error  // what stopped the last read after some entries
 	path    string // "" without an audit log
 	entries map[string]actions.AuditEntry
 	tbl     *components.Table
@@ -70,37 +69,16 @@ func newAuditView(path string) *auditView {
 	return &auditView{path: path, tbl: t, entries: map[string]actions.AuditEntry{}}
 }
 
-func (v *auditView) local()        {}
 func (v *auditView) id() string    { return "audit" }
 func (v *auditView) crumb() string { return "audit log" }
 
-// header shows the state of the reading (the body names the file).
-func (v *auditView) header(m *Model) (string, []string) {
-	switch {
-	case v.path == "":
-		return "", []string{m.st.Dim.Render("no audit log"), ""}
-	case v.loading:
-		return "", []string{m.st.Dim.Render("reading…"), ""}
-	case v.err != nil:
-		return "", []string{m.st.FlashError.Render("unreadable"), ""}
-	}
-	return "", []string{m.st.Dim.Render("read; r rereads"), m.st.Dim.Render("read"), ""}
-}
+func (v *auditView) noun() string               { return "entries" }
+func (v *auditView) focused() *components.Table { return v.tbl }
+func (v *auditView) summary(width int) []string { return v.sum.Wrap(width) }
+func (v *auditView) togglePane() bool           { return false }
+func (v *auditView) layout(width, height int)   { v.tbl.SetSize(width, height) }
 
-func (v *auditView) noun() string                   { return "entries" }
-func (v *auditView) build(*dataset, *styles.Styles) {}
-func (v *auditView) builtGen() uint64               { return 0 }
-func (v *auditView) focused() *components.Table     { return v.tbl }
-func (v *auditView) summary(width int) []string     { return v.sum.Wrap(width) }
-func (v *auditView) togglePane() bool               { return false }
-func (v *auditView) layout(width, height int)       { v.tbl.SetSize(width, height) }
-
-func (v *auditView) body(st *styles.Styles) []string {
-	if !v.loaded {
-		return nil // the summary says why
-	}
-	return v.tbl.View(st, true)
-}
+func (v *auditView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
 // keys: enter opens the entry.
 func (v *auditView) keys(k *keys.Map) []keys.Binding {
@@ -120,10 +98,7 @@ func (v *auditView) open() (view, bool) {
 }
 
 // openAudit is :audit.
-func (m *Model) openAudit() tea.Cmd {
-	v := m.newAuditView()
-	return tea.Batch(m.replace(v), m.loadAudit(v))
-}
+func (m *Model) openAudit() tea.Cmd { return m.replace(m.newAuditView()) }
 
 // newAuditView is the :audit view of this console's audit log.
 func (m *Model) newAuditView() *auditView {
@@ -131,87 +106,49 @@ func (m *Model) newAuditView() *auditView {
 	if m.opts.Audit != nil {
 		path = m.opts.Audit.Path
 	}
-	v := newAuditView(path)
-	v.setSummary(&m.st)
-	return v
+	return newAuditView(path)
 }
 
-// auditKey handles `r` on the audit views (they are not refreshed by the
-// refresh loop).
-func (m *Model) auditKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
-	if msg.String() != "r" {
-		return nil, false
-	}
-	switch v := m.top().(type) {
-	case *auditView:
-		if v.loading {
-			return m.setFlash(components.FlashInfo, "the audit log is being read"), true
-		}
-		return m.loadAudit(v), true
-	case *auditDetailView:
-		return nil, true
-	}
-	return nil, false
-}
-
-type auditMsg struct {
-	seq     uint64
+// auditRead is one read of the log: the entries, the corrupt lines
+// skipped and what stopped the read after some entries, if anything.
+type auditRead struct {
 	entries []actions.AuditEntry
 	bad     int
 	err     error
 }
 
-// loadAudit reads the log in a command.
-func (m *Model) loadAudit(v *auditView) tea.Cmd {
-	if m.opts.Audit == nil {
-		v.loaded = true
-		v.setSummary(&m.st)
-		return nil
+// source: the log file, read when opened and on `r` (it is no broker: it
+// changes only when this console or the CLI writes it).
+func (v *auditView) source(m *Model) source {
+	s := source{what: "the audit log", state: &v.st,
+		unconfigured: "no audit log configured: drains are not recorded",
+		noSource:     []string{"no audit log", ""}}
+	if log := m.opts.Audit; log != nil {
+		s.fetch = fetching(func(context.Context) (*auditRead, error) {
+			es, bad, err := log.Read(auditLimit)
+			if err != nil && len(es) == 0 {
+				return nil, err
+			}
+			return &auditRead{entries: es, bad: bad, err: err}, nil
+		}, v.apply)
 	}
-	v.seq = m.nextLocalSeq()
-	v.loading = true
-	v.setSummary(&m.st)
-	log, seq := m.opts.Audit, v.seq
-	return func() tea.Msg {
-		es, bad, err := log.Read(auditLimit)
-		return auditMsg{seq: seq, entries: es, bad: bad, err: err}
-	}
+	return s
 }
 
-func (msg auditMsg) update(m *Model) tea.Cmd {
-	v, ok := m.top().(*auditView)
-	if !ok || v.seq != msg.seq || !v.loading {
-		return nil
+// apply installs a read; one that stopped after some entries shows them
+// and says why.
+func (v *auditView) apply(r *auditRead, _ time.Time, st *styles.Styles) notice {
+	v.bad, v.readErr = r.bad, r.err
+	v.setEntries(r.entries)
+	v.setSummary(st)
+	if r.err != nil {
+		return notice{components.FlashError, "reading the audit log failed (r retries): " + errText(r.err)}
 	}
-	v.loading = false
-	v.err = msg.err
-	v.bad = msg.bad
-	var cmd tea.Cmd
-	if msg.err != nil {
-		cmd = m.setFlash(components.FlashError, "reading the audit log failed (r retries): "+errText(msg.err))
-	}
-	if msg.err == nil || len(msg.entries) > 0 {
-		v.setEntries(msg.entries)
-		v.loaded = true
-	}
-	v.setSummary(&m.st)
-	return cmd
+	return notice{}
 }
 
 func (v *auditView) setSummary(st *styles.Styles) {
 	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
-	switch {
-	case v.path == "":
-		v.sum = components.Summary{Extra: []string{st.FlashWarn.Render("no audit log configured: drains are not recorded")}}
-		return
-	case !v.loaded && v.err != nil:
-		v.sum = components.Summary{Parts: []string{kv("audit log", safe(v.path))},
-			Extra: []string{st.FlashError.Render("cannot read the audit log: " + errText(v.err)), st.Dim.Render("r retries")}}
-		return
-	case !v.loaded:
-		v.sum = components.Summary{Parts: []string{kv("audit log", safe(v.path))}, Extra: []string{st.Connecting.Render("reading the audit log…")}}
-		return
-	}
 	parts := []string{kv("audit log", safe(v.path)), kv("entries", fmtInt(int64(len(v.tbl.Rows()))))}
 	if len(v.tbl.Rows()) >= auditLimit {
 		parts = append(parts, st.Dim.Render("(the newest "+fmtInt(auditLimit)+")"))
@@ -220,8 +157,8 @@ func (v *auditView) setSummary(st *styles.Styles) {
 	if v.bad > 0 {
 		v.sum.Extra = append(v.sum.Extra, st.FlashWarn.Render("! "+fmtInt(int64(v.bad))+" corrupt line(s) skipped"))
 	}
-	if v.err != nil {
-		v.sum.Extra = append(v.sum.Extra, st.FlashError.Render("✗ "+errText(v.err)))
+	if v.readErr != nil {
+		v.sum.Extra = append(v.sum.Extra, st.FlashError.Render("✗ "+errText(v.readErr)))
 	}
 	v.sum.Extra = append(v.sum.Extra, st.Dim.Render("newest first · enter shows an entry · / filters · r reloads"))
 }
@@ -382,13 +319,11 @@ func (v *auditDetailView) local() {}
 func (v *auditDetailView) id() string {
 	return "audit/" + v.e.Time.UTC().Format(time.RFC3339Nano) + "/" + v.e.RunID
 }
-func (v *auditDetailView) noun() string                   { return "lines" }
-func (v *auditDetailView) build(*dataset, *styles.Styles) {}
-func (v *auditDetailView) builtGen() uint64               { return 0 }
-func (v *auditDetailView) focused() *components.Table     { return v.tbl }
-func (v *auditDetailView) summary(int) []string           { return nil }
-func (v *auditDetailView) togglePane() bool               { return false }
-func (v *auditDetailView) open() (view, bool)             { return nil, false }
+func (v *auditDetailView) noun() string               { return "lines" }
+func (v *auditDetailView) focused() *components.Table { return v.tbl }
+func (v *auditDetailView) summary(int) []string       { return nil }
+func (v *auditDetailView) togglePane() bool           { return false }
+func (v *auditDetailView) open() (view, bool)         { return nil, false }
 func (v *auditDetailView) body(st *styles.Styles) []string {
 	return v.tbl.View(st, true)
 }

@@ -24,7 +24,7 @@ const dlqSample = 1000
 type dlqView struct {
 	vhost, name string
 	depth       int64 // messages when the list was loaded, until the sample says
-	st          rabbitState
+	st          loadState
 	tbl         *components.Table
 	sum         components.Summary
 	long        []components.LongLine // why it was not sampled, wrapped when drawn
@@ -52,15 +52,11 @@ func newDLQView(q backends.Queue) *dlqView {
 	return &dlqView{vhost: q.Vhost, name: q.Name, depth: q.Messages, tbl: t}
 }
 
-func (v *dlqView) id() string                     { return "dlq/" + queueKey(v.vhost, v.name) }
-func (v *dlqView) crumb() string                  { return safe(v.name) }
-func (v *dlqView) noun() string                   { return "groups" }
-func (v *dlqView) what() string                   { return "dead letters of " + safe(v.name) }
-func (v *dlqView) rabbit() *rabbitState           { return &v.st }
-func (v *dlqView) periodic() bool                 { return false }
-func (v *dlqView) build(*dataset, *styles.Styles) {}
-func (v *dlqView) builtGen() uint64               { return 0 }
-func (v *dlqView) focused() *components.Table     { return v.tbl }
+func (v *dlqView) id() string                 { return "dlq/" + queueKey(v.vhost, v.name) }
+func (v *dlqView) crumb() string              { return safe(v.name) }
+func (v *dlqView) noun() string               { return "groups" }
+func (v *dlqView) what() string               { return "dead letters of " + safe(v.name) }
+func (v *dlqView) focused() *components.Table { return v.tbl }
 func (v *dlqView) summary(width int) []string {
 	return append(v.sum.Wrap(width), components.WrapLong(width, v.long)...)
 }
@@ -82,22 +78,18 @@ func (v *dlqView) keys(k *keys.Map) []keys.Binding {
 // peek opens the queue's messages.
 func (v *dlqView) peek() (view, bool) { return newPeekView(v.vhost, v.name, v.depth), true }
 
-func (v *dlqView) load(src RabbitSource) func(context.Context) (any, error) {
+// source: a sample of the queue's messages (peeked, never consumed), when
+// opened and on `r`.
+func (v *dlqView) source(m *Model) source {
 	vhost, name := v.vhost, v.name
-	return func(ctx context.Context) (any, error) {
-		s, err := src.DeadLetters(ctx, vhost, name, dlqSample)
-		if err != nil || s == nil {
-			return nil, err
-		}
-		return s, nil
-	}
+	return m.rabbitSource(v.what(), false, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) (*backends.DeadLetterSummary, error) {
+			return src.DeadLetters(ctx, vhost, name, dlqSample)
+		}, v.apply)
+	})
 }
 
-func (v *dlqView) apply(res any, _ time.Time, st *styles.Styles) notice {
-	s, _ := res.(*backends.DeadLetterSummary)
-	if s == nil {
-		return notice{}
-	}
+func (v *dlqView) apply(s *backends.DeadLetterSummary, _ time.Time, st *styles.Styles) notice {
 	v.depth = max(s.Messages, int64(s.Sampled))
 	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	sampled := "sampled " + fmtInt(int64(s.Sampled)) + " of " + fmtInt(v.depth) + " messages"
@@ -186,7 +178,7 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // last good rows, marked with the error), both failing is a failed refresh.
 // Enter opens the dead-letter groups of the row, `p` peeks at it.
 type dlqListView struct {
-	st  rabbitState
+	st  loadState
 	tbl *components.Table
 	sum components.Summary
 
@@ -275,35 +267,37 @@ func (v *dlqListView) id() string                      { return "dlq" }
 func (v *dlqListView) crumb() string                   { return "dead letters" }
 func (v *dlqListView) noun() string                    { return "dead-letter queues and topics" }
 func (v *dlqListView) what() string                    { return "dead-letter queues and topics" }
-func (v *dlqListView) rabbit() *rabbitState            { return &v.st }
-func (v *dlqListView) periodic() bool                  { return true }
-func (v *dlqListView) build(*dataset, *styles.Styles)  {}
-func (v *dlqListView) builtGen() uint64                { return 0 }
 func (v *dlqListView) focused() *components.Table      { return v.tbl }
 func (v *dlqListView) summary(width int) []string      { return v.sum.Wrap(width) }
 func (v *dlqListView) togglePane() bool                { return false }
 func (v *dlqListView) layout(width, height int)        { v.tbl.SetSize(width, height) }
 func (v *dlqListView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
-func (v *dlqListView) unconfigured() string            { return noDeadLetterSourceText }
 
-// load is not used: the list loads through loadFrom (sourcedView).
-func (v *dlqListView) load(src RabbitSource) func(context.Context) (any, error) {
-	return v.loadFrom(&Options{Rabbit: src})
-}
-
-func (v *dlqListView) configured(o *Options) bool { return o.Rabbit != nil || o.KafkaDLQ != nil }
-
-func (v *dlqListView) brokers(rabbit, kafka string) string {
+// source: RabbitMQ's dead-letter queues and Kafka's dead-letter topics,
+// both asked at once, refreshed on the schedule.
+func (v *dlqListView) source(m *Model) source {
+	s := source{what: v.what(), periodic: true, state: &v.st, unconfigured: noDeadLetterSourceText,
+		noSource: []string{"no broker configured", "no broker", ""}}
+	rabbit, kafka := m.rabbitName(), ""
+	if m.opts.KafkaDLQ != nil {
+		kafka = m.cluster
+	}
 	switch {
 	case rabbit != "" && kafka != "":
-		return rabbit + " + " + kafka
+		s.broker = rabbit + " + " + kafka
 	case rabbit != "":
-		return rabbit
+		s.broker = rabbit
+	default:
+		s.broker = kafka
 	}
-	return kafka
+	s.fetch = v.fetch(&m.opts)
+	return s
 }
 
-func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
+// fetch asks both sources; one failing keeps the other's rows (its error
+// is carried in the result), both failing is a failed load. nil when
+// neither is configured.
+func (v *dlqListView) fetch(o *Options) fetchFunc {
 	rs, ks, timeout := o.Rabbit, o.KafkaDLQ, o.Timeout
 	if rs == nil && ks == nil {
 		return nil
@@ -312,7 +306,7 @@ func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
 		timeout = DefaultTimeout
 	}
 	scan := v.sinceScan < 0 || v.sinceScan+1 >= headerScanEvery
-	return func(ctx context.Context) (any, error) {
+	return fetching(func(ctx context.Context) (*dlqListResult, error) {
 		res := &dlqListResult{rabbit: rs != nil, kafka: ks != nil, scanned: scan}
 		var wg sync.WaitGroup
 		if rs != nil {
@@ -345,7 +339,7 @@ func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
 			return nil, fmt.Errorf("kafka: %w", res.kafkaErr)
 		}
 		return res, nil
-	}
+	}, v.apply)
 }
 
 // selected returns the RabbitMQ queue or the Kafka topic of the selected row.
@@ -402,11 +396,7 @@ func (v *dlqListView) peek() (view, bool) {
 	return nil, false
 }
 
-func (v *dlqListView) apply(res any, now time.Time, st *styles.Styles) notice {
-	r, _ := res.(*dlqListResult)
-	if r == nil {
-		return notice{}
-	}
+func (v *dlqListView) apply(r *dlqListResult, now time.Time, st *styles.Styles) notice {
 	v.rmq.configured, v.kafka.configured = r.rabbit, r.kafka
 	var failed []string
 	if r.rabbit {

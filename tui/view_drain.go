@@ -48,14 +48,6 @@ var kafkaDrainGroup = kafka.DrainGroup
 // (Model.canDrain). With one drainer only, `D` on a dead letter of the
 // other backend says so.
 
-// localView is a view that neither waits for the Kafka snapshot nor goes
-// through the RabbitMQ refresh loop: it loads what it needs itself and draws
-// its own loading state (the drain and audit views).
-type localView interface {
-	view
-	local()
-}
-
 // localMsg is the result of a local view's command. It finds its view by
 // the tag it carries and is dropped when that view is gone.
 type localMsg interface{ update(m *Model) tea.Cmd }
@@ -88,8 +80,8 @@ func (m *Model) nextLocalSeq() uint64 {
 }
 
 // localKey gives the keys to the drain view when it is on top (it takes
-// them all: the form is typed into), and handles the audit view's
-// own keys. ok is false when the key is not theirs.
+// them all: the form is typed into), and to the peek's question. ok is
+// false when the key is not theirs.
 func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if m.mode != modeNormal {
 		return nil, false
@@ -100,7 +92,7 @@ func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if v, ok := m.top().(*peekView); ok && v.asking() {
 		return m.peekAskKey(v, msg), true // the peek's question takes the next key
 	}
-	return m.auditKey(msg)
+	return nil, false
 }
 
 // queueLister is a list of queues (:queues, :dlq) with a selected queue.

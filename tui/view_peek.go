@@ -162,7 +162,7 @@ type peekView struct {
 	vhost, name string
 	total       int64 // queue depth: from the list, then measured at each page (0: unknown)
 	pageCursor
-	st rabbitState
+	st loadState
 
 	measured bool   // total was measured by a page load
 	change   string // how the depth changed since the previous page
@@ -266,15 +266,11 @@ func newPeekView(vhost, name string, total int64) *peekView {
 		kept: map[int]*peekResult{}, left: map[int]int64{}}
 }
 
-func (v *peekView) id() string                     { return "peek/" + queueKey(v.vhost, v.name) }
-func (v *peekView) crumb() string                  { return "peek" }
-func (v *peekView) what() string                   { return "messages of " + safe(v.name) }
-func (v *peekView) rabbit() *rabbitState           { return &v.st }
-func (v *peekView) periodic() bool                 { return false }
-func (v *peekView) build(*dataset, *styles.Styles) {}
-func (v *peekView) builtGen() uint64               { return 0 }
-func (v *peekView) open() (view, bool)             { return nil, false }
-func (v *peekView) noun() string                   { return v.peekPanes.noun("messages") }
+func (v *peekView) id() string         { return "peek/" + queueKey(v.vhost, v.name) }
+func (v *peekView) crumb() string      { return "peek" }
+func (v *peekView) what() string       { return "messages of " + safe(v.name) }
+func (v *peekView) open() (view, bool) { return nil, false }
+func (v *peekView) noun() string       { return v.peekPanes.noun("messages") }
 
 // keys: ] and [ turn the pages, tab switches the pane.
 func (v *peekView) keys(k *keys.Map) []keys.Binding { return v.pageKeys(k, "message") }
@@ -303,20 +299,28 @@ func (v *peekView) hints() []key.Binding {
 	}
 }
 
-func (v *peekView) load(src RabbitSource) func(context.Context) (any, error) {
+// source: the page asked for (got and requeued: the queue is left as it
+// was), read when opened, on a page turn and on `r`; a queue that the
+// peek would change is refused, unless the operator accepted the cost of
+// this page.
+func (v *peekView) source(m *Model) source {
 	vhost, name, page := v.vhost, v.name, v.want
 	accept := v.accept == page
-	return func(ctx context.Context) (any, error) {
-		res, err := src.PeekQueue(ctx, vhost, name, backends.PeekOptions{Offset: page * peekPageSize, Limit: peekPageSize, AcceptRisk: accept})
-		var re *backends.PeekRiskError
-		if errors.As(err, &re) {
-			return &peekResult{page: page, refused: re.Risk}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &peekResult{page: page, res: res}, nil
-	}
+	return m.rabbitSource(v.what(), false, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) (*peekResult, error) {
+			res, err := src.PeekQueue(ctx, vhost, name, backends.PeekOptions{Offset: page * peekPageSize, Limit: peekPageSize, AcceptRisk: accept})
+			var re *backends.PeekRiskError
+			switch {
+			case errors.As(err, &re) && re.Risk != nil:
+				return &peekResult{page: page, refused: re.Risk}, nil
+			case err != nil:
+				return nil, err
+			case res == nil:
+				return nil, errors.New("the broker returned no page")
+			}
+			return &peekResult{page: page, res: res}, nil
+		}, v.apply)
+	})
 }
 
 // turn asks for the next (dir > 0) or previous page. A page of a costly
@@ -356,11 +360,7 @@ func (v *peekView) declined() {
 	v.summarize()
 }
 
-func (v *peekView) apply(res any, now time.Time, st *styles.Styles) notice {
-	r, _ := res.(*peekResult)
-	if r == nil {
-		return notice{}
-	}
+func (v *peekView) apply(r *peekResult, now time.Time, st *styles.Styles) notice {
 	v.styles = st
 	if r.refused != nil {
 		v.risk, v.want = r.refused, v.page

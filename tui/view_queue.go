@@ -19,7 +19,7 @@ import (
 type queueView struct {
 	vhost, name string // raw, as the broker spells them
 	dlq         bool   // the list it was opened from detected a dead-letter queue
-	st          rabbitState
+	st          loadState
 	tbl         *components.Table
 	sum         components.Summary
 }
@@ -44,10 +44,6 @@ func (v *queueView) id() string                      { return "queue/" + queueKe
 func (v *queueView) crumb() string                   { return safe(v.name) }
 func (v *queueView) noun() string                    { return "entries" }
 func (v *queueView) what() string                    { return "queue " + safe(v.name) }
-func (v *queueView) rabbit() *rabbitState            { return &v.st }
-func (v *queueView) periodic() bool                  { return true }
-func (v *queueView) build(*dataset, *styles.Styles)  {}
-func (v *queueView) builtGen() uint64                { return 0 }
 func (v *queueView) focused() *components.Table      { return v.tbl }
 func (v *queueView) summary(width int) []string      { return v.sum.Wrap(width) }
 func (v *queueView) togglePane() bool                { return false }
@@ -63,22 +59,17 @@ func (v *queueView) keys(k *keys.Map) []keys.Binding {
 	return []keys.Binding{k.Drain}
 }
 
-func (v *queueView) load(src RabbitSource) func(context.Context) (any, error) {
+// source: the queue's detail, refreshed on the schedule.
+func (v *queueView) source(m *Model) source {
 	vhost, name := v.vhost, v.name
-	return func(ctx context.Context) (any, error) {
-		d, err := src.QueueDetail(ctx, vhost, name)
-		if err != nil || d == nil {
-			return nil, err
-		}
-		return d, nil
-	}
+	return m.rabbitSource(v.what(), true, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) (*backends.QueueDetail, error) {
+			return src.QueueDetail(ctx, vhost, name)
+		}, v.apply)
+	})
 }
 
-func (v *queueView) apply(res any, _ time.Time, st *styles.Styles) notice {
-	d, _ := res.(*backends.QueueDetail)
-	if d == nil {
-		return notice{}
-	}
+func (v *queueView) apply(d *backends.QueueDetail, _ time.Time, st *styles.Styles) notice {
 	q := &d.Queue
 	v.sum = queueSummary(q, st)
 	var rows []components.Row

@@ -16,7 +16,7 @@ import (
 // refreshes for the trend column.
 type queuesView struct {
 	dlqOnly bool
-	st      rabbitState
+	st      loadState
 	tbl     *components.Table
 	queues  map[string]backends.Queue // by row id
 	history map[string][]int64        // backlog samples by row id, oldest first
@@ -94,27 +94,23 @@ func (v *queuesView) noun() string {
 }
 
 func (v *queuesView) what() string                    { return v.noun() }
-func (v *queuesView) rabbit() *rabbitState            { return &v.st }
-func (v *queuesView) periodic() bool                  { return true }
-func (v *queuesView) build(*dataset, *styles.Styles)  {}
-func (v *queuesView) builtGen() uint64                { return 0 }
 func (v *queuesView) focused() *components.Table      { return v.tbl }
 func (v *queuesView) summary(int) []string            { return nil }
 func (v *queuesView) togglePane() bool                { return false }
 func (v *queuesView) layout(width, height int)        { v.tbl.SetSize(width, height) }
 func (v *queuesView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
-func (v *queuesView) load(src RabbitSource) func(context.Context) (any, error) {
-	return func(ctx context.Context) (any, error) {
-		qs, err := src.Queues(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if qs == nil {
-			qs = []backends.Queue{}
-		}
-		return qs, nil
-	}
+// source: the queues of the broker, refreshed on the schedule.
+func (v *queuesView) source(m *Model) source {
+	return m.rabbitSource(v.what(), true, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) ([]backends.Queue, error) {
+			qs, err := src.Queues(ctx)
+			if err == nil && qs == nil {
+				qs = []backends.Queue{}
+			}
+			return qs, err
+		}, v.apply)
+	})
 }
 
 func (v *queuesView) selectedQueue() (backends.Queue, bool) {
@@ -164,8 +160,7 @@ func (v *queuesView) peek() (view, bool) {
 
 func queueKey(vhost, name string) string { return vhost + "\x00" + name }
 
-func (v *queuesView) apply(res any, _ time.Time, _ *styles.Styles) notice {
-	qs, _ := res.([]backends.Queue)
+func (v *queuesView) apply(qs []backends.Queue, _ time.Time, _ *styles.Styles) notice {
 	rows := make([]components.Row, 0, len(qs))
 	seen := make(map[string]bool, len(qs))
 	v.queues = make(map[string]backends.Queue, len(qs))
