@@ -33,11 +33,11 @@ func footerCases() []sizeCase {
 			f.h.selectRow(queueKey("/", longOrdersDL))
 			f.h.keys("enter")
 		}},
-		sizeCase{name: "dlq_list_marked", setup: func(t *testing.T, f *sizeFixture) {
-			openRabbitDLQ(f.h)
-			f.h.keys("space")
-			openKafkaDLT(f.h)
-			f.h.keys("space")
+		sizeCase{name: "dlq_list_marked", setup: markTwoDeadLetters},
+		sizeCase{name: "readonly_dlq_list_marked", opts: ro, setup: markTwoDeadLetters},
+		sizeCase{name: "peek_of_marked", setup: func(t *testing.T, f *sizeFixture) {
+			markTwoDeadLetters(t, f)
+			f.h.keys("p")
 		}},
 		sizeCase{name: "readonly_queues", opts: ro, setup: func(t *testing.T, f *sizeFixture) {
 			f.h.command("queues")
@@ -64,6 +64,14 @@ func footerCases() []sizeCase {
 		sizeCase{name: "readonly_audit", opts: ro, setup: func(t *testing.T, f *sizeFixture) { f.h.command("audit") }},
 	)
 	return cases
+}
+
+// markTwoDeadLetters marks the long-named orders DLQ and DLT in :dlq.
+func markTwoDeadLetters(t *testing.T, f *sizeFixture) {
+	openRabbitDLQ(f.h)
+	f.h.keys("space")
+	f.h.selectRow(kafkaRowPrefix + long("orders.DLT"))
+	f.h.keys("space")
 }
 
 // TestFooterGolden records the footer of every view and stage at 80 and

@@ -148,6 +148,7 @@ type Model struct {
 	spinning bool
 
 	stack []view // breadcrumbs: stack[0] is the top view
+	walk  *walk  // the marked rows an action goes through (marks.go)
 
 	mode      mode
 	helpOff   int // first help line shown: help scrolls on small terminals
@@ -415,8 +416,9 @@ func (m *Model) back() tea.Cmd {
 		return nil
 	}
 	if len(m.stack) > 1 {
+		closed := m.top()
 		m.stack = m.stack[:len(m.stack)-1]
-		return m.viewChanged()
+		return tea.Batch(m.viewChanged(), m.walkClosed(closed, false))
 	}
 	return nil
 }
@@ -428,6 +430,7 @@ func (m *Model) push(v view) tea.Cmd {
 
 // replace makes v the only view (a palette jump such as :topics).
 func (m *Model) replace(v view) tea.Cmd {
+	m.walk = nil
 	m.stack = []view{v}
 	return m.viewChanged()
 }

@@ -363,10 +363,13 @@ func (v *dlqListView) selectedQueue() (backends.Queue, bool) {
 // keys: enter opens the dead-letter groups, p peeks, D drains: the
 // selected row, or the marked ones (marks feed them).
 func (v *dlqListView) keys(k *keys.Map) []keys.Binding {
+	peek, drain := markedKeys(k, v.tbl.MarkedCount())
+	if v.tbl.MarkedCount() == 0 {
+		peek = peek.With("peek at the messages or records (nothing is consumed nor committed)", "")
+	}
 	return []keys.Binding{
 		k.Open.With("open the dead-letter groups of the queue or topic", "groups"),
-		k.Peek.With("peek at the messages or records (nothing is consumed nor committed)", "peek"),
-		k.Drain,
+		peek, drain,
 		k.Mark.With("mark / unmark the row (p and D act on the marked)", "mark"),
 	}
 }

@@ -643,8 +643,10 @@ func (m *Model) drainConfirmKey(v *drainView, msg tea.KeyPressMsg) tea.Cmd {
 // closeDrain pops the drain view; after a run the queue view below
 // reloads at once.
 func (m *Model) closeDrain(reload bool) tea.Cmd {
-	if v, ok := m.top().(*drainView); ok {
+	closed, ran := m.top(), false
+	if v, ok := closed.(*drainView); ok {
 		v.abandon()
+		ran = v.stage == drainDone && v.err == nil // the drain of a marked row went through
 	}
 	if len(m.stack) > 1 {
 		m.stack = m.stack[:len(m.stack)-1]
@@ -653,7 +655,7 @@ func (m *Model) closeDrain(reload bool) tea.Cmd {
 		m.cancelRefresh()
 		m.refresh.idle = true // viewChanged starts a refresh of the view below
 	}
-	return m.viewChanged()
+	return tea.Batch(m.viewChanged(), m.walkClosed(closed, ran))
 }
 
 // --- commands and their messages -------------------------------------------

@@ -127,9 +127,11 @@ func (v *queuesView) selectedQueue() (backends.Queue, bool) {
 func (v *queuesView) keys(k *keys.Map) []keys.Binding {
 	own := []keys.Binding{k.Open.With("open the queue: arguments, policy, bindings, consumers", "queue")}
 	if q, ok := v.selectedQueue(); ok && q.IsDLQ || v.tbl.MarkedCount() > 0 {
-		own = append(own,
-			k.Peek.With("peek at the messages of the dead-letter queue (nothing is consumed)", "peek"),
-			k.Drain)
+		peek, drain := markedKeys(k, v.tbl.MarkedCount())
+		if v.tbl.MarkedCount() == 0 {
+			peek = peek.With("peek at the messages of the dead-letter queue (nothing is consumed)", "")
+		}
+		own = append(own, peek, drain)
 	}
 	return append(own, k.Mark.With("mark / unmark the queue (p and D act on the marked)", "mark"))
 }

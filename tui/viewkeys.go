@@ -52,6 +52,8 @@ func (m *Model) consoleKeys() []keys.Binding {
 	switch {
 	case t.FilterText() != "":
 		out = append(out, k.Back.With("", "clear filter"))
+	case m.walkNext():
+		out = append(out, k.Back.With("", "next marked"))
 	case len(m.stack) > 1:
 		out = append(out, k.Back)
 	}
@@ -120,6 +122,10 @@ func (m *Model) viewKey(b keys.Binding) tea.Cmd {
 		}
 	case b.Is(k.Pane):
 		v.togglePane()
+	case b.Is(k.Peek) && v.focused().MarkedCount() > 0:
+		return m.startWalk(walkPeek)
+	case b.Is(k.Drain) && v.focused().MarkedCount() > 0:
+		return m.startWalk(walkDrain)
 	case b.Is(k.Peek):
 		return m.peekKey()
 	case b.Is(k.NextPage):

@@ -480,7 +480,55 @@ func (t *Table) ToggleMark() {
 	t.Move(1)
 }
 
+// MarkedCount is how many rows are marked.
 func (t *Table) MarkedCount() int { return len(t.marks) }
+
+// MarkedIDs are the ids of the marked rows: the ones shown in their order
+// on screen, then those the filter hides.
+func (t *Table) MarkedIDs() []string {
+	if len(t.marks) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(t.marks))
+	shown := make(map[string]bool, len(t.marks))
+	for _, i := range t.visible {
+		if id := t.rows[i].ID; t.marks[id] {
+			ids = append(ids, id)
+			shown[id] = true
+		}
+	}
+	for _, i := range t.order {
+		if id := t.rows[i].ID; t.marks[id] && !shown[id] {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// Unmark removes the mark of row id, if it has one.
+func (t *Table) Unmark(id string) { delete(t.marks, id) }
+
+// Select puts the cursor on row id; false when no row shown has that id.
+func (t *Table) Select(id string) bool {
+	for p, i := range t.visible {
+		if t.rows[i].ID == id {
+			t.cursor = p
+			t.scroll()
+			return true
+		}
+	}
+	return false
+}
+
+// NameOf is the cell of r's first name column ("" without one).
+func (t *Table) NameOf(r *Row) string {
+	for i, c := range t.cols {
+		if c.Name && i < len(r.Cells) {
+			return r.Cells[i]
+		}
+	}
+	return ""
+}
 
 // CycleSort sorts by the next (dir > 0) or previous sortable column, in that
 // column's default order.
