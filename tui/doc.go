@@ -52,6 +52,13 @@
 // dangerous key (the drain) is unbound from the keymap in a read-only
 // context (keys.Map.ReadOnly): no view can offer it there.
 //
+// Marks (marks.go) feed the actions: in :dlq and :queues, D and p with
+// rows marked go through the marked rows one after another, each with its
+// own screen (a drain its own plan and confirmation); a drain that went
+// through unmarks its row. A view whose marks would feed nothing offers
+// none. The README's key tables are generated from the keymap and the
+// views' declarations (TestREADMEKeys).
+//
 // Timers go through Model.after, so tests fire them by hand; golden tests
 // drive the model with direct Update calls and compare ANSI-stripped
 // frames (testdata/).

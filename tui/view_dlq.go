@@ -71,7 +71,7 @@ func (v *dlqView) keys(k *keys.Map) []keys.Binding {
 	return []keys.Binding{
 		k.Peek.With("peek at the messages (nothing is consumed)", "peek"),
 		k.Open.With("peek at the messages", "").WithPriority(-1),
-		k.Drain.With(k.Drain.Help().Desc+"; the selected group's origin and reason prefill the form", ""),
+		k.Drain.With(k.Drain.Help().Desc+", the selected group's origin and reason prefilling the form", ""),
 	}
 }
 
