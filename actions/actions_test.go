@@ -3,10 +3,13 @@ package actions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mqops/mqops/backends"
 )
 
 func TestLimiterPacesToRate(t *testing.T) {
@@ -49,7 +52,7 @@ func TestAuditAppendRead(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "state", "mqops", "audit.jsonl")
 	a := NewAuditLog(p)
 	for i := 0; i < 3; i++ {
-		if err := a.Append(AuditEntry{Context: "prod", Action: "drain", Parameters: map[string]any{"i": i}, Outcome: "ok"}); err != nil {
+		if err := a.Append(AuditEntry{Context: "prod", Action: "drain", RunID: fmt.Sprint(i), Outcome: OutcomeExecuted}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -58,7 +61,7 @@ func TestAuditAppendRead(t *testing.T) {
 	f.WriteString(`{"time":"2026-`)
 	f.Close()
 	es, bad, err := a.Read(2)
-	if err != nil || bad != 1 || len(es) != 2 || es[1].Parameters["i"].(float64) != 2 || es[0].User == "" {
+	if err != nil || bad != 1 || len(es) != 2 || es[1].RunID != "2" || es[0].User == "" {
 		t.Fatalf("entries %+v bad %d err %v", es, bad, err)
 	}
 	st, _ := os.Stat(p)
@@ -79,4 +82,19 @@ func TestDefaultAuditPath(t *testing.T) {
 func testAudit(t testing.TB) *AuditLog {
 	t.Helper()
 	return NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
+}
+
+// runDrain executes a RabbitMQ drain through a Runner on audit, as the
+// CLI and the console do (plan nil: no plan confirmed).
+func runDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, plan *DrainPlan, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
+	res, err := (&Runner{Audit: audit}).Execute(ctx, &RabbitDrain{Broker: r, Options: o}, plan, progress)
+	dr, _ := res.(*DrainResult)
+	return dr, err
+}
+
+// runKafkaDrain executes a Kafka drain through a Runner on audit.
+func runKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions, plan *DrainPlan, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
+	res, err := (&Runner{Audit: audit}).Execute(ctx, &KafkaDrain{Broker: k, Options: o}, plan, progress)
+	dr, _ := res.(*DrainResult)
+	return dr, err
 }

@@ -17,22 +17,64 @@ import (
 )
 
 // AuditEntry is one line of the audit log: what was done, by whom, where,
-// with which parameters, what the plan said and how it ended. It never holds
-// secrets or payloads.
+// how it ended, what the plan said and what the run did, and the
+// equivalent headless command. It never holds secrets or payloads. The
+// Runner writes it; Read also reads the lines of earlier versions (see
+// legacyEntry).
 type AuditEntry struct {
-	Time       time.Time      `json:"time"`
-	User       string         `json:"user"`
-	Host       string         `json:"host"`
-	Context    string         `json:"context"`
-	Action     string         `json:"action"`
-	RunID      string         `json:"run_id"`
-	DryRun     bool           `json:"dry_run"`
-	Parameters map[string]any `json:"parameters"`
-	Plan       map[string]any `json:"plan,omitempty"`
-	Result     map[string]any `json:"result,omitempty"`
-	Outcome    string         `json:"outcome"` // ok, failed, cancelled, refused
-	Error      string         `json:"error,omitempty"`
-	DurationMS int64          `json:"duration_ms"`
+	Time    time.Time `json:"time"`
+	User    string    `json:"user"`
+	Host    string    `json:"host"`
+	Context string    `json:"context"`
+	Action  string    `json:"action"`
+	RunID   string    `json:"run_id,omitempty"`
+	// Outcome is refused, dry-run, executed, failed or cancelled
+	// (Outcome* constants).
+	Outcome string `json:"outcome"`
+	Source  string `json:"source,omitempty"`
+	Target  string `json:"target,omitempty"`
+	// Reason says why a refusal was refused and how a dry run was one
+	// (--dry-run, or previewed and not confirmed).
+	Reason string `json:"reason,omitempty"`
+	// Command is the equivalent headless command (Runner.Command).
+	Command string       `json:"command,omitempty"`
+	Plan    *AuditPlan   `json:"plan,omitempty"`
+	Result  *AuditResult `json:"result,omitempty"`
+	Error   string       `json:"error,omitempty"`
+	// DurationMS is how long the run took (0 for a plan).
+	DurationMS int64 `json:"duration_ms"`
+	// Parameters are the options of an entry written before entries were
+	// typed (they had no Command); never written now.
+	Parameters map[string]any `json:"parameters,omitempty"`
+}
+
+// AuditPlan is what the audit log keeps of a plan: its counts and one
+// line that says it. The counts are of what the action acts on (messages,
+// records, partitions).
+type AuditPlan struct {
+	Summary  string `json:"summary"`
+	Selected int64  `json:"selected"`          // to act on
+	Skipped  int64  `json:"skipped,omitempty"` // left out by the filters
+	// Total is the scope the plan looked at: a queue's depth, the records
+	// read (0: not known).
+	Total    int64    `json:"total,omitempty"`
+	Bytes    int64    `json:"bytes,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+	// Details are the action's own, bounded like every value of an entry.
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// AuditResult is what the audit log keeps of a run.
+type AuditResult struct {
+	Done    int64 `json:"done"` // moved, committed, replayed
+	Skipped int64 `json:"skipped,omitempty"`
+	Failed  int64 `json:"failed,omitempty"`
+	// Left is what is left to do at the end (-1: not known).
+	Left           int64  `json:"left"`
+	Seen           int64  `json:"seen,omitempty"`
+	StoppedBecause string `json:"stopped_because,omitempty"`
+	// Details are the action's own (records skipped as too large…).
+	Details map[string]any `json:"details,omitempty"`
 }
 
 // AuditLog appends entries as JSON lines to a file, fsynced.

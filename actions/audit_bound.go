@@ -29,38 +29,94 @@ const (
 	maxAuditKeys = 100
 )
 
+// maxAuditCommand is the longest command line kept in an entry: long
+// enough for every name a broker allows and a path.
+const maxAuditCommand = 8 << 10
+
 // marshalBounded encodes an entry as one line of at most MaxAuditLine
 // bytes: secrets redacted, long strings cut (their length kept), long
 // lists and maps summarised with counts, non-finite numbers written as
-// text. If the entry is still too long, its plan and result are replaced
+// text. If the entry is still too long, the details of its plan and
+// result, then the plan's problems and the old parameters, are replaced
 // by their sizes.
 func marshalBounded(e AuditEntry) ([]byte, error) {
-	e.Context = boundString(e.Context)
-	e.Action = boundString(e.Action)
-	e.RunID = boundString(e.RunID)
-	e.Error = boundString(backends.Redact(e.Error))
+	for _, s := range []*string{&e.Context, &e.Action, &e.RunID, &e.Source, &e.Target, &e.Reason, &e.Error} {
+		*s = boundString(backends.Redact(*s))
+	}
+	e.Command = backends.Redact(e.Command)
+	if cut, ok := cutString(e.Command, maxAuditCommand); ok {
+		e.Command = cut + fmt.Sprintf("…(cut: %d bytes)", len(e.Command))
+	}
 	e.Parameters = boundMap(e.Parameters)
-	e.Plan = boundMap(e.Plan)
-	e.Result = boundMap(e.Result)
+	if e.Plan != nil {
+		p := *e.Plan
+		p.Summary = boundString(backends.Redact(p.Summary))
+		p.Problems = boundStrings(p.Problems)
+		p.Details = boundMap(p.Details)
+		e.Plan = &p
+	}
+	if e.Result != nil {
+		r := *e.Result
+		r.StoppedBecause = boundString(backends.Redact(r.StoppedBecause))
+		r.Details = boundMap(r.Details)
+		e.Result = &r
+	}
 	line, err := safejson.Marshal(e)
-	if err != nil {
-		return nil, err
+	if err != nil || len(line) <= MaxAuditLine {
+		return line, err
 	}
-	if len(line) <= MaxAuditLine {
-		return line, nil
+	// still too long: keep what identifies the action, its counts and its
+	// outcome
+	omitted := func(v any) map[string]any {
+		b, _ := safejson.Marshal(v)
+		return map[string]any{"omitted": fmt.Sprintf("%d bytes: too large for the audit log", len(b))}
 	}
-	// still too long: keep what identifies the action and its outcome
-	for _, m := range []*map[string]any{&e.Plan, &e.Result, &e.Parameters} {
-		if *m == nil {
-			continue
-		}
-		b, _ := safejson.Marshal(*m)
-		*m = map[string]any{"omitted": fmt.Sprintf("%d bytes: too large for the audit log", len(b))}
+	shrink := []func(){
+		func() {
+			if e.Plan != nil && e.Plan.Details != nil {
+				e.Plan.Details = omitted(e.Plan.Details)
+			}
+		},
+		func() {
+			if e.Result != nil && e.Result.Details != nil {
+				e.Result.Details = omitted(e.Result.Details)
+			}
+		},
+		func() {
+			if e.Plan != nil && len(e.Plan.Problems) > 0 {
+				b, _ := safejson.Marshal(e.Plan.Problems)
+				e.Plan.Problems = []string{fmt.Sprintf("%d problems (%d bytes): too large for the audit log", len(e.Plan.Problems), len(b))}
+			}
+		},
+		func() {
+			if e.Parameters != nil {
+				e.Parameters = omitted(e.Parameters)
+			}
+		},
+	}
+	for _, f := range shrink {
+		f()
 		if line, err = safejson.Marshal(e); err != nil || len(line) <= MaxAuditLine {
 			return line, err
 		}
 	}
 	return line, nil
+}
+
+// boundStrings bounds a list of strings as boundValue bounds a list.
+func boundStrings(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, 0, min(len(ss), maxAuditList+1))
+	for i, s := range ss {
+		if i == maxAuditList {
+			out = append(out, fmt.Sprintf("… and %d more", len(ss)-maxAuditList))
+			break
+		}
+		out = append(out, boundString(backends.Redact(s)))
+	}
+	return out
 }
 
 func boundMap(m map[string]any) map[string]any {
@@ -88,15 +144,7 @@ func boundValue(v any) any {
 	case string:
 		return boundString(backends.Redact(x))
 	case []string:
-		out := make([]any, 0, min(len(x), maxAuditList+1))
-		for i, s := range x {
-			if i == maxAuditList {
-				out = append(out, fmt.Sprintf("… and %d more", len(x)-maxAuditList))
-				break
-			}
-			out = append(out, boundString(backends.Redact(s)))
-		}
-		return out
+		return boundStrings(x)
 	case []any:
 		out := make([]any, 0, min(len(x), maxAuditList+1))
 		for i, e := range x {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,24 +55,21 @@ type DrainOptions struct {
 	// the plan does not ask again.
 	KnownDLQ bool
 	RunID    string
-	// Plan, if set, is the plan the operator confirmed. It goes to the
-	// audit log with the run, and it bounds the run: when it covered the
-	// whole queue and no Limit was given, the drain sees at most the
-	// messages the plan saw, so dead letters that arrive after the preview
-	// stay for another drain instead of being moved unseen.
-	Plan *DrainPlan
 }
 
 // limit is the number of messages the drain may see (0: the depth at its
-// start), and whether it comes from the plan: the messages the plan saw
-// when it saw them all, else the depth it counted.
-func (o *DrainOptions) limit() (int, bool) {
+// start), and whether it comes from the plan the operator confirmed: when
+// the plan covered the whole queue and no Limit was given, the drain sees
+// at most the messages the plan saw (else the depth it counted), so dead
+// letters that arrive after the preview stay for another drain instead of
+// being moved unseen.
+func (o *DrainOptions) limit(plan *DrainPlan) (int, bool) {
 	switch {
-	case o.Limit != 0 || o.Plan == nil:
-	case o.Plan.Complete && o.Plan.Sampled > 0:
-		return o.Plan.Sampled, true
-	case !o.Plan.Complete && o.Plan.Depth > 0:
-		return int(min(o.Plan.Depth, MaxLimit)), true
+	case o.Limit != 0 || plan == nil:
+	case plan.Complete && plan.Sampled > 0:
+		return plan.Sampled, true
+	case !plan.Complete && plan.Depth > 0:
+		return int(min(plan.Depth, MaxLimit)), true
 	}
 	return o.Limit, false
 }
@@ -131,7 +129,7 @@ func (o *DrainOptions) Validate() error {
 		o.Prefetch = rabbitmq.DefaultPrefetch
 	}
 	if o.Sample <= 0 {
-		o.Sample = 1000
+		o.Sample = DefaultSample
 	}
 	if o.RunID == "" {
 		o.RunID = NewRunID()
@@ -148,6 +146,9 @@ func (o *DrainOptions) checkNumbers() error {
 		CheckCount("sample", o.Sample, 1, rabbitmq.MaxPeek, true),
 	)
 }
+
+// DefaultSample is how many messages a RabbitMQ drain's plan peeks at.
+const DefaultSample = 1000
 
 // NewRunID returns a short random run id.
 func NewRunID() string {
@@ -319,13 +320,13 @@ func (e *NotDLQError) Error() string {
 		"pass --not-dead-letters to drain it anyway"
 }
 
-// PlanDrain previews a drain: it checks that the source is a dead-letter
+// planDrain previews a drain: it checks that the source is a dead-letter
 // queue, peeks (never consumes, never reorders) at up to Sample messages
 // (or Limit), applies the filters, resolves every target and checks that
 // each exists and routes somewhere, and scales the counts to the depth.
 // A queue that a peek would change is not read: the plan then gives the
 // depth, why it did not sample, and what it could check without reading.
-func PlanDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan, error) {
+func planDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -335,7 +336,7 @@ func PlanDrain(ctx context.Context, r RabbitDrainer, o DrainOptions) (*DrainPlan
 			return nil, err
 		}
 		if !d.Queue.IsDLQ {
-			return nil, &NotDLQError{Source: o.source()}
+			return nil, refused(&NotDLQError{Source: o.source()})
 		}
 	}
 	t, _ := parseTarget(o.To)
@@ -499,22 +500,155 @@ type DrainResult struct {
 	// stopped before (one per partition), the first 100.
 	Oversized        []backends.KafkaOversized `json:"oversized,omitempty"`
 	SkippedOversized int                       `json:"skipped_oversized,omitempty"`
+
+	// limitFromPlan is the limit the confirmed plan set (0: none).
+	limitFromPlan int
 }
 
-// ExecuteDrain moves the dead letters (the safe-move recipe lives in the
-// backend), rate-limited, reporting progress, and appends the outcome to
-// the audit log.
-func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
-	if err := audit.Check(); err != nil {
+// Audit is what the audit log keeps of a drain's run.
+func (r *DrainResult) Audit() AuditResult {
+	if r == nil {
+		return AuditResult{}
+	}
+	a := AuditResult{Done: int64(r.Moved), Skipped: int64(r.Skipped), Failed: int64(r.Failed), Left: int64(r.Left), Seen: int64(r.Seen),
+		StoppedBecause: r.StoppedBecause}
+	d := map[string]any{}
+	if r.limitFromPlan > 0 {
+		d["limit_from_plan"] = r.limitFromPlan
+	}
+	if len(r.Oversized) > 0 {
+		// every record skipped or stopped before, by position and size
+		// (never its contents); the first 100, and the count
+		d["oversized"], d["skipped_oversized"] = r.Oversized, r.SkippedOversized
+	}
+	if len(d) > 0 {
+		a.Details = d
+	}
+	return a
+}
+
+// Audit is what the audit log keeps of a drain's plan: its counts (of the
+// sample, for part of a queue; the depth, or the records read, as its
+// total) and summary; the estimate, why a queue was not sampled and the
+// records too large for their target as details.
+func (p *DrainPlan) Audit() AuditPlan {
+	if p == nil {
+		return AuditPlan{}
+	}
+	a := AuditPlan{Summary: p.Summary(), Selected: int64(p.Selected), Skipped: int64(p.Skipped), Total: p.Depth, Problems: p.Problems}
+	if a.Total == 0 && p.Complete {
+		a.Total = int64(p.Sampled)
+	}
+	d := map[string]any{}
+	if p.Depth > 0 || p.NotSampled != nil {
+		d["sampled"], d["estimate"] = p.Sampled, p.Estimate
+	}
+	if p.NotSampled != nil {
+		d["not_sampled"] = p.NotSampled.Reason
+	}
+	if p.OversizedCount > 0 {
+		d["oversized_count"], d["oversized"], d["skip_oversized"] = p.OversizedCount, p.Oversized, p.SkipOversized
+	}
+	if len(d) > 0 {
+		a.Details = d
+	}
+	return a
+}
+
+// RabbitDrain is the drain of a RabbitMQ dead-letter queue as an Action:
+// run it through a Runner.
+type RabbitDrain struct {
+	Broker  RabbitDrainer
+	Options DrainOptions
+}
+
+func (a *RabbitDrain) Kind() string    { return "drain" }
+func (a *RabbitDrain) Validate() error { return a.Options.Validate() }
+
+func (a *RabbitDrain) Describe() Subject {
+	o := &a.Options
+	return Subject{Context: o.Context, Source: o.source(), Target: o.To, RunID: o.RunID, Args: o.args()}
+}
+
+func (a *RabbitDrain) Plan(ctx context.Context) (Plan, error) {
+	p, err := planDrain(ctx, a.Broker, a.Options)
+	if err != nil {
 		return nil, err
 	}
+	return p, nil
+}
+
+func (a *RabbitDrain) Execute(ctx context.Context, p Plan, progress func(Progress)) (Result, error) {
+	plan, err := drainPlanOf(p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := executeDrain(ctx, a.Broker, a.Options, plan, progress)
+	if res == nil {
+		return nil, err
+	}
+	return res, err
+}
+
+// drainPlanOf is the plan a drain was given (nil: none).
+func drainPlanOf(p Plan) (*DrainPlan, error) {
+	if isNil(p) {
+		return nil, nil
+	}
+	dp, ok := p.(*DrainPlan)
+	if !ok {
+		return nil, fmt.Errorf("a drain cannot run the plan of another action (%T)", p)
+	}
+	return dp, nil
+}
+
+// args is the drain's command line (Subject.Args): the flags the
+// operator set, defaults left out.
+func (o *DrainOptions) args() []string {
+	a := []string{"drain", "rabbitmq:" + o.Queue, "--to", o.To}
+	if o.Vhost != "" && o.Vhost != "/" {
+		a = append(a, "--vhost", o.Vhost)
+	}
+	if o.Reason != "" {
+		a = append(a, "--reason", o.Reason)
+	}
+	if o.Origin != "" {
+		a = append(a, "--origin", o.Origin)
+	}
+	a = appendCounts(a, o.Limit, o.Rate)
+	if o.Prefetch != 0 && o.Prefetch != rabbitmq.DefaultPrefetch {
+		a = append(a, "--prefetch", strconv.Itoa(o.Prefetch))
+	}
+	if o.Sample != 0 && o.Sample != DefaultSample {
+		a = append(a, "--sample", strconv.Itoa(o.Sample))
+	}
+	if o.NotDeadLetters {
+		a = append(a, "--not-dead-letters")
+	}
+	return a
+}
+
+// appendCounts adds --limit and --rate when set.
+func appendCounts(a []string, limit int, rate float64) []string {
+	if limit != 0 {
+		a = append(a, "--limit", strconv.Itoa(limit))
+	}
+	if rate != 0 {
+		a = append(a, "--rate", strconv.FormatFloat(rate, 'f', -1, 64))
+	}
+	return a
+}
+
+// executeDrain moves the dead letters (the safe-move recipe lives in the
+// backend), rate-limited, reporting progress; plan, when set, bounds the
+// run (DrainOptions.limit).
+func executeDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, plan *DrainPlan, progress func(Progress)) (*DrainResult, error) {
 	if err := o.Validate(); err != nil {
-		_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
 		return nil, err
 	}
 	t, _ := parseTarget(o.To)
 	lim := NewLimiter(o.Rate)
-	limit, fromPlan := o.limit()
+	limit, fromPlan := o.limit(plan)
 	mo := rabbitmq.MoveOptions{
 		Vhost: o.Vhost, Queue: o.Queue, Prefetch: o.Prefetch, Limit: limit, RunID: o.RunID,
 		Decide: func(m *backends.Message) (rabbitmq.Decision, rabbitmq.MoveTarget, error) { return o.decide(t, m) },
@@ -540,69 +674,20 @@ func ExecuteDrain(ctx context.Context, r RabbitDrainer, o DrainOptions, audit *A
 	if res != nil {
 		out.Moved, out.Skipped, out.Failed, out.Left, out.Seen, out.StoppedBecause = res.Moved, res.Skipped, res.Failed, res.Left, res.Seen, res.StoppedBecause
 	}
-	if fromPlan && err == nil && out.Seen >= limit {
-		what := "previewed"
-		if !o.Plan.Complete {
-			what = "counted"
+	if fromPlan {
+		out.limitFromPlan = limit
+		if err == nil && out.Seen >= limit {
+			what := "previewed"
+			if !plan.Complete {
+				what = "counted"
+			}
+			out.StoppedBecause = fmt.Sprintf("done: the %d messages the plan %s seen; any that arrived since stay in the queue", limit, what)
 		}
-		out.StoppedBecause = fmt.Sprintf("done: the %d messages the plan %s seen; any that arrived since stay in the queue", limit, what)
 	}
 	if out.Seconds > 0 {
 		out.Rate = float64(out.Moved) / out.Seconds
 	}
-	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
-		Result: map[string]any{"moved": out.Moved, "skipped": out.Skipped, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
-	if o.Plan != nil {
-		e.Plan = planAudit(o.Plan)
-	}
-	if fromPlan {
-		e.Parameters["limit_from_plan"] = limit
-	}
-	if err != nil {
-		e.Outcome, e.Error = "failed", err.Error()
-		if errors.Is(ctx.Err(), context.Canceled) {
-			e.Outcome = "cancelled"
-		}
-	}
-	if aerr := audit.Append(e); aerr != nil && err == nil {
-		err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
-	}
 	return out, err
-}
-
-// AuditDryRun records a dry run in the audit log.
-func AuditDryRun(audit *AuditLog, o DrainOptions, p *DrainPlan, err error) {
-	if audit == nil {
-		return
-	}
-	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: true, Parameters: o.auditParams(), Outcome: "ok"}
-	if p != nil {
-		e.Plan = planAudit(p)
-	}
-	if err != nil {
-		e.Outcome, e.Error = "failed", err.Error()
-	}
-	_ = audit.Append(e)
-}
-
-// planAudit is what the audit log keeps of a RabbitMQ drain's plan.
-func planAudit(p *DrainPlan) map[string]any {
-	a := map[string]any{"summary": p.Summary(), "selected": p.Selected, "skipped": p.Skipped, "problems": p.Problems}
-	if p.Depth > 0 || p.NotSampled != nil {
-		a["depth"], a["sampled"], a["estimate"] = p.Depth, p.Sampled, p.Estimate
-	}
-	if p.NotSampled != nil {
-		a["not_sampled"] = p.NotSampled.Reason
-	}
-	return a
-}
-
-func (o *DrainOptions) auditParams() map[string]any {
-	a := map[string]any{"source": o.source(), "vhost": o.Vhost, "target": o.To, "reason": o.Reason, "origin": o.Origin, "limit": o.Limit, "rate": o.Rate}
-	if o.NotDeadLetters {
-		a["not_dead_letters"] = true
-	}
-	return a
 }
 
 func msgLabel(m *backends.Message) string {

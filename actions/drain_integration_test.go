@@ -183,7 +183,7 @@ func TestDrainToOriginWithReasonFilter(t *testing.T) {
 	w := newWorld(t, 6, 4, 3)
 	audit := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin", Reason: "rejected"}
-	plan, err := PlanDrain(context.Background(), w.client, o)
+	plan, err := planDrain(context.Background(), w.client, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestDrainToOriginWithReasonFilter(t *testing.T) {
 		t.Fatal("planning changed the DLQ")
 	}
 	var last Progress
-	res, err := ExecuteDrain(context.Background(), w.client, o, audit, func(p Progress) { last = p })
+	res, err := runDrain(context.Background(), w.client, o, nil, audit, func(p Progress) { last = p })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,8 @@ func TestDrainToOriginWithReasonFilter(t *testing.T) {
 		}
 	}
 	es, _, _ := audit.Read(0)
-	if len(es) != 1 || es[0].Action != "drain" || es[0].Result["moved"].(float64) != 10 || es[0].Outcome != "ok" {
+	if len(es) != 1 || es[0].Action != "drain" || es[0].Result.Done != 10 || es[0].Result.Skipped != 3 || es[0].Outcome != OutcomeExecuted ||
+		es[0].Command != "mqops drain rabbitmq:"+w.dlq+" --to origin --reason rejected" {
 		t.Fatalf("audit: %+v", es)
 	}
 }
@@ -239,14 +240,13 @@ func TestDrainMovesWhatThePlanShowed(t *testing.T) {
 	w := newWorld(t, 5, 0, 0)
 	audit := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	o := DrainOptions{Context: "test", Queue: w.dlq, To: "origin"}
-	plan, err := PlanDrain(context.Background(), w.client, o)
+	plan, err := planDrain(context.Background(), w.client, o)
 	if err != nil || plan.Selected != 5 || !plan.Complete {
 		t.Fatalf("plan %+v %v", plan, err)
 	}
 	w.publishAndReject(w.orders, "late", 3) // after the preview
 	w.waitDepth(w.dlq, 8)
-	o.Plan = plan
-	res, err := ExecuteDrain(context.Background(), w.client, o, audit, nil)
+	res, err := runDrain(context.Background(), w.client, o, plan, audit, nil)
 	if err != nil || res.Moved != 5 || res.Seen != 5 || res.Left != 3 || !strings.Contains(res.StoppedBecause, "the 5 messages the plan previewed") {
 		t.Fatalf("bounded run: %+v %v", res, err)
 	}
@@ -260,11 +260,11 @@ func TestDrainMovesWhatThePlanShowed(t *testing.T) {
 		t.Fatalf("%d moved to origin, want the 5 previewed", len(moved))
 	}
 	es, _, _ := audit.Read(0)
-	if len(es) != 1 || es[0].Plan["selected"] != float64(5) || es[0].Parameters["limit_from_plan"] != float64(5) {
+	if len(es) != 1 || es[0].Plan == nil || es[0].Plan.Selected != 5 || es[0].Result.Details["limit_from_plan"] != float64(5) || es[0].Result.Done != 5 || es[0].Result.Left != 3 {
 		t.Fatalf("audit: %+v", es)
 	}
 	// without a plan: the depth at the start
-	res, err = ExecuteDrain(context.Background(), w.client, DrainOptions{Context: "test", Queue: w.dlq, To: "origin"}, audit, nil)
+	res, err = runDrain(context.Background(), w.client, DrainOptions{Context: "test", Queue: w.dlq, To: "origin"}, nil, audit, nil)
 	if err != nil || res.Moved != 3 || res.Left != 0 {
 		t.Fatalf("unbounded run: %+v %v", res, err)
 	}
@@ -277,11 +277,11 @@ func TestDrainUnroutableStopsWithoutLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := DrainOptions{Context: "test", Queue: w.dlq, To: "exchange:" + x + ":nokey"}
-	plan, err := PlanDrain(context.Background(), w.client, o)
+	plan, err := planDrain(context.Background(), w.client, o)
 	if err != nil || len(plan.Problems) == 0 || !strings.Contains(plan.Problems[0], "routes to no queue") {
 		t.Fatalf("plan should flag the unroutable target: %+v %v", plan, err)
 	}
-	res, err := ExecuteDrain(context.Background(), w.client, o, testAudit(t), nil)
+	res, err := runDrain(context.Background(), w.client, o, nil, testAudit(t), nil)
 	if err == nil || !strings.Contains(err.Error(), "returned unroutable") || !strings.Contains(err.Error(), "0 moved") {
 		t.Fatalf("err = %v", err)
 	}
@@ -291,11 +291,11 @@ func TestDrainUnroutableStopsWithoutLoss(t *testing.T) {
 	w.waitDepth(w.dlq, 5)
 	// a missing exchange: the plan says so, the drain stops, nothing lost
 	o.To = "exchange:" + w.dlx + ".missing"
-	plan, _ = PlanDrain(context.Background(), w.client, o)
+	plan, _ = planDrain(context.Background(), w.client, o)
 	if len(plan.Problems) == 0 || !strings.Contains(plan.Problems[0], "does not exist") {
 		t.Fatalf("plan: %+v", plan)
 	}
-	if _, err := ExecuteDrain(context.Background(), w.client, o, testAudit(t), nil); err == nil {
+	if _, err := runDrain(context.Background(), w.client, o, nil, testAudit(t), nil); err == nil {
 		t.Fatal("drain to a missing exchange succeeded")
 	}
 	w.waitDepth(w.dlq, 5)
@@ -305,7 +305,7 @@ func TestDrainToFileLimitAndRate(t *testing.T) {
 	w := newWorld(t, 40, 0, 0)
 	path := filepath.Join(t.TempDir(), "out.jsonl")
 	start := time.Now()
-	res, err := ExecuteDrain(context.Background(), w.client, DrainOptions{Context: "test", Queue: w.dlq, To: "file:" + path, Limit: 30, Rate: 50}, testAudit(t), nil)
+	res, err := runDrain(context.Background(), w.client, DrainOptions{Context: "test", Queue: w.dlq, To: "file:" + path, Limit: 30, Rate: 50}, nil, testAudit(t), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,12 +337,12 @@ func TestDrainToFileLimitAndRate(t *testing.T) {
 
 func TestDrainRefusedInReadOnlyContext(t *testing.T) {
 	audit := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
-	_, err := ExecuteDrain(context.Background(), nil, DrainOptions{Context: "prod", ReadOnly: true, Queue: "q", To: "origin"}, audit, nil)
+	_, err := runDrain(context.Background(), nil, DrainOptions{Context: "prod", ReadOnly: true, Queue: "q", To: "origin"}, nil, audit, nil)
 	if err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("err = %v", err)
 	}
 	es, _, _ := audit.Read(0)
-	if len(es) != 1 || es[0].Outcome != "refused" {
+	if len(es) != 1 || es[0].Outcome != OutcomeRefused || es[0].Source != "rabbitmq:q" || !strings.Contains(es[0].Reason, "read-only") {
 		t.Fatalf("audit: %+v", es)
 	}
 	for _, bad := range []DrainOptions{{Queue: "q", To: "nowhere"}, {Queue: "q", To: "origin", Reason: "bored"}, {Queue: "q", To: "file:"}} {
@@ -394,7 +394,7 @@ func TestDrainConnectionLostStopsWithoutLoss(t *testing.T) {
 	var res *DrainResult
 	go func() {
 		var err error
-		res, err = ExecuteDrain(context.Background(), w.client, o, testAudit(t), nil)
+		res, err = runDrain(context.Background(), w.client, o, nil, testAudit(t), nil)
 		done <- err
 	}()
 	closed := false

@@ -40,11 +40,6 @@ type KafkaDrainOptions struct {
 	// topic (by its name or its records' dead-letter headers): without it,
 	// such a source is refused.
 	NotDeadLetters bool
-	// Plan, if set, is the plan the operator confirmed: ExecuteKafkaDrain
-	// records its summary in the audit log and moves exactly the records it
-	// counted (on each partition, up to where the plan stopped), so records
-	// that arrive after the preview stay for another drain.
-	Plan *DrainPlan
 }
 
 // Validate checks the options; a read-only context refuses drains.
@@ -111,13 +106,15 @@ func (o *KafkaDrainOptions) target() func(*backends.KafkaRecord) (string, int32,
 
 func (o *KafkaDrainOptions) source() string { return "kafka:" + o.Topic }
 
-// planEnds is where the run stops on each partition: where the confirmed
-// plan stopped (nil without a plan: the log end at the start).
-func (o *KafkaDrainOptions) planEnds() map[int32]int64 {
-	if o.Plan == nil {
+// planEnds is where the run stops on each partition: where the plan the
+// operator confirmed stopped, so that records that arrive after the
+// preview stay for another drain (nil without a plan: the log end at the
+// start).
+func planEnds(plan *DrainPlan) map[int32]int64 {
+	if plan == nil {
 		return nil
 	}
-	return o.Plan.ends
+	return plan.ends
 }
 
 // KafkaStopText words why a Kafka drain stopped.
@@ -163,7 +160,7 @@ func checkKafkaSource(ctx context.Context, k backends.KafkaDeadLetters, o *Kafka
 		return err
 	}
 	if by == "" {
-		return &notDeadLettersError{source: o.source()}
+		return refused(&notDeadLettersError{source: o.source()})
 	}
 	return nil
 }
@@ -176,13 +173,13 @@ func (e *notDeadLettersError) Error() string {
 	return backends.SafeText(e.source) + " is not a dead-letter topic (its name is not a DLT's and its records carry no dead-letter headers): pass --not-dead-letters to drain it anyway"
 }
 
-// PlanKafkaDrain previews a drain without moving or committing anything: it
+// planKafkaDrain previews a drain without moving or committing anything: it
 // reads the records the drain would move (from the drain group's committed
 // offsets up to the log end, or Limit records), counts them per target
 // topic and checks that every target topic exists. Records without an
 // original-topic header (with --to origin) and missing target topics are
 // Problems: the drain would stop at the first such record.
-func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions) (*DrainPlan, error) {
+func planKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions) (*DrainPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -256,22 +253,60 @@ func PlanKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDra
 	return p, nil
 }
 
-// ExecuteKafkaDrain moves the records of a dead-letter topic (the safe move
-// lives in the backend: own consumer group, acks=all idempotent producer,
-// commits only acknowledged records), rate-limited, reporting progress, and
-// appends the outcome to the audit log. A cancelled ctx stops it cleanly:
-// the result says "cancelled" and the error is ctx's.
-func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions, audit *AuditLog, progress func(Progress)) (*DrainResult, error) {
-	start := time.Now()
-	if err := audit.Check(); err != nil {
+// KafkaDrain is the drain of a Kafka dead-letter topic as an Action: run
+// it through a Runner.
+type KafkaDrain struct {
+	Broker  backends.KafkaDeadLetters
+	Options KafkaDrainOptions
+}
+
+func (a *KafkaDrain) Kind() string    { return "drain" }
+func (a *KafkaDrain) Validate() error { return a.Options.Validate() }
+
+func (a *KafkaDrain) Describe() Subject {
+	o := &a.Options
+	return Subject{Context: o.Context, Source: o.source(), Target: o.To, RunID: o.RunID, Args: o.args()}
+}
+
+func (a *KafkaDrain) Plan(ctx context.Context) (Plan, error) {
+	p, err := planKafkaDrain(ctx, a.Broker, a.Options)
+	if err != nil {
 		return nil, err
 	}
+	return p, nil
+}
+
+func (a *KafkaDrain) Execute(ctx context.Context, p Plan, progress func(Progress)) (Result, error) {
+	plan, err := drainPlanOf(p)
+	if err != nil {
+		return nil, err
+	}
+	return executeKafkaDrain(ctx, a.Broker, a.Options, plan, progress)
+}
+
+// args is the drain's command line (Subject.Args).
+func (o *KafkaDrainOptions) args() []string {
+	a := appendCounts([]string{"drain", o.source(), "--to", o.To}, o.Limit, o.Rate)
+	if o.SkipOversized {
+		a = append(a, "--skip-oversized")
+	}
+	if o.NotDeadLetters {
+		a = append(a, "--not-dead-letters")
+	}
+	return a
+}
+
+// executeKafkaDrain moves the records of a dead-letter topic (the safe
+// move lives in the backend: own consumer group, acks=all idempotent
+// producer, commits only acknowledged records), rate-limited, reporting
+// progress; with a plan, exactly the records it counted. A cancelled ctx
+// stops it cleanly: the result says "cancelled" and the error is ctx's.
+func executeKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o KafkaDrainOptions, plan *DrainPlan, progress func(Progress)) (*DrainResult, error) {
+	start := time.Now()
 	if err := o.Validate(); err != nil {
-		_ = audit.Append(AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), Outcome: "refused", Error: err.Error()})
 		return nil, err
 	}
 	out := &DrainResult{RunID: o.RunID}
-	var last backends.KafkaMoveProgress
 	// Before anything moves: the source exists, and so does a topic:<name>
 	// target (an origin target is checked per record by the backend).
 	err := checkKafkaSource(ctx, k, &o)
@@ -283,9 +318,10 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 	}
 	if err == nil {
 		lim := NewLimiter(o.Rate)
+		var last backends.KafkaMoveProgress
 		mo := backends.KafkaMoveOptions{
 			Topic: o.Topic, Group: o.Group, Target: o.target(), Limit: o.Limit, RunID: o.RunID, Window: o.Window, Wait: lim.Wait,
-			Until: o.planEnds(), SkipOversized: o.SkipOversized,
+			Until: planEnds(plan), SkipOversized: o.SkipOversized,
 			Progress: func(p backends.KafkaMoveProgress) {
 				last = p
 				if progress != nil {
@@ -314,66 +350,5 @@ func ExecuteKafkaDrain(ctx context.Context, k backends.KafkaDeadLetters, o Kafka
 	if out.Seconds > 0 {
 		out.Rate = float64(out.Moved) / out.Seconds
 	}
-	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, Parameters: o.auditParams(), DurationMS: time.Since(start).Milliseconds(),
-		Plan:   o.auditPlan(last.Total),
-		Result: map[string]any{"moved": out.Moved, "failed": out.Failed, "left": out.Left, "stopped_because": out.StoppedBecause}, Outcome: "ok"}
-	if len(out.Oversized) > 0 {
-		// every record skipped or stopped before, by position and size
-		// (never its contents); the first 100, and the count
-		e.Result["oversized"] = out.Oversized
-		e.Result["skipped_oversized"] = out.SkippedOversized
-	}
-	if err != nil {
-		e.Outcome, e.Error = "failed", err.Error()
-		var notDLT *notDeadLettersError
-		switch {
-		case out.StoppedBecause == backends.KafkaStopCancelled:
-			e.Outcome = "cancelled"
-		case errors.As(err, &notDLT):
-			e.Outcome = "refused"
-		}
-	}
-	if aerr := audit.Append(e); aerr != nil && err == nil {
-		err = fmt.Errorf("drain done but the audit log could not be written: %w", aerr)
-	}
 	return out, err
-}
-
-// AuditKafkaDryRun records a dry run of a Kafka drain in the audit log.
-func AuditKafkaDryRun(audit *AuditLog, o KafkaDrainOptions, p *DrainPlan, err error) {
-	if audit == nil {
-		return
-	}
-	e := AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: true, Parameters: o.auditParams(), Outcome: "ok"}
-	if p != nil {
-		e.Plan = kafkaPlanAudit(p)
-	}
-	if err != nil {
-		e.Outcome, e.Error = "failed", err.Error()
-	}
-	_ = audit.Append(e)
-}
-
-// kafkaPlanAudit is what the audit log keeps of a Kafka drain's plan.
-func kafkaPlanAudit(p *DrainPlan) map[string]any {
-	a := map[string]any{"summary": p.Summary(), "selected": p.Selected, "problems": p.Problems}
-	if p.OversizedCount > 0 {
-		a["oversized_count"], a["oversized"] = p.OversizedCount, p.Oversized
-	}
-	return a
-}
-
-func (o *KafkaDrainOptions) auditParams() map[string]any {
-	// "target" as well: the key the rabbit drain and `mqops audit` use
-	return map[string]any{"source": o.source(), "to": o.To, "target": o.To, "limit": o.Limit, "rate": o.Rate, "group": o.Group, "window": o.Window,
-		"not_dead_letters": o.NotDeadLetters, "skip_oversized": o.SkipOversized}
-}
-
-// auditPlan is the plan recorded with a drain: the one the operator saw, or
-// the records the backend measured to move at start.
-func (o *KafkaDrainOptions) auditPlan(total int) map[string]any {
-	if o.Plan != nil {
-		return kafkaPlanAudit(o.Plan)
-	}
-	return map[string]any{"summary": fmt.Sprintf("%d record(s) from %s → %s", total, o.source(), o.To), "selected": total}
 }

@@ -99,15 +99,14 @@ func TestKafkaDrainIntegrationToOrigin(t *testing.T) {
 	ctx := context.Background()
 	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	o := KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin", RunID: "it-" + dlt}
-	p, err := PlanKafkaDrain(ctx, w.k, o)
+	p, err := planKafkaDrain(ctx, w.k, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Selected != total || len(p.Problems) != 0 || len(p.Routes) != 2 || p.Routes[0].Count != total/2 || p.Routes[1].Count != total/2 {
 		t.Fatalf("plan %+v", p)
 	}
-	o.Plan = p
-	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	res, err := runKafkaDrain(ctx, w.k, o, p, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,15 +166,15 @@ func TestKafkaDrainIntegrationToOrigin(t *testing.T) {
 		}
 	})
 
-	again, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}, log, nil)
+	again, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}, nil, log, nil)
 	if err != nil || again.Moved != 0 || again.Left != 0 || again.StoppedBecause != "end" {
 		t.Fatalf("second run %+v %v", again, err)
 	}
-	if p, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}); err != nil || p.Sampled != 0 {
+	if p, err := planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}); err != nil || p.Sampled != 0 {
 		t.Fatalf("plan after the drain %+v %v", p, err)
 	}
 	es, _, err := log.Read(0)
-	if err != nil || len(es) != 2 || es[0].Result["moved"] != float64(total) || es[1].Result["moved"] != float64(0) {
+	if err != nil || len(es) != 2 || es[0].Result.Done != int64(total) || es[1].Result.Done != 0 || es[0].Outcome != OutcomeExecuted {
 		t.Fatalf("audit %+v %v", es, err)
 	}
 }
@@ -201,7 +200,7 @@ func TestKafkaDrainIntegrationRate(t *testing.T) {
 		samples []sample
 	)
 	ctx := context.Background()
-	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin", Rate: 200, Limit: 300}, testAudit(t), func(p Progress) {
+	res, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin", Rate: 200, Limit: 300}, nil, testAudit(t), func(p Progress) {
 		mu.Lock()
 		samples = append(samples, sample{time.Now(), p.Seen})
 		mu.Unlock()
@@ -220,7 +219,7 @@ func TestKafkaDrainIntegrationRate(t *testing.T) {
 	if res.Rate > 220 {
 		t.Fatalf("overall %.1f records/s, above 200 + 10%%", res.Rate)
 	}
-	rest, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}, testAudit(t), nil)
+	rest, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "it", Topic: dlt, To: "origin"}, nil, testAudit(t), nil)
 	if err != nil || rest.Moved != 100 || rest.Left != 0 {
 		t.Fatalf("rest %+v %v", rest, err)
 	}

@@ -192,7 +192,7 @@ func TestKafkaDrainPlanCounts(t *testing.T) {
 	w := newKafkaWorld(t)
 	w.seed("a.DLT", 30, 20)
 	ctx := context.Background()
-	p, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
+	p, err := planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,11 +204,11 @@ func TestKafkaDrainPlanCounts(t *testing.T) {
 	if s := p.Summary(); s != "50 message(s) from kafka:a.DLT: 30 → topic a, 20 → topic b" {
 		t.Errorf("summary %q", s)
 	}
-	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 7})
+	p, err = planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 7})
 	if err != nil || p.Sampled != 7 || p.Selected != 7 {
 		t.Fatalf("limited plan %+v %v", p, err)
 	}
-	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"})
+	p, err = planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"})
 	if err != nil || p.Selected != 50 || len(p.Routes) != 1 || p.Routes[0] != (PlanRoute{Target: "topic c", Count: 50}) {
 		t.Fatalf("topic plan %+v %v", p, err)
 	}
@@ -218,7 +218,7 @@ func TestKafkaDrainPlanCounts(t *testing.T) {
 	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c != 0 {
 		t.Fatalf("a plan committed %d", c)
 	}
-	_, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"})
+	_, err = planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"})
 	if err == nil || !strings.Contains(err.Error(), `unknown topic "nope.DLT"`) {
 		t.Fatalf("unknown source: %v", err)
 	}
@@ -233,7 +233,7 @@ func TestKafkaDrainToOriginKeepsKeyAndPartition(t *testing.T) {
 	ctx := context.Background()
 	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	var last Progress
-	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", RunID: "run-1"}, log, func(p Progress) { last = p })
+	res, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", RunID: "run-1"}, nil, log, func(p Progress) { last = p })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestKafkaDrainToOriginKeepsKeyAndPartition(t *testing.T) {
 	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c != 50 {
 		t.Fatalf("drain group committed %d, want 50", c)
 	}
-	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, log, nil)
+	res, err = runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, log, nil)
 	if err != nil || res.Moved != 0 || res.Left != 0 || res.StoppedBecause != "end" {
 		t.Fatalf("second run %+v %v", res, err)
 	}
@@ -289,7 +289,7 @@ func TestKafkaDrainToTopic(t *testing.T) {
 	w.seed("a.DLT", 30, 20)
 	w.produce(springDeadLetter("a.DLT", 0, "a", 0, 1000)) // a second record of key-1000 ...
 	w.produce(springDeadLetter("a.DLT", 1, "a", 0, 1000)) // ... from the other DLT partition
-	res, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}, testAudit(t), nil)
+	res, err := runKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:c"}, nil, testAudit(t), nil)
 	if err != nil || res.Moved != 52 || res.Left != 0 {
 		t.Fatalf("result %+v %v", res, err)
 	}
@@ -324,18 +324,18 @@ func TestKafkaDrainLimit(t *testing.T) {
 	w := newKafkaWorld(t)
 	w.seed("a.DLT", 30, 20)
 	ctx := context.Background()
-	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 15}, testAudit(t), nil)
+	res, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 15}, nil, testAudit(t), nil)
 	if err != nil || res.Moved != 15 || res.Left != 35 || res.StoppedBecause != "limit" {
 		t.Fatalf("limited %+v %v", res, err)
 	}
 	if c := w.committed("mqops-drain.a.DLT", "a.DLT"); c != 15 {
 		t.Fatalf("committed %d, want 15", c)
 	}
-	p, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
+	p, err := planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
 	if err != nil || p.Selected != 35 {
 		t.Fatalf("plan of the rest %+v %v", p, err)
 	}
-	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, testAudit(t), nil)
+	res, err = runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, testAudit(t), nil)
 	if err != nil || res.Moved != 35 || res.Left != 0 {
 		t.Fatalf("rest %+v %v", res, err)
 	}
@@ -362,10 +362,10 @@ func TestKafkaDrainReadOnlyRefused(t *testing.T) {
 	w.seed("a.DLT", 5, 0)
 	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	o := KafkaDrainOptions{Context: "prod", ReadOnly: true, Topic: "a.DLT", To: "origin"}
-	if _, err := PlanKafkaDrain(context.Background(), w.k, o); err == nil || !strings.Contains(err.Error(), "read-only") {
+	if _, err := planKafkaDrain(context.Background(), w.k, o); err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("plan: %v", err)
 	}
-	res, err := ExecuteKafkaDrain(context.Background(), w.k, o, log, nil)
+	res, err := runKafkaDrain(context.Background(), w.k, o, nil, log, nil)
 	if err == nil || res != nil || err.Error() != `context "prod" is read-only: drains are not available` {
 		t.Fatalf("execute: %+v %v", res, err)
 	}
@@ -373,7 +373,8 @@ func TestKafkaDrainReadOnlyRefused(t *testing.T) {
 		t.Fatalf("%d records moved", n)
 	}
 	es, _, err := log.Read(0)
-	if err != nil || len(es) != 1 || es[0].Outcome != "refused" || es[0].Context != "prod" || es[0].Parameters["source"] != "kafka:a.DLT" {
+	if err != nil || len(es) != 1 || es[0].Outcome != OutcomeRefused || es[0].Context != "prod" || es[0].Source != "kafka:a.DLT" ||
+		es[0].Reason != `context "prod" is read-only: drains are not available` || es[0].Command != "mqops drain kafka:a.DLT --to origin" {
 		t.Fatalf("audit %+v %v", es, err)
 	}
 }
@@ -387,7 +388,7 @@ func TestKafkaDrainMissingTarget(t *testing.T) {
 	w.produce(springDeadLetter("a.DLT", 1, "gone", 0, 100))
 	w.produce(&kgo.Record{Topic: "a.DLT", Partition: 0, Key: []byte("k"), Value: []byte("no headers")})
 	ctx := context.Background()
-	p, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
+	p, err := planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,17 +396,17 @@ func TestKafkaDrainMissingTarget(t *testing.T) {
 		len(p.Problems) != 2 || !strings.Contains(p.Problems[1], "1 record(s) have no original-topic header (first: partition 0 offset 5)") {
 		t.Fatalf("plan %+v", p)
 	}
-	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:nope"})
+	p, err = planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:nope"})
 	if err != nil || p.Selected != 0 || len(p.Problems) != 1 || !strings.Contains(p.Problems[0], "topic nope: topic does not exist") {
 		t.Fatalf("plan to a missing topic %+v %v", p, err)
 	}
 
 	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
-	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:nope"}, log, nil)
+	res, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "topic:nope"}, nil, log, nil)
 	if err == nil || err.Error() != `unknown target topic "nope": nothing was moved` || res == nil || res.Moved != 0 || res.StoppedBecause != "error" {
 		t.Fatalf("execute to a missing topic: %+v %v", res, err)
 	}
-	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, log, nil)
+	res, err = runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, log, nil)
 	if err == nil || res == nil || res.StoppedBecause != "error" || res.Failed != 1 {
 		t.Fatalf("execute to origin: %+v %v", res, err)
 	}
@@ -416,7 +417,7 @@ func TestKafkaDrainMissingTarget(t *testing.T) {
 	if len(es) != 2 || es[0].Outcome != "failed" || es[1].Outcome != "failed" || !strings.Contains(es[0].Error, `"nope"`) {
 		t.Fatalf("audit %+v", es)
 	}
-	if _, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"}, testAudit(t), nil); err == nil || !strings.Contains(err.Error(), `unknown topic "nope.DLT"`) {
+	if _, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "nope.DLT", To: "origin"}, nil, testAudit(t), nil); err == nil || !strings.Contains(err.Error(), `unknown topic "nope.DLT"`) {
 		t.Fatalf("unknown source: %v", err)
 	}
 }
@@ -430,13 +431,16 @@ func TestKafkaDrainAudit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	log := NewAuditLog(path)
 	o := KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Limit: 10, Rate: 500, RunID: "run-audit"}
-	p, err := PlanKafkaDrain(ctx, w.k, o)
-	AuditKafkaDryRun(log, o, p, err)
+	run := &Runner{Audit: log, Globals: []string{"--context", "local"}}
+	a := &KafkaDrain{Broker: w.k, Options: o}
+	p, err := run.Plan(ctx, a)
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.Plan = p
-	if _, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil); err != nil {
+	if err := run.DryRun(a, p, DryRunFlag); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run.Execute(ctx, a, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := os.ReadFile(path)
@@ -450,35 +454,29 @@ func TestKafkaDrainAudit(t *testing.T) {
 	if err != nil || bad != 0 || len(es) != 2 {
 		t.Fatalf("%d entries, %d bad, %v", len(es), bad, err)
 	}
-	dry, run := es[0], es[1]
-	if !dry.DryRun || dry.Action != "drain" || dry.RunID != "run-audit" || dry.Outcome != "ok" || dry.Plan["summary"] != "10 message(s) from kafka:a.DLT: 8 → topic a, 2 → topic b" {
-		t.Fatalf("dry run entry %+v", dry)
+	dry, ran := es[0], es[1]
+	const cmd = "mqops --context local drain kafka:a.DLT --to origin --limit 10 --rate 500"
+	if dry.Outcome != OutcomeDryRun || dry.Reason != DryRunFlag || dry.Action != "drain" || dry.RunID != "run-audit" || dry.Command != cmd || dry.Result != nil ||
+		dry.Plan == nil || dry.Plan.Summary != "10 message(s) from kafka:a.DLT: 8 → topic a, 2 → topic b" || dry.Plan.Selected != 10 || dry.Plan.Total != 10 {
+		t.Fatalf("dry run entry %+v %+v", dry, dry.Plan)
 	}
-	if run.DryRun || run.Action != "drain" || run.Context != "local" || run.RunID != "run-audit" || run.Outcome != "ok" || run.User == "" || run.Time.IsZero() || run.DurationMS <= 0 {
-		t.Fatalf("run entry %+v", run)
+	if ran.Outcome != OutcomeExecuted || ran.Action != "drain" || ran.Context != "local" || ran.RunID != "run-audit" || ran.User == "" || ran.Time.IsZero() || ran.DurationMS <= 0 ||
+		ran.Source != "kafka:a.DLT" || ran.Target != "origin" || ran.Command != cmd || ran.Error != "" || ran.Reason != "" {
+		t.Fatalf("run entry %+v", ran)
 	}
-	wantParams := map[string]any{"source": "kafka:a.DLT", "to": "origin", "limit": float64(10), "rate": float64(500), "group": "mqops-drain.a.DLT", "window": float64(1000)}
-	for k, v := range wantParams {
-		if run.Parameters[k] != v {
-			t.Errorf("parameter %s = %v, want %v", k, run.Parameters[k], v)
-		}
+	if ran.Plan == nil || ran.Plan.Summary != dry.Plan.Summary {
+		t.Errorf("plan %+v", ran.Plan)
 	}
-	if run.Plan["summary"] != dry.Plan["summary"] {
-		t.Errorf("plan %v", run.Plan)
+	if r := ran.Result; r == nil || r.Done != 10 || r.Failed != 0 || r.Left != 2 || r.StoppedBecause != "limit" || r.Details != nil {
+		t.Errorf("result %+v", r)
 	}
-	wantRes := map[string]any{"moved": float64(10), "failed": float64(0), "left": float64(2), "stopped_because": "limit"}
-	for k, v := range wantRes {
-		if run.Result[k] != v {
-			t.Errorf("result %s = %v, want %v", k, run.Result[k], v)
-		}
-	}
-	// without a plan given, the audit says what the backend measured
-	o.Plan, o.Limit, o.RunID = nil, 0, ""
-	if _, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil); err != nil {
+	// without a plan given, the result says what the run did
+	o.Limit, o.RunID = 0, ""
+	if _, err := runKafkaDrain(ctx, w.k, o, nil, log, nil); err != nil {
 		t.Fatal(err)
 	}
 	es, _, _ = log.Read(1)
-	if es[0].Plan["summary"] != "2 record(s) from kafka:a.DLT → origin" || es[0].RunID == "" {
+	if es[0].Plan != nil || es[0].Result == nil || es[0].Result.Done != 2 || es[0].RunID == "" || es[0].Outcome != OutcomeExecuted {
 		t.Fatalf("entry without a plan %+v", es[0])
 	}
 }
@@ -490,7 +488,7 @@ func TestKafkaDrainCancelled(t *testing.T) {
 	w.seed("a.DLT", 100, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
-	res, err := ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Rate: 100}, log, func(p Progress) {
+	res, err := runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin", Rate: 100}, nil, log, func(p Progress) {
 		if p.Done >= 10 {
 			cancel()
 		}
@@ -502,10 +500,10 @@ func TestKafkaDrainCancelled(t *testing.T) {
 		t.Fatalf("committed %d, moved %d", c, res.Moved)
 	}
 	es, _, _ := log.Read(0)
-	if len(es) != 1 || es[0].Outcome != "cancelled" || es[0].Result["stopped_because"] != "cancelled" {
+	if len(es) != 1 || es[0].Outcome != OutcomeCancelled || es[0].Result.StoppedBecause != "cancelled" || es[0].Result.Done != int64(res.Moved) || es[0].Error == "" {
 		t.Fatalf("audit %+v", es)
 	}
-	rest, err := ExecuteKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, testAudit(t), nil)
+	rest, err := runKafkaDrain(context.Background(), w.k, KafkaDrainOptions{Context: "local", Topic: "a.DLT", To: "origin"}, nil, testAudit(t), nil)
 	if err != nil || rest.Moved != res.Left || len(w.read("a")) != 100 {
 		t.Fatalf("rest %+v %v", rest, err)
 	}
@@ -535,7 +533,7 @@ func checkDrainMovesThePlan(t *testing.T, w *kafkaWorld, dlt, origin string) {
 	ctx := context.Background()
 	log := NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	o := KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}
-	p, err := PlanKafkaDrain(ctx, w.k, o)
+	p, err := planKafkaDrain(ctx, w.k, o)
 	if err != nil || p.Selected != 10 {
 		t.Fatalf("plan %+v %v", p, err)
 	}
@@ -544,8 +542,7 @@ func checkDrainMovesThePlan(t *testing.T, w *kafkaWorld, dlt, origin string) {
 		recs = append(recs, springDeadLetter(dlt, int32(i%2), origin, int32(i%3), i))
 	}
 	w.produce(recs...)
-	o.Plan = p
-	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	res, err := runKafkaDrain(ctx, w.k, o, p, log, nil)
 	if err != nil || res.Moved != 10 || res.Left != 4 || res.StoppedBecause != backends.KafkaStopPlan {
 		t.Fatalf("run with the plan: %+v %v", res, err)
 	}
@@ -556,11 +553,11 @@ func checkDrainMovesThePlan(t *testing.T, w *kafkaWorld, dlt, origin string) {
 	if len(ids) != 10 || ids["100"] || ids["101"] || ids["102"] || ids["103"] {
 		t.Fatalf("moved ids %v, want 0-9 only", ids)
 	}
-	p, err = PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"})
+	p, err = planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"})
 	if err != nil || p.Selected != 4 {
 		t.Fatalf("plan of the late ones %+v %v", p, err)
 	}
-	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin", Plan: p}, log, nil)
+	res, err = runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}, p, log, nil)
 	if err != nil || res.Moved != 4 || res.Left != 0 {
 		t.Fatalf("run of the late ones: %+v %v", res, err)
 	}
@@ -587,15 +584,15 @@ func checkNotDeadLetters(t *testing.T, w *kafkaWorld, live, target string) {
 	log := NewAuditLog(path)
 	o := KafkaDrainOptions{Context: "local", Topic: live, To: "topic:" + target}
 	want := "kafka:" + live + " is not a dead-letter topic (its name is not a DLT's and its records carry no dead-letter headers): pass --not-dead-letters to drain it anyway"
-	if _, err := PlanKafkaDrain(ctx, w.k, o); err == nil || err.Error() != want {
+	if _, err := planKafkaDrain(ctx, w.k, o); err == nil || err.Error() != want {
 		t.Fatalf("plan of a live topic: %v", err)
 	}
 	before := len(w.read(target))
-	if _, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil); err == nil || err.Error() != want {
+	if _, err := runKafkaDrain(ctx, w.k, o, nil, log, nil); err == nil || err.Error() != want {
 		t.Fatalf("run on a live topic: %v", err)
 	}
 	es, _, _ := log.Read(0)
-	if len(es) != 1 || es[0].Outcome != "refused" || es[0].Error != want || es[0].Parameters["not_dead_letters"] != false {
+	if len(es) != 1 || es[0].Outcome != OutcomeRefused || es[0].Reason != want || es[0].Error != "" || strings.Contains(es[0].Command, "--not-dead-letters") {
 		t.Fatalf("audit of the refusal %+v", es)
 	}
 	if n := len(w.read(target)); n != before || w.committed(kafka.DrainGroup(live), live) != 0 {
@@ -603,23 +600,22 @@ func checkNotDeadLetters(t *testing.T, w *kafkaWorld, live, target string) {
 	}
 
 	o.NotDeadLetters = true
-	p, err := PlanKafkaDrain(ctx, w.k, o)
+	p, err := planKafkaDrain(ctx, w.k, o)
 	if err != nil || p.Selected != 1 {
 		t.Fatalf("plan with --not-dead-letters: %+v %v", p, err)
 	}
-	o.Plan = p
-	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	res, err := runKafkaDrain(ctx, w.k, o, p, log, nil)
 	if err != nil || res.Moved != 1 {
 		t.Fatalf("run with --not-dead-letters: %+v %v", res, err)
 	}
 	es, _, _ = log.Read(0)
-	if last := es[len(es)-1]; last.Outcome != "ok" || last.Parameters["not_dead_letters"] != true {
+	if last := es[len(es)-1]; last.Outcome != OutcomeExecuted || !strings.HasSuffix(last.Command, " --not-dead-letters") {
 		t.Fatalf("audit of the run %+v", last)
 	}
 
 	// target now holds a record with dead-letter headers: a source by headers
 	w.produce(springDeadLetter(target, 0, live, 0, 7))
-	if _, err := PlanKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: target, To: "origin"}); err != nil {
+	if _, err := planKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: target, To: "origin"}); err != nil {
 		t.Fatalf("plan of a topic of dead letters: %v", err)
 	}
 }
@@ -685,7 +681,7 @@ func checkRecordsTheTargetCannotTake(t *testing.T, w *kafkaWorld, dlt, origin st
 	}
 
 	o := KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}
-	p, err := PlanKafkaDrain(ctx, w.k, o)
+	p, err := planKafkaDrain(ctx, w.k, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -698,8 +694,7 @@ func checkRecordsTheTargetCannotTake(t *testing.T, w *kafkaWorld, dlt, origin st
 	}
 
 	// without --skip-oversized: the 3 before it, and a stop
-	o.Plan = p
-	res, err := ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	res, err := runKafkaDrain(ctx, w.k, o, p, log, nil)
 	if err == nil || !strings.Contains(err.Error(), dlt+" partition 0 offset 3 is ") || !strings.Contains(err.Error(), "--skip-oversized") {
 		t.Fatalf("run without skipping: %v", err)
 	}
@@ -712,12 +707,12 @@ func checkRecordsTheTargetCannotTake(t *testing.T, w *kafkaWorld, dlt, origin st
 	if m := moved(); len(m) != 3 {
 		t.Fatalf("target holds %v, want the 3 records before the oversized one", m)
 	}
-	if a := lastAudit(); a.Outcome != "failed" || a.Result["stopped_because"] != backends.KafkaStopOversized || !strings.Contains(fmt.Sprint(a.Result["oversized"]), "offset:3") {
+	if a := lastAudit(); a.Outcome != OutcomeFailed || a.Result.StoppedBecause != backends.KafkaStopOversized || !strings.Contains(fmt.Sprint(a.Result.Details["oversized"]), "offset:3") {
 		t.Fatalf("audit of the stop: %+v", a)
 	}
 
 	// a rerun produces nothing new
-	res, err = ExecuteKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}, log, nil)
+	res, err = runKafkaDrain(ctx, w.k, KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin"}, nil, log, nil)
 	if err == nil || res.Moved != 0 || res.StoppedBecause != backends.KafkaStopOversized {
 		t.Fatalf("rerun: %+v %v", res, err)
 	}
@@ -727,12 +722,11 @@ func checkRecordsTheTargetCannotTake(t *testing.T, w *kafkaWorld, dlt, origin st
 
 	// with --skip-oversized: the rest, the record named
 	o = KafkaDrainOptions{Context: "local", Topic: dlt, To: "origin", SkipOversized: true}
-	p, err = PlanKafkaDrain(ctx, w.k, o)
+	p, err = planKafkaDrain(ctx, w.k, o)
 	if err != nil || len(p.Problems) != 0 || p.OversizedCount != 1 || p.Selected != 3 || !p.SkipOversized {
 		t.Fatalf("plan skipping: %+v %v", p, err)
 	}
-	o.Plan = p
-	res, err = ExecuteKafkaDrain(ctx, w.k, o, log, nil)
+	res, err = runKafkaDrain(ctx, w.k, o, p, log, nil)
 	if err != nil || res.Moved != 3 || res.SkippedOversized != 1 || len(res.Oversized) != 1 || res.Oversized[0].Offset != 3 || res.Left != 0 {
 		t.Fatalf("run skipping: %+v %v", res, err)
 	}
@@ -747,7 +741,7 @@ func checkRecordsTheTargetCannotTake(t *testing.T, w *kafkaWorld, dlt, origin st
 		}
 	}
 	a := lastAudit()
-	if a.Outcome != "ok" || a.Parameters["skip_oversized"] != true || a.Result["skipped_oversized"] != float64(1) || !strings.Contains(fmt.Sprint(a.Result["oversized"]), "offset:3") {
+	if a.Outcome != OutcomeExecuted || !strings.Contains(a.Command, " --skip-oversized") || a.Result.Details["skipped_oversized"] != float64(1) || !strings.Contains(fmt.Sprint(a.Result.Details["oversized"]), "offset:3") {
 		t.Fatalf("audit of the skipping run: %+v", a)
 	}
 }

@@ -53,6 +53,9 @@ type Member struct {
 	ClientID   string             `json:"client_id"`
 	Host       string             `json:"host"`
 	Assigned   map[string][]int32 `json:"assigned,omitempty"`
+	// Epoch is the member's epoch in a group of the consumer protocol
+	// (KIP-848): behind the group's assignment epoch while it reconciles.
+	Epoch int32 `json:"member_epoch,omitempty"`
 }
 
 // GroupPartition is a group's position on one partition. Committed and Lag
@@ -70,7 +73,39 @@ type GroupPartition struct {
 	MemberID       string `json:"member"`
 	ClientID       string `json:"client_id"`
 	Host           string `json:"host"`
+	// RecordTime is the timestamp of the next record the group will read,
+	// the one at its committed offset (the broker's append time on a topic
+	// with message.timestamp.type=LogAppendTime), read for partitions with
+	// lag. Nil when it was not read; RecordTimeNote then says why.
+	RecordTime *time.Time `json:"record_time,omitempty"`
+	// RecordTimeSource is TimeLagRecord when RecordTime is the time of the
+	// record at the committed offset, TimeLagLowerBound when it is a later
+	// record's (the records from the committed offset on were deleted by
+	// retention or compaction): the time lag is then at least now minus it.
+	RecordTimeSource TimeLagSource `json:"record_time_source,omitempty"`
+	// RecordTimeNote says why RecordTime is a lower bound, or why it is
+	// missing on a partition with lag.
+	RecordTimeNote string `json:"record_time_note,omitempty"`
+	// NoRecordToRead: only transaction markers lie between the committed
+	// offset and the log end (a consumer that commits its last record + 1
+	// stops at a commit marker): the lag counts them, yet the group has
+	// nothing to read and its time lag is 0.
+	NoRecordToRead bool `json:"no_record_to_read,omitempty"`
 }
+
+// TimeLagSource says how a time lag was obtained.
+type TimeLagSource string
+
+const (
+	// TimeLagRecord: exact, now minus the timestamp of the record at the
+	// committed offset (or zero: the group is caught up).
+	TimeLagRecord TimeLagSource = "record"
+	// TimeLagInterpolated: an estimate, interpolated from the log end
+	// offsets seen across refreshes.
+	TimeLagInterpolated TimeLagSource = "interpolated"
+	// TimeLagLowerBound: the time lag is at least this much.
+	TimeLagLowerBound TimeLagSource = "lower_bound"
+)
 
 // Group states, with Kafka's own names.
 const (
@@ -80,24 +115,47 @@ const (
 	GroupPreparingRebalance  = "PreparingRebalance"
 	GroupCompletingRebalance = "CompletingRebalance"
 	GroupUnknown             = "Unknown"
+	// States of the consumer protocol (KIP-848) besides Empty, Stable and
+	// Dead: the group computes a new assignment, or its members move to it.
+	GroupAssigning   = "Assigning"
+	GroupReconciling = "Reconciling"
+)
+
+// Group types: the rebalance protocol a group uses (ListGroups v5, Kafka
+// 3.8+; a broker that does not say has classic groups only).
+const (
+	GroupClassic  = "classic"
+	GroupConsumer = "consumer" // KIP-848, Kafka 4's consumer protocol
 )
 
 // Group is a consumer group with its members and its per-partition offsets,
 // sorted by topic then partition.
 type Group struct {
-	Name         string           `json:"group"`
-	State        string           `json:"state"`
-	Protocol     string           `json:"protocol"`
-	ProtocolType string           `json:"protocol_type"`
-	Coordinator  int32            `json:"coordinator"`
-	Members      []Member         `json:"members"`
-	Partitions   []GroupPartition `json:"partitions"`
+	Name  string `json:"group"`
+	State string `json:"state"`
+	// Type is the rebalance protocol the group uses: GroupClassic, or
+	// GroupConsumer for Kafka 4's consumer protocol (KIP-848); other
+	// types a broker lists (share, streams) as it names them.
+	Type string `json:"type"`
+	// Protocol is the assignor: the classic group's protocol (range,
+	// cooperative-sticky, ...) or the consumer protocol's server-side
+	// assignor (uniform, range).
+	Protocol     string `json:"protocol"`
+	ProtocolType string `json:"protocol_type"`
+	// GroupEpoch and AssignmentEpoch are a consumer-protocol group's
+	// epochs: the assignment is up to date when they are equal.
+	GroupEpoch      int32            `json:"group_epoch,omitempty"`
+	AssignmentEpoch int32            `json:"assignment_epoch,omitempty"`
+	Coordinator     int32            `json:"coordinator"`
+	Members         []Member         `json:"members"`
+	Partitions      []GroupPartition `json:"partitions"`
 	// Err holds what could not be learnt about the group (describe or
 	// offset-fetch failure); the rest of the snapshot is still valid.
 	Err string `json:"error,omitempty"`
 	// Unknown says what is not known about a group that is not in error:
-	// a group of the new consumer protocol (KIP-848), which the client
-	// library cannot describe, has its state and lag but no members.
+	// a group of the consumer protocol (KIP-848) whose coordinator does
+	// not support ConsumerGroupDescribe has its state and lag but no
+	// members.
 	Unknown string `json:"unknown,omitempty"`
 }
 
@@ -164,6 +222,10 @@ type SnapshotOptions struct {
 	Topics []string
 	// IncludeInternal keeps __consumer_offsets and other internal topics.
 	IncludeInternal bool
+	// SkipRecordTimes leaves out the read of the records at the committed
+	// offsets of lagging partitions (GroupPartition.RecordTime): for
+	// callers that show no time lag.
+	SkipRecordTimes bool
 }
 
 // KafkaSource is what the console and actions need from a Kafka cluster to

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,26 +18,36 @@ func auditFixture(t *testing.T) *actions.AuditLog {
 	return auditFixtureAt(t, filepath.Join(t.TempDir(), "state", "audit.jsonl"))
 }
 
-// auditFixtureAt writes the entries of auditFixture to the log at path.
+// auditBeforeTyped is read when the tests start (some change directory).
+var auditBeforeTyped, auditBeforeTypedErr = os.ReadFile(filepath.Join("testdata", "audit-before-typed.jsonl"))
+
+// auditFixtureAt writes to the log at path four lines as the version
+// before typed entries wrote them (testdata/audit-before-typed.jsonl: a
+// dry run, a run, a cancelled run with a hostile source, a refusal), then
+// two typed entries (a plan previewed and not confirmed, a failed run).
 func auditFixtureAt(t *testing.T, path string) *actions.AuditLog {
 	t.Helper()
+	old, err := auditBeforeTyped, auditBeforeTypedErr
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	log := actions.NewAuditLog(path)
 	entries := []actions.AuditEntry{
-		{Time: t0.Add(-3 * time.Hour), User: "alice", Host: "ops-1", Context: "staging", Action: "drain", RunID: "20260314T063000-0a1b2c3d4e5f", DryRun: true,
-			Parameters: map[string]any{"source": "rabbitmq:orders.dlq", "target": "origin", "reason": "", "origin": "", "limit": 0, "rate": 0},
-			Plan:       map[string]any{"summary": "25 message(s) from rabbitmq:orders.dlq: 24 → queue orders, 1 → queue payments", "selected": 25, "skipped": 0},
-			Outcome:    "ok"},
-		{Time: t0.Add(-2 * time.Hour), User: "alice", Host: "ops-1", Context: "staging", Action: "drain", RunID: "20260314T073000-1a2b3c4d5e6f",
-			Parameters: map[string]any{"source": "rabbitmq:orders.dlq", "target": "origin", "reason": "rejected", "origin": "orders", "limit": 0, "rate": 50},
-			Result:     map[string]any{"moved": 2, "skipped": 23, "failed": 0, "left": 23, "stopped_because": "done: the 25 messages there were at the start seen"},
-			Outcome:    "ok", DurationMS: 1250},
-		{Time: t0.Add(-time.Hour), User: "bob", Host: "ops-2", Context: "prod", Action: "drain", RunID: "20260314T083000-2b3c4d5e6f70",
-			Parameters: map[string]any{"source": "rabbitmq:/billing/evil\x1b]0;pwned\x07\u202eqld", "target": "exchange:retry", "reason": "", "origin": "", "limit": 1000, "rate": 0},
-			Result:     map[string]any{"moved": 120, "skipped": 0, "failed": 0, "left": 880, "stopped_because": "cancelled"},
-			Outcome:    "cancelled", Error: "move cancelled: 120 moved, 880 left\x1b[31m: context canceled", DurationMS: 61_000},
-		{Time: t0.Add(-30 * time.Minute), User: "carol", Host: "ops-3", Context: "prod", Action: "drain",
-			Parameters: map[string]any{"source": "rabbitmq://payments.dlq", "target": "origin"},
-			Outcome:    "refused", Error: `context "prod" is read-only: drains are not available`},
+		{Time: t0.Add(-20 * time.Minute), User: "dave", Host: "ops-4", Context: "staging", Action: "drain", RunID: "20260314T091000-3c4d5e6f7081",
+			Outcome: actions.OutcomeDryRun, Reason: actions.DryRunNotConfirmed, Source: "kafka:orders.DLT", Target: "topic:orders-retry",
+			Command: "mqops --context staging drain kafka:orders.DLT --to topic:orders-retry --rate 200",
+			Plan:    &actions.AuditPlan{Summary: "24 record(s) from kafka:orders.DLT: 24 → topic orders-retry", Selected: 24, Total: 24}},
+		{Time: t0.Add(-10 * time.Minute), User: "dave", Host: "ops-4", Context: "staging", Action: "drain", RunID: "20260314T092000-4d5e6f708192",
+			Outcome: actions.OutcomeFailed, Source: "rabbitmq:orders.dlq", Target: "exchange:retry", Error: "exchange retry routes key orders nowhere: the message was requeued",
+			Command: "mqops --context staging drain rabbitmq:orders.dlq --to exchange:retry --limit 10",
+			Plan:    &actions.AuditPlan{Summary: "10 message(s) from rabbitmq:orders.dlq: 10 → exchange retry key orders", Selected: 10, Total: 25},
+			Result:  &actions.AuditResult{Done: 3, Failed: 1, Left: 22, Seen: 4, StoppedBecause: "the target refused a message"}, DurationMS: 420},
 	}
 	for _, e := range entries {
 		if err := log.Append(e); err != nil {
@@ -57,18 +68,28 @@ func TestAuditView(t *testing.T) {
 	}
 	// Newest first.
 	ids := h.visibleIDs()
-	if len(ids) != 4 {
+	if len(ids) != 6 {
 		t.Fatalf("%d rows", len(ids))
 	}
-	var users []string
+	var users, outcomes []string
 	for _, id := range ids {
 		users = append(users, v.entries[id].User)
+		outcomes = append(outcomes, v.entries[id].Outcome)
 	}
-	if strings.Join(users, ",") != "carol,bob,alice,alice" {
+	if strings.Join(users, ",") != "dave,dave,carol,bob,alice,alice" {
 		t.Errorf("order %v, want newest first", users)
 	}
+	// the lines of the version before typed entries, read into the typed
+	// fields: "ok" is executed or dry-run
+	if got := strings.Join(outcomes, ","); got != "failed,dry-run,refused,cancelled,executed,dry-run" {
+		t.Errorf("outcomes %s", got)
+	}
+	if e := v.entries[ids[2]]; e.Reason != `context "prod" is read-only: drains are not available` || e.Error != "" || e.Source != "rabbitmq://payments.dlq" {
+		t.Errorf("the refusal before typed entries: %+v", e)
+	}
 	s := h.screen()
-	for _, want := range []string{"refused", "cancelled", "dry", "rabbitmq:orders.dlq → origin", "1m01s", "1s"} {
+	for _, want := range []string{"refused", "cancelled", "dry-run", "executed", "rabbitmq:orders.dlq → origin", "kafka:orders.DLT → topic:orders-retry",
+		"1m01s", "1s", "420ms"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the audit view lacks %q:\n%s", want, s)
 		}
@@ -98,7 +119,7 @@ func TestAuditView(t *testing.T) {
 		`rabbitmq:/billing/evil\x1b]0;pwned\x07\u202eqld`,
 		"20260314T083000-2b3c4d5e6f70", "bob", "ops-2", "cancelled", "exchange:retry",
 		`move cancelled: 120 moved, 880 left\x1b[31m: context canceled`,
-		"stopped_because", "880", "limit", "1000",
+		"stopped_because", "880", "parameters", "limit", "1000",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the detail lacks %q:\n%s", want, s)
@@ -108,11 +129,11 @@ func TestAuditView(t *testing.T) {
 	// r reloads the list, esc goes back.
 	h.keys("esc")
 	h.keys("esc") // clears the filter
-	if err := log.Append(actions.AuditEntry{Time: t0, User: "dave", Action: "drain", Outcome: "ok"}); err != nil {
+	if err := log.Append(actions.AuditEntry{Time: t0, User: "erin", Action: "drain", Outcome: actions.OutcomeExecuted}); err != nil {
 		t.Fatal(err)
 	}
 	h.keys("r")
-	if ids := h.visibleIDs(); len(ids) != 5 || v.entries[ids[0]].User != "dave" {
+	if ids := h.visibleIDs(); len(ids) != 7 || v.entries[ids[0]].User != "erin" {
 		t.Errorf("after r: %d rows", len(ids))
 	}
 }
@@ -137,8 +158,12 @@ func TestAuditShowsDrain(t *testing.T) {
 	h.keys("D", "enter", "y", "enter")
 	h.command("audit")
 	s := h.screen()
-	if !strings.Contains(s, "rabbitmq:orders.dlq → origin") || !strings.Contains(s, "staging") || !strings.Contains(s, " 25 ") {
+	if !strings.Contains(s, "rabbitmq:orders.dlq → origin") || !strings.Contains(s, "staging") || !strings.Contains(s, " 25 ") || !strings.Contains(s, "executed") {
 		t.Errorf("the drain is not in the audit view:\n%s", s)
+	}
+	h.keys("enter")
+	if s := h.screen(); !strings.Contains(s, "mqops --context staging drain rabbitmq:orders.dlq --to origin") {
+		t.Errorf("the detail lacks the command line:\n%s", s)
 	}
 }
 
@@ -154,6 +179,14 @@ func TestAuditGolden(t *testing.T) {
 		h := newHarness(t, Options{Context: "staging", Audit: log}, nil)
 		h.command("audit")
 		h.keys("j", "enter")
+		checkFrame(t, h.m.View().Content, 120, 30)
+		golden.RequireEqual(t, h.screen())
+	})
+	// a line written before entries were typed: its parameters shown
+	t.Run("detail_before_typed", func(t *testing.T) {
+		h := newHarness(t, Options{Context: "staging", Audit: log}, nil)
+		h.command("audit")
+		h.keys("j", "j", "j", "j", "enter")
 		checkFrame(t, h.m.View().Content, 120, 30)
 		golden.RequireEqual(t, h.screen())
 	})

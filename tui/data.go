@@ -29,8 +29,8 @@ import (
 // Kafka dead-letter reader, both at once for :dlq, the audit log file).
 // The header's state, the placeholder before the first data and the flash
 // of a failure are drawn from the source alone (statusOf, placeholderOf).
-// A view with no source (an audit entry, the drain) loads nothing and
-// draws everything itself.
+// A view with no source (an audit entry, the value viewer, the action
+// screen) loads nothing and draws everything itself.
 
 // loadState is the record of a source's loads: its data stay on screen
 // after a failure, marked stale.
@@ -130,7 +130,8 @@ func isNil[T any](v T) bool {
 }
 
 // localView is a view that loads nothing: it draws its own state (an
-// audit entry, the drain: its plans and runs are actions, not loads).
+// audit entry, the value viewer, the action screen: its plans and runs
+// are actions, not loads).
 type localView interface {
 	view
 	local()

@@ -1,7 +1,8 @@
 // Package tui is mqops' terminal console (Bubble Tea v2, k9s conventions).
 //
 // Rooms (imports run one way: tui → components → styles; tui → keys →
-// styles; nothing below tui knows a view or the root model):
+// styles; tui → action → components; nothing below tui knows a view or
+// the root model):
 //
 //   - tui/styles: the look, in one place: the colours (the terminal's own
 //     palette, and the context colour), every lipgloss style, the cell
@@ -12,7 +13,12 @@
 //   - tui/components: reusable parts with no knowledge of the views: the
 //     virtualized table (table.go), the sparkline, the flash line, the
 //     summary lines, the one-line text inputs (palette, filter).
-//   - tui (this package): the root model and the views.
+//   - tui/action: the one action screen (form → plan → confirmation →
+//     progress → result), configured by a spec per action; it knows no
+//     view and no action (the drains are specs: drain_spec.go; the view
+//     stack holds it as an actionView: view_action.go).
+//   - tui (this package): the root model, the views, the value viewer
+//     (view_value.go) and the actions' specs.
 //
 // The root model (model.go) owns everything: the view stack (breadcrumbs),
 // the refresh loop (refresh.go), the modes (palette, filter, help) and the
@@ -48,7 +54,8 @@
 // panes, p and D where they act, ] and [ in a peek, space where marks feed
 // an action); only what it declares works there. The footer and `?` show
 // the view's keys, then the console's that work on it; a stage that takes
-// typed text (the filter, the palette, a form) shows its own keys. A
+// typed text (the filter, the palette, the action screen) shows its own
+// keys (the action screen's are its stage's: action.Screen.Keys). A
 // dangerous key (the drain) is unbound from the keymap in a read-only
 // context (keys.Map.ReadOnly): no view can offer it there.
 //

@@ -16,6 +16,7 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/kafka"
+	"github.com/mqops/mqops/tui/action"
 )
 
 // fakeKafkaDrainer is a test double of the Kafka backend's drain side (an
@@ -256,7 +257,7 @@ func TestKafkaDrainAbsentOrHinted(t *testing.T) {
 		}
 		h.selectRow(ordersDLT)
 		h.keys("D")
-		if _, ok := h.m.top().(*drainView); ok {
+		if _, ok := h.m.top().(*actionView); ok {
 			t.Fatal("D opened the drain")
 		}
 		h.keys("enter", "D")
@@ -274,7 +275,7 @@ func TestKafkaDrainAbsentOrHinted(t *testing.T) {
 		}
 		h.selectRow(ordersDLT)
 		h.keys("D")
-		if _, ok := h.m.top().(*drainView); ok || !strings.Contains(h.screen(), "orders.DLT is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained") {
+		if _, ok := h.m.top().(*actionView); ok || !strings.Contains(h.screen(), "orders.DLT is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained") {
 			t.Fatalf("D on a Kafka row without a Kafka drainer:\n%s", h.screen())
 		}
 		h.keys("enter", "D")
@@ -285,9 +286,7 @@ func TestKafkaDrainAbsentOrHinted(t *testing.T) {
 		h.keys("esc")
 		h.selectRow(queueKey("/", "orders.dlq"))
 		h.keys("D")
-		if v := h.drainView(); v.kafka {
-			t.Fatal("D on a RabbitMQ DLQ opened a Kafka drain")
-		}
+		h.drainView() // a RabbitMQ drain
 	})
 	t.Run("Kafka drainer only", func(t *testing.T) {
 		h, _ := kafkaDrainHarness(t, Options{Rabbit: newFakeRabbit()}, false)
@@ -296,13 +295,13 @@ func TestKafkaDrainAbsentOrHinted(t *testing.T) {
 		}
 		h.selectRow(queueKey("/", "orders.dlq"))
 		h.keys("D")
-		if _, ok := h.m.top().(*drainView); ok || !strings.Contains(h.screen(), "orders.dlq is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained") {
+		if _, ok := h.m.top().(*actionView); ok || !strings.Contains(h.screen(), "orders.dlq is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained") {
 			t.Fatalf("D on a RabbitMQ row without a RabbitMQ drainer:\n%s", h.screen())
 		}
 		h.selectRow(ordersDLT)
 		h.keys("D")
-		if v := h.drainView(); !v.kafka || v.queue != "orders.DLT" {
-			t.Fatalf("D on orders.DLT: kafka %v, %q", v.kafka, v.queue)
+		if h.kafkaDrainView(); h.m.top().id() != "drain/kafka/orders.DLT" {
+			t.Fatalf("D on orders.DLT: %q", h.m.top().id())
 		}
 	})
 }
@@ -310,7 +309,7 @@ func TestKafkaDrainAbsentOrHinted(t *testing.T) {
 func TestKafkaDrainFormAndDefaultNo(t *testing.T) {
 	h, d := kafkaDrainHarness(t, Options{Context: "staging"}, false)
 	h.keys("D")
-	v := h.drainView()
+	v := h.kafkaDrainView()
 	s := h.screen()
 	for _, want := range []string{"Drain the dead letters of Kafka topic orders.DLT", "Target", "[origin]", "topic", "Limit", "Rate", "consumer group mqops-drain.orders.DLT"} {
 		if !strings.Contains(s, want) {
@@ -323,15 +322,15 @@ func TestKafkaDrainFormAndDefaultNo(t *testing.T) {
 		}
 	}
 	// Four fields: tab goes round them.
-	for _, want := range []int{dfLimit, dfRate, dfSkipOversized, dfTarget} {
+	for _, want := range []string{fLimit, fRate, fTooBig, fTarget} {
 		h.keys("tab")
-		if v.focus != want {
-			t.Fatalf("focus %d, want %d", v.focus, want)
+		if v.Focused() != want {
+			t.Fatalf("focus %s, want %s", v.Focused(), want)
 		}
 	}
 	h.keys("enter")
-	if v.stage != drainConfirm || v.plan == nil {
-		t.Fatalf("no plan: stage %d, %s\n%s", v.stage, v.formErr, h.screen())
+	if v.Stage() != action.StagePlan || planOf(v) == nil {
+		t.Fatalf("no plan: stage %d, %s\n%s", v.Stage(), v.FormError(), h.screen())
 	}
 	s = h.screen()
 	for _, want := range []string{
@@ -346,10 +345,25 @@ func TestKafkaDrainFormAndDefaultNo(t *testing.T) {
 	}
 	for _, k := range []string{"enter", "n", "esc"} {
 		h.keys(k)
-		if v.stage != drainForm || d.moveCalls != 0 {
-			t.Fatalf("%s on the confirmation: stage %d, %d moves", k, v.stage, d.moveCalls)
+		if v.Stage() != action.StageForm || d.moveCalls != 0 {
+			t.Fatalf("%s on the confirmation: stage %d, %d moves", k, v.Stage(), d.moveCalls)
 		}
 		h.keys("enter")
+	}
+	// Each plan shown and not confirmed is in the audit log as a dry run,
+	// once, with its typed fields and its command.
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 3 {
+		t.Fatalf("audit of the abandoned plans: %+v %v", es, err)
+	}
+	runs := map[string]bool{}
+	for _, e := range es {
+		if e.Action != "drain" || e.Outcome != actions.OutcomeDryRun || e.Reason != actions.DryRunNotConfirmed || e.Result != nil ||
+			e.Plan == nil || e.Plan.Selected != 24 || e.Source != "kafka:orders.DLT" || e.Target != "origin" || e.Context != "staging" ||
+			e.Command != "mqops --context staging drain kafka:orders.DLT --to origin" || e.RunID == "" || runs[e.RunID] {
+			t.Errorf("abandoned plan recorded as %+v", e)
+		}
+		runs[e.RunID] = true
 	}
 	if len(d.pending("orders.DLT")) != 24 || d.moveCalls != 0 {
 		t.Fatal("something moved without confirmation")
@@ -359,21 +373,34 @@ func TestKafkaDrainFormAndDefaultNo(t *testing.T) {
 func TestKafkaDrainTargetsAndProblems(t *testing.T) {
 	h, d := kafkaDrainHarness(t, Options{}, false)
 	h.keys("D")
-	v := h.drainView()
+	v := h.kafkaDrainView()
 	h.send(tea.KeyPressMsg{Code: tea.KeyRight}) // target: topic
 	h.keys("enter")
-	if v.stage != drainForm || !strings.Contains(h.screen(), "type the target topic name") {
+	if v.Stage() != action.StageForm || !strings.Contains(h.screen(), "type the target topic name") {
 		t.Fatalf("topic without a name:\n%s", h.screen())
 	}
+	h.typeText("orders.DLT")
+	h.keys("enter")
+	if v.Stage() != action.StageForm || !strings.Contains(h.screen(), "the target is the dead-letter topic itself") {
+		t.Fatalf("the dead-letter topic as its own target:\n%s", h.screen())
+	}
+	h.keys("ctrl+u")
 	h.typeText("missing")
 	h.keys("enter")
 	s := h.screen()
-	if v.stage != drainConfirm || !strings.Contains(s, "24 → topic missing  !! topic does not exist") || !strings.Contains(s, "the plan has problems") {
+	if v.Stage() != action.StagePlan || !strings.Contains(s, "24 → topic missing  !! topic does not exist") || !strings.Contains(s, "the plan has problems") {
 		t.Fatalf("a missing target topic is not a problem:\n%s", s)
 	}
 	h.keys("y")
-	if v.stage != drainForm || d.moveCalls != 0 {
-		t.Fatalf("a plan with problems was confirmed: stage %d", v.stage)
+	if v.Stage() != action.StageForm || d.moveCalls != 0 {
+		t.Fatalf("a plan with problems was confirmed: stage %d", v.Stage())
+	}
+	// A plan that cannot be confirmed is recorded as refused, with why.
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 1 || es[0].Outcome != actions.OutcomeRefused || es[0].Plan == nil || len(es[0].Plan.Problems) != 1 ||
+		!strings.HasPrefix(es[0].Reason, "the plan has problems") || es[0].Target != "topic:missing" ||
+		es[0].Command != "mqops --context staging drain kafka:orders.DLT --to topic:missing" {
+		t.Errorf("the refused plan recorded as %+v %v", es, err)
 	}
 	for range "missing" {
 		h.keys("backspace")
@@ -382,13 +409,14 @@ func TestKafkaDrainTargetsAndProblems(t *testing.T) {
 	h.keys("tab")
 	h.typeText("10")
 	h.keys("enter")
-	if s := h.screen(); v.stage != drainConfirm || !strings.Contains(s, "plan: kafka:orders.DLT → topic:orders.retry: 10 record(s) to move") || !strings.Contains(s, "· limit 10") {
+	if s := flat(h.screen()); v.Stage() != action.StagePlan || !strings.Contains(s, "plan: kafka:orders.DLT → topic:orders.retry: 10 record(s) to move") || !strings.Contains(s, "· limit 10") ||
+		!strings.Contains(s, "same as: mqops --context staging drain kafka:orders.DLT --to topic:orders.retry --limit 10") {
 		t.Fatalf("limited plan to a topic:\n%s", s)
 	}
 	h.keys("n", "tab")
 	h.typeText("x")
 	h.keys("enter")
-	if v.stage != drainForm || !strings.Contains(h.screen(), `Rate "x": want records per second from 0.01 to 1,000,000`) {
+	if v.Stage() != action.StageForm || !strings.Contains(h.screen(), `Rate "x": want records per second from 0.01 to 1,000,000`) {
 		t.Fatalf("bad rate:\n%s", h.screen())
 	}
 	// Records without an original topic cannot go back to it.
@@ -402,24 +430,24 @@ func TestKafkaDrainTargetsAndProblems(t *testing.T) {
 func TestKafkaDrainTypedNameInRedContext(t *testing.T) {
 	h, d := kafkaDrainHarness(t, Options{Context: "prod", Color: "red"}, false)
 	h.keys("D", "enter")
-	v := h.drainView()
+	v := h.kafkaDrainView()
 	s := h.screen()
-	if v.stage != drainConfirm || !strings.Contains(s, "type the topic name (orders.DLT) to confirm") || strings.Contains(s, "[y/N]") {
+	if v.Stage() != action.StagePlan || !strings.Contains(s, "type the topic name (orders.DLT) to confirm") || strings.Contains(s, "[y/N]") {
 		t.Fatalf("no typed confirmation:\n%s", s)
 	}
 	h.keys("y", "enter")
-	if v.stage != drainConfirm || d.moveCalls != 0 || !strings.Contains(h.screen(), "not the topic name") {
-		t.Fatalf("y confirmed a prod drain: stage %d\n%s", v.stage, h.screen())
+	if v.Stage() != action.StagePlan || d.moveCalls != 0 || !strings.Contains(h.screen(), "not the topic name") {
+		t.Fatalf("y confirmed a prod drain: stage %d\n%s", v.Stage(), h.screen())
 	}
 	h.typeText("orders.dlt")
 	h.keys("enter")
-	if v.stage != drainConfirm || d.moveCalls != 0 {
+	if v.Stage() != action.StagePlan || d.moveCalls != 0 {
 		t.Fatal("a wrong name confirmed the drain")
 	}
 	h.typeText("orders.DLT")
 	h.keys("enter")
-	if v.stage != drainDone || d.moveCalls != 1 {
-		t.Fatalf("the right name did not drain: stage %d\n%s", v.stage, h.screen())
+	if v.Stage() != action.StageDone || d.moveCalls != 1 {
+		t.Fatalf("the right name did not drain: stage %d\n%s", v.Stage(), h.screen())
 	}
 }
 
@@ -431,13 +459,13 @@ func TestKafkaDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("enter opened %T", h.m.top())
 	}
 	h.keys("D")
-	v := h.drainView()
-	if !v.kafka || v.queue != "orders.DLT" {
-		t.Fatalf("D in the groups view: kafka %v %q", v.kafka, v.queue)
+	v := h.kafkaDrainView()
+	if id := h.m.top().id(); id != "drain/kafka/orders.DLT" {
+		t.Fatalf("D in the groups view: %q", id)
 	}
 	h.keys("enter", "y")
-	if v.stage != drainDone {
-		t.Fatalf("stage %d\n%s", v.stage, h.screen())
+	if v.Stage() != action.StageDone {
+		t.Fatalf("stage %d\n%s", v.Stage(), h.screen())
 	}
 	s := h.screen()
 	for _, want := range []string{"Drain finished", "seen 24, moved 24, failed 0, left in orders.DLT 0", "stopped because it reached the log end measured at start"} {
@@ -460,9 +488,9 @@ func TestKafkaDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("audit: %v %v", es, err)
 	}
 	e := es[0]
-	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(24) ||
-		e.Parameters["source"] != "kafka:orders.DLT" || e.Parameters["to"] != "origin" ||
-		!strings.Contains(fmt.Sprint(e.Plan["summary"]), "18 → topic orders, 6 → topic payments") {
+	if e.Action != "drain" || e.Outcome != actions.OutcomeExecuted || e.Context != "staging" || e.Result.Done != 24 ||
+		e.Source != "kafka:orders.DLT" || e.Target != "origin" || e.Command != "mqops --context staging drain kafka:orders.DLT --to origin" ||
+		!strings.Contains(e.Plan.Summary, "18 → topic orders, 6 → topic payments") {
 		t.Errorf("audit entry %+v", e)
 	}
 }
@@ -473,32 +501,34 @@ func TestKafkaDrainProgressAndCancel(t *testing.T) {
 			h, d := kafkaDrainHarness(t, Options{Context: "staging"}, false)
 			d.gate = make(chan struct{})
 			h.keys("D", "enter")
-			v := h.drainView()
+			v := h.kafkaDrainView()
 			_, cmd := h.m.Update(keyPress("y"))
 			wait := step(h, cmd)
-			if v.stage != drainRunning || !strings.Contains(h.screen(), "0/? seen") {
+			if v.Stage() != action.StageRunning || !strings.Contains(h.screen(), "0/? seen") {
 				t.Fatalf("not running:\n%s", h.screen())
 			}
+			var late []tea.Msg // a report of the run, delivered again once it is over
 			for i := 1; i <= 2; i++ {
 				d.gate <- struct{}{}
-				wait = step(h, wait)
+				late = execCmd(wait)
+				wait = step(h, func() tea.Msg { return late[0] })
 				s := h.screen()
 				want := fmt.Sprintf("%d/24 seen · moved %d · failed 0", i, i)
-				if !strings.Contains(s, want) || !strings.Contains(s, "10.0 msg/s") || !strings.Contains(s, "esc or ctrl+c cancels (safe: records not yet acknowledged") {
+				if !strings.Contains(s, want) || !strings.Contains(s, "10.0 records/s") || !strings.Contains(s, "esc or ctrl+c cancels (safe: records not yet acknowledged") {
 					t.Fatalf("progress frame %d lacks %q:\n%s", i, want, s)
 				}
 				checkFrame(t, h.m.View().Content, 120, 30)
 			}
 			_, c := h.m.Update(keyPress(cancelKey))
 			h.run(c)
-			if h.m.quitting || !v.cancelling || !strings.Contains(h.screen(), "cancelling") {
-				t.Fatalf("cancel: quitting %v cancelling %v\n%s", h.m.quitting, v.cancelling, h.screen())
+			if h.m.quitting || !v.Cancelling() || !strings.Contains(h.screen(), "cancelling") {
+				t.Fatalf("cancel: quitting %v cancelling %v\n%s", h.m.quitting, v.Cancelling(), h.screen())
 			}
-			for i := 0; v.stage == drainRunning && i < 10; i++ {
+			for i := 0; v.Stage() == action.StageRunning && i < 10; i++ {
 				wait = step(h, wait)
 			}
-			if v.stage != drainDone {
-				t.Fatalf("stage %d after cancel", v.stage)
+			if v.Stage() != action.StageDone {
+				t.Fatalf("stage %d after cancel", v.Stage())
 			}
 			s := h.screen()
 			for _, want := range []string{"Drain cancelled", "moved 2, failed 0, left in orders.DLT 22", "stopped because it was cancelled"} {
@@ -517,7 +547,11 @@ func TestKafkaDrainProgressAndCancel(t *testing.T) {
 			if _, ok := h.m.top().(*dlqListView); !ok {
 				t.Fatalf("esc on the result went to %T", h.m.top())
 			}
-			h.m.Update(drainProgressMsg{seq: v.seq, p: actions.Progress{Seen: 99}})
+			before := h.screen()
+			h.send(late[0])
+			if h.screen() != before {
+				t.Errorf("a late report of the run changed the screen:\n%s", h.screen())
+			}
 		})
 	}
 }
@@ -561,27 +595,29 @@ func TestKafkaDrainSkipOversizedToggle(t *testing.T) {
 	h, d := kafkaDrainHarness(t, Options{}, false)
 	d.tooBig = func(r *backends.KafkaRecord) bool { return r.Partition == 1 && r.Offset == 2 }
 	h.keys("D", "enter")
-	v := h.drainView()
+	v := h.kafkaDrainView()
 	s := h.screen()
-	if v.stage != drainConfirm || !strings.Contains(s, "1 record(s) too large for their target: each partition stops before its first") ||
+	if v.Stage() != action.StagePlan || !strings.Contains(s, "1 record(s) too large for their target: each partition stops before its first") ||
 		!strings.Contains(s, "partition 1 offset 2: 1,048,700 bytes > 1,048,588 (max.message.bytes of topic orders)") ||
 		!strings.Contains(s, "the plan has problems") {
 		t.Fatalf("the plan does not show the oversized record as a problem:\n%s", s)
 	}
 	h.keys("y") // blocked: back to the form
-	if v.stage != drainForm || d.moveCalls != 0 {
-		t.Fatalf("a plan with an oversized record was confirmed: stage %d", v.stage)
+	if v.Stage() != action.StageForm || d.moveCalls != 0 {
+		t.Fatalf("a plan with an oversized record was confirmed: stage %d", v.Stage())
 	}
 	h.keys("up", "right") // Too big (the last field): yes
-	if !v.skipOversized || !strings.Contains(h.screen(), "[yes: skip them]") {
+	if v.Values().Choice(fTooBig) != skipThem || !strings.Contains(h.screen(), "[yes: skip them]") {
 		t.Fatalf("the toggle did not turn:\n%s", h.screen())
 	}
 	h.keys("enter")
-	if s := h.screen(); v.stage != drainConfirm || !strings.Contains(s, "skipped, and named in the result and the audit log") || strings.Contains(s, "the plan has problems") {
+	if s := h.screen(); v.Stage() != action.StagePlan || !strings.Contains(s, "skipped, and named in the result and the audit log") || strings.Contains(s, "the plan has problems") {
 		t.Fatalf("skipping: plan\n%s", s)
 	}
 	h.keys("y")
-	if s := h.screen(); v.stage != drainDone || v.res == nil || v.res.SkippedOversized != 1 || !strings.Contains(s, "skipped 1 too large") {
-		t.Fatalf("run: %+v\n%s", v.res, s)
+	res, _ := v.Result()
+	if s := h.screen(); v.Stage() != action.StageDone || res == nil || res.SkippedOversized != 1 || !strings.Contains(s, "skipped 1 too large") ||
+		!strings.Contains(flat(s), "same as: mqops --context staging drain kafka:orders.DLT --to origin --skip-oversized") {
+		t.Fatalf("run: %+v\n%s", res, s)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/rabbitmq"
+	"github.com/mqops/mqops/tui/action"
 )
 
 // fakeDrainer is a test double of the RabbitMQ broker's drain side (an
@@ -246,13 +247,70 @@ func (h *harness) openGroups() *dlqView {
 	return v
 }
 
-func (h *harness) drainView() *drainView {
+// rabbitDrainScreen and kafkaDrainScreen are the action screens of the
+// two drains.
+type (
+	rabbitDrainScreen = action.Model[*rabbitDrain, *actions.DrainResult]
+	kafkaDrainScreen  = action.Model[*kafkaDrain, *actions.DrainResult]
+)
+
+// actionView is the action screen on top.
+func (h *harness) actionView() *actionView {
 	h.t.Helper()
-	v, ok := h.m.top().(*drainView)
+	v, ok := h.m.top().(*actionView)
 	if !ok {
-		h.t.Fatalf("the drain view is not on top: %T\n%s", h.m.top(), h.screen())
+		h.t.Fatalf("the action screen is not on top: %T\n%s", h.m.top(), h.screen())
 	}
 	return v
+}
+
+// drainView is the RabbitMQ drain's screen on top.
+func (h *harness) drainView() *rabbitDrainScreen {
+	h.t.Helper()
+	s, ok := h.actionView().screen.(*rabbitDrainScreen)
+	if !ok {
+		h.t.Fatalf("the screen on top is not a RabbitMQ drain: %T", h.actionView().screen)
+	}
+	return s
+}
+
+// kafkaDrainView is the Kafka drain's screen on top.
+func (h *harness) kafkaDrainView() *kafkaDrainScreen {
+	h.t.Helper()
+	s, ok := h.actionView().screen.(*kafkaDrainScreen)
+	if !ok {
+		h.t.Fatalf("the screen on top is not a Kafka drain: %T", h.actionView().screen)
+	}
+	return s
+}
+
+// setField types text into the form's field key, replacing what it held.
+func (h *harness) setField(key, text string) {
+	h.t.Helper()
+	s := h.actionView().screen.(interface{ Focused() string })
+	for i := 0; i < 10 && s.Focused() != key; i++ {
+		h.keys("tab")
+	}
+	if s.Focused() != key {
+		h.t.Fatalf("no field %q", key)
+	}
+	h.keys("end", "ctrl+u")
+	h.typeText(text)
+}
+
+// planOf is the plan a drain screen shows (nil: none).
+func planOf[P interface{ *rabbitDrain | *kafkaDrain }](s *action.Model[P, *actions.DrainResult]) *actions.DrainPlan {
+	p, ok := s.Plan()
+	if !ok {
+		return nil
+	}
+	switch d := any(p).(type) {
+	case *rabbitDrain:
+		return d.plan
+	case *kafkaDrain:
+		return d.plan
+	}
+	return nil
 }
 
 func helpText(h *harness) string {
@@ -298,11 +356,11 @@ func TestDrainAbsentInReadOnly(t *testing.T) {
 			}
 			h.onDLQ()
 			h.keys("D")
-			if _, ok := h.m.top().(*drainView); ok {
+			if _, ok := h.m.top().(*actionView); ok {
 				t.Fatal("D opened the drain")
 			}
 			h.keys("enter", "D")
-			if _, ok := h.m.top().(*drainView); ok {
+			if _, ok := h.m.top().(*actionView); ok {
 				t.Fatal("D opened the drain from the queue detail")
 			}
 			if strings.Contains(h.screen(), "Drain the dead letters") {
@@ -324,7 +382,7 @@ func TestDrainOnlyFromDLQs(t *testing.T) {
 	h, _ := drainHarness(t, Options{})
 	h.selectRow(queueKey("/", "orders"))
 	h.keys("D")
-	if _, ok := h.m.top().(*drainView); ok || !strings.Contains(h.screen(), "orders is not a dead-letter queue") {
+	if _, ok := h.m.top().(*actionView); ok || !strings.Contains(h.screen(), "orders is not a dead-letter queue") {
 		t.Fatalf("D on a plain queue:\n%s", h.screen())
 	}
 	h.keys("enter", "D")
@@ -335,8 +393,8 @@ func TestDrainOnlyFromDLQs(t *testing.T) {
 	h.onDLQ()
 	h.keys("enter", "D")
 	v := h.drainView()
-	if v.queue != "orders.dlq" || v.vhost != "/" || v.origin != "" {
-		t.Errorf("drain of %q/%q origin %q", v.vhost, v.queue, v.origin)
+	if id := h.m.top().id(); id != "drain/"+queueKey("/", "orders.dlq") || v.Values().Text(fOrigin) != "" {
+		t.Errorf("drain %q origin %q", id, v.Values().Text(fOrigin))
 	}
 	h.keys("esc")
 	if _, ok := h.m.top().(*queueView); !ok {
@@ -350,8 +408,8 @@ func TestDrainPlanAndDefaultNo(t *testing.T) {
 	h.keys("D")
 	v := h.drainView()
 	h.keys("enter")
-	if v.stage != drainConfirm || v.plan == nil {
-		t.Fatalf("no plan: stage %d, %s\n%s", v.stage, v.formErr, h.screen())
+	if v.Stage() != action.StagePlan || planOf(v) == nil {
+		t.Fatalf("no plan: stage %d, %s\n%s", v.Stage(), v.FormError(), h.screen())
 	}
 	s := h.screen()
 	for _, want := range []string{
@@ -359,27 +417,50 @@ func TestDrainPlanAndDefaultNo(t *testing.T) {
 		"24 → queue orders",
 		"1 → queue payments",
 		"Drain 25 message(s) from rabbitmq:orders.dlq: 24 → queue orders, 1 → queue payments? [y/N]",
+		"same as: mqops --context staging drain rabbitmq:orders.dlq --to origin",
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("the plan screen lacks %q:\n%s", want, s)
 		}
 	}
+	if es, _, _ := h.m.opts.Audit.Read(0); len(es) != 0 {
+		t.Fatalf("a plan on screen was recorded before the operator answered: %+v", es)
+	}
 	// Anything but y is No: enter, n, esc.
 	for _, k := range []string{"enter", "n", "esc"} {
 		h.keys(k)
-		if v.stage != drainForm || d.moveCalls != 0 {
-			t.Fatalf("%s on the confirmation: stage %d, %d moves", k, v.stage, d.moveCalls)
+		if v.Stage() != action.StageForm || d.moveCalls != 0 {
+			t.Fatalf("%s on the confirmation: stage %d, %d moves", k, v.Stage(), d.moveCalls)
 		}
 		if !strings.Contains(h.screen(), "not confirmed: nothing was changed") {
 			t.Errorf("%s: no notice", k)
 		}
 		h.keys("enter") // plan again
-		if v.stage != drainConfirm {
-			t.Fatalf("re-plan: stage %d", v.stage)
+		if v.Stage() != action.StagePlan {
+			t.Fatalf("re-plan: stage %d", v.Stage())
 		}
 	}
 	if d.depth("/", "orders.dlq") != 25 || d.moveCalls != 0 {
 		t.Fatal("something moved without confirmation")
+	}
+	// Each plan previewed and not confirmed is a dry run, recorded once;
+	// ctrl+c on the confirmation records the plan shown, then quits.
+	h.keys("ctrl+c")
+	if !h.m.quitting || d.moveCalls != 0 || h.m.lastWords == nil {
+		t.Fatalf("ctrl+c on the confirmation: quitting %v, %d moves", h.m.quitting, d.moveCalls)
+	}
+	execCmd(h.m.lastWords) // the program runs them before it ends
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 4 {
+		t.Fatalf("want the 4 plans shown as dry runs: %+v %v", es, err)
+	}
+	runs := map[string]bool{}
+	for _, e := range es {
+		if e.Outcome != actions.OutcomeDryRun || e.Reason != actions.DryRunNotConfirmed || e.Result != nil || e.Plan == nil || e.Plan.Selected != 25 ||
+			e.Source != "rabbitmq:orders.dlq" || e.Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin" || runs[e.RunID] {
+			t.Errorf("dry run entry %+v", e)
+		}
+		runs[e.RunID] = true
 	}
 }
 
@@ -395,7 +476,7 @@ func TestDrainSampledPlanAndProblems(t *testing.T) {
 	h.typeText("10")
 	h.keys("enter")
 	s := h.screen()
-	if v.stage != drainConfirm || !strings.Contains(s, "(all): 10 to move") {
+	if v.Stage() != action.StagePlan || !strings.Contains(s, "(all): 10 to move") {
 		t.Fatalf("limited plan:\n%s", s)
 	}
 	h.keys("n", "backspace", "backspace", "enter")
@@ -407,8 +488,16 @@ func TestDrainSampledPlanAndProblems(t *testing.T) {
 		t.Error("an escape sequence from the broker reached the terminal")
 	}
 	h.keys("y")
-	if v.stage != drainForm || d.moveCalls != 0 {
-		t.Fatalf("a plan with problems was confirmed: stage %d", v.stage)
+	if v.Stage() != action.StageForm || d.moveCalls != 0 {
+		t.Fatalf("a plan with problems was confirmed: stage %d", v.Stage())
+	}
+	// The plan not confirmed is a dry run; the one that could not be
+	// confirmed a refusal, with why.
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 2 || es[0].Outcome != actions.OutcomeDryRun || es[0].Reason != actions.DryRunNotConfirmed ||
+		es[0].Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin --limit 10" ||
+		es[1].Outcome != actions.OutcomeRefused || !strings.HasPrefix(es[1].Reason, "the plan has problems") || es[1].Plan == nil || len(es[1].Plan.Problems) != 1 {
+		t.Errorf("audit of the plans not run: %+v %v", es, err)
 	}
 	// A sample smaller than the queue says so, with the depth, and scales
 	// the counts to it, per route and in the confirmation (issue 7,
@@ -438,22 +527,23 @@ func TestDrainFormValidation(t *testing.T) {
 	v := h.drainView()
 	h.send(tea.KeyPressMsg{Code: tea.KeyRight}) // target: exchange
 	h.keys("enter")
-	if v.stage != drainForm || !strings.Contains(h.screen(), "type the exchange name") {
+	if v.Stage() != action.StageForm || !strings.Contains(h.screen(), "type the exchange name") {
 		t.Fatalf("exchange without a name:\n%s", h.screen())
 	}
 	h.typeText("retry:order.created")
-	if o, err := v.options(h.m); err != nil || o.To != "exchange:retry:order.created" {
-		t.Fatalf("options %+v %v", o, err)
+	if vs := v.Values(); vs.Choice(fTarget) != "exchange" || vs.Arg(fTarget) != "retry:order.created" {
+		t.Fatalf("target %q %q", vs.Choice(fTarget), vs.Arg(fTarget))
 	}
 	h.send(tea.KeyPressMsg{Code: tea.KeyRight}) // file
-	h.send(tea.PasteMsg{Content: "/tmp/out.jsonl\n"})
-	if o, _ := v.options(h.m); o.To != "file:/tmp/out.jsonl" {
-		t.Fatalf("pasted path: %q", o.To)
+	// a pasted newline, escape sequence or bidi control is not typed
+	h.send(tea.PasteMsg{Content: "/tmp/out\x1b[2J\u202e.jsonl\n"})
+	if vs := v.Values(); vs.Choice(fTarget) != "file" || vs.Arg(fTarget) != "/tmp/out[2J.jsonl" {
+		t.Fatalf("pasted path: %q %q", vs.Choice(fTarget), vs.Arg(fTarget))
 	}
 	h.keys("tab", "tab", "tab")
 	h.typeText("x")
 	h.keys("enter")
-	if v.stage != drainForm || !strings.Contains(h.screen(), `Limit "x": want a whole number of messages from 1 to`) {
+	if v.Stage() != action.StageForm || v.Focused() != fLimit || !strings.Contains(h.screen(), `Limit "x": want a whole number of messages from 1 to`) {
 		t.Fatalf("bad limit:\n%s", h.screen())
 	}
 	h.keys("backspace")
@@ -469,9 +559,10 @@ func TestDrainFormValidation(t *testing.T) {
 		{"", "1e-300", `Rate "1e-300": want messages per second`},
 		{"", "1e300", `Rate "1e300": want messages per second`},
 	} {
-		v.limit, v.rate = c.limit, c.rate
+		h.setField(fLimit, c.limit)
+		h.setField(fRate, c.rate)
 		h.keys("enter")
-		if v.stage != drainForm || !strings.Contains(h.screen(), c.want) {
+		if v.Stage() != action.StageForm || !strings.Contains(h.screen(), c.want) {
 			t.Fatalf("limit %q rate %q: want %q:\n%s", c.limit, c.rate, c.want, h.screen())
 		}
 	}
@@ -483,25 +574,25 @@ func TestDrainTypedNameInRedContext(t *testing.T) {
 	h.keys("D", "enter")
 	v := h.drainView()
 	s := h.screen()
-	if v.stage != drainConfirm || !strings.Contains(s, "type the queue name (orders.dlq) to confirm") || strings.Contains(s, "[y/N]") {
+	if v.Stage() != action.StagePlan || !strings.Contains(s, "type the queue name (orders.dlq) to confirm") || strings.Contains(s, "[y/N]") {
 		t.Fatalf("no typed confirmation:\n%s", s)
 	}
 	// y is not enough; a wrong name is refused.
 	h.keys("y", "enter")
-	if v.stage != drainConfirm || d.moveCalls != 0 || !strings.Contains(h.screen(), "not the queue name") {
-		t.Fatalf("y confirmed a prod drain: stage %d\n%s", v.stage, h.screen())
+	if v.Stage() != action.StagePlan || d.moveCalls != 0 || !strings.Contains(h.screen(), "not the queue name") {
+		t.Fatalf("y confirmed a prod drain: stage %d\n%s", v.Stage(), h.screen())
 	}
 	h.typeText("orders")
 	h.keys("enter")
-	if v.stage != drainConfirm || d.moveCalls != 0 {
+	if v.Stage() != action.StagePlan || d.moveCalls != 0 {
 		t.Fatal("a wrong name confirmed the drain")
 	}
 	h.typeText("orders.dlx")
 	h.keys("backspace")
 	h.typeText("q")
 	h.keys("enter")
-	if v.stage != drainDone || d.moveCalls != 1 {
-		t.Fatalf("the right name did not drain: stage %d\n%s", v.stage, h.screen())
+	if v.Stage() != action.StageDone || d.moveCalls != 1 {
+		t.Fatalf("the right name did not drain: stage %d\n%s", v.Stage(), h.screen())
 	}
 }
 
@@ -513,16 +604,17 @@ func TestDrainRunResultAndAudit(t *testing.T) {
 	h.selectRow("orders\x00rejected\x00ValidationError")
 	h.keys("D")
 	dv := h.drainView()
-	if dv.origin != "orders" || drainReasons[dv.reason] != "rejected" {
-		t.Fatalf("filter not prefilled: %q %q", dv.origin, drainReasons[dv.reason])
+	if vs := dv.Values(); vs.Text(fOrigin) != "orders" || vs.Choice(fReason) != "rejected" {
+		t.Fatalf("filter not prefilled: %q %q", vs.Text(fOrigin), vs.Choice(fReason))
 	}
 	h.keys("enter")
-	if s := h.screen(); !strings.Contains(s, "2 to move, 23 skipped by filter") {
+	if s := h.screen(); !strings.Contains(s, "2 to move, 23 skipped by filter") ||
+		!strings.Contains(s, "same as: mqops --context staging drain rabbitmq:orders.dlq --to origin --reason rejected --origin orders") {
 		t.Fatalf("filtered plan:\n%s", s)
 	}
 	h.keys("y")
-	if dv.stage != drainDone {
-		t.Fatalf("stage %d\n%s", dv.stage, h.screen())
+	if dv.Stage() != action.StageDone {
+		t.Fatalf("stage %d\n%s", dv.Stage(), h.screen())
 	}
 	s := h.screen()
 	for _, want := range []string{"Drain finished", "seen 25, moved 2, skipped by filter 23, failed 0, left in orders.dlq 23", "stopped: done: the 25 messages the plan previewed seen; any that arrived since stay in the queue"} {
@@ -544,8 +636,9 @@ func TestDrainRunResultAndAudit(t *testing.T) {
 		t.Fatalf("audit: %v %v", es, err)
 	}
 	e := es[0]
-	if e.Action != "drain" || e.Outcome != "ok" || e.DryRun || e.Context != "staging" || e.Result["moved"] != float64(2) ||
-		e.Parameters["origin"] != "orders" || e.Parameters["reason"] != "rejected" || e.Parameters["source"] != "rabbitmq:orders.dlq" {
+	if e.Action != "drain" || e.Outcome != actions.OutcomeExecuted || e.Context != "staging" || e.Result.Done != 2 || e.Result.Skipped != 23 ||
+		e.Source != "rabbitmq:orders.dlq" || e.Target != "origin" || e.Plan.Selected != 2 ||
+		e.Command != "mqops --context staging drain rabbitmq:orders.dlq --to origin --reason rejected --origin orders" {
 		t.Errorf("audit entry %+v", e)
 	}
 }
@@ -576,12 +669,14 @@ func TestDrainProgressAndCancel(t *testing.T) {
 			v := h.drainView()
 			_, cmd := h.m.Update(keyPress("y"))
 			wait := step(h, cmd) // the drain started; nothing moved yet
-			if v.stage != drainRunning || !strings.Contains(h.screen(), "0/? seen") {
+			if v.Stage() != action.StageRunning || !strings.Contains(h.screen(), "0/? seen") {
 				t.Fatalf("not running:\n%s", h.screen())
 			}
+			var late []tea.Msg // a report of the run, delivered again once it is over
 			for i := 1; i <= 2; i++ {
 				d.gate <- struct{}{}
-				wait = step(h, wait)
+				late = execCmd(wait)
+				wait = step(h, func() tea.Msg { return late[0] })
 				s := h.screen()
 				want := fmt.Sprintf("%d/25 seen · moved %d · skipped by filter 0 · failed 0", i, i)
 				if !strings.Contains(s, want) || !strings.Contains(s, "10.0 msg/s") || !strings.Contains(s, "esc or ctrl+c cancels") {
@@ -595,14 +690,14 @@ func TestDrainProgressAndCancel(t *testing.T) {
 			// Cancel: asks nothing, does not quit.
 			_, c := h.m.Update(keyPress(cancelKey))
 			h.run(c)
-			if h.m.quitting || !v.cancelling || !strings.Contains(h.screen(), "cancelling") {
-				t.Fatalf("cancel: quitting %v cancelling %v\n%s", h.m.quitting, v.cancelling, h.screen())
+			if h.m.quitting || !v.Cancelling() || !strings.Contains(h.screen(), "cancelling") {
+				t.Fatalf("cancel: quitting %v cancelling %v\n%s", h.m.quitting, v.Cancelling(), h.screen())
 			}
-			for i := 0; v.stage == drainRunning && i < 10; i++ {
+			for i := 0; v.Stage() == action.StageRunning && i < 10; i++ {
 				wait = step(h, wait) // the last report, then the outcome
 			}
-			if v.stage != drainDone {
-				t.Fatalf("stage %d after cancel", v.stage)
+			if v.Stage() != action.StageDone {
+				t.Fatalf("stage %d after cancel", v.Stage())
 			}
 			s := h.screen()
 			for _, want := range []string{"Drain cancelled", "moved 2, skipped by filter 0, failed 0, left in orders.dlq 23", "stopped: cancelled"} {
@@ -622,7 +717,11 @@ func TestDrainProgressAndCancel(t *testing.T) {
 			if _, ok := h.m.top().(*queuesView); !ok {
 				t.Fatalf("esc on the result went to %T", h.m.top())
 			}
-			h.m.Update(drainProgressMsg{seq: v.seq, p: actions.Progress{Seen: 99}})
+			before := h.screen()
+			h.send(late[0])
+			if h.screen() != before {
+				t.Errorf("a late report of the run changed the screen:\n%s", h.screen())
+			}
 		})
 	}
 }
@@ -684,14 +783,31 @@ func TestDrainPlanOfAQueueNotSampled(t *testing.T) {
 			t.Fatalf("the plan lacks %q:\n%s", want, h.screen())
 		}
 	}
-	if v.stage != drainConfirm || d.moveCalls != 0 {
-		t.Fatalf("stage %d, %d moves", v.stage, d.moveCalls)
+	if v.Stage() != action.StagePlan || d.moveCalls != 0 {
+		t.Fatalf("stage %d, %d moves", v.Stage(), d.moveCalls)
 	}
 	h.keys("y")
-	for v.stage == drainRunning {
-		h.run(v.run.wait(v.seq))
+	for v.Stage() == action.StageRunning {
+		h.run(v.Wait())
 	}
 	if d.moveCalls != 1 || d.depth("/", "orders.dlq") != 0 || !strings.Contains(h.screen(), "moved 25") {
 		t.Fatalf("the run: %d moves, %d left\n%s", d.moveCalls, d.depth("/", "orders.dlq"), h.screen())
+	}
+}
+
+// TestDrainQuitOnThePlanRecordsIt: ctrl+c on a plan shown quits, and the
+// plan is recorded as a dry run before the program ends.
+func TestDrainQuitOnThePlanRecordsIt(t *testing.T) {
+	h, d := drainHarness(t, Options{Context: "staging"})
+	h.onDLQ()
+	h.keys("D", "enter")
+	_, cmd := h.m.Update(keyPress("ctrl+c"))
+	if !h.m.quitting || cmd == nil || h.m.lastWords == nil {
+		t.Fatalf("ctrl+c on the plan: quitting %v", h.m.quitting)
+	}
+	execCmd(h.m.lastWords)
+	es, _, err := h.m.opts.Audit.Read(0)
+	if err != nil || len(es) != 1 || es[0].Outcome != actions.OutcomeDryRun || es[0].Reason != actions.DryRunNotConfirmed || es[0].Plan == nil || d.moveCalls != 0 {
+		t.Fatalf("audit after quitting on the plan: %+v %v", es, err)
 	}
 }

@@ -93,6 +93,21 @@ func fmtOptDuration(d *time.Duration) string {
 	return fmtDuration(*d)
 }
 
+// fmtTimeLag formats a time lag with its source: "25s" exact, "~25s" an
+// estimate (interpolated), "≥ 25s" a lower bound, "-" unknown.
+func fmtTimeLag(d *time.Duration, src backends.TimeLagSource) string {
+	if d == nil {
+		return "-"
+	}
+	switch src {
+	case backends.TimeLagInterpolated:
+		return "~" + fmtDuration(*d)
+	case backends.TimeLagLowerBound:
+		return "≥ " + fmtDuration(*d)
+	}
+	return fmtDuration(*d)
+}
+
 func pad2(n int) string {
 	if n < 10 {
 		return "0" + strconv.Itoa(n)

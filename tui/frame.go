@@ -146,7 +146,7 @@ type headerView interface {
 	header(m *Model) (cluster string, status []string)
 }
 
-var _ headerView = (*drainView)(nil)
+var _ headerView = (*actionView)(nil)
 
 // statusVariants is the refresh state at the right of the header, from
 // its longest form to its shortest (which may be ""): a narrow header
@@ -205,7 +205,7 @@ func (m *Model) crumbLine(w int) string {
 	if n := t.MarkedCount(); n > 0 {
 		marked = m.st.MarkedTextInk.Paint(fmtInt(int64(n))+" marked") + m.st.DimInk.Paint(" · ")
 	}
-	if m.hasData(m.top()) {
+	if _, own := m.top().(uncounted); m.hasData(m.top()) && !own {
 		count, noun := fmtInt(int64(t.Len())), m.top().noun()
 		short := count
 		if t.Filtering() {
@@ -314,7 +314,7 @@ func (m *Model) placeholder() []string {
 	return nil
 }
 
-// keyHinter is a view that takes the keys itself (the drain view, a
+// keyHinter is a view that takes the keys itself (the action screen, a
 // question waiting for its answer): the hint line shows its keys, nil
 // when the console's are the ones that work.
 type keyHinter interface {

@@ -35,6 +35,7 @@ func (m *Model) helpLines(width int) []string {
 		m.st.HelpTitle.Render("Filter")+m.st.HelpDesc.Render("  / regex, case-insensitive; a leading ! inverts; enter keeps it, esc clears it"),
 		m.st.HelpTitle.Render("Sort")+m.st.HelpDesc.Render("  s or shift+→ next column, shift+← previous, S reverses; ↑/↓ in the header"),
 		m.st.HelpTitle.Render("Status")+m.st.HelpDesc.Render("  OK lag steady or shrinking · WARN lag growing · STALL commits stuck · STOP no commits · REWIND offset went back"),
+		m.st.HelpTitle.Render("Time lag")+m.st.HelpDesc.Render("  25s exact (the time of the record at the committed offset) · ~25s estimated · ≥ 25s a lower bound"),
 	)
 	return out
 }

@@ -80,10 +80,10 @@ func FuzzConsoleCells(f *testing.F) {
 		kv.layout(width, height)
 		draw("record list and detail", kv.body)
 
-		e := actions.AuditEntry{Time: at, User: s, Host: s, Context: s, Action: "drain", RunID: s, DryRun: true,
+		e := actions.AuditEntry{Time: at, User: s, Host: s, Context: s, Action: "drain", RunID: s, Source: "rabbitmq:" + s, Target: s, Reason: s, Command: s,
 			Parameters: map[string]any{"source": "rabbitmq:" + s, "target": s, s: s},
-			Plan:       map[string]any{"summary": s}, Result: map[string]any{"moved": 1.0, "stopped_because": s},
-			Outcome: "failed", Error: s + "\n" + s}
+			Plan:       &actions.AuditPlan{Summary: s, Problems: []string{s}, Details: map[string]any{s: s}}, Result: &actions.AuditResult{Done: 1, StoppedBecause: s, Details: map[string]any{s: s}},
+			Outcome: s, Error: s + "\n" + s}
 		av := newAuditView("/dev/null")
 		av.setEntries([]actions.AuditEntry{e})
 		av.layout(width, height)

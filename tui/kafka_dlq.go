@@ -229,14 +229,16 @@ func (v *kafkaPeekView) apply(r *kafkaPage, _ time.Time, st *styles.Styles) noti
 	}
 	rows := make([]components.Row, 0, len(r.recs))
 	details := make(map[string][]components.Row, len(r.recs))
+	values := make(map[string][]fieldValue, len(r.recs))
 	for i := range r.recs {
 		rec := &r.recs[i]
 		idx := r.page*peekPageSize + i
 		id := itoa(int(rec.Partition)) + "/" + fmtInt64(rec.Offset)
 		rows = append(rows, recordRow(id, idx, rec))
-		details[id] = recordDetail(idx, rec)
+		details[id], values[id] = recordFields(idx, rec)
 	}
 	v.setPage(rows, details)
+	v.setValues(values)
 
 	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	first, last := r.page*peekPageSize, r.page*peekPageSize+len(r.recs)-1
@@ -326,17 +328,35 @@ func fmtBinary(b []byte, limit int) string {
 // recordDetail is the selected record, one field, header or body line a
 // row, everything sanitized.
 func recordDetail(idx int, r *backends.KafkaRecord) []components.Row {
+	rows, _ := recordFields(idx, r)
+	return rows
+}
+
+// recordFields is recordDetail and the whole value of each row (the
+// value viewer's): the key, the exception, a header's value, the body.
+func recordFields(idx int, r *backends.KafkaRecord) ([]components.Row, []fieldValue) {
 	var rows []components.Row
+	var values []fieldValue
 	add := func(field, value string, s styles.CellStyle) {
 		rows = append(rows, components.Row{
 			ID:     itoa(len(rows)),
 			Cells:  []string{fcField: field, fcValue: value},
 			Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
 		})
+		values = append(values, fieldValue{})
+	}
+	// whole gives the rows added since from the value v
+	whole := func(from int, v fieldValue) {
+		for i := from; i < len(values); i++ {
+			values[i] = v
+		}
 	}
 	ts, _ := fmtTime(r.Timestamp)
 	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, styles.CellPlain)
 	add("key", fmtBinary(r.Key, maxHeaderShown), styles.CellPlain)
+	if r.Key != nil {
+		whole(len(rows)-1, fieldValue{name: "key", raw: r.Key})
+	}
 	if d := r.DeadLetter; d != nil {
 		where := "original topic " + quoteSafe(d.OriginalTopic)
 		if d.OriginalPartition != nil {
@@ -347,6 +367,8 @@ func recordDetail(idx int, r *backends.KafkaRecord) []components.Row {
 		}
 		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", styles.CellPlain)
 		add("exception", safe(orDash(d.ExceptionClass)), styles.CellWarn)
+		whole(len(rows)-1, fieldValue{name: "exception", raw: []byte(d.ExceptionClass)})
+		msg := len(rows)
 		if d.ExceptionMessage != "" {
 			lines := strings.Split(backends.SafeMultiline(d.ExceptionMessage), "\n")
 			if len(lines) > maxExcLines {
@@ -360,6 +382,7 @@ func recordDetail(idx int, r *backends.KafkaRecord) []components.Row {
 				}
 				add(field, l, styles.CellWarn)
 			}
+			whole(msg, fieldValue{name: "exception message", raw: []byte(d.ExceptionMessage)})
 		}
 	} else {
 		add("dead letter", "no dead-letter headers", styles.CellDim)
@@ -369,15 +392,19 @@ func recordDetail(idx int, r *backends.KafkaRecord) []components.Row {
 	}
 	for _, h := range r.Headers {
 		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), styles.CellPlain)
+		if h.Value != nil {
+			whole(len(rows)-1, fieldValue{name: "header " + h.Key, raw: h.Value})
+		}
 	}
 	if r.Value == nil {
 		add("body", "null (tombstone)", styles.CellDim)
-		return rows
+		return rows, values
 	}
 	desc, lines, s := renderBytes(r.Value, len(r.Value), false, "")
 	add("body", desc, s)
 	for _, l := range lines {
 		add("", l, styles.CellPlain)
 	}
-	return rows
+	whole(len(rows)-len(lines)-1, fieldValue{name: "body", raw: r.Value})
+	return rows, values
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/tui/action"
 	"github.com/mqops/mqops/tui/components"
 	"github.com/mqops/mqops/tui/keys"
 	"github.com/mqops/mqops/tui/styles"
@@ -70,6 +71,11 @@ type Options struct {
 	// passes actions.NewAuditLog(path) (path: --audit-file or the default).
 	// nil: drains are not recorded and :audit says there is no log.
 	Audit *actions.AuditLog
+	// CommandArgs are the global flags that select this context on a
+	// command line ("--context", "prod"; the --brokers… of a context given
+	// by flags): the start of an action's equivalent headless command,
+	// shown on its screen and recorded in the audit log. Never a secret.
+	CommandArgs []string
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -162,9 +168,9 @@ type Model struct {
 	exit      Exit   // how the console ended (a :ctx switch)
 	switching string // the context :ctx is checking
 
-	// localSeq tags the requests of the views that do not go through the
-	// refresh loop (drain plan and run, audit log reads).
-	localSeq uint64
+	// lastWords run before the program ends: the record of a plan shown
+	// and not confirmed when the operator quits on it.
+	lastWords tea.Cmd
 
 	// after schedules msg after d; tests replace it to observe delays.
 	after func(d time.Duration, msg tea.Msg) tea.Cmd
@@ -286,11 +292,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		cmd = m.handleKey(msg)
 	case tea.PasteMsg:
-		if !m.drainPaste(msg) {
+		if v, ok := m.top().(*actionView); ok && m.mode == modeNormal {
+			cmd = m.actionUpdate(v, msg)
+		} else {
 			cmd = m.handleInputMsg(msg)
 		}
-	case localMsg:
-		cmd = msg.update(m)
+	case action.Msg:
+		cmd = m.actionMsg(msg)
 	case loadedMsg:
 		cmd = m.handleLoaded(msg)
 	case refreshTickMsg:
@@ -307,10 +315,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	default:
 		// Messages of the text inputs (paste from the clipboard).
-		cmd = m.handleInputMsg(msg)
+		if v, ok := m.top().(*actionView); ok && m.mode == modeNormal {
+			cmd = m.actionUpdate(v, msg)
+		} else {
+			cmd = m.handleInputMsg(msg)
+		}
 	}
 	if m.quitting {
-		return m, tea.Quit
+		return m, tea.Sequence(m.lastWords, tea.Quit)
 	}
 	m.relayout()
 	return m, cmd
@@ -330,7 +342,7 @@ func (m *Model) handleInputMsg(msg tea.Msg) tea.Cmd {
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if cmd, ok := m.localKey(msg); ok {
-		return cmd // the drain and audit views (view_drain.go, view_audit.go)
+		return cmd // the action screen and the peek's question (view_drain.go)
 	}
 	if m.keys.ForceQuit.Matches(msg) {
 		return m.quit()
@@ -375,7 +387,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.mode = modePalette
 		m.palette.Reset()
 		return m.palette.Focus()
-	case k.Filter.Matches(msg):
+	case k.Filter.Matches(msg) && !m.untabled():
 		m.mode = modeFilter
 		m.filter.SetValue(t.FilterText())
 		m.filter.CursorEnd()
@@ -403,6 +415,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		t.CycleSort(-1)
 	case k.SortRev.Matches(msg):
 		t.ReverseSort()
+	case k.Copy.Matches(msg):
+		return m.copyKey()
 	default:
 		return m.elsewhere(msg)
 	}
@@ -411,6 +425,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 
 // back clears the focused table's filter first, then pops the view.
 func (m *Model) back() tea.Cmd {
+	if _, ok := m.top().(*valueView); ok {
+		m.closeValue()
+		return nil
+	}
 	if t := m.top().focused(); t.FilterText() != "" {
 		t.ClearFilter()
 		return nil

@@ -128,10 +128,8 @@ func (m *Model) switchContext(args []string) tea.Cmd {
 	if m.opts.CheckContext == nil {
 		return m.setFlash(components.FlashWarn, "this console cannot switch contexts: restart with --context "+safe(name))
 	}
-	for _, v := range m.stack {
-		if d, ok := v.(*drainView); ok && (d.stage == drainRunning || d.stage == drainPlanning) {
-			return m.setFlash(components.FlashError, "a drain is in progress on this context: let it finish or cancel it before switching")
-		}
+	if m.actionBusy() {
+		return m.setFlash(components.FlashError, "a drain is in progress on this context: let it finish or cancel it before switching")
 	}
 	check := m.opts.CheckContext
 	m.switching = name

@@ -64,7 +64,10 @@ func keysMarkdown(t *testing.T) string {
 		{"dead letters, with rows marked", func() { openRabbitDLQ(h); h.keys("space") }},
 		{"a DLQ's or DLT's dead-letter groups", func() { openRabbitDLQ(h); h.keys("enter") }},
 		{"a peek", func() { openRabbitDLQ(h); h.keys("p") }},
+		{"a peek, lower pane (the message's fields)", func() { openRabbitDLQ(h); h.keys("p", "tab") }},
+		{"the value viewer (`enter` on a field)", func() { openRabbitDLQ(h); h.keys("p", "tab", "G", "enter") }},
 		{"the audit log (`:audit`)", func() { h.command("audit") }},
+		{"an audit entry", func() { h.command("audit"); h.keys("enter") }},
 	}
 	for _, v := range views {
 		h.command("groups")

@@ -102,6 +102,9 @@ func newHarness(t testing.TB, o Options, src *cannedSource) *harness {
 	if o.Context == "" {
 		o.Context = "staging"
 	}
+	if o.CommandArgs == nil { // as cmd passes them
+		o.CommandArgs = []string{"--context", o.Context}
+	}
 	if src != nil {
 		o.Kafka = src
 	}
@@ -228,8 +231,10 @@ func keyPress(k string) tea.KeyPressMsg {
 		return tea.KeyPressMsg{Code: tea.KeySpace, Text: " "}
 	case "backspace":
 		return tea.KeyPressMsg{Code: tea.KeyBackspace}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	case "ctrl+c", "ctrl+u", "ctrl+o":
+		return tea.KeyPressMsg{Code: rune(k[len(k)-1]), Mod: tea.ModCtrl}
+	case "shift+tab":
+		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
 	case "right":
 		return tea.KeyPressMsg{Code: tea.KeyRight}
 	case "left":
@@ -330,6 +335,17 @@ func cluster(k int) *backends.ClusterSnapshot {
 			gp(orders[2], i64(120_000+90*kk), "billing-2-93ab", "billing-svc", "/10.0.4.12"),
 		},
 	}
+	// Record times (the snapshot's reads of the records at the committed
+	// offsets): billing's read failed (its time lag is estimated); shipping
+	// stopped an hour ago (exact); analytics committed behind the log start
+	// (a lower bound: the oldest record kept is 6 hours old).
+	recordAt := func(gp *backends.GroupPartition, ago time.Duration, src backends.TimeLagSource, note string) {
+		when := t0.Add(-ago)
+		gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote = &when, src, note
+	}
+	for i := range billing.Partitions {
+		billing.Partitions[i].RecordTimeNote = "record read failed: kafka kafka-3:9092 did not answer within 10s; next read after 09:31:10"
+	}
 	shipping := backends.Group{
 		Name: "shipping", State: backends.GroupEmpty, Protocol: "", ProtocolType: "consumer", Coordinator: 2,
 		Partitions: []backends.GroupPartition{
@@ -337,6 +353,9 @@ func cluster(k int) *backends.ClusterSnapshot {
 			gp(orders[1], i64(99_000), "", "", ""),
 			gp(orders[2], i64(101_000), "", "", ""),
 		},
+	}
+	for i, ago := range []time.Duration{time.Hour, time.Hour + 5*time.Minute, 58 * time.Minute} {
+		recordAt(&shipping.Partitions[i], ago, backends.TimeLagRecord, "")
 	}
 	analytics := backends.Group{
 		Name: "analytics", State: backends.GroupStable, Protocol: "cooperative-sticky", ProtocolType: "consumer", Coordinator: 3,
@@ -346,6 +365,7 @@ func cluster(k int) *backends.ClusterSnapshot {
 			gp(payments[1], nil, "analytics-1-0c2d", "spark-ingest", "/10.0.7.3"),
 		},
 	}
+	recordAt(&analytics.Partitions[0], 6*time.Hour, backends.TimeLagLowerBound, "records before offset 40000 deleted by retention")
 	evil := backends.Group{
 		Name: "evil\x1b[31mred\u202egroup", State: backends.GroupStable, Protocol: "range", ProtocolType: "consumer",
 		Members: []backends.Member{{ID: "m\x1b]0;pwned\x07", ClientID: "c\x9b1m", Host: "/10.0.9.9"}},

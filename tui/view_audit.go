@@ -18,9 +18,11 @@ import (
 )
 
 // :audit shows the audit log (Options.Audit), newest first: what was done,
-// by whom, where and how it ended. It reads the log in a command when
-// opened and on `r`; enter opens one entry with all its parameters, plan
-// and result. It changes nothing, so it is there in read-only contexts too.
+// by whom, where and how it ended, from the entries' typed fields (lines
+// written before entries were typed are read into them by actions). It
+// reads the log in a command when opened and on `r`; enter opens one
+// entry with its equivalent command line, plan and result. It changes
+// nothing, so it is there in read-only contexts too.
 
 // auditLimit is how many of the newest entries the view loads.
 const auditLimit = 10_000
@@ -38,14 +40,13 @@ type auditView struct {
 const (
 	acTime = iota
 	acUser
-	acContext
 	acAction
-	acRun
-	acDry
 	acOutcome
+	acContext
 	acRoute
-	acMoved
+	acDone
 	acFailed
+	acRun
 	acDuration
 	acError
 )
@@ -54,16 +55,15 @@ func newAuditView(path string) *auditView {
 	t := components.NewTable([]components.Column{
 		acTime:     {Title: "TIME", Num: true, Desc: true, Drop: 1},
 		acUser:     {Title: "USER", Flex: true, Min: 6, Max: 12, Shrink: 3, Drop: 6},
-		acContext:  {Title: "CONTEXT", Flex: true, Min: 7, Max: 12, Shrink: 3, Drop: 5},
 		acAction:   {Title: "ACTION", Drop: 10},
-		acRun:      {Title: "RUN ID", Flex: true, Min: 10, Max: 28, Shrink: 4, Drop: 9},
-		acDry:      {Title: "DRY", Drop: 2},
 		acOutcome:  {Title: "OUTCOME"},
+		acContext:  {Title: "CONTEXT", Flex: true, Min: 7, Max: 12, Shrink: 3, Drop: 5},
 		acRoute:    {Title: "SOURCE → TARGET", Flex: true, Name: true, Min: 16},
-		acMoved:    {Title: "MOVED", Right: true, Num: true, Desc: true},
+		acDone:     {Title: "DONE", Right: true, Num: true, Desc: true},
 		acFailed:   {Title: "FAILED", Right: true, Num: true, Desc: true, Drop: 8},
+		acRun:      {Title: "RUN ID", Flex: true, Min: 10, Max: 28, Shrink: 4, Drop: 9},
 		acDuration: {Title: "DURATION", Right: true, Num: true, Desc: true, Drop: 4},
-		acError:    {Title: "ERROR", Flex: true, Min: 12, Shrink: 2, Drop: 7},
+		acError:    {Title: "ERROR / REASON", Flex: true, Min: 12, Shrink: 2, Drop: 7},
 	}, acTime, true)
 	t.Empty = "the audit log is empty: drains are recorded here"
 	return &auditView{path: path, tbl: t, entries: map[string]actions.AuditEntry{}}
@@ -175,13 +175,16 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 	rows := make([]components.Row, 0, len(es))
 	for rank, i := range order {
 		e := es[i]
-		id := e.Time.UTC().Format(time.RFC3339Nano) + "\x00" + e.RunID + "\x00" + e.Action + "\x00" + e.Outcome + "\x00" + strconv.FormatBool(e.DryRun) + "\x00" + itoa(i)
+		id := e.Time.UTC().Format(time.RFC3339Nano) + "\x00" + e.RunID + "\x00" + e.Action + "\x00" + e.Outcome + "\x00" + itoa(i)
 		v.entries[id] = e
-		moved, movedKey := auditCount(e.Result, "moved")
-		failed, failedKey := auditCount(e.Result, "failed")
-		dry := ""
-		if e.DryRun {
-			dry = "dry"
+		done, doneKey, failed, failedKey := "-", math.NaN(), "-", math.NaN()
+		if r := e.Result; r != nil {
+			done, doneKey = fmtInt(r.Done), float64(r.Done)
+			failed, failedKey = fmtInt(r.Failed), float64(r.Failed)
+		}
+		why := e.Error
+		if why == "" {
+			why = e.Reason
 		}
 		dur := "-"
 		durKey := math.NaN()
@@ -193,19 +196,18 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 			Cells: []string{
 				acTime:     auditTime(e.Time),
 				acUser:     safe(orDash(e.User)),
-				acContext:  safe(orDash(e.Context)),
 				acAction:   safe(orDash(e.Action)),
-				acRun:      safe(orDash(e.RunID)),
-				acDry:      dry,
 				acOutcome:  safe(orDash(e.Outcome)),
-				acRoute:    auditRoute(e.Parameters),
-				acMoved:    moved,
+				acContext:  safe(orDash(e.Context)),
+				acRoute:    auditRoute(e),
+				acDone:     done,
 				acFailed:   failed,
+				acRun:      safe(orDash(e.RunID)),
 				acDuration: dur,
-				acError:    safe(orDash(oneLine(e.Error))),
+				acError:    safe(orDash(oneLine(why))),
 			},
-			Styles: []styles.CellStyle{acTime: styles.CellDim, acDry: styles.CellDim, acOutcome: outcomeStyle(e.Outcome), acError: styles.CellError},
-			Nums:   []float64{acTime: float64(rank), acMoved: movedKey, acFailed: failedKey, acDuration: durKey},
+			Styles: []styles.CellStyle{acTime: styles.CellDim, acOutcome: outcomeStyle(e.Outcome), acError: whyStyle(e)},
+			Nums:   []float64{acTime: float64(rank), acDone: doneKey, acFailed: failedKey, acDuration: durKey},
 		})
 	}
 	v.tbl.SetRows(rows)
@@ -213,14 +215,25 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 
 func outcomeStyle(o string) styles.CellStyle {
 	switch o {
-	case "ok":
+	case actions.OutcomeExecuted:
 		return styles.CellOK
-	case "failed":
+	case actions.OutcomeFailed:
 		return styles.CellError
-	case "cancelled", "refused":
+	case actions.OutcomeCancelled, actions.OutcomeRefused:
 		return styles.CellWarn
+	case actions.OutcomeDryRun:
+		return styles.CellDim
 	}
 	return styles.CellPlain
+}
+
+// whyStyle is the style of the error / reason cell: an error is red, a
+// reason (a refusal's, a dry run's) dim.
+func whyStyle(e actions.AuditEntry) styles.CellStyle {
+	if e.Error != "" {
+		return styles.CellError
+	}
+	return styles.CellDim
 }
 
 func auditTime(t time.Time) string {
@@ -230,27 +243,12 @@ func auditTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
-// auditRoute is "source → target" from the parameters, sanitized.
-func auditRoute(p map[string]any) string {
-	src, _ := p["source"].(string)
-	dst, _ := p["target"].(string)
-	if src == "" && dst == "" {
+// auditRoute is "source → target", sanitized.
+func auditRoute(e actions.AuditEntry) string {
+	if e.Source == "" && e.Target == "" {
 		return "-"
 	}
-	return safe(orDash(src)) + " → " + safe(orDash(dst))
-}
-
-// auditCount is a count of the result (a JSON number) and its sort key.
-func auditCount(res map[string]any, k string) (string, float64) {
-	switch n := res[k].(type) {
-	case float64:
-		return fmtInt(int64(n)), n
-	case int:
-		return fmtInt(int64(n)), float64(n)
-	case int64:
-		return fmtInt(n), float64(n)
-	}
-	return "-", math.NaN()
+	return safe(orDash(e.Source)) + " → " + safe(orDash(e.Target))
 }
 
 // oneLine joins the lines of an error message for a table cell.
@@ -268,8 +266,9 @@ func fmtMillis(ms int64) string {
 
 // --- one entry --------------------------------------------------------------
 
-// auditDetailView shows one entry, every field on its own line(s), the
-// parameters, plan and result pretty-printed; every string sanitized.
+// auditDetailView shows one entry, every field on its own line(s): the
+// equivalent command line, the plan and the result (and the parameters of
+// a line written before entries were typed); every string sanitized.
 type auditDetailView struct {
 	e      actions.AuditEntry
 	fields [][2]string // label, value (sanitized), before wrapping
@@ -283,39 +282,78 @@ func newAuditDetailView(e actions.AuditEntry) *auditDetailView {
 		{Title: "VALUE", Flex: true, Min: 16, NoSort: true},
 	}, -1, false)
 	v := &auditDetailView{e: e, tbl: t}
-	dry := "no"
-	if e.DryRun {
-		dry = "yes"
-	}
 	add := func(k, val string) { v.fields = append(v.fields, [2]string{k, val}) }
+	count := func(k string, n int64) { add("  "+k, fmtInt(n)) }
+	details := func(m map[string]any) {
+		for _, k := range sortedKeys(m) {
+			add("  "+safe(k), fmtValue(m[k]))
+		}
+	}
 	add("time", e.Time.UTC().Format(time.RFC3339Nano))
 	add("user", safe(orDash(e.User)))
 	add("host", safe(orDash(e.Host)))
 	add("context", safe(orDash(e.Context)))
 	add("action", safe(orDash(e.Action)))
 	add("run id", safe(orDash(e.RunID)))
-	add("dry run", dry)
 	add("outcome", safe(orDash(e.Outcome)))
+	if e.Reason != "" {
+		add("reason", safe(e.Reason))
+	}
+	add("source", safe(orDash(e.Source)))
+	add("target", safe(orDash(e.Target)))
+	add("command", safe(orDash(e.Command)))
 	add("duration", fmtMillis(e.DurationMS))
 	add("error", safe(orDash(e.Error)))
-	for _, sec := range []struct {
-		name string
-		m    map[string]any
-	}{{"parameters", e.Parameters}, {"plan", e.Plan}, {"result", e.Result}} {
-		if len(sec.m) == 0 {
-			add(sec.name, "-")
-			continue
+	if p := e.Plan; p == nil {
+		add("plan", "-")
+	} else {
+		add("plan", "")
+		add("  summary", safe(orDash(p.Summary)))
+		count("selected", p.Selected)
+		count("skipped", p.Skipped)
+		if p.Total > 0 {
+			count("total", p.Total)
 		}
-		add(sec.name, "")
-		for _, k := range sortedKeys(sec.m) {
-			add("  "+safe(k), fmtValue(sec.m[k]))
+		if p.Bytes > 0 {
+			count("bytes", p.Bytes)
 		}
+		for _, pr := range p.Problems {
+			add("  problem", safe(pr))
+		}
+		details(p.Details)
+	}
+	if r := e.Result; r == nil {
+		add("result", "-")
+	} else {
+		add("result", "")
+		count("done", r.Done)
+		count("skipped", r.Skipped)
+		count("failed", r.Failed)
+		if r.Left < 0 {
+			add("  left", "unknown")
+		} else {
+			count("left", r.Left)
+		}
+		if r.Seen > 0 {
+			count("seen", r.Seen)
+		}
+		add("  stopped_because", safe(orDash(r.StoppedBecause)))
+		details(r.Details)
+	}
+	if len(e.Parameters) > 0 {
+		add("parameters", "")
+		details(e.Parameters)
 	}
 	v.rewrap(80)
 	return v
 }
 
 func (v *auditDetailView) local() {}
+
+// keys: c copies the selected field's value (the run id, the command).
+func (v *auditDetailView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Copy.With("copy the selected field's value (OSC 52)", "copy value")}
+}
 func (v *auditDetailView) id() string {
 	return "audit/" + v.e.Time.UTC().Format(time.RFC3339Nano) + "/" + v.e.RunID
 }

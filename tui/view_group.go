@@ -3,6 +3,7 @@ package tui
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
@@ -47,7 +48,7 @@ func newGroupView(name string) *groupView {
 		pcTrend:     {Title: "TREND", Plain: true, Drop: 7},
 		pcStatus:    {Title: "STATUS", Num: true, Desc: true},
 		pcTimeLag:   {Title: "TIME LAG", Right: true, Num: true, Desc: true, Drop: 5},
-		pcNote:      {Title: "NOTE"},
+		pcNote:      {Title: "NOTE", Flex: true, Min: 6, Max: 40, Shrink: 1},
 	}, pcTopic, false)
 	t.Empty = "the group has no committed offsets and no assignment"
 	return &groupView{name: name, tbl: t}
@@ -113,6 +114,7 @@ func (v *groupView) build(d *dataset, st *styles.Styles) {
 	nums := make([]float64, len(g.Partitions)*(pcNote+1))
 	behind, noCommit := 0, 0
 	var lost int64
+	var inexact timeLagCounts
 	for i := range g.Partitions {
 		p := &g.Partitions[i]
 		var ps *lag.PartitionStats
@@ -142,8 +144,9 @@ func (v *groupView) build(d *dataset, st *styles.Styles) {
 		if ps != nil {
 			status = ps.Status
 			c[pcTrend] = components.Sparkline(ps.LagHistory, detailSparkWidth)
-			c[pcTimeLag] = fmtOptDuration(ps.TimeLag)
+			c[pcTimeLag] = fmtTimeLag(ps.TimeLag, ps.TimeLagSource)
 			n[pcTimeLag] = optDurationKey(ps.TimeLag)
+			c[pcNote], s[pcNote] = inexact.add(i, ps, clean)
 		}
 		s[pcTrend] = styles.CellDim
 		c[pcStatus] = string(status)
@@ -170,7 +173,87 @@ func (v *groupView) build(d *dataset, st *styles.Styles) {
 		}
 	}
 	v.sum = groupSummary(g, gs, behind, lost, noCommit, st)
+	if line := inexact.line(); line != "" {
+		v.sum.Extra = append(v.sum.Extra, st.Dim.Render(line))
+	}
+	if inexact.whys == 1 {
+		// one reason for all, said above (TIME LAG marks them): no note
+		for _, i := range inexact.rows {
+			if c := rows[i].Cells; c[pcNote] != "BEHIND LOG-START" {
+				c[pcNote] = ""
+			}
+		}
+	}
 	v.tbl.SetRows(rows)
+}
+
+// timeLagCounts counts a group's partitions whose time lag is not exact,
+// and the reason they give when they all give one.
+type timeLagCounts struct {
+	estimated, bounded, unknown int
+	why                         string // the reason given, "" when none or several
+	whys                        int    // distinct reasons seen (counting stops at 2)
+	rows                        []int  // the rows counted
+}
+
+// add counts ps, the partition of row i, and returns its NOTE cell: why
+// its time lag is not exact (marked as in the TIME LAG column), or unknown
+// while it has lag.
+func (c *timeLagCounts) add(i int, ps *lag.PartitionStats, clean func(string) string) (string, styles.CellStyle) {
+	note := ps.TimeLagNote
+	if ps.TimeLagSource != backends.TimeLagRecord && (ps.TimeLag != nil || (ps.Lag != nil && *ps.Lag > 0)) {
+		c.rows = append(c.rows, i)
+		switch {
+		case c.whys == 0:
+			c.why, c.whys = note, 1
+		case c.whys == 1 && note != c.why:
+			c.why, c.whys = "", 2
+		}
+	}
+	switch {
+	case ps.TimeLag == nil:
+		if ps.Lag == nil || *ps.Lag == 0 {
+			return "", styles.CellPlain
+		}
+		c.unknown++
+		if note == "" {
+			note = "time lag unknown until a second refresh"
+		}
+		return clean(note), styles.CellDim
+	case ps.TimeLagSource == backends.TimeLagInterpolated:
+		c.estimated++
+		if note == "" {
+			return "~ estimated from the log ends seen", styles.CellDim
+		}
+		return "~ " + clean(note), styles.CellDim
+	case ps.TimeLagSource == backends.TimeLagLowerBound:
+		c.bounded++
+		return "≥ " + clean(note), styles.CellWarn
+	}
+	return "", styles.CellPlain
+}
+
+// line says which partitions' time lags are not exact (the others are
+// from the record at the committed offset), "" when all are.
+func (c timeLagCounts) line() string {
+	var parts []string
+	if c.estimated > 0 {
+		parts = append(parts, "~ estimated on "+fmtInt(int64(c.estimated)))
+	}
+	if c.bounded > 0 {
+		parts = append(parts, "≥ a lower bound on "+fmtInt(int64(c.bounded)))
+	}
+	if c.unknown > 0 {
+		parts = append(parts, "unknown on "+fmtInt(int64(c.unknown)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	line := "time lag " + strings.Join(parts, ", ") + " partition(s)"
+	if c.why != "" {
+		return line + ": " + safe(c.why)
+	}
+	return line + " (NOTE says why)"
 }
 
 func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64, noCommit int, st *styles.Styles) components.Summary {
@@ -179,28 +262,21 @@ func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64,
 	timeLag, drain := "-", "-"
 	if gs != nil {
 		status, totalLag = gs.Status, gs.Lag
-		timeLag, drain = fmtOptDuration(gs.TimeLag), fmtOptDuration(gs.TimeToDrain)
-	}
-	protocol := safe(g.Protocol)
-	if g.ProtocolType != "" {
-		if protocol == "" {
-			protocol = safe(g.ProtocolType)
-		} else {
-			protocol += " (" + safe(g.ProtocolType) + ")"
-		}
-	}
-	if protocol == "" {
-		protocol = "-"
+		timeLag, drain = fmtTimeLag(gs.TimeLag, gs.TimeLagSource), fmtOptDuration(gs.TimeToDrain)
 	}
 	state := safe(g.State)
 	if state == "" {
 		state = "-"
 	}
+	members := fmtInt(int64(len(g.Members)))
+	if g.Unknown != "" {
+		members = "?"
+	}
 	kv := func(k, v string) string { return st.SummaryKey.Render(k+" ") + v }
 	sum := components.Summary{Parts: []string{
 		kv("state", st.Cells[stateStyle(g.State)].Render(state)),
-		kv("protocol", protocol),
-		kv("members", fmtInt(int64(len(g.Members)))),
+		kv("protocol", groupProtocol(g, st)),
+		kv("members", members),
 		kv("partitions", fmtInt(int64(len(g.Partitions)))),
 		kv("lag", fmtInt(totalLag)),
 		kv("status", st.Cells[statusStyle(status)].Render(string(status))),
@@ -217,7 +293,41 @@ func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64,
 	if g.Err != "" {
 		sum.Extra = append(sum.Extra, st.Cells[styles.CellError].Render("error: "+safe(g.Err)))
 	}
+	if g.Unknown != "" {
+		sum.Extra = append(sum.Extra, st.Dim.Render("unknown: "+safe(g.Unknown)))
+	}
 	return sum
+}
+
+// groupProtocol is the header's word on the rebalance protocol a group
+// uses: "classic range" (a Kafka Connect group: "classic (connect)
+// sessioned"), or "consumer (KIP-848) uniform, epoch 7" with the
+// assignment's epoch when it lags the group's (members still move to a
+// new assignment). A source that does not name the type (before Kafka
+// 3.8) has classic groups only.
+func groupProtocol(g *backends.Group, st *styles.Styles) string {
+	p := "classic"
+	switch g.Type {
+	case "", backends.GroupClassic:
+		if g.ProtocolType != "" && g.ProtocolType != "consumer" {
+			p += " (" + safe(g.ProtocolType) + ")"
+		}
+	case backends.GroupConsumer:
+		p = "consumer (KIP-848)"
+	default:
+		p = safe(g.Type)
+	}
+	if g.Protocol != "" {
+		p += " " + safe(g.Protocol)
+	}
+	if g.GroupEpoch != 0 || g.AssignmentEpoch != 0 {
+		e := ", epoch " + strconv.FormatInt(int64(g.GroupEpoch), 10)
+		if g.AssignmentEpoch != g.GroupEpoch {
+			e = st.Cells[styles.CellWarn].Render(e + " (assignment " + strconv.FormatInt(int64(g.AssignmentEpoch), 10) + ")")
+		}
+		p += e
+	}
+	return p
 }
 
 // fmtOffset formats an offset that is -1 when the leader did not answer.

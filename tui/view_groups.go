@@ -95,7 +95,7 @@ func (v *groupsView) build(d *dataset, _ *styles.Styles) {
 			totalLag = gs.Lag
 			status = gs.Status
 			hist = gs.LagHistory
-			timeLagCell, drainCell = fmtOptDuration(gs.TimeLag), fmtOptDuration(gs.TimeToDrain)
+			timeLagCell, drainCell = fmtTimeLag(gs.TimeLag, gs.TimeLagSource), fmtOptDuration(gs.TimeToDrain)
 			timeLag, drain = optDurationKey(gs.TimeLag), optDurationKey(gs.TimeToDrain)
 		}
 		hasCommit := false
@@ -118,13 +118,17 @@ func (v *groupsView) build(d *dataset, _ *styles.Styles) {
 			state = "-"
 		}
 		topics := len(g.Topics())
+		members := fmtInt(int64(len(g.Members)))
+		if g.Unknown != "" { // a consumer-protocol group its broker cannot describe
+			members = "?"
+		}
 		rows = append(rows, components.Row{
 			ID:  g.Name,
 			Ref: g.Name,
 			Cells: []string{
 				gcGroup:   name,
 				gcState:   state,
-				gcMembers: fmtInt(int64(len(g.Members))),
+				gcMembers: members,
 				gcTopics:  fmtInt(int64(topics)),
 				gcLag:     lagCell,
 				gcTrend:   components.Sparkline(hist, sparkWidth),
@@ -157,7 +161,7 @@ func stateStyle(state string) styles.CellStyle {
 	switch state {
 	case backends.GroupEmpty, backends.GroupDead:
 		return styles.CellDim
-	case backends.GroupPreparingRebalance, backends.GroupCompletingRebalance:
+	case backends.GroupPreparingRebalance, backends.GroupCompletingRebalance, backends.GroupAssigning, backends.GroupReconciling:
 		return styles.CellWarn
 	}
 	return styles.CellPlain

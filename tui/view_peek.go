@@ -36,6 +36,7 @@ type peekPanes struct {
 	detail      *components.Table
 	onDetail    bool
 	details     map[string][]components.Row // detail lines by list row id
+	values      map[string][]fieldValue     // their whole values, for the value viewer
 	shown       string                      // list row whose lines are in detail
 	sum         components.Summary
 	detailTitle string
@@ -73,17 +74,25 @@ func (p *peekPanes) togglePane() bool {
 	return true
 }
 
-// keys are the peek views': the pages and the panes.
+// keys are the peek views': the pages and the panes; on the detail pane,
+// the selected field's whole value (the value viewer, the clipboard).
 func (p *peekPanes) pageKeys(k *keys.Map, item string) []keys.Binding {
 	pane := k.Pane.With("switch pane: the list / the selected "+item, item)
 	if p.onDetail {
 		pane = pane.With("", "list")
 	}
-	return []keys.Binding{
+	var field []keys.Binding
+	if p.onDetail {
+		field = []keys.Binding{
+			k.Open.With("open the selected field whole (the value viewer)", "value"),
+			k.Copy.With("copy the selected field's whole value (OSC 52)", "copy value"),
+		}
+	}
+	return append(field,
 		k.NextPage.With("next page of "+item+"s", "next page"),
 		k.PrevPage.With("previous page", "previous"),
 		pane,
-	}
+	)
 }
 
 func (p *peekPanes) summary(width int) []string { return p.sum.Wrap(width) }
@@ -425,6 +434,7 @@ func (v *peekView) show(r *peekResult) {
 	}
 	rows := make([]components.Row, 0, len(r.res.Messages))
 	details := make(map[string][]components.Row, len(r.res.Messages))
+	values := make(map[string][]fieldValue, len(r.res.Messages))
 	for i := range r.res.Messages {
 		m := &r.res.Messages[i]
 		id := itoa(m.Index)
@@ -433,9 +443,10 @@ func (v *peekView) show(r *peekResult) {
 			known = false
 		}
 		rows = append(rows, messageRow(id, m, left, known))
-		details[id] = messageDetail(m, v.attemptsLine(m))
+		details[id], values[id] = messageFields(m, v.attemptsLine(m))
 	}
 	v.setPage(rows, details)
+	v.setValues(values)
 	v.summarize()
 }
 
@@ -583,13 +594,28 @@ func messageRow(id string, m *backends.Message, left int64, known bool) componen
 // messageDetail is the selected message, one field or body line a row,
 // everything sanitized; attempts, when set, is its delivery attempts line.
 func messageDetail(m *backends.Message, attempts string) []components.Row {
+	rows, _ := messageFields(m, attempts)
+	return rows
+}
+
+// messageFields is messageDetail and the whole value of each row (the
+// value viewer's): a header's value, the body.
+func messageFields(m *backends.Message, attempts string) ([]components.Row, []fieldValue) {
 	var rows []components.Row
+	var values []fieldValue
 	add := func(field, value string, s styles.CellStyle) {
 		rows = append(rows, components.Row{
 			ID:     itoa(len(rows)),
 			Cells:  []string{fcField: field, fcValue: value},
 			Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
 		})
+		values = append(values, fieldValue{})
+	}
+	// whole gives the rows added since from the value v
+	whole := func(from int, v fieldValue) {
+		for i := from; i < len(values); i++ {
+			values[i] = v
+		}
 	}
 	// Identity, routing and properties: one line each.
 	id := "#" + itoa(m.Index) + " · id " + safe(orDash(m.MessageID))
@@ -625,6 +651,7 @@ func messageDetail(m *backends.Message, attempts string) []components.Row {
 			continue // shown as the death history below
 		}
 		add("header", safe(k)+": "+fmtValue(m.Headers[k]), styles.CellPlain)
+		whole(len(rows)-1, fieldValue{name: "header " + k, raw: rawValue(m.Headers[k])})
 	}
 	if attempts != "" {
 		add("attempts", attempts, styles.CellWarn)
@@ -647,11 +674,15 @@ func messageDetail(m *backends.Message, attempts string) []components.Row {
 			" · keys "+orDash(strings.Join(keys, ", ")), reasonStyle(d.Reason))
 	}
 	desc, lines, s := renderBody(m)
+	body := len(rows)
 	add("body", desc, s)
 	for _, l := range lines {
 		add("", l, styles.CellPlain)
 	}
-	return rows
+	if m.Body != nil {
+		whole(body, fieldValue{name: "body", raw: m.Body, size: max(m.Size, len(m.Body))})
+	}
+	return rows, values
 }
 
 // renderBody describes a body and renders it: pretty-printed JSON when it
@@ -725,31 +756,35 @@ func capLines(lines []string) []string {
 func hexDump(b []byte) []string {
 	var lines []string
 	for off := 0; off < len(b); off += hexDumpPerRow {
-		chunk := b[off:min(off+hexDumpPerRow, len(b))]
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "%08x  ", off)
-		for i := 0; i < hexDumpPerRow; i++ {
-			if i < len(chunk) {
-				fmt.Fprintf(&sb, "%02x ", chunk[i])
-			} else {
-				sb.WriteString("   ")
-			}
-			if i == 7 {
-				sb.WriteByte(' ')
-			}
-		}
-		sb.WriteString(" |")
-		for _, c := range chunk {
-			if c >= 0x20 && c < 0x7f {
-				sb.WriteByte(c)
-			} else {
-				sb.WriteByte('.')
-			}
-		}
-		sb.WriteByte('|')
-		lines = append(lines, sb.String())
+		lines = append(lines, hexRow(b[off:min(off+hexDumpPerRow, len(b))], off))
 	}
 	return lines
+}
+
+// hexRow is one row of a hex dump: the bytes of chunk, at offset off.
+func hexRow(chunk []byte, off int) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%08x  ", off)
+	for i := 0; i < hexDumpPerRow; i++ {
+		if i < len(chunk) {
+			fmt.Fprintf(&sb, "%02x ", chunk[i])
+		} else {
+			sb.WriteString("   ")
+		}
+		if i == 7 {
+			sb.WriteByte(' ')
+		}
+	}
+	sb.WriteString(" |")
+	for _, c := range chunk {
+		if c >= 0x20 && c < 0x7f {
+			sb.WriteByte(c)
+		} else {
+			sb.WriteByte('.')
+		}
+	}
+	sb.WriteByte('|')
+	return sb.String()
 }
 
 // fmtBytes is a size: 512 B, 3.4 KiB, 1.0 MiB.

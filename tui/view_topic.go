@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/tui/components"
 	"github.com/mqops/mqops/tui/keys"
@@ -262,6 +263,8 @@ func topicConsumers(d *dataset, topic string) []components.Row {
 		committed := false
 		worst := lag.Unknown
 		var timeLag *time.Duration
+		var timeLagSrc backends.TimeLagSource
+		bound := false
 		for j := range g.Partitions {
 			p := &g.Partitions[j]
 			if p.Topic != topic {
@@ -283,8 +286,12 @@ func topicConsumers(d *dataset, topic string) []components.Row {
 				worst = ps.Status
 			}
 			if ps.TimeLag != nil && (timeLag == nil || *ps.TimeLag > *timeLag) {
-				timeLag = ps.TimeLag
+				timeLag, timeLagSrc = ps.TimeLag, ps.TimeLagSource
 			}
+			bound = bound || ps.TimeLagSource == backends.TimeLagLowerBound
+		}
+		if bound && timeLag != nil {
+			timeLagSrc = backends.TimeLagLowerBound // a partition may be older than the oldest known
 		}
 		if n == 0 {
 			continue
@@ -306,7 +313,7 @@ func topicConsumers(d *dataset, topic string) []components.Row {
 				tgPartitions: fmtInt(int64(n)),
 				tgLag:        lagCell,
 				tgStatus:     string(worst),
-				tgTimeLag:    fmtOptDuration(timeLag),
+				tgTimeLag:    fmtTimeLag(timeLag, timeLagSrc),
 			},
 			Styles: []styles.CellStyle{
 				tgState:  stateStyle(g.State),

@@ -45,9 +45,11 @@ func (m *Model) consoleKeys() []keys.Binding {
 	k := &m.keys
 	t := m.top().focused()
 	var out []keys.Binding
-	out = append(out, k.Filter)
-	if t.Sortable() {
-		out = append(out, k.SortNext.WithKeyText("s/S"))
+	if !m.untabled() {
+		out = append(out, k.Filter)
+		if t.Sortable() {
+			out = append(out, k.SortNext.WithKeyText("s/S"))
+		}
 	}
 	switch {
 	case t.FilterText() != "":
@@ -81,28 +83,53 @@ func (m *Model) footerKeys() []keys.Binding {
 		}
 		return keys.Hints("esc", "close")
 	}
-	if kh, ok := m.top().(keyHinter); ok {
-		if hs := kh.hints(); hs != nil {
-			out := make([]keys.Binding, len(hs))
-			for i, h := range hs {
-				out[i] = keys.FromKey(h, keys.PrioView-i)
-			}
-			return out
-		}
+	if sk := m.stageKeys(); sk != nil {
+		return sk
 	}
 	return append(m.viewKeys(), m.consoleKeys()...)
 }
 
-// helpGroups are the `?` screen's key groups: the view's own keys first.
+// untabled says whether the view on top draws no table (the action
+// screen, the value viewer): the table's keys (filter, sort) are not its.
+func (m *Model) untabled() bool {
+	_, own := m.top().(uncounted)
+	return own
+}
+
+// stageKeys are the keys of a stage that takes the keys itself (the
+// action screen's, a question's), as footer hints; nil when the console's
+// work there.
+func (m *Model) stageKeys() []keys.Binding {
+	kh, ok := m.top().(keyHinter)
+	if !ok {
+		return nil
+	}
+	hs := kh.hints()
+	if hs == nil {
+		return nil
+	}
+	out := make([]keys.Binding, len(hs))
+	for i, h := range hs {
+		out[i] = keys.FromKey(h, keys.PrioView-i)
+	}
+	return out
+}
+
+// helpGroups are the `?` screen's key groups: the view's own keys first
+// (a stage's that takes the keys itself).
 func (m *Model) helpGroups() []keys.Group {
 	k := &m.keys
 	var groups []keys.Group
-	if own := m.viewKeys(); len(own) > 0 {
+	own := m.viewKeys()
+	if sk := m.stageKeys(); sk != nil {
+		own = sk
+	}
+	if len(own) > 0 {
 		groups = append(groups, keys.Group{Title: "This view (" + m.top().crumb() + ")", Bindings: own})
 	}
 	groups = append(groups,
 		keys.Group{Title: "Navigation", Bindings: k.Navigation()},
-		keys.Group{Title: "Table", Bindings: []keys.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev}},
+		keys.Group{Title: "Table", Bindings: []keys.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Copy}},
 		keys.Group{Title: "General", Bindings: []keys.Binding{k.Palette, k.Back, k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 	)
 	return groups
@@ -112,14 +139,19 @@ func (m *Model) helpGroups() []keys.Group {
 func (m *Model) viewKey(b keys.Binding) tea.Cmd {
 	k := &m.keys
 	v := m.top()
+	if vv, ok := v.(*valueView); ok && vv.scrollKey(k, b) {
+		return nil
+	}
 	switch {
 	case b.Is(k.Open):
-		if !m.hasData(v) {
+		if !m.hasData(v) || m.openValue(v) {
 			return nil
 		}
 		if next, ok := v.open(); ok {
 			return m.push(next)
 		}
+	case b.Is(k.Copy):
+		return m.copyKey()
 	case b.Is(k.Pane):
 		v.togglePane()
 	case b.Is(k.Peek) && v.focused().MarkedCount() > 0:
@@ -154,11 +186,12 @@ func (m *Model) elsewhere(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// loads reports whether r reloads v: every view but an audit entry (it
-// shows what was read) and the drain (it takes its keys).
+// loads reports whether r reloads v: every view but an audit entry and
+// the value viewer (they show what was read) and the action screen (it
+// takes its keys).
 func (m *Model) loads(v view) bool {
 	switch v.(type) {
-	case *auditDetailView, *drainView:
+	case *auditDetailView, *valueView, *actionView:
 		return false
 	}
 	return true

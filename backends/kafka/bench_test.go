@@ -11,9 +11,77 @@ import (
 )
 
 // BenchmarkRealSnapshot measures one in-process snapshot of the real broker
-// (whatever groups it holds; scripts/bench seeds 500 groups × 32 partitions).
-// It runs only when KAFKA_BROKERS is set.
+// (whatever groups it holds; scripts/bench seeds 500 groups × 32 partitions),
+// a steady refresh: connected, coordinators and record times cached. It
+// runs only when KAFKA_BROKERS is set.
 func BenchmarkRealSnapshot(b *testing.B) {
+	k, snap := realBenchClient(b)
+	ctx := context.Background()
+	var err error
+	parts := 0
+	for _, g := range snap.Groups {
+		parts += len(g.Partitions)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if snap, err = k.Snapshot(ctx, backends.SnapshotOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(len(snap.Groups)), "groups")
+	b.ReportMetric(float64(parts), "group-partitions")
+	b.ReportMetric(float64(snap.Requests), "requests") // of a steady refresh: the record times cached
+}
+
+// BenchmarkRealTimeLag measures the extra cost of the exact time lag on
+// the real broker (the record read at each lagging committed offset), in
+// the same run as the snapshot without it: "without" is a snapshot with
+// SkipRecordTimes; "cold" a snapshot whose cache of record times is empty
+// (a console just opened: every lagging partition is read); "warm" a
+// steady refresh (nothing moved: no read). Each reports the record-time
+// step's own requests (timelag-requests), time (timelag-ms), partitions
+// read and distinct offsets wanted. It runs only when KAFKA_BROKERS is set.
+func BenchmarkRealTimeLag(b *testing.B) {
+	k, _ := realBenchClient(b)
+	ctx := context.Background()
+	for _, mode := range []string{"without", "cold", "warm"} {
+		b.Run(mode, func(b *testing.B) {
+			var (
+				n, requests, reads, wanted, snapRequests int
+				took                                     time.Duration
+			)
+			for b.Loop() {
+				if mode == "cold" {
+					k.rt = nil
+				}
+				snap, err := k.Snapshot(ctx, backends.SnapshotOptions{SkipRecordTimes: mode == "without"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n++
+				snapRequests += snap.Requests
+				if mode != "without" {
+					st := k.rt.last
+					requests += st.requests
+					reads += len(st.reads)
+					wanted = st.wanted
+					took += st.took
+				}
+			}
+			b.ReportMetric(float64(snapRequests)/float64(n), "requests")
+			b.ReportMetric(float64(requests)/float64(n), "timelag-requests")
+			b.ReportMetric(float64(took)/float64(n)/1e6, "timelag-ms")
+			b.ReportMetric(float64(reads)/float64(n), "partitions-read")
+			b.ReportMetric(float64(wanted), "offsets")
+		})
+	}
+}
+
+// realBenchClient is a client of the real broker (closed at the end of the
+// benchmark), connected, its coordinators and record times cached by a
+// first snapshot, which it returns. It skips without KAFKA_BROKERS.
+func realBenchClient(b *testing.B) (*Client, *backends.ClusterSnapshot) {
 	addrs := os.Getenv("KAFKA_BROKERS")
 	if addrs == "" {
 		b.Skip("KAFKA_BROKERS not set")
@@ -22,24 +90,10 @@ func BenchmarkRealSnapshot(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer k.Close()
-	ctx := context.Background()
-	snap, err := k.Snapshot(ctx, backends.SnapshotOptions{}) // connect + warm coordinators
+	b.Cleanup(func() { k.Close() })
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	parts := 0
-	for _, g := range snap.Groups {
-		parts += len(g.Partitions)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := k.Snapshot(ctx, backends.SnapshotOptions{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	b.ReportMetric(float64(len(snap.Groups)), "groups")
-	b.ReportMetric(float64(parts), "group-partitions")
-	b.ReportMetric(float64(snap.Requests), "requests")
+	return k, snap
 }

@@ -45,6 +45,9 @@ type Client struct {
 	client sarama.Client
 	admin  sarama.ClusterAdmin
 	watch  *watch // of client's connections
+	// rt caches the record times of committed offsets across snapshots
+	// (timestamps.go).
+	rt *recordTimes
 }
 
 // New validates cfg and returns a client that connects on first use.
@@ -166,7 +169,7 @@ func (s *scramClient) Done() bool                            { return s.conv.Don
 // new one (for a new client) when there is no client or its watch tripped.
 // c.mu must be held.
 func (c *Client) connection() *watch {
-	if c.client != nil && !c.client.Closed() && c.watch != nil && c.watch.failure() == nil {
+	if c.client != nil && !c.client.Closed() && c.watch != nil && c.watch.healthy() {
 		return c.watch
 	}
 	c.closeLocked()
@@ -263,7 +266,7 @@ func (c *Client) withClient(ctx context.Context, fn func(sarama.Client, sarama.C
 		cl, ad, err := c.connected(w)
 		if err == nil {
 			err = fn(cl, ad)
-			if (err != nil && isConnLoss(err)) || w.failure() != nil {
+			if (err != nil && isConnLoss(err)) || !w.healthy() {
 				// drop the client so the next call reconnects from scratch
 				c.closeLocked()
 			}

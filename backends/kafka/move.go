@@ -234,11 +234,38 @@ func (c *Client) PlanMove(ctx context.Context, o backends.KafkaPlanOptions) (*ba
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(plan.Oversized, func(i, j int) bool {
-		a, b := plan.Oversized[i], plan.Oversized[j]
+	sortOversized(plan.Oversized)
+	return plan, nil
+}
+
+// sortOversized puts records too large for their target in partition and
+// offset order.
+func sortOversized(list []backends.KafkaOversized) {
+	sort.Slice(list, func(i, j int) bool {
+		a, b := list[i], list[j]
 		return a.Partition < b.Partition || (a.Partition == b.Partition && a.Offset < b.Offset)
 	})
-	return plan, nil
+}
+
+// moveSource opens the reading side of a move of topic: the watches of
+// its reading and producing connections, the reading client and its admin
+// (closing the admin closes the client), and the topic's metadata.
+func (c *Client) moveSource(topic string) (rw, pw *watch, rcl sarama.Client, ad sarama.ClusterAdmin, ti *topicInfo, err error) {
+	rw, pw = newWatch(c.cfg.Timeout, false), newWatch(c.cfg.Timeout, false)
+	rcl, err = sarama.NewClient(c.cfg.Brokers, c.moveConfigs(rw))
+	if err != nil {
+		return nil, nil, nil, nil, nil, c.explain(stalled(rw, err))
+	}
+	ad, err = sarama.NewClusterAdminFromClient(rcl)
+	if err != nil {
+		_ = rcl.Close()
+		return nil, nil, nil, nil, nil, c.explain(stalled(rw, err))
+	}
+	if ti, err = c.oneTopic(rcl, topic); err != nil {
+		_ = ad.Close()
+		return nil, nil, nil, nil, nil, stalled(rw, err)
+	}
+	return rw, pw, rcl, ad, ti, nil
 }
 
 // MoveRecords moves the records of a dead-letter topic to the topics
@@ -281,21 +308,11 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rw, pw := newWatch(c.cfg.Timeout, false), newWatch(c.cfg.Timeout, false)
-	rcl, err := sarama.NewClient(c.cfg.Brokers, c.moveConfigs(rw))
+	rw, pw, rcl, ad, ti, err := c.moveSource(o.Topic)
 	if err != nil {
-		return nil, c.explain(stalled(rw, err))
-	}
-	ad, err := sarama.NewClusterAdminFromClient(rcl)
-	if err != nil {
-		_ = rcl.Close()
-		return nil, c.explain(stalled(rw, err))
+		return nil, err
 	}
 	defer ad.Close() // closes rcl too
-	ti, err := c.oneTopic(rcl, o.Topic)
-	if err != nil {
-		return nil, stalled(rw, err)
-	}
 	if descs, err := ad.DescribeConsumerGroups([]string{o.Group}); err == nil && len(descs) == 1 && len(descs[0].Members) > 0 {
 		return nil, &Error{Op: fmt.Sprintf("consumer group \"%s\" has %d active members: another drain, or a consumer, is using it", backends.SafeText(o.Group), len(descs[0].Members))}
 	}
@@ -314,12 +331,34 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 			fp.stop = max(u, fp.next)
 		}
 	}
+	m := c.newMover(o, ad, rcl, st, lso, begin, rw, pw)
+	m.build = func(r *backends.KafkaRecord, topic string) *sarama.ProducerMessage {
+		return newMessage(r, topic, o.RunID)
+	}
+	m.store = positions{what: fmt.Sprintf("committing consumer group \"%s\"", backends.SafeText(o.Group)), save: m.commitGroup}
+	m.stopNote = func(res *backends.KafkaMoveResult) string {
+		return fmt.Sprintf("consumer group \"%s\" is committed only up to acknowledged records and %d are left in %s",
+			backends.SafeText(o.Group), res.Left, backends.SafeText(o.Topic))
+	}
+	return m.run(ctx, c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes))
+}
+
+// newMover prepares a move of the records st says, from where each
+// partition starts (st.start; committed where the move's positions stand,
+// -1 when nowhere) up to its stop; end is where each partition ended when
+// the move started (what is left is counted to there). The caller sets
+// how records are built (build), kept (keep) and where positions are
+// saved (store).
+func (c *Client) newMover(o backends.KafkaMoveOptions, ad sarama.ClusterAdmin, rcl sarama.Client, st *drainState, end map[int32]int64, begin time.Time, rw, pw *watch) *mover {
+	if o.Window <= 0 {
+		o.Window = DefaultMoveWindow
+	}
 	pcfg := c.produceConfig(pw, producerMax(defaultMaxMessageBytes))
 	m := &mover{
 		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin, rw: rw, pw: pw,
 		parts:     map[int32]*trackPart{},
 		targets:   map[string]*moveTarget{},
-		producers: map[int]*producer{},
+		producers: map[prodKey]*producer{},
 		lim:       newLimits(ad),
 		dirty:     make(chan struct{}, 1),
 		space:     make(chan struct{}, 1),
@@ -330,14 +369,14 @@ func (c *Client) MoveRecords(ctx context.Context, o backends.KafkaMoveOptions) (
 		settleMax: time.Duration(pcfg.Producer.Retry.Max+1) * (pcfg.Net.WriteTimeout + pcfg.Net.ReadTimeout + pcfg.Producer.Retry.Backoff),
 	}
 	for _, fp := range st.parts {
-		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop, end: lso[fp.p],
+		m.parts[fp.p] = &trackPart{acked: map[int64]bool{}, reader: fp.next, committed: st.committed[fp.p], start: st.start[fp.p], stop: fp.stop, end: end[fp.p],
 			serialFirst: true, serialUntil: st.serialUntil[fp.p], serialAt: -1}
 	}
 	m.total = st.total
 	if o.Limit > 0 && o.Limit < m.total {
 		m.total = o.Limit
 	}
-	return m.run(ctx, c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes))
+	return m
 }
 
 // trackPart is the state of one dead-letter partition during a move.
@@ -377,8 +416,11 @@ func (t *trackPart) pos() int64 {
 type moveTarget struct {
 	parts int32
 	hash  sarama.Partitioner
-	limit int       // max.message.bytes
-	prod  *producer // the producer for topics of this limit
+	limit int // max.message.bytes
+	// the producers for topics of this limit: target partition p goes
+	// through prods[p % len(prods)] (each partition always through the
+	// same one, so its records keep their order)
+	prods []*producer
 }
 
 // producer is one of a move's producers: one per distinct producerMax of
@@ -413,11 +455,23 @@ type mover struct {
 	begin  time.Time
 	total  int
 
+	// how records are built for their target, which are moved (nil:
+	// all), where positions are saved, and what the final error says of
+	// where the move stands
+	build    func(r *backends.KafkaRecord, topic string) *sarama.ProducerMessage
+	keep     func(r *backends.KafkaRecord) bool
+	store    positions
+	stopNote func(res *backends.KafkaMoveResult) string
+
 	// used by the run goroutine only
 	targets   map[string]*moveTarget
-	producers map[int]*producer // by maxBytes
-	lim       *limits
-	ackers    sync.WaitGroup
+	producers map[prodKey]*producer
+	// shards is the number of producers per limit (1 for a drain): more
+	// produce requests in flight at once, each producer idempotent with
+	// one request in flight per broker
+	shards int
+	lim    *limits
+	ackers sync.WaitGroup
 
 	mu        sync.Mutex
 	parts     map[int32]*trackPart
@@ -436,6 +490,23 @@ type mover struct {
 	oversized      []backends.KafkaOversized
 	oversizedCount int
 	halted         int // partitions stopped before such a record
+	filtered       int // records keep passed over
+}
+
+// position is where a move stands on one source partition: every record
+// below next was confirmed by its target (or is not to be moved), and the
+// records up to serialUntil are produced one at a time (trackPart).
+type position struct {
+	next, serialUntil int64
+}
+
+// positions keeps a move's positions: the drain group's commits, or a
+// replay's checkpoint. save stores offs and returns the positions it
+// stored (all of them, or those of the partitions that did not fail, or
+// none); what names the store in errors.
+type positions struct {
+	what string
+	save func(offs map[int32]position) (map[int32]position, error)
 }
 
 func signal(ch chan struct{}) {
@@ -513,6 +584,16 @@ func (m *mover) noteOversized(ov *backends.KafkaOversized, skip bool) {
 	} else {
 		m.halted++
 	}
+}
+
+// pass records that the record at off of p is not to be moved (keep
+// said so): every record of p up to it was handed on or passed over.
+func (m *mover) pass(p int32, off int64) {
+	m.mu.Lock()
+	m.parts[p].reader = off + 1
+	m.seen++
+	m.filtered++
+	m.mu.Unlock()
 }
 
 // unadd takes back the record add just registered, when it could not be
@@ -618,42 +699,32 @@ func (m *mover) fail(pe *sarama.ProducerError) {
 		backends.SafeText(m.o.Topic), meta.p, meta.off, backends.SafeText(meta.target), meta.tp), Err: pe.Err})
 }
 
-// commit commits the drain group up to each partition's acknowledged
-// prefix, where that moved since the last commit.
+// commit saves each partition's position (the first record not
+// acknowledged yet) where it moved since the last save.
 func (m *mover) commit() error {
 	m.mu.Lock()
-	offs := map[int32]sarama.OffsetAndMetadata{}
+	offs := map[int32]position{}
 	for p, t := range m.parts {
 		if pos := t.pos(); (pos > t.committed || t.markSerial) && pos >= 0 {
-			offs[p] = sarama.OffsetAndMetadata{Offset: pos, LeaderEpoch: -1, Metadata: commitMetadata(m.o.RunID, pos, t.serialUntil)}
+			offs[p] = position{next: pos, serialUntil: t.serialUntil}
 		}
 	}
 	m.mu.Unlock()
 	if len(offs) == 0 {
 		return nil
 	}
-	resp, err := m.ad.AlterConsumerGroupOffsets(m.o.Group, map[string]map[int32]sarama.OffsetAndMetadata{m.o.Topic: offs}, nil)
-	if err == nil && resp != nil {
-		for p, kerr := range resp.Errors[m.o.Topic] {
-			if !errors.Is(kerr, sarama.ErrNoError) {
-				err = fmt.Errorf("partition %d: %w", p, kerr)
-				delete(offs, p)
-			}
-		}
-	}
+	saved, err := m.store.save(offs)
 	m.mu.Lock()
 	freed := 0
-	if resp != nil {
-		for p, om := range offs {
-			t := m.parts[p]
-			t.committed, t.markSerial = om.Offset, false
-			n := 0
-			for n < len(t.done) && t.done[n] < om.Offset {
-				n++
-			}
-			t.done = t.done[n:]
-			freed += n
+	for p, om := range saved {
+		t := m.parts[p]
+		t.committed, t.markSerial = om.next, false
+		n := 0
+		for n < len(t.done) && t.done[n] < om.next {
+			n++
 		}
+		t.done = t.done[n:]
+		freed += n
 	}
 	m.inflight -= freed
 	m.mu.Unlock()
@@ -664,9 +735,31 @@ func (m *mover) commit() error {
 		m.mu.Lock()
 		at := m.inflight
 		m.mu.Unlock()
-		return &Error{Op: fmt.Sprintf("committing consumer group \"%s\" (up to %d acknowledged records will be moved again by the next run)", backends.SafeText(m.o.Group), at), Err: err}
+		return &Error{Op: fmt.Sprintf("%s (up to %d acknowledged records will be moved again by the next run)", m.store.what, at), Err: err}
 	}
 	return nil
+}
+
+// commitGroup commits the drain group to offs, with the run id (and
+// serialUntil) as metadata; it returns the positions committed.
+func (m *mover) commitGroup(offs map[int32]position) (map[int32]position, error) {
+	req := make(map[int32]sarama.OffsetAndMetadata, len(offs))
+	for p, o := range offs {
+		req[p] = sarama.OffsetAndMetadata{Offset: o.next, LeaderEpoch: -1, Metadata: commitMetadata(m.o.RunID, o.next, o.serialUntil)}
+	}
+	resp, err := m.ad.AlterConsumerGroupOffsets(m.o.Group, map[string]map[int32]sarama.OffsetAndMetadata{m.o.Topic: req}, nil)
+	if resp == nil {
+		return nil, err
+	}
+	if err == nil {
+		for p, kerr := range resp.Errors[m.o.Topic] {
+			if !errors.Is(kerr, sarama.ErrNoError) {
+				err = fmt.Errorf("partition %d: %w", p, kerr)
+				delete(offs, p)
+			}
+		}
+	}
+	return offs, err
 }
 
 // waitSpace blocks while the window of uncommitted records is full.
@@ -711,22 +804,35 @@ func (m *mover) target(topic string) (*moveTarget, error) {
 	if !ok {
 		limit = defaultMaxMessageBytes // deleted since: the produce will say
 	}
-	prod, err := m.producer(producerMax(limit))
-	if err != nil {
-		return nil, err
+	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic), limit: limit,
+		prods: make([]*producer, max(1, min(m.shards, len(ti.parts))))}
+	for shard := range t.prods {
+		if t.prods[shard], err = m.producer(producerMax(limit), shard); err != nil {
+			return nil, err
+		}
 	}
-	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic), limit: limit, prod: prod}
 	m.targets[topic] = t
 	return t, nil
 }
 
-// producer returns the producer whose MaxMessageBytes is maxBytes,
-// starting it (and the reading of its acknowledgements) the first time.
-func (m *mover) producer(maxBytes int) (*producer, error) {
-	if p := m.producers[maxBytes]; p != nil {
+// prodKey names a producer: its MaxMessageBytes, and which of the
+// producers for that limit it is (shard).
+type prodKey struct{ maxBytes, shard int }
+
+// producer returns the producer whose MaxMessageBytes is maxBytes (the
+// shard-th of them), starting it (and the reading of its
+// acknowledgements) the first time.
+func (m *mover) producer(maxBytes, shard int) (*producer, error) {
+	if p := m.producers[prodKey{maxBytes, shard}]; p != nil {
 		return p, nil
 	}
-	if len(m.producers) >= maxProducers {
+	limits := 0
+	for k := range m.producers {
+		if k.shard == 0 {
+			limits++
+		}
+	}
+	if shard == 0 && limits >= maxProducers {
 		return nil, &Error{Op: fmt.Sprintf("the target topics have more than %d different max.message.bytes: drain them one target at a time (--to topic:<name>)", maxProducers)}
 	}
 	cl, err := sarama.NewClient(m.c.cfg.Brokers, m.c.produceConfig(m.pw, maxBytes))
@@ -739,7 +845,7 @@ func (m *mover) producer(maxBytes int) (*producer, error) {
 		return nil, &Error{Op: "starting the producer", Err: err}
 	}
 	p := &producer{maxBytes: maxBytes, cl: cl, prod: ap, done: make(chan struct{})}
-	m.producers[maxBytes] = p
+	m.producers[prodKey{maxBytes, shard}] = p
 	m.ackers.Go(func() {
 		defer close(p.done)
 		succ, errs := ap.Successes(), ap.Errors()
@@ -763,10 +869,9 @@ func (m *mover) producer(maxBytes int) (*producer, error) {
 	return p, nil
 }
 
-// newMessage builds the record to produce to topic: key, value, headers
-// and timestamp kept, mqops-replay-source and mqops-run-id set (replacing
-// those of an earlier move). The partition is left to the caller.
-func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
+// baseMessage is r to produce to topic: key, value and timestamp kept (a
+// null key or value stays null), room for its headers and two more.
+func baseMessage(r *backends.KafkaRecord, topic string) *sarama.ProducerMessage {
 	msg := &sarama.ProducerMessage{Topic: topic, Timestamp: r.Timestamp}
 	if r.Key != nil {
 		msg.Key = sarama.ByteEncoder(r.Key)
@@ -775,6 +880,14 @@ func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMe
 		msg.Value = sarama.ByteEncoder(r.Value)
 	}
 	msg.Headers = make([]sarama.RecordHeader, 0, len(r.Headers)+2)
+	return msg
+}
+
+// newMessage builds the record to produce to topic: key, value, headers
+// and timestamp kept, mqops-replay-source and mqops-run-id set (replacing
+// those of an earlier move). The partition is left to the caller.
+func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
+	msg := baseMessage(r, topic)
 	for _, h := range r.Headers {
 		if h.Key == HeaderReplaySource || h.Key == HeaderRunID {
 			continue
@@ -791,7 +904,7 @@ func newMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMe
 // message builds the record to produce to topic (newMessage), at part, or
 // by key for -1 or a partition the target does not have.
 func (m *mover) message(r *backends.KafkaRecord, topic string, part int32, t *moveTarget) (*sarama.ProducerMessage, error) {
-	msg := newMessage(r, topic, m.o.RunID)
+	msg := m.build(r, topic)
 	if part < 0 || part >= t.parts {
 		p, err := t.hash.Partition(msg, t.parts)
 		if err != nil {
@@ -906,8 +1019,7 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 	if stopErr == nil {
 		return res, nil
 	}
-	return res, &Error{Op: fmt.Sprintf("moved %d of %d records from %s, then stopped; consumer group \"%s\" is committed only up to acknowledged records and %d are left in %s",
-		res.Moved, m.total, backends.SafeText(m.o.Topic), backends.SafeText(m.o.Group), res.Left, backends.SafeText(m.o.Topic)), Err: stopErr}
+	return res, &Error{Op: fmt.Sprintf("moved %d of %d records from %s, then stopped; %s", res.Moved, m.total, backends.SafeText(m.o.Topic), m.stopNote(res)), Err: stopErr}
 }
 
 // oversizedErr says which partitions stopped before a record their target
@@ -1021,6 +1133,10 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 				if err := m.stalled(); err != nil {
 					return backends.KafkaStopError, err
 				}
+				if m.keep != nil && !m.keep(rec) {
+					m.pass(rec.Partition, rec.Offset)
+					continue
+				}
 				where := fmt.Sprintf("%s partition %d offset %d", backends.SafeText(m.o.Topic), rec.Partition, rec.Offset)
 				topic, part, err := m.o.Target(rec)
 				if err == nil && topic == "" {
@@ -1067,7 +1183,7 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 					return backends.KafkaStopError, nil // a failure: reported by run
 				}
 				select {
-				case t.prod.prod.Input() <- msg:
+				case t.prods[int(msg.Partition)%len(t.prods)].prod.Input() <- msg:
 				case <-ctx.Done():
 					m.unadd(rec.Partition, rec.Offset)
 					return backends.KafkaStopCancelled, ctx.Err()
@@ -1075,6 +1191,9 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 			}
 			r.fp.next = next
 			m.skipTo(r.fp.p, next)
+			if m.keep != nil {
+				signal(m.dirty) // records passed over move the position too
+			}
 		}
 	}
 }

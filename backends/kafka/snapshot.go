@@ -21,8 +21,9 @@ import (
 //
 // Its cost grows with brokers and coordinators, not with partitions × groups:
 // one Metadata request, ListOffsets twice per partition leader, ListGroups
-// per broker, DescribeGroups and one batched OffsetFetch (v8) per
-// coordinator. On brokers without OffsetFetch v8 it falls back to one
+// per broker, DescribeGroups (and ConsumerGroupDescribe for groups of the
+// consumer protocol) and one batched OffsetFetch (v8) per coordinator. On
+// brokers without OffsetFetch v8 it falls back to one
 // OffsetFetch per group with bounded concurrency.
 func (c *Client) Snapshot(ctx context.Context, opts backends.SnapshotOptions) (*backends.ClusterSnapshot, error) {
 	var snap *backends.ClusterSnapshot
@@ -127,6 +128,9 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 		}
 		snap.Requests += n
 		joinLag(snap, groups, wantTopic)
+		if !opts.SkipRecordTimes {
+			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicUUIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0)
+		}
 	}
 	snap.TakenAt = time.Now()
 	return snap, nil
@@ -220,13 +224,13 @@ type describedGroup struct {
 // listedGroup is what ListGroups says of a group.
 type listedGroup struct {
 	state string
-	// groupType is "classic" or "consumer" (ListGroups v5+), else the
-	// protocol type ("consumer" for a consumer group).
+	// groupType is "classic" or "consumer" (ListGroups v5+, Kafka 3.8+),
+	// "" from older brokers (whose groups are all classic). A group of
+	// the consumer protocol (KIP-848) is described with
+	// ConsumerGroupDescribe: DescribeGroups does not describe it.
 	groupType string
-	// newProtocol: a group of the new consumer protocol (KIP-848), which
-	// DescribeGroups does not describe (Kafka 4 answers "Dead", or
-	// GROUP_ID_NOT_FOUND) and sarama has no ConsumerGroupDescribe for.
-	newProtocol bool
+	// protocolType is "consumer" for a consumer group.
+	protocolType string
 }
 
 func (c *Client) listGroups(cl sarama.Client) (map[string]listedGroup, int, error) {
@@ -250,11 +254,7 @@ func (c *Client) listGroups(cl sarama.Client) (map[string]listedGroup, int, erro
 			m := map[string]listedGroup{}
 			for name, ptype := range resp.Groups {
 				gd := resp.GroupsData[name]
-				lg := listedGroup{state: gd.GroupState, groupType: gd.GroupType, newProtocol: gd.GroupType == "consumer"}
-				if lg.groupType == "" { // before v5: no group types, no new protocol
-					lg.groupType = ptype
-				}
-				m[name] = lg
+				m[name] = listedGroup{state: gd.GroupState, groupType: gd.GroupType, protocolType: ptype}
 			}
 			out <- res{groups: m}
 		}(b)
@@ -347,69 +347,167 @@ func describeAt(cl sarama.Client, id int32, groups []string) ([]*sarama.GroupDes
 	return resp.Groups, nil
 }
 
-// describeAll sends one DescribeGroups per coordinator, in parallel, and
-// files the answers in byName, or the batch's error in batchErr. With
-// retryNotCoord, the groups a broker says it does not coordinate are
-// returned instead of filed.
-func describeAll(cl sarama.Client, byCoord map[int32][]string, byName map[string]*sarama.GroupDescription, batchErr map[string]error, retryNotCoord bool) (retry []string, firstErr error, requests int) {
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for id, batch := range byCoord {
-		requests++
-		wg.Go(func() {
-			descs, err := describeAt(cl, id, batch)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				firstErr = cmp.Or(firstErr, err)
-				for _, name := range batch {
-					batchErr[name] = err
-				}
-				return
-			}
-			for _, d := range descs {
-				if retryNotCoord && coordinatorPending(d.Err) {
-					retry = append(retry, d.GroupId)
-					continue
-				}
-				byName[d.GroupId] = d
-			}
-		})
-	}
-	wg.Wait()
-	return retry, firstErr, requests
+// groupAnswer is what a group's coordinator said of it: a classic
+// description (DescribeGroups), a consumer-protocol one
+// (ConsumerGroupDescribe), or that it does not speak ConsumerGroupDescribe.
+type groupAnswer struct {
+	classic     *sarama.GroupDescription
+	consumer    *sarama.ConsumerGroupDescription
+	unsupported bool
 }
 
-// describeGroups describes the groups: one DescribeGroups per coordinator,
-// in parallel, the coordinators taken from the metadata. Groups the
-// metadata does not place, or placed wrongly (the broker says it is not
-// their coordinator), are looked up with FindCoordinator and described
-// again. A group whose coordinator cannot be found, or whose coordinator
-// fails, carries the error; the snapshot fails only when no group could be
-// described.
+func (a groupAnswer) kerr() sarama.KError {
+	switch {
+	case a.classic != nil:
+		return a.classic.Err
+	case a.consumer != nil:
+		return a.consumer.ErrorCode
+	}
+	return sarama.ErrNoError
+}
+
+// describeRound is one round of describe requests: the groups to describe
+// by coordinator, which of them are of the consumer protocol, and what
+// the answers were.
+type describeRound struct {
+	retry    bool                   // set moved and flipped groups apart, to ask again
+	consumer map[string]bool        // described with ConsumerGroupDescribe
+	other    map[string]bool        // neither classic nor consumer (share, streams): never flipped
+	mu       sync.Mutex             // guards the rest during describeAll
+	byName   map[string]groupAnswer // the answers
+	batchErr map[string]error       // the request's error, for its groups
+	moved    []string               // its broker is not (yet) its coordinator
+	flip     []string               // not found as the type it was asked as
+	firstErr error                  // the first request's error
+	requests int                    // requests sent
+}
+
+// describeAll sends, to each coordinator in parallel, one DescribeGroups
+// for its classic groups and one ConsumerGroupDescribe for its groups of
+// the consumer protocol (KIP-848): at most two requests per coordinator,
+// however many groups. With r.retry, the groups a broker says it does not
+// coordinate (or not yet: loading), and those it does not know as the type
+// asked (a group that changed protocol since it was listed), are set apart
+// in r.moved and r.flip instead of filed.
+func describeAll(cl sarama.Client, byCoord map[int32][]string, r *describeRound) {
+	var wg sync.WaitGroup
+	file := func(name string, a groupAnswer) {
+		k := a.kerr()
+		switch {
+		case r.retry && coordinatorPending(k):
+			r.moved = append(r.moved, name)
+		case r.retry && errors.Is(k, sarama.ErrGroupIDNotFound) && !r.other[name]:
+			r.flip = append(r.flip, name)
+		default:
+			r.byName[name] = a
+		}
+	}
+	fail := func(batch []string, err error) {
+		r.firstErr = cmp.Or(r.firstErr, err)
+		for _, name := range batch {
+			r.batchErr[name] = err
+		}
+	}
+	for id, batch := range byCoord {
+		var classic, consumer []string
+		for _, name := range batch {
+			if r.consumer[name] {
+				consumer = append(consumer, name)
+			} else {
+				classic = append(classic, name)
+			}
+		}
+		if len(classic) > 0 {
+			wg.Go(func() {
+				descs, err := describeAt(cl, id, classic)
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				r.requests++
+				if err != nil {
+					fail(classic, err)
+					return
+				}
+				asked := set(classic)
+				for _, d := range descs {
+					if d != nil && asked[d.GroupId] {
+						delete(asked, d.GroupId) // once each, whatever the broker repeats
+						file(d.GroupId, groupAnswer{classic: d})
+					}
+				}
+			})
+		}
+		if len(consumer) > 0 {
+			wg.Go(func() {
+				descs, err := consumerDescribeAt(cl, id, consumer)
+				r.mu.Lock()
+				defer r.mu.Unlock()
+				if errors.Is(err, sarama.ErrUnsupportedVersion) {
+					// the broker's ApiVersions lacks API 69: nothing was sent
+					for _, name := range consumer {
+						r.byName[name] = groupAnswer{unsupported: true}
+					}
+					return
+				}
+				r.requests++
+				if err != nil {
+					fail(consumer, err)
+					return
+				}
+				asked := set(consumer)
+				for i := range descs {
+					if d := &descs[i]; asked[d.GroupID] {
+						delete(asked, d.GroupID)
+						file(d.GroupID, groupAnswer{consumer: d})
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// describeGroups describes the groups: at most one DescribeGroups (classic
+// groups) and one ConsumerGroupDescribe (groups of the consumer protocol,
+// KIP-848) per coordinator, in parallel, the coordinators taken from the
+// metadata. Groups the metadata does not place, or placed wrongly (the
+// broker says it is not their coordinator), are looked up with
+// FindCoordinator and described again; a group its coordinator does not
+// know as the type ListGroups gave (it changed protocol since) is
+// described again as the other type. A group whose coordinator cannot be
+// found, or whose coordinator fails, carries the error; the snapshot fails
+// only when no group could be described.
 func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, names []string, listed map[string]listedGroup) ([]*describedGroup, int, error) {
 	coordOf := coordinatorsFromMetadata(md, names)
 	coordErr := map[string]error{}
-	requests := 0
+	r := &describeRound{consumer: map[string]bool{}, other: map[string]bool{}, byName: map[string]groupAnswer{}, batchErr: map[string]error{}, retry: true}
 	var retry []string // not placed by the metadata
 	byCoord := map[int32][]string{}
 	for _, name := range names {
+		switch listed[name].groupType {
+		case backends.GroupConsumer:
+			r.consumer[name] = true
+		case "", backends.GroupClassic:
+		default:
+			r.other[name] = true
+		}
 		if id, ok := coordOf[name]; ok {
 			byCoord[id] = append(byCoord[id], name)
 		} else {
 			retry = append(retry, name)
 		}
 	}
-	byName := map[string]*sarama.GroupDescription{}
-	batchErr := map[string]error{}
-	moved, firstErr, n := describeAll(cl, byCoord, byName, batchErr, true)
-	requests += n
-	retry = append(retry, moved...)
+	describeAll(cl, byCoord, r)
+	retry = append(retry, r.moved...)
 	// The groups the metadata did not place, or placed wrongly: sarama's
-	// lookup (with its retries and cache), then one DescribeGroups per
-	// coordinator for them.
+	// lookup (with its retries and cache), then one request per
+	// coordinator and type for them, with the groups that changed type.
 	sort.Strings(retry)
 	again := map[int32][]string{}
+	for _, name := range r.flip {
+		r.consumer[name] = !r.consumer[name]
+		again[coordOf[name]] = append(again[coordOf[name]], name)
+	}
+	requests := r.requests
 	for _, name := range retry {
 		_, placed := coordOf[name]
 		delete(coordOf, name)
@@ -428,38 +526,59 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 		coordOf[name] = co.ID()
 		again[co.ID()] = append(again[co.ID()], name)
 	}
-	_, err2, n := describeAll(cl, again, byName, batchErr, false)
-	requests += n
-	firstErr = cmp.Or(firstErr, err2)
-	if len(names) > 0 && len(byName) == 0 {
-		err := firstErr
+	r.retry, r.requests = false, 0
+	describeAll(cl, again, r)
+	requests += r.requests
+	if len(names) > 0 && len(r.byName) == 0 {
+		err := r.firstErr
 		for _, e := range coordErr {
 			err = cmp.Or(err, e)
 		}
 		return nil, 0, &Error{Op: "describing consumer groups", Err: cmp.Or(err, error(sarama.ErrConsumerCoordinatorNotAvailable))}
 	}
+	var topicNames map[sarama.Uuid]string // for consumer-protocol assignments
 	var out []*describedGroup
 	for _, name := range names {
-		dg := &describedGroup{g: backends.Group{Name: name, State: listed[name].state, ProtocolType: listed[name].groupType, Coordinator: -1}}
+		lg := listed[name]
+		dg := &describedGroup{g: backends.Group{Name: name, State: lg.state, Type: lg.groupType, ProtocolType: lg.protocolType, Coordinator: -1}}
+		if dg.g.Type == "" { // before ListGroups v5: classic groups only
+			dg.g.Type = backends.GroupClassic
+		}
 		if id, ok := coordOf[name]; ok {
 			dg.g.Coordinator = id
 		}
-		d := byName[name]
+		a, ok := r.byName[name]
 		switch {
 		case coordErr[name] != nil:
 			dg.g.Err = "no coordinator: " + coordErr[name].Error()
-		case batchErr[name] != nil:
-			dg.g.Err = "describe: " + batchErr[name].Error()
-		case d == nil:
+		case r.batchErr[name] != nil:
+			dg.g.Err = "describe: " + r.batchErr[name].Error()
+		case !ok:
 			dg.g.Err = "not described by its coordinator"
-		case listed[name].newProtocol:
-			// A group of the KIP-848 consumer protocol, which DescribeGroups
-			// does not describe (sarama has no ConsumerGroupDescribe): its
-			// state comes from ListGroups, its offsets from OffsetFetch.
-			dg.g.Unknown = kip848Unknown
-		case !errors.Is(d.Err, sarama.ErrNoError) && d.Err != 0:
-			dg.g.Err = "describe: " + d.Err.Error()
+		case a.unsupported && lg.groupType != backends.GroupConsumer:
+			// a classic group its coordinator no longer knew, asked again
+			// as a consumer-protocol group of a broker without them
+			dg.g.Type, dg.g.State = backends.GroupClassic, backends.GroupDead
+		case a.unsupported:
+			// a broker before ConsumerGroupDescribe: state from ListGroups,
+			// offsets from OffsetFetch, and what is unknown said
+			dg.g.Type = backends.GroupConsumer
+			dg.g.Unknown = fmt.Sprintf(noConsumerDescribe, dg.g.Coordinator)
+		case a.consumer != nil:
+			if topicNames == nil {
+				topicNames = topicIDs(md)
+			}
+			describeConsumer(&dg.g, a.consumer, topicNames)
+		case errors.Is(a.classic.Err, sarama.ErrGroupIDNotFound):
+			// gone since listed (Kafka's DescribeGroups says Dead of it)
+			dg.g.Type, dg.g.State = backends.GroupClassic, backends.GroupDead
+		case !errors.Is(a.classic.Err, sarama.ErrNoError) && a.classic.Err != 0:
+			dg.g.Err = "describe: " + a.classic.Err.Error()
 		default:
+			d := a.classic
+			if lg.groupType == backends.GroupConsumer { // it turned classic since listed
+				dg.g.Type = backends.GroupClassic
+			}
 			if d.State != "" {
 				dg.g.State = d.State
 			}
@@ -489,9 +608,9 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 	return out, requests, nil
 }
 
-// kip848Unknown is what is unknown about a group of the new consumer
-// protocol.
-const kip848Unknown = "members and assignment: a group of the new consumer protocol (KIP-848) cannot be described by the client library mqops uses; its state and lag are known"
+// noConsumerDescribe is what is unknown about a group of the consumer
+// protocol whose coordinator (%d) does not speak ConsumerGroupDescribe.
+const noConsumerDescribe = "members: broker %d (the coordinator) does not support ConsumerGroupDescribe (API 69) for KIP-848 groups; state and lag are known"
 
 // fetchCommitted fills committed offsets: one OffsetFetch v8 per
 // coordinator for all its groups, in parallel (one per group on brokers

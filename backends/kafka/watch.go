@@ -74,6 +74,9 @@ type watch struct {
 	dead    map[string]error
 	err     error // the first stall, or why the watch was tripped
 	tripped chan struct{}
+	// optional counts the calls to optionally in progress: a broker given
+	// up meanwhile is given up alone, without tripping the watch.
+	optional int
 }
 
 func newWatch(timeout time.Duration, all bool) *watch {
@@ -98,6 +101,8 @@ func (w *watch) stall(addr, what string) error {
 
 // refuse records that addr is not to be talked to any more, because of
 // err, and returns the error that says so (the first one given for addr).
+// Within optionally, only addr's connections are closed and the watch is
+// not tripped: the operation goes on without that broker.
 func (w *watch) refuse(addr string, err error) error {
 	w.mu.Lock()
 	if prev := w.dead[addr]; prev != nil {
@@ -105,9 +110,39 @@ func (w *watch) refuse(addr string, err error) error {
 		return prev
 	}
 	w.dead[addr] = err
-	w.tripLocked(err, addr)
+	if w.optional > 0 {
+		w.closeLocked(addr)
+	} else {
+		w.tripLocked(err, addr)
+	}
 	w.mu.Unlock()
 	return err
+}
+
+// optionally runs fn, a part of the operation it can do without: a broker
+// that stops answering meanwhile (or announces a reply too large) fails
+// fn's requests to it within the timeout, as always, and is given up for
+// the rest of the operation, but the operation is not ended for it. Its
+// connections are closed; the client reconnects on its next call (see
+// healthy).
+func (w *watch) optionally(fn func()) {
+	w.mu.Lock()
+	w.optional++
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.optional--
+		w.mu.Unlock()
+	}()
+	fn()
+}
+
+// healthy reports a watch that neither tripped nor gave up a broker: its
+// client's connections can serve another call.
+func (w *watch) healthy() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err == nil && len(w.dead) == 0
 }
 
 // trip ends the operation for reason (its context ended): every
@@ -127,8 +162,17 @@ func (w *watch) tripLocked(reason error, addr string) {
 		w.err = reason
 		close(w.tripped)
 	}
+	if w.all {
+		addr = ""
+	}
+	w.closeLocked(addr)
+}
+
+// closeLocked closes the connections to addr, or all when addr is "".
+// w.mu is held.
+func (w *watch) closeLocked(addr string) {
 	for c := range w.conns {
-		if w.all || c.addr == addr {
+		if addr == "" || c.addr == addr {
 			delete(w.conns, c)
 			_ = c.Conn.Close()
 		}

@@ -3,6 +3,7 @@ package lag
 import (
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -261,7 +262,8 @@ func NewTracker(o Options) *Tracker {
 }
 
 // Analyze is the analysis of a single snapshot with no history: no rates,
-// time lag only where the lag is zero, and the single-sample status rules.
+// time lag only where the lag is zero or the snapshot has the record times,
+// and the single-sample status rules.
 func Analyze(s *backends.ClusterSnapshot) *Analysis {
 	return NewTracker(Options{}).Observe(s)
 }
@@ -420,6 +422,7 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		drains := true
 		var maxDrain, maxTimeLag time.Duration
 		haveDrain, haveTimeLag := false, false
+		var eldest, bound *PartitionStats // the partition with the largest time lag; the first lower bound
 
 		// Partitions come sorted by topic: look the topic up once per run.
 		var ts *topicState
@@ -447,7 +450,7 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 			next++
 			st.Topic, st.Partition = gp.Topic, gp.Partition
 			commits := last(cs.samples, t.opts.History)
-			t.analyzePartition(st, ar, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
+			t.analyzePartition(st, ar, gp, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
 			start := len(hist)
 			for _, x := range commits {
 				if x.committed != noCommit {
@@ -464,7 +467,10 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 				out.Status = st.Status
 			}
 			if st.TimeLag != nil && (!haveTimeLag || *st.TimeLag > maxTimeLag) {
-				maxTimeLag, haveTimeLag = *st.TimeLag, true
+				maxTimeLag, haveTimeLag, eldest = *st.TimeLag, true, st
+			}
+			if st.TimeLagSource == backends.TimeLagLowerBound && bound == nil {
+				bound = st
 			}
 			if st.Lag != nil {
 				anyCommit = true
@@ -482,6 +488,12 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		out.Lag = total
 		if haveTimeLag {
 			out.TimeLag = &maxTimeLag
+			out.TimeLagSource, out.TimeLagNote = eldest.TimeLagSource, eldest.TimeLagNote
+			if bound != nil && bound != eldest {
+				// that partition may be older than the oldest known
+				out.TimeLagSource = backends.TimeLagLowerBound
+				out.TimeLagNote = "the time lag of " + bound.Topic + " partition " + strconv.Itoa(int(bound.Partition)) + " is a lower bound: " + bound.TimeLagNote
+			}
 		}
 		if anyCommit && drains && haveDrain {
 			out.TimeToDrain = &maxDrain
@@ -515,9 +527,10 @@ func (a *arena) dur(v time.Duration) *time.Duration {
 	return &a.durs[len(a.durs)-1]
 }
 
-// analyzePartition fills st from the log-end table of the partition (and its
-// produce rate over the window) and the commit table of the group partition.
-func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, produce float64, ends []endSample, commits []commitSample, empty bool, now int64) {
+// analyzePartition fills st from the snapshot's group partition gp (its
+// record time), the log-end table of the partition (and its produce rate
+// over the window) and the commit table of the group partition.
+func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, gp *backends.GroupPartition, produce float64, ends []endSample, commits []commitSample, empty bool, now int64) {
 	st.ProduceRate = produce
 	st.Status = Unknown
 	cur := commits[len(commits)-1]
@@ -548,9 +561,7 @@ func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, produce float6
 		st.ConsumeRate = perSecond(lastS.committed-first.committed, lastS.t-first.t)
 	}
 
-	if tl, ok := timeLag(ends, cur.committed, lag, now); ok {
-		st.TimeLag = ar.dur(tl)
-	}
+	t.timeLagOf(st, ar, gp, ends, cur.committed, lag, now)
 	switch {
 	case lag == 0:
 		st.TimeToDrain = ar.dur(0)
@@ -638,21 +649,61 @@ func perSecondF(n float64, dt int64) float64 {
 	return r
 }
 
+// timeLagOf sets the time lag of st: 0 when there is no lag, or no record
+// to read (only transaction markers); from the record time of the
+// snapshot when it has one (exact, or a lower bound);
+// else interpolated from the log ends, with the snapshot's note on why the
+// record time is missing.
+func (t *Tracker) timeLagOf(st *PartitionStats, ar *arena, gp *backends.GroupPartition, ends []endSample, committed, lag, now int64) {
+	switch {
+	case lag <= 0:
+		st.TimeLag, st.TimeLagSource = ar.dur(0), backends.TimeLagRecord
+		return
+	case gp.NoRecordToRead:
+		st.TimeLag, st.TimeLagSource, st.TimeLagNote = ar.dur(0), backends.TimeLagRecord, gp.RecordTimeNote
+		return
+	case gp.RecordTime != nil:
+		st.TimeLag = ar.dur(nanos(float64(now - gp.RecordTime.UnixNano())))
+		st.TimeLagSource, st.TimeLagNote = backends.TimeLagRecord, gp.RecordTimeNote
+		if gp.RecordTimeSource == backends.TimeLagLowerBound {
+			st.TimeLagSource = backends.TimeLagLowerBound
+		}
+		return
+	}
+	st.TimeLagNote = gp.RecordTimeNote
+	tl, bound, ok := timeLag(ends, committed, lag, now)
+	if !ok {
+		return
+	}
+	st.TimeLag, st.TimeLagSource = ar.dur(tl), backends.TimeLagInterpolated
+	if bound {
+		st.TimeLagSource = backends.TimeLagLowerBound
+		st.TimeLagNote = joinNote(st.TimeLagNote, "nothing was produced to the partition while watched: at least the time watched")
+	}
+}
+
+func joinNote(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
 // timeLag is now minus the time at which the log end was the committed
 // offset, interpolated linearly in the log-end table (kafka-lag-exporter's
 // method). A committed offset older than the whole table is extrapolated
 // with the table's produce rate; with no production over the table, the
-// table's age is reported as a lower bound.
-func timeLag(ends []endSample, committed, lag, now int64) (time.Duration, bool) {
+// table's age is reported as a lower bound (bound).
+func timeLag(ends []endSample, committed, lag, now int64) (d time.Duration, bound, ok bool) {
 	if lag <= 0 {
-		return 0, true
+		return 0, false, true
 	}
 	if len(ends) < 2 {
-		return 0, false
+		return 0, false, false
 	}
 	n := len(ends) - 1
 	if committed >= ends[n].end {
-		return 0, true
+		return 0, false, true
 	}
 	// The newest sample whose log end is at or under the committed offset;
 	// the next one is above it, so the span is never empty.
@@ -662,15 +713,16 @@ func timeLag(ends []endSample, committed, lag, now int64) (time.Duration, bool) 
 			b := ends[i+1]
 			frac := float64(committed-a.end) / float64(b.end-a.end)
 			when := float64(a.t) + frac*float64(b.t-a.t)
-			return nanos(float64(now) - when), true
+			return nanos(float64(now) - when), false, true
 		}
 	}
 	first := ends[0]
 	when := float64(first.t)
-	if r := rate(ends); r > 0 {
+	r := rate(ends)
+	if r > 0 {
 		when -= float64(first.end-committed) / r * float64(time.Second)
 	}
-	return nanos(float64(now) - when), true
+	return nanos(float64(now) - when), r <= 0, true
 }
 
 // nanos converts to a Duration, clamped into [0, max] (NaN is 0).

@@ -774,3 +774,81 @@ func TestOptionDefaults(t *testing.T) {
 		t.Errorf("zero options = %+v, want window %d, history %d", o, DefaultWindow, DefaultHistory)
 	}
 }
+
+// TestTimeLagSources: a record time in the snapshot gives the exact time
+// lag on the first sample (clamped at 0 when in the future), a lower bound
+// stays one, and without a record time the interpolated estimate says so,
+// with the snapshot's note on why the record time is missing.
+func TestTimeLagSources(t *testing.T) {
+	at := func(d time.Duration) *time.Time { x := t0.Add(-d); return &x }
+	snap := func(k int, edit func(gps []backends.GroupPartition)) *backends.ClusterSnapshot {
+		s := groupSnap(t0.Add(time.Duration(k)*10*time.Second), backends.GroupEmpty,
+			part{1000 + 100*int64(k), 500}, part{1000 + 100*int64(k), 600}, part{1000, 1000})
+		edit(s.Groups[0].Partitions)
+		return s
+	}
+	t.Run("exact on the first sample", func(t *testing.T) {
+		a := Analyze(snap(0, func(gps []backends.GroupPartition) {
+			gps[0].RecordTime, gps[0].RecordTimeSource = at(time.Hour), backends.TimeLagRecord
+			gps[1].RecordTime, gps[1].RecordTimeSource = at(-time.Minute), backends.TimeLagRecord // a producer's clock ahead
+		}))
+		p0, p1, p2 := partStats(t, a, "billing", 0), partStats(t, a, "billing", 1), partStats(t, a, "billing", 2)
+		if fmtDur(p0.TimeLag) != "1h0m0s" || p0.TimeLagSource != backends.TimeLagRecord || p0.TimeLagNote != "" {
+			t.Errorf("p0: %s %q %q, want 1h exact", fmtDur(p0.TimeLag), p0.TimeLagSource, p0.TimeLagNote)
+		}
+		if fmtDur(p1.TimeLag) != "0s" || p1.TimeLagSource != backends.TimeLagRecord {
+			t.Errorf("p1 (record time in the future): %s %q, want 0s exact", fmtDur(p1.TimeLag), p1.TimeLagSource)
+		}
+		if fmtDur(p2.TimeLag) != "0s" || p2.TimeLagSource != backends.TimeLagRecord {
+			t.Errorf("p2 (no lag): %s %q, want 0s exact", fmtDur(p2.TimeLag), p2.TimeLagSource)
+		}
+		if g := a.Groups["billing"]; fmtDur(g.TimeLag) != "1h0m0s" || g.TimeLagSource != backends.TimeLagRecord {
+			t.Errorf("group: %s %q, want p0's 1h exact", fmtDur(g.TimeLag), g.TimeLagSource)
+		}
+	})
+	t.Run("a lower bound makes the group's a lower bound", func(t *testing.T) {
+		a := Analyze(snap(0, func(gps []backends.GroupPartition) {
+			gps[0].RecordTime, gps[0].RecordTimeSource = at(time.Hour), backends.TimeLagRecord
+			gps[1].RecordTime, gps[1].RecordTimeSource = at(time.Minute), backends.TimeLagLowerBound
+			gps[1].RecordTimeNote = "records before offset 700 deleted by retention"
+		}))
+		p1 := partStats(t, a, "billing", 1)
+		if fmtDur(p1.TimeLag) != "1m0s" || p1.TimeLagSource != backends.TimeLagLowerBound || p1.TimeLagNote != "records before offset 700 deleted by retention" {
+			t.Errorf("p1: %s %q %q, want the 1m lower bound with its note", fmtDur(p1.TimeLag), p1.TimeLagSource, p1.TimeLagNote)
+		}
+		g := a.Groups["billing"]
+		if fmtDur(g.TimeLag) != "1h0m0s" || g.TimeLagSource != backends.TimeLagLowerBound ||
+			g.TimeLagNote != "the time lag of orders partition 1 is a lower bound: records before offset 700 deleted by retention" {
+			t.Errorf("group: %s %q %q, want ≥ 1h naming partition 1", fmtDur(g.TimeLag), g.TimeLagSource, g.TimeLagNote)
+		}
+	})
+	t.Run("interpolated without a record time", func(t *testing.T) {
+		tr := NewTracker(Options{})
+		const why = "record read failed: kafka kafka-1:9092 did not answer within 10s"
+		var a *Analysis
+		for k := range 3 {
+			a = tr.Observe(snap(k, func(gps []backends.GroupPartition) {
+				gps[0].RecordTimeNote = why
+				gps[1].RecordTimeNote = why
+			}))
+		}
+		p0 := partStats(t, a, "billing", 0)
+		// 10/s from 1000@t0: 500 was at t0−50s, 70 s before the third sample
+		if fmtDur(p0.TimeLag) != "1m10s" || p0.TimeLagSource != backends.TimeLagInterpolated || p0.TimeLagNote != why {
+			t.Errorf("p0: %s %q %q, want the 70 s estimate with the note", fmtDur(p0.TimeLag), p0.TimeLagSource, p0.TimeLagNote)
+		}
+		if g := a.Groups["billing"]; g.TimeLagSource != backends.TimeLagInterpolated || g.TimeLagNote != why {
+			t.Errorf("group: %q %q, want interpolated", g.TimeLagSource, g.TimeLagNote)
+		}
+		one := Analyze(snap(0, func(gps []backends.GroupPartition) { gps[0].RecordTimeNote = why }))
+		if p := partStats(t, one, "billing", 0); p.TimeLag != nil || p.TimeLagSource != "" || p.TimeLagNote != why {
+			t.Errorf("one sample, no record time: %s %q %q, want unknown with the note", fmtDur(p.TimeLag), p.TimeLagSource, p.TimeLagNote)
+		}
+	})
+	t.Run("nothing produced while watched is a lower bound", func(t *testing.T) {
+		_, ps := series(t, Options{}, backends.GroupStable, []int64{1000, 1000, 1000}, []int64{500, 500, 500})
+		if fmtDur(ps.TimeLag) != "20s" || ps.TimeLagSource != backends.TimeLagLowerBound || ps.TimeLagNote == "" {
+			t.Errorf("%s %q %q, want the 20 s watched as a lower bound, saying so", fmtDur(ps.TimeLag), ps.TimeLagSource, ps.TimeLagNote)
+		}
+	})
+}

@@ -5,6 +5,8 @@ package lag
 
 import (
 	"time"
+
+	"github.com/mqops/mqops/backends"
 )
 
 // Status of a partition or group over the evaluation window (Burrow's rules).
@@ -62,10 +64,20 @@ type PartitionStats struct {
 	// NaN-free: 0 when unknown.
 	ProduceRate float64
 	ConsumeRate float64
-	// TimeLag is how far behind in time the consumer is: now minus the time
-	// at which the log end was at the committed offset (interpolated).
-	// Nil when unknown (no commit, or too few samples to interpolate).
+	// TimeLag is how far behind in time the consumer is. Exact: now minus
+	// the timestamp of the record at the committed offset (the snapshot's
+	// GroupPartition.RecordTime; clamped at 0 for a time in the future), or
+	// 0 when the lag is 0. Else an estimate: now minus the time at which
+	// the log end was at the committed offset, interpolated from the log
+	// ends seen. Nil when unknown (no commit, or too few samples to
+	// interpolate).
 	TimeLag *time.Duration
+	// TimeLagSource says how TimeLag was obtained: record (exact),
+	// interpolated (an estimate) or lower_bound (the time lag is at least
+	// TimeLag); "" when TimeLag is nil.
+	TimeLagSource backends.TimeLagSource
+	// TimeLagNote says why TimeLag is not exact, or unknown, when known.
+	TimeLagNote string
 	// TimeToDrain is lag / (consume rate − produce rate) when the lag is
 	// shrinking; nil when it is not shrinking or unknown.
 	TimeToDrain *time.Duration
@@ -82,11 +94,16 @@ type GroupStats struct {
 	Lag         int64 // sum over partitions with a commit
 	ProduceRate float64
 	ConsumeRate float64
-	TimeLag     *time.Duration // max over partitions
-	TimeToDrain *time.Duration // max over partitions that drain; nil if any lagging partition does not drain
-	Status      Status         // worst partition
-	LagHistory  []int64        // total lag per retained sample, oldest first (at most Options.History)
-	Partitions  map[PartitionKey]*PartitionStats
+	// TimeLag is its oldest partition's (max over partitions), with that
+	// partition's source and note; a lower bound on any partition makes
+	// the group's a lower bound.
+	TimeLag       *time.Duration
+	TimeLagSource backends.TimeLagSource
+	TimeLagNote   string
+	TimeToDrain   *time.Duration // max over partitions that drain; nil if any lagging partition does not drain
+	Status        Status         // worst partition
+	LagHistory    []int64        // total lag per retained sample, oldest first (at most Options.History)
+	Partitions    map[PartitionKey]*PartitionStats
 	// Ordered holds the same partitions in the snapshot's order (topic,
 	// then partition), for tables that should not sort a map every refresh.
 	Ordered []*PartitionStats

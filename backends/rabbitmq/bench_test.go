@@ -10,7 +10,7 @@ package rabbitmq_test
 //
 // TestBenchDrainProcessVsShovel (what `scripts/bench rabbitmq` runs) times
 // the built binary, `mqops drain rabbitmq:<dlq> --to origin --yes`, from
-// exec to exit; TestBenchDrainVsShovel times actions.ExecuteDrain in this
+// exec to exit; TestBenchDrainVsShovel times the drain (actions.Runner) in this
 // process (for profiling: MQOPS_BENCH_CPUPROFILE). Each round builds N
 // persistent dead letters (spread over the origin queues, rejected into a
 // classic DLQ through a fanout DLX), drains them to their origins the way
@@ -488,11 +488,12 @@ func (e *benchEnv) drain(c *rabbitmq.Client, prefetch int) float64 {
 	if e.audit == nil { // as the CLI, the drain writes its audit entry
 		e.audit = actions.NewAuditLog(filepath.Join(e.t.TempDir(), "audit.jsonl"))
 	}
-	res, err := actions.ExecuteDrain(context.Background(), c, actions.DrainOptions{Vhost: "/", Queue: e.dlq, To: "origin", Prefetch: prefetch}, e.audit, nil)
+	r, err := (&actions.Runner{Audit: e.audit}).Execute(context.Background(), &actions.RabbitDrain{Broker: c, Options: actions.DrainOptions{Vhost: "/", Queue: e.dlq, To: "origin", Prefetch: prefetch}}, nil, nil)
 	secs := time.Since(start).Seconds()
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	res := r.(*actions.DrainResult)
 	if res.Moved != e.n || res.Left != 0 {
 		e.t.Fatalf("drain: %+v", res)
 	}

@@ -19,10 +19,15 @@ func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Show the audit log of actions taken (newest last)",
-		Long: `Every action (drain, replay, resend, reset-offsets), dry runs included,
-appends one JSON line to $XDG_STATE_HOME/mqops/audit.jsonl: time, OS user,
-context, action, parameters, plan, result and duration. No secrets, no
-payloads.`,
+		Long: `Every action (drain, replay, resend, reset-offsets) appends one JSON line
+to $XDG_STATE_HOME/mqops/audit.jsonl per outcome — refused, dry-run,
+executed, failed or cancelled —: time, OS user, host, context, action, run
+id, source, target, the equivalent headless command, the plan's and the
+result's counts, the reason or error, and the duration. No secrets, no
+payloads. Lines written by earlier versions are read into the same fields.
+
+The table shows the newest last; -o json gives every field, the command
+line included.`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if err := checkOutput(output); err != nil {
@@ -45,14 +50,17 @@ payloads.`,
 				}
 				return writeJSON(g.stdout, map[string]any{"path": log.Path, "entries": es})
 			}
-			t := newTable(g.stdout, "TIME", "USER", "CONTEXT", "ACTION", "DRY-RUN", "OUTCOME", "DURATION", "SUMMARY")
+			t := newTable(g.stdout, "TIME", "USER", "ACTION", "OUTCOME", "CONTEXT", "SOURCE → TARGET", "COUNTS", "RUN ID", "ERROR / REASON")
 			for _, e := range es {
-				dry := ""
-				if e.DryRun {
-					dry = "yes"
+				route := "-"
+				if e.Source != "" || e.Target != "" {
+					route = orDash(e.Source) + " → " + orDash(e.Target)
 				}
-				t.row(e.Time.Local().Format("2006-01-02 15:04:05"), e.User, e.Context, e.Action, dry, e.Outcome,
-					(time.Duration(e.DurationMS) * time.Millisecond).String(), summarize(e))
+				why := e.Error
+				if why == "" {
+					why = e.Reason
+				}
+				t.row(e.Time.Local().Format("2006-01-02 15:04:05"), e.User, e.Action, e.Outcome, e.Context, route, auditCounts(e), orDash(e.RunID), strings.Join(strings.Fields(why), " "))
 			}
 			return t.flush()
 		},
@@ -63,17 +71,38 @@ payloads.`,
 	return cmd
 }
 
-func summarize(e actions.AuditEntry) string {
+// auditCounts sums up an entry's counts: the result's (and how long the
+// run took), else the plan's.
+func auditCounts(e actions.AuditEntry) string {
 	var parts []string
-	for _, k := range []string{"source", "target", "moved", "failed", "left"} {
-		if v, ok := e.Parameters[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
-		} else if v, ok := e.Result[k]; ok {
-			parts = append(parts, fmt.Sprintf("%s=%v", k, v))
+	add := func(k string, n int64, always bool) {
+		if n != 0 || always {
+			parts = append(parts, fmt.Sprintf("%s %d", k, n))
 		}
 	}
-	if e.Error != "" {
-		parts = append(parts, "error: "+e.Error)
+	switch {
+	case e.Result != nil:
+		r := e.Result
+		add("done", r.Done, true)
+		add("skipped", r.Skipped, false)
+		add("failed", r.Failed, false)
+		if r.Left < 0 {
+			parts = append(parts, "left ?")
+		} else {
+			add("left", r.Left, false)
+		}
+		parts = append(parts, "in "+(time.Duration(e.DurationMS)*time.Millisecond).String())
+	case e.Plan != nil:
+		p := e.Plan
+		plan := fmt.Sprintf("plan %d", p.Selected)
+		if p.Total > 0 {
+			plan += fmt.Sprintf(" of %d", p.Total)
+		}
+		parts = append(parts, plan)
+		add("skipped", p.Skipped, false)
+		add("problems", int64(len(p.Problems)), false)
+	default:
+		return "-"
 	}
-	return strings.Join(parts, " ")
+	return strings.Join(parts, ", ")
 }

@@ -61,7 +61,7 @@ func TestLagJSONContract(t *testing.T) {
 	groups := map[string]map[string]any{}
 	for _, g := range rep["groups"].([]any) {
 		gm := g.(map[string]any)
-		for _, k := range []string{"group", "state", "members", "lag", "status", "partitions"} {
+		for _, k := range []string{"group", "state", "members", "lag", "status", "partitions", "time_lag_seconds", "time_lag_source"} {
 			if _, ok := gm[k]; !ok {
 				t.Errorf("group missing %q: %v", k, gm)
 			}
@@ -73,7 +73,7 @@ func TestLagJSONContract(t *testing.T) {
 		t.Fatalf("legacy-reader: %v", legacy)
 	}
 	p0 := legacy["partitions"].([]any)[0].(map[string]any)
-	for _, k := range []string{"topic", "partition", "committed", "log_start", "log_end", "lag", "member", "client_id", "host"} {
+	for _, k := range []string{"topic", "partition", "committed", "log_start", "log_end", "lag", "member", "client_id", "host", "time_lag_seconds", "time_lag_source"} {
 		if _, ok := p0[k]; !ok {
 			t.Errorf("partition missing %q", k)
 		}
@@ -83,6 +83,16 @@ func TestLagJSONContract(t *testing.T) {
 	}
 	if p0["lag"].(float64) != p0["log_end"].(float64)-250 {
 		t.Errorf("lag: %v", p0)
+	}
+	// behind the log start: the time lag is a lower bound from the first
+	// sample, saying why, and so is the group's
+	note, _ := p0["time_lag_note"].(string)
+	if tl, ok := p0["time_lag_seconds"].(float64); !ok || tl < 0 || p0["time_lag_source"] != "lower_bound" ||
+		!strings.Contains(note, "records before offset 1000 deleted by retention") {
+		t.Errorf("legacy-reader/0 time lag: %v %v %v", p0["time_lag_seconds"], p0["time_lag_source"], p0["time_lag_note"])
+	}
+	if legacy["time_lag_source"] != "lower_bound" {
+		t.Errorf("legacy-reader time lag source %v", legacy["time_lag_source"])
 	}
 	// group lag is the sum of its partitions' lag
 	for name, g := range groups {
@@ -221,5 +231,26 @@ func TestContextFromConfigFileAndSecrets(t *testing.T) {
 	_, _, err = runCLI(t, "groups")
 	if err == nil || !strings.Contains(err.Error(), cfg+":4") {
 		t.Fatalf("malformed config: %v", err)
+	}
+}
+
+// TestTimeLagCell: the table marks estimates (~) and lower bounds (≥), as
+// the README states.
+func TestTimeLagCell(t *testing.T) {
+	s := func(x string) *string { return &x }
+	v := 25.2
+	for _, c := range []struct {
+		secs *float64
+		src  *string
+		want string
+	}{
+		{&v, s("record"), "25s"},
+		{&v, s("interpolated"), "~25s"},
+		{&v, s("lower_bound"), "≥ 25s"},
+		{nil, nil, "-"},
+	} {
+		if got := timeLagCell(c.secs, c.src); got != c.want {
+			t.Errorf("timeLagCell(%v, %v) = %q, want %q", c.secs, c.src, got, c.want)
+		}
 	}
 }

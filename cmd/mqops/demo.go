@@ -128,6 +128,8 @@ headless commands can be tried against it from another terminal.`,
 				Context: "demo", Color: "green", Cluster: "embedded " + kc.Name(),
 				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, Refresh: 2e9, Timeout: g.timeout,
 				Audit: actions.NewAuditLog(""),
+				// the headless command of an action: on this demo's brokers
+				CommandArgs: []string{"--brokers", strings.Join(brokers, ",")},
 			}
 			switch {
 			case noRabbit:
@@ -145,6 +147,13 @@ headless commands can be tried against it from another terminal.`,
 				}
 				defer rc.Close()
 				opts.Rabbit, opts.Drainer = rc, rc
+				opts.CommandArgs = append(opts.CommandArgs, "--rabbitmq-url", target.url, "--management-url", target.mgmt)
+				switch {
+				case g.rabbitPwEnv != "":
+					opts.CommandArgs = append(opts.CommandArgs, "--rabbitmq-password-env", g.rabbitPwEnv)
+				case target.guest:
+					opts.CommandArgs = append(opts.CommandArgs, "--rabbitmq-password-env", demoPasswordEnv)
+				}
 			}
 			_, err = tui.Run(ctx, opts)
 			return err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -58,7 +57,9 @@ its name or its records' headers) is refused unless --not-dead-letters is
 given. --reason, --origin, --vhost, --prefetch and --sample are for RabbitMQ
 only.
 
-Every run, dry runs included, is written to the audit log (mqops audit).`,
+Every outcome — refused, dry run (--dry-run, or a plan not confirmed at the
+prompt), executed, failed, cancelled — is written to the audit log (mqops
+audit) with the equivalent command line, which the dry run prints too.`,
 		Example: `  mqops drain rabbitmq:orders.dlq --to origin --dry-run
   mqops drain rabbitmq:orders.dlq --to origin --reason rejected --rate 200 --yes
   mqops drain kafka:orders.DLT --to origin --dry-run
@@ -89,55 +90,44 @@ Every run, dry runs included, is written to the audit log (mqops audit).`,
 				return err
 			}
 			o.Context, o.ReadOnly = c.Name, c.ReadOnly
-			log := actions.NewAuditLog(audit)
-			if err := o.Validate(); err != nil {
-				if o.ReadOnly {
-					_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "drain", Parameters: map[string]any{"source": src, "target": o.To}, Outcome: "refused", Error: err.Error()})
-				}
+			run := g.runner(c, audit)
+			a := &actions.RabbitDrain{Options: o}
+			if err := startAction(run, a); err != nil {
 				return err
-			}
-			if err := log.Check(); err != nil {
-				return err // an action that cannot be audited does not start, dry runs included
 			}
 			rc, err := g.rabbitClient(c)
 			if err != nil {
 				return err
 			}
 			defer rc.Close()
+			a.Broker = rc
 			// every call to the broker is bounded by --timeout (the client's)
 			ctx := cmd.Context()
-			plan, err := actions.PlanDrain(ctx, rc, o)
-			var notDLQ *actions.NotDLQError
-			switch {
-			case errors.As(err, &notDLQ):
-				_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "drain", RunID: o.RunID, DryRun: dryRun,
-					Parameters: map[string]any{"source": src, "target": o.To}, Outcome: "refused", Error: err.Error()})
-			case dryRun:
-				actions.AuditDryRun(log, o, plan, err)
-			}
+			p, err := run.Plan(ctx, a)
 			if err != nil {
 				return err
 			}
+			plan := p.(*actions.DrainPlan)
 			if dryRun {
-				return showDryRun(g, output, plan)
+				return showDryRun(g, run, a, output, plan)
 			}
 			printPlan(g.stderr, plan)
 			if len(plan.Problems) > 0 && !yes {
-				return fmt.Errorf("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first message it cannot deliver)")
+				return refuse(run, a, plan, errors.New("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first message it cannot deliver)"))
 			}
 			if plan.Selected == 0 && plan.NotSampled == nil {
-				return fmt.Errorf("nothing to drain: no message in the sample passes the filters")
+				return refuse(run, a, plan, errors.New("nothing to drain: no message in the sample passes the filters"))
 			}
 			if !yes {
-				if err := confirm(g, c.ProdLike(), o.Queue, fmt.Sprintf("Drain %s?", plan.Summary())); err != nil {
+				if err := confirm(g, run, a, plan, c.ProdLike(), o.Queue, fmt.Sprintf("Drain %s?", plan.Summary())); err != nil {
 					return err
 				}
 			}
-			o.Plan = plan // the run moves what the plan showed, and is audited with it
+			// the run moves what the plan showed, and is audited with it
 			bar, endBar := progressBar(g)
-			res, err := actions.ExecuteDrain(ctx, rc, o, log, bar)
+			res, err := run.Execute(ctx, a, plan, bar)
 			endBar()
-			if res != nil {
+			if res, ok := res.(*actions.DrainResult); ok {
 				if output == "json" {
 					_ = writeJSON(g.stdout, res)
 				} else {
@@ -290,13 +280,32 @@ func printOversizedList(w io.Writer, list []backends.KafkaOversized, count int) 
 	}
 }
 
-// showDryRun prints the plan of a --dry-run, which changes nothing.
-func showDryRun(g *globals, output string, plan *actions.DrainPlan) error {
+// showDryRun prints the plan of a drain's --dry-run, which changes
+// nothing, and records it.
+func showDryRun(g *globals, run *actions.Runner, a actions.Action, output string, plan *actions.DrainPlan) error {
+	return recordDryRun(g, run, a, plan, output, map[string]any{"dry_run": true, "plan": plan, "command": run.Command(a)}, func(w io.Writer) { printPlan(w, plan) })
+}
+
+// recordDryRun prints the plan of an action's --dry-run — asJSON with -o
+// json, else show's lines and the equivalent command — and records it.
+func recordDryRun(g *globals, run *actions.Runner, a actions.Action, plan actions.Plan, output string, asJSON any, show func(io.Writer)) error {
+	var err error
 	if output == "json" {
-		return writeJSON(g.stdout, map[string]any{"dry_run": true, "plan": plan})
+		err = writeJSON(g.stdout, asJSON)
+	} else {
+		show(g.stdout)
+		fmt.Fprintln(g.stdout, "  command: "+run.Command(a))
 	}
-	printPlan(g.stdout, plan)
-	return nil
+	if aerr := run.DryRun(a, plan, actions.DryRunFlag); aerr != nil && err == nil {
+		err = fmt.Errorf("the dry run could not be recorded in the audit log: %w", aerr)
+	}
+	return err
+}
+
+// refuse records that a was not executed, and returns why.
+func refuse(run *actions.Runner, a actions.Action, plan actions.Plan, why error) error {
+	_ = run.Refuse(a, plan, why)
+	return why
 }
 
 // progressBar draws the drain's progress on stderr when it is a terminal;
@@ -323,24 +332,36 @@ func progressLine(p actions.Progress) string {
 }
 
 // confirm asks on the terminal; the default is No. In a prod-like (red)
-// context the operator types the queue name.
-func confirm(g *globals, prodLike bool, name, question string) error {
+// context the operator types the name of what the action changes (the
+// queue, the consumer group). No terminal to ask on is a
+// refusal; a plan the operator saw and did not confirm is a dry run (each
+// recorded).
+func confirm(g *globals, run *actions.Runner, a actions.Action, plan actions.Plan, prodLike bool, name, question string) error {
 	if !isTerminal(os.Stdin) {
-		return fmt.Errorf("refusing to drain without confirmation: no terminal to ask on (pass --yes in scripts)")
+		return refuse(run, a, plan, fmt.Errorf("refusing to %s without confirmation: no terminal to ask on (pass --yes in scripts)", strings.ReplaceAll(a.Kind(), "-", " ")))
 	}
-	rd := bufio.NewReader(os.Stdin)
+	ok := false
 	if prodLike {
-		fmt.Fprintf(g.stderr, "%s\nThis is a production context: type the queue name (%s) to confirm: ", backends.SafeText(question), backends.SafeText(name))
-		ans, _ := rd.ReadString('\n')
-		if strings.TrimSpace(ans) != name {
-			return fmt.Errorf("not confirmed: nothing was changed")
+		fmt.Fprintf(g.stderr, "%s\nThis is a production context: type its name (%s) to confirm: ", backends.SafeText(question), backends.SafeText(name))
+		ans, err := readAnswer(g.ctx, os.Stdin)
+		if err != nil { // interrupted at the question: nothing changed, the plan was seen
+			_ = run.DryRun(a, plan, actions.DryRunNotConfirmed)
+			return err
 		}
-		return nil
+		ok = strings.TrimSpace(ans) == name
+	} else {
+		fmt.Fprintf(g.stderr, "%s [y/N] ", backends.SafeText(question))
+		ans, err := readAnswer(g.ctx, os.Stdin)
+		if err != nil {
+			_ = run.DryRun(a, plan, actions.DryRunNotConfirmed)
+			return err
+		}
+		yes := strings.ToLower(strings.TrimSpace(ans))
+		ok = yes == "y" || yes == "yes"
 	}
-	fmt.Fprintf(g.stderr, "%s [y/N] ", backends.SafeText(question))
-	ans, _ := rd.ReadString('\n')
-	if a := strings.ToLower(strings.TrimSpace(ans)); a != "y" && a != "yes" {
-		return fmt.Errorf("not confirmed: nothing was changed")
+	if !ok {
+		_ = run.DryRun(a, plan, actions.DryRunNotConfirmed)
+		return errors.New("not confirmed: nothing was changed")
 	}
 	return nil
 }
@@ -384,60 +405,54 @@ func drainKafka(g *globals, cmd *cobra.Command, topic string, ro actions.DrainOp
 	o := actions.KafkaDrainOptions{Context: c.Name, ReadOnly: c.ReadOnly, Topic: topic, To: ro.To, Limit: ro.Limit, Rate: ro.Rate}
 	o.NotDeadLetters, _ = cmd.Flags().GetBool("not-dead-letters")
 	o.SkipOversized, _ = cmd.Flags().GetBool("skip-oversized")
-	log := actions.NewAuditLog(audit)
-	if err := o.Validate(); err != nil {
-		if o.ReadOnly {
-			_ = log.Append(actions.AuditEntry{Context: o.Context, Action: "drain", Parameters: map[string]any{"source": src, "to": o.To, "target": o.To}, Outcome: "refused", Error: err.Error()})
-		}
+	run := g.runner(c, audit)
+	a := &actions.KafkaDrain{Options: o}
+	if err := startAction(run, a); err != nil {
 		return err
-	}
-	if err := log.Check(); err != nil {
-		return err // an action that cannot be audited does not start, dry runs included
 	}
 	kc, err := g.kafkaClient(c)
 	if err != nil {
 		return err
 	}
 	defer kc.Close()
+	a.Broker = kc
 	ctx := cmd.Context()
 	// The plan reads every record the drain would move (Ctrl-C stops it);
 	// each request is bounded by the client's timeout, not the whole read.
 	done := readProgress(g, "planning: reading "+backends.SafeText(src)+" (changes nothing)")
-	plan, err := actions.PlanKafkaDrain(ctx, kc, o)
+	p, err := run.Plan(ctx, a)
 	done()
-	if dryRun {
-		actions.AuditKafkaDryRun(log, o, plan, err)
-	}
 	if err != nil {
 		return err
 	}
+	plan := p.(*actions.DrainPlan)
 	if dryRun {
-		return showDryRun(g, output, plan)
+		return showDryRun(g, run, a, output, plan)
 	}
 	printPlan(g.stderr, plan)
 	if plan.Sampled == 0 {
-		fmt.Fprintf(g.stderr, "nothing to drain: %s has no record that consumer group %s has not moved yet\n", backends.SafeText(src), backends.SafeText(o.Group))
+		fmt.Fprintf(g.stderr, "nothing to drain: %s has no record that consumer group %s has not moved yet\n", backends.SafeText(src), backends.SafeText(a.Options.Group))
+		_ = run.DryRun(a, plan, "nothing to drain")
 		if output == "json" {
-			return writeJSON(g.stdout, &actions.DrainResult{RunID: o.RunID, StoppedBecause: "end"})
+			return writeJSON(g.stdout, &actions.DrainResult{RunID: a.Options.RunID, StoppedBecause: "end"})
 		}
 		return nil
 	}
 	if len(plan.Problems) > 0 && !yes {
-		return fmt.Errorf("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first record it cannot move)")
+		return refuse(run, a, plan, errors.New("the plan has problems (above): fix them, or pass --yes to drain anyway (the drain stops at the first record it cannot move)"))
 	}
 	if plan.Selected == 0 && !(plan.SkipOversized && plan.OversizedCount > 0) { // skipping still commits past them
-		return fmt.Errorf("nothing to drain: no record of %s can be moved (see the problems above)", backends.SafeText(src))
+		return refuse(run, a, plan, fmt.Errorf("nothing to drain: no record of %s can be moved (see the problems above)", backends.SafeText(src)))
 	}
 	if !yes {
-		if err := confirm(g, c.ProdLike(), topic, fmt.Sprintf("Drain %s?", plan.Summary())); err != nil {
+		if err := confirm(g, run, a, plan, c.ProdLike(), topic, fmt.Sprintf("Drain %s?", plan.Summary())); err != nil {
 			return err
 		}
 	}
-	o.Plan = plan
 	bar, endBar := progressBar(g)
-	res, err := actions.ExecuteKafkaDrain(ctx, kc, o, log, bar)
+	r, err := run.Execute(ctx, a, plan, bar)
 	endBar()
-	if res != nil {
+	if res, ok := r.(*actions.DrainResult); ok {
 		if output == "json" {
 			_ = writeJSON(g.stdout, res)
 		} else {

@@ -33,7 +33,8 @@ func TestKafkaDrainDryRunJSON(t *testing.T) {
 		t.Fatalf("plan:\n%s", out)
 	}
 	es, _, err := actions.NewAuditLog(auditPath).Read(0)
-	if err != nil || len(es) != 1 || !es[0].DryRun || es[0].Parameters["source"] != "kafka:orders.DLT" {
+	if err != nil || len(es) != 1 || es[0].Outcome != actions.OutcomeDryRun || es[0].Source != "kafka:orders.DLT" ||
+		es[0].Command != "mqops --brokers "+brokers+" drain kafka:orders.DLT --to origin" || es[0].Plan.Selected != 200 {
 		t.Fatalf("audit %+v %v", es, err)
 	}
 	// the table form
@@ -94,9 +95,17 @@ func TestKafkaDrainYes(t *testing.T) {
 	if err != nil || !strings.Contains(out, "200 (0 left to drain)") {
 		t.Fatalf("dlq table after the drain: %v\n%s", err, out)
 	}
+	// the run of 50, the refusal without a terminal (or a plan not
+	// confirmed), the run of the rest, the plan with nothing to drain
 	es, _, err := actions.NewAuditLog(auditPath).Read(0)
-	if err != nil || len(es) != 2 || es[0].Result["moved"] != float64(50) || es[1].Result["moved"] != float64(150) || es[1].Plan["summary"] == nil {
+	if err != nil || len(es) != 4 || es[0].Outcome != actions.OutcomeExecuted || es[0].Result.Done != 50 ||
+		(es[1].Outcome != actions.OutcomeRefused && es[1].Outcome != actions.OutcomeDryRun) || es[1].Plan.Selected != 150 ||
+		es[2].Outcome != actions.OutcomeExecuted || es[2].Result.Done != 150 || es[2].Plan.Summary == "" ||
+		es[3].Outcome != actions.OutcomeDryRun || es[3].Reason != "nothing to drain" {
 		t.Fatalf("audit %+v %v", es, err)
+	}
+	if want := "mqops --brokers " + brokers + " drain kafka:orders.DLT --to origin --limit 50 --rate 1000"; es[0].Command != want {
+		t.Fatalf("command %s, want %s", es[0].Command, want)
 	}
 }
 
@@ -121,7 +130,7 @@ func TestKafkaDrainReadOnlyRefused(t *testing.T) {
 		}
 	}
 	es, _, _ := actions.NewAuditLog(auditPath).Read(0)
-	if len(es) != 2 || es[0].Outcome != "refused" || es[0].Parameters["source"] != "kafka:orders.DLT" {
+	if len(es) != 2 || es[0].Outcome != actions.OutcomeRefused || es[0].Source != "kafka:orders.DLT" || es[0].Command != "mqops --context prod drain kafka:orders.DLT --to origin" {
 		t.Fatalf("audit %+v", es)
 	}
 	out, _, err := runCLI(t, "drain", "kafka:orders.DLT", "--to", "origin", "--dry-run", "-o", "json", "--context", "prod", "--audit-file", auditPath)
@@ -188,7 +197,7 @@ func TestKafkaDrainSkipOversizedFlag(t *testing.T) {
 		t.Fatalf("plan: %v\n%s", err, out)
 	}
 	es, _, err := actions.NewAuditLog(auditPath).Read(0)
-	if err != nil || len(es) != 1 || es[0].Parameters["skip_oversized"] != true {
+	if err != nil || len(es) != 1 || !strings.HasSuffix(es[0].Command, " --skip-oversized") {
 		t.Fatalf("audit %+v %v", es, err)
 	}
 }

@@ -21,17 +21,21 @@ type groupsReport struct {
 }
 
 type groupJSON struct {
-	Group       string            `json:"group"`
-	State       string            `json:"state"`
-	Protocol    string            `json:"protocol"`
-	Assignor    string            `json:"assignor"`
-	Coordinator int32             `json:"coordinator"`
-	Members     []backends.Member `json:"members"`
-	Topics      []string          `json:"topics"`
-	Lag         int64             `json:"lag"`
-	Status      string            `json:"status"`
-	Error       string            `json:"error,omitempty"`
-	Unknown     string            `json:"unknown,omitempty"`
+	Group    string `json:"group"`
+	State    string `json:"state"`
+	Protocol string `json:"protocol"`
+	Assignor string `json:"assignor"`
+	// Type, GroupEpoch, AssignmentEpoch: see backends.Group.
+	Type            string            `json:"type"`
+	GroupEpoch      int32             `json:"group_epoch,omitempty"`
+	AssignmentEpoch int32             `json:"assignment_epoch,omitempty"`
+	Coordinator     int32             `json:"coordinator"`
+	Members         []backends.Member `json:"members"`
+	Topics          []string          `json:"topics"`
+	Lag             int64             `json:"lag"`
+	Status          string            `json:"status"`
+	Error           string            `json:"error,omitempty"`
+	Unknown         string            `json:"unknown,omitempty"`
 }
 
 func newGroupsCmd(g *globals) *cobra.Command {
@@ -52,7 +56,8 @@ func newGroupsCmd(g *globals) *cobra.Command {
 			an := lag.Analyze(snap)
 			rep := groupsReport{Context: ctxName, Cluster: cluster, TakenAt: snap.TakenAt.UTC().Format(time.RFC3339), Groups: []groupJSON{}}
 			for _, gr := range snap.Groups {
-				gj := groupJSON{Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Assignor: gr.Protocol, Coordinator: gr.Coordinator,
+				gj := groupJSON{Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Assignor: gr.Protocol,
+					Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch, Coordinator: gr.Coordinator,
 					Members: gr.Members, Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown}
 				if gj.Members == nil {
 					gj.Members = []backends.Member{}
@@ -71,13 +76,17 @@ func newGroupsCmd(g *globals) *cobra.Command {
 					return err
 				}
 			} else {
-				t := newTable(g.stdout, "GROUP", "STATE", "PROTOCOL", "MEMBERS", "TOPICS", "LAG", "STATUS")
+				t := newTable(g.stdout, "GROUP", "STATE", "TYPE", "ASSIGNOR", "MEMBERS", "CLIENTS", "TOPICS", "LAG", "STATUS")
 				for _, gj := range rep.Groups {
-					members := fmt.Sprint(len(gj.Members))
+					members, clients := fmt.Sprint(len(gj.Members)), memberClients(gj.Members)
 					if gj.Unknown != "" {
-						members = "?"
+						members, clients = "?", "?"
 					}
-					t.row(gj.Group, gj.State, orDash(gj.Protocol), members, orDash(strings.Join(gj.Topics, ",")), fmt.Sprint(gj.Lag), gj.Status)
+					typ := orDash(gj.Type)
+					if gj.Protocol != "" && gj.Protocol != "consumer" { // a Kafka Connect group: classic/connect
+						typ += "/" + gj.Protocol
+					}
+					t.row(gj.Group, gj.State, typ, orDash(gj.Assignor), members, clients, orDash(strings.Join(gj.Topics, ",")), fmt.Sprint(gj.Lag), gj.Status)
 				}
 				if err := t.flush(); err != nil {
 					return err
@@ -105,6 +114,7 @@ func (g *globals) snapshot(ctx context.Context, opts backends.SnapshotOptions) (
 		return nil, "", "", err
 	}
 	defer kc.Close()
+	opts.SkipRecordTimes = true // `groups` and `topics` show no time lag
 	done := readProgress(g, "reading "+backends.SafeText(kc.Name()))
 	snap, err := kc.Snapshot(ctx, opts)
 	done()
@@ -147,9 +157,29 @@ func missingPartitions(snap *backends.ClusterSnapshot, only map[string]bool) []s
 	return out
 }
 
+// memberClients lists the distinct client@host of a group's members, in
+// their order, the first few and how many more ("-" for none): who is
+// consuming, at a glance (-o json has every member).
+func memberClients(ms []backends.Member) string {
+	const shown = 3
+	var out []string
+	seen := map[string]bool{}
+	for _, m := range ms {
+		c := orDash(m.ClientID) + "@" + orDash(m.Host)
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	if len(out) > shown {
+		out = append(out[:shown], fmt.Sprintf("+%d more", len(out)-shown))
+	}
+	return orDash(strings.Join(out, ","))
+}
+
 // noteUnknown says on stderr what is unknown about groups that are not in
-// error (groups of the new consumer protocol): the result is whole, these
-// facts are not in it.
+// error (groups of the consumer protocol on a broker that cannot describe
+// them): the result is whole, these facts are not in it.
 func noteUnknown(g *globals, snap *backends.ClusterSnapshot) {
 	var notes []string
 	for _, gr := range snap.Groups {

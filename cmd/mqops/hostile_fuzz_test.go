@@ -121,8 +121,9 @@ func jsonCases(s string) []jsonCase {
 			Headers: map[string]any{s: s, "x-list": []any{s, int64(1), 2.5, true, nil, []byte(s), map[string]any{s: s}}, "x-at": at},
 			Body:    []byte(s), Size: len(s), Deaths: []backends.Death{{Queue: s, Reason: "rejected", RoutingKeys: []string{s}, Count: 1, Time: at}}, FirstDeath: &backends.Death{Queue: s}},
 			[][]any{{"exchange"}, {"headers", s}, {"headers", "x-list", 0}, {"headers", "x-list", 6, s}, {"deaths", 0, "routing_keys", 0}, {"first_death", "queue"}}},
-		{"audit entry", &actions.AuditEntry{Time: at, User: s, Host: s, Context: s, Action: "drain", RunID: s, Parameters: map[string]any{"source": "rabbitmq:" + s, s: s}, Outcome: "failed", Error: s},
-			[][]any{{"user"}, {"context"}, {"parameters", s}, {"error"}}},
+		{"audit entry", &actions.AuditEntry{Time: at, User: s, Host: s, Context: s, Action: "drain", RunID: s, Source: "rabbitmq:" + s, Target: s, Command: s, Reason: s,
+			Plan: &actions.AuditPlan{Summary: s, Problems: []string{s}, Details: map[string]any{s: s}}, Result: &actions.AuditResult{StoppedBecause: s, Details: map[string]any{s: s}}, Outcome: "failed", Error: s},
+			[][]any{{"user"}, {"context"}, {"target"}, {"command"}, {"reason"}, {"plan", "summary"}, {"plan", "problems", 0}, {"plan", "details", s}, {"result", "stopped_because"}, {"result", "details", s}, {"error"}}},
 		{"kafka record", backends.KafkaRecord{Topic: s, Headers: []backends.KafkaHeader{{Key: s, Value: []byte(s)}}, DeadLetter: &backends.KafkaDeadLetterInfo{OriginalTopic: s, ExceptionMessage: s}},
 			[][]any{{"topic"}, {"headers", 0, "key"}, {"dead_letter", "original_topic"}, {"dead_letter", "exception_message"}}},
 	}

@@ -27,6 +27,9 @@ type lagGroup struct {
 	Group              string         `json:"group"`
 	State              string         `json:"state"`
 	Protocol           string         `json:"protocol"`
+	Type               string         `json:"type"`
+	GroupEpoch         int32          `json:"group_epoch,omitempty"`
+	AssignmentEpoch    int32          `json:"assignment_epoch,omitempty"`
 	Members            int            `json:"members"`
 	Topics             []string       `json:"topics"`
 	Lag                int64          `json:"lag"`
@@ -34,6 +37,8 @@ type lagGroup struct {
 	ProduceRate        float64        `json:"produce_rate"`
 	ConsumeRate        float64        `json:"consume_rate"`
 	TimeLagSeconds     *float64       `json:"time_lag_seconds"`
+	TimeLagSource      *string        `json:"time_lag_source"`
+	TimeLagNote        string         `json:"time_lag_note,omitempty"`
 	TimeToDrainSeconds *float64       `json:"time_to_drain_seconds"`
 	Error              string         `json:"error,omitempty"`
 	Unknown            string         `json:"unknown,omitempty"`
@@ -53,6 +58,8 @@ type lagPartition struct {
 	Host           string   `json:"host"`
 	Status         string   `json:"status"`
 	TimeLagSeconds *float64 `json:"time_lag_seconds"`
+	TimeLagSource  *string  `json:"time_lag_source"`
+	TimeLagNote    string   `json:"time_lag_note,omitempty"`
 }
 
 func newLagCmd(g *globals) *cobra.Command {
@@ -69,9 +76,13 @@ func newLagCmd(g *globals) *cobra.Command {
 		Long: `Consumer lag per group and partition: committed offset, log start and end,
 lag in messages, and a status (OK, WARN, STALL, STOP, REWIND).
 
-With one sample (the default) rates and time lag are unknown and the status
-only tells OK from STOP (a group with no members and lag). Take several
-samples (--samples 3 --interval 5s) for rates, time lag and the full status.`,
+Time lag is exact from the first sample: now minus the timestamp of the
+record at the committed offset. Where that record cannot be read it is
+estimated (~, interpolated from the log ends of several samples) or a lower
+bound (≥, records deleted by retention), and time_lag_note says why.
+With one sample (the default) rates are unknown and the status only tells
+OK from STOP (a group with no members and lag). Take several samples
+(--samples 3 --interval 5s) for rates and the full status.`,
 		Example: `  mqops lag --group billing -o json
   mqops lag --topic orders --samples 3 --interval 5s`,
 		Args: cobra.NoArgs,
@@ -171,6 +182,7 @@ func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an 
 		gs := an.Groups[gr.Name]
 		lg := lagGroup{
 			Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
+			Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch,
 			Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown,
 			Partitions: []lagPartition{},
 		}
@@ -181,6 +193,7 @@ func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an 
 			lg.Status = string(gs.Status)
 			lg.ProduceRate, lg.ConsumeRate = round2(gs.ProduceRate), round2(gs.ConsumeRate)
 			lg.TimeLagSeconds, lg.TimeToDrainSeconds = secs(gs.TimeLag), secs(gs.TimeToDrain)
+			lg.TimeLagSource, lg.TimeLagNote = source(gs.TimeLagSource), gs.TimeLagNote
 		}
 		for _, p := range gr.Partitions {
 			lp := lagPartition{
@@ -192,6 +205,7 @@ func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an 
 				if ps := gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]; ps != nil {
 					lp.Status = string(ps.Status)
 					lp.TimeLagSeconds = secs(ps.TimeLag)
+					lp.TimeLagSource, lp.TimeLagNote = source(ps.TimeLagSource), ps.TimeLagNote
 				}
 			}
 			lg.Partitions = append(lg.Partitions, lp)
@@ -218,7 +232,7 @@ func printLag(g *globals, rep *lagReport) error {
 			if p.BehindLogStart {
 				lagCell += " (behind log start)"
 			}
-			t.row(gr.Group, p.Topic, fmt.Sprint(p.Partition), i64(p.Committed), i64(p.LogStart), i64(p.LogEnd), lagCell, p.Status, dur(p.TimeLagSeconds), orDash(p.ClientID), orDash(p.Host))
+			t.row(gr.Group, p.Topic, fmt.Sprint(p.Partition), i64(p.Committed), i64(p.LogStart), i64(p.LogEnd), lagCell, p.Status, timeLagCell(p.TimeLagSeconds, p.TimeLagSource), orDash(p.ClientID), orDash(p.Host))
 		}
 	}
 	return t.flush() // groups in error are named by the command's partial result
@@ -246,6 +260,31 @@ func dur(s *float64) string {
 		return "-"
 	}
 	return (time.Duration(*s * float64(time.Second))).Round(time.Second).String()
+}
+
+// source is a time lag's source for JSON: null when there is no time lag.
+func source(s backends.TimeLagSource) *string {
+	if s == "" {
+		return nil
+	}
+	x := string(s)
+	return &x
+}
+
+// timeLagCell is a time lag for the table: "25s" exact, "~25s" an
+// estimate, "≥ 25s" a lower bound, "-" unknown.
+func timeLagCell(s *float64, src *string) string {
+	d := dur(s)
+	if s == nil || src == nil {
+		return d
+	}
+	switch backends.TimeLagSource(*src) {
+	case backends.TimeLagInterpolated:
+		return "~" + d
+	case backends.TimeLagLowerBound:
+		return "≥ " + d
+	}
+	return d
 }
 
 func orDash(s string) string {

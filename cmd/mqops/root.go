@@ -41,6 +41,7 @@ type globals struct {
 
 	stderr  io.Writer
 	stdout  io.Writer
+	ctx     context.Context // the command's: it ends at SIGINT or SIGTERM
 	changed map[string]bool
 	warned  []string
 }
@@ -61,6 +62,7 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			g.ctx = cmd.Context()
 			g.changed = map[string]bool{}
 			cmd.Flags().Visit(func(f *pflag.Flag) { g.changed[f.Name] = true })
 			return g.checkGlobals()
@@ -88,6 +90,7 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 		newLagCmd(g), newGroupsCmd(g), newTopicsCmd(g),
 		newConfigCmd(g), newDemoCmd(g), newConsoleCmd(g), newVersionCmd(g),
 		newAuditCmd(g), newQueuesCmd(g), newDLQCmd(g), newDrainCmd(g), newPeekCmd(g),
+		newResetOffsetsCmd(g), newReplayCmd(g),
 	)
 	return root
 }
@@ -366,6 +369,7 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		Drainer:      drainer,
 		KafkaDrainer: kdrainer,
 		Audit:        actions.NewAuditLog(""),
+		CommandArgs:  g.commandGlobals(c),
 		Refresh:      refresh,
 		Timeout:      g.timeout,
 		Contexts:     cfg.ContextNames(),

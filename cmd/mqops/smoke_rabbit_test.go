@@ -40,6 +40,11 @@ func TestSmokeRabbitConsoleInTmux(t *testing.T) {
 	s.waitFor("dead letters grouped by origin and reason", 30*time.Second, screenHas(p+".orders", p+".payments", "rejected", "30"))
 	s.keys("p")
 	s.waitFor("a peek at the messages", 30*time.Second, screenHas("peek", "nothing is consumed", "0-0", "rejected"))
+	// the message's fields, and the first opened whole in the value viewer
+	s.keys("Tab", "Enter")
+	s.waitFor("the value viewer", 15*time.Second, screenHas("peek › value", "message 0 · message", "c copy value"))
+	s.keys("Escape")
+	s.waitFor("the peek again", 15*time.Second, screenHas("peek", "nothing is consumed"))
 	s.keys("Escape", "Escape")
 	w.waitDepth(w.dlq, 60, 10*time.Second)
 	if d := w.depth(w.origins[0]) + w.depth(w.origins[1]); d != 0 {

@@ -412,6 +412,14 @@ func (t *Table) Sortable() bool {
 // Columns is how many columns the table has.
 func (t *Table) Columns() int { return len(t.cols) }
 
+// ColumnTitle is the title of column i ("" when there is none).
+func (t *Table) ColumnTitle(i int) string {
+	if i < 0 || i >= len(t.cols) {
+		return ""
+	}
+	return t.cols[i].Title
+}
+
 // SortedBy is the title of the sort column and whether it sorts
 // descending ("" when the table is not sorted).
 func (t *Table) SortedBy() (string, bool) {

@@ -121,6 +121,16 @@ func (b Binding) WithKeyText(keys string) Binding {
 	return b
 }
 
+// WithHintKeys is b with another text for its keys on the footer only
+// ("j/k" for a scroll whose help lists j/↓ and k/↑).
+func (b Binding) WithHintKeys(keys string) Binding {
+	if !b.Enabled() {
+		return b
+	}
+	b.hint = key.Help{Key: keys, Desc: b.FooterHelp().Desc}
+	return b
+}
+
 // WithPriority is b kept on the footer with priority p.
 func (b Binding) WithPriority(p int) Binding {
 	b.priority = p
@@ -169,6 +179,9 @@ type Map struct {
 	SortPrev Binding
 	SortRev  Binding
 	Mark     Binding
+	// Copy copies the selected row, or a field's whole value (a peek's
+	// detail, the value viewer), with OSC 52.
+	Copy Binding
 
 	// General
 	Refresh   Binding
@@ -202,6 +215,7 @@ func Default() Map {
 		SortPrev: bind("sortprev", []string{"shift+left"}, "shift+←", "sort by previous column", "", PrioSort),
 		SortRev:  bind("sortrev", []string{"S"}, "S", "reverse sort order", "", PrioSort),
 		Mark:     bind("mark", []string{"space"}, "space", "mark / unmark row", "mark", PrioView),
+		Copy:     bind("copy", []string{"c"}, "c", "copy the row (OSC 52)", "copy", PrioSort),
 
 		Refresh:   bind("refresh", []string{"r"}, "r", "refresh now", "refresh", PrioRefresh),
 		Help:      bind("help", []string{"?"}, "?", "help", "help", PrioHelp),
@@ -224,7 +238,7 @@ func (m *Map) all() []*Binding {
 		&m.Up, &m.Down, &m.PageUp, &m.PageDown, &m.Top, &m.Bottom,
 		&m.Open, &m.Back, &m.Palette, &m.Pane,
 		&m.Peek, &m.NextPage, &m.PrevPage, &m.Drain,
-		&m.Filter, &m.SortNext, &m.SortPrev, &m.SortRev, &m.Mark,
+		&m.Filter, &m.SortNext, &m.SortPrev, &m.SortRev, &m.Mark, &m.Copy,
 		&m.Refresh, &m.Help, &m.Quit, &m.ForceQuit,
 	}
 }

@@ -73,7 +73,8 @@ type Styles struct {
 	Spinner    lipgloss.Style
 	Connecting lipgloss.Style
 
-	// The drain form and its progress bar (tui/view_drain.go).
+	// The action screen's form and progress bar (tui/action, given them by
+	// tui/view_action.go).
 	FieldLabel lipgloss.Style // a form field's label
 	FieldFocus lipgloss.Style // the label of the field being edited
 	Choice     lipgloss.Style // the chosen value of a cycled field

@@ -1,6 +1,9 @@
 // Package kafkatest has hostile Kafka peers for tests: a listener that
 // accepts and never answers, one that answers ApiVersions and then stalls,
-// and one that announces replies of 2 GB.
+// and one that announces replies of 2 GB. It also starts groups of Kafka
+// 4's consumer protocol, on kfake (kip848.go) and on the real broker with
+// Apache Kafka's own console consumer, whose kafka-consumer-groups is the
+// oracle (consoleconsumer.go, scenario.go).
 package kafkatest
 
 import (

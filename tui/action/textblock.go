@@ -1,13 +1,14 @@
-package tui
+package action
 
 import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+
 	"github.com/mqops/mqops/tui/components"
 )
 
-// textBlock is free text drawn in a view's body (the drain's form, plan,
+// textBlock is free text drawn in the action screen (its form, plan,
 // confirmation, progress and result): lines wrapped to the width, of
 // which the window shown keeps the focus on screen however small the
 // terminal. The focus is the pinned part (the field being typed into, the

@@ -1,0 +1,383 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// replayProducers is the number of idempotent producers a replay
+// produces through (each target partition always through the same one).
+var replayProducers = 4
+
+// HeaderReplayRun is the header a replay adds to every record with its run
+// id (next to HeaderReplaySource).
+const HeaderReplayRun = "mqops-replay-run"
+
+// replayMessage builds the record a replay produces to topic: key, value,
+// timestamp and every header of r, in order, then mqops-replay-run and
+// mqops-replay-source. The partition is left to the caller.
+func replayMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
+	msg := baseMessage(r, topic)
+	for _, h := range r.Headers {
+		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+	}
+	msg.Headers = append(msg.Headers,
+		sarama.RecordHeader{Key: []byte(HeaderReplayRun), Value: []byte(runID)},
+		sarama.RecordHeader{Key: []byte(HeaderReplaySource), Value: fmt.Appendf(nil, "%s/%d/%d", r.Topic, r.Partition, r.Offset)})
+	return msg
+}
+
+// ResolveRange resolves a replay's range into offsets, partition by
+// partition: the log start and the last stable offset (one ListOffsets
+// request per leader and kind), and for a time the offset Kafka's
+// offsets-for-times gives (ListOffsets with the timestamp, read_committed).
+// A start past the log end is an error; a start below the log start, and
+// an end past the log end, are clamped into the log, with a note.
+func (c *Client) ResolveRange(ctx context.Context, q backends.KafkaRangeQuery) (*backends.KafkaRange, error) {
+	var out *backends.KafkaRange
+	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+		ti, err := c.oneTopic(cl, q.Topic)
+		if err != nil {
+			return err
+		}
+		parts := ti.parts
+		if q.Partitions != nil {
+			have := map[int32]bool{}
+			for _, p := range ti.parts {
+				have[p] = true
+			}
+			for _, p := range q.Partitions {
+				if !have[p] {
+					return &Error{Op: fmt.Sprintf("topic \"%s\" has no partition %d (it has %d: 0 to %d)", backends.SafeText(q.Topic), p, len(ti.parts), len(ti.parts)-1)}
+				}
+			}
+			parts = q.Partitions
+		}
+		offs, err := c.listOffsets(cl, ad, map[string][]int32{q.Topic: parts}, true)
+		if err != nil {
+			return err
+		}
+		var from, to map[int32]int64
+		if q.FromTime != nil {
+			if from, err = offsetsForTime(ad, q.Topic, parts, *q.FromTime); err != nil {
+				return err
+			}
+		}
+		if q.ToTime != nil {
+			if to, err = offsetsForTime(ad, q.Topic, parts, *q.ToTime); err != nil {
+				return err
+			}
+		}
+		out = &backends.KafkaRange{Topic: q.Topic, Partitions: int32(len(ti.parts))}
+		for _, p := range parts {
+			o := offs[q.Topic][p]
+			rp, err := rangePart(q, p, o, from, to)
+			if err != nil {
+				return err
+			}
+			out.Parts = append(out.Parts, rp)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// rangePart resolves one partition's range from its offsets o and the
+// offsets for the query's times (-1: no record at or after the time).
+func rangePart(q backends.KafkaRangeQuery, p int32, o partOffsets, from, to map[int32]int64) (backends.KafkaRangePart, error) {
+	rp := backends.KafkaRangePart{Partition: p, LogStart: o.start, LogEnd: o.stable, Start: o.start, End: o.stable}
+	where := fmt.Sprintf("%s partition %d (log start %d, log end %d)", backends.SafeText(q.Topic), p, o.start, o.stable)
+	var notes []string
+	switch {
+	case q.FromOffset != nil:
+		rp.Start = *q.FromOffset
+		if rp.Start > o.stable {
+			return rp, &Error{Op: fmt.Sprintf("--from-offset %d is past the log end of %s: there is nothing to replay there", rp.Start, where)}
+		}
+		if rp.Start < o.start {
+			notes = append(notes, fmt.Sprintf("--from-offset %d is below the log start %d (retention deleted the records before it): starts at %d", rp.Start, o.start, o.start))
+			rp.Start = o.start
+		}
+	case q.FromTime != nil:
+		rp.Start = timeOffset(from[p], o)
+	}
+	switch {
+	case q.ToOffset != nil:
+		rp.End = *q.ToOffset
+		if rp.End > o.stable {
+			notes = append(notes, fmt.Sprintf("--to-offset %d is past the log end %d measured now: ends there", rp.End, o.stable))
+			rp.End = o.stable
+		}
+	case q.ToTime != nil:
+		rp.End = timeOffset(to[p], o)
+	}
+	if rp.End < rp.Start {
+		notes = append(notes, fmt.Sprintf("the range ends (%d) before it starts (%d): nothing to replay", rp.End, rp.Start))
+		rp.End = rp.Start
+	}
+	for i, n := range notes {
+		if i > 0 {
+			rp.Note += "; "
+		}
+		rp.Note += n
+	}
+	return rp, nil
+}
+
+// timeOffset is the offset offsets-for-times gave (-1: no record at or
+// after the time, so the log end), within the partition's log.
+func timeOffset(at int64, o partOffsets) int64 {
+	if at < 0 || at > o.stable {
+		return o.stable
+	}
+	return max(at, o.start)
+}
+
+// offsetsForTime asks each partition's leader for the first offset whose
+// timestamp is at or after t (-1 when there is none), read_committed.
+func offsetsForTime(ad sarama.ClusterAdmin, topic string, parts []int32, t time.Time) (map[int32]int64, error) {
+	q := map[int32]int64{}
+	for _, p := range parts {
+		q[p] = t.UnixMilli()
+	}
+	res, err := ad.ListOffsets(map[string]map[int32]int64{topic: q}, &sarama.ListOffsetsOptions{IsolationLevel: sarama.ReadCommitted})
+	if err != nil && res == nil {
+		return nil, &Error{Op: fmt.Sprintf("listing the offsets of %s for %s", backends.SafeText(topic), t.UTC().Format(time.RFC3339Nano)), Err: err}
+	}
+	out := map[int32]int64{}
+	for _, p := range parts {
+		r := res[topic][p]
+		switch {
+		case r == nil:
+			return nil, &Error{Op: fmt.Sprintf("listing the offset of %s partition %d for %s: no answer", backends.SafeText(topic), p, t.UTC().Format(time.RFC3339Nano)), Err: err}
+		case r.Err != nil && !errors.Is(r.Err, sarama.ErrNoError):
+			return nil, &Error{Op: fmt.Sprintf("listing the offset of %s partition %d for %s", backends.SafeText(topic), p, t.UTC().Format(time.RFC3339Nano)), Err: r.Err}
+		}
+		out[p] = r.Offset
+	}
+	return out, nil
+}
+
+// surelyFits says, without building the record as it will be produced,
+// that it fits the target's limit with room to spare: its bytes, the two
+// headers a replay adds and a generous allowance for lengths and record
+// overhead are below what the producer sends to the target. The count
+// measures the others exactly (sizeCheck).
+func surelyFits(r *backends.KafkaRecord, runID string, limit int) bool {
+	n := len(r.Key) + len(r.Value) + len(r.Topic) + len(runID) + len(HeaderReplayRun) + len(HeaderReplaySource) + 40
+	for _, h := range r.Headers {
+		n += len(h.Key) + len(h.Value) + 20 // lengths as varints, and sarama's 10 per header
+	}
+	return n+batchHeaderBytes+64 < producerMax(limit)
+}
+
+// CountReplay counts, without producing anything, the records a replay
+// would produce: per partition the records read, those the filters keep
+// and their bytes (keys, values and headers), read_committed, up to
+// MaxRecords records in all. It measures each kept record as it will be
+// produced (with the two headers a replay adds) against the target's
+// max.message.bytes and lists those the target cannot take.
+func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOptions) (*backends.KafkaReplayCount, error) {
+	out := &backends.KafkaReplayCount{Complete: true}
+	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+		ti, err := c.oneTopic(cl, o.Topic)
+		if err != nil {
+			return err
+		}
+		lim := newLimits(ad)
+		limit, haveLimit := lim.of(o.Target)
+		if haveLimit {
+			out.Limit = limit
+		}
+		defer func() { out.Notes = append(out.Notes, lim.notes...) }()
+		out.Parts = make([]backends.KafkaReplayPartCount, len(o.Parts))
+		counts := map[int32]*backends.KafkaReplayPartCount{}
+		var parts []*fetchPart
+		for i, rp := range o.Parts {
+			out.Parts[i] = backends.KafkaReplayPartCount{Partition: rp.Partition, ReadTo: rp.Next}
+			counts[rp.Partition] = &out.Parts[i]
+			parts = append(parts, &fetchPart{topic: o.Topic, p: rp.Partition, next: rp.Next, stop: rp.End, maxBytes: movePartitionBytes})
+		}
+		read := 0
+		f := c.newFetcher(cl, []*topicInfo{ti}, moveRequestBytes)
+		for {
+			var active []*fetchPart
+			for _, fp := range parts {
+				if fp.active() {
+					active = append(active, fp)
+				}
+			}
+			if len(active) == 0 {
+				for _, fp := range parts {
+					if fp.stuck {
+						return &Error{Op: fmt.Sprintf("%s partition %d: the broker returns no record between offsets %d and %d", backends.SafeText(fp.topic), fp.p, fp.next, fp.stop)}
+					}
+				}
+				return nil
+			}
+			if o.MaxRecords > 0 && read >= o.MaxRecords {
+				out.Complete = false
+				return nil
+			}
+			res, err := f.round(ctx, active)
+			if err != nil {
+				return err
+			}
+			for _, r := range res {
+				pc := counts[r.fp.p]
+				next := r.end
+				for i := range r.recs {
+					rec := &r.recs[i]
+					if o.MaxRecords > 0 && read >= o.MaxRecords {
+						next = rec.Offset
+						break
+					}
+					read++
+					pc.Read++
+					if o.Keep != nil && !o.Keep(rec) {
+						continue
+					}
+					pc.Selected++
+					pc.Bytes += int64(len(rec.Key) + len(rec.Value))
+					for _, h := range rec.Headers {
+						pc.Bytes += int64(len(h.Key) + len(h.Value))
+					}
+					if haveLimit && !surelyFits(rec, o.RunID, limit) {
+						if ov := sizeCheck(rec, replayMessage(rec, o.Target, o.RunID), o.Target, limit); ov != nil {
+							out.OversizedCount++
+							if len(out.Oversized) < maxOversizedListed {
+								out.Oversized = append(out.Oversized, *ov)
+							}
+						}
+					}
+				}
+				r.fp.next, pc.ReadTo = next, next
+			}
+			if o.Progress != nil {
+				o.Progress(read)
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	sortOversized(out.Oversized)
+	return out, nil
+}
+
+// Replay produces the records of o.Parts (each partition from Next up to
+// End) to o.Target, safely, on the mover of the drains:
+//
+//   - it reads read_committed, without a consumer group;
+//   - it produces with acks=all and an idempotent producer, keeping key,
+//     value, headers (in order) and timestamp, adding mqops-replay-run and
+//     mqops-replay-source, to the same partition number (SamePartition) or
+//     by key with Kafka's default partitioner (murmur2);
+//   - it saves, continuously through o.Save, each partition's position up to
+//     the records the target confirmed, never more than o.Window records
+//     behind: a crash at any moment replays at most that many twice when
+//     the run resumes from the saved positions, and loses none;
+//   - a record the target cannot take (larger than its max.message.bytes as
+//     it will be produced) stops its partition before it, or is skipped
+//     (SkipOversized);
+//   - on a produce or save error, or a cancelled ctx, it stops producing,
+//     waits for what is in flight, saves what was confirmed and returns the
+//     result with the error.
+//
+// The result is never nil when the replay started.
+func (c *Client) Replay(ctx context.Context, o backends.KafkaReplayOptions) (*backends.KafkaReplayResult, error) {
+	switch {
+	case o.Topic == "":
+		return nil, &Error{Op: "replaying: no source topic given"}
+	case o.Target == "":
+		return nil, &Error{Op: "replaying " + backends.SafeText(o.Topic) + ": no target topic given"}
+	case o.Target == o.Topic:
+		return nil, &Error{Op: fmt.Sprintf("replaying \"%s\" into itself: choose another target topic", backends.SafeText(o.Topic))}
+	case o.Save == nil:
+		return nil, &Error{Op: "replaying " + backends.SafeText(o.Topic) + ": nowhere to save the positions"}
+	}
+	begin := time.Now()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rw, pw, rcl, ad, ti, err := c.moveSource(o.Topic)
+	if err != nil {
+		return nil, err
+	}
+	defer ad.Close() // closes rcl too
+	infos, err := c.topicInfos(rcl, []string{o.Target})
+	if err != nil {
+		return nil, stalled(rw, err)
+	}
+	target := infos[o.Target]
+	if target == nil || len(target.parts) == 0 {
+		return nil, &Error{Op: fmt.Sprintf("unknown target topic \"%s\": nothing was replayed", backends.SafeText(o.Target))}
+	}
+	have := map[int32]bool{}
+	for _, p := range ti.parts {
+		have[p] = true
+	}
+	st := &drainState{start: map[int32]int64{}, committed: map[int32]int64{}, serialUntil: map[int32]int64{}}
+	ends := map[int32]int64{}
+	for _, rp := range o.Parts {
+		switch {
+		case !have[rp.Partition]:
+			return nil, &Error{Op: fmt.Sprintf("topic \"%s\" has no partition %d", backends.SafeText(o.Topic), rp.Partition)}
+		case o.SamePartition && rp.Partition >= int32(len(target.parts)):
+			return nil, &Error{Op: fmt.Sprintf("target topic \"%s\" has %d partitions: partition %d of \"%s\" cannot go to the same partition (partition by key instead)",
+				backends.SafeText(o.Target), len(target.parts), rp.Partition, backends.SafeText(o.Topic))}
+		case rp.Next < 0 || rp.End < rp.Next:
+			return nil, &Error{Op: fmt.Sprintf("invalid range of %s partition %d: %d to %d", backends.SafeText(o.Topic), rp.Partition, rp.Next, rp.End)}
+		}
+		st.parts = append(st.parts, &fetchPart{topic: o.Topic, p: rp.Partition, next: rp.Next, stop: rp.End, maxBytes: movePartitionBytes})
+		st.start[rp.Partition], st.committed[rp.Partition], ends[rp.Partition] = rp.Next, rp.Next, rp.End
+		if rp.SerialUntil > rp.Next {
+			st.serialUntil[rp.Partition] = rp.SerialUntil
+		}
+		st.total += int(rp.End - rp.Next)
+	}
+	mo := backends.KafkaMoveOptions{Topic: o.Topic, RunID: o.RunID, Window: o.Window, Wait: o.Wait, Progress: o.Progress, SkipOversized: o.SkipOversized,
+		Target: func(r *backends.KafkaRecord) (string, int32, error) {
+			if o.SamePartition {
+				return o.Target, r.Partition, nil
+			}
+			return o.Target, -1, nil
+		}}
+	m := c.newMover(mo, ad, rcl, st, ends, begin, rw, pw)
+	m.build = func(r *backends.KafkaRecord, topic string) *sarama.ProducerMessage {
+		return replayMessage(r, topic, o.RunID)
+	}
+	m.keep = o.Keep
+	m.shards = replayProducers
+	m.store = positions{what: "saving the replay's positions", save: func(offs map[int32]position) (map[int32]position, error) {
+		changed := make(map[int32]backends.KafkaReplayPosition, len(offs))
+		for p, pos := range offs {
+			changed[p] = backends.KafkaReplayPosition{Next: pos.next, SerialUntil: pos.serialUntil}
+		}
+		if err := o.Save(changed); err != nil {
+			return nil, err
+		}
+		return offs, nil
+	}}
+	m.stopNote = func(res *backends.KafkaMoveResult) string {
+		return fmt.Sprintf("the saved positions hold only records the target confirmed, and %d offsets are left to replay", res.Left)
+	}
+	res, err := m.run(ctx, c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes))
+	if res == nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	filtered := m.filtered
+	m.mu.Unlock()
+	return &backends.KafkaReplayResult{Replayed: res.Moved, Filtered: filtered, Failed: res.Failed, Left: res.Left, StoppedBecause: res.StoppedBecause,
+		Oversized: res.Oversized, OversizedCount: res.OversizedCount}, err
+}

@@ -1,0 +1,583 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// Exact time lag. A group's time lag on a partition is now minus the
+// timestamp of the next record it will read, the one at its committed
+// offset. After the committed offsets are known, the snapshot reads those
+// records: one Fetch per leader broker, a few KiB per partition, only for
+// the (partition, offset) pairs not read before. What was read is kept in
+// the Client across snapshots until the offset moves or the partition goes
+// away, so a steady refresh reads nothing; groups at one offset share one
+// read. The read is optional: a broker that fails it, or stops answering
+// it, leaves those partitions to the interpolated estimate (backends/lag),
+// and the rest of the snapshot stands.
+
+// Bounds of the reads.
+const (
+	// rtPartitionBytes is what one partition's read asks for first: a batch
+	// header and, in most topics, the whole batch holding the offset.
+	rtPartitionBytes = 64 << 10
+	// rtMaxPartitionBytes bounds a partition's read when its batch did not
+	// fit: each retry (on the next refresh) asks for rtGrowth times more.
+	rtMaxPartitionBytes = 4 << 20
+	rtGrowth            = 16
+	// rtRequestBytes bounds one Fetch: partitions beyond it come back empty
+	// and are read on the next refresh.
+	rtRequestBytes = 8 << 20
+	// rtMaxWait is how long a broker may hold the Fetch for records still
+	// on their way (tiered storage): at most half the timeout.
+	rtMaxWait = 500 * time.Millisecond
+	// rtMaxEntries bounds the cache.
+	rtMaxEntries = 100_000
+	// rtTries is how many reads that find nothing at an offset (tiered
+	// storage that never answers in time, batches emptied by compaction
+	// filling the read) are made before the offset is given up.
+	rtTries = 3
+	// rtAvoid is how long a broker that stopped answering a read, or sent
+	// a reply too large, is not read from again.
+	rtAvoid = time.Minute
+	// rtFirstRounds bounds the reads per leader of a client's first
+	// snapshot.
+	rtFirstRounds = 4
+)
+
+// rtKey names one read: the record at off of a partition of one
+// incarnation of a topic (its id; zero before Kafka 2.8).
+type rtKey struct {
+	topic string
+	id    sarama.Uuid
+	p     int32
+	off   int64
+}
+
+// rtEntry is what is known of the record at a key's offset.
+type rtEntry struct {
+	at    time.Time // the record's time; zero when not known
+	found int64     // the offset of the record whose time at is
+	// exact: found is the record at the key's offset, or only transaction
+	// markers lie between them. Else the records between were removed by
+	// compaction and at is a later record's.
+	exact bool
+	// none > 0: no record from the key's offset up to none, the log end
+	// when it was read (only transaction markers): a group there has
+	// nothing to read while the log end is at most none.
+	none int64
+	fail string // why no time will be read at this offset
+	// budget > 0: the batch holding the offset did not fit the last read;
+	// the next one asks for this many bytes.
+	budget int32
+	tries  int    // reads that found nothing at the offset
+	gen    uint64 // the last snapshot that used the entry
+}
+
+// settled: nothing more is to be read at the entry's offset while the
+// partition's log end is logEnd.
+func (e *rtEntry) settled(logEnd int64) bool {
+	return !e.at.IsZero() || e.fail != "" || (e.none > 0 && logEnd <= e.none)
+}
+
+// rtStats describes the reads of the last snapshot (benchmarks, tests).
+type rtStats struct {
+	requests int           // Fetch requests sent
+	reads    []rtKey       // the partitions read, at the offsets read from
+	took     time.Duration // the whole step, cache included
+	wanted   int           // distinct offsets wanted
+	cached   int           // of which answered from the cache
+}
+
+// recordTimes is the cache of a Client (guarded by its mutex).
+type recordTimes struct {
+	gen     uint64
+	entries map[rtKey]*rtEntry
+	avoid   map[string]avoided // broker address → when to read from it again
+	last    rtStats
+}
+
+type avoided struct {
+	until time.Time
+	why   string
+}
+
+// rtUse is one group partition waiting for its record time.
+type rtUse struct {
+	gp        *backends.GroupPartition
+	e         *rtEntry // the cache's entry of the offset read
+	off       int64    // the offset read: the committed offset, or the log start
+	retention bool     // the committed offset is below the log start
+}
+
+// rtRead is one partition's read: from its smallest offset wanted; the
+// records returned settle the other offsets wanted that they cover.
+type rtRead struct {
+	topic  string
+	id     sarama.Uuid
+	p      int32
+	from   int64
+	budget int32
+	want   []int64 // sorted, want[0] == from
+	tried  bool    // an earlier read found nothing: ask first
+}
+
+// fillRecordTimes sets RecordTime (or RecordTimeNote) on every group
+// partition of snap with lag, reading what the cache does not hold, and
+// returns the Fetch requests it sent: at most one per leader, or, in the
+// client's first snapshot, at most rtFirstRounds per leader. ids are the
+// topics' ids. With prune, entries the snapshot did not use are dropped (a
+// snapshot of every group: they are of offsets no group is at any more).
+//
+// One read per partition cannot always give every time: it starts at the
+// partition's smallest offset wanted (groups far beyond it wait), and a
+// broker answers nothing for a partition whose batch at the offset is over
+// the read's bound unless it is the first partition of its answer (the
+// next read asks for more). Later snapshots get those on the next
+// refresh; the first one, which has no earlier refresh to lean on (the
+// console's first screen, a one-sample `mqops lag`), reads again at once
+// what is missing, a bounded number of times.
+func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, prune bool) int {
+	start := time.Now()
+	rounds := 1
+	if c.rt == nil {
+		c.rt = &recordTimes{entries: map[rtKey]*rtEntry{}, avoid: map[string]avoided{}}
+		rounds = rtFirstRounds
+	}
+	rt := c.rt
+	rt.last = rtStats{}
+	for round := 0; round < rounds; round++ {
+		if !c.readRecordTimes(cl, w, snap, ids, round) {
+			break
+		}
+	}
+	rt.prune(prune)
+	rt.last.took = time.Since(start)
+	return rt.last.requests
+}
+
+// readRecordTimes is one round of fillRecordTimes: it reads what the cache
+// does not hold, at most one Fetch per leader, and fills the group
+// partitions. A round after the first reads only partitions whose read can
+// still progress at once (not those that found nothing at their offset:
+// those wait for the next refresh). It reports whether another round
+// could settle more: every Fetch answered, and an offset wanted is still
+// to be read.
+func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int) bool {
+	rt := c.rt
+	rt.gen++
+
+	type tp struct {
+		topic string
+		p     int32
+	}
+	// One cache entry per offset wanted, made (unsettled) when new: a group
+	// partition costs one map lookup; groups at one offset share it.
+	n := 0
+	for gi := range snap.Groups {
+		n += len(snap.Groups[gi].Partitions)
+	}
+	uses := make([]rtUse, 0, n)
+	reads := map[tp]*rtRead{}
+	var (
+		topic string      // of the last partition (they come sorted by topic)
+		id    sarama.Uuid // its id
+	)
+	for gi := range snap.Groups {
+		g := &snap.Groups[gi]
+		for pi := range g.Partitions {
+			gp := &g.Partitions[pi]
+			if gp.Committed == nil || gp.Lag == nil || *gp.Lag <= 0 || gp.LogEnd < 0 {
+				continue
+			}
+			if gp.Topic != topic {
+				topic, id = gp.Topic, ids[gp.Topic]
+			}
+			key := rtKey{topic: gp.Topic, id: id, p: gp.Partition, off: *gp.Committed}
+			u := rtUse{gp: gp, off: key.off}
+			if gp.LogStart >= 0 && key.off < gp.LogStart {
+				key.off, u.off, u.retention = gp.LogStart, gp.LogStart, true
+			}
+			u.e = rt.entries[key]
+			if u.e == nil {
+				u.e = &rtEntry{}
+				rt.entries[key] = u.e
+			}
+			uses = append(uses, u)
+			if u.e.gen == rt.gen {
+				continue // wanted already
+			}
+			u.e.gen = rt.gen
+			if round == 0 {
+				rt.last.wanted++
+			}
+			if u.e.settled(gp.LogEnd) {
+				if round == 0 {
+					rt.last.cached++
+				}
+				continue
+			}
+			r := reads[tp{gp.Topic, gp.Partition}]
+			if r == nil {
+				r = &rtRead{topic: gp.Topic, id: id, p: gp.Partition}
+				reads[tp{gp.Topic, gp.Partition}] = r
+			}
+			r.want = append(r.want, key.off)
+		}
+	}
+	leaders := map[tp]int32{}
+	addrs := map[int32]string{}
+	if len(reads) > 0 {
+		for _, t := range snap.Topics {
+			for _, p := range t.Partitions {
+				leaders[tp{t.Name, p.Partition}] = p.Leader
+			}
+		}
+		for _, b := range snap.Brokers {
+			addrs[b.ID] = b.Addr
+		}
+	}
+
+	// One read per partition, from its smallest offset wanted; one Fetch
+	// per leader.
+	notes := map[tp]string{} // why a partition was not read
+	byLeader := map[int32][]*rtRead{}
+	now := time.Now()
+	for addr, a := range rt.avoid {
+		if !now.Before(a.until) {
+			delete(rt.avoid, addr)
+		}
+	}
+	for k, r := range reads {
+		sort.Slice(r.want, func(i, j int) bool { return r.want[i] < r.want[j] })
+		r.from = r.want[0]
+		r.budget = rtPartitionBytes
+		e := rt.entries[rtKey{r.topic, r.id, r.p, r.from}]
+		r.budget = max(r.budget, e.budget)
+		r.tried = e.tries > 0
+		l, ok := leaders[k]
+		switch {
+		case round > 0 && r.tried:
+			// found nothing at its offset this snapshot: the next refresh
+		case !ok || l < 0:
+			notes[k] = "record not read: the partition has no leader"
+		case rt.avoid[addrs[l]].why != "":
+			a := rt.avoid[addrs[l]]
+			notes[k] = fmt.Sprintf("%s; next read after %s", a.why, a.until.Format("15:04:05"))
+		default:
+			byLeader[l] = append(byLeader[l], r)
+		}
+	}
+
+	type answer struct {
+		leader int32
+		reads  []*rtRead
+		resp   *sarama.FetchResponse
+		err    error
+	}
+	answers := make([]answer, 0, len(byLeader))
+	for l, rs := range byLeader {
+		// earlier reads that found nothing first, so that the request's
+		// bound never starves them; then a stable order
+		sort.Slice(rs, func(i, j int) bool {
+			if rs[i].tried != rs[j].tried {
+				return rs[i].tried
+			}
+			if rs[i].topic != rs[j].topic {
+				return rs[i].topic < rs[j].topic
+			}
+			return rs[i].p < rs[j].p
+		})
+		answers = append(answers, answer{leader: l, reads: rs})
+		for _, r := range rs {
+			rt.last.reads = append(rt.last.reads, rtKey{r.topic, r.id, r.p, r.from})
+		}
+	}
+	wait := min(rtMaxWait, c.cfg.Timeout/2)
+	if len(answers) > 0 {
+		w.optionally(func() {
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, maxFetchesInFlight)
+			for i := range answers {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					a := &answers[i]
+					a.resp, a.err = fetchRecordTimes(cl, a.leader, a.reads, wait)
+				})
+			}
+			wg.Wait()
+		})
+	}
+	rt.last.requests += len(answers)
+
+	more := len(answers) > 0
+	for _, a := range answers {
+		if a.err != nil {
+			more = false
+			why := fmt.Sprintf("record read failed: %v", c.explain(a.err))
+			if peerGivenUp(a.err) {
+				rt.avoid[addrs[a.leader]] = avoided{until: time.Now().Add(rtAvoid), why: why}
+			}
+			for _, r := range a.reads {
+				notes[tp{r.topic, r.p}] = why
+			}
+			continue
+		}
+		for _, r := range a.reads {
+			k := tp{r.topic, r.p}
+			blk := a.resp.GetBlock(r.topic, r.p)
+			switch {
+			case blk == nil:
+				notes[k] = "record not read: the broker's answer left the partition out"
+				continue
+			case errors.Is(blk.Err, sarama.ErrOffsetOutOfRange):
+				notes[k] = fmt.Sprintf("record not read: offset %d out of range (log start %d): records deleted since the offsets were listed", r.from, blk.LogStartOffset)
+				continue
+			case !errors.Is(blk.Err, sarama.ErrNoError):
+				notes[k] = "record read failed: " + blk.Err.Error()
+				continue
+			}
+			got := resolveTimes(blk.RecordsSet, r.want, r.budget, blk.HighWaterMarkOffset)
+			for _, off := range r.want {
+				e := rt.entries[rtKey{r.topic, r.id, r.p, off}]
+				switch x := got[off]; {
+				case x != nil:
+					x.gen = e.gen
+					*e = *x
+				case off == r.from:
+					// nothing at the offset read from
+					e.tries++
+					if e.tries >= rtTries {
+						e.fail = fmt.Sprintf("no record found at offset %d in %d reads", off, e.tries)
+					}
+				}
+				// else not reached: read from it next time
+			}
+		}
+	}
+
+	times := make([]time.Time, len(uses)) // the record times handed out, in one allocation
+	pending := false
+	for i, u := range uses {
+		note := notes[tp{u.gp.Topic, u.gp.Partition}]
+		u.fill(&times[i], note)
+		pending = pending || (note == "" && u.e.tries == 0 && !u.e.settled(u.gp.LogEnd))
+	}
+	return more && pending
+}
+
+// fetchRecordTimes sends one Fetch to leader for reads.
+func fetchRecordTimes(cl sarama.Client, leader int32, reads []*rtRead, wait time.Duration) (*sarama.FetchResponse, error) {
+	b, err := cl.Broker(leader)
+	if err != nil {
+		return nil, err
+	}
+	_ = b.Open(cl.Config())
+	req := &sarama.FetchRequest{
+		Version:      12, // lowered to what the broker supports (record batches from v4)
+		MaxWaitTime:  int32(wait / time.Millisecond),
+		MinBytes:     1,
+		MaxBytes:     rtRequestBytes,
+		Isolation:    sarama.ReadUncommitted,
+		SessionEpoch: -1, // no fetch session
+	}
+	for _, r := range reads {
+		req.AddBlock(r.topic, r.p, r.from, r.budget, -1)
+	}
+	return b.Fetch(req)
+}
+
+// prune drops the entries the snapshot did not use (when all is set: it
+// saw every group), then, over the bound, any it did not use, then any.
+func (rt *recordTimes) prune(all bool) {
+	for k, e := range rt.entries {
+		if e.gen != rt.gen && (all || len(rt.entries) > rtMaxEntries) {
+			delete(rt.entries, k)
+		}
+	}
+	for k := range rt.entries {
+		if len(rt.entries) <= rtMaxEntries {
+			break
+		}
+		delete(rt.entries, k)
+	}
+}
+
+// fill sets the group partition's record time from its entry (copied to
+// at), or says why there is none (note: why its partition was not read).
+func (u rtUse) fill(at *time.Time, note string) {
+	gp, e := u.gp, u.e
+	gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote, gp.NoRecordToRead = nil, "", "", false // an earlier round's
+	switch {
+	case e.none > 0 && gp.LogEnd <= e.none:
+		gp.NoRecordToRead = true
+		gp.RecordTimeSource = backends.TimeLagRecord
+		gp.RecordTimeNote = fmt.Sprintf("no record after offset %d up to the log end, only transaction markers: nothing to read yet", u.off)
+	case !e.at.IsZero():
+		*at = e.at
+		gp.RecordTime = at
+		gp.RecordTimeSource = backends.TimeLagRecord
+		var why []string
+		if u.retention {
+			why = append(why, fmt.Sprintf("records before offset %d deleted by retention", u.off))
+		}
+		if !e.exact {
+			why = append(why, fmt.Sprintf("no record at offset %d (compacted): the next one's time, at %d", u.off, e.found))
+		}
+		if len(why) > 0 {
+			gp.RecordTimeSource = backends.TimeLagLowerBound
+			gp.RecordTimeNote = joinNotes(why)
+		}
+	case e.fail != "":
+		gp.RecordTimeNote = e.fail
+	case note != "":
+		gp.RecordTimeNote = note
+	case e.tries > 0:
+		gp.RecordTimeNote = fmt.Sprintf("no record found at offset %d yet (%d read(s))", u.off, e.tries)
+	case e.budget > 0:
+		gp.RecordTimeNote = fmt.Sprintf("record batch at offset %d over the read's bound: read with %s next refresh", u.off, sizeText(int64(e.budget)))
+	default:
+		gp.RecordTimeNote = "not read yet: the read of an earlier offset of the partition came first"
+	}
+}
+
+func joinNotes(s []string) string {
+	out := s[0]
+	for _, x := range s[1:] {
+		out += "; " + x
+	}
+	return out
+}
+
+// resolveTimes reads, in the record sets of one partition's fetch answer,
+// the time of the record at each offset of want (sorted; the fetch read
+// from want[0] with budget bytes; hw is the partition's high watermark in
+// the answer). It returns an entry for each offset it settles: the time
+// of the record there, or of the next record when none is there (not
+// exact, unless only transaction markers lie between), none (only
+// transaction markers up to hw: no record to read yet), a failure, or a
+// bigger budget for the next read. Offsets past the records returned are
+// absent.
+//
+// An answer with nothing below hw means the batch at want[0] is over the
+// read's bound: Kafka returns a batch over it only in the first partition
+// of its answer (KIP-74), and nothing in the others.
+//
+// The timestamp type is the batch's: with LogAppendTime every record of a
+// batch carries the broker's append time, the batch's max timestamp; with
+// CreateTime each record has its own.
+func resolveTimes(sets []*sarama.Records, want []int64, budget int32, hw int64) map[int64]*rtEntry {
+	out := map[int64]*rtEntry{}
+	if len(want) == 0 {
+		return out
+	}
+	if len(sets) == 0 && hw > want[0] {
+		if budget < rtMaxPartitionBytes {
+			out[want[0]] = &rtEntry{budget: min(budget*rtGrowth, rtMaxPartitionBytes)}
+		}
+		return out // at the largest read: found nothing (the caller counts it)
+	}
+	i := 0
+	whole := true // every set was read to its end
+	// expect is the offset after the last record or marker seen; gapEnd
+	// the end of the last run of offsets with neither (removed by
+	// compaction). An offset at or after gapEnd that a later record
+	// settles had only markers between it and that record.
+	expect, gapEnd := want[0], want[0]
+	// settle gives the offsets wanted up to upTo the time of the record at
+	// found (at or after each of them); base is the batch's timestamp the
+	// time derives from, zero when the producer set none (-1).
+	settle := func(upTo int64, base, at time.Time, found int64) {
+		for i < len(want) && want[i] <= upTo {
+			e := &rtEntry{at: at, found: max(found, want[i]), exact: want[i] >= gapEnd}
+			if base.IsZero() {
+				e = &rtEntry{fail: fmt.Sprintf("the record at offset %d has no timestamp", e.found)}
+			}
+			out[want[i]] = e
+			i++
+		}
+	}
+	for _, rs := range sets {
+		if i == len(want) || rs == nil {
+			break
+		}
+		if rs.MsgSet != nil {
+			for ; i < len(want); i++ {
+				out[want[i]] = &rtEntry{fail: "message format v0/v1 (before Kafka 0.11): no timestamps read"}
+			}
+			break
+		}
+		b := rs.RecordBatch
+		if b == nil || b.LastOffset() < expect {
+			continue
+		}
+		whole = !b.PartialTrailingRecord
+		if b.FirstOffset > expect {
+			gapEnd = b.FirstOffset
+		}
+		if b.Control {
+			expect = b.LastOffset() + 1
+			continue
+		}
+		if b.PartialTrailingRecord {
+			// Cut short by the read's bound: only its header is known.
+			if b.LogAppendTime {
+				// the broker's time, the same for every record of the batch
+				settle(b.LastOffset(), b.MaxTimestamp, b.MaxTimestamp, b.FirstOffset)
+				break
+			}
+			// the header holds the first record's time
+			settle(b.FirstOffset, b.FirstTimestamp, b.FirstTimestamp, b.FirstOffset)
+			next := min(int64(budget)*rtGrowth, rtMaxPartitionBytes)
+			for ; i < len(want) && want[i] <= b.LastOffset(); i++ {
+				if budget >= rtMaxPartitionBytes {
+					out[want[i]] = &rtEntry{fail: fmt.Sprintf("record batch at offset %d over %s: not read", want[i], sizeText(rtMaxPartitionBytes))}
+				} else {
+					out[want[i]] = &rtEntry{budget: int32(next)}
+				}
+			}
+			break
+		}
+		for _, r := range b.Records {
+			if i == len(want) {
+				break
+			}
+			o := b.FirstOffset + r.OffsetDelta
+			if o < expect {
+				continue
+			}
+			if o > expect {
+				gapEnd = o
+			}
+			base, at := b.FirstTimestamp, b.FirstTimestamp.Add(r.TimestampDelta)
+			if b.LogAppendTime {
+				base, at = b.MaxTimestamp, b.MaxTimestamp
+			}
+			settle(o, base, at, o)
+			expect = o + 1
+		}
+	}
+	// Read to the high watermark and found only markers from an offset:
+	// no record there yet.
+	for ; whole && i < len(want) && want[i] < expect && expect >= hw; i++ {
+		out[want[i]] = &rtEntry{none: expect}
+	}
+	return out
+}
+
+// topicUUIDs maps the topics of md to their ids (zero before Kafka 2.8).
+func topicUUIDs(md *sarama.MetadataResponse) map[string]sarama.Uuid {
+	ids := make(map[string]sarama.Uuid, len(md.Topics))
+	for _, t := range md.Topics {
+		ids[t.Name] = t.Uuid
+	}
+	return ids
+}

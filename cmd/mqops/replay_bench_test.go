@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// benchSide is one whole-process round of the replay benchmark.
+type benchSide struct {
+	Side    string  `json:"side"`
+	Round   int     `json:"round"`
+	Seconds float64 `json:"seconds"`
+	CPU     float64 `json:"cpu"` // user + system seconds of the process and its children
+	Records int64   `json:"records"`
+}
+
+// TestBenchReplayVsKcat times, on the real broker, whole processes
+// replaying the same topic (MQOPS_BENCH_REPLAY_N records of 1 KiB with keys
+// and three headers, 4 partitions) into a fresh topic of 4 partitions,
+// rounds alternating which side goes first:
+//
+//   - mqops: `mqops replay SRC --to DST --yes` (its plan reads the range
+//     first, then the run: keys, headers, timestamps and partitions kept,
+//     acks=all, idempotent, checkpointed);
+//   - mqops-run: the same with --plan-limit 1 (the plan reads one record:
+//     the run alone);
+//   - kcat: Debian's kcat pipe, `kcat -C -b B -t SRC -e -o beginning -q |
+//     kcat -P -b B -t DST` (values only: keys, headers, timestamps and
+//     partitions are lost; librdkafka's defaults, acks=all since 1.x).
+//
+// Each round checks that the target holds every record. It runs only with
+// MQOPS_BENCH_REPLAY=1 (scripts/bench replay) and writes its rounds as
+// JSON to MQOPS_BENCH_OUT.
+func TestBenchReplayVsKcat(t *testing.T) {
+	if os.Getenv("MQOPS_BENCH_REPLAY") != "1" {
+		t.Skip("benchmark: scripts/bench replay")
+	}
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatal("kcat is not installed (scripts/bench installs it: apt-get install kcat)")
+	}
+	n, rounds := 500_000, 3
+	if v, err := strconv.Atoi(os.Getenv("MQOPS_BENCH_REPLAY_N")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("MQOPS_BENCH_REPLAY_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	w := newReplayWorld(t)
+	src := w.topic("bench-src", 4, nil)
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	w.produce(n, func(i int) *kgo.Record { return proofRecord(src, base, i) })
+	brokers := strings.Join(w.brokers, ",")
+	out := map[string]any{"n": n, "value_bytes": 1024, "headers": 3, "partitions": 4, "go": runtime.Version(), "cores": runtime.NumCPU(),
+		"load_before": loadAvg()}
+	var all []benchSide
+	timed := func(side string, round int, cmd *exec.Cmd, dst string) {
+		cmd.Env = append(os.Environ(), replayEnv(t.TempDir())...)
+		start := time.Now()
+		b, err := cmd.CombinedOutput()
+		took := time.Since(start)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", side, err, b)
+		}
+		got := sum(w.ends(dst))
+		if got != int64(n) {
+			t.Fatalf("%s: %d records in the target, want %d\n%s", side, got, n, b)
+		}
+		cpu := 0.0
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		}
+		all = append(all, benchSide{Side: side, Round: round, Seconds: took.Seconds(), CPU: cpu, Records: got})
+		_, _ = w.adm.DeleteTopics(context.Background(), dst) // its space back before the next round
+		t.Logf("round %d %s: %v (%.0f records/s), CPU %.2f s", round, side, took.Round(time.Millisecond), float64(n)/took.Seconds(), cpu)
+	}
+	for r := 1; r <= rounds; r++ {
+		sides := []string{"mqops", "mqops-run", "kcat"}
+		if r%2 == 0 {
+			sides = []string{"kcat", "mqops-run", "mqops"}
+		}
+		for _, side := range sides {
+			dst := w.topic(fmt.Sprintf("bench-%s-%d", side, r), 4, nil)
+			var cmd *exec.Cmd
+			switch side {
+			case "mqops":
+				cmd = exec.Command(mqopsBin(t), "replay", src, "--to", dst, "--yes", "--brokers", brokers)
+			case "mqops-run":
+				cmd = exec.Command(mqopsBin(t), "replay", src, "--to", dst, "--yes", "--plan-limit", "1", "--brokers", brokers)
+			case "kcat":
+				cmd = exec.Command("sh", "-c", fmt.Sprintf("%s -C -b %s -t %s -e -o beginning -q | %s -P -b %s -t %s", kcat, brokers, src, kcat, brokers, dst))
+			}
+			timed(side, r, cmd, dst)
+		}
+	}
+	out["rounds"], out["load_after"] = all, loadAvg()
+	if path := os.Getenv("MQOPS_BENCH_OUT"); path != "" {
+		b, _ := json.MarshalIndent(out, "", "  ")
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// loadAvg is the machine's load average, as /proc/loadavg says it.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
