@@ -213,8 +213,10 @@ func TestKafkaDrainIntegrationRate(t *testing.T) {
 	first, last := samples[0], samples[len(samples)-1]
 	paced := float64(last.seen-first.seen) / last.at.Sub(first.at).Seconds()
 	t.Logf("rate 200/s: paced %.1f records/s, overall %.1f records/s over %.2fs (start-up included)", paced, res.Rate, res.Seconds)
-	if paced < 180 || paced > 220 {
-		t.Fatalf("paced at %.1f records/s, want 200 ± 10%%", paced)
+	// The limit is a ceiling: a loaded machine may move slower, never
+	// faster (how fast it can go is the benchmarks' business).
+	if paced > 220 {
+		t.Fatalf("paced at %.1f records/s, above 200 + 10%%", paced)
 	}
 	if res.Rate > 220 {
 		t.Fatalf("overall %.1f records/s, above 200 + 10%%", res.Rate)

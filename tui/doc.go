@@ -51,18 +51,19 @@
 //
 // Keys (viewkeys.go): each view declares its own keys, picked from the one
 // keymap and described for it (enter opens what, tab where there are
-// panes, p and D where they act, ] and [ in a peek, space where marks feed
+// panes, p, D and R where they act, ] and [ in a peek, space where marks feed
 // an action); only what it declares works there. The footer and `?` show
 // the view's keys, then the console's that work on it; a stage that takes
 // typed text (the filter, the palette, the action screen) shows its own
 // keys (the action screen's are its stage's: action.Screen.Keys). A
-// dangerous key (the drain) is unbound from the keymap in a read-only
+// dangerous key (the drain, the reset) is unbound from the keymap in a read-only
 // context (keys.Map.ReadOnly): no view can offer it there.
 //
 // Marks (marks.go) feed the actions: in :dlq and :queues, D and p with
 // rows marked go through the marked rows one after another, each with its
 // own screen (a drain its own plan and confirmation); a drain that went
-// through unmarks its row. A view whose marks would feed nothing offers
+// through unmarks its row. In the groups view, R with groups marked
+// resets them on one screen (reset_spec.go), in the order of their names. A view whose marks would feed nothing offers
 // none. The README's key tables are generated from the keymap and the
 // views' declarations (TestREADMEKeys).
 //

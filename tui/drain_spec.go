@@ -124,7 +124,7 @@ func (m *Model) rabbitDrainSpec(vhost, queue, origin, reason string) action.Spec
 			{Key: fLimit, Label: "Limit", Hint: "at most N messages; empty: the depth at start", Check: limitCheck("messages")},
 			{Key: fRate, Label: "Rate", Hint: "at most N messages/s; empty: unlimited", Check: rateCheck("messages")},
 		},
-		Prod: m.prodLike(), Name: queue, What: "queue",
+		Prod: m.prodLike(), Name: queue, What: "queue name",
 		Command: func(v action.Values) string { return safe(run.Command(drain(v))) },
 		Plan: func(ctx context.Context, v action.Values) (*rabbitDrain, error) {
 			a := drain(v)
@@ -189,7 +189,7 @@ func (m *Model) kafkaDrainSpec(topic string) action.Spec[*kafkaDrain, *actions.D
 			}},
 		},
 		Notes: []string{"every record from where the last drain stopped (consumer group " + safe(kafkaDrainGroup(topic)) + "); no filter"},
-		Prod:  m.prodLike(), Name: topic, What: "topic",
+		Prod:  m.prodLike(), Name: topic, What: "topic name",
 		Validate: func(v action.Values) error {
 			if v.Choice(fTarget) == "topic" && v.Arg(fTarget) == topic {
 				return &action.FieldError{Field: fTarget, Msg: "the target is the dead-letter topic itself: choose another topic"}

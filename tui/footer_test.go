@@ -33,6 +33,8 @@ func footerCases() []sizeCase {
 			f.h.selectRow(queueKey("/", longOrdersDL))
 			f.h.keys("enter")
 		}},
+		sizeCase{name: "groups_marked", setup: markTwoGroups},
+		sizeCase{name: "readonly_group", opts: ro, setup: func(t *testing.T, f *sizeFixture) { f.h.keys("enter") }},
 		sizeCase{name: "dlq_list_marked", setup: markTwoDeadLetters},
 		sizeCase{name: "readonly_dlq_list_marked", opts: ro, setup: markTwoDeadLetters},
 		sizeCase{name: "peek_of_marked", setup: func(t *testing.T, f *sizeFixture) {
@@ -64,6 +66,12 @@ func footerCases() []sizeCase {
 		sizeCase{name: "readonly_audit", opts: ro, setup: func(t *testing.T, f *sizeFixture) { f.h.command("audit") }},
 	)
 	return cases
+}
+
+// markTwoGroups marks the first two consumer groups (space moves down):
+// R resets the marked.
+func markTwoGroups(t *testing.T, f *sizeFixture) {
+	f.h.keys("space", "space")
 }
 
 // markTwoDeadLetters marks the long-named orders DLQ and DLT in :dlq.
@@ -120,8 +128,8 @@ func checkFooter(t *testing.T, name string, h *harness, footer string) {
 	case !typing && h.m.mode == modeNormal && !strings.Contains(footer, "? help"):
 		t.Errorf("%s: the footer lacks `? help`: %q", name, footer)
 	}
-	if h.m.opts.ReadOnly && strings.Contains(footer, "D drain") {
-		t.Errorf("%s: a read-only footer names the drain: %q", name, footer)
+	if h.m.opts.ReadOnly && (strings.Contains(footer, "D drain") || strings.Contains(footer, "R reset")) {
+		t.Errorf("%s: a read-only footer names the drain or the reset: %q", name, footer)
 	}
 	// Every key named on a normal footer works: it is one of the view's
 	// or the console's.
@@ -143,15 +151,23 @@ func checkFooter(t *testing.T, name string, h *harness, footer string) {
 func TestOnlyDeclaredKeysWork(t *testing.T) {
 	f := newSizeFixture(t, Options{})
 	h := f.h
-	for _, k := range []string{"tab", "space", "D", "]", "[", "p"} {
-		h.keys(k)
-		if len(h.m.stack) != 1 || h.m.top().focused().MarkedCount() != 0 || h.m.mode != modeNormal {
-			t.Fatalf("%s on the groups did something: %d views, %d marked", k, len(h.m.stack), h.m.top().focused().MarkedCount())
+	// nothing: the keys do nothing on the view but say where they work
+	nothing := func(where, say string, ks ...string) {
+		t.Helper()
+		for _, k := range ks {
+			h.keys(k)
+			if len(h.m.stack) != 1 || h.m.top().focused().MarkedCount() != 0 || h.m.mode != modeNormal {
+				t.Fatalf("%s on the %s did something: %d views, %d marked", k, where, len(h.m.stack), h.m.top().focused().MarkedCount())
+			}
+		}
+		if !strings.Contains(h.screen(), say) {
+			t.Errorf("%s on the %s does not say where it works:\n%s", ks[len(ks)-1], where, h.screen())
 		}
 	}
-	if !strings.Contains(h.screen(), "p peeks at the messages of a dead-letter queue or topic") {
-		t.Errorf("p on the groups does not say where it works:\n%s", h.screen())
-	}
+	nothing("groups", "p peeks at the messages of a dead-letter queue or topic", "tab", "D", "]", "[", "p")
+	// the topics' marks would feed nothing: space does nothing there
+	h.command("topics")
+	nothing("topics", "R resets the offsets of a consumer group", "space", "R")
 	// the topic's tab switches its pane, as its footer says
 	h.command("topics")
 	h.keys("enter")

@@ -15,8 +15,9 @@ import (
 // peek its pages), and closing it opens the next. A drain that ran to the
 // end unmarks its row; one skipped (esc on its form, a plan not
 // confirmed), cancelled or failed stays marked, so `D` again goes through
-// what is left. A peek changes nothing: the marks stay. A view whose
-// marks would feed nothing offers no marks.
+// what is left. A peek changes nothing: the marks stay. The groups view's
+// marks feed R, which resets the marked groups on one screen
+// (resetGroups). A view whose marks would feed nothing offers no marks.
 
 type walkKind int
 

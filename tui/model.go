@@ -67,6 +67,11 @@ type Options struct {
 	// same *kafka.Client as KafkaDLQ. nil: no Kafka drain. Absent in a
 	// ReadOnly context whatever is set, as Drainer.
 	KafkaDrainer backends.KafkaDeadLetters
+	// KafkaResetter moves consumer groups' offsets (`R` in the groups and
+	// group views, reset_spec.go); cmd passes the same *kafka.Client as
+	// Kafka. nil: no reset. Absent in a ReadOnly context whatever is set,
+	// as the drains.
+	KafkaResetter backends.KafkaOffsetResetter
 	// Audit is the audit log: drains append to it, :audit shows it. cmd
 	// passes actions.NewAuditLog(path) (path: --audit-file or the default).
 	// nil: drains are not recorded and :audit says there is no log.
@@ -212,13 +217,20 @@ func New(o Options) *Model {
 	m.palette.ShowSuggestions = true
 	m.palette.SetSuggestions(paletteSuggestions(o.Contexts))
 	m.filter = components.NewInput("/", m.st.Prompt)
+	// The dangerous bindings (actions that change a cluster) are absent,
+	// not merely disabled: in a read-only context (keys.Map.ReadOnly, the
+	// one place), and where their action cannot run (no audit log, no
+	// backend for it). No key, no help line.
 	if o.ReadOnly {
-		m.keys.ReadOnly() // the keys that change a broker are absent
+		m.keys.ReadOnly()
 	}
 	if !m.canDrain() {
-		m.keys.Drain.Unbind() // absent, not merely disabled
+		m.keys.Drain.Unbind()
 	} else {
 		m.keys.Drain = m.keys.Drain.With(o.drainHelp(), "")
+	}
+	if !m.canReset() {
+		m.keys.Reset.Unbind()
 	}
 	switch o.StartView {
 	case "topics", "topic", "t":

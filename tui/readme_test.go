@@ -47,6 +47,7 @@ func keysMarkdown(t *testing.T) string {
 		visit func()
 	}{
 		{"groups", func() {}},
+		{"groups, with groups marked", func() { h.keys("space") }},
 		{"a group", func() { h.keys("enter") }},
 		{"topics (`:topics`)", func() { h.command("topics") }},
 		{"a topic", func() { h.command("topics"); h.keys("enter") }},

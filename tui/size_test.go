@@ -168,6 +168,9 @@ func newSizeFixture(t *testing.T, o Options) *sizeFixture {
 	o.KafkaDLQ = kd.fakeKafkaDLQ
 	o.Drainer = rd
 	o.KafkaDrainer = kd
+	if o.KafkaResetter == nil { // as cmd passes it: R on the groups
+		o.KafkaResetter = newFakeResetter()
+	}
 	// the audit log at a relative path: the same on every screen (the
 	// goldens are read from the package's directory: requireGolden)
 	t.Chdir(t.TempDir())

@@ -69,7 +69,10 @@ func (v *groupView) body(st *styles.Styles) []string { return v.tbl.View(st, tru
 
 // keys: enter opens the topic of the selected partition.
 func (v *groupView) keys(k *keys.Map) []keys.Binding {
-	return []keys.Binding{k.Open.With("open the topic of the selected partition", "topic")}
+	return []keys.Binding{
+		k.Open.With("open the topic of the selected partition", "topic"),
+		k.Reset.With("reset the offsets of this group", ""),
+	}
 }
 
 // open goes to the topic of the selected partition.

@@ -62,9 +62,20 @@ func (v *groupsView) layout(width, height int) { v.tbl.SetSize(width, height) }
 
 func (v *groupsView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
-// keys: enter opens the group.
+// keys: enter opens the group; R resets the offsets of the selected
+// group, or of the marked ones. Marks feed the reset only: where R is
+// absent (read-only, no resetter) the view offers no marks.
 func (v *groupsView) keys(k *keys.Map) []keys.Binding {
-	return []keys.Binding{k.Open.With("open the group: its partitions, lag and members", "group")}
+	own := []keys.Binding{k.Open.With("open the group: its partitions, lag and members", "group")}
+	if !k.Reset.Bound() {
+		return own
+	}
+	reset := k.Reset
+	if n := v.tbl.MarkedCount(); n > 0 {
+		reset = k.Reset.With("reset the offsets of the marked groups: one plan, each group its own audit entry and rollback file",
+			"reset "+fmtInt(int64(n))+" marked")
+	}
+	return append(own, reset, k.Mark.With("mark / unmark the group (R resets the marked)", "mark"))
 }
 
 func (v *groupsView) open() (view, bool) {

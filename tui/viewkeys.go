@@ -8,7 +8,7 @@ import (
 )
 
 // Keys per view. A view declares the keys of its own (enter, tab, p, D,
-// ], [, space) by picking them from the console's keymap (keyed); only
+// R, ], [, space) by picking them from the console's keymap (keyed); only
 // what it declares works there, and the footer and the `?` screen show
 // its keys and then the console's that work on it (consoleKeys). A stage
 // that takes the keys itself (a form, a question) names them instead
@@ -166,6 +166,8 @@ func (m *Model) viewKey(b keys.Binding) tea.Cmd {
 		return m.pageKey(-1)
 	case b.Is(k.Drain):
 		return m.openDrain()
+	case b.Is(k.Reset):
+		return m.openReset() // the marked groups, or the selected one
 	case b.Is(k.Mark):
 		v.focused().ToggleMark()
 	}
@@ -182,6 +184,8 @@ func (m *Model) elsewhere(msg tea.KeyPressMsg) tea.Cmd {
 		return m.setFlash(components.FlashInfo, "] and [ turn the pages of a peek view")
 	case k.Drain.Matches(msg):
 		return m.openDrain() // says where the drain is
+	case k.Reset.Matches(msg):
+		return m.openReset() // says where the reset is
 	}
 	return nil
 }

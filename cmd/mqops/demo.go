@@ -126,7 +126,7 @@ headless commands can be tried against it from another terminal.`,
 			defer kc.Close()
 			opts := tui.Options{
 				Context: "demo", Color: "green", Cluster: "embedded " + kc.Name(),
-				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, Refresh: 2e9, Timeout: g.timeout,
+				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, KafkaResetter: kc, Refresh: 2e9, Timeout: g.timeout,
 				Audit: actions.NewAuditLog(""),
 				// the headless command of an action: on this demo's brokers
 				CommandArgs: []string{"--brokers", strings.Join(brokers, ",")},

@@ -324,9 +324,10 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		return tui.Exit{}, err
 	}
 	var (
-		src      backends.KafkaSource
-		dlts     backends.KafkaDeadLetters
-		kdrainer backends.KafkaDeadLetters
+		src       backends.KafkaSource
+		dlts      backends.KafkaDeadLetters
+		kdrainer  backends.KafkaDeadLetters
+		kresetter backends.KafkaOffsetResetter
 	)
 	kc, rc, err := g.contextClients(c)
 	if err != nil {
@@ -337,7 +338,7 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		defer kc.Close()
 		src, dlts, cluster = kc, kc, kc.Name()
 		if !c.ReadOnly {
-			kdrainer = kc
+			kdrainer, kresetter = kc, kc
 		}
 	}
 	var (
@@ -359,22 +360,23 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		refresh = time.Duration(cfg.Refresh)
 	}
 	return tui.Run(ctx, tui.Options{
-		Context:      c.Name,
-		Color:        c.Color,
-		ReadOnly:     c.ReadOnly,
-		Cluster:      cluster,
-		Kafka:        src,
-		Rabbit:       rabbit,
-		KafkaDLQ:     dlts,
-		Drainer:      drainer,
-		KafkaDrainer: kdrainer,
-		Audit:        actions.NewAuditLog(""),
-		CommandArgs:  g.commandGlobals(c),
-		Refresh:      refresh,
-		Timeout:      g.timeout,
-		Contexts:     cfg.ContextNames(),
-		CheckContext: g.checkContext,
-		StartView:    view,
+		Context:       c.Name,
+		Color:         c.Color,
+		ReadOnly:      c.ReadOnly,
+		Cluster:       cluster,
+		Kafka:         src,
+		Rabbit:        rabbit,
+		KafkaDLQ:      dlts,
+		Drainer:       drainer,
+		KafkaDrainer:  kdrainer,
+		KafkaResetter: kresetter,
+		Audit:         actions.NewAuditLog(""),
+		CommandArgs:   g.commandGlobals(c),
+		Refresh:       refresh,
+		Timeout:       g.timeout,
+		Contexts:      cfg.ContextNames(),
+		CheckContext:  g.checkContext,
+		StartView:     view,
 	})
 }
 

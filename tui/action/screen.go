@@ -66,6 +66,7 @@ type core struct {
 	prod   bool
 	name   string
 	what   string
+	doing  string
 
 	stage   Stage
 	fields  []*field
@@ -113,7 +114,7 @@ func New[P, R any](host Host, spec Spec[P, R]) *Model[P, R] {
 	m.core = core{
 		id: lastID.Add(1), host: host, st: &st,
 		verb: spec.Verb, title: spec.Title, broker: spec.Broker, notes: spec.Notes,
-		prod: spec.Prod, name: spec.Name, what: spec.What,
+		prod: spec.Prod, name: spec.Name, what: spec.What, doing: spec.Doing,
 		rateUnit: spec.RateUnit, safety: spec.CancelSafety, closing: spec.CloseHint,
 	}
 	m.fields = newFields(spec.Fields, m.st)
@@ -344,7 +345,7 @@ func (m *Model[P, R]) planKey(msg tea.KeyPressMsg) (tea.Cmd, Event) {
 				return m.startRun()
 			}
 			m.confirm.SetValue("")
-			m.confirmErr = "that is not the " + m.what + " name: nothing was changed"
+			m.confirmErr = "that is not the " + m.what + ": nothing was changed"
 			return nil, flash(Error, m.confirmErr)
 		case k == "ctrl+o":
 			return m.copy("the command", m.command)
@@ -581,6 +582,9 @@ func (m *core) Status() []string {
 
 // running is the verb's progressive: "draining", "replaying".
 func (m *core) running() string {
+	if m.doing != "" {
+		return m.doing
+	}
 	v := m.noun()
 	if strings.HasSuffix(v, "e") && !strings.HasSuffix(v, "ee") {
 		v = v[:len(v)-1]
@@ -664,7 +668,7 @@ func (m *Model[P, R]) confirmParts(b *textBlock) {
 		return
 	}
 	b.keep(m.st.Confirm.Render(q))
-	b.pinEnd(m.st.Confirm.Render("This is a production context: type the "+m.what+" name ("+m.name+") to confirm: ") + m.confirm.View())
+	b.pinEnd(m.st.Confirm.Render("This is a production context: type the "+m.what+" ("+m.name+") to confirm: ") + m.confirm.View())
 	b.keep(m.st.Dim.Render("enter confirms · esc cancels · ctrl+o copies the command"))
 	if m.confirmErr != "" {
 		b.keep(m.st.Error.Render("✗ " + m.confirmErr))
@@ -732,7 +736,7 @@ func (m *Model[P, R]) Keys() []key.Binding {
 		case m.blocked() != "":
 			return []key.Binding{h("any key", "back to the form")}
 		case m.prod:
-			return []key.Binding{h("type", "the "+m.what+" name"), h("enter", "confirm"), h("esc", "cancel"), h("ctrl+o", "copy command")}
+			return []key.Binding{h("type", "the "+m.what), h("enter", "confirm"), h("esc", "cancel"), h("ctrl+o", "copy command")}
 		}
 		return []key.Binding{h("y", m.noun()), h("c", "copy command"), h("any other key", "cancel")}
 	case StageRunning:

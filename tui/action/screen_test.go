@@ -123,7 +123,7 @@ func moveSpec(s *shelf, prod bool) Spec[movePlan, moveResult] {
 			}},
 		},
 		Notes: []string{"items are moved in order, one at a time"},
-		Prod:  prod, Name: "shelf-a", What: "shelf",
+		Prod:  prod, Name: "shelf-a", What: "shelf name",
 		Validate: func(v Values) error {
 			if v.Choice("to") == "list" && v.Arg("to") == "shelf-a" {
 				return &FieldError{Field: "to", Msg: "that is the shelf itself"}

@@ -46,11 +46,14 @@ type Spec[P, R any] struct {
 	Fields []Field
 	// Notes are lines under the form's fields (sanitized).
 	Notes []string
-	// Prod asks for a typed confirmation: the operator types Name, which
-	// names the What ("queue", "topic") the action acts on. Elsewhere y
-	// confirms and any other key is No.
+	// Prod asks for a typed confirmation: the operator types Name, What
+	// says what it is ("queue name", "topic name": "type the queue name
+	// (orders.dlq)"). Elsewhere y confirms and any other key is No.
 	Prod       bool
 	Name, What string
+	// Doing is the verb's progressive for the header ("resetting"); "":
+	// Verb + "ing" ("draining").
+	Doing string
 
 	// Validate checks the form as a whole once every field passed its own
 	// Check; a *FieldError puts the focus on its field. nil: no check.

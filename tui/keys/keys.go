@@ -22,7 +22,7 @@ type Binding struct {
 	key.Binding
 	id   string   // the action; "" for a hint of keys the console does not bind
 	hint key.Help // the footer's shorter text; zero: the help's
-	// Dangerous: the binding changes a broker (a drain, later a reset). It
+	// Dangerous: the binding changes a broker (a drain, a reset). It
 	// is absent in a read-only context (Map.ReadOnly).
 	Dangerous bool
 	// priority: on a narrow footer the hints of lowest priority go first.
@@ -173,6 +173,13 @@ type Map struct {
 	// no audit log).
 	Drain Binding
 
+	// Consumer groups
+	// Reset opens the offsets reset of a consumer group (the selected
+	// group, the marked groups, the group shown): dangerous. The console
+	// unbinds it too where no reset is possible (no resetter, no audit
+	// log).
+	Reset Binding
+
 	// Table
 	Filter   Binding
 	SortNext Binding
@@ -209,6 +216,7 @@ func Default() Map {
 		NextPage: bind("next", []string{"]"}, "]", "next page of messages", "next page", PrioView),
 		PrevPage: bind("prev", []string{"["}, "[", "previous page of messages", "previous", PrioView),
 		Drain:    DrainBinding(),
+		Reset:    ResetBinding(),
 
 		Filter:   bind("filter", []string{"/"}, "/", "filter (regex, !inverts)", "filter", PrioFilter),
 		SortNext: bind("sortnext", []string{"s", "shift+right"}, "s/shift+→", "sort by next column", "sort", PrioSort),
@@ -227,7 +235,17 @@ func Default() Map {
 // DrainBinding is the `D` key (shifted, not ctrl-: tmux users). It changes
 // a broker: dangerous.
 func DrainBinding() Binding {
-	b := bind("drain", []string{"D"}, "D", "drain dead letters (RabbitMQ DLQ)", "drain", PrioView)
+	return dangerous(bind("drain", []string{"D"}, "D", "drain dead letters (RabbitMQ DLQ)", "drain", PrioView))
+}
+
+// ResetBinding is the `R` key (shifted, as D). It moves a consumer
+// group's offsets: dangerous.
+func ResetBinding() Binding {
+	return dangerous(bind("reset", []string{"R"}, "R", "reset offsets (group; marked groups)", "reset", PrioView))
+}
+
+// dangerous is b marked as changing a broker (Map.ReadOnly unbinds it).
+func dangerous(b Binding) Binding {
 	b.Dangerous = true
 	return b
 }
@@ -238,6 +256,7 @@ func (m *Map) all() []*Binding {
 		&m.Up, &m.Down, &m.PageUp, &m.PageDown, &m.Top, &m.Bottom,
 		&m.Open, &m.Back, &m.Palette, &m.Pane,
 		&m.Peek, &m.NextPage, &m.PrevPage, &m.Drain,
+		&m.Reset,
 		&m.Filter, &m.SortNext, &m.SortPrev, &m.SortRev, &m.Mark, &m.Copy,
 		&m.Refresh, &m.Help, &m.Quit, &m.ForceQuit,
 	}

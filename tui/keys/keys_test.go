@@ -9,8 +9,8 @@ import (
 
 func TestReadOnlyUnbindsTheDangerousKeys(t *testing.T) {
 	m := Default()
-	if !m.Drain.Dangerous || !m.Drain.Bound() {
-		t.Fatal("the drain is not a bound dangerous key")
+	if !m.Drain.Dangerous || !m.Drain.Bound() || !m.Reset.Dangerous || !m.Reset.Bound() {
+		t.Fatal("the drain or the reset is not a bound dangerous key")
 	}
 	m.ReadOnly()
 	for _, b := range m.all() {
@@ -24,6 +24,9 @@ func TestReadOnlyUnbindsTheDangerousKeys(t *testing.T) {
 	d := tea.KeyPressMsg{Code: 'D', Text: "D"}
 	if m.Drain.Matches(d) || m.Drain.With("drain", "drain").Matches(d) {
 		t.Error("D matches the drain in a read-only context")
+	}
+	if r := (tea.KeyPressMsg{Code: 'R', Text: "R"}); m.Reset.Matches(r) || m.Reset.With("reset", "reset").Matches(r) {
+		t.Error("R matches the reset in a read-only context")
 	}
 	// a view that declares it gets nothing on its footer or help
 	if got := Fit([]Binding{m.Drain, m.Help}, 80); len(got) != 1 || !got[0].Is(m.Help) {
