@@ -63,7 +63,7 @@ func TestAuditView(t *testing.T) {
 	h := newHarness(t, Options{Context: "prod", Color: "red", ReadOnly: true, Audit: log}, nil)
 	h.command("audit")
 	v, ok := h.m.top().(*auditView)
-	if !ok || !v.loaded {
+	if !ok || !v.st.loaded {
 		t.Fatalf(":audit opened %T", h.m.top())
 	}
 	// Newest first.

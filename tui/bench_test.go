@@ -13,8 +13,8 @@ func BenchmarkGroupDetail20000(b *testing.B) {
 	src.push(bigGroup(20_000), nil)
 	h := newHarness(b, Options{}, src)
 	h.keys("enter")
-	if h.m.top().focused().len() != 20_000 {
-		b.Fatalf("rows = %d", h.m.top().focused().len())
+	if h.m.top().focused().Len() != 20_000 {
+		b.Fatalf("rows = %d", h.m.top().focused().Len())
 	}
 	m := h.m
 	down := keyPress("down")
@@ -46,7 +46,7 @@ func BenchmarkGroupDetail20000Refresh(b *testing.B) {
 		m.startRefresh()
 		s := *snap
 		s.TakenAt = t0.Add(time.Duration(i+1) * 5 * time.Second)
-		m.Update(snapshotMsg{tag: m.refresh.tag, snap: &s})
+		m.Update(loadedMsg{tag: m.refresh.tag, apply: applySnapshot(&s)})
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/mqops/mqops/tui/components"
 )
 
 // TestSwitchContext: :ctx NAME checks the context in a command, then ends
@@ -26,27 +28,27 @@ func TestSwitchContext(t *testing.T) {
 	h.keys(":")
 	h.typeText("ctx broken")
 	h.keys("enter")
-	if h.quit || h.m.flash.level != flashError || !strings.Contains(h.m.flash.text, "cannot open context broken") ||
-		!strings.Contains(h.m.flash.text, "config.yaml:12") {
-		t.Fatalf("broken context: quit=%v flash %q", h.quit, h.m.flash.text)
+	if h.quit || h.m.flash.Level != components.FlashError || !strings.Contains(h.m.flash.Text, "cannot open context broken") ||
+		!strings.Contains(h.m.flash.Text, "config.yaml:12") {
+		t.Fatalf("broken context: quit=%v flash %q", h.quit, h.m.flash.Text)
 	}
 	h.keys(":")
 	h.typeText("ctx staging")
 	h.keys("enter")
-	if h.quit || !strings.Contains(h.m.flash.text, "already on context staging") {
-		t.Fatalf("same context: quit=%v flash %q", h.quit, h.m.flash.text)
+	if h.quit || !strings.Contains(h.m.flash.Text, "already on context staging") {
+		t.Fatalf("same context: quit=%v flash %q", h.quit, h.m.flash.Text)
 	}
 	h.keys(":")
 	h.typeText("ctx nope")
 	h.keys("enter")
-	if h.quit || !strings.Contains(h.m.flash.text, "unknown context nope") {
-		t.Fatalf("unknown context: quit=%v flash %q", h.quit, h.m.flash.text)
+	if h.quit || !strings.Contains(h.m.flash.Text, "unknown context nope") {
+		t.Fatalf("unknown context: quit=%v flash %q", h.quit, h.m.flash.Text)
 	}
 	h.keys(":")
 	h.typeText("ctx prod")
 	h.keys("enter")
 	if !h.quit || h.m.Exit() != (Exit{Context: "prod", View: "topics"}) {
-		t.Fatalf("switch: quit=%v exit %+v flash %q", h.quit, h.m.Exit(), h.m.flash.text)
+		t.Fatalf("switch: quit=%v exit %+v flash %q", h.quit, h.m.Exit(), h.m.flash.Text)
 	}
 	if strings.Join(checked, ",") != "broken,prod" {
 		t.Fatalf("checked %v", checked)
@@ -60,8 +62,8 @@ func TestSwitchContextWithoutCheck(t *testing.T) {
 	h.keys(":")
 	h.typeText("ctx prod")
 	h.keys("enter")
-	if h.quit || !strings.Contains(h.m.flash.text, "restart with --context prod") {
-		t.Fatalf("quit=%v flash %q", h.quit, h.m.flash.text)
+	if h.quit || !strings.Contains(h.m.flash.Text, "restart with --context prod") {
+		t.Fatalf("quit=%v flash %q", h.quit, h.m.flash.Text)
 	}
 }
 

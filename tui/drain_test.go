@@ -236,7 +236,7 @@ func (h *harness) openGroups() *dlqView {
 	h.command("dlq")
 	tbl := h.m.top().focused()
 	h.keys("g")
-	for i := 0; i < tbl.len() && !strings.Contains(tbl.selectedID(), "orders.dlq"); i++ {
+	for i := 0; i < tbl.Len() && !strings.Contains(tbl.SelectedID(), "orders.dlq"); i++ {
 		h.keys("j")
 	}
 	h.keys("enter")
@@ -339,8 +339,8 @@ func TestDrainAbsentInReadOnly(t *testing.T) {
 			if h.m.keys.Drain.Enabled() || len(h.m.keys.Drain.Keys()) != 0 {
 				t.Error("the drain key is bound")
 			}
-			for _, g := range h.m.keys.FullHelp() {
-				for _, b := range g.bindings {
+			for _, g := range h.m.helpGroups() {
+				for _, b := range g.Bindings {
 					if b.Help().Key == "D" || strings.Contains(b.Help().Desc, "drain") {
 						t.Errorf("the keymap has %q", b.Help().Desc)
 					}
@@ -370,10 +370,10 @@ func TestDrainAbsentInReadOnly(t *testing.T) {
 	}
 	// Writable, with a drainer: D is there.
 	h, _ := drainHarness(t, Options{Context: "dev"})
+	h.onDLQ()
 	if s := helpText(h); !strings.Contains(s, "drain dead letters") {
 		t.Errorf("the help lacks the drain:\n%s", s)
 	}
-	h.onDLQ()
 	h.keys("D")
 	h.drainView()
 }

@@ -1,23 +1,23 @@
 package tui
 
 import (
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // filterKey handles keys while the `/` prompt is open. The filter applies as
 // it is typed; enter keeps it, esc clears it.
 func (m *Model) filterKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case key.Matches(msg, m.keys.Back):
-		m.top().focused().clearFilter()
+	case m.keys.Back.Matches(msg):
+		m.top().focused().ClearFilter()
 		m.closeFilter()
 		return nil
 	case msg.String() == "enter":
 		err := m.filterErr
 		m.closeFilter()
 		if err != nil {
-			return m.setFlash(flashError, "invalid filter: "+errText(err))
+			return m.setFlash(components.FlashError, "invalid filter: "+errText(err))
 		}
 		return nil
 	}
@@ -30,7 +30,7 @@ func (m *Model) filterKey(msg tea.KeyPressMsg) tea.Cmd {
 // applyTypedFilter applies the prompt's text; an expression that does not
 // compile is reported under the prompt and the previous filter stays.
 func (m *Model) applyTypedFilter() {
-	m.filterErr = m.top().focused().setFilter(m.filter.Value())
+	m.filterErr = m.top().focused().SetFilter(m.filter.Value())
 }
 
 func (m *Model) closeFilter() {

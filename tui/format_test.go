@@ -3,8 +3,6 @@ package tui
 import (
 	"testing"
 	"time"
-
-	"github.com/charmbracelet/x/ansi"
 )
 
 func TestFmtInt(t *testing.T) {
@@ -33,42 +31,5 @@ func TestFmtRate(t *testing.T) {
 		if got := fmtRate(r); got != want {
 			t.Errorf("fmtRate(%v) = %q, want %q", r, got, want)
 		}
-	}
-}
-
-func TestSparkline(t *testing.T) {
-	cases := []struct {
-		in    []int64
-		width int
-		want  string
-	}{
-		{nil, 8, ""},
-		{[]int64{0, 0, 0}, 8, "▁▁▁"},
-		{[]int64{0, 1, 7}, 8, "▁▂█"},
-		{[]int64{1, 2, 3, 4, 5, 6, 7, 8}, 4, "▅▆▇█"}, // newest values, rescaled
-		{[]int64{-5, 10}, 8, "▁█"},
-		{[]int64{1000000, 1}, 8, "█▂"}, // any non-zero value rises above the floor
-	}
-	for _, c := range cases {
-		if got := sparkline(c.in, c.width); got != c.want {
-			t.Errorf("sparkline(%v, %d) = %q, want %q", c.in, c.width, got, c.want)
-		}
-	}
-	if got := deltas([]int64{100, 150, 140, 200}); len(got) != 3 || got[0] != 50 || got[1] != 0 || got[2] != 60 {
-		t.Errorf("deltas = %v", got)
-	}
-}
-
-func TestCellWidth(t *testing.T) {
-	for _, s := range []string{"", "abc", "▁▂█", "日本語", "café", `evil\x1b[31m`, "e\u0301"} {
-		if got, want := cellWidth(s), ansi.StringWidth(s); got != want {
-			t.Errorf("cellWidth(%q) = %d, want %d", s, got, want)
-		}
-	}
-	if got := fit("日本語テキスト", 5, false); ansi.StringWidth(got) != 5 {
-		t.Errorf("fit of wide text: %q (%d cells)", got, ansi.StringWidth(got))
-	}
-	if got := fit("42", 5, true); got != "   42" {
-		t.Errorf("right-aligned fit: %q", got)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
 )
 
 // View draws the frame: header, breadcrumbs, the view's summary and body,
@@ -29,7 +31,7 @@ func (m *Model) render() string {
 		return ""
 	}
 	lines := make([]string, 0, h)
-	lines = append(lines, clip(m.headerLine(w), w), clip(m.crumbLine(w), w))
+	lines = append(lines, components.Clip(m.headerLine(w), w), components.Clip(m.crumbLine(w), w))
 	bodyH := h - chromeLines
 	if bodyH > 0 {
 		body := m.bodyLines(w, bodyH)
@@ -41,7 +43,7 @@ func (m *Model) render() string {
 			lines = append(lines, "")
 		}
 	}
-	lines = append(lines, clip(m.hintLine(w), w), clip(m.bottomLine(w), w))
+	lines = append(lines, components.Clip(m.hintLine(w), w), components.Clip(m.bottomLine(w), w))
 	if len(lines) > h {
 		lines = lines[:h]
 	}
@@ -57,9 +59,9 @@ func (m *Model) render() string {
 // header that shows anything else.
 func (m *Model) headerLine(w int) string {
 	name := safe(orDash(m.opts.Context))
-	cluster := m.cluster
-	if rv, ok := m.top().(rabbitView); ok {
-		cluster = m.viewBrokers(rv)
+	cluster := ""
+	if s := m.sourceOf(m.top()); s != nil {
+		cluster = s.broker
 	}
 	var status []string
 	if hv, ok := m.top().(headerView); ok {
@@ -71,14 +73,14 @@ func (m *Model) headerLine(w int) string {
 		status = []string{""}
 	}
 	cluster = safe(cluster)
-	badge := m.st.contextBadge.Render(name)
+	badge := m.st.ContextBadge.Render(name)
 	ro, roShort := "", ""
 	if m.opts.ReadOnly {
-		ro, roShort = " "+m.st.readOnly.Render("READ-ONLY"), " "+m.st.readOnly.Render("RO")
+		ro, roShort = " "+m.st.ReadOnly.Render("READ-ONLY"), " "+m.st.ReadOnly.Render("RO")
 	}
 	left := badge + ro
 	if cluster != "" {
-		left = badge + " " + m.st.cluster.Render(cluster) + ro
+		left = badge + " " + m.st.Cluster.Render(cluster) + ro
 	}
 	// Each form of the state is tried with the cluster whole, then cut to
 	// no less than clusterKept: a long broker list gives way before the
@@ -95,7 +97,7 @@ func (m *Model) headerLine(w int) string {
 			room -= ansi.StringWidth(st) + 1
 		}
 		if room >= clusterKept {
-			return spread(badge+" "+m.st.cluster.Render(truncate(cluster, room, "…"))+ro, st, w)
+			return spread(badge+" "+m.st.Cluster.Render(components.Truncate(cluster, room, "…"))+ro, st, w)
 		}
 	}
 	last := status[len(status)-1]
@@ -105,7 +107,7 @@ func (m *Model) headerLine(w int) string {
 			room -= ansi.StringWidth(last) + 1
 		}
 		if room >= minClusterShown {
-			return spread(badge+" "+m.st.cluster.Render(truncate(cluster, room, "…"))+ro, last, w)
+			return spread(badge+" "+m.st.Cluster.Render(components.Truncate(cluster, room, "…"))+ro, last, w)
 		}
 	}
 	for _, c := range [][2]string{{badge + ro, last}, {badge + roShort, last}, {badge + roShort, ""}} {
@@ -115,9 +117,9 @@ func (m *Model) headerLine(w int) string {
 	}
 	room := w - ansi.StringWidth(roShort) - 2 // the badge's padding
 	if room < 1 {
-		return clip(badge+roShort, w)
+		return components.Clip(badge+roShort, w)
 	}
-	return clip(m.st.contextBadge.Render(truncate(name, room, "…"))+roShort, w)
+	return components.Clip(m.st.ContextBadge.Render(components.Truncate(name, room, "…"))+roShort, w)
 }
 
 // minClusterShown is the narrowest the cluster is cut to before it goes;
@@ -137,18 +139,14 @@ func fits(left, right string, w int) bool {
 	return lw+1+ansi.StringWidth(right) <= w
 }
 
-// headerView is a view that is about neither the Kafka snapshot nor a
-// RabbitMQ load (a drain, the audit log): its header names its own broker
-// and state instead of the cluster's refresh state. The state comes from
-// its longest form to its shortest, as statusVariants.
+// headerView is a view whose header says something else than the state
+// of a load (a drain: its broker and its stage). The state comes from its
+// longest form to its shortest, as statusVariants.
 type headerView interface {
 	header(m *Model) (cluster string, status []string)
 }
 
-var (
-	_ headerView = (*actionView)(nil)
-	_ headerView = (*auditView)(nil)
-)
+var _ headerView = (*actionView)(nil)
 
 // statusVariants is the refresh state at the right of the header, from
 // its longest form to its shortest (which may be ""): a narrow header
@@ -156,22 +154,9 @@ var (
 // alone, it is the shortest form.
 func (m *Model) statusVariants() []string {
 	r := &m.refresh
-	var vs []string
-	if rv, ok := m.top().(rabbitView); ok {
-		vs = m.rabbitStatus(rv)
-	} else {
-		switch {
-		case m.opts.Kafka == nil:
-			vs = []string{m.st.dim.Render("no Kafka configured"), m.st.dim.Render("no Kafka"), ""}
-		case m.data.snap == nil && r.lastErr != nil:
-			vs = []string{m.st.flashError.Render("unreachable"), ""}
-		case m.data.snap == nil:
-			vs = []string{m.st.dim.Render("connecting…"), ""}
-		case r.lastErr != nil:
-			vs = m.staleStatus(r.lastOK)
-		default:
-			vs = m.refreshedStatus(r.lastOK)
-		}
+	vs := []string{""}
+	if s := m.sourceOf(m.top()); s != nil {
+		vs = m.statusOf(s)
 	}
 	if !r.inFlight {
 		return vs
@@ -189,7 +174,7 @@ func (m *Model) statusVariants() []string {
 // refreshedStatus is the state of data refreshed at t.
 func (m *Model) refreshedStatus(t time.Time) []string {
 	at := t.Format("15:04:05")
-	return []string{m.st.dim.Render("refreshed " + at), m.st.dim.Render(at), ""}
+	return []string{m.st.Dim.Render("refreshed " + at), m.st.Dim.Render(at), ""}
 }
 
 // staleStatus is the state of data last refreshed at t: STALE stays to
@@ -197,47 +182,47 @@ func (m *Model) refreshedStatus(t time.Time) []string {
 func (m *Model) staleStatus(t time.Time) []string {
 	at := t.Format("15:04:05")
 	age := fmtDuration(m.now().Sub(t))
-	stale := m.st.stale.Render("STALE")
-	return []string{stale + " " + m.st.dim.Render("last refresh "+at+" ("+age+" ago)"), stale + " " + m.st.dim.Render(at), stale}
+	stale := m.st.Stale.Render("STALE")
+	return []string{stale + " " + m.st.Dim.Render("last refresh "+at+" ("+age+" ago)"), stale + " " + m.st.Dim.Render(at), stale}
 }
 
 // crumbLine is the breadcrumbs and the row count. When narrow, the count
 // shortens first ("3 of 10 groups", "3/10"), then the leading crumbs give
 // way to "…" (the view on top stays), then the count goes.
 func (m *Model) crumbLine(w int) string {
-	sep := m.st.crumbSepInk.paint(" › ")
+	sep := m.st.CrumbSepInk.Paint(" › ")
 	crumbs := make([]string, len(m.stack))
 	for i, v := range m.stack {
-		crumbs[i] = m.st.crumbInk.paint(v.crumb())
+		crumbs[i] = m.st.CrumbInk.Paint(v.crumb())
 	}
 	t := m.top().focused()
 	filter := ""
-	if t.filter.text != "" && m.mode != modeFilter {
-		filter = "  " + m.st.infoInk.paint("/"+safe(t.filter.text))
+	if t.FilterText() != "" && m.mode != modeFilter {
+		filter = "  " + m.st.InfoInk.Paint("/"+safe(t.FilterText()))
 	}
 	var rights []string
 	marked := ""
-	if n := t.markedCount(); n > 0 {
-		marked = m.st.markedTextInk.paint(fmtInt(int64(n))+" marked") + m.st.dimInk.paint(" · ")
+	if n := t.MarkedCount(); n > 0 {
+		marked = m.st.MarkedTextInk.Paint(fmtInt(int64(n))+" marked") + m.st.DimInk.Paint(" · ")
 	}
 	if _, own := m.top().(uncounted); m.hasData(m.top()) && !own {
-		count, noun := fmtInt(int64(t.len())), m.top().noun()
+		count, noun := fmtInt(int64(t.Len())), m.top().noun()
 		short := count
-		if t.filter.active() {
-			count += " of " + fmtInt(int64(len(t.rows)))
-			short += "/" + fmtInt(int64(len(t.rows)))
-		} else if t.len() == 1 {
+		if t.Filtering() {
+			count += " of " + fmtInt(int64(len(t.Rows())))
+			short += "/" + fmtInt(int64(len(t.Rows())))
+		} else if t.Len() == 1 {
 			noun = singular(noun)
 		}
-		rights = append(rights, marked+m.st.dimInk.paint(count+" "+noun), marked+m.st.dimInk.paint(short), m.st.dimInk.paint(short))
+		rights = append(rights, marked+m.st.DimInk.Paint(count+" "+noun), marked+m.st.DimInk.Paint(short), m.st.DimInk.Paint(short))
 	} else if marked != "" {
-		rights = append(rights, strings.TrimSuffix(marked, m.st.dimInk.paint(" · ")))
+		rights = append(rights, strings.TrimSuffix(marked, m.st.DimInk.Paint(" · ")))
 	}
 	rights = append(rights, "")
 	for k := range crumbs {
 		left := strings.Join(crumbs[k:], sep) + filter
 		if k > 0 {
-			left = m.st.crumbSepInk.paint("…") + sep + left
+			left = m.st.CrumbSepInk.Paint("…") + sep + left
 		}
 		for _, r := range rights {
 			if fits(left, r, w) {
@@ -245,7 +230,7 @@ func (m *Model) crumbLine(w int) string {
 			}
 		}
 	}
-	return clip(crumbs[len(crumbs)-1]+filter, w)
+	return components.Clip(crumbs[len(crumbs)-1]+filter, w)
 }
 
 // bodyLines is the area between the breadcrumbs and the key hints. Table
@@ -259,7 +244,7 @@ func (m *Model) bodyLines(w, h int) []string {
 			// scroll: j/k move, the last line says there is more
 			lines = lines[min(m.helpOff, len(lines)-(h-1)):]
 			if len(lines) > h-1 {
-				lines = append(lines[:h-1:h-1], m.st.dim.Render("… more: j/↓ scrolls, k/↑ back, esc closes"))
+				lines = append(lines[:h-1:h-1], m.st.Dim.Render("… more: j/↓ scrolls, k/↑ back, esc closes"))
 			}
 		}
 	case !m.hasData(m.top()):
@@ -316,98 +301,31 @@ func (m *Model) summaryOf(v view, w, h int) []string {
 func clipAll(lines []string, w, h int) []string {
 	out := make([]string, 0, min(len(lines), h)+1)
 	for _, l := range lines[:min(len(lines), h)] {
-		out = append(out, clip(l, w))
+		out = append(out, components.Clip(l, w))
 	}
 	return out
 }
 
-// placeholder is the body before the first snapshot arrives.
+// placeholder is the body before the view's first data arrive.
 func (m *Model) placeholder() []string {
-	if rv, ok := m.top().(rabbitView); ok {
-		return m.rabbitPlaceholder(rv)
+	if s := m.sourceOf(m.top()); s != nil {
+		return m.placeholderOf(s)
 	}
-	cluster := safe(orDash(m.cluster))
-	switch {
-	case m.opts.Kafka == nil:
-		return []string{"", "  " + m.st.flashWarn.Render("No Kafka cluster is configured for context "+safe(orDash(m.opts.Context))+".")}
-	case m.refresh.lastErr != nil:
-		lines := []string{"",
-			"  " + m.st.flashError.Render("Cannot load "+cluster+":"),
-			"  " + m.st.flashError.Render(errText(m.refresh.lastErr)),
-			"",
-		}
-		if m.refresh.inFlight {
-			lines = append(lines, "  "+m.spinner.View()+" "+m.st.connecting.Render("retrying…"))
-		} else {
-			wait := max(m.refresh.nextAt.Sub(m.now()), 0)
-			lines = append(lines, "  "+m.st.dim.Render("retrying in "+fmtDuration(wait)+" (attempt "+fmtInt(int64(m.refresh.failures+1))+"); r retries now"))
-		}
-		return lines
-	}
-	return []string{"", "  " + m.spinner.View() + " " + m.st.connecting.Render("connecting to "+cluster+"…")}
+	return nil
 }
 
-// keyHinter is a view that takes the keys itself (the drain view, a
+// keyHinter is a view that takes the keys itself (the action screen, a
 // question waiting for its answer): the hint line shows its keys, nil
 // when the console's are the ones that work.
 type keyHinter interface {
 	hints() []key.Binding
 }
 
-// hintLine is the most useful keys, as many as fit. `? help` is kept
-// whatever the width: when the hints do not all fit, the others make room
-// for it.
+// hintLine is the keys of the mode and the stage on screen, as many as
+// fit: when they do not all fit, the least useful go first and `? help`
+// stays (keys.Fit).
 func (m *Model) hintLine(w int) string {
-	var hints []key.Binding
-	if kh, ok := m.top().(keyHinter); ok && m.mode == modeNormal {
-		hints = kh.hints()
-	}
-	if hints == nil {
-		hints = m.keys.ShortHelp()
-	}
-	width := func(b key.Binding) int { return ansi.StringWidth(b.Help().Key) + 1 + ansi.StringWidth(b.Help().Desc) }
-	total, help := 0, -1
-	for i, k := range hints {
-		if i > 0 {
-			total += 2
-		}
-		total += width(k)
-		if k.Help().Key == m.keys.Help.Help().Key {
-			help = i
-		}
-	}
-	reserve := 0
-	if total > w && help >= 0 {
-		reserve = width(hints[help]) + 2
-	}
-	var b strings.Builder
-	used := 0
-	add := func(k key.Binding) {
-		if used > 0 {
-			b.WriteString("  ")
-			used += 2
-		}
-		h := k.Help()
-		b.WriteString(m.st.hintKeyInk.paint(h.Key) + " " + m.st.hintDescInk.paint(h.Desc))
-		used += width(k)
-	}
-	for i, k := range hints {
-		if reserve > 0 && i == help {
-			continue
-		}
-		pw := width(k)
-		if used > 0 {
-			pw += 2
-		}
-		if used+pw > w-reserve {
-			break
-		}
-		add(k)
-	}
-	if reserve > 0 {
-		add(hints[help])
-	}
-	return b.String()
+	return keys.Footer(m.footerKeys(), w, &m.st)
 }
 
 func (m *Model) bottomLine(w int) string {
@@ -417,7 +335,7 @@ func (m *Model) bottomLine(w int) string {
 	case modeFilter:
 		line := m.filter.View()
 		if m.filterErr != nil {
-			line += "  " + m.st.flashError.Render("✗ "+errText(m.filterErr))
+			line += "  " + m.st.FlashError.Render("✗ "+errText(m.filterErr))
 		}
 		return line
 	}
@@ -432,12 +350,12 @@ func spread(left, right string, w int) string {
 		return left
 	}
 	if lw+1+rw <= w {
-		return left + spaces(w-lw-rw) + right
+		return left + components.Spaces(w-lw-rw) + right
 	}
 	if rw+1 >= w {
-		return clip(right, w)
+		return components.Clip(right, w)
 	}
-	return clip(left, w-rw-1) + " " + right
+	return components.Clip(left, w-rw-1) + " " + right
 }
 
 // singular is the noun of one row: "groups" → "group".

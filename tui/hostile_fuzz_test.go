@@ -10,6 +10,8 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/hostile"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // FuzzConsoleCells drives the console's rendering of broker text with one
@@ -40,9 +42,9 @@ func FuzzConsoleCells(f *testing.F) {
 		check("safe/quoteSafe/fmtValue", safe(s), quoteSafe(s), fmtValue(s), fmtValue([]byte(s)),
 			fmtValue(map[string]any{s: []any{s, int64(1)}}), fmtBinary([]byte(s), 64))
 
-		var st styles // paints nothing: see above
+		var st styles.Styles // paints nothing: see above
 		const width, height = 100, 40
-		draw := func(what string, body func(*styles) []string) {
+		draw := func(what string, body func(*styles.Styles) []string) {
 			t.Helper()
 			lines := body(&st)
 			check(what, lines...)
@@ -62,7 +64,7 @@ func FuzzConsoleCells(f *testing.F) {
 		}
 		pv := newPeekView(s, s, 1)
 		check("peek titles", pv.what(), pv.crumb())
-		pv.setPage([]row{messageRow("0", m, 2, true)}, map[string][]row{"0": messageDetail(m, "2 of 2")})
+		pv.setPage([]components.Row{messageRow("0", m, 2, true)}, map[string][]components.Row{"0": messageDetail(m, "2 of 2")})
 		pv.layout(width, height)
 		draw("message list and detail", pv.body)
 		pv.togglePane()
@@ -74,7 +76,7 @@ func FuzzConsoleCells(f *testing.F) {
 		}
 		kv := newKafkaPeekView(s, 1)
 		check("kafka peek titles", kv.what(), kv.crumb())
-		kv.setPage([]row{recordRow("0", 0, r)}, map[string][]row{"0": recordDetail(0, r)})
+		kv.setPage([]components.Row{recordRow("0", 0, r)}, map[string][]components.Row{"0": recordDetail(0, r)})
 		kv.layout(width, height)
 		draw("record list and detail", kv.body)
 

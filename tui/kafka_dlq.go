@@ -3,114 +3,33 @@ package tui
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // The Kafka dead-letter views: the dead-letter groups of a topic
 // (kafkaDLTView) and a paged peek at its records (kafkaPeekView), opened
-// from :dlq (dlqListView, view_dlq.go). They load through the RabbitMQ
-// views' machinery (rabbit.go) with their own source, Options.KafkaDLQ:
-// one request in flight, tagged results, loaded when opened, on a page turn
-// and on `r`. Reading records commits nothing.
-
-// sourcedView is a rabbitView that does not load from Options.Rabbit alone:
-// :dlq (RabbitMQ and Kafka) and the Kafka dead-letter views.
-type sourcedView interface {
-	rabbitView
-	// configured reports whether one of the view's sources is configured.
-	configured(o *Options) bool
-	// loadFrom returns the call that fetches the view's data from the
-	// configured sources, nil when none is; it captures values, never the
-	// view.
-	loadFrom(o *Options) func(context.Context) (any, error)
-	// unconfigured says how to configure a source.
-	unconfigured() string
-	// brokers names the view's brokers in the header.
-	brokers(rabbit, kafka string) string
-}
-
-// loader is the call that loads rv, nil when its source is not configured.
-func (m *Model) loader(rv rabbitView) func(context.Context) (any, error) {
-	if sv, ok := rv.(sourcedView); ok {
-		return sv.loadFrom(&m.opts)
-	}
-	if m.opts.Rabbit == nil {
-		return nil
-	}
-	return rv.load(m.opts.Rabbit)
-}
-
-// sourceConfigured reports whether rv has a source to load from.
-func (m *Model) sourceConfigured(rv rabbitView) bool {
-	if sv, ok := rv.(sourcedView); ok {
-		return sv.configured(&m.opts)
-	}
-	return m.opts.Rabbit != nil
-}
-
-// unconfiguredText says how to configure rv's source.
-func (m *Model) unconfiguredText(rv rabbitView) string {
-	if sv, ok := rv.(sourcedView); ok {
-		return sv.unconfigured()
-	}
-	if m.opts.NoRabbit != "" {
-		return m.opts.NoRabbit
-	}
-	return noRabbitText
-}
-
-// viewBrokers names rv's brokers for the header and messages.
-func (m *Model) viewBrokers(rv rabbitView) string {
-	if sv, ok := rv.(sourcedView); ok {
-		kafka := ""
-		if m.opts.KafkaDLQ != nil {
-			kafka = m.cluster
-		}
-		return sv.brokers(m.rabbitName(), kafka)
-	}
-	return m.rabbitName()
-}
-
-var errNoKafkaDLQ = errors.New("no Kafka configured")
-
-// kafkaOnly is the sourcedView part of the views that read Kafka only.
-type kafkaOnly struct{}
-
-func (kafkaOnly) configured(o *Options) bool { return o.KafkaDLQ != nil }
-func (kafkaOnly) brokers(_, kafka string) string {
-	return kafka
-}
-
-// perCallBounded: the Kafka client bounds each request by the timeout and
-// gives up at once on a broker that stops answering; a sample or a page of
-// a big topic is read whole.
-
-func (kafkaOnly) unconfigured() string {
-	return "no Kafka configured: set kafka.brokers in the context or pass --brokers"
-}
-
-// load is not used: the Kafka views load through loadFrom.
-func (kafkaOnly) load(RabbitSource) func(context.Context) (any, error) {
-	return func(context.Context) (any, error) { return nil, errNoKafkaDLQ }
-}
+// from :dlq (dlqListView, view_dlq.go). Their source is Options.KafkaDLQ
+// (data.go): loaded when opened, on a page turn and on `r`. Reading
+// records commits nothing.
 
 // --- dead-letter groups of a topic -----------------------------------------
 
 // kafkaDLTView is one dead-letter topic: its first records (dlqSample)
 // grouped by original topic and exception class. Enter and `p` peek.
 type kafkaDLTView struct {
-	kafkaOnly
 	topic string
 	depth int64 // records when the list was loaded, until the sample says
-	st    rabbitState
-	tbl   *table
-	sum   summaryLines
+	st    loadState
+	tbl   *components.Table
+	sum   components.Summary
 }
 
 const (
@@ -122,94 +41,91 @@ const (
 )
 
 func newKafkaDLTView(topic string, depth int64) *kafkaDLTView {
-	t := newTable([]column{
-		kgOrigin:    {title: "ORIGIN TOPIC", flex: true, name: true, min: 10},
-		kgException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, tail: true},
-		kgCount:     {title: "COUNT", right: true, num: true, desc: true},
-		kgFirst:     {title: "FIRST", num: true, drop: 9},
-		kgLast:      {title: "LAST", num: true, desc: true, drop: 8},
+	t := components.NewTable([]components.Column{
+		kgOrigin:    {Title: "ORIGIN TOPIC", Flex: true, Name: true, Min: 10},
+		kgException: {Title: "EXCEPTION", Flex: true, Min: 10, Shrink: 2, Tail: true},
+		kgCount:     {Title: "COUNT", Right: true, Num: true, Desc: true},
+		kgFirst:     {Title: "FIRST", Num: true, Drop: 9},
+		kgLast:      {Title: "LAST", Num: true, Desc: true, Drop: 8},
 	}, kgCount, true)
-	t.empty = "the dead-letter topic is empty"
+	t.Empty = "the dead-letter topic is empty"
 	return &kafkaDLTView{topic: topic, depth: depth, tbl: t}
 }
 
-func (v *kafkaDLTView) id() string                 { return "kdlt/" + v.topic }
-func (v *kafkaDLTView) crumb() string              { return safe(v.topic) }
-func (v *kafkaDLTView) noun() string               { return "groups" }
-func (v *kafkaDLTView) what() string               { return "dead letters of " + safe(v.topic) }
-func (v *kafkaDLTView) rabbit() *rabbitState       { return &v.st }
-func (v *kafkaDLTView) periodic() bool             { return false }
-func (v *kafkaDLTView) build(*dataset, *styles)    {}
-func (v *kafkaDLTView) builtGen() uint64           { return 0 }
-func (v *kafkaDLTView) focused() *table            { return v.tbl }
-func (v *kafkaDLTView) summary(width int) []string { return v.sum.wrap(width) }
-func (v *kafkaDLTView) togglePane() bool           { return false }
-func (v *kafkaDLTView) open() (view, bool)         { return v.peek() }
-func (v *kafkaDLTView) layout(width, height int)   { v.tbl.setSize(width, height) }
-func (v *kafkaDLTView) body(st *styles) []string   { return v.tbl.view(st, true) }
+func (v *kafkaDLTView) id() string                      { return "kdlt/" + v.topic }
+func (v *kafkaDLTView) crumb() string                   { return safe(v.topic) }
+func (v *kafkaDLTView) noun() string                    { return "groups" }
+func (v *kafkaDLTView) what() string                    { return "dead letters of " + safe(v.topic) }
+func (v *kafkaDLTView) focused() *components.Table      { return v.tbl }
+func (v *kafkaDLTView) summary(width int) []string      { return v.sum.Wrap(width) }
+func (v *kafkaDLTView) togglePane() bool                { return false }
+func (v *kafkaDLTView) open() (view, bool)              { return v.peek() }
+func (v *kafkaDLTView) layout(width, height int)        { v.tbl.SetSize(width, height) }
+func (v *kafkaDLTView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: p (and enter) peek at the records, D drains the topic.
+func (v *kafkaDLTView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{
+		k.Peek.With("peek at the records (nothing is committed)", "peek"),
+		k.Open.With("peek at the records", "").WithPriority(-1),
+		k.Drain,
+	}
+}
 
 // peek opens the topic's records.
 func (v *kafkaDLTView) peek() (view, bool) { return newKafkaPeekView(v.topic, v.depth), true }
 
-func (v *kafkaDLTView) loadFrom(o *Options) func(context.Context) (any, error) {
-	src, topic := o.KafkaDLQ, v.topic
-	if src == nil {
-		return nil
-	}
-	return func(ctx context.Context) (any, error) {
-		s, err := src.DeadLetterSummary(ctx, topic, dlqSample)
-		if err != nil || s == nil {
-			return nil, err
-		}
-		return s, nil
-	}
+// source: the sample of the topic's records, when opened and on `r`.
+func (v *kafkaDLTView) source(m *Model) source {
+	topic := v.topic
+	return m.kafkaDLQSource(v.what(), &v.st, func(src backends.KafkaDeadLetters) fetchFunc {
+		return fetching(func(ctx context.Context) (*backends.KafkaDeadLetterSummary, error) {
+			return src.DeadLetterSummary(ctx, topic, dlqSample)
+		}, v.apply)
+	})
 }
 
-func (v *kafkaDLTView) apply(res any, _ time.Time, st *styles) notice {
-	s, _ := res.(*backends.KafkaDeadLetterSummary)
-	if s == nil {
-		return notice{}
-	}
+func (v *kafkaDLTView) apply(s *backends.KafkaDeadLetterSummary, _ time.Time, st *styles.Styles) notice {
 	v.depth = max(s.Messages, int64(s.Sampled))
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	sampled := "sampled " + fmtInt(int64(s.Sampled)) + " of " + fmtInt(v.depth) + " records"
 	if int64(s.Sampled) < v.depth {
 		sampled += " (the first ones; counts are of the sample)"
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		kv("topic", safe(v.topic)),
 		kv("records", fmtInt(v.depth)),
 		kv("groups", fmtInt(int64(len(s.Groups)))),
 		sampled,
 	}}
-	v.sum.extra = append(v.sum.extra, st.dim.Render("p or enter peeks at the records (nothing is committed)"))
-	rows := make([]row, 0, len(s.Groups))
+	v.sum.Extra = append(v.sum.Extra, st.Dim.Render("p or enter peeks at the records (nothing is committed)"))
+	rows := make([]components.Row, 0, len(s.Groups))
 	for i := range s.Groups {
 		g := &s.Groups[i]
 		first, firstKey := fmtTime(g.First)
 		last, lastKey := fmtTime(g.Last)
-		origin, originStyle := safe(g.Origin), cellPlain
+		origin, originStyle := safe(g.Origin), styles.CellPlain
 		if g.Origin == "" && g.Exception == "" {
-			origin, originStyle = "(no dead-letter headers)", cellDim
+			origin, originStyle = "(no dead-letter headers)", styles.CellDim
 		}
-		rows = append(rows, row{
-			id: g.Origin + "\x00" + g.Exception,
-			cells: []string{
+		rows = append(rows, components.Row{
+			ID: g.Origin + "\x00" + g.Exception,
+			Cells: []string{
 				kgOrigin:    orDash(origin),
 				kgException: safe(orDash(g.Exception)),
 				kgCount:     fmtInt(int64(g.Count)),
 				kgFirst:     first,
 				kgLast:      last,
 			},
-			styles: []cellStyle{kgOrigin: originStyle, kgException: cellWarn},
-			nums: []float64{
+			Styles: []styles.CellStyle{kgOrigin: originStyle, kgException: styles.CellWarn},
+			Nums: []float64{
 				kgCount: float64(g.Count),
 				kgFirst: firstKey,
 				kgLast:  lastKey,
 			},
 		})
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 	return notice{}
 }
 
@@ -220,7 +136,6 @@ func (v *kafkaDLTView) apply(res any, _ time.Time, st *styles) notice {
 // where the previous one ended in each partition; `[` goes back through the
 // pages seen.
 type kafkaPeekView struct {
-	kafkaOnly
 	peekPanes
 	topic string
 	total int64 // records when opened (0: unknown)
@@ -228,7 +143,7 @@ type kafkaPeekView struct {
 	// starts[page+1] is known once page is shown.
 	starts []map[int32]int64
 	pageCursor
-	st rabbitState
+	st loadState
 }
 
 // kafkaPage is one page of records.
@@ -250,46 +165,46 @@ const (
 )
 
 func newKafkaPeekView(topic string, total int64) *kafkaPeekView {
-	cols := []column{
-		rcIndex:     {title: "#", right: true, num: true},
-		rcPartition: {title: "PART", right: true, num: true, drop: 5},
-		rcOffset:    {title: "OFFSET", right: true, num: true},
-		rcTimestamp: {title: "TIMESTAMP", num: true, desc: true, drop: 9},
-		rcKey:       {title: "KEY", flex: true, name: true, min: 6, max: 30},
-		rcOrigin:    {title: "ORIGIN", flex: true, name: true, min: 8, max: 30},
-		rcException: {title: "EXCEPTION", flex: true, min: 8, shrink: 3, tail: true},
-		rcSize:      {title: "SIZE", right: true, num: true, desc: true, drop: 8},
+	cols := []components.Column{
+		rcIndex:     {Title: "#", Right: true, Num: true},
+		rcPartition: {Title: "PART", Right: true, Num: true, Drop: 5},
+		rcOffset:    {Title: "OFFSET", Right: true, Num: true},
+		rcTimestamp: {Title: "TIMESTAMP", Num: true, Desc: true, Drop: 9},
+		rcKey:       {Title: "KEY", Flex: true, Name: true, Min: 6, Max: 30},
+		rcOrigin:    {Title: "ORIGIN", Flex: true, Name: true, Min: 8, Max: 30},
+		rcException: {Title: "EXCEPTION", Flex: true, Min: 8, Shrink: 3, Tail: true},
+		rcSize:      {Title: "SIZE", Right: true, Num: true, Desc: true, Drop: 8},
 	}
 	panes := newPeekPanes(cols, rcIndex, "no records on this page", "select a record",
-		func(r *row) string {
-			return "record " + r.cells[rcIndex] + " · partition " + r.cells[rcPartition] + " offset " + r.cells[rcOffset]
+		func(r *components.Row) string {
+			return "record " + r.Cells[rcIndex] + " · partition " + r.Cells[rcPartition] + " offset " + r.Cells[rcOffset]
 		})
 	return &kafkaPeekView{peekPanes: panes, topic: topic, total: total, starts: []map[int32]int64{nil}}
 }
 
-func (v *kafkaPeekView) id() string              { return "kpeek/" + v.topic }
-func (v *kafkaPeekView) crumb() string           { return "peek" }
-func (v *kafkaPeekView) what() string            { return "records of " + safe(v.topic) }
-func (v *kafkaPeekView) rabbit() *rabbitState    { return &v.st }
-func (v *kafkaPeekView) periodic() bool          { return false }
-func (v *kafkaPeekView) build(*dataset, *styles) {}
-func (v *kafkaPeekView) builtGen() uint64        { return 0 }
-func (v *kafkaPeekView) open() (view, bool)      { return nil, false }
-func (v *kafkaPeekView) noun() string            { return v.peekPanes.noun("records") }
+func (v *kafkaPeekView) id() string         { return "kpeek/" + v.topic }
+func (v *kafkaPeekView) crumb() string      { return "peek" }
+func (v *kafkaPeekView) what() string       { return "records of " + safe(v.topic) }
+func (v *kafkaPeekView) open() (view, bool) { return nil, false }
+func (v *kafkaPeekView) noun() string       { return v.peekPanes.noun("records") }
 
-func (v *kafkaPeekView) loadFrom(o *Options) func(context.Context) (any, error) {
-	src, topic, page := o.KafkaDLQ, v.topic, v.want
-	if src == nil {
-		return nil
-	}
+// keys: ] and [ turn the pages, tab switches the pane.
+func (v *kafkaPeekView) keys(k *keys.Map) []keys.Binding { return v.pageKeys(k, "record") }
+
+// source: the page asked for, read from where the previous one ended in
+// each partition (no consumer group, nothing committed).
+func (v *kafkaPeekView) source(m *Model) source {
+	topic, page := v.topic, v.want
 	from := v.starts[min(page, len(v.starts)-1)]
-	return func(ctx context.Context) (any, error) {
-		recs, err := src.ReadRecords(ctx, topic, from, peekPageSize)
-		if err != nil {
-			return nil, err
-		}
-		return &kafkaPage{page: page, from: from, recs: recs}, nil
-	}
+	return m.kafkaDLQSource(v.what(), &v.st, func(src backends.KafkaDeadLetters) fetchFunc {
+		return fetching(func(ctx context.Context) (*kafkaPage, error) {
+			recs, err := src.ReadRecords(ctx, topic, from, peekPageSize)
+			if err != nil {
+				return nil, err
+			}
+			return &kafkaPage{page: page, from: from, recs: recs}, nil
+		}, v.apply)
+	})
 }
 
 // turn asks for the next (dir > 0) or previous page.
@@ -298,17 +213,13 @@ func (v *kafkaPeekView) turn(dir int) (bool, notice) {
 		return false, n
 	}
 	if v.want+dir >= len(v.starts) {
-		return false, notice{flashInfo, "the page is loading"}
+		return false, notice{components.FlashInfo, "the page is loading"}
 	}
 	v.want += dir
 	return true, notice{}
 }
 
-func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
-	r, _ := res.(*kafkaPage)
-	if r == nil {
-		return notice{}
-	}
+func (v *kafkaPeekView) apply(r *kafkaPage, _ time.Time, st *styles.Styles) notice {
 	if ok, n := v.arrived(r.page, len(r.recs), "records", "the end of the topic"); !ok {
 		return n
 	}
@@ -316,8 +227,8 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	if n := int64(r.page*peekPageSize + len(r.recs)); v.total < n {
 		v.total = n
 	}
-	rows := make([]row, 0, len(r.recs))
-	details := make(map[string][]row, len(r.recs))
+	rows := make([]components.Row, 0, len(r.recs))
+	details := make(map[string][]components.Row, len(r.recs))
 	values := make(map[string][]fieldValue, len(r.recs))
 	for i := range r.recs {
 		rec := &r.recs[i]
@@ -329,7 +240,7 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	v.setPage(rows, details)
 	v.setValues(values)
 
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	first, last := r.page*peekPageSize, r.page*peekPageSize+len(r.recs)-1
 	span := "-"
 	if len(r.recs) > 0 {
@@ -339,26 +250,26 @@ func (v *kafkaPeekView) apply(res any, _ time.Time, st *styles) notice {
 	if v.total > 0 {
 		pages = itoa(int((v.total + peekPageSize - 1) / peekPageSize))
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		kv("topic", safe(v.topic)),
 		kv("page", itoa(r.page+1)+" of "+pages),
 		kv("records", span+" of "+fmtInt(v.total)),
-		st.dim.Render("] next page · [ previous · tab record/list · nothing is committed"),
+		st.Dim.Render("] next page · [ previous · tab record/list · nothing is committed"),
 	}}
 	return notice{}
 }
 
 func fmtInt64(n int64) string { return strconv.FormatInt(n, 10) }
 
-func recordRow(id string, idx int, r *backends.KafkaRecord) row {
+func recordRow(id string, idx int, r *backends.KafkaRecord) components.Row {
 	ts, tsKey := fmtTime(r.Timestamp)
 	origin, exc := "-", "-"
 	if d := r.DeadLetter; d != nil {
 		origin, exc = safe(orDash(d.OriginalTopic)), safe(orDash(d.ExceptionClass))
 	}
-	return row{
-		id: id,
-		cells: []string{
+	return components.Row{
+		ID: id,
+		Cells: []string{
 			rcIndex:     itoa(idx),
 			rcPartition: itoa(int(r.Partition)),
 			rcOffset:    fmtInt64(r.Offset),
@@ -368,8 +279,8 @@ func recordRow(id string, idx int, r *backends.KafkaRecord) row {
 			rcException: exc,
 			rcSize:      fmtBytes(len(r.Value)),
 		},
-		styles: []cellStyle{rcException: cellWarn},
-		nums: []float64{
+		Styles: []styles.CellStyle{rcException: styles.CellWarn},
+		Nums: []float64{
 			rcIndex:     float64(idx),
 			rcPartition: float64(r.Partition),
 			rcOffset:    float64(r.Offset),
@@ -416,21 +327,21 @@ func fmtBinary(b []byte, limit int) string {
 
 // recordDetail is the selected record, one field, header or body line a
 // row, everything sanitized.
-func recordDetail(idx int, r *backends.KafkaRecord) []row {
+func recordDetail(idx int, r *backends.KafkaRecord) []components.Row {
 	rows, _ := recordFields(idx, r)
 	return rows
 }
 
 // recordFields is recordDetail and the whole value of each row (the
 // value viewer's): the key, the exception, a header's value, the body.
-func recordFields(idx int, r *backends.KafkaRecord) ([]row, []fieldValue) {
-	var rows []row
+func recordFields(idx int, r *backends.KafkaRecord) ([]components.Row, []fieldValue) {
+	var rows []components.Row
 	var values []fieldValue
-	add := func(field, value string, s cellStyle) {
-		rows = append(rows, row{
-			id:     itoa(len(rows)),
-			cells:  []string{fcField: field, fcValue: value},
-			styles: []cellStyle{fcField: cellDim, fcValue: s},
+	add := func(field, value string, s styles.CellStyle) {
+		rows = append(rows, components.Row{
+			ID:     itoa(len(rows)),
+			Cells:  []string{fcField: field, fcValue: value},
+			Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
 		})
 		values = append(values, fieldValue{})
 	}
@@ -441,8 +352,8 @@ func recordFields(idx int, r *backends.KafkaRecord) ([]row, []fieldValue) {
 		}
 	}
 	ts, _ := fmtTime(r.Timestamp)
-	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, cellPlain)
-	add("key", fmtBinary(r.Key, maxHeaderShown), cellPlain)
+	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, styles.CellPlain)
+	add("key", fmtBinary(r.Key, maxHeaderShown), styles.CellPlain)
 	if r.Key != nil {
 		whole(len(rows)-1, fieldValue{name: "key", raw: r.Key})
 	}
@@ -454,8 +365,8 @@ func recordFields(idx int, r *backends.KafkaRecord) ([]row, []fieldValue) {
 		if d.OriginalOffset != nil {
 			where += " · offset " + fmtInt64(*d.OriginalOffset)
 		}
-		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", cellPlain)
-		add("exception", safe(orDash(d.ExceptionClass)), cellWarn)
+		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", styles.CellPlain)
+		add("exception", safe(orDash(d.ExceptionClass)), styles.CellWarn)
 		whole(len(rows)-1, fieldValue{name: "exception", raw: []byte(d.ExceptionClass)})
 		msg := len(rows)
 		if d.ExceptionMessage != "" {
@@ -469,30 +380,30 @@ func recordFields(idx int, r *backends.KafkaRecord) ([]row, []fieldValue) {
 				if i == 0 {
 					field = "message"
 				}
-				add(field, l, cellWarn)
+				add(field, l, styles.CellWarn)
 			}
 			whole(msg, fieldValue{name: "exception message", raw: []byte(d.ExceptionMessage)})
 		}
 	} else {
-		add("dead letter", "no dead-letter headers", cellDim)
+		add("dead letter", "no dead-letter headers", styles.CellDim)
 	}
 	if len(r.Headers) == 0 {
-		add("headers", "none", cellDim)
+		add("headers", "none", styles.CellDim)
 	}
 	for _, h := range r.Headers {
-		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), cellPlain)
+		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), styles.CellPlain)
 		if h.Value != nil {
 			whole(len(rows)-1, fieldValue{name: "header " + h.Key, raw: h.Value})
 		}
 	}
 	if r.Value == nil {
-		add("body", "null (tombstone)", cellDim)
+		add("body", "null (tombstone)", styles.CellDim)
 		return rows, values
 	}
 	desc, lines, s := renderBytes(r.Value, len(r.Value), false, "")
 	add("body", desc, s)
 	for _, l := range lines {
-		add("", l, cellPlain)
+		add("", l, styles.CellPlain)
 	}
 	whole(len(rows)-len(lines)-1, fieldValue{name: "body", raw: r.Value})
 	return rows, values

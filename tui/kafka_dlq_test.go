@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // fakeKafkaDLQ is a test double of the Kafka dead-letter backend (an
@@ -263,8 +264,8 @@ func TestKafkaDLQList(t *testing.T) {
 		h := dlqHarness(t, newFakeRabbit(), newFakeKafkaDLQ(t))
 		v := h.m.top().(*dlqListView)
 		got := map[string]string{}
-		for _, r := range v.tbl.rows {
-			got[r.id] = r.cells[dcBackend] + " " + r.cells[dcListName] + " " + r.cells[dcDepth] + " " + r.cells[dcToDrain] + " " + r.cells[dcDetected]
+		for _, r := range v.tbl.Rows() {
+			got[r.ID] = r.Cells[dcBackend] + " " + r.Cells[dcListName] + " " + r.Cells[dcDepth] + " " + r.Cells[dcToDrain] + " " + r.Cells[dcDetected]
 		}
 		want := map[string]string{
 			queueKey("/", "orders.dlq"):                 "rabbitmq orders.dlq 1,500 1,500 bound to dead-letter exchange dlx of orders",
@@ -286,7 +287,7 @@ func TestKafkaDLQList(t *testing.T) {
 		k := newFakeKafkaDLQ(t)
 		h := dlqHarness(t, nil, k)
 		v := h.m.top().(*dlqListView)
-		if len(v.tbl.rows) != 3 || !strings.Contains(h.screen(), "orders.DLT") || !strings.Contains(h.screen(), "rabbitmq not configured") {
+		if len(v.tbl.Rows()) != 3 || !strings.Contains(h.screen(), "orders.DLT") || !strings.Contains(h.screen(), "rabbitmq not configured") {
 			t.Fatalf("kafka-only :dlq:\n%s", h.screen())
 		}
 		// The list refreshes on the schedule.
@@ -333,8 +334,8 @@ func TestKafkaDLQList(t *testing.T) {
 		k.listErr = errors.New("kafka down")
 		k.mu.Unlock()
 		fire[refreshTickMsg](h)
-		if len(v.tbl.rows) != 5 || v.kafka.err == nil || v.rmq.err != nil {
-			t.Fatalf("after a Kafka failure: %d rows, errs %v / %v", len(v.tbl.rows), v.rmq.err, v.kafka.err)
+		if len(v.tbl.Rows()) != 5 || v.kafka.err == nil || v.rmq.err != nil {
+			t.Fatalf("after a Kafka failure: %d rows, errs %v / %v", len(v.tbl.Rows()), v.rmq.err, v.kafka.err)
 		}
 		scr := h.screen()
 		if !strings.Contains(scr, "kafka down") || !strings.Contains(scr, "STALE") {
@@ -345,8 +346,8 @@ func TestKafkaDLQList(t *testing.T) {
 		r.queuesErr = errors.New("rabbit down")
 		r.mu.Unlock()
 		fire[refreshTickMsg](h)
-		if len(v.tbl.rows) != 5 || v.st.failures != 1 {
-			t.Fatalf("both failing: %d rows, %d failures", len(v.tbl.rows), v.st.failures)
+		if len(v.tbl.Rows()) != 5 || v.st.failures != 1 {
+			t.Fatalf("both failing: %d rows, %d failures", len(v.tbl.Rows()), v.st.failures)
 		}
 		if scr := h.screen(); !strings.Contains(scr, "rabbit down") || !strings.Contains(scr, "kafka down") {
 			t.Errorf("both failures not shown:\n%s", scr)
@@ -356,8 +357,8 @@ func TestKafkaDLQList(t *testing.T) {
 		k.listErr = nil
 		k.mu.Unlock()
 		fire[refreshTickMsg](h)
-		if len(v.tbl.rows) != 5 || v.kafka.err != nil || v.rmq.err == nil || v.st.failures != 0 {
-			t.Fatalf("Kafka back: %d rows, errs %v / %v", len(v.tbl.rows), v.rmq.err, v.kafka.err)
+		if len(v.tbl.Rows()) != 5 || v.kafka.err != nil || v.rmq.err == nil || v.st.failures != 0 {
+			t.Fatalf("Kafka back: %d rows, errs %v / %v", len(v.tbl.Rows()), v.rmq.err, v.kafka.err)
 		}
 	})
 
@@ -366,8 +367,8 @@ func TestKafkaDLQList(t *testing.T) {
 		r.queuesErr = errors.New("rabbit down")
 		h := dlqHarness(t, r, k)
 		v := h.m.top().(*dlqListView)
-		if len(v.tbl.rows) != 3 || !strings.Contains(h.screen(), "rabbitmq unreachable") {
-			t.Fatalf("RabbitMQ failing first: %d rows\n%s", len(v.tbl.rows), h.screen())
+		if len(v.tbl.Rows()) != 3 || !strings.Contains(h.screen(), "rabbitmq unreachable") {
+			t.Fatalf("RabbitMQ failing first: %d rows\n%s", len(v.tbl.Rows()), h.screen())
 		}
 	})
 
@@ -407,8 +408,8 @@ func TestKafkaDLTGroups(t *testing.T) {
 	// 24 Spring records in two exception classes and a tombstone without
 	// headers.
 	got := map[string]string{}
-	for _, r := range v.tbl.rows {
-		got[r.cells[kgOrigin]+" "+r.cells[kgException]] = r.cells[kgCount]
+	for _, r := range v.tbl.Rows() {
+		got[r.Cells[kgOrigin]+" "+r.Cells[kgException]] = r.Cells[kgCount]
 	}
 	want := map[string]string{
 		"orders org.springframework.kafka.listener.ListenerExecutionFailedException": "16",
@@ -442,16 +443,16 @@ func TestKafkaPeekPaging(t *testing.T) {
 	}
 	ids := func() string {
 		var out []string
-		for _, r := range pv.list.rows {
-			out = append(out, r.id)
+		for _, r := range pv.list.Rows() {
+			out = append(out, r.ID)
 		}
 		return strings.Join(out, " ")
 	}
-	if pv.page != 0 || len(pv.list.rows) != 20 || pv.list.rows[0].id != "0/0" || pv.list.rows[19].id != "1/4" {
+	if pv.page != 0 || len(pv.list.Rows()) != 20 || pv.list.Rows()[0].ID != "0/0" || pv.list.Rows()[19].ID != "1/4" {
 		t.Fatalf("page %d: %s", pv.page, ids())
 	}
 	h.keys("]")
-	if pv.page != 1 || len(pv.list.rows) != 5 || pv.list.rows[0].id != "1/5" || pv.list.rows[0].cells[rcIndex] != "20" {
+	if pv.page != 1 || len(pv.list.Rows()) != 5 || pv.list.Rows()[0].ID != "1/5" || pv.list.Rows()[0].Cells[rcIndex] != "20" {
 		t.Fatalf("after ]: page %d: %s", pv.page, ids())
 	}
 	// No page after a short one.
@@ -461,7 +462,7 @@ func TestKafkaPeekPaging(t *testing.T) {
 		t.Errorf("] on the last page read again: %v", k.reads)
 	}
 	h.keys("[")
-	if pv.page != 0 || len(pv.list.rows) != 20 || pv.list.rows[0].id != "0/0" {
+	if pv.page != 0 || len(pv.list.Rows()) != 20 || pv.list.Rows()[0].ID != "0/0" {
 		t.Fatalf("after [: page %d: %s", pv.page, ids())
 	}
 	h.keys("[")
@@ -476,7 +477,7 @@ func TestKafkaPeekPaging(t *testing.T) {
 	}
 	// Forward again: the same page 1.
 	h.keys("]")
-	if pv.page != 1 || pv.list.rows[0].id != "1/5" {
+	if pv.page != 1 || pv.list.Rows()[0].ID != "1/5" {
 		t.Errorf("page 1 again: %s", ids())
 	}
 
@@ -493,10 +494,10 @@ func TestKafkaPeekPaging(t *testing.T) {
 
 func TestKafkaRecordDetail(t *testing.T) {
 	recs := dltRecords()
-	text := func(rows []row) string {
+	text := func(rows []components.Row) string {
 		var b strings.Builder
 		for _, r := range rows {
-			b.WriteString(r.cells[fcField] + "\t" + r.cells[fcValue] + "\n")
+			b.WriteString(r.Cells[fcField] + "\t" + r.Cells[fcValue] + "\n")
 		}
 		return b.String()
 	}

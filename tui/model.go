@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/spinner"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
@@ -17,6 +16,9 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/tui/action"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // Options configure the console.
@@ -92,8 +94,10 @@ const (
 	chromeLines    = 4 // header, breadcrumb line, key hints, flash/prompt
 )
 
-// view is one screen of the console. A view owns its table(s) and turns the
-// shared dataset into rows in build; it never does I/O.
+// view is one screen of the console. A view owns its table(s) and turns
+// its data into rows when they arrive (a Kafka view from the shared
+// snapshot in build, the others in the apply of their source: data.go);
+// it never does I/O.
 type view interface {
 	// id identifies the view in refresh tags, e.g. "groups", "group/billing".
 	id() string
@@ -101,19 +105,15 @@ type view interface {
 	crumb() string
 	// noun names the focused table's rows ("groups", "partitions").
 	noun() string
-	// build recomputes the rows (and summary lines) from the data.
-	build(d *dataset, st *styles)
-	// builtGen is the dataset generation the rows were built from.
-	builtGen() uint64
-	// summary lines shown above the body, built in build and wrapped to
-	// width here.
+	// summary lines shown above the body, built with the rows and
+	// wrapped to width here.
 	summary(width int) []string
 	// layout sizes the table(s) to the body area.
 	layout(width, height int)
 	// body draws at most the height given to layout.
-	body(st *styles) []string
+	body(st *styles.Styles) []string
 	// focused is the table that navigation, filter, sort and marks act on.
-	focused() *table
+	focused() *components.Table
 	// open returns the detail view of the selected row.
 	open() (view, bool)
 	// togglePane moves the focus to the view's other pane, if it has one.
@@ -145,19 +145,21 @@ type Model struct {
 	cluster string
 	ctx     context.Context // cancelled when the program ends; parent of every snapshot call
 	now     func() time.Time
-	keys    keyMap
-	st      styles
+	keys    keys.Map
+	st      styles.Styles
 
 	width, height int
 
 	tracker *lag.Tracker
 	data    dataset
+	snap    loadState // the snapshot's loads (the Kafka views' shared source)
 
 	refresh  refreshState
 	spinner  spinner.Model
 	spinning bool
 
 	stack []view // breadcrumbs: stack[0] is the top view
+	walk  *walk  // the marked rows an action goes through (marks.go)
 
 	mode      mode
 	helpOff   int // first help line shown: help scrolls on small terminals
@@ -165,15 +167,12 @@ type Model struct {
 	filter    textinput.Model
 	filterErr error // the filter being typed does not compile
 
-	flash     flash
+	flash     components.Flash
 	flashSeq  uint64
 	quitting  bool
 	exit      Exit   // how the console ended (a :ctx switch)
 	switching string // the context :ctx is checking
 
-	// localSeq tags the requests of the views that do not go through the
-	// refresh loop (audit log reads).
-	localSeq uint64
 	// lastWords run before the program ends: the record of a plan shown
 	// and not confirmed when the operator quits on it.
 	lastWords tea.Cmd
@@ -200,8 +199,8 @@ func New(o Options) *Model {
 		cluster: o.Cluster,
 		ctx:     context.Background(),
 		now:     o.Now,
-		keys:    newKeyMap(),
-		st:      newStyles(o.Color),
+		keys:    keys.Default(),
+		st:      styles.New(o.Color),
 		width:   80,
 		height:  24,
 		tracker: lag.NewTracker(lag.Options{Now: o.Now}),
@@ -213,21 +212,25 @@ func New(o Options) *Model {
 	if m.cluster == "" && o.Kafka != nil {
 		m.cluster = o.Kafka.Name()
 	}
-	m.spinner = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(m.st.spinner))
-	m.palette = newInput(":", &m.st)
+	m.spinner = spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(m.st.Spinner))
+	m.palette = components.NewInput(":", m.st.Prompt)
 	m.palette.ShowSuggestions = true
 	m.palette.SetSuggestions(paletteSuggestions(o.Contexts))
-	m.filter = newInput("/", &m.st)
+	m.filter = components.NewInput("/", m.st.Prompt)
 	// The dangerous bindings (actions that change a cluster) are absent,
-	// not merely disabled, where their action cannot run: a read-only
-	// context, no audit log, no backend for it. No key, no help line.
+	// not merely disabled: in a read-only context (keys.Map.ReadOnly, the
+	// one place), and where their action cannot run (no audit log, no
+	// backend for it). No key, no help line.
+	if o.ReadOnly {
+		m.keys.ReadOnly()
+	}
 	if !m.canDrain() {
-		m.keys.Drain = key.Binding{}
+		m.keys.Drain.Unbind()
 	} else {
-		m.keys.Drain.SetHelp("D", o.drainHelp())
+		m.keys.Drain = m.keys.Drain.With(o.drainHelp(), "")
 	}
 	if !m.canReset() {
-		m.keys.Reset = key.Binding{}
+		m.keys.Reset.Unbind()
 	}
 	switch o.StartView {
 	case "topics", "topic", "t":
@@ -243,18 +246,6 @@ func New(o Options) *Model {
 	}
 	m.relayout()
 	return m
-}
-
-func newInput(prompt string, st *styles) textinput.Model {
-	in := textinput.New()
-	in.Prompt = prompt
-	s := in.Styles()
-	s.Cursor.Blink = false // a static cursor needs no timer
-	s.Focused.Prompt = st.prompt
-	s.Blurred.Prompt = st.prompt
-	in.SetStyles(s)
-	in.SetVirtualCursor(true)
-	return in
 }
 
 func jitter10(d time.Duration) time.Duration {
@@ -287,13 +278,9 @@ func Run(ctx context.Context, o Options) (Exit, error) {
 	return m.exit, err
 }
 
-// Init starts the first refresh.
+// Init starts the first load.
 func (m *Model) Init() tea.Cmd {
-	if v, ok := m.top().(*auditView); ok {
-		return m.loadAudit(v)
-	}
-	rv, onRabbit := m.top().(rabbitView)
-	if onRabbit && !m.sourceConfigured(rv) || !onRabbit && m.opts.Kafka == nil {
+	if s := m.sourceOf(m.top()); s == nil || s.fetch == nil {
 		m.refresh.idle = true
 		return nil
 	}
@@ -324,12 +311,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case action.Msg:
 		cmd = m.actionMsg(msg)
-	case localMsg:
-		cmd = msg.update(m)
-	case snapshotMsg:
-		cmd = m.handleSnapshot(msg)
-	case rabbitMsg:
-		cmd = m.handleRabbit(msg)
+	case loadedMsg:
+		cmd = m.handleLoaded(msg)
 	case refreshTickMsg:
 		if msg.gen == m.refresh.tickGen {
 			cmd = m.startRefresh()
@@ -339,8 +322,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case contextCheckedMsg:
 		cmd = m.contextChecked(msg)
 	case flashExpiredMsg:
-		if msg.id == m.flash.id {
-			m.flash = flash{}
+		if msg.id == m.flash.ID {
+			m.flash = components.Flash{}
 		}
 	default:
 		// Messages of the text inputs (paste from the clipboard).
@@ -371,9 +354,9 @@ func (m *Model) handleInputMsg(msg tea.Msg) tea.Cmd {
 
 func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if cmd, ok := m.localKey(msg); ok {
-		return cmd // the drain and audit views (view_drain.go, view_audit.go)
+		return cmd // the action screen and the peek's question (view_drain.go)
 	}
-	if key.Matches(msg, m.keys.ForceQuit) {
+	if m.keys.ForceQuit.Matches(msg) {
 		return m.quit()
 	}
 	switch m.mode {
@@ -383,93 +366,89 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.filterKey(msg)
 	case modeHelp:
 		switch {
-		case key.Matches(msg, m.keys.Back, m.keys.Help, m.keys.Quit):
+		case keys.Matches(msg, m.keys.Back, m.keys.Help, m.keys.Quit):
 			m.mode = modeNormal
-		case key.Matches(msg, m.keys.Down, m.keys.PageDown):
+		case keys.Matches(msg, m.keys.Down, m.keys.PageDown):
 			// the last line of a scrolled help says there is more
 			m.helpOff = min(m.helpOff+1, max(0, len(m.helpLines(m.width))-(m.height-chromeLines-1)))
-		case key.Matches(msg, m.keys.Up, m.keys.PageUp):
+		case keys.Matches(msg, m.keys.Up, m.keys.PageUp):
 			m.helpOff = max(0, m.helpOff-1)
-		case key.Matches(msg, m.keys.Top):
+		case m.keys.Top.Matches(msg):
 			m.helpOff = 0
 		}
 		return nil
 	}
 
-	k := m.keys
+	// The view's own keys first: only what it declares works there.
+	for _, b := range m.viewKeys() {
+		if b.Matches(msg) {
+			return m.viewKey(b)
+		}
+	}
+	k := &m.keys
 	t := m.top().focused()
 	switch {
-	case key.Matches(msg, k.Quit):
+	case k.Quit.Matches(msg):
 		if len(m.stack) == 1 {
 			return m.quit()
 		}
-		return m.setFlash(flashInfo, "q quits from the top view; esc goes back")
-	case key.Matches(msg, k.Help):
+		return m.setFlash(components.FlashInfo, "q quits from the top view; esc goes back")
+	case k.Help.Matches(msg):
 		m.mode, m.helpOff = modeHelp, 0
-	case key.Matches(msg, k.Palette):
+	case k.Palette.Matches(msg):
 		m.mode = modePalette
 		m.palette.Reset()
 		return m.palette.Focus()
-	case key.Matches(msg, k.Filter):
+	case k.Filter.Matches(msg) && !m.untabled():
 		m.mode = modeFilter
-		m.filter.SetValue(t.filter.text)
+		m.filter.SetValue(t.FilterText())
 		m.filter.CursorEnd()
 		m.filterErr = nil
 		return m.filter.Focus()
-	case key.Matches(msg, k.Back):
+	case k.Back.Matches(msg):
 		return m.back()
-	case key.Matches(msg, k.Open):
-		if !m.hasData(m.top()) {
-			return nil
-		}
-		if next, ok := m.top().open(); ok {
-			return m.push(next)
-		}
-	case key.Matches(msg, k.Refresh):
+	case k.Refresh.Matches(msg):
 		return m.refreshNow()
-	case key.Matches(msg, k.Up):
-		t.move(-1)
-	case key.Matches(msg, k.Down):
-		t.move(1)
-	case key.Matches(msg, k.PageUp):
-		t.pageUp()
-	case key.Matches(msg, k.PageDown):
-		t.pageDown()
-	case key.Matches(msg, k.Top):
-		t.top()
-	case key.Matches(msg, k.Bottom):
-		t.bottom()
-	case key.Matches(msg, k.SortNext):
-		t.cycleSort(1)
-	case key.Matches(msg, k.SortPrev):
-		t.cycleSort(-1)
-	case key.Matches(msg, k.SortRev):
-		t.reverseSort()
-	case key.Matches(msg, k.Mark):
-		t.toggleMark()
-	case key.Matches(msg, k.Copy):
+	case k.Up.Matches(msg):
+		t.Move(-1)
+	case k.Down.Matches(msg):
+		t.Move(1)
+	case k.PageUp.Matches(msg):
+		t.PageUp()
+	case k.PageDown.Matches(msg):
+		t.PageDown()
+	case k.Top.Matches(msg):
+		t.Top()
+	case k.Bottom.Matches(msg):
+		t.Bottom()
+	case k.SortNext.Matches(msg):
+		t.CycleSort(1)
+	case k.SortPrev.Matches(msg):
+		t.CycleSort(-1)
+	case k.SortRev.Matches(msg):
+		t.ReverseSort()
+	case k.Copy.Matches(msg):
 		return m.copyKey()
-	case key.Matches(msg, k.Pane):
-		m.top().togglePane()
-	case key.Matches(msg, k.Peek):
-		return m.peekKey()
-	case key.Matches(msg, k.NextPage):
-		return m.pageKey(1)
-	case key.Matches(msg, k.PrevPage):
-		return m.pageKey(-1)
+	default:
+		return m.elsewhere(msg)
 	}
 	return nil
 }
 
 // back clears the focused table's filter first, then pops the view.
 func (m *Model) back() tea.Cmd {
-	if t := m.top().focused(); t.filter.text != "" {
-		t.clearFilter()
+	if _, ok := m.top().(*valueView); ok {
+		m.closeValue()
+		return nil
+	}
+	if t := m.top().focused(); t.FilterText() != "" {
+		t.ClearFilter()
 		return nil
 	}
 	if len(m.stack) > 1 {
+		closed := m.top()
 		m.stack = m.stack[:len(m.stack)-1]
-		return m.viewChanged()
+		return tea.Batch(m.viewChanged(), m.walkClosed(closed, false))
 	}
 	return nil
 }
@@ -481,6 +460,7 @@ func (m *Model) push(v view) tea.Cmd {
 
 // replace makes v the only view (a palette jump such as :topics).
 func (m *Model) replace(v view) tea.Cmd {
+	m.walk = nil
 	m.stack = []view{v}
 	return m.viewChanged()
 }
@@ -490,24 +470,25 @@ func (m *Model) replace(v view) tea.Cmd {
 // cancelled (its result will be dropped as stale) and one starts for the new
 // view, so that a view never has two refreshes in flight.
 //
-// A RabbitMQ view without data loads at once; after a view that loads only
-// on demand (no refresh scheduled), the refresh loop restarts.
+// A view with a source of its own and no data loads at once (the Kafka
+// views share the snapshot: they wait for the schedule, and its backoff);
+// after a view that loads only on demand (no refresh scheduled), the
+// refresh loop restarts.
 func (m *Model) viewChanged() tea.Cmd {
 	m.ensureBuilt(m.top())
-	rv, onRabbit := m.top().(rabbitView)
-	if m.refresh.inFlight || m.refresh.idle || onRabbit && !rv.rabbit().loaded {
+	s := m.sourceOf(m.top())
+	if m.refresh.inFlight || m.refresh.idle || s != nil && s.state != &m.snap && !s.state.loaded {
 		m.cancelRefresh()
 		return m.startRefresh()
 	}
 	return nil
 }
 
+// ensureBuilt builds a Kafka view from the snapshot at hand, unless it is
+// built from it already.
 func (m *Model) ensureBuilt(v view) {
-	if _, ok := v.(rabbitView); ok {
-		return // loads its own data
-	}
-	if m.data.snap != nil && v.builtGen() != m.data.gen {
-		v.build(&m.data, &m.st)
+	if sv, ok := v.(snapshotView); ok && m.data.snap != nil && sv.builtGen() != m.data.gen {
+		sv.build(&m.data, &m.st)
 	}
 }
 
@@ -523,25 +504,12 @@ func (m *Model) relayout() {
 	v := m.top()
 	bodyH := max(m.height-chromeLines, 0)
 	v.layout(m.width, bodyH-len(m.summaryOf(v, m.width, bodyH)))
-	fitInput(&m.palette, m.width-1)
+	components.FitInput(&m.palette, m.width-1)
 	room := m.width - 1
 	if m.filterErr != nil {
 		room -= min(ansi.StringWidth(errText(m.filterErr))+4, m.width/2)
 	}
-	fitInput(&m.filter, room)
-}
-
-// fitInput keeps a text input's cursor on screen in room cells: a value
-// too long for them scrolls sideways.
-func fitInput(in *textinput.Model, room int) {
-	w := 0
-	if ansi.StringWidth(in.Value())+1 > room {
-		w = max(room-1, 1)
-	}
-	if in.Width() != w {
-		in.SetWidth(w)
-		in.SetCursor(in.Position())
-	}
+	components.FitInput(&m.filter, room)
 }
 
 // contextNames returns the known context names, the current one included.

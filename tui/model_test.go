@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
 )
 
 func TestStaleResultsAreDropped(t *testing.T) {
@@ -33,22 +34,22 @@ func TestStaleResultsAreDropped(t *testing.T) {
 	// A result from an older request is dropped.
 	old := cur
 	old.seq--
-	m.Update(snapshotMsg{tag: old, snap: cluster(5)})
+	m.Update(loadedMsg{tag: old, apply: applySnapshot(cluster(5))})
 	// One for another view, or another context, too.
 	other := cur
 	other.view = "topics"
-	m.Update(snapshotMsg{tag: other, snap: cluster(5)})
+	m.Update(loadedMsg{tag: other, apply: applySnapshot(cluster(5))})
 	other = cur
 	other.context = "prod"
-	m.Update(snapshotMsg{tag: other, snap: cluster(5)})
+	m.Update(loadedMsg{tag: other, apply: applySnapshot(cluster(5))})
 	// Failures that are stale do not count either.
-	m.Update(snapshotMsg{tag: old, err: errors.New("late failure")})
-	if m.data.gen != 1 || !m.refresh.inFlight || m.refresh.failures != 0 || m.refresh.lastErr != nil {
-		t.Fatalf("a stale result was applied: gen %d inFlight %v failures %d", m.data.gen, m.refresh.inFlight, m.refresh.failures)
+	m.Update(loadedMsg{tag: old, err: errors.New("late failure")})
+	if m.data.gen != 1 || !m.refresh.inFlight || m.snap.failures != 0 || m.snap.lastErr != nil {
+		t.Fatalf("a stale result was applied: gen %d inFlight %v failures %d", m.data.gen, m.refresh.inFlight, m.snap.failures)
 	}
 
 	// The current one is applied.
-	m.Update(snapshotMsg{tag: cur, snap: cluster(1)})
+	m.Update(loadedMsg{tag: cur, apply: applySnapshot(cluster(1))})
 	if m.data.gen != 2 || m.refresh.inFlight {
 		t.Fatalf("current result not applied: gen %d inFlight %v", m.data.gen, m.refresh.inFlight)
 	}
@@ -77,7 +78,7 @@ func TestViewSwitchRetargetsRefreshInFlight(t *testing.T) {
 		t.Fatalf("refresh not re-aimed: %+v", m.refresh.tag)
 	}
 	// The groups view's result arrives late: dropped.
-	m.Update(snapshotMsg{tag: groupsTag, snap: cluster(9)})
+	m.Update(loadedMsg{tag: groupsTag, apply: applySnapshot(cluster(9))})
 	if m.data.gen != 1 {
 		t.Fatal("result for the previous view was applied")
 	}
@@ -104,12 +105,12 @@ func TestNoSecondRefreshInFlight(t *testing.T) {
 	// r, a due tick and another start: none starts a second call.
 	_, cmd := m.Update(keyPress("r"))
 	for _, msg := range execCmd(cmd) {
-		if _, ok := msg.(snapshotMsg); ok {
+		if _, ok := msg.(loadedMsg); ok {
 			t.Fatal("r started a second snapshot while one is in flight")
 		}
 	}
-	if !strings.Contains(m.flash.text, "already in progress") {
-		t.Errorf("flash = %q", m.flash.text)
+	if !strings.Contains(m.flash.Text, "already in progress") {
+		t.Errorf("flash = %q", m.flash.Text)
 	}
 	_, cmd = m.Update(refreshTickMsg{gen: m.refresh.tickGen})
 	if cmd != nil {
@@ -152,8 +153,8 @@ func TestBackoffGrowsAndResets(t *testing.T) {
 	if !slices.Equal(delays, want) {
 		t.Fatalf("backoff delays = %v, want %v", delays, want)
 	}
-	if h.m.refresh.failures != 7 || h.m.data.snap != nil {
-		t.Fatalf("failures = %d", h.m.refresh.failures)
+	if h.m.snap.failures != 7 || h.m.data.snap != nil {
+		t.Fatalf("failures = %d", h.m.snap.failures)
 	}
 	// Success resets the period.
 	src.set(cluster(0), nil)
@@ -161,19 +162,19 @@ func TestBackoffGrowsAndResets(t *testing.T) {
 	if got := h.refreshTicks(); !slices.Equal(got, []time.Duration{5 * time.Second}) {
 		t.Fatalf("after success: %v", got)
 	}
-	if h.m.refresh.failures != 0 || h.m.refresh.lastErr != nil || h.m.data.snap == nil {
+	if h.m.snap.failures != 0 || h.m.snap.lastErr != nil || h.m.data.snap == nil {
 		t.Fatal("success did not reset the failure state")
 	}
 	// A failure after data keeps the data and marks it stale.
 	src.set(nil, errors.New("timeout"))
 	fire[refreshTickMsg](h)
-	if h.m.data.snap == nil || h.m.refresh.lastErr == nil {
+	if h.m.data.snap == nil || h.m.snap.lastErr == nil {
 		t.Fatal("data dropped on failure")
 	}
 	if !strings.Contains(h.screen(), "STALE") {
 		t.Error("no STALE marker")
 	}
-	if h.m.flash.level != flashError || !strings.Contains(h.m.flash.text, "timeout") {
+	if h.m.flash.Level != components.FlashError || !strings.Contains(h.m.flash.Text, "timeout") {
 		t.Errorf("flash = %+v", h.m.flash)
 	}
 }
@@ -182,8 +183,7 @@ func TestBackoffRespectsLongRefresh(t *testing.T) {
 	m := New(Options{Refresh: 2 * time.Minute})
 	m.jitter = func(d time.Duration) time.Duration { return d }
 	for f := 1; f < 5; f++ {
-		m.refresh.failures = f
-		if d := m.backoff(); d != 2*time.Minute {
+		if d := m.backoffAfter(f); d != 2*time.Minute {
 			t.Fatalf("failures %d: backoff %v", f, d)
 		}
 	}
@@ -215,7 +215,7 @@ func TestFlashExpires(t *testing.T) {
 	h.keys(":")
 	h.typeText("nope")
 	h.keys("enter")
-	if h.m.flash.level != flashError || !strings.Contains(h.m.flash.text, "unknown command :nope") {
+	if h.m.flash.Level != components.FlashError || !strings.Contains(h.m.flash.Text, "unknown command :nope") {
 		t.Fatalf("flash = %+v", h.m.flash)
 	}
 	var ttl []time.Duration
@@ -231,13 +231,13 @@ func TestFlashExpires(t *testing.T) {
 	h.keys(":")
 	h.typeText("nope2")
 	h.keys("enter")
-	h.send(flashExpiredMsg{id: h.m.flash.id - 1})
-	if h.m.flash.text == "" {
+	h.send(flashExpiredMsg{id: h.m.flash.ID - 1})
+	if h.m.flash.Text == "" {
 		t.Fatal("older expiry cleared the newer flash")
 	}
 	fire[flashExpiredMsg](h)
-	if h.m.flash.text != "" {
-		t.Fatalf("flash not cleared: %q", h.m.flash.text)
+	if h.m.flash.Text != "" {
+		t.Fatalf("flash not cleared: %q", h.m.flash.Text)
 	}
 }
 
@@ -273,12 +273,12 @@ func TestFilter(t *testing.T) {
 		t.Fatalf("invalid regex changed the rows: %v", got2)
 	}
 	h.keys("enter")
-	if h.m.mode != modeNormal || h.m.flash.level != flashError || !strings.Contains(h.m.flash.text, "invalid filter") {
+	if h.m.mode != modeNormal || h.m.flash.Level != components.FlashError || !strings.Contains(h.m.flash.Text, "invalid filter") {
 		t.Fatalf("enter on invalid regex: mode %v flash %+v", h.m.mode, h.m.flash)
 	}
 	// esc in the prompt clears the filter.
 	h.keys("/", "esc")
-	if len(h.visibleIDs()) != 4 || h.m.top().focused().filter.text != "" {
+	if len(h.visibleIDs()) != 4 || h.m.top().focused().FilterText() != "" {
 		t.Fatalf("esc did not clear: %v", h.visibleIDs())
 	}
 	// esc in the view clears an applied filter before going back.
@@ -286,15 +286,15 @@ func TestFilter(t *testing.T) {
 	h.keys("enter", "/")
 	h.typeText("zzz")
 	h.keys("enter")
-	if h.m.top().focused().len() != 0 {
+	if h.m.top().focused().Len() != 0 {
 		t.Fatal("filter did not hide every partition")
 	}
 	if !strings.Contains(h.screen(), "no rows match the filter") {
 		t.Error("no empty-filter message")
 	}
 	h.keys("esc")
-	if h.m.top().id() != "group/billing" || h.m.top().focused().len() != 3 {
-		t.Fatalf("first esc: view %s rows %d", h.m.top().id(), h.m.top().focused().len())
+	if h.m.top().id() != "group/billing" || h.m.top().focused().Len() != 3 {
+		t.Fatalf("first esc: view %s rows %d", h.m.top().id(), h.m.top().focused().Len())
 	}
 	h.keys("esc")
 	if h.m.top().id() != "groups" {
@@ -314,20 +314,20 @@ func TestSort(t *testing.T) {
 	// s from LAG: TREND is skipped, STATUS sorts worst first.
 	h.keys("s")
 	tbl := h.m.top().focused()
-	if tbl.cols[tbl.sortCol].title != "STATUS" || !tbl.sortDesc {
-		t.Fatalf("sort column %s desc %v", tbl.cols[tbl.sortCol].title, tbl.sortDesc)
+	if title, desc := tbl.SortedBy(); title != "STATUS" || !desc {
+		t.Fatalf("sort column %s desc %v", title, desc)
 	}
 	// shift+left goes back to LAG, shift+right forward again.
 	h.keys("shift+left")
-	if tbl.cols[tbl.sortCol].title != "LAG" {
-		t.Fatalf("shift+left: %s", tbl.cols[tbl.sortCol].title)
+	if sortTitle(tbl) != "LAG" {
+		t.Fatalf("shift+left: %s", sortTitle(tbl))
 	}
 	h.keys("shift+right")
-	if tbl.cols[tbl.sortCol].title != "STATUS" {
-		t.Fatalf("shift+right: %s", tbl.cols[tbl.sortCol].title)
+	if sortTitle(tbl) != "STATUS" {
+		t.Fatalf("shift+right: %s", sortTitle(tbl))
 	}
 	// Cycle to GROUP (text, ascending).
-	for tbl.cols[tbl.sortCol].title != "GROUP" {
+	for sortTitle(tbl) != "GROUP" {
 		h.keys("s")
 	}
 	if got := h.visibleIDs(); !slices.Equal(got, []string{"analytics", "billing", "evil\x1b[31mred\u202egroup", "shipping"}) {
@@ -336,9 +336,15 @@ func TestSort(t *testing.T) {
 	// The cursor stays on its row across a re-sort.
 	h.selectRow("billing")
 	h.keys("S")
-	if tbl.selectedID() != "billing" {
-		t.Fatalf("cursor moved to %q", tbl.selectedID())
+	if tbl.SelectedID() != "billing" {
+		t.Fatalf("cursor moved to %q", tbl.SelectedID())
 	}
+}
+
+// sortTitle is the title of the column tbl sorts by.
+func sortTitle(tbl *components.Table) string {
+	title, _ := tbl.SortedBy()
+	return title
 }
 
 func TestMissingValuesSortLast(t *testing.T) {
@@ -346,7 +352,7 @@ func TestMissingValuesSortLast(t *testing.T) {
 	h.selectRow("analytics")
 	h.keys("enter")
 	tbl := h.m.top().focused()
-	for tbl.cols[tbl.sortCol].title != "LAG" {
+	for sortTitle(tbl) != "LAG" {
 		h.keys("s")
 	}
 	for _, order := range []string{"desc", "asc"} {
@@ -358,28 +364,38 @@ func TestMissingValuesSortLast(t *testing.T) {
 	}
 }
 
+// TestMarks: the lists whose marks feed an action (:queues, :dlq: p and D)
+// offer space; the others do not.
 func TestMarks(t *testing.T) {
-	h := loaded(t, Options{})
-	h.selectRow("billing")
+	h := rabbitHarness(t, newFakeRabbit())
+	dlq, invoices := queueKey("/", "orders.dlq"), queueKey("billing", "invoices.dead-letter")
+	h.selectRow(dlq)
 	h.keys("space")
-	h.selectRow("shipping")
+	h.selectRow(invoices)
 	h.keys("space")
 	tbl := h.m.top().focused()
-	if tbl.markedCount() != 2 {
-		t.Fatalf("marked = %d", tbl.markedCount())
+	if tbl.MarkedCount() != 2 {
+		t.Fatalf("marked = %d", tbl.MarkedCount())
 	}
 	if !strings.Contains(h.screen(), "2 marked") {
 		t.Error("marked count not shown")
 	}
 	// Marks survive a refresh.
 	fire[refreshTickMsg](h)
-	if tbl.markedCount() != 2 {
-		t.Fatalf("marks after refresh = %d", tbl.markedCount())
+	if tbl.MarkedCount() != 2 {
+		t.Fatalf("marks after refresh = %d", tbl.MarkedCount())
 	}
-	h.selectRow("billing")
+	h.selectRow(dlq)
 	h.keys("space")
-	if tbl.markedCount() != 1 {
-		t.Fatalf("unmark: %d", tbl.markedCount())
+	if tbl.MarkedCount() != 1 {
+		t.Fatalf("unmark: %d", tbl.MarkedCount())
+	}
+	// The groups' marks would feed nothing (yet): no marks there.
+	g := loaded(t, Options{})
+	g.selectRow("billing")
+	g.keys("space")
+	if n := g.m.top().focused().MarkedCount(); n != 0 || strings.Contains(g.screen(), "mark") {
+		t.Errorf("the groups view offers marks (%d marked):\n%s", n, g.screen())
 	}
 }
 
@@ -387,28 +403,28 @@ func TestNavigation(t *testing.T) {
 	h := loaded(t, Options{})
 	tbl := h.m.top().focused()
 	h.keys("G")
-	if tbl.cursor != 3 {
-		t.Fatalf("G: %d", tbl.cursor)
+	if tbl.Cursor() != 3 {
+		t.Fatalf("G: %d", tbl.Cursor())
 	}
 	h.keys("j")
-	if tbl.cursor != 3 {
+	if tbl.Cursor() != 3 {
 		t.Fatal("cursor moved past the end")
 	}
 	h.keys("g", "k")
-	if tbl.cursor != 0 {
+	if tbl.Cursor() != 0 {
 		t.Fatal("cursor moved before the start")
 	}
 	h.keys("end", "home", "down", "down", "up")
-	if tbl.cursor != 1 {
-		t.Fatalf("arrows: %d", tbl.cursor)
+	if tbl.Cursor() != 1 {
+		t.Fatalf("arrows: %d", tbl.Cursor())
 	}
 	h.keys("pgdown")
-	if tbl.cursor != 3 {
-		t.Fatalf("pgdown: %d", tbl.cursor)
+	if tbl.Cursor() != 3 {
+		t.Fatalf("pgdown: %d", tbl.Cursor())
 	}
 	h.keys("pgup")
-	if tbl.cursor != 0 {
-		t.Fatalf("pgup: %d", tbl.cursor)
+	if tbl.Cursor() != 0 {
+		t.Fatalf("pgup: %d", tbl.Cursor())
 	}
 
 	// groups › billing › orders, then back.
@@ -435,8 +451,8 @@ func TestNavigation(t *testing.T) {
 	if h.m.top().id() != "groups" || len(h.m.stack) != 1 {
 		t.Fatalf("esc: %s depth %d", h.m.top().id(), len(h.m.stack))
 	}
-	if h.m.top().focused().selectedID() != "billing" {
-		t.Fatalf("cursor lost going back: %q", h.m.top().focused().selectedID())
+	if h.m.top().focused().SelectedID() != "billing" {
+		t.Fatalf("cursor lost going back: %q", h.m.top().focused().SelectedID())
 	}
 	h.keys("esc")
 	if h.quit {
@@ -449,7 +465,7 @@ func TestViewsRebuildAfterRefreshWhenBack(t *testing.T) {
 	h.selectRow("billing")
 	h.keys("enter")
 	fire[refreshTickMsg](h) // only the group view is rebuilt now
-	groups := h.m.stack[0]
+	groups := h.m.stack[0].(snapshotView)
 	if groups.builtGen() == h.m.data.gen {
 		t.Fatal("hidden view was rebuilt eagerly")
 	}
@@ -493,27 +509,27 @@ func TestPaletteCommands(t *testing.T) {
 		}
 	}
 	run("bogus")
-	if h.m.flash.level != flashError || !strings.Contains(h.m.flash.text, "unknown command :bogus") {
+	if h.m.flash.Level != components.FlashError || !strings.Contains(h.m.flash.Text, "unknown command :bogus") {
 		t.Fatalf("unknown: %+v", h.m.flash)
 	}
 	run("topics extra")
-	if h.m.flash.level != flashError {
+	if h.m.flash.Level != components.FlashError {
 		t.Fatalf("extra argument: %+v", h.m.flash)
 	}
 	run("ctx prod")
-	if h.m.flash.level != flashWarn || !strings.Contains(h.m.flash.text, "restart with --context prod") {
+	if h.m.flash.Level != components.FlashWarn || !strings.Contains(h.m.flash.Text, "restart with --context prod") {
 		t.Fatalf(":ctx prod: %+v", h.m.flash)
 	}
 	run("ctx staging")
-	if !strings.Contains(h.m.flash.text, "already on context staging") {
+	if !strings.Contains(h.m.flash.Text, "already on context staging") {
 		t.Fatalf(":ctx staging: %+v", h.m.flash)
 	}
 	run("ctx nowhere")
-	if h.m.flash.level != flashError || !strings.Contains(h.m.flash.text, "unknown context nowhere") {
+	if h.m.flash.Level != components.FlashError || !strings.Contains(h.m.flash.Text, "unknown context nowhere") {
 		t.Fatalf(":ctx nowhere: %+v", h.m.flash)
 	}
 	run("ctx")
-	if !strings.Contains(h.m.flash.text, "usage: :ctx NAME") {
+	if !strings.Contains(h.m.flash.Text, "usage: :ctx NAME") {
 		t.Fatalf(":ctx: %+v", h.m.flash)
 	}
 	h.keys(":")
@@ -570,8 +586,8 @@ func TestHelp(t *testing.T) {
 	// Every binding of the keymap is in the help screen.
 	h.keys("?")
 	screen := h.screen()
-	for _, g := range h.m.keys.FullHelp() {
-		for _, b := range g.bindings {
+	for _, g := range h.m.helpGroups() {
+		for _, b := range g.Bindings {
 			if !strings.Contains(screen, b.Help().Desc) {
 				t.Errorf("help lacks %q", b.Help().Desc)
 			}
@@ -601,8 +617,8 @@ func TestQuit(t *testing.T) {
 		if h.quit || h.m.top().id() == "groups" {
 			t.Fatal("q in a detail view quit or went back")
 		}
-		if !strings.Contains(h.m.flash.text, "esc goes back") {
-			t.Fatalf("flash = %q", h.m.flash.text)
+		if !strings.Contains(h.m.flash.Text, "esc goes back") {
+			t.Fatalf("flash = %q", h.m.flash.Text)
 		}
 	})
 	t.Run("ctrl+c anywhere", func(t *testing.T) {
@@ -687,8 +703,8 @@ func TestHungBrokerNeverBlocksUpdate(t *testing.T) {
 
 	m.Update(keyPress("j"))
 	m.Update(keyPress("r"))
-	if !strings.Contains(m.flash.text, "already in progress") {
-		t.Fatalf("r during a hung call: flash %q", m.flash.text)
+	if !strings.Contains(m.flash.Text, "already in progress") {
+		t.Fatalf("r during a hung call: flash %q", m.flash.Text)
 	}
 	for _, k := range []string{"/", "x", "esc", ":", "t", "enter", "?", "esc", "s", "space"} {
 		m.Update(keyPress(k))
@@ -708,7 +724,7 @@ func TestHungBrokerNeverBlocksUpdate(t *testing.T) {
 		t.Fatalf("first call: %v", first)
 	}
 	m.Update(first[0]) // stale: dropped
-	if !m.refresh.inFlight || m.refresh.failures != 0 {
+	if !m.refresh.inFlight || m.snap.failures != 0 {
 		t.Fatalf("stale cancellation counted: %+v", m.refresh)
 	}
 	_, cmd = m.Update(keyPress("q"))
@@ -723,7 +739,7 @@ func TestNoKafka(t *testing.T) {
 		t.Fatal("Init scheduled a refresh without Kafka")
 	}
 	h.keys("r")
-	if h.m.flash.level != flashWarn {
+	if h.m.flash.Level != components.FlashWarn {
 		t.Fatalf("r without Kafka: %+v", h.m.flash)
 	}
 	h.keys("enter", "j", "s", "space", "/")
@@ -790,11 +806,11 @@ func TestScrollKeepsCursorVisible(t *testing.T) {
 	for range 100 {
 		h.keys("j")
 	}
-	if tbl.cursor != 100 {
-		t.Fatalf("cursor %d", tbl.cursor)
+	if tbl.Cursor() != 100 {
+		t.Fatalf("cursor %d", tbl.Cursor())
 	}
-	if tbl.cursor < tbl.offset || tbl.cursor >= tbl.offset+tbl.bodyHeight() {
-		t.Fatalf("cursor %d outside window [%d,%d)", tbl.cursor, tbl.offset, tbl.offset+tbl.bodyHeight())
+	if tbl.Cursor() < tbl.Offset() || tbl.Cursor() >= tbl.Offset()+tbl.BodyHeight() {
+		t.Fatalf("cursor %d outside window [%d,%d)", tbl.Cursor(), tbl.Offset(), tbl.Offset()+tbl.BodyHeight())
 	}
 	screen := h.screen()
 	if !strings.Contains(screen, "events.000") || strings.Count(screen, "\n") != 29 {
@@ -802,8 +818,8 @@ func TestScrollKeepsCursorVisible(t *testing.T) {
 	}
 	// Shrinking the terminal keeps the cursor on screen.
 	h.send(tea.WindowSizeMsg{Width: 100, Height: 12})
-	if tbl.cursor < tbl.offset || tbl.cursor >= tbl.offset+tbl.bodyHeight() {
-		t.Fatalf("after resize: cursor %d outside window [%d,%d)", tbl.cursor, tbl.offset, tbl.offset+tbl.bodyHeight())
+	if tbl.Cursor() < tbl.Offset() || tbl.Cursor() >= tbl.Offset()+tbl.BodyHeight() {
+		t.Fatalf("after resize: cursor %d outside window [%d,%d)", tbl.Cursor(), tbl.Offset(), tbl.Offset()+tbl.BodyHeight())
 	}
 }
 

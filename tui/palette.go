@@ -4,8 +4,8 @@ import (
 	"slices"
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // command is one `:` palette command.
@@ -53,7 +53,7 @@ func paletteSuggestions(contexts []string) []string {
 
 func (m *Model) paletteKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
-	case key.Matches(msg, m.keys.Back):
+	case m.keys.Back.Matches(msg):
 		m.closePalette()
 		return nil
 	case msg.String() == "enter":
@@ -80,11 +80,11 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	}
 	c, ok := lookupCommand(fields[0])
 	if !ok {
-		return m.setFlash(flashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :audit, :ctx NAME, :quit)")
+		return m.setFlash(components.FlashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :audit, :ctx NAME, :quit)")
 	}
 	args := fields[1:]
 	if c.arg == "" && len(args) > 0 {
-		return m.setFlash(flashError, ":"+c.name+" takes no argument")
+		return m.setFlash(components.FlashError, ":"+c.name+" takes no argument")
 	}
 	switch c.name {
 	case "groups":
@@ -116,24 +116,24 @@ func (m *Model) runCommand(line string) tea.Cmd {
 func (m *Model) switchContext(args []string) tea.Cmd {
 	names := m.contextNames()
 	if len(args) != 1 {
-		return m.setFlash(flashError, "usage: :ctx NAME (contexts: "+safe(strings.Join(names, ", "))+")")
+		return m.setFlash(components.FlashError, "usage: :ctx NAME (contexts: "+safe(strings.Join(names, ", "))+")")
 	}
 	name := args[0]
 	switch {
 	case name == m.opts.Context:
-		return m.setFlash(flashInfo, "already on context "+safe(name))
+		return m.setFlash(components.FlashInfo, "already on context "+safe(name))
 	case !slices.Contains(names, name):
-		return m.setFlash(flashError, "unknown context "+safe(name))
+		return m.setFlash(components.FlashError, "unknown context "+safe(name))
 	}
 	if m.opts.CheckContext == nil {
-		return m.setFlash(flashWarn, "this console cannot switch contexts: restart with --context "+safe(name))
+		return m.setFlash(components.FlashWarn, "this console cannot switch contexts: restart with --context "+safe(name))
 	}
 	if m.actionBusy() {
-		return m.setFlash(flashError, "a drain is in progress on this context: let it finish or cancel it before switching")
+		return m.setFlash(components.FlashError, "a drain is in progress on this context: let it finish or cancel it before switching")
 	}
 	check := m.opts.CheckContext
 	m.switching = name
-	return tea.Batch(m.setFlash(flashInfo, "opening context "+safe(name)+"…"), func() tea.Msg {
+	return tea.Batch(m.setFlash(components.FlashInfo, "opening context "+safe(name)+"…"), func() tea.Msg {
 		return contextCheckedMsg{name: name, err: check(name)}
 	})
 }
@@ -150,7 +150,7 @@ func (m *Model) contextChecked(msg contextCheckedMsg) tea.Cmd {
 	}
 	m.switching = ""
 	if msg.err != nil {
-		return m.setFlash(flashError, "cannot open context "+safe(msg.name)+": "+errText(msg.err))
+		return m.setFlash(components.FlashError, "cannot open context "+safe(msg.name)+": "+errText(msg.err))
 	}
 	m.exit = Exit{Context: msg.name, View: m.stack[0].id()} // a top-level view: New opens it
 	return m.quit()

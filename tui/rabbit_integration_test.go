@@ -90,16 +90,16 @@ func TestLookingNeverLosesInTheConsole(t *testing.T) {
 		t.Fatalf("] did not ask:\n%s", h.screen())
 	}
 	h.keys("y")
-	if pv.page != 1 || len(pv.list.rows) != 20 || pv.list.rows[0].id != "20" || pv.list.rows[0].cells[mcLeft] != "1" {
+	if pv.page != 1 || len(pv.list.Rows()) != 20 || pv.list.Rows()[0].ID != "20" || pv.list.Rows()[0].Cells[mcLeft] != "1" {
 		t.Fatalf("page 2:\n%s", h.screen())
 	}
 	for range 3 {
 		h.keys("[")
-		if pv.page != 0 || pv.list.rows[0].cells[mcID] != "0" || pv.list.rows[0].cells[mcLeft] != "0" {
+		if pv.page != 0 || pv.list.Rows()[0].Cells[mcID] != "0" || pv.list.Rows()[0].Cells[mcLeft] != "0" {
 			t.Fatalf("back to page 1:\n%s", h.screen())
 		}
 		h.keys("]")
-		if pv.page != 1 || pv.list.rows[0].cells[mcID] != "20" {
+		if pv.page != 1 || pv.list.Rows()[0].Cells[mcID] != "20" {
 			t.Fatalf("forth to page 2:\n%s", h.screen())
 		}
 	}
@@ -150,7 +150,7 @@ func TestBigHealthyBrokerIsNotUnreachable(t *testing.T) {
 	h := newHarness(t, Options{Rabbit: client, Timeout: time.Second}, nil)
 	h.command("queues")
 	v := h.m.top().(*queuesView)
-	if s := h.screen(); v.st.lastErr != nil || len(v.tbl.rows) != 60 || strings.Contains(s, "unreachable") {
-		t.Fatalf("%d rows, error %v:\n%s", len(v.tbl.rows), v.st.lastErr, s)
+	if s := h.screen(); v.st.lastErr != nil || len(v.tbl.Rows()) != 60 || strings.Contains(s, "unreachable") {
+		t.Fatalf("%d rows, error %v:\n%s", len(v.tbl.Rows()), v.st.lastErr, s)
 	}
 }

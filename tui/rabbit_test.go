@@ -12,6 +12,8 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // fakeRabbit is a test double of the RabbitMQ broker (an external system):
@@ -28,6 +30,7 @@ type fakeRabbit struct {
 	peeks     []int // offsets asked
 	dlCalls   int
 	peekErr   error
+	nilPeek   bool // a peek answers nothing and no error (a broken broker)
 	// risk makes every queue one whose peeks cost delivery attempts;
 	// requeues counts them per message index; depth, when set, is the
 	// depth measured by the n-th peek.
@@ -66,7 +69,7 @@ func (f *fakeRabbit) PeekQueue(_ context.Context, vhost, queue string, o backend
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.peeks = append(f.peeks, o.Offset)
-	if f.peekErr != nil {
+	if f.peekErr != nil || f.nilPeek {
 		return nil, f.peekErr
 	}
 	ms := f.messages[queueKey(vhost, queue)]
@@ -334,11 +337,11 @@ func TestQueuesTrendAndDrain(t *testing.T) {
 	}
 	r := rowByID(t, v.tbl, queueKey("/", "orders"))
 	// 1,830 messages drained at 80−50 = 30/s: 61 s.
-	if r.cells[qcDrain] != "1m01s" {
-		t.Errorf("time to drain = %q", r.cells[qcDrain])
+	if r.Cells[qcDrain] != "1m01s" {
+		t.Errorf("time to drain = %q", r.Cells[qcDrain])
 	}
-	if r := rowByID(t, v.tbl, queueKey("billing", "invoices")); r.cells[qcDrain] != "-" {
-		t.Errorf("a queue that is not draining has time to drain %q", r.cells[qcDrain])
+	if r := rowByID(t, v.tbl, queueKey("billing", "invoices")); r.Cells[qcDrain] != "-" {
+		t.Errorf("a queue that is not draining has time to drain %q", r.Cells[qcDrain])
 	}
 	// Sorted by depth.
 	if ids := h.visibleIDs(); ids[0] != queueKey("/", "orders") {
@@ -353,11 +356,11 @@ func TestQueuesTrendAndDrain(t *testing.T) {
 	}
 }
 
-func rowByID(t *testing.T, tbl *table, id string) *row {
+func rowByID(t *testing.T, tbl *components.Table, id string) *components.Row {
 	t.Helper()
-	for i := range tbl.rows {
-		if tbl.rows[i].id == id {
-			return &tbl.rows[i]
+	for i := range tbl.Rows() {
+		if tbl.Rows()[i].ID == id {
+			return &tbl.Rows()[i]
 		}
 	}
 	t.Fatalf("no row %q", id)
@@ -379,16 +382,16 @@ func TestRabbitStaleResultsAreDropped(t *testing.T) {
 	other := cur
 	other.view = "dlq"
 	for _, tag := range []reqTag{old, other} {
-		m.Update(rabbitMsg{tag: tag, res: []backends.Queue{}})
-		m.Update(rabbitMsg{tag: tag, err: errors.New("late failure")})
+		m.Update(loadedMsg{tag: tag, apply: applying([]backends.Queue{}, v.apply)})
+		m.Update(loadedMsg{tag: tag, err: errors.New("late failure")})
 	}
-	if len(v.tbl.rows) != 6 || v.st.lastErr != nil || !m.refresh.inFlight {
-		t.Fatalf("a stale result was applied: %d rows, err %v", len(v.tbl.rows), v.st.lastErr)
+	if len(v.tbl.Rows()) != 6 || v.st.lastErr != nil || !m.refresh.inFlight {
+		t.Fatalf("a stale result was applied: %d rows, err %v", len(v.tbl.Rows()), v.st.lastErr)
 	}
 	// A failure keeps the rows on screen, marked stale, and backs off.
-	m.Update(rabbitMsg{tag: cur, err: errors.New("connection refused")})
-	if len(v.tbl.rows) != 6 || v.st.failures != 1 || m.refresh.inFlight {
-		t.Fatalf("failure: %d rows, %d failures", len(v.tbl.rows), v.st.failures)
+	m.Update(loadedMsg{tag: cur, err: errors.New("connection refused")})
+	if len(v.tbl.Rows()) != 6 || v.st.failures != 1 || m.refresh.inFlight {
+		t.Fatalf("failure: %d rows, %d failures", len(v.tbl.Rows()), v.st.failures)
 	}
 	if !strings.Contains(h.screen(), "STALE") || !strings.Contains(h.screen(), "connection refused") {
 		t.Errorf("failure not shown:\n%s", h.screen())
@@ -405,12 +408,15 @@ func TestRabbitStaleResultsAreDropped(t *testing.T) {
 	if m.refresh.tag == listTag || m.refresh.tag.view != dv.id() {
 		t.Fatalf("the refresh was not re-aimed at the groups view: %+v", m.refresh.tag)
 	}
-	m.Update(rabbitMsg{tag: listTag, res: []backends.Queue{}})
+	m.Update(loadedMsg{tag: listTag, apply: func(*Model, time.Time) notice {
+		t.Fatal("the list's result was applied to the groups view")
+		return notice{}
+	}})
 	if dv.st.loaded {
 		t.Fatal("the list's result was applied to the groups view")
 	}
 	h.run(cmd)
-	if !dv.st.loaded || len(dv.tbl.rows) == 0 {
+	if !dv.st.loaded || len(dv.tbl.Rows()) == 0 {
 		t.Fatal("the groups did not load")
 	}
 	// The groups view does not refresh by itself: sampling reads messages.
@@ -433,12 +439,12 @@ func TestPeekPaging(t *testing.T) {
 	f := newFakeRabbit()
 	h := rabbitHarness(t, f)
 	pv := h.peekOrdersDLQ()
-	if pv.page != 0 || len(pv.list.rows) != 20 {
-		t.Fatalf("page %d with %d messages", pv.page, len(pv.list.rows))
+	if pv.page != 0 || len(pv.list.Rows()) != 20 {
+		t.Fatalf("page %d with %d messages", pv.page, len(pv.list.Rows()))
 	}
 	h.keys("]")
-	if pv.page != 1 || len(pv.list.rows) != 5 || pv.list.rows[0].id != "20" {
-		t.Fatalf("after ]: page %d, %d messages", pv.page, len(pv.list.rows))
+	if pv.page != 1 || len(pv.list.Rows()) != 5 || pv.list.Rows()[0].ID != "20" {
+		t.Fatalf("after ]: page %d, %d messages", pv.page, len(pv.list.Rows()))
 	}
 	// No page after a short one.
 	n := len(f.peeks)
@@ -447,7 +453,7 @@ func TestPeekPaging(t *testing.T) {
 		t.Errorf("] on the last page peeked again: %v", f.peeks)
 	}
 	h.keys("[")
-	if pv.page != 0 || len(pv.list.rows) != 20 {
+	if pv.page != 0 || len(pv.list.Rows()) != 20 {
 		t.Fatalf("after [: page %d", pv.page)
 	}
 	h.keys("[")
@@ -471,7 +477,7 @@ func TestPeekPaging(t *testing.T) {
 	}
 	// Offset 40 is past the end: the view stays on page 0 and says so; the
 	// late page (offset 20) must not have been applied.
-	if pv.page != 0 || len(pv.list.rows) != 20 {
+	if pv.page != 0 || len(pv.list.Rows()) != 20 {
 		t.Errorf("the late result of offset 20 was applied over the newer request: page %d", pv.page)
 	}
 
@@ -514,7 +520,7 @@ func TestRenderBody(t *testing.T) {
 		t.Errorf("escape body: %q %q", desc, lines)
 	}
 	desc, _, st := renderBody(&ms[3])
-	if !strings.Contains(desc, "truncated") || st != cellWarn {
+	if !strings.Contains(desc, "truncated") || st != styles.CellWarn {
 		t.Errorf("big body: %q", desc)
 	}
 	// A body over 1 MiB that the client did not truncate is cut here.
@@ -591,7 +597,7 @@ func TestPeekAsksBeforeCostingAttempts(t *testing.T) {
 		t.Fatal("r read without asking")
 	}
 	h.keys("y")
-	if got := f.requeued(); len(got) != 20 || got[0] != 1 || pv.page != 0 || len(pv.list.rows) != 20 || pv.list.rows[0].cells[mcLeft] != "1" {
+	if got := f.requeued(); len(got) != 20 || got[0] != 1 || pv.page != 0 || len(pv.list.Rows()) != 20 || pv.list.Rows()[0].Cells[mcLeft] != "1" {
 		t.Fatalf("y: requeues %v, page %d\n%s", got, pv.page, flat(h.screen()))
 	}
 	h.keys("]")
@@ -599,17 +605,17 @@ func TestPeekAsksBeforeCostingAttempts(t *testing.T) {
 		t.Fatalf("] did not ask:\n%s", flat(h.screen()))
 	}
 	h.keys("y")
-	if got := f.requeued(); len(got) != 25 || got[0] != 2 || got[20] != 1 || pv.page != 1 || pv.list.rows[0].cells[mcLeft] != "1" {
+	if got := f.requeued(); len(got) != 25 || got[0] != 2 || got[20] != 1 || pv.page != 1 || pv.list.Rows()[0].Cells[mcLeft] != "1" {
 		t.Fatalf("page 2: requeues %v, page %d", got, pv.page)
 	}
 	peeks := len(f.peeks)
 	for range 3 {
 		h.keys("[")
-		if pv.page != 0 || pv.list.rows[0].cells[mcLeft] != "0" || !strings.Contains(flat(h.screen()), "showing it again costs nothing") {
+		if pv.page != 0 || pv.list.Rows()[0].Cells[mcLeft] != "0" || !strings.Contains(flat(h.screen()), "showing it again costs nothing") {
 			t.Fatalf("[ back to page 1:\n%s", flat(h.screen()))
 		}
 		h.keys("]")
-		if pv.page != 1 || pv.list.rows[0].id != "20" {
+		if pv.page != 1 || pv.list.Rows()[0].ID != "20" {
 			t.Fatalf("] to page 2 again: page %d", pv.page)
 		}
 	}

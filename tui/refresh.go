@@ -8,7 +8,7 @@ import (
 	"charm.land/bubbles/v2/spinner"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // reqTag names the request a result answers: the view that asked, the
@@ -20,13 +20,6 @@ type reqTag struct {
 	context string
 }
 
-// snapshotMsg carries the result of one snapshot call.
-type snapshotMsg struct {
-	tag  reqTag
-	snap *backends.ClusterSnapshot
-	err  error
-}
-
 // refreshTickMsg asks for the scheduled refresh of generation gen; ticks of
 // an older generation (superseded by a manual refresh or a reschedule) are
 // ignored.
@@ -34,43 +27,34 @@ type refreshTickMsg struct{ gen uint64 }
 
 type spinTickMsg struct{}
 
-// refreshState is the refresh loop: at most one request in flight, a
-// schedule, and the failure count that drives the backoff.
+// refreshState is the refresh loop: at most one request in flight and a
+// schedule (each source keeps its own outcome: loadState).
 type refreshState struct {
 	seq      uint64
 	inFlight bool
 	tag      reqTag
 	cancel   context.CancelFunc
 	tickGen  uint64
-	failures int
-	lastErr  error     // the last failure; nil after a success
-	lastOK   time.Time // when the last good snapshot arrived
-	nextAt   time.Time // when the next refresh is due
 	// idle says no refresh is scheduled: the last one was for a view that
 	// loads only on demand, or there was no source. The next view change
 	// starts one.
 	idle bool
 }
 
-// startRefresh starts a snapshot call for the top view unless one is in
-// flight. The call runs in the returned command, with its own timeout; it
-// captures only its context, the source and its tag.
+// startRefresh starts the load of the top view unless one is in flight.
+// The fetch runs in the returned command; it captures only its context,
+// its source's values and its tag.
 func (m *Model) startRefresh() tea.Cmd {
 	if m.refresh.inFlight || m.quitting {
 		return nil
 	}
-	if rv, ok := m.top().(rabbitView); ok {
-		return m.startRabbit(rv)
-	}
-	if m.opts.Kafka == nil {
-		m.refresh.idle = true
+	s := m.sourceOf(m.top())
+	if s == nil || s.fetch == nil {
+		m.refresh.idle = true // nothing to load, or no source configured
 		return nil
 	}
-	// No deadline on the snapshot: the Kafka client bounds each request by
-	// the timeout and fails at once on a broker that stops answering, so a
-	// big cluster that keeps answering is read whole (the spinner turns).
 	tag, ctx, cancel := m.beginRequest()
-	return tea.Batch(snapshotCmd(ctx, cancel, m.opts.Kafka, tag), m.startSpinner())
+	return tea.Batch(fetchCmd(ctx, cancel, s.fetch, tag), m.startSpinner())
 }
 
 // beginRequest records a new request for the top view as the one in
@@ -91,14 +75,14 @@ func (m *Model) beginRequest() (reqTag, context.Context, context.CancelFunc) {
 	return tag, ctx, cancel
 }
 
-func snapshotCmd(ctx context.Context, cancel context.CancelFunc, src backends.KafkaSource, tag reqTag) tea.Cmd {
+func fetchCmd(ctx context.Context, cancel context.CancelFunc, fetch fetchFunc, tag reqTag) tea.Cmd {
 	return func() tea.Msg {
 		defer cancel()
-		snap, err := src.Snapshot(ctx, backends.SnapshotOptions{})
-		if err == nil && snap == nil {
-			err = errors.New("the cluster returned an empty snapshot")
+		apply, err := fetch(ctx)
+		if err == nil && apply == nil {
+			err = errors.New("nothing was loaded")
 		}
-		return snapshotMsg{tag: tag, snap: snap, err: err}
+		return loadedMsg{tag: tag, apply: apply, err: err}
 	}
 }
 
@@ -114,14 +98,14 @@ func (m *Model) cancelRefresh() {
 
 // refreshNow is the `r` key.
 func (m *Model) refreshNow() tea.Cmd {
-	rv, onRabbit := m.top().(rabbitView)
+	s := m.sourceOf(m.top())
 	switch {
-	case onRabbit && !m.sourceConfigured(rv):
-		return m.setFlash(flashWarn, m.unconfiguredText(rv))
-	case !onRabbit && m.opts.Kafka == nil:
-		return m.setFlash(flashWarn, "no Kafka cluster is configured for this context")
+	case s == nil:
+		return nil // loads nothing
+	case s.fetch == nil:
+		return m.setFlash(components.FlashWarn, s.unconfigured)
 	case m.refresh.inFlight:
-		return m.setFlash(flashInfo, "a refresh is already in progress")
+		return m.setFlash(components.FlashInfo, "a refresh is already in progress")
 	}
 	return m.startRefresh()
 }
@@ -133,45 +117,66 @@ func (m *Model) current(tag reqTag) bool {
 		tag.view == m.top().id() && tag.context == m.opts.Context
 }
 
-func (m *Model) handleSnapshot(msg snapshotMsg) tea.Cmd {
+// handleLoaded installs the result of the request in flight for the view
+// on screen, or records its failure; the next load is scheduled (periodic
+// sources: the refresh period, or the backoff after failures) or waits
+// for `r`.
+func (m *Model) handleLoaded(msg loadedMsg) tea.Cmd {
 	if !m.current(msg.tag) {
 		return nil // stale: another view, another context or an older request
+	}
+	s := m.sourceOf(m.top())
+	if s == nil {
+		return nil
 	}
 	if m.refresh.cancel != nil {
 		m.refresh.cancel()
 		m.refresh.cancel = nil
 	}
 	m.refresh.inFlight = false
+	st := s.state
 	now := m.now()
 	if msg.err != nil {
-		m.refresh.failures++
-		m.refresh.lastErr = msg.err
-		d := m.backoff()
-		m.refresh.nextAt = now.Add(d)
+		st.failures++
+		st.lastErr = msg.err
+		if f, ok := m.top().(loadFailer); ok {
+			f.loadFailed()
+		}
+		if !s.periodic {
+			m.refresh.idle = true
+			return m.setFlash(components.FlashError, "loading "+s.what+" failed (r retries): "+errText(msg.err))
+		}
+		d := m.backoffAfter(st.failures)
+		st.nextAt = now.Add(d)
 		text := "refresh failed (retrying in " + fmtDuration(d)
-		if m.data.snap != nil {
-			text += ", showing data of " + m.refresh.lastOK.Format("15:04:05")
+		if st.loaded {
+			text += ", showing data of " + st.lastOK.Format("15:04:05")
 		}
 		text += "): " + errText(msg.err)
-		return tea.Batch(m.setFlash(flashError, text), m.schedule(d))
+		return tea.Batch(m.setFlash(components.FlashError, text), m.schedule(d))
 	}
-	m.refresh.failures = 0
-	m.refresh.lastErr = nil
-	m.refresh.lastOK = now
-	m.data = dataset{gen: m.data.gen + 1, snap: msg.snap, analysis: m.tracker.Observe(msg.snap)}
-	m.top().build(&m.data, &m.st)
-	d := min(m.jitter(m.opts.Refresh), max(maxBackoff, m.opts.Refresh))
-	m.refresh.nextAt = now.Add(d)
-	return m.schedule(d)
+	st.failures = 0
+	st.lastErr = nil
+	st.lastOK = now
+	st.loaded = true
+	n := msg.apply(m, now)
+	var cmds []tea.Cmd
+	if n.text != "" {
+		cmds = append(cmds, m.setFlash(n.level, n.text))
+	}
+	if s.periodic {
+		d := min(m.jitter(m.opts.Refresh), max(maxBackoff, m.opts.Refresh))
+		st.nextAt = now.Add(d)
+		cmds = append(cmds, m.schedule(d))
+	} else {
+		m.refresh.idle = true
+	}
+	return tea.Batch(cmds...)
 }
 
-// backoff is the delay before the next try after m.refresh.failures
+// backoffAfter is the delay before the next try after failures
 // consecutive failures: Refresh, 2×, 4×, … capped at 60 s (or at Refresh
 // when that is longer), with jitter.
-func (m *Model) backoff() time.Duration { return m.backoffAfter(m.refresh.failures) }
-
-// backoffAfter is the delay before the next try after failures consecutive
-// failures.
 func (m *Model) backoffAfter(failures int) time.Duration {
 	limit := max(maxBackoff, m.opts.Refresh)
 	d := m.opts.Refresh

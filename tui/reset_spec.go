@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/tui/action"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // The reset of consumer groups' offsets from the console: `R` on a group
@@ -36,9 +38,10 @@ import (
 // (Options.KafkaResetter) or an audit log: no key, no help line
 // (Model.canReset, in the one place the dangerous keys are unbound).
 
-// canReset says whether the reset exists in this console.
+// canReset says whether this console has what a reset needs (a read-only
+// context has no reset key: keys.Map.ReadOnly).
 func (m *Model) canReset() bool {
-	return m.opts.KafkaResetter != nil && !m.opts.ReadOnly && m.opts.Audit != nil
+	return m.opts.KafkaResetter != nil && m.opts.Audit != nil
 }
 
 // maxResetGroups bounds the groups one reset screen acts on.
@@ -50,14 +53,17 @@ const maxResetGroups = 50
 func (m *Model) resetGroups() (groups []string, why string) {
 	switch v := m.top().(type) {
 	case *groupsView:
-		if ids := v.tbl.markedIDs(); len(ids) > 0 {
+		if ids := v.tbl.MarkedIDs(); len(ids) > 0 {
+			// by name: the list's order follows the lag, which moves on
+			// every refresh; the batch and its command do not
+			slices.Sort(ids)
 			if len(ids) > maxResetGroups {
 				return nil, fmt.Sprintf("%d groups marked: R resets at most %d at once", len(ids), maxResetGroups)
 			}
 			return ids, ""
 		}
-		if r, ok := v.tbl.selected(); ok {
-			return []string{r.ref}, ""
+		if r, ok := v.tbl.Selected(); ok {
+			return []string{r.Ref}, ""
 		}
 		return nil, "no consumer group selected"
 	case *groupView:
@@ -68,12 +74,12 @@ func (m *Model) resetGroups() (groups []string, why string) {
 
 // openReset is the `R` key.
 func (m *Model) openReset() tea.Cmd {
-	if !m.canReset() {
-		return nil
+	if !m.keys.Reset.Bound() {
+		return nil // read-only, no resetter, no audit log
 	}
 	groups, why := m.resetGroups()
 	if why != "" {
-		return m.setFlash(flashInfo, why)
+		return m.setFlash(components.FlashInfo, why)
 	}
 	return m.push(newActionView("reset/"+strings.Join(groups, "\x00"), "reset offsets", action.New(m.actionHost(), m.resetSpec(groups))))
 }
@@ -188,7 +194,7 @@ func (m *Model) resetSpec(groups []string) action.Spec[*resetBatch, *resetOutcom
 	if !one {
 		title = fmt.Sprintf("Reset the offsets of %d consumer groups", len(groups))
 		name, what = fmt.Sprintf("%d groups", len(groups)), "number of groups"
-		notes = append(notes, "groups (marked): "+clip(safe(strings.Join(groups, ", ")), 400), "each group is reset in turn, with its own audit entry and rollback file; the first that fails stops the rest")
+		notes = append(notes, "groups (marked): "+components.Clip(safe(strings.Join(groups, ", ")), 400), "each group is reset in turn, with its own audit entry and rollback file; the first that fails stops the rest")
 	}
 	if broker != "" {
 		title += " on " + safe(broker)
@@ -503,7 +509,7 @@ func resetTable(p *actions.ResetPlan, st *action.Styles) []string {
 		if i == maxResetRowsShown {
 			break
 		}
-		c := cells{topic: clip(safe(r.Topic), maxTopicShown), part: itoa(int(r.Partition)), cur: optCount(r.Current), nw: fmtInt(r.New),
+		c := cells{topic: components.Clip(safe(r.Topic), maxTopicShown), part: itoa(int(r.Partition)), cur: optCount(r.Current), nw: fmtInt(r.New),
 			lb: optCount(r.LagBefore), la: fmtInt(r.LagAfter)}
 		if r.Clamped {
 			bound := "log end"
@@ -518,8 +524,8 @@ func resetTable(p *actions.ResetPlan, st *action.Styles) []string {
 	}
 	line := func(c cells, arrow string) string {
 		return strings.TrimRight(fmt.Sprintf("  %s  %s  %s %s %s  %s %s %s  %s",
-			fit(c.topic, tw, false), fit(c.part, pw, true), fit(c.cur, cw, true), arrow, fit(c.nw, nw, false),
-			fit(c.lb, lbw, true), arrow, fit(c.la, law, false), c.note), " ")
+			components.Fit(c.topic, tw, false), components.Fit(c.part, pw, true), components.Fit(c.cur, cw, true), arrow, components.Fit(c.nw, nw, false),
+			components.Fit(c.lb, lbw, true), arrow, components.Fit(c.la, law, false), c.note), " ")
 	}
 	out := []string{st.Dim.Render(line(w, " "))}
 	for _, c := range rows {

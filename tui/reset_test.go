@@ -247,6 +247,11 @@ func TestResetAbsentWhereItCannotRun(t *testing.T) {
 			if _, ok := h.m.top().(*groupsView); !ok {
 				t.Fatalf("R opened %T", h.m.top())
 			}
+			// the groups' marks feed R only: without it, none
+			h.keys("space")
+			if n := h.m.top().focused().MarkedCount(); n != 0 || strings.Contains(h.screen(), "space mark") {
+				t.Errorf("the groups offer marks without R: %d marked\n%s", n, h.screen())
+			}
 			h.keys("?")
 			if strings.Contains(h.screen(), "reset offsets") {
 				t.Errorf("the help lists R:\n%s", h.screen())
@@ -279,8 +284,8 @@ func TestResetOpensOnGroups(t *testing.T) {
 	h.keys("esc", "esc", ":")
 	h.typeText("topics")
 	h.keys("enter", "R")
-	if _, ok := h.m.top().(*topicsView); !ok || !strings.Contains(h.m.flash.text, "R resets the offsets of a consumer group") {
-		t.Fatalf("R on topics: %T, flash %q", h.m.top(), h.m.flash.text)
+	if _, ok := h.m.top().(*topicsView); !ok || !strings.Contains(h.m.flash.Text, "R resets the offsets of a consumer group") {
+		t.Fatalf("R on topics: %T, flash %q", h.m.top(), h.m.flash.Text)
 	}
 }
 

@@ -168,6 +168,9 @@ func newSizeFixture(t *testing.T, o Options) *sizeFixture {
 	o.KafkaDLQ = kd.fakeKafkaDLQ
 	o.Drainer = rd
 	o.KafkaDrainer = kd
+	if o.KafkaResetter == nil { // as cmd passes it: R on the groups
+		o.KafkaResetter = newFakeResetter()
+	}
 	// the audit log at a relative path: the same on every screen (the
 	// goldens are read from the package's directory: requireGolden)
 	t.Chdir(t.TempDir())
@@ -375,6 +378,14 @@ func sizeCases() []sizeCase {
 			openKafkaDLT(f.h)
 			f.h.keys("p", "tab", "j")
 		}, must: []string{"▸ record 0"}},
+		{name: "value_rabbit_body", setup: func(t *testing.T, f *sizeFixture) {
+			openRabbitDLQ(f.h)
+			f.h.keys("p", "tab", "G", "enter")
+		}, must: []string{"› value", `{"order":1001`}},
+		{name: "value_kafka_exception", setup: func(t *testing.T, f *sizeFixture) {
+			openKafkaDLT(f.h)
+			f.h.keys("p", "tab", "j", "j", "j", "j", "enter")
+		}, must: []string{"› value", "Listener method thre"}},
 		{name: "audit", setup: func(t *testing.T, f *sizeFixture) { f.h.command("audit") }},
 		{name: "audit_entry", setup: func(t *testing.T, f *sizeFixture) {
 			f.h.command("audit")
@@ -693,55 +704,6 @@ func TestNamesBeforeSecondaryColumns(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestTableLayoutOrder checks the order in which columns give up their
-// room on a table of its own: names keep theirs longest.
-func TestTableLayoutOrder(t *testing.T) {
-	tbl := newTable([]column{
-		{title: "NAME", flex: true, name: true, min: 8},
-		{title: "NOTE", flex: true, min: 6, shrink: 1},
-		{title: "STATE", flex: true, min: 5},
-		{title: "N", right: true},
-		{title: "TREND", drop: 2},
-		{title: "EXTRA", drop: 1},
-	}, 0, false)
-	tbl.setRows([]row{{id: "a", cells: []string{strings.Repeat("n", 30), strings.Repeat("x", 20), "PreparingRebalance", "1", "▁▂▃▄", "extra"}}})
-	widths := func(w int) []int {
-		tbl.setSize(w, 5)
-		return append([]int(nil), tbl.widths...)
-	}
-	cases := []struct {
-		w    int
-		want string
-	}{
-		{200, "[30 20 18 2 6 6]"}, // all natural
-		{89, "[30 15 18 2 6 6]"},  // the note shrinks first…
-		{80, "[30 6 18 2 6 6]"},   // …to its title (its min here)
-		{72, "[30 6 18 2 0 6]"},   // then TREND goes
-		{64, "[30 6 18 2 0 0]"},   // then EXTRA; the name keeps its 30
-		{60, "[30 6 14 2 0 0]"},   // then the state shrinks
-		{40, "[19 6 5 2 0 0]"},    // the others at their min, the name shrinks
-		{20, "[8 6 5 2 0 0]"},     // to its min; the rest is cut at the edge
-	}
-	for _, c := range cases {
-		if got := fmt.Sprint(widths(c.w)); got != c.want {
-			t.Errorf("at %d: %s, want %s", c.w, got, c.want)
-		}
-	}
-	// a cell of a megabyte shrinks like a short one
-	huge := newTable([]column{{title: "F"}, {title: "VALUE", flex: true, min: 10}}, -1, false)
-	huge.setRows([]row{{id: "a", cells: []string{"body", strings.Repeat("x", 1<<20)}}})
-	huge.setSize(80, 5)
-	if fmt.Sprint(huge.widths) != "[4 72]" {
-		t.Errorf("a megabyte cell at 80: %v", huge.widths)
-	}
-	// a keystroke does not redo the layout
-	before := &tbl.widths[0]
-	tbl.setSize(20, 5)
-	if &tbl.widths[0] != before {
-		t.Error("setSize at the same width laid the table out again")
 	}
 }
 

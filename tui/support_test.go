@@ -275,8 +275,8 @@ func (h *harness) selectRow(id string) {
 	h.t.Helper()
 	tbl := h.m.top().focused()
 	h.keys("g")
-	for i := 0; i <= tbl.len(); i++ {
-		if tbl.selectedID() == id {
+	for i := 0; i <= tbl.Len(); i++ {
+		if tbl.SelectedID() == id {
 			return
 		}
 		h.keys("j")
@@ -285,12 +285,7 @@ func (h *harness) selectRow(id string) {
 }
 
 func (h *harness) visibleIDs() []string {
-	tbl := h.m.top().focused()
-	ids := make([]string, 0, tbl.len())
-	for _, i := range tbl.visible {
-		ids = append(ids, tbl.rows[i].id)
-	}
-	return ids
+	return h.m.top().focused().VisibleIDs()
 }
 
 func teaWindow(w, h int) tea.WindowSizeMsg { return tea.WindowSizeMsg{Width: w, Height: h} }

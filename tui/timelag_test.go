@@ -39,15 +39,15 @@ func TestGroupViewSaysWhichTimeLagsAreEstimates(t *testing.T) {
 		"2": {"1m40s", ""},
 	}
 	tbl := h.m.top().focused()
-	for _, r := range tbl.rows {
-		p := r.cells[pcPartition]
+	for _, r := range tbl.Rows() {
+		p := r.Cells[pcPartition]
 		w, ok := want[p]
 		if !ok {
-			t.Fatalf("unexpected row %v", r.cells)
+			t.Fatalf("unexpected row %v", r.Cells)
 		}
 		delete(want, p)
-		if r.cells[pcTimeLag] != w[0] || r.cells[pcNote] != w[1] {
-			t.Errorf("partition %s: TIME LAG %q, NOTE %q; want %q, %q", p, r.cells[pcTimeLag], r.cells[pcNote], w[0], w[1])
+		if r.Cells[pcTimeLag] != w[0] || r.Cells[pcNote] != w[1] {
+			t.Errorf("partition %s: TIME LAG %q, NOTE %q; want %q, %q", p, r.Cells[pcTimeLag], r.Cells[pcNote], w[0], w[1])
 		}
 	}
 	if len(want) > 0 {

@@ -33,8 +33,8 @@ func peekDetail(t *testing.T, msg, field, value string) *harness {
 	h.selectRow(msg)
 	h.keys("tab")
 	tbl := h.m.top().focused()
-	for i := 0; i <= tbl.len(); i++ {
-		if r, ok := tbl.selected(); ok && r.cells[fcField] == field && strings.HasPrefix(r.cells[fcValue], value) {
+	for i := 0; i <= tbl.Len(); i++ {
+		if r, ok := tbl.Selected(); ok && r.Cells[fcField] == field && strings.HasPrefix(r.Cells[fcValue], value) {
 			return h
 		}
 		h.keys("j")
@@ -134,7 +134,7 @@ func TestValueViewerBodyAndRows(t *testing.T) {
 	h.selectRow("1")
 	h.keys("tab")
 	for i := 0; i < 30; i++ {
-		if r, ok := h.m.top().focused().selected(); ok && r.cells[fcField] == "body" {
+		if r, ok := h.m.top().focused().Selected(); ok && r.Cells[fcField] == "body" {
 			break
 		}
 		h.keys("j")
@@ -270,8 +270,8 @@ func TestValueViewerKafkaRecord(t *testing.T) {
 	h.selectRow(ordersDLT)
 	h.keys("p", "tab")
 	tbl := h.m.top().focused()
-	for i := 0; i <= tbl.len(); i++ {
-		if r, ok := tbl.selected(); ok && r.cells[fcField] == "" && strings.Contains(r.cells[fcValue], "OrderHandler") {
+	for i := 0; i <= tbl.Len(); i++ {
+		if r, ok := tbl.Selected(); ok && r.Cells[fcField] == "" && strings.Contains(r.Cells[fcValue], "OrderHandler") {
 			break
 		}
 		h.keys("j")
@@ -316,8 +316,8 @@ func TestCopyRunIDFromTheAudit(t *testing.T) {
 		t.Helper()
 		tbl := h.m.top().focused()
 		h.keys("g")
-		for i := 0; i <= tbl.len(); i++ {
-			if r, ok := tbl.selected(); ok && strings.TrimSpace(r.cells[col]) == text {
+		for i := 0; i <= tbl.Len(); i++ {
+			if r, ok := tbl.Selected(); ok && strings.TrimSpace(r.Cells[col]) == text {
 				return
 			}
 			h.keys("j")

@@ -5,21 +5,24 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/mqops/mqops/tui/action"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // actionView puts an action screen (tui/action: form, plan, confirmation,
 // progress, result) in the view stack. The screen takes every key while
 // it is on top; what it asks of the console (a flash, closing, quitting)
-// comes back as an action.Event.
+// comes back as an action.Event. Its keys are the stage's (Screen.Keys):
+// the footer shows them (keyHinter), as the help would.
 type actionView struct {
 	screen action.Screen
 	viewID string
-	name   string // the crumb
-	tbl    *table // empty: the screen draws its own body
+	name   string            // the crumb
+	tbl    *components.Table // empty: the screen draws its own body
 }
 
 func newActionView(id, crumb string, s action.Screen) *actionView {
-	return &actionView{screen: s, viewID: id, name: crumb, tbl: newTable([]column{{title: ""}}, -1, false)}
+	return &actionView{screen: s, viewID: id, name: crumb, tbl: components.NewTable([]components.Column{{Title: ""}}, -1, false)}
 }
 
 func (v *actionView) id() string                       { return v.viewID }
@@ -27,14 +30,12 @@ func (v *actionView) crumb() string                    { return v.name }
 func (v *actionView) noun() string                     { return "" }
 func (v *actionView) local()                           {}
 func (v *actionView) uncounted()                       {}
-func (v *actionView) build(*dataset, *styles)          {}
-func (v *actionView) builtGen() uint64                 { return 0 }
 func (v *actionView) summary(int) []string             { return nil }
-func (v *actionView) focused() *table                  { return v.tbl }
+func (v *actionView) focused() *components.Table       { return v.tbl }
 func (v *actionView) open() (view, bool)               { return nil, false }
 func (v *actionView) togglePane() bool                 { return false }
 func (v *actionView) layout(width, height int)         { v.screen.SetSize(width, height) }
-func (v *actionView) body(*styles) []string            { return v.screen.Lines() }
+func (v *actionView) body(*styles.Styles) []string     { return v.screen.Lines() }
 func (v *actionView) hints() []key.Binding             { return v.screen.Keys() }
 func (v *actionView) header(*Model) (string, []string) { return v.screen.Broker(), v.screen.Status() }
 
@@ -48,10 +49,10 @@ func (m *Model) actionHost() action.Host {
 	return action.Host{
 		Ctx: m.ctx,
 		Styles: action.Styles{
-			Title: st.sectionTitle, Label: st.fieldLabel, Focus: st.fieldFocus, Choice: st.choice,
-			Dim: st.dim, Info: st.connecting, Warn: st.flashWarn, Error: st.flashError, OK: st.cells[cellOK],
-			Confirm: st.confirm, Prompt: st.prompt, Spinner: st.spinner,
-			BarFull: st.barDone.GetForeground(), BarEmpty: st.barLeft.GetForeground(), CursorText: st.fieldFocus.GetForeground(),
+			Title: st.SectionTitle, Label: st.FieldLabel, Focus: st.FieldFocus, Choice: st.Choice,
+			Dim: st.Dim, Info: st.Connecting, Warn: st.FlashWarn, Error: st.FlashError, OK: st.Cells[styles.CellOK],
+			Confirm: st.Confirm, Prompt: st.Prompt, Spinner: st.Spinner,
+			BarFull: st.BarDone.GetForeground(), BarEmpty: st.BarLeft.GetForeground(), CursorText: st.FieldFocus.GetForeground(),
 		},
 		Format: action.Format{Count: fmtInt, Rate: fmtRate, Duration: fmtDuration, Err: errText},
 		After:  m.after,
@@ -64,7 +65,7 @@ func (m *Model) actionUpdate(v *actionView, msg tea.Msg) tea.Cmd {
 	cmd, ev := v.screen.Update(msg)
 	cmds := []tea.Cmd{cmd}
 	if ev.Flash.Text != "" {
-		level := map[action.Level]flashLevel{action.Info: flashInfo, action.Warn: flashWarn, action.Error: flashError}[ev.Flash.Level]
+		level := map[action.Level]components.FlashLevel{action.Info: components.FlashInfo, action.Warn: components.FlashWarn, action.Error: components.FlashError}[ev.Flash.Level]
 		cmds = append(cmds, m.setFlash(level, ev.Flash.Text))
 	}
 	switch {
@@ -88,11 +89,14 @@ func (m *Model) actionMsg(msg tea.Msg) tea.Cmd {
 }
 
 // closeAction pops the action screen; after a run the view below reloads
-// at once.
+// at once. When the screen was opened for a marked row (marks.go), the
+// next marked row's opens: a run that went to the end unmarks its row.
 func (m *Model) closeAction(reload bool) tea.Cmd {
 	var cmd tea.Cmd
-	if v, ok := m.top().(*actionView); ok {
+	closed, ran := m.top(), false
+	if v, ok := closed.(*actionView); ok {
 		cmd = v.screen.Leave()
+		ran = v.screen.Ran()
 		if len(m.stack) > 1 {
 			m.stack = m.stack[:len(m.stack)-1]
 		}
@@ -101,7 +105,7 @@ func (m *Model) closeAction(reload bool) tea.Cmd {
 		m.cancelRefresh()
 		m.refresh.idle = true // viewChanged starts a refresh of the view below
 	}
-	return tea.Batch(cmd, m.viewChanged())
+	return tea.Batch(cmd, m.viewChanged(), m.walkClosed(closed, ran))
 }
 
 // actionBusy says whether an action screen in the stack has a plan or a

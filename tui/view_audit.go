@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"context"
 	"math"
 	"slices"
 	"strconv"
@@ -11,6 +12,9 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // :audit shows the audit log (Options.Audit), newest first: what was done,
@@ -24,15 +28,13 @@ import (
 const auditLimit = 10_000
 
 type auditView struct {
-	seq     uint64 // the read in flight
-	loading bool
-	loaded  bool
-	err     error
+	st      loadState
 	bad     int    // corrupt lines skipped
+	readErr error  // what stopped the last read after some entries
 	path    string // "" without an audit log
 	entries map[string]actions.AuditEntry
-	tbl     *table
-	sum     summaryLines
+	tbl     *components.Table
+	sum     components.Summary
 }
 
 const (
@@ -50,61 +52,45 @@ const (
 )
 
 func newAuditView(path string) *auditView {
-	t := newTable([]column{
-		acTime:     {title: "TIME", num: true, desc: true, drop: 1},
-		acUser:     {title: "USER", flex: true, min: 6, max: 12, shrink: 3, drop: 6},
-		acAction:   {title: "ACTION", drop: 10},
-		acOutcome:  {title: "OUTCOME"},
-		acContext:  {title: "CONTEXT", flex: true, min: 7, max: 12, shrink: 3, drop: 5},
-		acRoute:    {title: "SOURCE → TARGET", flex: true, name: true, min: 16},
-		acDone:     {title: "DONE", right: true, num: true, desc: true},
-		acFailed:   {title: "FAILED", right: true, num: true, desc: true, drop: 8},
-		acRun:      {title: "RUN ID", flex: true, min: 10, max: 28, shrink: 4, drop: 9},
-		acDuration: {title: "DURATION", right: true, num: true, desc: true, drop: 4},
-		acError:    {title: "ERROR / REASON", flex: true, min: 12, shrink: 2, drop: 7},
+	t := components.NewTable([]components.Column{
+		acTime:     {Title: "TIME", Num: true, Desc: true, Drop: 1},
+		acUser:     {Title: "USER", Flex: true, Min: 6, Max: 12, Shrink: 3, Drop: 6},
+		acAction:   {Title: "ACTION", Drop: 10},
+		acOutcome:  {Title: "OUTCOME"},
+		acContext:  {Title: "CONTEXT", Flex: true, Min: 7, Max: 12, Shrink: 3, Drop: 5},
+		acRoute:    {Title: "SOURCE → TARGET", Flex: true, Name: true, Min: 16},
+		acDone:     {Title: "DONE", Right: true, Num: true, Desc: true},
+		acFailed:   {Title: "FAILED", Right: true, Num: true, Desc: true, Drop: 8},
+		acRun:      {Title: "RUN ID", Flex: true, Min: 10, Max: 28, Shrink: 4, Drop: 9},
+		acDuration: {Title: "DURATION", Right: true, Num: true, Desc: true, Drop: 4},
+		acError:    {Title: "ERROR / REASON", Flex: true, Min: 12, Shrink: 2, Drop: 7},
 	}, acTime, true)
-	t.empty = "the audit log is empty: drains are recorded here"
+	t.Empty = "the audit log is empty: drains are recorded here"
 	return &auditView{path: path, tbl: t, entries: map[string]actions.AuditEntry{}}
 }
 
-func (v *auditView) local()        {}
 func (v *auditView) id() string    { return "audit" }
 func (v *auditView) crumb() string { return "audit log" }
 
-// header shows the state of the reading (the body names the file).
-func (v *auditView) header(m *Model) (string, []string) {
-	switch {
-	case v.path == "":
-		return "", []string{m.st.dim.Render("no audit log"), ""}
-	case v.loading:
-		return "", []string{m.st.dim.Render("reading…"), ""}
-	case v.err != nil:
-		return "", []string{m.st.flashError.Render("unreadable"), ""}
-	}
-	return "", []string{m.st.dim.Render("read; r rereads"), m.st.dim.Render("read"), ""}
-}
-
 func (v *auditView) noun() string               { return "entries" }
-func (v *auditView) build(*dataset, *styles)    {}
-func (v *auditView) builtGen() uint64           { return 0 }
-func (v *auditView) focused() *table            { return v.tbl }
-func (v *auditView) summary(width int) []string { return v.sum.wrap(width) }
+func (v *auditView) focused() *components.Table { return v.tbl }
+func (v *auditView) summary(width int) []string { return v.sum.Wrap(width) }
 func (v *auditView) togglePane() bool           { return false }
-func (v *auditView) layout(width, height int)   { v.tbl.setSize(width, height) }
+func (v *auditView) layout(width, height int)   { v.tbl.SetSize(width, height) }
 
-func (v *auditView) body(st *styles) []string {
-	if !v.loaded {
-		return nil // the summary says why
-	}
-	return v.tbl.view(st, true)
+func (v *auditView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: enter opens the entry.
+func (v *auditView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Open.With("open the entry: every field, its plan and result", "entry")}
 }
 
 func (v *auditView) open() (view, bool) {
-	r, ok := v.tbl.selected()
+	r, ok := v.tbl.Selected()
 	if !ok {
 		return nil, false
 	}
-	e, ok := v.entries[r.id]
+	e, ok := v.entries[r.ID]
 	if !ok {
 		return nil, false
 	}
@@ -112,10 +98,7 @@ func (v *auditView) open() (view, bool) {
 }
 
 // openAudit is :audit.
-func (m *Model) openAudit() tea.Cmd {
-	v := m.newAuditView()
-	return tea.Batch(m.replace(v), m.loadAudit(v))
-}
+func (m *Model) openAudit() tea.Cmd { return m.replace(m.newAuditView()) }
 
 // newAuditView is the :audit view of this console's audit log.
 func (m *Model) newAuditView() *auditView {
@@ -123,99 +106,61 @@ func (m *Model) newAuditView() *auditView {
 	if m.opts.Audit != nil {
 		path = m.opts.Audit.Path
 	}
-	v := newAuditView(path)
-	v.setSummary(&m.st)
-	return v
+	return newAuditView(path)
 }
 
-// auditKey handles `r` on the audit views (they are not refreshed by the
-// refresh loop).
-func (m *Model) auditKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
-	if msg.String() != "r" {
-		return nil, false
-	}
-	switch v := m.top().(type) {
-	case *auditView:
-		if v.loading {
-			return m.setFlash(flashInfo, "the audit log is being read"), true
-		}
-		return m.loadAudit(v), true
-	case *auditDetailView:
-		return nil, true
-	}
-	return nil, false
-}
-
-type auditMsg struct {
-	seq     uint64
+// auditRead is one read of the log: the entries, the corrupt lines
+// skipped and what stopped the read after some entries, if anything.
+type auditRead struct {
 	entries []actions.AuditEntry
 	bad     int
 	err     error
 }
 
-// loadAudit reads the log in a command.
-func (m *Model) loadAudit(v *auditView) tea.Cmd {
-	if m.opts.Audit == nil {
-		v.loaded = true
-		v.setSummary(&m.st)
-		return nil
+// source: the log file, read when opened and on `r` (it is no broker: it
+// changes only when this console or the CLI writes it).
+func (v *auditView) source(m *Model) source {
+	s := source{what: "the audit log", state: &v.st,
+		unconfigured: "no audit log configured: drains are not recorded",
+		noSource:     []string{"no audit log", ""}}
+	if log := m.opts.Audit; log != nil {
+		s.fetch = fetching(func(context.Context) (*auditRead, error) {
+			es, bad, err := log.Read(auditLimit)
+			if err != nil && len(es) == 0 {
+				return nil, err
+			}
+			return &auditRead{entries: es, bad: bad, err: err}, nil
+		}, v.apply)
 	}
-	v.seq = m.nextLocalSeq()
-	v.loading = true
-	v.setSummary(&m.st)
-	log, seq := m.opts.Audit, v.seq
-	return func() tea.Msg {
-		es, bad, err := log.Read(auditLimit)
-		return auditMsg{seq: seq, entries: es, bad: bad, err: err}
-	}
+	return s
 }
 
-func (msg auditMsg) update(m *Model) tea.Cmd {
-	v, ok := m.top().(*auditView)
-	if !ok || v.seq != msg.seq || !v.loading {
-		return nil
+// apply installs a read; one that stopped after some entries shows them
+// and says why.
+func (v *auditView) apply(r *auditRead, _ time.Time, st *styles.Styles) notice {
+	v.bad, v.readErr = r.bad, r.err
+	v.setEntries(r.entries)
+	v.setSummary(st)
+	if r.err != nil {
+		return notice{components.FlashError, "reading the audit log failed (r retries): " + errText(r.err)}
 	}
-	v.loading = false
-	v.err = msg.err
-	v.bad = msg.bad
-	var cmd tea.Cmd
-	if msg.err != nil {
-		cmd = m.setFlash(flashError, "reading the audit log failed (r retries): "+errText(msg.err))
-	}
-	if msg.err == nil || len(msg.entries) > 0 {
-		v.setEntries(msg.entries)
-		v.loaded = true
-	}
-	v.setSummary(&m.st)
-	return cmd
+	return notice{}
 }
 
-func (v *auditView) setSummary(st *styles) {
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
-	switch {
-	case v.path == "":
-		v.sum = summaryLines{extra: []string{st.flashWarn.Render("no audit log configured: drains are not recorded")}}
-		return
-	case !v.loaded && v.err != nil:
-		v.sum = summaryLines{parts: []string{kv("audit log", safe(v.path))},
-			extra: []string{st.flashError.Render("cannot read the audit log: " + errText(v.err)), st.dim.Render("r retries")}}
-		return
-	case !v.loaded:
-		v.sum = summaryLines{parts: []string{kv("audit log", safe(v.path))}, extra: []string{st.connecting.Render("reading the audit log…")}}
-		return
+func (v *auditView) setSummary(st *styles.Styles) {
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
+	parts := []string{kv("audit log", safe(v.path)), kv("entries", fmtInt(int64(len(v.tbl.Rows()))))}
+	if len(v.tbl.Rows()) >= auditLimit {
+		parts = append(parts, st.Dim.Render("(the newest "+fmtInt(auditLimit)+")"))
 	}
-	parts := []string{kv("audit log", safe(v.path)), kv("entries", fmtInt(int64(len(v.tbl.rows))))}
-	if len(v.tbl.rows) >= auditLimit {
-		parts = append(parts, st.dim.Render("(the newest "+fmtInt(auditLimit)+")"))
-	}
-	v.sum = summaryLines{parts: parts}
+	v.sum = components.Summary{Parts: parts}
 	if v.bad > 0 {
-		v.sum.extra = append(v.sum.extra, st.flashWarn.Render("! "+fmtInt(int64(v.bad))+" corrupt line(s) skipped"))
+		v.sum.Extra = append(v.sum.Extra, st.FlashWarn.Render("! "+fmtInt(int64(v.bad))+" corrupt line(s) skipped"))
 	}
-	if v.err != nil {
-		v.sum.extra = append(v.sum.extra, st.flashError.Render("✗ "+errText(v.err)))
+	if v.readErr != nil {
+		v.sum.Extra = append(v.sum.Extra, st.FlashError.Render("✗ "+errText(v.readErr)))
 	}
-	v.sum.extra = append(v.sum.extra, st.dim.Render("newest first · enter shows an entry · / filters · r reloads"))
+	v.sum.Extra = append(v.sum.Extra, st.Dim.Render("newest first · enter shows an entry · / filters · r reloads"))
 }
 
 func (v *auditView) setEntries(es []actions.AuditEntry) {
@@ -227,7 +172,7 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return es[a].Time.Compare(es[b].Time) })
 	v.entries = make(map[string]actions.AuditEntry, len(es))
-	rows := make([]row, 0, len(es))
+	rows := make([]components.Row, 0, len(es))
 	for rank, i := range order {
 		e := es[i]
 		id := e.Time.UTC().Format(time.RFC3339Nano) + "\x00" + e.RunID + "\x00" + e.Action + "\x00" + e.Outcome + "\x00" + itoa(i)
@@ -246,9 +191,9 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 		if e.DurationMS > 0 {
 			dur, durKey = fmtMillis(e.DurationMS), float64(e.DurationMS)
 		}
-		rows = append(rows, row{
-			id: id,
-			cells: []string{
+		rows = append(rows, components.Row{
+			ID: id,
+			Cells: []string{
 				acTime:     auditTime(e.Time),
 				acUser:     safe(orDash(e.User)),
 				acAction:   safe(orDash(e.Action)),
@@ -261,34 +206,34 @@ func (v *auditView) setEntries(es []actions.AuditEntry) {
 				acDuration: dur,
 				acError:    safe(orDash(oneLine(why))),
 			},
-			styles: []cellStyle{acTime: cellDim, acOutcome: outcomeStyle(e.Outcome), acError: whyStyle(e)},
-			nums:   []float64{acTime: float64(rank), acDone: doneKey, acFailed: failedKey, acDuration: durKey},
+			Styles: []styles.CellStyle{acTime: styles.CellDim, acOutcome: outcomeStyle(e.Outcome), acError: whyStyle(e)},
+			Nums:   []float64{acTime: float64(rank), acDone: doneKey, acFailed: failedKey, acDuration: durKey},
 		})
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 }
 
-func outcomeStyle(o string) cellStyle {
+func outcomeStyle(o string) styles.CellStyle {
 	switch o {
 	case actions.OutcomeExecuted:
-		return cellOK
+		return styles.CellOK
 	case actions.OutcomeFailed:
-		return cellError
+		return styles.CellError
 	case actions.OutcomeCancelled, actions.OutcomeRefused:
-		return cellWarn
+		return styles.CellWarn
 	case actions.OutcomeDryRun:
-		return cellDim
+		return styles.CellDim
 	}
-	return cellPlain
+	return styles.CellPlain
 }
 
 // whyStyle is the style of the error / reason cell: an error is red, a
 // reason (a refusal's, a dry run's) dim.
-func whyStyle(e actions.AuditEntry) cellStyle {
+func whyStyle(e actions.AuditEntry) styles.CellStyle {
 	if e.Error != "" {
-		return cellError
+		return styles.CellError
 	}
-	return cellDim
+	return styles.CellDim
 }
 
 func auditTime(t time.Time) string {
@@ -327,14 +272,14 @@ func fmtMillis(ms int64) string {
 type auditDetailView struct {
 	e      actions.AuditEntry
 	fields [][2]string // label, value (sanitized), before wrapping
-	tbl    *table
+	tbl    *components.Table
 	wrapW  int
 }
 
 func newAuditDetailView(e actions.AuditEntry) *auditDetailView {
-	t := newTable([]column{
-		{title: "FIELD", nosort: true},
-		{title: "VALUE", flex: true, min: 16, nosort: true},
+	t := components.NewTable([]components.Column{
+		{Title: "FIELD", NoSort: true},
+		{Title: "VALUE", Flex: true, Min: 16, NoSort: true},
 	}, -1, false)
 	v := &auditDetailView{e: e, tbl: t}
 	add := func(k, val string) { v.fields = append(v.fields, [2]string{k, val}) }
@@ -404,18 +349,21 @@ func newAuditDetailView(e actions.AuditEntry) *auditDetailView {
 }
 
 func (v *auditDetailView) local() {}
+
+// keys: c copies the selected field's value (the run id, the command).
+func (v *auditDetailView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Copy.With("copy the selected field's value (OSC 52)", "copy value")}
+}
 func (v *auditDetailView) id() string {
 	return "audit/" + v.e.Time.UTC().Format(time.RFC3339Nano) + "/" + v.e.RunID
 }
-func (v *auditDetailView) noun() string            { return "lines" }
-func (v *auditDetailView) build(*dataset, *styles) {}
-func (v *auditDetailView) builtGen() uint64        { return 0 }
-func (v *auditDetailView) focused() *table         { return v.tbl }
-func (v *auditDetailView) summary(int) []string    { return nil }
-func (v *auditDetailView) togglePane() bool        { return false }
-func (v *auditDetailView) open() (view, bool)      { return nil, false }
-func (v *auditDetailView) body(st *styles) []string {
-	return v.tbl.view(st, true)
+func (v *auditDetailView) noun() string               { return "lines" }
+func (v *auditDetailView) focused() *components.Table { return v.tbl }
+func (v *auditDetailView) summary(int) []string       { return nil }
+func (v *auditDetailView) togglePane() bool           { return false }
+func (v *auditDetailView) open() (view, bool)         { return nil, false }
+func (v *auditDetailView) body(st *styles.Styles) []string {
+	return v.tbl.View(st, true)
 }
 
 func (v *auditDetailView) crumb() string {
@@ -427,7 +375,7 @@ func (v *auditDetailView) crumb() string {
 
 func (v *auditDetailView) layout(width, height int) {
 	v.rewrap(width)
-	v.tbl.setSize(width, height)
+	v.tbl.SetSize(width, height)
 }
 
 // rewrap splits long values over several rows to fit width.
@@ -440,12 +388,12 @@ func (v *auditDetailView) rewrap(width int) {
 	for _, f := range v.fields {
 		labelW = max(labelW, ansi.StringWidth(f[0]))
 	}
-	valW := max(width-gutter-labelW-colGap-sortArrow-1, 16)
-	var rows []row
+	valW := max(width-components.Gutter-labelW-components.ColGap-components.SortArrow-1, 16)
+	var rows []components.Row
 	for i, f := range v.fields {
-		style := cellPlain
+		style := styles.CellPlain
 		if f[0] == "error" && f[1] != "-" {
-			style = cellError
+			style = styles.CellError
 		}
 		parts := strings.Split(ansi.Wrap(f[1], valW, ""), "\n")
 		for j, p := range parts {
@@ -453,12 +401,12 @@ func (v *auditDetailView) rewrap(width int) {
 			if j > 0 {
 				label = ""
 			}
-			rows = append(rows, row{
-				id:     itoa(i) + "." + itoa(j),
-				cells:  []string{label, p},
-				styles: []cellStyle{cellDim, style},
+			rows = append(rows, components.Row{
+				ID:     itoa(i) + "." + itoa(j),
+				Cells:  []string{label, p},
+				Styles: []styles.CellStyle{styles.CellDim, style},
 			})
 		}
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 }

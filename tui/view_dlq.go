@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // dlqSample is how many messages the dead-letter groups are computed from.
@@ -21,10 +24,10 @@ const dlqSample = 1000
 type dlqView struct {
 	vhost, name string
 	depth       int64 // messages when the list was loaded, until the sample says
-	st          rabbitState
-	tbl         *table
-	sum         summaryLines
-	long        []longLine // why it was not sampled, wrapped when drawn
+	st          loadState
+	tbl         *components.Table
+	sum         components.Summary
+	long        []components.LongLine // why it was not sampled, wrapped when drawn
 }
 
 const (
@@ -37,64 +40,66 @@ const (
 )
 
 func newDLQView(q backends.Queue) *dlqView {
-	t := newTable([]column{
-		lcOrigin:    {title: "ORIGIN", flex: true, name: true, min: 10},
-		lcReason:    {title: "REASON", flex: true, min: 6, max: 16},
-		lcException: {title: "EXCEPTION", flex: true, min: 10, shrink: 2, drop: 7, tail: true},
-		lcCount:     {title: "COUNT", right: true, num: true, desc: true},
-		lcFirst:     {title: "FIRST", num: true, drop: 9},
-		lcLast:      {title: "LAST", num: true, desc: true, drop: 8},
+	t := components.NewTable([]components.Column{
+		lcOrigin:    {Title: "ORIGIN", Flex: true, Name: true, Min: 10},
+		lcReason:    {Title: "REASON", Flex: true, Min: 6, Max: 16},
+		lcException: {Title: "EXCEPTION", Flex: true, Min: 10, Shrink: 2, Drop: 7, Tail: true},
+		lcCount:     {Title: "COUNT", Right: true, Num: true, Desc: true},
+		lcFirst:     {Title: "FIRST", Num: true, Drop: 9},
+		lcLast:      {Title: "LAST", Num: true, Desc: true, Drop: 8},
 	}, lcCount, true)
-	t.empty = "the dead-letter queue is empty"
+	t.Empty = "the dead-letter queue is empty"
 	return &dlqView{vhost: q.Vhost, name: q.Name, depth: q.Messages, tbl: t}
 }
 
-func (v *dlqView) id() string              { return "dlq/" + queueKey(v.vhost, v.name) }
-func (v *dlqView) crumb() string           { return safe(v.name) }
-func (v *dlqView) noun() string            { return "groups" }
-func (v *dlqView) what() string            { return "dead letters of " + safe(v.name) }
-func (v *dlqView) rabbit() *rabbitState    { return &v.st }
-func (v *dlqView) periodic() bool          { return false }
-func (v *dlqView) build(*dataset, *styles) {}
-func (v *dlqView) builtGen() uint64        { return 0 }
-func (v *dlqView) focused() *table         { return v.tbl }
+func (v *dlqView) id() string                 { return "dlq/" + queueKey(v.vhost, v.name) }
+func (v *dlqView) crumb() string              { return safe(v.name) }
+func (v *dlqView) noun() string               { return "groups" }
+func (v *dlqView) what() string               { return "dead letters of " + safe(v.name) }
+func (v *dlqView) focused() *components.Table { return v.tbl }
 func (v *dlqView) summary(width int) []string {
-	return append(v.sum.wrap(width), wrapLong(width, v.long)...)
+	return append(v.sum.Wrap(width), components.WrapLong(width, v.long)...)
 }
-func (v *dlqView) togglePane() bool         { return false }
-func (v *dlqView) open() (view, bool)       { return v.peek() }
-func (v *dlqView) layout(width, height int) { v.tbl.setSize(width, height) }
-func (v *dlqView) body(st *styles) []string { return v.tbl.view(st, true) }
+func (v *dlqView) togglePane() bool                { return false }
+func (v *dlqView) open() (view, bool)              { return v.peek() }
+func (v *dlqView) layout(width, height int)        { v.tbl.SetSize(width, height) }
+func (v *dlqView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: p (and enter) peek at the messages, D drains them (the selected
+// group's origin and reason prefill the form).
+func (v *dlqView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{
+		k.Peek.With("peek at the messages (nothing is consumed)", "peek"),
+		k.Open.With("peek at the messages", "").WithPriority(-1),
+		k.Drain.With(k.Drain.Help().Desc+", the selected group's origin and reason prefilling the form", ""),
+	}
+}
 
 // peek opens the queue's messages.
 func (v *dlqView) peek() (view, bool) { return newPeekView(v.vhost, v.name, v.depth), true }
 
-func (v *dlqView) load(src RabbitSource) func(context.Context) (any, error) {
+// source: a sample of the queue's messages (peeked, never consumed), when
+// opened and on `r`.
+func (v *dlqView) source(m *Model) source {
 	vhost, name := v.vhost, v.name
-	return func(ctx context.Context) (any, error) {
-		s, err := src.DeadLetters(ctx, vhost, name, dlqSample)
-		if err != nil || s == nil {
-			return nil, err
-		}
-		return s, nil
-	}
+	return m.rabbitSource(v.what(), false, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) (*backends.DeadLetterSummary, error) {
+			return src.DeadLetters(ctx, vhost, name, dlqSample)
+		}, v.apply)
+	})
 }
 
-func (v *dlqView) apply(res any, _ time.Time, st *styles) notice {
-	s, _ := res.(*backends.DeadLetterSummary)
-	if s == nil {
-		return notice{}
-	}
+func (v *dlqView) apply(s *backends.DeadLetterSummary, _ time.Time, st *styles.Styles) notice {
 	v.depth = max(s.Messages, int64(s.Sampled))
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	sampled := "sampled " + fmtInt(int64(s.Sampled)) + " of " + fmtInt(v.depth) + " messages"
 	if int64(s.Sampled) < v.depth {
 		sampled += " (counts are of the sample)"
 	}
 	if s.NotSampled != nil {
-		sampled = st.flashWarn.Render("not sampled")
+		sampled = st.FlashWarn.Render("not sampled")
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		kv("vhost", safe(s.Vhost)),
 		kv("messages", fmtInt(v.depth)),
 		kv("groups", fmtInt(int64(len(s.Groups)))),
@@ -103,29 +108,29 @@ func (v *dlqView) apply(res any, _ time.Time, st *styles) notice {
 	var n notice
 	if s.Warning != "" {
 		w := safe(s.Warning)
-		v.sum.extra = append(v.sum.extra, st.flashWarn.Render("! "+w))
-		n = notice{level: flashWarn, text: w}
+		v.sum.Extra = append(v.sum.Extra, st.FlashWarn.Render("! "+w))
+		n = notice{level: components.FlashWarn, text: w}
 	}
-	v.tbl.empty = "the dead-letter queue is empty"
+	v.tbl.Empty = "the dead-letter queue is empty"
 	v.long = nil
 	hint := "p or enter peeks at the messages"
 	if r := s.NotSampled; r != nil {
-		v.long = append(v.long, longLine{st.flashWarn, "! not sampled, to leave the queue as it was: " + safe(r.Reason)})
-		v.tbl.empty = "not sampled: reading the messages would change the queue (above)"
+		v.long = append(v.long, components.LongLine{Style: st.FlashWarn, Text: "! not sampled, to leave the queue as it was: " + safe(r.Reason)})
+		v.tbl.Empty = "not sampled: reading the messages would change the queue (above)"
 		hint = "p or enter peeks on request: it asks first, stating what each page costs"
 		if r.Kind != backends.RiskDeliveryLimit {
 			hint = "no peek is possible without changing the queue"
 		}
 	}
-	v.long = append(v.long, longLine{st.dim, hint})
-	rows := make([]row, 0, len(s.Groups))
+	v.long = append(v.long, components.LongLine{Style: st.Dim, Text: hint})
+	rows := make([]components.Row, 0, len(s.Groups))
 	for i := range s.Groups {
 		g := &s.Groups[i]
 		first, firstKey := fmtTime(g.First)
 		last, lastKey := fmtTime(g.Last)
-		rows = append(rows, row{
-			id: g.Origin + "\x00" + g.Reason + "\x00" + g.Exception,
-			cells: []string{
+		rows = append(rows, components.Row{
+			ID: g.Origin + "\x00" + g.Reason + "\x00" + g.Exception,
+			Cells: []string{
 				lcOrigin:    safe(orDash(g.Origin)),
 				lcReason:    safe(orDash(g.Reason)),
 				lcException: safe(orDash(g.Exception)),
@@ -133,28 +138,28 @@ func (v *dlqView) apply(res any, _ time.Time, st *styles) notice {
 				lcFirst:     first,
 				lcLast:      last,
 			},
-			styles: []cellStyle{lcReason: reasonStyle(g.Reason), lcException: cellWarn},
-			nums: []float64{
+			Styles: []styles.CellStyle{lcReason: reasonStyle(g.Reason), lcException: styles.CellWarn},
+			Nums: []float64{
 				lcCount: float64(g.Count),
 				lcFirst: firstKey,
 				lcLast:  lastKey,
 			},
 		})
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 	return n
 }
 
 // reasonStyle colours the dead-letter reasons: rejected (a consumer said
 // no) and delivery_limit stand out, expired and maxlen are dim.
-func reasonStyle(reason string) cellStyle {
+func reasonStyle(reason string) styles.CellStyle {
 	switch reason {
 	case "rejected", "delivery_limit":
-		return cellError
+		return styles.CellError
 	case "expired", "maxlen":
-		return cellWarn
+		return styles.CellWarn
 	}
-	return cellPlain
+	return styles.CellPlain
 }
 
 // fmtTime is a timestamp cell and its sort key.
@@ -173,9 +178,9 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // last good rows, marked with the error), both failing is a failed refresh.
 // Enter opens the dead-letter groups of the row, `p` peeks at it.
 type dlqListView struct {
-	st  rabbitState
-	tbl *table
-	sum summaryLines
+	st  loadState
+	tbl *components.Table
+	sum components.Summary
 
 	rmq, kafka srcState                     // RabbitMQ, Kafka
 	queues     map[string]backends.Queue    // RabbitMQ rows by id
@@ -199,7 +204,7 @@ const headerScanEvery = 12
 type srcState struct {
 	configured bool
 	loaded     bool
-	rows       []row
+	rows       []components.Row
 	err        error // last failure; nil after a success
 	lastOK     time.Time
 }
@@ -242,55 +247,57 @@ func (m *Model) newDLQsView() *dlqListView {
 }
 
 func newDLQsView() *dlqListView {
-	t := newTable([]column{
-		dcBackend:   {title: "BACKEND", drop: 4},
-		dcListName:  {title: "NAME", flex: true, name: true, min: 12},
-		dcType:      {title: "TYPE", drop: 6},
-		dcDepth:     {title: "DEPTH", right: true, num: true, desc: true},
-		dcToDrain:   {title: "UNDRAINED", right: true, num: true, desc: true, drop: 3},
-		dcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 7},
-		dcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 8},
-		dcTrend:     {title: "TREND", plain: true, drop: 9},
-		dcDetected:  {title: "DETECTED BY", flex: true, min: 8, shrink: 2, drop: 5},
+	t := components.NewTable([]components.Column{
+		dcBackend:   {Title: "BACKEND", Drop: 4},
+		dcListName:  {Title: "NAME", Flex: true, Name: true, Min: 12},
+		dcType:      {Title: "TYPE", Drop: 6},
+		dcDepth:     {Title: "DEPTH", Right: true, Num: true, Desc: true},
+		dcToDrain:   {Title: "UNDRAINED", Right: true, Num: true, Desc: true, Drop: 3},
+		dcConsumers: {Title: "CONSUMERS", Right: true, Num: true, Desc: true, Drop: 7},
+		dcPublish:   {Title: "PUB/S", Right: true, Num: true, Desc: true, Drop: 8},
+		dcTrend:     {Title: "TREND", Plain: true, Drop: 9},
+		dcDetected:  {Title: "DETECTED BY", Flex: true, Min: 8, Shrink: 2, Drop: 5},
 	}, dcDepth, true)
-	t.empty = "no dead-letter queues or topics (none bound to a dead-letter exchange, named like one or carrying dead-letter headers)"
+	t.Empty = "no dead-letter queues or topics (none bound to a dead-letter exchange, named like one or carrying dead-letter headers)"
 	return &dlqListView{tbl: t, queues: map[string]backends.Queue{}, dlts: map[string]backends.KafkaDLT{},
 		history: map[string][]int64{}, sinceScan: -1}
 }
 
-func (v *dlqListView) id() string                 { return "dlq" }
-func (v *dlqListView) crumb() string              { return "dead letters" }
-func (v *dlqListView) noun() string               { return "dead-letter queues and topics" }
-func (v *dlqListView) what() string               { return "dead-letter queues and topics" }
-func (v *dlqListView) rabbit() *rabbitState       { return &v.st }
-func (v *dlqListView) periodic() bool             { return true }
-func (v *dlqListView) build(*dataset, *styles)    {}
-func (v *dlqListView) builtGen() uint64           { return 0 }
-func (v *dlqListView) focused() *table            { return v.tbl }
-func (v *dlqListView) summary(width int) []string { return v.sum.wrap(width) }
-func (v *dlqListView) togglePane() bool           { return false }
-func (v *dlqListView) layout(width, height int)   { v.tbl.setSize(width, height) }
-func (v *dlqListView) body(st *styles) []string   { return v.tbl.view(st, true) }
-func (v *dlqListView) unconfigured() string       { return noDeadLetterSourceText }
+func (v *dlqListView) id() string                      { return "dlq" }
+func (v *dlqListView) crumb() string                   { return "dead letters" }
+func (v *dlqListView) noun() string                    { return "dead-letter queues and topics" }
+func (v *dlqListView) what() string                    { return "dead-letter queues and topics" }
+func (v *dlqListView) focused() *components.Table      { return v.tbl }
+func (v *dlqListView) summary(width int) []string      { return v.sum.Wrap(width) }
+func (v *dlqListView) togglePane() bool                { return false }
+func (v *dlqListView) layout(width, height int)        { v.tbl.SetSize(width, height) }
+func (v *dlqListView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
-// load is not used: the list loads through loadFrom (sourcedView).
-func (v *dlqListView) load(src RabbitSource) func(context.Context) (any, error) {
-	return v.loadFrom(&Options{Rabbit: src})
-}
-
-func (v *dlqListView) configured(o *Options) bool { return o.Rabbit != nil || o.KafkaDLQ != nil }
-
-func (v *dlqListView) brokers(rabbit, kafka string) string {
+// source: RabbitMQ's dead-letter queues and Kafka's dead-letter topics,
+// both asked at once, refreshed on the schedule.
+func (v *dlqListView) source(m *Model) source {
+	s := source{what: v.what(), periodic: true, state: &v.st, unconfigured: noDeadLetterSourceText,
+		noSource: []string{"no broker configured", "no broker", ""}}
+	rabbit, kafka := m.rabbitName(), ""
+	if m.opts.KafkaDLQ != nil {
+		kafka = m.cluster
+	}
 	switch {
 	case rabbit != "" && kafka != "":
-		return rabbit + " + " + kafka
+		s.broker = rabbit + " + " + kafka
 	case rabbit != "":
-		return rabbit
+		s.broker = rabbit
+	default:
+		s.broker = kafka
 	}
-	return kafka
+	s.fetch = v.fetch(&m.opts)
+	return s
 }
 
-func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
+// fetch asks both sources; one failing keeps the other's rows (its error
+// is carried in the result), both failing is a failed load. nil when
+// neither is configured.
+func (v *dlqListView) fetch(o *Options) fetchFunc {
 	rs, ks, timeout := o.Rabbit, o.KafkaDLQ, o.Timeout
 	if rs == nil && ks == nil {
 		return nil
@@ -299,7 +306,7 @@ func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
 		timeout = DefaultTimeout
 	}
 	scan := v.sinceScan < 0 || v.sinceScan+1 >= headerScanEvery
-	return func(ctx context.Context) (any, error) {
+	return fetching(func(ctx context.Context) (*dlqListResult, error) {
 		res := &dlqListResult{rabbit: rs != nil, kafka: ks != nil, scanned: scan}
 		var wg sync.WaitGroup
 		if rs != nil {
@@ -332,17 +339,17 @@ func (v *dlqListView) loadFrom(o *Options) func(context.Context) (any, error) {
 			return nil, fmt.Errorf("kafka: %w", res.kafkaErr)
 		}
 		return res, nil
-	}
+	}, v.apply)
 }
 
 // selected returns the RabbitMQ queue or the Kafka topic of the selected row.
 func (v *dlqListView) selected() (q backends.Queue, isQueue bool, d backends.KafkaDLT, isTopic bool) {
-	r, ok := v.tbl.selected()
+	r, ok := v.tbl.Selected()
 	if !ok {
 		return
 	}
-	q, isQueue = v.queues[r.id]
-	d, isTopic = v.dlts[r.id]
+	q, isQueue = v.queues[r.ID]
+	d, isTopic = v.dlts[r.ID]
 	return
 }
 
@@ -351,6 +358,20 @@ func (v *dlqListView) selected() (q backends.Queue, isQueue bool, d backends.Kaf
 func (v *dlqListView) selectedQueue() (backends.Queue, bool) {
 	q, ok, _, _ := v.selected()
 	return q, ok
+}
+
+// keys: enter opens the dead-letter groups, p peeks, D drains: the
+// selected row, or the marked ones (marks feed them).
+func (v *dlqListView) keys(k *keys.Map) []keys.Binding {
+	peek, drain := markedKeys(k, v.tbl.MarkedCount())
+	if v.tbl.MarkedCount() == 0 {
+		peek = peek.With("peek at the messages or records (nothing is consumed nor committed)", "")
+	}
+	return []keys.Binding{
+		k.Open.With("open the dead-letter groups of the queue or topic", "groups"),
+		peek, drain,
+		k.Mark.With("mark / unmark the row (p and D act on the marked)", "mark"),
+	}
 }
 
 // open goes to the dead-letter groups of the selected queue or topic.
@@ -378,11 +399,7 @@ func (v *dlqListView) peek() (view, bool) {
 	return nil, false
 }
 
-func (v *dlqListView) apply(res any, now time.Time, st *styles) notice {
-	r, _ := res.(*dlqListResult)
-	if r == nil {
-		return notice{}
-	}
+func (v *dlqListView) apply(r *dlqListResult, now time.Time, st *styles.Styles) notice {
 	v.rmq.configured, v.kafka.configured = r.rabbit, r.kafka
 	var failed []string
 	if r.rabbit {
@@ -401,12 +418,12 @@ func (v *dlqListView) apply(res any, now time.Time, st *styles) notice {
 			v.applyTopics(r.dlts, r.scanned, now)
 		}
 	}
-	rows := make([]row, 0, len(v.rmq.rows)+len(v.kafka.rows))
+	rows := make([]components.Row, 0, len(v.rmq.rows)+len(v.kafka.rows))
 	rows = append(append(rows, v.rmq.rows...), v.kafka.rows...)
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 	v.summarize(st)
 	if len(failed) > 0 {
-		return notice{flashError, "listing dead letters failed for " + strings.Join(failed, "; ")}
+		return notice{components.FlashError, "listing dead letters failed for " + strings.Join(failed, "; ")}
 	}
 	return notice{}
 }
@@ -441,9 +458,9 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 		}
 		id := queueKey(q.Vhost, q.Name)
 		depth, depthOK := q.Depth()
-		depthCell, depthStyle, depthKey := fmtInt(depth), cellPlain, float64(depth)
+		depthCell, depthStyle, depthKey := fmtInt(depth), styles.CellPlain, float64(depth)
 		if !depthOK {
-			depthCell, depthStyle, depthKey = safe(q.Invalid["messages"])+"?", cellWarn, math.NaN()
+			depthCell, depthStyle, depthKey = safe(q.Invalid["messages"])+"?", styles.CellWarn, math.NaN()
 		}
 		hist := v.history[id]
 		if depthOK {
@@ -451,15 +468,15 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 		}
 		seen[id] = true
 		v.queues[id] = *q
-		consumers, consumersStyle, consumersKey := countCell(q, "consumers", q.Consumers, cellPlain)
+		consumers, consumersStyle, consumersKey := countCell(q, "consumers", q.Consumers, styles.CellPlain)
 		publish, publishStyle, publishKey := rateCell(q, "publish_rate", q.PublishRate)
 		name := q.Name // as the CLI prints it: the vhost only where it is not the default
 		if q.Vhost != "" && q.Vhost != "/" {
 			name = q.Vhost + "/" + q.Name
 		}
-		v.rmq.rows = append(v.rmq.rows, row{
-			id: id, ref: id,
-			cells: []string{
+		v.rmq.rows = append(v.rmq.rows, components.Row{
+			ID: id, Ref: id,
+			Cells: []string{
 				dcBackend:   "rabbitmq",
 				dcListName:  safe(name),
 				dcType:      safe(orDash(q.Type)),
@@ -467,12 +484,12 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 				dcToDrain:   depthCell, // a drain moves what the queue holds
 				dcConsumers: consumers,
 				dcPublish:   publish,
-				dcTrend:     sparkline(hist, sparkWidth),
+				dcTrend:     components.Sparkline(hist, sparkWidth),
 				dcDetected:  safe(orDash(q.DLQReason)),
 			},
-			styles: []cellStyle{dcBackend: cellDim, dcDepth: depthStyle, dcToDrain: depthStyle, dcConsumers: consumersStyle,
-				dcPublish: publishStyle, dcTrend: cellDim, dcDetected: cellDim},
-			nums: []float64{
+			Styles: []styles.CellStyle{dcBackend: styles.CellDim, dcDepth: depthStyle, dcToDrain: depthStyle, dcConsumers: consumersStyle,
+				dcPublish: publishStyle, dcTrend: styles.CellDim, dcDetected: styles.CellDim},
+			Nums: []float64{
 				dcDepth:     depthKey,
 				dcToDrain:   depthKey,
 				dcConsumers: consumersKey,
@@ -521,13 +538,13 @@ func (v *dlqListView) applyTopics(dlts []backends.KafkaDLT, scanned bool, now ti
 		detected := safe(orDash(d.DetectedBy)) // "name" or "headers"
 		// Kafka keeps drained records: what is left is what lies after the
 		// drain group's commits, unknown when they could not be read
-		toDrain, toDrainNum, toDrainStyle := "?", math.NaN(), cellDim
+		toDrain, toDrainNum, toDrainStyle := "?", math.NaN(), styles.CellDim
 		if d.LeftToDrain != nil {
-			toDrain, toDrainNum, toDrainStyle = fmtInt(*d.LeftToDrain), float64(*d.LeftToDrain), cellPlain
+			toDrain, toDrainNum, toDrainStyle = fmtInt(*d.LeftToDrain), float64(*d.LeftToDrain), styles.CellPlain
 		}
-		v.kafka.rows = append(v.kafka.rows, row{
-			id: id, ref: id,
-			cells: []string{
+		v.kafka.rows = append(v.kafka.rows, components.Row{
+			ID: id, Ref: id,
+			Cells: []string{
 				dcBackend:   "kafka",
 				dcListName:  safe(d.Topic),
 				dcType:      parts,
@@ -535,11 +552,11 @@ func (v *dlqListView) applyTopics(dlts []backends.KafkaDLT, scanned bool, now ti
 				dcToDrain:   toDrain,
 				dcConsumers: "-",
 				dcPublish:   "-",
-				dcTrend:     sparkline(v.track(id, d.Messages), sparkWidth),
+				dcTrend:     components.Sparkline(v.track(id, d.Messages), sparkWidth),
 				dcDetected:  detected,
 			},
-			styles: []cellStyle{dcBackend: cellDim, dcToDrain: toDrainStyle, dcConsumers: cellDim, dcPublish: cellDim, dcTrend: cellDim, dcDetected: cellDim},
-			nums: []float64{
+			Styles: []styles.CellStyle{dcBackend: styles.CellDim, dcToDrain: toDrainStyle, dcConsumers: styles.CellDim, dcPublish: styles.CellDim, dcTrend: styles.CellDim, dcDetected: styles.CellDim},
+			Nums: []float64{
 				dcDepth:     float64(d.Messages),
 				dcToDrain:   toDrainNum,
 				dcConsumers: math.NaN(),
@@ -553,25 +570,25 @@ func (v *dlqListView) applyTopics(dlts []backends.KafkaDLT, scanned bool, now ti
 
 // summarize says what each source gave: a count, an error (with the time of
 // the rows kept), or that it is not configured.
-func (v *dlqListView) summarize(st *styles) {
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+func (v *dlqListView) summarize(st *styles.Styles) {
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	part := func(name string, s *srcState, n int, noun string) string {
 		if n == 1 {
 			noun = singular(noun)
 		}
 		switch {
 		case !s.configured && name == "rabbitmq" && v.noRabbit:
-			return kv(name, st.dim.Render("absent (:queues says why)"))
+			return kv(name, st.Dim.Render("absent (:queues says why)"))
 		case !s.configured:
-			return kv(name, st.dim.Render("not configured"))
+			return kv(name, st.Dim.Render("not configured"))
 		case s.err != nil && !s.loaded:
-			return kv(name, st.flashError.Render("unreachable"))
+			return kv(name, st.FlashError.Render("unreachable"))
 		case s.err != nil:
-			return kv(name, fmtInt(int64(n))+" "+noun+" "+st.stale.Render("STALE"))
+			return kv(name, fmtInt(int64(n))+" "+noun+" "+st.Stale.Render("STALE"))
 		}
 		return kv(name, fmtInt(int64(n))+" "+noun)
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		part("rabbitmq", &v.rmq, len(v.rmq.rows), "dead-letter queues"),
 		part("kafka", &v.kafka, len(v.kafka.rows), "dead-letter topics"),
 	}}
@@ -586,7 +603,7 @@ func (v *dlqListView) summarize(st *styles) {
 		if s.s.loaded {
 			text += "showing the list of " + s.s.lastOK.Format("15:04:05") + ": "
 		}
-		v.sum.extra = append(v.sum.extra, st.flashError.Render(text+errText(s.s.err)))
+		v.sum.Extra = append(v.sum.Extra, st.FlashError.Render(text+errText(s.s.err)))
 	}
-	v.sum.extra = append(v.sum.extra, st.dim.Render("enter opens the dead-letter groups · p peeks (nothing is consumed nor committed)"))
+	v.sum.Extra = append(v.sum.Extra, st.Dim.Render("enter opens the dead-letter groups · p peeks (nothing is consumed nor committed)"))
 }

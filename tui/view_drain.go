@@ -3,12 +3,12 @@ package tui
 import (
 	"strings"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/kafka"
 	"github.com/mqops/mqops/tui/action"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // kafkaDrainGroup is the consumer group a Kafka drain resumes from.
@@ -40,22 +40,11 @@ var kafkaDrainGroup = kafka.DrainGroup
 // (Model.canDrain). With one drainer only, `D` on a dead letter of the
 // other backend says so.
 
-// localView is a view that neither waits for the Kafka snapshot nor goes
-// through the RabbitMQ refresh loop: it loads what it needs itself and draws
-// its own loading state (the drain and audit views).
-type localView interface {
-	view
-	local()
-}
-
-// localMsg is the result of a local view's command. It finds its view by
-// the tag it carries and is dropped when that view is gone.
-type localMsg interface{ update(m *Model) tea.Cmd }
-
-// canDrain says whether the drain exists in this console.
+// canDrain says whether this console has what a drain needs (a read-only
+// context has no drain key: keys.Map.ReadOnly).
 func (m *Model) canDrain() bool {
 	// no audit log, no drain: an action that cannot be audited does not start
-	return (m.opts.Drainer != nil || m.opts.KafkaDrainer != nil) && !m.opts.ReadOnly && m.opts.Audit != nil
+	return (m.opts.Drainer != nil || m.opts.KafkaDrainer != nil) && m.opts.Audit != nil
 }
 
 // drainHelp is the help line of the `D` key: the backends it drains.
@@ -73,14 +62,9 @@ func (o *Options) drainHelp() string {
 // for the queue name.
 func (m *Model) prodLike() bool { return strings.EqualFold(strings.TrimSpace(m.opts.Color), "red") }
 
-func (m *Model) nextLocalSeq() uint64 {
-	m.localSeq++
-	return m.localSeq
-}
-
 // localKey gives the keys to the action screen when it is on top (it
-// takes them all: the form is typed into), and handles `D` and the audit
-// view's own keys. ok is false when the key is not theirs.
+// takes them all: the form is typed into), and to the peek's question. ok
+// is false when the key is not theirs.
 func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if m.mode != modeNormal {
 		return nil, false
@@ -88,19 +72,10 @@ func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if v, ok := m.top().(*actionView); ok {
 		return m.actionUpdate(v, msg), true
 	}
-	if cmd, ok := m.valueViewKey(msg); ok {
-		return cmd, true
-	}
 	if v, ok := m.top().(*peekView); ok && v.asking() {
 		return m.peekAskKey(v, msg), true // the peek's question takes the next key
 	}
-	if key.Matches(msg, m.keys.Drain) {
-		return m.openDrain(), true
-	}
-	if key.Matches(msg, m.keys.Reset) {
-		return m.openReset(), true
-	}
-	return m.auditKey(msg)
+	return nil, false
 }
 
 // queueLister is a list of queues (:queues, :dlq) with a selected queue.
@@ -118,8 +93,8 @@ func (m *Model) drainSource() (vhost, queue, origin, reason string, why string) 
 	}
 	switch v := m.top().(type) {
 	case *dlqView:
-		if r, ok := v.tbl.selected(); ok {
-			if parts := strings.Split(r.id, "\x00"); len(parts) >= 2 {
+		if r, ok := v.tbl.Selected(); ok {
+			if parts := strings.Split(r.ID, "\x00"); len(parts) >= 2 {
 				origin, reason = parts[0], parts[1]
 			}
 		}
@@ -169,21 +144,21 @@ func (m *Model) kafkaDrainSource() (string, bool) {
 
 // openDrain is the `D` key.
 func (m *Model) openDrain() tea.Cmd {
-	if !m.canDrain() {
+	if !m.canDrain() || !m.keys.Drain.Bound() {
 		return nil
 	}
 	if topic, ok := m.kafkaDrainSource(); ok {
 		if m.opts.KafkaDrainer == nil {
-			return m.setFlash(flashInfo, safe(topic)+" is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained in this console")
+			return m.setFlash(components.FlashInfo, safe(topic)+" is a Kafka dead-letter topic: only RabbitMQ dead-letter queues can be drained in this console")
 		}
 		return m.push(newActionView("drain/kafka/"+topic, "drain", action.New(m.actionHost(), m.kafkaDrainSpec(topic))))
 	}
 	vhost, queue, origin, reason, why := m.drainSource()
 	if why != "" {
-		return m.setFlash(flashInfo, why)
+		return m.setFlash(components.FlashInfo, why)
 	}
 	if m.opts.Drainer == nil {
-		return m.setFlash(flashInfo, safe(queue)+" is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained in this console")
+		return m.setFlash(components.FlashInfo, safe(queue)+" is a RabbitMQ dead-letter queue: only Kafka dead-letter topics can be drained in this console")
 	}
 	return m.push(newActionView("drain/"+queueKey(vhost, queue), "drain", action.New(m.actionHost(), m.rabbitDrainSpec(vhost, queue, origin, reason))))
 }

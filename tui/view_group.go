@@ -5,18 +5,19 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/charmbracelet/x/ansi"
-
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // groupView is one consumer group: its position on every partition.
 type groupView struct {
 	name string // raw group name, as the broker spells it
 	gen  uint64
-	tbl  *table
-	sum  summaryLines
+	tbl  *components.Table
+	sum  components.Summary
 }
 
 const (
@@ -35,52 +36,60 @@ const (
 )
 
 func newGroupView(name string) *groupView {
-	t := newTable([]column{
-		pcTopic:     {title: "TOPIC", flex: true, name: true, min: 10},
-		pcPartition: {title: "P", right: true, num: true},
-		pcCommitted: {title: "COMMITTED", right: true, num: true, desc: true, drop: 4},
-		pcLogEnd:    {title: "LOG-END", right: true, num: true, desc: true, drop: 6},
-		pcLag:       {title: "LAG", right: true, num: true, desc: true},
-		pcMember:    {title: "MEMBER", flex: true, min: 6, max: 40, shrink: 3, drop: 10},
-		pcClient:    {title: "CLIENT", flex: true, min: 6, max: 24, shrink: 2, drop: 8},
-		pcHost:      {title: "HOST", flex: true, min: 6, max: 24, shrink: 2, drop: 9},
-		pcTrend:     {title: "TREND", plain: true, drop: 7},
-		pcStatus:    {title: "STATUS", num: true, desc: true},
-		pcTimeLag:   {title: "TIME LAG", right: true, num: true, desc: true, drop: 5},
-		pcNote:      {title: "NOTE", flex: true, min: 6, max: 40, shrink: 1},
+	t := components.NewTable([]components.Column{
+		pcTopic:     {Title: "TOPIC", Flex: true, Name: true, Min: 10},
+		pcPartition: {Title: "P", Right: true, Num: true},
+		pcCommitted: {Title: "COMMITTED", Right: true, Num: true, Desc: true, Drop: 4},
+		pcLogEnd:    {Title: "LOG-END", Right: true, Num: true, Desc: true, Drop: 6},
+		pcLag:       {Title: "LAG", Right: true, Num: true, Desc: true},
+		pcMember:    {Title: "MEMBER", Flex: true, Min: 6, Max: 40, Shrink: 3, Drop: 10},
+		pcClient:    {Title: "CLIENT", Flex: true, Min: 6, Max: 24, Shrink: 2, Drop: 8},
+		pcHost:      {Title: "HOST", Flex: true, Min: 6, Max: 24, Shrink: 2, Drop: 9},
+		pcTrend:     {Title: "TREND", Plain: true, Drop: 7},
+		pcStatus:    {Title: "STATUS", Num: true, Desc: true},
+		pcTimeLag:   {Title: "TIME LAG", Right: true, Num: true, Desc: true, Drop: 5},
+		pcNote:      {Title: "NOTE", Flex: true, Min: 6, Max: 40, Shrink: 1},
 	}, pcTopic, false)
-	t.empty = "the group has no committed offsets and no assignment"
+	t.Empty = "the group has no committed offsets and no assignment"
 	return &groupView{name: name, tbl: t}
 }
 
-func (v *groupView) id() string       { return "group/" + v.name }
-func (v *groupView) crumb() string    { return safe(v.name) }
-func (v *groupView) noun() string     { return "partitions" }
-func (v *groupView) builtGen() uint64 { return v.gen }
-func (v *groupView) focused() *table  { return v.tbl }
-func (v *groupView) togglePane() bool { return false }
+func (v *groupView) id() string                 { return "group/" + v.name }
+func (v *groupView) crumb() string              { return safe(v.name) }
+func (v *groupView) noun() string               { return "partitions" }
+func (v *groupView) builtGen() uint64           { return v.gen }
+func (v *groupView) focused() *components.Table { return v.tbl }
+func (v *groupView) togglePane() bool           { return false }
 
-func (v *groupView) summary(width int) []string { return v.sum.wrap(width) }
+func (v *groupView) summary(width int) []string { return v.sum.Wrap(width) }
 
-func (v *groupView) layout(width, height int) { v.tbl.setSize(width, height) }
+func (v *groupView) layout(width, height int) { v.tbl.SetSize(width, height) }
 
-func (v *groupView) body(st *styles) []string { return v.tbl.view(st, true) }
+func (v *groupView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: enter opens the topic of the selected partition.
+func (v *groupView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{
+		k.Open.With("open the topic of the selected partition", "topic"),
+		k.Reset.With("reset the offsets of this group", ""),
+	}
+}
 
 // open goes to the topic of the selected partition.
 func (v *groupView) open() (view, bool) {
-	r, ok := v.tbl.selected()
+	r, ok := v.tbl.Selected()
 	if !ok {
 		return nil, false
 	}
-	return newTopicView(r.ref), true
+	return newTopicView(r.Ref), true
 }
 
-func (v *groupView) build(d *dataset, st *styles) {
+func (v *groupView) build(d *dataset, st *styles.Styles) {
 	v.gen = d.gen
 	g, ok := d.snap.Group(v.name)
 	if !ok {
-		v.sum = summaryLines{extra: []string{st.cells[cellError].Render("group " + safe(v.name) + " is not in the last snapshot")}}
-		v.tbl.setRows(nil)
+		v.sum = components.Summary{Extra: []string{st.Cells[styles.CellError].Render("group " + safe(v.name) + " is not in the last snapshot")}}
+		v.tbl.SetRows(nil)
 		return
 	}
 	var gs *lag.GroupStats
@@ -102,9 +111,9 @@ func (v *groupView) build(d *dataset, st *styles) {
 		return c
 	}
 
-	rows := make([]row, len(g.Partitions))
+	rows := make([]components.Row, len(g.Partitions))
 	cells := make([]string, len(g.Partitions)*(pcNote+1))
-	styles := make([]cellStyle, len(g.Partitions)*(pcNote+1))
+	cellStyles := make([]styles.CellStyle, len(g.Partitions)*(pcNote+1))
 	nums := make([]float64, len(g.Partitions)*(pcNote+1))
 	behind, noCommit := 0, 0
 	var lost int64
@@ -116,7 +125,7 @@ func (v *groupView) build(d *dataset, st *styles) {
 			ps = gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]
 		}
 		c := cells[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
-		s := styles[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
+		s := cellStyles[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
 		n := nums[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
 
 		part := strconv.FormatInt(int64(p.Partition), 10)
@@ -137,18 +146,18 @@ func (v *groupView) build(d *dataset, st *styles) {
 		c[pcTimeLag] = "-"
 		if ps != nil {
 			status = ps.Status
-			c[pcTrend] = sparkline(ps.LagHistory, detailSparkWidth)
+			c[pcTrend] = components.Sparkline(ps.LagHistory, detailSparkWidth)
 			c[pcTimeLag] = fmtTimeLag(ps.TimeLag, ps.TimeLagSource)
 			n[pcTimeLag] = optDurationKey(ps.TimeLag)
 			c[pcNote], s[pcNote] = inexact.add(i, ps, clean)
 		}
-		s[pcTrend] = cellDim
+		s[pcTrend] = styles.CellDim
 		c[pcStatus] = string(status)
 		s[pcStatus] = statusStyle(status)
 		n[pcStatus] = float64(status.Severity())
 		if p.Committed == nil {
 			noCommit++
-			s[pcCommitted], s[pcLag] = cellDim, cellDim
+			s[pcCommitted], s[pcLag] = styles.CellDim, styles.CellDim
 		}
 		if p.BehindLogStart {
 			behind++
@@ -156,29 +165,29 @@ func (v *groupView) build(d *dataset, st *styles) {
 			if p.Committed != nil && p.LogStart > *p.Committed {
 				lost += p.LogStart - *p.Committed
 			}
-			s[pcNote], s[pcCommitted] = cellError, cellError
+			s[pcNote], s[pcCommitted] = styles.CellError, styles.CellError
 		}
-		rows[i] = row{
-			id:     p.Topic + "\x00" + part,
-			ref:    p.Topic,
-			cells:  c,
-			styles: s,
-			nums:   n,
+		rows[i] = components.Row{
+			ID:     p.Topic + "\x00" + part,
+			Ref:    p.Topic,
+			Cells:  c,
+			Styles: s,
+			Nums:   n,
 		}
 	}
 	v.sum = groupSummary(g, gs, behind, lost, noCommit, st)
 	if line := inexact.line(); line != "" {
-		v.sum.extra = append(v.sum.extra, st.dim.Render(line))
+		v.sum.Extra = append(v.sum.Extra, st.Dim.Render(line))
 	}
 	if inexact.whys == 1 {
 		// one reason for all, said above (TIME LAG marks them): no note
 		for _, i := range inexact.rows {
-			if c := rows[i].cells; c[pcNote] != "BEHIND LOG-START" {
+			if c := rows[i].Cells; c[pcNote] != "BEHIND LOG-START" {
 				c[pcNote] = ""
 			}
 		}
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 }
 
 // timeLagCounts counts a group's partitions whose time lag is not exact,
@@ -193,7 +202,7 @@ type timeLagCounts struct {
 // add counts ps, the partition of row i, and returns its NOTE cell: why
 // its time lag is not exact (marked as in the TIME LAG column), or unknown
 // while it has lag.
-func (c *timeLagCounts) add(i int, ps *lag.PartitionStats, clean func(string) string) (string, cellStyle) {
+func (c *timeLagCounts) add(i int, ps *lag.PartitionStats, clean func(string) string) (string, styles.CellStyle) {
 	note := ps.TimeLagNote
 	if ps.TimeLagSource != backends.TimeLagRecord && (ps.TimeLag != nil || (ps.Lag != nil && *ps.Lag > 0)) {
 		c.rows = append(c.rows, i)
@@ -207,24 +216,24 @@ func (c *timeLagCounts) add(i int, ps *lag.PartitionStats, clean func(string) st
 	switch {
 	case ps.TimeLag == nil:
 		if ps.Lag == nil || *ps.Lag == 0 {
-			return "", cellPlain
+			return "", styles.CellPlain
 		}
 		c.unknown++
 		if note == "" {
 			note = "time lag unknown until a second refresh"
 		}
-		return clean(note), cellDim
+		return clean(note), styles.CellDim
 	case ps.TimeLagSource == backends.TimeLagInterpolated:
 		c.estimated++
 		if note == "" {
-			return "~ estimated from the log ends seen", cellDim
+			return "~ estimated from the log ends seen", styles.CellDim
 		}
-		return "~ " + clean(note), cellDim
+		return "~ " + clean(note), styles.CellDim
 	case ps.TimeLagSource == backends.TimeLagLowerBound:
 		c.bounded++
-		return "≥ " + clean(note), cellWarn
+		return "≥ " + clean(note), styles.CellWarn
 	}
-	return "", cellPlain
+	return "", styles.CellPlain
 }
 
 // line says which partitions' time lags are not exact (the others are
@@ -250,7 +259,7 @@ func (c timeLagCounts) line() string {
 	return line + " (NOTE says why)"
 }
 
-func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64, noCommit int, st *styles) summaryLines {
+func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64, noCommit int, st *styles.Styles) components.Summary {
 	status := lag.Unknown
 	totalLag := g.TotalLag()
 	timeLag, drain := "-", "-"
@@ -266,29 +275,29 @@ func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64,
 	if g.Unknown != "" {
 		members = "?"
 	}
-	kv := func(k, v string) string { return st.summaryKey.Render(k+" ") + v }
-	sum := summaryLines{parts: []string{
-		kv("state", st.cells[stateStyle(g.State)].Render(state)),
+	kv := func(k, v string) string { return st.SummaryKey.Render(k+" ") + v }
+	sum := components.Summary{Parts: []string{
+		kv("state", st.Cells[stateStyle(g.State)].Render(state)),
 		kv("protocol", groupProtocol(g, st)),
 		kv("members", members),
 		kv("partitions", fmtInt(int64(len(g.Partitions)))),
 		kv("lag", fmtInt(totalLag)),
-		kv("status", st.cells[statusStyle(status)].Render(string(status))),
+		kv("status", st.Cells[statusStyle(status)].Render(string(status))),
 		kv("time lag", timeLag),
 		kv("drain", drain),
 	}}
 	if behind > 0 {
-		sum.extra = append(sum.extra, st.cells[cellError].Render(
+		sum.Extra = append(sum.Extra, st.Cells[styles.CellError].Render(
 			"⚠ "+fmtInt(int64(behind))+" partition(s) committed behind log-start: "+fmtInt(lost)+" records lost to retention"))
 	}
 	if noCommit > 0 {
-		sum.extra = append(sum.extra, st.dim.Render(fmtInt(int64(noCommit))+" partition(s) without a committed offset (lag \"-\")"))
+		sum.Extra = append(sum.Extra, st.Dim.Render(fmtInt(int64(noCommit))+" partition(s) without a committed offset (lag \"-\")"))
 	}
 	if g.Err != "" {
-		sum.extra = append(sum.extra, st.cells[cellError].Render("error: "+safe(g.Err)))
+		sum.Extra = append(sum.Extra, st.Cells[styles.CellError].Render("error: "+safe(g.Err)))
 	}
 	if g.Unknown != "" {
-		sum.extra = append(sum.extra, st.dim.Render("unknown: "+safe(g.Unknown)))
+		sum.Extra = append(sum.Extra, st.Dim.Render("unknown: "+safe(g.Unknown)))
 	}
 	return sum
 }
@@ -299,7 +308,7 @@ func groupSummary(g *backends.Group, gs *lag.GroupStats, behind int, lost int64,
 // assignment's epoch when it lags the group's (members still move to a
 // new assignment). A source that does not name the type (before Kafka
 // 3.8) has classic groups only.
-func groupProtocol(g *backends.Group, st *styles) string {
+func groupProtocol(g *backends.Group, st *styles.Styles) string {
 	p := "classic"
 	switch g.Type {
 	case "", backends.GroupClassic:
@@ -317,41 +326,11 @@ func groupProtocol(g *backends.Group, st *styles) string {
 	if g.GroupEpoch != 0 || g.AssignmentEpoch != 0 {
 		e := ", epoch " + strconv.FormatInt(int64(g.GroupEpoch), 10)
 		if g.AssignmentEpoch != g.GroupEpoch {
-			e = st.cells[cellWarn].Render(e + " (assignment " + strconv.FormatInt(int64(g.AssignmentEpoch), 10) + ")")
+			e = st.Cells[styles.CellWarn].Render(e + " (assignment " + strconv.FormatInt(int64(g.AssignmentEpoch), 10) + ")")
 		}
 		p += e
 	}
 	return p
-}
-
-// summaryLines is a detail view's header: key/value parts, wrapped to the
-// width, then whole lines (warnings, errors).
-type summaryLines struct {
-	parts []string
-	extra []string
-}
-
-func (s summaryLines) wrap(width int) []string {
-	const sep = "   "
-	var lines []string
-	cur, cw := "", 0
-	for _, p := range s.parts {
-		pw := ansi.StringWidth(p)
-		if cw > 0 && cw+len(sep)+pw > width {
-			lines = append(lines, cur)
-			cur, cw = "", 0
-		}
-		if cw > 0 {
-			cur += sep
-			cw += len(sep)
-		}
-		cur += p
-		cw += pw
-	}
-	if cw > 0 {
-		lines = append(lines, cur)
-	}
-	return append(lines, s.extra...)
 }
 
 // fmtOffset formats an offset that is -1 when the leader did not answer.

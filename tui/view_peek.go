@@ -14,6 +14,9 @@ import (
 	"charm.land/bubbles/v2/key"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // Peek view limits.
@@ -29,27 +32,27 @@ const (
 // records): the page's list in the upper pane, the selected item's lines in
 // the lower one (tab switches), the summary above.
 type peekPanes struct {
-	list        *table
-	detail      *table
+	list        *components.Table
+	detail      *components.Table
 	onDetail    bool
-	details     map[string][]row        // detail lines by list row id
-	values      map[string][]fieldValue // their whole values, for the value viewer
-	shown       string                  // list row whose lines are in detail
-	sum         summaryLines
+	details     map[string][]components.Row // detail lines by list row id
+	values      map[string][]fieldValue     // their whole values, for the value viewer
+	shown       string                      // list row whose lines are in detail
+	sum         components.Summary
 	detailTitle string
 	// titleOf is the title of the lower pane for the selected row.
-	titleOf func(r *row) string
+	titleOf func(r *components.Row) string
 }
 
-func newPeekPanes(cols []column, sortCol int, empty, detailEmpty string, titleOf func(r *row) string) peekPanes {
-	list := newTable(cols, sortCol, false)
-	list.empty = empty
-	detail := newTable([]column{
-		fcField: {title: "FIELD", nosort: true},
-		fcValue: {title: "VALUE", flex: true, min: 10, nosort: true},
+func newPeekPanes(cols []components.Column, sortCol int, empty, detailEmpty string, titleOf func(r *components.Row) string) peekPanes {
+	list := components.NewTable(cols, sortCol, false)
+	list.Empty = empty
+	detail := components.NewTable([]components.Column{
+		fcField: {Title: "FIELD", NoSort: true},
+		fcValue: {Title: "VALUE", Flex: true, Min: 10, NoSort: true},
 	}, -1, false)
-	detail.empty = detailEmpty
-	return peekPanes{list: list, detail: detail, details: map[string][]row{}, titleOf: titleOf}
+	detail.Empty = detailEmpty
+	return peekPanes{list: list, detail: detail, details: map[string][]components.Row{}, titleOf: titleOf}
 }
 
 func (p *peekPanes) noun(items string) string {
@@ -59,7 +62,7 @@ func (p *peekPanes) noun(items string) string {
 	return items
 }
 
-func (p *peekPanes) focused() *table {
+func (p *peekPanes) focused() *components.Table {
 	if p.onDetail {
 		return p.detail
 	}
@@ -71,16 +74,37 @@ func (p *peekPanes) togglePane() bool {
 	return true
 }
 
-func (p *peekPanes) summary(width int) []string { return p.sum.wrap(width) }
+// keys are the peek views': the pages and the panes; on the detail pane,
+// the selected field's whole value (the value viewer, the clipboard).
+func (p *peekPanes) pageKeys(k *keys.Map, item string) []keys.Binding {
+	pane := k.Pane.With("switch pane: the list / the selected "+item, item)
+	if p.onDetail {
+		pane = pane.With("", "list")
+	}
+	var field []keys.Binding
+	if p.onDetail {
+		field = []keys.Binding{
+			k.Open.With("open the selected field whole (the value viewer)", "value"),
+			k.Copy.With("copy the selected field's whole value (OSC 52)", "copy value"),
+		}
+	}
+	return append(field,
+		k.NextPage.With("next page of "+item+"s", "next page"),
+		k.PrevPage.With("previous page", "previous"),
+		pane,
+	)
+}
+
+func (p *peekPanes) summary(width int) []string { return p.sum.Wrap(width) }
 
 // setPage installs a page's rows and their detail lines; the cursor stays
 // on the same row id when it is still there.
-func (p *peekPanes) setPage(rows []row, details map[string][]row) {
+func (p *peekPanes) setPage(rows []components.Row, details map[string][]components.Row) {
 	p.details = details
 	p.shown = "\x00" // the detail follows the new rows in layout
-	p.list.setRows(rows)
-	if p.list.selectedID() == "" || p.list.cursor >= len(rows) {
-		p.list.top()
+	p.list.SetRows(rows)
+	if p.list.SelectedID() == "" || p.list.Cursor() >= len(rows) {
+		p.list.Top()
 	}
 }
 
@@ -89,12 +113,12 @@ func (p *peekPanes) setPage(rows []row, details map[string][]row) {
 // cursor. Below peekSplitHeight lines only the focused pane is drawn (the
 // detail under its title): j/k always move in a pane on screen.
 func (p *peekPanes) layout(width, height int) {
-	if id := p.list.selectedID(); id != p.shown {
+	if id := p.list.SelectedID(); id != p.shown {
 		p.shown = id
-		p.detail.setRows(p.details[id])
-		p.detail.top()
+		p.detail.SetRows(p.details[id])
+		p.detail.Top()
 	}
-	lh := min(p.list.len()+1, max(height/3, 3))
+	lh := min(p.list.Len()+1, max(height/3, 3))
 	if height < peekSplitHeight {
 		lh = height
 		if p.onDetail {
@@ -102,32 +126,32 @@ func (p *peekPanes) layout(width, height int) {
 		}
 	}
 	dh := max(height-lh-1, 0)
-	p.list.setSize(width, lh)
-	p.detail.setSize(width, dh)
+	p.list.SetSize(width, lh)
+	p.detail.SetSize(width, dh)
 }
 
 // peekSplitHeight is the least body height that shows both panes of a
 // peek or a topic.
 const peekSplitHeight = 8
 
-func (p *peekPanes) body(st *styles) []string {
+func (p *peekPanes) body(st *styles.Styles) []string {
 	var lines []string
-	if p.list.height > 0 {
-		lines = p.list.view(st, !p.onDetail)
+	if p.list.Height() > 0 {
+		lines = p.list.View(st, !p.onDetail)
 	}
-	for len(lines) < p.list.height {
+	for len(lines) < p.list.Height() {
 		lines = append(lines, "")
 	}
-	if p.detail.height > 0 {
+	if p.detail.Height() > 0 {
 		title := p.detailTitle
-		if r, ok := p.list.selected(); ok {
+		if r, ok := p.list.Selected(); ok {
 			title = p.titleOf(r)
 		}
 		if p.onDetail {
 			title = "▸ " + title
 		}
-		lines = append(lines, clip(st.sectionTitle.Render(title), p.detail.width))
-		lines = append(lines, p.detail.view(st, p.onDetail)...)
+		lines = append(lines, components.Clip(st.SectionTitle.Render(title), p.detail.Width()))
+		lines = append(lines, p.detail.View(st, p.onDetail)...)
 	}
 	return lines
 }
@@ -147,12 +171,12 @@ type peekView struct {
 	vhost, name string
 	total       int64 // queue depth: from the list, then measured at each page (0: unknown)
 	pageCursor
-	st rabbitState
+	st loadState
 
 	measured bool   // total was measured by a page load
 	change   string // how the depth changed since the previous page
 	loadedAt time.Time
-	styles   *styles
+	styles   *styles.Styles
 
 	// the cost of a peek, once known (a refusal, or an accepted read);
 	// ask is the page waiting for the operator's yes, accept the page he
@@ -163,11 +187,11 @@ type peekView struct {
 	accept int
 	kept   map[int]*peekResult
 	left   map[int]int64
-	long   []longLine // the cost and the question, wrapped when drawn
+	long   []components.LongLine // the cost and the question, wrapped when drawn
 }
 
 func (v *peekView) summary(width int) []string {
-	return append(v.peekPanes.summary(width), wrapLong(width, v.long)...)
+	return append(v.peekPanes.summary(width), components.WrapLong(width, v.long)...)
 }
 
 // pageCursor is where a peek is in its pages: the page shown, the one
@@ -187,9 +211,9 @@ func (c *pageCursor) step(dir int, loaded bool, noun string) (bool, notice) {
 	next := c.want + dir
 	switch {
 	case next < 0:
-		return false, notice{flashInfo, "already on the first page"}
+		return false, notice{components.FlashInfo, "already on the first page"}
 	case dir > 0 && loaded && c.want == c.page && c.count < peekPageSize:
-		return false, notice{flashInfo, "last page: no " + noun + " after #" + itoa(c.page*peekPageSize+c.count-1)}
+		return false, notice{components.FlashInfo, "last page: no " + noun + " after #" + itoa(c.page*peekPageSize+c.count-1)}
 	}
 	return true, notice{}
 }
@@ -199,7 +223,7 @@ func (c *pageCursor) step(dir int, loaded bool, noun string) (bool, notice) {
 func (c *pageCursor) arrived(page, n int, noun, why string) (bool, notice) {
 	if n == 0 && page > 0 {
 		c.want = c.page
-		return false, notice{flashInfo, "no " + noun + " after #" + itoa(c.page*peekPageSize+c.count-1) + ": " + why}
+		return false, notice{components.FlashInfo, "no " + noun + " after #" + itoa(c.page*peekPageSize+c.count-1) + ": " + why}
 	}
 	c.page, c.want, c.count = page, page, n
 	return true, notice{}
@@ -233,33 +257,32 @@ const (
 )
 
 func newPeekView(vhost, name string, total int64) *peekView {
-	cols := []column{
-		mcIndex:       {title: "#", right: true, num: true},
-		mcID:          {title: "MESSAGE ID", flex: true, name: true, min: 8, max: 36},
-		mcRoutingKey:  {title: "ROUTING KEY", flex: true, min: 8, max: 30, shrink: 1, drop: 4},
-		mcExchange:    {title: "EXCHANGE", flex: true, min: 6, max: 24, shrink: 1, drop: 8},
-		mcRedelivered: {title: "REDELIV", drop: 9},
-		mcTimestamp:   {title: "TIMESTAMP", num: true, desc: true, drop: 7},
-		mcOrigin:      {title: "ORIGIN", flex: true, name: true, min: 8, max: 36},
-		mcReason:      {title: "REASON", flex: true, min: 6, max: 16},
-		mcDeaths:      {title: "DEATHS", right: true, num: true, desc: true, drop: 6},
-		mcSize:        {title: "SIZE", right: true, num: true, desc: true, drop: 5},
+	cols := []components.Column{
+		mcIndex:       {Title: "#", Right: true, Num: true},
+		mcID:          {Title: "MESSAGE ID", Flex: true, Name: true, Min: 8, Max: 36},
+		mcRoutingKey:  {Title: "ROUTING KEY", Flex: true, Min: 8, Max: 30, Shrink: 1, Drop: 4},
+		mcExchange:    {Title: "EXCHANGE", Flex: true, Min: 6, Max: 24, Shrink: 1, Drop: 8},
+		mcRedelivered: {Title: "REDELIV", Drop: 9},
+		mcTimestamp:   {Title: "TIMESTAMP", Num: true, Desc: true, Drop: 7},
+		mcOrigin:      {Title: "ORIGIN", Flex: true, Name: true, Min: 8, Max: 36},
+		mcReason:      {Title: "REASON", Flex: true, Min: 6, Max: 16},
+		mcDeaths:      {Title: "DEATHS", Right: true, Num: true, Desc: true, Drop: 6},
+		mcSize:        {Title: "SIZE", Right: true, Num: true, Desc: true, Drop: 5},
 	}
 	panes := newPeekPanes(cols, mcIndex, "no messages on this page", "select a message",
-		func(r *row) string { return "message " + r.cells[mcIndex] })
+		func(r *components.Row) string { return "message " + r.Cells[mcIndex] })
 	return &peekView{peekPanes: panes, vhost: vhost, name: name, total: total, ask: -1, accept: -1,
 		kept: map[int]*peekResult{}, left: map[int]int64{}}
 }
 
-func (v *peekView) id() string              { return "peek/" + queueKey(v.vhost, v.name) }
-func (v *peekView) crumb() string           { return "peek" }
-func (v *peekView) what() string            { return "messages of " + safe(v.name) }
-func (v *peekView) rabbit() *rabbitState    { return &v.st }
-func (v *peekView) periodic() bool          { return false }
-func (v *peekView) build(*dataset, *styles) {}
-func (v *peekView) builtGen() uint64        { return 0 }
-func (v *peekView) open() (view, bool)      { return nil, false }
-func (v *peekView) noun() string            { return v.peekPanes.noun("messages") }
+func (v *peekView) id() string         { return "peek/" + queueKey(v.vhost, v.name) }
+func (v *peekView) crumb() string      { return "peek" }
+func (v *peekView) what() string       { return "messages of " + safe(v.name) }
+func (v *peekView) open() (view, bool) { return nil, false }
+func (v *peekView) noun() string       { return v.peekPanes.noun("messages") }
+
+// keys: ] and [ turn the pages, tab switches the pane.
+func (v *peekView) keys(k *keys.Map) []keys.Binding { return v.pageKeys(k, "message") }
 
 // asking says the view waits for the operator's yes to read a page.
 func (v *peekView) asking() bool { return v.ask >= 0 }
@@ -270,7 +293,7 @@ func (v *peekView) questionLines(width int) int {
 	if !v.asking() || len(v.long) == 0 {
 		return 0
 	}
-	return len(wrapLong(width, v.long[len(v.long)-1:]))
+	return len(components.WrapLong(width, v.long[len(v.long)-1:]))
 }
 
 // hints are the answers to the question, while it waits (nil: the
@@ -285,20 +308,28 @@ func (v *peekView) hints() []key.Binding {
 	}
 }
 
-func (v *peekView) load(src RabbitSource) func(context.Context) (any, error) {
+// source: the page asked for (got and requeued: the queue is left as it
+// was), read when opened, on a page turn and on `r`; a queue that the
+// peek would change is refused, unless the operator accepted the cost of
+// this page.
+func (v *peekView) source(m *Model) source {
 	vhost, name, page := v.vhost, v.name, v.want
 	accept := v.accept == page
-	return func(ctx context.Context) (any, error) {
-		res, err := src.PeekQueue(ctx, vhost, name, backends.PeekOptions{Offset: page * peekPageSize, Limit: peekPageSize, AcceptRisk: accept})
-		var re *backends.PeekRiskError
-		if errors.As(err, &re) {
-			return &peekResult{page: page, refused: re.Risk}, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &peekResult{page: page, res: res}, nil
-	}
+	return m.rabbitSource(v.what(), false, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) (*peekResult, error) {
+			res, err := src.PeekQueue(ctx, vhost, name, backends.PeekOptions{Offset: page * peekPageSize, Limit: peekPageSize, AcceptRisk: accept})
+			var re *backends.PeekRiskError
+			switch {
+			case errors.As(err, &re) && re.Risk != nil:
+				return &peekResult{page: page, refused: re.Risk}, nil
+			case err != nil:
+				return nil, err
+			case res == nil:
+				return nil, errors.New("the broker returned no page")
+			}
+			return &peekResult{page: page, res: res}, nil
+		}, v.apply)
+	})
 }
 
 // turn asks for the next (dir > 0) or previous page. A page of a costly
@@ -306,7 +337,7 @@ func (v *peekView) load(src RabbitSource) func(context.Context) (any, error) {
 // yet waits for the operator's yes.
 func (v *peekView) turn(dir int) (bool, notice) {
 	if v.asking() {
-		return false, notice{flashInfo, "answer the question first: y reads the page, any other key does not"}
+		return false, notice{components.FlashInfo, "answer the question first: y reads the page, any other key does not"}
 	}
 	if ok, n := v.step(dir, v.st.loaded, "messages"); !ok {
 		return false, n
@@ -315,12 +346,12 @@ func (v *peekView) turn(dir int) (bool, notice) {
 	if r, ok := v.kept[next]; ok {
 		v.want = next
 		v.show(r)
-		return false, notice{flashInfo, "page " + itoa(next+1) + " as read at " + r.at.Format("15:04:05") + ": showing it again costs nothing"}
+		return false, notice{components.FlashInfo, "page " + itoa(next+1) + " as read at " + r.at.Format("15:04:05") + ": showing it again costs nothing"}
 	}
 	if v.risk != nil && v.risk.Kind == backends.RiskDeliveryLimit {
 		v.ask = next
 		v.summarize()
-		return false, notice{flashWarn, v.question()}
+		return false, notice{components.FlashWarn, v.question()}
 	}
 	v.want = next
 	return true, notice{}
@@ -338,11 +369,7 @@ func (v *peekView) declined() {
 	v.summarize()
 }
 
-func (v *peekView) apply(res any, now time.Time, st *styles) notice {
-	r, _ := res.(*peekResult)
-	if r == nil {
-		return notice{}
-	}
+func (v *peekView) apply(r *peekResult, now time.Time, st *styles.Styles) notice {
 	v.styles = st
 	if r.refused != nil {
 		v.risk, v.want = r.refused, v.page
@@ -350,14 +377,14 @@ func (v *peekView) apply(res any, now time.Time, st *styles) notice {
 			v.total = r.refused.Depth
 		}
 		if r.refused.Kind != backends.RiskDeliveryLimit {
-			v.list.empty = "not read: " + safe(r.refused.Reason)
+			v.list.Empty = "not read: " + safe(r.refused.Reason)
 			v.summarize()
-			return notice{flashError, "not peeked: " + safe(r.refused.Reason)}
+			return notice{components.FlashError, "not peeked: " + safe(r.refused.Reason)}
 		}
 		v.ask = r.page
-		v.list.empty = "not read yet: y reads this page"
+		v.list.Empty = "not read yet: y reads this page"
 		v.summarize()
-		return notice{flashWarn, v.question()}
+		return notice{components.FlashWarn, v.question()}
 	}
 	if ok, n := v.arrived(r.page, len(r.res.Messages), "messages", "the queue is shorter now"); !ok {
 		return n
@@ -392,7 +419,7 @@ func (v *peekView) apply(res any, now time.Time, st *styles) notice {
 	}
 	v.show(r)
 	if r.res.Warning != "" {
-		return notice{flashWarn, safe(r.res.Warning)}
+		return notice{components.FlashWarn, safe(r.res.Warning)}
 	}
 	return notice{}
 }
@@ -402,11 +429,11 @@ func (v *peekView) show(r *peekResult) {
 	v.page, v.want, v.count = r.page, r.page, len(r.res.Messages)
 	v.loadedAt = r.at
 	costly := v.risk != nil && v.risk.Kind == backends.RiskDeliveryLimit
-	if costly && len(v.list.cols) == mcLeft {
-		v.list.cols = append(v.list.cols, column{title: "LEFT", right: true, num: true})
+	if costly && v.list.Columns() == mcLeft {
+		v.list.AddColumn(components.Column{Title: "LEFT", Right: true, Num: true})
 	}
-	rows := make([]row, 0, len(r.res.Messages))
-	details := make(map[string][]row, len(r.res.Messages))
+	rows := make([]components.Row, 0, len(r.res.Messages))
+	details := make(map[string][]components.Row, len(r.res.Messages))
 	values := make(map[string][]fieldValue, len(r.res.Messages))
 	for i := range r.res.Messages {
 		m := &r.res.Messages[i]
@@ -476,7 +503,7 @@ func (v *peekView) summarize() {
 	if st == nil {
 		return
 	}
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	first, last := v.page*peekPageSize, v.page*peekPageSize+v.count-1
 	span := "-"
 	if v.count > 0 {
@@ -488,35 +515,35 @@ func (v *peekView) summarize() {
 	}
 	depth := fmtInt(v.total)
 	if v.change != "" {
-		depth += " " + st.flashWarn.Render("(the queue "+v.change+")")
+		depth += " " + st.FlashWarn.Render("(the queue "+v.change+")")
 	}
 	hint := "] next page · [ previous · tab message/list · nothing is consumed nor reordered"
 	costly := v.risk != nil && v.risk.Kind == backends.RiskDeliveryLimit
 	if costly {
 		hint = "] next page (asks first) · [ previous (pages read are kept: no cost) · tab message/list"
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		kv("vhost", safe(v.vhost)),
 		kv("queue", safe(v.name)),
 		kv("page", itoa(v.page+1)+" of "+pages),
 		kv("messages", span+" of "+depth),
-		st.dim.Render(hint),
+		st.Dim.Render(hint),
 	}}
 	if costly && v.count > 0 && !v.loadedAt.IsZero() {
-		v.sum.parts = append(v.sum.parts, kv("read", v.loadedAt.Format("15:04:05")))
+		v.sum.Parts = append(v.sum.Parts, kv("read", v.loadedAt.Format("15:04:05")))
 	}
 	v.long = nil
 	if v.risk != nil {
-		v.long = append(v.long, longLine{st.flashWarn, "! " + safe(v.risk.Reason)})
+		v.long = append(v.long, components.LongLine{Style: st.FlashWarn, Text: "! " + safe(v.risk.Reason)})
 	}
 	if v.asking() {
-		v.long = append(v.long, longLine{st.confirm, v.question()})
+		v.long = append(v.long, components.LongLine{Style: st.Confirm, Text: v.question()})
 	}
 }
 
 // messageRow is a message's row; left is the attempts it has left where
 // known (a queue whose peeks cost delivery attempts).
-func messageRow(id string, m *backends.Message, left int64, known bool) row {
+func messageRow(id string, m *backends.Message, left int64, known bool) components.Row {
 	origin, reason := m.Origin()
 	var deaths int64
 	for _, d := range m.Deaths {
@@ -528,19 +555,19 @@ func messageRow(id string, m *backends.Message, left int64, known bool) row {
 		redelivered = "yes"
 	}
 	size := max(m.Size, len(m.Body))
-	leftCell, leftStyle, leftKey := "-", cellDim, math.NaN()
+	leftCell, leftStyle, leftKey := "-", styles.CellDim, math.NaN()
 	if known {
-		leftCell, leftStyle, leftKey = fmtInt(left), cellPlain, float64(left)
+		leftCell, leftStyle, leftKey = fmtInt(left), styles.CellPlain, float64(left)
 		switch {
 		case left < 0:
-			leftCell, leftStyle = "gone", cellError
+			leftCell, leftStyle = "gone", styles.CellError
 		case left == 0:
-			leftStyle = cellError
+			leftStyle = styles.CellError
 		}
 	}
-	return row{
-		id: id,
-		cells: []string{
+	return components.Row{
+		ID: id,
+		Cells: []string{
 			mcIndex:       id,
 			mcID:          safe(orDash(m.MessageID)),
 			mcRoutingKey:  quoteSafe(m.RoutingKey),
@@ -553,8 +580,8 @@ func messageRow(id string, m *backends.Message, left int64, known bool) row {
 			mcSize:        fmtBytes(size),
 			mcLeft:        leftCell,
 		},
-		styles: []cellStyle{mcReason: reasonStyle(reason), mcLeft: leftStyle},
-		nums: []float64{
+		Styles: []styles.CellStyle{mcReason: reasonStyle(reason), mcLeft: leftStyle},
+		Nums: []float64{
 			mcIndex:     float64(m.Index),
 			mcTimestamp: tsKey,
 			mcDeaths:    float64(deaths),
@@ -566,21 +593,21 @@ func messageRow(id string, m *backends.Message, left int64, known bool) row {
 
 // messageDetail is the selected message, one field or body line a row,
 // everything sanitized; attempts, when set, is its delivery attempts line.
-func messageDetail(m *backends.Message, attempts string) []row {
+func messageDetail(m *backends.Message, attempts string) []components.Row {
 	rows, _ := messageFields(m, attempts)
 	return rows
 }
 
 // messageFields is messageDetail and the whole value of each row (the
 // value viewer's): a header's value, the body.
-func messageFields(m *backends.Message, attempts string) ([]row, []fieldValue) {
-	var rows []row
+func messageFields(m *backends.Message, attempts string) ([]components.Row, []fieldValue) {
+	var rows []components.Row
 	var values []fieldValue
-	add := func(field, value string, s cellStyle) {
-		rows = append(rows, row{
-			id:     itoa(len(rows)),
-			cells:  []string{fcField: field, fcValue: value},
-			styles: []cellStyle{fcField: cellDim, fcValue: s},
+	add := func(field, value string, s styles.CellStyle) {
+		rows = append(rows, components.Row{
+			ID:     itoa(len(rows)),
+			Cells:  []string{fcField: field, fcValue: value},
+			Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
 		})
 		values = append(values, fieldValue{})
 	}
@@ -595,12 +622,12 @@ func messageFields(m *backends.Message, attempts string) ([]row, []fieldValue) {
 	if m.CorrelationID != "" {
 		id += " · correlation id " + safe(m.CorrelationID)
 	}
-	add("message", id, cellPlain)
+	add("message", id, styles.CellPlain)
 	redelivered := "no"
 	if m.Redelivered {
 		redelivered = "yes"
 	}
-	add("routing", "exchange "+quoteSafe(m.Exchange)+" · routing key "+quoteSafe(m.RoutingKey)+" · redelivered "+redelivered, cellPlain)
+	add("routing", "exchange "+quoteSafe(m.Exchange)+" · routing key "+quoteSafe(m.RoutingKey)+" · redelivered "+redelivered, styles.CellPlain)
 	ts, _ := fmtTime(m.Timestamp)
 	props := []string{"timestamp " + ts}
 	if m.DeliveryMode > 0 {
@@ -617,24 +644,24 @@ func messageFields(m *backends.Message, attempts string) ([]row, []fieldValue) {
 	if m.Priority > 0 {
 		props = append(props, "priority "+itoa(int(m.Priority)))
 	}
-	add("properties", strings.Join(props, " · "), cellPlain)
+	add("properties", strings.Join(props, " · "), styles.CellPlain)
 	for _, k := range sortedKeys(m.Headers) {
 		switch k {
 		case "x-death", "x-first-death-queue", "x-first-death-reason", "x-first-death-exchange":
 			continue // shown as the death history below
 		}
-		add("header", safe(k)+": "+fmtValue(m.Headers[k]), cellPlain)
+		add("header", safe(k)+": "+fmtValue(m.Headers[k]), styles.CellPlain)
 		whole(len(rows)-1, fieldValue{name: "header " + k, raw: rawValue(m.Headers[k])})
 	}
 	if attempts != "" {
-		add("attempts", attempts, cellWarn)
+		add("attempts", attempts, styles.CellWarn)
 	}
 	if m.FirstDeath != nil {
 		add("first death", "queue "+quoteSafe(m.FirstDeath.Queue)+" · reason "+safe(orDash(m.FirstDeath.Reason))+
 			" · exchange "+quoteSafe(m.FirstDeath.Exchange), reasonStyle(m.FirstDeath.Reason))
 	}
 	if len(m.Deaths) == 0 {
-		add("deaths", "none (no x-death header)", cellDim)
+		add("deaths", "none (no x-death header)", styles.CellDim)
 	}
 	for i, d := range m.Deaths {
 		t, _ := fmtTime(d.Time)
@@ -650,7 +677,7 @@ func messageFields(m *backends.Message, attempts string) ([]row, []fieldValue) {
 	body := len(rows)
 	add("body", desc, s)
 	for _, l := range lines {
-		add("", l, cellPlain)
+		add("", l, styles.CellPlain)
 	}
 	if m.Body != nil {
 		whole(body, fieldValue{name: "body", raw: m.Body, size: max(m.Size, len(m.Body))})
@@ -661,13 +688,13 @@ func messageFields(m *backends.Message, attempts string) ([]row, []fieldValue) {
 // renderBody describes a body and renders it: pretty-printed JSON when it
 // parses, sanitized text when it is text, else a hex dump of its first 256
 // bytes. Every line is safe to print.
-func renderBody(m *backends.Message) (desc string, lines []string, st cellStyle) {
+func renderBody(m *backends.Message) (desc string, lines []string, st styles.CellStyle) {
 	return renderBytes(m.Body, max(m.Size, len(m.Body)), m.Truncated, m.ContentType)
 }
 
 // renderBytes renders a body of size bytes of which body is what was read
 // (truncated: the reader cut it).
-func renderBytes(body []byte, size int, truncated bool, contentType string) (desc string, lines []string, st cellStyle) {
+func renderBytes(body []byte, size int, truncated bool, contentType string) (desc string, lines []string, st styles.CellStyle) {
 	truncated = truncated || size > len(body)
 	if len(body) > maxBodyShown {
 		body, truncated = body[:maxBodyShown], true
@@ -678,7 +705,7 @@ func renderBytes(body []byte, size int, truncated bool, contentType string) (des
 	}
 	if truncated {
 		desc += " · truncated: showing the first " + fmtBytes(len(body))
-		st = cellWarn
+		st = styles.CellWarn
 		// A cut may split the last character: drop its bytes.
 		for k := 0; k < utf8.UTFMax && len(body) > 0 && !utf8.Valid(body); k++ {
 			body = body[:len(body)-1]

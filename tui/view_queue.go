@@ -9,15 +9,19 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // queueView is one RabbitMQ queue: its arguments, policy, bindings and
 // consumers, from one QueueDetail call.
 type queueView struct {
 	vhost, name string // raw, as the broker spells them
-	st          rabbitState
-	tbl         *table
-	sum         summaryLines
+	dlq         bool   // the list it was opened from detected a dead-letter queue
+	st          loadState
+	tbl         *components.Table
+	sum         components.Summary
 }
 
 const (
@@ -27,63 +31,62 @@ const (
 )
 
 func newQueueView(vhost, name string) *queueView {
-	t := newTable([]column{
-		dcKind:  {title: "KIND", nosort: true},
-		dcName:  {title: "NAME", flex: true, name: true, min: 12, max: 48, nosort: true},
-		dcValue: {title: "VALUE", flex: true, min: 12, shrink: 2, nosort: true},
+	t := components.NewTable([]components.Column{
+		dcKind:  {Title: "KIND", NoSort: true},
+		dcName:  {Title: "NAME", Flex: true, Name: true, Min: 12, Max: 48, NoSort: true},
+		dcValue: {Title: "VALUE", Flex: true, Min: 12, Shrink: 2, NoSort: true},
 	}, -1, false)
-	t.empty = "no arguments, policy, bindings nor consumers"
+	t.Empty = "no arguments, policy, bindings nor consumers"
 	return &queueView{vhost: vhost, name: name, tbl: t}
 }
 
-func (v *queueView) id() string                 { return "queue/" + queueKey(v.vhost, v.name) }
-func (v *queueView) crumb() string              { return safe(v.name) }
-func (v *queueView) noun() string               { return "entries" }
-func (v *queueView) what() string               { return "queue " + safe(v.name) }
-func (v *queueView) rabbit() *rabbitState       { return &v.st }
-func (v *queueView) periodic() bool             { return true }
-func (v *queueView) build(*dataset, *styles)    {}
-func (v *queueView) builtGen() uint64           { return 0 }
-func (v *queueView) focused() *table            { return v.tbl }
-func (v *queueView) summary(width int) []string { return v.sum.wrap(width) }
-func (v *queueView) togglePane() bool           { return false }
-func (v *queueView) open() (view, bool)         { return nil, false }
-func (v *queueView) layout(width, height int)   { v.tbl.setSize(width, height) }
-func (v *queueView) body(st *styles) []string   { return v.tbl.view(st, true) }
+func (v *queueView) id() string                      { return "queue/" + queueKey(v.vhost, v.name) }
+func (v *queueView) crumb() string                   { return safe(v.name) }
+func (v *queueView) noun() string                    { return "entries" }
+func (v *queueView) what() string                    { return "queue " + safe(v.name) }
+func (v *queueView) focused() *components.Table      { return v.tbl }
+func (v *queueView) summary(width int) []string      { return v.sum.Wrap(width) }
+func (v *queueView) togglePane() bool                { return false }
+func (v *queueView) open() (view, bool)              { return nil, false }
+func (v *queueView) layout(width, height int)        { v.tbl.SetSize(width, height) }
+func (v *queueView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
-func (v *queueView) load(src RabbitSource) func(context.Context) (any, error) {
-	vhost, name := v.vhost, v.name
-	return func(ctx context.Context) (any, error) {
-		d, err := src.QueueDetail(ctx, vhost, name)
-		if err != nil || d == nil {
-			return nil, err
-		}
-		return d, nil
+// keys: D drains the queue when it is a dead-letter queue.
+func (v *queueView) keys(k *keys.Map) []keys.Binding {
+	if !v.dlq {
+		return nil
 	}
+	return []keys.Binding{k.Drain}
 }
 
-func (v *queueView) apply(res any, _ time.Time, st *styles) notice {
-	d, _ := res.(*backends.QueueDetail)
-	if d == nil {
-		return notice{}
-	}
+// source: the queue's detail, refreshed on the schedule.
+func (v *queueView) source(m *Model) source {
+	vhost, name := v.vhost, v.name
+	return m.rabbitSource(v.what(), true, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) (*backends.QueueDetail, error) {
+			return src.QueueDetail(ctx, vhost, name)
+		}, v.apply)
+	})
+}
+
+func (v *queueView) apply(d *backends.QueueDetail, _ time.Time, st *styles.Styles) notice {
 	q := &d.Queue
 	v.sum = queueSummary(q, st)
-	var rows []row
-	add := func(kind, name, value string, s cellStyle) {
-		rows = append(rows, row{
-			id:     kind + "\x00" + name + "\x00" + fmt.Sprint(len(rows)),
-			cells:  []string{dcKind: kind, dcName: name, dcValue: value},
-			styles: []cellStyle{dcKind: cellDim, dcValue: s},
+	var rows []components.Row
+	add := func(kind, name, value string, s styles.CellStyle) {
+		rows = append(rows, components.Row{
+			ID:     kind + "\x00" + name + "\x00" + fmt.Sprint(len(rows)),
+			Cells:  []string{dcKind: kind, dcName: name, dcValue: value},
+			Styles: []styles.CellStyle{dcKind: styles.CellDim, dcValue: s},
 		})
 	}
 	for _, k := range sortedKeys(q.Arguments) {
-		add("argument", safe(k), fmtValue(q.Arguments[k]), cellPlain)
+		add("argument", safe(k), fmtValue(q.Arguments[k]), styles.CellPlain)
 	}
 	if q.Policy != "" {
-		add("policy", safe(q.Policy), fmtInt(int64(len(q.PolicyDefinition)))+" key(s)", cellDim)
+		add("policy", safe(q.Policy), fmtInt(int64(len(q.PolicyDefinition)))+" key(s)", styles.CellDim)
 		for _, k := range sortedKeys(q.PolicyDefinition) {
-			add("policy def", safe(k), fmtValue(q.PolicyDefinition[k]), cellPlain)
+			add("policy def", safe(k), fmtValue(q.PolicyDefinition[k]), styles.CellPlain)
 		}
 	}
 	for _, b := range d.Bindings {
@@ -95,7 +98,7 @@ func (v *queueView) apply(res any, _ time.Time, st *styles) notice {
 		if len(b.Arguments) > 0 {
 			value += " · arguments " + fmtValue(b.Arguments)
 		}
-		add("binding", safe(src)+" → "+safe(b.Destination), value, cellPlain)
+		add("binding", safe(src)+" → "+safe(b.Destination), value, styles.CellPlain)
 	}
 	for _, c := range d.Consumers {
 		ack := "auto-ack"
@@ -104,21 +107,21 @@ func (v *queueView) apply(res any, _ time.Time, st *styles) notice {
 		}
 		value := "connection " + safe(orDash(c.Connection)) + " · channel " + safe(orDash(c.Channel)) +
 			" · " + ack + " · prefetch " + fmtInt(c.Prefetch)
-		add("consumer", safe(orDash(c.Tag)), value, cellPlain)
+		add("consumer", safe(orDash(c.Tag)), value, styles.CellPlain)
 	}
 	if len(d.Consumers) == 0 {
-		s := cellDim
+		s := styles.CellDim
 		if q.Messages > 0 && !q.IsDLQ {
-			s = cellStop
+			s = styles.CellStop
 		}
 		add("consumer", "-", "no consumers", s)
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 	return notice{}
 }
 
-func queueSummary(q *backends.Queue, st *styles) summaryLines {
-	kv := func(k, v string) string { return st.summaryKey.Render(k+" ") + v }
+func queueSummary(q *backends.Queue, st *styles.Styles) components.Summary {
+	kv := func(k, v string) string { return st.SummaryKey.Render(k+" ") + v }
 	dlx := "-"
 	if q.HasDeadLetterExchange {
 		dlx = safe(q.DeadLetterExchange)
@@ -134,14 +137,14 @@ func queueSummary(q *backends.Queue, st *styles) summaryLines {
 		limit = fmtInt(*q.DeliveryLimit)
 	}
 	num := func(field string, n int64) string {
-		c, style, _ := countCell(q, field, n, cellPlain)
-		return st.cells[style].Render(c)
+		c, style, _ := countCell(q, field, n, styles.CellPlain)
+		return st.Cells[style].Render(c)
 	}
 	rate := func(field string, r float64) string {
 		c, style, _ := rateCell(q, field, r)
-		return st.cells[style].Render(c)
+		return st.Cells[style].Render(c)
 	}
-	sum := summaryLines{parts: []string{
+	sum := components.Summary{Parts: []string{
 		kv("vhost", safe(q.Vhost)),
 		kv("type", safe(orDash(q.Type))),
 		kv("state", safe(orDash(q.State))),
@@ -156,7 +159,7 @@ func queueSummary(q *backends.Queue, st *styles) summaryLines {
 		kv("delivery limit", limit),
 	}}
 	if q.IsDLQ {
-		sum.extra = append(sum.extra, st.cells[cellWarn].Render("dead-letter queue ("+safe(q.DLQReason)+"): :dlq lists its dead-letter groups"))
+		sum.Extra = append(sum.Extra, st.Cells[styles.CellWarn].Render("dead-letter queue ("+safe(q.DLQReason)+"): :dlq lists its dead-letter groups"))
 	}
 	return sum
 }

@@ -6,6 +6,9 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // queuesView lists the RabbitMQ queues (:queues) or only the dead-letter
@@ -13,8 +16,8 @@ import (
 // refreshes for the trend column.
 type queuesView struct {
 	dlqOnly bool
-	st      rabbitState
-	tbl     *table
+	st      loadState
+	tbl     *components.Table
 	queues  map[string]backends.Queue // by row id
 	history map[string][]int64        // backlog samples by row id, oldest first
 }
@@ -37,29 +40,30 @@ const (
 	qcDLQ
 )
 
-func newQueueListTable(dlqOnly bool) *table {
-	last := column{title: "DLQ", drop: 6}
+func newQueueListTable(dlqOnly bool) *components.Table {
+	last := components.Column{Title: "DLQ", Drop: 6}
+	dlx := components.Column{Title: "DLX", Flex: true, Min: 9, Max: 24, Shrink: 3, Drop: 11}
 	if dlqOnly {
-		last = column{title: "DETECTED BY", flex: true, min: 16, shrink: 2, drop: 6}
+		last = components.Column{Title: "DETECTED BY", Flex: true, Min: 16, Shrink: 2, Drop: 6}
+		dlx.Drop = 13 // a DLQ rarely dead-letters: its DLX goes first
 	}
-	t := newTable([]column{
-		qcVhost:     {title: "VHOST", flex: true, min: 7, max: 16, shrink: 2, drop: 7},
-		qcName:      {title: "NAME", flex: true, name: true, min: 12},
-		qcType:      {title: "TYPE", drop: 10},
-		qcReady:     {title: "READY", right: true, num: true, desc: true},
-		qcUnacked:   {title: "UNACKED", right: true, num: true, desc: true, drop: 4},
-		qcConsumers: {title: "CONSUMERS", right: true, num: true, desc: true, drop: 3},
-		qcPublish:   {title: "PUB/S", right: true, num: true, desc: true, drop: 8},
-		qcDeliver:   {title: "DELIVER/S", right: true, num: true, desc: true, drop: 9},
-		qcTrend:     {title: "TREND", plain: true, drop: 12},
-		qcDrain:     {title: "TO DRAIN", right: true, num: true, desc: true, drop: 5},
-		qcDLX:       {title: "DLX", flex: true, min: 9, max: 24, shrink: 3, drop: 11},
+	t := components.NewTable([]components.Column{
+		qcVhost:     {Title: "VHOST", Flex: true, Min: 7, Max: 16, Shrink: 2, Drop: 7},
+		qcName:      {Title: "NAME", Flex: true, Name: true, Min: 12},
+		qcType:      {Title: "TYPE", Drop: 10},
+		qcReady:     {Title: "READY", Right: true, Num: true, Desc: true},
+		qcUnacked:   {Title: "UNACKED", Right: true, Num: true, Desc: true, Drop: 4},
+		qcConsumers: {Title: "CONSUMERS", Right: true, Num: true, Desc: true, Drop: 3},
+		qcPublish:   {Title: "PUB/S", Right: true, Num: true, Desc: true, Drop: 8},
+		qcDeliver:   {Title: "DELIVER/S", Right: true, Num: true, Desc: true, Drop: 9},
+		qcTrend:     {Title: "TREND", Plain: true, Drop: 12},
+		qcDrain:     {Title: "TO DRAIN", Right: true, Num: true, Desc: true, Drop: 5},
+		qcDLX:       dlx,
 		qcDLQ:       last,
 	}, qcReady, true)
-	t.empty = "no queues"
+	t.Empty = "no queues"
 	if dlqOnly {
-		t.cols[qcDLX].drop = 13 // a DLQ rarely dead-letters: its DLX goes first
-		t.empty = "no dead-letter queues (none bound to a dead-letter exchange nor named like one)"
+		t.Empty = "no dead-letter queues (none bound to a dead-letter exchange nor named like one)"
 	}
 	return t
 }
@@ -89,37 +93,47 @@ func (v *queuesView) noun() string {
 	return "queues"
 }
 
-func (v *queuesView) what() string             { return v.noun() }
-func (v *queuesView) rabbit() *rabbitState     { return &v.st }
-func (v *queuesView) periodic() bool           { return true }
-func (v *queuesView) build(*dataset, *styles)  {}
-func (v *queuesView) builtGen() uint64         { return 0 }
-func (v *queuesView) focused() *table          { return v.tbl }
-func (v *queuesView) summary(int) []string     { return nil }
-func (v *queuesView) togglePane() bool         { return false }
-func (v *queuesView) layout(width, height int) { v.tbl.setSize(width, height) }
-func (v *queuesView) body(st *styles) []string { return v.tbl.view(st, true) }
+func (v *queuesView) what() string                    { return v.noun() }
+func (v *queuesView) focused() *components.Table      { return v.tbl }
+func (v *queuesView) summary(int) []string            { return nil }
+func (v *queuesView) togglePane() bool                { return false }
+func (v *queuesView) layout(width, height int)        { v.tbl.SetSize(width, height) }
+func (v *queuesView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
-func (v *queuesView) load(src RabbitSource) func(context.Context) (any, error) {
-	return func(ctx context.Context) (any, error) {
-		qs, err := src.Queues(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if qs == nil {
-			qs = []backends.Queue{}
-		}
-		return qs, nil
-	}
+// source: the queues of the broker, refreshed on the schedule.
+func (v *queuesView) source(m *Model) source {
+	return m.rabbitSource(v.what(), true, &v.st, func(src RabbitSource) fetchFunc {
+		return fetching(func(ctx context.Context) ([]backends.Queue, error) {
+			qs, err := src.Queues(ctx)
+			if err == nil && qs == nil {
+				qs = []backends.Queue{}
+			}
+			return qs, err
+		}, v.apply)
+	})
 }
 
 func (v *queuesView) selectedQueue() (backends.Queue, bool) {
-	r, ok := v.tbl.selected()
+	r, ok := v.tbl.Selected()
 	if !ok {
 		return backends.Queue{}, false
 	}
-	q, ok := v.queues[r.id]
+	q, ok := v.queues[r.ID]
 	return q, ok
+}
+
+// keys: enter opens the queue; p and D act on a dead-letter queue, or on
+// the marked ones (marks feed them).
+func (v *queuesView) keys(k *keys.Map) []keys.Binding {
+	own := []keys.Binding{k.Open.With("open the queue: arguments, policy, bindings, consumers", "queue")}
+	if q, ok := v.selectedQueue(); ok && q.IsDLQ || v.tbl.MarkedCount() > 0 {
+		peek, drain := markedKeys(k, v.tbl.MarkedCount())
+		if v.tbl.MarkedCount() == 0 {
+			peek = peek.With("peek at the messages of the dead-letter queue (nothing is consumed)", "")
+		}
+		own = append(own, peek, drain)
+	}
+	return append(own, k.Mark.With("mark / unmark the queue (p and D act on the marked)", "mark"))
 }
 
 // open goes to the queue's detail, or, in the DLQ list, to its dead-letter
@@ -132,7 +146,9 @@ func (v *queuesView) open() (view, bool) {
 	if v.dlqOnly {
 		return newDLQView(q), true
 	}
-	return newQueueView(q.Vhost, q.Name), true
+	qv := newQueueView(q.Vhost, q.Name)
+	qv.dlq = q.IsDLQ
+	return qv, true
 }
 
 // peek opens the messages of the selected dead-letter queue.
@@ -146,9 +162,8 @@ func (v *queuesView) peek() (view, bool) {
 
 func queueKey(vhost, name string) string { return vhost + "\x00" + name }
 
-func (v *queuesView) apply(res any, _ time.Time, _ *styles) notice {
-	qs, _ := res.([]backends.Queue)
-	rows := make([]row, 0, len(qs))
+func (v *queuesView) apply(qs []backends.Queue, _ time.Time, _ *styles.Styles) notice {
+	rows := make([]components.Row, 0, len(qs))
 	seen := make(map[string]bool, len(qs))
 	v.queues = make(map[string]backends.Queue, len(qs))
 	for i := range qs {
@@ -177,62 +192,62 @@ func (v *queuesView) apply(res any, _ time.Time, _ *styles) notice {
 			delete(v.history, k)
 		}
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 	return notice{}
 }
 
 // countCell is a count of the management API as a cell, with its style
 // and sort key; one that came out of range is its raw text flagged with ?
 // (warning style), and sorts as missing.
-func countCell(q *backends.Queue, field string, n int64, style cellStyle) (string, cellStyle, float64) {
+func countCell(q *backends.Queue, field string, n int64, style styles.CellStyle) (string, styles.CellStyle, float64) {
 	if raw, bad := q.Invalid[field]; bad {
-		return safe(raw) + "?", cellWarn, math.NaN()
+		return safe(raw) + "?", styles.CellWarn, math.NaN()
 	}
 	return fmtInt(n), style, float64(n)
 }
 
 // rateCell is countCell for a rate.
-func rateCell(q *backends.Queue, field string, r float64) (string, cellStyle, float64) {
+func rateCell(q *backends.Queue, field string, r float64) (string, styles.CellStyle, float64) {
 	if raw, bad := q.Invalid[field]; bad {
-		return safe(raw) + "?", cellWarn, math.NaN()
+		return safe(raw) + "?", styles.CellWarn, math.NaN()
 	}
-	return fmtRate(r), cellPlain, r
+	return fmtRate(r), styles.CellPlain, r
 }
 
-func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) row {
+func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) components.Row {
 	messages, depthOK := q.Depth()
 	drainCell, drainKey := "-", math.NaN()
 	if net := q.DeliverRate - q.PublishRate; net > 0 && messages > 0 && depthOK && q.Valid("deliver_rate") && q.Valid("publish_rate") {
 		d := time.Duration(float64(messages) / net * float64(time.Second))
 		drainCell, drainKey = fmtDuration(d), float64(d)
 	}
-	dlx, dlxStyle := "-", cellDim
+	dlx, dlxStyle := "-", styles.CellDim
 	if q.HasDeadLetterExchange {
-		dlx, dlxStyle = safe(q.DeadLetterExchange), cellPlain
+		dlx, dlxStyle = safe(q.DeadLetterExchange), styles.CellPlain
 		if q.DeadLetterExchange == "" {
 			dlx = "(default)"
 		}
 	}
-	last, lastStyle := "", cellPlain
+	last, lastStyle := "", styles.CellPlain
 	if dlqOnly {
 		last = safe(orDash(q.DLQReason))
-		lastStyle = cellDim
+		lastStyle = styles.CellDim
 	} else if q.IsDLQ {
-		last, lastStyle = "DLQ", cellWarn
+		last, lastStyle = "DLQ", styles.CellWarn
 	}
-	consumersStyle := cellPlain
+	consumersStyle := styles.CellPlain
 	if q.Consumers == 0 && messages > 0 && !q.IsDLQ {
-		consumersStyle = cellStop // a backlog nobody consumes
+		consumersStyle = styles.CellStop // a backlog nobody consumes
 	}
-	ready, readyStyle, readyKey := countCell(q, "ready", q.Ready, cellPlain)
-	unacked, unackedStyle, unackedKey := countCell(q, "unacked", q.Unacked, cellPlain)
+	ready, readyStyle, readyKey := countCell(q, "ready", q.Ready, styles.CellPlain)
+	unacked, unackedStyle, unackedKey := countCell(q, "unacked", q.Unacked, styles.CellPlain)
 	consumers, consumersStyle, consumersKey := countCell(q, "consumers", q.Consumers, consumersStyle)
 	publish, publishStyle, publishKey := rateCell(q, "publish_rate", q.PublishRate)
 	deliver, deliverStyle, deliverKey := rateCell(q, "deliver_rate", q.DeliverRate)
-	return row{
-		id:  id,
-		ref: id,
-		cells: []string{
+	return components.Row{
+		ID:  id,
+		Ref: id,
+		Cells: []string{
 			qcVhost:     safe(q.Vhost),
 			qcName:      safe(q.Name),
 			qcType:      safe(orDash(q.Type)),
@@ -241,23 +256,23 @@ func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) row {
 			qcConsumers: consumers,
 			qcPublish:   publish,
 			qcDeliver:   deliver,
-			qcTrend:     sparkline(hist, sparkWidth),
+			qcTrend:     components.Sparkline(hist, sparkWidth),
 			qcDrain:     drainCell,
 			qcDLX:       dlx,
 			qcDLQ:       last,
 		},
-		styles: []cellStyle{
-			qcVhost:     cellDim,
+		Styles: []styles.CellStyle{
+			qcVhost:     styles.CellDim,
 			qcReady:     readyStyle,
 			qcUnacked:   unackedStyle,
 			qcConsumers: consumersStyle,
 			qcPublish:   publishStyle,
 			qcDeliver:   deliverStyle,
-			qcTrend:     cellDim,
+			qcTrend:     styles.CellDim,
 			qcDLX:       dlxStyle,
 			qcDLQ:       lastStyle,
 		},
-		nums: []float64{
+		Nums: []float64{
 			qcReady:     readyKey,
 			qcUnacked:   unackedKey,
 			qcConsumers: consumersKey,

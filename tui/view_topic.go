@@ -7,6 +7,9 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // topicView is one topic: its partitions (upper pane) and the consumer
@@ -14,10 +17,10 @@ import (
 type topicView struct {
 	name      string
 	gen       uint64
-	parts     *table
-	groups    *table
+	parts     *components.Table
+	groups    *components.Table
 	onGroups  bool // focus on the lower pane
-	sum       summaryLines
+	sum       components.Summary
 	groupsTop string // title line of the lower pane
 }
 
@@ -44,28 +47,28 @@ const (
 )
 
 func newTopicView(name string) *topicView {
-	parts := newTable([]column{
-		tpPartition: {title: "P", right: true, num: true},
-		tpLeader:    {title: "LEADER", right: true, num: true, drop: 5},
-		tpReplicas:  {title: "REPLICAS", flex: true, min: 4, shrink: 1, drop: 9},
-		tpISR:       {title: "ISR", flex: true, min: 4, shrink: 1, drop: 4},
-		tpURP:       {title: "UNDER-REPL"},
-		tpLogStart:  {title: "LOG-START", right: true, num: true, desc: true, drop: 8},
-		tpLogEnd:    {title: "LOG-END", right: true, num: true, desc: true, drop: 7},
-		tpMessages:  {title: "MESSAGES", right: true, num: true, desc: true},
-		tpRate:      {title: "MSG/S", right: true, num: true, desc: true, drop: 6},
-		tpNote:      {title: "NOTE", flex: true, min: 4, shrink: 1},
+	parts := components.NewTable([]components.Column{
+		tpPartition: {Title: "P", Right: true, Num: true},
+		tpLeader:    {Title: "LEADER", Right: true, Num: true, Drop: 5},
+		tpReplicas:  {Title: "REPLICAS", Flex: true, Min: 4, Shrink: 1, Drop: 9},
+		tpISR:       {Title: "ISR", Flex: true, Min: 4, Shrink: 1, Drop: 4},
+		tpURP:       {Title: "UNDER-REPL"},
+		tpLogStart:  {Title: "LOG-START", Right: true, Num: true, Desc: true, Drop: 8},
+		tpLogEnd:    {Title: "LOG-END", Right: true, Num: true, Desc: true, Drop: 7},
+		tpMessages:  {Title: "MESSAGES", Right: true, Num: true, Desc: true},
+		tpRate:      {Title: "MSG/S", Right: true, Num: true, Desc: true, Drop: 6},
+		tpNote:      {Title: "NOTE", Flex: true, Min: 4, Shrink: 1},
 	}, tpPartition, false)
-	parts.empty = "the topic has no partitions"
-	groups := newTable([]column{
-		tgGroup:      {title: "GROUP", flex: true, name: true, min: 12},
-		tgState:      {title: "STATE", flex: true, min: 6, drop: 7},
-		tgPartitions: {title: "PARTITIONS", right: true, num: true, desc: true, drop: 9},
-		tgLag:        {title: "LAG", right: true, num: true, desc: true},
-		tgStatus:     {title: "STATUS", num: true, desc: true},
-		tgTimeLag:    {title: "TIME LAG", right: true, num: true, desc: true, drop: 8},
+	parts.Empty = "the topic has no partitions"
+	groups := components.NewTable([]components.Column{
+		tgGroup:      {Title: "GROUP", Flex: true, Name: true, Min: 12},
+		tgState:      {Title: "STATE", Flex: true, Min: 6, Drop: 7},
+		tgPartitions: {Title: "PARTITIONS", Right: true, Num: true, Desc: true, Drop: 9},
+		tgLag:        {Title: "LAG", Right: true, Num: true, Desc: true},
+		tgStatus:     {Title: "STATUS", Num: true, Desc: true},
+		tgTimeLag:    {Title: "TIME LAG", Right: true, Num: true, Desc: true, Drop: 8},
 	}, tgLag, true)
-	groups.empty = "no consumer group has offsets on this topic"
+	groups.Empty = "no consumer group has offsets on this topic"
 	return &topicView{name: name, parts: parts, groups: groups}
 }
 
@@ -80,7 +83,7 @@ func (v *topicView) noun() string {
 	return "partitions"
 }
 
-func (v *topicView) focused() *table {
+func (v *topicView) focused() *components.Table {
 	if v.onGroups {
 		return v.groups
 	}
@@ -92,12 +95,12 @@ func (v *topicView) togglePane() bool {
 	return true
 }
 
-func (v *topicView) summary(width int) []string { return v.sum.wrap(width) }
+func (v *topicView) summary(width int) []string { return v.sum.Wrap(width) }
 
 // layout gives the lower pane up to a third of the body (at least its
 // header and one row) and the rest to the partitions.
 func (v *topicView) layout(width, height int) {
-	want := max(v.groups.len(), 1) + 1
+	want := max(v.groups.Len(), 1) + 1
 	gh := min(want, max(height/3, 2))
 	if height < peekSplitHeight { // the focused pane only
 		gh = 0
@@ -109,24 +112,33 @@ func (v *topicView) layout(width, height int) {
 	if gh > 0 {
 		ph-- // pane title
 	}
-	v.parts.setSize(width, max(ph, 0))
-	v.groups.setSize(width, gh)
+	v.parts.SetSize(width, max(ph, 0))
+	v.groups.SetSize(width, gh)
 }
 
-func (v *topicView) body(st *styles) []string {
-	lines := v.parts.view(st, !v.onGroups)
-	for len(lines) < v.parts.height {
+func (v *topicView) body(st *styles.Styles) []string {
+	lines := v.parts.View(st, !v.onGroups)
+	for len(lines) < v.parts.Height() {
 		lines = append(lines, "")
 	}
-	if v.groups.height > 0 {
-		title := st.sectionTitle.Render(v.groupsTop)
+	if v.groups.Height() > 0 {
+		title := st.SectionTitle.Render(v.groupsTop)
 		if v.onGroups {
-			title = st.sectionTitle.Render("▸ " + v.groupsTop)
+			title = st.SectionTitle.Render("▸ " + v.groupsTop)
 		}
-		lines = append(lines, clip(title, v.groups.width))
-		lines = append(lines, v.groups.view(st, v.onGroups)...)
+		lines = append(lines, components.Clip(title, v.groups.Width()))
+		lines = append(lines, v.groups.View(st, v.onGroups)...)
 	}
 	return lines
+}
+
+// keys: tab switches the pane; enter opens a group of the lower pane.
+func (v *topicView) keys(k *keys.Map) []keys.Binding {
+	pane := k.Pane.With("switch pane: partitions / consumer groups", "groups")
+	if !v.onGroups {
+		return []keys.Binding{pane}
+	}
+	return []keys.Binding{k.Open.With("open the selected consumer group", "group"), pane.With("", "partitions")}
 }
 
 // open goes to the selected consumer group of the lower pane.
@@ -134,20 +146,20 @@ func (v *topicView) open() (view, bool) {
 	if !v.onGroups {
 		return nil, false
 	}
-	r, ok := v.groups.selected()
+	r, ok := v.groups.Selected()
 	if !ok {
 		return nil, false
 	}
-	return newGroupView(r.ref), true
+	return newGroupView(r.Ref), true
 }
 
-func (v *topicView) build(d *dataset, st *styles) {
+func (v *topicView) build(d *dataset, st *styles.Styles) {
 	v.gen = d.gen
 	t, ok := d.snap.Topic(v.name)
 	if !ok {
-		v.sum = summaryLines{extra: []string{st.cells[cellError].Render("topic " + safe(v.name) + " is not in the last snapshot")}}
-		v.parts.setRows(nil)
-		v.groups.setRows(nil)
+		v.sum = components.Summary{Extra: []string{st.Cells[styles.CellError].Render("topic " + safe(v.name) + " is not in the last snapshot")}}
+		v.parts.SetRows(nil)
+		v.groups.SetRows(nil)
 		v.groupsTop = "CONSUMER GROUPS"
 		return
 	}
@@ -157,7 +169,7 @@ func (v *topicView) build(d *dataset, st *styles) {
 	}
 	var msgs int64
 	urp := 0
-	rows := make([]row, len(t.Partitions))
+	rows := make([]components.Row, len(t.Partitions))
 	for i := range t.Partitions {
 		p := &t.Partitions[i]
 		rate := 0.0
@@ -165,19 +177,19 @@ func (v *topicView) build(d *dataset, st *styles) {
 			rate = ts.Partitions[p.Partition]
 		}
 		msgs += p.Messages()
-		urpCell, urpStyle := "no", cellDim
+		urpCell, urpStyle := "no", styles.CellDim
 		if p.UnderReplicated {
 			urp++
-			urpCell, urpStyle = "YES", cellWarn
+			urpCell, urpStyle = "YES", styles.CellWarn
 		}
 		note := ""
 		if p.Err != "" {
 			note = "error: " + safe(p.Err)
 		}
 		part := strconv.FormatInt(int64(p.Partition), 10)
-		rows[i] = row{
-			id: part,
-			cells: []string{
+		rows[i] = components.Row{
+			ID: part,
+			Cells: []string{
 				tpPartition: part,
 				tpLeader:    leaderCell(p.Leader),
 				tpReplicas:  fmtIDs(p.Replicas),
@@ -189,12 +201,12 @@ func (v *topicView) build(d *dataset, st *styles) {
 				tpRate:      fmtRate(rate),
 				tpNote:      note,
 			},
-			styles: []cellStyle{
+			Styles: []styles.CellStyle{
 				tpLeader: leaderStyle(p.Leader),
 				tpURP:    urpStyle,
-				tpNote:   cellError,
+				tpNote:   styles.CellError,
 			},
-			nums: []float64{
+			Nums: []float64{
 				tpPartition: float64(p.Partition),
 				tpLeader:    float64(p.Leader),
 				tpLogStart:  offsetKey(p.LogStart),
@@ -205,10 +217,10 @@ func (v *topicView) build(d *dataset, st *styles) {
 			},
 		}
 	}
-	v.parts.setRows(rows)
-	v.groups.setRows(topicConsumers(d, t.Name))
-	v.groupsTop = "CONSUMER GROUPS (" + fmtInt(int64(v.groups.len())) + ")"
-	if v.groups.len() == 0 && v.onGroups {
+	v.parts.SetRows(rows)
+	v.groups.SetRows(topicConsumers(d, t.Name))
+	v.groupsTop = "CONSUMER GROUPS (" + fmtInt(int64(v.groups.Len())) + ")"
+	if v.groups.Len() == 0 && v.onGroups {
 		v.onGroups = false
 	}
 
@@ -216,30 +228,30 @@ func (v *topicView) build(d *dataset, st *styles) {
 	if ts != nil {
 		rate = ts.ProduceRate
 	}
-	kv := func(k, val string) string { return st.summaryKey.Render(k+" ") + val }
+	kv := func(k, val string) string { return st.SummaryKey.Render(k+" ") + val }
 	urpText := fmtInt(int64(urp))
 	if urp > 0 {
-		urpText = st.cells[cellWarn].Render(urpText)
+		urpText = st.Cells[styles.CellWarn].Render(urpText)
 	}
-	v.sum = summaryLines{parts: []string{
+	v.sum = components.Summary{Parts: []string{
 		kv("partitions", fmtInt(int64(len(t.Partitions)))),
 		kv("messages", fmtInt(msgs)),
 		kv("produce", fmtRate(rate)+" msg/s"),
 		kv("under-replicated", urpText),
-		kv("consumer groups", fmtInt(int64(v.groups.len()))),
+		kv("consumer groups", fmtInt(int64(v.groups.Len()))),
 	}}
 	if t.Internal {
-		v.sum.parts = append(v.sum.parts, st.dim.Render("(internal)"))
+		v.sum.Parts = append(v.sum.Parts, st.Dim.Render("(internal)"))
 	}
 	if t.Err != "" {
-		v.sum.extra = append(v.sum.extra, st.cells[cellError].Render("error: "+safe(t.Err)))
+		v.sum.Extra = append(v.sum.Extra, st.Cells[styles.CellError].Render("error: "+safe(t.Err)))
 	}
 }
 
 // topicConsumers builds one row per group with offsets on the topic: its lag
 // summed over the topic's partitions and its worst status there.
-func topicConsumers(d *dataset, topic string) []row {
-	var rows []row
+func topicConsumers(d *dataset, topic string) []components.Row {
+	var rows []components.Row
 	for i := range d.snap.Groups {
 		g := &d.snap.Groups[i]
 		var gs *lag.GroupStats
@@ -292,10 +304,10 @@ func topicConsumers(d *dataset, topic string) []row {
 		if state == "" {
 			state = "-"
 		}
-		rows = append(rows, row{
-			id:  g.Name,
-			ref: g.Name,
-			cells: []string{
+		rows = append(rows, components.Row{
+			ID:  g.Name,
+			Ref: g.Name,
+			Cells: []string{
 				tgGroup:      safe(g.Name),
 				tgState:      state,
 				tgPartitions: fmtInt(int64(n)),
@@ -303,11 +315,11 @@ func topicConsumers(d *dataset, topic string) []row {
 				tgStatus:     string(worst),
 				tgTimeLag:    fmtTimeLag(timeLag, timeLagSrc),
 			},
-			styles: []cellStyle{
+			Styles: []styles.CellStyle{
 				tgState:  stateStyle(g.State),
 				tgStatus: statusStyle(worst),
 			},
-			nums: []float64{
+			Nums: []float64{
 				tgPartitions: float64(n),
 				tgLag:        lagKey,
 				tgStatus:     float64(worst.Severity()),
@@ -325,9 +337,9 @@ func leaderCell(id int32) string {
 	return strconv.FormatInt(int64(id), 10)
 }
 
-func leaderStyle(id int32) cellStyle {
+func leaderStyle(id int32) styles.CellStyle {
 	if id < 0 {
-		return cellError
+		return styles.CellError
 	}
-	return cellPlain
+	return styles.CellPlain
 }

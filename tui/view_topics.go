@@ -5,12 +5,15 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // topicsView lists the topics with their size and produce rate.
 type topicsView struct {
 	gen uint64
-	tbl *table
+	tbl *components.Table
 }
 
 const (
@@ -24,43 +27,48 @@ const (
 )
 
 func newTopicsView() *topicsView {
-	t := newTable([]column{
-		tcTopic:      {title: "TOPIC", flex: true, name: true, min: 12},
-		tcPartitions: {title: "PARTITIONS", right: true, num: true, desc: true, drop: 8},
-		tcMessages:   {title: "MESSAGES", right: true, num: true, desc: true},
-		tcRate:       {title: "MSG/S", right: true, num: true, desc: true, drop: 7},
-		tcURP:        {title: "UNDER-REPL", right: true, num: true, desc: true, drop: 6},
-		tcTrend:      {title: "PRODUCED", plain: true, drop: 9},
-		tcNote:       {title: "NOTE", flex: true, min: 4, shrink: 1},
+	t := components.NewTable([]components.Column{
+		tcTopic:      {Title: "TOPIC", Flex: true, Name: true, Min: 12},
+		tcPartitions: {Title: "PARTITIONS", Right: true, Num: true, Desc: true, Drop: 8},
+		tcMessages:   {Title: "MESSAGES", Right: true, Num: true, Desc: true},
+		tcRate:       {Title: "MSG/S", Right: true, Num: true, Desc: true, Drop: 7},
+		tcURP:        {Title: "UNDER-REPL", Right: true, Num: true, Desc: true, Drop: 6},
+		tcTrend:      {Title: "PRODUCED", Plain: true, Drop: 9},
+		tcNote:       {Title: "NOTE", Flex: true, Min: 4, Shrink: 1},
 	}, tcTopic, false)
-	t.empty = "no topics"
+	t.Empty = "no topics"
 	return &topicsView{tbl: t}
 }
 
-func (v *topicsView) id() string           { return "topics" }
-func (v *topicsView) crumb() string        { return "topics" }
-func (v *topicsView) noun() string         { return "topics" }
-func (v *topicsView) builtGen() uint64     { return v.gen }
-func (v *topicsView) focused() *table      { return v.tbl }
-func (v *topicsView) summary(int) []string { return nil }
-func (v *topicsView) togglePane() bool     { return false }
+func (v *topicsView) id() string                 { return "topics" }
+func (v *topicsView) crumb() string              { return "topics" }
+func (v *topicsView) noun() string               { return "topics" }
+func (v *topicsView) builtGen() uint64           { return v.gen }
+func (v *topicsView) focused() *components.Table { return v.tbl }
+func (v *topicsView) summary(int) []string       { return nil }
+func (v *topicsView) togglePane() bool           { return false }
 
-func (v *topicsView) layout(width, height int) { v.tbl.setSize(width, height) }
+func (v *topicsView) layout(width, height int) { v.tbl.SetSize(width, height) }
 
-func (v *topicsView) body(st *styles) []string { return v.tbl.view(st, true) }
+func (v *topicsView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
+
+// keys: enter opens the topic.
+func (v *topicsView) keys(k *keys.Map) []keys.Binding {
+	return []keys.Binding{k.Open.With("open the topic: its partitions and consumer groups", "topic")}
+}
 
 func (v *topicsView) open() (view, bool) {
-	r, ok := v.tbl.selected()
+	r, ok := v.tbl.Selected()
 	if !ok {
 		return nil, false
 	}
-	return newTopicView(r.ref), true
+	return newTopicView(r.Ref), true
 }
 
-func (v *topicsView) build(d *dataset, _ *styles) {
+func (v *topicsView) build(d *dataset, _ *styles.Styles) {
 	v.gen = d.gen
 	snap := d.snap
-	rows := make([]row, 0, len(snap.Topics))
+	rows := make([]components.Row, 0, len(snap.Topics))
 	for i := range snap.Topics {
 		t := &snap.Topics[i]
 		var ts *lag.TopicStats
@@ -83,19 +91,19 @@ func (v *topicsView) build(d *dataset, _ *styles) {
 		var trend string
 		if ts != nil {
 			rate = ts.ProduceRate
-			trend = sparkline(deltas(ts.EndHistory), sparkWidth)
+			trend = components.Sparkline(components.Deltas(ts.EndHistory), sparkWidth)
 		}
-		urpStyle, noteStyle := cellPlain, cellDim
+		urpStyle, noteStyle := styles.CellPlain, styles.CellDim
 		if urp > 0 {
-			urpStyle = cellWarn
+			urpStyle = styles.CellWarn
 		}
 		if t.Err != "" || errs > 0 {
-			noteStyle = cellError
+			noteStyle = styles.CellError
 		}
-		rows = append(rows, row{
-			id:  t.Name,
-			ref: t.Name,
-			cells: []string{
+		rows = append(rows, components.Row{
+			ID:  t.Name,
+			Ref: t.Name,
+			Cells: []string{
 				tcTopic:      safe(t.Name),
 				tcPartitions: fmtInt(int64(len(t.Partitions))),
 				tcMessages:   fmtInt(msgs),
@@ -104,12 +112,12 @@ func (v *topicsView) build(d *dataset, _ *styles) {
 				tcTrend:      trend,
 				tcNote:       topicNote(t, errs),
 			},
-			styles: []cellStyle{
+			Styles: []styles.CellStyle{
 				tcURP:   urpStyle,
-				tcTrend: cellDim,
+				tcTrend: styles.CellDim,
 				tcNote:  noteStyle,
 			},
-			nums: []float64{
+			Nums: []float64{
 				tcPartitions: float64(len(t.Partitions)),
 				tcMessages:   float64(msgs),
 				tcRate:       rate,
@@ -118,7 +126,7 @@ func (v *topicsView) build(d *dataset, _ *styles) {
 			},
 		})
 	}
-	v.tbl.setRows(rows)
+	v.tbl.SetRows(rows)
 }
 
 func topicNote(t *backends.Topic, partErrs int) string {

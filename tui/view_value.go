@@ -9,11 +9,13 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/tui/components"
+	"github.com/mqops/mqops/tui/keys"
+	"github.com/mqops/mqops/tui/styles"
 )
 
 // The value viewer: `enter` on a field of a peeked message or record (the
@@ -33,6 +35,10 @@ import (
 // `c` copies the value (the field's, in the detail pane; the selected
 // row's cells elsewhere; see copyKey) with OSC 52: sanitized as shown, its
 // line breaks and tabs real, the first maxCopy bytes of it.
+//
+// The viewer declares its keys (the scrolling ones, `c`); esc closes it
+// without a reload of the peek below (a read of a queue is done when the
+// operator asks for one).
 
 // fieldValue is the whole value of a row of a peek's detail pane.
 type fieldValue struct {
@@ -80,11 +86,11 @@ type valueView struct {
 	top   int  // text: byte offset of the first row; hex: its row
 
 	width, height int
-	rows          []string // the rows on screen, laid out in layout
-	next          int      // where the row after them starts (len(raw): none)
-	laidOut       [3]int   // top, width, height of rows
-	work          int      // bytes laid out since opened (tests: the work is bounded)
-	tbl           *table   // empty: the viewer scrolls itself
+	rows          []string          // the rows on screen, laid out in layout
+	next          int               // where the row after them starts (len(raw): none)
+	laidOut       [3]int            // top, width, height of rows
+	work          int               // bytes laid out since opened (tests: the work is bounded)
+	tbl           *components.Table // empty: the viewer scrolls itself
 }
 
 func newValueView(title string, v fieldValue, text string) *valueView {
@@ -93,7 +99,7 @@ func newValueView(title string, v fieldValue, text string) *valueView {
 		raw = []byte(text)
 	}
 	return &valueView{title: title, raw: raw, size: max(v.size, len(raw)), hex: binary(raw),
-		laidOut: [3]int{-1}, tbl: newTable([]column{{title: ""}}, -1, false)}
+		laidOut: [3]int{-1}, tbl: components.NewTable([]components.Column{{Title: ""}}, -1, false)}
 }
 
 // binary says whether a value is shown as a hex dump: its first
@@ -106,17 +112,15 @@ func binary(raw []byte) bool {
 	return len(raw) > 0 && !isText(probe)
 }
 
-func (v *valueView) id() string              { return "value/" + v.title }
-func (v *valueView) crumb() string           { return "value" }
-func (v *valueView) noun() string            { return "" }
-func (v *valueView) local()                  {}
-func (v *valueView) uncounted()              {}
-func (v *valueView) build(*dataset, *styles) {}
-func (v *valueView) builtGen() uint64        { return 0 }
-func (v *valueView) focused() *table         { return v.tbl }
-func (v *valueView) open() (view, bool)      { return nil, false }
-func (v *valueView) togglePane() bool        { return false }
-func (v *valueView) body(*styles) []string   { return v.rows }
+func (v *valueView) id() string                   { return "value/" + v.title }
+func (v *valueView) crumb() string                { return "value" }
+func (v *valueView) noun() string                 { return "" }
+func (v *valueView) local()                       {}
+func (v *valueView) uncounted()                   {}
+func (v *valueView) focused() *components.Table   { return v.tbl }
+func (v *valueView) open() (view, bool)           { return nil, false }
+func (v *valueView) togglePane() bool             { return false }
+func (v *valueView) body(*styles.Styles) []string { return v.rows }
 
 func (v *valueView) summary(width int) []string {
 	what := "text"
@@ -138,13 +142,44 @@ func (v *valueView) summary(width int) []string {
 		where = "byte " + fmtInt(int64(at)) + " (" + strconv.Itoa(int(int64(at)*100/int64(n))) + "%)"
 	}
 	line := v.title + " · " + size + " · " + what + " · " + where
-	return []string{clip(line, width)}
+	return []string{components.Clip(line, width)}
 }
 
-// hints are the viewer's keys.
-func (v *valueView) hints() []key.Binding {
-	h := func(k, desc string) key.Binding { return key.NewBinding(key.WithKeys(k), key.WithHelp(k, desc)) }
-	return []key.Binding{h("j/k", "scroll"), h("pgdn/pgup", "page"), h("g/G", "start/end"), h("c", "copy value"), h("esc", "back"), h("?", "help")}
+// keys are the viewer's: it scrolls itself (the footer names j/k and c;
+// the help every one), and copies the value.
+func (v *valueView) keys(k *keys.Map) []keys.Binding {
+	silent := func(b keys.Binding, desc string) keys.Binding { return b.With(desc, "").WithPriority(-1) }
+	return []keys.Binding{
+		k.Down.With("scroll down", "scroll").WithHintKeys("j/k"),
+		silent(k.Up, "scroll up"),
+		silent(k.PageDown, "page down"),
+		silent(k.PageUp, "page up"),
+		silent(k.Top, "the start"),
+		silent(k.Bottom, "the end"),
+		k.Copy.With("copy the value (OSC 52)", "copy value"),
+	}
+}
+
+// scrollKey scrolls the viewer for its key b; false when b is not one of
+// its scrolling keys.
+func (v *valueView) scrollKey(k *keys.Map, b keys.Binding) bool {
+	switch {
+	case b.Is(k.Down):
+		v.scroll(1)
+	case b.Is(k.Up):
+		v.scroll(-1)
+	case b.Is(k.PageDown):
+		v.scroll(max(v.height-1, 1))
+	case b.Is(k.PageUp):
+		v.scroll(-max(v.height-1, 1))
+	case b.Is(k.Top):
+		v.top = 0
+	case b.Is(k.Bottom):
+		v.toEnd()
+	default:
+		return false
+	}
+	return true
 }
 
 // layout lays out the rows on screen (only those: a frame costs the same
@@ -178,7 +213,7 @@ func (v *valueView) row(off int) (string, int) {
 	if v.hex {
 		start := off * hexDumpPerRow
 		v.work += hexDumpPerRow
-		return clip(hexRow(v.raw[start:min(start+hexDumpPerRow, len(v.raw))], start), v.width), off + 1
+		return components.Clip(hexRow(v.raw[start:min(start+hexDumpPerRow, len(v.raw))], start), v.width), off + 1
 	}
 	var b strings.Builder
 	col, start := 0, off
@@ -194,7 +229,7 @@ func (v *valueView) row(off int) (string, int) {
 			if col+sp > v.width {
 				sp = v.width - col
 			}
-			b.WriteString(spaces(sp))
+			b.WriteString(components.Spaces(sp))
 			col += sp
 		default:
 			d, w := clusterText(c)
@@ -202,7 +237,7 @@ func (v *valueView) row(off int) (string, int) {
 				if col > 0 {
 					return b.String(), off
 				}
-				d, w = clip(d, v.width), v.width // wider than the row alone
+				d, w = components.Clip(d, v.width), v.width // wider than the row alone
 			}
 			b.WriteString(d)
 			col += w
@@ -352,49 +387,30 @@ func (m *Model) copyCmd(what string, raw []byte, hex bool, size int) tea.Cmd {
 	if len(raw) > maxCopy {
 		note = "copied the first " + fmtBytes(maxCopy) + " of " + what + " (" + fmtBytes(size) + ") to the clipboard"
 	}
-	return tea.Batch(func() tea.Msg { return tea.SetClipboard(copyText(raw, hex))() }, m.setFlash(flashInfo, note))
+	return tea.Batch(func() tea.Msg { return tea.SetClipboard(copyText(raw, hex))() }, m.setFlash(components.FlashInfo, note))
 }
 
-// valueViewKey opens the viewer (enter on a field of a peek's detail
-// pane) and handles its keys; ok is false for the console's. The viewer
-// comes and goes without a reload of the peek below (a read of a queue
-// is done when the operator asks for one).
-func (m *Model) valueViewKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
-	k := m.keys
-	if o, ok := m.top().(valueOpener); ok && key.Matches(msg, k.Open) && m.hasData(m.top()) {
-		next, ok := o.openValue()
-		if ok {
-			m.stack = append(m.stack, next)
-		}
-		return nil, ok
+// openValue opens the value viewer on the field selected in v (enter on
+// a peek's detail pane); false when v has none. The viewer goes on top of
+// the stack without a reload of the view below, and goes the same way
+// (closeValue).
+func (m *Model) openValue(v view) bool {
+	o, ok := v.(valueOpener)
+	if !ok || !m.hasData(v) {
+		return false
 	}
-	v, ok := m.top().(*valueView)
-	if !ok {
-		return nil, false
+	next, ok := o.openValue()
+	if ok {
+		m.stack = append(m.stack, next)
 	}
-	switch {
-	case key.Matches(msg, k.Back):
-		m.cancelRefresh() // a snapshot asked for while the viewer was on top
-		m.refresh.idle = true
-		m.stack = m.stack[:len(m.stack)-1]
-	case key.Matches(msg, k.Down):
-		v.scroll(1)
-	case key.Matches(msg, k.Up):
-		v.scroll(-1)
-	case key.Matches(msg, k.PageDown):
-		v.scroll(max(v.height-1, 1))
-	case key.Matches(msg, k.PageUp):
-		v.scroll(-max(v.height-1, 1))
-	case key.Matches(msg, k.Top):
-		v.top = 0
-	case key.Matches(msg, k.Bottom):
-		v.toEnd()
-	case msg.String() == "c":
-		return m.copyCmd(v.title, v.raw, v.hex, v.size), true
-	default:
-		return nil, false
-	}
-	return nil, true
+	return ok
+}
+
+// closeValue is esc in the value viewer: back to the peek as it was.
+func (m *Model) closeValue() {
+	m.cancelRefresh() // a snapshot asked for while the viewer was on top
+	m.refresh.idle = true
+	m.stack = m.stack[:len(m.stack)-1]
 }
 
 // --- opening and copying from the peek ----------------------------------------
@@ -407,23 +423,23 @@ func (p *peekPanes) openValue() (view, bool) {
 		return nil, false
 	}
 	title := p.detailTitle
-	if lr, ok := p.list.selected(); ok {
+	if lr, ok := p.list.Selected(); ok {
 		title = p.titleOf(lr)
 	}
-	return newValueView(title+" · "+safe(v.name), v, r.cells[fcValue]), true
+	return newValueView(title+" · "+safe(v.name), v, r.Cells[fcValue]), true
 }
 
 // selectedValue is the whole value of the detail pane's selected row.
-func (p *peekPanes) selectedValue() (fieldValue, *row, bool) {
+func (p *peekPanes) selectedValue() (fieldValue, *components.Row, bool) {
 	if !p.onDetail {
 		return fieldValue{}, nil, false
 	}
-	r, ok := p.detail.selected()
+	r, ok := p.detail.Selected()
 	if !ok {
 		return fieldValue{}, nil, false
 	}
-	v := fieldValue{name: r.cells[fcField]}
-	if i, err := strconv.Atoi(r.id); err == nil && i < len(p.values[p.shown]) {
+	v := fieldValue{name: r.Cells[fcField]}
+	if i, err := strconv.Atoi(r.ID); err == nil && i < len(p.values[p.shown]) {
 		if fv := p.values[p.shown][i]; fv.name != "" {
 			v = fv
 		}
@@ -440,34 +456,38 @@ type valueOpener interface {
 	openValue() (view, bool)
 }
 
-// copyKey is `c`: the selected field's whole value in a peek's detail
-// pane, the value of a detail's field (an audit entry's run id), the
-// selected row's cells (tab-separated) elsewhere.
+// copyKey is `c`: the value in the value viewer, the selected field's
+// whole value in a peek's detail pane, the value of a detail's field (an
+// audit entry's run id), the selected row's cells (tab-separated)
+// elsewhere.
 func (m *Model) copyKey() tea.Cmd {
+	if v, ok := m.top().(*valueView); ok {
+		return m.copyCmd(v.title, v.raw, v.hex, v.size)
+	}
 	if pp, ok := m.top().(interface {
-		selectedValue() (fieldValue, *row, bool)
+		selectedValue() (fieldValue, *components.Row, bool)
 	}); ok {
 		if v, r, ok := pp.selectedValue(); ok {
 			raw := v.raw
 			if raw == nil {
-				raw = []byte(r.cells[fcValue])
+				raw = []byte(r.Cells[fcValue])
 			}
 			return m.copyCmd("the "+safe(v.name), raw, binary(raw), max(v.size, len(raw)))
 		}
 	}
 	t := m.top().focused()
-	r, ok := t.selected()
+	r, ok := t.Selected()
 	if !ok {
-		return m.setFlash(flashInfo, "nothing to copy: no row selected")
+		return m.setFlash(components.FlashInfo, "nothing to copy: no row selected")
 	}
-	if len(t.cols) == 2 && t.cols[0].title == "FIELD" && len(r.cells) == 2 {
+	if t.Columns() == 2 && t.ColumnTitle(0) == "FIELD" && len(r.Cells) == 2 {
 		// a detail's field (the run id of an audit entry): its value
-		return tea.Batch(tea.SetClipboard(strings.TrimSpace(r.cells[1])), m.setFlash(flashInfo, "copied the value to the clipboard"))
+		return tea.Batch(tea.SetClipboard(strings.TrimSpace(r.Cells[1])), m.setFlash(components.FlashInfo, "copied the value to the clipboard"))
 	}
-	cells := make([]string, 0, len(r.cells))
-	for _, c := range r.cells {
+	cells := make([]string, 0, len(r.Cells))
+	for _, c := range r.Cells {
 		cells = append(cells, strings.TrimSpace(c))
 	}
 	text := strings.Join(cells, "\t")
-	return tea.Batch(tea.SetClipboard(text), m.setFlash(flashInfo, "copied the row to the clipboard"))
+	return tea.Batch(tea.SetClipboard(text), m.setFlash(components.FlashInfo, "copied the row to the clipboard"))
 }

@@ -202,10 +202,10 @@ contexts:
 	s := startTmux(t, 140, 40, bin+" --config "+cfg)
 	s.waitFor("the groups view on staging", 60*time.Second, screenHas("staging", "billing"))
 	s.keys(":")
-	s.typeText("topics")
+	s.typeText("dlq")
 	s.keys("Enter")
-	s.waitFor("the topics view", 15*time.Second, screenHas("orders.DLT", "payments"))
-	s.keys("?")
+	s.waitFor("the dead letters", 30*time.Second, screenHas("kafka", "orders.DLT"))
+	s.keys("?") // the help lists the keys of the view on screen: D is the dead letters'
 	s.waitFor("staging's help, with the drain", 15*time.Second, screenHas("Navigation", "drain dead letters"))
 	s.keys("Escape", ":")
 	s.typeText("ctx broken")
@@ -214,7 +214,7 @@ contexts:
 	s.keys(":")
 	s.typeText("ctx prod")
 	s.keys("Enter")
-	sc := s.waitFor("the console reopened on prod, on topics", 30*time.Second, screenHas("prod", "READ-ONLY", "orders.DLT", "payments"))
+	sc := s.waitFor("the console reopened on prod, on the dead letters", 30*time.Second, screenHas("prod", "READ-ONLY", "kafka", "orders.DLT"))
 	if strings.Contains(sc, "staging") {
 		t.Fatalf("staging still shown after the switch:\n%s", sc)
 	}

@@ -7,6 +7,8 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/mqops/mqops/tui/components"
 )
 
 // field is a Field being edited: the input of a text field, or the chosen
@@ -190,7 +192,7 @@ func (m *core) fitInputs() {
 	lw := m.labelWidth()
 	for _, f := range m.fields {
 		if !f.choice() {
-			fitInput(&f.input, m.width-lw-3)
+			components.FitInput(&f.input, m.width-lw-3)
 			continue
 		}
 		o := f.Options[f.chosen]
@@ -198,21 +200,9 @@ func (m *core) fitInputs() {
 			continue
 		}
 		room := m.width - lw - 3 - ansi.StringWidth(m.choices(f)+"   "+o.Arg+" ")
-		fitInput(&f.args[f.chosen], max(room, 8))
+		components.FitInput(&f.args[f.chosen], max(room, 8))
 	}
-	fitInput(&m.confirm, m.width-2)
-}
-
-// fitInput keeps a text input's cursor on screen in room cells.
-func fitInput(in *textinput.Model, room int) {
-	w := 0
-	if ansi.StringWidth(in.Value())+1 > room {
-		w = max(room-1, 1)
-	}
-	if in.Width() != w {
-		in.SetWidth(w)
-		in.SetCursor(in.Position())
-	}
+	components.FitInput(&m.confirm, m.width-2)
 }
 
 func (m *core) labelWidth() int {

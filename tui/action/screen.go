@@ -35,6 +35,9 @@ type Screen interface {
 	Stage() Stage
 	// Busy: a plan or a run is in flight.
 	Busy() bool
+	// Ran: the run went to its end without an error (some items may
+	// have failed).
+	Ran() bool
 	// Leave is called when the host closes the screen itself: a plan in
 	// flight is cancelled, a plan shown is recorded as abandoned (the
 	// returned command).
@@ -131,6 +134,10 @@ func (m *core) Stage() Stage { return m.stage }
 
 // Busy: a plan or a run is in flight.
 func (m *core) Busy() bool { return m.stage == StagePlanning || m.stage == StageRunning }
+
+// Ran: the run went to its end without an error (some items may have
+// failed).
+func (m *core) Ran() bool { return m.stage == StageDone && m.err == nil }
 
 // Broker is the broker named in the header.
 func (m *core) Broker() string { return m.broker }

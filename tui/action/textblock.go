@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/mqops/mqops/tui/components"
 )
 
 // textBlock is free text drawn in the action screen (its form, plan,
@@ -106,7 +108,7 @@ func (b *textBlock) wrap(width int, spacers bool) (out []string, from, to, pf, p
 		}
 		start := len(out)
 		for _, l := range strings.Split(ansi.Wrap(p.text, max(width, 8), " "), "\n") {
-			out = append(out, clip(l, width))
+			out = append(out, components.Clip(l, width))
 		}
 		if p.keep {
 			if from < 0 {
@@ -119,18 +121,4 @@ func (b *textBlock) wrap(width int, spacers bool) (out []string, from, to, pf, p
 		}
 	}
 	return out, from, to, pf, pt, end
-}
-
-// clip cuts s to w cells with "…": ansi.Truncate cut until
-// ansi.StringWidth agrees that it fits (Truncate counts some clusters
-// narrower than the terminal draws them).
-func clip(s string, w int) string {
-	if w <= 0 {
-		return ""
-	}
-	out := s
-	for cut := w; cut >= 0 && ansi.StringWidth(out) > w; cut-- {
-		out = ansi.Truncate(s, cut, "…")
-	}
-	return out
 }

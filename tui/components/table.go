@@ -1,4 +1,8 @@
-package tui
+// Package components holds the console's reusable parts: the virtualized
+// table, the sparkline, the flash line, the summary lines and the one-line
+// text inputs. They know nothing of the views or the root model (tui):
+// they draw what they are given with the styles they are given.
+package components
 
 import (
 	"cmp"
@@ -8,47 +12,48 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/x/ansi"
+	"github.com/mqops/mqops/tui/styles"
 )
 
-// column describes one table column.
-type column struct {
-	title string
-	right bool // right-aligned (numbers)
-	min   int  // narrowest the column gets when the terminal is narrow
-	max   int  // widest it gets (0: as wide as its widest cell)
-	flex  bool // may shrink when the terminal is narrow
+// Column describes one table column.
+type Column struct {
+	Title string
+	Right bool // right-aligned (numbers)
+	Min   int  // narrowest the column gets when the terminal is narrow
+	Max   int  // widest it gets (0: as wide as its widest cell)
+	Flex  bool // may shrink when the terminal is narrow
 	// name marks the column that names the row (a group, a topic, a
 	// queue): it keeps its width (up to half the table) while the
 	// secondary columns shrink and drop; it shrinks, to its min, last.
-	name bool
+	Name bool
 	// shrink orders the secondary flexible columns: higher values give
 	// up their width first (long member ids before the note that flags
 	// data loss).
-	shrink int
+	Shrink int
 	// drop orders the columns that may disappear when the secondary
 	// columns, shrunk to their min, still do not fit: higher values go
 	// first; 0 never goes.
-	drop int
+	Drop int
 	// tail: a cell too wide keeps its end (an exception's class name at
 	// the end of its package), not its start.
-	tail  bool
-	num   bool // sorts by row.nums instead of the cell text
-	desc  bool // default sort order is descending
-	plain bool // not sortable nor searched (sparklines)
+	Tail  bool
+	Num   bool // sorts by row.nums instead of the cell text
+	Desc  bool // default sort order is descending
+	Plain bool // not sortable nor searched (sparklines)
 	// nosort: searched by the filter but not sortable (lines of a message,
 	// whose order is their meaning).
-	nosort bool
+	NoSort bool
 }
 
-// row is one precomputed table row. Cells hold sanitized, unstyled text,
+// Row is one precomputed table row. Cells hold sanitized, unstyled text,
 // built once when the data arrives; drawing only slices, pads and styles the
 // rows on screen.
-type row struct {
-	id     string      // identity: keeps the cursor and marks across refreshes
-	ref    string      // what enter opens (a group or topic name), if anything
-	cells  []string    // one per column
-	styles []cellStyle // nil, or one per column
-	nums   []float64   // sort keys of numeric columns (NaN: missing), one per column
+type Row struct {
+	ID     string             // identity: keeps the cursor and marks across refreshes
+	Ref    string             // what enter opens (a group or topic name), if anything
+	Cells  []string           // one per column
+	Styles []styles.CellStyle // nil, or one per column
+	Nums   []float64          // sort keys of numeric columns (NaN: missing), one per column
 }
 
 // filterSpec is a compiled `/` filter: a case-insensitive regular
@@ -79,11 +84,11 @@ func compileFilter(text string) (filterSpec, error) {
 
 func (f filterSpec) active() bool { return f.re != nil }
 
-// table is a virtualized table: it holds every row but draws only the
+// Table is a virtualized table: it holds every row but draws only the
 // window that fits on screen, so 100,000 rows scroll like 10.
-type table struct {
-	cols    []column
-	rows    []row
+type Table struct {
+	cols    []Column
+	rows    []Row
 	order   []int // indices of rows, sorted
 	visible []int // order, filtered
 	cursor  int   // position in visible
@@ -99,48 +104,48 @@ type table struct {
 	sortDesc bool
 	filter   filterSpec
 	marks    map[string]bool
-	empty    string // shown when there are no rows
+	Empty    string // shown when there are no rows
 }
 
 const (
 	// nameCap is the widest a name column is kept when the row does not
 	// fit: longer names are cut rather than costing every other column.
 	nameCap   = 48
-	colGap    = 2
-	gutter    = 2 // mark indicator
-	sortArrow = 1
+	ColGap    = 2
+	Gutter    = 2 // mark indicator
+	SortArrow = 1
 )
 
-func newTable(cols []column, sortCol int, desc bool) *table {
-	return &table{cols: cols, sortCol: sortCol, sortDesc: desc, marks: map[string]bool{}, laidW: -1}
+func NewTable(cols []Column, sortCol int, desc bool) *Table {
+	return &Table{cols: cols, sortCol: sortCol, sortDesc: desc, marks: map[string]bool{}, laidW: -1}
 }
 
-// setRows replaces the rows, keeping the selected row, the sort, the filter
+// SetRows replaces the rows, keeping the selected row, the sort, the filter
 // and the marks of rows that are still there.
-func (t *table) setRows(rows []row) {
-	selected := t.selectedID()
+func (t *Table) SetRows(rows []Row) {
+	selected := t.SelectedID()
 	t.rows = rows
 	t.natural = make([]int, len(t.cols))
 	t.filled = make([]bool, len(t.cols))
 	for i, c := range t.cols {
-		t.natural[i] = ansi.StringWidth(c.title) + sortArrow
+		t.natural[i] = ansi.StringWidth(c.Title) + SortArrow
 	}
 	ids := make(map[string]struct{}, min(len(t.marks), len(rows)))
 	for ri := range rows {
 		r := &rows[ri]
-		for i, s := range r.cells {
+		for i, s := range r.Cells {
 			if i >= len(t.natural) {
 				break
 			}
 			if len(s) > t.natural[i] || hasWide(s) {
-				t.natural[i] = max(t.natural[i], cellWidth(s))
+				t.natural[i] = max(t.natural[i], CellWidth(s))
 			}
 			if s != "" {
 				t.filled[i] = true
 			}
 		}
-		if len(t.marks) > 0 && t.marks[r.id] {
-			ids[r.id] = struct{}{}
+		if len(t.marks) > 0 && t.marks[r.ID] {
+			ids[r.ID] = struct{}{}
 		}
 	}
 	for id := range t.marks {
@@ -165,10 +170,10 @@ func hasWide(s string) bool {
 	return false
 }
 
-// cellWidth is the display width of plain cell text. Sparklines (block
+// CellWidth is the display width of plain cell text. Sparklines (block
 // elements, one cell each) and ASCII are counted directly; anything else
 // goes through the grapheme-aware ansi.StringWidth.
-func cellWidth(s string) int {
+func CellWidth(s string) int {
 	n := 0
 	for _, r := range s {
 		switch {
@@ -181,7 +186,7 @@ func cellWidth(s string) int {
 	return n
 }
 
-func (t *table) setSize(width, height int) {
+func (t *Table) SetSize(width, height int) {
 	t.width, t.height = max(width, 0), max(height, 0)
 	t.layout()
 	t.scroll()
@@ -204,7 +209,7 @@ func (t *table) setSize(width, height int) {
 // Room left over goes to the names, up to their natural width. The result
 // is kept until the width, the rows or the columns change: a keystroke
 // does not redo it.
-func (t *table) layout() {
+func (t *Table) layout() {
 	if t.laidW == t.width && len(t.widths) == len(t.cols) && len(t.natural) == len(t.cols) {
 		return
 	}
@@ -213,14 +218,14 @@ func (t *table) layout() {
 	if len(t.natural) != len(t.cols) {
 		t.natural = make([]int, len(t.cols))
 		for i, c := range t.cols {
-			t.natural[i] = ansi.StringWidth(c.title) + sortArrow
+			t.natural[i] = ansi.StringWidth(c.Title) + SortArrow
 		}
 	}
 	full := make([]int, len(t.cols)) // natural, within max
 	for i, c := range t.cols {
 		full[i] = t.natural[i]
-		if c.max > 0 {
-			full[i] = min(full[i], max(c.max, ansi.StringWidth(c.title)+sortArrow))
+		if c.Max > 0 {
+			full[i] = min(full[i], max(c.Max, ansi.StringWidth(c.Title)+SortArrow))
 		}
 	}
 	copy(t.widths, full)
@@ -230,16 +235,16 @@ func (t *table) layout() {
 	base := make([]int, len(t.cols))
 	for i, c := range t.cols {
 		base[i] = full[i]
-		if c.name {
-			base[i] = min(full[i], max(min(t.width/2, nameCap), c.min, 1))
+		if c.Name {
+			base[i] = min(full[i], max(min(t.width/2, nameCap), c.Min, 1))
 		}
 	}
 	// droppable columns, first to go first; a column without a cell to
 	// show (no note on any row) goes before them all
 	var drops []int
-	empty := func(i int) bool { return len(t.rows) > 0 && i < len(t.filled) && !t.filled[i] && !t.cols[i].name }
+	empty := func(i int) bool { return len(t.rows) > 0 && i < len(t.filled) && !t.filled[i] && !t.cols[i].Name }
 	for i, c := range t.cols {
-		if c.drop > 0 || empty(i) {
+		if c.Drop > 0 || empty(i) {
 			drops = append(drops, i)
 		}
 	}
@@ -250,7 +255,7 @@ func (t *table) layout() {
 			}
 			return 1
 		}
-		return cmp.Compare(t.cols[b].drop, t.cols[a].drop)
+		return cmp.Compare(t.cols[b].Drop, t.cols[a].Drop)
 	})
 	for k := 0; k <= len(drops); k++ {
 		copy(t.widths, base)
@@ -279,19 +284,19 @@ const (
 // names (widest first) once the others are at their min. The widest
 // shrinks in one step to the next widest (a cell of a megabyte costs no
 // more than a short one). It reports whether the row fits.
-func (t *table) shrinkTo(stage int) bool {
+func (t *Table) shrinkTo(stage int) bool {
 	// floor is how narrow column i may get at this stage; ok false: it
 	// does not shrink now.
 	floor := func(i int, names bool) (int, bool) {
 		c := &t.cols[i]
-		f := max(c.min, 1)
+		f := max(c.Min, 1)
 		switch {
-		case c.name != names, !c.flex && !c.name, t.widths[i] == 0:
+		case c.Name != names, !c.Flex && !c.Name, t.widths[i] == 0:
 			return 0, false
-		case stage == shrinkEarly && c.shrink == 0:
+		case stage == shrinkEarly && c.Shrink == 0:
 			return 0, false
 		case stage == shrinkEarly:
-			f = max(f, min(t.natural[i], ansi.StringWidth(c.title)+sortArrow))
+			f = max(f, min(t.natural[i], ansi.StringWidth(c.Title)+SortArrow))
 		}
 		return f, t.widths[i] > f
 	}
@@ -306,8 +311,8 @@ func (t *table) shrinkTo(stage int) bool {
 				if !ok {
 					continue
 				}
-				if victim < 0 || c.shrink > t.cols[victim].shrink ||
-					c.shrink == t.cols[victim].shrink && t.widths[i] > t.widths[victim] {
+				if victim < 0 || c.Shrink > t.cols[victim].Shrink ||
+					c.Shrink == t.cols[victim].Shrink && t.widths[i] > t.widths[victim] {
 					victim, vf = i, f
 				}
 			}
@@ -317,7 +322,7 @@ func (t *table) shrinkTo(stage int) bool {
 		}
 		next := vf // the next widest of its rank, or its floor
 		for i, c := range t.cols {
-			if _, ok := floor(i, t.cols[victim].name); ok && i != victim && c.shrink == t.cols[victim].shrink {
+			if _, ok := floor(i, t.cols[victim].Name); ok && i != victim && c.Shrink == t.cols[victim].Shrink {
 				next = max(next, t.widths[i])
 			}
 		}
@@ -330,13 +335,13 @@ func (t *table) shrinkTo(stage int) bool {
 
 // growNames gives the room left on the row to the name columns, up to
 // their natural width.
-func (t *table) growNames(full []int) {
+func (t *Table) growNames(full []int) {
 	room := t.width - t.lineWidth()
 	for i, c := range t.cols {
 		if room <= 0 {
 			return
 		}
-		if c.name && t.widths[i] > 0 && t.widths[i] < full[i] {
+		if c.Name && t.widths[i] > 0 && t.widths[i] < full[i] {
 			g := min(room, full[i]-t.widths[i])
 			t.widths[i] += g
 			room -= g
@@ -346,49 +351,116 @@ func (t *table) growNames(full []int) {
 
 // lineWidth is the width of a full row with the current column widths;
 // columns of width 0 are hidden, gap included.
-func (t *table) lineWidth() int {
-	w, n := gutter, 0
+func (t *Table) lineWidth() int {
+	w, n := Gutter, 0
 	for _, cw := range t.widths {
 		if cw > 0 {
 			w += cw
 			n++
 		}
 	}
-	return w + colGap*max(n-1, 0)
+	return w + ColGap*max(n-1, 0)
 }
 
-func (t *table) bodyHeight() int { return max(t.height-1, 0) }
+// Rows are every row, filtered out or not, in the order they were set.
+func (t *Table) Rows() []Row { return t.rows }
 
-func (t *table) len() int { return len(t.visible) }
+// VisibleIDs are the ids of the rows shown (sorted, filtered), in order.
+func (t *Table) VisibleIDs() []string {
+	ids := make([]string, 0, len(t.visible))
+	for _, i := range t.visible {
+		ids = append(ids, t.rows[i].ID)
+	}
+	return ids
+}
 
-func (t *table) selected() (*row, bool) {
+// FilterText is the `/` filter as typed; "" when there is none.
+func (t *Table) FilterText() string { return t.filter.text }
+
+// Filtering reports whether a filter hides the rows that do not match.
+func (t *Table) Filtering() bool { return t.filter.active() }
+
+// Cursor is the position of the selected row among the rows shown.
+func (t *Table) Cursor() int { return t.cursor }
+
+// Offset is the position of the first row drawn.
+func (t *Table) Offset() int { return t.offset }
+
+// Width and Height are the table's size, its header line included.
+func (t *Table) Width() int  { return t.width }
+func (t *Table) Height() int { return t.height }
+
+// Widths are the column widths fitted to the width (0: a column dropped).
+func (t *Table) Widths() []int { return t.widths }
+
+// AddColumn appends a column; the rows set next may fill it.
+func (t *Table) AddColumn(c Column) {
+	t.cols = append(t.cols, c)
+	t.laidW = -1
+}
+
+// Sortable reports whether a column sorts (s, S).
+func (t *Table) Sortable() bool {
+	for _, c := range t.cols {
+		if !c.Plain && !c.NoSort {
+			return true
+		}
+	}
+	return false
+}
+
+// Columns is how many columns the table has.
+func (t *Table) Columns() int { return len(t.cols) }
+
+// ColumnTitle is the title of column i ("" when there is none).
+func (t *Table) ColumnTitle(i int) string {
+	if i < 0 || i >= len(t.cols) {
+		return ""
+	}
+	return t.cols[i].Title
+}
+
+// SortedBy is the title of the sort column and whether it sorts
+// descending ("" when the table is not sorted).
+func (t *Table) SortedBy() (string, bool) {
+	if t.sortCol < 0 || t.sortCol >= len(t.cols) {
+		return "", t.sortDesc
+	}
+	return t.cols[t.sortCol].Title, t.sortDesc
+}
+
+func (t *Table) BodyHeight() int { return max(t.height-1, 0) }
+
+func (t *Table) Len() int { return len(t.visible) }
+
+func (t *Table) Selected() (*Row, bool) {
 	if t.cursor < 0 || t.cursor >= len(t.visible) {
 		return nil, false
 	}
 	return &t.rows[t.visible[t.cursor]], true
 }
 
-func (t *table) selectedID() string {
-	if r, ok := t.selected(); ok {
-		return r.id
+func (t *Table) SelectedID() string {
+	if r, ok := t.Selected(); ok {
+		return r.ID
 	}
 	return ""
 }
 
-// move moves the cursor by delta rows, clamped.
-func (t *table) move(delta int) {
+// Move moves the cursor by delta rows, clamped.
+func (t *Table) Move(delta int) {
 	t.cursor = max(0, min(t.cursor+delta, len(t.visible)-1))
 	t.scroll()
 }
 
-func (t *table) top()      { t.cursor = 0; t.scroll() }
-func (t *table) bottom()   { t.cursor = max(len(t.visible)-1, 0); t.scroll() }
-func (t *table) pageUp()   { t.move(-max(t.bodyHeight()-1, 1)) }
-func (t *table) pageDown() { t.move(max(t.bodyHeight()-1, 1)) }
+func (t *Table) Top()      { t.cursor = 0; t.scroll() }
+func (t *Table) Bottom()   { t.cursor = max(len(t.visible)-1, 0); t.scroll() }
+func (t *Table) PageUp()   { t.Move(-max(t.BodyHeight()-1, 1)) }
+func (t *Table) PageDown() { t.Move(max(t.BodyHeight()-1, 1)) }
 
 // scroll keeps the cursor inside the drawn window.
-func (t *table) scroll() {
-	h := t.bodyHeight()
+func (t *Table) scroll() {
+	h := t.BodyHeight()
 	if h <= 0 || len(t.visible) == 0 {
 		t.offset = 0
 		return
@@ -402,60 +474,98 @@ func (t *table) scroll() {
 	t.offset = max(0, min(t.offset, len(t.visible)-h))
 }
 
-// toggleMark marks or unmarks the selected row and moves down.
-func (t *table) toggleMark() {
-	r, ok := t.selected()
+// ToggleMark marks or unmarks the selected row and moves down.
+func (t *Table) ToggleMark() {
+	r, ok := t.Selected()
 	if !ok {
 		return
 	}
-	if t.marks[r.id] {
-		delete(t.marks, r.id)
+	if t.marks[r.ID] {
+		delete(t.marks, r.ID)
 	} else {
-		t.marks[r.id] = true
+		t.marks[r.ID] = true
 	}
-	t.move(1)
+	t.Move(1)
 }
 
-func (t *table) markedCount() int { return len(t.marks) }
+// MarkedCount is how many rows are marked.
+func (t *Table) MarkedCount() int { return len(t.marks) }
 
-// markedIDs are the ids of the marked rows, sorted.
-func (t *table) markedIDs() []string {
-	ids := make([]string, 0, len(t.marks))
-	for id := range t.marks {
-		ids = append(ids, id)
+// MarkedIDs are the ids of the marked rows: the ones shown in their order
+// on screen, then those the filter hides.
+func (t *Table) MarkedIDs() []string {
+	if len(t.marks) == 0 {
+		return nil
 	}
-	slices.Sort(ids)
+	ids := make([]string, 0, len(t.marks))
+	shown := make(map[string]bool, len(t.marks))
+	for _, i := range t.visible {
+		if id := t.rows[i].ID; t.marks[id] {
+			ids = append(ids, id)
+			shown[id] = true
+		}
+	}
+	for _, i := range t.order {
+		if id := t.rows[i].ID; t.marks[id] && !shown[id] {
+			ids = append(ids, id)
+		}
+	}
 	return ids
 }
 
-// cycleSort sorts by the next (dir > 0) or previous sortable column, in that
+// Unmark removes the mark of row id, if it has one.
+func (t *Table) Unmark(id string) { delete(t.marks, id) }
+
+// Select puts the cursor on row id; false when no row shown has that id.
+func (t *Table) Select(id string) bool {
+	for p, i := range t.visible {
+		if t.rows[i].ID == id {
+			t.cursor = p
+			t.scroll()
+			return true
+		}
+	}
+	return false
+}
+
+// NameOf is the cell of r's first name column ("" without one).
+func (t *Table) NameOf(r *Row) string {
+	for i, c := range t.cols {
+		if c.Name && i < len(r.Cells) {
+			return r.Cells[i]
+		}
+	}
+	return ""
+}
+
+// CycleSort sorts by the next (dir > 0) or previous sortable column, in that
 // column's default order.
-func (t *table) cycleSort(dir int) {
+func (t *Table) CycleSort(dir int) {
 	n := len(t.cols)
 	for i := 1; i <= n; i++ {
 		c := ((t.sortCol+dir*i)%n + n) % n
-		if !t.cols[c].plain && !t.cols[c].nosort {
-			t.sortCol, t.sortDesc = c, t.cols[c].desc
+		if !t.cols[c].Plain && !t.cols[c].NoSort {
+			t.sortCol, t.sortDesc = c, t.cols[c].Desc
 			break
 		}
 	}
 	t.resort()
 }
 
-func (t *table) reverseSort() {
+func (t *Table) ReverseSort() {
 	t.sortDesc = !t.sortDesc
 	t.resort()
 }
 
-func (t *table) resort() {
-	sel := t.selectedID()
+func (t *Table) resort() {
+	sel := t.SelectedID()
 	t.sortRows()
 	t.applyFilter(sel)
 }
 
 // sortRows orders the rows by the sort column; ties and missing values keep
 // the order the rows were built in, and missing values go last either way.
-func (t *table) sortRows() {
+func (t *Table) sortRows() {
 	if cap(t.order) >= len(t.rows) {
 		t.order = t.order[:len(t.rows)]
 	} else {
@@ -465,11 +575,11 @@ func (t *table) sortRows() {
 		t.order[i] = i
 	}
 	c := t.sortCol
-	if c < 0 || c >= len(t.cols) || t.cols[c].plain || t.cols[c].nosort {
+	if c < 0 || c >= len(t.cols) || t.cols[c].Plain || t.cols[c].NoSort {
 		return
 	}
 	desc := t.sortDesc
-	if t.cols[c].num {
+	if t.cols[c].Num {
 		slices.SortStableFunc(t.order, func(a, b int) int {
 			x, y := num(&t.rows[a], c), num(&t.rows[b], c)
 			xn, yn := math.IsNaN(x), math.IsNaN(y)
@@ -489,7 +599,7 @@ func (t *table) sortRows() {
 		return
 	}
 	slices.SortStableFunc(t.order, func(a, b int) int {
-		x, y := t.rows[a].cells[c], t.rows[b].cells[c]
+		x, y := t.rows[a].Cells[c], t.rows[b].Cells[c]
 		if desc {
 			return strings.Compare(y, x)
 		}
@@ -497,38 +607,38 @@ func (t *table) sortRows() {
 	})
 }
 
-func num(r *row, c int) float64 {
-	if c < len(r.nums) {
-		return r.nums[c]
+func num(r *Row, c int) float64 {
+	if c < len(r.Nums) {
+		return r.Nums[c]
 	}
 	return math.NaN()
 }
 
-// setFilter applies a `/` filter. An invalid expression is returned as an
+// SetFilter applies a `/` filter. An invalid expression is returned as an
 // error and the previous filter stays.
-func (t *table) setFilter(text string) error {
+func (t *Table) SetFilter(text string) error {
 	f, err := compileFilter(text)
 	if err != nil {
 		return err
 	}
-	sel := t.selectedID()
+	sel := t.SelectedID()
 	t.filter = f
 	t.applyFilter(sel)
 	return nil
 }
 
-func (t *table) clearFilter() {
+func (t *Table) ClearFilter() {
 	if t.filter.text == "" {
 		return
 	}
-	sel := t.selectedID()
+	sel := t.SelectedID()
 	t.filter = filterSpec{}
 	t.applyFilter(sel)
 }
 
 // applyFilter rebuilds the visible rows and puts the cursor back on the row
 // with id sel when it is still visible.
-func (t *table) applyFilter(sel string) {
+func (t *Table) applyFilter(sel string) {
 	if !t.filter.active() {
 		t.visible = append(t.visible[:0], t.order...)
 	} else {
@@ -542,7 +652,7 @@ func (t *table) applyFilter(sel string) {
 	t.cursor = max(0, min(t.cursor, len(t.visible)-1))
 	if sel != "" {
 		for p, i := range t.visible {
-			if t.rows[i].id == sel {
+			if t.rows[i].ID == sel {
 				t.cursor = p
 				break
 			}
@@ -551,9 +661,9 @@ func (t *table) applyFilter(sel string) {
 	t.scroll()
 }
 
-func (t *table) match(r *row) bool {
-	for i, s := range r.cells {
-		if i < len(t.cols) && t.cols[i].plain {
+func (t *Table) match(r *Row) bool {
+	for i, s := range r.Cells {
+		if i < len(t.cols) && t.cols[i].Plain {
 			continue
 		}
 		if t.filter.re.MatchString(s) {
@@ -563,25 +673,25 @@ func (t *table) match(r *row) bool {
 	return false
 }
 
-// view draws the header and the visible window of rows: at most t.height
+// View draws the header and the visible window of rows: at most t.height
 // lines, none wider than t.width.
-func (t *table) view(st *styles, focused bool) []string {
+func (t *Table) View(st *styles.Styles, focused bool) []string {
 	if t.height <= 0 || t.width <= 0 {
 		return nil
 	}
 	lines := make([]string, 0, t.height)
 	lines = append(lines, t.headerLine(st))
 	if len(t.visible) == 0 {
-		msg := t.empty
+		msg := t.Empty
 		if t.filter.active() && len(t.rows) > 0 {
 			msg = "no rows match the filter"
 		}
 		if msg != "" && t.height > 1 {
-			lines = append(lines, st.dim.Render(ansi.Truncate("  "+msg, t.width, "…")))
+			lines = append(lines, st.Dim.Render(ansi.Truncate("  "+msg, t.width, "…")))
 		}
 		return lines
 	}
-	end := min(t.offset+t.bodyHeight(), len(t.visible))
+	end := min(t.offset+t.BodyHeight(), len(t.visible))
 	var b strings.Builder
 	for p := t.offset; p < end; p++ {
 		r := &t.rows[t.visible[p]]
@@ -590,39 +700,39 @@ func (t *table) view(st *styles, focused bool) []string {
 	return lines
 }
 
-func (t *table) headerLine(st *styles) string {
+func (t *Table) headerLine(st *styles.Styles) string {
 	var b strings.Builder
-	b.WriteString(spaces(gutter))
+	b.WriteString(Spaces(Gutter))
 	first := true
 	for i, c := range t.cols {
 		if t.widths[i] == 0 {
 			continue
 		}
 		if !first {
-			b.WriteString(spaces(colGap))
+			b.WriteString(Spaces(ColGap))
 		}
 		first = false
-		title := c.title
-		if i == t.sortCol && !c.plain && !c.nosort {
+		title := c.Title
+		if i == t.sortCol && !c.Plain && !c.NoSort {
 			if t.sortDesc {
 				title += "↓"
 			} else {
 				title += "↑"
 			}
 		}
-		b.WriteString(fit(title, t.widths[i], c.right))
+		b.WriteString(Fit(title, t.widths[i], c.Right))
 	}
-	return st.headerInk.paint(clip(b.String(), t.width))
+	return st.HeaderInk.Paint(Clip(b.String(), t.width))
 }
 
-func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) string {
+func (t *Table) rowLine(b *strings.Builder, st *styles.Styles, r *Row, selected bool) string {
 	b.Reset()
-	marked := t.marks[r.id]
+	marked := t.marks[r.ID]
 	if selected {
 		if marked {
 			b.WriteString("● ")
 		} else {
-			b.WriteString(spaces(gutter))
+			b.WriteString(Spaces(Gutter))
 		}
 		first := true
 		for i, c := range t.cols {
@@ -630,20 +740,20 @@ func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) s
 				continue
 			}
 			if !first {
-				b.WriteString(spaces(colGap))
+				b.WriteString(Spaces(ColGap))
 			}
 			first = false
 			b.WriteString(fitCell(&c, cell(r, i), t.widths[i]))
 		}
-		return st.selectedInk.paint(padRight(clip(b.String(), t.width), t.width))
+		return st.SelectedInk.Paint(PadRight(Clip(b.String(), t.width), t.width))
 	}
 	if marked {
-		b.WriteString(st.markedInk.paint("●"))
+		b.WriteString(st.MarkedInk.Paint("●"))
 		b.WriteByte(' ')
 	} else {
-		b.WriteString(spaces(gutter))
+		b.WriteString(Spaces(Gutter))
 	}
-	used := gutter
+	used := Gutter
 	for i, c := range t.cols {
 		if used >= t.width {
 			break
@@ -651,47 +761,47 @@ func (t *table) rowLine(b *strings.Builder, st *styles, r *row, selected bool) s
 		if t.widths[i] == 0 {
 			continue
 		}
-		if used > gutter {
-			b.WriteString(spaces(colGap))
-			used += colGap
+		if used > Gutter {
+			b.WriteString(Spaces(ColGap))
+			used += ColGap
 		}
 		w := min(t.widths[i], max(t.width-used, 0))
 		text := fitCell(&c, cell(r, i), w)
-		if s := cellStyleOf(r, i); s != cellPlain {
-			text = st.cellInk[s].paint(text)
+		if s := cellStyleOf(r, i); s != styles.CellPlain {
+			text = st.CellInk[s].Paint(text)
 		} else if marked {
-			text = st.markedInk.paint(text)
+			text = st.MarkedInk.Paint(text)
 		}
 		b.WriteString(text)
 		used += w
 	}
 	line := b.String()
 	if used > t.width {
-		line = truncate(line, t.width, "")
+		line = Truncate(line, t.width, "")
 	}
 	return line
 }
 
-func cell(r *row, i int) string {
-	if i < len(r.cells) {
-		return r.cells[i]
+func cell(r *Row, i int) string {
+	if i < len(r.Cells) {
+		return r.Cells[i]
 	}
 	return ""
 }
 
-func cellStyleOf(r *row, i int) cellStyle {
-	if i < len(r.styles) {
-		return r.styles[i]
+func cellStyleOf(r *Row, i int) styles.CellStyle {
+	if i < len(r.Styles) {
+		return r.Styles[i]
 	}
-	return cellPlain
+	return styles.CellPlain
 }
 
 // fitCell fits a cell of column c to w cells.
-func fitCell(c *column, s string, w int) string {
-	if c.tail {
+func fitCell(c *Column, s string, w int) string {
+	if c.Tail {
 		return fitTail(s, w)
 	}
-	return fit(s, w, c.right)
+	return Fit(s, w, c.Right)
 }
 
 // fitTail pads or truncates plain text s to exactly w cells, a cut
@@ -699,56 +809,56 @@ func fitCell(c *column, s string, w int) string {
 func fitTail(s string, w int) string {
 	sw := len(s)
 	if hasWide(s) {
-		sw = cellWidth(s)
+		sw = CellWidth(s)
 	}
 	if sw <= w || w <= 0 {
-		return fit(s, w, false)
+		return Fit(s, w, false)
 	}
 	out := ansi.TruncateLeft(s, sw-w+1, "…")
 	for cut := sw - w + 2; ansi.StringWidth(out) > w && cut <= sw; cut++ {
 		out = ansi.TruncateLeft(s, cut, "…")
 	}
-	return fit(out, w, false)
+	return Fit(out, w, false)
 }
 
-// fit pads or truncates plain text s to exactly w cells.
-func fit(s string, w int, right bool) string {
+// Fit pads or truncates plain text s to exactly w cells.
+func Fit(s string, w int, right bool) string {
 	if w <= 0 {
 		return ""
 	}
 	sw := len(s)
 	if hasWide(s) {
-		sw = cellWidth(s)
+		sw = CellWidth(s)
 	}
 	if sw > w {
-		s = truncate(s, w, "…")
+		s = Truncate(s, w, "…")
 		sw = ansi.StringWidth(s)
 	}
 	if sw == w {
 		return s
 	}
 	if right {
-		return spaces(w-sw) + s
+		return Spaces(w-sw) + s
 	}
-	return s + spaces(w-sw)
+	return s + Spaces(w-sw)
 }
 
-// clip truncates a line to w cells.
-func clip(s string, w int) string {
+// Clip truncates a line to w cells.
+func Clip(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
 	if ansi.StringWidth(s) <= w {
 		return s
 	}
-	return truncate(s, w, "…")
+	return Truncate(s, w, "…")
 }
 
-// truncate is ansi.Truncate cut until ansi.StringWidth agrees that it fits:
+// Truncate is ansi.Truncate cut until ansi.StringWidth agrees that it fits:
 // Truncate counts some clusters narrower than StringWidth does (a digit
 // with U+FE0F is one cell to it, two to StringWidth and the terminal), and
 // a line one cell too wide wraps and breaks the frame.
-func truncate(s string, w int, tail string) string {
+func Truncate(s string, w int, tail string) string {
 	out := ansi.Truncate(s, w, tail)
 	for cut := w - 1; cut >= 0 && ansi.StringWidth(out) > w; cut-- {
 		out = ansi.Truncate(s, cut, tail)
@@ -756,16 +866,16 @@ func truncate(s string, w int, tail string) string {
 	return out
 }
 
-func padRight(s string, w int) string {
+func PadRight(s string, w int) string {
 	if sw := ansi.StringWidth(s); sw < w {
-		return s + spaces(w-sw)
+		return s + Spaces(w-sw)
 	}
 	return s
 }
 
 var spaceRun = strings.Repeat(" ", 256)
 
-func spaces(n int) string {
+func Spaces(n int) string {
 	if n <= 0 {
 		return ""
 	}

@@ -1,4 +1,4 @@
-package tui
+package components
 
 import (
 	"math"
@@ -8,10 +8,10 @@ import (
 // sparkBlocks are the eight heights of a sparkline cell.
 var sparkBlocks = []rune("▁▂▃▄▅▆▇█")
 
-// sparkline draws the newest width values of series, scaled from 0 to the
+// Sparkline draws the newest width values of series, scaled from 0 to the
 // largest value shown, so that a bar's height is proportional to the value.
 // Negative values count as 0. An empty series gives "".
-func sparkline(series []int64, width int) string {
+func Sparkline(series []int64, width int) string {
 	if width <= 0 || len(series) == 0 {
 		return ""
 	}
@@ -36,9 +36,9 @@ func sparkline(series []int64, width int) string {
 	return b.String()
 }
 
-// deltas turns a cumulative series (such as the sum of log-end offsets at
+// Deltas turns a cumulative series (such as the sum of log-end offsets at
 // each sample) into per-interval increments; decreases count as 0.
-func deltas(series []int64) []int64 {
+func Deltas(series []int64) []int64 {
 	if len(series) < 2 {
 		return nil
 	}
