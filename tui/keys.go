@@ -33,6 +33,10 @@ type keyMap struct {
 	// group, the marked groups, the group shown). Dangerous, as Drain:
 	// unbound in a read-only context or without a resetter (Model.canReset).
 	Reset key.Binding
+	// Replay opens the replay of a range of the selected topic (or the
+	// topic shown) into another topic. Dangerous, as Drain: unbound in a
+	// read-only context or without a replayer (Model.canReplay).
+	Replay key.Binding
 
 	// Table
 	Filter   key.Binding
@@ -70,6 +74,7 @@ func newKeyMap() keyMap {
 		PrevPage: key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous page of messages")),
 		Drain:    drainBinding(),
 		Reset:    key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "reset offsets (group; marked groups)")),
+		Replay:   key.NewBinding(key.WithKeys("P"), key.WithHelp("P", "replay a range into another topic (topic)")),
 
 		Filter:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter (regex, !inverts)")),
 		SortNext: key.NewBinding(key.WithKeys("s", "shift+right"), key.WithHelp("s/shift+→", "sort by next column")),
@@ -105,6 +110,7 @@ func (k keyMap) FullHelp() []keyGroup {
 		{"Table", []key.Binding{k.Filter, k.SortNext, k.SortPrev, k.SortRev, k.Mark, k.Copy}},
 		{"Messages", []key.Binding{k.Peek, k.NextPage, k.PrevPage, k.Drain}},
 		{"Consumer groups", []key.Binding{k.Reset}},
+		{"Topics", []key.Binding{k.Replay}},
 		{"General", []key.Binding{k.Refresh, k.Help, k.Quit, k.ForceQuit}},
 	}
 	out := groups[:0]

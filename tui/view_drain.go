@@ -100,6 +100,9 @@ func (m *Model) localKey(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 	if key.Matches(msg, m.keys.Reset) {
 		return m.openReset(), true
 	}
+	if key.Matches(msg, m.keys.Replay) {
+		return m.openReplay(), true
+	}
 	return m.auditKey(msg)
 }
 
