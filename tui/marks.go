@@ -17,7 +17,9 @@ import (
 // confirmed), cancelled or failed stays marked, so `D` again goes through
 // what is left. A peek changes nothing: the marks stay. The groups view's
 // marks feed R, which resets the marked groups on one screen
-// (resetGroups). A view whose marks would feed nothing offers no marks.
+// (resetGroups); the topics view's marks and a topic's marked partitions
+// feed P (replaySource). A view whose marks would feed nothing offers no
+// marks.
 
 type walkKind int
 

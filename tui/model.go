@@ -72,6 +72,14 @@ type Options struct {
 	// Kafka. nil: no reset. Absent in a ReadOnly context whatever is set,
 	// as the drains.
 	KafkaResetter backends.KafkaOffsetResetter
+	// KafkaReplayer replays ranges of topics into other topics (`P` in the
+	// topics and topic views, replay_spec.go); cmd passes the same
+	// *kafka.Client as Kafka. nil: no replay. Absent in a ReadOnly context
+	// whatever is set, as the drains. KafkaBrokers are the context's
+	// bootstrap brokers as `mqops replay` reads them: a run's checkpoint
+	// keeps them, and `mqops replay --resume` goes on only there.
+	KafkaReplayer backends.KafkaReplayer
+	KafkaBrokers  []string
 	// Audit is the audit log: drains append to it, :audit shows it. cmd
 	// passes actions.NewAuditLog(path) (path: --audit-file or the default).
 	// nil: drains are not recorded and :audit says there is no log.
@@ -81,6 +89,11 @@ type Options struct {
 	// by flags): the start of an action's equivalent headless command,
 	// shown on its screen and recorded in the audit log. Never a secret.
 	CommandArgs []string
+	// CommandContext is the name of the context CommandArgs select, when
+	// it is not Context (the demo's --brokers select the config's current
+	// context, else "flags"): a replay's checkpoint records it, so that
+	// its `mqops replay --resume` is of the same context. "": Context.
+	CommandContext string
 }
 
 var _ tea.Model = (*Model)(nil)
@@ -231,6 +244,9 @@ func New(o Options) *Model {
 	}
 	if !m.canReset() {
 		m.keys.Reset.Unbind()
+	}
+	if !m.canReplay() {
+		m.keys.Replay.Unbind()
 	}
 	switch o.StartView {
 	case "topics", "topic", "t":

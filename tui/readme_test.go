@@ -50,7 +50,9 @@ func keysMarkdown(t *testing.T) string {
 		{"groups, with groups marked", func() { h.keys("space") }},
 		{"a group", func() { h.keys("enter") }},
 		{"topics (`:topics`)", func() { h.command("topics") }},
+		{"topics, with a topic marked", func() { h.command("topics"); h.keys("space") }},
 		{"a topic", func() { h.command("topics"); h.keys("enter") }},
+		{"a topic, with partitions marked", func() { h.command("topics"); h.keys("enter", "space") }},
 		{"a topic, lower pane", func() { h.command("topics"); h.keys("enter", "tab") }},
 		{"queues (`:queues`), on a dead-letter queue", func() {
 			h.command("queues")

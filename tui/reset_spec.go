@@ -121,19 +121,7 @@ const (
 // value (typed after the mode) and its check.
 func resetModeOptions() []action.Option {
 	check := func(label string, parse func(string) error) func(string) error {
-		return func(s string) error {
-			if s == "" {
-				return fmt.Errorf("Mode %s: type its value", label)
-			}
-			if err := parse(s); err != nil {
-				var fe *actions.FieldError
-				if errors.As(err, &fe) {
-					return fmt.Errorf("Mode %s: %s", label, fe.Msg)
-				}
-				return fmt.Errorf("Mode %s: %s", label, err.Error())
-			}
-			return nil
-		}
+		return parsedCheck("Mode "+label, parse)
 	}
 	return []action.Option{
 		{Value: string(actions.ResetToEarliest), Label: "earliest", Hint: "the log start"},

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 
-	tea "charm.land/bubbletea/v2"
-
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/action"
@@ -675,17 +673,7 @@ func TestResetGolden(t *testing.T) {
 			t.Chdir(t.TempDir())
 			t.Setenv("XDG_STATE_HOME", "state")
 			c.setup(h, f)
-			for _, size := range invariantSizes { // every stage fits any terminal
-				h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
-				checkFrame(t, h.m.View().Content, size[0], size[1])
-			}
-			for _, size := range [][2]int{{80, 24}, {120, 30}} {
-				h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
-				t.Run(fmt.Sprintf("%dx%d", size[0], size[1]), func(t *testing.T) {
-					checkFrame(t, h.m.View().Content, size[0], size[1])
-					requireGolden(t, pkgDir, maskRunIDs(runIDTailRe.ReplaceAllString(h.screen(), "000000000000-previous")))
-				})
-			}
+			actionGolden(t, h, pkgDir, func(s string) string { return maskRunIDs(runIDTailRe.ReplaceAllString(s, "000000000000-previous")) })
 		})
 	}
 }

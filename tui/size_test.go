@@ -171,6 +171,9 @@ func newSizeFixture(t *testing.T, o Options) *sizeFixture {
 	if o.KafkaResetter == nil { // as cmd passes it: R on the groups
 		o.KafkaResetter = newFakeResetter()
 	}
+	if o.KafkaReplayer == nil { // as cmd passes it: P on the topics
+		o.KafkaReplayer = newFakeReplayer()
+	}
 	// the audit log at a relative path: the same on every screen (the
 	// goldens are read from the package's directory: requireGolden)
 	t.Chdir(t.TempDir())

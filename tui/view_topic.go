@@ -132,13 +132,24 @@ func (v *topicView) body(st *styles.Styles) []string {
 	return lines
 }
 
-// keys: tab switches the pane; enter opens a group of the lower pane.
+// keys: tab switches the pane; enter opens a group of the lower pane; P
+// replays the topic (its partitions marked with space, if any, prefill
+// the replay's partitions: the partitions pane offers marks where P is
+// bound).
 func (v *topicView) keys(k *keys.Map) []keys.Binding {
 	pane := k.Pane.With("switch pane: partitions / consumer groups", "groups")
-	if !v.onGroups {
+	replay := k.Replay.With("replay a range of this topic into another topic", "")
+	if n := v.parts.MarkedCount(); n > 0 {
+		replay = k.Replay.With("replay a range of the marked partitions into another topic",
+			"replay "+fmtInt(int64(n))+" marked")
+	}
+	if v.onGroups {
+		return []keys.Binding{k.Open.With("open the selected consumer group", "group"), pane.With("", "partitions"), replay}
+	}
+	if !k.Replay.Bound() {
 		return []keys.Binding{pane}
 	}
-	return []keys.Binding{k.Open.With("open the selected consumer group", "group"), pane.With("", "partitions")}
+	return []keys.Binding{pane, replay, k.Mark.With("mark / unmark the partition (P replays the marked)", "mark")}
 }
 
 // open goes to the selected consumer group of the lower pane.

@@ -52,9 +52,19 @@ func (v *topicsView) layout(width, height int) { v.tbl.SetSize(width, height) }
 
 func (v *topicsView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
-// keys: enter opens the topic.
+// keys: enter opens the topic; P replays the selected topic (or the one
+// marked), and space marks topics where P is bound (the marks feed it).
 func (v *topicsView) keys(k *keys.Map) []keys.Binding {
-	return []keys.Binding{k.Open.With("open the topic: its partitions and consumer groups", "topic")}
+	own := []keys.Binding{k.Open.With("open the topic: its partitions and consumer groups", "topic")}
+	if !k.Replay.Bound() {
+		return own
+	}
+	replay := k.Replay.With("replay a range of the selected topic (or the one marked) into another topic", "")
+	if n := v.tbl.MarkedCount(); n > 0 {
+		replay = k.Replay.With("replay a range of the marked topic into another topic (one topic at a time)",
+			"replay "+fmtInt(int64(n))+" marked")
+	}
+	return append(own, replay, k.Mark.With("mark / unmark the topic (P replays the marked)", "mark"))
 }
 
 func (v *topicsView) open() (view, bool) {

@@ -8,7 +8,7 @@ import (
 )
 
 // Keys per view. A view declares the keys of its own (enter, tab, p, D,
-// R, ], [, space) by picking them from the console's keymap (keyed); only
+// R, P, ], [, space) by picking them from the console's keymap (keyed); only
 // what it declares works there, and the footer and the `?` screen show
 // its keys and then the console's that work on it (consoleKeys). A stage
 // that takes the keys itself (a form, a question) names them instead
@@ -168,6 +168,8 @@ func (m *Model) viewKey(b keys.Binding) tea.Cmd {
 		return m.openDrain()
 	case b.Is(k.Reset):
 		return m.openReset() // the marked groups, or the selected one
+	case b.Is(k.Replay):
+		return m.openReplay() // the marked or selected topic; a topic's marked partitions
 	case b.Is(k.Mark):
 		v.focused().ToggleMark()
 	}
@@ -186,6 +188,8 @@ func (m *Model) elsewhere(msg tea.KeyPressMsg) tea.Cmd {
 		return m.openDrain() // says where the drain is
 	case k.Reset.Matches(msg):
 		return m.openReset() // says where the reset is
+	case k.Replay.Matches(msg):
+		return m.openReplay() // says where the replay is
 	}
 	return nil
 }

@@ -583,3 +583,44 @@ func TestSlowQueueBoundsBacklog(t *testing.T) {
 		t.Errorf("after revoke: commit %v budget %v, want nothing processed", c, budget)
 	}
 }
+
+// TestFirstMinute: what the demo offers to try at once is there: a
+// stopped consumer group with committed offsets and no member (a reset
+// is allowed), and a source topic with records next to an empty target
+// of as many partitions that no group reads (a replay needs an existing
+// target).
+func TestFirstMinute(t *testing.T) {
+	ctx := context.Background()
+	e := start(t, ctx, Options{Seed: 5})
+	adm := adminFor(t, e)
+	stopped := false
+	for _, s := range e.Scenario() {
+		stopped = stopped || s.Group == ResetGroup && s.Expect == "STOP"
+	}
+	if !stopped {
+		t.Errorf("%s is not a stopped group of the scenario: %+v", ResetGroup, e.Scenario())
+	}
+	dg, err := adm.DescribeGroups(ctx, ResetGroup)
+	if err != nil || dg[ResetGroup].State != "Empty" || len(dg[ResetGroup].Members) != 0 {
+		t.Fatalf("%s: %+v %v", ResetGroup, dg[ResetGroup], err)
+	}
+	offs, err := adm.FetchOffsets(ctx, ResetGroup)
+	if err != nil || len(offs.Offsets()) == 0 {
+		t.Fatalf("%s has no committed offset: %v", ResetGroup, err)
+	}
+	td, err := adm.ListTopics(ctx, ReplaySource, ReplayTarget)
+	if err != nil || len(td[ReplayTarget].Partitions) == 0 || len(td[ReplayTarget].Partitions) != len(td[ReplaySource].Partitions) {
+		t.Fatalf("%s and %s: %+v %v", ReplaySource, ReplayTarget, td, err)
+	}
+	if n := sumEnds(t, adm, ReplaySource); n == 0 {
+		t.Errorf("%s is empty", ReplaySource)
+	}
+	if n := sumEnds(t, adm, ReplayTarget); n != 0 {
+		t.Errorf("%s holds %d records, want none", ReplayTarget, n)
+	}
+	for _, s := range e.Scenario() {
+		if slices.Contains(strings.Split(s.Topic, ","), ReplayTarget) {
+			t.Errorf("group %s reads %s", s.Group, ReplayTarget)
+		}
+	}
+}

@@ -11,6 +11,17 @@ const (
 	topicAudit    = "audit-log"
 	topicDLT      = "orders.DLT"
 	topicLegacy   = "legacy-events"
+	topicReplay   = "orders.replay" // empty: the target of a first replay
+)
+
+// What a newcomer tries in the demo's first minute: a stopped consumer
+// group to reset (no member: a reset is allowed), and a topic to replay
+// into an empty topic of as many partitions (nothing produces to it, no
+// group reads it).
+const (
+	ResetGroup   = groupAudit
+	ReplaySource = topicOrders
+	ReplayTarget = topicReplay
 )
 
 // Group names of the demo.
@@ -34,6 +45,7 @@ var topics = []topicSpec{
 	{topicAudit, 4},
 	{topicDLT, 2},
 	{topicLegacy, 2},
+	{topicReplay, 6},
 }
 
 var scenario = []GroupScenario{

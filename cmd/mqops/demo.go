@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/backends/config"
 	"github.com/mqops/mqops/backends/embedded"
 	"github.com/mqops/mqops/backends/kafka"
 	"github.com/mqops/mqops/backends/rabbitmq"
@@ -37,6 +38,11 @@ func newDemoCmd(g *globals) *cobra.Command {
 group, one falling behind, one stalled, one stopped with lag, and a
 dead-letter topic — and opens the console on it. Nothing of Kafka leaves
 this process.
+
+Two actions to try in the first minute: in :groups, R on audit-export
+(stopped, no member) resets its offsets; in :topics, P on orders replays a
+range of it into orders.replay (empty, as many partitions). Each shows its
+plan, asks before it changes anything, and prints its headless command.
 
 RabbitMQ cannot run in process: when a broker is reachable — --rabbitmq-url
 and --management-url (env MQOPS_RABBITMQ_URL, MQOPS_MANAGEMENT_URL), else
@@ -107,7 +113,8 @@ headless commands can be tried against it from another terminal.`,
 				for _, s := range env.Scenario() {
 					fmt.Fprintf(g.stdout, "  group %-14s on %-12s expect %s\n", s.Group, s.Topic, s.Expect)
 				}
-				fmt.Fprintln(g.stdout)
+				fmt.Fprintf(g.stdout, "\n  mqops reset-offsets %s --to-earliest --all-topics --dry-run\n  mqops replay %s --to %s --dry-run\n\n",
+					embedded.ResetGroup, embedded.ReplaySource, embedded.ReplayTarget)
 				switch {
 				case noRabbit:
 				case rr.r == nil:
@@ -126,10 +133,10 @@ headless commands can be tried against it from another terminal.`,
 			defer kc.Close()
 			opts := tui.Options{
 				Context: "demo", Color: "green", Cluster: "embedded " + kc.Name(),
-				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, KafkaResetter: kc, Refresh: 2e9, Timeout: g.timeout,
-				Audit: actions.NewAuditLog(""),
+				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, KafkaResetter: kc, KafkaReplayer: kc, KafkaBrokers: brokers,
+				Refresh: 2e9, Timeout: g.timeout, Audit: actions.NewAuditLog(""),
 				// the headless command of an action: on this demo's brokers
-				CommandArgs: []string{"--brokers", strings.Join(brokers, ",")},
+				CommandArgs: []string{"--brokers", strings.Join(brokers, ",")}, CommandContext: demoCommandContext(brokers),
 			}
 			switch {
 			case noRabbit:
@@ -165,6 +172,24 @@ headless commands can be tried against it from another terminal.`,
 	cmd.Flags().BoolVar(&noRabbit, "no-rabbitmq", false, "do not look for a RabbitMQ broker: Kafka only")
 	cmd.Flags().BoolVar(&deleteQueues, "delete-demo-queues", false, "on exit, delete the demo.* queues and the demo.dlx exchange from RabbitMQ (default: leave them)")
 	return cmd
+}
+
+// demoCommandContext is the name of the context the demo's headless
+// commands (`mqops --brokers …`) run in: the config file's current context
+// with its brokers replaced, else the ad-hoc one (config.FlagsContext). A
+// replay's checkpoint records it, so that the `mqops replay --resume` the
+// console shows is of that context. Only the name is read: the demo never
+// connects to what the config file names.
+func demoCommandContext(brokers []string) string {
+	cfg, err := config.LoadDefault("")
+	if err != nil {
+		return config.FlagsContext
+	}
+	c, err := cfg.Effective("", config.Overrides{Brokers: brokers})
+	if err != nil {
+		return config.FlagsContext
+	}
+	return c.Name
 }
 
 // demoRabbitTarget is the broker the demo tries and the credentials to use.

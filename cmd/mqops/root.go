@@ -328,6 +328,8 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		dlts      backends.KafkaDeadLetters
 		kdrainer  backends.KafkaDeadLetters
 		kresetter backends.KafkaOffsetResetter
+		kreplayer backends.KafkaReplayer
+		kbrokers  []string
 	)
 	kc, rc, err := g.contextClients(c)
 	if err != nil {
@@ -338,7 +340,10 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		defer kc.Close()
 		src, dlts, cluster = kc, kc, kc.Name()
 		if !c.ReadOnly {
-			kdrainer, kresetter = kc, kc
+			kdrainer, kresetter, kreplayer = kc, kc, kc
+		}
+		if c.Kafka != nil {
+			kbrokers = c.Kafka.Brokers // as `mqops replay` reads them (the checkpoint's)
 		}
 	}
 	var (
@@ -370,6 +375,8 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		Drainer:       drainer,
 		KafkaDrainer:  kdrainer,
 		KafkaResetter: kresetter,
+		KafkaReplayer: kreplayer,
+		KafkaBrokers:  kbrokers,
 		Audit:         actions.NewAuditLog(""),
 		CommandArgs:   g.commandGlobals(c),
 		Refresh:       refresh,

@@ -466,6 +466,11 @@ func (m *Model[P, R]) planned(msg planMsg[P]) (tea.Cmd, Event) {
 		return nil, flash(Error, m.formErr)
 	}
 	m.plan, m.hasPlan = msg.plan, true
+	if m.spec.NameOf != nil {
+		if n := m.spec.NameOf(msg.plan); n != "" {
+			m.name = n
+		}
+	}
 	m.stage = StagePlan
 	m.confirm.SetValue("")
 	m.confirm.Focus()

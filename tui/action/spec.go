@@ -51,6 +51,10 @@ type Spec[P, R any] struct {
 	// (orders.dlq)"). Elsewhere y confirms and any other key is No.
 	Prod       bool
 	Name, What string
+	// NameOf, if set, is the Name of a plan, for what is only known once
+	// the form is planned (a replay's target topic, typed in the form);
+	// "" keeps Name.
+	NameOf func(p P) string
 	// Doing is the verb's progressive for the header ("resetting"); "":
 	// Verb + "ing" ("draining").
 	Doing string

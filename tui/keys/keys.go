@@ -180,6 +180,13 @@ type Map struct {
 	// log).
 	Reset Binding
 
+	// Topics
+	// Replay opens the replay of a range of a topic into another topic
+	// (the selected or marked topic, the topic shown): dangerous. The
+	// console unbinds it too where no replay is possible (no replayer, no
+	// audit log).
+	Replay Binding
+
 	// Table
 	Filter   Binding
 	SortNext Binding
@@ -217,6 +224,7 @@ func Default() Map {
 		PrevPage: bind("prev", []string{"["}, "[", "previous page of messages", "previous", PrioView),
 		Drain:    DrainBinding(),
 		Reset:    ResetBinding(),
+		Replay:   ReplayBinding(),
 
 		Filter:   bind("filter", []string{"/"}, "/", "filter (regex, !inverts)", "filter", PrioFilter),
 		SortNext: bind("sortnext", []string{"s", "shift+right"}, "s/shift+→", "sort by next column", "sort", PrioSort),
@@ -244,6 +252,13 @@ func ResetBinding() Binding {
 	return dangerous(bind("reset", []string{"R"}, "R", "reset offsets (group; marked groups)", "reset", PrioView))
 }
 
+// ReplayBinding is the `P` key (the peek's shifted: the lower-case key
+// looks, the upper-case one acts, as D and R). It writes records into a
+// topic: dangerous.
+func ReplayBinding() Binding {
+	return dangerous(bind("replay", []string{"P"}, "P", "replay a range into another topic (topic)", "replay", PrioView))
+}
+
 // dangerous is b marked as changing a broker (Map.ReadOnly unbinds it).
 func dangerous(b Binding) Binding {
 	b.Dangerous = true
@@ -256,7 +271,7 @@ func (m *Map) all() []*Binding {
 		&m.Up, &m.Down, &m.PageUp, &m.PageDown, &m.Top, &m.Bottom,
 		&m.Open, &m.Back, &m.Palette, &m.Pane,
 		&m.Peek, &m.NextPage, &m.PrevPage, &m.Drain,
-		&m.Reset,
+		&m.Reset, &m.Replay,
 		&m.Filter, &m.SortNext, &m.SortPrev, &m.SortRev, &m.Mark, &m.Copy,
 		&m.Refresh, &m.Help, &m.Quit, &m.ForceQuit,
 	}

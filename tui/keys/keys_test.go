@@ -9,8 +9,8 @@ import (
 
 func TestReadOnlyUnbindsTheDangerousKeys(t *testing.T) {
 	m := Default()
-	if !m.Drain.Dangerous || !m.Drain.Bound() || !m.Reset.Dangerous || !m.Reset.Bound() {
-		t.Fatal("the drain or the reset is not a bound dangerous key")
+	if !m.Drain.Dangerous || !m.Drain.Bound() || !m.Reset.Dangerous || !m.Reset.Bound() || !m.Replay.Dangerous || !m.Replay.Bound() {
+		t.Fatal("the drain, the reset or the replay is not a bound dangerous key")
 	}
 	m.ReadOnly()
 	for _, b := range m.all() {
@@ -27,6 +27,9 @@ func TestReadOnlyUnbindsTheDangerousKeys(t *testing.T) {
 	}
 	if r := (tea.KeyPressMsg{Code: 'R', Text: "R"}); m.Reset.Matches(r) || m.Reset.With("reset", "reset").Matches(r) {
 		t.Error("R matches the reset in a read-only context")
+	}
+	if p := (tea.KeyPressMsg{Code: 'P', Text: "P"}); m.Replay.Matches(p) || m.Replay.With("replay", "replay").Matches(p) {
+		t.Error("P matches the replay in a read-only context")
 	}
 	// a view that declares it gets nothing on its footer or help
 	if got := Fit([]Binding{m.Drain, m.Help}, 80); len(got) != 1 || !got[0].Is(m.Help) {

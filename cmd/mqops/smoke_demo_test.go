@@ -1,0 +1,76 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mqops/mqops/actions"
+)
+
+// TestDemoHelpNamesFirstMinute: the demo's help says what to try in the
+// first minute: the reset of the stopped group and the replay into the
+// empty topic.
+func TestDemoHelpNamesFirstMinute(t *testing.T) {
+	out, _, err := runCLI(t, "demo", "--help")
+	for _, want := range []string{"R on audit-export", "P on orders replays", "orders.replay (empty, as many partitions)"} {
+		if err != nil || !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
+			t.Errorf("demo --help lacks %q: %v\n%s", want, err, out)
+		}
+	}
+}
+
+// TestSmokeDemoFirstMinute: what the demo's help promises a newcomer, in
+// the built binary's console in tmux: P on orders (:topics) replays it into
+// orders.replay, R on audit-export (:groups) resets its offsets, each
+// planned, confirmed with y and finished; the audit log has both.
+func TestSmokeDemoFirstMinute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("smoke test builds and runs the binary")
+	}
+	bin := mqopsBin(t)
+	dir := t.TempDir()
+	s := startTmux(t, 120, 36, fmt.Sprintf("env XDG_STATE_HOME=%s XDG_CONFIG_HOME=%s %s demo --no-rabbitmq", dir, dir, bin))
+	s.waitFor("the groups view with data", 60*time.Second, screenHas("groups", "audit-export", "STOP"))
+
+	s.keys(":")
+	s.typeText("topics")
+	s.keys("Enter")
+	s.waitFor("the topics view", 15*time.Second, screenHas("orders.replay", "orders.DLT"))
+	s.keys("/")
+	s.typeText("^orders$")
+	s.keys("Enter")
+	s.waitFor("orders alone", 15*time.Second, func(sc string) bool { return !strings.Contains(sc, "orders.DLT") })
+	s.keys("P")
+	s.waitFor("the replay form", 15*time.Second, screenHas("Replay a range of Kafka topic orders into another topic", "Target"))
+	s.typeText("orders.replay")
+	s.keys("Enter")
+	s.waitFor("the replay's plan", 30*time.Second, screenHas("plan: replay orders → orders.replay", "same as: mqops --brokers", "[y/N]"))
+	s.keys("y")
+	s.waitFor("the replay's end", 60*time.Second, screenHas("Replay finished", "left 0 offset(s) of orders"))
+	s.keys("Enter")
+
+	s.keys(":")
+	s.typeText("groups")
+	s.keys("Enter")
+	s.waitFor("the groups view", 15*time.Second, screenHas("audit-export"))
+	s.keys("/")
+	s.typeText("audit-export")
+	s.keys("Enter")
+	s.keys("R")
+	s.waitFor("the reset form", 15*time.Second, screenHas("Reset the offsets of consumer group audit-export"))
+	s.keys("Enter")
+	s.waitFor("the reset's plan", 30*time.Second, screenHas("plan: consumer group audit-export (Empty)", "[y/N]"))
+	s.keys("y")
+	s.waitFor("the reset's end", 30*time.Second, screenHas("Reset finished", "read back: as planned"))
+	s.keys("Enter", "Escape", "q")
+	s.waitExit()
+
+	es, bad, err := actions.NewAuditLog(filepath.Join(dir, "mqops", "audit.jsonl")).Read(0)
+	if err != nil || bad != 0 || len(es) != 2 || es[0].Action != "replay" || es[0].Outcome != actions.OutcomeExecuted || es[0].Target != "kafka:orders.replay" ||
+		es[1].Action != "reset-offsets" || es[1].Outcome != actions.OutcomeExecuted || es[1].Source != "kafka-group:audit-export" {
+		t.Fatalf("audit log: %d bad, %v\n%+v", bad, err, es)
+	}
+}
