@@ -268,13 +268,15 @@ func endOffsets(t *testing.T, brokers []string, topic string) int64 {
 // partition) through the runner, runs it, cancels it part way, and
 // resumes it: the checkpoint says cancelled with positions only the
 // target confirmed, the resume replays the rest, and the audit log has
-// one typed entry per outcome, written by the runner.
+// one typed entry per outcome, written by the runner. The run is
+// rate-limited (2,000 records/s: about a second) so that the cancel comes
+// part way, however fast the producer.
 func TestReplayPlanCancelResume(t *testing.T) {
 	const n = 3000
 	k, brokers := replayCluster(t, n)
 	dir := t.TempDir()
 	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
-	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, StateDir: dir}}
+	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, Rate: 2000, StateDir: dir}}
 	p, err := run.Plan(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
@@ -336,7 +338,7 @@ func TestReplayPlanCancelResume(t *testing.T) {
 	}
 	c, rf, e := es[0], es[1], es[2]
 	if c.Outcome != OutcomeCancelled || c.Action != "replay" || c.RunID != plan.RunID || c.Source != "kafka:src" || c.Target != "kafka:dst" ||
-		c.Command != "mqops replay src --to dst --header tenant=a --window 50" || c.Plan == nil || c.Plan.Selected != 2000 || c.Plan.Skipped != 1000 ||
+		c.Command != "mqops replay src --to dst --header tenant=a --rate 2000 --window 50" || c.Plan == nil || c.Plan.Selected != 2000 || c.Plan.Skipped != 1000 ||
 		c.Plan.Total != n || c.Result == nil || c.Result.Done != int64(res.Replayed) || c.Result.StoppedBecause != backends.KafkaStopCancelled || c.Parameters != nil {
 		t.Fatalf("cancelled entry %+v %+v %+v", c, c.Plan, c.Result)
 	}

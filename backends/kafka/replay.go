@@ -11,27 +11,14 @@ import (
 	"github.com/mqops/mqops/backends"
 )
 
-// replayProducers is the number of idempotent producers a replay
-// produces through (each target partition always through the same one).
-var replayProducers = 4
+// replaySaveEvery spaces the saves of a replay's checkpoint (each one a
+// file written and fsynced): sooner when the records confirmed and not
+// saved fill a quarter of the window.
+const replaySaveEvery = 100 * time.Millisecond
 
 // HeaderReplayRun is the header a replay adds to every record with its run
 // id (next to HeaderReplaySource).
 const HeaderReplayRun = "mqops-replay-run"
-
-// replayMessage builds the record a replay produces to topic: key, value,
-// timestamp and every header of r, in order, then mqops-replay-run and
-// mqops-replay-source. The partition is left to the caller.
-func replayMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
-	msg := baseMessage(r, topic)
-	for _, h := range r.Headers {
-		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
-	}
-	msg.Headers = append(msg.Headers,
-		sarama.RecordHeader{Key: []byte(HeaderReplayRun), Value: []byte(runID)},
-		sarama.RecordHeader{Key: []byte(HeaderReplaySource), Value: fmt.Appendf(nil, "%s/%d/%d", r.Topic, r.Partition, r.Offset)})
-	return msg
-}
 
 // ResolveRange resolves a replay's range into offsets, partition by
 // partition: the log start and the last stable offset (one ListOffsets
@@ -167,19 +154,6 @@ func offsetsForTime(ad sarama.ClusterAdmin, topic string, parts []int32, t time.
 	return out, nil
 }
 
-// surelyFits says, without building the record as it will be produced,
-// that it fits the target's limit with room to spare: its bytes, the two
-// headers a replay adds and a generous allowance for lengths and record
-// overhead are below what the producer sends to the target. The count
-// measures the others exactly (sizeCheck).
-func surelyFits(r *backends.KafkaRecord, runID string, limit int) bool {
-	n := len(r.Key) + len(r.Value) + len(r.Topic) + len(runID) + len(HeaderReplayRun) + len(HeaderReplaySource) + 40
-	for _, h := range r.Headers {
-		n += len(h.Key) + len(h.Value) + 20 // lengths as varints, and sarama's 10 per header
-	}
-	return n+batchHeaderBytes+64 < producerMax(limit)
-}
-
 // CountReplay counts, without producing anything, the records a replay
 // would produce: per partition the records read, those the filters keep
 // and their bytes (keys, values and headers), read_committed, up to
@@ -251,8 +225,8 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 					for _, h := range rec.Headers {
 						pc.Bytes += int64(len(h.Key) + len(h.Value))
 					}
-					if haveLimit && !surelyFits(rec, o.RunID, limit) {
-						if ov := sizeCheck(rec, replayMessage(rec, o.Target, o.RunID), o.Target, limit); ov != nil {
+					if haveLimit {
+						if ov := replayOversized(rec, replayFixedBytes(rec, o.RunID), o.Target, limit); ov != nil {
 							out.OversizedCount++
 							if len(out.Oversized) < maxOversizedListed {
 								out.Oversized = append(out.Oversized, *ov)
@@ -353,11 +327,9 @@ func (c *Client) Replay(ctx context.Context, o backends.KafkaReplayOptions) (*ba
 			return o.Target, -1, nil
 		}}
 	m := c.newMover(mo, ad, rcl, st, ends, begin, rw, pw)
-	m.build = func(r *backends.KafkaRecord, topic string) *sarama.ProducerMessage {
-		return replayMessage(r, topic, o.RunID)
-	}
+	m.sink = true
 	m.keep = o.Keep
-	m.shards = replayProducers
+	m.saveEvery = replaySaveEvery
 	m.store = positions{what: "saving the replay's positions", save: func(offs map[int32]position) (map[int32]position, error) {
 		changed := make(map[int32]backends.KafkaReplayPosition, len(offs))
 		for p, pos := range offs {
