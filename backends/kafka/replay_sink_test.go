@@ -1,0 +1,273 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/mqops/mqops/backends"
+)
+
+// sinkFake is replayFake on a cluster the test controls (opts added):
+// "src" (3 partitions) with n records, record i in partition i%3, key k-i,
+// value v-i, and the targets "same3" and "other5".
+func sinkFake(t *testing.T, n int, opts ...kfake.Opt) (*Client, *kfake.Cluster) {
+	t.Helper()
+	opts = append(opts, kfake.NumBrokers(1), kfake.SeedTopics(3, "src", "same3"), kfake.SeedTopics(5, "other5"))
+	c, err := kfake.NewCluster(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0),
+		kgo.MaxVersions(kversion.V2_1_0()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: "src", Partition: int32(i % 3), Key: fmt.Appendf(nil, "k-%d", i), Value: fmt.Appendf(nil, "v-%d", i),
+			Headers: []kgo.RecordHeader{{Key: "h", Value: fmt.Appendf(nil, "%d", i)}}})
+	}
+	produce(t, cl, recs...)
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { k.Close() })
+	return k, c
+}
+
+// produceAnswerWith answers every partition of req with code.
+func produceAnswerWith(req kmsg.Request, code int16) kmsg.Response {
+	preq := req.(*kmsg.ProduceRequest)
+	resp := preq.ResponseKind().(*kmsg.ProduceResponse)
+	resp.Version = preq.Version
+	for _, rt := range preq.Topics {
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.ErrorCode = code
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}
+
+// savedPositions is what a test's Save saw: the last position of each partition.
+type savedPositions struct {
+	mu  sync.Mutex
+	pos map[int32]backends.KafkaReplayPosition
+}
+
+func (s *savedPositions) save(ch map[int32]backends.KafkaReplayPosition) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pos == nil {
+		s.pos = map[int32]backends.KafkaReplayPosition{}
+	}
+	for p, pos := range ch {
+		s.pos[p] = pos
+	}
+	return nil
+}
+
+// checkReplayed reads topic and checks that it holds each source record i
+// (of n) exactly once (its mqops-replay-source header names it), in the
+// same partition, and in source order within each partition.
+func checkReplayed(t *testing.T, k *Client, topic string, n int) {
+	t.Helper()
+	got := readAll(t, k.cfg.Brokers, topic)
+	seen := map[string]bool{}
+	last := map[int32]int64{}
+	for _, r := range got {
+		src := r.Headers[len(r.Headers)-1]
+		f := strings.Split(string(src.Value), "/")
+		off, _ := strconv.ParseInt(f[2], 10, 64)
+		i := int(off)*3 + int(r.Partition)
+		switch {
+		case src.Key != HeaderReplaySource || f[1] != strconv.Itoa(int(r.Partition)):
+			t.Fatalf("record %s/%d/%d: source header %s=%s", topic, r.Partition, r.Offset, src.Key, src.Value)
+		case seen[string(src.Value)]:
+			t.Fatalf("%s replayed twice", src.Value)
+		case off < last[r.Partition]:
+			t.Fatalf("%s replayed after offset %d of its partition", src.Value, last[r.Partition])
+		case string(r.Value) != fmt.Sprintf("v-%d", i) || string(r.Key) != fmt.Sprintf("k-%d", i):
+			t.Fatalf("%s: key %q value %q", src.Value, r.Key, r.Value)
+		}
+		seen[string(src.Value)], last[r.Partition] = true, off
+	}
+	if len(seen) != n {
+		t.Fatalf("%d records replayed into %s, want %d", len(seen), topic, n)
+	}
+}
+
+// TestReplaySinkRetriesTheSameBatch: a produce refused with a retriable
+// error (NOT_LEADER_OR_FOLLOWER), and one whose connection is closed before
+// the broker answers, are sent again: every record arrives once, in order.
+func TestReplaySinkRetriesTheSameBatch(t *testing.T) {
+	const n = 300
+	k, c := sinkFake(t, n)
+	var produces, refused, dropped atomic.Int32
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		switch produces.Add(1) {
+		case 2:
+			refused.Add(1)
+			return produceAnswerWith(req, kerr.NotLeaderForPartition.Code), nil, true
+		case 4:
+			dropped.Add(1)
+			return nil, errors.New("connection dropped by the test"), true
+		}
+		return nil, nil, false
+	})
+	var saved savedPositions
+	res, err := k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "same3", Parts: allParts(n / 3), SamePartition: true, RunID: "r",
+		Save: saved.save})
+	if err != nil || res.Replayed != n || res.Failed != 0 || res.Left != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if refused.Load() != 1 || dropped.Load() != 1 {
+		t.Fatalf("the injected errors were not all used: %d produces", produces.Load())
+	}
+	checkReplayed(t, k, "same3", n)
+	for p := range int32(3) {
+		if saved.pos[p].Next != n/3 {
+			t.Fatalf("saved %+v", saved.pos)
+		}
+	}
+}
+
+// TestReplaySinkFailureStopsThePartition: a produce refused with an error
+// that is not retriable (the third batch of partition 1) fails its batch
+// and the partition's batches behind it: nothing is saved past them, the
+// partition is produced one record at a time when the run resumes
+// (SerialUntil), and the resume replays the rest with no gap and nothing
+// twice.
+func TestReplaySinkFailureStopsThePartition(t *testing.T) {
+	const n = 3000
+	k, c := sinkFake(t, n)
+	var refusing atomic.Bool
+	var p1 atomic.Int32
+	refusing.Store(true)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		preq := req.(*kmsg.ProduceRequest)
+		if refusing.Load() && len(preq.Topics) == 1 && preq.Topics[0].Partitions[0].Partition == 1 && p1.Add(1) >= 3 {
+			return produceAnswerWith(req, kerr.InvalidRecord.Code), nil, true
+		}
+		return nil, nil, false
+	})
+	var saved savedPositions
+	res, err := k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "same3", Parts: allParts(n / 3), SamePartition: true, RunID: "r",
+		Window: 200, Save: saved.save})
+	if !errors.Is(err, sarama.ErrInvalidRecord) || !strings.Contains(err.Error(), "to same3 partition 1") || res.StoppedBecause != backends.KafkaStopError || res.Failed == 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	confirmed := offsetsOf(t, k.cfg.Brokers, "same3")[1][1]
+	if pos := saved.pos[1]; confirmed == 0 || pos.Next != confirmed || pos.SerialUntil <= pos.Next {
+		t.Fatalf("partition 1 saved at %+v with %d records in the target: want them, and records to produce one at a time", pos, confirmed)
+	}
+	refusing.Store(false)
+	var parts []backends.KafkaReplayPart
+	for p := range int32(3) {
+		parts = append(parts, backends.KafkaReplayPart{Partition: p, Next: saved.pos[p].Next, End: n / 3, SerialUntil: saved.pos[p].SerialUntil})
+	}
+	res, err = k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "same3", Parts: parts, SamePartition: true, RunID: "r",
+		Window: 200, Save: saved.save})
+	if err != nil || res.Left != 0 {
+		t.Fatalf("resume: %+v %v", res, err)
+	}
+	// the failed run saved what was confirmed: nothing is replayed twice
+	checkReplayed(t, k, "same3", n)
+}
+
+// TestReplaySinkBatchesUpToTheLimit: records of many sizes replayed into
+// a topic of a small max.message.bytes go in batches of several records,
+// none larger than the limit as the broker measures it (it would refuse
+// it), some within a record of it.
+func TestReplaySinkBatchesUpToTheLimit(t *testing.T) {
+	const limit = 3000
+	_, k, c := fakeWithCluster(t, map[string]int32{"src": 1, "small": 1})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v := strconv.Itoa(limit)
+	if _, err := kadm.NewClient(cl).AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "max.message.bytes", Value: &v}}, "small"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	var recs []*kgo.Record
+	for i := range n {
+		recs = append(recs, &kgo.Record{Topic: "src", Value: bytes.Repeat([]byte{'x'}, (i*37)%700), Headers: []kgo.RecordHeader{{Key: "i", Value: []byte(strconv.Itoa(i))}}})
+	}
+	produce(t, cl, recs...)
+	var mu sync.Mutex
+	var batches []int
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+			for _, rp := range rt.Partitions {
+				mu.Lock()
+				batches = append(batches, len(rp.Records))
+				mu.Unlock()
+			}
+		}
+		return nil, nil, false
+	})
+	res, err := k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "small", Parts: []backends.KafkaReplayPart{{End: n}}, SamePartition: true,
+		RunID: "r", Save: (&savedPositions{}).save})
+	if err != nil || res.Replayed != n {
+		t.Fatalf("%+v %v", res, err)
+	}
+	largest := 0
+	for _, b := range batches {
+		largest = max(largest, b)
+	}
+	if len(batches) >= n/3 || largest > limit || largest < limit-800 {
+		t.Fatalf("%d batches for %d records, the largest %d bytes (limit %d)", len(batches), n, largest, limit)
+	}
+	if got := len(readAll(t, k.cfg.Brokers, "small")); got != n {
+		t.Fatalf("%d records in the target", got)
+	}
+}
+
+// TestReplayOnOlderBrokers: the replay's producer speaks to brokers of
+// Kafka 2.1 and 2.8 (InitProducerId and Produce of their versions).
+func TestReplayOnOlderBrokers(t *testing.T) {
+	for name, v := range map[string]*kversion.Versions{"2.1": kversion.V2_1_0(), "2.8": kversion.V2_8_0()} {
+		t.Run(name, func(t *testing.T) {
+			const n = 300
+			k, _ := sinkFake(t, n, kfake.MaxVersions(v))
+			res, err := k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "other5", Parts: allParts(n / 3), RunID: "r",
+				Save: (&savedPositions{}).save})
+			if err != nil || res.Replayed != n || res.Left != 0 {
+				t.Fatalf("%+v %v", res, err)
+			}
+			if got := len(readAll(t, k.cfg.Brokers, "other5")); got != n {
+				t.Fatalf("%d records in the target", got)
+			}
+		})
+	}
+}
