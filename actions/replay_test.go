@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -404,5 +405,43 @@ func TestReplayRefusals(t *testing.T) {
 	defer s.close()
 	if _, err := openRun(dir, cp); err == nil || !strings.Contains(err.Error(), "is being run by another mqops process") {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+// TestReplayPlanEstimated: without filters, into a target whose
+// max.message.bytes shows that every record fits, the plan reads nothing:
+// at most the range's offsets, about its bytes, said so in its summary,
+// its note and its audit entry; the run replays the range whole.
+func TestReplayPlanEstimated(t *testing.T) {
+	const n = 1000
+	k, brokers := replayCluster(t, n)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v := "2000000"
+	if _, err := kadm.NewClient(cl).AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "max.message.bytes", Value: &v}}, "dst"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
+	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", FromOffset: i64(100), StateDir: dir}}
+	p, err := run.Plan(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := p.(*ReplayPlan)
+	if !plan.Estimated || plan.Complete || plan.Read != 0 || plan.Records != 800 || plan.Offsets != 800 || plan.Bytes <= 0 || len(plan.Notes) != 1 ||
+		!strings.Contains(plan.Notes[0], "not read") || !strings.HasPrefix(plan.Summary(), "at most 800 record(s), about ") || plan.Window < 1000 {
+		t.Fatalf("plan %+v", plan)
+	}
+	au := plan.Audit()
+	if au.Selected != 800 || au.Skipped != 0 || au.Total != 800 || au.Details["estimated"] != true {
+		t.Fatalf("audit %+v", au)
+	}
+	r, err := run.Execute(context.Background(), a, plan, nil)
+	if res, _ := r.(*ReplayResult); err != nil || res.Replayed != 800 || res.Left != 0 {
+		t.Fatalf("run %+v %v", r, err)
 	}
 }

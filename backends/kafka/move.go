@@ -1128,6 +1128,12 @@ func OversizedText(dlt string, ov *backends.KafkaOversized, then string) string 
 // that reaches a record its target cannot take stops before it (or skips
 // it, with SkipOversized).
 func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
+	var ahead *aheadRound // the next round, fetched while this one is handled
+	defer func() {
+		if ahead != nil {
+			ahead.wait()
+		}
+	}()
 	for {
 		var active []*fetchPart
 		waiting := false
@@ -1176,13 +1182,24 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 			}
 			continue
 		}
-		res, err := f.round(ctx, active)
+		// the round fetched ahead while the last was handled, for the
+		// partitions where it expected them; else a round now
+		var res []fetched
+		var err error
+		if ahead != nil {
+			res, err = ahead.take(func(fp *fetchPart) bool { return !m.waiting(fp.p) })
+			ahead = nil
+		}
+		if err == nil && len(res) == 0 {
+			res, err = f.round(ctx, active)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return backends.KafkaStopCancelled, ctx.Err()
 			}
 			return backends.KafkaStopError, err
 		}
+		ahead = f.ahead(ctx, active, nextRound(active, res))
 		for _, r := range res {
 			next := r.end // where the partition's next read starts
 			for i := range r.recs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -160,12 +161,23 @@ func offsetsForTime(ad sarama.ClusterAdmin, topic string, parts []int32, t time.
 // MaxRecords records in all. It measures each kept record as it will be
 // produced (with the two headers a replay adds) against the target's
 // max.message.bytes and lists those the target cannot take.
+//
+// Without filters (Keep nil) it reads nothing when it can show that every
+// record fits the target (replayFitsByLimits): the counts are then the
+// range's offsets and the bytes its share of the partitions' sizes on
+// disk (Estimated).
 func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOptions) (*backends.KafkaReplayCount, error) {
 	out := &backends.KafkaReplayCount{Complete: true}
 	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
 		ti, err := c.oneTopic(cl, o.Topic)
 		if err != nil {
 			return err
+		}
+		if o.Keep == nil {
+			if est := c.estimateReplay(cl, ad, ti, o); est != nil {
+				out = est
+				return nil
+			}
 		}
 		lim := newLimits(ad)
 		limit, haveLimit := lim.of(o.Target)
@@ -183,6 +195,13 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 		}
 		read := 0
 		f := c.newFetcher(cl, []*topicInfo{ti}, moveRequestBytes)
+		f.bare = true
+		var ahead *aheadRound // the next round, fetched while this one is counted
+		defer func() {
+			if ahead != nil {
+				ahead.wait()
+			}
+		}()
 		for {
 			var active []*fetchPart
 			for _, fp := range parts {
@@ -202,10 +221,18 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 				out.Complete = false
 				return nil
 			}
-			res, err := f.round(ctx, active)
+			var res []fetched
+			if ahead != nil {
+				res, err = ahead.take(func(*fetchPart) bool { return true })
+				ahead = nil
+			}
+			if err == nil && len(res) == 0 {
+				res, err = f.round(ctx, active)
+			}
 			if err != nil {
 				return err
 			}
+			ahead = f.ahead(ctx, active, nextRound(active, res))
 			for _, r := range res {
 				pc := counts[r.fp.p]
 				next := r.end
@@ -245,6 +272,126 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 		return nil, err
 	}
 	sortOversized(out.Oversized)
+	return out, nil
+}
+
+// replayAllowance covers, in replayFitsByLimits, what a record stored in
+// the legacy message format (v0/v1, a 34-byte header of its own) and
+// header counts and lengths that need one byte more can add when the
+// record is produced alone in a batch of magic v2.
+const replayAllowance = 64
+
+// replayFitsByLimits says whether every record of the range fits the
+// target as replayed, from the topics' limits alone: a record is stored in
+// a batch no larger than the source's max.message.bytes, and replayed
+// alone in a batch it is at most the two headers a replay adds larger
+// (with offset and timestamp deltas of 0, never longer than in the
+// original batch), so a source limit, plus the headers, within the
+// target's shows it. It returns the headers' bound. What it cannot show:
+// a compressed batch holds records larger than the limit, and a limit
+// lowered since may have let larger records in; the run measures every
+// record anyway.
+func replayFitsByLimits(topic, runID string, parts []backends.KafkaReplayPart, sourceLimit, targetLimit int) (int, bool) {
+	maxPart, maxOff := int32(0), int64(0)
+	for _, rp := range parts {
+		maxPart, maxOff = max(maxPart, rp.Partition), max(maxOff, rp.End)
+	}
+	var buf [24]byte
+	source := len(topic) + 2 + len(strconv.AppendInt(buf[:0], int64(maxPart), 10)) + len(strconv.AppendInt(buf[:0], maxOff, 10))
+	headers := varintLen(int64(len(HeaderReplayRun))) + len(HeaderReplayRun) + varintLen(int64(len(runID))) + len(runID) +
+		varintLen(int64(len(HeaderReplaySource))) + len(HeaderReplaySource) + varintLen(int64(source)) + source
+	return headers, sourceLimit+headers+replayAllowance <= targetLimit
+}
+
+// estimateReplay is the count of a replay without filters that reads
+// nothing: nil when replayFitsByLimits cannot show that every record fits
+// (or a limit, or the partitions' sizes, cannot be read): then the range
+// is read.
+func (c *Client) estimateReplay(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicInfo, o backends.KafkaReplayCountOptions) *backends.KafkaReplayCount {
+	source, err := readLimit(ad, o.Topic)
+	if err != nil {
+		return nil
+	}
+	target, err := readLimit(ad, o.Target)
+	if err != nil {
+		return nil
+	}
+	headers, ok := replayFitsByLimits(o.Topic, o.RunID, o.Parts, source, target)
+	if !ok {
+		return nil
+	}
+	var parts []int32
+	for _, rp := range o.Parts {
+		parts = append(parts, rp.Partition)
+	}
+	sizes, err := c.logSizes(cl, ti, parts)
+	if err != nil {
+		return nil
+	}
+	offs, err := c.listOffsets(cl, ad, map[string][]int32{o.Topic: parts}, true)
+	if err != nil {
+		return nil
+	}
+	out := &backends.KafkaReplayCount{Estimated: true, Limit: target}
+	for _, rp := range o.Parts {
+		pc := backends.KafkaReplayPartCount{Partition: rp.Partition, ReadTo: rp.Next, Selected: int(rp.End - rp.Next)}
+		if po := offs[o.Topic][rp.Partition]; po.end > po.start && rp.End > rp.Next {
+			pc.Bytes = int64(float64(sizes[rp.Partition]) * float64(rp.End-rp.Next) / float64(po.end-po.start))
+		}
+		out.Parts = append(out.Parts, pc)
+	}
+	out.Notes = append(out.Notes, fmt.Sprintf("not read: every record fits \"%s\" (the source's max.message.bytes, %d, plus the two headers a replay adds, at most %d bytes, is within its %d); records are the range's offsets (at most: transaction markers included), bytes its share of the partitions' sizes on disk; the run still measures each record and stops a partition before one too large (a compressed batch can hold one)",
+		backends.SafeText(o.Target), source, headers, target))
+	return out
+}
+
+// logSizes returns the size on disk of each of parts (its leader's
+// replica), asking each leader about this topic's partitions only.
+func (c *Client) logSizes(cl sarama.Client, ti *topicInfo, parts []int32) (map[int32]int64, error) {
+	byLeader := map[int32][]int32{}
+	for _, p := range parts {
+		l, ok := ti.leaders[p]
+		if !ok || l < 0 {
+			return nil, fmt.Errorf("partition %d has no leader", p)
+		}
+		byLeader[l] = append(byLeader[l], p)
+	}
+	out := map[int32]int64{}
+	for leader, ps := range byLeader {
+		b, err := cl.Broker(leader)
+		if err != nil {
+			return nil, err
+		}
+		_ = b.Open(cl.Config())
+		// version lowered to what the broker supports
+		res, err := b.DescribeLogDirs(&sarama.DescribeLogDirsRequest{Version: 4, DescribeTopics: []sarama.DescribeLogDirsRequestTopic{{Topic: ti.name, PartitionIDs: ps}}})
+		if err != nil {
+			return nil, err
+		}
+		if !errors.Is(res.ErrorCode, sarama.ErrNoError) {
+			return nil, res.ErrorCode
+		}
+		for _, d := range res.LogDirs {
+			if !errors.Is(d.ErrorCode, sarama.ErrNoError) {
+				continue
+			}
+			for _, t := range d.Topics {
+				if t.Topic != ti.name {
+					continue
+				}
+				for _, p := range t.Partitions {
+					if !p.IsTemporary {
+						out[p.PartitionID] += p.Size
+					}
+				}
+			}
+		}
+	}
+	for _, p := range parts {
+		if _, ok := out[p]; !ok {
+			return nil, fmt.Errorf("no size for partition %d", p)
+		}
+	}
 	return out, nil
 }
 
@@ -343,7 +490,9 @@ func (c *Client) Replay(ctx context.Context, o backends.KafkaReplayOptions) (*ba
 	m.stopNote = func(res *backends.KafkaMoveResult) string {
 		return fmt.Sprintf("the saved positions hold only records the target confirmed, and %d offsets are left to replay", res.Left)
 	}
-	res, err := m.run(ctx, c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes))
+	f := c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes)
+	f.bare = true
+	res, err := m.run(ctx, f)
 	if res == nil {
 		return nil, err
 	}

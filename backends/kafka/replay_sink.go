@@ -198,6 +198,15 @@ func unsafeBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
+// unsafeString is b as a string, without a copy: b is never written
+// (a fetch's buffer).
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
 // replaySourceValue is the value of the mqops-replay-source header of r:
 // topic/partition/offset.
 func replaySourceValue(buf []byte, r *backends.KafkaRecord) []byte {

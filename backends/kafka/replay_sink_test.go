@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"strconv"
 	"strings"
 	"sync"
@@ -269,5 +270,87 @@ func TestReplayOnOlderBrokers(t *testing.T) {
 				t.Fatalf("%d records in the target", got)
 			}
 		})
+	}
+}
+
+// TestReplayFitsByLimitsIsABound: a record stored alone in a batch of
+// exactly the source's limit, as large as it can be, fits a target whose
+// limit replayFitsByLimits accepts, once replayed with the two headers;
+// whatever its key, value, headers, source position and run id.
+func TestReplayFitsByLimitsIsABound(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for i := 0; i < 20000; i++ {
+		r := &backends.KafkaRecord{Topic: strings.Repeat("t", 1+rng.Intn(249)), Partition: rng.Int31n(1 << 20), Offset: rng.Int63n(1 << 50),
+			Key: make([]byte, rng.Intn(300)), Value: make([]byte, rng.Intn(70000))}
+		var hs []sarama.RecordHeader
+		for j := rng.Intn(70); j > 0; j-- { // across the header count's one-byte varint
+			h := backends.KafkaHeader{Key: strings.Repeat("h", rng.Intn(30)), Value: make([]byte, rng.Intn(30))}
+			r.Headers = append(r.Headers, h)
+			hs = append(hs, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+		}
+		runID := strings.Repeat("r", 1+rng.Intn(127))
+		source := recordBatchSize(r.Key, r.Value, hs) // the smallest limit that let it in
+		parts := []backends.KafkaReplayPart{{Partition: r.Partition, End: r.Offset + 1}}
+		headers, _ := replayFitsByLimits(r.Topic, runID, parts, source, 0)
+		target := source + headers + replayAllowance
+		if _, ok := replayFitsByLimits(r.Topic, runID, parts, source, target); !ok {
+			t.Fatalf("record %d: a target of %d not accepted", i, target)
+		}
+		if _, ok := replayFitsByLimits(r.Topic, runID, parts, source, target-1); ok {
+			t.Fatalf("record %d: a target of %d accepted", i, target-1)
+		}
+		if size := replayRecordSize(replayFixedBytes(r, runID)); size > target {
+			t.Fatalf("record %d: stored in %d bytes, replayed in %d: more than the %d the limits allowed", i, source, size, target)
+		}
+	}
+}
+
+// TestReplayCountWithoutReading: without filters, into a target whose
+// limit shows that every record fits, the count reads nothing (no Fetch):
+// the offsets of the range, the bytes of its share of the partitions'
+// sizes, Estimated. Into a target of the source's limit, or with a filter,
+// it reads.
+func TestReplayCountWithoutReading(t *testing.T) {
+	const n = 300
+	k, c := sinkFake(t, n)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v := strconv.Itoa(defaultMaxMessageBytes + 1000)
+	if _, err := kadm.NewClient(cl).AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "max.message.bytes", Value: &v}}, "other5"); err != nil {
+		t.Fatal(err)
+	}
+	var fetches atomic.Int32
+	c.ControlKey(int16(kmsg.Fetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		fetches.Add(1)
+		return nil, nil, false
+	})
+	parts := []backends.KafkaReplayPart{{Partition: 0, Next: 10, End: 60}, {Partition: 1, Next: 0, End: 100}}
+	cnt, err := k.CountReplay(context.Background(), backends.KafkaReplayCountOptions{Topic: "src", Target: "other5", Parts: parts, RunID: "r"})
+	if err != nil || !cnt.Estimated || cnt.Complete || fetches.Load() != 0 || len(cnt.Parts) != 2 || cnt.OversizedCount != 0 || len(cnt.Notes) != 1 ||
+		!strings.Contains(cnt.Notes[0], "not read") || cnt.Limit != defaultMaxMessageBytes+1000 {
+		t.Fatalf("%+v %v (%d fetches)", cnt, err, fetches.Load())
+	}
+	for i, p := range cnt.Parts {
+		// 100 records per partition of the same sizes: the range's share
+		if p.Read != 0 || p.ReadTo != parts[i].Next || p.Selected != int(parts[i].End-parts[i].Next) || p.Bytes <= 0 {
+			t.Fatalf("partition %+v", p)
+		}
+	}
+	if a, b := cnt.Parts[0].Bytes*2, cnt.Parts[1].Bytes; a < b*9/10 || a > b*11/10 {
+		t.Fatalf("bytes of 50 and of 100 records: %d and %d", cnt.Parts[0].Bytes, b)
+	}
+	for _, o := range []backends.KafkaReplayCountOptions{
+		{Topic: "src", Target: "same3", Parts: parts, RunID: "r"},
+		{Topic: "src", Target: "other5", Parts: parts, RunID: "r", Keep: func(*backends.KafkaRecord) bool { return true }},
+	} {
+		before := fetches.Load()
+		cnt, err := k.CountReplay(context.Background(), o)
+		if err != nil || cnt.Estimated || !cnt.Complete || cnt.Parts[0].Read != 50 || cnt.Parts[1].Read != 100 || fetches.Load() == before {
+			t.Fatalf("%s: %+v %v", o.Target, cnt, err)
+		}
 	}
 }
