@@ -68,6 +68,12 @@ type ReplayOptions struct {
 	// DefaultReplayPlanLimit).
 	PlanLimit int
 	RunID     string
+	// Unattended says no one reads the plan before the run (confirmed
+	// beforehand: --yes): without filters the plan does not read the range
+	// only to list records too large for the target, which would change
+	// nothing (the run stops each partition before the first, or skips
+	// them); a dry run, or a plan someone confirms, reads it.
+	Unattended bool
 	// StateDir holds the runs' checkpoints (runs/<run-id>.json); default
 	// $XDG_STATE_HOME/mqops.
 	StateDir string
@@ -464,10 +470,10 @@ func choosePartitioning(asked string, sourceParts, targetParts int32, parts []ba
 // reads the range (read_committed, at most PlanLimit records) to count the
 // records the filters keep and their bytes, per partition, and to find the
 // records the target cannot take. Without filters it reads nothing when
-// the topics' limits show that every record fits the target (Estimated:
-// the counts are the range's offsets). A missing target or a partitioning that
-// cannot be are Problems; an unknown source or a range that cannot be are
-// errors.
+// the topics' limits show that every record fits the target, or when the
+// plan is Unattended (Estimated: the counts are the range's offsets). A
+// missing target or a partitioning that cannot be are Problems; an unknown
+// source or a range that cannot be are errors.
 func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, progress func(read int)) (*ReplayPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -503,7 +509,7 @@ func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 		parts = append(parts, backends.KafkaReplayPart{Partition: rp.Partition, Next: rp.Start, End: rp.End})
 	}
 	cnt, err := k.CountReplay(ctx, backends.KafkaReplayCountOptions{Topic: o.topic, Parts: parts, Target: o.To, Keep: o.filter.keep(), RunID: o.RunID,
-		MaxRecords: o.PlanLimit, Progress: progress, SamePartition: mode == PartitionSame})
+		MaxRecords: o.PlanLimit, Progress: progress, SamePartition: mode == PartitionSame, Unattended: o.Unattended})
 	if err != nil {
 		return nil, err
 	}

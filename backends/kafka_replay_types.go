@@ -112,6 +112,12 @@ type KafkaReplayCountOptions struct {
 	MaxRecords    int
 	Progress      func(read int)
 	SamePartition bool
+	// Unattended: no one reads the count before the run (the operator
+	// confirmed beforehand): without filters, the range is not read even
+	// when the limits cannot show that every record fits the target (the
+	// run measures every record and stops a partition before one that
+	// does not, whatever a count would have listed).
+	Unattended bool
 }
 
 // KafkaReplayPartCount is the count of one partition: Read records were

@@ -163,9 +163,10 @@ func offsetsForTime(ad sarama.ClusterAdmin, topic string, parts []int32, t time.
 // max.message.bytes and lists those the target cannot take.
 //
 // Without filters (Keep nil) it reads nothing when it can show that every
-// record fits the target (replayFitsByLimits): the counts are then the
-// range's offsets and the bytes its share of the partitions' sizes on
-// disk (Estimated).
+// record fits the target (replayFitsByLimits), or when no one reads the
+// count before the run (Unattended): the counts are then the range's
+// offsets and the bytes its share of the partitions' sizes on disk
+// (Estimated).
 func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOptions) (*backends.KafkaReplayCount, error) {
 	out := &backends.KafkaReplayCount{Complete: true}
 	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
@@ -305,8 +306,8 @@ func replayFitsByLimits(topic, runID string, parts []backends.KafkaReplayPart, s
 
 // estimateReplay is the count of a replay without filters that reads
 // nothing: nil when replayFitsByLimits cannot show that every record fits
-// (or a limit, or the partitions' sizes, cannot be read): then the range
-// is read.
+// and the count is not Unattended, or when a limit or the partitions'
+// sizes cannot be read: then the range is read.
 func (c *Client) estimateReplay(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicInfo, o backends.KafkaReplayCountOptions) *backends.KafkaReplayCount {
 	source, err := readLimit(ad, o.Topic)
 	if err != nil {
@@ -317,7 +318,7 @@ func (c *Client) estimateReplay(cl sarama.Client, ad sarama.ClusterAdmin, ti *to
 		return nil
 	}
 	headers, ok := replayFitsByLimits(o.Topic, o.RunID, o.Parts, source, target)
-	if !ok {
+	if !ok && !o.Unattended {
 		return nil
 	}
 	var parts []int32
@@ -340,8 +341,14 @@ func (c *Client) estimateReplay(cl sarama.Client, ad sarama.ClusterAdmin, ti *to
 		}
 		out.Parts = append(out.Parts, pc)
 	}
-	out.Notes = append(out.Notes, fmt.Sprintf("not read: every record fits \"%s\" (the source's max.message.bytes, %d, plus the two headers a replay adds, at most %d bytes, is within its %d); records are the range's offsets (at most: transaction markers included), bytes its share of the partitions' sizes on disk; the run still measures each record and stops a partition before one too large (a compressed batch can hold one)",
-		backends.SafeText(o.Target), source, headers, target))
+	counts := "records are the range's offsets (at most: transaction markers included), bytes its share of the partitions' sizes on disk"
+	if ok {
+		out.Notes = append(out.Notes, fmt.Sprintf("not read: every record fits \"%s\" (the source's max.message.bytes, %d, plus the two headers a replay adds, at most %d bytes, is within its %d); %s; the run still measures each record and stops a partition before one too large (a compressed batch can hold one)",
+			backends.SafeText(o.Target), source, headers, target, counts))
+	} else {
+		out.Notes = append(out.Notes, fmt.Sprintf("not read (--yes): a record of more than %d bytes might not fit \"%s\" (max.message.bytes %d) once it carries the two headers; the run measures each record and stops a partition before the first that does not fit (--skip-oversized: skips them), and --dry-run reads the range to list them; %s",
+			max(0, target-headers-replayAllowance), backends.SafeText(o.Target), target, counts))
+	}
 	return out
 }
 

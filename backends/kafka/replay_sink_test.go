@@ -309,7 +309,9 @@ func TestReplayFitsByLimitsIsABound(t *testing.T) {
 // limit shows that every record fits, the count reads nothing (no Fetch):
 // the offsets of the range, the bytes of its share of the partitions'
 // sizes, Estimated. Into a target of the source's limit, or with a filter,
-// it reads.
+// it reads; Unattended (no one reads the count before the run), into a
+// target of the source's limit it reads nothing, and says so; with a
+// filter it reads.
 func TestReplayCountWithoutReading(t *testing.T) {
 	const n = 300
 	k, c := sinkFake(t, n)
@@ -343,9 +345,16 @@ func TestReplayCountWithoutReading(t *testing.T) {
 	if a, b := cnt.Parts[0].Bytes*2, cnt.Parts[1].Bytes; a < b*9/10 || a > b*11/10 {
 		t.Fatalf("bytes of 50 and of 100 records: %d and %d", cnt.Parts[0].Bytes, b)
 	}
+	before := fetches.Load()
+	cnt, err = k.CountReplay(context.Background(), backends.KafkaReplayCountOptions{Topic: "src", Target: "same3", Parts: parts, RunID: "r", Unattended: true})
+	if err != nil || !cnt.Estimated || fetches.Load() != before || cnt.Parts[1].Selected != 100 || len(cnt.Notes) != 1 || !strings.Contains(cnt.Notes[0], "not read (--yes)") ||
+		!strings.Contains(cnt.Notes[0], "--dry-run reads the range") {
+		t.Fatalf("unattended: %+v %v", cnt, err)
+	}
 	for _, o := range []backends.KafkaReplayCountOptions{
 		{Topic: "src", Target: "same3", Parts: parts, RunID: "r"},
 		{Topic: "src", Target: "other5", Parts: parts, RunID: "r", Keep: func(*backends.KafkaRecord) bool { return true }},
+		{Topic: "src", Target: "same3", Parts: parts, RunID: "r", Keep: func(*backends.KafkaRecord) bool { return true }, Unattended: true},
 	} {
 		before := fetches.Load()
 		cnt, err := k.CountReplay(context.Background(), o)

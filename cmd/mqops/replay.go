@@ -61,7 +61,9 @@ partition before its first, or skips them with --skip-oversized. Without
 filters, when the target's max.message.bytes is at least the source's plus
 the two headers, no record can be too large, and the plan reads nothing: it
 counts the range's offsets (at most the records) and estimates the bytes
-from the partitions' sizes on disk.
+from the partitions' sizes on disk. With --yes it does not read either
+(no one reads that plan before the run, which stops before such records
+all the same): --dry-run reads the range to list them.
 
 A run keeps its checkpoint in $XDG_STATE_HOME/mqops/runs/<run-id>.json: per
 partition, how far the target confirmed every record, written atomically as
@@ -156,6 +158,7 @@ func runReplayCmd(g *globals, ctx context.Context, o actions.ReplayOptions, dryR
 		return err
 	}
 	o.Context, o.ReadOnly = c.Name, c.ReadOnly
+	o.Unattended = yes && !dryRun // no one reads the plan before the run
 	if c.Kafka != nil {
 		o.Brokers = c.Kafka.Brokers
 	}

@@ -28,34 +28,30 @@ type benchSide struct {
 	Records   int64   `json:"records"`
 }
 
-// Kafka's default max.message.bytes, the source's limit in the benchmark,
-// and the limit of a target with room for the two headers a replay adds.
-const (
-	benchSourceLimit = 1048588
-	benchRoomLimit   = benchSourceLimit + 1024
-)
+// benchSourceLimit is the max.message.bytes of the benchmark's topics:
+// Kafka's default.
+const benchSourceLimit = 1048588
 
 // TestBenchReplayVsKcat times, on the real broker, whole processes
 // replaying the same topic (MQOPS_BENCH_REPLAY_N records of 1 KiB with keys
 // and three headers, 4 partitions, max.message.bytes Kafka's default) into
-// a fresh topic of 4 partitions, rounds alternating which side goes first:
+// a fresh topic of 4 partitions and the same limit, rounds alternating
+// which side goes first:
 //
-//   - mqops: `mqops replay SRC --to DST --yes` into a target of the
-//     source's max.message.bytes: a record near that limit would not take
-//     the two headers, so the plan reads the range to look for such
-//     records, then the run (keys, headers, timestamps and partitions kept,
-//     acks=all, idempotent, checkpointed);
-//   - mqops-room: the same into a target whose max.message.bytes has room
-//     for the two headers (1 KiB more): no record can be too large, and
-//     the plan reads nothing;
-//   - mqops-run: as mqops with --plan-limit 1 (the plan reads one record:
-//     the run alone);
+//   - mqops: `mqops replay SRC --to DST --yes`: the plan (not read: no one
+//     reads it before the run), then the run (keys, headers, timestamps and
+//     partitions kept, acks=all, idempotent, checkpointed, every record
+//     measured against the target's limit);
+//   - mqops-dry: `mqops replay SRC --to DST --dry-run`, the preview an
+//     operator looks at first: it reads the range to list the records that
+//     would not fit the target with the two headers (a record near the
+//     limit), and produces nothing;
 //   - kcat: Debian's kcat pipe, `kcat -C -b B -t SRC -e -o beginning -q |
 //     kcat -P -b B -t DST` (values only: keys, headers, timestamps and
 //     partitions are lost; librdkafka's defaults, acks=all since 1.x).
 //
-// Each round checks that the target holds every record, and that the
-// plan read the range or not as the side says. It runs only with
+// Each round checks that the target holds every record (none after the
+// dry run), and that the plan read the range or not as the side says. It runs only with
 // MQOPS_BENCH_REPLAY=1 (scripts/bench replay) and writes its rounds as
 // JSON to MQOPS_BENCH_OUT; MQOPS_BENCH_BROKER_PID names the broker's
 // process, for its CPU.
@@ -85,7 +81,7 @@ func TestBenchReplayVsKcat(t *testing.T) {
 	w.produce(n, func(i int) *kgo.Record { return proofRecord(src, base, i) })
 	brokers := strings.Join(w.brokers, ",")
 	out := map[string]any{"n": n, "value_bytes": 1024, "headers": 3, "partitions": 4, "go": runtime.Version(), "cores": runtime.NumCPU(),
-		"source_limit": benchSourceLimit, "room_limit": benchRoomLimit, "broker_cpu": brokerPID > 0, "load_before": loadAvg()}
+		"source_limit": benchSourceLimit, "broker_cpu": brokerPID > 0, "load_before": loadAvg()}
 	var all []benchSide
 	timed := func(side string, round int, cmd *exec.Cmd, dst string) {
 		cmd.Env = append(os.Environ(), replayEnv(t.TempDir())...)
@@ -98,13 +94,16 @@ func TestBenchReplayVsKcat(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", side, err, b)
 		}
 		switch plan := string(b); {
-		case side == "mqops-room" && !strings.Contains(plan, "not read:"),
-			side == "mqops" && !strings.Contains(plan, "every record of the range read"):
+		case side == "mqops" && !strings.Contains(plan, "not read (--yes)"),
+			side == "mqops-dry" && !strings.Contains(plan, "every record of the range read"):
 			t.Fatalf("%s: not the plan this side measures:\n%s", side, b)
 		}
-		got := sum(w.ends(dst))
-		if got != int64(n) {
-			t.Fatalf("%s: %d records in the target, want %d\n%s", side, got, n, b)
+		got, want := sum(w.ends(dst)), int64(n)
+		if side == "mqops-dry" {
+			want = 0
+		}
+		if got != want {
+			t.Fatalf("%s: %d records in the target, want %d\n%s", side, got, want, b)
 		}
 		cpu := 0.0
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
@@ -115,22 +114,18 @@ func TestBenchReplayVsKcat(t *testing.T) {
 		t.Logf("round %d %s: %v (%.0f records/s), CPU %.2f s, broker CPU %.2f s", round, side, took.Round(time.Millisecond), float64(n)/took.Seconds(), cpu, broker)
 	}
 	for r := 1; r <= rounds; r++ {
-		sides := []string{"mqops", "mqops-room", "mqops-run", "kcat"}
+		sides := []string{"mqops", "mqops-dry", "kcat"}
 		if r%2 == 0 {
-			sides = []string{"kcat", "mqops-run", "mqops-room", "mqops"}
+			sides = []string{"kcat", "mqops-dry", "mqops"}
 		}
 		for _, side := range sides {
-			configs := limit(benchSourceLimit)
-			if side == "mqops-room" {
-				configs = limit(benchRoomLimit)
-			}
-			dst := w.topic(fmt.Sprintf("bench-%s-%d", side, r), 4, configs)
+			dst := w.topic(fmt.Sprintf("bench-%s-%d", side, r), 4, limit(benchSourceLimit))
 			var cmd *exec.Cmd
 			switch side {
-			case "mqops", "mqops-room":
+			case "mqops":
 				cmd = exec.Command(mqopsBin(t), "replay", src, "--to", dst, "--yes", "--brokers", brokers)
-			case "mqops-run":
-				cmd = exec.Command(mqopsBin(t), "replay", src, "--to", dst, "--yes", "--plan-limit", "1", "--brokers", brokers)
+			case "mqops-dry":
+				cmd = exec.Command(mqopsBin(t), "replay", src, "--to", dst, "--dry-run", "--brokers", brokers)
 			case "kcat":
 				cmd = exec.Command("sh", "-c", fmt.Sprintf("%s -C -b %s -t %s -e -o beginning -q | %s -P -b %s -t %s", kcat, brokers, src, kcat, brokers, dst))
 			}
