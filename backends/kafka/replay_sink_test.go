@@ -26,10 +26,10 @@ import (
 
 // sinkFake is replayFake on a cluster the test controls (opts added):
 // "src" (3 partitions) with n records, record i in partition i%3, key k-i,
-// value v-i, and the targets "same3" and "other5".
+// value v-i, and the targets "same3", "other5" and "wide20".
 func sinkFake(t *testing.T, n int, opts ...kfake.Opt) (*Client, *kfake.Cluster) {
 	t.Helper()
-	opts = append(opts, kfake.NumBrokers(1), kfake.SeedTopics(3, "src", "same3"), kfake.SeedTopics(5, "other5"))
+	opts = append(opts, kfake.NumBrokers(1), kfake.SeedTopics(3, "src", "same3"), kfake.SeedTopics(5, "other5"), kfake.SeedTopics(20, "wide20"))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -361,5 +361,30 @@ func TestReplayCountWithoutReading(t *testing.T) {
 		if err != nil || cnt.Estimated || !cnt.Complete || cnt.Parts[0].Read != 50 || cnt.Parts[1].Read != 100 || fetches.Load() == before {
 			t.Fatalf("%s: %+v %v", o.Target, cnt, err)
 		}
+	}
+}
+
+// TestReplaySinkManyPartitions: by key into 20 partitions of one broker,
+// more than the requests a connection keeps in flight (sinkOpenRequests):
+// every record arrives, in the partition Kafka's partitioner gives its key.
+func TestReplaySinkManyPartitions(t *testing.T) {
+	const n = 3000
+	k, _ := sinkFake(t, n)
+	res, err := k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "wide20", Parts: allParts(n / 3), RunID: "r",
+		Save: (&savedPositions{}).save})
+	if err != nil || res.Replayed != n || res.Left != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	got := readAll(t, k.cfg.Brokers, "wide20")
+	java := kgo.StickyKeyPartitioner(nil).ForTopic("wide20")
+	parts := map[int32]bool{}
+	for _, r := range got {
+		if want := java.Partition(&kgo.Record{Key: r.Key}, 20); int(r.Partition) != want {
+			t.Fatalf("key %q in partition %d, Kafka's partitioner says %d", r.Key, r.Partition, want)
+		}
+		parts[r.Partition] = true
+	}
+	if len(got) != n || len(parts) != 20 {
+		t.Fatalf("%d records in %d partitions", len(got), len(parts))
 	}
 }
