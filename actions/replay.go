@@ -68,6 +68,12 @@ type ReplayOptions struct {
 	// DefaultReplayPlanLimit).
 	PlanLimit int
 	RunID     string
+	// Unattended says no one reads the plan before the run (confirmed
+	// beforehand: --yes): without filters the plan does not read the range
+	// only to list records too large for the target, which would change
+	// nothing (the run stops each partition before the first, or skips
+	// them); a dry run, or a plan someone confirms, reads it.
+	Unattended bool
 	// StateDir holds the runs' checkpoints (runs/<run-id>.json); default
 	// $XDG_STATE_HOME/mqops.
 	StateDir string
@@ -366,6 +372,11 @@ type ReplayPlan struct {
 	// ReadLimit records and the counts are those of what it read.
 	Complete  bool `json:"complete"`
 	ReadLimit int  `json:"read_limit"`
+	// Estimated says the plan read nothing (no filters, and the topics'
+	// limits show that every record fits the target): Records are the
+	// range's offsets (at most the records) and Bytes its share of the
+	// partitions' sizes on disk; Notes say why.
+	Estimated bool `json:"estimated,omitempty"`
 	// Oversized lists the first records read (at most 100) that the
 	// target cannot take (larger than its max.message.bytes as they will
 	// be produced); each partition stops before its first, unless
@@ -409,6 +420,8 @@ func (p *ReplayPlan) Summary() string {
 	switch {
 	case p.Resume:
 		what = fmt.Sprintf("the %d offset(s) left", p.Offsets)
+	case p.Estimated:
+		what = fmt.Sprintf("at most %d record(s), about %s", p.Records, bytesText(p.Bytes))
 	case !p.Complete:
 		what = fmt.Sprintf("%d offset(s) (%d record(s), %s in the first %d read)", p.Offsets, p.Records, bytesText(p.Bytes), p.Read)
 	}
@@ -456,9 +469,11 @@ func choosePartitioning(asked string, sourceParts, targetParts int32, parts []ba
 // range (times as offsets-for-times gives them), checks the target, and
 // reads the range (read_committed, at most PlanLimit records) to count the
 // records the filters keep and their bytes, per partition, and to find the
-// records the target cannot take. A missing target or a partitioning that
-// cannot be are Problems; an unknown source or a range that cannot be are
-// errors.
+// records the target cannot take. Without filters it reads nothing when
+// the topics' limits show that every record fits the target, or when the
+// plan is Unattended (Estimated: the counts are the range's offsets). A
+// missing target or a partitioning that cannot be are Problems; an unknown
+// source or a range that cannot be are errors.
 func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, progress func(read int)) (*ReplayPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
@@ -494,11 +509,11 @@ func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 		parts = append(parts, backends.KafkaReplayPart{Partition: rp.Partition, Next: rp.Start, End: rp.End})
 	}
 	cnt, err := k.CountReplay(ctx, backends.KafkaReplayCountOptions{Topic: o.topic, Parts: parts, Target: o.To, Keep: o.filter.keep(), RunID: o.RunID,
-		MaxRecords: o.PlanLimit, Progress: progress, SamePartition: mode == PartitionSame})
+		MaxRecords: o.PlanLimit, Progress: progress, SamePartition: mode == PartitionSame, Unattended: o.Unattended})
 	if err != nil {
 		return nil, err
 	}
-	p.Complete, p.Oversized, p.OversizedCount, p.TargetMaxMessageBytes = cnt.Complete, cnt.Oversized, cnt.OversizedCount, cnt.Limit
+	p.Complete, p.Estimated, p.Oversized, p.OversizedCount, p.TargetMaxMessageBytes = cnt.Complete, cnt.Estimated, cnt.Oversized, cnt.OversizedCount, cnt.Limit
 	p.Notes = append(p.Notes, cnt.Notes...)
 	for i, c := range cnt.Parts {
 		pp := &p.Parts[i]
@@ -510,7 +525,7 @@ func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 	if p.Window == 0 {
 		p.Window = defaultReplayWindow(p.Records, p.Bytes)
 	}
-	if !p.Complete {
+	if !p.Complete && !p.Estimated {
 		left := int64(0)
 		for _, pp := range p.Parts {
 			left += pp.End - pp.ReadTo
@@ -660,6 +675,9 @@ func (p *ReplayPlan) Audit() AuditPlan {
 		return AuditPlan{}
 	}
 	a := AuditPlan{Summary: p.Summary(), Selected: int64(p.Records), Skipped: int64(p.Read - p.Records), Total: int64(p.Read), Bytes: p.Bytes, Problems: p.Problems}
+	if p.Estimated { // nothing read: the offsets of the range
+		a.Skipped, a.Total = 0, p.Offsets
+	}
 	if p.Resume { // nothing read: the offsets left
 		a.Selected, a.Skipped, a.Total = p.Offsets, 0, p.Offsets
 	}
@@ -673,6 +691,9 @@ func (p *ReplayPlan) Audit() AuditPlan {
 	}
 	if p.Resume {
 		d["resume"] = true
+	}
+	if p.Estimated {
+		d["estimated"] = true
 	}
 	if p.OversizedCount > 0 {
 		d["oversized_count"], d["oversized"], d["skip_oversized"] = p.OversizedCount, p.Oversized, p.SkipOversized

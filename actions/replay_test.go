@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -268,15 +269,15 @@ func endOffsets(t *testing.T, brokers []string, topic string) int64 {
 // partition) through the runner, runs it, cancels it part way, and
 // resumes it: the checkpoint says cancelled with positions only the
 // target confirmed, the resume replays the rest, and the audit log has
-// one typed entry per outcome, written by the runner.
+// one typed entry per outcome, written by the runner. The run is
+// rate-limited (2,000 records/s: about a second) so that the cancel comes
+// part way, however fast the producer.
 func TestReplayPlanCancelResume(t *testing.T) {
 	const n = 3000
 	k, brokers := replayCluster(t, n)
 	dir := t.TempDir()
 	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
-	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, StateDir: dir,
-		// paced, so the run cannot end before a progress report cancels it
-		Rate: 2000}}
+	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Headers: []string{"tenant=a"}, Window: 50, Rate: 2000, StateDir: dir}}
 	p, err := run.Plan(context.Background(), a)
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +339,7 @@ func TestReplayPlanCancelResume(t *testing.T) {
 	}
 	c, rf, e := es[0], es[1], es[2]
 	if c.Outcome != OutcomeCancelled || c.Action != "replay" || c.RunID != plan.RunID || c.Source != "kafka:src" || c.Target != "kafka:dst" ||
-		!strings.HasPrefix(c.Command, "mqops replay src --to dst --header tenant=a") || !strings.Contains(c.Command, "--rate 2000") || !strings.Contains(c.Command, "--window 50") || c.Plan == nil || c.Plan.Selected != 2000 || c.Plan.Skipped != 1000 ||
+		c.Command != "mqops replay src --to dst --header tenant=a --rate 2000 --window 50" || c.Plan == nil || c.Plan.Selected != 2000 || c.Plan.Skipped != 1000 ||
 		c.Plan.Total != n || c.Result == nil || c.Result.Done != int64(res.Replayed) || c.Result.StoppedBecause != backends.KafkaStopCancelled || c.Parameters != nil {
 		t.Fatalf("cancelled entry %+v %+v %+v", c, c.Plan, c.Result)
 	}
@@ -404,5 +405,43 @@ func TestReplayRefusals(t *testing.T) {
 	defer s.close()
 	if _, err := openRun(dir, cp); err == nil || !strings.Contains(err.Error(), "is being run by another mqops process") {
 		t.Fatalf("second open: %v", err)
+	}
+}
+
+// TestReplayPlanEstimated: without filters, into a target whose
+// max.message.bytes shows that every record fits, the plan reads nothing:
+// at most the range's offsets, about its bytes, said so in its summary,
+// its note and its audit entry; the run replays the range whole.
+func TestReplayPlanEstimated(t *testing.T) {
+	const n = 1000
+	k, brokers := replayCluster(t, n)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v := "2000000"
+	if _, err := kadm.NewClient(cl).AlterTopicConfigs(context.Background(), []kadm.AlterConfig{{Name: "max.message.bytes", Value: &v}}, "dst"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
+	a := &Replay{Broker: k, Options: ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", FromOffset: i64(100), StateDir: dir}}
+	p, err := run.Plan(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := p.(*ReplayPlan)
+	if !plan.Estimated || plan.Complete || plan.Read != 0 || plan.Records != 800 || plan.Offsets != 800 || plan.Bytes <= 0 || len(plan.Notes) != 1 ||
+		!strings.Contains(plan.Notes[0], "not read") || !strings.HasPrefix(plan.Summary(), "at most 800 record(s), about ") || plan.Window < 1000 {
+		t.Fatalf("plan %+v", plan)
+	}
+	au := plan.Audit()
+	if au.Selected != 800 || au.Skipped != 0 || au.Total != 800 || au.Details["estimated"] != true {
+		t.Fatalf("audit %+v", au)
+	}
+	r, err := run.Execute(context.Background(), a, plan, nil)
+	if res, _ := r.(*ReplayResult); err != nil || res.Replayed != 800 || res.Left != 0 {
+		t.Fatalf("run %+v %v", r, err)
 	}
 }

@@ -112,6 +112,12 @@ type KafkaReplayCountOptions struct {
 	MaxRecords    int
 	Progress      func(read int)
 	SamePartition bool
+	// Unattended: no one reads the count before the run (the operator
+	// confirmed beforehand): without filters, the range is not read even
+	// when the limits cannot show that every record fits the target (the
+	// run measures every record and stops a partition before one that
+	// does not, whatever a count would have listed).
+	Unattended bool
 }
 
 // KafkaReplayPartCount is the count of one partition: Read records were
@@ -138,6 +144,12 @@ type KafkaReplayCount struct {
 	OversizedCount int              `json:"oversized_count"`
 	Limit          int              `json:"target_max_message_bytes,omitempty"`
 	Notes          []string         `json:"notes,omitempty"`
+	// Estimated: nothing was read (no filters, and every record fits the
+	// target by the topics' limits): each partition's Selected is its
+	// offsets in the range (at most the records: transaction markers and
+	// aborted records are offsets too), its Bytes the range's share of its
+	// size on disk, Read 0; Complete is false.
+	Estimated bool `json:"estimated,omitempty"`
 }
 
 // KafkaReplayer is what a replay needs of a Kafka backend.

@@ -358,9 +358,10 @@ func (c *Client) newMover(o backends.KafkaMoveOptions, ad sarama.ClusterAdmin, r
 		c: c, o: o, ad: ad, rcl: rcl, st: st, begin: begin, rw: rw, pw: pw,
 		parts:     map[int32]*trackPart{},
 		targets:   map[string]*moveTarget{},
-		producers: map[prodKey]*producer{},
+		producers: map[int]*producer{},
 		lim:       newLimits(ad),
 		dirty:     make(chan struct{}, 1),
+		urgent:    make(chan struct{}, 1),
 		space:     make(chan struct{}, 1),
 		settled:   make(chan struct{}, 1),
 		serialAck: make(chan struct{}, 1),
@@ -416,11 +417,9 @@ func (t *trackPart) pos() int64 {
 type moveTarget struct {
 	parts int32
 	hash  sarama.Partitioner
-	limit int // max.message.bytes
-	// the producers for topics of this limit: target partition p goes
-	// through prods[p % len(prods)] (each partition always through the
-	// same one, so its records keep their order)
-	prods []*producer
+	limit int       // max.message.bytes
+	prod  *producer // the producer for topics of this limit (a drain)
+	sink  *replaySink
 }
 
 // producer is one of a move's producers: one per distinct producerMax of
@@ -465,11 +464,10 @@ type mover struct {
 
 	// used by the run goroutine only
 	targets   map[string]*moveTarget
-	producers map[prodKey]*producer
-	// shards is the number of producers per limit (1 for a drain): more
-	// produce requests in flight at once, each producer idempotent with
-	// one request in flight per broker
-	shards int
+	producers map[int]*producer // by maxBytes
+	// sink: records are produced through a replaySink (a replay) rather
+	// than sarama's AsyncProducer (a drain)
+	sink   bool
 	lim    *limits
 	ackers sync.WaitGroup
 
@@ -484,6 +482,13 @@ type mover struct {
 	settleMax time.Duration // how long the producer may take to settle what it holds
 	err       error         // first produce or commit failure
 	dirty     chan struct{}
+	// saveEvery spaces the saves of the positions (0: each time records
+	// are confirmed); urgent cuts the wait short when the confirmed
+	// records not saved yet fill a quarter of the window (unsaved), or the
+	// window is full
+	saveEvery time.Duration
+	urgent    chan struct{}
+	unsaved   int
 	space     chan struct{}
 	serialAck chan struct{} // a record produced alone was acknowledged, or the move failed
 	// the records their target cannot take, skipped or stopped before
@@ -540,24 +545,25 @@ func (m *mover) setErr(err error) {
 
 // add registers the record about to be handed to the producer, unless a
 // failure was recorded: after any failure nothing more is produced (what
-// is already in flight may still complete).
-func (m *mover) add(p int32, off int64) bool {
+// is already in flight may still complete). alone says the record is to
+// be produced one at a time (trackPart.serialUntil).
+func (m *mover) add(p int32, off int64) (ok, alone bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.err != nil {
-		return false
+		return false, false
 	}
 	t := m.parts[p]
 	t.pending = append(t.pending, off)
 	t.reader = off + 1
 	if t.serialFirst || off < t.serialUntil {
-		t.serialAt = off
+		t.serialAt, alone = off, true
 	}
 	t.serialFirst = false
 	m.inflight++
 	m.unsettled++
 	m.seen++
-	return true
+	return true, alone
 }
 
 // waiting reports whether partition p waits for the acknowledgement of a
@@ -666,21 +672,71 @@ func (m *mover) stalled() error {
 
 func (m *mover) ack(meta *moveMeta) {
 	m.mu.Lock()
-	t := m.parts[meta.p]
-	t.acked[meta.off] = true
-	if t.serialAt == meta.off {
+	m.ackLocked(meta.p, meta.off)
+	m.acked()
+}
+
+// ackRecords records the confirmation of a batch of a replay's records.
+func (m *mover) ackRecords(recs []*sinkRecord) {
+	m.mu.Lock()
+	for _, r := range recs {
+		m.ackLocked(r.p, r.off)
+	}
+	m.acked()
+}
+
+// ackLocked records that the record at off of p was confirmed; m.mu is
+// held.
+func (m *mover) ackLocked(p int32, off int64) {
+	t := m.parts[p]
+	if t.serialAt == off {
 		t.serialAt = -1
 		signal(m.serialAck)
 	}
 	m.moved++
 	m.settle()
-	for len(t.pending) > 0 && t.acked[t.pending[0]] {
+	if len(t.pending) > 0 && t.pending[0] == off { // in order: the usual case
+		t.done = append(t.done, off)
+		t.pending = t.pending[1:]
+		m.unsaved++
+	} else {
+		t.acked[off] = true
+	}
+	for len(t.pending) > 0 && len(t.acked) > 0 && t.acked[t.pending[0]] {
 		delete(t.acked, t.pending[0])
 		t.done = append(t.done, t.pending[0])
 		t.pending = t.pending[1:]
+		m.unsaved++
 	}
+}
+
+// acked ends an acknowledgement: it unlocks m.mu and has the positions
+// saved (at once when the records confirmed and not saved fill a quarter
+// of the window).
+func (m *mover) acked() {
+	urgent := m.unsaved >= m.o.Window/4
 	m.mu.Unlock()
 	signal(m.dirty)
+	if urgent {
+		signal(m.urgent)
+	}
+}
+
+// failRecords records that a batch of a replay's records failed (the
+// first failure stops the run).
+func (m *mover) failRecords(recs []*sinkRecord, target string, err error) {
+	if len(recs) == 0 {
+		return
+	}
+	m.mu.Lock()
+	for range recs {
+		m.failed++
+		m.settle()
+	}
+	m.mu.Unlock()
+	r := recs[0]
+	m.setErr(&Error{Op: fmt.Sprintf("producing %s partition %d offset %d to %s partition %d",
+		backends.SafeText(m.o.Topic), r.p, r.off, backends.SafeText(target), r.tp), Err: err})
 }
 
 func (m *mover) fail(pe *sarama.ProducerError) {
@@ -727,6 +783,7 @@ func (m *mover) commit() error {
 		freed += n
 	}
 	m.inflight -= freed
+	m.unsaved -= freed
 	m.mu.Unlock()
 	if freed > 0 {
 		signal(m.space)
@@ -774,6 +831,7 @@ func (m *mover) waitSpace(ctx context.Context) error {
 		if !full {
 			return nil
 		}
+		signal(m.urgent)
 		select {
 		case <-m.space:
 		case <-ctx.Done():
@@ -804,35 +862,26 @@ func (m *mover) target(topic string) (*moveTarget, error) {
 	if !ok {
 		limit = defaultMaxMessageBytes // deleted since: the produce will say
 	}
-	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic), limit: limit,
-		prods: make([]*producer, max(1, min(m.shards, len(ti.parts))))}
-	for shard := range t.prods {
-		if t.prods[shard], err = m.producer(producerMax(limit), shard); err != nil {
-			return nil, err
-		}
+	t := &moveTarget{parts: int32(len(ti.parts)), hash: sarama.NewMurmur2Partitioner(topic), limit: limit}
+	if m.sink {
+		t.sink, err = m.newReplaySink(topic, t.parts, limit)
+	} else {
+		t.prod, err = m.producer(producerMax(limit))
+	}
+	if err != nil {
+		return nil, err
 	}
 	m.targets[topic] = t
 	return t, nil
 }
 
-// prodKey names a producer: its MaxMessageBytes, and which of the
-// producers for that limit it is (shard).
-type prodKey struct{ maxBytes, shard int }
-
-// producer returns the producer whose MaxMessageBytes is maxBytes (the
-// shard-th of them), starting it (and the reading of its
-// acknowledgements) the first time.
-func (m *mover) producer(maxBytes, shard int) (*producer, error) {
-	if p := m.producers[prodKey{maxBytes, shard}]; p != nil {
+// producer returns the producer whose MaxMessageBytes is maxBytes,
+// starting it (and the reading of its acknowledgements) the first time.
+func (m *mover) producer(maxBytes int) (*producer, error) {
+	if p := m.producers[maxBytes]; p != nil {
 		return p, nil
 	}
-	limits := 0
-	for k := range m.producers {
-		if k.shard == 0 {
-			limits++
-		}
-	}
-	if shard == 0 && limits >= maxProducers {
+	if len(m.producers) >= maxProducers {
 		return nil, &Error{Op: fmt.Sprintf("the target topics have more than %d different max.message.bytes: drain them one target at a time (--to topic:<name>)", maxProducers)}
 	}
 	cl, err := sarama.NewClient(m.c.cfg.Brokers, m.c.produceConfig(m.pw, maxBytes))
@@ -845,7 +894,7 @@ func (m *mover) producer(maxBytes, shard int) (*producer, error) {
 		return nil, &Error{Op: "starting the producer", Err: err}
 	}
 	p := &producer{maxBytes: maxBytes, cl: cl, prod: ap, done: make(chan struct{})}
-	m.producers[prodKey{maxBytes, shard}] = p
+	m.producers[maxBytes] = p
 	m.ackers.Go(func() {
 		defer close(p.done)
 		succ, errs := ap.Successes(), ap.Errors()
@@ -923,14 +972,27 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 	finish, commitDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(commitDone)
+		var last time.Time
 		for {
 			select {
 			case <-m.dirty:
-				if err := m.commit(); err != nil {
-					m.setErr(err)
-				}
 			case <-finish:
 				return
+			}
+			if wait := m.saveEvery - time.Since(last); m.saveEvery > 0 && wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-t.C:
+				case <-m.urgent:
+				case <-finish: // run saves once more
+					t.Stop()
+					return
+				}
+				t.Stop()
+			}
+			last = time.Now()
+			if err := m.commit(); err != nil {
+				m.setErr(err)
 			}
 		}
 	}()
@@ -964,6 +1026,14 @@ func (m *mover) run(ctx context.Context, f *fetcher) (*backends.KafkaMoveResult,
 	m.waitSettled()
 	for _, p := range m.producers {
 		p.prod.AsyncClose() // flushes what is still in flight; acks keep coming
+	}
+	m.mu.Lock()
+	giveUp := m.unsettled > 0 // the wait ran out, or a target broker stopped answering
+	m.mu.Unlock()
+	for _, t := range m.targets {
+		if t.sink != nil {
+			t.sink.close(giveUp)
+		}
 	}
 	m.ackers.Wait()
 	for _, p := range m.producers {
@@ -1058,6 +1128,12 @@ func OversizedText(dlt string, ov *backends.KafkaOversized, then string) string 
 // that reaches a record its target cannot take stops before it (or skips
 // it, with SkipOversized).
 func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
+	var ahead *aheadRound // the next round, fetched while this one is handled
+	defer func() {
+		if ahead != nil {
+			ahead.wait()
+		}
+	}()
 	for {
 		var active []*fetchPart
 		waiting := false
@@ -1106,13 +1182,24 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 			}
 			continue
 		}
-		res, err := f.round(ctx, active)
+		// the round fetched ahead while the last was handled, for the
+		// partitions where it expected them; else a round now
+		var res []fetched
+		var err error
+		if ahead != nil {
+			res, err = ahead.take(func(fp *fetchPart) bool { return !m.waiting(fp.p) })
+			ahead = nil
+		}
+		if err == nil && len(res) == 0 {
+			res, err = f.round(ctx, active)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return backends.KafkaStopCancelled, ctx.Err()
 			}
 			return backends.KafkaStopError, err
 		}
+		ahead = f.ahead(ctx, active, nextRound(active, res))
 		for _, r := range res {
 			next := r.end // where the partition's next read starts
 			for i := range r.recs {
@@ -1137,26 +1224,37 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 					m.pass(rec.Partition, rec.Offset)
 					continue
 				}
-				where := fmt.Sprintf("%s partition %d offset %d", backends.SafeText(m.o.Topic), rec.Partition, rec.Offset)
 				topic, part, err := m.o.Target(rec)
 				if err == nil && topic == "" {
 					err = errors.New("empty target topic")
 				}
 				if err != nil {
 					m.countFailed()
-					return backends.KafkaStopError, &Error{Op: "no target for " + where, Err: err}
+					return backends.KafkaStopError, &Error{Op: "no target for " + m.where(rec), Err: err}
 				}
 				t, err := m.target(topic)
 				if err != nil {
 					m.countFailed()
-					return backends.KafkaStopError, &Error{Op: "cannot move " + where, Err: err}
+					return backends.KafkaStopError, &Error{Op: "cannot move " + m.where(rec), Err: err}
 				}
-				msg, err := m.message(rec, topic, part, t)
+				var msg *sarama.ProducerMessage
+				var sr *sinkRecord
+				var ov *backends.KafkaOversized
+				if t.sink != nil {
+					sr, err = t.sink.record(rec, part)
+				} else {
+					msg, err = m.message(rec, topic, part, t)
+				}
 				if err != nil {
 					m.countFailed()
-					return backends.KafkaStopError, &Error{Op: "cannot move " + where, Err: err}
+					return backends.KafkaStopError, &Error{Op: "cannot move " + m.where(rec), Err: err}
 				}
-				if ov := sizeCheck(rec, msg, topic, t.limit); ov != nil {
+				if sr != nil {
+					ov = t.sink.oversized(rec, sr)
+				} else {
+					ov = sizeCheck(rec, msg, topic, t.limit)
+				}
+				if ov != nil {
 					m.noteOversized(ov, m.o.SkipOversized)
 					if m.o.SkipOversized {
 						continue
@@ -1179,11 +1277,16 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 						return backends.KafkaStopError, &Error{Op: "rate limiter", Err: err}
 					}
 				}
-				if !m.add(rec.Partition, rec.Offset) {
+				ok, alone := m.add(rec.Partition, rec.Offset)
+				if !ok {
 					return backends.KafkaStopError, nil // a failure: reported by run
 				}
+				if sr != nil {
+					t.sink.add(sr, alone)
+					continue
+				}
 				select {
-				case t.prods[int(msg.Partition)%len(t.prods)].prod.Input() <- msg:
+				case t.prod.prod.Input() <- msg:
 				case <-ctx.Done():
 					m.unadd(rec.Partition, rec.Offset)
 					return backends.KafkaStopCancelled, ctx.Err()
@@ -1196,6 +1299,11 @@ func (m *mover) feed(ctx context.Context, f *fetcher) (string, error) {
 			}
 		}
 	}
+}
+
+// where names a record of the source in errors.
+func (m *mover) where(rec *backends.KafkaRecord) string {
+	return fmt.Sprintf("%s partition %d offset %d", backends.SafeText(m.o.Topic), rec.Partition, rec.Offset)
 }
 
 // stalled returns the stall that tripped w in place of err, the error it

@@ -384,22 +384,8 @@ func TestMoveRecordsRetriedProduceAtTheEnd(t *testing.T) {
 	produce(t, cl, recs...)
 	var refused atomic.Int32
 	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		preq := req.(*kmsg.ProduceRequest)
-		resp := preq.ResponseKind().(*kmsg.ProduceResponse)
-		resp.Version = preq.Version
-		for _, rt := range preq.Topics {
-			st := kmsg.NewProduceResponseTopic()
-			st.Topic = rt.Topic
-			for _, rp := range rt.Partitions {
-				sp := kmsg.NewProduceResponseTopicPartition()
-				sp.Partition = rp.Partition
-				sp.ErrorCode = kerr.NotLeaderForPartition.Code
-				st.Partitions = append(st.Partitions, sp)
-				refused.Add(1)
-			}
-			resp.Topics = append(resp.Topics, st)
-		}
-		return resp, nil, true
+		refused.Add(1)
+		return produceAnswerWith(req, kerr.NotLeaderForPartition.Code), nil, true
 	})
 	res, err := k.MoveRecords(context.Background(), backends.KafkaMoveOptions{Topic: "o.DLT", Target: OriginTarget})
 	if err != nil || res.Moved != 10 || res.Failed != 0 || res.Left != 0 {

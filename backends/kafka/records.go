@@ -236,7 +236,10 @@ type fetcher struct {
 	reqBytes int32
 	maxWait  time.Duration
 	soloWait time.Duration // for a partition alone after an empty answer
-	failures int           // consecutive rounds with a retriable error
+	// bare: records without their DeadLetter, header keys not copied (a
+	// replay: decodeBlock)
+	bare     bool
+	failures int // consecutive rounds with a retriable error
 }
 
 func (c *Client) newFetcher(cl sarama.Client, tis []*topicInfo, reqBytes int32) *fetcher {
@@ -371,7 +374,7 @@ func (f *fetcher) round(ctx context.Context, parts []*fetchPart) ([]fetched, err
 			default:
 				return nil, &Error{Op: fmt.Sprintf("reading %s partition %d", backends.SafeText(fp.topic), fp.p), Err: blk.Err}
 			}
-			recs, end, partial, err := decodeBlock(fp.topic, fp.p, blk, fp.next, fp.stop)
+			recs, end, partial, err := decodeBlock(fp.topic, fp.p, blk, fp.next, fp.stop, f.bare)
 			if err != nil {
 				return nil, &Error{Op: fmt.Sprintf("decoding %s partition %d at offset %d", backends.SafeText(fp.topic), fp.p, fp.next), Err: err}
 			}
@@ -424,6 +427,84 @@ func (f *fetcher) round(ctx context.Context, parts []*fetchPart) ([]fetched, err
 	return out, nil
 }
 
+// aheadRound is a round of fetches started before the records of the
+// round before are handled, for where each partition will then be: the
+// broker's answer comes while the last one is handled. It reads copies of
+// the partitions' positions (the caller goes on changing them); take
+// keeps the answers of the partitions that are where the round expected.
+type aheadRound struct {
+	orig map[*fetchPart]*fetchPart // copy → the caller's part
+	done chan struct{}
+	res  []fetched
+	err  error
+}
+
+// ahead starts a round for parts, each read from next[i] (at most one
+// round runs at a time: call it once the round before was taken).
+func (f *fetcher) ahead(ctx context.Context, parts []*fetchPart, next []int64) *aheadRound {
+	a := &aheadRound{orig: make(map[*fetchPart]*fetchPart, len(parts)), done: make(chan struct{})}
+	var copies []*fetchPart
+	for i, fp := range parts {
+		cp := *fp
+		cp.next = next[i]
+		if !cp.active() {
+			continue
+		}
+		a.orig[&cp] = fp
+		copies = append(copies, &cp)
+	}
+	if len(copies) == 0 {
+		close(a.done)
+		return a
+	}
+	go func() {
+		defer close(a.done)
+		a.res, a.err = f.round(ctx, copies)
+	}()
+	return a
+}
+
+// wait waits for the round to end (its answers are not used).
+func (a *aheadRound) wait() { <-a.done }
+
+// take waits for the round and returns its answers for the partitions
+// still where it read them (same next and stop, and ok), now on the
+// caller's parts, with what the round learned of them (a batch to read
+// alone, a partition given up); the others are dropped.
+func (a *aheadRound) take(ok func(*fetchPart) bool) ([]fetched, error) {
+	<-a.done
+	if a.err != nil {
+		return nil, a.err
+	}
+	var out []fetched
+	for _, r := range a.res {
+		fp := a.orig[r.fp]
+		if fp == nil || !fp.active() || fp.next != r.fp.next || fp.stop != r.fp.stop || !ok(fp) {
+			continue
+		}
+		fp.maxBytes, fp.solo, fp.empty, fp.stuck = r.fp.maxBytes, r.fp.solo, r.fp.empty, r.fp.stuck
+		r.fp = fp
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// nextRound says where each of parts will be read next once res, the
+// round just fetched for them, is handled whole: from the end of what
+// was fetched, or where it was for a part that got no answer.
+func nextRound(parts []*fetchPart, res []fetched) []int64 {
+	next := make([]int64, len(parts))
+	for i, fp := range parts {
+		next[i] = fp.next
+		for _, r := range res {
+			if r.fp == fp {
+				next[i] = r.end
+			}
+		}
+	}
+	return next
+}
+
 // refresh reloads the leaders of the topics read after a retriable error,
 // with a short backoff.
 func (f *fetcher) refresh(ctx context.Context, parts []*fetchPart) error {
@@ -467,11 +548,12 @@ func retriableFetchErr(err error) bool {
 }
 
 // decodeBlock turns one partition's fetch answer into records with offsets
-// in [from, stop). It skips control records and, read_committed, the records
+// in [from, stop). bare (a replay) leaves DeadLetter unparsed and the
+// header keys in the fetch's buffer, as keys and values always are. It skips control records and, read_committed, the records
 // of aborted transactions (as sarama's consumer does). end is the offset
 // after the last batch decoded, at most stop; partial reports a batch cut
 // short by the size limits.
-func decodeBlock(topic string, p int32, blk *sarama.FetchResponseBlock, from, stop int64) (recs []backends.KafkaRecord, end int64, partial bool, err error) {
+func decodeBlock(topic string, p int32, blk *sarama.FetchResponseBlock, from, stop int64, bare bool) (recs []backends.KafkaRecord, end int64, partial bool, err error) {
 	end = from
 	advance := func(next int64) {
 		if next > end {
@@ -522,11 +604,20 @@ func decodeBlock(topic string, p int32, blk *sarama.FetchResponseBlock, from, st
 					rec.Headers = make([]backends.KafkaHeader, 0, len(r.Headers))
 					for _, h := range r.Headers {
 						if h != nil {
-							rec.Headers = append(rec.Headers, backends.KafkaHeader{Key: string(h.Key), Value: h.Value})
+							key := unsafeString(h.Key) // as Key and Value, in the fetch's buffer
+							if !bare {
+								key = string(h.Key)
+							}
+							rec.Headers = append(rec.Headers, backends.KafkaHeader{Key: key, Value: h.Value})
 						}
 					}
 				}
-				rec.DeadLetter = parseDeadLetter(rec.Headers)
+				if !bare {
+					rec.DeadLetter = parseDeadLetter(rec.Headers)
+				}
+				if recs == nil {
+					recs = make([]backends.KafkaRecord, 0, len(b.Records))
+				}
 				recs = append(recs, rec)
 			}
 			advance(b.LastOffset() + 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -11,27 +12,14 @@ import (
 	"github.com/mqops/mqops/backends"
 )
 
-// replayProducers is the number of idempotent producers a replay
-// produces through (each target partition always through the same one).
-var replayProducers = 4
+// replaySaveEvery spaces the saves of a replay's checkpoint (each one a
+// file written and fsynced): sooner when the records confirmed and not
+// saved fill a quarter of the window.
+const replaySaveEvery = 100 * time.Millisecond
 
 // HeaderReplayRun is the header a replay adds to every record with its run
 // id (next to HeaderReplaySource).
 const HeaderReplayRun = "mqops-replay-run"
-
-// replayMessage builds the record a replay produces to topic: key, value,
-// timestamp and every header of r, in order, then mqops-replay-run and
-// mqops-replay-source. The partition is left to the caller.
-func replayMessage(r *backends.KafkaRecord, topic, runID string) *sarama.ProducerMessage {
-	msg := baseMessage(r, topic)
-	for _, h := range r.Headers {
-		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
-	}
-	msg.Headers = append(msg.Headers,
-		sarama.RecordHeader{Key: []byte(HeaderReplayRun), Value: []byte(runID)},
-		sarama.RecordHeader{Key: []byte(HeaderReplaySource), Value: fmt.Appendf(nil, "%s/%d/%d", r.Topic, r.Partition, r.Offset)})
-	return msg
-}
 
 // ResolveRange resolves a replay's range into offsets, partition by
 // partition: the log start and the last stable offset (one ListOffsets
@@ -167,31 +155,30 @@ func offsetsForTime(ad sarama.ClusterAdmin, topic string, parts []int32, t time.
 	return out, nil
 }
 
-// surelyFits says, without building the record as it will be produced,
-// that it fits the target's limit with room to spare: its bytes, the two
-// headers a replay adds and a generous allowance for lengths and record
-// overhead are below what the producer sends to the target. The count
-// measures the others exactly (sizeCheck).
-func surelyFits(r *backends.KafkaRecord, runID string, limit int) bool {
-	n := len(r.Key) + len(r.Value) + len(r.Topic) + len(runID) + len(HeaderReplayRun) + len(HeaderReplaySource) + 40
-	for _, h := range r.Headers {
-		n += len(h.Key) + len(h.Value) + 20 // lengths as varints, and sarama's 10 per header
-	}
-	return n+batchHeaderBytes+64 < producerMax(limit)
-}
-
 // CountReplay counts, without producing anything, the records a replay
 // would produce: per partition the records read, those the filters keep
 // and their bytes (keys, values and headers), read_committed, up to
 // MaxRecords records in all. It measures each kept record as it will be
 // produced (with the two headers a replay adds) against the target's
 // max.message.bytes and lists those the target cannot take.
+//
+// Without filters (Keep nil) it reads nothing when it can show that every
+// record fits the target (replayFitsByLimits), or when no one reads the
+// count before the run (Unattended): the counts are then the range's
+// offsets and the bytes its share of the partitions' sizes on disk
+// (Estimated).
 func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOptions) (*backends.KafkaReplayCount, error) {
 	out := &backends.KafkaReplayCount{Complete: true}
 	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {
 		ti, err := c.oneTopic(cl, o.Topic)
 		if err != nil {
 			return err
+		}
+		if o.Keep == nil {
+			if est := c.estimateReplay(cl, ad, ti, o); est != nil {
+				out = est
+				return nil
+			}
 		}
 		lim := newLimits(ad)
 		limit, haveLimit := lim.of(o.Target)
@@ -209,6 +196,13 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 		}
 		read := 0
 		f := c.newFetcher(cl, []*topicInfo{ti}, moveRequestBytes)
+		f.bare = true
+		var ahead *aheadRound // the next round, fetched while this one is counted
+		defer func() {
+			if ahead != nil {
+				ahead.wait()
+			}
+		}()
 		for {
 			var active []*fetchPart
 			for _, fp := range parts {
@@ -228,10 +222,18 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 				out.Complete = false
 				return nil
 			}
-			res, err := f.round(ctx, active)
+			var res []fetched
+			if ahead != nil {
+				res, err = ahead.take(func(*fetchPart) bool { return true })
+				ahead = nil
+			}
+			if err == nil && len(res) == 0 {
+				res, err = f.round(ctx, active)
+			}
 			if err != nil {
 				return err
 			}
+			ahead = f.ahead(ctx, active, nextRound(active, res))
 			for _, r := range res {
 				pc := counts[r.fp.p]
 				next := r.end
@@ -251,8 +253,8 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 					for _, h := range rec.Headers {
 						pc.Bytes += int64(len(h.Key) + len(h.Value))
 					}
-					if haveLimit && !surelyFits(rec, o.RunID, limit) {
-						if ov := sizeCheck(rec, replayMessage(rec, o.Target, o.RunID), o.Target, limit); ov != nil {
+					if haveLimit {
+						if ov := replayOversized(rec, replayFixedBytes(rec, o.RunID), o.Target, limit); ov != nil {
 							out.OversizedCount++
 							if len(out.Oversized) < maxOversizedListed {
 								out.Oversized = append(out.Oversized, *ov)
@@ -271,6 +273,132 @@ func (c *Client) CountReplay(ctx context.Context, o backends.KafkaReplayCountOpt
 		return nil, err
 	}
 	sortOversized(out.Oversized)
+	return out, nil
+}
+
+// replayAllowance covers, in replayFitsByLimits, what a record stored in
+// the legacy message format (v0/v1, a 34-byte header of its own) and
+// header counts and lengths that need one byte more can add when the
+// record is produced alone in a batch of magic v2.
+const replayAllowance = 64
+
+// replayFitsByLimits says whether every record of the range fits the
+// target as replayed, from the topics' limits alone: a record is stored in
+// a batch no larger than the source's max.message.bytes, and replayed
+// alone in a batch it is at most the two headers a replay adds larger
+// (with offset and timestamp deltas of 0, never longer than in the
+// original batch), so a source limit, plus the headers, within the
+// target's shows it. It returns the headers' bound. What it cannot show:
+// a compressed batch holds records larger than the limit, and a limit
+// lowered since may have let larger records in; the run measures every
+// record anyway.
+func replayFitsByLimits(topic, runID string, parts []backends.KafkaReplayPart, sourceLimit, targetLimit int) (int, bool) {
+	maxPart, maxOff := int32(0), int64(0)
+	for _, rp := range parts {
+		maxPart, maxOff = max(maxPart, rp.Partition), max(maxOff, rp.End)
+	}
+	var buf [24]byte
+	source := len(topic) + 2 + len(strconv.AppendInt(buf[:0], int64(maxPart), 10)) + len(strconv.AppendInt(buf[:0], maxOff, 10))
+	headers := varintLen(int64(len(HeaderReplayRun))) + len(HeaderReplayRun) + varintLen(int64(len(runID))) + len(runID) +
+		varintLen(int64(len(HeaderReplaySource))) + len(HeaderReplaySource) + varintLen(int64(source)) + source
+	return headers, sourceLimit+headers+replayAllowance <= targetLimit
+}
+
+// estimateReplay is the count of a replay without filters that reads
+// nothing: nil when replayFitsByLimits cannot show that every record fits
+// and the count is not Unattended, or when a limit or the partitions'
+// sizes cannot be read: then the range is read.
+func (c *Client) estimateReplay(cl sarama.Client, ad sarama.ClusterAdmin, ti *topicInfo, o backends.KafkaReplayCountOptions) *backends.KafkaReplayCount {
+	source, err := readLimit(ad, o.Topic)
+	if err != nil {
+		return nil
+	}
+	target, err := readLimit(ad, o.Target)
+	if err != nil {
+		return nil
+	}
+	headers, ok := replayFitsByLimits(o.Topic, o.RunID, o.Parts, source, target)
+	if !ok && !o.Unattended {
+		return nil
+	}
+	var parts []int32
+	for _, rp := range o.Parts {
+		parts = append(parts, rp.Partition)
+	}
+	sizes, err := c.logSizes(cl, ti, parts)
+	if err != nil {
+		return nil
+	}
+	offs, err := c.listOffsets(cl, ad, map[string][]int32{o.Topic: parts}, true)
+	if err != nil {
+		return nil
+	}
+	out := &backends.KafkaReplayCount{Estimated: true, Limit: target}
+	for _, rp := range o.Parts {
+		pc := backends.KafkaReplayPartCount{Partition: rp.Partition, ReadTo: rp.Next, Selected: int(rp.End - rp.Next)}
+		if po := offs[o.Topic][rp.Partition]; po.end > po.start && rp.End > rp.Next {
+			pc.Bytes = int64(float64(sizes[rp.Partition]) * float64(rp.End-rp.Next) / float64(po.end-po.start))
+		}
+		out.Parts = append(out.Parts, pc)
+	}
+	counts := "records are the range's offsets (at most: transaction markers included), bytes its share of the partitions' sizes on disk"
+	if ok {
+		out.Notes = append(out.Notes, fmt.Sprintf("not read: every record fits \"%s\" (the source's max.message.bytes, %d, plus the two headers a replay adds, at most %d bytes, is within its %d); %s; the run still measures each record and stops a partition before one too large (a compressed batch can hold one)",
+			backends.SafeText(o.Target), source, headers, target, counts))
+	} else {
+		out.Notes = append(out.Notes, fmt.Sprintf("not read (--yes): a record of more than %d bytes might not fit \"%s\" (max.message.bytes %d) once it carries the two headers; the run measures each record and stops a partition before the first that does not fit (--skip-oversized: skips them), and --dry-run reads the range to list them; %s",
+			max(0, target-headers-replayAllowance), backends.SafeText(o.Target), target, counts))
+	}
+	return out
+}
+
+// logSizes returns the size on disk of each of parts (its leader's
+// replica), asking each leader about this topic's partitions only.
+func (c *Client) logSizes(cl sarama.Client, ti *topicInfo, parts []int32) (map[int32]int64, error) {
+	byLeader := map[int32][]int32{}
+	for _, p := range parts {
+		l, ok := ti.leaders[p]
+		if !ok || l < 0 {
+			return nil, fmt.Errorf("partition %d has no leader", p)
+		}
+		byLeader[l] = append(byLeader[l], p)
+	}
+	out := map[int32]int64{}
+	for leader, ps := range byLeader {
+		b, err := cl.Broker(leader)
+		if err != nil {
+			return nil, err
+		}
+		_ = b.Open(cl.Config())
+		// version lowered to what the broker supports
+		res, err := b.DescribeLogDirs(&sarama.DescribeLogDirsRequest{Version: 4, DescribeTopics: []sarama.DescribeLogDirsRequestTopic{{Topic: ti.name, PartitionIDs: ps}}})
+		if err != nil {
+			return nil, err
+		}
+		if !errors.Is(res.ErrorCode, sarama.ErrNoError) {
+			return nil, res.ErrorCode
+		}
+		for _, d := range res.LogDirs {
+			if !errors.Is(d.ErrorCode, sarama.ErrNoError) {
+				continue
+			}
+			for _, t := range d.Topics {
+				if t.Topic != ti.name {
+					continue
+				}
+				for _, p := range t.Partitions {
+					if !p.IsTemporary {
+						out[p.PartitionID] += p.Size
+					}
+				}
+			}
+		}
+	}
+	for _, p := range parts {
+		if _, ok := out[p]; !ok {
+			return nil, fmt.Errorf("no size for partition %d", p)
+		}
+	}
 	return out, nil
 }
 
@@ -353,11 +481,9 @@ func (c *Client) Replay(ctx context.Context, o backends.KafkaReplayOptions) (*ba
 			return o.Target, -1, nil
 		}}
 	m := c.newMover(mo, ad, rcl, st, ends, begin, rw, pw)
-	m.build = func(r *backends.KafkaRecord, topic string) *sarama.ProducerMessage {
-		return replayMessage(r, topic, o.RunID)
-	}
+	m.sink = true
 	m.keep = o.Keep
-	m.shards = replayProducers
+	m.saveEvery = replaySaveEvery
 	m.store = positions{what: "saving the replay's positions", save: func(offs map[int32]position) (map[int32]position, error) {
 		changed := make(map[int32]backends.KafkaReplayPosition, len(offs))
 		for p, pos := range offs {
@@ -371,7 +497,9 @@ func (c *Client) Replay(ctx context.Context, o backends.KafkaReplayOptions) (*ba
 	m.stopNote = func(res *backends.KafkaMoveResult) string {
 		return fmt.Sprintf("the saved positions hold only records the target confirmed, and %d offsets are left to replay", res.Left)
 	}
-	res, err := m.run(ctx, c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes))
+	f := c.newFetcher(rcl, []*topicInfo{ti}, moveRequestBytes)
+	f.bare = true
+	res, err := m.run(ctx, f)
 	if res == nil {
 		return nil, err
 	}

@@ -230,21 +230,33 @@ func TestResolveRange(t *testing.T) {
 	}
 }
 
-// TestSurelyFitsNeverWrong: the count's quick check never says a record
-// fits that the exact measure refuses, whatever its key, value, headers
-// and the run id, around the limits.
-func TestSurelyFitsNeverWrong(t *testing.T) {
+// TestReplayRecordSizeExact: the size a replay measures a record by
+// (alone in a batch, with the two headers a replay adds) is the exact size
+// of that batch (recordBatchSize, checked against the broker by
+// TestRecordBatchSizeAsTheBroker), whatever its key, value, headers
+// (empty and null ones too), source and run id.
+func TestReplayRecordSizeExact(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
+	bytesOrNil := func(n int) []byte {
+		if n == 0 && rng.Intn(2) == 0 {
+			return nil
+		}
+		return make([]byte, n)
+	}
 	for i := 0; i < 20000; i++ {
-		limit := 200 + rng.Intn(5000)
-		r := &backends.KafkaRecord{Topic: strings.Repeat("t", 1+rng.Intn(200)), Partition: rng.Int31n(1000), Offset: rng.Int63n(1 << 40),
-			Key: make([]byte, rng.Intn(300)), Value: make([]byte, rng.Intn(limit))}
+		r := &backends.KafkaRecord{Topic: strings.Repeat("t", 1+rng.Intn(249)), Partition: rng.Int31n(1 << 20), Offset: rng.Int63n(1 << 50),
+			Key: bytesOrNil(rng.Intn(300)), Value: bytesOrNil(rng.Intn(70000))}
+		var hs []sarama.RecordHeader
 		for j := rng.Intn(20); j > 0; j-- {
-			r.Headers = append(r.Headers, backends.KafkaHeader{Key: strings.Repeat("h", rng.Intn(300)), Value: make([]byte, rng.Intn(300))})
+			h := backends.KafkaHeader{Key: strings.Repeat("h", rng.Intn(300)), Value: bytesOrNil(rng.Intn(300))}
+			r.Headers = append(r.Headers, h)
+			hs = append(hs, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
 		}
 		runID := strings.Repeat("r", rng.Intn(128))
-		if surelyFits(r, runID, limit) && sizeCheck(r, replayMessage(r, "target", runID), "target", limit) != nil {
-			t.Fatalf("record %+v (run id of %d) said to fit %d, but does not", r, len(runID), limit)
+		hs = append(hs, sarama.RecordHeader{Key: []byte(HeaderReplayRun), Value: []byte(runID)},
+			sarama.RecordHeader{Key: []byte(HeaderReplaySource), Value: []byte(fmt.Sprintf("%s/%d/%d", r.Topic, r.Partition, r.Offset))})
+		if got, want := replayRecordSize(replayFixedBytes(r, runID)), recordBatchSize(r.Key, r.Value, hs); got != want {
+			t.Fatalf("record %d: measured %d bytes, its batch is %d", i, got, want)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -55,7 +57,13 @@ records and bytes the run replays, reading the range: with filters there is
 no other way to count. It reads at most --plan-limit records (1,000,000) and
 says so when it stopped there. Records larger than the target accepts
 (max.message.bytes, as they will be produced) are listed; the run stops each
-partition before its first, or skips them with --skip-oversized.
+partition before its first, or skips them with --skip-oversized. Without
+filters, when the target's max.message.bytes is at least the source's plus
+the two headers, no record can be too large, and the plan reads nothing: it
+counts the range's offsets (at most the records) and estimates the bytes
+from the partitions' sizes on disk. With --yes it does not read either
+(no one reads that plan before the run, which stops before such records
+all the same): --dry-run reads the range to list them.
 
 A run keeps its checkpoint in $XDG_STATE_HOME/mqops/runs/<run-id>.json: per
 partition, how far the target confirmed every record, written atomically as
@@ -144,11 +152,13 @@ func resumeArgs(cmd *cobra.Command, args []string, runID string) error {
 // validate, plan, the plan shown (--dry-run stops there), confirmed, run,
 // the result printed; each outcome audited once.
 func runReplayCmd(g *globals, ctx context.Context, o actions.ReplayOptions, dryRun, yes bool, output, audit string) error {
+	defer startCPUProfile(g)()
 	_, c, err := g.loadContext()
 	if err != nil {
 		return err
 	}
 	o.Context, o.ReadOnly = c.Name, c.ReadOnly
+	o.Unattended = yes && !dryRun // no one reads the plan before the run
 	if c.Kafka != nil {
 		o.Brokers = c.Kafka.Brokers
 	}
@@ -215,6 +225,35 @@ func runReplayCmd(g *globals, ctx context.Context, o actions.ReplayOptions, dryR
 	return err
 }
 
+// cpuProfileEnv names a file to write a CPU profile of a replay to (for
+// measuring it: scripts/bench, docs/BENCHMARKS.md); unset, nothing is
+// profiled.
+const cpuProfileEnv = "MQOPS_REPLAY_CPUPROFILE"
+
+// startCPUProfile starts the CPU profile cpuProfileEnv asks for, and
+// returns what stops it.
+func startCPUProfile(g *globals) func() {
+	path := os.Getenv(cpuProfileEnv)
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+		if err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(g.stderr, "mqops: %s: %s\n", cpuProfileEnv, backends.SafeText(err.Error()))
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
 // nothingToReplay says why a plan has nothing to replay ("" when it has
 // something): a resumed run that is complete; a range that is empty, or
 // records none of which passes the filters (a blocked plan, a missing
@@ -267,8 +306,11 @@ func printReplayPlan(w io.Writer, p *actions.ReplayPlan) {
 			tp = fmt.Sprint(*pp.TargetPartition)
 		}
 		read, recs, size := fmt.Sprint(pp.Read), fmt.Sprint(pp.Records), fmt.Sprint(pp.Bytes)
-		if p.Resume {
+		switch {
+		case p.Resume:
 			read, recs, size = "-", "-", "-"
+		case p.Estimated:
+			read, recs, size = "-", "≤"+recs, "≈"+size
 		}
 		t.row(fmt.Sprintf("  %d", pp.Partition), fmt.Sprint(pp.Start), fmt.Sprint(pp.End), fmt.Sprint(pp.End-pp.Start), read, recs, size, tp, pp.Note)
 	}
@@ -279,6 +321,8 @@ func printReplayPlan(w io.Writer, p *actions.ReplayPlan) {
 	switch {
 	case p.Resume:
 		fmt.Fprintf(w, "  total: %d offset(s) left to replay (resumed from the checkpoint, not read again)\n", p.Offsets)
+	case p.Estimated:
+		fmt.Fprintf(w, "  total: %d offset(s); at most %d record(s) to replay, about %d bytes (not read: see the note)\n", p.Offsets, p.Records, p.Bytes)
 	case p.Complete:
 		fmt.Fprintf(w, "  total: %d offset(s); %d record(s) to replay, %d bytes (every record of the range read)\n", p.Offsets, p.Records, p.Bytes)
 	default:

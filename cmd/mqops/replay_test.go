@@ -51,6 +51,7 @@ func TestReplayCLIDryRunRunResume(t *testing.T) {
 	if err != nil || !strings.Contains(se, "is complete (done): nothing left to replay") {
 		t.Fatalf("resume: %v\n%s\n%s", err, out, se)
 	}
+
 	// read-only: refused, audited
 	cfg := filepath.Join(dir, "mqops", "config.yaml")
 	body := "current-context: prod\ncontexts:\n  prod:\n    color: red\n    read-only: true\n    kafka:\n      brokers: [" + brokers + "]\n"
@@ -73,5 +74,16 @@ func TestReplayCLIDryRunRunResume(t *testing.T) {
 		es[3].Outcome != actions.OutcomeRefused || es[4].Outcome != actions.OutcomeRefused || es[5].Outcome != actions.OutcomeRefused ||
 		es[5].Command != "mqops --context prod replay --resume "+res.RunID || es[5].RunID != res.RunID || !strings.Contains(es[5].Reason, "read-only") {
 		t.Fatalf("audit %v %+v", err, es)
+	}
+	// without filters, confirmed beforehand (--yes): the plan does not read
+	// the range (the dry run above did), the run replays it whole
+	if err := os.Remove(cfg); err != nil {
+		t.Fatal(err)
+	}
+	var whole actions.ReplayResult
+	out, se, err = runCLI(t, "replay", "orders.DLT", "--to", "legacy-events", "--yes", "-o", "json", "--brokers", brokers, "--audit-file", auditPath)
+	if err != nil || json.Unmarshal([]byte(out), &whole) != nil || whole.Replayed != 200 || whole.Left != 0 ||
+		!strings.Contains(se, "not read (--yes)") || !strings.Contains(se, "at most 200 record(s) to replay") {
+		t.Fatalf("unattended run: %v %+v\n%s\n%s", err, whole, out, se)
 	}
 }
