@@ -304,9 +304,18 @@ func TestTimeLagTransactionMarkerRealBroker(t *testing.T) {
 	kafkatest.Commit(t, adm, marker, topic, map[int32]int64{0: 2})
 	kafkatest.Commit(t, adm, before, topic, map[int32]int64{0: 0})
 
-	snap, err := k.Snapshot(ctx, backends.SnapshotOptions{Groups: []string{marker, before}})
-	if err != nil {
-		t.Fatal(err)
+	// the coordinator writes the commit marker after EndTransaction has
+	// returned: wait until the log end is past it
+	var snap *backends.ClusterSnapshot
+	for {
+		snap, err = k.Snapshot(ctx, backends.SnapshotOptions{Groups: []string{marker, before}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gp := groupPart(t, snap, marker, topic, 0); gp.LogEnd >= 3 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	an := lag.Analyze(snap)
 	gp := groupPart(t, snap, marker, topic, 0)
