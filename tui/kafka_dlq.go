@@ -335,27 +335,13 @@ func recordDetail(idx int, r *backends.KafkaRecord) []components.Row {
 // recordFields is recordDetail and the whole value of each row (the
 // value viewer's): the key, the exception, a header's value, the body.
 func recordFields(idx int, r *backends.KafkaRecord) ([]components.Row, []fieldValue) {
-	var rows []components.Row
-	var values []fieldValue
-	add := func(field, value string, s styles.CellStyle) {
-		rows = append(rows, components.Row{
-			ID:     itoa(len(rows)),
-			Cells:  []string{fcField: field, fcValue: value},
-			Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
-		})
-		values = append(values, fieldValue{})
-	}
-	// whole gives the rows added since from the value v
-	whole := func(from int, v fieldValue) {
-		for i := from; i < len(values); i++ {
-			values[i] = v
-		}
-	}
+	var f fieldRows
+	add, whole := f.add, f.whole
 	ts, _ := fmtTime(r.Timestamp)
 	add("record", "#"+itoa(idx)+" · partition "+itoa(int(r.Partition))+" · offset "+fmtInt64(r.Offset)+" · timestamp "+ts, styles.CellPlain)
 	add("key", fmtBinary(r.Key, maxHeaderShown), styles.CellPlain)
 	if r.Key != nil {
-		whole(len(rows)-1, fieldValue{name: "key", raw: r.Key})
+		whole(len(f.rows)-1, fieldValue{name: "key", raw: r.Key})
 	}
 	if d := r.DeadLetter; d != nil {
 		where := "original topic " + quoteSafe(d.OriginalTopic)
@@ -367,8 +353,8 @@ func recordFields(idx int, r *backends.KafkaRecord) ([]components.Row, []fieldVa
 		}
 		add("dead letter", where+" · "+safe(orDash(d.Format))+" headers", styles.CellPlain)
 		add("exception", safe(orDash(d.ExceptionClass)), styles.CellWarn)
-		whole(len(rows)-1, fieldValue{name: "exception", raw: []byte(d.ExceptionClass)})
-		msg := len(rows)
+		whole(len(f.rows)-1, fieldValue{name: "exception", raw: []byte(d.ExceptionClass)})
+		msg := len(f.rows)
 		if d.ExceptionMessage != "" {
 			lines := strings.Split(backends.SafeMultiline(d.ExceptionMessage), "\n")
 			if len(lines) > maxExcLines {
@@ -393,18 +379,18 @@ func recordFields(idx int, r *backends.KafkaRecord) ([]components.Row, []fieldVa
 	for _, h := range r.Headers {
 		add("header", quoteSafe(h.Key)+": "+fmtBinary(h.Value, maxHeaderShown), styles.CellPlain)
 		if h.Value != nil {
-			whole(len(rows)-1, fieldValue{name: "header " + h.Key, raw: h.Value})
+			whole(len(f.rows)-1, fieldValue{name: "header " + h.Key, raw: h.Value})
 		}
 	}
 	if r.Value == nil {
 		add("body", "null (tombstone)", styles.CellDim)
-		return rows, values
+		return f.rows, f.values
 	}
 	desc, lines, s := renderBytes(r.Value, len(r.Value), false, "")
 	add("body", desc, s)
 	for _, l := range lines {
 		add("", l, styles.CellPlain)
 	}
-	whole(len(rows)-len(lines)-1, fieldValue{name: "body", raw: r.Value})
-	return rows, values
+	whole(len(f.rows)-len(lines)-1, fieldValue{name: "body", raw: r.Value})
+	return f.rows, f.values
 }

@@ -601,22 +601,8 @@ func messageDetail(m *backends.Message, attempts string) []components.Row {
 // messageFields is messageDetail and the whole value of each row (the
 // value viewer's): a header's value, the body.
 func messageFields(m *backends.Message, attempts string) ([]components.Row, []fieldValue) {
-	var rows []components.Row
-	var values []fieldValue
-	add := func(field, value string, s styles.CellStyle) {
-		rows = append(rows, components.Row{
-			ID:     itoa(len(rows)),
-			Cells:  []string{fcField: field, fcValue: value},
-			Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
-		})
-		values = append(values, fieldValue{})
-	}
-	// whole gives the rows added since from the value v
-	whole := func(from int, v fieldValue) {
-		for i := from; i < len(values); i++ {
-			values[i] = v
-		}
-	}
+	var f fieldRows
+	add, whole := f.add, f.whole
 	// Identity, routing and properties: one line each.
 	id := "#" + itoa(m.Index) + " · id " + safe(orDash(m.MessageID))
 	if m.CorrelationID != "" {
@@ -651,7 +637,7 @@ func messageFields(m *backends.Message, attempts string) ([]components.Row, []fi
 			continue // shown as the death history below
 		}
 		add("header", safe(k)+": "+fmtValue(m.Headers[k]), styles.CellPlain)
-		whole(len(rows)-1, fieldValue{name: "header " + k, raw: rawValue(m.Headers[k])})
+		whole(len(f.rows)-1, fieldValue{name: "header " + k, raw: rawValue(m.Headers[k])})
 	}
 	if attempts != "" {
 		add("attempts", attempts, styles.CellWarn)
@@ -674,7 +660,7 @@ func messageFields(m *backends.Message, attempts string) ([]components.Row, []fi
 			" · keys "+orDash(strings.Join(keys, ", ")), reasonStyle(d.Reason))
 	}
 	desc, lines, s := renderBody(m)
-	body := len(rows)
+	body := len(f.rows)
 	add("body", desc, s)
 	for _, l := range lines {
 		add("", l, styles.CellPlain)
@@ -682,7 +668,7 @@ func messageFields(m *backends.Message, attempts string) ([]components.Row, []fi
 	if m.Body != nil {
 		whole(body, fieldValue{name: "body", raw: m.Body, size: max(m.Size, len(m.Body))})
 	}
-	return rows, values
+	return f.rows, f.values
 }
 
 // renderBody describes a body and renders it: pretty-printed JSON when it

@@ -49,6 +49,30 @@ type fieldValue struct {
 	size int
 }
 
+// fieldRows builds a detail pane: its field/value rows and, for each row,
+// the whole value the value viewer opens (empty for a row of its own).
+type fieldRows struct {
+	rows   []components.Row
+	values []fieldValue
+}
+
+// add appends one row.
+func (f *fieldRows) add(field, value string, s styles.CellStyle) {
+	f.rows = append(f.rows, components.Row{
+		ID:     itoa(len(f.rows)),
+		Cells:  []string{fcField: field, fcValue: value},
+		Styles: []styles.CellStyle{fcField: styles.CellDim, fcValue: s},
+	})
+	f.values = append(f.values, fieldValue{})
+}
+
+// whole gives the rows added since from the value v.
+func (f *fieldRows) whole(from int, v fieldValue) {
+	for i := from; i < len(f.values); i++ {
+		f.values[i] = v
+	}
+}
+
 // rawValue is a header value as received: text and bytes as they are,
 // times in RFC 3339, anything else (numbers, tables, arrays) as JSON.
 func rawValue(v any) []byte {
