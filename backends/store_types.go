@@ -91,10 +91,10 @@ type RetryRow struct {
 
 // RetryQuery selects rows of the retry table.
 type RetryQuery struct {
-	IDs        []string // nil: any row
-	ErrorGroup string   // "": any error
-	Dead       *bool    // nil: both
-	Limit      int      // 0: the store's bound
+	IDs         []string // nil: any row
+	ErrorGroup  string   // "": any error
+	Dead        *bool    // nil: both
+	Limit       int      // 0: the store's bound
 	WithPayload bool
 }
 
