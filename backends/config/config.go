@@ -60,7 +60,7 @@ type Context struct {
 	Refresh  Duration  `yaml:"refresh"` // 0 = Config.Refresh
 	Kafka    *Kafka    `yaml:"kafka"`
 	RabbitMQ *RabbitMQ `yaml:"rabbitmq"`
-	Database *Database `yaml:"database"`
+	Store    *Store    `yaml:"store"`
 }
 
 // ProdLike reports whether the context is marked as production (colour red):
@@ -123,15 +123,31 @@ func (r *RabbitMQ) User() string {
 	return urlUser(r.ManagementURL)
 }
 
-// Database is the application database holding the outbox, retry and
-// idempotency tables (DESIGN.md §5).
-type Database struct {
-	Driver      string        `yaml:"driver"` // postgres, mysql, sqlite
-	DSNEnv      string        `yaml:"dsn-env"`
-	DSNFile     string        `yaml:"dsn-file"`
-	Outbox      *TableMapping `yaml:"outbox"`
-	Retry       *TableMapping `yaml:"retry"`
-	Idempotency *TableMapping `yaml:"idempotency"`
+// Store is the application database holding the outbox, retry and
+// idempotency tables (DESIGN.md §5). Its schema comes from Preset (mqops,
+// cap, river) with the table mappings renaming tables, columns and status
+// values of the preset for an existing schema.
+type Store struct {
+	Driver       string        `yaml:"driver"` // postgres, mysql, sqlite
+	DSNEnv       string        `yaml:"dsn-env"`
+	DSNFile      string        `yaml:"dsn-file"`
+	Preset       string        `yaml:"preset"` // mqops (default), cap, river
+	Schema       string        `yaml:"schema"` // SQL schema of the preset's tables ("" = the preset's own)
+	PendingAfter Duration      `yaml:"pending-after"`
+	Route        *Route        `yaml:"route"`
+	Outbox       *TableMapping `yaml:"outbox"`
+	Retry        *TableMapping `yaml:"retry"`
+	Idempotency  *TableMapping `yaml:"idempotency"`
+}
+
+// Route says where a row's destination is published: a Kafka topic or a
+// RabbitMQ exchange and routing key ({destination} in a template is the
+// row's destination).
+type Route struct {
+	Broker     string `yaml:"broker"` // kafka, rabbitmq
+	Topic      string `yaml:"topic"`
+	Exchange   string `yaml:"exchange"`
+	RoutingKey string `yaml:"routing-key"`
 }
 
 // TableMapping maps one of the application's tables onto the reference
@@ -150,9 +166,16 @@ var (
 	OutboxColumns = []string{"id", "message_id", "destination", "message_key", "payload", "headers",
 		"status", "attempts", "created_at", "last_attempt_at", "last_error"}
 	RetryColumns = []string{"id", "message_id", "source", "destination", "payload", "headers",
-		"error", "attempts", "next_retry_at", "status", "created_at"}
+		"error", "attempts", "max_attempts", "next_retry_at", "status", "created_at"}
 	IdempotencyColumns = []string{"message_id", "consumer", "consumed_at"}
-	OutboxStatuses     = []string{"pending", "confirmed", "failed"}
+	// A status may be stored as several values, comma-separated
+	// ("Scheduled,Failed"): a row with any of them has that status.
+	OutboxStatuses = []string{"pending", "sent", "confirmed", "failed"}
+	RetryStatuses  = []string{"waiting", "dead", "done"}
+	// Presets are the schemas mqops knows; RouteBrokers where a
+	// destination can be published.
+	Presets      = []string{"mqops", "cap", "river"}
+	RouteBrokers = []string{"kafka", "rabbitmq"}
 )
 
 // DefaultPath is $XDG_CONFIG_HOME/mqops/config.yaml, or
@@ -350,7 +373,7 @@ func (ctx *Context) applyDefaults() {
 		r.TLS.imply()
 	}
 	ctx.Color = normalizeColor(ctx.Color)
-	if db := ctx.Database; db != nil {
+	if db := ctx.Store; db != nil {
 		db.Driver = normalizeDriver(db.Driver)
 	}
 }
@@ -394,7 +417,7 @@ func (ctx *Context) resolvePaths(base string) {
 		res(&r.PasswordFile)
 		resTLS(r.TLS)
 	}
-	if db := ctx.Database; db != nil {
+	if db := ctx.Store; db != nil {
 		res(&db.DSNFile)
 	}
 }

@@ -30,7 +30,7 @@ func TestParseErrors(t *testing.T) {
 		{"url_password.yaml", `{f}:4: contexts.prod.rabbitmq.url: the URL contains a password: secrets must come from password-env or password-file`},
 		{"url_password_unparseable.yaml", `{f}:4: contexts.prod.rabbitmq.url: the URL contains a password: secrets must come from password-env or password-file`},
 		{"management_url_password.yaml", `{f}:5: contexts.prod.rabbitmq.management-url: the URL contains a password: secrets must come from password-env or password-file`},
-		{"inline_dsn.yaml", `{f}:5: contexts.prod.database: "dsn" is not allowed: secrets must come from dsn-env or dsn-file`},
+		{"inline_dsn.yaml", `{f}:5: contexts.prod.store: "dsn" is not allowed: secrets must come from dsn-env or dsn-file`},
 		{"password_env_value.yaml", `{f}:8: contexts.prod.kafka.sasl.password-env: must be the name of an environment variable (letters, digits and _), not its value`},
 		{"token_key.yaml", `{f}:5: contexts.prod.rabbitmq: "api_token" is not allowed: secrets must come from password-env or password-file`},
 		{"broker_port.yaml", `{f}:6: contexts.prod.kafka.brokers[1]: "kafka-2.prod:99999" is not host:port (port must be a number from 1 to 65535)`},
@@ -54,15 +54,19 @@ func TestParseErrors(t *testing.T) {
 		{"top_level_list.yaml", `{f}:1: expected a mapping at the top level (current-context, refresh, contexts), got a list`},
 		{"bool_yes.yaml", `{f}:3: contexts.prod.read-only: expected true or false, got "yes"`},
 		{"bool_empty.yaml", `{f}:3: contexts.prod.read-only: expected true or false, got nothing`},
-		{"empty_context.yaml", `{f}:2: contexts.prod: the context configures nothing: add kafka, rabbitmq or database`},
+		{"empty_context.yaml", `{f}:2: contexts.prod: the context configures nothing: add kafka, rabbitmq or store`},
 		{"context_name.yaml", `{f}:2: contexts."my prod": invalid context name "my prod": use letters, digits and . _ - @ : / + (starting with a letter or digit)`},
 		{"rabbit_scheme.yaml", `{f}:4: contexts.prod.rabbitmq.url: must start with amqp:// or amqps://`},
 		{"rabbit_password_no_user.yaml", `{f}:3: contexts.prod.rabbitmq: a password is set but no user: set username, or put the user in url (amqps://user@host)`},
 		{"rabbit_nothing.yaml", `{f}:3: contexts.prod.rabbitmq: set url (amqp:// or amqps://) or management-url (http:// or https://)`},
-		{"db_driver.yaml", `{f}:4: contexts.prod.database.driver: unknown driver "oracle" (use postgres, mysql, sqlite)`},
-		{"db_column_unknown.yaml", `{f}:9: contexts.prod.database.outbox.columns.mesage_id: unknown column "mesage_id" (did you mean "message_id"?)`},
-		{"db_table_injection.yaml", `{f}:7: contexts.prod.database.outbox.table: "log; DROP TABLE orders" is not a table name (letters, digits, _ and $, optionally schema.table)`},
-		{"db_idempotency_statuses.yaml", `{f}:7: contexts.prod.database.idempotency.statuses: this table has no status column`},
+		{"db_driver.yaml", `{f}:4: contexts.prod.store.driver: unknown driver "oracle" (use postgres, mysql, sqlite)`},
+		{"db_column_unknown.yaml", `{f}:9: contexts.prod.store.outbox.columns.mesage_id: unknown column "mesage_id" (did you mean "message_id"?)`},
+		{"db_table_injection.yaml", `{f}:7: contexts.prod.store.outbox.table: "log; DROP TABLE orders" is not a table name (letters, digits, _ and $, optionally schema.table)`},
+		{"store_preset.yaml", `{f}:6: contexts.prod.store.preset: unknown preset "outboxer" (use mqops, cap, river)`},
+		{"store_cap_sqlite.yaml", `{f}:6: contexts.prod.store.preset: DotNetCore.CAP stores in postgres or mysql, not sqlite`},
+		{"store_route.yaml", `{f}:7: contexts.prod.store.route.broker: is "nats": use kafka or rabbitmq`},
+		{"store_status_list.yaml", `{f}:7: contexts.prod.store.outbox.statuses.pending: the stored value cannot be empty`},
+		{"db_idempotency_statuses.yaml", `{f}:7: contexts.prod.store.idempotency.statuses: this table has no status column`},
 		{"control_chars.yaml", `{f}:7: contexts.prod.kafka.sasl.username: the value contains control characters or invalid UTF-8`},
 		{"invalid_utf8.yaml", `{f}:3: yaml: invalid leading UTF-8 octet`},
 		{"multi_doc.yaml", `{f}:5: yaml: the file holds more than one YAML document (remove the --- separator)`},
@@ -121,9 +125,9 @@ func TestSecretNeverEchoed(t *testing.T) {
 		"contexts: {p: {rabbitmq: {url: 'amqp://h', password: '" + pw + "'}}}",
 		"contexts: {p: {rabbitmq: {management-url: 'https://u:" + pw + "@h'}}}",
 		"contexts: {p: {rabbitmq: {url: 'amqp://u@h', password-env: '" + pw + "'}}}",
-		"contexts: {p: {database: {driver: postgres, dsn: 'postgres://u:" + pw + "@h/db'}}}",
-		"contexts: {p: {database: {driver: postgres, dsn-env: '" + pw + "'}}}",
-		"contexts: {p: {database: {driver: postgres, connection_string: '" + pw + "'}}}",
+		"contexts: {p: {store: {driver: postgres, dsn: 'postgres://u:" + pw + "@h/db'}}}",
+		"contexts: {p: {store: {driver: postgres, dsn-env: '" + pw + "'}}}",
+		"contexts: {p: {store: {driver: postgres, connection_string: '" + pw + "'}}}",
 		"contexts: {p: {kafka: {brokers: [k:1], sasl: {mechanism: PLAIN, username: u, password-env: X, token: '" + pw + "'}}}}",
 		"contexts: {p: {kafka: {brokers: [k:1], sasl: {mechanism: PLAIN, username: '" + pw + "\x01', password-env: X}}}}",
 	}
@@ -186,7 +190,7 @@ func TestLoadGood(t *testing.T) {
 			// ca-file merged from the kafka tls block with <<, server-name overridden.
 			TLS: &TLS{Enabled: true, CAFile: filepath.Join(dir, "tls", "ca.pem"), ServerName: "rabbit.prod.internal"},
 		},
-		Database: &Database{
+		Store: &Store{
 			Driver: "postgres",
 			DSNEnv: "ORDERS_DB_DSN",
 			Outbox: &TableMapping{
@@ -230,8 +234,8 @@ func TestLoadGood(t *testing.T) {
 	if !local.Kafka.TLS.Enabled || !local.Kafka.TLS.InsecureSkipVerify {
 		t.Errorf("tls implied by insecure-skip-verify: %+v", local.Kafka.TLS)
 	}
-	if local.Database.DSNFile != filepath.Join(dir, "local.dsn") {
-		t.Errorf("relative dsn-file not resolved: %q", local.Database.DSNFile)
+	if local.Store.DSNFile != filepath.Join(dir, "local.dsn") {
+		t.Errorf("relative dsn-file not resolved: %q", local.Store.DSNFile)
 	}
 	if got := prod.RabbitMQ.User(); got != "ops" {
 		t.Errorf("user from url = %q", got)
@@ -474,7 +478,7 @@ func TestRedacted(t *testing.T) {
 			ManagementURL: "https://ops:s3cr3t@rabbit:15671",
 			PasswordEnv:   "RABBIT_PASSWORD",
 		},
-		Database: &Database{Driver: "postgres", DSNEnv: "postgres://u:s3cr3t@db/x"},
+		Store: &Store{Driver: "postgres", DSNEnv: "postgres://u:s3cr3t@db/x"},
 	}}}
 	out, err := bad.Redacted()
 	if err != nil {
@@ -780,5 +784,34 @@ func TestDocExample(t *testing.T) {
 		if w := c.Contexts[name].Warnings(); len(w) != 0 {
 			t.Errorf("the documented example draws warnings for %s: %q", name, w)
 		}
+	}
+}
+
+// TestStoreOverrides: --store and its flags make a context of their own
+// (nothing of a file's context goes with them) or override a context's.
+func TestStoreOverrides(t *testing.T) {
+	ctx, err := (*Config)(nil).Effective("", Overrides{StoreDriver: "sqlite", StoreDSNEnv: "APP_DB", StorePreset: "mqops", RouteBroker: "kafka"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Name != FlagsContext || ctx.Store == nil || ctx.Store.Driver != "sqlite" || ctx.Store.DSNEnv != "APP_DB" || ctx.Store.Preset != "mqops" || ctx.Store.Route == nil || ctx.Store.Route.Broker != "kafka" {
+		t.Fatalf("flags context %+v store %+v", ctx, ctx.Store)
+	}
+	if _, err := (*Config)(nil).Effective("", Overrides{StoreDriver: "oracle", StoreDSNEnv: "APP_DB"}); err == nil || !strings.Contains(err.Error(), `unknown driver "oracle"`) {
+		t.Errorf("bad driver flag: %v", err)
+	}
+	if _, err := (*Config)(nil).Effective("", Overrides{StoreDriver: "postgres", StoreDSNEnv: "APP_DB", StorePreset: "river", RouteBroker: "sqs"}); err == nil || !strings.Contains(err.Error(), `"sqs"`) {
+		t.Errorf("bad route flag: %v", err)
+	}
+	c, err := Parse([]byte("contexts:\n  prod:\n    store:\n      driver: postgres\n      dsn-file: /run/secrets/dsn\n      preset: cap\n"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, err = c.Effective("prod", Overrides{StoreDSNEnv: "OTHER"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Store.DSNEnv != "OTHER" || ctx.Store.DSNFile != "" || ctx.Store.Preset != "cap" {
+		t.Errorf("override of a file's store: %+v", ctx.Store)
 	}
 }

@@ -311,7 +311,7 @@ func keysOf(t reflect.Type) []string {
 // secret must come from instead; "" for other keys.
 func secretHint(t reflect.Type, key string) string {
 	k := strings.NewReplacer("_", "-", ".", "-").Replace(strings.ToLower(key))
-	if t == reflect.TypeOf(Database{}) {
+	if t == reflect.TypeOf(Store{}) {
 		switch k {
 		case "dsn", "url", "uri", "connection", "connection-string", "conn", "database-url":
 			return "dsn-env or dsn-file"
@@ -535,7 +535,7 @@ func (d *decoder) contexts(path string, n *yaml.Node, v reflect.Value, expect st
 		switch {
 		case isNull(val):
 		case val.Kind != yaml.MappingNode:
-			d.fail(val.Line, kp, "expected a mapping (color, read-only, kafka, rabbitmq, database), got %s", kindOf(val))
+			d.fail(val.Line, kp, "expected a mapping (color, read-only, kafka, rabbitmq, store), got %s", kindOf(val))
 		default:
 			d.fields(kp, val, reflect.ValueOf(ctx).Elem())
 		}

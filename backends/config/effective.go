@@ -15,11 +15,14 @@ type Overrides struct {
 	SASLMechanism, SASLUsername, SASLPasswordEnv string
 	TLSCAFile                                    string
 	TLSInsecure                                  bool
+	// The application database (--store, --store-dsn-env, --store-preset,
+	// --route-broker).
+	StoreDriver, StoreDSNEnv, StorePreset, RouteBroker string
 }
 
 // endpoint reports whether the overrides name a cluster by themselves.
 func (o Overrides) endpoint() bool {
-	return len(o.Brokers) > 0 || o.RabbitMQURL != "" || o.ManagementURL != ""
+	return len(o.Brokers) > 0 || o.RabbitMQURL != "" || o.ManagementURL != "" || o.StoreDriver != ""
 }
 
 // Effective returns the context to work with: a copy of the selected one
@@ -134,6 +137,33 @@ func (o Overrides) apply(ctx *Context, prefix string, over map[string]bool) {
 			mark("rabbitmq.management-url")
 		}
 	}
+	if o.StoreDriver != "" || o.StoreDSNEnv != "" || o.StorePreset != "" || o.RouteBroker != "" {
+		if ctx.Store == nil {
+			ctx.Store = &Store{}
+			mark("store")
+		}
+		st := ctx.Store
+		if o.StoreDriver != "" {
+			st.Driver = o.StoreDriver
+			mark("store.driver")
+		}
+		if o.StoreDSNEnv != "" {
+			st.DSNEnv, st.DSNFile = o.StoreDSNEnv, ""
+			mark("store.dsn-env")
+		}
+		if o.StorePreset != "" {
+			st.Preset = o.StorePreset
+			mark("store.preset")
+		}
+		if o.RouteBroker != "" {
+			if st.Route == nil {
+				st.Route = &Route{}
+				mark("store.route")
+			}
+			st.Route.Broker = o.RouteBroker
+			mark("store.route.broker")
+		}
+	}
 	if o.TLSCAFile != "" || o.TLSInsecure {
 		tlsOf := func(block string, t **TLS) {
 			if *t == nil {
@@ -181,10 +211,14 @@ func (ctx *Context) clone() *Context {
 		rc.TLS = r.TLS.clone()
 		c.RabbitMQ = &rc
 	}
-	if d := ctx.Database; d != nil {
+	if d := ctx.Store; d != nil {
 		dc := *d
 		dc.Outbox, dc.Retry, dc.Idempotency = d.Outbox.clone(), d.Retry.clone(), d.Idempotency.clone()
-		c.Database = &dc
+		if d.Route != nil {
+			r := *d.Route
+			dc.Route = &r
+		}
+		c.Store = &dc
 	}
 	return &c
 }

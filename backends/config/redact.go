@@ -92,11 +92,24 @@ func (ctx *Context) node() *yaml.Node {
 		}
 		put(n, "rabbitmq", rn)
 	}
-	if d := ctx.Database; d != nil {
+	if d := ctx.Store; d != nil {
 		dn := &yaml.Node{Kind: yaml.MappingNode}
 		putStr(dn, "driver", d.Driver)
 		putStr(dn, "dsn-env", redactEnv(d.DSNEnv))
 		putStr(dn, "dsn-file", d.DSNFile)
+		putStr(dn, "preset", d.Preset)
+		putStr(dn, "schema", d.Schema)
+		if d.PendingAfter != 0 {
+			put(dn, "pending-after", str(d.PendingAfter.String()))
+		}
+		if r := d.Route; r != nil {
+			rn := &yaml.Node{Kind: yaml.MappingNode}
+			putStr(rn, "broker", r.Broker)
+			putStr(rn, "topic", r.Topic)
+			putStr(rn, "exchange", r.Exchange)
+			putStr(rn, "routing-key", r.RoutingKey)
+			put(dn, "route", rn)
+		}
 		for _, t := range []struct {
 			key string
 			m   *TableMapping
@@ -105,7 +118,7 @@ func (ctx *Context) node() *yaml.Node {
 				put(dn, t.key, t.m.node())
 			}
 		}
-		put(n, "database", dn)
+		put(n, "store", dn)
 	}
 	return n
 }

@@ -36,14 +36,14 @@ func (r *RabbitMQ) Password() (string, error) {
 
 // DSN reads the database connection string from DSNEnv or DSNFile. Errors
 // name the variable or the file, never the value.
-func (d *Database) DSN() (string, error) {
+func (d *Store) DSN() (string, error) {
 	if d == nil {
-		return "", errors.New("no database settings")
+		return "", errors.New("no store settings")
 	}
 	if d.DSNEnv == "" && d.DSNFile == "" {
-		return "", errors.New("database: set one of dsn-env or dsn-file")
+		return "", errors.New("store: set one of dsn-env or dsn-file")
 	}
-	return readSecret("database", "dsn", d.DSNEnv, d.DSNFile)
+	return readSecret("store", "dsn", d.DSNEnv, d.DSNFile)
 }
 
 // readSecret reads a secret from an environment variable or a file; the

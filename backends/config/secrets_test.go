@@ -94,17 +94,17 @@ func TestSecrets(t *testing.T) {
 	// Database DSN.
 	dsn := "postgres://orders:s3cr3t@db/orders?sslmode=verify-full"
 	t.Setenv("MQOPS_TEST_DSN", dsn)
-	if got, err := (&Database{DSNEnv: "MQOPS_TEST_DSN"}).DSN(); got != dsn || err != nil {
+	if got, err := (&Store{DSNEnv: "MQOPS_TEST_DSN"}).DSN(); got != dsn || err != nil {
 		t.Errorf("DSN from env: %q, %v", got, err)
 	}
 	dsnFile := write("dsn", dsn+"\n", 0o600)
-	if got, err := (&Database{DSNFile: dsnFile}).DSN(); got != dsn || err != nil {
+	if got, err := (&Store{DSNFile: dsnFile}).DSN(); got != dsn || err != nil {
 		t.Errorf("DSN from file: %q, %v", got, err)
 	}
-	if _, err := (&Database{Driver: "postgres"}).DSN(); err == nil || err.Error() != "database: set one of dsn-env or dsn-file" {
+	if _, err := (&Store{Driver: "postgres"}).DSN(); err == nil || err.Error() != "store: set one of dsn-env or dsn-file" {
 		t.Errorf("DSN without source: %v", err)
 	}
-	if _, err := (&Database{DSNEnv: "MQOPS_TEST_UNSET"}).DSN(); err == nil || err.Error() != "database.dsn-env: environment variable MQOPS_TEST_UNSET is not set" {
+	if _, err := (&Store{DSNEnv: "MQOPS_TEST_UNSET"}).DSN(); err == nil || err.Error() != "store.dsn-env: environment variable MQOPS_TEST_UNSET is not set" {
 		t.Errorf("DSN unset env: %v", err)
 	}
 }

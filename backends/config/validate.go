@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,8 +134,8 @@ func (v *validator) context(p string, ctx *Context) {
 	} else if ctx.Refresh > 0 && time.Duration(ctx.Refresh) < minRefresh {
 		v.add(joinKey(p, "refresh"), "must be at least 1s (every refresh queries the clusters), got %s", ctx.Refresh)
 	}
-	if ctx.Kafka == nil && ctx.RabbitMQ == nil && ctx.Database == nil {
-		v.add(p, "the context configures nothing: add kafka, rabbitmq or database")
+	if ctx.Kafka == nil && ctx.RabbitMQ == nil && ctx.Store == nil {
+		v.add(p, "the context configures nothing: add kafka, rabbitmq or store")
 	}
 	if ctx.Kafka != nil {
 		v.kafka(joinKey(p, "kafka"), ctx.Kafka)
@@ -142,8 +143,8 @@ func (v *validator) context(p string, ctx *Context) {
 	if ctx.RabbitMQ != nil {
 		v.rabbitmq(joinKey(p, "rabbitmq"), ctx.RabbitMQ)
 	}
-	if ctx.Database != nil {
-		v.database(joinKey(p, "database"), ctx.Database)
+	if ctx.Store != nil {
+		v.store(joinKey(p, "store"), ctx.Store)
 	}
 }
 
@@ -256,7 +257,7 @@ func (v *validator) rabbitmq(p string, r *RabbitMQ) {
 	v.tls(joinKey(p, "tls"), r.TLS)
 }
 
-func (v *validator) database(p string, db *Database) {
+func (v *validator) store(p string, db *Store) {
 	switch d := normalizeDriver(db.Driver); {
 	case d == "":
 		v.add(joinKey(p, "driver"), "is required (%s)", strings.Join(Drivers, ", "))
@@ -264,8 +265,25 @@ func (v *validator) database(p string, db *Database) {
 		v.add(joinKey(p, "driver"), "unknown driver %s (use %s)", q(db.Driver), strings.Join(Drivers, ", "))
 	}
 	v.secretSource(p, "dsn", db.DSNEnv, db.DSNFile, true)
+	switch preset, d := db.Preset, normalizeDriver(db.Driver); {
+	case preset != "" && !contains(Presets, preset):
+		v.add(joinKey(p, "preset"), "unknown preset %s (use %s)", q(preset), strings.Join(Presets, ", "))
+	case preset == "cap" && d == "sqlite":
+		v.add(joinKey(p, "preset"), "DotNetCore.CAP stores in postgres or mysql, not sqlite")
+	case preset == "river" && d != "" && d != "postgres":
+		v.add(joinKey(p, "preset"), "river's tables live in postgres only")
+	}
+	if db.Schema != "" && (len(db.Schema) > 64 || !identRE.MatchString(db.Schema)) {
+		v.add(joinKey(p, "schema"), "%s is not a schema name (letters, digits, _ and $)", q(db.Schema))
+	}
+	if db.PendingAfter < 0 {
+		v.add(joinKey(p, "pending-after"), "must be positive")
+	}
+	if r := db.Route; r != nil && !contains(RouteBrokers, r.Broker) {
+		v.add(joinKey(joinKey(p, "route"), "broker"), "is %s: use %s", q(r.Broker), strings.Join(RouteBrokers, " or "))
+	}
 	v.table(joinKey(p, "outbox"), db.Outbox, OutboxColumns, OutboxStatuses, true)
-	v.table(joinKey(p, "retry"), db.Retry, RetryColumns, nil, true)
+	v.table(joinKey(p, "retry"), db.Retry, RetryColumns, RetryStatuses, true)
 	v.table(joinKey(p, "idempotency"), db.Idempotency, IdempotencyColumns, nil, false)
 }
 
@@ -305,7 +323,7 @@ func (v *validator) table(p string, m *TableMapping, columns, statuses []string,
 			v.add(kp, "unknown status %s (statuses: %s)", q(logical), strings.Join(statuses, ", "))
 			continue
 		}
-		if m.Statuses[logical] == "" {
+		if slices.Contains(StatusValues(m.Statuses[logical]), "") {
 			v.add(kp, "the stored value cannot be empty")
 		}
 	}
@@ -481,3 +499,13 @@ func loopback(raw string) bool {
 
 // safe is SafeText for names that go into messages unquoted.
 func safe(s string) string { return backends.SafeText(s) }
+
+// StatusValues splits a status mapping's value: one stored value, or
+// several comma-separated ("Scheduled,Failed"), each trimmed.
+func StatusValues(v string) []string {
+	parts := strings.Split(v, ",")
+	for i, p := range parts {
+		parts[i] = strings.TrimSpace(p)
+	}
+	return parts
+}

@@ -221,7 +221,7 @@ func checkConfigView(t *testing.T, s string) {
 		s: {Color: s,
 			Kafka:    &config.Kafka{Brokers: []string{s, "kafka:9092"}, ClientID: s, SASL: &config.SASL{Mechanism: s, Username: s, PasswordEnv: s, PasswordFile: s}, TLS: &config.TLS{CAFile: s, ServerName: s}},
 			RabbitMQ: &config.RabbitMQ{URL: s, ManagementURL: "http://" + s, Username: s, PasswordEnv: s, Vhosts: []string{s}},
-			Database: &config.Database{Driver: s, DSNEnv: s, DSNFile: s, Outbox: &config.TableMapping{Table: s, Columns: map[string]string{s: s}, Statuses: map[string]string{"pending": s}}},
+			Store:    &config.Store{Driver: s, DSNEnv: s, DSNFile: s, Outbox: &config.TableMapping{Table: s, Columns: map[string]string{s: s}, Statuses: map[string]string{"pending": s}}},
 		},
 		"other": {Color: "red"},
 	}}

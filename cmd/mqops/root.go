@@ -38,6 +38,10 @@ type globals struct {
 	rabbitURL   string
 	mgmtURL     string
 	rabbitPwEnv string
+	storeDriver string
+	storeDSNEnv string
+	storePreset string
+	routeBroker string
 
 	stderr  io.Writer
 	stdout  io.Writer
@@ -84,6 +88,10 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 	pf.StringVar(&g.rabbitURL, "rabbitmq-url", os.Getenv("MQOPS_RABBITMQ_URL"), "RabbitMQ AMQP URL amqp(s)://user@host:port/vhost, no password (env MQOPS_RABBITMQ_URL)")
 	pf.StringVar(&g.mgmtURL, "management-url", os.Getenv("MQOPS_MANAGEMENT_URL"), "RabbitMQ management API URL http(s)://host:15672 (env MQOPS_MANAGEMENT_URL)")
 	pf.StringVar(&g.rabbitPwEnv, "rabbitmq-password-env", "", "name of the env var holding the RabbitMQ password")
+	pf.StringVar(&g.storeDriver, "store", "", "application database driver: postgres, mysql or sqlite (the outbox, retry and idempotency tables)")
+	pf.StringVar(&g.storeDSNEnv, "store-dsn-env", "", "name of the env var holding the application database's DSN (for sqlite, the file's path)")
+	pf.StringVar(&g.storePreset, "store-preset", "", "schema of the application tables: mqops (default), cap or river")
+	pf.StringVar(&g.routeBroker, "route-broker", "", "where the outbox's destinations are published: kafka or rabbitmq")
 	pf.StringVar(&g.logFile, "log-file", "", "write diagnostic logs to this file (never to the terminal)")
 
 	root.AddCommand(
@@ -119,6 +127,10 @@ func (g *globals) overrides() config.Overrides {
 		TLSInsecure:     g.tlsInsec,
 		RabbitMQURL:     g.rabbitURL,
 		ManagementURL:   g.mgmtURL,
+		StoreDriver:     g.storeDriver,
+		StoreDSNEnv:     g.storeDSNEnv,
+		StorePreset:     g.storePreset,
+		RouteBroker:     g.routeBroker,
 	}
 }
 
