@@ -239,7 +239,7 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		return nil, err
 	}
 	if len(live) == 0 {
-		return nil, fmt.Errorf("store.%s.table: table %s does not exist in %s (or has no columns this user can see)", spec.kind, ref, s.name)
+		return nil, fmt.Errorf("store.%s.table: table %s does not exist in %s (or has no columns this user can see; \"-\" says the application has no %s table)", spec.kind, ref, s.name, spec.kind)
 	}
 	m := &mapped{kind: spec.kind, ref: ref, cols: map[string]*column{}, statuses: map[string][]any{}, raw: map[string][]string{}}
 	for _, cs := range spec.cols {

@@ -197,14 +197,14 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 		add("last_attempt_at", col("last_attempt_at"))
 	}
 	if m.has("last_error") {
-		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], MaxErrorText))
+		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], maxErrorText))
 	}
 	envelope := s.preset.decodeOutbox != nil
 	switch {
 	case withPayload:
-		add("payload", d.bounded(col("payload"), m.cols["payload"], MaxPayload+1))
+		add("payload", d.bounded(col("payload"), m.cols["payload"], maxPayload+1))
 		if m.has("headers") {
-			add("headers", d.bounded(col("headers"), m.cols["headers"], MaxHeaders+1))
+			add("headers", d.bounded(col("headers"), m.cols["headers"], maxHeaders+1))
 		}
 	case envelope:
 		add("payload", d.bounded(col("payload"), m.cols["payload"], envelopePrefix))
@@ -248,16 +248,16 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 			case "last_attempt_at":
 				r.LastAttemptAt, err = asTime(v)
 			case "last_error":
-				r.LastError = asString(v)
+				r.LastError = truncate(asString(v), maxErrorText)
 			case "payload":
 				r.Payload = asBytes(v)
-				if withPayload && len(r.Payload) > MaxPayload {
-					over = append(over, "payload over "+byteSize(MaxPayload))
+				if withPayload && len(r.Payload) > maxPayload {
+					over = append(over, "payload over "+byteSize(maxPayload))
 				}
 			case "headers":
 				raw := asBytes(v)
-				if len(raw) > MaxHeaders {
-					over = append(over, "headers over "+byteSize(MaxHeaders))
+				if len(raw) > maxHeaders {
+					over = append(over, "headers over "+byteSize(maxHeaders))
 				} else if r.Headers, err = decodeHeaders(raw); err != nil {
 					err = &rowError{fmt.Sprintf("%s: row %s: headers: %v", s.name, backends.SafeText(r.ID), err)}
 				}
