@@ -459,4 +459,3 @@ func TestHugePayloadReal(t *testing.T) {
 		wantErr(t, err, "row "+page.Rows[0].ID+": payload over 16 MiB")
 	})
 }
-
