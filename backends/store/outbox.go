@@ -404,7 +404,13 @@ func (s *Store) updateJoined(ctx context.Context, op string, m *mapped, part []g
 		}
 		b.w(r)
 	}
-	n := 0
+	// RETURNING rows stream as the statement runs: they count only once
+	// it has completed (a deadlock victim returns some, then rolls back).
+	type match struct {
+		g    guarded
+		vals []any
+	}
+	var matched []match
 	err := s.query(ctx, op, b.String(), b.args, func(scan func(...any) error) error {
 		vals := make([]any, 1+len(ret))
 		ptrs := make([]any, len(vals))
@@ -418,13 +424,20 @@ func (s *Store) updateJoined(ctx context.Context, op string, m *mapped, part []g
 		if !ok {
 			return &rowError{fmt.Sprintf("%s: %s: the database returned row %s, not asked for", s.name, op, backends.SafeText(asString(vals[0])))}
 		}
-		n++
-		if got != nil {
-			return got(g, vals[1:])
-		}
+		matched = append(matched, match{g, vals[1:]})
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	for _, mt := range matched {
+		if got != nil {
+			if err := got(mt.g, mt.vals); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(matched), nil
 }
 
 // retAlias is how RETURNING names the updated table's columns: SQLite

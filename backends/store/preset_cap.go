@@ -82,7 +82,7 @@ func init() {
 	})
 }
 
-func capTables(driver, schema string) Tables {
+func capTables(driver, schema string) presetTables {
 	if schema == "" {
 		schema = "cap" // EFOptions.DefaultSchema, also MySQL's TableNamePrefix
 	}
@@ -92,7 +92,7 @@ func capTables(driver, schema string) Tables {
 		}
 		return `"` + schema + `"."` + t + `"`
 	}
-	return Tables{
+	return presetTables{
 		Outbox: &Table{
 			Name: name("published"),
 			Columns: map[string]string{"id": "Id", "destination": "Name", "payload": "Content",

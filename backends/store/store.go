@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -122,7 +123,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(p.drivers) > 0 && !contains(p.drivers, d.driver) {
+	if len(p.drivers) > 0 && !slices.Contains(p.drivers, d.driver) {
 		return nil, fmt.Errorf("store.preset: the %s preset does not support %s (only %s)%s", p.name, d.driver, strings.Join(p.drivers, ", "), p.driverNote)
 	}
 	if o.PendingAfter == 0 {
@@ -273,13 +274,4 @@ func PresetNames() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
