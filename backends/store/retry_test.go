@@ -30,21 +30,7 @@ func seedRetry(t *testing.T, db *testDB) map[string]string {
 		db.insert("mqops_retry", retryCols, "msg-"+r.name, "orders.in", "orders", []byte("body "+r.name), `{"k":"`+r.name+`"}`,
 			r.err, r.attempts, 5, sqlExpr(db.ago(-time.Hour)), r.status, sqlExpr(db.ago(r.age)))
 	}
-	ids := map[string]string{}
-	rs, err := db.raw.Query("SELECT id, message_id FROM mqops_retry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		var id int64
-		var mid string
-		if err := rs.Scan(&id, &mid); err != nil {
-			t.Fatal(err)
-		}
-		ids[mid[len("msg-"):]] = fmt.Sprint(id)
-	}
-	return ids
+	return idsByName(t, db, "mqops_retry")
 }
 
 func retryIDs(rows []backends.RetryRow) []string {
