@@ -571,3 +571,40 @@ func TestRiverOpenErrors(t *testing.T) {
 		}
 	})
 }
+
+// TestRiverHostileErrors: a worker's error full of terminal controls and
+// far over the read bound is returned raw (the printer sanitizes) and
+// bounded; an errors entry river's lenient decoding takes as a bare string
+// is read as the message.
+func TestRiverHostileErrors(t *testing.T) {
+	ctx, dsn := riverEnv(t)
+	schema := storetest.RiverSchema(ctx, t, dsn)
+	hostile := "\x1b]52;c;ZXZpbA==\x07\x1b[2J\u202egateway\u0085 refused " + strings.Repeat("é\x1b[31m", 40000)
+	got := storetest.FailJobs(ctx, t, dsn, schema,
+		river.InsertManyParams{Args: storetest.ChargeArgs{Order: 1, Outcome: storetest.OutcomeRetry, Fail: hostile}},
+		river.InsertManyParams{Args: storetest.ChargeArgs{Order: 2, Outcome: storetest.OutcomeDiscard}})
+	execSQL(t, ctx, dsn, `UPDATE "`+schema+`".river_job SET errors = array_append(errors, '"a bare string"'::jsonb) WHERE id = $1`, got[1])
+	s := openRiver(t, ctx, dsn, schema, nil)
+	page, err := s.Retries(ctx, backends.RetryQuery{IDs: ids(got...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Rows) != 2 {
+		t.Fatalf("rows: %+v", page.Rows)
+	}
+	for _, r := range page.Rows {
+		switch r.ID {
+		case strconv.FormatInt(got[0], 10):
+			if len(r.LastError) > MaxErrorText || len(r.LastError) < MaxErrorText/2 || !strings.HasPrefix(hostile, r.LastError) {
+				t.Errorf("hostile error: %d bytes, prefix of the worker's: %v", len(r.LastError), strings.HasPrefix(hostile, r.LastError))
+			}
+			if len(r.ErrorGroup) > maxGroupLen {
+				t.Errorf("hostile error group: %d bytes", len(r.ErrorGroup))
+			}
+		case strconv.FormatInt(got[1], 10):
+			if r.LastError != "a bare string" {
+				t.Errorf("bare string errors entry read as %q", r.LastError)
+			}
+		}
+	}
+}

@@ -134,6 +134,9 @@ type ChargeArgs struct {
 	Order   int    `json:"order" river:"unique"`
 	Cents   int    `json:"amount_cents"`
 	Outcome string `json:"outcome"` // OutcomeRetry, OutcomeDiscard or OutcomeCancel
+	// Fail, when set, is the error the worker fails with instead (hostile
+	// or huge texts).
+	Fail string `json:"fail,omitempty"`
 }
 
 // Kind is river's job kind.
@@ -415,6 +418,9 @@ func (w *chargeWorker) Work(ctx context.Context, j *river.Job[ChargeArgs]) error
 	}
 	if j.Args.Outcome == OutcomeCancel {
 		return river.JobCancel(fmt.Errorf("order %d was refunded before it was charged", j.Args.Order))
+	}
+	if j.Args.Fail != "" {
+		return errors.New(j.Args.Fail)
 	}
 	return errors.New(TimeoutError(j.Args, j.Attempt))
 }
