@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -87,12 +88,12 @@ func init() {
 		name:       "river",
 		drivers:    []string{"postgres"},
 		driverNote: ": the river preset reads river on PostgreSQL (river's SQLite driver is not supported)",
-		tables: func(driver, schema string) Tables {
+		tables: func(driver, schema string) presetTables {
 			cols := make(map[string]string, len(riverColumns))
 			for k, v := range riverColumns {
 				cols[k] = v
 			}
-			return Tables{Retry: &Table{
+			return presetTables{Retry: &Table{
 				Name:     "river_job",
 				Columns:  cols,
 				Statuses: map[string][]string{"waiting": {"retryable"}, "dead": {"discarded"}},
@@ -112,7 +113,10 @@ func init() {
 // exist, and the statuses are river states a retry row can be in.
 func riverValidate(ctx context.Context, s *Store) error {
 	m := s.retry
-	for _, key := range sortedKeys(riverColumns) {
+	if m == nil {
+		return errors.New("store.retry.table: river_job is the river preset's only table; it cannot be mapped away")
+	}
+	for _, key := range slices.Sorted(maps.Keys(riverColumns)) {
 		if c := m.cols[key]; c == nil || c.name != riverColumns[key] {
 			got := "unmapped"
 			if c != nil {

@@ -557,7 +557,11 @@ func TestRiverOpenErrors(t *testing.T) {
 				t.Errorf("mapping %+v: %v, want %q", c.tab, err, c.want)
 			}
 		}
-		_, err := openRiverErr(ctx, dsn, schema, func(o *Options) { o.Outbox = &Table{Name: "x"} })
+		_, err := openRiverErr(ctx, dsn, schema, func(o *Options) { o.Retry = &Table{Name: NoTable} })
+		if err == nil || !strings.Contains(err.Error(), "cannot be mapped away") {
+			t.Errorf("river without river_job: %v", err)
+		}
+		_, err = openRiverErr(ctx, dsn, schema, func(o *Options) { o.Outbox = &Table{Name: "x"} })
 		if err == nil || !strings.Contains(err.Error(), "the river preset has no outbox table") {
 			t.Errorf("river outbox: %v", err)
 		}
