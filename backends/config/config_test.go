@@ -815,3 +815,11 @@ func TestStoreOverrides(t *testing.T) {
 		t.Errorf("override of a file's store: %+v", ctx.Store)
 	}
 }
+
+// TestStoreNoTable: "-" says the application has no table of that kind.
+func TestStoreNoTable(t *testing.T) {
+	c, err := Parse([]byte("contexts:\n  p:\n    store:\n      driver: postgres\n      dsn-env: X\n      idempotency: {table: \"-\"}\n      retry: {table: \"-;\"}\n"), "f.yaml")
+	if err == nil || !strings.Contains(err.Error(), `retry.table: "-;" is not a table name`) || strings.Contains(err.Error(), "idempotency") {
+		t.Fatalf("got %v, %v", c, err)
+	}
+}

@@ -293,7 +293,7 @@ func (v *validator) table(p string, m *TableMapping, columns, statuses []string,
 	if m == nil {
 		return
 	}
-	if m.Table != "" && !validTableName(m.Table) {
+	if m.Table != "" && m.Table != "-" && !validTableName(m.Table) {
 		v.add(joinKey(p, "table"), "%s is not a table name (letters, digits, _ and $, optionally schema.table)", q(m.Table))
 	}
 	if m.PendingAfter < 0 {
