@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -421,7 +422,7 @@ func (a *Resend) Describe() Subject {
 	o := &a.Options
 	s := Subject{Context: o.Context, RunID: o.RunID, Args: o.commandArgs(), Source: "outbox", Target: RouteText(o.Route)}
 	if a.Store != nil {
-		s.Source = "outbox:" + a.Store.Name()
+		s.Source = "outbox:" + backends.Redact(a.Store.Name())
 	}
 	if o.Destination != "" {
 		s.Source += " destination " + o.Destination
@@ -452,7 +453,7 @@ func (a *Resend) plan(ctx context.Context) (*ResendPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &ResendPlan{RunID: o.RunID, Store: a.Store.Name(), Route: o.Route, Destination: o.Destination, Pending: page.Total, More: page.More,
+	p := &ResendPlan{RunID: o.RunID, Store: backends.Redact(a.Store.Name()), Route: o.Route, Destination: o.Destination, Pending: page.Total, More: page.More,
 		Now: page.Now, Rate: o.Rate, Batch: o.Batch, ClaimLease: o.ClaimLease.String(), SkipConsumed: o.SkipConsumed, MessageIDHeader: a.Store.MessageIDHeader(), Rows: []ResendPlanRow{}, Destinations: []ResendPlanTarget{}}
 	if o.OlderThan > 0 {
 		p.OlderThan = o.OlderThan.String()
@@ -835,17 +836,22 @@ func (r *resendRun) skip(kind *int) {
 	r.done++
 }
 
+// addError keeps msg among the first errors unless one of its kind (the
+// same text but for its numbers: a row's id) is there already.
 func (r *resendRun) addError(msg string) {
 	if len(r.out.Errors) >= maxResendErrors {
 		return
 	}
+	kind := digitsRE.ReplaceAllString(msg, "N")
 	for _, e := range r.out.Errors {
-		if e == msg {
+		if digitsRE.ReplaceAllString(e, "N") == kind {
 			return
 		}
 	}
 	r.out.Errors = append(r.out.Errors, msg)
 }
+
+var digitsRE = regexp.MustCompile(`[0-9]+`)
 
 // outgoing is the message of a claimed row: its key (Kafka's partitioning),
 // payload and headers in order, and its message id, added under header
