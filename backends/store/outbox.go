@@ -197,14 +197,14 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 		add("last_attempt_at", col("last_attempt_at"))
 	}
 	if m.has("last_error") {
-		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], MaxErrorText))
+		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], maxErrorText))
 	}
 	envelope := s.preset.decodeOutbox != nil
 	switch {
 	case withPayload:
-		add("payload", d.bounded(col("payload"), m.cols["payload"], MaxPayload+1))
+		add("payload", d.bounded(col("payload"), m.cols["payload"], maxPayload+1))
 		if m.has("headers") {
-			add("headers", d.bounded(col("headers"), m.cols["headers"], MaxHeaders+1))
+			add("headers", d.bounded(col("headers"), m.cols["headers"], maxHeaders+1))
 		}
 	case envelope:
 		add("payload", d.bounded(col("payload"), m.cols["payload"], envelopePrefix))
@@ -248,16 +248,16 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 			case "last_attempt_at":
 				r.LastAttemptAt, err = asTime(v)
 			case "last_error":
-				r.LastError = asString(v)
+				r.LastError = truncate(asString(v), maxErrorText)
 			case "payload":
 				r.Payload = asBytes(v)
-				if withPayload && len(r.Payload) > MaxPayload {
-					over = append(over, "payload over "+byteSize(MaxPayload))
+				if withPayload && len(r.Payload) > maxPayload {
+					over = append(over, "payload over "+byteSize(maxPayload))
 				}
 			case "headers":
 				raw := asBytes(v)
-				if len(raw) > MaxHeaders {
-					over = append(over, "headers over "+byteSize(MaxHeaders))
+				if len(raw) > maxHeaders {
+					over = append(over, "headers over "+byteSize(maxHeaders))
 				} else if r.Headers, err = decodeHeaders(raw); err != nil {
 					err = &rowError{fmt.Sprintf("%s: row %s: headers: %v", s.name, backends.SafeText(r.ID), err)}
 				}
@@ -404,7 +404,13 @@ func (s *Store) updateJoined(ctx context.Context, op string, m *mapped, part []g
 		}
 		b.w(r)
 	}
-	n := 0
+	// RETURNING rows stream as the statement runs: they count only once
+	// it has completed (a deadlock victim returns some, then rolls back).
+	type match struct {
+		g    guarded
+		vals []any
+	}
+	var matched []match
 	err := s.query(ctx, op, b.String(), b.args, func(scan func(...any) error) error {
 		vals := make([]any, 1+len(ret))
 		ptrs := make([]any, len(vals))
@@ -418,13 +424,20 @@ func (s *Store) updateJoined(ctx context.Context, op string, m *mapped, part []g
 		if !ok {
 			return &rowError{fmt.Sprintf("%s: %s: the database returned row %s, not asked for", s.name, op, backends.SafeText(asString(vals[0])))}
 		}
-		n++
-		if got != nil {
-			return got(g, vals[1:])
-		}
+		matched = append(matched, match{g, vals[1:]})
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	for _, mt := range matched {
+		if got != nil {
+			if err := got(mt.g, mt.vals); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(matched), nil
 }
 
 // retAlias is how RETURNING names the updated table's columns: SQLite
