@@ -322,17 +322,18 @@ func headerOf(r *kgo.Record, key string) string {
 	return v
 }
 
-// storeContext writes a config file with context t: Kafka, RabbitMQ (when
-// rabbitURL is set), and the store (driver, dsn-env APPDB_DSN, route
-// given as YAML flow), and returns its path.
-func storeContext(t *testing.T, brokers []string, rabbit string, db *appDB, route string, extra string) string {
+// storeContext writes a config file with context t: Kafka (when brokers
+// are given), RabbitMQ (its YAML block, when given), and the store
+// (driver, dsn-env APPDB_DSN, route given as YAML flow, and storeExtra:
+// more lines of the store block), and returns its path.
+func storeContext(t *testing.T, brokers []string, rabbit string, db *appDB, route string, storeExtra string) string {
 	t.Helper()
-	cfg := "current-context: t\ncontexts:\n  t:\n" + extra
+	cfg := "current-context: t\ncontexts:\n  t:\n"
 	if len(brokers) > 0 {
 		cfg += fmt.Sprintf("    kafka:\n      brokers: [%s]\n", strings.Join(brokers, ","))
 	}
 	cfg += rabbit
-	cfg += fmt.Sprintf("    store:\n      driver: %s\n      dsn-env: APPDB_DSN\n      route: %s\n", db.driver, route)
+	cfg += fmt.Sprintf("    store:\n      driver: %s\n      dsn-env: APPDB_DSN\n      route: %s\n", db.driver, route) + storeExtra
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
