@@ -14,6 +14,7 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/config"
+	"github.com/mqops/mqops/backends/store"
 )
 
 // pendingJSON is the -o json output of mqops pending.
@@ -122,18 +123,11 @@ changed anywhere: to publish pending rows again, use mqops resend.`,
 			if err := checkPendingQuery(q, sortBy); err != nil {
 				return err
 			}
-			_, c, err := g.loadContext()
-			if err != nil {
-				return err
-			}
-			st, err := g.storeOf(c)
+			c, st, err := g.contextStore((*store.Store).HasOutbox, "no sending table")
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if !st.HasOutbox() {
-				return fmt.Errorf("the application database (%s, preset %s) has no sending table", st.Name(), st.Preset())
-			}
 			ctx := cmd.Context()
 			done := readProgress(g, "reading the pending rows of "+storeName(st))
 			page, err := st.Pending(ctx, q)

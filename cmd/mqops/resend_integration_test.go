@@ -147,10 +147,10 @@ func runResendYes(t *testing.T, env []string, cfg string, wantResent, wantFailed
 }
 
 func resendToKafka(t *testing.T, driver string) {
-	w := newKafkaWorld(t)
+	w := newReplayWorld(t)
 	db := newAppDB(t, driver)
 	db.schema()
-	topic := w.topic("orders", 3)
+	topic := w.topic("orders", 3, nil)
 	bad := w.prefix + ".missing"
 	rows := resendRows(topic, bad)
 	db.insert(rows...)
@@ -268,7 +268,7 @@ func bulkRows(n, keys int, dest string) []outboxRow {
 }
 
 // idsIn counts the records of topic per message id.
-func idsIn(w *kafkaWorld, topic string) map[string]int {
+func idsIn(w *replayWorld, topic string) map[string]int {
 	out := map[string]int{}
 	for _, r := range w.records(topic) {
 		out[headerOf(r, "mqops-message-id")]++
@@ -280,10 +280,10 @@ func idsIn(w *kafkaWorld, topic string) map[string]int {
 // same 2,000 rows (PostgreSQL → Kafka) publish every row exactly once,
 // and count each row's attempts exactly once.
 func TestResendTwoProcesses(t *testing.T) {
-	w := newKafkaWorld(t)
+	w := newReplayWorld(t)
 	db := newAppDB(t, "postgres")
 	db.schema()
-	topic := w.topic("twice", 6)
+	topic := w.topic("twice", 6, nil)
 	const n = 2000
 	// without keys: no row waits behind a row of its key the other run
 	// has in flight, so the two runs contend for every batch
@@ -339,10 +339,10 @@ func TestResendTwoProcesses(t *testing.T) {
 // topic; at the end every row is sent and in the topic, and the
 // duplicates are at most one window (500) per kill.
 func TestResendKill9(t *testing.T) {
-	w := newKafkaWorld(t)
+	w := newReplayWorld(t)
 	db := newAppDB(t, "postgres")
 	db.schema()
-	topic := w.topic("kill", 6)
+	topic := w.topic("kill", 6, nil)
 	const n, window, kills = 10_000, 500, 5
 	db.insert(bulkRows(n, 50, topic)...)
 	cfg := storeContext(t, w.brokers, "", db, "{broker: kafka}", "")
@@ -387,7 +387,7 @@ func TestResendKill9(t *testing.T) {
 			select {
 			case <-done:
 				exited = true
-			case <-time.After(time.Duration(rng.IntN(200)) * time.Millisecond):
+			case <-time.After(time.Duration(rng.IntN(40)) * time.Millisecond): // about one batch's cycle at full speed
 			}
 		}
 		if exited {
@@ -476,10 +476,10 @@ func noRawControls(t *testing.T, what, out string) {
 // and the exit status is 3; hostile text is escaped in JSON and sanitized
 // in the table.
 func TestPendingJSONAndLag(t *testing.T) {
-	w := newKafkaWorld(t)
+	w := newReplayWorld(t)
 	db := newAppDB(t, "sqlite")
 	db.schema()
-	topic := w.topic("lagged", 1)
+	topic := w.topic("lagged", 1, nil)
 	ctx := context.Background()
 	for i := range 10 {
 		if err := w.cl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
@@ -671,10 +671,10 @@ func TestResendHostileInput(t *testing.T) {
 	}
 
 	// a real run on PostgreSQL: its DSN and password in no output, no audit entry
-	w := newKafkaWorld(t)
+	w := newReplayWorld(t)
 	db := newAppDB(t, "postgres")
 	db.schema()
-	topic := w.topic("secret", 1)
+	topic := w.topic("secret", 1, nil)
 	db.insert(outboxRow{msgID: "s-1", dest: topic, age: 10 * time.Minute}, outboxRow{msgID: "s-2", dest: w.prefix + ".missing", age: 10 * time.Minute})
 	u, _ := url.Parse(db.dsn)
 	pw, _ := u.User.Password()
@@ -727,7 +727,7 @@ func capContent(headers [][2]string, value string) string {
 // cap-kafka-key (else its message id) as the key; StatusName Succeeded and
 // Retries + 1 after.
 func TestResendCAP(t *testing.T) {
-	w := newKafkaWorld(t)
+	w := newReplayWorld(t)
 	db := newAppDB(t, "postgres")
 	ddl, err := os.ReadFile(filepath.Join(repoRoot(t), "backends", "store", "testdata", "cap_postgresql.sql"))
 	if err != nil {
@@ -737,7 +737,7 @@ func TestResendCAP(t *testing.T) {
 	published := `"` + schema + `"."published"`
 	db.exec(strings.NewReplacer("{schema}", schema, "{GetPublishedTableName()}", published, "{GetReceivedTableName()}", `"`+schema+`"."received"`).Replace(string(ddl)))
 	t.Cleanup(func() { _, _ = db.raw.Exec(`DROP SCHEMA "` + schema + `" CASCADE`) })
-	topic := w.topic("cap", 3)
+	topic := w.topic("cap", 3, nil)
 	headers := func(id string, extra ...[2]string) [][2]string {
 		return append([][2]string{{"cap-msg-id", id}, {"cap-msg-name", topic}, {"cap-msg-type", "Order"},
 			{"cap-senttime", "2026-12-03T10:00:00.0000000+01:00"}, {"cap-corr-id", id}, {"cap-corr-seq", "0"}}, extra...)

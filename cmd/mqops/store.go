@@ -56,6 +56,24 @@ func storeTable(m *config.TableMapping) *store.Table {
 	return t
 }
 
+// contextStore loads the selected context and opens its store, which must
+// have what has says (else an error saying the store has lacks).
+func (g *globals) contextStore(has func(*store.Store) bool, lacks string) (*config.Context, *store.Store, error) {
+	_, c, err := g.loadContext()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := g.storeOf(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !has(st) {
+		st.Close()
+		return nil, nil, fmt.Errorf("the application database (%s, preset %s) has %s", st.Name(), st.Preset(), lacks)
+	}
+	return c, st, nil
+}
+
 // routeOf is where context c publishes its outbox's destinations
 // (store.route, or --route-broker); the zero Route when none is set. A
 // RabbitMQ route's vhost is the context's AMQP URL's.
@@ -155,18 +173,11 @@ id was consumed or not; -o json says which.`,
 			if id == "" || len(id) > maxMessageIDLength {
 				return fmt.Errorf("a message id is 1 to %d bytes long (this one: %d)", maxMessageIDLength, len(id))
 			}
-			_, c, err := g.loadContext()
-			if err != nil {
-				return err
-			}
-			st, err := g.storeOf(c)
+			_, st, err := g.contextStore((*store.Store).HasIdempotency, "no idempotency table: whether a message was consumed is not recorded there")
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			if !st.HasIdempotency() {
-				return fmt.Errorf("the application database (%s, preset %s) has no idempotency table: whether a message was consumed is not recorded there", st.Name(), st.Preset())
-			}
 			cs, err := st.Consumed(cmd.Context(), id)
 			if err != nil {
 				return err

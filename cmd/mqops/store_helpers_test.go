@@ -234,55 +234,8 @@ func (db *appDB) states() map[string]rowState {
 	return out
 }
 
-// kafkaWorld is the real Kafka of testenv with topics this test created.
-type kafkaWorld struct {
-	t       *testing.T
-	brokers []string
-	cl      *kgo.Client
-	adm     *kadm.Client
-	prefix  string
-}
-
-func newKafkaWorld(t *testing.T) *kafkaWorld {
-	t.Helper()
-	env := requireEnv(t, "KAFKA_BROKERS")
-	brokers := strings.Split(env["KAFKA_BROKERS"], ",")
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	return &kafkaWorld{t: t, brokers: brokers, cl: cl, adm: kadm.NewClient(cl), prefix: "hxresend-" + hexSuffix()}
-}
-
-// topic creates a topic of parts partitions, deleted at the end.
-func (w *kafkaWorld) topic(suffix string, parts int32) string {
-	w.t.Helper()
-	name := w.prefix + "." + suffix
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := w.adm.CreateTopic(ctx, parts, 1, nil, name); err != nil {
-		w.t.Fatalf("create %s: %v", name, err)
-	}
-	w.t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = w.adm.DeleteTopics(ctx, name)
-	})
-	for {
-		md, err := w.adm.Metadata(ctx, name)
-		if err == nil && md.Topics[name].Err == nil && len(md.Topics[name].Partitions) == int(parts) {
-			return name
-		}
-		if ctx.Err() != nil {
-			w.t.Fatalf("topic %s not in the metadata: %v", name, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // records reads every record of topic (up to its end offsets now).
-func (w *kafkaWorld) records(topic string) []*kgo.Record {
+func (w *replayWorld) records(topic string) []*kgo.Record {
 	w.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
