@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka/kafkatest"
 )
 
 func wantErr(t *testing.T, err error, parts ...string) {
@@ -159,36 +159,6 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// silentAddr accepts connections and never answers.
-func silentAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return l.Addr().String()
-}
-
 func dsnAt(driver, addr, password string) string {
 	host, port, _ := net.SplitHostPort(addr)
 	if driver == "postgres" {
@@ -207,7 +177,7 @@ func TestUnreachableAndSilentDatabases(t *testing.T) {
 			name string
 			addr func(*testing.T) string
 			says string
-		}{{"closed", freeAddr, "refused"}, {"silent", silentAddr, "no answer within 1s"}} {
+		}{{"closed", freeAddr, "refused"}, {"silent", func(t *testing.T) string { return kafkatest.Silent(t) }, "no answer within 1s"}} {
 			t.Run(driver+"/"+peer.name, func(t *testing.T) {
 				addr := peer.addr(t)
 				dsn := dsnAt(driver, addr, "s3cr3t-pw-unreach")
@@ -241,14 +211,7 @@ func TestUnreachableAndSilentDatabases(t *testing.T) {
 // forwards nothing in either direction (a database that stops answering
 // in the middle of a session).
 func stallProxy(t *testing.T, target string) (addr string, stall *atomic.Bool) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	stall = new(atomic.Bool)
-	var mu sync.Mutex
-	var conns []net.Conn
-	keep := func(c ...net.Conn) { mu.Lock(); conns = append(conns, c...); mu.Unlock() }
 	pipe := func(dst, src net.Conn) {
 		buf := make([]byte, 32<<10)
 		for {
@@ -263,31 +226,15 @@ func stallProxy(t *testing.T, target string) (addr string, stall *atomic.Bool) {
 			}
 		}
 	}
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			keep(c, u)
-			go pipe(u, c)
-			go pipe(c, u)
+	return kafkatest.Peer(t, func(c net.Conn) {
+		u, err := net.Dial("tcp", target)
+		if err != nil {
+			return
 		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return l.Addr().String(), stall
+		defer u.Close()
+		go pipe(c, u)
+		pipe(u, c) // ends when the peer closes c at the end of the test
+	}), stall
 }
 
 // TestStallMidSession: a database that stops answering after Open fails

@@ -25,21 +25,11 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	if err := s.checkIDs(q.IDs); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > s.maxRows {
-		limit = s.maxRows
-	}
+	limit := s.limit(q.Limit)
 	d := s.d
 	page := &backends.RetryPage{Rows: []backends.RetryRow{}, Groups: []backends.RetryGroup{}}
-	if err := s.queryRow(ctx, "read the clock", func(scan func(...any) error) error {
-		var v any
-		if err := scan(&v); err != nil {
-			return err
-		}
-		t, err := asTime(v)
-		page.Now = t
-		return err
-	}, "SELECT "+d.nowExpr(m.cols["created_at"])); err != nil {
+	var err error
+	if page.Now, err = s.clock(ctx, m.cols["created_at"]); err != nil {
 		return nil, err
 	}
 
@@ -93,17 +83,13 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	groups := map[string]*backends.RetryGroup{}
 	var rows []backends.RetryRow
 	scanned := 0
-	err := s.query(ctx, "read retry rows", b.String(), b.args, func(scan func(...any) error) error {
+	err = s.query(ctx, "read retry rows", b.String(), b.args, func(scan func(...any) error) error {
 		scanned++
 		if scanned > s.maxRows {
 			return nil
 		}
-		vals := make([]any, len(fs))
-		ptrs := make([]any, len(fs))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := scan(ptrs...); err != nil {
+		vals, err := scanValues(scan, len(fs))
+		if err != nil {
 			return err
 		}
 		var r backends.RetryRow
