@@ -219,6 +219,15 @@ func (d dialect) text(col string, c *column) string {
 // castParam is a placeholder typed as the column (for VALUES lists, whose
 // columns postgres cannot infer).
 func (d dialect) castParam(p string, c *column) string {
+	if d.driver == "sqlite" {
+		// A VALUES column has no affinity: without the cast, SQLite
+		// compares an INTEGER PRIMARY KEY with text and scans the table
+		// for every row of the VALUES instead of looking the rowid up.
+		if c.class == clsInt {
+			return "CAST(" + p + " AS INTEGER)"
+		}
+		return p
+	}
 	if d.driver != "postgres" {
 		return p
 	}
