@@ -32,13 +32,13 @@ const (
 
 // Where a trace looks (TraceStep.Place).
 const (
-	TraceOutbox           = "outbox"
-	TraceRetry            = "retry"
-	TraceTopic            = "topic"
-	TraceQueue            = "queue"
-	TraceDeadLetterTopic  = "dead-letter topic"
-	TraceDeadLetterQueue  = "dead-letter queue"
-	TraceIdempotency      = "consumed"
+	TraceOutbox          = "outbox"
+	TraceRetry           = "retry"
+	TraceTopic           = "topic"
+	TraceQueue           = "queue"
+	TraceDeadLetterTopic = "dead-letter topic"
+	TraceDeadLetterQueue = "dead-letter queue"
+	TraceIdempotency     = "consumed"
 	// TraceBroker: the broker, when the destination is not known.
 	TraceBroker = "broker"
 )

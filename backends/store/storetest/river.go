@@ -99,7 +99,7 @@ func RiverSchemaAt(ctx context.Context, t testing.TB, dsn string, version int) s
 		t.Fatalf("random schema name: %v", err)
 	}
 	schema := "river_it_" + hex.EncodeToString(b[:])
-	pool := riverPool(ctx, t, dsn)
+	pool := RiverPool(ctx, t, dsn)
 	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
 		t.Fatalf("create schema %s: %v", schema, err)
 	}
@@ -129,10 +129,14 @@ func RiverSchemaAt(ctx context.Context, t testing.TB, dsn string, version int) s
 
 // ChargeArgs is a job of kind "mqops_charge_card". Its worker fails with a
 // plain error: "payment gateway timeout after <ms>ms for order <order>".
+// With river.UniqueOpts{ByArgs: true}, jobs are unique by Order only.
 type ChargeArgs struct {
-	Order   int    `json:"order"`
+	Order   int    `json:"order" river:"unique"`
 	Cents   int    `json:"amount_cents"`
 	Outcome string `json:"outcome"` // OutcomeRetry, OutcomeDiscard or OutcomeCancel
+	// Fail, when set, is the error the worker fails with instead (hostile
+	// or huge texts).
+	Fail string `json:"fail,omitempty"`
 }
 
 // Kind is river's job kind.
@@ -224,7 +228,7 @@ func StartRiver(ctx context.Context, t testing.TB, dsn, schema string, fail bool
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &chargeWorker{fail: fail, report: report})
 	river.AddWorker(workers, &reserveWorker{fail: fail, report: report})
-	client, err := river.NewClient(riverpgxv5.New(riverPool(ctx, t, dsn)), &river.Config{
+	client, err := river.NewClient(riverpgxv5.New(RiverPool(ctx, t, dsn)), &river.Config{
 		Schema:            schema,
 		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
 		Workers:           workers,
@@ -298,34 +302,24 @@ type RiverJobs struct {
 	Args      map[int64]any
 }
 
-// RiverFailingJobs inserts jobs with river's Client.InsertMany, has a real
+// RiverFailingJobs inserts jobs with river's Client.Insert, has a real
 // river Client work them with workers that fail, waits until each job is in
 // its final state and stops the client. Per kind (charge, reserve): n jobs
 // left retryable and n discarded; and n charge jobs cancelled by the worker.
 func RiverFailingJobs(ctx context.Context, t testing.TB, dsn, schema string, n int) RiverJobs {
 	t.Helper()
-	c := StartRiver(ctx, t, dsn, schema, true)
 	var params []river.InsertManyParams
 	for i := range n {
 		for _, outcome := range []string{OutcomeRetry, OutcomeDiscard} {
-			attempts := RetryAttempts
-			if outcome == OutcomeDiscard {
-				attempts = DiscardAttempts
-			}
-			opts := &river.InsertOpts{MaxAttempts: attempts}
 			params = append(params,
-				river.InsertManyParams{Args: ChargeArgs{Order: 1000 + len(params), Cents: 100 * (i + 1), Outcome: outcome}, InsertOpts: opts},
-				river.InsertManyParams{Args: ReserveArgs{SKU: fmt.Sprintf("SKU-%05d", 40+len(params)), Qty: i + 2, Warehouse: fmt.Sprintf("AMS-%d", i%3+1), Outcome: outcome}, InsertOpts: opts})
+				river.InsertManyParams{Args: ChargeArgs{Order: 1000 + len(params), Cents: 100 * (i + 1), Outcome: outcome}},
+				river.InsertManyParams{Args: ReserveArgs{SKU: fmt.Sprintf("SKU-%05d", 40+len(params)), Qty: i + 2, Warehouse: fmt.Sprintf("AMS-%d", i%3+1), Outcome: outcome}})
 		}
-		params = append(params, river.InsertManyParams{Args: ChargeArgs{Order: 1000 + len(params), Cents: 999, Outcome: OutcomeCancel}, InsertOpts: &river.InsertOpts{MaxAttempts: RetryAttempts}})
+		params = append(params, river.InsertManyParams{Args: ChargeArgs{Order: 1000 + len(params), Cents: 999, Outcome: OutcomeCancel}})
 	}
-	res, err := c.Client.InsertMany(ctx, params)
-	if err != nil {
-		t.Fatalf("river InsertMany: %v", err)
-	}
+	ids := FailJobs(ctx, t, dsn, schema, params...)
 	jobs := RiverJobs{Args: map[int64]any{}}
-	for i, r := range res {
-		id := r.Job.ID
+	for i, id := range ids {
 		jobs.Args[id] = params[i].Args
 		var outcome string
 		switch a := params[i].Args.(type) {
@@ -347,11 +341,66 @@ func RiverFailingJobs(ctx context.Context, t testing.TB, dsn, schema string, n i
 			jobs.Cancelled = append(jobs.Cancelled, id)
 		}
 	}
-	c.WaitStates(ctx, jobs.Retryable, rivertype.JobStateRetryable)
-	c.WaitStates(ctx, jobs.Discarded, rivertype.JobStateDiscarded)
-	c.WaitStates(ctx, jobs.Cancelled, rivertype.JobStateCancelled)
-	c.Stop()
 	return jobs
+}
+
+// FailJobs inserts jobs (ChargeArgs or ReserveArgs) with river's
+// Client.Insert, one at a time, has a river Client with failing workers work them
+// until each is in the state of its args' Outcome (retryable, discarded,
+// cancelled), stops the client and returns the ids in the order given.
+// InsertOpts.MaxAttempts defaults to RetryAttempts, or DiscardAttempts for
+// OutcomeDiscard.
+func FailJobs(ctx context.Context, t testing.TB, dsn, schema string, params ...river.InsertManyParams) []int64 {
+	t.Helper()
+	c := StartRiver(ctx, t, dsn, schema, true)
+	defer c.Stop()
+	byState := map[rivertype.JobState][]int64{}
+	params = slices.Clone(params)
+	outcomes := make([]string, len(params))
+	for i := range params {
+		switch a := params[i].Args.(type) {
+		case ChargeArgs:
+			outcomes[i] = a.Outcome
+		case ReserveArgs:
+			outcomes[i] = a.Outcome
+		default:
+			t.Fatalf("FailJobs: args %T are not the fixture's", a)
+		}
+		opts := river.InsertOpts{}
+		if params[i].InsertOpts != nil {
+			opts = *params[i].InsertOpts
+		}
+		if opts.MaxAttempts == 0 {
+			opts.MaxAttempts = RetryAttempts
+			if outcomes[i] == OutcomeDiscard {
+				opts.MaxAttempts = DiscardAttempts
+			}
+		}
+		params[i].InsertOpts = &opts
+	}
+	// one Insert (one transaction) per job: each job has its own created_at
+	res := make([]*rivertype.JobInsertResult, len(params))
+	for i, p := range params {
+		r, err := c.Client.Insert(ctx, p.Args, p.InsertOpts)
+		if err != nil {
+			t.Fatalf("river Insert %+v: %v", p.Args, err)
+		}
+		res[i] = r
+	}
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		if r.UniqueSkippedAsDuplicate {
+			t.Fatalf("FailJobs: job %d (%+v) skipped as a duplicate of job %d", i, params[i].Args, r.Job.ID)
+		}
+		ids[i] = r.Job.ID
+		state := map[string]rivertype.JobState{"": rivertype.JobStateRetryable, OutcomeRetry: rivertype.JobStateRetryable,
+			OutcomeDiscard: rivertype.JobStateDiscarded, OutcomeCancel: rivertype.JobStateCancelled}[outcomes[i]]
+		byState[state] = append(byState[state], r.Job.ID)
+	}
+	for state, ids := range byState {
+		c.WaitStates(ctx, ids, state)
+	}
+	return ids
 }
 
 type chargeWorker struct {
@@ -369,6 +418,9 @@ func (w *chargeWorker) Work(ctx context.Context, j *river.Job[ChargeArgs]) error
 	}
 	if j.Args.Outcome == OutcomeCancel {
 		return river.JobCancel(fmt.Errorf("order %d was refunded before it was charged", j.Args.Order))
+	}
+	if j.Args.Fail != "" {
+		return errors.New(j.Args.Fail)
 	}
 	return errors.New(TimeoutError(j.Args, j.Attempt))
 }
@@ -406,7 +458,9 @@ func nextRetry(outcome string) time.Time {
 	return time.Now().Add(time.Hour)
 }
 
-func riverPool(ctx context.Context, t testing.TB, dsn string) *pgxpool.Pool {
+// RiverPool is a pgx pool on dsn (at most 6 connections), closed when the
+// test ends: for river clients and migrators.
+func RiverPool(ctx context.Context, t testing.TB, dsn string) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
