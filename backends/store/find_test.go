@@ -64,12 +64,7 @@ func TestCAPRowsOfMessage(t *testing.T) {
 	forEachDriver(t, capDrivers, func(t *testing.T, db *testDB) {
 		ctx := context.Background()
 		schema, published, _ := capDB(t, db)
-		cols := []string{`"Id"`, `"Version"`, `"Name"`, `"Content"`, `"Retries"`, `"Added"`, `"ExpiresAt"`, `"StatusName"`}
-		if db.driver == "mysql" {
-			for i, c := range cols {
-				cols[i] = "`" + strings.Trim(c, `"`) + "`"
-			}
-		}
+		cols := capPublishedCols(db)
 		db.insert(published, cols, int64(9001), "v1", "orders.created", capContent(capHeaders("1800000000000000001", "orders.created"), `{}`), 0, sqlExpr(db.ago(time.Hour)), nil, "Succeeded")
 		db.insert(published, cols, int64(9002), "v1", "orders.created", capContent(capHeaders("1800000000000000002", "orders.created"), `{}`), 2, sqlExpr(db.ago(time.Hour)), nil, "Failed")
 		s := db.open(Options{Preset: "cap", Schema: schema})
@@ -83,4 +78,16 @@ func TestCAPRowsOfMessage(t *testing.T) {
 			t.Fatalf("the row id is not the message id: %v %+v", err, rows)
 		}
 	})
+}
+
+// capPublishedCols are the columns of CAP's published table, quoted for
+// the driver.
+func capPublishedCols(db *testDB) []string {
+	cols := []string{`"Id"`, `"Version"`, `"Name"`, `"Content"`, `"Retries"`, `"Added"`, `"ExpiresAt"`, `"StatusName"`}
+	if db.driver == "mysql" {
+		for i, c := range cols {
+			cols[i] = "`" + strings.Trim(c, `"`) + "`"
+		}
+	}
+	return cols
 }
