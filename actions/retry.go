@@ -612,15 +612,11 @@ func (r *retryRun) batch(ctx context.Context, rows []RetryPlanRow) error {
 	if op == RetryOpRepublish {
 		return r.republish(ctx, keep, targets)
 	}
-	keepIDs := make([]string, len(keep))
-	for i, k := range keep {
-		keepIDs[i] = k.ID
-	}
-	change, what := st.RetryNow, "making %d row(s) due now"
+	change, what := st.RetryNowRows, "making %d row(s) due now"
 	if op == RetryOpGiveUp {
-		change, what = st.GiveUp, "giving %d row(s) up"
+		change, what = st.GiveUpRows, "giving %d row(s) up"
 	}
-	n, err := change(ctx, keepIDs)
+	n, err := change(ctx, keep)
 	n = min(max(n, 0), len(keep))
 	r.out.Changed += n
 	r.done += n
@@ -628,7 +624,7 @@ func (r *retryRun) batch(ctx context.Context, rows []RetryPlanRow) error {
 		return fmt.Errorf(what+": %w", len(keep), err)
 	}
 	// a row the statement did not change was changed in between (its
-	// status is no longer one it takes)
+	// attempts or its status)
 	r.skip(&r.out.SkippedChanged, len(keep)-n)
 	return nil
 }
