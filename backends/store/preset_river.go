@@ -113,6 +113,9 @@ func init() {
 // exist, and the statuses are river states a retry row can be in.
 func riverValidate(ctx context.Context, s *Store) error {
 	m := s.retry
+	if m == nil {
+		return errors.New("store.retry.table: river_job is the river preset's only table; it cannot be mapped away")
+	}
 	for _, key := range slices.Sorted(maps.Keys(riverColumns)) {
 		if c := m.cols[key]; c == nil || c.name != riverColumns[key] {
 			got := "unmapped"

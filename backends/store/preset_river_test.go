@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -541,6 +542,26 @@ func TestRiverOpenErrors(t *testing.T) {
 			t.Errorf("GiveUp without river_migration: %d, %v", n, err)
 		}
 	})
+	t.Run("search path", func(t *testing.T) {
+		schema := storetest.RiverSchema(ctx, t, dsn)
+		jobs := storetest.RiverFailingJobs(ctx, t, dsn, schema, 1)
+		execSQL(t, ctx, dsn, `INSERT INTO "`+schema+`".river_migration (line, version) VALUES ('main', $1)`, storetest.RiverMigrationVersion+1)
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		s := openRiver(t, ctx, u.String(), "", nil)
+		if p, err := s.Retries(ctx, backends.RetryQuery{}); err != nil || p.Total != 4 {
+			t.Fatalf("Retries through the search path: %v, %v", p, err)
+		}
+		// the version is read in the schema the search path found
+		if n, err := s.GiveUp(ctx, ids(jobs.Retryable[0])); n != 0 || err == nil || !strings.Contains(err.Error(), "newer") {
+			t.Errorf("GiveUp on a newer schema found through the search path: %d, %v", n, err)
+		}
+	})
 	t.Run("mapping", func(t *testing.T) {
 		schema := storetest.RiverSchema(ctx, t, dsn)
 		for _, c := range []struct {
@@ -557,7 +578,11 @@ func TestRiverOpenErrors(t *testing.T) {
 				t.Errorf("mapping %+v: %v, want %q", c.tab, err, c.want)
 			}
 		}
-		_, err := openRiverErr(ctx, dsn, schema, func(o *Options) { o.Outbox = &Table{Name: "x"} })
+		_, err := openRiverErr(ctx, dsn, schema, func(o *Options) { o.Retry = &Table{Name: NoTable} })
+		if err == nil || !strings.Contains(err.Error(), "cannot be mapped away") {
+			t.Errorf("river without river_job: %v", err)
+		}
+		_, err = openRiverErr(ctx, dsn, schema, func(o *Options) { o.Outbox = &Table{Name: "x"} })
 		if err == nil || !strings.Contains(err.Error(), "the river preset has no outbox table") {
 			t.Errorf("river outbox: %v", err)
 		}
