@@ -164,6 +164,7 @@ func TestResendPlanAndRun(t *testing.T) {
 		e.insert(t, fmt.Sprintf("p-%d", i), "payments", "", old, nil)
 	}
 	e.insert(t, "x-0", "nosuchtopic", "", old, nil)
+	e.insert(t, "evil", "evil\x1b[31m\u202e", "", old, nil)
 	e.insert(t, "young", "orders", "k9", time.Second, nil)
 	e.insert(t, "done", "orders", "k9", old, map[string]string{"status": "'sent'"})
 	e.insert(t, "busy-1", "payments", "kb", old+time.Minute, map[string]string{"attempts": "3", "last_attempt_at": "strftime('%Y-%m-%d %H:%M:%f','now')"})
@@ -180,8 +181,8 @@ func TestResendPlanAndRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := p.(*ResendPlan)
-	if len(plan.Rows) != 18 || plan.Selected != 16 || plan.Pending != 18 || plan.Consumed != 1 || !plan.ConsumedChecked || plan.InFlight != 1 || plan.Held != 1 ||
-		plan.Unroutable != 0 || len(plan.Destinations) != 3 || plan.MessageIDHeader != "mqops-message-id" {
+	if len(plan.Rows) != 19 || plan.Selected != 16 || plan.Pending != 19 || plan.Consumed != 1 || !plan.ConsumedChecked || plan.InFlight != 1 || plan.Held != 1 ||
+		plan.Unroutable != 1 || len(plan.Problems) != 1 || !strings.Contains(plan.Problems[0], "is not a Kafka topic name") || len(plan.Destinations) != 4 || plan.MessageIDHeader != "mqops-message-id" {
 		t.Fatalf("plan %+v", plan)
 	}
 	if r := plan.Rows[0]; r.MessageID != "busy-1" || r.Skip != "in-flight" || plan.Rows[len(plan.Rows)-1].MessageID == "young" {
@@ -218,7 +219,7 @@ func TestResendPlanAndRun(t *testing.T) {
 			if s.status != "pending" || s.attempts != 1 || !strings.Contains(s.lastError, "nosuchtopic") {
 				t.Errorf("%s: %+v", id, s)
 			}
-		default: // young, done, busy-1, busy-2: untouched
+		default: // young, done, busy-1, busy-2, evil: untouched
 			if s != before[id] {
 				t.Errorf("%s: %+v, was %+v", id, s, before[id])
 			}
