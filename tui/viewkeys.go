@@ -170,6 +170,8 @@ func (m *Model) viewKey(b keys.Binding) tea.Cmd {
 		return m.openReset() // the marked groups, or the selected one
 	case b.Is(k.Replay):
 		return m.openReplay() // the marked or selected topic; a topic's marked partitions
+	case b.Is(k.Resend):
+		return m.openResend() // the marked or selected rows; the selected destination
 	case b.Is(k.Mark):
 		v.focused().ToggleMark()
 	}
@@ -190,6 +192,8 @@ func (m *Model) elsewhere(msg tea.KeyPressMsg) tea.Cmd {
 		return m.openReset() // says where the reset is
 	case k.Replay.Matches(msg):
 		return m.openReplay() // says where the replay is
+	case k.Resend.Matches(msg):
+		return m.openResend() // says where the resend is
 	}
 	return nil
 }
