@@ -190,7 +190,7 @@ type Model struct {
 	tracker *lag.Tracker
 	data    dataset
 	store   *storeConn // the application's database (nil: none configured)
-	snap    loadState // the snapshot's loads (the Kafka views' shared source)
+	snap    loadState  // the snapshot's loads (the Kafka views' shared source)
 
 	refresh  refreshState
 	spinner  spinner.Model
