@@ -3,7 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -239,7 +239,7 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		return nil, err
 	}
 	if len(live) == 0 {
-		return nil, fmt.Errorf("store.%s.table: table %s does not exist in %s (or has no columns this user can see)", spec.kind, ref, s.name)
+		return nil, fmt.Errorf("store.%s.table: table %s does not exist in %s (or has no columns this user can see; \"-\" says the application has no %s table)", spec.kind, ref, s.name, spec.kind)
 	}
 	m := &mapped{kind: spec.kind, ref: ref, cols: map[string]*column{}, statuses: map[string][]any{}, raw: map[string][]string{}}
 	for _, cs := range spec.cols {
@@ -260,14 +260,11 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		}
 		col := s.classify(lc)
 		col.key = cs.key
-		usable := false
-		for _, c := range cs.classes {
-			usable = usable || c == col.class
-		}
+		usable := slices.Contains(cs.classes, col.class)
 		if col.class == clsAny { // sqlite's untyped column holds anything
 			usable, col.class, col.timeKind = true, cs.classes[0], timeText
 		}
-		if !usable && s.d.driver == "sqlite" && contains1(cs.classes, clsTime) {
+		if !usable && s.d.driver == "sqlite" && slices.Contains(cs.classes, clsTime) {
 			// sqlite stores times as text or integers whatever it declares
 			switch col.class {
 			case clsText:
@@ -278,6 +275,11 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		}
 		if !usable {
 			return nil, fmt.Errorf("store.%s.columns.%s: column %s.%s is %s (%s); it needs %s", spec.kind, cs.key, ref, lc.name, col.class, lc.dataType, cs.want)
+		}
+		if col.class == clsTime && col.timeKind == timeText {
+			if err := s.checkSQLiteTimes(ctx, spec.kind, cs.key, ref, col); err != nil {
+				return nil, err
+			}
 		}
 		m.cols[cs.key] = col
 	}
@@ -309,13 +311,34 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 	return m, nil
 }
 
-func contains1(cs []colClass, c colClass) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
+// checkSQLiteTimes refuses a SQLite text time column whose values SQLite's
+// date functions cannot read (Go's time.String() form, which
+// modernc.org/sqlite writes by default): the store compares times with
+// julianday(), and such rows would silently never be pending. It samples
+// the first 1000 rows, so that Open stays cheap on a big table.
+func (s *Store) checkSQLiteTimes(ctx context.Context, kind, key string, ref tableRef, col *column) error {
+	c := s.d.quote(col.name)
+	q := "SELECT CAST(" + c + " AS TEXT) FROM (SELECT " + c + " FROM " + s.d.table(ref) + " LIMIT 1000) WHERE " + c + " IS NOT NULL AND julianday(" + c + ") IS NULL LIMIT 1"
+	var bad string
+	err := s.queryRow(ctx, "check the times in "+ref.String(), func(scan func(...any) error) error {
+		var v any
+		if err := scan(&v); err != nil {
+			return err
 		}
+		bad = truncate(asString(v), 60)
+		if bad == "" {
+			bad = "(empty)"
+		}
+		return nil
+	}, q)
+	if err != nil {
+		return err
 	}
-	return false
+	if bad != "" {
+		return fmt.Errorf("store.%s.columns.%s: %s.%s holds times SQLite's date functions cannot read (e.g. %q): write ISO-8601 text (strftime, CURRENT_TIMESTAMP; modernc.org/sqlite: _time_format=sqlite) or unix seconds in an INTEGER column",
+			kind, key, ref, col.name, bad)
+	}
+	return nil
 }
 
 func findColumn(live []liveColumn, name string, fold bool) *liveColumn {
@@ -453,13 +476,3 @@ func (s *Store) classify(lc *liveColumn) *column {
 }
 
 func quoteIdentPG(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// sortedKeys is for stable messages.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -38,8 +38,14 @@ func seedOutbox(t *testing.T, db *testDB) map[string]string {
 			`[{"key":"a","value":"1"},{"key":"a","value":"2"},{"key":"trace","value":"`+r.name+`"}]`,
 			r.status, r.attempts, sqlExpr(db.ago(r.age)), r.lastErr)
 	}
+	return idsByName(t, db, "mqops_outbox")
+}
+
+// idsByName maps the seeded rows' names (message ids "msg-NAME") to their ids.
+func idsByName(t *testing.T, db *testDB, table string) map[string]string {
+	t.Helper()
 	ids := map[string]string{}
-	rs, err := db.raw.Query("SELECT id, message_id FROM mqops_outbox")
+	rs, err := db.raw.Query("SELECT id, message_id FROM " + table)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,21 +25,11 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	if err := s.checkIDs(q.IDs); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > s.maxRows {
-		limit = s.maxRows
-	}
+	limit := s.limit(q.Limit)
 	d := s.d
 	page := &backends.RetryPage{Rows: []backends.RetryRow{}, Groups: []backends.RetryGroup{}}
-	if err := s.queryRow(ctx, "read the clock", func(scan func(...any) error) error {
-		var v any
-		if err := scan(&v); err != nil {
-			return err
-		}
-		t, err := asTime(v)
-		page.Now = t
-		return err
-	}, "SELECT "+d.nowExpr(m.cols["created_at"])); err != nil {
+	var err error
+	if page.Now, err = s.clock(ctx, m.cols["created_at"]); err != nil {
 		return nil, err
 	}
 
@@ -60,31 +50,40 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 		}
 		conds = append(conds, m.c(d, "id", "")+" IN ("+b.list(args)+")")
 	}
-	type field struct{ key, expr string }
+	type R = backends.RetryRow
 	col := func(key string) string { return m.c(d, key, "") }
-	fs := []field{{"id", d.text(col("id"), m.cols["id"])}}
-	for _, k := range []string{"message_id", "kind", "source", "destination"} {
-		if m.has(k) {
-			fs = append(fs, field{k, d.bounded(col(k), m.cols[k], MaxShortText)})
+	fs := []field[R]{{"id", d.text(col("id"), m.cols["id"]), setText(func(r *R) *string { return &r.ID })}}
+	optional := []struct {
+		key string
+		get func(*R) *string
+	}{
+		{"message_id", func(r *R) *string { return &r.MessageID }},
+		{"kind", func(r *R) *string { return &r.Kind }},
+		{"source", func(r *R) *string { return &r.Source }},
+		{"destination", func(r *R) *string { return &r.Destination }},
+	}
+	for _, o := range optional {
+		if m.has(o.key) {
+			fs = append(fs, field[R]{o.key, d.bounded(col(o.key), m.cols[o.key], MaxShortText), setText(o.get)})
 		}
 	}
-	fs = append(fs, field{"status", d.text(col("status"), m.cols["status"])}, field{"attempts", "COALESCE(" + col("attempts") + ", 0)"})
+	fs = append(fs,
+		field[R]{"status", d.text(col("status"), m.cols["status"]), setText(func(r *R) *string { return &r.Status })},
+		field[R]{"attempts", "COALESCE(" + col("attempts") + ", 0)", setInt(func(r *R) *int { return &r.Attempts })})
 	if m.has("max_attempts") {
-		fs = append(fs, field{"max_attempts", col("max_attempts")})
+		fs = append(fs, field[R]{"max_attempts", col("max_attempts"), setInt(func(r *R) *int { return &r.MaxAttempts })})
 	}
 	if m.has("next_retry_at") {
-		fs = append(fs, field{"next_retry_at", col("next_retry_at")})
+		fs = append(fs, field[R]{"next_retry_at", col("next_retry_at"), setTime(func(r *R) *time.Time { return &r.NextRetryAt })})
 	}
-	errExpr := d.bounded(col("error"), m.cols["error"], MaxErrorText)
+	errExpr := d.bounded(col("error"), m.cols["error"], maxErrorText)
 	if s.preset.retryErrorExpr != nil {
 		errExpr = s.preset.retryErrorExpr(s, col("error"))
 	}
-	fs = append(fs, field{"error", errExpr}, field{"created_at", col("created_at")})
-	exprs := make([]string, len(fs))
-	for i, f := range fs {
-		exprs[i] = f.expr
-	}
-	b.w("SELECT ", strings.Join(exprs, ", "), " FROM ", d.table(m.ref), " WHERE ", strings.Join(conds, " AND "),
+	fs = append(fs,
+		field[R]{"error", errExpr, setCut(func(r *R) *string { return &r.LastError }, &maxErrorText)},
+		field[R]{"created_at", col("created_at"), setTime(func(r *R) *time.Time { return &r.CreatedAt })})
+	b.w("SELECT ", strings.Join(exprsOf(fs), ", "), " FROM ", d.table(m.ref), " WHERE ", strings.Join(conds, " AND "),
 		" ORDER BY ", col("created_at"), ", ", col("id"), " LIMIT ", strconv.Itoa(s.maxRows+1))
 	dead := map[string]bool{}
 	for _, v := range m.raw["dead"] {
@@ -93,50 +92,17 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	groups := map[string]*backends.RetryGroup{}
 	var rows []backends.RetryRow
 	scanned := 0
-	err := s.query(ctx, "read retry rows", b.String(), b.args, func(scan func(...any) error) error {
+	err = s.query(ctx, "read retry rows", b.String(), b.args, func(scan func(...any) error) error {
 		scanned++
 		if scanned > s.maxRows {
 			return nil
 		}
-		vals := make([]any, len(fs))
-		ptrs := make([]any, len(fs))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := scan(ptrs...); err != nil {
-			return err
-		}
-		var r backends.RetryRow
-		for i, f := range fs {
-			var err error
-			v := vals[i]
-			switch f.key {
-			case "id":
-				r.ID = asString(v)
-			case "message_id":
-				r.MessageID = asString(v)
-			case "kind":
-				r.Kind = asString(v)
-			case "source":
-				r.Source = asString(v)
-			case "destination":
-				r.Destination = asString(v)
-			case "status":
-				r.Status = asString(v)
-			case "attempts":
-				r.Attempts, err = asInt(v)
-			case "max_attempts":
-				r.MaxAttempts, err = asInt(v)
-			case "next_retry_at":
-				r.NextRetryAt, err = asTime(v)
-			case "error":
-				r.LastError = truncate(asString(v), MaxErrorText)
-			case "created_at":
-				r.CreatedAt, err = asTime(v)
+		var r R
+		if _, key, err := readFields(scan, fs, &r); err != nil {
+			if key == "" {
+				return err
 			}
-			if err != nil {
-				return &rowError{fmt.Sprintf("%s: retry row %s: %s: %v", s.name, backends.SafeText(r.ID), f.key, err)}
-			}
+			return &rowError{fmt.Sprintf("%s: retry row %s: %s: %v", s.name, backends.SafeText(r.ID), key, err)}
 		}
 		r.Dead = dead[r.Status]
 		if r.Dead {
@@ -203,12 +169,12 @@ func (s *Store) retryPayloads(ctx context.Context, rows []backends.RetryRow) err
 		b := &sqlb{d: d}
 		exprs := []string{d.text(m.c(d, "id", ""), m.cols["id"])}
 		if m.has("payload") {
-			exprs = append(exprs, d.bounded(m.c(d, "payload", ""), m.cols["payload"], MaxPayload+1))
+			exprs = append(exprs, d.bounded(m.c(d, "payload", ""), m.cols["payload"], maxPayload+1))
 		} else {
 			exprs = append(exprs, "NULL")
 		}
 		if m.has("headers") {
-			exprs = append(exprs, d.bounded(m.c(d, "headers", ""), m.cols["headers"], MaxHeaders+1))
+			exprs = append(exprs, d.bounded(m.c(d, "headers", ""), m.cols["headers"], maxHeaders+1))
 		} else {
 			exprs = append(exprs, "NULL")
 		}
@@ -226,10 +192,10 @@ func (s *Store) retryPayloads(ctx context.Context, rows []backends.RetryRow) err
 			r.Payload = asBytes(p)
 			raw := asBytes(h)
 			switch {
-			case len(r.Payload) > MaxPayload:
-				over = append(over, "row "+backends.SafeText(r.ID)+": payload over "+byteSize(MaxPayload))
-			case len(raw) > MaxHeaders:
-				over = append(over, "row "+backends.SafeText(r.ID)+": headers over "+byteSize(MaxHeaders))
+			case len(r.Payload) > maxPayload:
+				over = append(over, "row "+backends.SafeText(r.ID)+": payload over "+byteSize(maxPayload))
+			case len(raw) > maxHeaders:
+				over = append(over, "row "+backends.SafeText(r.ID)+": headers over "+byteSize(maxHeaders))
 			default:
 				var err error
 				if r.Headers, err = decodeHeaders(raw); err != nil {

@@ -30,21 +30,7 @@ func seedRetry(t *testing.T, db *testDB) map[string]string {
 		db.insert("mqops_retry", retryCols, "msg-"+r.name, "orders.in", "orders", []byte("body "+r.name), `{"k":"`+r.name+`"}`,
 			r.err, r.attempts, 5, sqlExpr(db.ago(-time.Hour)), r.status, sqlExpr(db.ago(r.age)))
 	}
-	ids := map[string]string{}
-	rs, err := db.raw.Query("SELECT id, message_id FROM mqops_retry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rs.Close()
-	for rs.Next() {
-		var id int64
-		var mid string
-		if err := rs.Scan(&id, &mid); err != nil {
-			t.Fatal(err)
-		}
-		ids[mid[len("msg-"):]] = fmt.Sprint(id)
-	}
-	return ids
+	return idsByName(t, db, "mqops_retry")
 }
 
 func retryIDs(rows []backends.RetryRow) []string {
@@ -200,6 +186,33 @@ func TestConsumedMqops(t *testing.T) {
 		}
 		if n != 602 {
 			t.Fatalf("%d consumed, want 602", n)
+		}
+	})
+}
+
+// TestMaxRowsBound: no query returns more than MaxRows rows; what was left
+// out is said (More), and more ids than MaxRows at once are refused.
+func TestMaxRowsBound(t *testing.T) {
+	forEachDriver(t, allDrivers, func(t *testing.T, db *testDB) {
+		ctx := context.Background()
+		ddl, _ := Schema(db.driver)
+		db.script(ddl)
+		seedOutbox(t, db)
+		seedRetry(t, db)
+		s := db.open(Options{MaxRows: 2})
+		page, err := s.Pending(ctx, backends.OutboxQuery{Limit: 100})
+		if err != nil || len(page.Rows) != 2 || !page.More || page.Total != 4 {
+			t.Fatalf("pending with MaxRows 2: %d rows more %v total %d %v", len(page.Rows), page.More, page.Total, err)
+		}
+		rp, err := s.Retries(ctx, backends.RetryQuery{})
+		if err != nil || len(rp.Rows) != 2 || !rp.More {
+			t.Fatalf("retries with MaxRows 2: %d rows more %v %v", len(rp.Rows), rp.More, err)
+		}
+		if _, err := s.Claim(ctx, make([]backends.OutboxRow, 3)); err == nil {
+			t.Fatal("3 rows at once with MaxRows 2: no error")
+		}
+		if _, err := s.ConsumedAmong(ctx, []string{"a", "b", "c"}); err == nil {
+			t.Fatal("3 ids at once with MaxRows 2: no error")
 		}
 	})
 }
