@@ -19,11 +19,12 @@ const (
 	clsBinary
 	clsJSON
 	clsTime
-	clsAny // sqlite's untyped column
+	clsAny   // sqlite's untyped column
+	clsArray // a PostgreSQL array (river's errors jsonb[]); usable only where a preset allows it
 )
 
 func (c colClass) String() string {
-	return [...]string{"an unusable type", "an integer", "text", "a uuid", "binary", "json", "a timestamp", "untyped"}[c]
+	return [...]string{"an unusable type", "an integer", "text", "a uuid", "binary", "json", "a timestamp", "untyped", "an array"}[c]
 }
 
 // timeKind is how a time column stores time.
@@ -260,7 +261,7 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		}
 		col := s.classify(lc)
 		col.key = cs.key
-		usable := slices.Contains(cs.classes, col.class)
+		usable := slices.Contains(cs.classes, col.class) || slices.Contains(s.preset.extraClasses[spec.kind+"."+cs.key], col.class)
 		if col.class == clsAny { // sqlite's untyped column holds anything
 			usable, col.class, col.timeKind = true, cs.classes[0], timeText
 		}
@@ -429,6 +430,9 @@ func (s *Store) classify(lc *liveColumn) *column {
 			c.class, c.timeKind = clsTime, timeTZ
 		case "timestamp without time zone":
 			c.class, c.timeKind = clsTime, timeNoTZ
+		case "array":
+			c.class, c.pgType = clsArray, quoteIdentPG(lc.udtName)
+			c.dbType = strings.TrimPrefix(lc.udtName, "_") + "[]"
 		case "user-defined":
 			// an enum (river's river_job_state) or a domain: compared as text
 			c.class, c.pgType = clsText, quoteIdentPG(lc.udtName)
