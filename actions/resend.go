@@ -473,7 +473,7 @@ func (a *Resend) plan(ctx context.Context) (*ResendPlan, error) {
 			i = len(p.Destinations)
 			byDest[r.Destination] = i
 			t := ResendPlanTarget{Destination: r.Destination}
-			if tgt, err := o.Route.Resolve(r.Destination); err != nil {
+			if tgt, err := resolveTarget(o.Route, r.Destination); err != nil {
 				t.Problem = err.Error()
 			} else {
 				t.Target = tgt.String()
@@ -505,7 +505,7 @@ func (a *Resend) plan(ctx context.Context) (*ResendPlan, error) {
 		case row.Consumed && o.SkipConsumed:
 			row.Skip = resendSkipConsumed
 		default:
-			row.target, _ = o.Route.Resolve(r.Destination)
+			row.target, _ = resolveTarget(o.Route, r.Destination)
 			row.Target = t.Target
 			t.Selected++
 			p.Selected++
@@ -519,6 +519,30 @@ func (a *Resend) plan(ctx context.Context) (*ResendPlan, error) {
 	}
 	a.notes(p, page, consumed != nil)
 	return p, nil
+}
+
+// maxShortstr is the most an AMQP short string (an exchange, a routing
+// key) holds.
+const maxShortstr = 255
+
+// resolveTarget is where route sends destination, or why it cannot: no
+// destination, a Kafka topic name Kafka refuses, an AMQP name too long.
+func resolveTarget(route backends.Route, destination string) (backends.RouteTarget, error) {
+	t, err := route.Resolve(destination)
+	if err != nil {
+		return t, err
+	}
+	switch t.Broker {
+	case "kafka":
+		if !topicNameRE.MatchString(t.Topic) || t.Topic == "." || t.Topic == ".." {
+			return t, fmt.Errorf("%q is not a Kafka topic name (at most 249 of a-z A-Z 0-9 . _ -)", cutLabel(t.Topic))
+		}
+	case "rabbitmq":
+		if len(t.Exchange) > maxShortstr || len(t.RoutingKey) > maxShortstr {
+			return t, fmt.Errorf("the exchange or routing key is longer than AMQP's %d bytes", maxShortstr)
+		}
+	}
+	return t, nil
 }
 
 // consumed asks the idempotency table which message ids of rows were

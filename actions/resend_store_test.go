@@ -164,6 +164,7 @@ func TestResendPlanAndRun(t *testing.T) {
 		e.insert(t, fmt.Sprintf("p-%d", i), "payments", "", old, nil)
 	}
 	e.insert(t, "x-0", "nosuchtopic", "", old, nil)
+	e.insert(t, "evil", "evil\x1b[31m\u202e", "", old, nil)
 	e.insert(t, "young", "orders", "k9", time.Second, nil)
 	e.insert(t, "done", "orders", "k9", old, map[string]string{"status": "'sent'"})
 	e.insert(t, "busy-1", "payments", "kb", old+time.Minute, map[string]string{"attempts": "3", "last_attempt_at": "strftime('%Y-%m-%d %H:%M:%f','now')"})
@@ -180,8 +181,8 @@ func TestResendPlanAndRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	plan := p.(*ResendPlan)
-	if len(plan.Rows) != 18 || plan.Selected != 16 || plan.Pending != 18 || plan.Consumed != 1 || !plan.ConsumedChecked || plan.InFlight != 1 || plan.Held != 1 ||
-		plan.Unroutable != 0 || len(plan.Destinations) != 3 || plan.MessageIDHeader != "mqops-message-id" {
+	if len(plan.Rows) != 19 || plan.Selected != 16 || plan.Pending != 19 || plan.Consumed != 1 || !plan.ConsumedChecked || plan.InFlight != 1 || plan.Held != 1 ||
+		plan.Unroutable != 1 || len(plan.Problems) != 1 || !strings.Contains(plan.Problems[0], "is not a Kafka topic name") || len(plan.Destinations) != 4 || plan.MessageIDHeader != "mqops-message-id" {
 		t.Fatalf("plan %+v", plan)
 	}
 	if r := plan.Rows[0]; r.MessageID != "busy-1" || r.Skip != "in-flight" || plan.Rows[len(plan.Rows)-1].MessageID == "young" {
@@ -218,7 +219,7 @@ func TestResendPlanAndRun(t *testing.T) {
 			if s.status != "pending" || s.attempts != 1 || !strings.Contains(s.lastError, "nosuchtopic") {
 				t.Errorf("%s: %+v", id, s)
 			}
-		default: // young, done, busy-1, busy-2: untouched
+		default: // young, done, busy-1, busy-2, evil: untouched
 			if s != before[id] {
 				t.Errorf("%s: %+v, was %+v", id, s, before[id])
 			}
@@ -319,5 +320,99 @@ func TestResendSkipConsumedAndCancel(t *testing.T) {
 	}
 	if es, _, _ := run.Audit.Read(0); len(es) != 1 || es[0].Outcome != OutcomeCancelled {
 		t.Fatalf("audit %+v", es)
+	}
+}
+
+// TestReplayCountsConsumed: with a store, a replay's plan reads the
+// range and counts the records whose message id header the idempotency
+// table holds; --skip-consumed leaves them out of the plan's counts and
+// of the run; without a store nothing changes.
+func TestReplayCountsConsumed(t *testing.T) {
+	e := newResendEnv(t)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "src", "dst", "dst2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	const n = 3000 // more than one batch of lookups
+	var recs []*kgo.Record
+	for i := range n {
+		r := &kgo.Record{Topic: "src", Partition: int32(i % 2), Value: fmt.Appendf(nil, "v-%d", i)}
+		if i%10 != 9 {
+			r.Headers = []kgo.RecordHeader{{Key: "mqops-message-id", Value: fmt.Appendf(nil, "id-%d", i)}}
+		}
+		recs = append(recs, r)
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	consumed := 0
+	for i := 0; i < n; i += 7 {
+		if i%10 != 9 {
+			if _, err := e.db.Exec("INSERT INTO mqops_consumed (message_id, consumer) VALUES (?, 'c')", fmt.Sprintf("id-%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			consumed++
+		}
+	}
+	k, err := kafka.New(kafka.Config{Brokers: c.ListenAddrs(), Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	dir := t.TempDir()
+	run := &Runner{Audit: NewAuditLog(filepath.Join(dir, "audit.jsonl"))}
+	opts := func(to string, skip bool) ReplayOptions {
+		return ReplayOptions{Context: "test", Brokers: c.ListenAddrs(), Source: "src", To: to, StateDir: dir, SkipConsumed: skip}
+	}
+
+	// counted, replayed all the same
+	a := &Replay{Broker: k, Consumed: e.st, Options: opts("dst", false)}
+	p, err := run.Plan(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := p.(*ReplayPlan)
+	if cs := plan.Consumed; cs == nil || cs.Consumed != consumed || cs.Checked != n-n/10 || cs.WithoutID != n/10 || cs.Skip || plan.Records != n || plan.Estimated {
+		t.Fatalf("plan %+v consumed %+v", plan, plan.Consumed)
+	}
+	if a := plan.Audit(); a.Details["consumed"] == nil {
+		t.Fatalf("audit %+v", a)
+	}
+
+	// skipped
+	b := &Replay{Broker: k, Consumed: e.st, Options: opts("dst2", true)}
+	p, err = run.Plan(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan = p.(*ReplayPlan)
+	if plan.Records != n-consumed || !plan.Consumed.Skip || plan.Parts[0].Records+plan.Parts[1].Records != n-consumed || len(plan.Problems) != 0 {
+		t.Fatalf("skip plan %+v", plan)
+	}
+	res, err := run.Execute(context.Background(), b, plan, nil)
+	if r := res.(*ReplayResult); err != nil || r.Replayed != n-consumed || r.Filtered != consumed {
+		t.Fatalf("run %v %+v", err, res)
+	}
+	if got := int(endOffsets(t, c.ListenAddrs(), "dst2")); got != n-consumed {
+		t.Fatalf("dst2 holds %d records, want %d", got, n-consumed)
+	}
+
+	// a plan that does not read the whole range cannot skip past it
+	o := opts("dst2", true)
+	o.PlanLimit = 100
+	pl, err := planReplay(context.Background(), k, o, e.st, nil)
+	if err != nil || len(pl.Problems) != 1 || !strings.Contains(pl.Problems[0], "--skip-consumed: the plan read 100 record(s)") {
+		t.Fatalf("limited plan %+v %v", pl, err)
+	}
+	// without a store: unchanged (nothing read: an estimate)
+	pl, err = planReplay(context.Background(), k, opts("dst", false), nil, nil)
+	if err != nil || pl.Consumed != nil {
+		t.Fatalf("no store %+v %v", pl, err)
 	}
 }
