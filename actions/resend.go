@@ -111,20 +111,8 @@ func (o *ResendOptions) Validate() error {
 	if len(o.Destination) > maxDestinationLength {
 		return &FieldError{"destination", fmt.Sprintf("is %d bytes long: want at most %d", len(o.Destination), maxDestinationLength)}
 	}
-	if len(o.IDs) > MaxResendIDs {
-		return &FieldError{"id", fmt.Sprintf("%d ids: want at most %d (select by --destination, --older-than and --limit instead)", len(o.IDs), MaxResendIDs)}
-	}
-	seen := make(map[string]bool, len(o.IDs))
-	for _, id := range o.IDs {
-		switch {
-		case id == "":
-			return &FieldError{"id", "an empty id"}
-		case len(id) > maxIDLength:
-			return &FieldError{"id", fmt.Sprintf("%q… is %d bytes long: want at most %d", backends.SafeText(id[:32]), len(id), maxIDLength)}
-		case seen[id]:
-			return &FieldError{"id", fmt.Sprintf("%q is given twice", backends.SafeText(id))}
-		}
-		seen[id] = true
+	if err := checkRowIDs(o.IDs); err != nil {
+		return err
 	}
 	if _, err := o.Route.Resolve("x"); err != nil {
 		return err
@@ -862,18 +850,7 @@ func (r *resendRun) skip(kind *int) {
 
 // addError keeps msg among the first errors unless one of its kind (the
 // same text but for its numbers: a row's id) is there already.
-func (r *resendRun) addError(msg string) {
-	if len(r.out.Errors) >= maxResendErrors {
-		return
-	}
-	kind := digitsRE.ReplaceAllString(msg, "N")
-	for _, e := range r.out.Errors {
-		if digitsRE.ReplaceAllString(e, "N") == kind {
-			return
-		}
-	}
-	r.out.Errors = append(r.out.Errors, msg)
-}
+func (r *resendRun) addError(msg string) { r.out.Errors = keepDistinctError(r.out.Errors, msg) }
 
 var digitsRE = regexp.MustCompile(`[0-9]+`)
 

@@ -36,6 +36,15 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	b := &sqlb{d: d}
 	var conds []string
 	switch {
+	case q.MessageID != "":
+		cond, ok, err := s.messageIDCond(b, m, "retry", q.MessageID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return page, nil
+		}
+		conds = append(conds, cond)
 	case q.Dead == nil:
 		conds = append(conds, statusIn(b, m, "", "waiting", "dead"))
 	case *q.Dead:
