@@ -283,6 +283,13 @@ func New(o Options) *Model {
 	if !m.canResend() {
 		m.keys.Resend.Unbind()
 	}
+	if !m.canRetry() {
+		m.keys.RetryNow.Unbind()
+		m.keys.GiveUp.Unbind()
+	}
+	if !m.canRetry() || m.publisherFor(o.StoreRoute.Broker) == nil {
+		m.keys.Republish.Unbind()
+	}
 	switch o.StartView {
 	case "topics", "topic", "t":
 		m.stack = []view{newTopicsView()}
@@ -294,6 +301,8 @@ func New(o Options) *Model {
 		m.stack = []view{m.newAuditView()}
 	case "pending", "outbox":
 		m.stack = []view{newPendingView()}
+	case "retry", "retries":
+		m.stack = []view{newRetryView()}
 	default:
 		m.stack = []view{newGroupsView()}
 	}

@@ -18,20 +18,17 @@ import (
 // within the timeout, with its spinner and its error, and is opened again
 // on the next refresh.
 
-// StoreSource is what the console needs of the application's database;
-// *store.Store satisfies it.
+// StoreSource is what the console needs of the application's database
+// (its views read it; a resend, the retry actions and a trace act on it
+// through actions); *store.Store satisfies it.
 type StoreSource interface {
 	backends.OutboxStore
+	backends.RetryStore
+	backends.MessageStore
 	Preset() string
-	HasOutbox() bool
-	HasRetry() bool
-	// CanRepublishRetries: the retry table has a destination and a
-	// payload (republish is offered only then).
-	CanRepublishRetries() bool
 	// PendingAfter is the age after which a row still pending is a
 	// pending send (the :pending view's).
 	PendingAfter() time.Duration
-	Retries(ctx context.Context, q backends.RetryQuery) (*backends.RetryPage, error)
 	Close() error
 }
 

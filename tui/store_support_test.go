@@ -83,13 +83,13 @@ func (d *appDB) outbox(rows ...outboxRow) {
 }
 
 // retryRow is a row of the retry table to insert.
-type retryRow struct {
+type retryFixtureRow struct {
 	id, messageID, dest, errText, status string
 	attempts, max                        int
 	next, created                        time.Time
 }
 
-func (d *appDB) retry(rows ...retryRow) {
+func (d *appDB) retry(rows ...retryFixtureRow) {
 	d.t.Helper()
 	for _, r := range rows {
 		if r.status == "" {

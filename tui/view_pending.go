@@ -138,11 +138,15 @@ func (v *pendingView) selectedDest() (string, bool) {
 // upper pane its rows (up to a third of the body) and the rest to the
 // rows.
 func (v *pendingView) layout(width, height int) {
-	dest, _ := v.selectedDest()
+	dest, ok := v.selectedDest()
 	v.rows.SetScope(dest)
-	v.rowsTop = "PENDING ROWS OF " + safe(dest) + " · oldest first"
-	if n := v.rows.InScope(); n > 0 {
-		v.rowsTop = fmt.Sprintf("PENDING ROWS OF %s · %s listed", safe(dest), fmtInt(int64(n)))
+	switch n := v.rows.InScope(); {
+	case !ok:
+		v.rowsTop = "PENDING ROWS"
+	case n > 0:
+		v.rowsTop = "PENDING ROWS OF " + components.Clip(safe(dest), max(width-30, 20)) + " · " + fmtInt(int64(n)) + " listed"
+	default:
+		v.rowsTop = "PENDING ROWS OF " + components.Clip(safe(dest), max(width-30, 20))
 	}
 	dh := min(max(v.dests.Len(), 1)+1, max(height/3, 2))
 	if height < peekSplitHeight { // the focused pane only
@@ -210,11 +214,11 @@ func (v *pendingView) open() (view, bool) {
 		}
 		return nil, false
 	}
-	_, ok := v.selectedRow()
+	row, ok := v.selectedRow()
 	if !ok {
 		return nil, false
 	}
-	return nil, false // TRACE: the trace view (actions.Trace) once merged
+	return newTraceView(traceOfOutbox(row), "outbox/"+row.ID), true
 }
 
 // selectedRow is the row selected in the lower pane.
