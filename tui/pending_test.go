@@ -308,3 +308,53 @@ func (f *flakyStore) Pending(ctx context.Context, q backends.OutboxQuery) (*back
 	}
 	return f.clockedStore.Pending(ctx, q)
 }
+
+// TestPendingRabbitBacklog: with a RabbitMQ route, each destination has
+// beside it the depth (ready + unacked) of the queues its exchange and
+// routing key reach, from the queues list read with the rows; the
+// bindings are looked up once a minute, not on every refresh.
+func TestPendingRabbitBacklog(t *testing.T) {
+	r := newRoutedRabbit()
+	h, _, _ := pendingConsole(t, Options{Rabbit: r, StoreRoute: backends.Route{Broker: "rabbitmq", Exchange: "orders.x"}})
+	v := h.m.top().(*pendingView)
+	cells := map[string][]string{}
+	for _, row := range v.dests.Rows() {
+		cells[row.ID] = row.Cells
+	}
+	// queuesAt(0): orders 1,200 ready + 30 unacked, orders.dlq 1,500
+	if c := cells["orders"]; c[pdTarget] != "rabbitmq:orders.x/orders" || c[pdLag] != "2,730" || c[pdBeside] != "orders 1,230, orders.dlq 1,500" {
+		t.Errorf("orders: %q", c)
+	}
+	if c := cells["payments"]; c[pdLag] != "40" || c[pdBeside] != "payments 40" {
+		t.Errorf("payments: %q", c)
+	}
+	if c := cells["ghost.topic"]; c[pdLag] != "-" || !strings.Contains(c[pdBeside], "reaches no queue") {
+		t.Errorf("ghost.topic: %q", c)
+	}
+	lookups := r.lookups
+	if lookups != 4 {
+		t.Errorf("%d route lookups for 4 destinations", lookups)
+	}
+	fire[refreshTickMsg](h)
+	if r.lookups != lookups {
+		t.Errorf("a refresh within the minute looked the routes up again (%d)", r.lookups-lookups)
+	}
+	if c := v.dests.Rows(); len(c) != 4 {
+		t.Fatalf("%d destinations after a refresh", len(c))
+	}
+	// the default exchange: the queue the routing key names, no lookup
+	r2 := newRoutedRabbit()
+	h2, _, _ := pendingConsole(t, Options{Rabbit: r2, StoreRoute: backends.Route{Broker: "rabbitmq"}})
+	v2 := h2.m.top().(*pendingView)
+	for _, row := range v2.dests.Rows() {
+		if row.ID == "orders" && (row.Cells[pdLag] != "1,230" || row.Cells[pdTarget] != "rabbitmq:(default)/orders") {
+			t.Errorf("orders on the default exchange: %q", row.Cells)
+		}
+		if row.ID == "ghost.topic" && !strings.Contains(row.Cells[pdBeside], "no queue named ghost.topic") {
+			t.Errorf("ghost.topic on the default exchange: %q", row.Cells)
+		}
+	}
+	if r2.lookups != 0 {
+		t.Errorf("%d lookups for the default exchange", r2.lookups)
+	}
+}

@@ -189,16 +189,16 @@ func (v *retryView) keys(k *keys.Map) []keys.Binding {
 			k.GiveUp.With("give up the group's rows: dead, the job no longer takes them (plan first)", ""),
 		}
 	}
-	what, hint := "the selected row", ""
+	what, its, hint := "the selected row", "its", ""
 	if n := v.rows.MarkedCount(); n > 0 {
-		what, hint = "the marked rows", " "+fmtInt(int64(n))+" marked"
+		what, its, hint = "the marked rows", "their", " "+fmtInt(int64(n))+" marked"
 	}
 	own := []keys.Binding{
 		k.Open.With("where the row's message is now: table, topic or queue, dead letters, consumed", "trace"),
 		pane.With("", "groups"),
 		k.RetryNow.With("retry "+what+" now: due now for the application's job (plan first)", "retry now"+hint),
-		republish.With("republish "+what+" to their destination (plan first)", ""),
-		k.GiveUp.With("give up "+what+": dead, the job no longer takes them (plan first)", ""),
+		republish.With("republish "+what+" to "+its+" destination (plan first)", ""),
+		k.GiveUp.With("give up "+what+": dead, the job no longer takes "+map[string]string{"its": "it", "their": "them"}[its]+" (plan first)", ""),
 	}
 	if k.RetryNow.Bound() { // marks feed the retry actions only
 		own = append(own, k.Mark.With("mark / unmark the row (T, U and X act on the marked)", "mark"))
