@@ -354,3 +354,55 @@ type nopPublisher struct{}
 func (nopPublisher) Publish(context.Context, []backends.OutgoingMessage) []backends.PublishResult {
 	panic("published")
 }
+
+// TestPendingLagOnEmbeddedCluster: with the embedded cluster (kfake, the
+// demo's groups on orders and payments) as the console's Kafka, each
+// destination's lag beside it is its worst group's, as kadm computes it
+// from the groups' commits and the log ends.
+func TestPendingLagOnEmbeddedCluster(t *testing.T) {
+	c := newKfakeCluster(t)
+	db := newAppDB(t)
+	db.outbox(
+		outboxRow{id: "1", messageID: "m-1", dest: "orders", created: t0.Add(-10 * time.Minute)},
+		outboxRow{id: "2", messageID: "m-2", dest: "payments", created: t0.Add(-7 * time.Minute)},
+	)
+	h := resendConsole(t, c, db, Options{})
+	v := h.m.top().(*pendingView)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lags, err := c.adm.Lag(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := map[string]int64{}
+	groupOf := map[string]string{}
+	for _, g := range lags.Sorted() {
+		for topic, parts := range g.Lag {
+			var sum int64
+			committed := false
+			for _, p := range parts {
+				if p.Commit.At >= 0 && p.Err == nil {
+					sum += p.Lag
+					committed = true
+				}
+			}
+			if committed && (sum > worst[topic] || groupOf[topic] == "") {
+				worst[topic], groupOf[topic] = sum, g.Group
+			}
+		}
+	}
+	for _, topic := range []string{"orders", "payments"} {
+		var cells []string
+		for _, r := range v.dests.Rows() {
+			if r.ID == topic {
+				cells = r.Cells
+			}
+		}
+		if groupOf[topic] == "" {
+			t.Fatalf("no group commits on %s in the embedded cluster", topic)
+		}
+		if cells == nil || cells[pdLag] != fmtInt(worst[topic]) || !strings.HasPrefix(cells[pdBeside], "worst group "+groupOf[topic]) {
+			t.Errorf("%s: %q, want lag %d of %s\n%s", topic, cells, worst[topic], groupOf[topic], h.screen())
+		}
+	}
+}
