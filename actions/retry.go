@@ -462,12 +462,7 @@ func (a *RetryRows) notes(p *RetryPlan, page *backends.RetryPage) {
 		for _, r := range page.Rows {
 			found[r.ID] = true
 		}
-		var missing []string
-		for _, id := range o.IDs {
-			if !found[id] {
-				missing = append(missing, strconv.Quote(cutLabel(id)))
-			}
-		}
+		missing := missingIDs(o.IDs, func(id string) bool { return found[id] })
 		what := "waiting or dead rows"
 		if o.Op == RetryOpGiveUp {
 			what = "waiting rows (a dead row is given up already)"
@@ -547,36 +542,13 @@ type retryRun struct {
 
 func (r *retryRun) run(ctx context.Context) error {
 	rows := r.plan.Rows
-	batch := r.a.Options.Batch
-	if rate := r.a.Options.Rate; rate > 0 {
-		batch = max(1, min(batch, int(rate))) // about a second's worth at a time
-	}
-	r.report()
-	var err error
-	for start := 0; start < len(rows); start += batch {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		if err = r.batch(ctx, rows[start:min(start+batch, len(rows))]); err != nil {
-			break
-		}
+	do := func(lo, hi int) error { return r.batch(ctx, rows[lo:hi]) }
+	failed := func() (int, []string) { return r.failedInARow, r.out.Errors }
+	why, err := runBatches(ctx, len(rows), r.a.Options.Batch, r.a.Options.Rate, do, func() {
+		r.out.Left = len(rows) - r.done
 		r.report()
-		if r.failedInARow >= failedBatchesToStop {
-			err = fmt.Errorf("stopped: the broker confirmed none of the rows of %d batches in a row (first errors: %s)", r.failedInARow, strings.Join(r.out.Errors, "; "))
-			break
-		}
-	}
-	r.out.Left = len(rows) - r.done
-	switch {
-	case err == nil:
-		r.out.StoppedBecause = ResendStopEnd
-	case ctx.Err() != nil:
-		r.out.StoppedBecause = ResendStopCancelled
-		err = ctx.Err()
-	default:
-		r.out.StoppedBecause = ResendStopError
-	}
-	r.report()
+	}, failed)
+	r.out.StoppedBecause = why
 	return err
 }
 
@@ -640,15 +612,11 @@ func (r *retryRun) batch(ctx context.Context, rows []RetryPlanRow) error {
 	if op == RetryOpRepublish {
 		return r.republish(ctx, keep, targets)
 	}
-	keepIDs := make([]string, len(keep))
-	for i, k := range keep {
-		keepIDs[i] = k.ID
-	}
-	change, what := st.RetryNow, "making %d row(s) due now"
+	change, what := st.RetryNowRows, "making %d row(s) due now"
 	if op == RetryOpGiveUp {
-		change, what = st.GiveUp, "giving %d row(s) up"
+		change, what = st.GiveUpRows, "giving %d row(s) up"
 	}
-	n, err := change(ctx, keepIDs)
+	n, err := change(ctx, keep)
 	n = min(max(n, 0), len(keep))
 	r.out.Changed += n
 	r.done += n
@@ -656,7 +624,7 @@ func (r *retryRun) batch(ctx context.Context, rows []RetryPlanRow) error {
 		return fmt.Errorf(what+": %w", len(keep), err)
 	}
 	// a row the statement did not change was changed in between (its
-	// status is no longer one it takes)
+	// attempts or its status)
 	r.skip(&r.out.SkippedChanged, len(keep)-n)
 	return nil
 }
@@ -675,15 +643,7 @@ func (r *retryRun) republish(ctx context.Context, rows []backends.RetryRow, targ
 	results := r.a.Publisher.Publish(ctx, msgs)
 	var confirmed []backends.RetryRow
 	for i, row := range rows {
-		var perr error
-		switch {
-		case i >= len(results):
-			perr = errors.New("the broker gave no answer for it")
-		case results[i].ID != row.ID:
-			perr = fmt.Errorf("the broker's answers are out of order (row %s answered as %s)", row.ID, results[i].ID)
-		default:
-			perr = results[i].Err
-		}
+		perr := publishErr(results, i, row.ID)
 		if perr == nil {
 			confirmed = append(confirmed, row)
 			continue

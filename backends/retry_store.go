@@ -14,12 +14,14 @@ type RetryStore interface {
 	// MessageIDHeader is the header a message id travels under.
 	MessageIDHeader() string
 	Retries(ctx context.Context, q RetryQuery) (*RetryPage, error)
-	// RetryNow makes waiting or dead rows due now for the application's
-	// job; GiveUp marks waiting rows dead; MarkRepublished marks rows done
-	// after the broker confirmed their republish, where they still have
-	// the attempts read. Each returns how many rows it changed.
-	RetryNow(ctx context.Context, ids []string) (int, error)
-	GiveUp(ctx context.Context, ids []string) (int, error)
+	// RetryNowRows makes waiting or dead rows due now for the
+	// application's job; GiveUpRows marks waiting rows dead;
+	// MarkRepublished marks rows done after the broker confirmed their
+	// republish. Each changes a row only where it still has the attempts
+	// read (the application's job did not take it since), and returns how
+	// many rows it changed.
+	RetryNowRows(ctx context.Context, rows []RetryRow) (int, error)
+	GiveUpRows(ctx context.Context, rows []RetryRow) (int, error)
 	MarkRepublished(ctx context.Context, rows []RetryRow) (int, error)
 }
 

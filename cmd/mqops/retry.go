@@ -360,19 +360,7 @@ func printRetryPlan(w io.Writer, p *actions.RetryPlan) {
 	if len(p.Rows) > maxPlanLines {
 		fmt.Fprintf(w, "  … and %d more rows (-o json lists them all)\n", len(p.Rows)-maxPlanLines)
 	}
-	if p.Rate > 0 {
-		fmt.Fprintf(w, "  rate: at most %g rows/s\n", p.Rate)
-	}
-	for i, pr := range p.Problems {
-		if i == maxPlanLines {
-			fmt.Fprintf(w, "  … and %d more problems\n", len(p.Problems)-i)
-			break
-		}
-		fmt.Fprintln(w, "  problem: "+cutText(pr, 4*maxNameShown))
-	}
-	for _, n := range p.Notes {
-		fmt.Fprintln(w, "  note: "+cutText(n, 4*maxNameShown))
-	}
+	printPlanTail(w, p.Rate, "rows", p.Problems, p.Notes)
 }
 
 func printRetryResult(g *globals, output string, res *actions.RetryResult, command string) {
@@ -388,5 +376,23 @@ func printRetryResult(g *globals, output string, res *actions.RetryResult, comma
 	}
 	for _, e := range res.Errors {
 		fmt.Fprintln(g.stdout, "  error: "+cutText(strings.ReplaceAll(e, "\n", " "), 4*maxNameShown))
+	}
+}
+
+// printPlanTail ends a plan's printout: its rate (of what, per second),
+// its problems (the first maxPlanLines) and its notes.
+func printPlanTail(w io.Writer, rate float64, what string, problems, notes []string) {
+	if rate > 0 {
+		fmt.Fprintf(w, "  rate: at most %g %s/s\n", rate, what)
+	}
+	for i, pr := range problems {
+		if i == maxPlanLines {
+			fmt.Fprintf(w, "  … and %d more problems\n", len(problems)-i)
+			break
+		}
+		fmt.Fprintln(w, "  problem: "+cutText(pr, 4*maxNameShown))
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, "  note: "+cutText(n, 4*maxNameShown))
 	}
 }
