@@ -15,25 +15,8 @@ import (
 	"github.com/mqops/mqops/backends/kafka"
 	"github.com/mqops/mqops/backends/kafka/kafkatest"
 	"github.com/mqops/mqops/backends/store"
+	"github.com/mqops/mqops/backends/store/storetest"
 )
-
-// requireEnv returns the variables, or skips the test without them
-// (fails with MQOPS_REQUIRE_INTEGRATION=1).
-func requireEnv(t *testing.T, names ...string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, n := range names {
-		v := os.Getenv(n)
-		if v == "" {
-			if os.Getenv("MQOPS_REQUIRE_INTEGRATION") == "1" {
-				t.Fatalf("%s must be set (eval \"$(cat /tmp/testenv.env)\")", n)
-			}
-			t.Skipf("%s not set: integration test skipped", n)
-		}
-		out[n] = v
-	}
-	return out
-}
 
 // pgSchema is a PostgreSQL schema of the test's own with the mqops
 // preset's tables (store.Schema), dropped at the end; dsn reaches it.
@@ -71,20 +54,7 @@ func pgSchema(t *testing.T, dsn string) (string, *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cur []string
-	for _, l := range strings.Split(ddl, "\n") {
-		tl := strings.TrimSpace(l)
-		if tl == "" || strings.HasPrefix(tl, "--") {
-			continue
-		}
-		cur = append(cur, l)
-		if strings.HasSuffix(tl, ";") {
-			if _, err := raw.ExecContext(ctx, strings.Join(cur, "\n")); err != nil {
-				t.Fatalf("%s: %v", strings.Join(cur, "\n"), err)
-			}
-			cur = nil
-		}
-	}
+	execDDL(t, raw, ddl)
 	return u.String(), raw
 }
 
@@ -94,8 +64,14 @@ func pgSchema(t *testing.T, dsn string) (string, *sql.DB) {
 // beside it, the group's lag read from the console's snapshot; its rows
 // are listed oldest first.
 func TestPendingOnPostgresBesideKafkaLag(t *testing.T) {
-	env := requireEnv(t, "KAFKA_BROKERS", "POSTGRES_DSN")
-	brokers := strings.Split(env["KAFKA_BROKERS"], ",")
+	pg := storetest.PostgresDSN(t)
+	if os.Getenv("KAFKA_BROKERS") == "" {
+		if os.Getenv("MQOPS_REQUIRE_INTEGRATION") == "1" {
+			t.Fatal("KAFKA_BROKERS must be set (eval \"$(cat /tmp/testenv.env)\")")
+		}
+		t.Skip("KAFKA_BROKERS not set: integration test skipped")
+	}
+	brokers := strings.Split(os.Getenv("KAFKA_BROKERS"), ",")
 	topic := fmt.Sprintf("console-pending-%08x", rand.Uint32())
 	group := topic + "-billing"
 	cl, adm := kafkatest.CreateTopic(t, brokers, topic, 2, nil)
@@ -112,7 +88,7 @@ func TestPendingOnPostgresBesideKafkaLag(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	dsn, raw := pgSchema(t, env["POSTGRES_DSN"])
+	dsn, raw := pgSchema(t, pg)
 	for i, ago := range []time.Duration{9 * time.Minute, 30 * time.Minute, 12 * time.Minute} {
 		if _, err := raw.ExecContext(ctx, `INSERT INTO mqops_outbox (message_id, destination, message_key, payload, status, attempts, created_at, last_error)
 			VALUES ($1, $2, $3, $4, 'pending', $5, now() - make_interval(secs => $6), $7)`,

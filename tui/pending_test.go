@@ -20,26 +20,15 @@ import (
 // cluster (whose snapshot has consumer groups on orders and payments).
 func pendingConsole(t *testing.T, o Options) (*harness, *appDB, *int) {
 	t.Helper()
-	db := newAppDB(t)
-	pendingFixture(db)
-	opens := new(int)
-	src := &cannedSource{}
-	for k := 0; k < 3; k++ {
-		src.push(cluster(k), nil)
-	}
-	var h *harness
-	now := func() time.Time { // the harness's clock, once there is one
-		if h == nil {
-			return t0
+	if o.Kafka == nil {
+		src := &cannedSource{}
+		for k := 0; k < 3; k++ {
+			src.push(cluster(k), nil)
 		}
-		return h.clock.t
+		o.Kafka = src
 	}
-	o.StartView = "pending"
-	o.OpenStore = opener(&clockedStore{Store: db.open(5 * time.Minute), now: now}, opens)
-	if o.StoreRoute.Broker == "" {
-		o.StoreRoute = backends.Route{Broker: "kafka"}
-	}
-	h = newHarness(t, o, src)
+	opens := new(int)
+	h, db := storeHarness(t, o, "pending", pendingFixture, opens)
 	return h, db, opens
 }
 
@@ -98,7 +87,7 @@ func TestPendingGroupsPerDestinationBesideTheLag(t *testing.T) {
 	// enter: the rows of orders, oldest first
 	h.selectRow("orders")
 	h.keys("enter")
-	if !v.onRows {
+	if !v.onLower {
 		t.Fatal("enter on a destination did not focus its rows")
 	}
 	if got := strings.Join(v.rows.VisibleIDs(), ","); got != "102,103,101" {
