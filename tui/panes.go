@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"fmt"
+
 	"github.com/mqops/mqops/tui/components"
 	"github.com/mqops/mqops/tui/styles"
 )
@@ -70,4 +72,31 @@ func (p *scopedPanes) body(st *styles.Styles) []string {
 		lines = append(lines, p.lower.View(st, p.onLower)...)
 	}
 	return lines
+}
+
+// maxMarkedActedOn bounds the rows one action screen names by id.
+const maxMarkedActedOn = 1000
+
+// actedOn is what an action acts on in the panes: the item selected in
+// the upper pane (item, with itemOK), or in the lower one the rows marked,
+// else the row selected (their ids). why, when not empty, says why there
+// is nothing: no item (noItem), no row (noRow), too many marked (the
+// item's kind says what to select instead).
+func (p *scopedPanes) actedOn(item string, itemOK bool, noItem, noRow, kind string) (string, []string, string) {
+	if !p.onLower {
+		if !itemOK {
+			return "", nil, noItem
+		}
+		return item, nil, ""
+	}
+	if ids := p.lower.MarkedIDs(); len(ids) > 0 {
+		if len(ids) > maxMarkedActedOn {
+			return "", nil, fmt.Sprintf("%d rows marked: at most %d by id (select their %s instead)", len(ids), maxMarkedActedOn, kind)
+		}
+		return "", ids, ""
+	}
+	if r, ok := p.lower.Selected(); ok {
+		return "", []string{r.ID}, ""
+	}
+	return "", nil, noRow
 }

@@ -51,9 +51,6 @@ func (m *Model) publisherFor(broker string) backends.Publisher {
 	return nil
 }
 
-// maxResendMarked bounds the rows one resend screen names by id.
-const maxResendMarked = 1000
-
 // resendScope is what `E` resends in the view on top: a destination, or
 // rows by id. why, when not empty, says why there is nothing.
 func (m *Model) resendScope() (dest string, ids []string, why string) {
@@ -61,23 +58,8 @@ func (m *Model) resendScope() (dest string, ids []string, why string) {
 	if !ok {
 		return "", nil, "E resends pending rows of the application's sending table: open :pending"
 	}
-	if !v.onLower {
-		d, ok := v.selectedDest()
-		if !ok {
-			return "", nil, "no destination selected"
-		}
-		return d, nil, ""
-	}
-	if ids := v.rows.MarkedIDs(); len(ids) > 0 {
-		if len(ids) > maxResendMarked {
-			return "", nil, fmt.Sprintf("%d rows marked: E resends at most %d by id (select their destination instead)", len(ids), maxResendMarked)
-		}
-		return "", ids, ""
-	}
-	if r, ok := v.selectedRow(); ok {
-		return "", []string{r.ID}, ""
-	}
-	return "", nil, "no pending row selected"
+	d, ok := v.selectedDest()
+	return v.actedOn(d, ok, "no destination selected", "no pending row selected", "destination")
 }
 
 // openResend is the `E` key.

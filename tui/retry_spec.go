@@ -36,9 +36,6 @@ import (
 // canRetry says whether this console has what the retry actions need.
 func (m *Model) canRetry() bool { return m.store != nil && m.opts.Audit != nil }
 
-// maxRetryMarked bounds the rows one retry screen names by id.
-const maxRetryMarked = 1000
-
 // retryVerbs are an operation's words: the key's, the screen's verb and
 // progressive, and what the plan's summary starts with.
 var retryVerbs = map[string]struct{ verb, doing, summary string }{
@@ -54,23 +51,8 @@ func (m *Model) retryScope() (group string, ids []string, why string) {
 	if !ok {
 		return "", nil, "T, U and X act on the application's retry rows: open :retry"
 	}
-	if !v.onLower {
-		g, ok := v.selectedGroup()
-		if !ok {
-			return "", nil, "no error group selected"
-		}
-		return g, nil, ""
-	}
-	if ids := v.rows.MarkedIDs(); len(ids) > 0 {
-		if len(ids) > maxRetryMarked {
-			return "", nil, fmt.Sprintf("%d rows marked: at most %d by id (select their error group instead)", len(ids), maxRetryMarked)
-		}
-		return "", ids, ""
-	}
-	if r, ok := v.selectedRow(); ok {
-		return "", []string{r.ID}, ""
-	}
-	return "", nil, "no retry row selected"
+	g, ok := v.selectedGroup()
+	return v.actedOn(g, ok, "no error group selected", "no retry row selected", "error group")
 }
 
 // openRetry is the T, U and X keys.
