@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -393,5 +394,81 @@ func TestPendingLagOnEmbeddedCluster(t *testing.T) {
 		if cells == nil || cells[pdLag] != fmtInt(worst[topic]) || !strings.HasPrefix(cells[pdBeside], "worst group "+groupOf[topic]) {
 			t.Errorf("%s: %q, want lag %d of %s\n%s", topic, cells, worst[topic], groupOf[topic], h.screen())
 		}
+	}
+}
+
+// gatedPublisher confirms a batch when the test lets it through, and
+// fails it when the run is cancelled first.
+type gatedPublisher struct{ gate chan struct{} }
+
+func (p *gatedPublisher) Publish(ctx context.Context, msgs []backends.OutgoingMessage) []backends.PublishResult {
+	out := make([]backends.PublishResult, len(msgs))
+	select {
+	case <-p.gate:
+		for i, m := range msgs {
+			out[i] = backends.PublishResult{ID: m.ID}
+		}
+	case <-ctx.Done():
+		for i, m := range msgs {
+			out[i] = backends.PublishResult{ID: m.ID, Err: ctx.Err()}
+		}
+	}
+	return out
+}
+
+// TestResendProgressAndCancel: the run's progress is drawn as the broker
+// confirms (a row a second: one at a time); esc cancels, the rows
+// confirmed are marked sent and the others stay pending; the audit entry
+// says cancelled.
+func TestResendProgressAndCancel(t *testing.T) {
+	pub := &gatedPublisher{gate: make(chan struct{})}
+	h, db := storeHarness(t, Options{KafkaPublisher: pub, Audit: actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))}, "pending", func(db *appDB) {
+		db.outbox(
+			outboxRow{id: "1", messageID: "m-1", dest: "orders", created: t0.Add(-10 * time.Minute)},
+			outboxRow{id: "2", messageID: "m-2", dest: "orders", created: t0.Add(-9 * time.Minute)},
+			outboxRow{id: "3", messageID: "m-3", dest: "orders", created: t0.Add(-8 * time.Minute)},
+		)
+	}, nil)
+	h.keys("E", "tab", "tab", "tab")
+	h.typeText("1") // rate: one row a second, a batch of one
+	h.keys("enter")
+	v := h.resendView()
+	if v.Stage() != action.StagePlan {
+		t.Fatalf("stage %d: %s\n%s", v.Stage(), v.FormError(), h.screen())
+	}
+	_, cmd := h.m.Update(keyPress("y"))
+	wait := step(h, cmd)
+	if v.Stage() != action.StageRunning {
+		t.Fatalf("not running:\n%s", h.screen())
+	}
+	pub.gate <- struct{}{} // the first row is confirmed
+	for i := 0; i < 10 && !strings.Contains(h.screen(), "resent 1"); i++ {
+		late := execCmd(wait)
+		wait = step(h, func() tea.Msg { return late[0] })
+	}
+	if s := h.screen(); !strings.Contains(s, "1/3") || !strings.Contains(s, "resent 1 · failed 0 · skipped 0") || !strings.Contains(s, "esc or ctrl+c cancels") {
+		t.Fatalf("progress:\n%s", s)
+	}
+	_, c := h.m.Update(keyPress("esc"))
+	h.run(c)
+	for i := 0; v.Stage() == action.StageRunning && i < 20; i++ {
+		wait = step(h, wait)
+	}
+	if v.Stage() != action.StageDone {
+		t.Fatalf("stage %d after cancel\n%s", v.Stage(), h.screen())
+	}
+	if s := flat(h.screen()); !strings.Contains(s, "Resend cancelled") || !strings.Contains(s, "stopped: cancelled") {
+		t.Errorf("the result:\n%s", h.screen())
+	}
+	if st, _ := db.status("1"); st != "sent" {
+		t.Errorf("row 1 confirmed: %s", st)
+	}
+	for _, id := range []string{"2", "3"} {
+		if st, _ := db.status(id); st != "pending" {
+			t.Errorf("row %s not confirmed: %s", id, st)
+		}
+	}
+	if es := auditEntries(t, h); len(es) != 1 || es[0].Outcome != actions.OutcomeCancelled || es[0].Result == nil || es[0].Result.Done != 1 {
+		t.Errorf("audit: %+v", es)
 	}
 }
