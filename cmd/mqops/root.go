@@ -283,6 +283,7 @@ func (g *globals) switchTo(name string) {
 	g.context = name
 	g.brokers, g.saslMech, g.saslUser, g.saslPwEnv, g.tlsCA, g.tlsInsec = nil, "", "", "", "", false
 	g.rabbitURL, g.mgmtURL, g.rabbitPwEnv = "", "", ""
+	g.storeDriver, g.storeDSNEnv, g.storePreset, g.routeBroker = "", "", "", "" // its own store: block
 }
 
 // checkContext resolves context name as the console would open it (config,
