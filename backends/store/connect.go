@@ -65,9 +65,13 @@ func connect(d dialect, dsn string, timeout time.Duration) (*sql.DB, string, err
 		// store compares them with the server's NOW() read the same way.
 		cfg.ParseTime = true
 		cfg.Loc = time.UTC
+		// I/O deadlines only back up the per-statement contexts (which
+		// fire first and say so): a driver timeout reads "invalid
+		// connection".
+		backstop := timeout + timeout/4
 		for _, t := range []*time.Duration{&cfg.Timeout, &cfg.ReadTimeout, &cfg.WriteTimeout} {
-			if *t == 0 || *t > timeout {
-				*t = timeout
+			if *t == 0 || *t > backstop {
+				*t = backstop
 			}
 		}
 		conn, err := mysql.NewConnector(cfg)
@@ -127,6 +131,9 @@ func sqlitePath(dsn string) (string, url.Values, error) {
 	return path, q, nil
 }
 
+// connectToRE is pgx's "failed to connect to `user=u database=d`: ".
+var connectToRE = regexp.MustCompile("failed to connect to `[^`]*`: ")
+
 // connSettingsRE matches a backquoted list of connection settings or a
 // DSN in a driver's message (pgx: failed to connect to `user=u database=d`,
 // cannot parse `postgres://u:xxxxx@h/d`).
@@ -136,6 +143,7 @@ var connSettingsRE = regexp.MustCompile("`[^`]*(?:=|://|@)[^`]*`")
 // settings from a driver's message.
 func cleanDriverText(s string) string {
 	s = backends.Redact(s)
+	s = connectToRE.ReplaceAllString(s, "")
 	return connSettingsRE.ReplaceAllString(s, "(connection settings)")
 }
 

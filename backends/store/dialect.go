@@ -177,7 +177,7 @@ func (d dialect) olderThan(b *sqlb, col string, c *column, secs float64) string 
 	return "julianday(" + col + ") <= julianday('now') - " + b.arg(secs/86400)
 }
 
-// addSeconds is "now + secs seconds" in column c's kind.
+// nowPlus is "now + secs seconds" in column c's kind.
 func (d dialect) nowPlus(c *column, secs int64) string {
 	switch d.driver {
 	case "postgres":
@@ -197,11 +197,8 @@ func (d dialect) bounded(col string, c *column, n int) string {
 	ns := strconv.Itoa(n)
 	switch d.driver {
 	case "postgres":
-		switch c.class {
-		case clsBinary:
+		if c.class == clsBinary {
 			return "substring(" + col + " from 1 for " + ns + ")"
-		case clsJSON:
-			return "left(" + col + "::text, " + ns + ")"
 		}
 		return "left(" + col + "::text, " + ns + ")"
 	case "mysql":

@@ -180,7 +180,7 @@ func (db *testDB) ago(d time.Duration) string {
 	case "mysql":
 		return "NOW(6) - INTERVAL " + strconv.FormatInt(d.Microseconds(), 10) + " MICROSECOND"
 	}
-	return "strftime('%Y-%m-%d %H:%M:%f','now','-" + secs + " seconds')"
+	return "strftime('%Y-%m-%d %H:%M:%f','now','" + strconv.FormatFloat(-d.Seconds(), 'f', 3, 64) + " seconds')"
 }
 
 // insert inserts a row; vals holding an sqlExpr are written as SQL.

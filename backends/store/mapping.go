@@ -3,7 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -239,7 +239,7 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		return nil, err
 	}
 	if len(live) == 0 {
-		return nil, fmt.Errorf("store.%s.table: table %s does not exist in %s (or has no columns this user can see)", spec.kind, ref, s.name)
+		return nil, fmt.Errorf("store.%s.table: table %s does not exist in %s (or has no columns this user can see; \"-\" says the application has no %s table)", spec.kind, ref, s.name, spec.kind)
 	}
 	m := &mapped{kind: spec.kind, ref: ref, cols: map[string]*column{}, statuses: map[string][]any{}, raw: map[string][]string{}}
 	for _, cs := range spec.cols {
@@ -260,14 +260,11 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		}
 		col := s.classify(lc)
 		col.key = cs.key
-		usable := false
-		for _, c := range cs.classes {
-			usable = usable || c == col.class
-		}
+		usable := slices.Contains(cs.classes, col.class)
 		if col.class == clsAny { // sqlite's untyped column holds anything
 			usable, col.class, col.timeKind = true, cs.classes[0], timeText
 		}
-		if !usable && s.d.driver == "sqlite" && contains1(cs.classes, clsTime) {
+		if !usable && s.d.driver == "sqlite" && slices.Contains(cs.classes, clsTime) {
 			// sqlite stores times as text or integers whatever it declares
 			switch col.class {
 			case clsText:
@@ -307,15 +304,6 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		m.raw[ss.key] = vals
 	}
 	return m, nil
-}
-
-func contains1(cs []colClass, c colClass) bool {
-	for _, x := range cs {
-		if x == c {
-			return true
-		}
-	}
-	return false
 }
 
 func findColumn(live []liveColumn, name string, fold bool) *liveColumn {
@@ -453,13 +441,3 @@ func (s *Store) classify(lc *liveColumn) *column {
 }
 
 func quoteIdentPG(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// sortedKeys is for stable messages.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

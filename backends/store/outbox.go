@@ -25,6 +25,14 @@ func (s *Store) checkIDs(ids []string) error {
 	return nil
 }
 
+// limit is a query's row limit within the store's bound (0: the bound).
+func (s *Store) limit(n int) int {
+	if n <= 0 || n > s.maxRows {
+		return s.maxRows
+	}
+	return n
+}
+
 // idArgs converts ids to the id column's type, dropping those that cannot
 // be in it (text in an integer column).
 func idArgs(m *mapped, key string, ids []string) []any {
@@ -64,22 +72,12 @@ func (s *Store) Pending(ctx context.Context, q backends.OutboxQuery) (*backends.
 	if err := s.checkIDs(q.IDs); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > s.maxRows {
-		limit = s.maxRows
-	}
+	limit := s.limit(q.Limit)
 	d := s.d
 	page := &backends.OutboxPage{Rows: []backends.OutboxRow{}, Destinations: []backends.PendingByTarget{}}
 	created := m.cols["created_at"]
-	if err := s.queryRow(ctx, "read the clock", func(scan func(...any) error) error {
-		var v any
-		if err := scan(&v); err != nil {
-			return err
-		}
-		t, err := asTime(v)
-		page.Now = t
-		return err
-	}, "SELECT "+d.nowExpr(created)); err != nil {
+	var err error
+	if page.Now, err = s.clock(ctx, created); err != nil {
 		return nil, err
 	}
 	where := func(b *sqlb) (string, bool) {
@@ -107,7 +105,7 @@ func (s *Store) Pending(ctx context.Context, q backends.OutboxQuery) (*backends.
 	dest := m.c(d, "destination", "")
 	b.w("SELECT ", d.bounded(dest, m.cols["destination"], MaxShortText), ", COUNT(*), MIN(", m.c(d, "created_at", ""), ") FROM ", tbl,
 		" WHERE ", w, " GROUP BY ", dest, " ORDER BY 3, 1 LIMIT ", strconv.Itoa(s.maxRows))
-	err := s.query(ctx, "count pending rows", b.String(), b.args, func(scan func(...any) error) error {
+	err = s.query(ctx, "count pending rows", b.String(), b.args, func(scan func(...any) error) error {
 		var name, n, oldest any
 		if err := scan(&name, &n, &oldest); err != nil {
 			return err
@@ -197,14 +195,14 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 		add("last_attempt_at", col("last_attempt_at"))
 	}
 	if m.has("last_error") {
-		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], MaxErrorText))
+		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], maxErrorText))
 	}
 	envelope := s.preset.decodeOutbox != nil
 	switch {
 	case withPayload:
-		add("payload", d.bounded(col("payload"), m.cols["payload"], MaxPayload+1))
+		add("payload", d.bounded(col("payload"), m.cols["payload"], maxPayload+1))
 		if m.has("headers") {
-			add("headers", d.bounded(col("headers"), m.cols["headers"], MaxHeaders+1))
+			add("headers", d.bounded(col("headers"), m.cols["headers"], maxHeaders+1))
 		}
 	case envelope:
 		add("payload", d.bounded(col("payload"), m.cols["payload"], envelopePrefix))
@@ -214,17 +212,12 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 		exprs[i] = f.expr
 	}
 	read := func(scan func(...any) error) (backends.OutboxRow, string, error) {
-		vals := make([]any, len(fs))
-		ptrs := make([]any, len(fs))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
 		var r backends.OutboxRow
-		if err := scan(ptrs...); err != nil {
+		vals, err := scanValues(scan, len(fs))
+		if err != nil {
 			return r, "", err
 		}
 		var over []string
-		var err error
 		for i, f := range fs {
 			v := vals[i]
 			switch f.key {
@@ -248,16 +241,16 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 			case "last_attempt_at":
 				r.LastAttemptAt, err = asTime(v)
 			case "last_error":
-				r.LastError = asString(v)
+				r.LastError = truncate(asString(v), maxErrorText)
 			case "payload":
 				r.Payload = asBytes(v)
-				if withPayload && len(r.Payload) > MaxPayload {
-					over = append(over, "payload over "+byteSize(MaxPayload))
+				if withPayload && len(r.Payload) > maxPayload {
+					over = append(over, "payload over "+byteSize(maxPayload))
 				}
 			case "headers":
 				raw := asBytes(v)
-				if len(raw) > MaxHeaders {
-					over = append(over, "headers over "+byteSize(MaxHeaders))
+				if len(raw) > maxHeaders {
+					over = append(over, "headers over "+byteSize(maxHeaders))
 				} else if r.Headers, err = decodeHeaders(raw); err != nil {
 					err = &rowError{fmt.Sprintf("%s: row %s: headers: %v", s.name, backends.SafeText(r.ID), err)}
 				}
@@ -404,27 +397,36 @@ func (s *Store) updateJoined(ctx context.Context, op string, m *mapped, part []g
 		}
 		b.w(r)
 	}
-	n := 0
+	// RETURNING rows stream as the statement runs: they count only once
+	// it has completed (a deadlock victim returns some, then rolls back).
+	type match struct {
+		g    guarded
+		vals []any
+	}
+	var matched []match
 	err := s.query(ctx, op, b.String(), b.args, func(scan func(...any) error) error {
-		vals := make([]any, 1+len(ret))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := scan(ptrs...); err != nil {
+		vals, err := scanValues(scan, 1+len(ret))
+		if err != nil {
 			return err
 		}
 		g, ok := byKey[idKey(m, asString(vals[0]))]
 		if !ok {
 			return &rowError{fmt.Sprintf("%s: %s: the database returned row %s, not asked for", s.name, op, backends.SafeText(asString(vals[0])))}
 		}
-		n++
-		if got != nil {
-			return got(g, vals[1:])
-		}
+		matched = append(matched, match{g, vals[1:]})
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	for _, mt := range matched {
+		if got != nil {
+			if err := got(mt.g, mt.vals); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(matched), nil
 }
 
 // retAlias is how RETURNING names the updated table's columns: SQLite
@@ -508,15 +510,8 @@ func (s *Store) Claim(ctx context.Context, rows []backends.OutboxRow) ([]backend
 	if !d.returning() && m.has("last_attempt_at") {
 		// MySQL: no RETURNING; the claim time is the server's clock read
 		// just before (NOW(6) in the statements is within milliseconds).
-		if err := s.queryRow(ctx, "read the clock", func(scan func(...any) error) error {
-			var v any
-			if err := scan(&v); err != nil {
-				return err
-			}
-			t, err := asTime(v)
-			now = t
-			return err
-		}, "SELECT "+d.nowExpr(m.cols["last_attempt_at"])); err != nil {
+		var err error
+		if now, err = s.clock(ctx, m.cols["last_attempt_at"]); err != nil {
 			return nil, err
 		}
 	}

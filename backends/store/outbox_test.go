@@ -38,8 +38,14 @@ func seedOutbox(t *testing.T, db *testDB) map[string]string {
 			`[{"key":"a","value":"1"},{"key":"a","value":"2"},{"key":"trace","value":"`+r.name+`"}]`,
 			r.status, r.attempts, sqlExpr(db.ago(r.age)), r.lastErr)
 	}
+	return idsByName(t, db, "mqops_outbox")
+}
+
+// idsByName maps the seeded rows' names (message ids "msg-NAME") to their ids.
+func idsByName(t *testing.T, db *testDB, table string) map[string]string {
+	t.Helper()
 	ids := map[string]string{}
-	rs, err := db.raw.Query("SELECT id, message_id FROM mqops_outbox")
+	rs, err := db.raw.Query("SELECT id, message_id FROM " + table)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +245,6 @@ func TestClaimMarkSentFailed(t *testing.T) {
 // exactly once per round and attempts count every claim.
 func TestConcurrentClaimers(t *testing.T) {
 	forEachDriver(t, allDrivers, func(t *testing.T, db *testDB) {
-		ctx := context.Background()
 		ddl, _ := Schema(db.driver)
 		db.script(ddl)
 		const n = 300
@@ -247,66 +252,81 @@ func TestConcurrentClaimers(t *testing.T) {
 			db.insert("mqops_outbox", []string{"message_id", "destination", "payload", "created_at"},
 				fmt.Sprintf("m%d", i), "orders", []byte("x"), sqlExpr(db.ago(time.Hour)))
 		}
-		a, b := db.open(Options{}), db.open(Options{})
-		for round := 1; round <= 2; round++ {
-			page, err := a.Pending(ctx, backends.OutboxQuery{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(page.Rows) != n {
-				t.Fatalf("round %d: %d pending rows", round, len(page.Rows))
-			}
-			wins := make([]map[string]int, 2)
-			var wg sync.WaitGroup
-			errs := make([]error, 2)
-			start := make(chan struct{})
-			for k, s := range []*Store{a, b} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					rows := slices.Clone(page.Rows)
-					rand.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
-					wins[k] = map[string]int{}
-					<-start
-					for len(rows) > 0 {
-						m := min(len(rows), 1+rand.IntN(20))
-						got, err := s.Claim(ctx, rows[:m])
-						if err != nil {
-							errs[k] = err
-							return
-						}
-						for _, r := range got {
-							wins[k][r.ID] = r.Attempts
-						}
-						rows = rows[m:]
-					}
-				}()
-			}
-			close(start)
-			wg.Wait()
-			for _, err := range errs {
-				if err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, r := range page.Rows {
-				att0, in0 := wins[0][r.ID]
-				att1, in1 := wins[1][r.ID]
-				if in0 == in1 {
-					t.Fatalf("round %d: row %s claimed by both or neither (%v %v)", round, r.ID, in0, in1)
-				}
-				if att := max(att0, att1); att != round {
-					t.Fatalf("round %d: row %s has attempts %d after its claim", round, r.ID, att)
-				}
-			}
-			t.Logf("round %d: claimer A won %d rows, B %d", round, len(wins[0]), len(wins[1]))
+		claimRace(t, db.open(Options{}), db.open(Options{}), n, func() int {
 			var total int
 			if err := db.raw.QueryRow("SELECT SUM(attempts) FROM mqops_outbox").Scan(&total); err != nil {
 				t.Fatal(err)
 			}
-			if total != round*n {
-				t.Fatalf("round %d: attempts sum to %d, want %d", round, total, round*n)
+			return total
+		})
+	})
+}
+
+// claimRace runs two rounds of two claimers of every pending row at once,
+// and checks that each row was claimed by exactly one of them with its
+// attempts counted exactly (sumAttempts: the table's total).
+func claimRace(t *testing.T, a, b *Store, n int, sumAttempts func() int) {
+	t.Helper()
+	ctx := context.Background()
+	base := sumAttempts()
+	for round := 1; round <= 2; round++ {
+		page, err := a.Pending(ctx, backends.OutboxQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Rows) != n {
+			t.Fatalf("round %d: %d pending rows", round, len(page.Rows))
+		}
+		before := map[string]int{}
+		for _, r := range page.Rows {
+			before[r.ID] = r.Attempts
+		}
+		wins := make([]map[string]int, 2)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		start := make(chan struct{})
+		for k, s := range []*Store{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rows := slices.Clone(page.Rows)
+				rand.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+				wins[k] = map[string]int{}
+				<-start
+				for len(rows) > 0 {
+					m := min(len(rows), 1+rand.IntN(20))
+					got, err := s.Claim(ctx, rows[:m])
+					if err != nil {
+						errs[k] = err
+						return
+					}
+					for _, r := range got {
+						wins[k][r.ID] = r.Attempts
+					}
+					rows = rows[m:]
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
 			}
 		}
-	})
+		for _, r := range page.Rows {
+			att0, in0 := wins[0][r.ID]
+			att1, in1 := wins[1][r.ID]
+			if in0 == in1 {
+				t.Fatalf("round %d: row %s claimed by both or neither (%v %v)", round, r.ID, in0, in1)
+			}
+			if att := max(att0, att1); att != before[r.ID]+1 {
+				t.Fatalf("round %d: row %s has attempts %d after its claim, had %d", round, r.ID, att, before[r.ID])
+			}
+		}
+		t.Logf("round %d: claimer A won %d rows, B %d", round, len(wins[0]), len(wins[1]))
+		if total := sumAttempts(); total != base+round*n {
+			t.Fatalf("round %d: attempts sum to %d, want %d", round, total, base+round*n)
+		}
+	}
 }

@@ -23,7 +23,7 @@ type preset struct {
 	messageIDHeader string
 	// tables is the default mapping for a driver and Options.Schema; a nil
 	// table is a kind the preset does not have.
-	tables func(driver, schema string) Tables
+	tables func(driver, schema string) presetTables
 	// schemaInName: Options.Schema is already part of the table names
 	// tables returns (cap on MySQL: the prefix of `cap.published`), so it
 	// is not also a schema qualifier.
@@ -63,8 +63,8 @@ type preset struct {
 	idemMessageIDExpr func(s *Store, col string) string
 }
 
-// Tables is a preset's default mapping.
-type Tables struct {
+// presetTables is a preset's default mapping.
+type presetTables struct {
 	Outbox, Retry, Idempotency *Table
 }
 

@@ -82,7 +82,7 @@ func init() {
 	})
 }
 
-func capTables(driver, schema string) Tables {
+func capTables(driver, schema string) presetTables {
 	if schema == "" {
 		schema = "cap" // EFOptions.DefaultSchema, also MySQL's TableNamePrefix
 	}
@@ -92,7 +92,7 @@ func capTables(driver, schema string) Tables {
 		}
 		return `"` + schema + `"."` + t + `"`
 	}
-	return Tables{
+	return presetTables{
 		Outbox: &Table{
 			Name: name("published"),
 			Columns: map[string]string{"id": "Id", "destination": "Name", "payload": "Content",
@@ -195,7 +195,7 @@ func capDecode(r *backends.OutboxRow, raw []byte, full bool) error {
 	if r.Key == "" {
 		r.Key = r.MessageID
 	}
-	r.LastError = truncate(headerValue(hs, capException), MaxErrorText)
+	r.LastError = truncate(headerValue(hs, capException), maxErrorText)
 	r.Headers = hs
 	r.Payload = nil
 	if full {
@@ -241,7 +241,7 @@ func capMarkFailed(ctx context.Context, s *Store, rows []backends.OutboxRow, msg
 		err := s.inTx(ctx, "record the error", func(tx *sql.Tx) error {
 			for _, g := range gs[ch[0]:ch[1]] {
 				b := &sqlb{d: d}
-				b.w("SELECT ", d.bounded(m.c(d, "payload", ""), m.cols["payload"], MaxPayload+1), " FROM ", tbl,
+				b.w("SELECT ", d.bounded(m.c(d, "payload", ""), m.cols["payload"], maxPayload+1), " FROM ", tbl,
 					" WHERE ", m.c(d, "id", ""), " = ", b.arg(g.id), " AND COALESCE(", m.c(d, "attempts", ""), ", 0) = ", b.arg(int64(g.attempts)),
 					" AND ", statusIn(b, m, "", "pending"), " FOR UPDATE")
 				var content []byte
@@ -263,7 +263,7 @@ func capMarkFailed(ctx context.Context, s *Store, rows []backends.OutboxRow, msg
 				}
 				b = &sqlb{d: d}
 				b.w("UPDATE ", tbl, " SET ", m.c(d, "status", ""), " = ", b.arg("Failed"), ", ", d.quote("ExpiresAt"), " = ", expires)
-				if len(content) <= MaxPayload {
+				if len(content) <= maxPayload {
 					if nc, err := capSetHeader(content, capException, exception); err == nil {
 						b.w(", ", m.c(d, "payload", ""), " = ", b.arg(string(nc)))
 					}

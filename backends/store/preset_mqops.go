@@ -12,8 +12,8 @@ func init() {
 	registerPreset(&preset{
 		name:            "mqops",
 		messageIDHeader: "mqops-message-id",
-		tables: func(driver, schema string) Tables {
-			return Tables{
+		tables: func(driver, schema string) presetTables {
+			return presetTables{
 				Outbox: &Table{
 					Name: "mqops_outbox",
 					Columns: identity("id", "message_id", "destination", "message_key", "payload", "headers",

@@ -25,21 +25,11 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	if err := s.checkIDs(q.IDs); err != nil {
 		return nil, err
 	}
-	limit := q.Limit
-	if limit <= 0 || limit > s.maxRows {
-		limit = s.maxRows
-	}
+	limit := s.limit(q.Limit)
 	d := s.d
 	page := &backends.RetryPage{Rows: []backends.RetryRow{}, Groups: []backends.RetryGroup{}}
-	if err := s.queryRow(ctx, "read the clock", func(scan func(...any) error) error {
-		var v any
-		if err := scan(&v); err != nil {
-			return err
-		}
-		t, err := asTime(v)
-		page.Now = t
-		return err
-	}, "SELECT "+d.nowExpr(m.cols["created_at"])); err != nil {
+	var err error
+	if page.Now, err = s.clock(ctx, m.cols["created_at"]); err != nil {
 		return nil, err
 	}
 
@@ -75,7 +65,7 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	if m.has("next_retry_at") {
 		fs = append(fs, field{"next_retry_at", col("next_retry_at")})
 	}
-	errExpr := d.bounded(col("error"), m.cols["error"], MaxErrorText)
+	errExpr := d.bounded(col("error"), m.cols["error"], maxErrorText)
 	if s.preset.retryErrorExpr != nil {
 		errExpr = s.preset.retryErrorExpr(s, col("error"))
 	}
@@ -93,17 +83,13 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	groups := map[string]*backends.RetryGroup{}
 	var rows []backends.RetryRow
 	scanned := 0
-	err := s.query(ctx, "read retry rows", b.String(), b.args, func(scan func(...any) error) error {
+	err = s.query(ctx, "read retry rows", b.String(), b.args, func(scan func(...any) error) error {
 		scanned++
 		if scanned > s.maxRows {
 			return nil
 		}
-		vals := make([]any, len(fs))
-		ptrs := make([]any, len(fs))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := scan(ptrs...); err != nil {
+		vals, err := scanValues(scan, len(fs))
+		if err != nil {
 			return err
 		}
 		var r backends.RetryRow
@@ -130,7 +116,7 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 			case "next_retry_at":
 				r.NextRetryAt, err = asTime(v)
 			case "error":
-				r.LastError = truncate(asString(v), MaxErrorText)
+				r.LastError = truncate(asString(v), maxErrorText)
 			case "created_at":
 				r.CreatedAt, err = asTime(v)
 			}
@@ -203,12 +189,12 @@ func (s *Store) retryPayloads(ctx context.Context, rows []backends.RetryRow) err
 		b := &sqlb{d: d}
 		exprs := []string{d.text(m.c(d, "id", ""), m.cols["id"])}
 		if m.has("payload") {
-			exprs = append(exprs, d.bounded(m.c(d, "payload", ""), m.cols["payload"], MaxPayload+1))
+			exprs = append(exprs, d.bounded(m.c(d, "payload", ""), m.cols["payload"], maxPayload+1))
 		} else {
 			exprs = append(exprs, "NULL")
 		}
 		if m.has("headers") {
-			exprs = append(exprs, d.bounded(m.c(d, "headers", ""), m.cols["headers"], MaxHeaders+1))
+			exprs = append(exprs, d.bounded(m.c(d, "headers", ""), m.cols["headers"], maxHeaders+1))
 		} else {
 			exprs = append(exprs, "NULL")
 		}
@@ -226,10 +212,10 @@ func (s *Store) retryPayloads(ctx context.Context, rows []backends.RetryRow) err
 			r.Payload = asBytes(p)
 			raw := asBytes(h)
 			switch {
-			case len(r.Payload) > MaxPayload:
-				over = append(over, "row "+backends.SafeText(r.ID)+": payload over "+byteSize(MaxPayload))
-			case len(raw) > MaxHeaders:
-				over = append(over, "row "+backends.SafeText(r.ID)+": headers over "+byteSize(MaxHeaders))
+			case len(r.Payload) > maxPayload:
+				over = append(over, "row "+backends.SafeText(r.ID)+": payload over "+byteSize(maxPayload))
+			case len(raw) > maxHeaders:
+				over = append(over, "row "+backends.SafeText(r.ID)+": headers over "+byteSize(maxHeaders))
 			default:
 				var err error
 				if r.Headers, err = decodeHeaders(raw); err != nil {

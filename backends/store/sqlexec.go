@@ -110,6 +110,31 @@ func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) 
 	return nil
 }
 
+// clock reads the database's now as column c stores time (nowExpr).
+func (s *Store) clock(ctx context.Context, c *column) (time.Time, error) {
+	var now time.Time
+	err := s.queryRow(ctx, "read the clock", func(scan func(...any) error) error {
+		var v any
+		if err := scan(&v); err != nil {
+			return err
+		}
+		t, err := asTime(v)
+		now = t
+		return err
+	}, "SELECT "+s.d.nowExpr(c))
+	return now, err
+}
+
+// scanValues scans a row of n columns as driver values.
+func scanValues(scan func(...any) error, n int) ([]any, error) {
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	return vals, scan(ptrs...)
+}
+
 // rowError is an error about a row's contents (not the database's): it
 // passes through query unchanged.
 type rowError struct{ msg string }

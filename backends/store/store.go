@@ -20,6 +20,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -52,10 +53,14 @@ type Options struct {
 type Table struct {
 	// Name is "outbox" or "schema.outbox"; a name in double quotes or
 	// backquotes is taken whole (`cap.published` is one MySQL table).
+	// NoTable ("-") says the application has no table of this kind.
 	Name     string
 	Columns  map[string]string   // logical → real column name
 	Statuses map[string][]string // logical → stored values ("pending" may have several)
 }
+
+// NoTable as a Table's Name says the application has no table of that kind.
+const NoTable = "-"
 
 // Defaults of Options.
 const (
@@ -75,6 +80,14 @@ const (
 	maxWriteError = 2 << 10 // MarkFailed stores at most this much of a message
 	maxOpenConns  = 4
 	chunkSize     = 500 // ids per statement
+)
+
+// The bounds in force; tests lower them to prove them on every database
+// (MariaDB's max_allowed_packet forbids writing 16 MiB values).
+var (
+	maxPayload   = MaxPayload
+	maxHeaders   = MaxHeaders
+	maxErrorText = MaxErrorText
 )
 
 // Store is an open database with its validated mapping. It is safe for
@@ -110,7 +123,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(p.drivers) > 0 && !contains(p.drivers, d.driver) {
+	if len(p.drivers) > 0 && !slices.Contains(p.drivers, d.driver) {
 		return nil, fmt.Errorf("store.preset: the %s preset does not support %s (only %s)%s", p.name, d.driver, strings.Join(p.drivers, ", "), p.driverNote)
 	}
 	if o.PendingAfter == 0 {
@@ -175,6 +188,9 @@ func (s *Store) load(ctx context.Context, o Options) error {
 		}
 		if k.base == nil && k.over != nil {
 			return fmt.Errorf("store.%s: the %s preset has no %s table", k.spec.kind, s.preset.name, k.spec.kind)
+		}
+		if k.over != nil && k.over.Name == NoTable {
+			continue // the application has no table of this kind
 		}
 		t, err := merge(k.spec, k.base, k.over)
 		if err != nil {
@@ -258,13 +274,4 @@ func PresetNames() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
