@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -22,6 +23,30 @@ import (
 // demoPasswordEnv is the variable the --no-tui instructions put the demo's
 // guest password in (guest/guest is RabbitMQ's well-known default).
 const demoPasswordEnv = "MQOPS_DEMO_RABBITMQ_PASSWORD"
+
+// demoStoreEnv holds the path of the demo's application database: the
+// demo sets it in its own process for the console's store, and --no-tui
+// prints it for the headless commands (--store-dsn-env), so that the DSN
+// is never an argument.
+const demoStoreEnv = "MQOPS_DEMO_STORE_DSN"
+
+// demoStore is the demo context's store: block: the application database
+// of the embedded cluster (an SQLite file, the mqops preset), its
+// destinations published to the Kafka topics of the same name.
+func demoStore() *config.Store {
+	return &config.Store{
+		Driver: "sqlite", DSNEnv: demoStoreEnv, Preset: "mqops",
+		PendingAfter: config.Duration(embedded.AppPendingAfter),
+		Route:        &config.Route{Broker: "kafka", Topic: "{destination}"},
+	}
+}
+
+// demoStoreArgs are the global flags of a headless command on the demo's
+// application database (pending-after has no flag: pending and resend
+// take --older-than).
+func demoStoreArgs() []string {
+	return []string{"--store", "sqlite", "--store-dsn-env", demoStoreEnv, "--route-broker", "kafka"}
+}
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var (
@@ -43,6 +68,17 @@ Two actions to try in the first minute: in :groups, R on audit-export
 (stopped, no member) resets its offsets; in :topics, P on orders replays a
 range of it into orders.replay (empty, as many partitions). Each shows its
 plan, asks before it changes anything, and prints its headless command.
+
+The demo's application has its own database (SQLite, mqops' reference
+tables, in a temporary directory removed on exit), kept moving: its outbox
+records every order and payment it publishes, most confirmed within
+seconds, a few never (pending after 20s), and invoices for a topic that
+does not exist; its retry table holds billing's failures (a payment gateway
+timeout, an invalid currency) that a job retries until done or dead; its
+idempotency table the message ids billing consumed. In :pending, see the
+pending sends beside each topic's lag and resend them (a resend of the
+invoices fails clearly); in :retry, the rows grouped by error, to retry now,
+republish or give up.
 
 RabbitMQ cannot run in process: when a broker is reachable — --rabbitmq-url
 and --management-url (env MQOPS_RABBITMQ_URL, MQOPS_MANAGEMENT_URL), else
@@ -95,7 +131,16 @@ headless commands can be tried against it from another terminal.`,
 				}()
 			}
 
-			env, err := embedded.Start(ctx, embedded.Options{Seed: seed, Traffic: true, ListenAddr: listen, Logf: log.Printf})
+			// The application database lives in a private temporary
+			// directory, removed after the cluster is closed.
+			dir, err := os.MkdirTemp("", "mqops-demo-")
+			if err != nil {
+				<-rabbitDone
+				return fmt.Errorf("a directory for the demo's application database: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			appDB := filepath.Join(dir, "app.db")
+			env, err := embedded.Start(ctx, embedded.Options{Seed: seed, Traffic: true, ListenAddr: listen, Logf: log.Printf, AppDB: appDB})
 			rr := <-rabbitDone
 			if rr.r != nil {
 				defer func() { demoRabbitClose(g.stdout, rr.r, target, deleteQueues) }()
@@ -104,6 +149,9 @@ headless commands can be tried against it from another terminal.`,
 				return fmt.Errorf("starting the embedded demo cluster: %w", err)
 			}
 			defer env.Close()
+			if err := os.Setenv(demoStoreEnv, appDB); err != nil {
+				return err
+			}
 			if rr.err != nil {
 				log.Printf("demo: RabbitMQ: %v", rr.err)
 			}
@@ -115,6 +163,7 @@ headless commands can be tried against it from another terminal.`,
 				}
 				fmt.Fprintf(g.stdout, "\n  mqops reset-offsets %s --to-earliest --all-topics --dry-run\n  mqops replay %s --to %s --dry-run\n\n",
 					embedded.ResetGroup, embedded.ReplaySource, embedded.ReplayTarget)
+				demoStoreHelp(g.stdout, appDB, env.ConsumedID())
 				switch {
 				case noRabbit:
 				case rr.r == nil:
@@ -136,7 +185,7 @@ headless commands can be tried against it from another terminal.`,
 				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, KafkaResetter: kc, KafkaReplayer: kc, KafkaBrokers: brokers,
 				Refresh: 2e9, Timeout: g.timeout, Audit: actions.NewAuditLog(""),
 				// the headless command of an action: on this demo's brokers
-				CommandArgs: []string{"--brokers", strings.Join(brokers, ",")}, CommandContext: demoCommandContext(brokers),
+				CommandArgs: append([]string{"--brokers", strings.Join(brokers, ",")}, demoStoreArgs()...), CommandContext: demoCommandContext(brokers),
 			}
 			switch {
 			case noRabbit:
@@ -185,11 +234,27 @@ func demoCommandContext(brokers []string) string {
 	if err != nil {
 		return config.FlagsContext
 	}
-	c, err := cfg.Effective("", config.Overrides{Brokers: brokers})
+	c, err := cfg.Effective("", config.Overrides{Brokers: brokers, StoreDriver: "sqlite", StoreDSNEnv: demoStoreEnv, RouteBroker: "kafka"})
 	if err != nil {
 		return config.FlagsContext
 	}
 	return c.Name
+}
+
+// demoStoreHelp prints the application database's part of the --no-tui
+// instructions: its env var, and the headless commands on it.
+func demoStoreHelp(w io.Writer, path, consumedID string) {
+	flags := strings.Join(demoStoreArgs(), " ")
+	older := "--older-than " + embedded.AppPendingAfter.String()
+	fmt.Fprintf(w, "Application database (SQLite, mqops' reference tables; pending after %s):\n\n", embedded.AppPendingAfter)
+	fmt.Fprintf(w, "  export %s=%s\n", demoStoreEnv, path)
+	fmt.Fprintf(w, "  mqops pending %s %s\n", flags, older)
+	fmt.Fprintf(w, "  mqops resend %s %s --destination orders --dry-run\n", flags, older)
+	fmt.Fprintf(w, "  mqops retries %s\n", flags)
+	if consumedID != "" {
+		fmt.Fprintf(w, "  mqops consumed %s %s\n", consumedID, flags)
+	}
+	fmt.Fprintln(w)
 }
 
 // demoRabbitTarget is the broker the demo tries and the credentials to use.

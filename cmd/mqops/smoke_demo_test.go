@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/actions"
+	"github.com/mqops/mqops/backends/embedded"
 )
 
 // TestDemoHelpNamesFirstMinute: the demo's help says what to try in the
-// first minute: the reset of the stopped group and the replay into the
-// empty topic.
+// first minute: the reset of the stopped group, the replay into the empty
+// topic, and the application database's views with a resend.
 func TestDemoHelpNamesFirstMinute(t *testing.T) {
 	out, _, err := runCLI(t, "demo", "--help")
-	for _, want := range []string{"R on audit-export", "P on orders replays", "orders.replay (empty, as many partitions)"} {
+	for _, want := range []string{"R on audit-export", "P on orders replays", "orders.replay (empty, as many partitions)",
+		"In :pending", "resend them", "in :retry", "pending after " + embedded.AppPendingAfter.String()} {
 		if err != nil || !strings.Contains(strings.Join(strings.Fields(out), " "), want) {
 			t.Errorf("demo --help lacks %q: %v\n%s", want, err, out)
 		}
