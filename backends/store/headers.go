@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/mqops/mqops/backends"
 )
@@ -44,8 +43,26 @@ func decodeHeaders(raw []byte) ([]backends.StoreHeader, error) {
 }
 
 // readObjectHeaders reads one JSON object from dec (positioned before its
-// '{'), keeping the order of its members.
+// '{'), keeping the order of its members. A cut object gives the members
+// read before the cut, with the error.
 func readObjectHeaders(dec *json.Decoder) ([]backends.StoreHeader, error) {
+	members, err := readRawObject(dec)
+	out := make([]backends.StoreHeader, len(members))
+	for i, m := range members {
+		out[i] = backends.StoreHeader{Key: m.key, Value: jsonText(m.raw)}
+	}
+	return out, err
+}
+
+// rawMember is one member of a JSON object, its value as it was written.
+type rawMember struct {
+	key string
+	raw json.RawMessage
+}
+
+// readRawObject reads one JSON object's members in order; a cut object
+// gives those read before the cut, with the error.
+func readRawObject(dec *json.Decoder) ([]rawMember, error) {
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, err
@@ -53,20 +70,20 @@ func readObjectHeaders(dec *json.Decoder) ([]backends.StoreHeader, error) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, errors.New("not a JSON object")
 	}
-	var out []backends.StoreHeader
+	var out []rawMember
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return out, err
 		}
-		key, _ := tok.(string)
+		k, _ := tok.(string)
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return out, err
 		}
-		out = append(out, backends.StoreHeader{Key: key, Value: jsonText(v)})
+		out = append(out, rawMember{k, v})
 	}
-	if _, err := dec.Token(); err != nil && err != io.EOF {
+	if _, err := dec.Token(); err != nil {
 		return out, err
 	}
 	return out, nil

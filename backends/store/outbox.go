@@ -173,94 +173,66 @@ func firstN(s []string, n int) []string {
 // (only read whole with payload): such a row must not be resent cut.
 func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any) error) (backends.OutboxRow, string, error)) {
 	d, m := s.d, s.outbox
-	type field struct {
-		key  string
-		expr string
-	}
-	var fs []field
-	add := func(key, expr string) { fs = append(fs, field{key, expr}) }
+	type R = backends.OutboxRow
+	var fs []field[R]
+	add := func(key, expr string, set func(*R, any) error) { fs = append(fs, field[R]{key, expr, set}) }
 	col := func(key string) string { return m.c(d, key, "") }
-	add("id", d.text(col("id"), m.cols["id"]))
+	short := MaxShortText
+	add("id", d.text(col("id"), m.cols["id"]), setText(func(r *R) *string { return &r.ID }))
 	if m.has("message_id") {
-		add("message_id", d.text(col("message_id"), m.cols["message_id"]))
+		add("message_id", d.text(col("message_id"), m.cols["message_id"]), setText(func(r *R) *string { return &r.MessageID }))
 	}
-	add("destination", d.bounded(col("destination"), m.cols["destination"], MaxShortText))
+	add("destination", d.bounded(col("destination"), m.cols["destination"], MaxShortText), setText(func(r *R) *string { return &r.Destination }))
 	if m.has("message_key") {
-		add("message_key", d.bounded(col("message_key"), m.cols["message_key"], MaxShortText+1))
+		// a key is whole for a resend (it picks the partition), cut in a listing
+		set := setCut(func(r *R) *string { return &r.Key }, &short)
+		if withPayload {
+			set = func(r *R, v any) error {
+				var key []byte
+				err := setBounded("key", func(*R) *[]byte { return &key }, &short)(r, v)
+				r.Key = string(key)
+				return err
+			}
+		}
+		add("message_key", d.bounded(col("message_key"), m.cols["message_key"], MaxShortText+1), set)
 	}
-	add("status", d.text(col("status"), m.cols["status"]))
-	add("attempts", "COALESCE("+col("attempts")+", 0)")
-	add("created_at", col("created_at"))
+	add("status", d.text(col("status"), m.cols["status"]), setText(func(r *R) *string { return &r.Status }))
+	add("attempts", "COALESCE("+col("attempts")+", 0)", setInt(func(r *R) *int { return &r.Attempts }))
+	add("created_at", col("created_at"), setTime(func(r *R) *time.Time { return &r.CreatedAt }))
 	if m.has("last_attempt_at") {
-		add("last_attempt_at", col("last_attempt_at"))
+		add("last_attempt_at", col("last_attempt_at"), setTime(func(r *R) *time.Time { return &r.LastAttemptAt }))
 	}
 	if m.has("last_error") {
-		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], maxErrorText))
+		add("last_error", d.bounded(col("last_error"), m.cols["last_error"], maxErrorText), setCut(func(r *R) *string { return &r.LastError }, &maxErrorText))
 	}
 	envelope := s.preset.decodeOutbox != nil
+	payload := func(r *R) *[]byte { return &r.Payload }
 	switch {
 	case withPayload:
-		add("payload", d.bounded(col("payload"), m.cols["payload"], maxPayload+1))
+		add("payload", d.bounded(col("payload"), m.cols["payload"], maxPayload+1), setBounded("payload", payload, &maxPayload))
 		if m.has("headers") {
-			add("headers", d.bounded(col("headers"), m.cols["headers"], maxHeaders+1))
+			add("headers", d.bounded(col("headers"), m.cols["headers"], maxHeaders+1), func(r *R, v any) error {
+				var raw []byte
+				if err := setBounded("headers", func(*R) *[]byte { return &raw }, &maxHeaders)(r, v); err != nil {
+					return err
+				}
+				var err error
+				r.Headers, err = decodeHeaders(raw)
+				return err
+			})
 		}
 	case envelope:
-		add("payload", d.bounded(col("payload"), m.cols["payload"], envelopePrefix))
+		prefix := envelopePrefix
+		add("payload", d.bounded(col("payload"), m.cols["payload"], envelopePrefix), setBounded("payload", payload, &prefix))
 	}
-	exprs := make([]string, len(fs))
-	for i, f := range fs {
-		exprs[i] = f.expr
-	}
-	read := func(scan func(...any) error) (backends.OutboxRow, string, error) {
-		var r backends.OutboxRow
-		vals, err := scanValues(scan, len(fs))
+	read := func(scan func(...any) error) (R, string, error) {
+		var r R
+		over, key, err := readFields(scan, fs, &r)
 		if err != nil {
-			return r, "", err
-		}
-		var over []string
-		for i, f := range fs {
-			v := vals[i]
-			switch f.key {
-			case "id":
-				r.ID = asString(v)
-			case "message_id":
-				r.MessageID = asString(v)
-			case "destination":
-				r.Destination = asString(v)
-			case "message_key":
-				r.Key = asString(v)
-				if len(r.Key) > MaxShortText {
-					over = append(over, "key over "+byteSize(MaxShortText))
-				}
-			case "status":
-				r.Status = asString(v)
-			case "attempts":
-				r.Attempts, err = asInt(v)
-			case "created_at":
-				r.CreatedAt, err = asTime(v)
-			case "last_attempt_at":
-				r.LastAttemptAt, err = asTime(v)
-			case "last_error":
-				r.LastError = truncate(asString(v), maxErrorText)
-			case "payload":
-				r.Payload = asBytes(v)
-				if withPayload && len(r.Payload) > maxPayload {
-					over = append(over, "payload over "+byteSize(maxPayload))
-				}
-			case "headers":
-				raw := asBytes(v)
-				if len(raw) > maxHeaders {
-					over = append(over, "headers over "+byteSize(maxHeaders))
-				} else if r.Headers, err = decodeHeaders(raw); err != nil {
-					err = &rowError{fmt.Sprintf("%s: row %s: headers: %v", s.name, backends.SafeText(r.ID), err)}
-				}
+			if key == "" {
+				return r, "", err
 			}
-			if err != nil {
-				if _, ok := err.(*rowError); ok {
-					return r, "", err
-				}
-				return r, "", &rowError{fmt.Sprintf("%s: row %s: %s: %v", s.name, backends.SafeText(r.ID), f.key, err)}
-			}
+			return r, "", &rowError{fmt.Sprintf("%s: row %s: %s: %v", s.name, backends.SafeText(r.ID), key, err)}
 		}
 		if envelope && len(over) == 0 {
 			if err := s.preset.decodeOutbox(&r, r.Payload, withPayload); err != nil {
@@ -274,11 +246,11 @@ func (s *Store) outboxSelect(withPayload bool) ([]string, func(scan func(...any)
 			r.MessageID = r.ID
 		}
 		if len(over) > 0 {
-			return r, "row " + backends.SafeText(r.ID) + ": " + strings.Join(over, ", "), nil
+			return r, joinOver(backends.SafeText(r.ID), over), nil
 		}
 		return r, "", nil
 	}
-	return exprs, read
+	return exprsOf(fs), read
 }
 
 func byteSize(n int) string {

@@ -361,35 +361,3 @@ func capSetHeader(content []byte, key, value string) ([]byte, error) {
 	out.WriteByte('}')
 	return out.Bytes(), nil
 }
-
-type rawMember struct {
-	key string
-	raw json.RawMessage
-}
-
-func readRawObject(dec *json.Decoder) ([]rawMember, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errors.New("not an object")
-	}
-	var out []rawMember
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		k, _ := tok.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, rawMember{k, v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	return out, nil
-}

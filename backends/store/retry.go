@@ -50,31 +50,40 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 		}
 		conds = append(conds, m.c(d, "id", "")+" IN ("+b.list(args)+")")
 	}
-	type field struct{ key, expr string }
+	type R = backends.RetryRow
 	col := func(key string) string { return m.c(d, key, "") }
-	fs := []field{{"id", d.text(col("id"), m.cols["id"])}}
-	for _, k := range []string{"message_id", "kind", "source", "destination"} {
-		if m.has(k) {
-			fs = append(fs, field{k, d.bounded(col(k), m.cols[k], MaxShortText)})
+	fs := []field[R]{{"id", d.text(col("id"), m.cols["id"]), setText(func(r *R) *string { return &r.ID })}}
+	optional := []struct {
+		key string
+		get func(*R) *string
+	}{
+		{"message_id", func(r *R) *string { return &r.MessageID }},
+		{"kind", func(r *R) *string { return &r.Kind }},
+		{"source", func(r *R) *string { return &r.Source }},
+		{"destination", func(r *R) *string { return &r.Destination }},
+	}
+	for _, o := range optional {
+		if m.has(o.key) {
+			fs = append(fs, field[R]{o.key, d.bounded(col(o.key), m.cols[o.key], MaxShortText), setText(o.get)})
 		}
 	}
-	fs = append(fs, field{"status", d.text(col("status"), m.cols["status"])}, field{"attempts", "COALESCE(" + col("attempts") + ", 0)"})
+	fs = append(fs,
+		field[R]{"status", d.text(col("status"), m.cols["status"]), setText(func(r *R) *string { return &r.Status })},
+		field[R]{"attempts", "COALESCE(" + col("attempts") + ", 0)", setInt(func(r *R) *int { return &r.Attempts })})
 	if m.has("max_attempts") {
-		fs = append(fs, field{"max_attempts", col("max_attempts")})
+		fs = append(fs, field[R]{"max_attempts", col("max_attempts"), setInt(func(r *R) *int { return &r.MaxAttempts })})
 	}
 	if m.has("next_retry_at") {
-		fs = append(fs, field{"next_retry_at", col("next_retry_at")})
+		fs = append(fs, field[R]{"next_retry_at", col("next_retry_at"), setTime(func(r *R) *time.Time { return &r.NextRetryAt })})
 	}
 	errExpr := d.bounded(col("error"), m.cols["error"], maxErrorText)
 	if s.preset.retryErrorExpr != nil {
 		errExpr = s.preset.retryErrorExpr(s, col("error"))
 	}
-	fs = append(fs, field{"error", errExpr}, field{"created_at", col("created_at")})
-	exprs := make([]string, len(fs))
-	for i, f := range fs {
-		exprs[i] = f.expr
-	}
-	b.w("SELECT ", strings.Join(exprs, ", "), " FROM ", d.table(m.ref), " WHERE ", strings.Join(conds, " AND "),
+	fs = append(fs,
+		field[R]{"error", errExpr, setCut(func(r *R) *string { return &r.LastError }, &maxErrorText)},
+		field[R]{"created_at", col("created_at"), setTime(func(r *R) *time.Time { return &r.CreatedAt })})
+	b.w("SELECT ", strings.Join(exprsOf(fs), ", "), " FROM ", d.table(m.ref), " WHERE ", strings.Join(conds, " AND "),
 		" ORDER BY ", col("created_at"), ", ", col("id"), " LIMIT ", strconv.Itoa(s.maxRows+1))
 	dead := map[string]bool{}
 	for _, v := range m.raw["dead"] {
@@ -88,41 +97,12 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 		if scanned > s.maxRows {
 			return nil
 		}
-		vals, err := scanValues(scan, len(fs))
-		if err != nil {
-			return err
-		}
-		var r backends.RetryRow
-		for i, f := range fs {
-			var err error
-			v := vals[i]
-			switch f.key {
-			case "id":
-				r.ID = asString(v)
-			case "message_id":
-				r.MessageID = asString(v)
-			case "kind":
-				r.Kind = asString(v)
-			case "source":
-				r.Source = asString(v)
-			case "destination":
-				r.Destination = asString(v)
-			case "status":
-				r.Status = asString(v)
-			case "attempts":
-				r.Attempts, err = asInt(v)
-			case "max_attempts":
-				r.MaxAttempts, err = asInt(v)
-			case "next_retry_at":
-				r.NextRetryAt, err = asTime(v)
-			case "error":
-				r.LastError = truncate(asString(v), maxErrorText)
-			case "created_at":
-				r.CreatedAt, err = asTime(v)
+		var r R
+		if _, key, err := readFields(scan, fs, &r); err != nil {
+			if key == "" {
+				return err
 			}
-			if err != nil {
-				return &rowError{fmt.Sprintf("%s: retry row %s: %s: %v", s.name, backends.SafeText(r.ID), f.key, err)}
-			}
+			return &rowError{fmt.Sprintf("%s: retry row %s: %s: %v", s.name, backends.SafeText(r.ID), key, err)}
 		}
 		r.Dead = dead[r.Status]
 		if r.Dead {

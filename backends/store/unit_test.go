@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mqops/mqops/backends"
 )
@@ -156,4 +157,22 @@ func TestSchemaApplies(t *testing.T) {
 			t.Fatalf("table %s", s.outbox.ref)
 		}
 	})
+}
+
+// TestSQLiteUnreadableTimes: times in Go's time.String() form (what
+// modernc.org/sqlite writes by default) would never compare as pending:
+// Open says so instead.
+func TestSQLiteUnreadableTimes(t *testing.T) {
+	db := newTestDB(t, "sqlite")
+	ddl, _ := Schema("sqlite")
+	db.script(ddl)
+	db.insert("mqops_outbox", outboxCols, "m1", "orders", nil, []byte("x"), nil, "pending", 0, "2026-12-03 10:00:00.123456789 +0100 CET", nil)
+	_, err := db.openErr(Options{})
+	wantErr(t, err, "store.outbox.columns.created_at", "cannot read", "2026-12-03 10:00:00.123456789 +0100 CET", "_time_format=sqlite")
+	db.exec("UPDATE mqops_outbox SET created_at = '2026-12-03 10:00:00.123456789+01:00'")
+	s := db.open(Options{})
+	page, err := s.Pending(context.Background(), backends.OutboxQuery{})
+	if err != nil || len(page.Rows) != 1 || page.Rows[0].CreatedAt.UTC().Format(time.RFC3339) != "2026-12-03T09:00:00Z" {
+		t.Fatalf("ISO-8601 with an offset: %+v %v", page, err)
+	}
 }
