@@ -81,6 +81,12 @@ type ReplayOptions struct {
 	// checkpoint, which says what it replays: then only Rate may be given
 	// (and Context, Brokers, StateDir), and RunID is Resume.
 	Resume string
+	// SkipConsumed passes over the records whose message id the
+	// application's idempotency table says was consumed (it needs the
+	// Replay's Consumed index). MessageIDHeader names the header holding
+	// a record's message id (default: the store's, mqops-message-id).
+	SkipConsumed    bool
+	MessageIDHeader string
 
 	// parsed by Validate
 	topic    string
@@ -254,6 +260,9 @@ func (o *ReplayOptions) Validate() error {
 		}
 		o.filter.headers = append(o.filter.headers, HeaderFilter{Key: k, Value: v})
 	}
+	if len(o.MessageIDHeader) > maxIDLength {
+		return &FieldError{"message-id-header", fmt.Sprintf("is %d bytes long: want at most %d", len(o.MessageIDHeader), maxIDLength)}
+	}
 	if o.PlanLimit == 0 {
 		o.PlanLimit = DefaultReplayPlanLimit
 	}
@@ -273,6 +282,7 @@ func (o *ReplayOptions) validateResume() error {
 		{"source", o.Source != ""}, {"to", o.To != ""}, {"from-offset", o.FromOffset != nil}, {"to-offset", o.ToOffset != nil},
 		{"from-time", o.FromTime != ""}, {"to-time", o.ToTime != ""}, {"key", o.Key != nil}, {"header", len(o.Headers) > 0},
 		{"partitioning", o.Partitioning != ""}, {"window", o.Window != 0}, {"skip-oversized", o.SkipOversized}, {"plan-limit", o.PlanLimit != 0},
+		{"skip-consumed", o.SkipConsumed}, {"message-id-header", o.MessageIDHeader != ""},
 	} {
 		if f.set {
 			return fmt.Errorf("--%s cannot go with --resume: a run goes on as it started (its checkpoint says how); only --rate may change", f.flag)
@@ -396,6 +406,11 @@ type ReplayPlan struct {
 	// read again; Status is then the run's status in its checkpoint.
 	Resume bool   `json:"resume,omitempty"`
 	Status string `json:"status,omitempty"`
+	// Consumed is what the application's idempotency table says of the
+	// message ids of the records read (nil: no store is configured).
+	Consumed *ReplayConsumed `json:"consumed,omitempty"`
+
+	consumed map[string]bool // the ids the run passes over (SkipConsumed)
 }
 
 // ReplayPlanPart is one source partition of a plan. TargetPartition is
@@ -474,9 +489,20 @@ func choosePartitioning(asked string, sourceParts, targetParts int32, parts []ba
 // plan is Unattended (Estimated: the counts are the range's offsets). A
 // missing target or a partitioning that cannot be are Problems; an unknown
 // source or a range that cannot be are errors.
-func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, progress func(read int)) (*ReplayPlan, error) {
+func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, idx backends.ConsumedIndex, progress func(read int)) (*ReplayPlan, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
+	}
+	var counter *consumedCounter
+	switch {
+	case idx != nil && idx.HasIdempotency():
+		header := o.MessageIDHeader
+		if header == "" {
+			header = idx.MessageIDHeader()
+		}
+		counter = newConsumedCounter(ctx, idx, header, o.SkipConsumed)
+	case o.SkipConsumed:
+		return nil, refused(&FieldError{"skip-consumed", "needs the application's idempotency table: configure a store (store: in the context, or --store) whose preset or mapping has one"})
 	}
 	rng, err := k.ResolveRange(ctx, backends.KafkaRangeQuery{Topic: o.topic, Partitions: o.parts, FromOffset: o.FromOffset, ToOffset: o.ToOffset, FromTime: o.from, ToTime: o.to})
 	if err != nil {
@@ -508,7 +534,11 @@ func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 		p.Offsets += rp.End - rp.Start
 		parts = append(parts, backends.KafkaReplayPart{Partition: rp.Partition, Next: rp.Start, End: rp.End})
 	}
-	cnt, err := k.CountReplay(ctx, backends.KafkaReplayCountOptions{Topic: o.topic, Parts: parts, Target: o.To, Keep: o.filter.keep(), RunID: o.RunID,
+	keep := o.filter.keep()
+	if counter != nil { // the records are read to look their message ids up
+		keep = counter.keep(keep)
+	}
+	cnt, err := k.CountReplay(ctx, backends.KafkaReplayCountOptions{Topic: o.topic, Parts: parts, Target: o.To, Keep: keep, RunID: o.RunID,
 		MaxRecords: o.PlanLimit, Progress: progress, SamePartition: mode == PartitionSame, Unattended: o.Unattended})
 	if err != nil {
 		return nil, err
@@ -521,6 +551,11 @@ func planReplay(ctx context.Context, k backends.KafkaReplayer, o ReplayOptions, 
 		p.Read += c.Read
 		p.Records += c.Selected
 		p.Bytes += c.Bytes
+	}
+	if counter != nil {
+		if err := counter.finish(p); err != nil {
+			return nil, err
+		}
 	}
 	if p.Window == 0 {
 		p.Window = defaultReplayWindow(p.Records, p.Bytes)
@@ -591,13 +626,18 @@ func ReplayStopText(reason string) string {
 // as the run goes. A cancelled ctx stops it cleanly: the checkpoint holds
 // what was confirmed, the result says "cancelled" and the error is ctx's.
 // A plan of another replay, or one that is blocked, is refused.
-func executeReplay(ctx context.Context, k backends.KafkaReplayer, o *ReplayOptions, plan *ReplayPlan, progress func(Progress)) (*ReplayResult, error) {
+func executeReplay(ctx context.Context, k backends.KafkaReplayer, idx backends.ConsumedIndex, o *ReplayOptions, plan *ReplayPlan, progress func(Progress)) (*ReplayResult, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
 	if plan == nil {
 		var err error
-		if plan, err = o.resolvePlan(ctx, k); err != nil {
+		if o.SkipConsumed { // the ids to pass over are those the plan reads
+			plan, err = planReplay(ctx, k, *o, idx, nil)
+		} else {
+			plan, err = o.resolvePlan(ctx, k)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -608,14 +648,18 @@ func executeReplay(ctx context.Context, k backends.KafkaReplayer, o *ReplayOptio
 	if plan.Blocked != "" {
 		return nil, refused(errors.New("cannot replay: " + plan.Blocked))
 	}
-	return runReplay(ctx, k, o.StateDir, newCheckpoint(o, plan), o.filter, o.Rate, progress)
+	keep := o.filter.keep()
+	if c := plan.Consumed; c != nil && c.Skip {
+		keep = skipConsumed(keep, c.Header, plan.consumed)
+	}
+	return runReplay(ctx, k, o.StateDir, newCheckpoint(o, plan), keep, o.Rate, progress)
 }
 
 // resolvePlan is the plan of a run given no plan: the range resolved now,
 // nothing read.
 func (o *ReplayOptions) resolvePlan(ctx context.Context, k backends.KafkaReplayer) (*ReplayPlan, error) {
 	p, err := planReplay(ctx, k, ReplayOptions{Context: o.Context, Source: o.Source, To: o.To, FromOffset: o.FromOffset, ToOffset: o.ToOffset, FromTime: o.FromTime, ToTime: o.ToTime,
-		Key: o.Key, Headers: o.Headers, Partitioning: o.Partitioning, Rate: o.Rate, Window: o.Window, SkipOversized: o.SkipOversized, PlanLimit: 1, RunID: o.RunID}, nil)
+		Key: o.Key, Headers: o.Headers, Partitioning: o.Partitioning, Rate: o.Rate, Window: o.Window, SkipOversized: o.SkipOversized, PlanLimit: 1, RunID: o.RunID}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -625,7 +669,7 @@ func (o *ReplayOptions) resolvePlan(ctx context.Context, k backends.KafkaReplaye
 // runReplay runs the replay of checkpoint cp (a new run's, or a resumed
 // one's): it locks the run, writes the checkpoint, replays, and writes
 // the final checkpoint.
-func runReplay(ctx context.Context, k backends.KafkaReplayer, stateDir string, cp *ReplayCheckpoint, filter replayFilter, rate float64, progress func(Progress)) (*ReplayResult, error) {
+func runReplay(ctx context.Context, k backends.KafkaReplayer, stateDir string, cp *ReplayCheckpoint, keep func(*backends.KafkaRecord) bool, rate float64, progress func(Progress)) (*ReplayResult, error) {
 	out := &ReplayResult{RunID: cp.RunID}
 	begin := time.Now()
 	store, err := openRun(stateDir, cp)
@@ -636,7 +680,7 @@ func runReplay(ctx context.Context, k backends.KafkaReplayer, stateDir string, c
 	out.Checkpoint = store.path
 	lim := NewLimiter(rate)
 	ro := backends.KafkaReplayOptions{Topic: cp.Source, Parts: cp.left(), Target: cp.Target, SamePartition: cp.Partitioning == PartitionSame,
-		Keep: filter.keep(), RunID: cp.RunID, Window: cp.Window, Wait: lim.Wait, SkipOversized: cp.SkipOversized, Save: store.save}
+		Keep: keep, RunID: cp.RunID, Window: cp.Window, Wait: lim.Wait, SkipOversized: cp.SkipOversized, Save: store.save}
 	if progress != nil {
 		ro.Progress = func(p backends.KafkaMoveProgress) {
 			progress(Progress{Done: p.Moved, Failed: p.Failed, Seen: p.Seen, Total: p.Total, Elapsed: p.Elapsed})
@@ -698,6 +742,9 @@ func (p *ReplayPlan) Audit() AuditPlan {
 	if p.OversizedCount > 0 {
 		d["oversized_count"], d["oversized"], d["skip_oversized"] = p.OversizedCount, p.Oversized, p.SkipOversized
 	}
+	if p.Consumed != nil {
+		d["consumed"] = p.Consumed
+	}
 	a.Details = d
 	return a
 }
@@ -726,6 +773,10 @@ func (r *ReplayResult) Audit() AuditResult {
 type Replay struct {
 	Broker  backends.KafkaReplayer
 	Options ReplayOptions
+	// Consumed, if set (a store is configured), is the application's
+	// idempotency table: the plan counts the records whose message id was
+	// consumed already, and Options.SkipConsumed passes them over.
+	Consumed backends.ConsumedIndex
 	// PlanProgress, if set, is told how many records the plan has read.
 	PlanProgress func(read int)
 
@@ -775,7 +826,7 @@ func (a *Replay) Plan(ctx context.Context) (Plan, error) {
 		}
 		return p, nil
 	}
-	p, err := planReplay(ctx, a.Broker, a.Options, a.PlanProgress)
+	p, err := planReplay(ctx, a.Broker, a.Options, a.Consumed, a.PlanProgress)
 	if err != nil {
 		return nil, err
 	}
@@ -799,7 +850,7 @@ func (a *Replay) Execute(ctx context.Context, p Plan, progress func(Progress)) (
 	if a.Options.Resume != "" {
 		res, err = a.executeResume(ctx, plan, progress)
 	} else {
-		res, err = executeReplay(ctx, a.Broker, &a.Options, plan, progress)
+		res, err = executeReplay(ctx, a.Broker, a.Consumed, &a.Options, plan, progress)
 	}
 	if res == nil {
 		return nil, err
@@ -846,5 +897,9 @@ func (o *ReplayOptions) commandArgs() []string {
 	if o.PlanLimit != 0 && o.PlanLimit != DefaultReplayPlanLimit {
 		add("--plan-limit", strconv.Itoa(o.PlanLimit))
 	}
+	if o.SkipConsumed {
+		a = append(a, "--skip-consumed")
+	}
+	add("--message-id-header", o.MessageIDHeader)
 	return a
 }

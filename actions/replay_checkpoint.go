@@ -46,16 +46,19 @@ const maxCheckpointBytes = 16 << 20
 
 // ReplayCheckpoint is a replay run's checkpoint.
 type ReplayCheckpoint struct {
-	Version        int              `json:"version"`
-	RunID          string           `json:"run_id"`
-	Context        string           `json:"context"`
-	Brokers        []string         `json:"brokers"`
-	Source         string           `json:"source"`
-	Target         string           `json:"target"`
-	Partitioning   string           `json:"partitioning"`
-	Key            *string          `json:"key,omitempty"`
-	Headers        []HeaderFilter   `json:"headers,omitempty"`
-	SkipOversized  bool             `json:"skip_oversized"`
+	Version       int            `json:"version"`
+	RunID         string         `json:"run_id"`
+	Context       string         `json:"context"`
+	Brokers       []string       `json:"brokers"`
+	Source        string         `json:"source"`
+	Target        string         `json:"target"`
+	Partitioning  string         `json:"partitioning"`
+	Key           *string        `json:"key,omitempty"`
+	Headers       []HeaderFilter `json:"headers,omitempty"`
+	SkipOversized bool           `json:"skip_oversized"`
+	// SkipConsumed: the run passed over the records whose message id was
+	// consumed, as its plan read them (a resume does not know them).
+	SkipConsumed   bool             `json:"skip_consumed,omitempty"`
 	Window         int              `json:"window"`
 	Status         string           `json:"status"`
 	StoppedBecause string           `json:"stopped_because,omitempty"`
@@ -82,7 +85,7 @@ func newCheckpoint(o *ReplayOptions, plan *ReplayPlan) *ReplayCheckpoint {
 	now := time.Now().UTC()
 	cp := &ReplayCheckpoint{Version: checkpointVersion, RunID: o.RunID, Context: o.Context, Brokers: o.Brokers, Source: plan.Source, Target: plan.Target,
 		Partitioning: plan.Partitioning, Key: o.filter.key, Headers: o.filter.headers, SkipOversized: o.SkipOversized, Window: plan.Window,
-		Status: RunRunning, Created: now, Updated: now}
+		Status: RunRunning, Created: now, Updated: now, SkipConsumed: plan.Consumed != nil && plan.Consumed.Skip}
 	for _, pp := range plan.Parts {
 		cp.Parts = append(cp.Parts, CheckpointPart{Partition: pp.Partition, Start: pp.Start, End: pp.End, Next: pp.Start})
 	}
@@ -389,6 +392,9 @@ func planResume(ctx context.Context, k backends.KafkaReplayer, o *ReplayOptions)
 	}
 	p := &ReplayPlan{RunID: cp.RunID, Source: cp.Source, Target: cp.Target, Partitioning: cp.Partitioning, Filters: cp.filter().texts(),
 		SkipOversized: cp.SkipOversized, Rate: o.Rate, Window: cp.Window, Resume: true, Status: cp.Status, From: "checkpoint", To: "end of the run's range"}
+	if cp.SkipConsumed {
+		p.Notes = append(p.Notes, "the run passed over the records whose message id was consumed (--skip-consumed), as its plan read them; a resume does not read the range again: it replays those too (consumers that deduplicate drop them)")
+	}
 	var parts []int32
 	for _, cpp := range cp.Parts {
 		parts = append(parts, cpp.Partition)
@@ -457,5 +463,5 @@ func (a *Replay) executeResume(ctx context.Context, plan *ReplayPlan, progress f
 	if plan.Blocked != "" {
 		return nil, refused(errors.New("cannot resume: " + plan.Blocked))
 	}
-	return runReplay(ctx, a.Broker, o.StateDir, a.cp, a.cp.filter(), o.Rate, progress)
+	return runReplay(ctx, a.Broker, o.StateDir, a.cp, a.cp.filter().keep(), o.Rate, progress)
 }

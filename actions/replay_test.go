@@ -393,7 +393,7 @@ func TestReplayRefusals(t *testing.T) {
 		t.Fatalf("audit %+v", es)
 	}
 	o := ReplayOptions{Context: "test", Brokers: brokers, Source: "src", To: "dst", Partitioning: "same", StateDir: dir}
-	if p, err := planReplay(context.Background(), k, o, nil); err != nil || p.Blocked != "" {
+	if p, err := planReplay(context.Background(), k, o, nil, nil); err != nil || p.Blocked != "" {
 		t.Fatalf("same into as many: %+v %v", p, err)
 	}
 	// a run that holds its lock keeps a second process out

@@ -15,6 +15,7 @@ type Route struct {
 	Topic      string `json:"topic,omitempty"`       // kafka; default "{destination}"
 	Exchange   string `json:"exchange,omitempty"`    // rabbitmq; "" is the default exchange
 	RoutingKey string `json:"routing_key,omitempty"` // rabbitmq; default "{destination}"
+	Vhost      string `json:"vhost,omitempty"`       // rabbitmq; "" is the default vhost, "/"
 }
 
 // RouteTarget is a route resolved for one destination.
@@ -23,6 +24,7 @@ type RouteTarget struct {
 	Topic      string `json:"topic,omitempty"`
 	Exchange   string `json:"exchange,omitempty"`
 	RoutingKey string `json:"routing_key,omitempty"`
+	Vhost      string `json:"vhost,omitempty"` // rabbitmq; "": "/"
 }
 
 // String names the target as the audit log and plans do:
@@ -54,7 +56,7 @@ func (r Route) Resolve(destination string) (RouteTarget, error) {
 	case "kafka":
 		return RouteTarget{Broker: "kafka", Topic: fill(r.Topic, "{destination}")}, nil
 	case "rabbitmq":
-		return RouteTarget{Broker: "rabbitmq", Exchange: fill(r.Exchange, ""), RoutingKey: fill(r.RoutingKey, "{destination}")}, nil
+		return RouteTarget{Broker: "rabbitmq", Exchange: fill(r.Exchange, ""), RoutingKey: fill(r.RoutingKey, "{destination}"), Vhost: r.Vhost}, nil
 	case "":
 		return RouteTarget{}, errors.New("no route: say which broker the destinations are on (store.route.broker: kafka or rabbitmq)")
 	default:

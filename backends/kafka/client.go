@@ -48,6 +48,9 @@ type Client struct {
 	// rt caches the record times of committed offsets across snapshots
 	// (timestamps.go).
 	rt *recordTimes
+
+	pubMu sync.Mutex // serialises Publish calls, guards pub
+	pub   *publisher // Publish's producer, kept between calls (publish.go)
 }
 
 // New validates cfg and returns a client that connects on first use.
@@ -83,6 +86,7 @@ func (c *Client) Name() string { return c.name }
 // flight (one abandoned at its context's deadline): that call's connections
 // are closed as soon as it returns.
 func (c *Client) Close() error {
+	c.closePublisher()
 	if !c.mu.TryLock() {
 		go func() {
 			c.mu.Lock()

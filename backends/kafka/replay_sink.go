@@ -62,23 +62,56 @@ var (
 	emptyBytes      = []byte{}
 )
 
-// replaySink produces a replay's records to its target topic.
-type replaySink struct {
-	m       *mover
+// sinkProducer is an idempotent producer on sarama's wire types: its own
+// client, whose connections pw watches, and a producer id. A replay has one
+// for its run; Publish keeps one between calls (publish.go), shared by the
+// sinks of its topics (sequence numbers are per topic partition).
+type sinkProducer struct {
 	cl      sarama.Client
-	topic   string
-	parts   int32
-	limit   int // the target's max.message.bytes
-	maxSize int // of a batch: min(limit, sinkBatchBytes)
+	pw      *watch
 	pid     int64
 	epoch   int16
 	timeout int32 // the broker's wait for the replicas, ms
 	retries int
 	backoff time.Duration
-	run     *sarama.RecordHeader // mqops-replay-run, shared by every record
-	runID   string
-	hash    sarama.Partitioner
-	keyMsg  sarama.ProducerMessage // what the partitioner reads (feed's goroutine only)
+}
+
+// startProducer connects a sinkProducer's client (the connections watched
+// by pw) and asks for its producer id.
+func (c *Client) startProducer(pw *watch) (*sinkProducer, error) {
+	cfg := c.sinkConfig(pw)
+	cl, err := sarama.NewClient(c.cfg.Brokers, cfg)
+	if err != nil {
+		return nil, c.explain(stalled(pw, err))
+	}
+	p := &sinkProducer{cl: cl, pw: pw, timeout: int32(cfg.Producer.Timeout / time.Millisecond), retries: cfg.Producer.Retry.Max, backoff: cfg.Producer.Retry.Backoff}
+	if p.pid, p.epoch, err = initProducerID(cl, p.retries, p.backoff); err != nil {
+		_ = cl.Close()
+		return nil, stalled(pw, &Error{Op: "starting the producer (InitProducerId)", Err: err})
+	}
+	return p, nil
+}
+
+// replaySink produces records to one topic through a sinkProducer: a
+// replay's records to its target topic, or the messages of a Publish call
+// to one of their topics. It tells onAck of the records the broker
+// confirmed and onFail of those that failed, a batch at a time, from the
+// partition's sending goroutine.
+type replaySink struct {
+	*sinkProducer
+	onAck   func(recs []*sinkRecord)
+	onFail  func(recs []*sinkRecord, topic string, err error)
+	topic   string
+	parts   int32
+	limit   int // the target's max.message.bytes
+	maxSize int // of a batch: min(limit, sinkBatchBytes)
+	// seqs are the first sequence numbers of the partitions (a producer id
+	// used before, by an earlier Publish call); nil: 0.
+	seqs   map[int32]int32
+	run    *sarama.RecordHeader // mqops-replay-run, shared by every record (a replay)
+	runID  string
+	hash   sarama.Partitioner
+	keyMsg sarama.ProducerMessage // what the partitioner reads (feed's goroutine only)
 
 	mu      sync.Mutex
 	byPart  map[int32]*sinkPart
@@ -122,20 +155,22 @@ type sinkRecord struct {
 // partitions, max.message.bytes limit): its own client, on the producing
 // watch, and a producer id.
 func (m *mover) newReplaySink(topic string, parts int32, limit int) (*replaySink, error) {
-	cfg := m.c.sinkConfig(m.pw)
-	cl, err := sarama.NewClient(m.c.cfg.Brokers, cfg)
+	p, err := m.c.startProducer(m.pw)
 	if err != nil {
-		return nil, m.c.explain(stalled(m.pw, err))
+		return nil, err
 	}
-	s := &replaySink{m: m, cl: cl, topic: topic, parts: parts, limit: limit, maxSize: max(1, min(limit, sinkBatchBytes)),
-		timeout: int32(cfg.Producer.Timeout / time.Millisecond), retries: cfg.Producer.Retry.Max, backoff: cfg.Producer.Retry.Backoff,
-		runID: m.o.RunID, hash: sarama.NewMurmur2Partitioner(topic), byPart: map[int32]*sinkPart{}, quit: make(chan struct{})}
+	s := newSink(p, topic, parts, limit, nil, m.ackRecords, m.failRecords)
+	s.runID = m.o.RunID
 	s.run = &sarama.RecordHeader{Key: replayRunKey, Value: []byte(m.o.RunID)}
-	if s.pid, s.epoch, err = initProducerID(cl, s.retries, s.backoff); err != nil {
-		_ = cl.Close()
-		return nil, stalled(m.pw, &Error{Op: "starting the producer (InitProducerId)", Err: err})
-	}
 	return s, nil
+}
+
+// newSink is a sink producing to topic (parts partitions, max.message.bytes
+// limit) through p, each partition's sequence numbers starting at seqs.
+func newSink(p *sinkProducer, topic string, parts int32, limit int, seqs map[int32]int32,
+	onAck func([]*sinkRecord), onFail func([]*sinkRecord, string, error)) *replaySink {
+	return &replaySink{sinkProducer: p, onAck: onAck, onFail: onFail, topic: topic, parts: parts, limit: limit, maxSize: max(1, min(limit, sinkBatchBytes)),
+		seqs: seqs, hash: sarama.NewMurmur2Partitioner(topic), byPart: map[int32]*sinkPart{}, quit: make(chan struct{})}
 }
 
 // sinkConfig is the configuration of a replay sink's client: the
@@ -298,13 +333,13 @@ func (s *replaySink) add(sr *sinkRecord, alone bool) {
 	s.mu.Lock()
 	sp := s.byPart[sr.tp]
 	if sp == nil {
-		sp = &sinkPart{p: sr.tp, wake: make(chan struct{}, 1)}
+		sp = &sinkPart{p: sr.tp, wake: make(chan struct{}, 1), seq: s.seqs[sr.tp]}
 		s.byPart[sr.tp] = sp
 		s.wg.Go(func() { s.send(sp) })
 	}
 	if sp.failed {
 		s.mu.Unlock()
-		s.m.failRecords([]*sinkRecord{sr}, s.topic, errNotProduced)
+		s.onFail([]*sinkRecord{sr}, s.topic, errNotProduced)
 		return
 	}
 	if alone && sp.open != nil {
@@ -361,13 +396,13 @@ func (s *replaySink) send(sp *sinkPart) {
 			}
 			sp.ready, sp.open = nil, nil
 			s.mu.Unlock()
-			s.m.failRecords(b.recs, s.topic, err)
+			s.onFail(b.recs, s.topic, err)
 			for _, r := range rest {
-				s.m.failRecords(r.recs, s.topic, errNotProduced)
+				s.onFail(r.recs, s.topic, errNotProduced)
 			}
 			continue
 		}
-		s.m.ackRecords(b.recs)
+		s.onAck(b.recs)
 	}
 }
 
@@ -430,7 +465,7 @@ func (s *replaySink) produce(p int32, b *sinkBatch) error {
 		if err == nil {
 			return nil
 		}
-		if !retriableProduceErr(err) || attempt >= s.retries || s.m.pw.failure() != nil {
+		if !retriableProduceErr(err) || attempt >= s.retries || s.pw.failure() != nil {
 			return err
 		}
 		select {
@@ -497,18 +532,31 @@ func retriableProduceErr(err error) bool {
 // client. With giveUp, what is not sent yet stays unsent and what is in
 // flight is cut off (its records are neither confirmed nor saved).
 func (s *replaySink) close(giveUp bool) {
-	s.mu.Lock()
-	s.closing = true
-	for _, sp := range s.byPart {
-		signal(sp.wake)
-	}
-	s.mu.Unlock()
+	s.finish(giveUp)
 	if giveUp {
-		close(s.quit)
 		_ = s.cl.Close() // in-flight requests end with an error
 		s.wg.Wait()
 		return
 	}
 	s.wg.Wait()
 	_ = s.cl.Close()
+}
+
+// finish tells the sending goroutines that nothing more comes: they send
+// what is left and end, or with giveUp end without sending what is not
+// sent yet. Wait for them with s.wg.
+func (s *replaySink) finish(giveUp bool) {
+	s.mu.Lock()
+	s.closing = true
+	for _, sp := range s.byPart {
+		signal(sp.wake)
+	}
+	if giveUp {
+		select {
+		case <-s.quit:
+		default:
+			close(s.quit)
+		}
+	}
+	s.mu.Unlock()
 }

@@ -34,6 +34,10 @@ var kafkaOps = map[string]func(ctx context.Context, k *Client) error{
 		_, err := k.MoveRecords(ctx, backends.KafkaMoveOptions{Topic: "orders.DLT", Target: OriginTarget})
 		return err
 	},
+	"Publish": func(ctx context.Context, k *Client) error {
+		res := k.Publish(ctx, []backends.OutgoingMessage{{ID: "1", Target: backends.RouteTarget{Broker: "kafka", Topic: "orders"}, Value: []byte("v")}})
+		return res[0].Err
+	},
 }
 
 // TestStalledBrokerFailsWithinTimeout: against a broker that accepts and

@@ -279,16 +279,18 @@ func TestTimeLagFetchBoundedKfake(t *testing.T) {
 }
 
 // fetchSilencer is a broker's side of a connection that stops answering
-// once it has read a Fetch request: a broker that accepts and answers
-// everything else, and never answers a Fetch.
+// once it has read a Fetch request (a Produce request with produce): a
+// broker that accepts and answers everything else, and never answers a
+// Fetch.
 type fetchSilencer struct {
 	net.Conn
-	huge   bool // answer the Fetch with the length of a 2 GB reply instead
-	mu     sync.Mutex
-	hdr    []byte // the request's length and API key, as read
-	left   int    // bytes of the request after its length still to come
-	silent bool
-	sent   bool // the huge length was sent
+	huge    bool // answer the Fetch with the length of a 2 GB reply instead
+	produce bool // silent from a Produce request on instead
+	mu      sync.Mutex
+	hdr     []byte // the request's length and API key, as read
+	left    int    // bytes of the request after its length still to come
+	silent  bool
+	sent    bool // the huge length was sent
 }
 
 func (c *fetchSilencer) Read(b []byte) (int, error) {
@@ -305,7 +307,7 @@ func (c *fetchSilencer) Read(b []byte) (int, error) {
 		}
 		if len(c.hdr) < 6 {
 			c.hdr = append(c.hdr, x)
-			if len(c.hdr) == 6 && int16(binary.BigEndian.Uint16(c.hdr[4:])) == int16(kmsg.Fetch) {
+			if len(c.hdr) == 6 && int16(binary.BigEndian.Uint16(c.hdr[4:])) == c.silencedKey() {
 				c.silent = true
 			}
 		}
@@ -314,6 +316,14 @@ func (c *fetchSilencer) Read(b []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// silencedKey is the API key of the request the connection goes silent at.
+func (c *fetchSilencer) silencedKey() int16 {
+	if c.produce {
+		return int16(kmsg.Produce)
+	}
+	return int16(kmsg.Fetch)
 }
 
 func (c *fetchSilencer) Write(b []byte) (int, error) {

@@ -17,7 +17,8 @@ import (
 
 // replayRangeFlags say what a run replays: a resumed run goes on as it
 // started, so none of them goes with --resume.
-var replayRangeFlags = []string{"to", "from-offset", "to-offset", "from-time", "to-time", "key", "header", "partitioning", "window", "skip-oversized", "plan-limit"}
+var replayRangeFlags = []string{"to", "from-offset", "to-offset", "from-time", "to-time", "key", "header", "partitioning", "window", "skip-oversized", "plan-limit",
+	"skip-consumed", "message-id-header"}
 
 func newReplayCmd(g *globals) *cobra.Command {
 	var (
@@ -51,6 +52,11 @@ target has as many partitions as the source, else by key with Kafka's
 default partitioner (murmur2, where the Java client puts it);
 --partitioning same|key says which. The source is read read_committed; the
 target is produced with acks=all by an idempotent producer.
+
+When the context has an application database (store:, or --store) with an
+idempotency table, the plan reads the range and counts the records whose
+message id (the header --message-id-header, by default the store's:
+mqops-message-id) was consumed already; --skip-consumed passes them over.
 
 The plan (--dry-run shows it and changes nothing) counts, per partition, the
 records and bytes the run replays, reading the range: with filters there is
@@ -123,6 +129,8 @@ command, the plan's counts and the run's.`,
 	f.IntVar(&o.Window, "window", 0, "records produced but not yet checkpointed: the most an interruption replays twice (default: about 16 MiB of records of the average size the plan counted, 1,000 to 10,000)")
 	f.BoolVar(&o.SkipOversized, "skip-oversized", false, "skip the records the target cannot take (larger than its max.message.bytes), naming each; without it a partition stops before its first")
 	f.IntVar(&o.PlanLimit, "plan-limit", 0, "records the plan reads at most to count them (default 1,000,000)")
+	f.BoolVar(&o.SkipConsumed, "skip-consumed", false, "pass over the records whose message id the application's idempotency table says was consumed (needs a store)")
+	f.StringVar(&o.MessageIDHeader, "message-id-header", "", "the header holding a record's message id, looked up in the idempotency table (default: the store's, mqops-message-id)")
 	f.StringVar(&resume, "resume", "", "go on with the run of this id from its checkpoint")
 	f.BoolVar(&dryRun, "dry-run", false, "show the plan and change nothing")
 	f.BoolVar(&yes, "yes", false, "do not ask for confirmation")
@@ -173,6 +181,18 @@ func runReplayCmd(g *globals, ctx context.Context, o actions.ReplayOptions, dryR
 	}
 	defer kc.Close()
 	a.Broker = kc
+	if c.Store != nil && o.Resume == "" {
+		st, err := g.storeOf(c)
+		switch {
+		case err == nil:
+			defer st.Close()
+			a.Consumed = st
+		case o.SkipConsumed:
+			return err
+		default:
+			g.warn("the message ids already consumed are not counted: " + err.Error())
+		}
+	}
 	what := "planning: reading " + backends.SafeText(o.Source) + " (changes nothing)"
 	if o.Resume != "" {
 		what = "planning: the resume of run " + o.Resume + " (changes nothing)"
@@ -330,6 +350,13 @@ func printReplayPlan(w io.Writer, p *actions.ReplayPlan) {
 	}
 	if p.Rate > 0 {
 		fmt.Fprintf(w, "  rate: at most %g records/s\n", p.Rate)
+	}
+	if c := p.Consumed; c != nil && c.Error == "" {
+		then := "replayed too"
+		if c.Skip {
+			then = "passed over (--skip-consumed)"
+		}
+		fmt.Fprintf(w, "  consumed already: %d of the %d record(s) with a %s header, %s\n", c.Consumed, c.Checked, cutName(c.Header), then)
 	}
 	for i, pr := range p.Problems {
 		if i == maxPlanLines {

@@ -99,6 +99,7 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 		newConfigCmd(g), newDemoCmd(g), newConsoleCmd(g), newVersionCmd(g),
 		newAuditCmd(g), newQueuesCmd(g), newDLQCmd(g), newDrainCmd(g), newPeekCmd(g),
 		newResetOffsetsCmd(g), newReplayCmd(g),
+		newSchemaCmd(g), newPendingCmd(g), newResendCmd(g), newConsumedCmd(g),
 	)
 	return root
 }

@@ -53,6 +53,10 @@ func (g *globals) commandGlobals(c *config.Context) []string {
 	add("--rabbitmq-url", withoutPassword(g.rabbitURL))
 	add("--management-url", withoutPassword(g.mgmtURL))
 	add("--rabbitmq-password-env", g.rabbitPwEnv)
+	add("--store", g.storeDriver)
+	add("--store-dsn-env", g.storeDSNEnv)
+	add("--store-preset", g.storePreset)
+	add("--route-broker", g.routeBroker)
 	if g.flagSet("timeout") {
 		add("--timeout", g.timeout.String())
 	}
