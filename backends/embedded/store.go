@@ -373,13 +373,13 @@ func (a *app) invoice(t, now time.Time) outboxRow {
 		"amount": json.Number(fmt.Sprintf("%d.%02d", 1+a.job.IntN(500), a.job.IntN(100))), "currency": "EUR",
 	})
 	mid := uuid(a.job)
-	// The relay tried once a minute since, and gave up after appGiveUpAfter.
+	// The relay tried once; the application gives up on the row after
+	// appGiveUpAfter.
 	age := now.Sub(t)
-	attempts := 1 + int(min(age, appGiveUpAfter)/time.Minute)
 	row := outboxRow{
 		messageID: mid, destination: AppMissingDestination, key: id, payload: payload,
 		headers: headersJSON([]kgo.RecordHeader{{Key: "content-type", Value: []byte("application/json")}, {Key: messageIDHeader, Value: []byte(mid)}}),
-		created: t, status: "pending", attempts: attempts, lastAttempt: t.Add(time.Duration(attempts-1) * time.Minute),
+		created: t, status: "pending", attempts: 1, lastAttempt: t,
 		lastError: "org.apache.kafka.common.errors.TimeoutException: Topic " + AppMissingDestination + " not present in metadata after 60000 ms.",
 	}
 	if age >= appGiveUpAfter {
