@@ -114,7 +114,7 @@ func newSchemaCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	var driver string
-	print := &cobra.Command{
+	printCmd := &cobra.Command{
 		Use:   "print --driver postgres|mysql|sqlite",
 		Short: "Print the DDL of mqops' reference tables (preset mqops) for a database",
 		Long: `Prints the DDL of the three tables of the preset mqops — the sending table
@@ -132,9 +132,9 @@ PostgreSQL, MySQL/MariaDB or SQLite. It connects to nothing.`,
 			return err
 		},
 	}
-	print.Flags().StringVar(&driver, "driver", "", "postgres, mysql or sqlite")
-	_ = print.MarkFlagRequired("driver")
-	cmd.AddCommand(print)
+	printCmd.Flags().StringVar(&driver, "driver", "", "postgres, mysql or sqlite")
+	_ = printCmd.MarkFlagRequired("driver")
+	cmd.AddCommand(printCmd)
 	return cmd
 }
 
