@@ -111,20 +111,8 @@ func (o *ResendOptions) Validate() error {
 	if len(o.Destination) > maxDestinationLength {
 		return &FieldError{"destination", fmt.Sprintf("is %d bytes long: want at most %d", len(o.Destination), maxDestinationLength)}
 	}
-	if len(o.IDs) > MaxResendIDs {
-		return &FieldError{"id", fmt.Sprintf("%d ids: want at most %d (select by --destination, --older-than and --limit instead)", len(o.IDs), MaxResendIDs)}
-	}
-	seen := make(map[string]bool, len(o.IDs))
-	for _, id := range o.IDs {
-		switch {
-		case id == "":
-			return &FieldError{"id", "an empty id"}
-		case len(id) > maxIDLength:
-			return &FieldError{"id", fmt.Sprintf("%q… is %d bytes long: want at most %d", backends.SafeText(id[:32]), len(id), maxIDLength)}
-		case seen[id]:
-			return &FieldError{"id", fmt.Sprintf("%q is given twice", backends.SafeText(id))}
-		}
-		seen[id] = true
+	if err := checkRowIDs(o.IDs); err != nil {
+		return err
 	}
 	if _, err := o.Route.Resolve("x"); err != nil {
 		return err
@@ -594,17 +582,8 @@ func (a *Resend) notes(p *ResendPlan, page *backends.OutboxPage, checked bool) {
 		for _, r := range page.Rows {
 			found[r.ID] = true
 		}
-		var missing []string
-		for _, id := range o.IDs {
-			if !found[id] {
-				missing = append(missing, strconv.Quote(cutLabel(id)))
-			}
-		}
-		shown := missing
-		if len(shown) > 10 {
-			shown = append(shown[:10:10], fmt.Sprintf("and %d more", len(missing)-10))
-		}
-		p.Notes = append(p.Notes, fmt.Sprintf("%d id(s) given are not pending rows older than the age selected (sent, confirmed, younger, or not in the table): %s", len(missing), strings.Join(shown, ", ")))
+		missing := missingIDs(o.IDs, func(id string) bool { return found[id] })
+		p.Notes = append(p.Notes, fmt.Sprintf("%d id(s) given are not pending rows older than the age selected (sent, confirmed, younger, or not in the table): %s", len(missing), strings.Join(firstOf(missing, 10), ", ")))
 	}
 	if !checked {
 		p.Notes = append(p.Notes, "the store has no idempotency table: whether a row's message was consumed already is not known")
@@ -698,36 +677,14 @@ type resendRun struct {
 
 func (r *resendRun) run(ctx context.Context) error {
 	rows := r.plan.selected()
-	batch := r.a.Options.Batch
-	if rate := r.a.Options.Rate; rate > 0 {
-		batch = max(1, min(batch, int(rate))) // about a second's worth at a time: claimed rows do not wait long to be published
-	}
-	r.report(len(rows))
-	var err error
-	for start := 0; start < len(rows); start += batch {
-		if err = ctx.Err(); err != nil {
-			break
-		}
-		if err = r.batch(ctx, rows[start:min(start+batch, len(rows))]); err != nil {
-			break
-		}
-		r.report(len(rows))
-		if r.failedInARow >= failedBatchesToStop {
-			err = fmt.Errorf("stopped: the broker confirmed none of the rows of %d batches in a row (first errors: %s)", r.failedInARow, strings.Join(r.out.Errors, "; "))
-			break
-		}
-	}
-	r.out.Left = len(rows) - r.done
-	switch {
-	case err == nil:
-		r.out.StoppedBecause = ResendStopEnd
-	case ctx.Err() != nil:
-		r.out.StoppedBecause = ResendStopCancelled
-		err = ctx.Err()
-	default:
-		r.out.StoppedBecause = ResendStopError
-	}
-	r.report(len(rows))
+	report := func() { r.report(len(rows)) }
+	do := func(lo, hi int) error { return r.batch(ctx, rows[lo:hi]) }
+	failed := func() (int, []string) { return r.failedInARow, r.out.Errors }
+	why, err := runBatches(ctx, len(rows), r.a.Options.Batch, r.a.Options.Rate, do, func() {
+		r.out.Left = len(rows) - r.done
+		report()
+	}, failed)
+	r.out.StoppedBecause = why
 	return err
 }
 
@@ -805,15 +762,7 @@ func (r *resendRun) batch(ctx context.Context, rows []ResendPlanRow) error {
 	var order []string
 	for i := range claimed {
 		c := claimed[i]
-		var perr error
-		switch {
-		case i >= len(results):
-			perr = errors.New("the broker gave no answer for it")
-		case results[i].ID != c.ID:
-			perr = fmt.Errorf("the broker's answers are out of order (row %s answered as %s)", c.ID, results[i].ID)
-		default:
-			perr = results[i].Err
-		}
+		perr := publishErr(results, i, c.ID)
 		if perr == nil {
 			sent = append(sent, c)
 			continue
@@ -862,18 +811,7 @@ func (r *resendRun) skip(kind *int) {
 
 // addError keeps msg among the first errors unless one of its kind (the
 // same text but for its numbers: a row's id) is there already.
-func (r *resendRun) addError(msg string) {
-	if len(r.out.Errors) >= maxResendErrors {
-		return
-	}
-	kind := digitsRE.ReplaceAllString(msg, "N")
-	for _, e := range r.out.Errors {
-		if digitsRE.ReplaceAllString(e, "N") == kind {
-			return
-		}
-	}
-	r.out.Errors = append(r.out.Errors, msg)
-}
+func (r *resendRun) addError(msg string) { r.out.Errors = keepDistinctError(r.out.Errors, msg) }
 
 var digitsRE = regexp.MustCompile(`[0-9]+`)
 

@@ -270,6 +270,9 @@ type PeekOptions struct {
 	// RiskDeliveryLimit: the operator asked for that queue and accepts
 	// that every message read loses one delivery attempt.
 	AcceptRisk bool
+	// Match, when set, keeps only the messages of Offset..Offset+Limit-1
+	// it matches (a search: the others are read and requeued, not held).
+	Match func(*Message) bool
 }
 
 // PeekResult is what a peek read.

@@ -1,6 +1,9 @@
 package backends
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // The application's own tables (DESIGN.md §5): the sending table (outbox),
 // the retry table and the idempotency table, read and changed by
@@ -96,7 +99,15 @@ type RetryQuery struct {
 	Dead        *bool    // nil: both
 	Limit       int      // 0: the store's bound
 	WithPayload bool
+	// MessageID, when set, selects the rows of that message id whatever
+	// their status (done too; Dead is ignored): where a message is. A
+	// table without a message id column answers ErrNoMessageID.
+	MessageID string
 }
+
+// ErrNoMessageID says a table has no message id column: a message cannot
+// be looked up in it.
+var ErrNoMessageID = errors.New("the table has no message id column")
 
 // RetryGroup counts the retry rows of one error group.
 type RetryGroup struct {

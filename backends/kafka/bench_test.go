@@ -1,8 +1,11 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,4 +99,41 @@ func realBenchClient(b *testing.B) (*Client, *backends.ClusterSnapshot) {
 		b.Fatal(err)
 	}
 	return k, snap
+}
+
+// BenchmarkRealPublish measures Publish on the real broker: calls of 1,000
+// messages of 1 KiB with 50 keys into a 6-partition topic (created for the
+// run, deleted after), acks=all, on the producer kept between calls. It
+// reports messages/s. It runs only when KAFKA_BROKERS is set.
+func BenchmarkRealPublish(b *testing.B) {
+	const batch, keys = 1000, 50
+	addrs := os.Getenv("KAFKA_BROKERS")
+	if addrs == "" {
+		b.Skip("KAFKA_BROKERS not set")
+	}
+	brokers := strings.Split(addrs, ",")
+	k, err := New(Config{Brokers: brokers, Timeout: 30 * time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { k.Close() })
+	topic := newPublishTopic(b, k, brokers, 6, nil)
+	value := bytes.Repeat([]byte("v"), 1024)
+	msgs := make([]backends.OutgoingMessage, batch)
+	for i := range msgs {
+		msgs[i] = backends.OutgoingMessage{ID: strconv.Itoa(i), Target: backends.RouteTarget{Broker: "kafka", Topic: topic}, Key: fmt.Appendf(nil, "key-%d", i%keys),
+			Value: value, MessageID: fmt.Sprintf("m-%d", i), Headers: []backends.StoreHeader{{Key: "mqops-message-id", Value: fmt.Sprintf("m-%d", i)}}}
+	}
+	ctx := context.Background()
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		for _, r := range k.Publish(ctx, msgs) {
+			if r.Err != nil {
+				b.Fatal(r.Err)
+			}
+		}
+		n += batch
+	}
+	b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
 }

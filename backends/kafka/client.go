@@ -252,16 +252,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // that it ends in the background at once while the lock keeps later calls
 // from piling up; the next call reconnects.
 func (c *Client) withClient(ctx context.Context, fn func(sarama.Client, sarama.ClusterAdmin) error) error {
-	locked := make(chan struct{})
-	go func() {
-		c.mu.Lock()
-		close(locked)
-	}()
-	select {
-	case <-locked:
-	case <-ctx.Done():
-		go func() { <-locked; c.mu.Unlock() }()
-		return c.ctxErr(ctx, "waiting for a previous request to "+c.name+" to finish")
+	if err := c.lock(ctx, &c.mu, "request"); err != nil {
+		return err
 	}
 	w := c.connection()
 	done := make(chan error, 1)
@@ -289,6 +281,23 @@ func (c *Client) withClient(ctx context.Context, fn func(sarama.Client, sarama.C
 		err := c.ctxErr(ctx, "contacting "+c.name)
 		w.trip(err)
 		return err
+	}
+}
+
+// lock locks mu, unless ctx ends first: then the lock is released as soon
+// as it is had, and the error says the call waited for a previous what.
+func (c *Client) lock(ctx context.Context, mu *sync.Mutex, what string) error {
+	locked := make(chan struct{})
+	go func() {
+		mu.Lock()
+		close(locked)
+	}()
+	select {
+	case <-locked:
+		return nil
+	case <-ctx.Done():
+		go func() { <-locked; mu.Unlock() }()
+		return c.ctxErr(ctx, "waiting for a previous "+what+" to "+c.name+" to finish")
 	}
 }
 

@@ -19,18 +19,24 @@ import (
 // prefix dlq., dlq- or dlt. (case-insensitive).
 func IsDLTName(topic string) bool {
 	l := strings.ToLower(topic)
-	for _, s := range []string{".dlt", "-dlt", "_dlt", ".dlq", "-dlq", "_dlq", "_error", ".error", "-error"} {
+	for _, s := range dltSuffixes {
 		if strings.HasSuffix(l, s) && len(l) > len(s) {
 			return true
 		}
 	}
-	for _, s := range []string{"dlq.", "dlq-", "dlt."} {
+	for _, s := range dltPrefixes {
 		if strings.HasPrefix(l, s) && len(l) > len(s) {
 			return true
 		}
 	}
 	return false
 }
+
+// The names of dead-letter topics, lower case: a suffix or a prefix.
+var (
+	dltSuffixes = []string{".dlt", "-dlt", "_dlt", ".dlq", "-dlq", "_dlq", "_error", ".error", "-error"}
+	dltPrefixes = []string{"dlq.", "dlq-", "dlt."}
+)
 
 // Dead-letter headers.
 const (

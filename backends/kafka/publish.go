@@ -95,17 +95,12 @@ func (c *Client) Publish(ctx context.Context, msgs []backends.OutgoingMessage) [
 		}
 		return res
 	}
+	if ctx.Err() != nil {
+		return failAll(c.ctxErr(ctx, "publishing to "+c.name))
+	}
 	// one call at a time, and none waits past its ctx for another
-	locked := make(chan struct{})
-	go func() {
-		c.pubMu.Lock()
-		close(locked)
-	}()
-	select {
-	case <-locked:
-	case <-ctx.Done():
-		go func() { <-locked; c.pubMu.Unlock() }()
-		return failAll(c.ctxErr(ctx, "waiting for a previous publish to "+c.name+" to finish"))
+	if err := c.lock(ctx, &c.pubMu, "publish"); err != nil {
+		return failAll(err)
 	}
 	defer c.pubMu.Unlock()
 	p, err := c.publisherFor(ctx)

@@ -24,7 +24,7 @@ import (
 
 // publishTopic creates a topic with a unique name on the real Kafka
 // (deleted at the end), and waits until its metadata shows it.
-func newPublishTopic(t *testing.T, k *Client, brokers []string, parts int32, configs map[string]*string) string {
+func newPublishTopic(t testing.TB, k *Client, brokers []string, parts int32, configs map[string]*string) string {
 	t.Helper()
 	topic := fmt.Sprintf("publish-%s-%d", strings.ToLower(t.Name()), time.Now().UnixNano())
 	topic = strings.NewReplacer("/", "-", "_", "-").Replace(topic)
@@ -215,22 +215,12 @@ func TestRealPublishRefusals(t *testing.T) {
 	}
 }
 
-// publishFake is a kfake cluster with the 3-partition topic "t", its
-// brokers' connections passed through wrap (nil: none).
+// publishFake is a kfake cluster with the 3-partition topic "orders", its
+// brokers' connections passed through wrap (nil: none), and a client of
+// it with a timeout of 1s.
 func publishFake(t *testing.T, wrap func(net.Conn) net.Conn) (*Client, *kfake.Cluster) {
 	t.Helper()
-	opts := []kfake.Opt{kfake.NumBrokers(1), kfake.SeedTopics(3, "t")}
-	if wrap != nil {
-		opts = append(opts, kfake.ListenFn(func(network, addr string) (net.Listener, error) {
-			l, err := net.Listen(network, addr)
-			return wrapListener{l, wrap}, err
-		}))
-	}
-	c, err := kfake.NewCluster(opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
+	c, _, _ := timedCluster(t, 1, 3, 0, wrap)
 	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -239,13 +229,40 @@ func publishFake(t *testing.T, wrap func(net.Conn) net.Conn) (*Client, *kfake.Cl
 	return k, c
 }
 
-// checkPublished reads topic "t" and checks that it holds messages 0 to
+// listenThrough has a kfake cluster's brokers' connections pass through
+// wrap.
+func listenThrough(wrap func(net.Conn) net.Conn) kfake.Opt {
+	return kfake.ListenFn(func(network, addr string) (net.Listener, error) {
+		l, err := net.Listen(network, addr)
+		return wrapListener{l, wrap}, err
+	})
+}
+
+// refuseProduce has c refuse, with INVALID_RECORD, the produce requests
+// of partition part from the nth on, while the flag it returns is set
+// (it is set).
+func refuseProduce(c *kfake.Cluster, part, nth int32) *atomic.Bool {
+	var refusing atomic.Bool
+	var seen atomic.Int32
+	refusing.Store(true)
+	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		preq := req.(*kmsg.ProduceRequest)
+		if refusing.Load() && len(preq.Topics) == 1 && preq.Topics[0].Partitions[0].Partition == part && seen.Add(1) >= nth {
+			return produceAnswerWith(req, kerr.InvalidRecord.Code), nil, true
+		}
+		return nil, nil, false
+	})
+	return &refusing
+}
+
+// checkPublished reads topic "orders" and checks that it holds messages 0 to
 // n-1 (of 30 keys) exactly once each, each key's in order.
 func checkPublished(t *testing.T, k *Client, n int) {
 	t.Helper()
 	last := map[string]int{}
 	seen := map[int]bool{}
-	for _, r := range readAll(t, k.cfg.Brokers, "t") {
+	for _, r := range readAll(t, k.cfg.Brokers, "orders") {
 		i, _ := strconv.Atoi(strings.SplitN(string(r.Value), "-", 3)[1])
 		if seen[i] {
 			t.Fatalf("message %d published twice", i)
@@ -279,7 +296,7 @@ func TestPublishRetriesTheSameBatch(t *testing.T) {
 	})
 	msgs := make([]backends.OutgoingMessage, n)
 	for i := range msgs {
-		msgs[i] = keyed("t", i, 30)
+		msgs[i] = keyed("orders", i, 30)
 	}
 	confirmedAll(t, k.Publish(context.Background(), msgs), msgs)
 	if produces.Load() < 4 {
@@ -289,31 +306,21 @@ func TestPublishRetriesTheSameBatch(t *testing.T) {
 }
 
 // TestPublishFailureStopsThePartition: a produce refused for good (the
-// second of partition 1, of 3 KiB messages: a batch is 1 MiB) fails its messages and every later one of the
-// partition, unsent (a key's order is never broken); the other partitions'
-// are confirmed. The producer is dropped, and the next call, with a new
+// second of partition 1, of 3 KiB messages: a batch is 1 MiB) fails its
+// messages and every later one of the partition, unsent (a key's order is
+// never broken); the other partitions' are confirmed. The producer is dropped, and the next call, with a new
 // one, publishes what failed.
 func TestPublishFailureStopsThePartition(t *testing.T) {
 	const n = 3000
 	k, c := publishFake(t, nil)
-	var refusing atomic.Bool
-	var p1 atomic.Int32
-	refusing.Store(true)
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		preq := req.(*kmsg.ProduceRequest)
-		if refusing.Load() && preq.Topics[0].Partitions[0].Partition == 1 && p1.Add(1) >= 2 {
-			return produceAnswerWith(req, kerr.InvalidRecord.Code), nil, true
-		}
-		return nil, nil, false
-	})
+	refusing := refuseProduce(c, 1, 2)
 	msgs := make([]backends.OutgoingMessage, n)
 	for i := range msgs {
-		msgs[i] = keyed("t", i, 30)
+		msgs[i] = keyed("orders", i, 30)
 		msgs[i].Value = append(msgs[i].Value, make([]byte, 3<<10)...)
 	}
 	res := k.Publish(context.Background(), msgs)
-	oracle := kgo.StickyKeyPartitioner(nil).ForTopic("t")
+	oracle := kgo.StickyKeyPartitioner(nil).ForTopic("orders")
 	var failed []backends.OutgoingMessage
 	refused, behind := 0, 0
 	for i, r := range res {
@@ -328,7 +335,7 @@ func TestPublishFailureStopsThePartition(t *testing.T) {
 			} else if errors.Is(r.Err, errNotProduced) {
 				behind++
 			}
-			if !strings.Contains(r.Err.Error(), "publishing message "+msgs[i].ID+" to t partition 1: ") {
+			if !strings.Contains(r.Err.Error(), "publishing message "+msgs[i].ID+" to orders partition 1: ") {
 				t.Fatalf("message %d: %v", i, r.Err)
 			}
 		}
@@ -355,7 +362,7 @@ func TestPublishStalledAtProduce(t *testing.T) {
 	k, _ := publishFake(t, func(c net.Conn) net.Conn { return &fetchSilencer{Conn: c, produce: true} })
 	msgs := make([]backends.OutgoingMessage, 300)
 	for i := range msgs {
-		msgs[i] = keyed("t", i, 30)
+		msgs[i] = keyed("orders", i, 30)
 	}
 	for call := range 2 {
 		start := time.Now()
@@ -383,7 +390,7 @@ func TestPublishCancelled(t *testing.T) {
 	k.cfg.Timeout = time.Minute
 	msgs := make([]backends.OutgoingMessage, 30)
 	for i := range msgs {
-		msgs[i] = keyed("t", i, 30)
+		msgs[i] = keyed("orders", i, 30)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()

@@ -167,17 +167,7 @@ func TestReplaySinkRetriesTheSameBatch(t *testing.T) {
 func TestReplaySinkFailureStopsThePartition(t *testing.T) {
 	const n = 3000
 	k, c := sinkFake(t, n)
-	var refusing atomic.Bool
-	var p1 atomic.Int32
-	refusing.Store(true)
-	c.ControlKey(int16(kmsg.Produce), func(req kmsg.Request) (kmsg.Response, error, bool) {
-		c.KeepControl()
-		preq := req.(*kmsg.ProduceRequest)
-		if refusing.Load() && len(preq.Topics) == 1 && preq.Topics[0].Partitions[0].Partition == 1 && p1.Add(1) >= 3 {
-			return produceAnswerWith(req, kerr.InvalidRecord.Code), nil, true
-		}
-		return nil, nil, false
-	})
+	refusing := refuseProduce(c, 1, 3)
 	var saved savedPositions
 	res, err := k.Replay(context.Background(), backends.KafkaReplayOptions{Topic: "src", Target: "same3", Parts: allParts(n / 3), SamePartition: true, RunID: "r",
 		Window: 200, Save: saved.save})

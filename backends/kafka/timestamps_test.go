@@ -136,10 +136,7 @@ func timedCluster(t *testing.T, brokers int, parts int32, n int, wrap func(net.C
 	t.Helper()
 	opts := []kfake.Opt{kfake.NumBrokers(brokers), kfake.SeedTopics(parts, "orders")}
 	if wrap != nil {
-		opts = append(opts, kfake.ListenFn(func(network, addr string) (net.Listener, error) {
-			l, err := net.Listen(network, addr)
-			return wrapListener{l, wrap}, err
-		}))
+		opts = append(opts, listenThrough(wrap))
 	}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {

@@ -1050,10 +1050,7 @@ func TestEveryAMQPCallIsBounded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newFreezingProxy(t, u.Host, tc.fromClient, tc.after, tc.class, tc.method, tc.nth)
 			defer p.close()
-			c := f.client(Config{Timeout: timeout})
-			pu := *c.amqp
-			pu.Host = p.ln.Addr().String()
-			c.amqp = &pu
+			c := f.proxied(p, Config{Timeout: timeout})
 			start := time.Now()
 			_, err := c.PeekQueue(context.Background(), "/", tc.queue, backends.PeekOptions{Limit: 3})
 			took := time.Since(start)

@@ -112,6 +112,11 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 	res := &backends.PeekResult{Messages: []backends.Message{}, Depth: int64(depth), Risk: risk}
 	r := &reader{s: s, ch: ch, queue: queue, useGet: singleActive(q), costly: risk != nil, inPlace: q.Type == "classic", keep: func(d *amqp.Delivery, i int) {
 		if i >= o.Offset && i < o.Offset+o.Limit {
+			if o.Match != nil { // a search: the body is copied only for a match
+				if probe := convert(d, 1); !o.Match(&probe) {
+					return
+				}
+			}
 			m := convert(d, MaxBody)
 			m.Index = i
 			res.Messages = append(res.Messages, m)

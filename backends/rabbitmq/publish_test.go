@@ -158,6 +158,15 @@ func (f *fixture) inOrderIDs(queue string, n int) {
 	}
 }
 
+// proxied is a client (cfg) whose AMQP connections go through p.
+func (f *fixture) proxied(p *freezingProxy, cfg Config) *Client {
+	c := f.client(cfg)
+	pu := *c.amqp
+	pu.Host = p.ln.Addr().String()
+	c.amqp = &pu
+	return c
+}
+
 // TestPublishConnectionLost: the connection cut while 20,000 messages are
 // being published fails every message not confirmed, and each message
 // reported confirmed is in the queue.
@@ -171,10 +180,7 @@ func TestPublishConnectionLost(t *testing.T) {
 	}
 	p := newFreezingProxy(t, u.Host, true, false, 0, 0, 1) // freezes nothing: a cut only
 	defer p.close()
-	c := f.client(Config{})
-	pu := *c.amqp
-	pu.Host = p.ln.Addr().String()
-	c.amqp = &pu
+	c := f.proxied(p, Config{})
 	msgs := make([]backends.OutgoingMessage, n)
 	for i := range msgs {
 		msgs[i] = outgoing(x, "k", i)
@@ -253,10 +259,7 @@ func TestPublishIsBounded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newFreezingProxy(t, u.Host, tc.fromClient, tc.after, tc.class, tc.method, 1)
 			defer p.close()
-			c := f.client(Config{Timeout: timeout})
-			pu := *c.amqp
-			pu.Host = p.ln.Addr().String()
-			c.amqp = &pu
+			c := f.proxied(p, Config{Timeout: timeout})
 			start := time.Now()
 			res := c.Publish(context.Background(), msgs)
 			took := time.Since(start)
@@ -283,10 +286,7 @@ func TestPublishCancelled(t *testing.T) {
 	}
 	p := newFreezingProxy(t, u.Host, false, false, 60, 80, 1) // no confirm ever comes
 	defer p.close()
-	c := f.client(Config{Timeout: time.Minute})
-	pu := *c.amqp
-	pu.Host = p.ln.Addr().String()
-	c.amqp = &pu
+	c := f.proxied(p, Config{Timeout: time.Minute})
 	msgs := make([]backends.OutgoingMessage, 600)
 	for i := range msgs {
 		msgs[i] = outgoing(x, "k", i)

@@ -85,12 +85,7 @@ func TestCAPOutbox(t *testing.T) {
 	forEachDriver(t, capDrivers, func(t *testing.T, db *testDB) {
 		ctx := context.Background()
 		schema, published, _ := capDB(t, db)
-		cols := []string{`"Id"`, `"Version"`, `"Name"`, `"Content"`, `"Retries"`, `"Added"`, `"ExpiresAt"`, `"StatusName"`}
-		if db.driver == "mysql" {
-			for i, c := range cols {
-				cols[i] = "`" + strings.Trim(c, `"`) + "`"
-			}
-		}
+		cols := capPublishedCols(db)
 		type row struct {
 			id       int64
 			status   string

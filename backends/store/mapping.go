@@ -19,11 +19,12 @@ const (
 	clsBinary
 	clsJSON
 	clsTime
-	clsAny // sqlite's untyped column
+	clsAny   // sqlite's untyped column
+	clsArray // a PostgreSQL array (river's errors jsonb[]); usable only where a preset allows it
 )
 
 func (c colClass) String() string {
-	return [...]string{"an unusable type", "an integer", "text", "a uuid", "binary", "json", "a timestamp", "untyped"}[c]
+	return [...]string{"an unusable type", "an integer", "text", "a uuid", "binary", "json", "a timestamp", "untyped", "an array"}[c]
 }
 
 // timeKind is how a time column stores time.
@@ -260,7 +261,7 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		}
 		col := s.classify(lc)
 		col.key = cs.key
-		usable := slices.Contains(cs.classes, col.class)
+		usable := slices.Contains(cs.classes, col.class) || slices.Contains(s.preset.extraClasses[spec.kind+"."+cs.key], col.class)
 		if col.class == clsAny { // sqlite's untyped column holds anything
 			usable, col.class, col.timeKind = true, cs.classes[0], timeText
 		}
@@ -275,11 +276,6 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		}
 		if !usable {
 			return nil, fmt.Errorf("store.%s.columns.%s: column %s.%s is %s (%s); it needs %s", spec.kind, cs.key, ref, lc.name, col.class, lc.dataType, cs.want)
-		}
-		if col.class == clsTime && col.timeKind == timeText {
-			if err := s.checkSQLiteTimes(ctx, spec.kind, cs.key, ref, col); err != nil {
-				return nil, err
-			}
 		}
 		m.cols[cs.key] = col
 	}
@@ -309,36 +305,6 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		m.raw[ss.key] = vals
 	}
 	return m, nil
-}
-
-// checkSQLiteTimes refuses a SQLite text time column whose values SQLite's
-// date functions cannot read (Go's time.String() form, which
-// modernc.org/sqlite writes by default): the store compares times with
-// julianday(), and such rows would silently never be pending. It samples
-// the first 1000 rows, so that Open stays cheap on a big table.
-func (s *Store) checkSQLiteTimes(ctx context.Context, kind, key string, ref tableRef, col *column) error {
-	c := s.d.quote(col.name)
-	q := "SELECT CAST(" + c + " AS TEXT) FROM (SELECT " + c + " FROM " + s.d.table(ref) + " LIMIT 1000) WHERE " + c + " IS NOT NULL AND julianday(" + c + ") IS NULL LIMIT 1"
-	var bad string
-	err := s.queryRow(ctx, "check the times in "+ref.String(), func(scan func(...any) error) error {
-		var v any
-		if err := scan(&v); err != nil {
-			return err
-		}
-		bad = truncate(asString(v), 60)
-		if bad == "" {
-			bad = "(empty)"
-		}
-		return nil
-	}, q)
-	if err != nil {
-		return err
-	}
-	if bad != "" {
-		return fmt.Errorf("store.%s.columns.%s: %s.%s holds times SQLite's date functions cannot read (e.g. %q): write ISO-8601 text (strftime, CURRENT_TIMESTAMP; modernc.org/sqlite: _time_format=sqlite) or unix seconds in an INTEGER column",
-			kind, key, ref, col.name, bad)
-	}
-	return nil
 }
 
 func findColumn(live []liveColumn, name string, fold bool) *liveColumn {
@@ -429,6 +395,9 @@ func (s *Store) classify(lc *liveColumn) *column {
 			c.class, c.timeKind = clsTime, timeTZ
 		case "timestamp without time zone":
 			c.class, c.timeKind = clsTime, timeNoTZ
+		case "array":
+			c.class, c.pgType = clsArray, quoteIdentPG(lc.udtName)
+			c.dbType = strings.TrimPrefix(lc.udtName, "_") + "[]"
 		case "user-defined":
 			// an enum (river's river_job_state) or a domain: compared as text
 			c.class, c.pgType = clsText, quoteIdentPG(lc.udtName)

@@ -30,6 +30,13 @@ type preset struct {
 	schemaInName bool
 	// validate runs after the tables were validated (versions, extras).
 	validate func(ctx context.Context, s *Store) error
+	// explain may add what the preset knows to the error of a table that
+	// failed validation (river: the schema's migration version, when the
+	// table is older than the preset needs). schema is Options.Schema.
+	explain func(ctx context.Context, s *Store, schema string, err error) error
+	// extraClasses widens the SQL types a logical column may have, by
+	// "kind.key" ("retry.error": river's errors is a jsonb[]).
+	extraClasses map[string][]colClass
 
 	// Outbox hooks.
 

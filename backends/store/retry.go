@@ -36,6 +36,15 @@ func (s *Store) Retries(ctx context.Context, q backends.RetryQuery) (*backends.R
 	b := &sqlb{d: d}
 	var conds []string
 	switch {
+	case q.MessageID != "":
+		cond, ok, err := s.messageIDCond(b, m, "retry", q.MessageID)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return page, nil
+		}
+		conds = append(conds, cond)
 	case q.Dead == nil:
 		conds = append(conds, statusIn(b, m, "", "waiting", "dead"))
 	case *q.Dead:
@@ -251,18 +260,7 @@ func (s *Store) RetryNow(ctx context.Context, ids []string) (int, error) {
 	if s.preset.retryNow != nil {
 		return s.preset.retryNow(ctx, s, ids)
 	}
-	d := s.d
-	set := func(b *sqlb) string {
-		parts := []string{d.quote(m.cols["status"].name) + " = " + b.arg(m.statuses["waiting"][0])}
-		if m.has("next_retry_at") {
-			parts = append(parts, d.quote(m.cols["next_retry_at"].name)+" = "+d.nowExpr(m.cols["next_retry_at"]))
-		}
-		if m.has("max_attempts") {
-			att, max := m.c(d, "attempts", ""), m.c(d, "max_attempts", "")
-			parts = append(parts, d.quote(m.cols["max_attempts"].name)+" = CASE WHEN COALESCE("+att+", 0) >= "+max+" THEN COALESCE("+att+", 0) + 1 ELSE "+max+" END")
-		}
-		return strings.Join(parts, ", ")
-	}
+	set := func(b *sqlb) string { return s.retryNowSet(b, "") }
 	cond := func(b *sqlb) string { return statusIn(b, m, "", "waiting", "dead") }
 	return s.updateIDs(ctx, "retry rows now", m, ids, set, cond)
 }
@@ -277,7 +275,7 @@ func (s *Store) GiveUp(ctx context.Context, ids []string) (int, error) {
 	if s.preset.giveUp != nil {
 		return s.preset.giveUp(ctx, s, ids)
 	}
-	set := func(b *sqlb) string { return s.d.quote(m.cols["status"].name) + " = " + b.arg(m.statuses["dead"][0]) }
+	set := func(b *sqlb) string { return s.giveUpSet(b, "") }
 	cond := func(b *sqlb) string { return statusIn(b, m, "", "waiting") }
 	return s.updateIDs(ctx, "give rows up", m, ids, set, cond)
 }

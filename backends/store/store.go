@@ -198,6 +198,9 @@ func (s *Store) load(ctx context.Context, o Options) error {
 		}
 		m, err := s.validate(ctx, k.spec, t, o.Schema)
 		if err != nil {
+			if s.preset.explain != nil {
+				err = s.preset.explain(ctx, s, o.Schema, err)
+			}
 			return err
 		}
 		*k.dst = m

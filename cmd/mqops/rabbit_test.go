@@ -138,13 +138,7 @@ func (v *rabbitVhost) depth(q string) int {
 // ids 0..n-1 in that order.
 func (v *rabbitVhost) inOrder(q string, n int) {
 	v.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for v.depth(q) != n {
-		if time.Now().After(deadline) {
-			v.t.Fatalf("%s holds %d messages, want %d", q, v.depth(q), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	v.waitDepth(q, n)
 	ch, err := v.conn.Channel()
 	if err != nil {
 		v.t.Fatal(err)

@@ -226,19 +226,7 @@ func printResendPlan(w io.Writer, p *actions.ResendPlan) {
 	if len(p.Rows) > maxPlanLines {
 		fmt.Fprintf(w, "  … and %d more rows (-o json lists them all)\n", len(p.Rows)-maxPlanLines)
 	}
-	if p.Rate > 0 {
-		fmt.Fprintf(w, "  rate: at most %g rows/s\n", p.Rate)
-	}
-	for i, pr := range p.Problems {
-		if i == maxPlanLines {
-			fmt.Fprintf(w, "  … and %d more problems\n", len(p.Problems)-i)
-			break
-		}
-		fmt.Fprintln(w, "  problem: "+cutText(pr, 4*maxNameShown))
-	}
-	for _, n := range p.Notes {
-		fmt.Fprintln(w, "  note: "+cutText(n, 4*maxNameShown))
-	}
+	printPlanTail(w, p.Rate, "rows", p.Problems, p.Notes)
 }
 
 func printResendResult(g *globals, output string, res *actions.ResendResult, command string) {

@@ -100,6 +100,7 @@ a headless command (every one takes -o table|json) in runbooks and scripts.`,
 		newAuditCmd(g), newQueuesCmd(g), newDLQCmd(g), newDrainCmd(g), newPeekCmd(g),
 		newResetOffsetsCmd(g), newReplayCmd(g),
 		newSchemaCmd(g), newPendingCmd(g), newResendCmd(g), newConsumedCmd(g),
+		newRetriesCmd(g), newRetryCmd(g), newTraceCmd(g),
 	)
 	return root
 }
