@@ -64,6 +64,16 @@ func footerCases() []sizeCase {
 			f.h.keys("p")
 		}},
 		sizeCase{name: "readonly_audit", opts: ro, setup: func(t *testing.T, f *sizeFixture) { f.h.command("audit") }},
+		sizeCase{name: "readonly_pending", opts: ro, prepare: withStore, setup: func(t *testing.T, f *sizeFixture) { f.h.command("pending") }},
+		sizeCase{name: "readonly_pending_rows", opts: ro, prepare: withStore, setup: func(t *testing.T, f *sizeFixture) {
+			f.h.command("pending")
+			f.h.keys("tab")
+		}},
+		sizeCase{name: "readonly_retry", opts: ro, prepare: withStore, setup: func(t *testing.T, f *sizeFixture) { f.h.command("retry") }},
+		sizeCase{name: "readonly_retry_rows", opts: ro, prepare: withStore, setup: func(t *testing.T, f *sizeFixture) {
+			f.h.command("retry")
+			f.h.keys("tab")
+		}},
 	)
 	return cases
 }
@@ -128,8 +138,13 @@ func checkFooter(t *testing.T, name string, h *harness, footer string) {
 	case !typing && h.m.mode == modeNormal && !strings.Contains(footer, "? help"):
 		t.Errorf("%s: the footer lacks `? help`: %q", name, footer)
 	}
-	if h.m.opts.ReadOnly && (strings.Contains(footer, "D drain") || strings.Contains(footer, "R reset")) {
+	if h.m.opts.ReadOnly && (strings.Contains(footer, "D drain") || strings.Contains(footer, "R reset") || strings.Contains(footer, "E resend") ||
+		strings.Contains(footer, "T retry") || strings.Contains(footer, "U republish") || strings.Contains(footer, "X give up")) {
 		t.Errorf("%s: a read-only footer names the drain or the reset: %q", name, footer)
+	}
+	// the marks of the application's rows feed only their actions
+	if h.m.opts.ReadOnly && (strings.HasPrefix(name, "readonly_pending") || strings.HasPrefix(name, "readonly_retry")) && strings.Contains(footer, "space mark") {
+		t.Errorf("%s: a read-only footer offers marks that feed nothing: %q", name, footer)
 	}
 	// Every key named on a normal footer works: it is one of the view's
 	// or the console's.

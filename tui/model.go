@@ -89,6 +89,30 @@ type Options struct {
 	// by flags): the start of an action's equivalent headless command,
 	// shown on its screen and recorded in the audit log. Never a secret.
 	CommandArgs []string
+	// OpenStore opens the application's database (its sending, retry and
+	// idempotency tables) of :pending and :retry; cmd passes storeOf. It
+	// runs in a command, the first time a view or an action needs the
+	// database (the console starts at once whatever the database does),
+	// and again after a failure; the console closes what it opened when
+	// it ends. nil: the views say how to configure one (NoStore, when
+	// set, says why there is none).
+	OpenStore func(ctx context.Context) (StoreSource, error)
+	// StoreName names the database before it is open ("postgres, preset
+	// mqops"); never a secret.
+	StoreName string
+	NoStore   string
+	// StoreRoute is where the rows' destinations are published (the
+	// context's store.route): a Kafka topic, or a RabbitMQ exchange and
+	// routing key. :pending shows the backlog there beside each
+	// destination; a resend and a republish publish there.
+	StoreRoute backends.Route
+	// KafkaPublisher and RabbitPublisher publish with the broker's
+	// confirms (a resend, a republish), the one of StoreRoute's broker;
+	// cmd passes the *kafka.Client and the *rabbitmq.Client. nil: no
+	// resend nor republish. Absent in a ReadOnly context whatever is
+	// set, as the drains.
+	KafkaPublisher  backends.Publisher
+	RabbitPublisher backends.Publisher
 	// CommandContext is the name of the context CommandArgs select, when
 	// it is not Context (the demo's --brokers select the config's current
 	// context, else "flags"): a replay's checkpoint records it, so that
@@ -165,7 +189,8 @@ type Model struct {
 
 	tracker *lag.Tracker
 	data    dataset
-	snap    loadState // the snapshot's loads (the Kafka views' shared source)
+	store   *storeConn // the application's database (nil: none configured)
+	snap    loadState  // the snapshot's loads (the Kafka views' shared source)
 
 	refresh  refreshState
 	spinner  spinner.Model
@@ -222,6 +247,13 @@ func New(o Options) *Model {
 		},
 		jitter: jitter10,
 	}
+	if o.OpenStore != nil {
+		name := o.StoreName
+		if name == "" {
+			name = "application database"
+		}
+		m.store = newStoreConn(o.OpenStore, name)
+	}
 	if m.cluster == "" && o.Kafka != nil {
 		m.cluster = o.Kafka.Name()
 	}
@@ -248,6 +280,16 @@ func New(o Options) *Model {
 	if !m.canReplay() {
 		m.keys.Replay.Unbind()
 	}
+	if !m.canResend() {
+		m.keys.Resend.Unbind()
+	}
+	if !m.canRetry() {
+		m.keys.RetryNow.Unbind()
+		m.keys.GiveUp.Unbind()
+	}
+	if !m.canRetry() || m.publisherFor(o.StoreRoute.Broker) == nil {
+		m.keys.Republish.Unbind()
+	}
 	switch o.StartView {
 	case "topics", "topic", "t":
 		m.stack = []view{newTopicsView()}
@@ -257,6 +299,10 @@ func New(o Options) *Model {
 		m.stack = []view{m.newDLQsView()}
 	case "audit":
 		m.stack = []view{m.newAuditView()}
+	case "pending", "outbox":
+		m.stack = []view{newPendingView()}
+	case "retry", "retries":
+		m.stack = []view{newRetryView()}
 	default:
 		m.stack = []view{newGroupsView()}
 	}
@@ -287,6 +333,12 @@ func Run(ctx context.Context, o Options) (Exit, error) {
 	defer cancel() // ends any snapshot call still running
 	m := New(o)
 	m.ctx = ctx
+	if m.store != nil {
+		defer func() {
+			cancel() // a call still running ends first
+			m.store.close()
+		}()
+	}
 	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return Exit{}, ctx.Err()

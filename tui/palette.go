@@ -21,6 +21,8 @@ var commands = []command{
 	{name: "topics", aliases: []string{"t", "top", "topic"}, help: "topics view"},
 	{name: "queues", aliases: []string{"qu", "rabbit"}, help: "RabbitMQ queues view"},
 	{name: "dlq", aliases: []string{"dead"}, help: "dead letters: RabbitMQ DLQs and Kafka DLTs"},
+	{name: "pending", aliases: []string{"pend", "outbox"}, help: "pending sends of the application's outbox, beside the lag where they go"},
+	{name: "retry", aliases: []string{"retries", "rt"}, help: "the application's retry rows, grouped by error"},
 	{name: "audit", aliases: []string{"log"}, help: "audit log of drains (newest first)"},
 	{name: "ctx", aliases: []string{"context"}, arg: "NAME", help: "switch context"},
 	{name: "help", aliases: []string{"h", "?"}, help: "key bindings"},
@@ -80,7 +82,7 @@ func (m *Model) runCommand(line string) tea.Cmd {
 	}
 	c, ok := lookupCommand(fields[0])
 	if !ok {
-		return m.setFlash(components.FlashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :audit, :ctx NAME, :quit)")
+		return m.setFlash(components.FlashError, "unknown command :"+safe(fields[0])+" (try :groups, :topics, :queues, :dlq, :pending, :retry, :audit, :ctx NAME, :quit)")
 	}
 	args := fields[1:]
 	if c.arg == "" && len(args) > 0 {
@@ -95,6 +97,10 @@ func (m *Model) runCommand(line string) tea.Cmd {
 		return m.replace(newQueuesView())
 	case "dlq":
 		return m.replace(m.newDLQsView())
+	case "pending":
+		return m.replace(newPendingView())
+	case "retry":
+		return m.replace(newRetryView())
 	case "audit":
 		return m.openAudit()
 	case "help":

@@ -20,7 +20,9 @@ const (
 // commands, then each view's, as a writable context with both brokers and
 // drains has them.
 func keysMarkdown(t *testing.T) string {
-	f := newSizeFixture(t, Options{})
+	o := Options{}
+	withStore(t, &o) // :pending and :retry with a database and a publisher
+	f := newSizeFixture(t, o)
 	h := f.h
 	var b strings.Builder
 	b.WriteString("| key | action |\n|---|---|\n")
@@ -69,6 +71,12 @@ func keysMarkdown(t *testing.T) string {
 		{"a peek", func() { openRabbitDLQ(h); h.keys("p") }},
 		{"a peek, lower pane (the message's fields)", func() { openRabbitDLQ(h); h.keys("p", "tab") }},
 		{"the value viewer (`enter` on a field)", func() { openRabbitDLQ(h); h.keys("p", "tab", "G", "enter") }},
+		{"pending sends (`:pending`)", func() { h.command("pending") }},
+		{"pending sends, their rows", func() { h.command("pending"); h.keys("tab") }},
+		{"pending sends, with rows marked", func() { h.command("pending"); h.keys("tab", "space") }},
+		{"retry rows (`:retry`)", func() { h.command("retry") }},
+		{"retry rows, the rows of a group", func() { h.command("retry"); h.keys("tab") }},
+		{"retry rows, with rows marked", func() { h.command("retry"); h.keys("tab", "space") }},
 		{"the audit log (`:audit`)", func() { h.command("audit") }},
 		{"an audit entry", func() { h.command("audit"); h.keys("enter") }},
 	}

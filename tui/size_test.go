@@ -188,10 +188,13 @@ func newSizeFixture(t *testing.T, o Options) *sizeFixture {
 // every frame of it at every size checked (the focused field, the
 // question, the progress).
 type sizeCase struct {
-	name  string
-	opts  Options
-	setup func(t *testing.T, f *sizeFixture)
-	must  []string
+	name string
+	opts Options
+	// prepare, if set, completes the options with what needs the test
+	// (an application database of its own).
+	prepare func(t *testing.T, o *Options)
+	setup   func(t *testing.T, f *sizeFixture)
+	must    []string
 }
 
 // openRabbitDLQ selects the long-named orders DLQ in :dlq.
@@ -320,6 +323,7 @@ func sizeCases() []sizeCase {
 	cases := append(
 		drainStages("drain", openDrainForm, func(f *sizeFixture) *chan struct{} { return &f.rd.gate }, "25"),
 		drainStages("kdrain", openKafkaDrainForm, func(f *sizeFixture) *chan struct{} { return &f.kd.gate }, "24")...)
+	cases = append(cases, storeSizeCases()...)
 	return append(cases, []sizeCase{
 		{name: "groups"},
 		{name: "groups_readonly_red", opts: Options{Context: prodContext, Color: "red", ReadOnly: true}},
@@ -502,7 +506,11 @@ func sizeCases() []sizeCase {
 // setUp builds the case's screen at 120×30.
 func (c sizeCase) setUp(t *testing.T) *sizeFixture {
 	t.Helper()
-	f := newSizeFixture(t, c.opts)
+	o := c.opts
+	if c.prepare != nil {
+		c.prepare(t, &o)
+	}
+	f := newSizeFixture(t, o)
 	if c.setup != nil {
 		c.setup(t, f)
 	}

@@ -3,6 +3,8 @@ package tui
 import (
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/mqops/mqops/actions"
+
 	"github.com/mqops/mqops/tui/components"
 	"github.com/mqops/mqops/tui/keys"
 )
@@ -170,6 +172,14 @@ func (m *Model) viewKey(b keys.Binding) tea.Cmd {
 		return m.openReset() // the marked groups, or the selected one
 	case b.Is(k.Replay):
 		return m.openReplay() // the marked or selected topic; a topic's marked partitions
+	case b.Is(k.Resend):
+		return m.openResend() // the marked or selected rows; the selected destination
+	case b.Is(k.RetryNow):
+		return m.openRetry(actions.RetryOpNow) // the marked or selected rows; the selected error group
+	case b.Is(k.Republish):
+		return m.openRetry(actions.RetryOpRepublish)
+	case b.Is(k.GiveUp):
+		return m.openRetry(actions.RetryOpGiveUp)
 	case b.Is(k.Mark):
 		v.focused().ToggleMark()
 	}
@@ -190,6 +200,10 @@ func (m *Model) elsewhere(msg tea.KeyPressMsg) tea.Cmd {
 		return m.openReset() // says where the reset is
 	case k.Replay.Matches(msg):
 		return m.openReplay() // says where the replay is
+	case k.Resend.Matches(msg):
+		return m.openResend() // says where the resend is
+	case k.RetryNow.Matches(msg), k.Republish.Matches(msg), k.GiveUp.Matches(msg):
+		return m.openRetry(actions.RetryOpNow) // says where the retry actions are
 	}
 	return nil
 }

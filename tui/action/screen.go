@@ -585,6 +585,26 @@ func (m *core) Status() []string {
 	return []string{dim("options"), ""}
 }
 
+// thirdPerson is the verb's third person: "drains", "replays",
+// "republishes", "retries now", "gives up" (its first word's).
+func thirdPerson(verb string) string {
+	first, rest, _ := strings.Cut(verb, " ")
+	n := len(first)
+	switch {
+	case n == 0:
+	case strings.HasSuffix(first, "sh"), strings.HasSuffix(first, "ch"), strings.HasSuffix(first, "s"), strings.HasSuffix(first, "x"), strings.HasSuffix(first, "z"):
+		first += "es"
+	case n > 1 && first[n-1] == 'y' && !strings.ContainsRune("aeiou", rune(first[n-2])):
+		first = first[:n-1] + "ies"
+	default:
+		first += "s"
+	}
+	if rest != "" {
+		return first + " " + rest
+	}
+	return first
+}
+
 // running is the verb's progressive: "draining", "replaying".
 func (m *core) running() string {
 	if m.doing != "" {
@@ -669,7 +689,7 @@ func (m *Model[P, R]) confirmParts(b *textBlock) {
 	q := m.verb + " " + m.spec.Question(m.plan) + "?"
 	if !m.prod {
 		b.pinEnd(m.st.Confirm.Render(q + " [y/N]"))
-		b.keep(m.st.Dim.Render("y " + m.noun() + "s · c copies the command · any other key cancels"))
+		b.keep(m.st.Dim.Render("y " + thirdPerson(m.noun()) + " · c copies the command · any other key cancels"))
 		return
 	}
 	b.keep(m.st.Confirm.Render(q))

@@ -603,3 +603,12 @@ func TestCopy(t *testing.T) {
 		t.Fatalf("ctrl+o copied %q", p.copied)
 	}
 }
+
+func TestThirdPerson(t *testing.T) {
+	for verb, want := range map[string]string{"drain": "drains", "replay": "replays", "reset": "resets", "resend": "resends",
+		"republish": "republishes", "retry now": "retries now", "give up": "gives up", "fix": "fixes"} {
+		if got := thirdPerson(verb); got != want {
+			t.Errorf("thirdPerson(%q) = %q, want %q", verb, got, want)
+		}
+	}
+}

@@ -54,6 +54,9 @@ type Row struct {
 	Cells  []string           // one per column
 	Styles []styles.CellStyle // nil, or one per column
 	Nums   []float64          // sort keys of numeric columns (NaN: missing), one per column
+	// Group is the scope the row belongs to: a scoped table (SetScope)
+	// shows only the rows of one group, and keeps the marks of all.
+	Group string
 }
 
 // filterSpec is a compiled `/` filter: a case-insensitive regular
@@ -104,6 +107,8 @@ type Table struct {
 	sortDesc bool
 	filter   filterSpec
 	marks    map[string]bool
+	scoped   bool   // only the rows of group scope are shown
+	scope    string // the group shown when scoped
 	Empty    string // shown when there are no rows
 }
 
@@ -636,15 +641,49 @@ func (t *Table) ClearFilter() {
 	t.applyFilter(sel)
 }
 
+// SetScope shows only the rows of group (Row.Group), as a pane of the
+// rows of the item selected in another; the rows of the other groups keep
+// their marks (MarkedIDs names them after the ones shown).
+func (t *Table) SetScope(group string) {
+	if t.scoped && t.scope == group {
+		return
+	}
+	t.scoped, t.scope = true, group
+	t.cursor, t.offset = 0, 0 // another group's rows: from the first
+	t.applyFilter("")
+}
+
+// Scope is the group shown, and whether the table is scoped.
+func (t *Table) Scope() (string, bool) { return t.scope, t.scoped }
+
+// InScope counts the rows of the group shown (every row when the table
+// is not scoped), before the filter.
+func (t *Table) InScope() int {
+	if !t.scoped {
+		return len(t.rows)
+	}
+	n := 0
+	for i := range t.rows {
+		if t.rows[i].Group == t.scope {
+			n++
+		}
+	}
+	return n
+}
+
 // applyFilter rebuilds the visible rows and puts the cursor back on the row
 // with id sel when it is still visible.
 func (t *Table) applyFilter(sel string) {
-	if !t.filter.active() {
+	if !t.filter.active() && !t.scoped {
 		t.visible = append(t.visible[:0], t.order...)
 	} else {
 		t.visible = t.visible[:0]
 		for _, i := range t.order {
-			if t.match(&t.rows[i]) != t.filter.invert {
+			r := &t.rows[i]
+			if t.scoped && r.Group != t.scope {
+				continue
+			}
+			if !t.filter.active() || t.match(r) != t.filter.invert {
 				t.visible = append(t.visible, i)
 			}
 		}
@@ -683,7 +722,7 @@ func (t *Table) View(st *styles.Styles, focused bool) []string {
 	lines = append(lines, t.headerLine(st))
 	if len(t.visible) == 0 {
 		msg := t.Empty
-		if t.filter.active() && len(t.rows) > 0 {
+		if t.filter.active() && t.InScope() > 0 {
 			msg = "no rows match the filter"
 		}
 		if msg != "" && t.height > 1 {

@@ -93,3 +93,42 @@ func TestTableLayoutOrder(t *testing.T) {
 		t.Error("setSize at the same width laid the table out again")
 	}
 }
+
+// TestTableScope: a scoped table shows the rows of one group, filters and
+// sorts within it, and keeps the marks of the rows of every group.
+func TestTableScope(t *testing.T) {
+	tbl := NewTable([]Column{{Title: "ID"}, {Title: "AGE", Num: true, Desc: true}}, 1, true)
+	row := func(id, group string, age float64) Row {
+		return Row{ID: id, Group: group, Cells: []string{id, fmt.Sprint(age)}, Nums: []float64{0, age}}
+	}
+	tbl.SetRows([]Row{row("a1", "a", 1), row("b1", "b", 5), row("a2", "a", 3), row("b2", "b", 2)})
+	tbl.SetSize(40, 10)
+	if got := strings.Join(tbl.VisibleIDs(), ","); got != "b1,a2,b2,a1" {
+		t.Fatalf("unscoped: %s", got)
+	}
+	tbl.SetScope("a")
+	if got := strings.Join(tbl.VisibleIDs(), ","); got != "a2,a1" || tbl.InScope() != 2 {
+		t.Fatalf("scope a: %s (%d in scope)", got, tbl.InScope())
+	}
+	tbl.ToggleMark() // a2
+	tbl.SetScope("b")
+	tbl.ToggleMark() // b1
+	if got := strings.Join(tbl.MarkedIDs(), ","); got != "b1,a2" {
+		t.Errorf("marks across scopes: %s", got)
+	}
+	if err := tbl.SetFilter("2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(tbl.VisibleIDs(), ","); got != "b2" {
+		t.Errorf("filtered in scope b: %s", got)
+	}
+	tbl.SetScope("c")
+	if tbl.Len() != 0 {
+		t.Errorf("scope c shows %d rows", tbl.Len())
+	}
+	// the rows of every group keep their marks through a refresh
+	tbl.SetRows([]Row{row("a2", "a", 4), row("b1", "b", 6)})
+	if got := strings.Join(tbl.MarkedIDs(), ","); got != "b1,a2" && got != "a2,b1" {
+		t.Errorf("marks after a refresh: %s", got)
+	}
+}

@@ -187,6 +187,22 @@ type Map struct {
 	// audit log).
 	Replay Binding
 
+	// The application's tables (:pending, :retry): each changes the
+	// application's database, and a resend and a republish a broker:
+	// dangerous. The console unbinds them too where they cannot run (no
+	// database, no publisher for the route, no audit log).
+	//
+	// Resend publishes pending rows of the sending table again (the
+	// marked rows, the selected row or the selected destination's).
+	Resend Binding
+	// RetryNow makes retry rows due now for the application's job;
+	// Republish publishes them to their destination; GiveUp marks them
+	// dead (the marked rows, the selected row or the selected error
+	// group's).
+	RetryNow  Binding
+	Republish Binding
+	GiveUp    Binding
+
 	// Table
 	Filter   Binding
 	SortNext Binding
@@ -225,6 +241,11 @@ func Default() Map {
 		Drain:    DrainBinding(),
 		Reset:    ResetBinding(),
 		Replay:   ReplayBinding(),
+
+		Resend:    dangerous(bind("resend", []string{"E"}, "E", "resend pending rows (outbox: destination; marked rows)", "resend", PrioView)),
+		RetryNow:  dangerous(bind("retrynow", []string{"T"}, "T", "retry now (retry rows: error group; marked rows)", "retry now", PrioView)),
+		Republish: dangerous(bind("republish", []string{"U"}, "U", "republish to the destination (retry rows)", "republish", PrioView)),
+		GiveUp:    dangerous(bind("giveup", []string{"X"}, "X", "give up: mark dead (retry rows)", "give up", PrioView)),
 
 		Filter:   bind("filter", []string{"/"}, "/", "filter (regex, !inverts)", "filter", PrioFilter),
 		SortNext: bind("sortnext", []string{"s", "shift+right"}, "s/shift+→", "sort by next column", "sort", PrioSort),
@@ -272,6 +293,7 @@ func (m *Map) all() []*Binding {
 		&m.Open, &m.Back, &m.Palette, &m.Pane,
 		&m.Peek, &m.NextPage, &m.PrevPage, &m.Drain,
 		&m.Reset, &m.Replay,
+		&m.Resend, &m.RetryNow, &m.Republish, &m.GiveUp,
 		&m.Filter, &m.SortNext, &m.SortPrev, &m.SortRev, &m.Mark, &m.Copy,
 		&m.Refresh, &m.Help, &m.Quit, &m.ForceQuit,
 	}
