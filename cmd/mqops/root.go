@@ -378,7 +378,7 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 	if refresh <= 0 {
 		refresh = time.Duration(cfg.Refresh)
 	}
-	return tui.Run(ctx, tui.Options{
+	opts := tui.Options{
 		Context:       c.Name,
 		Color:         c.Color,
 		ReadOnly:      c.ReadOnly,
@@ -398,7 +398,9 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 		Contexts:      cfg.ContextNames(),
 		CheckContext:  g.checkContext,
 		StartView:     view,
-	})
+	}
+	g.consoleStore(&opts, c, kc, rc)
+	return tui.Run(ctx, opts)
 }
 
 func newConsoleCmd(g *globals) *cobra.Command {
@@ -411,7 +413,7 @@ func newConsoleCmd(g *globals) *cobra.Command {
 			return g.runConsole(cmd.Context(), view)
 		},
 	}
-	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups, topics, queues, dlq or audit")
+	cmd.Flags().StringVar(&view, "view", "groups", "view to open: groups, topics, queues, dlq, pending, retry or audit")
 	return cmd
 }
 

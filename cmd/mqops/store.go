@@ -20,6 +20,16 @@ import (
 // tables validated against the mapping. --timeout bounds each call to the
 // database. The DSN is read from its env var or file, and never printed.
 func (g *globals) storeOf(c *config.Context) (*store.Store, error) {
+	ctx := g.ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return g.storeIn(ctx, c)
+}
+
+// storeIn is storeOf within ctx (the console opens the database in a
+// command, cancelled when its view goes).
+func (g *globals) storeIn(ctx context.Context, c *config.Context) (*store.Store, error) {
 	if c.Store == nil || c.Store.Driver == "" {
 		return nil, fmt.Errorf("context %q has no application database (set store: in the context, or pass --store postgres|mysql|sqlite and --store-dsn-env NAME)", c.Name)
 	}
@@ -32,10 +42,6 @@ func (g *globals) storeOf(c *config.Context) (*store.Store, error) {
 		Outbox: storeTable(st.Outbox), Retry: storeTable(st.Retry), Idempotency: storeTable(st.Idempotency)}
 	if m := st.Outbox; m != nil && m.PendingAfter > 0 {
 		o.PendingAfter = time.Duration(m.PendingAfter)
-	}
-	ctx := g.ctx
-	if ctx == nil {
-		ctx = context.Background()
 	}
 	return store.Open(ctx, o)
 }
