@@ -7,8 +7,10 @@ import (
 	"log"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -75,10 +77,10 @@ records every order and payment it publishes, most confirmed within
 seconds, a few never (pending after 20s), and invoices for a topic that
 does not exist; its retry table holds billing's failures (a payment gateway
 timeout, an invalid currency) that a job retries until done or dead; its
-idempotency table the message ids billing consumed. In :pending, see the
-pending sends beside each topic's lag and resend them (a resend of the
-invoices fails clearly); in :retry, the rows grouped by error, to retry now,
-republish or give up.
+idempotency table the message ids billing consumed. In :pending, the
+pending sends beside each topic's lag: E on orders resends them (a resend
+of the invoices fails clearly); in :retry, the rows grouped by error: T
+retries now, U republishes, X gives up.
 
 RabbitMQ cannot run in process: when a broker is reachable — --rabbitmq-url
 and --management-url (env MQOPS_RABBITMQ_URL, MQOPS_MANAGEMENT_URL), else
@@ -99,8 +101,10 @@ The password comes from the URL, else --rabbitmq-password-env, else guest's.
 On exit the traffic stops and the demo.* queues stay (with their messages)
 unless --delete-demo-queues is given. --no-rabbitmq leaves RabbitMQ alone.
 
-With --no-tui the cluster keeps running and its address is printed, so the
-headless commands can be tried against it from another terminal.`,
+With --no-tui the cluster keeps running and its address is printed, with
+the application database's path to export as MQOPS_DEMO_STORE_DSN, so the
+headless commands (pending, resend, retries, consumed too) can be tried
+against them from another terminal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			closeLog, err := g.openLog()
@@ -108,7 +112,10 @@ headless commands can be tried against it from another terminal.`,
 				return err
 			}
 			defer closeLog()
-			ctx := cmd.Context()
+			// A closed terminal (SIGHUP) ends the demo like ctrl+c, so that
+			// its application database is removed too.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+			defer stop()
 
 			// RabbitMQ is tried while Kafka starts: the check never delays
 			// the Kafka demo by more than its own 2 s budget.
@@ -193,8 +200,9 @@ headless commands can be tried against it from another terminal.`,
 			case rr.r == nil:
 				opts.NoRabbit = rabbitUnavailable(rr.err, target)
 			}
+			var rc *rabbitmq.Client
 			if rr.r != nil {
-				rc, err := rabbitmq.New(rabbitmq.Config{
+				rc, err = rabbitmq.New(rabbitmq.Config{
 					URL: target.url, ManagementURL: target.mgmt,
 					Username: target.user, Password: target.password, Timeout: g.timeout,
 				})
@@ -211,6 +219,9 @@ headless commands can be tried against it from another terminal.`,
 					opts.CommandArgs = append(opts.CommandArgs, "--rabbitmq-password-env", demoPasswordEnv)
 				}
 			}
+			// :pending and :retry on the application database; resends
+			// and republishes to the embedded Kafka
+			g.consoleStore(&opts, &config.Context{Name: "demo", Store: demoStore()}, kc, rc)
 			_, err = tui.Run(ctx, opts)
 			return err
 		},
