@@ -277,6 +277,11 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		if !usable {
 			return nil, fmt.Errorf("store.%s.columns.%s: column %s.%s is %s (%s); it needs %s", spec.kind, cs.key, ref, lc.name, col.class, lc.dataType, cs.want)
 		}
+		if col.class == clsTime && col.timeKind == timeText {
+			if err := s.checkSQLiteTimes(ctx, spec.kind, cs.key, ref, col); err != nil {
+				return nil, err
+			}
+		}
 		m.cols[cs.key] = col
 	}
 	statusCol := m.cols[spec.statusCol]
@@ -305,6 +310,36 @@ func (s *Store) validate(ctx context.Context, spec *tableSpec, t *Table, schema 
 		m.raw[ss.key] = vals
 	}
 	return m, nil
+}
+
+// checkSQLiteTimes refuses a SQLite text time column whose values SQLite's
+// date functions cannot read (Go's time.String() form, which
+// modernc.org/sqlite writes by default): the store compares times with
+// julianday(), and such rows would silently never be pending. It samples
+// the first 1000 rows, so that Open stays cheap on a big table.
+func (s *Store) checkSQLiteTimes(ctx context.Context, kind, key string, ref tableRef, col *column) error {
+	c := s.d.quote(col.name)
+	q := "SELECT CAST(" + c + " AS TEXT) FROM (SELECT " + c + " FROM " + s.d.table(ref) + " LIMIT 1000) WHERE " + c + " IS NOT NULL AND julianday(" + c + ") IS NULL LIMIT 1"
+	var bad string
+	err := s.queryRow(ctx, "check the times in "+ref.String(), func(scan func(...any) error) error {
+		var v any
+		if err := scan(&v); err != nil {
+			return err
+		}
+		bad = truncate(asString(v), 60)
+		if bad == "" {
+			bad = "(empty)"
+		}
+		return nil
+	}, q)
+	if err != nil {
+		return err
+	}
+	if bad != "" {
+		return fmt.Errorf("store.%s.columns.%s: %s.%s holds times SQLite's date functions cannot read (e.g. %q): write ISO-8601 text (strftime, CURRENT_TIMESTAMP; modernc.org/sqlite: _time_format=sqlite) or unix seconds in an INTEGER column",
+			kind, key, ref, col.name, bad)
+	}
+	return nil
 }
 
 func findColumn(live []liveColumn, name string, fold bool) *liveColumn {

@@ -888,3 +888,41 @@ func TestRetryTraceHostile(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryRefusals: a read-only context refuses every retry action
+// before it reads anything; without a terminal to ask on, a plan is
+// shown and refused unless --yes; nothing changes; each refusal is
+// audited once.
+func TestRetryRefusals(t *testing.T) {
+	db := newAppDB(t, "sqlite")
+	db.schema()
+	db.insertRetries(retrySpec{msgID: "r-1", dest: "orders", err: gatewayError(1), status: "waiting", attempts: 1})
+	bin := mqopsBin(t)
+	state := t.TempDir()
+	env := []string{"APPDB_DSN=" + db.dsn, "XDG_STATE_HOME=" + state}
+	before := db.retryTable()
+	readOnly := storeContext(t, []string{"127.0.0.1:1"}, "    read-only: true\n", db, "{broker: kafka}", "")
+	for _, op := range actions.RetryOps {
+		_, stderr, err := run(t, 30*time.Second, env, bin, "--config", readOnly, "retry", op, "--id", "1", "--yes")
+		if exitCode(err) != 1 || !strings.Contains(stderr, `context "t" is read-only: retry actions (now, republish, give-up) are not available`) {
+			t.Fatalf("read-only %s: exit %d %s", op, exitCode(err), stderr)
+		}
+	}
+	cfg := storeContext(t, []string{"127.0.0.1:1"}, "", db, "{broker: kafka}", "")
+	_, stderr, err := run(t, 30*time.Second, env, bin, "--config", cfg, "retry", "give-up", "--id", "1")
+	if exitCode(err) != 1 || !strings.Contains(stderr, "refusing to give up without confirmation: no terminal to ask on") || !strings.Contains(stderr, "plan: give up 1 retry row(s)") {
+		t.Fatalf("no terminal: exit %d %s", exitCode(err), stderr)
+	}
+	if after := db.retryTable(); !reflect.DeepEqual(before, after) {
+		t.Fatalf("a refusal changed the table")
+	}
+	es, _, err := actions.NewAuditLog(filepath.Join(state, "mqops", "audit.jsonl")).Read(0)
+	if err != nil || len(es) != 4 {
+		t.Fatalf("audit %v %+v", err, es)
+	}
+	for _, e := range es {
+		if e.Outcome != actions.OutcomeRefused {
+			t.Fatalf("audit %+v", e)
+		}
+	}
+}
