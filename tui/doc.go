@@ -43,8 +43,11 @@
 // share one source, the cluster snapshot, and build their rows from the
 // shared dataset; the RabbitMQ views (:queues, a queue, a dead-letter
 // queue's groups, a peek), the Kafka dead-letter views, :dlq (both brokers
-// in one request: one failing keeps the other's rows) and :audit (the log
-// file) each have their own. The views that read messages load when
+// in one request: one failing keeps the other's rows), :audit (the log
+// file), and the application database's views (store.go: :pending, with
+// the backlog beside its destinations read in the same request, :retry, a
+// trace) each have their own. The database is opened lazily, in the first
+// command that needs it (Options.OpenStore). The views that read messages load when
 // opened, on a page turn and on `r` only, since every read gets and
 // requeues; reading Kafka records commits nothing. A new kind of source
 // (a database table) is a fetch function and an apply.
@@ -57,7 +60,9 @@
 // typed text (the filter, the palette, the action screen) shows its own
 // keys (the action screen's are its stage's: action.Screen.Keys). A
 // dangerous key (the drain, the reset) is unbound from the keymap in a read-only
-// context (keys.Map.ReadOnly): no view can offer it there.
+// context (keys.Map.ReadOnly): no view can offer it there; so are the
+// actions on the application's rows (E resend in :pending; T retry now, U
+// republish, X give up in :retry: resend_spec.go, retry_spec.go).
 //
 // Marks (marks.go) feed the actions: in :dlq and :queues, D and p with
 // rows marked go through the marked rows one after another, each with its

@@ -11,6 +11,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/kafka/kafkatest"
+	"github.com/mqops/mqops/backends/store"
 )
 
 // pendingConsole is the console opened on :pending over an SQLite
@@ -18,26 +20,15 @@ import (
 // cluster (whose snapshot has consumer groups on orders and payments).
 func pendingConsole(t *testing.T, o Options) (*harness, *appDB, *int) {
 	t.Helper()
-	db := newAppDB(t)
-	pendingFixture(db)
-	opens := new(int)
-	src := &cannedSource{}
-	for k := 0; k < 3; k++ {
-		src.push(cluster(k), nil)
-	}
-	var h *harness
-	now := func() time.Time { // the harness's clock, once there is one
-		if h == nil {
-			return t0
+	if o.Kafka == nil {
+		src := &cannedSource{}
+		for k := 0; k < 3; k++ {
+			src.push(cluster(k), nil)
 		}
-		return h.clock.t
+		o.Kafka = src
 	}
-	o.StartView = "pending"
-	o.OpenStore = opener(&clockedStore{Store: db.open(5 * time.Minute), now: now}, opens)
-	if o.StoreRoute.Broker == "" {
-		o.StoreRoute = backends.Route{Broker: "kafka"}
-	}
-	h = newHarness(t, o, src)
+	opens := new(int)
+	h, db := storeHarness(t, o, "pending", pendingFixture, opens)
 	return h, db, opens
 }
 
@@ -96,7 +87,7 @@ func TestPendingGroupsPerDestinationBesideTheLag(t *testing.T) {
 	// enter: the rows of orders, oldest first
 	h.selectRow("orders")
 	h.keys("enter")
-	if !v.onRows {
+	if !v.onLower {
 		t.Fatal("enter on a destination did not focus its rows")
 	}
 	if got := strings.Join(v.rows.VisibleIDs(), ","); got != "102,103,101" {
@@ -356,5 +347,70 @@ func TestPendingRabbitBacklog(t *testing.T) {
 	}
 	if r2.lookups != 0 {
 		t.Errorf("%d lookups for the default exchange", r2.lookups)
+	}
+}
+
+// countingStore counts the database calls.
+type countingStore struct {
+	clockedStore
+	calls atomic.Int32
+}
+
+func (c *countingStore) Pending(ctx context.Context, q backends.OutboxQuery) (*backends.OutboxPage, error) {
+	c.calls.Add(1)
+	return c.clockedStore.Pending(ctx, q)
+}
+
+func (c *countingStore) Retries(ctx context.Context, q backends.RetryQuery) (*backends.RetryPage, error) {
+	c.calls.Add(1)
+	return c.clockedStore.Retries(ctx, q)
+}
+
+// TestStoreKeysDoNoIO: in :pending and :retry, no key calls the database
+// inside Update: the reads, the plans and the traces are commands.
+func TestStoreKeysDoNoIO(t *testing.T) {
+	db := newAppDB(t)
+	pendingFixture(db)
+	retryFixture(db, "orders")
+	st := &countingStore{clockedStore: clockedStore{Store: db.open(5 * time.Minute), now: func() time.Time { return t0 }}}
+	for _, view := range []string{"pending", "retry"} {
+		h := newHarness(t, Options{StartView: view, OpenStore: opener(st, nil), StoreRoute: backends.Route{Broker: "kafka"},
+			KafkaPublisher: nopPublisher{}, Audit: auditFixture(t)}, nil)
+		calls := st.calls.Load()
+		var cmds int
+		for _, k := range []string{"j", "k", "tab", "space", "j", "space", "s", "S", "enter", "esc", "tab", "enter", "esc", "r", "E", "esc", "T", "esc", "X", "esc", "/", "x", "esc", "?", "esc"} {
+			_, cmd := h.m.Update(keyPress(k))
+			if n := st.calls.Load(); n != calls {
+				t.Fatalf("%s: key %q called the database inside Update", view, k)
+			}
+			if cmd != nil {
+				cmds++
+			}
+		}
+		if cmds == 0 {
+			t.Errorf("%s: no command at all (r reloads)", view)
+		}
+	}
+}
+
+// TestSilentDatabaseFailsTheLoad: a database that accepts the connection
+// and never answers fails the load within the store's timeout: the view
+// says it cannot load, and retries.
+func TestSilentDatabaseFailsTheLoad(t *testing.T) {
+	addr := kafkatest.Silent(t)
+	dsn := "postgres://app:hunter3@" + addr + "/appdb?sslmode=disable"
+	h := newHarness(t, Options{StartView: "pending", StoreName: "postgres (mqops)", OpenStore: func(ctx context.Context) (StoreSource, error) {
+		st, err := store.Open(ctx, store.Options{Driver: "postgres", DSN: dsn, Timeout: 300 * time.Millisecond})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
+	}}, nil)
+	s := h.screen()
+	if !strings.Contains(s, "Cannot load pending sends from postgres (mqops)") || !strings.Contains(s, "retrying in") {
+		t.Errorf("the silent database's failure:\n%s", s)
+	}
+	if strings.Contains(h.m.View().Content, "hunter3") || strings.Contains(h.m.flash.Text, "hunter3") {
+		t.Error("the password is on screen")
 	}
 }

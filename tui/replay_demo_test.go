@@ -19,7 +19,6 @@ import (
 
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends/embedded"
-	"github.com/mqops/mqops/backends/kafka"
 	"github.com/mqops/mqops/tui/action"
 )
 
@@ -128,28 +127,14 @@ type replayDemo struct {
 func newReplayDemo(t *testing.T) *replayDemo {
 	t.Helper()
 	bin := mqopsBinary(t)
-	env, err := embedded.Start(context.Background(), embedded.Options{Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { env.Close() })
+	c := newKfakeCluster(t)
 	dir := t.TempDir()
 	t.Setenv("XDG_STATE_HOME", dir) // the checkpoints, the console's and the binary's
 	t.Setenv("XDG_CONFIG_HOME", dir)
-	k, err := kafka.New(kafka.Config{Brokers: env.Brokers(), Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { k.Close() })
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.Brokers()...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cl.Close)
-	brokers := strings.Join(env.Brokers(), ",")
-	h := newHarness(t, Options{Context: "demo", Color: "green", Cluster: "embedded " + k.Name(), Kafka: k, KafkaReplayer: k, KafkaBrokers: env.Brokers(),
+	brokers := strings.Join(c.brokers, ",")
+	h := newHarness(t, Options{Context: "demo", Color: "green", Cluster: "embedded " + c.k.Name(), Kafka: c.k, KafkaReplayer: c.k, KafkaBrokers: c.brokers,
 		CommandArgs: []string{"--brokers", brokers}, CommandContext: "flags", Audit: actions.NewAuditLog(filepath.Join(dir, "audit.jsonl"))}, nil)
-	return &replayDemo{brokers: brokers, bin: bin, h: h, adm: kadm.NewClient(cl)}
+	return &replayDemo{brokers: brokers, bin: bin, h: h, adm: c.adm}
 }
 
 // ends are the log ends of topic's partitions.

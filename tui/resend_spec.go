@@ -51,9 +51,6 @@ func (m *Model) publisherFor(broker string) backends.Publisher {
 	return nil
 }
 
-// maxResendMarked bounds the rows one resend screen names by id.
-const maxResendMarked = 1000
-
 // resendScope is what `E` resends in the view on top: a destination, or
 // rows by id. why, when not empty, says why there is nothing.
 func (m *Model) resendScope() (dest string, ids []string, why string) {
@@ -61,23 +58,8 @@ func (m *Model) resendScope() (dest string, ids []string, why string) {
 	if !ok {
 		return "", nil, "E resends pending rows of the application's sending table: open :pending"
 	}
-	if !v.onRows {
-		d, ok := v.selectedDest()
-		if !ok {
-			return "", nil, "no destination selected"
-		}
-		return d, nil, ""
-	}
-	if ids := v.rows.MarkedIDs(); len(ids) > 0 {
-		if len(ids) > maxResendMarked {
-			return "", nil, fmt.Sprintf("%d rows marked: E resends at most %d by id (select their destination instead)", len(ids), maxResendMarked)
-		}
-		return "", ids, ""
-	}
-	if r, ok := v.selectedRow(); ok {
-		return "", []string{r.ID}, ""
-	}
-	return "", nil, "no pending row selected"
+	d, ok := v.selectedDest()
+	return v.actedOn(d, ok, "no destination selected", "no pending row selected", "destination")
 }
 
 // openResend is the `E` key.
@@ -174,36 +156,26 @@ func (m *Model) resendSpec(dest string, ids []string) action.Spec[*resendItem, *
 		Command: func(v action.Values) string { return safe(run.Command(build(v))) },
 		Plan: func(ctx context.Context, v action.Values) (*resendItem, error) {
 			a := build(v)
-			if err := run.Validate(a); err != nil { // recorded as refused
-				return nil, err
-			}
-			st, err := conn.get(ctx)
+			// reads the rows (no payload), counts the consumed ids; changes nothing
+			p, err := planOnStore[*actions.ResendPlan](ctx, run, conn, a, func(st StoreSource) error {
+				if !st.HasOutbox() {
+					return fmt.Errorf("the application database (%s, preset %s) has no sending table: nothing to resend", st.Name(), st.Preset())
+				}
+				a.Store = st
+				return nil
+			})
 			if err != nil {
 				return nil, err
 			}
-			if !st.HasOutbox() {
-				return nil, fmt.Errorf("the application database (%s, preset %s) has no sending table: nothing to resend", st.Name(), st.Preset())
-			}
-			a.Store = st
-			p, err := run.Plan(ctx, a) // reads the rows (no payload), counts the consumed ids; changes nothing
-			rp, _ := p.(*actions.ResendPlan)
-			if err == nil && rp == nil {
-				err = errors.New("the plan is empty")
-			}
-			if err != nil {
-				return nil, err
-			}
-			return &resendItem{a: a, plan: rp}, nil
+			return &resendItem{a: a, plan: p}, nil
 		},
 		PlanLines: resendPlanLines,
 		Question:  func(it *resendItem) string { return safe(it.plan.Summary()) },
-		Blocked:   func(it *resendItem) string { return resendBlocked(it.plan) },
+		Blocked: func(it *resendItem) string {
+			return resendVerdict.blocked(it.plan.Selected, len(it.plan.Rows), it.plan.Problems)
+		},
 		Abandon: func(it *resendItem) error {
-			why := actions.DryRunNotConfirmed
-			if n := resendNothing(it.plan); n != "" {
-				why = n // as mqops resend records it
-			}
-			return abandonPlan(run, it.a, it.plan, resendRefused(it.plan), why)
+			return resendVerdict.abandon(run, it.a, it.plan, it.plan.Selected, len(it.plan.Rows), it.plan.Problems)
 		},
 		Execute: func(ctx context.Context, it *resendItem, progress func(actions.Progress)) (*actions.ResendResult, error) {
 			r, err := run.Execute(ctx, it.a, it.plan, progress) // the plan the operator saw bounds the run and goes to the audit log
@@ -222,34 +194,82 @@ func (m *Model) resendSpec(dest string, ids []string) action.Spec[*resendItem, *
 	}
 }
 
-// resendNothing says why a plan resends nothing ("": it resends rows), as
-// mqops resend says it.
-func resendNothing(p *actions.ResendPlan) string {
-	switch {
-	case p.Selected > 0:
-		return ""
-	case len(p.Rows) == 0:
-		return "nothing to resend: no pending row matches"
-	}
-	return "nothing to resend: no pending row of the selection can be resent"
+// rowsVerdict words why a plan of an action on the application's rows
+// cannot be confirmed, as its command refuses it without --yes.
+type rowsVerdict struct {
+	noMatch, noneCan string // nothing to do: no row matches; none can be changed
+	problems         string // the plan has problems (refused)
 }
 
-// resendRefused says why a plan is refused as mqops resend refuses it
-// without --yes ("": it is not): problems (destinations that do not
-// route).
-func resendRefused(p *actions.ResendPlan) string {
-	if p.Selected > 0 && len(p.Problems) > 0 {
-		return "the plan has problems (above): choose a destination that routes (mqops resend … --yes resends the other rows)"
+// nothing says why a plan changes nothing ("": it changes rows).
+func (w rowsVerdict) nothing(selected, matched int) string {
+	switch {
+	case selected > 0:
+		return ""
+	case matched == 0:
+		return w.noMatch
+	}
+	return w.noneCan
+}
+
+// refused says why a plan is refused ("": it is not): it has problems.
+func (w rowsVerdict) refused(selected int, problems []string) string {
+	if selected > 0 && len(problems) > 0 {
+		return w.problems
 	}
 	return ""
 }
 
-// resendBlocked says why the plan cannot be confirmed ("": it can).
-func resendBlocked(p *actions.ResendPlan) string {
-	if why := resendRefused(p); why != "" {
+// blocked says why the plan cannot be confirmed ("": it can).
+func (w rowsVerdict) blocked(selected, matched int, problems []string) string {
+	if why := w.refused(selected, problems); why != "" {
 		return why
 	}
-	return resendNothing(p)
+	return w.nothing(selected, matched)
+}
+
+// abandon records a plan shown and not confirmed: refused, or a dry run
+// (why: nothing to do, or not confirmed).
+func (w rowsVerdict) abandon(run *actions.Runner, a actions.Action, p actions.Plan, selected, matched int, problems []string) error {
+	why := actions.DryRunNotConfirmed
+	if n := w.nothing(selected, matched); n != "" {
+		why = n // as the command records it
+	}
+	return abandonPlan(run, a, p, w.refused(selected, problems), why)
+}
+
+// resendVerdict is mqops resend's.
+var resendVerdict = rowsVerdict{
+	noMatch:  "nothing to resend: no pending row matches",
+	noneCan:  "nothing to resend: no pending row of the selection can be resent",
+	problems: "the plan has problems (above): choose a destination that routes (mqops resend … --yes resends the other rows)",
+}
+
+// planOnStore plans a, an action on the application's database: it is
+// validated (a refusal is recorded) before the database is opened, the
+// open database is given to it (use: an error if it lacks the table the
+// action needs), and the runner plans it. It runs in a command.
+func planOnStore[P any](ctx context.Context, run *actions.Runner, conn *storeConn, a actions.Action, use func(StoreSource) error) (P, error) {
+	var none P
+	if err := run.Validate(a); err != nil {
+		return none, err
+	}
+	st, err := conn.get(ctx)
+	if err != nil {
+		return none, err
+	}
+	if err := use(st); err != nil {
+		return none, err
+	}
+	p, err := run.Plan(ctx, a)
+	if err != nil {
+		return none, err
+	}
+	pp, ok := p.(P)
+	if !ok || isNil(pp) {
+		return none, errors.New("the plan is empty")
+	}
+	return pp, nil
 }
 
 // maxResendRowsShown bounds the destinations and the rows the plan lists.

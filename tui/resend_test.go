@@ -117,24 +117,13 @@ func (c *kfakeCluster) messageIDs(t *testing.T, topic, header string) map[string
 // resendConsole is :pending on an SQLite database whose rows go to the
 // embedded cluster, with the cluster's client as the console's Kafka, its
 // publisher and the audit log of the test's own.
-func resendConsole(t *testing.T, c *kfakeCluster, db *appDB, o Options) *harness {
+func resendConsole(t *testing.T, c *kfakeCluster, fill func(*appDB), o Options) (*harness, *appDB) {
 	t.Helper()
-	var h *harness
-	now := func() time.Time {
-		if h == nil {
-			return t0
-		}
-		return h.clock.t
-	}
-	o.StartView = "pending"
 	o.Kafka, o.KafkaPublisher = c.k, c.k
-	o.OpenStore = opener(&clockedStore{Store: db.open(5 * time.Minute), now: now}, nil)
-	o.StoreRoute = backends.Route{Broker: "kafka"}
 	if o.Audit == nil {
 		o.Audit = actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))
 	}
-	h = newHarness(t, o, nil)
-	return h
+	return storeHarness(t, o, "pending", fill, nil)
 }
 
 // TestResendFromPendingPlanConfirmRunAudit: E on a destination opens the
@@ -145,15 +134,15 @@ func resendConsole(t *testing.T, c *kfakeCluster, db *appDB, o Options) *harness
 func TestResendFromPendingPlanConfirmRunAudit(t *testing.T) {
 	c := newKfakeCluster(t)
 	topic := c.topic(t, "resend", 3)
-	db := newAppDB(t)
-	db.outbox(
-		outboxRow{id: "1", messageID: "m-1", dest: topic, key: "a", created: t0.Add(-10 * time.Minute)},
-		outboxRow{id: "2", messageID: "m-2", dest: topic, key: "b", attempts: 1, created: t0.Add(-9 * time.Minute), lastErr: "timeout"},
-		outboxRow{id: "3", messageID: "m-3", dest: topic, key: "a", created: t0.Add(-8 * time.Minute)},
-		outboxRow{id: "9", messageID: "m-9", dest: "ghost-topic", created: t0.Add(-20 * time.Minute)},
-	)
-	db.consumed("billing", t0, "m-2")
-	h := resendConsole(t, c, db, Options{})
+	h, db := resendConsole(t, c, func(db *appDB) {
+		db.outbox(
+			outboxRow{id: "1", messageID: "m-1", dest: topic, key: "a", created: t0.Add(-10 * time.Minute)},
+			outboxRow{id: "2", messageID: "m-2", dest: topic, key: "b", attempts: 1, created: t0.Add(-9 * time.Minute), lastErr: "timeout"},
+			outboxRow{id: "3", messageID: "m-3", dest: topic, key: "a", created: t0.Add(-8 * time.Minute)},
+			outboxRow{id: "9", messageID: "m-9", dest: "ghost-topic", created: t0.Add(-20 * time.Minute)},
+		)
+		db.consumed("billing", t0, "m-2")
+	}, Options{})
 	h.selectRow(topic)
 	h.keys("E")
 	v := h.resendView()
@@ -239,13 +228,13 @@ func TestResendFromPendingPlanConfirmRunAudit(t *testing.T) {
 func TestResendMarkedRowsByID(t *testing.T) {
 	c := newKfakeCluster(t)
 	topic := c.topic(t, "marked", 1)
-	db := newAppDB(t)
-	db.outbox(
-		outboxRow{id: "11", messageID: "m-11", dest: topic, created: t0.Add(-10 * time.Minute)},
-		outboxRow{id: "12", messageID: "m-12", dest: topic, created: t0.Add(-9 * time.Minute)},
-		outboxRow{id: "13", messageID: "m-13", dest: topic, created: t0.Add(-8 * time.Minute)},
-	)
-	h := resendConsole(t, c, db, Options{Context: "prod", Color: "red"})
+	h, db := resendConsole(t, c, func(db *appDB) {
+		db.outbox(
+			outboxRow{id: "11", messageID: "m-11", dest: topic, created: t0.Add(-10 * time.Minute)},
+			outboxRow{id: "12", messageID: "m-12", dest: topic, created: t0.Add(-9 * time.Minute)},
+			outboxRow{id: "13", messageID: "m-13", dest: topic, created: t0.Add(-8 * time.Minute)},
+		)
+	}, Options{Context: "prod", Color: "red"})
 	h.keys("tab")
 	if !strings.Contains(h.screen(), "space mark") {
 		t.Fatalf("the rows offer no marks:\n%s", h.screen())
@@ -353,4 +342,56 @@ type nopPublisher struct{}
 
 func (nopPublisher) Publish(context.Context, []backends.OutgoingMessage) []backends.PublishResult {
 	panic("published")
+}
+
+// TestPendingLagOnEmbeddedCluster: with the embedded cluster (kfake, the
+// demo's groups on orders and payments) as the console's Kafka, each
+// destination's lag beside it is its worst group's, as kadm computes it
+// from the groups' commits and the log ends.
+func TestPendingLagOnEmbeddedCluster(t *testing.T) {
+	c := newKfakeCluster(t)
+	h, _ := resendConsole(t, c, func(db *appDB) {
+		db.outbox(
+			outboxRow{id: "1", messageID: "m-1", dest: "orders", created: t0.Add(-10 * time.Minute)},
+			outboxRow{id: "2", messageID: "m-2", dest: "payments", created: t0.Add(-7 * time.Minute)},
+		)
+	}, Options{})
+	v := h.m.top().(*pendingView)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	lags, err := c.adm.Lag(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := map[string]int64{}
+	groupOf := map[string]string{}
+	for _, g := range lags.Sorted() {
+		for topic, parts := range g.Lag {
+			var sum int64
+			committed := false
+			for _, p := range parts {
+				if p.Commit.At >= 0 && p.Err == nil {
+					sum += p.Lag
+					committed = true
+				}
+			}
+			if committed && (sum > worst[topic] || groupOf[topic] == "") {
+				worst[topic], groupOf[topic] = sum, g.Group
+			}
+		}
+	}
+	for _, topic := range []string{"orders", "payments"} {
+		var cells []string
+		for _, r := range v.dests.Rows() {
+			if r.ID == topic {
+				cells = r.Cells
+			}
+		}
+		if groupOf[topic] == "" {
+			t.Fatalf("no group commits on %s in the embedded cluster", topic)
+		}
+		if cells == nil || cells[pdLag] != fmtInt(worst[topic]) || !strings.HasPrefix(cells[pdBeside], "worst group "+groupOf[topic]) {
+			t.Errorf("%s: %q, want lag %d of %s\n%s", topic, cells, worst[topic], groupOf[topic], h.screen())
+		}
+	}
 }

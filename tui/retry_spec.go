@@ -36,9 +36,6 @@ import (
 // canRetry says whether this console has what the retry actions need.
 func (m *Model) canRetry() bool { return m.store != nil && m.opts.Audit != nil }
 
-// maxRetryMarked bounds the rows one retry screen names by id.
-const maxRetryMarked = 1000
-
 // retryVerbs are an operation's words: the key's, the screen's verb and
 // progressive, and what the plan's summary starts with.
 var retryVerbs = map[string]struct{ verb, doing, summary string }{
@@ -54,23 +51,8 @@ func (m *Model) retryScope() (group string, ids []string, why string) {
 	if !ok {
 		return "", nil, "T, U and X act on the application's retry rows: open :retry"
 	}
-	if !v.onRows {
-		g, ok := v.selectedGroup()
-		if !ok {
-			return "", nil, "no error group selected"
-		}
-		return g, nil, ""
-	}
-	if ids := v.rows.MarkedIDs(); len(ids) > 0 {
-		if len(ids) > maxRetryMarked {
-			return "", nil, fmt.Sprintf("%d rows marked: at most %d by id (select their error group instead)", len(ids), maxRetryMarked)
-		}
-		return "", ids, ""
-	}
-	if r, ok := v.selectedRow(); ok {
-		return "", []string{r.ID}, ""
-	}
-	return "", nil, "no retry row selected"
+	g, ok := v.selectedGroup()
+	return v.actedOn(g, ok, "no error group selected", "no retry row selected", "error group")
 }
 
 // openRetry is the T, U and X keys.
@@ -154,35 +136,25 @@ func (m *Model) retrySpec(op, group string, ids []string) action.Spec[*retryItem
 		Command: func(v action.Values) string { return safe(run.Command(build(v))) },
 		Plan: func(ctx context.Context, v action.Values) (*retryItem, error) {
 			a := build(v)
-			if err := run.Validate(a); err != nil { // recorded as refused
-				return nil, err
-			}
-			st, err := conn.get(ctx)
+			// reads exactly the rows that will change; changes nothing
+			p, err := planOnStore[*actions.RetryPlan](ctx, run, conn, a, func(st StoreSource) error {
+				a.Store = st
+				return nil
+			})
 			if err != nil {
 				return nil, err
 			}
-			a.Store = st
-			p, err := run.Plan(ctx, a) // reads exactly the rows that will change; changes nothing
-			rp, _ := p.(*actions.RetryPlan)
-			if err == nil && rp == nil {
-				err = errors.New("the plan is empty")
-			}
-			if err != nil {
-				return nil, err
-			}
-			return &retryItem{a: a, plan: rp}, nil
+			return &retryItem{a: a, plan: p}, nil
 		},
 		PlanLines: retryPlanLines,
 		Question: func(it *retryItem) string {
 			return safe(strings.TrimPrefix(it.plan.Summary(), words.summary+" "))
 		},
-		Blocked: func(it *retryItem) string { return retryBlocked(it.plan) },
+		Blocked: func(it *retryItem) string {
+			return retryVerdict.blocked(it.plan.Selected, it.plan.Matched, it.plan.Problems)
+		},
 		Abandon: func(it *retryItem) error {
-			why := actions.DryRunNotConfirmed
-			if n := retryNothing(it.plan); n != "" {
-				why = n // as mqops retry records it
-			}
-			return abandonPlan(run, it.a, it.plan, retryRefused(it.plan), why)
+			return retryVerdict.abandon(run, it.a, it.plan, it.plan.Selected, it.plan.Matched, it.plan.Problems)
 		},
 		Execute: func(ctx context.Context, it *retryItem, progress func(actions.Progress)) (*actions.RetryResult, error) {
 			r, err := run.Execute(ctx, it.a, it.plan, progress)
@@ -208,32 +180,11 @@ func retryCancelSafety(op string) string {
 	return "the rows changed so far stay changed; the others are left as they were"
 }
 
-// retryNothing says why a plan changes nothing ("": it changes rows), as
-// mqops retry says it.
-func retryNothing(p *actions.RetryPlan) string {
-	switch {
-	case p.Selected > 0:
-		return ""
-	case p.Matched == 0:
-		return "nothing to change: no retry row matches"
-	}
-	return "nothing to change: no row of the selection can be changed"
-}
-
-// retryRefused says why a plan is refused as mqops retry refuses it
-// without --yes ("": it is not).
-func retryRefused(p *actions.RetryPlan) string {
-	if p.Selected > 0 && len(p.Problems) > 0 {
-		return "the plan has problems (above): mark the rows that can be changed (mqops retry … --yes changes the other rows)"
-	}
-	return ""
-}
-
-func retryBlocked(p *actions.RetryPlan) string {
-	if why := retryRefused(p); why != "" {
-		return why
-	}
-	return retryNothing(p)
+// retryVerdict is mqops retry's.
+var retryVerdict = rowsVerdict{
+	noMatch:  "nothing to change: no retry row matches",
+	noneCan:  "nothing to change: no row of the selection can be changed",
+	problems: "the plan has problems (above): mark the rows that can be changed (mqops retry … --yes changes the other rows)",
 }
 
 // maxRetryRowsShown bounds the rows the plan lists.

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/actions"
-	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/tui/action"
 )
 
@@ -43,22 +42,7 @@ func retryFixture(d *appDB, dest string) {
 // (destination dest), the test's clock on its pages.
 func retryConsole(t *testing.T, o Options, dest string) (*harness, *appDB) {
 	t.Helper()
-	db := newAppDB(t)
-	retryFixture(db, dest)
-	var h *harness
-	now := func() time.Time {
-		if h == nil {
-			return t0
-		}
-		return h.clock.t
-	}
-	o.StartView = "retry"
-	o.OpenStore = opener(&clockedStore{Store: db.open(5 * time.Minute), now: now}, nil)
-	if o.StoreRoute.Broker == "" {
-		o.StoreRoute = backends.Route{Broker: "kafka"}
-	}
-	h = newHarness(t, o, nil)
-	return h, db
+	return storeHarness(t, o, "retry", func(d *appDB) { retryFixture(d, dest) }, nil)
 }
 
 // retryStatus is a retry row's status and next retry (zero: none).
@@ -140,7 +124,7 @@ func TestRetryGroupsByError(t *testing.T) {
 	}
 	h.selectGroup(gatewayGroup)
 	h.keys("enter")
-	if !v.onRows {
+	if !v.onLower {
 		t.Fatal("enter on a group did not focus its rows")
 	}
 	byID := map[string][]string{}

@@ -33,6 +33,13 @@ func newAppDB(t testing.TB) *appDB {
 	if err != nil {
 		t.Fatal(err)
 	}
+	execDDL(t, raw, ddl)
+	return &appDB{t: t, path: path, raw: raw}
+}
+
+// execDDL runs a DDL script (store.Schema's) statement by statement.
+func execDDL(t testing.TB, db *sql.DB, ddl string) {
+	t.Helper()
 	var cur []string
 	for _, l := range strings.Split(ddl, "\n") {
 		tl := strings.TrimSpace(l)
@@ -43,12 +50,35 @@ func newAppDB(t testing.TB) *appDB {
 		if strings.HasSuffix(tl, ";") {
 			stmt := strings.Join(cur, "\n")
 			cur = nil
-			if _, err := raw.Exec(stmt); err != nil {
+			if _, err := db.Exec(stmt); err != nil {
 				t.Fatalf("%s: %v", stmt, err)
 			}
 		}
 	}
-	return &appDB{t: t, path: path, raw: raw}
+}
+
+// storeHarness is the console opened on view over an SQLite database
+// holding what fill writes (opens counts its opens, when not nil), its
+// pages on the harness's clock, routed to Kafka unless o says otherwise.
+func storeHarness(t *testing.T, o Options, view string, fill func(*appDB), opens *int) (*harness, *appDB) {
+	t.Helper()
+	db := newAppDB(t)
+	fill(db)
+	var h *harness
+	now := func() time.Time { // the harness's clock, once there is one
+		if h == nil {
+			return t0
+		}
+		return h.clock.t
+	}
+	o.StartView = view
+	o.OpenStore = opener(&clockedStore{Store: db.open(5 * time.Minute), now: now}, opens)
+	if o.StoreRoute.Broker == "" {
+		o.StoreRoute = backends.Route{Broker: "kafka"}
+	}
+	src, _ := o.Kafka.(*cannedSource) // the harness's, when canned
+	h = newHarness(t, o, src)
+	return h, db
 }
 
 // sqliteTime is t as the mqops preset's SQLite columns store it.

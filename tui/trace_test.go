@@ -40,10 +40,10 @@ func (v *traceView) step(t *testing.T, place string) actions.TraceStep {
 func TestTraceFromPendingThenResent(t *testing.T) {
 	c := newKfakeCluster(t)
 	topic := c.topic(t, "trace", 3)
-	db := newAppDB(t)
-	db.outbox(outboxRow{id: "1", messageID: "m-1", dest: topic, key: "order-7", created: t0.Add(-10 * time.Minute)})
-	db.consumed("billing", t0.Add(-time.Minute), "m-1")
-	h := resendConsole(t, c, db, Options{})
+	h, _ := resendConsole(t, c, func(db *appDB) {
+		db.outbox(outboxRow{id: "1", messageID: "m-1", dest: topic, key: "order-7", created: t0.Add(-10 * time.Minute)})
+		db.consumed("billing", t0.Add(-time.Minute), "m-1")
+	}, Options{})
 	h.keys("tab", "enter")
 	v := h.traceView()
 	if v.res == nil {

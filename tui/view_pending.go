@@ -35,15 +35,13 @@ import (
 // as :queues reads it; the queues a named exchange reaches are looked up
 // from its bindings at most once a minute).
 type pendingView struct {
-	st      loadState
-	dests   *components.Table
-	rows    *components.Table
-	onRows  bool
-	sum     components.Summary
-	byID    map[string]backends.OutboxRow // the rows listed
-	routes  map[backends.RouteTarget]routeLookup
-	loaded  bool
-	rowsTop string
+	scopedPanes // destinations, and the rows of the one selected
+	st          loadState
+	dests, rows *components.Table // the panes' tables
+	sum         components.Summary
+	byID        map[string]backends.OutboxRow // the rows listed
+	routes      map[backends.RouteTarget]routeLookup
+	loaded      bool
 }
 
 // Bounds of :pending.
@@ -98,29 +96,18 @@ func newPendingView() *pendingView {
 	}, prAge, true)
 	rows.Empty = "no pending rows listed for this destination"
 	rows.SetScope("")
-	return &pendingView{dests: dests, rows: rows, byID: map[string]backends.OutboxRow{}, routes: map[backends.RouteTarget]routeLookup{}}
+	return &pendingView{scopedPanes: scopedPanes{upper: dests, lower: rows}, dests: dests, rows: rows,
+		byID: map[string]backends.OutboxRow{}, routes: map[backends.RouteTarget]routeLookup{}}
 }
 
 func (v *pendingView) id() string    { return "pending" }
 func (v *pendingView) crumb() string { return "pending sends" }
 
 func (v *pendingView) noun() string {
-	if v.onRows {
+	if v.onLower {
 		return "pending rows"
 	}
 	return "destinations"
-}
-
-func (v *pendingView) focused() *components.Table {
-	if v.onRows {
-		return v.rows
-	}
-	return v.dests
-}
-
-func (v *pendingView) togglePane() bool {
-	v.onRows = !v.onRows
-	return true
 }
 
 func (v *pendingView) summary(width int) []string { return v.sum.Wrap(width) }
@@ -134,52 +121,19 @@ func (v *pendingView) selectedDest() (string, bool) {
 	return r.Ref, true
 }
 
-// layout scopes the lower pane to the destination selected, and gives the
-// upper pane its rows (up to a third of the body) and the rest to the
-// rows.
+// layout scopes the lower pane to the destination selected.
 func (v *pendingView) layout(width, height int) {
 	dest, ok := v.selectedDest()
 	v.rows.SetScope(dest)
 	switch n := v.rows.InScope(); {
 	case !ok:
-		v.rowsTop = "PENDING ROWS"
+		v.lowerTop = "PENDING ROWS"
 	case n > 0:
-		v.rowsTop = "PENDING ROWS OF " + components.Clip(safe(dest), max(width-30, 20)) + " · " + fmtInt(int64(n)) + " listed"
+		v.lowerTop = "PENDING ROWS OF " + components.Clip(safe(dest), max(width-30, 20)) + " · " + fmtInt(int64(n)) + " listed"
 	default:
-		v.rowsTop = "PENDING ROWS OF " + components.Clip(safe(dest), max(width-30, 20))
+		v.lowerTop = "PENDING ROWS OF " + components.Clip(safe(dest), max(width-30, 20))
 	}
-	dh := min(max(v.dests.Len(), 1)+1, max(height/3, 2))
-	if height < peekSplitHeight { // the focused pane only
-		dh = height
-		if v.onRows {
-			dh = 0
-		}
-	}
-	rh := height - dh
-	if rh > 0 {
-		rh-- // pane title
-	}
-	v.dests.SetSize(width, dh)
-	v.rows.SetSize(width, max(rh, 0))
-}
-
-func (v *pendingView) body(st *styles.Styles) []string {
-	var lines []string
-	if v.dests.Height() > 0 {
-		lines = v.dests.View(st, !v.onRows)
-		for len(lines) < v.dests.Height() {
-			lines = append(lines, "")
-		}
-	}
-	if v.rows.Height() > 0 || v.onRows {
-		title := st.SectionTitle.Render(v.rowsTop)
-		if v.onRows {
-			title = st.SectionTitle.Render("▸ " + v.rowsTop)
-		}
-		lines = append(lines, components.Clip(title, max(v.rows.Width(), v.dests.Width())))
-		lines = append(lines, v.rows.View(st, v.onRows)...)
-	}
-	return lines
+	v.size(width, height)
 }
 
 // keys: in the destinations, enter goes to their rows and E resends the
@@ -187,7 +141,7 @@ func (v *pendingView) body(st *styles.Styles) []string {
 // rows and E resends the marked (or the selected) rows.
 func (v *pendingView) keys(k *keys.Map) []keys.Binding {
 	pane := k.Pane.With("switch pane: destinations / their pending rows", "rows")
-	if !v.onRows {
+	if !v.onLower {
 		return []keys.Binding{
 			k.Open.With("the pending rows of the destination", "rows"), pane,
 			k.Resend.With("resend the destination's pending rows (plan first)", "resend"),
@@ -208,10 +162,8 @@ func (v *pendingView) keys(k *keys.Map) []keys.Binding {
 // open: enter on a destination focuses its rows; on a row it traces the
 // row's message.
 func (v *pendingView) open() (view, bool) {
-	if !v.onRows {
-		if v.rows.InScope() > 0 {
-			v.onRows = true
-		}
+	if !v.onLower {
+		v.focusLower()
 		return nil, false
 	}
 	row, ok := v.selectedRow()

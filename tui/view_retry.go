@@ -28,15 +28,13 @@ import (
 // retryRowsShown rows listed, the groups counted over every row read),
 // on the refresh schedule, never two at once.
 type retryView struct {
+	scopedPanes  // error groups, and the rows of the one selected
 	st           loadState
-	groups       *components.Table
-	rows         *components.Table
-	onRows       bool
+	groups, rows *components.Table // the panes' tables
 	sum          components.Summary
 	byID         map[string]backends.RetryRow
 	groupOf      map[string]string // a group's row id → its error group
 	canRepublish bool              // the store's rows carry a destination and a payload
-	rowsTop      string
 }
 
 // retryRowsShown bounds the rows one refresh of :retry lists.
@@ -80,29 +78,18 @@ func newRetryView() *retryView {
 	}, rrAge, true)
 	rows.Empty = "no rows listed for this error"
 	rows.SetScope("")
-	return &retryView{groups: groups, rows: rows, byID: map[string]backends.RetryRow{}, groupOf: map[string]string{}}
+	return &retryView{scopedPanes: scopedPanes{upper: groups, lower: rows}, groups: groups, rows: rows,
+		byID: map[string]backends.RetryRow{}, groupOf: map[string]string{}}
 }
 
 func (v *retryView) id() string    { return "retry" }
 func (v *retryView) crumb() string { return "retry rows" }
 
 func (v *retryView) noun() string {
-	if v.onRows {
+	if v.onLower {
 		return "retry rows"
 	}
 	return "error groups"
-}
-
-func (v *retryView) focused() *components.Table {
-	if v.onRows {
-		return v.rows
-	}
-	return v.groups
-}
-
-func (v *retryView) togglePane() bool {
-	v.onRows = !v.onRows
-	return true
 }
 
 func (v *retryView) summary(width int) []string { return v.sum.Wrap(width) }
@@ -126,50 +113,18 @@ func (v *retryView) selectedRow() (backends.RetryRow, bool) {
 	return row, ok
 }
 
-// layout scopes the lower pane to the group selected; the groups get up
-// to a third of the body.
+// layout scopes the lower pane to the group selected.
 func (v *retryView) layout(width, height int) {
 	g, ok := v.selectedGroup()
 	v.rows.SetScope(g)
-	v.rowsTop = "RETRY ROWS"
+	v.lowerTop = "RETRY ROWS"
 	if ok {
-		v.rowsTop = "RETRY ROWS OF " + components.Clip(safe(orDash(g)), max(width-30, 20))
+		v.lowerTop = "RETRY ROWS OF " + components.Clip(safe(orDash(g)), max(width-30, 20))
 	}
 	if n := v.rows.InScope(); ok && n > 0 {
-		v.rowsTop += " · " + fmtInt(int64(n)) + " listed"
+		v.lowerTop += " · " + fmtInt(int64(n)) + " listed"
 	}
-	gh := min(max(v.groups.Len(), 1)+1, max(height/3, 2))
-	if height < peekSplitHeight {
-		gh = height
-		if v.onRows {
-			gh = 0
-		}
-	}
-	rh := height - gh
-	if rh > 0 {
-		rh--
-	}
-	v.groups.SetSize(width, gh)
-	v.rows.SetSize(width, max(rh, 0))
-}
-
-func (v *retryView) body(st *styles.Styles) []string {
-	var lines []string
-	if v.groups.Height() > 0 {
-		lines = v.groups.View(st, !v.onRows)
-		for len(lines) < v.groups.Height() {
-			lines = append(lines, "")
-		}
-	}
-	if v.rows.Height() > 0 || v.onRows {
-		title := st.SectionTitle.Render(v.rowsTop)
-		if v.onRows {
-			title = st.SectionTitle.Render("▸ " + v.rowsTop)
-		}
-		lines = append(lines, components.Clip(title, max(v.rows.Width(), v.groups.Width())))
-		lines = append(lines, v.rows.View(st, v.onRows)...)
-	}
-	return lines
+	v.size(width, height)
 }
 
 // keys: on a group, T, U and X act on the group's rows; on the rows, on
@@ -181,7 +136,7 @@ func (v *retryView) keys(k *keys.Map) []keys.Binding {
 	if !v.canRepublish {
 		republish.Unbind()
 	}
-	if !v.onRows {
+	if !v.onLower {
 		return []keys.Binding{
 			k.Open.With("the rows of the error group", "rows"), pane,
 			k.RetryNow.With("retry the group's rows now: due now for the application's job (plan first)", "retry now"),
@@ -209,10 +164,8 @@ func (v *retryView) keys(k *keys.Map) []keys.Binding {
 // open: enter on a group focuses its rows; on a row it traces its
 // message.
 func (v *retryView) open() (view, bool) {
-	if !v.onRows {
-		if v.rows.InScope() > 0 {
-			v.onRows = true
-		}
+	if !v.onLower {
+		v.focusLower()
 		return nil, false
 	}
 	row, ok := v.selectedRow()

@@ -14,6 +14,7 @@ import (
 	"github.com/mqops/mqops/actions"
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/config"
+	kafkalag "github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/backends/store"
 )
 
@@ -49,13 +50,11 @@ type pendingDestJSON struct {
 
 // kafkaLag is the consumer lag of a destination's topic: per consumer
 // group with offsets on it, its lag summed over the topic's partitions;
-// Messages is the worst group's (null: no group has offsets there).
+// Messages is the worst group's (null: no group has offsets there). The
+// console's :pending shows the same (lag.TopicLags).
 type kafkaLag struct {
-	Broker     string `json:"broker"`
-	Topic      string `json:"topic"`
-	Messages   *int64 `json:"messages"`
-	Groups     int    `json:"groups"`
-	WorstGroup string `json:"worst_group"`
+	Broker string `json:"broker"`
+	*kafkalag.TopicLag
 }
 
 // rabbitLag is the backlog where a destination is published on RabbitMQ:
@@ -339,57 +338,17 @@ func (g *globals) kafkaLags(ctx context.Context, c *config.Context, targets map[
 		fail(err)
 		return
 	}
-	lags := topicLags(snap)
+	lags := kafkalag.TopicLags(snap)
 	for d, t := range targets {
 		if _, done := out[d]; done {
 			continue
 		}
-		if l, ok := lags[t.Topic]; ok {
-			out[d] = destLag{lag: l}
-		} else {
-			out[d] = destLag{lag: &kafkaLag{Broker: "kafka", Topic: t.Topic}}
+		l, ok := lags[t.Topic]
+		if !ok {
+			l = &kafkalag.TopicLag{Topic: t.Topic}
 		}
+		out[d] = destLag{lag: &kafkaLag{Broker: "kafka", TopicLag: l}}
 	}
-}
-
-// topicLags is, per topic of snap, the lag of the groups with offsets on
-// it: each group's summed over the topic's partitions, and the worst.
-// A group that could not be read whole is left out.
-func topicLags(snap *backends.ClusterSnapshot) map[string]*kafkaLag {
-	out := map[string]*kafkaLag{}
-	for _, gr := range snap.Groups {
-		per := map[string]*int64{}
-		for _, p := range gr.Partitions {
-			if p.Lag == nil {
-				if _, ok := per[p.Topic]; !ok {
-					per[p.Topic] = nil
-				}
-				continue
-			}
-			v := per[p.Topic]
-			if v == nil {
-				v = new(int64)
-				per[p.Topic] = v
-			}
-			*v += *p.Lag
-		}
-		for topic, lag := range per {
-			l := out[topic]
-			if l == nil {
-				l = &kafkaLag{Broker: "kafka", Topic: topic}
-				out[topic] = l
-			}
-			if lag == nil {
-				continue // assigned, nothing committed yet
-			}
-			l.Groups++
-			if l.Messages == nil || *lag > *l.Messages || (*lag == *l.Messages && gr.Name < l.WorstGroup) {
-				v := *lag
-				l.Messages, l.WorstGroup = &v, gr.Name
-			}
-		}
-	}
-	return out
 }
 
 func (g *globals) rabbitLags(ctx context.Context, c *config.Context, targets map[string]backends.RouteTarget, out map[string]destLag) {
