@@ -46,6 +46,13 @@ type Options struct {
 	// the fallbacks for older brokers (OffsetFetch v8 came with 3.0). ""
 	// means every version kfake implements.
 	KafkaVersion string
+	// AppDB, if set, is the path of the demo application's SQLite database
+	// (see store.go), created by Start: the file must not exist. It holds
+	// the mqops preset's outbox, retry and idempotency tables, seeded with
+	// the application's recent past and, with Traffic, kept moving. The
+	// caller removes the file (and its -wal and -shm) after Close. "" means
+	// no application database: the records then carry no message id.
+	AppDB string
 }
 
 // GroupScenario describes one consumer group of the demo and the status a
@@ -61,6 +68,8 @@ type Env struct {
 	cluster *kfake.Cluster
 	brokers []string
 	admin   *kgo.Client // producer and admin client, owned by Env
+	app     *app        // the application database; nil without one
+	appDB   string
 
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -120,13 +129,23 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, fmt.Errorf("embedded: client: %w", err)
 	}
 
+	if o.AppDB != "" {
+		if e.app, err = openApp(o.AppDB, o.Seed, e.logf); err != nil {
+			e.admin.Close()
+			cluster.Close()
+			return nil, fmt.Errorf("embedded: %w", err)
+		}
+		e.appDB = o.AppDB
+	}
+
 	g := newGenerator(o.Seed)
 	sctx, scancel := context.WithTimeout(ctx, seedTimeout)
-	st, err := seed(sctx, e.admin, e.brokers, g)
+	st, err := seed(sctx, e.admin, e.brokers, g, e.app)
 	scancel()
 	if err != nil {
 		e.admin.Close()
 		cluster.Close()
+		_ = e.app.close()
 		return nil, fmt.Errorf("embedded: seed scenario: %w", err)
 	}
 
@@ -186,8 +205,22 @@ func (e *Env) Close() error {
 		e.wg.Wait()
 		e.admin.Close()
 		e.cluster.Close()
+		_ = e.app.close()
 	})
 	return nil
+}
+
+// AppDB is the path of the application database ("" without one).
+func (e *Env) AppDB() string { return e.appDB }
+
+// ConsumedID is a message id the application database records consumed
+// (one of the newest seeded, kept for appKeepFailed), for a first
+// `mqops consumed`; "" without an application database.
+func (e *Env) ConsumedID() string {
+	if e.app == nil {
+		return ""
+	}
+	return e.app.sample
 }
 
 // Scenario describes the groups of the demo and the status each should show.

@@ -25,8 +25,10 @@ type seedState struct {
 // (backlogSeconds of traffic, timestamped in the past), legacy-events and its
 // DeleteRecords, the seeded dead letters, and each group's first commit made
 // by a real group member that then leaves (so every group has protocol type
-// "consumer" and state Empty until traffic starts).
-func seed(ctx context.Context, cl *kgo.Client, brokers []string, g *generator) (*seedState, error) {
+// "consumer" and state Empty until traffic starts). With an application,
+// its database records the past of the orders and payments history first
+// (see app.history): some of those records were never published.
+func seed(ctx context.Context, cl *kgo.Client, brokers []string, g *generator, a *app) (*seedState, error) {
 	now := time.Now()
 	var recs []*kgo.Record
 	spread := func(rate float64, mk func(time.Time) *kgo.Record) {
@@ -38,6 +40,10 @@ func seed(ctx context.Context, cl *kgo.Client, brokers []string, g *generator) (
 	}
 	spread(rateOrders, g.order)
 	spread(ratePayments, g.payment)
+	recs, err := a.history(ctx, now, recs)
+	if err != nil {
+		return nil, fmt.Errorf("application database: %w", err)
+	}
 	spread(rateAudit, g.audit)
 	// legacy-events: old data, written a day ago over a few hours.
 	legacyStart := now.Add(-26 * time.Hour)

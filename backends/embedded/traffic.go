@@ -71,6 +71,9 @@ func (e *Env) startTraffic(ctx context.Context, g *generator, st *seedState) err
 	}
 	p := &producer{e: e, g: g, last: st.lastOrder}
 	e.wg.Go(func() { p.run(ctx) })
+	if e.app != nil {
+		e.wg.Go(func() { e.app.run(ctx, e.report) })
+	}
 	return nil
 }
 
@@ -94,6 +97,9 @@ func (e *Env) consume(ctx context.Context, cl *kgo.Client, group string, every t
 		fs.EachError(func(t string, p int32, err error) {
 			e.report(ctx, "%s: fetch %s/%d: %v", group, t, p, err)
 		})
+		if group == AppConsumer {
+			e.app.consume(fs)
+		}
 		if time.Since(lastCommit) >= every {
 			lastCommit = time.Now()
 			if err := cl.CommitUncommittedOffsets(ctx); err != nil {
@@ -287,11 +293,17 @@ func (p *producer) run(ctx context.Context) {
 		accAudit += jitter(rateAudit)
 		accDLT += jitter(rateDLT)
 		now := time.Now()
+		// The application records each order and payment in its outbox
+		// and leaves a few unpublished.
 		for ; accOrders >= 1; accOrders-- {
-			p.produce(ctx, p.g.order(now), true)
+			if r := p.g.order(now); p.e.app.publish(r) {
+				p.produce(ctx, r, true)
+			}
 		}
 		for ; accPay >= 1; accPay-- {
-			p.produce(ctx, p.g.payment(now), false)
+			if r := p.g.payment(now); p.e.app.publish(r) {
+				p.produce(ctx, r, false)
+			}
 		}
 		for ; accAudit >= 1; accAudit-- {
 			p.produce(ctx, p.g.audit(now), false)

@@ -7,7 +7,10 @@ import (
 	"log"
 	"net/url"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -22,6 +25,30 @@ import (
 // demoPasswordEnv is the variable the --no-tui instructions put the demo's
 // guest password in (guest/guest is RabbitMQ's well-known default).
 const demoPasswordEnv = "MQOPS_DEMO_RABBITMQ_PASSWORD"
+
+// demoStoreEnv holds the path of the demo's application database: the
+// demo sets it in its own process for the console's store, and --no-tui
+// prints it for the headless commands (--store-dsn-env), so that the DSN
+// is never an argument.
+const demoStoreEnv = "MQOPS_DEMO_STORE_DSN"
+
+// demoStore is the demo context's store: block: the application database
+// of the embedded cluster (an SQLite file, the mqops preset), its
+// destinations published to the Kafka topics of the same name.
+func demoStore() *config.Store {
+	return &config.Store{
+		Driver: "sqlite", DSNEnv: demoStoreEnv, Preset: "mqops",
+		PendingAfter: config.Duration(embedded.AppPendingAfter),
+		Route:        &config.Route{Broker: "kafka", Topic: "{destination}"},
+	}
+}
+
+// demoStoreArgs are the global flags of a headless command on the demo's
+// application database (pending-after has no flag: pending and resend
+// take --older-than).
+func demoStoreArgs() []string {
+	return []string{"--store", "sqlite", "--store-dsn-env", demoStoreEnv, "--route-broker", "kafka"}
+}
 
 func newDemoCmd(g *globals) *cobra.Command {
 	var (
@@ -44,6 +71,17 @@ Two actions to try in the first minute: in :groups, R on audit-export
 range of it into orders.replay (empty, as many partitions). Each shows its
 plan, asks before it changes anything, and prints its headless command.
 
+The demo's application has its own database (SQLite, mqops' reference
+tables, in a temporary directory removed on exit), kept moving: its outbox
+records every order and payment it publishes, most confirmed within
+seconds, a few never (pending after 20s), and invoices for a topic that
+does not exist; its retry table holds billing's failures (a payment gateway
+timeout, an invalid currency) that a job retries until done or dead; its
+idempotency table the message ids billing consumed. In :pending, the
+pending sends beside each topic's lag: E on orders resends them (a resend
+of the invoices fails clearly); in :retry, the rows grouped by error: T
+retries now, U republishes, X gives up.
+
 RabbitMQ cannot run in process: when a broker is reachable — --rabbitmq-url
 and --management-url (env MQOPS_RABBITMQ_URL, MQOPS_MANAGEMENT_URL), else
 RabbitMQ's default amqp://guest:guest@127.0.0.1:5672/ with management on
@@ -63,8 +101,10 @@ The password comes from the URL, else --rabbitmq-password-env, else guest's.
 On exit the traffic stops and the demo.* queues stay (with their messages)
 unless --delete-demo-queues is given. --no-rabbitmq leaves RabbitMQ alone.
 
-With --no-tui the cluster keeps running and its address is printed, so the
-headless commands can be tried against it from another terminal.`,
+With --no-tui the cluster keeps running and its address is printed, with
+the application database's path to export as MQOPS_DEMO_STORE_DSN, so the
+headless commands (pending, resend, retries, consumed too) can be tried
+against them from another terminal.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			closeLog, err := g.openLog()
@@ -72,7 +112,10 @@ headless commands can be tried against it from another terminal.`,
 				return err
 			}
 			defer closeLog()
-			ctx := cmd.Context()
+			// A closed terminal (SIGHUP) ends the demo like ctrl+c, so that
+			// its application database is removed too.
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
+			defer stop()
 
 			// RabbitMQ is tried while Kafka starts: the check never delays
 			// the Kafka demo by more than its own 2 s budget.
@@ -95,7 +138,16 @@ headless commands can be tried against it from another terminal.`,
 				}()
 			}
 
-			env, err := embedded.Start(ctx, embedded.Options{Seed: seed, Traffic: true, ListenAddr: listen, Logf: log.Printf})
+			// The application database lives in a private temporary
+			// directory, removed after the cluster is closed.
+			dir, err := os.MkdirTemp("", "mqops-demo-")
+			if err != nil {
+				<-rabbitDone
+				return fmt.Errorf("a directory for the demo's application database: %w", err)
+			}
+			defer os.RemoveAll(dir)
+			appDB := filepath.Join(dir, "app.db")
+			env, err := embedded.Start(ctx, embedded.Options{Seed: seed, Traffic: true, ListenAddr: listen, Logf: log.Printf, AppDB: appDB})
 			rr := <-rabbitDone
 			if rr.r != nil {
 				defer func() { demoRabbitClose(g.stdout, rr.r, target, deleteQueues) }()
@@ -104,6 +156,9 @@ headless commands can be tried against it from another terminal.`,
 				return fmt.Errorf("starting the embedded demo cluster: %w", err)
 			}
 			defer env.Close()
+			if err := os.Setenv(demoStoreEnv, appDB); err != nil {
+				return err
+			}
 			if rr.err != nil {
 				log.Printf("demo: RabbitMQ: %v", rr.err)
 			}
@@ -115,6 +170,7 @@ headless commands can be tried against it from another terminal.`,
 				}
 				fmt.Fprintf(g.stdout, "\n  mqops reset-offsets %s --to-earliest --all-topics --dry-run\n  mqops replay %s --to %s --dry-run\n\n",
 					embedded.ResetGroup, embedded.ReplaySource, embedded.ReplayTarget)
+				demoStoreHelp(g.stdout, appDB, env.ConsumedID())
 				switch {
 				case noRabbit:
 				case rr.r == nil:
@@ -136,7 +192,7 @@ headless commands can be tried against it from another terminal.`,
 				Kafka: kc, KafkaDLQ: kc, KafkaDrainer: kc, KafkaResetter: kc, KafkaReplayer: kc, KafkaBrokers: brokers,
 				Refresh: 2e9, Timeout: g.timeout, Audit: actions.NewAuditLog(""),
 				// the headless command of an action: on this demo's brokers
-				CommandArgs: []string{"--brokers", strings.Join(brokers, ",")}, CommandContext: demoCommandContext(brokers),
+				CommandArgs: append([]string{"--brokers", strings.Join(brokers, ",")}, demoStoreArgs()...), CommandContext: demoCommandContext(brokers),
 			}
 			switch {
 			case noRabbit:
@@ -144,8 +200,9 @@ headless commands can be tried against it from another terminal.`,
 			case rr.r == nil:
 				opts.NoRabbit = rabbitUnavailable(rr.err, target)
 			}
+			var rc *rabbitmq.Client
 			if rr.r != nil {
-				rc, err := rabbitmq.New(rabbitmq.Config{
+				rc, err = rabbitmq.New(rabbitmq.Config{
 					URL: target.url, ManagementURL: target.mgmt,
 					Username: target.user, Password: target.password, Timeout: g.timeout,
 				})
@@ -162,6 +219,9 @@ headless commands can be tried against it from another terminal.`,
 					opts.CommandArgs = append(opts.CommandArgs, "--rabbitmq-password-env", demoPasswordEnv)
 				}
 			}
+			// :pending and :retry on the application database; resends
+			// and republishes to the embedded Kafka
+			g.consoleStore(&opts, &config.Context{Name: "demo", Store: demoStore()}, kc, rc)
 			_, err = tui.Run(ctx, opts)
 			return err
 		},
@@ -185,11 +245,27 @@ func demoCommandContext(brokers []string) string {
 	if err != nil {
 		return config.FlagsContext
 	}
-	c, err := cfg.Effective("", config.Overrides{Brokers: brokers})
+	c, err := cfg.Effective("", config.Overrides{Brokers: brokers, StoreDriver: "sqlite", StoreDSNEnv: demoStoreEnv, RouteBroker: "kafka"})
 	if err != nil {
 		return config.FlagsContext
 	}
 	return c.Name
+}
+
+// demoStoreHelp prints the application database's part of the --no-tui
+// instructions: its env var, and the headless commands on it.
+func demoStoreHelp(w io.Writer, path, consumedID string) {
+	flags := strings.Join(demoStoreArgs(), " ")
+	older := "--older-than " + embedded.AppPendingAfter.String()
+	fmt.Fprintf(w, "Application database (SQLite, mqops' reference tables; pending after %s):\n\n", embedded.AppPendingAfter)
+	fmt.Fprintf(w, "  export %s=%s\n", demoStoreEnv, path)
+	fmt.Fprintf(w, "  mqops pending %s %s\n", flags, older)
+	fmt.Fprintf(w, "  mqops resend %s %s --destination orders --dry-run\n", flags, older)
+	fmt.Fprintf(w, "  mqops retries %s\n", flags)
+	if consumedID != "" {
+		fmt.Fprintf(w, "  mqops consumed %s %s\n", consumedID, flags)
+	}
+	fmt.Fprintln(w)
 }
 
 // demoRabbitTarget is the broker the demo tries and the credentials to use.
