@@ -177,3 +177,18 @@ func TestNumbersValidatedBeforeEffect(t *testing.T) {
 		})
 	}
 }
+
+// TestCutError: a table shows an error's first line, sanitized, and how
+// many lines it leaves out (a stack trace's frames).
+func TestCutError(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"boom", "boom"},
+		{"boom\n", "boom"},
+		{"java.lang.IllegalStateException: invalid currency XYZ\n\tat com.shop.Billing.charge(Billing.java:42)\n\tat x.y(Z.java:1)", "java.lang.IllegalStateException: invalid currency XYZ (+2 lines)"},
+		{"evil\x1b[31m\r\n\tat x", "evil\\x1b[31m (+1 lines)"},
+	} {
+		if got := cutError(c.in, 200); got != c.want {
+			t.Errorf("cutError(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

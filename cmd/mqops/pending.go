@@ -241,7 +241,7 @@ func printPending(w io.Writer, out pendingJSON) {
 	fmt.Fprintln(w)
 	t = newTable(w, "ID", "DESTINATION", "KEY", "MESSAGE ID", "STATUS", "ATTEMPTS", "AGE", "LAST ERROR")
 	for _, r := range out.Pending {
-		t.row(cutName(r.ID), cutName(r.Destination), cutName(r.Key), cutName(r.MessageID), cutName(r.Status), fmt.Sprint(r.Attempts), ageCell(r.AgeSeconds), cutText(r.LastError, maxNameShown))
+		t.row(cutName(r.ID), cutName(r.Destination), cutName(r.Key), cutName(r.MessageID), cutName(r.Status), fmt.Sprint(r.Attempts), ageCell(r.AgeSeconds), cutError(r.LastError, maxNameShown))
 	}
 	_ = t.flush()
 }
