@@ -109,7 +109,7 @@ func TestFilesThatNeverAnswer(t *testing.T) {
 
 	// A signal ends a command waiting on a peer that accepts and never
 	// answers, long before its --timeout.
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(bin, "lag", "--brokers", blackholeAddr(t), "--timeout", "1h")
 			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir())
