@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,6 +131,10 @@ func (o *ResendOptions) Validate() error {
 }
 
 // commandArgs is the resend's command line (Subject.Args).
+// defaultPendingAfter is the store's pending-after when a context does not
+// set one (store.DefaultPendingAfter).
+const defaultPendingAfter = 5 * time.Minute
+
 func (o *ResendOptions) commandArgs() []string {
 	a := []string{"resend"}
 	if o.OlderThan > 0 {
@@ -409,6 +414,12 @@ func (a *Resend) Validate() error { return a.Options.Validate() }
 func (a *Resend) Describe() Subject {
 	o := &a.Options
 	s := Subject{Context: o.Context, RunID: o.RunID, Args: o.commandArgs(), Source: "outbox", Target: RouteText(o.Route)}
+	// Without --older-than the store's pending-after applies: say it when
+	// the command line could not carry it otherwise (a context given by
+	// flags has the default), so the command selects the same rows.
+	if pa, ok := a.Store.(interface{ PendingAfter() time.Duration }); ok && o.OlderThan == 0 && pa.PendingAfter() > 0 && pa.PendingAfter() != defaultPendingAfter {
+		s.Args = slices.Insert(s.Args, 1, "--older-than", pa.PendingAfter().String())
+	}
 	if a.Store != nil {
 		s.Source = "outbox:" + backends.Redact(a.Store.Name())
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ type resendEnv struct {
 	st      *store.Store
 	k       *kafka.Client
 	brokers []string
+	path    string // the SQLite file
 }
 
 func newResendEnv(t *testing.T) *resendEnv {
@@ -57,7 +59,7 @@ func newResendEnv(t *testing.T) *resendEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { k.Close() })
-	return &resendEnv{db: db, st: st, k: k, brokers: c.ListenAddrs()}
+	return &resendEnv{db: db, st: st, k: k, brokers: c.ListenAddrs(), path: path}
 }
 
 // insert adds a pending row created age ago; more columns in extra
@@ -414,5 +416,30 @@ func TestReplayCountsConsumed(t *testing.T) {
 	pl, err = planReplay(context.Background(), k, opts("dst", false), nil, nil)
 	if err != nil || pl.Consumed != nil {
 		t.Fatalf("no store %+v %v", pl, err)
+	}
+}
+
+// TestResendCommandCarriesPendingAfter: without --older-than, the
+// equivalent command says the store's pending-after when it is not the
+// default (a command given --store flags would otherwise select with
+// 5m: other rows than the console planned).
+func TestResendCommandCarriesPendingAfter(t *testing.T) {
+	e := newResendEnv(t)
+	a := &Resend{Store: e.st, Options: ResendOptions{Route: backends.Route{Broker: "kafka"}}}
+	if args := a.Describe().Args; slices.Contains(args, "--older-than") {
+		t.Fatalf("default pending-after: %q", args)
+	}
+	st, err := store.Open(context.Background(), store.Options{Driver: "sqlite", DSN: e.path, PendingAfter: 20 * time.Second, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a.Store = st
+	if args := a.Describe().Args; !slices.Equal(args[:3], []string{"resend", "--older-than", "20s"}) {
+		t.Fatalf("pending-after 20s: %q", args)
+	}
+	a.Options.OlderThan = time.Hour
+	if args := a.Describe().Args; !slices.Equal(args[:3], []string{"resend", "--older-than", "1h0m0s"}) || slices.Contains(args, "20s") {
+		t.Fatalf("--older-than 1h: %q", args)
 	}
 }

@@ -151,7 +151,7 @@ func TestResendFromPendingPlanConfirmRunAudit(t *testing.T) {
 		t.Fatalf("destination prefilled with %q\n%s", got, h.screen())
 	}
 	cmd := "mqops --context staging resend --destination " + topic
-	if s := flat(h.screen()); !strings.Contains(s, "Resend the pending rows of destination "+topic+" of sqlite REDACTED → kafka:{destination}") {
+	if s := flat(h.screen()); !strings.Contains(s, "Resend the pending rows of destination "+topic+" of sqlite app.db → kafka:{destination}") {
 		t.Fatalf("the form:\n%s", h.screen())
 	}
 	h.keys("enter")

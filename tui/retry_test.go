@@ -180,7 +180,7 @@ func TestRetryNowGroupPlanConfirmRunAudit(t *testing.T) {
 	h.selectGroup(currencyGroup)
 	h.keys("T")
 	v := h.retryScreen()
-	if s := flat(h.screen()); !strings.Contains(s, "Retry now the retry rows of an error group of sqlite REDACTED") || !strings.Contains(s, "error group: "+currencyGroup) {
+	if s := flat(h.screen()); !strings.Contains(s, "Retry now the retry rows of an error group of sqlite app.db") || !strings.Contains(s, "error group: "+currencyGroup) {
 		t.Fatalf("the form:\n%s", h.screen())
 	}
 	h.keys("enter")

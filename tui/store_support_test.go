@@ -181,6 +181,10 @@ type clockedStore struct {
 	now func() time.Time
 }
 
+// Name is fixed: the SQLite file's path (the real name) is a new
+// temporary directory on every run, and the goldens draw it.
+func (c *clockedStore) Name() string { return "sqlite app.db" }
+
 func (c *clockedStore) Pending(ctx context.Context, q backends.OutboxQuery) (*backends.OutboxPage, error) {
 	p, err := c.Store.Pending(ctx, q)
 	if p != nil {

@@ -7,10 +7,8 @@ import (
 	"log"
 	"net/url"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -112,10 +110,10 @@ against them from another terminal.`,
 				return err
 			}
 			defer closeLog()
-			// A closed terminal (SIGHUP) ends the demo like ctrl+c, so that
-			// its application database is removed too.
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGHUP)
-			defer stop()
+			// A closed terminal (SIGHUP) ends the demo like ctrl+c (main
+			// cancels the command's context), so that its application
+			// database is removed too.
+			ctx := cmd.Context()
 
 			// RabbitMQ is tried while Kafka starts: the check never delays
 			// the Kafka demo by more than its own 2 s budget.

@@ -180,6 +180,18 @@ func cutText(s string, n int) string {
 	return backends.SafeText(string(r[:n])) + fmt.Sprintf("…(%d characters)", len(r))
 }
 
+// cutError is an error text for a table cell: its first line (a stack
+// trace's frames stay in -o json), cut like cutText, saying how many lines
+// were left out.
+func cutError(s string, n int) string {
+	s = strings.TrimRight(s, "\r\n")
+	first, rest, more := strings.Cut(s, "\n")
+	if !more {
+		return cutText(s, n)
+	}
+	return cutText(strings.TrimRight(first, "\r"), n) + fmt.Sprintf(" (+%d lines)", strings.Count(rest, "\n")+1)
+}
+
 // printMoreRoutes sums up the routes a plan's printout leaves out.
 func printMoreRoutes(w io.Writer, rest []actions.PlanRoute) {
 	n, problems := 0, 0

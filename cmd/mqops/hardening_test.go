@@ -109,7 +109,7 @@ func TestFilesThatNeverAnswer(t *testing.T) {
 
 	// A signal ends a command waiting on a peer that accepts and never
 	// answers, long before its --timeout.
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd := exec.Command(bin, "lag", "--brokers", blackholeAddr(t), "--timeout", "1h")
 			cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_STATE_HOME="+t.TempDir())
@@ -175,5 +175,20 @@ func TestNumbersValidatedBeforeEffect(t *testing.T) {
 				t.Logf("audit: %s", data)
 			}
 		})
+	}
+}
+
+// TestCutError: a table shows an error's first line, sanitized, and how
+// many lines it leaves out (a stack trace's frames).
+func TestCutError(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"boom", "boom"},
+		{"boom\n", "boom"},
+		{"java.lang.IllegalStateException: invalid currency XYZ\n\tat com.shop.Billing.charge(Billing.java:42)\n\tat x.y(Z.java:1)", "java.lang.IllegalStateException: invalid currency XYZ (+2 lines)"},
+		{"evil\x1b[31m\r\n\tat x", "evil\\x1b[31m (+1 lines)"},
+	} {
+		if got := cutError(c.in, 200); got != c.want {
+			t.Errorf("cutError(%q) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/mqops/mqops/backends"
 )
 
-// signalGrace is how long the process winds down after SIGINT or SIGTERM
+// signalGrace is how long the process winds down after SIGINT, SIGTERM or SIGHUP
 // (a drain requeues its in-flight window and writes its audit entry); a
 // second signal, or the end of the grace, ends it at once. Either way the
 // process ends: a call blocked on a dead peer never keeps it alive.
@@ -25,7 +25,10 @@ func main() {
 	backends.TuneGC()
 	ctx, cancel := context.WithCancel(context.Background())
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// SIGHUP too: a closed terminal or ssh session winds a command down
+	// like ctrl+c (a drain requeues its window, an action writes its
+	// audit entry), instead of killing it where it stands.
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	var got atomic.Value // the signal that ended the run, if one did
 	go func() {
 		s := <-sigs

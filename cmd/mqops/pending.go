@@ -105,9 +105,11 @@ backlog of the broker where that destination is published (store.route):
   rabbitmq   the queues the exchange and routing key reach (their bindings,
              through the management API), ready + unacknowledged
 
-A destination whose backlog cannot be read (no broker configured, a topic
-that does not exist, a broker that fails) has a null lag and a lag_error;
-the rows still print, and the command exits with status 3. Nothing is
+A destination without a backlog to show (a topic that does not exist, a
+destination that names no topic) has a null lag and a lag_error saying so.
+One whose backlog cannot be read (no broker configured, a broker that
+fails) has them too; the rows still print, and the command exits with
+status 3. Nothing is
 changed anywhere: to publish pending rows again, use mqops resend.`,
 		Example: `  mqops pending --older-than 10m
   mqops pending --destination orders --sort age -o json`,
@@ -150,7 +152,7 @@ changed anywhere: to publish pending rows again, use mqops resend.`,
 			}
 			var missing []string
 			for _, d := range out.Destinations {
-				if d.LagError != "" {
+				if d.LagError != "" && !lags[d.Destination].answer {
 					missing = append(missing, fmt.Sprintf("lag of destination %s: %s", cutName(d.Destination), backends.SafeText(d.LagError)))
 				}
 			}
@@ -239,15 +241,18 @@ func printPending(w io.Writer, out pendingJSON) {
 	fmt.Fprintln(w)
 	t = newTable(w, "ID", "DESTINATION", "KEY", "MESSAGE ID", "STATUS", "ATTEMPTS", "AGE", "LAST ERROR")
 	for _, r := range out.Pending {
-		t.row(cutName(r.ID), cutName(r.Destination), cutName(r.Key), cutName(r.MessageID), cutName(r.Status), fmt.Sprint(r.Attempts), ageCell(r.AgeSeconds), cutText(r.LastError, maxNameShown))
+		t.row(cutName(r.ID), cutName(r.Destination), cutName(r.Key), cutName(r.MessageID), cutName(r.Status), fmt.Sprint(r.Attempts), ageCell(r.AgeSeconds), cutError(r.LastError, maxNameShown))
 	}
 	_ = t.flush()
 }
 
-// destLag is a destination's backlog, or why it is not known.
+// destLag is a destination's backlog, or why it is not known. answer
+// says err is what the broker answered (the topic does not exist, the
+// destination names no topic): a fact shown, not a read that failed.
 type destLag struct {
-	lag any // *kafkaLag or *rabbitLag
-	err string
+	lag    any // *kafkaLag or *rabbitLag
+	err    string
+	answer bool
 }
 
 // destinationLags reads, for each destination, the backlog of the broker
@@ -264,7 +269,7 @@ func (g *globals) destinationLags(ctx context.Context, c *config.Context, dests 
 	for _, d := range dests {
 		t, err := route.Resolve(d.Destination)
 		if err != nil {
-			out[d.Destination] = destLag{err: err.Error()}
+			out[d.Destination] = destLag{err: err.Error(), answer: true}
 			continue
 		}
 		targets[d.Destination] = t
@@ -302,7 +307,7 @@ func (g *globals) kafkaLags(ctx context.Context, c *config.Context, targets map[
 	seen := map[string]bool{}
 	for d, t := range targets {
 		if !kafkaTopicRE.MatchString(t.Topic) || t.Topic == "." || t.Topic == ".." {
-			out[d] = destLag{err: fmt.Sprintf("%q is not a Kafka topic name", t.Topic)}
+			out[d] = destLag{err: fmt.Sprintf("%q is not a Kafka topic name", t.Topic), answer: true}
 			continue
 		}
 		if !seen[t.Topic] {
@@ -327,7 +332,7 @@ func (g *globals) kafkaLags(ctx context.Context, c *config.Context, targets map[
 	}
 	for d, t := range targets {
 		if _, done := out[d]; !done && counts[t.Topic] == 0 {
-			out[d] = destLag{err: fmt.Sprintf("topic %q does not exist", t.Topic)}
+			out[d] = destLag{err: fmt.Sprintf("topic %q does not exist", t.Topic), answer: true}
 		}
 	}
 	if len(existing) == 0 {

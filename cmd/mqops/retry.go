@@ -156,7 +156,7 @@ func printRetries(w io.Writer, out retriesJSON) {
 	}
 	t := newTable(w, "COUNT", "FIRST", "LAST", "ERROR")
 	for _, gr := range out.Groups {
-		t.row(fmt.Sprint(gr.Count), timeCell(gr.First), timeCell(gr.Last), cutText(gr.Error, 2*maxNameShown))
+		t.row(fmt.Sprint(gr.Count), timeCell(gr.First), timeCell(gr.Last), cutError(gr.Error, 2*maxNameShown))
 	}
 	_ = t.flush()
 	fmt.Fprintln(w)
@@ -170,7 +170,7 @@ func printRetries(w io.Writer, out retriesJSON) {
 		if r.NextRetryAt != nil {
 			next = timeCell(*r.NextRetryAt)
 		}
-		t.row(cutName(r.ID), cutName(r.Status), att, next, cutName(r.Destination), cutText(r.LastError, maxNameShown))
+		t.row(cutName(r.ID), cutName(r.Status), att, next, cutName(r.Destination), cutError(r.LastError, maxNameShown))
 	}
 	_ = t.flush()
 }
@@ -333,7 +333,7 @@ func printRetryPlan(w io.Writer, p *actions.RetryPlan) {
 			if i == maxPlanLines {
 				break
 			}
-			t.row(fmt.Sprintf("  %d", gr.Count), cutText(gr.Error, 2*maxNameShown))
+			t.row(fmt.Sprintf("  %d", gr.Count), cutError(gr.Error, 2*maxNameShown))
 		}
 		_ = t.flush()
 	}
@@ -350,7 +350,7 @@ func printRetryPlan(w io.Writer, p *actions.RetryPlan) {
 		if r.MaxAttempts > 0 {
 			att += "/" + fmt.Sprint(r.MaxAttempts)
 		}
-		cells := []string{"  " + cutName(r.ID), cutName(r.Status), att, timeCell(r.NextRetryAt), cutText(r.LastError, maxNameShown)}
+		cells := []string{"  " + cutName(r.ID), cutName(r.Status), att, timeCell(r.NextRetryAt), cutError(r.LastError, maxNameShown)}
 		if p.Op == actions.RetryOpRepublish {
 			cells = append(cells, cutName(r.Target))
 		}
