@@ -43,6 +43,11 @@ func (d *Store) DSN() (string, error) {
 	if d.DSNEnv == "" && d.DSNFile == "" {
 		return "", errors.New("store: set one of dsn-env or dsn-file")
 	}
+	if normalizeDriver(d.Driver) == "sqlite" {
+		// an SQLite DSN is a file's path: not a secret, and redacting it
+		// would hide which database the views and audit entries name
+		return readValue("store", "dsn", d.DSNEnv, d.DSNFile)
+	}
 	return readSecret("store", "dsn", d.DSNEnv, d.DSNFile)
 }
 
@@ -50,6 +55,16 @@ func (d *Store) DSN() (string, error) {
 // trailing newline of a file is trimmed. With both set (Validate refuses
 // that) the variable wins.
 func readSecret(where, what, env, file string) (string, error) {
+	v, err := readValue(where, what, env, file)
+	if err == nil {
+		backends.RegisterSecret(v)
+	}
+	return v, err
+}
+
+// readValue reads a setting from an environment variable or a file, as
+// readSecret does, without registering it as a secret.
+func readValue(where, what, env, file string) (string, error) {
 	if env != "" {
 		v, ok := os.LookupEnv(env)
 		if !ok {
@@ -58,7 +73,6 @@ func readSecret(where, what, env, file string) (string, error) {
 		if v == "" {
 			return "", fmt.Errorf("%s.%s-env: environment variable %s is empty", where, what, safe(env))
 		}
-		backends.RegisterSecret(v)
 		return v, nil
 	}
 	data, err := backends.ReadRegularFile(file, maxSecretSize)
@@ -72,6 +86,5 @@ func readSecret(where, what, env, file string) (string, error) {
 	if v == "" {
 		return "", fmt.Errorf("%s.%s-file: %s is empty", where, what, q(file))
 	}
-	backends.RegisterSecret(v)
 	return v, nil
 }

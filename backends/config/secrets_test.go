@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/mqops/mqops/backends"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,5 +152,24 @@ func TestSecretsThroughParse(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "password-env: MQOPS_TEST_RABBIT") || !strings.Contains(string(out), filepath.Join(dir, "secrets", "kafka")) {
 		t.Errorf("Redacted hides the names of the secret sources:\n%s", out)
+	}
+}
+
+// TestSQLiteDSNNotSecret: an SQLite DSN is a path, read but not redacted
+// (the views name the database by it); another driver's DSN is a secret.
+func TestSQLiteDSNNotSecret(t *testing.T) {
+	t.Setenv("MQOPS_TEST_SQLITE_DSN", "/var/lib/app/orders-sqlite.db")
+	t.Setenv("MQOPS_TEST_PG_DSN", "postgres://app:pg-dsn-s3cret-x@db/orders")
+	if v, err := (&Store{Driver: "sqlite3", DSNEnv: "MQOPS_TEST_SQLITE_DSN"}).DSN(); err != nil || v != "/var/lib/app/orders-sqlite.db" {
+		t.Fatalf("%q %v", v, err)
+	}
+	if got := backends.Redact("open /var/lib/app/orders-sqlite.db"); got != "open /var/lib/app/orders-sqlite.db" {
+		t.Errorf("sqlite path redacted: %q", got)
+	}
+	if _, err := (&Store{Driver: "postgres", DSNEnv: "MQOPS_TEST_PG_DSN"}).DSN(); err != nil {
+		t.Fatal(err)
+	}
+	if got := backends.Redact("dsn postgres://app:pg-dsn-s3cret-x@db/orders"); strings.Contains(got, "pg-dsn-s3cret-x") {
+		t.Errorf("postgres DSN not redacted: %q", got)
 	}
 }
