@@ -153,7 +153,13 @@ func (m *Model) resendSpec(dest string, ids []string) action.Spec[*resendItem, *
 		Notes: notes,
 		Prod:  m.prodLike(), What: "number of rows",
 		NameOf:  func(it *resendItem) string { return fmt.Sprintf("%d rows", it.plan.Selected) },
-		Command: func(v action.Values) string { return safe(run.Command(build(v))) },
+		Command: func(v action.Values) string {
+			a := build(v)
+			if st := conn.opened(); st != nil {
+				a.Store = st // its pending-after, which the command must carry
+			}
+			return safe(run.Command(a))
+		},
 		Plan: func(ctx context.Context, v action.Values) (*resendItem, error) {
 			a := build(v)
 			// reads the rows (no payload), counts the consumed ids; changes nothing

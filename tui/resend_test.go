@@ -472,3 +472,31 @@ func TestResendProgressAndCancel(t *testing.T) {
 		t.Errorf("audit: %+v", es)
 	}
 }
+
+// TestResendCommandSaysPendingAfter: with the Older than field empty, the
+// plan's equivalent command carries the store's pending-after when it is
+// not the default (run headless with --store flags, it would select with
+// 5m: other rows than the console planned).
+func TestResendCommandSaysPendingAfter(t *testing.T) {
+	c := newKfakeCluster(t)
+	topic := c.topic(t, "pending-after", 1)
+	db := newAppDB(t)
+	db.outbox(outboxRow{id: "1", messageID: "m-1", dest: topic, key: "a", created: t0.Add(-time.Minute)})
+	var h *harness
+	now := func() time.Time {
+		if h == nil {
+			return t0
+		}
+		return h.clock.t
+	}
+	o := Options{StartView: "pending", Kafka: c.k, KafkaPublisher: c.k, StoreRoute: backends.Route{Broker: "kafka"},
+		Audit: actions.NewAuditLog(filepath.Join(t.TempDir(), "audit.jsonl"))}
+	o.OpenStore = opener(&clockedStore{Store: db.open(20 * time.Second), now: now}, nil)
+	h = newHarness(t, o, nil)
+	h.selectRow(topic)
+	h.keys("E")
+	h.keys("enter")
+	if s := flat(h.screen()); !strings.Contains(s, "same as: mqops --context staging resend --older-than 20s --destination "+topic) {
+		t.Fatalf("the plan's command:\n%s", h.screen())
+	}
+}
