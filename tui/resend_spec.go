@@ -152,7 +152,7 @@ func (m *Model) resendSpec(dest string, ids []string) action.Spec[*resendItem, *
 		},
 		Notes: notes,
 		Prod:  m.prodLike(), What: "number of rows",
-		NameOf:  func(it *resendItem) string { return fmt.Sprintf("%d rows", it.plan.Selected) },
+		NameOf: func(it *resendItem) string { return fmt.Sprintf("%d rows", it.plan.Selected) },
 		Command: func(v action.Values) string {
 			a := build(v)
 			if st := conn.opened(); st != nil {
