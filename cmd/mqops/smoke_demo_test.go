@@ -87,7 +87,7 @@ func TestSmokeDemoFirstMinute(t *testing.T) {
 	s.keys("E")
 	s.waitFor("the resend form", 15*time.Second, screenHas("Resend the pending rows of destination orders"))
 	s.keys("Enter")
-	s.waitFor("the resend's plan", 30*time.Second, screenHas("already consumed, resent too", "same as: mqops --brokers", "resend --destination orders", "[y/N]"))
+	s.waitFor("the resend's plan", 30*time.Second, screenHas("already consumed, resent too", "same as: mqops --brokers", "resend --older-than 20s --destination orders", "[y/N]"))
 	s.keys("y")
 	s.waitFor("the resend's end", 60*time.Second, screenHas("Resend finished", "failed 0, left 0"))
 	s.keys("Enter")
