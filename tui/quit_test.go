@@ -3,50 +3,14 @@ package tui
 import (
 	"context"
 	"io"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/mqops/mqops/backends/kafka/kafkatest"
 	"github.com/mqops/mqops/backends/rabbitmq"
 )
-
-// silentPeer is the address of a peer that accepts TCP, reads what it is
-// sent and never answers (a hung management API or AMQP broker).
-func silentPeer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			go func() { _, _ = io.Copy(io.Discard, c) }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
 
 // TestQuitDoesNotWaitForHungRabbitMQ opens the console on :queues and :dlq
 // against a RabbitMQ whose management API and AMQP port accept TCP and
@@ -56,7 +20,7 @@ func silentPeer(t *testing.T) string {
 func TestQuitDoesNotWaitForHungRabbitMQ(t *testing.T) {
 	for _, view := range []string{"queues", "dlq"} {
 		t.Run(view, func(t *testing.T) {
-			addr := silentPeer(t)
+			addr := kafkatest.Silent(t) // accepts TCP, never answers
 			rc, err := rabbitmq.New(rabbitmq.Config{ManagementURL: "http://" + addr, URL: "amqp://mqops@" + addr + "/", Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
