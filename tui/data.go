@@ -56,6 +56,10 @@ type source struct {
 	// connects: before the first data the console is connecting (a
 	// cluster), not loading.
 	connects bool
+	// paced: the next refresh waits at least loadPacing times what the
+	// last load took (see paceAfter): a RabbitMQ listing costs the broker
+	// about the time it takes, which grows with its queues.
+	paced bool
 	// state is where the outcome is kept: the view's own record, or the
 	// shared snapshot's (Model.snap).
 	state *loadState
@@ -191,7 +195,7 @@ func applySnapshot(snap *backends.ClusterSnapshot) applyFunc {
 // rabbitSource is the source of a view reading Options.Rabbit; fetch
 // makes the call from the configured client.
 func (m *Model) rabbitSource(what string, periodic bool, st *loadState, fetch func(RabbitSource) fetchFunc) source {
-	s := source{what: what, broker: m.rabbitName(), periodic: periodic, state: st, unconfigured: noRabbitText,
+	s := source{what: what, broker: m.rabbitName(), periodic: periodic, paced: true, state: st, unconfigured: noRabbitText,
 		noSource: []string{"no RabbitMQ configured", "no RabbitMQ", ""}}
 	if m.opts.NoRabbit != "" {
 		s.unconfigured = m.opts.NoRabbit

@@ -56,6 +56,9 @@ type Options struct {
 	StartView string
 	// Now is the clock (default time.Now); tests inject a fixed one.
 	Now func() time.Time
+	// programOptions are added to the program's (tests give it their
+	// input and output instead of the terminal).
+	programOptions []tea.ProgramOption
 	// Drainer moves RabbitMQ dead letters (view_drain.go); cmd passes the
 	// same *rabbitmq.Client as Rabbit. nil: no drain. In a ReadOnly context
 	// the drain is absent (no `D` key, no help line) whatever Drainer is.
@@ -339,7 +342,7 @@ func Run(ctx context.Context, o Options) (Exit, error) {
 			m.store.close()
 		}()
 	}
-	_, err := tea.NewProgram(m, tea.WithContext(ctx)).Run()
+	_, err := tea.NewProgram(m, append([]tea.ProgramOption{tea.WithContext(ctx)}, o.programOptions...)...).Run()
 	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
 		return Exit{}, ctx.Err()
 	}

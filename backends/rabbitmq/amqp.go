@@ -38,6 +38,7 @@ func (c *Client) dial(ctx context.Context, vhost, name string) (*amqp.Connection
 	if c.cfg.TLS != nil {
 		cfg.TLSClientConfig = c.cfg.TLS.Clone() // amqp091 writes ServerName into it
 	}
+	c.dials.Add(1)
 	type res struct {
 		conn *amqp.Connection
 		err  error

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -65,6 +66,8 @@ type Client struct {
 
 	versionMu sync.Mutex
 	version   string // RabbitMQ version, fetched once (whether a peek is safe depends on it)
+
+	dials atomic.Int64 // AMQP connections opened (tests count them)
 }
 
 // New validates cfg. It does no I/O.
@@ -114,7 +117,7 @@ func New(cfg Config) (*Client, error) {
 		TLSClientConfig:       tc,
 		TLSHandshakeTimeout:   c.cfg.Timeout,
 		ResponseHeaderTimeout: c.cfg.Timeout,
-		MaxIdleConnsPerHost:   4,
+		MaxIdleConnsPerHost:   max(PageParallel, DeadLetterParallel), // kept alive for the parallel calls
 		IdleConnTimeout:       60 * time.Second,
 	}
 	c.http = &http.Client{Transport: tr, Timeout: c.cfg.Timeout}
@@ -147,8 +150,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err == nil || e.Err == context.DeadlineExceeded || e.Err == context.Canceled {
-		return e.Op // it says "timed out" or "cancelled" already
+	if e.Err == nil || e.Err == context.DeadlineExceeded || e.Err == context.Canceled || e.Err == errReplyTooLarge {
+		return e.Op // it says "timed out", "cancelled" or "larger than" already
 	}
 	return e.Op + ": " + e.Err.Error()
 }
@@ -231,7 +234,8 @@ func (c *Client) get(ctx context.Context, path string, q url.Values, out any) er
 			return &Error{Op: fmt.Sprintf("timed out reading the answer of the %s for %s (after %s)", c.mgmt(), backends.SafeText(u.Path), c.cfg.Timeout),
 				Err: context.DeadlineExceeded}
 		case errors.Is(err, errReplyTooLarge):
-			return &Error{Op: fmt.Sprintf("the answer of the %s for %s is larger than %s: refused", c.mgmt(), backends.SafeText(u.Path), fmtBytes(c.cfg.MaxReply))}
+			return &Error{Op: fmt.Sprintf("the answer of the %s for %s is larger than %s: refused", c.mgmt(), backends.SafeText(u.Path), fmtBytes(c.cfg.MaxReply)),
+				Err: errReplyTooLarge}
 		}
 		return &Error{Op: "cannot decode the answer of the " + c.mgmt() + " for " + backends.SafeText(u.Path), Err: err}
 	}

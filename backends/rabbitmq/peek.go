@@ -82,6 +82,14 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 		return nil, err
 	}
 	defer s.close()
+	return c.peekIn(s, vhost, queue, q, version, o)
+}
+
+// peekIn peeks at queue (q and version as peekTarget returned them) on
+// the open session s, on a channel of its own that it closes: several
+// peeks may share a session. A channel closed on an error requeues what
+// it held unacknowledged, as a closed connection does.
+func (c *Client) peekIn(s *session, vhost, queue string, q *backends.Queue, version string, o backends.PeekOptions) (res *backends.PeekResult, err error) {
 	wrap := func(err error) error {
 		if errors.Is(err, context.Canceled) {
 			return &Error{Op: "peek cancelled; the messages got so far were requeued", Err: context.Canceled}
@@ -95,6 +103,13 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 	if err := s.call("opening a channel", func() (err error) { ch, err = s.conn.Channel(); return err }); err != nil {
 		return nil, wrap(err)
 	}
+	var r *reader
+	defer func() {
+		if r != nil {
+			ch = r.ch // a reader that switched to basic.get reopened it
+		}
+		_ = s.call("closing the channel", ch.Close)
+	}()
 	// the depth as the broker counts it now (the management API's lags):
 	// the risk is stated with it
 	depth, err := s.depth(ch, queue)
@@ -109,8 +124,8 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 	if risk != nil && (risk.Kind != backends.RiskDeliveryLimit || !o.AcceptRisk) {
 		return nil, &backends.PeekRiskError{Vhost: vhost, Queue: queue, Risk: risk}
 	}
-	res := &backends.PeekResult{Messages: []backends.Message{}, Depth: int64(depth), Risk: risk}
-	r := &reader{s: s, ch: ch, queue: queue, useGet: singleActive(q), costly: risk != nil, inPlace: q.Type == "classic", keep: func(d *amqp.Delivery, i int) {
+	res = &backends.PeekResult{Messages: []backends.Message{}, Depth: int64(depth), Risk: risk}
+	r = &reader{s: s, ch: ch, queue: queue, useGet: singleActive(q), costly: risk != nil, inPlace: q.Type == "classic", keep: func(d *amqp.Delivery, i int) {
 		if i >= o.Offset && i < o.Offset+o.Limit {
 			if o.Match != nil { // a search: the body is copied only for a match
 				if probe := convert(d, 1); !o.Match(&probe) {
@@ -130,7 +145,6 @@ func (c *Client) PeekQueue(ctx context.Context, vhost, queue string, o backends.
 	if err := r.requeue(depth); err != nil {
 		return nil, wrap(err)
 	}
-	_ = s.call("closing the channel", r.ch.Close)
 	return res, nil
 }
 

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mqops/mqops/backends"
 )
@@ -200,31 +203,55 @@ const dlxColumns = "vhost,name,arguments,effective_policy_definition"
 // new queues past it is not believed.
 const DefaultMaxQueues = 1_000_000
 
+// PageParallel bounds how many pages of a queue listing are read at once
+// (after the first, which says how many there are).
+const PageParallel = 4
+
 // queuesPaged lists /api/queues (or one vhost's), page by page, until the
 // page count the API gives or an empty page (maxPages > 0 stops sooner).
-// It never trusts the API blindly: a page that brings no queue not seen
-// before, a page count that is not a number, or more queues than
-// MaxQueues stop the listing with an error.
-func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPages int) ([]apiQueue, error) {
+// The first page says how many there are; the rest are read PageParallel
+// at a time, and taken in order. extra is added to each page's query
+// (disable_stats, where no statistics are shown). It never trusts the API
+// blindly: a page that brings no queue not seen before, a page count that
+// is not a number, or more queues than MaxQueues stop the listing with an
+// error.
+func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPages int, extra url.Values) ([]apiQueue, error) {
 	path := "/api/queues"
 	if vhost != "" {
 		path += "/" + seg(vhost)
 	}
-	var out []apiQueue
-	seen := map[[2]string]bool{}
-	for page := 1; maxPages <= 0 || page <= maxPages; page++ {
-		pg := queuePage{max: c.cfg.PageSize}
+	if maxPages <= 0 {
+		// The whole listing in one call: each page costs the broker a
+		// scan (and sort) of every queue, so twelve pages of 500 cost it
+		// about six times one unpaged call (measured on 3.10 with 5,500
+		// queues). A listing too large for MaxReply, or an API that
+		// refuses unpaged listings, is read page by page instead.
+		if out, err := c.queuesWhole(ctx, path, columns, extra); !pageInstead(err) {
+			return out, err
+		}
+	}
+	fetch := func(ctx context.Context, page int) (*queuePage, error) {
+		pg := &queuePage{max: c.cfg.PageSize}
 		q := url.Values{"page": {strconv.Itoa(page)}, "page_size": {strconv.Itoa(c.cfg.PageSize)}, "columns": {columns}}
-		if err := c.get(ctx, path, q, &pg); err != nil {
+		for k, v := range extra {
+			q[k] = v
+		}
+		if err := c.get(ctx, path, q, pg); err != nil {
 			if isNotFound(err) && vhost != "" {
 				return nil, notFound("vhost %s not found", quote(vhost))
 			}
 			return nil, err
 		}
+		return pg, nil
+	}
+	var out []apiQueue
+	seen := map[[2]string]bool{}
+	// take adds a page; done: the listing is whole.
+	take := func(page int, pg *queuePage) (done bool, err error) {
 		var n numbers
 		pages := n.count("page_count", pg.PageCount)
 		if n.invalid != nil || (pages < 1 && len(pg.Items) > 0) {
-			return nil, &Error{Op: fmt.Sprintf("the %s sent page_count %s for page %d of %s: not a page count",
+			return false, &Error{Op: fmt.Sprintf("the %s sent page_count %s for page %d of %s: not a page count",
 				c.mgmt(), rawText(pg.PageCount), page, backends.SafeText(path))}
 		}
 		fresh := 0
@@ -237,21 +264,146 @@ func (c *Client) queuesPaged(ctx context.Context, vhost, columns string, maxPage
 			}
 		}
 		if len(out) > c.cfg.MaxQueues {
-			return nil, &Error{Op: fmt.Sprintf("the %s listed more than %s queues by page %d of %s: mqops reads at most that many",
+			return false, &Error{Op: fmt.Sprintf("the %s listed more than %s queues by page %d of %s: mqops reads at most that many",
 				c.mgmt(), fmtN(c.cfg.MaxQueues), page, backends.SafeText(path))}
 		}
 		if c.cfg.OnPage != nil {
 			c.cfg.OnPage(page, int(min(pages, int64(1<<31-1))), len(out))
 		}
-		if pages <= int64(page) || len(pg.Items) == 0 {
-			break
+		if pages <= int64(page) || len(pg.Items) == 0 || (maxPages > 0 && page >= maxPages) {
+			return true, nil
 		}
 		if fresh == 0 {
-			return nil, &Error{Op: fmt.Sprintf("page %d of %s from the %s (which claims %s pages) brought no queue that the pages before did not: "+
+			return false, &Error{Op: fmt.Sprintf("page %d of %s from the %s (which claims %s pages) brought no queue that the pages before did not: "+
 				"the listing changed under mqops, or the API repeats pages; try again", page, backends.SafeText(path), c.mgmt(), fmtN64(pages))}
+		}
+		return false, nil
+	}
+	first, err := fetch(ctx, 1)
+	if err != nil {
+		return nil, err
+	}
+	if done, err := take(1, first); done || err != nil {
+		return out, err
+	}
+	var n numbers
+	pages := int(min(n.count("page_count", first.PageCount), int64(1<<31-1)))
+	if maxPages > 0 {
+		pages = min(pages, maxPages)
+	}
+	// a batch of pages at a time, taken in order: a page count the API
+	// inflates costs at most one batch more than MaxQueues allows
+	for from := 2; ; from += PageParallel {
+		k := PageParallel
+		if pages > from {
+			k = min(k, pages-from+1)
+		} else {
+			k = 1 // the page count claims no more: ask one page (empty, or the end)
+		}
+		got := make([]*queuePage, k)
+		errs := make([]error, k)
+		bctx, cancel := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for i := range k {
+			wg.Go(func() {
+				if got[i], errs[i] = fetch(bctx, from+i); errs[i] != nil {
+					cancel() // the batch fails with its first error
+				}
+			})
+		}
+		wg.Wait()
+		cancel()
+		for i := range k {
+			if errs[i] != nil {
+				return nil, firstErr(errs)
+			}
+			if done, err := take(from+i, got[i]); done || err != nil {
+				return out, err
+			}
+		}
+	}
+}
+
+// queueList is an unpaged /api/queues reply, read item by item and
+// bounded to max queues.
+type queueList struct {
+	Items []apiQueue
+	max   int
+}
+
+func (l *queueList) decodeFrom(dec *json.Decoder) error {
+	if err := expectDelim(dec, '['); err != nil {
+		return errNotAList // a page (an API that pages whatever it is asked)
+	}
+	for dec.More() {
+		if len(l.Items) >= l.max {
+			return errTooManyQueues
+		}
+		var aq apiQueue
+		if err := dec.Decode(&aq); err != nil {
+			return err
+		}
+		l.Items = append(l.Items, aq)
+	}
+	return expectDelim(dec, ']')
+}
+
+var (
+	errTooManyQueues = errors.New("too many queues")
+	errNotAList      = errors.New("not a list of queues")
+)
+
+// queuesWhole is the listing of path in one unpaged call.
+func (c *Client) queuesWhole(ctx context.Context, path, columns string, extra url.Values) ([]apiQueue, error) {
+	q := url.Values{"columns": {columns}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	l := &queueList{max: c.cfg.MaxQueues}
+	if err := c.get(ctx, path, q, l); err != nil {
+		return nil, err
+	}
+	if c.cfg.OnPage != nil {
+		c.cfg.OnPage(1, 1, len(l.Items))
+	}
+	// a queue listed twice (never seen from RabbitMQ) counts once
+	seen := make(map[[2]string]bool, len(l.Items))
+	out := l.Items[:0]
+	for _, aq := range l.Items {
+		if k := [2]string{aq.Vhost, aq.Name}; !seen[k] {
+			seen[k] = true
+			out = append(out, aq)
 		}
 	}
 	return out, nil
+}
+
+// pageInstead says whether an unpaged listing that failed with err is to
+// be read page by page: it was too large (for MaxReply or MaxQueues), or
+// the API did not list unpaged (it refused, or answered with a page). A
+// call that timed out or was refused for the credentials is not retried.
+func pageInstead(err error) bool {
+	var e *Error
+	return err != nil && (errors.Is(err, errTooManyQueues) || errors.Is(err, errReplyTooLarge) || errors.Is(err, errNotAList) ||
+		(errors.As(err, &e) && (e.Status == http.StatusBadRequest || e.Status == http.StatusNotFound)))
+}
+
+// firstErr is the first error of errs that is not the cancellation of its
+// siblings by it.
+func firstErr(errs []error) error {
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if first == nil {
+			first = err
+		}
+		if !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return first
 }
 
 // Queues lists every queue (of the configured vhosts, or all the user
@@ -265,7 +417,7 @@ func (c *Client) Queues(ctx context.Context) ([]backends.Queue, error) {
 	}
 	var out []backends.Queue
 	for _, v := range vhosts {
-		aqs, err := c.queuesPaged(ctx, v, queueColumns, 0)
+		aqs, err := c.queuesPaged(ctx, v, queueColumns, 0, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -562,7 +714,7 @@ func (c *Client) markDLQDetail(ctx context.Context, q *backends.Queue, bindings 
 			sources[b.Source] = true
 		}
 	}
-	aqs, err := c.queuesPaged(ctx, q.Vhost, dlxColumns, maxDetailPages)
+	aqs, err := c.queuesPaged(ctx, q.Vhost, dlxColumns, maxDetailPages, nil)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -26,11 +27,12 @@ type fakeAPI struct {
 	mu     sync.Mutex
 	routes map[string]string // RawPath (escaped) → JSON
 	calls  map[string]int
+	query  map[string]url.Values // the last query of each path
 	t      *testing.T
 }
 
 func newFakeAPI(t *testing.T, routes map[string]string) (*fakeAPI, *Client) {
-	f := &fakeAPI{routes: routes, calls: map[string]int{}, t: t}
+	f := &fakeAPI{routes: routes, calls: map[string]int{}, query: map[string]url.Values{}, t: t}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || u != "ops" || p != testSecret {
@@ -47,6 +49,7 @@ func newFakeAPI(t *testing.T, routes map[string]string) (*fakeAPI, *Client) {
 		}
 		f.mu.Lock()
 		f.calls[path]++
+		f.query[path] = r.URL.Query()
 		body, ok := f.routes[key]
 		f.mu.Unlock()
 		if !ok {
@@ -104,8 +107,9 @@ func TestQueuesPagesAndDetectsDLQs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.count("/api/queues") != 3 {
-		t.Errorf("%d page calls, want 3", f.count("/api/queues"))
+	// the unpaged listing first (this API answers it 404), then the pages
+	if f.count("/api/queues") != 4 {
+		t.Errorf("%d calls, want 4 (unpaged, refused, then 3 pages)", f.count("/api/queues"))
 	}
 	// one bindings call per distinct DLX (and one for the exchange bound to it)
 	for _, x := range []string{"dlx", "dlx2", "dlx.more"} {

@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -158,7 +158,8 @@ on stderr and the command exits with status 3.`,
 // context (never one that a peek would change: its depth and why come
 // instead). Every call is bounded by --timeout; a queue that cannot be
 // read is named in missing, with why, and once RabbitMQ stops answering
-// the rest are not asked.
+// the rest are not asked. The DLQs are read a few at a time over one AMQP
+// connection per vhost.
 func rabbitDeadLetters(ctx context.Context, g *globals, c *config.Context, sample int) (sums []backends.DeadLetterSummary, missing []string, err error) {
 	rc, err := g.rabbitClient(c)
 	if err != nil {
@@ -166,31 +167,20 @@ func rabbitDeadLetters(ctx context.Context, g *globals, c *config.Context, sampl
 	}
 	defer rc.Close()
 	endProgress := listingProgress(g, rc)
-	qs, err := rc.Queues(ctx)
+	dlqs, err := rc.DeadLetterQueues(ctx)
 	endProgress()
 	if err != nil {
 		return nil, nil, err
 	}
-	var dlqs []backends.Queue
-	for _, q := range qs {
-		if q.IsDLQ {
-			dlqs = append(dlqs, q)
-		}
-	}
-	for i, q := range dlqs {
-		sum, err := rc.DeadLetters(ctx, q.Vhost, q.Name, sample)
-		if err != nil {
-			missing = append(missing, vhostQueue(q.Vhost, q.Name)+": "+err.Error())
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				for _, r := range dlqs[i+1:] {
-					missing = append(missing, vhostQueue(r.Vhost, r.Name)+": not read (RabbitMQ stopped answering)")
-				}
-				break
-			}
+	for i, r := range rc.DeadLettersOf(ctx, dlqs, sample) {
+		if r.Err != nil {
+			missing = append(missing, vhostQueue(dlqs[i].Vhost, dlqs[i].Name)+": "+r.Err.Error())
 			continue
 		}
-		sums = append(sums, *sum)
+		sums = append(sums, *r.Summary)
 	}
+	// deepest first, as the queues are listed
+	sort.SliceStable(sums, func(i, j int) bool { return sums[i].Messages > sums[j].Messages })
 	return sums, missing, nil
 }
 
