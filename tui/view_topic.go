@@ -289,7 +289,7 @@ func topicConsumers(d *dataset, topic string) []components.Row {
 			if gs == nil {
 				continue
 			}
-			ps := gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]
+			ps := gs.Partition(p.Topic, p.Partition)
 			if ps == nil {
 				continue
 			}

@@ -18,8 +18,15 @@ type Options struct {
 	// (default 15m).
 	MaxAge time.Duration
 	// History is the number of samples kept for sparklines and time-lag
-	// interpolation (default 60; never less than Window).
+	// interpolation (default 60; never less than Window): per group (its
+	// total lag), per topic and per topic partition (log ends).
 	History int
+	// PartitionHistory is the number of samples kept per group partition:
+	// its status window and its LagHistory (default Window; never less
+	// than Window nor more than History). A big cluster has hundreds of
+	// thousands of group partitions: what is kept per group partition
+	// makes most of the tracker's memory.
+	PartitionHistory int
 	// Allowance is the lag at or under which a partition is always OK
 	// (default 0).
 	Allowance int64
@@ -47,6 +54,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.History < o.Window {
 		o.History = o.Window
+	}
+	if o.PartitionHistory < o.Window {
+		o.PartitionHistory = o.Window
+	}
+	if o.PartitionHistory > o.History {
+		o.PartitionHistory = o.History
 	}
 	if o.Allowance < 0 {
 		o.Allowance = 0
@@ -151,15 +164,10 @@ type topicState struct {
 	sums  []totalSample
 }
 
-type commitState struct {
-	seen    uint64
-	samples []commitSample
-}
-
 // groupTopic is a group's commit tables on one topic.
 type groupTopic struct {
 	seen  uint64
-	parts partTable[commitState]
+	parts commitTable
 }
 
 type groupState struct {
@@ -284,10 +292,10 @@ func (ts *topicState) part(p int32, gen uint64) *partState {
 	return ps
 }
 
-func (gs *groupState) topic(name string, gen uint64) *groupTopic {
+func (gs *groupState) topic(name string, gen uint64, limit int) *groupTopic {
 	gt := gs.topics[name]
 	if gt == nil {
-		gt = &groupTopic{}
+		gt = &groupTopic{parts: commitTable{limit: limit}}
 		gs.topics[name] = gt
 	}
 	gt.seen = gen
@@ -391,8 +399,9 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		n += len(s.Groups[i].Partitions)
 	}
 	stats := make([]PartitionStats, n)
+	ordered := make([]*PartitionStats, n)
 	ar := &arena{ints: make([]int64, 0, n), durs: make([]time.Duration, 0, 2*n)}
-	hist := make([]int64, 0, n*min(t.opts.History, len(t.times)))
+	hist := make([]int64, 0, n*min(t.opts.PartitionHistory, len(t.times)))
 	next := 0
 
 	for i := range s.Groups {
@@ -406,16 +415,15 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		if g.Err != "" && len(g.Partitions) == 0 {
 			for _, gt := range gs.topics {
 				gt.seen = t.gen
-				gt.parts.keep(func(cs *commitState) bool { cs.seen = t.gen; return true })
+				gt.parts.each(func(cs *commitSlot, _ []commitSample) { cs.seen = t.gen })
 			}
 		}
 		empty := g.State == backends.GroupEmpty || g.State == backends.GroupDead
 
 		out := &GroupStats{
-			Group:      g.Name,
-			Status:     Unknown,
-			Partitions: make(map[PartitionKey]*PartitionStats, len(g.Partitions)),
-			Ordered:    make([]*PartitionStats, 0, len(g.Partitions)),
+			Group:   g.Name,
+			Status:  Unknown,
+			Ordered: ordered[next : next : next+len(g.Partitions)],
 		}
 		var total int64
 		anyCommit := false
@@ -424,32 +432,44 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		haveDrain, haveTimeLag := false, false
 		var eldest, bound *PartitionStats // the partition with the largest time lag; the first lower bound
 
-		// Partitions come sorted by topic: look the topic up once per run.
+		// Partitions come sorted by topic: look the topic up once per run,
+		// and make room for the run's partitions at once.
 		var ts *topicState
 		var gt *groupTopic
+		sorted := true
 		for j := range g.Partitions {
 			gp := &g.Partitions[j]
 			if j == 0 || gp.Topic != g.Partitions[j-1].Topic {
 				ts = t.topic(gp.Topic)
-				gt = gs.topic(gp.Topic, t.gen)
+				gt = gs.topic(gp.Topic, t.gen, t.opts.PartitionHistory)
+				end := gp.Partition
+				for k := j + 1; k < len(g.Partitions) && g.Partitions[k].Topic == gp.Topic; k++ {
+					end = max(end, g.Partitions[k].Partition)
+				}
+				gt.parts.reserve(end + 1)
+			}
+			if j > 0 && sorted {
+				prev := &g.Partitions[j-1]
+				sorted = prev.Topic < gp.Topic || prev.Topic == gp.Topic && prev.Partition < gp.Partition
 			}
 			ps := ts.part(gp.Partition, t.gen)
 			if ps.updated != t.gen {
 				t.addEnd(ps, now, gp.LogEnd)
 			}
-			cs := gt.parts.get(gp.Partition)
+			cs, buf := gt.parts.get(gp.Partition)
 			cs.seen = t.gen
 			smp := commitSample{t: now, committed: noCommit}
 			if gp.Committed != nil && gp.Lag != nil && *gp.Committed >= 0 {
 				smp.committed = *gp.Committed
 				smp.lag = max(*gp.Lag, 0)
 			}
-			cs.samples = prune(record(cs.samples, smp, t.opts.History), oldest)
+			cs, buf = gt.parts.push(gp.Partition, cs, buf, smp)
+			cs.prune(buf, oldest)
+			commits := buf[:cs.n]
 
 			st := &stats[next]
 			next++
 			st.Topic, st.Partition = gp.Topic, gp.Partition
-			commits := last(cs.samples, t.opts.History)
 			t.analyzePartition(st, ar, gp, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
 			start := len(hist)
 			for _, x := range commits {
@@ -459,7 +479,6 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 			}
 			st.LagHistory = hist[start:len(hist):len(hist)]
 
-			out.Partitions[PartitionKey{Topic: gp.Topic, Partition: gp.Partition}] = st
 			out.Ordered = append(out.Ordered, st)
 			out.ProduceRate += st.ProduceRate
 			out.ConsumeRate += st.ConsumeRate
@@ -483,6 +502,12 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 				case *st.Lag > 0:
 					drains = false
 				}
+			}
+		}
+		if !sorted {
+			out.index = make(map[PartitionKey]*PartitionStats, len(out.Ordered))
+			for _, st := range out.Ordered {
+				out.index[PartitionKey{Topic: st.Topic, Partition: st.Partition}] = st
 			}
 		}
 		out.Lag = total
@@ -766,10 +791,7 @@ func (t *Tracker) sweep(oldest int64) {
 			continue
 		}
 		for name, gt := range gs.topics {
-			gt.parts.keep(func(cs *commitState) bool {
-				cs.samples = prune(cs.samples, oldest)
-				return cs.seen == t.gen
-			})
+			gt.parts.sweep(t.gen, oldest)
 			if gt.seen != t.gen || gt.parts.n == 0 {
 				delete(gs.topics, name)
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/lag/lagtest"
 )
 
 var t0 = time.Date(2025, 3, 1, 10, 32, 0, 0, time.UTC)
@@ -60,7 +61,7 @@ func partStats(t *testing.T, a *Analysis, group string, p int32) *PartitionStats
 	if g == nil {
 		t.Fatalf("group %q missing from analysis", group)
 	}
-	ps := g.Partitions[PartitionKey{Topic: "orders", Partition: p}]
+	ps := g.Partition("orders", p)
 	if ps == nil {
 		t.Fatalf("partition orders/%d missing from group %q", p, group)
 	}
@@ -76,7 +77,7 @@ func checkFinite(t *testing.T, a *Analysis) {
 		if bad(g.ProduceRate) || bad(g.ConsumeRate) || badD(g.TimeLag) || badD(g.TimeToDrain) {
 			t.Errorf("group %s: bad number in %+v", name, g)
 		}
-		for k, p := range g.Partitions {
+		for k, p := range g.Ordered {
 			if bad(p.ProduceRate) || bad(p.ConsumeRate) || badD(p.TimeLag) || badD(p.TimeToDrain) {
 				t.Errorf("group %s %v: bad number in %+v", name, k, p)
 			}
@@ -209,7 +210,7 @@ func TestGroupTakesWorstPartition(t *testing.T) {
 		t.Fatalf("%d ordered partitions, want 4", len(g.Ordered))
 	}
 	for i, p := range g.Ordered {
-		if p.Partition != int32(i) || g.Partitions[PartitionKey{Topic: "orders", Partition: int32(i)}] != p {
+		if p.Partition != int32(i) || g.Partition("orders", int32(i)) != p {
 			t.Errorf("ordered[%d] = orders/%d, not the map's entry for partition %d", i, p.Partition, i)
 		}
 	}
@@ -226,7 +227,7 @@ func TestGroupTakesWorstPartition(t *testing.T) {
 		t.Errorf("samples = %d (group), %d (analysis), want 3", g.Samples, a.Samples)
 	}
 	var produce, consume float64
-	for _, p := range g.Partitions {
+	for _, p := range g.Ordered {
 		produce += p.ProduceRate
 		consume += p.ConsumeRate
 	}
@@ -498,7 +499,7 @@ func (t *Tracker) size() (topics, parts, groups, groupParts, samples int) {
 		samples += len(gs.totals)
 		for _, gt := range gs.topics {
 			groupParts += gt.parts.n
-			gt.parts.keep(func(cs *commitState) bool { samples += len(cs.samples); return true })
+			gt.parts.each(func(cs *commitSlot, _ []commitSample) { samples += cs.n })
 		}
 	}
 	return
@@ -516,18 +517,16 @@ func TestBoundedMemory(t *testing.T) {
 		t.Fatalf("after 500×32: %d topics, %d partitions, %d groups, %d group partitions", topics, parts, groups, groupParts)
 	}
 	// Every table is capped at History (5): times + per topic (sums) + per
-	// partition (ends) + per group (totals) + per group partition.
-	if limit := (5 + slack(5)) * (1 + 500 + 500*32 + 500 + 500*32); samples > limit {
+	// partition (ends) + per group (totals); a group partition's at
+	// PartitionHistory (the window, 3).
+	if limit := (5+slack(5))*(1+500+500*32+500) + 3*500*32; samples > limit {
 		t.Errorf("%d samples held, want at most %d", samples, limit)
 	}
 	for _, gs := range tr.groups {
 		for _, gt := range gs.topics {
-			gt.parts.keep(func(cs *commitState) bool {
-				if cap(cs.samples) > 5+slack(5) {
-					t.Fatalf("commit table capacity %d grows past History", cap(cs.samples))
-				}
-				return true
-			})
+			if len(gt.parts.ring) > 3*len(gt.parts.slots) || len(gt.parts.slots) > 32 {
+				t.Fatalf("commit table of %d slots holds %d samples; want 32 partitions of at most 3", len(gt.parts.slots), len(gt.parts.ring))
+			}
 		}
 	}
 
@@ -557,7 +556,7 @@ func TestErroredGroupKeepsHistory(t *testing.T) {
 	failed := groupSnap(t0.Add(20*time.Second), backends.GroupStable, part{120, 50})
 	failed.Groups[0].Partitions, failed.Groups[0].Err = nil, "offset fetch: coordinator not available"
 	a := tr.Observe(failed)
-	if g := a.Groups["billing"]; g.Status != Unknown || len(g.Partitions) != 0 {
+	if g := a.Groups["billing"]; g.Status != Unknown || len(g.Ordered) != 0 {
 		t.Errorf("errored group = %+v, want Unknown with no partitions", g)
 	}
 	a = tr.Observe(groupSnap(t0.Add(30*time.Second), backends.GroupStable, part{130, 50}))
@@ -628,8 +627,8 @@ func BenchmarkObserve20000(b *testing.B) {
 			*g.Partitions[j].Committed = int64(1000 + 90*i)
 			*g.Partitions[j].Lag = end - *g.Partitions[j].Committed
 		}
-		if a := tr.Observe(s); len(a.Groups["big-0"].Partitions) != n {
-			b.Fatalf("%d partitions analysed", len(a.Groups["big-0"].Partitions))
+		if a := tr.Observe(s); len(a.Groups["big-0"].Ordered) != n {
+			b.Fatalf("%d partitions analysed", len(a.Groups["big-0"].Ordered))
 		}
 	}
 }
@@ -647,7 +646,7 @@ func TestNoNaNOrInfOnArbitraryInput(t *testing.T) {
 		return rng.Int64N(1000)
 	}
 	states := []string{backends.GroupStable, backends.GroupEmpty, backends.GroupDead, ""}
-	opts := Options{Window: 4, History: 7, MaxAge: time.Minute, Allowance: 5}
+	opts := Options{Window: 4, History: 7, PartitionHistory: 5, MaxAge: time.Minute, Allowance: 5}
 	tr := NewTracker(opts)
 	at := t0
 	for step := range 500 {
@@ -694,8 +693,8 @@ func TestNoNaNOrInfOnArbitraryInput(t *testing.T) {
 			if g.Lag < 0 || len(g.LagHistory) > opts.History || g.Samples > opts.Window {
 				t.Fatalf("step %d: group %s: lag %d, %d history, %d samples", step, name, g.Lag, len(g.LagHistory), g.Samples)
 			}
-			for k, p := range g.Partitions {
-				if (p.Lag != nil && *p.Lag < 0) || len(p.LagHistory) > opts.History || slices.ContainsFunc(p.LagHistory, func(v int64) bool { return v < 0 }) {
+			for k, p := range g.Ordered {
+				if (p.Lag != nil && *p.Lag < 0) || len(p.LagHistory) > opts.PartitionHistory || slices.ContainsFunc(p.LagHistory, func(v int64) bool { return v < 0 }) {
 					t.Fatalf("step %d: %s %v: lag %v, history %v", step, name, k, p.Lag, p.LagHistory)
 				}
 			}
@@ -767,11 +766,14 @@ func TestErroredTopicKeepsHistory(t *testing.T) {
 
 func TestOptionDefaults(t *testing.T) {
 	o := Options{Window: 20, History: 5, Allowance: -1}.withDefaults()
-	if o.Window != 20 || o.History != 20 || o.MaxAge != DefaultMaxAge || o.Allowance != 0 || o.Now == nil {
-		t.Errorf("defaults = %+v, want History raised to Window, MaxAge 15m, Allowance 0, a clock", o)
+	if o.Window != 20 || o.History != 20 || o.PartitionHistory != 20 || o.MaxAge != DefaultMaxAge || o.Allowance != 0 || o.Now == nil {
+		t.Errorf("defaults = %+v, want History and PartitionHistory raised to Window, MaxAge 15m, Allowance 0, a clock", o)
 	}
-	if o := (Options{}).withDefaults(); o.Window != DefaultWindow || o.History != DefaultHistory {
-		t.Errorf("zero options = %+v, want window %d, history %d", o, DefaultWindow, DefaultHistory)
+	if o := (Options{}).withDefaults(); o.Window != DefaultWindow || o.History != DefaultHistory || o.PartitionHistory != DefaultWindow {
+		t.Errorf("zero options = %+v, want window %d, history %d, partition history %d", o, DefaultWindow, DefaultHistory, DefaultWindow)
+	}
+	if o := (Options{Window: 4, History: 6, PartitionHistory: 9}).withDefaults(); o.PartitionHistory != 6 {
+		t.Errorf("partition history %d, want it capped at History (6)", o.PartitionHistory)
 	}
 }
 
@@ -851,4 +853,59 @@ func TestTimeLagSources(t *testing.T) {
 			t.Errorf("%s %q %q, want the 20 s watched as a lower bound, saying so", fmtDur(ps.TimeLag), ps.TimeLagSource, ps.TimeLagNote)
 		}
 	})
+}
+
+// BenchmarkObserveCluster measures a steady refresh of a cluster of 5,000
+// groups × 32 partitions (160,000 group partitions): one snapshot observed
+// after the window filled. scripts/bench kafka-scale reports it.
+func BenchmarkObserveCluster(b *testing.B) {
+	sc := lagtest.Cluster
+	snaps := make([]*backends.ClusterSnapshot, 4)
+	for i := range snaps {
+		snaps[i] = sc.Snapshot(t0, i)
+	}
+	tr := NewTracker(Options{})
+	step := 0
+	observe := func() *Analysis {
+		s := snaps[step%len(snaps)]
+		s.TakenAt = t0.Add(time.Duration(step) * 5 * time.Second)
+		step++
+		return tr.Observe(s)
+	}
+	for range DefaultWindow {
+		observe()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := observe(); len(a.Groups) != sc.Groups {
+			b.Fatalf("%d groups analysed", len(a.Groups))
+		}
+	}
+	b.ReportMetric(float64(sc.Rows()), "group-partitions")
+}
+
+// TestCommitTablesGrowWithSamples: a group partition's table holds room
+// for the samples it has, up to PartitionHistory (a tracker that observes
+// once holds one sample per partition), and widening keeps every sample.
+func TestCommitTablesGrowWithSamples(t *testing.T) {
+	tr := NewTracker(Options{Window: 5, History: 8})
+	widths := func() (lo, hi int) {
+		lo = math.MaxInt
+		for _, gs := range tr.groups {
+			for _, gt := range gs.topics {
+				lo, hi = min(lo, gt.parts.width), max(hi, gt.parts.width)
+			}
+		}
+		return lo, hi
+	}
+	for i, want := range []int{1, 2, 4, 4, 5, 5, 5} {
+		a := tr.Observe(manyGroups(t0.Add(time.Duration(i)*5*time.Second), "g", 20, 8, int64(10*i)))
+		if lo, hi := widths(); lo != want || hi != want {
+			t.Errorf("after %d samples: tables %d to %d samples wide, want %d", i+1, lo, hi, want)
+		}
+		p := a.Groups["g-3"].Partition("g-3", 5)
+		if wantHist := min(i+1, 5); len(p.LagHistory) != wantHist || p.Lag == nil || *p.Lag != 100 {
+			t.Errorf("after %d samples: lag %v, history %v; want 100 over %d samples", i+1, p.Lag, p.LagHistory, wantHist)
+		}
+	}
 }

@@ -4,6 +4,9 @@
 package lag
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -103,11 +106,29 @@ type GroupStats struct {
 	TimeToDrain   *time.Duration // max over partitions that drain; nil if any lagging partition does not drain
 	Status        Status         // worst partition
 	LagHistory    []int64        // total lag per retained sample, oldest first (at most Options.History)
-	Partitions    map[PartitionKey]*PartitionStats
-	// Ordered holds the same partitions in the snapshot's order (topic,
-	// then partition), for tables that should not sort a map every refresh.
+	// Ordered holds the group's partitions in the snapshot's order (topic,
+	// then partition): Ordered[i] is the analysis of the snapshot group's
+	// Partitions[i]. Partition looks one up.
 	Ordered []*PartitionStats
 	Samples int // samples in the window for this group
+	// index finds a partition when the snapshot's were not in order (nil
+	// when they were: Partition searches Ordered).
+	index map[PartitionKey]*PartitionStats
+}
+
+// Partition returns the analysis of the group's partition p of topic, or
+// nil when the snapshot did not list it.
+func (g *GroupStats) Partition(topic string, p int32) *PartitionStats {
+	if g.index != nil {
+		return g.index[PartitionKey{Topic: topic, Partition: p}]
+	}
+	i, ok := slices.BinarySearchFunc(g.Ordered, PartitionKey{Topic: topic, Partition: p}, func(s *PartitionStats, k PartitionKey) int {
+		return cmp.Or(strings.Compare(s.Topic, k.Topic), cmp.Compare(s.Partition, k.Partition))
+	})
+	if !ok {
+		return nil
+	}
+	return g.Ordered[i]
 }
 
 // TopicStats is the produce side of a topic.

@@ -202,7 +202,7 @@ func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an 
 				Member: p.MemberID, ClientID: p.ClientID, Host: p.Host, Status: string(lag.Unknown),
 			}
 			if gs != nil {
-				if ps := gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]; ps != nil {
+				if ps := gs.Partition(p.Topic, p.Partition); ps != nil {
 					lp.Status = string(ps.Status)
 					lp.TimeLagSeconds = secs(ps.TimeLag)
 					lp.TimeLagSource, lp.TimeLagNote = source(ps.TimeLagSource), ps.TimeLagNote
