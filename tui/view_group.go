@@ -122,7 +122,7 @@ func (v *groupView) build(d *dataset, st *styles.Styles) {
 		p := &g.Partitions[i]
 		var ps *lag.PartitionStats
 		if gs != nil {
-			ps = gs.Partition(p.Topic, p.Partition)
+			ps = gs.PartitionAt(i, p.Topic, p.Partition)
 		}
 		c := cells[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
 		s := cellStyles[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]

@@ -116,6 +116,18 @@ type GroupStats struct {
 	index map[PartitionKey]*PartitionStats
 }
 
+// PartitionAt returns the analysis of the snapshot group's i-th partition
+// (p of topic): Ordered[i], or the one Partition finds when Ordered does
+// not follow the snapshot's partitions.
+func (g *GroupStats) PartitionAt(i int, topic string, p int32) *PartitionStats {
+	if i >= 0 && i < len(g.Ordered) {
+		if s := g.Ordered[i]; s.Partition == p && s.Topic == topic {
+			return s
+		}
+	}
+	return g.Partition(topic, p)
+}
+
 // Partition returns the analysis of the group's partition p of topic, or
 // nil when the snapshot did not list it.
 func (g *GroupStats) Partition(topic string, p int32) *PartitionStats {

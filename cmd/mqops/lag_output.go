@@ -70,10 +70,7 @@ func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) *lag.Partitio
 		return nil
 	}
 	p := &gr.Partitions[j]
-	if j < len(gs.Ordered) && gs.Ordered[j].Topic == p.Topic && gs.Ordered[j].Partition == p.Partition {
-		return gs.Ordered[j]
-	}
-	return gs.Partition(p.Topic, p.Partition)
+	return gs.PartitionAt(j, p.Topic, p.Partition)
 }
 
 // build builds the i-th group of the report.
