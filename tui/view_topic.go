@@ -295,8 +295,8 @@ func topicConsumers(d *dataset, topic string) []components.Row {
 				if gs == nil {
 					continue
 				}
-				ps := gs.PartitionAt(j, p.Topic, p.Partition)
-				if ps == nil {
+				ps, ok := gs.PartitionAt(j, p.Topic, p.Partition)
+				if !ok {
 					continue
 				}
 				if ps.Status.Severity() > worst.Severity() {

@@ -256,8 +256,9 @@ type Tracker struct {
 	times  []totalSample // one per observation, for Analysis.Samples
 	topics map[string]*topicState
 	groups map[string]*groupState
-	// scratch holds a partition's window while it is evaluated.
-	scratch []commitSample
+	// commits and scratch hold a partition's samples and window while it
+	// is evaluated.
+	commits, scratch []commitSample
 }
 
 // NewTracker returns an empty tracker.
@@ -392,16 +393,26 @@ func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
 }
 
 func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, a *Analysis) {
-	// Allocate the per-partition results in bulk: a group may have tens of
-	// thousands of partitions and this runs on every refresh.
+	// The per-partition results of all groups in a few arrays, without
+	// pointers: a cluster may have hundreds of thousands of group
+	// partitions, and this runs on every refresh.
 	n := 0
 	for i := range s.Groups {
 		n += len(s.Groups[i].Partitions)
 	}
-	stats := make([]PartitionStats, n)
-	ordered := make([]*PartitionStats, n)
-	ar := &arena{ints: make([]int64, 0, n), durs: make([]time.Duration, 0, 2*n)}
-	hist := make([]int64, 0, n*min(t.opts.PartitionHistory, len(t.times)))
+	parts := make([]partResult, n)
+	a.hist32 = make([]int32, 0, n*min(t.opts.PartitionHistory, len(t.times)))
+	a.notes, a.topics = []string{""}, nil
+	notes, topics := map[string]uint32{"": 0}, map[string]uint32{}
+	intern := func(table *[]string, index map[string]uint32, s string) uint32 {
+		i, ok := index[s]
+		if !ok {
+			i = uint32(len(*table))
+			*table = append(*table, s)
+			index[s] = i
+		}
+		return i
+	}
 	next := 0
 
 	for i := range s.Groups {
@@ -415,38 +426,42 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		if g.Err != "" && len(g.Partitions) == 0 {
 			for _, gt := range gs.topics {
 				gt.seen = t.gen
-				gt.parts.each(func(cs *commitSlot, _ []commitSample) { cs.seen = t.gen })
+				gt.parts.each(func(cs *commitSlot) { cs.seen = t.gen })
 			}
 		}
 		empty := g.State == backends.GroupEmpty || g.State == backends.GroupDead
 
 		out := &GroupStats{
-			Group:   g.Name,
-			Status:  Unknown,
-			Ordered: ordered[next : next : next+len(g.Partitions)],
+			Group:  g.Name,
+			Status: Unknown,
+			an:     a,
+			parts:  parts[next : next+len(g.Partitions) : next+len(g.Partitions)],
 		}
 		var total int64
 		anyCommit := false
 		drains := true
 		var maxDrain, maxTimeLag time.Duration
 		haveDrain, haveTimeLag := false, false
-		var eldest, bound *PartitionStats // the partition with the largest time lag; the first lower bound
+		eldest, bound := -1, -1 // the partition with the largest time lag; the first lower bound
 
 		// Partitions come sorted by topic: look the topic up once per run,
 		// and make room for the run's partitions at once.
 		var ts *topicState
 		var gt *groupTopic
+		var topic uint32
 		sorted := true
 		for j := range g.Partitions {
 			gp := &g.Partitions[j]
 			if j == 0 || gp.Topic != g.Partitions[j-1].Topic {
 				ts = t.topic(gp.Topic)
 				gt = gs.topic(gp.Topic, t.gen, t.opts.PartitionHistory)
+				topic = intern(&a.topics, topics, gp.Topic)
 				end := gp.Partition
 				for k := j + 1; k < len(g.Partitions) && g.Partitions[k].Topic == gp.Topic; k++ {
 					end = max(end, g.Partitions[k].Partition)
 				}
 				gt.parts.reserve(end + 1)
+				gt.parts.advance(now, oldest)
 			}
 			if j > 0 && sorted {
 				prev := &g.Partitions[j-1]
@@ -456,68 +471,71 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 			if ps.updated != t.gen {
 				t.addEnd(ps, now, gp.LogEnd)
 			}
-			cs, buf := gt.parts.get(gp.Partition)
+			cs, vals, base := gt.parts.slot(gp.Partition)
 			cs.seen = t.gen
-			smp := commitSample{t: now, committed: noCommit}
+			v := commitVal{committed: noCommit}
 			if gp.Committed != nil && gp.Lag != nil && *gp.Committed >= 0 {
-				smp.committed = *gp.Committed
-				smp.lag = max(*gp.Lag, 0)
+				v = commitVal{committed: *gp.Committed, lag: max(*gp.Lag, 0)}
 			}
-			cs, buf = gt.parts.push(gp.Partition, cs, buf, smp)
-			cs.prune(buf, oldest)
-			commits := buf[:cs.n]
+			gt.parts.push(cs, vals, base, v)
+			t.commits = gt.parts.samples(t.commits[:0], cs, vals, base)
+			commits := t.commits
 
-			st := &stats[next]
+			r := &out.parts[j]
 			next++
-			st.Topic, st.Partition = gp.Topic, gp.Partition
-			t.analyzePartition(st, ar, gp, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
-			start := len(hist)
+			r.topic, r.partition = topic, gp.Partition
+			note := t.analyzePartition(r, gp, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
+			if note != "" {
+				r.note = intern(&a.notes, notes, note)
+			}
+			r.hist = uint32(a.histLen())
 			for _, x := range commits {
 				if x.committed != noCommit {
-					hist = append(hist, x.lag)
+					a.addHist(x.lag)
 				}
 			}
-			st.LagHistory = hist[start:len(hist):len(hist)]
+			r.nhist = uint32(a.histLen()) - r.hist
 
-			out.Ordered = append(out.Ordered, st)
-			out.ProduceRate += st.ProduceRate
-			out.ConsumeRate += st.ConsumeRate
-			if st.Status.Severity() > out.Status.Severity() {
-				out.Status = st.Status
+			out.ProduceRate += r.produce
+			out.ConsumeRate += r.consume
+			if st := statuses[r.status]; st.Severity() > out.Status.Severity() {
+				out.Status = st
 			}
-			if st.TimeLag != nil && (!haveTimeLag || *st.TimeLag > maxTimeLag) {
-				maxTimeLag, haveTimeLag, eldest = *st.TimeLag, true, st
+			if r.has(hasTimeLag) && (!haveTimeLag || r.timeLag > maxTimeLag) {
+				maxTimeLag, haveTimeLag, eldest = r.timeLag, true, j
 			}
-			if st.TimeLagSource == backends.TimeLagLowerBound && bound == nil {
-				bound = st
+			if sources[r.source] == backends.TimeLagLowerBound && bound < 0 {
+				bound = j
 			}
-			if st.Lag != nil {
+			if r.has(hasLag) {
 				anyCommit = true
-				total = addSat(total, *st.Lag)
+				total = addSat(total, r.lag)
 				switch {
-				case st.TimeToDrain != nil:
-					if !haveDrain || *st.TimeToDrain > maxDrain {
-						maxDrain, haveDrain = *st.TimeToDrain, true
+				case r.has(hasDrain):
+					if !haveDrain || r.drain > maxDrain {
+						maxDrain, haveDrain = r.drain, true
 					}
-				case *st.Lag > 0:
+				case r.lag > 0:
 					drains = false
 				}
 			}
 		}
 		if !sorted {
-			out.index = make(map[PartitionKey]*PartitionStats, len(out.Ordered))
-			for _, st := range out.Ordered {
-				out.index[PartitionKey{Topic: st.Topic, Partition: st.Partition}] = st
+			out.index = make(map[PartitionKey]int, len(out.parts))
+			for j := range g.Partitions {
+				out.index[PartitionKey{Topic: g.Partitions[j].Topic, Partition: g.Partitions[j].Partition}] = j
 			}
 		}
 		out.Lag = total
 		if haveTimeLag {
 			out.TimeLag = &maxTimeLag
-			out.TimeLagSource, out.TimeLagNote = eldest.TimeLagSource, eldest.TimeLagNote
-			if bound != nil && bound != eldest {
+			e := &out.parts[eldest]
+			out.TimeLagSource, out.TimeLagNote = sources[e.source], a.notes[e.note]
+			if bound >= 0 && bound != eldest {
 				// that partition may be older than the oldest known
+				b := &g.Partitions[bound]
 				out.TimeLagSource = backends.TimeLagLowerBound
-				out.TimeLagNote = "the time lag of " + bound.Topic + " partition " + strconv.Itoa(int(bound.Partition)) + " is a lower bound: " + bound.TimeLagNote
+				out.TimeLagNote = "the time lag of " + b.Topic + " partition " + strconv.Itoa(int(b.Partition)) + " is a lower bound: " + a.notes[out.parts[bound].note]
 			}
 		}
 		if anyCommit && drains && haveDrain {
@@ -534,36 +552,19 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 	}
 }
 
-// arena hands out the pointers of one analysis from a few backing arrays
-// instead of one allocation each. Values are never modified once handed out,
-// so an append that moves the array leaves earlier pointers valid.
-type arena struct {
-	ints []int64
-	durs []time.Duration
-}
-
-func (a *arena) int(v int64) *int64 {
-	a.ints = append(a.ints, v)
-	return &a.ints[len(a.ints)-1]
-}
-
-func (a *arena) dur(v time.Duration) *time.Duration {
-	a.durs = append(a.durs, v)
-	return &a.durs[len(a.durs)-1]
-}
-
-// analyzePartition fills st from the snapshot's group partition gp (its
+// analyzePartition fills r from the snapshot's group partition gp (its
 // record time), the log-end table of the partition (and its produce rate
-// over the window) and the commit table of the group partition.
-func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, gp *backends.GroupPartition, produce float64, ends []endSample, commits []commitSample, empty bool, now int64) {
-	st.ProduceRate = produce
-	st.Status = Unknown
+// over the window) and the commit table of the group partition, and
+// returns its time lag's note.
+func (t *Tracker) analyzePartition(r *partResult, gp *backends.GroupPartition, produce float64, ends []endSample, commits []commitSample, empty bool, now int64) string {
+	r.produce = produce
+	r.status = statusUnknown
 	cur := commits[len(commits)-1]
 	if cur.committed == noCommit {
-		return
+		return ""
 	}
 	lag := cur.lag
-	st.Lag = ar.int(lag)
+	r.lag, r.flags = lag, r.flags|hasLag
 
 	// Window: the newest Window samples that have a commit.
 	window := last(commits, t.opts.Window)
@@ -583,18 +584,19 @@ func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, gp *backends.G
 	}
 	if !rewound && len(win) >= 2 {
 		first, lastS := win[0], win[len(win)-1]
-		st.ConsumeRate = perSecond(lastS.committed-first.committed, lastS.t-first.t)
+		r.consume = perSecond(lastS.committed-first.committed, lastS.t-first.t)
 	}
 
-	t.timeLagOf(st, ar, gp, ends, cur.committed, lag, now)
+	note := t.timeLagOf(r, gp, ends, cur.committed, lag, now)
 	switch {
 	case lag == 0:
-		st.TimeToDrain = ar.dur(0)
-	case st.ConsumeRate > st.ProduceRate:
-		st.TimeToDrain = ar.dur(seconds(float64(lag) / (st.ConsumeRate - st.ProduceRate)))
+		r.drain, r.flags = 0, r.flags|hasDrain
+	case r.consume > r.produce:
+		r.drain, r.flags = seconds(float64(lag)/(r.consume-r.produce)), r.flags|hasDrain
 	}
 
-	st.Status = status(win, rewound, empty, t.opts.Allowance)
+	r.status = statusCode(status(win, rewound, empty, t.opts.Allowance))
+	return note
 }
 
 // status applies the Burrow-style rules to a window of samples with commits
@@ -674,37 +676,41 @@ func perSecondF(n float64, dt int64) float64 {
 	return r
 }
 
-// timeLagOf sets the time lag of st: 0 when there is no lag, or no record
-// to read (only transaction markers); from the record time of the
-// snapshot when it has one (exact, or a lower bound);
-// else interpolated from the log ends, with the snapshot's note on why the
+// timeLagOf sets the time lag of r and returns its note: 0 when there is
+// no lag, or no record to read (only transaction markers); from the record
+// time of the snapshot when it has one (exact, or a lower bound); else
+// interpolated from the log ends, with the snapshot's note on why the
 // record time is missing.
-func (t *Tracker) timeLagOf(st *PartitionStats, ar *arena, gp *backends.GroupPartition, ends []endSample, committed, lag, now int64) {
+func (t *Tracker) timeLagOf(r *partResult, gp *backends.GroupPartition, ends []endSample, committed, lag, now int64) string {
+	set := func(d time.Duration, src backends.TimeLagSource) {
+		r.timeLag, r.source, r.flags = d, sourceCode(src), r.flags|hasTimeLag
+	}
 	switch {
 	case lag <= 0:
-		st.TimeLag, st.TimeLagSource = ar.dur(0), backends.TimeLagRecord
-		return
+		set(0, backends.TimeLagRecord)
+		return ""
 	case gp.NoRecordToRead:
-		st.TimeLag, st.TimeLagSource, st.TimeLagNote = ar.dur(0), backends.TimeLagRecord, gp.RecordTimeNote
-		return
+		set(0, backends.TimeLagRecord)
+		return gp.RecordTimeNote
 	case gp.RecordTime != nil:
-		st.TimeLag = ar.dur(nanos(float64(now - gp.RecordTime.UnixNano())))
-		st.TimeLagSource, st.TimeLagNote = backends.TimeLagRecord, gp.RecordTimeNote
+		src := backends.TimeLagRecord
 		if gp.RecordTimeSource == backends.TimeLagLowerBound {
-			st.TimeLagSource = backends.TimeLagLowerBound
+			src = backends.TimeLagLowerBound
 		}
-		return
+		set(nanos(float64(now-gp.RecordTime.UnixNano())), src)
+		return gp.RecordTimeNote
 	}
-	st.TimeLagNote = gp.RecordTimeNote
+	note := gp.RecordTimeNote
 	tl, bound, ok := timeLag(ends, committed, lag, now)
 	if !ok {
-		return
+		return note
 	}
-	st.TimeLag, st.TimeLagSource = ar.dur(tl), backends.TimeLagInterpolated
-	if bound {
-		st.TimeLagSource = backends.TimeLagLowerBound
-		st.TimeLagNote = joinNote(st.TimeLagNote, "nothing was produced to the partition while watched: at least the time watched")
+	if !bound {
+		set(tl, backends.TimeLagInterpolated)
+		return note
 	}
+	set(tl, backends.TimeLagLowerBound)
+	return joinNote(note, "nothing was produced to the partition while watched: at least the time watched")
 }
 
 func joinNote(a, b string) string {

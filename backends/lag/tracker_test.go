@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -77,7 +78,8 @@ func checkFinite(t *testing.T, a *Analysis) {
 		if bad(g.ProduceRate) || bad(g.ConsumeRate) || badD(g.TimeLag) || badD(g.TimeToDrain) {
 			t.Errorf("group %s: bad number in %+v", name, g)
 		}
-		for k, p := range g.Ordered {
+		for k := range g.Len() {
+			p := g.At(k)
 			if bad(p.ProduceRate) || bad(p.ConsumeRate) || badD(p.TimeLag) || badD(p.TimeToDrain) {
 				t.Errorf("group %s %v: bad number in %+v", name, k, p)
 			}
@@ -206,12 +208,13 @@ func TestGroupTakesWorstPartition(t *testing.T) {
 		}
 	}
 	g := a.Groups["billing"]
-	if len(g.Ordered) != 4 {
-		t.Fatalf("%d ordered partitions, want 4", len(g.Ordered))
+	if g.Len() != 4 {
+		t.Fatalf("%d partitions analysed, want 4", g.Len())
 	}
-	for i, p := range g.Ordered {
-		if p.Partition != int32(i) || g.Partition("orders", int32(i)) != p {
-			t.Errorf("ordered[%d] = orders/%d, not the map's entry for partition %d", i, p.Partition, i)
+	for i := range g.Len() {
+		p := g.At(i)
+		if byKey := g.Partition("orders", int32(i)); p.Partition != int32(i) || p.Topic != "orders" || byKey == nil || !reflect.DeepEqual(*byKey, p) {
+			t.Errorf("partition %d: orders/%d, and by its key %+v", i, p.Partition, byKey)
 		}
 	}
 	if g.Status != Stall {
@@ -227,7 +230,8 @@ func TestGroupTakesWorstPartition(t *testing.T) {
 		t.Errorf("samples = %d (group), %d (analysis), want 3", g.Samples, a.Samples)
 	}
 	var produce, consume float64
-	for _, p := range g.Ordered {
+	for i := range g.Len() {
+		p := g.At(i)
 		produce += p.ProduceRate
 		consume += p.ConsumeRate
 	}
@@ -499,7 +503,7 @@ func (t *Tracker) size() (topics, parts, groups, groupParts, samples int) {
 		samples += len(gs.totals)
 		for _, gt := range gs.topics {
 			groupParts += gt.parts.n
-			gt.parts.each(func(cs *commitSlot, _ []commitSample) { samples += cs.n })
+			gt.parts.each(func(cs *commitSlot) { samples += int(cs.n) })
 		}
 	}
 	return
@@ -524,8 +528,8 @@ func TestBoundedMemory(t *testing.T) {
 	}
 	for _, gs := range tr.groups {
 		for _, gt := range gs.topics {
-			if len(gt.parts.ring) > 3*len(gt.parts.slots) || len(gt.parts.slots) > 32 {
-				t.Fatalf("commit table of %d slots holds %d samples; want 32 partitions of at most 3", len(gt.parts.slots), len(gt.parts.ring))
+			if len(gt.parts.vals.committed) > 3*len(gt.parts.slots) || len(gt.parts.slots) > 32 || len(gt.parts.times) > 3 {
+				t.Fatalf("commit table of %d slots holds %d values and %d times; want 32 partitions of at most 3", len(gt.parts.slots), len(gt.parts.vals.committed), len(gt.parts.times))
 			}
 		}
 	}
@@ -556,7 +560,7 @@ func TestErroredGroupKeepsHistory(t *testing.T) {
 	failed := groupSnap(t0.Add(20*time.Second), backends.GroupStable, part{120, 50})
 	failed.Groups[0].Partitions, failed.Groups[0].Err = nil, "offset fetch: coordinator not available"
 	a := tr.Observe(failed)
-	if g := a.Groups["billing"]; g.Status != Unknown || len(g.Ordered) != 0 {
+	if g := a.Groups["billing"]; g.Status != Unknown || g.Len() != 0 {
 		t.Errorf("errored group = %+v, want Unknown with no partitions", g)
 	}
 	a = tr.Observe(groupSnap(t0.Add(30*time.Second), backends.GroupStable, part{130, 50}))
@@ -627,8 +631,8 @@ func BenchmarkObserve20000(b *testing.B) {
 			*g.Partitions[j].Committed = int64(1000 + 90*i)
 			*g.Partitions[j].Lag = end - *g.Partitions[j].Committed
 		}
-		if a := tr.Observe(s); len(a.Groups["big-0"].Ordered) != n {
-			b.Fatalf("%d partitions analysed", len(a.Groups["big-0"].Ordered))
+		if a := tr.Observe(s); a.Groups["big-0"].Len() != n {
+			b.Fatalf("%d partitions analysed", a.Groups["big-0"].Len())
 		}
 	}
 }
@@ -693,7 +697,8 @@ func TestNoNaNOrInfOnArbitraryInput(t *testing.T) {
 			if g.Lag < 0 || len(g.LagHistory) > opts.History || g.Samples > opts.Window {
 				t.Fatalf("step %d: group %s: lag %d, %d history, %d samples", step, name, g.Lag, len(g.LagHistory), g.Samples)
 			}
-			for k, p := range g.Ordered {
+			for k := range g.Len() {
+				p := g.At(k)
 				if (p.Lag != nil && *p.Lag < 0) || len(p.LagHistory) > opts.PartitionHistory || slices.ContainsFunc(p.LagHistory, func(v int64) bool { return v < 0 }) {
 					t.Fatalf("step %d: %s %v: lag %v, history %v", step, name, k, p.Lag, p.LagHistory)
 				}
@@ -906,6 +911,65 @@ func TestCommitTablesGrowWithSamples(t *testing.T) {
 		p := a.Groups["g-3"].Partition("g-3", 5)
 		if wantHist := min(i+1, 5); len(p.LagHistory) != wantHist || p.Lag == nil || *p.Lag != 100 {
 			t.Errorf("after %d samples: lag %v, history %v; want 100 over %d samples", i+1, p.Lag, p.LagHistory, wantHist)
+		}
+	}
+}
+
+// TestPartitionsOutOfOrder: a snapshot whose group partitions are not
+// sorted (another source than Kafka's) is analysed in its order, At(i)
+// being its i-th partition, and each is found by its key.
+func TestPartitionsOutOfOrder(t *testing.T) {
+	s := manyGroups(t0, "g", 1, 6, 100)
+	g := &s.Groups[0]
+	g.Partitions[0], g.Partitions[4] = g.Partitions[4], g.Partitions[0]
+	g.Partitions = append(g.Partitions, backends.GroupPartition{Topic: "a-first", Partition: 2, LogEnd: 5})
+	a := Analyze(s)
+	gs := a.Groups["g-0"]
+	if gs.Len() != len(g.Partitions) {
+		t.Fatalf("%d partitions analysed, want %d", gs.Len(), len(g.Partitions))
+	}
+	for i, gp := range g.Partitions {
+		at := gs.At(i)
+		byKey := gs.Partition(gp.Topic, gp.Partition)
+		if at.Topic != gp.Topic || at.Partition != gp.Partition || byKey == nil || !reflect.DeepEqual(*byKey, at) {
+			t.Errorf("partition %d (%s/%d): At %s/%d, by key %+v", i, gp.Topic, gp.Partition, at.Topic, at.Partition, byKey)
+		}
+		if (gp.Lag == nil) != (at.Lag == nil) || gp.Lag != nil && *gp.Lag != *at.Lag {
+			t.Errorf("partition %d: lag %v, want %v", i, at.Lag, gp.Lag)
+		}
+	}
+	if gs.Partition("g-0", 99) != nil || gs.Partition("nope", 0) != nil {
+		t.Error("a partition the snapshot did not list was found")
+	}
+}
+
+// TestLagHistoryBeyond32Bits: lag histories are kept in 32 bits while they
+// fit, and whole once one does not, before or after the others.
+func TestLagHistoryBeyond32Bits(t *testing.T) {
+	for _, big := range []int{0, 2} {
+		tr := NewTracker(Options{})
+		var a *Analysis
+		for i := range 3 {
+			s := manyGroups(t0.Add(time.Duration(i)*time.Second), "g", 3, 2, 0)
+			huge := int64(math.MaxInt32) + 10 + int64(i)
+			*s.Groups[big].Partitions[1].Lag = huge
+			s.Groups[big].Partitions[1].LogEnd = huge + *s.Groups[big].Partitions[1].Committed
+			a = tr.Observe(s)
+		}
+		for gi := range 3 {
+			g := a.Groups[fmt.Sprintf("g-%d", gi)]
+			for p := range g.Len() {
+				want := []int64{100, 100, 100}
+				if gi == big && p == 1 {
+					want = []int64{int64(math.MaxInt32) + 10, int64(math.MaxInt32) + 11, int64(math.MaxInt32) + 12}
+				}
+				if got := g.At(p).LagHistory; !slices.Equal(got, want) {
+					t.Errorf("huge lag in group %d: g-%d/%d history %v, want %v", big, gi, p, got, want)
+				}
+				if g.Brief(p).LagHistory != nil {
+					t.Errorf("Brief has a history")
+				}
+			}
 		}
 	}
 }

@@ -99,6 +99,7 @@ OK from STOP (a group with no members and lag). Take several samples
 					return err
 				}
 			}
+			backends.TuneGCForSnapshots()
 			res, err := g.lagReport(cmd.Context(), backends.SnapshotOptions{Groups: groups, Topics: topics}, samples, interval)
 			if err != nil {
 				return err

@@ -64,12 +64,17 @@ func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
 	return gr, r.an.Groups[gr.Name]
 }
 
-// partitionStats is the analysis of gr's partition j (nil when none).
-func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) *lag.PartitionStats {
+// partitionStats is the analysis of gr's partition j (false when none).
+func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) (lag.PartitionStats, bool) {
 	if gs == nil {
-		return nil
+		return lag.PartitionStats{}, false
 	}
 	p := &gr.Partitions[j]
+	if j < gs.Len() {
+		if ps := gs.Brief(j); ps.Partition == p.Partition && ps.Topic == p.Topic {
+			return ps, true // the report has no use for its history
+		}
+	}
 	return gs.PartitionAt(j, p.Topic, p.Partition)
 }
 
@@ -111,7 +116,7 @@ func (r *groupBuilder) build(rows *lagRows, i int) *lagGroup {
 			LogStart: known(p.LogStart), LogEnd: known(p.LogEnd), Lag: p.Lag, BehindLogStart: p.BehindLogStart,
 			Member: p.MemberID, ClientID: p.ClientID, Host: p.Host, Status: string(lag.Unknown),
 		}
-		if ps := partitionStats(gr, gs, j); ps != nil {
+		if ps, ok := partitionStats(gr, gs, j); ok {
 			lp.Status = string(ps.Status)
 			if ps.TimeLag != nil {
 				r.secs = append(r.secs, round2(ps.TimeLag.Seconds()))
@@ -576,7 +581,7 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
 		l.b = append(l.b, " (behind log start)"...)
 	}
 	l.end()
-	if ps := partitionStats(gr, gs, j); ps != nil {
+	if ps, ok := partitionStats(gr, gs, j); ok {
 		l.text(string(ps.Status))
 		var s *float64
 		if ps.TimeLag != nil {

@@ -23,6 +23,9 @@ type Scale struct {
 // Cluster is the scale of issue 11: 5,000 groups × 32 partitions.
 var Cluster = Scale{Groups: 5000, Topics: 10, Partitions: 32, Members: 3}
 
+// At is a time to take snapshots at.
+var At = time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
+
 // Rows is the number of group partitions.
 func (s Scale) Rows() int { return s.Groups * s.Partitions }
 
