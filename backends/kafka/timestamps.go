@@ -108,7 +108,7 @@ type recordTimes struct {
 }
 
 func newRecordTimes() *recordTimes {
-	return &recordTimes{entries: rtCache{parts: map[rtPart]rtOffsets{}}, avoid: map[string]avoided{}}
+	return &recordTimes{entries: rtCache{parts: map[rtPart]*rtOffsets{}}, avoid: map[string]avoided{}}
 }
 
 // rtPart names a partition of one incarnation of a topic.
@@ -118,49 +118,62 @@ type rtPart struct {
 	p     int32
 }
 
-// rtOffsets holds the entries of a partition, by offset.
-type rtOffsets map[int64]*rtEntry
+// rtOffsets holds the entries of a partition, by offset. New entries come
+// from a chunk of the partition's (rtChunk at a time): a snapshot checks
+// an entry per group partition with lag, and entries next to each other
+// in memory are cheaper to reach than entries spread over the heap.
+type rtOffsets struct {
+	m     map[int64]*rtEntry
+	chunk []rtEntry
+}
+
+const rtChunk = 64
 
 // rtCache holds the entries by partition, then by offset: a big cluster
 // has hundreds of thousands of group partitions with lag, and a snapshot
 // looks each one up; an offset is a cheap key, a partition is looked up
 // once per run of a group's partitions of a topic (see readRecordTimes).
 type rtCache struct {
-	parts map[rtPart]rtOffsets
+	parts map[rtPart]*rtOffsets
 	n     int // entries
 }
 
 // offsets returns the partition's entries, creating its table.
-func (c *rtCache) offsets(k rtPart) rtOffsets {
+func (c *rtCache) offsets(k rtPart) *rtOffsets {
 	m := c.parts[k]
 	if m == nil {
-		m = rtOffsets{}
+		m = &rtOffsets{m: map[int64]*rtEntry{}}
 		c.parts[k] = m
 	}
 	return m
 }
 
 // entry returns the entry of offset off in m, creating it.
-func (c *rtCache) entry(m rtOffsets, off int64) *rtEntry {
-	e := m[off]
+func (c *rtCache) entry(m *rtOffsets, off int64) *rtEntry {
+	e := m.m[off]
 	if e == nil {
-		e = &rtEntry{}
-		m[off] = e
+		if len(m.chunk) == cap(m.chunk) {
+			m.chunk = make([]rtEntry, 0, rtChunk)
+		}
+		m.chunk = append(m.chunk, rtEntry{})
+		e = &m.chunk[len(m.chunk)-1]
+		m.m[off] = e
 		c.n++
 	}
 	return e
 }
 
 // lookup returns the entry of k, or nil.
-func (c *rtCache) lookup(k rtKey) *rtEntry { return c.parts[rtPart{k.topic, k.id, k.p}][k.off] }
+func (c *rtCache) lookup(k rtKey) *rtEntry {
+	if m := c.parts[rtPart{k.topic, k.id, k.p}]; m != nil {
+		return m.m[k.off]
+	}
+	return nil
+}
 
 // put sets the entry of k.
 func (c *rtCache) put(k rtKey, e *rtEntry) {
-	m := c.offsets(rtPart{k.topic, k.id, k.p})
-	if m[k.off] == nil {
-		c.n++
-	}
-	m[k.off] = e
+	*c.entry(c.offsets(rtPart{k.topic, k.id, k.p}), k.off) = *e
 }
 
 func (c *rtCache) len() int { return c.n }
@@ -168,13 +181,13 @@ func (c *rtCache) len() int { return c.n }
 // drop deletes the entries for which f returns true.
 func (c *rtCache) drop(f func(*rtEntry) bool) {
 	for k, m := range c.parts {
-		for off, e := range m {
+		for off, e := range m.m {
 			if f(e) {
-				delete(m, off)
+				delete(m.m, off)
 				c.n--
 			}
 		}
-		if len(m) == 0 {
+		if len(m.m) == 0 {
 			delete(c.parts, k)
 		}
 	}
@@ -203,7 +216,7 @@ type rtRead struct {
 	budget int32
 	want   []int64 // sorted, want[0] == from
 	tried  bool    // an earlier read found nothing: ask first
-	offs   rtOffsets
+	offs   *rtOffsets
 }
 
 // fillRecordTimes sets RecordTime (or RecordTimeNote) on every group
@@ -266,11 +279,11 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	// The tables of this snapshot's partitions, by topic then partition
 	// id: a group's partitions of a topic come in a run, each another
 	// partition, and many groups share a partition.
-	tables := map[string][]rtOffsets{}
+	tables := map[string][]*rtOffsets{}
 	var (
-		topic string      // of the last partition (they come sorted by topic)
-		id    sarama.Uuid // its id
-		parts []rtOffsets // its tables
+		topic string       // of the last partition (they come sorted by topic)
+		id    sarama.Uuid  // its id
+		parts []*rtOffsets // its tables
 	)
 	for gi := range snap.Groups {
 		g := &snap.Groups[gi]
@@ -282,10 +295,10 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			if gp.Topic != topic || parts == nil {
 				topic, id, parts = gp.Topic, ids[gp.Topic], tables[gp.Topic]
 			}
-			var offs rtOffsets
+			var offs *rtOffsets
 			if p := int(gp.Partition); p >= 0 && p < denseRT {
 				if p >= len(parts) {
-					parts = append(parts, make([]rtOffsets, p+1-len(parts))...)
+					parts = append(parts, make([]*rtOffsets, p+1-len(parts))...)
 					tables[topic] = parts
 				}
 				if offs = parts[p]; offs == nil {
@@ -350,7 +363,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		sort.Slice(r.want, func(i, j int) bool { return r.want[i] < r.want[j] })
 		r.from = r.want[0]
 		r.budget = rtPartitionBytes
-		e := r.offs[r.from]
+		e := r.offs.m[r.from]
 		r.budget = max(r.budget, e.budget)
 		r.tried = e.tries > 0
 		l, ok := leaders[k]
@@ -438,7 +451,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			}
 			got := resolveTimes(blk.RecordsSet, r.want, r.budget, blk.HighWaterMarkOffset)
 			for _, off := range r.want {
-				e := r.offs[off]
+				e := r.offs.m[off]
 				switch x := got[off]; {
 				case x != nil:
 					x.gen = e.gen

@@ -272,9 +272,10 @@ func NewTracker(o Options) *Tracker {
 
 // Analyze is the analysis of a single snapshot with no history: no rates,
 // time lag only where the lag is zero or the snapshot has the record times,
-// and the single-sample status rules.
+// and the single-sample status rules. It is what a new tracker's first
+// Observe gives, without building the tables a next observation would use.
 func Analyze(s *backends.ClusterSnapshot) *Analysis {
-	return NewTracker(Options{}).Observe(s)
+	return NewTracker(Options{}).observe(s, true)
 }
 
 func (t *Tracker) topic(name string) *topicState {
@@ -319,6 +320,21 @@ func (t *Tracker) addEnd(ps *partState, now, end int64) {
 // or group that the snapshot lists with an error and no partitions (a
 // transient failure should not wipe their history).
 func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
+	return t.observe(s, false)
+}
+
+// AnalyzeGroup is Analyze's analysis of one group of a snapshot taken at
+// at: with one sample a group's analysis depends on no other group, so a
+// report can analyse its groups as it writes them, on several processors.
+func AnalyzeGroup(g *backends.Group, at time.Time) *GroupStats {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return Analyze(&backends.ClusterSnapshot{TakenAt: at, Groups: []backends.Group{*g}}).Groups[g.Name]
+}
+
+// observe is Observe; once, on a new tracker, keeps no tables (Analyze).
+func (t *Tracker) observe(s *backends.ClusterSnapshot, once bool) *Analysis {
 	if s == nil {
 		s = &backends.ClusterSnapshot{}
 	}
@@ -345,6 +361,27 @@ func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
 	}
 	a.Samples = len(last(t.times, t.opts.Window))
 
+	if once {
+		t.observeGroups(s, now, oldest, a, true)
+		for i := range s.Topics {
+			tp := &s.Topics[i]
+			st := &TopicStats{Topic: tp.Name, Partitions: make(map[int32]float64, len(tp.Partitions))}
+			var sum int64
+			valid := false
+			for j := range tp.Partitions {
+				st.Partitions[tp.Partitions[j].Partition] = 0
+				if end := tp.Partitions[j].LogEnd; end >= 0 {
+					sum, valid = addSat(sum, end), true
+				}
+			}
+			if valid {
+				st.EndHistory = []int64{sum}
+			}
+			a.Topics[tp.Name] = st
+		}
+		return a
+	}
+
 	// Produce side first, so the group partitions see this sample's log ends.
 	for i := range s.Topics {
 		tp := &s.Topics[i]
@@ -368,7 +405,7 @@ func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
 		}
 	}
 
-	t.observeGroups(s, now, oldest, a)
+	t.observeGroups(s, now, oldest, a, false)
 
 	// Topic stats after the groups: a group may have been the only source
 	// of a partition's log end this time.
@@ -392,7 +429,9 @@ func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
 	return a
 }
 
-func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, a *Analysis) {
+// observeGroups records the groups and analyses them; once, it keeps no
+// tables (each partition's only sample is the snapshot's).
+func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, a *Analysis, once bool) {
 	// The per-partition results of all groups in a few arrays, without
 	// pointers: a cluster may have hundreds of thousands of group
 	// partitions, and this runs on every refresh.
@@ -417,16 +456,19 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 
 	for i := range s.Groups {
 		g := &s.Groups[i]
-		gs := t.groups[g.Name]
-		if gs == nil {
-			gs = &groupState{topics: map[string]*groupTopic{}}
-			t.groups[g.Name] = gs
-		}
-		gs.seen = t.gen
-		if g.Err != "" && len(g.Partitions) == 0 {
-			for _, gt := range gs.topics {
-				gt.seen = t.gen
-				gt.parts.each(func(cs *commitSlot) { cs.seen = t.gen })
+		var gs *groupState
+		if !once {
+			gs = t.groups[g.Name]
+			if gs == nil {
+				gs = &groupState{topics: map[string]*groupTopic{}}
+				t.groups[g.Name] = gs
+			}
+			gs.seen = t.gen
+			if g.Err != "" && len(g.Partitions) == 0 {
+				for _, gt := range gs.topics {
+					gt.seen = t.gen
+					gt.parts.each(func(cs *commitSlot) { cs.seen = t.gen })
+				}
 			}
 		}
 		empty := g.State == backends.GroupEmpty || g.State == backends.GroupDead
@@ -453,38 +495,49 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		for j := range g.Partitions {
 			gp := &g.Partitions[j]
 			if j == 0 || gp.Topic != g.Partitions[j-1].Topic {
-				ts = t.topic(gp.Topic)
-				gt = gs.topic(gp.Topic, t.gen, t.opts.PartitionHistory)
 				topic = intern(&a.topics, topics, gp.Topic)
-				end := gp.Partition
-				for k := j + 1; k < len(g.Partitions) && g.Partitions[k].Topic == gp.Topic; k++ {
-					end = max(end, g.Partitions[k].Partition)
+				if !once {
+					ts = t.topic(gp.Topic)
+					gt = gs.topic(gp.Topic, t.gen, t.opts.PartitionHistory)
+					end := gp.Partition
+					for k := j + 1; k < len(g.Partitions) && g.Partitions[k].Topic == gp.Topic; k++ {
+						end = max(end, g.Partitions[k].Partition)
+					}
+					gt.parts.reserve(end + 1)
+					gt.parts.advance(now, oldest)
 				}
-				gt.parts.reserve(end + 1)
-				gt.parts.advance(now, oldest)
 			}
 			if j > 0 && sorted {
 				prev := &g.Partitions[j-1]
 				sorted = prev.Topic < gp.Topic || prev.Topic == gp.Topic && prev.Partition < gp.Partition
 			}
-			ps := ts.part(gp.Partition, t.gen)
-			if ps.updated != t.gen {
-				t.addEnd(ps, now, gp.LogEnd)
-			}
-			cs, vals, base := gt.parts.slot(gp.Partition)
-			cs.seen = t.gen
 			v := commitVal{committed: noCommit}
 			if gp.Committed != nil && gp.Lag != nil && *gp.Committed >= 0 {
 				v = commitVal{committed: *gp.Committed, lag: max(*gp.Lag, 0)}
 			}
-			gt.parts.push(cs, vals, base, v)
-			t.commits = gt.parts.samples(t.commits[:0], cs, vals, base)
+			var (
+				produce float64
+				ends    []endSample // one sample interpolates nothing
+			)
+			if once {
+				t.commits = append(t.commits[:0], commitSample{t: now, committed: v.committed, lag: v.lag})
+			} else {
+				ps := ts.part(gp.Partition, t.gen)
+				if ps.updated != t.gen {
+					t.addEnd(ps, now, gp.LogEnd)
+				}
+				cs, vals, base := gt.parts.slot(gp.Partition)
+				cs.seen = t.gen
+				gt.parts.push(cs, vals, base, v)
+				t.commits = gt.parts.samples(t.commits[:0], cs, vals, base)
+				produce, ends = t.produceRate(ps), last(ps.ends, t.opts.History)
+			}
 			commits := t.commits
 
 			r := &out.parts[j]
 			next++
 			r.topic, r.partition = topic, gp.Partition
-			note := t.analyzePartition(r, gp, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
+			note := t.analyzePartition(r, gp, produce, ends, commits, empty, now)
 			if note != "" {
 				r.note = intern(&a.notes, notes, note)
 			}
@@ -540,6 +593,14 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 		}
 		if anyCommit && drains && haveDrain {
 			out.TimeToDrain = &maxDrain
+		}
+		if once {
+			if anyCommit {
+				out.LagHistory = []int64{total}
+			}
+			out.Samples = 1
+			a.Groups[g.Name] = out
+			continue
 		}
 		gs.totals = prune(record(gs.totals, totalSample{t: now, total: total, valid: anyCommit}, t.opts.History), oldest)
 		for _, x := range last(gs.totals, t.opts.History) {

@@ -2,10 +2,12 @@ package lag
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -970,6 +972,131 @@ func TestLagHistoryBeyond32Bits(t *testing.T) {
 					t.Errorf("Brief has a history")
 				}
 			}
+		}
+	}
+}
+
+// TestAnalyzeIsAFirstObservation: Analyze, which keeps no tables, gives
+// what a new tracker's first Observe gives, on random snapshots: partitions
+// with and without commits or log ends, record times of every kind, empty
+// and dead groups, errors, duplicates, partitions out of order, offsets at
+// the extremes.
+func TestAnalyzeIsAFirstObservation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	offsets := []int64{0, 1, 100, math.MaxInt32, math.MaxInt32 + 1, math.MaxInt64 - 1, math.MaxInt64, -1}
+	off := func() int64 {
+		if rng.IntN(4) == 0 {
+			return offsets[rng.IntN(len(offsets))]
+		}
+		return rng.Int64N(1000)
+	}
+	states := []string{backends.GroupStable, backends.GroupEmpty, backends.GroupDead, ""}
+	for step := range 300 {
+		s := &backends.ClusterSnapshot{TakenAt: t0.Add(time.Duration(step) * time.Second)}
+		if step%7 == 0 {
+			s.TakenAt = time.Time{} // the clock's time
+		}
+		for ti := range rng.IntN(4) {
+			tp := backends.Topic{Name: fmt.Sprintf("t%d", ti)}
+			for p := range rng.IntN(5) {
+				tp.Partitions = append(tp.Partitions, backends.Partition{Topic: tp.Name, Partition: int32(p), LogStart: off(), LogEnd: off()})
+			}
+			if rng.IntN(6) == 0 {
+				tp.Partitions, tp.Err = nil, "unknown"
+			}
+			s.Topics = append(s.Topics, tp)
+		}
+		for gi := range rng.IntN(5) {
+			g := backends.Group{Name: fmt.Sprintf("g%d", gi%3), State: states[rng.IntN(len(states))]}
+			for range rng.IntN(7) {
+				gp := backends.GroupPartition{Topic: fmt.Sprintf("t%d", rng.IntN(4)), Partition: int32(rng.IntN(5)), LogStart: off(), LogEnd: off()}
+				if rng.IntN(4) > 0 {
+					c, l := off(), off()
+					gp.Committed, gp.Lag = &c, &l
+				}
+				switch rng.IntN(5) {
+				case 0:
+					rt := s.TakenAt.Add(-time.Duration(rng.IntN(100)) * time.Second)
+					gp.RecordTime, gp.RecordTimeSource = &rt, backends.TimeLagRecord
+				case 1:
+					rt := s.TakenAt.Add(time.Hour) // in the future
+					gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote = &rt, backends.TimeLagLowerBound, "records deleted"
+				case 2:
+					gp.NoRecordToRead, gp.RecordTimeNote = true, "only markers"
+				case 3:
+					gp.RecordTimeNote = "record not read"
+				}
+				g.Partitions = append(g.Partitions, gp)
+			}
+			if rng.IntN(6) == 0 {
+				g.Partitions, g.Err = nil, "offset fetch failed"
+			}
+			s.Groups = append(s.Groups, g)
+		}
+		clock := func() time.Time { return t0.Add(time.Hour) }
+		want := NewTracker(Options{Now: clock}).Observe(s)
+		got := NewTracker(Options{Now: clock}).observe(s, true)
+		if !sameAnalysis(got, want) {
+			t.Fatalf("step %d: Analyze differs from a first Observe on %+v:\n got %s\nwant %s", step, s, describe(got), describe(want))
+		}
+	}
+}
+
+// sameAnalysis compares two analyses through what they expose.
+func sameAnalysis(a, b *Analysis) bool {
+	return describe(a) == describe(b)
+}
+
+func describe(a *Analysis) string {
+	var out []string
+	out = append(out, fmt.Sprintf("at %v samples %d", a.TakenAt, a.Samples))
+	for _, name := range slices.Sorted(maps.Keys(a.Groups)) {
+		g := a.Groups[name]
+		out = append(out, fmt.Sprintf("group %s lag %d rates %v/%v timelag %v %q %q drain %v status %s hist %v samples %d",
+			g.Group, g.Lag, g.ProduceRate, g.ConsumeRate, deref(g.TimeLag), g.TimeLagSource, g.TimeLagNote, deref(g.TimeToDrain), g.Status, g.LagHistory, g.Samples))
+		for i := range g.Len() {
+			p := g.At(i)
+			out = append(out, fmt.Sprintf("  %s/%d lag %v rates %v/%v timelag %v %q %q drain %v status %s hist %v",
+				p.Topic, p.Partition, deref(p.Lag), p.ProduceRate, p.ConsumeRate, deref(p.TimeLag), p.TimeLagSource, p.TimeLagNote, deref(p.TimeToDrain), p.Status, p.LagHistory))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.Topics)) {
+		tp := a.Topics[name]
+		out = append(out, fmt.Sprintf("topic %s rate %v parts %v ends %v", tp.Topic, tp.ProduceRate, tp.Partitions, tp.EndHistory))
+	}
+	return strings.Join(out, "\n")
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// BenchmarkAnalyzeCluster measures Analyze (one snapshot, no history: what
+// a one-sample `mqops lag` runs) on 5,000 groups × 32 partitions.
+func BenchmarkAnalyzeCluster(b *testing.B) {
+	s := lagtest.Cluster.Snapshot(t0, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := Analyze(s); len(a.Groups) != lagtest.Cluster.Groups {
+			b.Fatalf("%d groups analysed", len(a.Groups))
+		}
+	}
+}
+
+// TestAnalyzeGroupAlone: a group analysed alone is analysed as Analyze
+// analyses it among the others.
+func TestAnalyzeGroupAlone(t *testing.T) {
+	s := lagtest.Scale{Groups: 40, Topics: 3, Partitions: 5, Members: 2}.Snapshot(t0, 3)
+	all := Analyze(s)
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		alone := &Analysis{Groups: map[string]*GroupStats{g.Name: AnalyzeGroup(g, s.TakenAt)}}
+		among := &Analysis{Groups: map[string]*GroupStats{g.Name: all.Groups[g.Name]}}
+		if describe(alone) != describe(among) {
+			t.Errorf("group %s alone:\n%s\namong the others:\n%s", g.Name, describe(alone), describe(among))
 		}
 	}
 }

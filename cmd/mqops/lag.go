@@ -125,7 +125,8 @@ OK from STOP (a group with no members and lag). Take several samples
 }
 
 // lagResult is what the lag report is written from: the last snapshot
-// and its analysis.
+// and its analysis (nil for one sample: the writers analyse each group
+// alone, lag.AnalyzeGroup).
 type lagResult struct {
 	context, cluster string
 	snap             *backends.ClusterSnapshot
@@ -167,7 +168,10 @@ func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, 
 		if err != nil {
 			return nil, err
 		}
-		an = tr.Observe(snap)
+		if samples > 1 {
+			an = tr.Observe(snap)
+		} // one sample: the report analyses each group as it writes it
+
 	}
 	return &lagResult{context: c.Name, cluster: kc.Name(), snap: snap, analysis: an}, nil
 }

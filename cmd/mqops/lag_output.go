@@ -24,11 +24,15 @@ import (
 // same order, same escapes); the table is what text/tabwriter aligns.
 
 // lagRows are the groups of the report in the report's order (lag
-// descending, then name).
+// descending, then name), with their analyses: those of an, or, when an
+// is nil (one sample), each group's own, made as it is written
+// (lag.AnalyzeGroup: the processors that write the groups analyse them).
 type lagRows struct {
 	snap  *backends.ClusterSnapshot
 	an    *lag.Analysis
-	order []int // indexes of snap.Groups
+	order []int             // indexes of snap.Groups
+	at0   time.Time         // the sample's time, for a group analysed alone
+	stats []*lag.GroupStats // when made ahead (ahead), by report index
 }
 
 // groupBuilder builds the report's groups one at a time into buffers
@@ -41,7 +45,10 @@ type groupBuilder struct {
 }
 
 func newLagRows(snap *backends.ClusterSnapshot, an *lag.Analysis) *lagRows {
-	r := &lagRows{snap: snap, an: an, order: make([]int, len(snap.Groups))}
+	r := &lagRows{snap: snap, an: an, order: make([]int, len(snap.Groups)), at0: snap.TakenAt}
+	if r.at0.IsZero() {
+		r.at0 = time.Now()
+	}
 	lags := make([]int64, len(snap.Groups))
 	for i := range snap.Groups {
 		r.order[i], lags[i] = i, snap.Groups[i].TotalLag()
@@ -58,10 +65,36 @@ func (r *lagRows) len() int { return len(r.order) }
 // it has none).
 func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
 	gr := &r.snap.Groups[r.order[i]]
-	if r.an == nil {
-		return gr, nil
+	switch {
+	case r.stats != nil:
+		return gr, r.stats[i]
+	case r.an != nil:
+		return gr, r.an.Groups[gr.Name]
 	}
-	return gr, r.an.Groups[gr.Name]
+	return gr, lag.AnalyzeGroup(gr, r.at0)
+}
+
+// ahead makes the groups' own analyses (no an) once, on the processors,
+// for a writer that goes over the groups twice.
+func (r *lagRows) ahead(workers int) {
+	if r.an != nil {
+		return
+	}
+	stats := make([]*lag.GroupStats, r.len())
+	_ = inChunks(r.len(), workers, func(_, from, to int) {
+		for i := from; i < to; i++ {
+			_, stats[i] = r.at(i)
+		}
+	}, func(int) error { return nil })
+	r.stats = stats
+}
+
+// samples is the number of samples the report is of.
+func (r *lagRows) samples() int {
+	if r.an == nil {
+		return 1
+	}
+	return r.an.Samples
 }
 
 // partitionStats is the analysis of gr's partition j (false when none).
@@ -188,7 +221,9 @@ func lagWorkers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), 4, (n+lagC
 
 // writeLagJSON writes the report as writeJSON writes a lagReport, a few
 // groups at a time: the processors each encode a run of groups into a
-// buffer of their own, and the buffers are written in order.
+// buffer of their own, and the buffers are written in order. an is the
+// analysis of the snapshot; nil for one sample: each group is analysed
+// alone as it is written.
 func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSnapshot, an *lag.Analysis) error {
 	bw := bufio.NewWriterSize(w, lagFlushAt)
 	rows := newLagRows(snap, an)
@@ -197,7 +232,7 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 	e.str(kContext, ctxName)
 	e.str(kCluster, cluster)
 	e.str(kTakenAt, snap.TakenAt.UTC().Format(time.RFC3339))
-	e.int(kSamples, int64(an.Samples))
+	e.int(kSamples, int64(rows.samples()))
 	e.key(kGroups)
 	if n := rows.len(); n == 0 {
 		e.b = append(e.b, "[]"...)
@@ -246,6 +281,9 @@ type jsonOut struct {
 	b     []byte
 	first bool // the next field is its object's first
 	err   error
+	// the partition fields whose text repeats from row to row (a group's
+	// topic, member, client, host; the statuses), escaped once
+	topic, member, client, host, status, source memo
 }
 
 const spaces = "                                " // 16 levels
@@ -298,6 +336,15 @@ func (e *jsonOut) close(d int) {
 func (e *jsonOut) str(k jkey, v string) {
 	e.key(k)
 	e.b = safejson.AppendString(e.b, v, true)
+}
+
+// strMemo writes a string field whose escaped text m may hold already.
+func (e *jsonOut) strMemo(k jkey, v string, m *memo) {
+	e.key(k)
+	if v != m.in || m.esc == nil {
+		m.in, m.esc = v, safejson.AppendString(m.esc[:0], v, true)
+	}
+	e.b = append(e.b, m.esc...)
 }
 
 func (e *jsonOut) strOmit(k jkey, v string) {
@@ -410,7 +457,7 @@ func (e *jsonOut) group(g *lagGroup) {
 // order.
 func (e *jsonOut) partition(p *lagPartition) {
 	e.open(4)
-	e.str(kpTopic, p.Topic)
+	e.strMemo(kpTopic, p.Topic, &e.topic)
 	e.int(kpPartition, int64(p.Partition))
 	e.intPtr(kpCommitted, p.Committed)
 	e.intPtr(kpLogStart, p.LogStart)
@@ -418,12 +465,17 @@ func (e *jsonOut) partition(p *lagPartition) {
 	e.intPtr(kpLag, p.Lag)
 	e.key(kpBehind)
 	e.b = strconv.AppendBool(e.b, p.BehindLogStart)
-	e.str(kpMember, p.Member)
-	e.str(kpClient, p.ClientID)
-	e.str(kpHost, p.Host)
-	e.str(kpStatus, p.Status)
+	e.strMemo(kpMember, p.Member, &e.member)
+	e.strMemo(kpClient, p.ClientID, &e.client)
+	e.strMemo(kpHost, p.Host, &e.host)
+	e.strMemo(kpStatus, p.Status, &e.status)
 	e.floatPtr(kpTimeLag, p.TimeLagSeconds)
-	e.strPtr(kpSource, p.TimeLagSource)
+	if p.TimeLagSource == nil {
+		e.key(kpSource)
+		e.b = append(e.b, "null"...)
+	} else {
+		e.strMemo(kpSource, *p.TimeLagSource, &e.source)
+	}
 	e.strOmit(kpNote, p.TimeLagNote)
 	e.close(4)
 }
@@ -439,6 +491,7 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	rows := newLagRows(snap, an)
 	n := rows.len()
 	workers := lagWorkers(n)
+	rows.ahead(workers)
 	lines := make([]tableLine, workers)
 	widths := make([][]int, workers)
 	for k := range widths {
@@ -455,8 +508,7 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 		for i := from; i < to; i++ {
 			gr, gs := rows.at(i)
 			for j := range max(len(gr.Partitions), 1) {
-				lines[k].row(gr, gs, j)
-				measure(&lines[k], widths[k])
+				lines[k].measure(gr, gs, j, widths[k])
 			}
 		}
 	}, func(int) error { return nil })
@@ -505,14 +557,26 @@ type tableLine struct {
 	group, topic, client, host memo
 }
 
-// memo is a cell's text and its sanitized form.
-type memo struct{ in, out string }
+// memo is a text and its form in the output: sanitized for a table's
+// cell (out, width runes wide), escaped for JSON (esc).
+type memo struct {
+	in, out string
+	width   int
+	esc     []byte
+}
 
 func (m *memo) cell(s string) string {
 	if s != m.in || m.out == "" {
 		m.in, m.out = s, cell(s)
+		m.width = utf8.RuneCountInString(m.out)
 	}
 	return m.out
+}
+
+// cellWidth is the width of s's cell.
+func (m *memo) cellWidth(s string) int {
+	m.cell(s)
+	return m.width
 }
 
 func (l *tableLine) reset() { l.b, l.n = l.b[:0], 0 }
@@ -598,6 +662,63 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
 	l.end()
 	l.b = append(l.b, l.host.cell(orDash(p.Host))...)
 	l.end()
+}
+
+// measure widens width to the cells of row's line (gr, gs, j) without
+// writing them: the first pass over the report only measures.
+func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width []int) {
+	wide := func(c, w int) { width[c] = max(width[c], w) }
+	var buf [24]byte
+	num := func(v int64) int { return len(strconv.AppendInt(buf[:0], v, 10)) }
+	ptr := func(p *int64) int {
+		if p == nil {
+			return 1
+		}
+		return num(*p)
+	}
+	offset := func(v int64) int {
+		if v < 0 {
+			return 1
+		}
+		return num(v)
+	}
+	wide(0, l.group.cellWidth(gr.Name))
+	if len(gr.Partitions) == 0 {
+		status := lag.Unknown
+		if gs != nil {
+			status = gs.Status
+		}
+		wide(7, utf8.RuneCountInString(cell(string(status))))
+		for _, c := range []int{1, 2, 3, 4, 5, 6, 8, 9} {
+			wide(c, 1)
+		}
+		return
+	}
+	p := &gr.Partitions[j]
+	wide(1, l.topic.cellWidth(p.Topic))
+	wide(2, num(int64(p.Partition)))
+	wide(3, ptr(p.Committed))
+	wide(4, offset(p.LogStart))
+	wide(5, offset(p.LogEnd))
+	lagW := ptr(p.Lag)
+	if p.BehindLogStart {
+		lagW += len(" (behind log start)")
+	}
+	wide(6, lagW)
+	if ps, ok := partitionStats(gr, gs, j); ok {
+		wide(7, utf8.RuneCountInString(cell(string(ps.Status))))
+		var s *float64
+		if ps.TimeLag != nil {
+			x := round2(ps.TimeLag.Seconds())
+			s = &x
+		}
+		wide(8, utf8.RuneCount(appendTimeLag(buf[:0], s, source(ps.TimeLagSource))))
+	} else {
+		wide(7, len(lag.Unknown))
+		wide(8, 1)
+	}
+	wide(9, l.client.cellWidth(orDash(p.ClientID)))
+	// HOST, the last column, is not padded: its width does not count
 }
 
 // offset appends a log offset, "-" when unknown (negative).

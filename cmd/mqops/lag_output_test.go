@@ -86,11 +86,16 @@ func tabwriterLag(w io.Writer, rep *lagReport) error {
 }
 
 // sameLagOutput fails unless the streamed JSON and table are byte for
-// byte the whole report's.
+// byte the whole report's. With an nil (one sample, each group analysed
+// as it is written), the whole report is of lag.Analyze's analysis.
 func sameLagOutput(t *testing.T, snap *backends.ClusterSnapshot, an *lag.Analysis) {
 	t.Helper()
+	whole := an
+	if whole == nil {
+		whole = lag.Analyze(snap)
+	}
 	var want, got bytes.Buffer
-	if err := writeJSON(&want, wholeLagReport("prod<&>", "kafka-1:9092", snap, an)); err != nil {
+	if err := writeJSON(&want, wholeLagReport("prod<&>", "kafka-1:9092", snap, whole)); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeLagJSON(&got, "prod<&>", "kafka-1:9092", snap, an); err != nil {
@@ -101,7 +106,7 @@ func sameLagOutput(t *testing.T, snap *backends.ClusterSnapshot, an *lag.Analysi
 	}
 	want.Reset()
 	got.Reset()
-	if err := tabwriterLag(&want, wholeLagReport("c", "k", snap, an)); err != nil {
+	if err := tabwriterLag(&want, wholeLagReport("c", "k", snap, whole)); err != nil {
 		t.Fatal(err)
 	}
 	if err := printLag(&got, snap, an); err != nil {
@@ -154,12 +159,14 @@ func TestLagStreamSameAsWholeReport(t *testing.T) {
 		s := sc.Snapshot(at, 0)
 		edgeCases(s)
 		sameLagOutput(t, s, lag.Analyze(s))
+		sameLagOutput(t, s, nil) // each group analysed as it is written
 	})
 	t.Run("several rounds of chunks", func(t *testing.T) {
 		big := lagtest.Scale{Groups: 5*lagChunk + 17, Topics: 3, Partitions: 5, Members: 3}
 		s := big.Snapshot(at, 2)
 		edgeCases(s)
 		sameLagOutput(t, s, lag.Analyze(s))
+		sameLagOutput(t, s, nil)
 	})
 	t.Run("no group", func(t *testing.T) {
 		s := &backends.ClusterSnapshot{TakenAt: at}
@@ -211,6 +218,7 @@ func FuzzLagStream(f *testing.F) {
 			}
 		}
 		sameLagOutput(t, snap, lag.Analyze(snap))
+		sameLagOutput(t, snap, nil)
 	})
 }
 
@@ -220,7 +228,7 @@ func FuzzLagStream(f *testing.F) {
 func BenchmarkLagOutput(b *testing.B) {
 	at := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	snap := lagtest.Cluster.Snapshot(at, 0)
-	an := lag.Analyze(snap)
+	var an *lag.Analysis // one sample, as `mqops lag`: each group analysed as it is written
 	b.Run("json", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
