@@ -32,7 +32,7 @@ func TestSnapshotRequestsIndependentOfGroups(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cl.Close()
+	t.Cleanup(cl.Close) // after the deletion below (cleanups run last first)
 	adm := kadm.NewClient(cl)
 	prefix := fmt.Sprintf("scale-req-%d", time.Now().UnixNano())
 	topics := []string{prefix + ".a", prefix + ".b"}
@@ -47,8 +47,12 @@ func TestSnapshotRequestsIndependentOfGroups(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_, _ = adm.DeleteGroups(ctx, names...)
-		_, _ = adm.DeleteTopics(ctx, topics...)
+		if r, err := adm.DeleteGroups(ctx, names...); err != nil || r.Error() != nil {
+			t.Errorf("deleting the groups: %v %v", err, r.Error())
+		}
+		if _, err := adm.DeleteTopics(ctx, topics...); err != nil {
+			t.Errorf("deleting the topics: %v", err)
+		}
 	})
 	var recs []*kgo.Record
 	for _, topic := range topics {
