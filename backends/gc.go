@@ -20,3 +20,14 @@ func TuneGC() {
 		debug.SetMemoryLimit(1 << 30)
 	}
 }
+
+// TuneGCForSnapshots sets the collector's pace back to the default (GOGC
+// 100) unless GOGC is set, for the commands that hold a cluster snapshot
+// and its analysis while they read the next (the console, mqops lag): on a
+// big cluster that is a hundred MB and more alive, and TuneGC's lazier pace
+// would let the heap grow to five times it.
+func TuneGCForSnapshots() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(100)
+	}
+}

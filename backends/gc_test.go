@@ -29,3 +29,18 @@ func TestTuneGC(t *testing.T) {
 		t.Errorf("GC percent %d with GOGC=50 set, want 50", got)
 	}
 }
+
+func TestTuneGCForSnapshots(t *testing.T) {
+	prev := debug.SetGCPercent(400)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	t.Setenv("GOGC", "")
+	TuneGCForSnapshots()
+	if got := debug.SetGCPercent(30); got != 100 {
+		t.Errorf("GC percent %d, want 100", got)
+	}
+	t.Setenv("GOGC", "30") // the operator's setting wins
+	TuneGCForSnapshots()
+	if got := debug.SetGCPercent(30); got != 30 {
+		t.Errorf("GC percent %d with GOGC=30 set, want 30", got)
+	}
+}

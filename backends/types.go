@@ -5,6 +5,7 @@ package backends
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -162,12 +163,30 @@ type Group struct {
 // Topics returns the distinct topics the group has offsets on or is
 // assigned, sorted.
 func (g Group) Topics() []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, p := range g.Partitions {
-		if !seen[p.Topic] {
-			seen[p.Topic] = true
-			out = append(out, p.Topic)
+	var (
+		out  []string
+		seen map[string]bool // once the group has many topics
+	)
+	for i := range g.Partitions {
+		t := g.Partitions[i].Topic
+		switch {
+		case len(out) > 0 && out[len(out)-1] == t:
+			// partitions come sorted by topic: a run of one
+		case seen == nil && len(out) < 16:
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		default:
+			if seen == nil {
+				seen = make(map[string]bool, 2*len(out))
+				for _, x := range out {
+					seen[x] = true
+				}
+			}
+			if !seen[t] {
+				seen[t] = true
+				out = append(out, t)
+			}
 		}
 	}
 	return out

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -164,6 +167,7 @@ func (m *Model) snapshotSource() source {
 		noSource:     []string{"no Kafka configured", "no Kafka", ""},
 	}
 	if src := m.opts.Kafka; src != nil {
+		tr := m.tracker
 		// No deadline on the snapshot: the Kafka client bounds each
 		// request by the timeout and fails at once on a broker that stops
 		// answering, so a big cluster that keeps answering is read whole
@@ -176,20 +180,111 @@ func (m *Model) snapshotSource() source {
 			if err != nil {
 				return nil, err
 			}
-			return applySnapshot(snap), nil
+			an, err := tr.observe(ctx, snap)
+			if err != nil {
+				return nil, err
+			}
+			return applySnapshot(snap, an), nil
 		}
 	}
 	return s
 }
 
-// applySnapshot installs a snapshot: the shared dataset and its lag
-// analysis, then the view on top is rebuilt from it.
-func applySnapshot(snap *backends.ClusterSnapshot) applyFunc {
+// snapTracker is the lag tracker of the cluster snapshot. It belongs to
+// the fetch side, not to the model: the fetch that took a snapshot
+// observes it in its command, off the Update path (on a cluster of
+// 160,000 group partitions Observe takes tens of milliseconds), and the
+// analysis comes to Update with the snapshot. The refresh loop keeps one
+// refresh in flight, but a cancelled one (the view changed) may still be
+// running when the next starts: the mutex keeps their observations apart,
+// and a cancelled fetch observes nothing (the refresh that superseded it
+// takes a newer snapshot). Its cancellation comes before the next
+// refresh starts, so the tracker sees the snapshots in the order taken.
+type snapTracker struct {
+	mu sync.Mutex
+	t  *lag.Tracker
+}
+
+func newSnapTracker(o lag.Options) *snapTracker { return &snapTracker{t: lag.NewTracker(o)} }
+
+// observe records snap and returns its analysis, unless ctx is done.
+func (s *snapTracker) observe(ctx context.Context, snap *backends.ClusterSnapshot) (*lag.Analysis, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.t.Observe(snap), nil
+}
+
+// applySnapshot is how a snapshot and its lag analysis apply: as the
+// shared dataset, the view on top rebuilt from it. It is called by the
+// fetch, which also indexes the snapshot for the views (indexSnapshot);
+// the function it returns runs in Update and only installs.
+func applySnapshot(snap *backends.ClusterSnapshot, an *lag.Analysis) applyFunc {
+	idx := indexSnapshot(snap)
 	return func(m *Model, _ time.Time) notice {
-		m.data = dataset{gen: m.data.gen + 1, snap: snap, analysis: m.tracker.Observe(snap)}
+		m.data = dataset{gen: m.data.gen + 1, snap: snap, analysis: an, index: idx}
 		m.ensureBuilt(m.top())
 		return notice{}
 	}
+}
+
+// snapIndex is what the Kafka views need of a snapshot beyond its lists,
+// worked out by the fetch: building their rows in Update then never walks
+// every group partition (160,000 on a big cluster).
+type snapIndex struct {
+	topics  []int                  // the number of topics of each group, by index in the snapshot's Groups
+	commits []bool                 // whether each group has a committed offset
+	onTopic map[string][]groupSpan // each topic's groups: the runs of their partitions on it, in group order
+}
+
+// groupSpan is a run of a group's partitions on one topic:
+// Groups[group].Partitions[from:to].
+type groupSpan struct{ group, from, to int }
+
+// topicCount is the number of topics of the snapshot's i-th group.
+func (d *dataset) topicCount(i int) int {
+	if d.index != nil {
+		return d.index.topics[i]
+	}
+	return len(d.snap.Groups[i].Topics())
+}
+
+// hasCommit reports whether the snapshot's i-th group has a committed
+// offset.
+func (d *dataset) hasCommit(i int) bool {
+	if d.index != nil {
+		return d.index.commits[i]
+	}
+	return slices.ContainsFunc(d.snap.Groups[i].Partitions, func(p backends.GroupPartition) bool { return p.Committed != nil })
+}
+
+// topicSpans are topic's groups, the runs of their partitions on it.
+func (d *dataset) topicSpans(topic string) []groupSpan {
+	if d.index != nil {
+		return d.index.onTopic[topic]
+	}
+	return indexSnapshot(d.snap).onTopic[topic]
+}
+
+func indexSnapshot(snap *backends.ClusterSnapshot) *snapIndex {
+	idx := &snapIndex{topics: make([]int, len(snap.Groups)), commits: make([]bool, len(snap.Groups)), onTopic: map[string][]groupSpan{}}
+	for i := range snap.Groups {
+		g := &snap.Groups[i]
+		idx.topics[i] = len(g.Topics())
+		idx.commits[i] = slices.ContainsFunc(g.Partitions, func(p backends.GroupPartition) bool { return p.Committed != nil })
+		for from := 0; from < len(g.Partitions); {
+			t := g.Partitions[from].Topic
+			to := from + 1
+			for to < len(g.Partitions) && g.Partitions[to].Topic == t {
+				to++
+			}
+			idx.onTopic[t] = append(idx.onTopic[t], groupSpan{group: i, from: from, to: to})
+			from = to
+		}
+	}
+	return idx
 }
 
 // rabbitSource is the source of a view reading Options.Rabbit; fetch

@@ -166,6 +166,7 @@ type dataset struct {
 	gen      uint64
 	snap     *backends.ClusterSnapshot
 	analysis *lag.Analysis
+	index    *snapIndex // made by the fetch (data.go)
 }
 
 type mode int
@@ -190,7 +191,7 @@ type Model struct {
 
 	width, height int
 
-	tracker *lag.Tracker
+	tracker *snapTracker // the fetch side's (data.go)
 	data    dataset
 	store   *storeConn // the application's database (nil: none configured)
 	snap    loadState  // the snapshot's loads (the Kafka views' shared source)
@@ -244,7 +245,7 @@ func New(o Options) *Model {
 		st:      styles.New(o.Color),
 		width:   80,
 		height:  24,
-		tracker: lag.NewTracker(lag.Options{Now: o.Now}),
+		tracker: newSnapTracker(lag.Options{Now: o.Now}),
 		after: func(d time.Duration, msg tea.Msg) tea.Cmd {
 			return tea.Tick(d, func(time.Time) tea.Msg { return msg })
 		},

@@ -34,14 +34,14 @@ func TestStaleResultsAreDropped(t *testing.T) {
 	// A result from an older request is dropped.
 	old := cur
 	old.seq--
-	m.Update(loadedMsg{tag: old, apply: applySnapshot(cluster(5))})
+	m.Update(loadedMsg{tag: old, apply: analyzed(cluster(5))})
 	// One for another view, or another context, too.
 	other := cur
 	other.view = "topics"
-	m.Update(loadedMsg{tag: other, apply: applySnapshot(cluster(5))})
+	m.Update(loadedMsg{tag: other, apply: analyzed(cluster(5))})
 	other = cur
 	other.context = "prod"
-	m.Update(loadedMsg{tag: other, apply: applySnapshot(cluster(5))})
+	m.Update(loadedMsg{tag: other, apply: analyzed(cluster(5))})
 	// Failures that are stale do not count either.
 	m.Update(loadedMsg{tag: old, err: errors.New("late failure")})
 	if m.data.gen != 1 || !m.refresh.inFlight || m.snap.failures != 0 || m.snap.lastErr != nil {
@@ -49,7 +49,7 @@ func TestStaleResultsAreDropped(t *testing.T) {
 	}
 
 	// The current one is applied.
-	m.Update(loadedMsg{tag: cur, apply: applySnapshot(cluster(1))})
+	m.Update(loadedMsg{tag: cur, apply: analyzed(cluster(1))})
 	if m.data.gen != 2 || m.refresh.inFlight {
 		t.Fatalf("current result not applied: gen %d inFlight %v", m.data.gen, m.refresh.inFlight)
 	}
@@ -78,7 +78,7 @@ func TestViewSwitchRetargetsRefreshInFlight(t *testing.T) {
 		t.Fatalf("refresh not re-aimed: %+v", m.refresh.tag)
 	}
 	// The groups view's result arrives late: dropped.
-	m.Update(loadedMsg{tag: groupsTag, apply: applySnapshot(cluster(9))})
+	m.Update(loadedMsg{tag: groupsTag, apply: analyzed(cluster(9))})
 	if m.data.gen != 1 {
 		t.Fatal("result for the previous view was applied")
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/kafka"
 	"github.com/mqops/mqops/backends/kafka/kafkatest"
-	"github.com/mqops/mqops/backends/lag"
 )
 
 // TestExactTimeLagConsole: the console on the real broker, groups stopped
@@ -47,7 +46,7 @@ func TestExactTimeLagConsole(t *testing.T) {
 		}
 		for p, off := range offs {
 			ts := f.Times[p][off]
-			ps := gs.Partitions[lag.PartitionKey{Topic: f.Topic, Partition: p}]
+			ps := gs.Partition(f.Topic, p)
 			if ps.TimeLag == nil || ps.TimeLagSource != backends.TimeLagRecord || *ps.TimeLag < before.Sub(ts) || *ps.TimeLag > after.Sub(ts) {
 				t.Errorf("%s p%d: time lag %v from %q, want now − record time (%v to %v), exact", group, p, ps.TimeLag, ps.TimeLagSource, before.Sub(ts), after.Sub(ts))
 			}

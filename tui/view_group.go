@@ -118,11 +118,15 @@ func (v *groupView) build(d *dataset, st *styles.Styles) {
 	behind, noCommit := 0, 0
 	var lost int64
 	var inexact timeLagCounts
+	var psv lag.PartitionStats // the row's analysis, read within its iteration
 	for i := range g.Partitions {
 		p := &g.Partitions[i]
 		var ps *lag.PartitionStats
 		if gs != nil {
-			ps = gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]
+			var ok bool
+			if psv, ok = gs.PartitionAt(i, p.Topic, p.Partition); ok {
+				ps = &psv
+			}
 		}
 		c := cells[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]
 		s := cellStyles[i*(pcNote+1) : (i+1)*(pcNote+1) : (i+1)*(pcNote+1)]

@@ -97,27 +97,22 @@ func (v *groupsView) build(d *dataset, _ *styles.Styles) {
 		if d.analysis != nil {
 			gs = d.analysis.Groups[g.Name]
 		}
-		totalLag := g.TotalLag()
+		var totalLag int64
 		status := lag.Unknown
 		var hist []int64
 		var timeLag, drain = math.NaN(), math.NaN()
 		timeLagCell, drainCell := "-", "-"
-		if gs != nil {
+		if gs == nil {
+			totalLag = g.TotalLag()
+		} else {
 			totalLag = gs.Lag
 			status = gs.Status
 			hist = gs.LagHistory
 			timeLagCell, drainCell = fmtTimeLag(gs.TimeLag, gs.TimeLagSource), fmtOptDuration(gs.TimeToDrain)
 			timeLag, drain = optDurationKey(gs.TimeLag), optDurationKey(gs.TimeToDrain)
 		}
-		hasCommit := false
-		for j := range g.Partitions {
-			if g.Partitions[j].Committed != nil {
-				hasCommit = true
-				break
-			}
-		}
 		lagCell, lagKey := "-", math.NaN()
-		if hasCommit {
+		if d.hasCommit(i) {
 			lagCell, lagKey = fmtInt(totalLag), float64(totalLag)
 		}
 		statusCell, statusSt := string(status), statusStyle(status)
@@ -128,7 +123,7 @@ func (v *groupsView) build(d *dataset, _ *styles.Styles) {
 		if state == "" {
 			state = "-"
 		}
-		topics := len(g.Topics())
+		topics := d.topicCount(i)
 		members := fmtInt(int64(len(g.Members)))
 		if g.Unknown != "" { // a consumer-protocol group its broker cannot describe
 			members = "?"

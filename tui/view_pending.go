@@ -206,7 +206,7 @@ type pendingRead struct {
 	// snap is the cluster snapshot taken with the rows (tookSnap), or
 	// why it failed.
 	tookSnap bool
-	snap     *backends.ClusterSnapshot
+	snap     applyFunc // the snapshot with its analysis and index, ready to install
 	snapErr  error
 	// queues are RabbitMQ's (readQueues), or why they could not be read;
 	// routes the routes looked up now.
@@ -219,12 +219,15 @@ type pendingRead struct {
 // pendingBeside is what a refresh reads beside the rows, decided in
 // Update from the state at hand (values only).
 type pendingBeside struct {
-	route  backends.Route
-	kafka  backends.KafkaSource // the snapshot is due: take it
-	rabbit RabbitSource         // the route is RabbitMQ's: read the queues
-	finder routeFinder          // and look up what named exchanges reach
-	known  map[backends.RouteTarget]routeLookup
-	now    time.Time
+	route backends.Route
+	kafka backends.KafkaSource // the snapshot is due: take it
+	// tracker observes the snapshot taken, in the fetch (data.go's
+	// snapTracker): its analysis comes to Update with it
+	tracker *snapTracker
+	rabbit  RabbitSource // the route is RabbitMQ's: read the queues
+	finder  routeFinder  // and look up what named exchanges reach
+	known   map[backends.RouteTarget]routeLookup
+	now     time.Time
 }
 
 // source: the pending rows of the database, refreshed on the schedule,
@@ -235,7 +238,7 @@ func (v *pendingView) source(m *Model) source {
 		switch b.route.Broker {
 		case "kafka":
 			if m.opts.Kafka != nil && (!m.snap.loaded || m.now().Sub(m.snap.lastOK) >= m.opts.Refresh*9/10) {
-				b.kafka = m.opts.Kafka
+				b.kafka, b.tracker = m.opts.Kafka, m.tracker
 			}
 		case "rabbitmq":
 			if m.opts.Rabbit != nil {
@@ -274,10 +277,18 @@ func (b pendingBeside) read(ctx context.Context, c *storeConn) (*pendingRead, er
 	if b.kafka != nil {
 		r.tookSnap = true
 		wg.Go(func() {
-			r.snap, r.snapErr = b.kafka.Snapshot(sub, backends.SnapshotOptions{})
-			if r.snapErr == nil && r.snap == nil {
-				r.snapErr = errors.New("the cluster returned an empty snapshot")
+			snap, err := b.kafka.Snapshot(sub, backends.SnapshotOptions{})
+			if err == nil && snap == nil {
+				err = errors.New("the cluster returned an empty snapshot")
 			}
+			var an *lag.Analysis
+			if err == nil {
+				an, err = b.tracker.observe(sub, snap)
+			}
+			if err == nil {
+				r.snap = applySnapshot(snap, an)
+			}
+			r.snapErr = err
 		})
 	}
 	if b.rabbit != nil {
@@ -342,7 +353,7 @@ func vhostOr(v string) string {
 func (v *pendingView) apply(m *Model, r *pendingRead, now time.Time) notice {
 	if r.tookSnap {
 		if r.snapErr == nil {
-			applySnapshot(r.snap)(m, now)
+			r.snap(m, now)
 			m.snap.loaded, m.snap.lastOK, m.snap.lastErr, m.snap.failures = true, now, nil, 0
 		} else {
 			m.snap.lastErr = r.snapErr

@@ -263,7 +263,15 @@ func (v *topicView) build(d *dataset, st *styles.Styles) {
 // summed over the topic's partitions and its worst status there.
 func topicConsumers(d *dataset, topic string) []components.Row {
 	var rows []components.Row
-	for i := range d.snap.Groups {
+	spans := d.topicSpans(topic)
+	for len(spans) > 0 {
+		// the spans of one group (one, unless its partitions were not in order)
+		i, k := spans[0].group, 1
+		for k < len(spans) && spans[k].group == i {
+			k++
+		}
+		mine := spans[:k]
+		spans = spans[k:]
 		g := &d.snap.Groups[i]
 		var gs *lag.GroupStats
 		if d.analysis != nil {
@@ -276,30 +284,29 @@ func topicConsumers(d *dataset, topic string) []components.Row {
 		var timeLag *time.Duration
 		var timeLagSrc backends.TimeLagSource
 		bound := false
-		for j := range g.Partitions {
-			p := &g.Partitions[j]
-			if p.Topic != topic {
-				continue
+		for _, sp := range mine {
+			for j := sp.from; j < sp.to; j++ {
+				p := &g.Partitions[j]
+				n++
+				if p.Lag != nil {
+					total += *p.Lag
+					committed = true
+				}
+				if gs == nil {
+					continue
+				}
+				ps, ok := gs.PartitionAt(j, p.Topic, p.Partition)
+				if !ok {
+					continue
+				}
+				if ps.Status.Severity() > worst.Severity() {
+					worst = ps.Status
+				}
+				if ps.TimeLag != nil && (timeLag == nil || *ps.TimeLag > *timeLag) {
+					timeLag, timeLagSrc = ps.TimeLag, ps.TimeLagSource
+				}
+				bound = bound || ps.TimeLagSource == backends.TimeLagLowerBound
 			}
-			n++
-			if p.Lag != nil {
-				total += *p.Lag
-				committed = true
-			}
-			if gs == nil {
-				continue
-			}
-			ps := gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]
-			if ps == nil {
-				continue
-			}
-			if ps.Status.Severity() > worst.Severity() {
-				worst = ps.Status
-			}
-			if ps.TimeLag != nil && (timeLag == nil || *ps.TimeLag > *timeLag) {
-				timeLag, timeLagSrc = ps.TimeLag, ps.TimeLagSource
-			}
-			bound = bound || ps.TimeLagSource == backends.TimeLagLowerBound
 		}
 		if bound && timeLag != nil {
 			timeLagSrc = backends.TimeLagLowerBound // a partition may be older than the oldest known

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf16"
@@ -218,7 +220,33 @@ func (c *Client) fillOffsets(cl sarama.Client, ad sarama.ClusterAdmin, snap *bac
 
 type describedGroup struct {
 	g         backends.Group
-	committed map[string]map[int32]int64 // -1 = none
+	committed []commit // the partitions with a committed offset
+}
+
+// commit is a group's committed offset on a partition.
+type commit struct {
+	topic string
+	p     int32
+	off   int64
+}
+
+// commits lists the committed offsets of an OffsetFetch answer (those
+// with an error or no offset are left out).
+func commits(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) []commit {
+	n := 0
+	for _, ps := range b {
+		n += len(ps)
+	}
+	out := make([]commit, 0, n)
+	for t, ps := range b {
+		for p, blk := range ps {
+			if blk == nil || blk.Err != sarama.ErrNoError || blk.Offset < 0 {
+				continue
+			}
+			out = append(out, commit{topic: t, p: p, off: blk.Offset})
+		}
+	}
+	return out
 }
 
 // listedGroup is what ListGroups says of a group.
@@ -657,7 +685,7 @@ func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []
 			appendErr(&g.g, "offset fetch: "+err.Error())
 			continue
 		}
-		g.committed = blocks(r.Blocks)
+		g.committed = commits(r.Blocks)
 	}
 	return requests, nil
 }
@@ -679,7 +707,7 @@ func fetchAt(cl sarama.Client, id int32, groups []*describedGroup) (int, []*desc
 		case !errors.Is(kerr, sarama.ErrNoError) && kerr != 0:
 			appendErr(&g.g, "offset fetch: "+kerr.Error())
 		default:
-			g.committed = blocks(bl)
+			g.committed = commits(bl)
 		}
 	}
 	req := sarama.NewOffsetFetchRequest(sarama.MaxVersion, groups[0].g.Name, nil) // v8, or the group's own on older brokers
@@ -735,81 +763,133 @@ func blocks(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) map[string]
 	return m
 }
 
-// joinLag builds each group's partition rows: the union of committed
-// partitions and assigned partitions, joined with the topic offsets.
+// joinLag builds each group's partition rows, sorted by topic and
+// partition: the union of committed partitions and assigned partitions,
+// joined with the topic offsets. It allocates the rows of a group at once
+// and the offsets of all groups in one array: a big cluster has hundreds
+// of thousands of group partitions, and this runs on every refresh.
 func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic map[string]bool) {
-	parts := map[string]map[int32]*backends.Partition{}
+	topics := make(map[string]*backends.Topic, len(snap.Topics))
 	for ti := range snap.Topics {
-		t := &snap.Topics[ti]
-		m := map[int32]*backends.Partition{}
-		for pi := range t.Partitions {
-			m[t.Partitions[pi].Partition] = &t.Partitions[pi]
+		topics[snap.Topics[ti].Name] = &snap.Topics[ti]
+	}
+	n := 0
+	for _, dg := range groups {
+		n += len(dg.committed)
+		for _, m := range dg.g.Members {
+			for _, ps := range m.Assigned {
+				n += len(ps)
+			}
 		}
-		parts[t.Name] = m
+	}
+	offsets := make([]int64, 0, 2*n) // committed offsets and lags; pointers into it stay valid
+	keep := func(v int64) *int64 {
+		offsets = append(offsets, v)
+		return &offsets[len(offsets)-1]
+	}
+	var (
+		lastTopic string
+		lastT     *backends.Topic
+	)
+	partition := func(t string, p int32) *backends.Partition {
+		if t != lastTopic || lastT == nil {
+			lastTopic, lastT = t, topics[t]
+		}
+		if lastT == nil {
+			return nil
+		}
+		ps := lastT.Partitions
+		if p >= 0 && int(p) < len(ps) && ps[p].Partition == p { // partitions are numbered from 0
+			return &ps[p]
+		}
+		i, ok := slices.BinarySearchFunc(ps, p, func(x backends.Partition, p int32) int { return cmp.Compare(x.Partition, p) })
+		if !ok {
+			return nil
+		}
+		return &ps[i]
+	}
+	if snap.Groups == nil {
+		snap.Groups = make([]backends.Group, 0, len(groups))
+	}
+	byTopicPartition := func(a, b backends.GroupPartition) int {
+		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	}
 	for _, dg := range groups {
 		g := dg.g
-		type key struct {
-			t string
-			p int32
-		}
-		rows := map[key]*backends.GroupPartition{}
-		row := func(t string, p int32) *backends.GroupPartition {
-			k := key{t, p}
-			if r, ok := rows[k]; ok {
-				return r
+		assigned := 0
+		for _, m := range g.Members {
+			for _, ps := range m.Assigned {
+				assigned += len(ps)
 			}
-			r := &backends.GroupPartition{Topic: t, Partition: p, LogStart: -1, LogEnd: -1}
-			if tp := parts[t][p]; tp != nil {
-				r.LogStart, r.LogEnd = tp.LogStart, tp.LogEnd
-			}
-			rows[k] = r
-			return r
 		}
-		for t, ps := range dg.committed {
-			if len(wantTopic) > 0 && !wantTopic[t] {
+		rows := make([]backends.GroupPartition, 0, len(dg.committed)+assigned)
+		sortCommits(dg.committed) // small values to move, not rows
+		for _, c := range dg.committed {
+			if len(wantTopic) > 0 && !wantTopic[c.topic] {
 				continue
 			}
-			for p, off := range ps {
-				r := row(t, p)
-				o := off
-				r.Committed = &o
-			}
+			rows = append(rows, backends.GroupPartition{Topic: c.topic, Partition: c.p, Committed: keep(c.off), LogStart: -1, LogEnd: -1})
 		}
+		committed := len(rows)
+		// Assigned partitions: their member on the committed row, or a
+		// row of their own (no commit yet). A partition assigned twice
+		// takes the later member, in member order.
+		var extra map[backends.GroupPartition]int // by topic and partition: index in rows
 		for _, m := range g.Members {
 			for t, ps := range m.Assigned {
 				if len(wantTopic) > 0 && !wantTopic[t] {
 					continue
 				}
 				for _, p := range ps {
-					r := row(t, p)
+					key := backends.GroupPartition{Topic: t, Partition: p}
+					i, ok := slices.BinarySearchFunc(rows[:committed], key, byTopicPartition)
+					if !ok {
+						if i, ok = extra[key]; !ok {
+							if extra == nil {
+								extra = map[backends.GroupPartition]int{}
+							}
+							i = len(rows)
+							extra[key] = i
+							rows = append(rows, backends.GroupPartition{Topic: t, Partition: p, LogStart: -1, LogEnd: -1})
+						}
+					}
+					r := &rows[i]
 					r.MemberID, r.ClientID, r.Host = m.ID, m.ClientID, m.Host
 				}
 			}
 		}
-		for _, r := range rows {
+		if len(rows) > committed {
+			slices.SortFunc(rows, byTopicPartition)
+		}
+		for i := range rows {
+			r := &rows[i]
+			if tp := partition(r.Topic, r.Partition); tp != nil {
+				r.LogStart, r.LogEnd = tp.LogStart, tp.LogEnd
+			}
 			if r.Committed != nil && r.LogEnd >= 0 {
-				lag := r.LogEnd - *r.Committed
-				if lag < 0 {
-					lag = 0
-				}
-				r.Lag = &lag
+				r.Lag = keep(max(r.LogEnd-*r.Committed, 0))
 				r.BehindLogStart = r.LogStart >= 0 && *r.Committed < r.LogStart
 			}
-			g.Partitions = append(g.Partitions, *r)
 		}
-		sort.Slice(g.Partitions, func(i, j int) bool {
-			a, b := g.Partitions[i], g.Partitions[j]
-			if a.Topic != b.Topic {
-				return a.Topic < b.Topic
-			}
-			return a.Partition < b.Partition
-		})
-		if len(wantTopic) > 0 && len(g.Partitions) == 0 {
+		if len(wantTopic) > 0 && len(rows) == 0 {
 			continue
 		}
+		g.Partitions = rows
 		snap.Groups = append(snap.Groups, g)
 	}
+}
+
+// sortCommits sorts a group's commits by topic and partition: by
+// partition alone when they are of one topic (most groups), which spares
+// comparing names.
+func sortCommits(cs []commit) {
+	for i := 1; i < len(cs); i++ {
+		if cs[i].topic != cs[0].topic {
+			slices.SortFunc(cs, func(a, b commit) int { return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.p, b.p)) })
+			return
+		}
+	}
+	slices.SortFunc(cs, func(a, b commit) int { return cmp.Compare(a.p, b.p) })
 }
 
 func appendErr(g *backends.Group, msg string) {

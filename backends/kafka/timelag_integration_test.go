@@ -71,7 +71,7 @@ func TestExactTimeLagFirstSnapshot(t *testing.T) {
 				t.Errorf("%s p%d: record time %v (%s, %q), want %v exact", group, p, gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote, want)
 				continue
 			}
-			ps := an.Groups[group].Partitions[lag.PartitionKey{Topic: f.Topic, Partition: p}]
+			ps := an.Groups[group].Partition(f.Topic, p)
 			if ps.TimeLag == nil || ps.TimeLagSource != backends.TimeLagRecord {
 				t.Errorf("%s p%d: time lag %v from %q, want exact", group, p, ps.TimeLag, ps.TimeLagSource)
 				continue
@@ -120,7 +120,7 @@ func TestTimeLagLogAppendTime(t *testing.T) {
 		t.Fatalf("record time %v (%s, %q), want the broker's append time, between %v and %v (the producer said %v)",
 			gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote, before, after, dayOld)
 	}
-	ps := lag.Analyze(snap).Groups[group].Partitions[lag.PartitionKey{Topic: topic, Partition: 0}]
+	ps := lag.Analyze(snap).Groups[group].Partition(topic, 0)
 	if ps.TimeLag == nil || *ps.TimeLag != snap.TakenAt.Sub(*gp.RecordTime) || *ps.TimeLag > time.Since(before) {
 		t.Errorf("time lag %v, want %v (from the append time)", ps.TimeLag, snap.TakenAt.Sub(*gp.RecordTime))
 	}
@@ -157,7 +157,7 @@ func TestTimeLagLowerBoundAfterDeleteRecords(t *testing.T) {
 		t.Fatalf("record time %v (%s, %q), want %v as a lower bound saying %q", gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote, times[3], why)
 	}
 	gs := lag.Analyze(snap).Groups[group]
-	ps := gs.Partitions[lag.PartitionKey{Topic: topic, Partition: 0}]
+	ps := gs.Partition(topic, 0)
 	if ps.TimeLag == nil || *ps.TimeLag != snap.TakenAt.Sub(times[3]) || ps.TimeLagSource != backends.TimeLagLowerBound || !strings.Contains(ps.TimeLagNote, why) {
 		t.Errorf("time lag %v (%s, %q), want ≥ %v", ps.TimeLag, ps.TimeLagSource, ps.TimeLagNote, snap.TakenAt.Sub(times[3]))
 	}
@@ -260,7 +260,7 @@ func TestTimeLagFirstSnapshotWholeRealBroker(t *testing.T) {
 	for g, off := range groups {
 		for p := range int32(3) {
 			gp := groupPart(t, snap, g, topic, p)
-			ps := an.Groups[g].Partitions[lag.PartitionKey{Topic: topic, Partition: p}]
+			ps := an.Groups[g].Partition(topic, p)
 			if gp.RecordTime == nil || !gp.RecordTime.Equal(at(int(off))) || ps.TimeLagSource != backends.TimeLagRecord || ps.TimeLagNote != "" {
 				t.Errorf("%s p%d at %d: record time %v, time lag %v (%s, %q); want %v exact", g, p, off, gp.RecordTime, ps.TimeLag, ps.TimeLagSource, ps.TimeLagNote, at(int(off)))
 			}
@@ -319,7 +319,7 @@ func TestTimeLagTransactionMarkerRealBroker(t *testing.T) {
 	}
 	an := lag.Analyze(snap)
 	gp := groupPart(t, snap, marker, topic, 0)
-	ps := an.Groups[marker].Partitions[lag.PartitionKey{Topic: topic, Partition: 0}]
+	ps := an.Groups[marker].Partition(topic, 0)
 	const why = "only transaction markers"
 	if gp.Lag == nil || *gp.Lag != 1 || gp.LogEnd != 3 {
 		t.Fatalf("partition %+v, want lag 1 (the marker) to log end 3", gp)

@@ -50,6 +50,9 @@ const (
 	// rtFirstRounds bounds the reads per leader of a client's first
 	// snapshot.
 	rtFirstRounds = 4
+	// denseRT bounds the partition ids a snapshot indexes by slice (Kafka
+	// numbers partitions from 0); others are looked up by key.
+	denseRT = 1 << 17
 )
 
 // rtKey names one read: the record at off of a partition of one
@@ -99,9 +102,95 @@ type rtStats struct {
 // recordTimes is the cache of a Client (guarded by its mutex).
 type recordTimes struct {
 	gen     uint64
-	entries map[rtKey]*rtEntry
+	entries rtCache
 	avoid   map[string]avoided // broker address → when to read from it again
 	last    rtStats
+}
+
+func newRecordTimes() *recordTimes {
+	return &recordTimes{entries: rtCache{parts: map[rtPart]*rtOffsets{}}, avoid: map[string]avoided{}}
+}
+
+// rtPart names a partition of one incarnation of a topic.
+type rtPart struct {
+	topic string
+	id    sarama.Uuid
+	p     int32
+}
+
+// rtOffsets holds the entries of a partition, by offset. New entries come
+// from a chunk of the partition's (rtChunk at a time): a snapshot checks
+// an entry per group partition with lag, and entries next to each other
+// in memory are cheaper to reach than entries spread over the heap.
+type rtOffsets struct {
+	m     map[int64]*rtEntry
+	chunk []rtEntry
+}
+
+const rtChunk = 64
+
+// rtCache holds the entries by partition, then by offset: a big cluster
+// has hundreds of thousands of group partitions with lag, and a snapshot
+// looks each one up; an offset is a cheap key, a partition is looked up
+// once per run of a group's partitions of a topic (see readRecordTimes).
+type rtCache struct {
+	parts map[rtPart]*rtOffsets
+	n     int // entries
+}
+
+// offsets returns the partition's entries, creating its table.
+func (c *rtCache) offsets(k rtPart) *rtOffsets {
+	m := c.parts[k]
+	if m == nil {
+		m = &rtOffsets{m: map[int64]*rtEntry{}}
+		c.parts[k] = m
+	}
+	return m
+}
+
+// entry returns the entry of offset off in m, creating it.
+func (c *rtCache) entry(m *rtOffsets, off int64) *rtEntry {
+	e := m.m[off]
+	if e == nil {
+		if len(m.chunk) == cap(m.chunk) {
+			m.chunk = make([]rtEntry, 0, rtChunk)
+		}
+		m.chunk = append(m.chunk, rtEntry{})
+		e = &m.chunk[len(m.chunk)-1]
+		m.m[off] = e
+		c.n++
+	}
+	return e
+}
+
+// lookup returns the entry of k, or nil.
+func (c *rtCache) lookup(k rtKey) *rtEntry {
+	if m := c.parts[rtPart{k.topic, k.id, k.p}]; m != nil {
+		return m.m[k.off]
+	}
+	return nil
+}
+
+// put sets the entry of k.
+func (c *rtCache) put(k rtKey, e *rtEntry) {
+	*c.entry(c.offsets(rtPart{k.topic, k.id, k.p}), k.off) = *e
+}
+
+func (c *rtCache) len() int { return c.n }
+
+// drop deletes the entries for which f returns true.
+func (c *rtCache) drop(f func(*rtEntry) bool) {
+	for k, m := range c.parts {
+		for off, e := range m.m {
+			if f(e) {
+				delete(m.m, off)
+				c.n--
+			}
+		}
+		if len(m.m) == 0 {
+			delete(c.parts, k)
+		}
+	}
 }
 
 type avoided struct {
@@ -127,6 +216,7 @@ type rtRead struct {
 	budget int32
 	want   []int64 // sorted, want[0] == from
 	tried  bool    // an earlier read found nothing: ask first
+	offs   *rtOffsets
 }
 
 // fillRecordTimes sets RecordTime (or RecordTimeNote) on every group
@@ -148,7 +238,7 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	start := time.Now()
 	rounds := 1
 	if c.rt == nil {
-		c.rt = &recordTimes{entries: map[rtKey]*rtEntry{}, avoid: map[string]avoided{}}
+		c.rt = newRecordTimes()
 		rounds = rtFirstRounds
 	}
 	rt := c.rt
@@ -186,9 +276,14 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	}
 	uses := make([]rtUse, 0, n)
 	reads := map[tp]*rtRead{}
+	// The tables of this snapshot's partitions, by topic then partition
+	// id: a group's partitions of a topic come in a run, each another
+	// partition, and many groups share a partition.
+	tables := map[string][]*rtOffsets{}
 	var (
-		topic string      // of the last partition (they come sorted by topic)
-		id    sarama.Uuid // its id
+		topic string       // of the last partition (they come sorted by topic)
+		id    sarama.Uuid  // its id
+		parts []*rtOffsets // its tables
 	)
 	for gi := range snap.Groups {
 		g := &snap.Groups[gi]
@@ -197,19 +292,28 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			if gp.Committed == nil || gp.Lag == nil || *gp.Lag <= 0 || gp.LogEnd < 0 {
 				continue
 			}
-			if gp.Topic != topic {
-				topic, id = gp.Topic, ids[gp.Topic]
+			if gp.Topic != topic || parts == nil {
+				topic, id, parts = gp.Topic, ids[gp.Topic], tables[gp.Topic]
+			}
+			var offs *rtOffsets
+			if p := int(gp.Partition); p >= 0 && p < denseRT {
+				if p >= len(parts) {
+					parts = append(parts, make([]*rtOffsets, p+1-len(parts))...)
+					tables[topic] = parts
+				}
+				if offs = parts[p]; offs == nil {
+					offs = rt.entries.offsets(rtPart{topic, id, gp.Partition})
+					parts[p] = offs
+				}
+			} else {
+				offs = rt.entries.offsets(rtPart{topic, id, gp.Partition})
 			}
 			key := rtKey{topic: gp.Topic, id: id, p: gp.Partition, off: *gp.Committed}
 			u := rtUse{gp: gp, off: key.off}
 			if gp.LogStart >= 0 && key.off < gp.LogStart {
 				key.off, u.off, u.retention = gp.LogStart, gp.LogStart, true
 			}
-			u.e = rt.entries[key]
-			if u.e == nil {
-				u.e = &rtEntry{}
-				rt.entries[key] = u.e
-			}
+			u.e = rt.entries.entry(offs, key.off)
 			uses = append(uses, u)
 			if u.e.gen == rt.gen {
 				continue // wanted already
@@ -226,7 +330,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			}
 			r := reads[tp{gp.Topic, gp.Partition}]
 			if r == nil {
-				r = &rtRead{topic: gp.Topic, id: id, p: gp.Partition}
+				r = &rtRead{topic: gp.Topic, id: id, p: gp.Partition, offs: offs}
 				reads[tp{gp.Topic, gp.Partition}] = r
 			}
 			r.want = append(r.want, key.off)
@@ -259,7 +363,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		sort.Slice(r.want, func(i, j int) bool { return r.want[i] < r.want[j] })
 		r.from = r.want[0]
 		r.budget = rtPartitionBytes
-		e := rt.entries[rtKey{r.topic, r.id, r.p, r.from}]
+		e := r.offs.m[r.from]
 		r.budget = max(r.budget, e.budget)
 		r.tried = e.tries > 0
 		l, ok := leaders[k]
@@ -347,7 +451,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			}
 			got := resolveTimes(blk.RecordsSet, r.want, r.budget, blk.HighWaterMarkOffset)
 			for _, off := range r.want {
-				e := rt.entries[rtKey{r.topic, r.id, r.p, off}]
+				e := r.offs.m[off]
 				switch x := got[off]; {
 				case x != nil:
 					x.gen = e.gen
@@ -367,7 +471,10 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	times := make([]time.Time, len(uses)) // the record times handed out, in one allocation
 	pending := false
 	for i, u := range uses {
-		note := notes[tp{u.gp.Topic, u.gp.Partition}]
+		var note string
+		if len(notes) > 0 {
+			note = notes[tp{u.gp.Topic, u.gp.Partition}]
+		}
 		u.fill(&times[i], note)
 		pending = pending || (note == "" && u.e.tries == 0 && !u.e.settled(u.gp.LogEnd))
 	}
@@ -398,16 +505,11 @@ func fetchRecordTimes(cl sarama.Client, leader int32, reads []*rtRead, wait time
 // prune drops the entries the snapshot did not use (when all is set: it
 // saw every group), then, over the bound, any it did not use, then any.
 func (rt *recordTimes) prune(all bool) {
-	for k, e := range rt.entries {
-		if e.gen != rt.gen && (all || len(rt.entries) > rtMaxEntries) {
-			delete(rt.entries, k)
-		}
+	if all || rt.entries.len() > rtMaxEntries {
+		rt.entries.drop(func(e *rtEntry) bool { return e.gen != rt.gen && (all || rt.entries.len() > rtMaxEntries) })
 	}
-	for k := range rt.entries {
-		if len(rt.entries) <= rtMaxEntries {
-			break
-		}
-		delete(rt.entries, k)
+	if rt.entries.len() > rtMaxEntries {
+		rt.entries.drop(func(*rtEntry) bool { return rt.entries.len() > rtMaxEntries })
 	}
 }
 

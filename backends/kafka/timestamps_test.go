@@ -256,12 +256,12 @@ func TestTimeLagFetchBoundedKfake(t *testing.T) {
 		t.Fatalf("after a commit moved: %d requests reading %v, want partition 4 from 4 alone", st.requests, st.reads)
 	}
 	moved := rtKey{topic: "orders", p: 4, off: 4}
-	for key := range k.rt.entries {
-		if key.p == 4 && key.off == 4 {
+	for key := range k.rt.entries.parts {
+		if key.topic == "orders" && key.p == 4 {
 			moved.id = key.id
 		}
 	}
-	if k.rt.entries[moved] == nil {
+	if k.rt.entries.lookup(moved) == nil {
 		t.Fatal("the moved offset is not cached")
 	}
 	if _, err := kadm.NewClient(cl).DeleteGroups(ctx, "g00"); err != nil {
@@ -270,8 +270,8 @@ func TestTimeLagFetchBoundedKfake(t *testing.T) {
 	if _, err := k.Snapshot(ctx, backends.SnapshotOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if k.rt.entries[moved] != nil || len(k.rt.entries) != 24 {
-		t.Fatalf("after the only group at %v left: %d entries, the offset still cached: %v", moved, len(k.rt.entries), k.rt.entries[moved] != nil)
+	if k.rt.entries.lookup(moved) != nil || k.rt.entries.len() != 24 {
+		t.Fatalf("after the only group at %v left: %d entries, the offset still cached: %v", moved, k.rt.entries.len(), k.rt.entries.lookup(moved) != nil)
 	}
 }
 
@@ -386,7 +386,7 @@ func TestTimeLagFetchBoundedStalledBroker(t *testing.T) {
 		if !strings.Contains(gp.RecordTimeNote, "next read after") || !strings.Contains(gp.RecordTimeNote, want) {
 			t.Errorf("p%d: note %q", gp.Partition, gp.RecordTimeNote)
 		}
-		ps := an.Groups["stuck"].Partitions[lag.PartitionKey{Topic: "orders", Partition: gp.Partition}]
+		ps := an.Groups["stuck"].Partition("orders", gp.Partition)
 		if ps.TimeLag == nil || ps.TimeLagSource != backends.TimeLagInterpolated || !strings.Contains(ps.TimeLagNote, want) {
 			t.Errorf("p%d: time lag %v (%s, %q), want the interpolated estimate saying why", gp.Partition, ps.TimeLag, ps.TimeLagSource, ps.TimeLagNote)
 		}
@@ -412,11 +412,11 @@ func TestRecordTimesFromCache(t *testing.T) {
 		{Name: "g2", Partitions: []backends.GroupPartition{gp("b", 0, 10, 10), gp("b", 1, 4, 10)}}, // b/0 caught up
 		{Name: "g3", Partitions: []backends.GroupPartition{gp("a", 1, 4, 10), gp("b", 1, 5, 10)}},
 	}}
-	k := &Client{rt: &recordTimes{entries: map[rtKey]*rtEntry{}, avoid: map[string]avoided{}}}
+	k := &Client{rt: newRecordTimes()}
 	for _, g := range snap.Groups {
 		for _, p := range g.Partitions {
 			key := rtKey{p.Topic, ids[p.Topic], p.Partition, *p.Committed}
-			k.rt.entries[key] = &rtEntry{at: when(p.Topic, p.Partition, *p.Committed), found: key.off, exact: true}
+			k.rt.entries.put(key, &rtEntry{at: when(p.Topic, p.Partition, *p.Committed), found: key.off, exact: true})
 		}
 	}
 	if n := k.fillRecordTimes(nil, nil, snap, ids, true); n != 0 {
@@ -432,8 +432,8 @@ func TestRecordTimesFromCache(t *testing.T) {
 			}
 		}
 	}
-	if st := k.rt.last; st.wanted != 4 || st.cached != 4 || len(k.rt.entries) != 4 {
-		t.Errorf("wanted %d, cached %d, %d entries kept; want 4, 4, 4 (b/0 at 10 unused)", st.wanted, st.cached, len(k.rt.entries))
+	if st := k.rt.last; st.wanted != 4 || st.cached != 4 || k.rt.entries.len() != 4 {
+		t.Errorf("wanted %d, cached %d, %d entries kept; want 4, 4, 4 (b/0 at 10 unused)", st.wanted, st.cached, k.rt.entries.len())
 	}
 }
 

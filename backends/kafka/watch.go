@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -77,6 +78,10 @@ type watch struct {
 	// optional counts the calls to optionally in progress: a broker given
 	// up meanwhile is given up alone, without tripping the watch.
 	optional int
+	// replies counts the replies read on the watched connections: the
+	// requests answered, counted on the wire (tests measure a snapshot's
+	// cost with it).
+	replies atomic.Int64
 }
 
 func newWatch(timeout time.Duration, all bool) *watch {
@@ -298,6 +303,7 @@ func (c *framedConn) Read(b []byte) (int, error) {
 		i++
 		if c.have == len(c.hdr) {
 			c.have = 0
+			c.w.replies.Add(1)
 			c.left = int64(binary.BigEndian.Uint32(c.hdr[:]))
 			if c.left > c.limit {
 				return 0, c.w.refuse(c.addr, &ReplyTooLargeError{Addr: c.addr, Size: c.left, Limit: c.limit})

@@ -18,8 +18,15 @@ type Options struct {
 	// (default 15m).
 	MaxAge time.Duration
 	// History is the number of samples kept for sparklines and time-lag
-	// interpolation (default 60; never less than Window).
+	// interpolation (default 60; never less than Window): per group (its
+	// total lag), per topic and per topic partition (log ends).
 	History int
+	// PartitionHistory is the number of samples kept per group partition:
+	// its status window and its LagHistory (default Window; never less
+	// than Window nor more than History). A big cluster has hundreds of
+	// thousands of group partitions: what is kept per group partition
+	// makes most of the tracker's memory.
+	PartitionHistory int
 	// Allowance is the lag at or under which a partition is always OK
 	// (default 0).
 	Allowance int64
@@ -47,6 +54,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.History < o.Window {
 		o.History = o.Window
+	}
+	if o.PartitionHistory < o.Window {
+		o.PartitionHistory = o.Window
+	}
+	if o.PartitionHistory > o.History {
+		o.PartitionHistory = o.History
 	}
 	if o.Allowance < 0 {
 		o.Allowance = 0
@@ -151,15 +164,10 @@ type topicState struct {
 	sums  []totalSample
 }
 
-type commitState struct {
-	seen    uint64
-	samples []commitSample
-}
-
 // groupTopic is a group's commit tables on one topic.
 type groupTopic struct {
 	seen  uint64
-	parts partTable[commitState]
+	parts commitTable
 }
 
 type groupState struct {
@@ -248,8 +256,9 @@ type Tracker struct {
 	times  []totalSample // one per observation, for Analysis.Samples
 	topics map[string]*topicState
 	groups map[string]*groupState
-	// scratch holds a partition's window while it is evaluated.
-	scratch []commitSample
+	// commits and scratch hold a partition's samples and window while it
+	// is evaluated.
+	commits, scratch []commitSample
 }
 
 // NewTracker returns an empty tracker.
@@ -263,9 +272,10 @@ func NewTracker(o Options) *Tracker {
 
 // Analyze is the analysis of a single snapshot with no history: no rates,
 // time lag only where the lag is zero or the snapshot has the record times,
-// and the single-sample status rules.
+// and the single-sample status rules. It is what a new tracker's first
+// Observe gives, without building the tables a next observation would use.
 func Analyze(s *backends.ClusterSnapshot) *Analysis {
-	return NewTracker(Options{}).Observe(s)
+	return NewTracker(Options{}).observe(s, true)
 }
 
 func (t *Tracker) topic(name string) *topicState {
@@ -284,10 +294,10 @@ func (ts *topicState) part(p int32, gen uint64) *partState {
 	return ps
 }
 
-func (gs *groupState) topic(name string, gen uint64) *groupTopic {
+func (gs *groupState) topic(name string, gen uint64, limit int) *groupTopic {
 	gt := gs.topics[name]
 	if gt == nil {
-		gt = &groupTopic{}
+		gt = &groupTopic{parts: commitTable{limit: limit}}
 		gs.topics[name] = gt
 	}
 	gt.seen = gen
@@ -310,6 +320,21 @@ func (t *Tracker) addEnd(ps *partState, now, end int64) {
 // or group that the snapshot lists with an error and no partitions (a
 // transient failure should not wipe their history).
 func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
+	return t.observe(s, false)
+}
+
+// AnalyzeGroup is Analyze's analysis of one group of a snapshot taken at
+// at: with one sample a group's analysis depends on no other group, so a
+// report can analyse its groups as it writes them, on several processors.
+func AnalyzeGroup(g *backends.Group, at time.Time) *GroupStats {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return Analyze(&backends.ClusterSnapshot{TakenAt: at, Groups: []backends.Group{*g}}).Groups[g.Name]
+}
+
+// observe is Observe; once, on a new tracker, keeps no tables (Analyze).
+func (t *Tracker) observe(s *backends.ClusterSnapshot, once bool) *Analysis {
 	if s == nil {
 		s = &backends.ClusterSnapshot{}
 	}
@@ -336,6 +361,27 @@ func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
 	}
 	a.Samples = len(last(t.times, t.opts.Window))
 
+	if once {
+		t.observeGroups(s, now, oldest, a, true)
+		for i := range s.Topics {
+			tp := &s.Topics[i]
+			st := &TopicStats{Topic: tp.Name, Partitions: make(map[int32]float64, len(tp.Partitions))}
+			var sum int64
+			valid := false
+			for j := range tp.Partitions {
+				st.Partitions[tp.Partitions[j].Partition] = 0
+				if end := tp.Partitions[j].LogEnd; end >= 0 {
+					sum, valid = addSat(sum, end), true
+				}
+			}
+			if valid {
+				st.EndHistory = []int64{sum}
+			}
+			a.Topics[tp.Name] = st
+		}
+		return a
+	}
+
 	// Produce side first, so the group partitions see this sample's log ends.
 	for i := range s.Topics {
 		tp := &s.Topics[i]
@@ -359,7 +405,7 @@ func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
 		}
 	}
 
-	t.observeGroups(s, now, oldest, a)
+	t.observeGroups(s, now, oldest, a, false)
 
 	// Topic stats after the groups: a group may have been the only source
 	// of a partition's log end this time.
@@ -383,120 +429,178 @@ func (t *Tracker) Observe(s *backends.ClusterSnapshot) *Analysis {
 	return a
 }
 
-func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, a *Analysis) {
-	// Allocate the per-partition results in bulk: a group may have tens of
-	// thousands of partitions and this runs on every refresh.
+// observeGroups records the groups and analyses them; once, it keeps no
+// tables (each partition's only sample is the snapshot's).
+func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, a *Analysis, once bool) {
+	// The per-partition results of all groups in a few arrays, without
+	// pointers: a cluster may have hundreds of thousands of group
+	// partitions, and this runs on every refresh.
 	n := 0
 	for i := range s.Groups {
 		n += len(s.Groups[i].Partitions)
 	}
-	stats := make([]PartitionStats, n)
-	ar := &arena{ints: make([]int64, 0, n), durs: make([]time.Duration, 0, 2*n)}
-	hist := make([]int64, 0, n*min(t.opts.History, len(t.times)))
+	parts := make([]partResult, n)
+	a.hist32 = make([]int32, 0, n*min(t.opts.PartitionHistory, len(t.times)))
+	a.notes, a.topics = []string{""}, nil
+	notes, topics := map[string]uint32{"": 0}, map[string]uint32{}
+	intern := func(table *[]string, index map[string]uint32, s string) uint32 {
+		i, ok := index[s]
+		if !ok {
+			i = uint32(len(*table))
+			*table = append(*table, s)
+			index[s] = i
+		}
+		return i
+	}
 	next := 0
 
 	for i := range s.Groups {
 		g := &s.Groups[i]
-		gs := t.groups[g.Name]
-		if gs == nil {
-			gs = &groupState{topics: map[string]*groupTopic{}}
-			t.groups[g.Name] = gs
-		}
-		gs.seen = t.gen
-		if g.Err != "" && len(g.Partitions) == 0 {
-			for _, gt := range gs.topics {
-				gt.seen = t.gen
-				gt.parts.keep(func(cs *commitState) bool { cs.seen = t.gen; return true })
+		var gs *groupState
+		if !once {
+			gs = t.groups[g.Name]
+			if gs == nil {
+				gs = &groupState{topics: map[string]*groupTopic{}}
+				t.groups[g.Name] = gs
+			}
+			gs.seen = t.gen
+			if g.Err != "" && len(g.Partitions) == 0 {
+				for _, gt := range gs.topics {
+					gt.seen = t.gen
+					gt.parts.each(func(cs *commitSlot) { cs.seen = t.gen })
+				}
 			}
 		}
 		empty := g.State == backends.GroupEmpty || g.State == backends.GroupDead
 
 		out := &GroupStats{
-			Group:      g.Name,
-			Status:     Unknown,
-			Partitions: make(map[PartitionKey]*PartitionStats, len(g.Partitions)),
-			Ordered:    make([]*PartitionStats, 0, len(g.Partitions)),
+			Group:  g.Name,
+			Status: Unknown,
+			an:     a,
+			parts:  parts[next : next+len(g.Partitions) : next+len(g.Partitions)],
 		}
 		var total int64
 		anyCommit := false
 		drains := true
 		var maxDrain, maxTimeLag time.Duration
 		haveDrain, haveTimeLag := false, false
-		var eldest, bound *PartitionStats // the partition with the largest time lag; the first lower bound
+		eldest, bound := -1, -1 // the partition with the largest time lag; the first lower bound
 
-		// Partitions come sorted by topic: look the topic up once per run.
+		// Partitions come sorted by topic: look the topic up once per run,
+		// and make room for the run's partitions at once.
 		var ts *topicState
 		var gt *groupTopic
+		var topic uint32
+		sorted := true
 		for j := range g.Partitions {
 			gp := &g.Partitions[j]
 			if j == 0 || gp.Topic != g.Partitions[j-1].Topic {
-				ts = t.topic(gp.Topic)
-				gt = gs.topic(gp.Topic, t.gen)
+				topic = intern(&a.topics, topics, gp.Topic)
+				if !once {
+					ts = t.topic(gp.Topic)
+					gt = gs.topic(gp.Topic, t.gen, t.opts.PartitionHistory)
+					end := gp.Partition
+					for k := j + 1; k < len(g.Partitions) && g.Partitions[k].Topic == gp.Topic; k++ {
+						end = max(end, g.Partitions[k].Partition)
+					}
+					gt.parts.reserve(end + 1)
+					gt.parts.advance(now, oldest)
+				}
 			}
-			ps := ts.part(gp.Partition, t.gen)
-			if ps.updated != t.gen {
-				t.addEnd(ps, now, gp.LogEnd)
+			if j > 0 && sorted {
+				prev := &g.Partitions[j-1]
+				sorted = prev.Topic < gp.Topic || prev.Topic == gp.Topic && prev.Partition < gp.Partition
 			}
-			cs := gt.parts.get(gp.Partition)
-			cs.seen = t.gen
-			smp := commitSample{t: now, committed: noCommit}
+			v := commitVal{committed: noCommit}
 			if gp.Committed != nil && gp.Lag != nil && *gp.Committed >= 0 {
-				smp.committed = *gp.Committed
-				smp.lag = max(*gp.Lag, 0)
+				v = commitVal{committed: *gp.Committed, lag: max(*gp.Lag, 0)}
 			}
-			cs.samples = prune(record(cs.samples, smp, t.opts.History), oldest)
+			var (
+				produce float64
+				ends    []endSample // one sample interpolates nothing
+			)
+			if once {
+				t.commits = append(t.commits[:0], commitSample{t: now, committed: v.committed, lag: v.lag})
+			} else {
+				ps := ts.part(gp.Partition, t.gen)
+				if ps.updated != t.gen {
+					t.addEnd(ps, now, gp.LogEnd)
+				}
+				cs, vals, base := gt.parts.slot(gp.Partition)
+				cs.seen = t.gen
+				gt.parts.push(cs, vals, base, v)
+				t.commits = gt.parts.samples(t.commits[:0], cs, vals, base)
+				produce, ends = t.produceRate(ps), last(ps.ends, t.opts.History)
+			}
+			commits := t.commits
 
-			st := &stats[next]
+			r := &out.parts[j]
 			next++
-			st.Topic, st.Partition = gp.Topic, gp.Partition
-			commits := last(cs.samples, t.opts.History)
-			t.analyzePartition(st, ar, gp, t.produceRate(ps), last(ps.ends, t.opts.History), commits, empty, now)
-			start := len(hist)
+			r.topic, r.partition = topic, gp.Partition
+			note := t.analyzePartition(r, gp, produce, ends, commits, empty, now)
+			if note != "" {
+				r.note = intern(&a.notes, notes, note)
+			}
+			r.hist = uint32(a.histLen())
 			for _, x := range commits {
 				if x.committed != noCommit {
-					hist = append(hist, x.lag)
+					a.addHist(x.lag)
 				}
 			}
-			st.LagHistory = hist[start:len(hist):len(hist)]
+			r.nhist = uint32(a.histLen()) - r.hist
 
-			out.Partitions[PartitionKey{Topic: gp.Topic, Partition: gp.Partition}] = st
-			out.Ordered = append(out.Ordered, st)
-			out.ProduceRate += st.ProduceRate
-			out.ConsumeRate += st.ConsumeRate
-			if st.Status.Severity() > out.Status.Severity() {
-				out.Status = st.Status
+			out.ProduceRate += r.produce
+			out.ConsumeRate += r.consume
+			if st := statuses[r.status]; st.Severity() > out.Status.Severity() {
+				out.Status = st
 			}
-			if st.TimeLag != nil && (!haveTimeLag || *st.TimeLag > maxTimeLag) {
-				maxTimeLag, haveTimeLag, eldest = *st.TimeLag, true, st
+			if r.has(hasTimeLag) && (!haveTimeLag || r.timeLag > maxTimeLag) {
+				maxTimeLag, haveTimeLag, eldest = r.timeLag, true, j
 			}
-			if st.TimeLagSource == backends.TimeLagLowerBound && bound == nil {
-				bound = st
+			if sources[r.source] == backends.TimeLagLowerBound && bound < 0 {
+				bound = j
 			}
-			if st.Lag != nil {
+			if r.has(hasLag) {
 				anyCommit = true
-				total = addSat(total, *st.Lag)
+				total = addSat(total, r.lag)
 				switch {
-				case st.TimeToDrain != nil:
-					if !haveDrain || *st.TimeToDrain > maxDrain {
-						maxDrain, haveDrain = *st.TimeToDrain, true
+				case r.has(hasDrain):
+					if !haveDrain || r.drain > maxDrain {
+						maxDrain, haveDrain = r.drain, true
 					}
-				case *st.Lag > 0:
+				case r.lag > 0:
 					drains = false
 				}
+			}
+		}
+		if !sorted {
+			out.index = make(map[PartitionKey]int, len(out.parts))
+			for j := range g.Partitions {
+				out.index[PartitionKey{Topic: g.Partitions[j].Topic, Partition: g.Partitions[j].Partition}] = j
 			}
 		}
 		out.Lag = total
 		if haveTimeLag {
 			out.TimeLag = &maxTimeLag
-			out.TimeLagSource, out.TimeLagNote = eldest.TimeLagSource, eldest.TimeLagNote
-			if bound != nil && bound != eldest {
+			e := &out.parts[eldest]
+			out.TimeLagSource, out.TimeLagNote = sources[e.source], a.notes[e.note]
+			if bound >= 0 && bound != eldest {
 				// that partition may be older than the oldest known
+				b := &g.Partitions[bound]
 				out.TimeLagSource = backends.TimeLagLowerBound
-				out.TimeLagNote = "the time lag of " + bound.Topic + " partition " + strconv.Itoa(int(bound.Partition)) + " is a lower bound: " + bound.TimeLagNote
+				out.TimeLagNote = "the time lag of " + b.Topic + " partition " + strconv.Itoa(int(b.Partition)) + " is a lower bound: " + a.notes[out.parts[bound].note]
 			}
 		}
 		if anyCommit && drains && haveDrain {
 			out.TimeToDrain = &maxDrain
+		}
+		if once {
+			if anyCommit {
+				out.LagHistory = []int64{total}
+			}
+			out.Samples = 1
+			a.Groups[g.Name] = out
+			continue
 		}
 		gs.totals = prune(record(gs.totals, totalSample{t: now, total: total, valid: anyCommit}, t.opts.History), oldest)
 		for _, x := range last(gs.totals, t.opts.History) {
@@ -509,36 +613,19 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 	}
 }
 
-// arena hands out the pointers of one analysis from a few backing arrays
-// instead of one allocation each. Values are never modified once handed out,
-// so an append that moves the array leaves earlier pointers valid.
-type arena struct {
-	ints []int64
-	durs []time.Duration
-}
-
-func (a *arena) int(v int64) *int64 {
-	a.ints = append(a.ints, v)
-	return &a.ints[len(a.ints)-1]
-}
-
-func (a *arena) dur(v time.Duration) *time.Duration {
-	a.durs = append(a.durs, v)
-	return &a.durs[len(a.durs)-1]
-}
-
-// analyzePartition fills st from the snapshot's group partition gp (its
+// analyzePartition fills r from the snapshot's group partition gp (its
 // record time), the log-end table of the partition (and its produce rate
-// over the window) and the commit table of the group partition.
-func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, gp *backends.GroupPartition, produce float64, ends []endSample, commits []commitSample, empty bool, now int64) {
-	st.ProduceRate = produce
-	st.Status = Unknown
+// over the window) and the commit table of the group partition, and
+// returns its time lag's note.
+func (t *Tracker) analyzePartition(r *partResult, gp *backends.GroupPartition, produce float64, ends []endSample, commits []commitSample, empty bool, now int64) string {
+	r.produce = produce
+	r.status = statusUnknown
 	cur := commits[len(commits)-1]
 	if cur.committed == noCommit {
-		return
+		return ""
 	}
 	lag := cur.lag
-	st.Lag = ar.int(lag)
+	r.lag, r.flags = lag, r.flags|hasLag
 
 	// Window: the newest Window samples that have a commit.
 	window := last(commits, t.opts.Window)
@@ -558,18 +645,19 @@ func (t *Tracker) analyzePartition(st *PartitionStats, ar *arena, gp *backends.G
 	}
 	if !rewound && len(win) >= 2 {
 		first, lastS := win[0], win[len(win)-1]
-		st.ConsumeRate = perSecond(lastS.committed-first.committed, lastS.t-first.t)
+		r.consume = perSecond(lastS.committed-first.committed, lastS.t-first.t)
 	}
 
-	t.timeLagOf(st, ar, gp, ends, cur.committed, lag, now)
+	note := t.timeLagOf(r, gp, ends, cur.committed, lag, now)
 	switch {
 	case lag == 0:
-		st.TimeToDrain = ar.dur(0)
-	case st.ConsumeRate > st.ProduceRate:
-		st.TimeToDrain = ar.dur(seconds(float64(lag) / (st.ConsumeRate - st.ProduceRate)))
+		r.drain, r.flags = 0, r.flags|hasDrain
+	case r.consume > r.produce:
+		r.drain, r.flags = seconds(float64(lag)/(r.consume-r.produce)), r.flags|hasDrain
 	}
 
-	st.Status = status(win, rewound, empty, t.opts.Allowance)
+	r.status = statusCode(status(win, rewound, empty, t.opts.Allowance))
+	return note
 }
 
 // status applies the Burrow-style rules to a window of samples with commits
@@ -649,37 +737,41 @@ func perSecondF(n float64, dt int64) float64 {
 	return r
 }
 
-// timeLagOf sets the time lag of st: 0 when there is no lag, or no record
-// to read (only transaction markers); from the record time of the
-// snapshot when it has one (exact, or a lower bound);
-// else interpolated from the log ends, with the snapshot's note on why the
+// timeLagOf sets the time lag of r and returns its note: 0 when there is
+// no lag, or no record to read (only transaction markers); from the record
+// time of the snapshot when it has one (exact, or a lower bound); else
+// interpolated from the log ends, with the snapshot's note on why the
 // record time is missing.
-func (t *Tracker) timeLagOf(st *PartitionStats, ar *arena, gp *backends.GroupPartition, ends []endSample, committed, lag, now int64) {
+func (t *Tracker) timeLagOf(r *partResult, gp *backends.GroupPartition, ends []endSample, committed, lag, now int64) string {
+	set := func(d time.Duration, src backends.TimeLagSource) {
+		r.timeLag, r.source, r.flags = d, sourceCode(src), r.flags|hasTimeLag
+	}
 	switch {
 	case lag <= 0:
-		st.TimeLag, st.TimeLagSource = ar.dur(0), backends.TimeLagRecord
-		return
+		set(0, backends.TimeLagRecord)
+		return ""
 	case gp.NoRecordToRead:
-		st.TimeLag, st.TimeLagSource, st.TimeLagNote = ar.dur(0), backends.TimeLagRecord, gp.RecordTimeNote
-		return
+		set(0, backends.TimeLagRecord)
+		return gp.RecordTimeNote
 	case gp.RecordTime != nil:
-		st.TimeLag = ar.dur(nanos(float64(now - gp.RecordTime.UnixNano())))
-		st.TimeLagSource, st.TimeLagNote = backends.TimeLagRecord, gp.RecordTimeNote
+		src := backends.TimeLagRecord
 		if gp.RecordTimeSource == backends.TimeLagLowerBound {
-			st.TimeLagSource = backends.TimeLagLowerBound
+			src = backends.TimeLagLowerBound
 		}
-		return
+		set(nanos(float64(now-gp.RecordTime.UnixNano())), src)
+		return gp.RecordTimeNote
 	}
-	st.TimeLagNote = gp.RecordTimeNote
+	note := gp.RecordTimeNote
 	tl, bound, ok := timeLag(ends, committed, lag, now)
 	if !ok {
-		return
+		return note
 	}
-	st.TimeLag, st.TimeLagSource = ar.dur(tl), backends.TimeLagInterpolated
-	if bound {
-		st.TimeLagSource = backends.TimeLagLowerBound
-		st.TimeLagNote = joinNote(st.TimeLagNote, "nothing was produced to the partition while watched: at least the time watched")
+	if !bound {
+		set(tl, backends.TimeLagInterpolated)
+		return note
 	}
+	set(tl, backends.TimeLagLowerBound)
+	return joinNote(note, "nothing was produced to the partition while watched: at least the time watched")
 }
 
 func joinNote(a, b string) string {
@@ -766,10 +858,7 @@ func (t *Tracker) sweep(oldest int64) {
 			continue
 		}
 		for name, gt := range gs.topics {
-			gt.parts.keep(func(cs *commitState) bool {
-				cs.samples = prune(cs.samples, oldest)
-				return cs.seen == t.gen
-			})
+			gt.parts.sweep(t.gen, oldest)
 			if gt.seen != t.gen || gt.parts.n == 0 {
 				delete(gs.topics, name)
 			}

@@ -2,13 +2,17 @@ package lag
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/lag/lagtest"
 )
 
 var t0 = time.Date(2025, 3, 1, 10, 32, 0, 0, time.UTC)
@@ -60,7 +64,7 @@ func partStats(t *testing.T, a *Analysis, group string, p int32) *PartitionStats
 	if g == nil {
 		t.Fatalf("group %q missing from analysis", group)
 	}
-	ps := g.Partitions[PartitionKey{Topic: "orders", Partition: p}]
+	ps := g.Partition("orders", p)
 	if ps == nil {
 		t.Fatalf("partition orders/%d missing from group %q", p, group)
 	}
@@ -76,7 +80,8 @@ func checkFinite(t *testing.T, a *Analysis) {
 		if bad(g.ProduceRate) || bad(g.ConsumeRate) || badD(g.TimeLag) || badD(g.TimeToDrain) {
 			t.Errorf("group %s: bad number in %+v", name, g)
 		}
-		for k, p := range g.Partitions {
+		for k := range g.Len() {
+			p := g.At(k)
 			if bad(p.ProduceRate) || bad(p.ConsumeRate) || badD(p.TimeLag) || badD(p.TimeToDrain) {
 				t.Errorf("group %s %v: bad number in %+v", name, k, p)
 			}
@@ -205,12 +210,13 @@ func TestGroupTakesWorstPartition(t *testing.T) {
 		}
 	}
 	g := a.Groups["billing"]
-	if len(g.Ordered) != 4 {
-		t.Fatalf("%d ordered partitions, want 4", len(g.Ordered))
+	if g.Len() != 4 {
+		t.Fatalf("%d partitions analysed, want 4", g.Len())
 	}
-	for i, p := range g.Ordered {
-		if p.Partition != int32(i) || g.Partitions[PartitionKey{Topic: "orders", Partition: int32(i)}] != p {
-			t.Errorf("ordered[%d] = orders/%d, not the map's entry for partition %d", i, p.Partition, i)
+	for i := range g.Len() {
+		p := g.At(i)
+		if byKey := g.Partition("orders", int32(i)); p.Partition != int32(i) || p.Topic != "orders" || byKey == nil || !reflect.DeepEqual(*byKey, p) {
+			t.Errorf("partition %d: orders/%d, and by its key %+v", i, p.Partition, byKey)
 		}
 	}
 	if g.Status != Stall {
@@ -226,7 +232,8 @@ func TestGroupTakesWorstPartition(t *testing.T) {
 		t.Errorf("samples = %d (group), %d (analysis), want 3", g.Samples, a.Samples)
 	}
 	var produce, consume float64
-	for _, p := range g.Partitions {
+	for i := range g.Len() {
+		p := g.At(i)
 		produce += p.ProduceRate
 		consume += p.ConsumeRate
 	}
@@ -498,7 +505,7 @@ func (t *Tracker) size() (topics, parts, groups, groupParts, samples int) {
 		samples += len(gs.totals)
 		for _, gt := range gs.topics {
 			groupParts += gt.parts.n
-			gt.parts.keep(func(cs *commitState) bool { samples += len(cs.samples); return true })
+			gt.parts.each(func(cs *commitSlot) { samples += int(cs.n) })
 		}
 	}
 	return
@@ -516,18 +523,16 @@ func TestBoundedMemory(t *testing.T) {
 		t.Fatalf("after 500×32: %d topics, %d partitions, %d groups, %d group partitions", topics, parts, groups, groupParts)
 	}
 	// Every table is capped at History (5): times + per topic (sums) + per
-	// partition (ends) + per group (totals) + per group partition.
-	if limit := (5 + slack(5)) * (1 + 500 + 500*32 + 500 + 500*32); samples > limit {
+	// partition (ends) + per group (totals); a group partition's at
+	// PartitionHistory (the window, 3).
+	if limit := (5+slack(5))*(1+500+500*32+500) + 3*500*32; samples > limit {
 		t.Errorf("%d samples held, want at most %d", samples, limit)
 	}
 	for _, gs := range tr.groups {
 		for _, gt := range gs.topics {
-			gt.parts.keep(func(cs *commitState) bool {
-				if cap(cs.samples) > 5+slack(5) {
-					t.Fatalf("commit table capacity %d grows past History", cap(cs.samples))
-				}
-				return true
-			})
+			if len(gt.parts.vals.committed) > 3*len(gt.parts.slots) || len(gt.parts.slots) > 32 || len(gt.parts.times) > 3 {
+				t.Fatalf("commit table of %d slots holds %d values and %d times; want 32 partitions of at most 3", len(gt.parts.slots), len(gt.parts.vals.committed), len(gt.parts.times))
+			}
 		}
 	}
 
@@ -557,7 +562,7 @@ func TestErroredGroupKeepsHistory(t *testing.T) {
 	failed := groupSnap(t0.Add(20*time.Second), backends.GroupStable, part{120, 50})
 	failed.Groups[0].Partitions, failed.Groups[0].Err = nil, "offset fetch: coordinator not available"
 	a := tr.Observe(failed)
-	if g := a.Groups["billing"]; g.Status != Unknown || len(g.Partitions) != 0 {
+	if g := a.Groups["billing"]; g.Status != Unknown || g.Len() != 0 {
 		t.Errorf("errored group = %+v, want Unknown with no partitions", g)
 	}
 	a = tr.Observe(groupSnap(t0.Add(30*time.Second), backends.GroupStable, part{130, 50}))
@@ -628,8 +633,8 @@ func BenchmarkObserve20000(b *testing.B) {
 			*g.Partitions[j].Committed = int64(1000 + 90*i)
 			*g.Partitions[j].Lag = end - *g.Partitions[j].Committed
 		}
-		if a := tr.Observe(s); len(a.Groups["big-0"].Partitions) != n {
-			b.Fatalf("%d partitions analysed", len(a.Groups["big-0"].Partitions))
+		if a := tr.Observe(s); a.Groups["big-0"].Len() != n {
+			b.Fatalf("%d partitions analysed", a.Groups["big-0"].Len())
 		}
 	}
 }
@@ -647,7 +652,7 @@ func TestNoNaNOrInfOnArbitraryInput(t *testing.T) {
 		return rng.Int64N(1000)
 	}
 	states := []string{backends.GroupStable, backends.GroupEmpty, backends.GroupDead, ""}
-	opts := Options{Window: 4, History: 7, MaxAge: time.Minute, Allowance: 5}
+	opts := Options{Window: 4, History: 7, PartitionHistory: 5, MaxAge: time.Minute, Allowance: 5}
 	tr := NewTracker(opts)
 	at := t0
 	for step := range 500 {
@@ -694,8 +699,9 @@ func TestNoNaNOrInfOnArbitraryInput(t *testing.T) {
 			if g.Lag < 0 || len(g.LagHistory) > opts.History || g.Samples > opts.Window {
 				t.Fatalf("step %d: group %s: lag %d, %d history, %d samples", step, name, g.Lag, len(g.LagHistory), g.Samples)
 			}
-			for k, p := range g.Partitions {
-				if (p.Lag != nil && *p.Lag < 0) || len(p.LagHistory) > opts.History || slices.ContainsFunc(p.LagHistory, func(v int64) bool { return v < 0 }) {
+			for k := range g.Len() {
+				p := g.At(k)
+				if (p.Lag != nil && *p.Lag < 0) || len(p.LagHistory) > opts.PartitionHistory || slices.ContainsFunc(p.LagHistory, func(v int64) bool { return v < 0 }) {
 					t.Fatalf("step %d: %s %v: lag %v, history %v", step, name, k, p.Lag, p.LagHistory)
 				}
 			}
@@ -767,11 +773,14 @@ func TestErroredTopicKeepsHistory(t *testing.T) {
 
 func TestOptionDefaults(t *testing.T) {
 	o := Options{Window: 20, History: 5, Allowance: -1}.withDefaults()
-	if o.Window != 20 || o.History != 20 || o.MaxAge != DefaultMaxAge || o.Allowance != 0 || o.Now == nil {
-		t.Errorf("defaults = %+v, want History raised to Window, MaxAge 15m, Allowance 0, a clock", o)
+	if o.Window != 20 || o.History != 20 || o.PartitionHistory != 20 || o.MaxAge != DefaultMaxAge || o.Allowance != 0 || o.Now == nil {
+		t.Errorf("defaults = %+v, want History and PartitionHistory raised to Window, MaxAge 15m, Allowance 0, a clock", o)
 	}
-	if o := (Options{}).withDefaults(); o.Window != DefaultWindow || o.History != DefaultHistory {
-		t.Errorf("zero options = %+v, want window %d, history %d", o, DefaultWindow, DefaultHistory)
+	if o := (Options{}).withDefaults(); o.Window != DefaultWindow || o.History != DefaultHistory || o.PartitionHistory != DefaultWindow {
+		t.Errorf("zero options = %+v, want window %d, history %d, partition history %d", o, DefaultWindow, DefaultHistory, DefaultWindow)
+	}
+	if o := (Options{Window: 4, History: 6, PartitionHistory: 9}).withDefaults(); o.PartitionHistory != 6 {
+		t.Errorf("partition history %d, want it capped at History (6)", o.PartitionHistory)
 	}
 }
 
@@ -851,4 +860,243 @@ func TestTimeLagSources(t *testing.T) {
 			t.Errorf("%s %q %q, want the 20 s watched as a lower bound, saying so", fmtDur(ps.TimeLag), ps.TimeLagSource, ps.TimeLagNote)
 		}
 	})
+}
+
+// BenchmarkObserveCluster measures a steady refresh of a cluster of 5,000
+// groups × 32 partitions (160,000 group partitions): one snapshot observed
+// after the window filled. scripts/bench kafka-scale reports it.
+func BenchmarkObserveCluster(b *testing.B) {
+	sc := lagtest.Cluster
+	snaps := make([]*backends.ClusterSnapshot, 4)
+	for i := range snaps {
+		snaps[i] = sc.Snapshot(t0, i)
+	}
+	tr := NewTracker(Options{})
+	step := 0
+	observe := func() *Analysis {
+		s := snaps[step%len(snaps)]
+		s.TakenAt = t0.Add(time.Duration(step) * 5 * time.Second)
+		step++
+		return tr.Observe(s)
+	}
+	for range DefaultWindow {
+		observe()
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := observe(); len(a.Groups) != sc.Groups {
+			b.Fatalf("%d groups analysed", len(a.Groups))
+		}
+	}
+	b.ReportMetric(float64(sc.Rows()), "group-partitions")
+}
+
+// TestCommitTablesGrowWithSamples: a group partition's table holds room
+// for the samples it has, up to PartitionHistory (a tracker that observes
+// once holds one sample per partition), and widening keeps every sample.
+func TestCommitTablesGrowWithSamples(t *testing.T) {
+	tr := NewTracker(Options{Window: 5, History: 8})
+	widths := func() (lo, hi int) {
+		lo = math.MaxInt
+		for _, gs := range tr.groups {
+			for _, gt := range gs.topics {
+				lo, hi = min(lo, gt.parts.width), max(hi, gt.parts.width)
+			}
+		}
+		return lo, hi
+	}
+	for i, want := range []int{1, 2, 4, 4, 5, 5, 5} {
+		a := tr.Observe(manyGroups(t0.Add(time.Duration(i)*5*time.Second), "g", 20, 8, int64(10*i)))
+		if lo, hi := widths(); lo != want || hi != want {
+			t.Errorf("after %d samples: tables %d to %d samples wide, want %d", i+1, lo, hi, want)
+		}
+		p := a.Groups["g-3"].Partition("g-3", 5)
+		if wantHist := min(i+1, 5); len(p.LagHistory) != wantHist || p.Lag == nil || *p.Lag != 100 {
+			t.Errorf("after %d samples: lag %v, history %v; want 100 over %d samples", i+1, p.Lag, p.LagHistory, wantHist)
+		}
+	}
+}
+
+// TestPartitionsOutOfOrder: a snapshot whose group partitions are not
+// sorted (another source than Kafka's) is analysed in its order, At(i)
+// being its i-th partition, and each is found by its key.
+func TestPartitionsOutOfOrder(t *testing.T) {
+	s := manyGroups(t0, "g", 1, 6, 100)
+	g := &s.Groups[0]
+	g.Partitions[0], g.Partitions[4] = g.Partitions[4], g.Partitions[0]
+	g.Partitions = append(g.Partitions, backends.GroupPartition{Topic: "a-first", Partition: 2, LogEnd: 5})
+	a := Analyze(s)
+	gs := a.Groups["g-0"]
+	if gs.Len() != len(g.Partitions) {
+		t.Fatalf("%d partitions analysed, want %d", gs.Len(), len(g.Partitions))
+	}
+	for i, gp := range g.Partitions {
+		at := gs.At(i)
+		byKey := gs.Partition(gp.Topic, gp.Partition)
+		if at.Topic != gp.Topic || at.Partition != gp.Partition || byKey == nil || !reflect.DeepEqual(*byKey, at) {
+			t.Errorf("partition %d (%s/%d): At %s/%d, by key %+v", i, gp.Topic, gp.Partition, at.Topic, at.Partition, byKey)
+		}
+		if (gp.Lag == nil) != (at.Lag == nil) || gp.Lag != nil && *gp.Lag != *at.Lag {
+			t.Errorf("partition %d: lag %v, want %v", i, at.Lag, gp.Lag)
+		}
+	}
+	if gs.Partition("g-0", 99) != nil || gs.Partition("nope", 0) != nil {
+		t.Error("a partition the snapshot did not list was found")
+	}
+}
+
+// TestLagHistoryBeyond32Bits: lag histories are kept in 32 bits while they
+// fit, and whole once one does not, before or after the others.
+func TestLagHistoryBeyond32Bits(t *testing.T) {
+	for _, big := range []int{0, 2} {
+		tr := NewTracker(Options{})
+		var a *Analysis
+		for i := range 3 {
+			s := manyGroups(t0.Add(time.Duration(i)*time.Second), "g", 3, 2, 0)
+			huge := int64(math.MaxInt32) + 10 + int64(i)
+			*s.Groups[big].Partitions[1].Lag = huge
+			s.Groups[big].Partitions[1].LogEnd = huge + *s.Groups[big].Partitions[1].Committed
+			a = tr.Observe(s)
+		}
+		for gi := range 3 {
+			g := a.Groups[fmt.Sprintf("g-%d", gi)]
+			for p := range g.Len() {
+				want := []int64{100, 100, 100}
+				if gi == big && p == 1 {
+					want = []int64{int64(math.MaxInt32) + 10, int64(math.MaxInt32) + 11, int64(math.MaxInt32) + 12}
+				}
+				if got := g.At(p).LagHistory; !slices.Equal(got, want) {
+					t.Errorf("huge lag in group %d: g-%d/%d history %v, want %v", big, gi, p, got, want)
+				}
+				if g.Brief(p).LagHistory != nil {
+					t.Errorf("Brief has a history")
+				}
+			}
+		}
+	}
+}
+
+// TestAnalyzeIsAFirstObservation: Analyze, which keeps no tables, gives
+// what a new tracker's first Observe gives, on random snapshots: partitions
+// with and without commits or log ends, record times of every kind, empty
+// and dead groups, errors, duplicates, partitions out of order, offsets at
+// the extremes.
+func TestAnalyzeIsAFirstObservation(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 8))
+	offsets := []int64{0, 1, 100, math.MaxInt32, math.MaxInt32 + 1, math.MaxInt64 - 1, math.MaxInt64, -1}
+	off := func() int64 {
+		if rng.IntN(4) == 0 {
+			return offsets[rng.IntN(len(offsets))]
+		}
+		return rng.Int64N(1000)
+	}
+	states := []string{backends.GroupStable, backends.GroupEmpty, backends.GroupDead, ""}
+	for step := range 300 {
+		s := &backends.ClusterSnapshot{TakenAt: t0.Add(time.Duration(step) * time.Second)}
+		if step%7 == 0 {
+			s.TakenAt = time.Time{} // the clock's time
+		}
+		for ti := range rng.IntN(4) {
+			tp := backends.Topic{Name: fmt.Sprintf("t%d", ti)}
+			for p := range rng.IntN(5) {
+				tp.Partitions = append(tp.Partitions, backends.Partition{Topic: tp.Name, Partition: int32(p), LogStart: off(), LogEnd: off()})
+			}
+			if rng.IntN(6) == 0 {
+				tp.Partitions, tp.Err = nil, "unknown"
+			}
+			s.Topics = append(s.Topics, tp)
+		}
+		for gi := range rng.IntN(5) {
+			g := backends.Group{Name: fmt.Sprintf("g%d", gi%3), State: states[rng.IntN(len(states))]}
+			for range rng.IntN(7) {
+				gp := backends.GroupPartition{Topic: fmt.Sprintf("t%d", rng.IntN(4)), Partition: int32(rng.IntN(5)), LogStart: off(), LogEnd: off()}
+				if rng.IntN(4) > 0 {
+					c, l := off(), off()
+					gp.Committed, gp.Lag = &c, &l
+				}
+				switch rng.IntN(5) {
+				case 0:
+					rt := s.TakenAt.Add(-time.Duration(rng.IntN(100)) * time.Second)
+					gp.RecordTime, gp.RecordTimeSource = &rt, backends.TimeLagRecord
+				case 1:
+					rt := s.TakenAt.Add(time.Hour) // in the future
+					gp.RecordTime, gp.RecordTimeSource, gp.RecordTimeNote = &rt, backends.TimeLagLowerBound, "records deleted"
+				case 2:
+					gp.NoRecordToRead, gp.RecordTimeNote = true, "only markers"
+				case 3:
+					gp.RecordTimeNote = "record not read"
+				}
+				g.Partitions = append(g.Partitions, gp)
+			}
+			if rng.IntN(6) == 0 {
+				g.Partitions, g.Err = nil, "offset fetch failed"
+			}
+			s.Groups = append(s.Groups, g)
+		}
+		clock := func() time.Time { return t0.Add(time.Hour) }
+		want := NewTracker(Options{Now: clock}).Observe(s)
+		got := NewTracker(Options{Now: clock}).observe(s, true)
+		if !sameAnalysis(got, want) {
+			t.Fatalf("step %d: Analyze differs from a first Observe on %+v:\n got %s\nwant %s", step, s, describe(got), describe(want))
+		}
+	}
+}
+
+// sameAnalysis compares two analyses through what they expose.
+func sameAnalysis(a, b *Analysis) bool {
+	return describe(a) == describe(b)
+}
+
+func describe(a *Analysis) string {
+	var out []string
+	out = append(out, fmt.Sprintf("at %v samples %d", a.TakenAt, a.Samples))
+	for _, name := range slices.Sorted(maps.Keys(a.Groups)) {
+		g := a.Groups[name]
+		out = append(out, fmt.Sprintf("group %s lag %d rates %v/%v timelag %v %q %q drain %v status %s hist %v samples %d",
+			g.Group, g.Lag, g.ProduceRate, g.ConsumeRate, deref(g.TimeLag), g.TimeLagSource, g.TimeLagNote, deref(g.TimeToDrain), g.Status, g.LagHistory, g.Samples))
+		for i := range g.Len() {
+			p := g.At(i)
+			out = append(out, fmt.Sprintf("  %s/%d lag %v rates %v/%v timelag %v %q %q drain %v status %s hist %v",
+				p.Topic, p.Partition, deref(p.Lag), p.ProduceRate, p.ConsumeRate, deref(p.TimeLag), p.TimeLagSource, p.TimeLagNote, deref(p.TimeToDrain), p.Status, p.LagHistory))
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.Topics)) {
+		tp := a.Topics[name]
+		out = append(out, fmt.Sprintf("topic %s rate %v parts %v ends %v", tp.Topic, tp.ProduceRate, tp.Partitions, tp.EndHistory))
+	}
+	return strings.Join(out, "\n")
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// BenchmarkAnalyzeCluster measures Analyze (one snapshot, no history: what
+// a one-sample `mqops lag` runs) on 5,000 groups × 32 partitions.
+func BenchmarkAnalyzeCluster(b *testing.B) {
+	s := lagtest.Cluster.Snapshot(t0, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if a := Analyze(s); len(a.Groups) != lagtest.Cluster.Groups {
+			b.Fatalf("%d groups analysed", len(a.Groups))
+		}
+	}
+}
+
+// TestAnalyzeGroupAlone: a group analysed alone is analysed as Analyze
+// analyses it among the others.
+func TestAnalyzeGroupAlone(t *testing.T) {
+	s := lagtest.Scale{Groups: 40, Topics: 3, Partitions: 5, Members: 2}.Snapshot(t0, 3)
+	all := Analyze(s)
+	for i := range s.Groups {
+		g := &s.Groups[i]
+		alone := &Analysis{Groups: map[string]*GroupStats{g.Name: AnalyzeGroup(g, s.TakenAt)}}
+		among := &Analysis{Groups: map[string]*GroupStats{g.Name: all.Groups[g.Name]}}
+		if describe(alone) != describe(among) {
+			t.Errorf("group %s alone:\n%s\namong the others:\n%s", g.Name, describe(alone), describe(among))
+		}
+	}
 }

@@ -4,6 +4,9 @@
 package lag
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -103,11 +106,124 @@ type GroupStats struct {
 	TimeToDrain   *time.Duration // max over partitions that drain; nil if any lagging partition does not drain
 	Status        Status         // worst partition
 	LagHistory    []int64        // total lag per retained sample, oldest first (at most Options.History)
-	Partitions    map[PartitionKey]*PartitionStats
-	// Ordered holds the same partitions in the snapshot's order (topic,
-	// then partition), for tables that should not sort a map every refresh.
-	Ordered []*PartitionStats
-	Samples int // samples in the window for this group
+	Samples       int            // samples in the window for this group
+
+	an    *Analysis
+	parts []partResult // the snapshot group's partitions, in its order
+	// index finds a partition when the snapshot's were not in order (nil
+	// when they were: Partition searches parts).
+	index map[PartitionKey]int
+}
+
+// Len is the number of the group's partitions analysed: the snapshot
+// group's.
+func (g *GroupStats) Len() int { return len(g.parts) }
+
+// At returns the analysis of the snapshot group's i-th partition. Its
+// pointers (and LagHistory, when no lag of the analysis was over 2^31-1)
+// point into the Analysis: read them, do not write them.
+func (g *GroupStats) At(i int) PartitionStats {
+	ps := g.Brief(i)
+	r := &g.parts[i]
+	if r.nhist > 0 {
+		ps.LagHistory = g.an.history(r.hist, r.nhist)
+	}
+	return ps
+}
+
+// Brief is At without LagHistory, which it allocates nothing for.
+func (g *GroupStats) Brief(i int) PartitionStats {
+	r := &g.parts[i]
+	ps := PartitionStats{
+		Topic: g.an.topics[r.topic], Partition: r.partition,
+		ProduceRate: r.produce, ConsumeRate: r.consume,
+		Status: statuses[r.status], TimeLagSource: sources[r.source], TimeLagNote: g.an.notes[r.note],
+	}
+	if r.has(hasLag) {
+		ps.Lag = &r.lag
+	}
+	if r.has(hasTimeLag) {
+		ps.TimeLag = &r.timeLag
+	}
+	if r.has(hasDrain) {
+		ps.TimeToDrain = &r.drain
+	}
+	return ps
+}
+
+// PartitionAt returns the analysis of the snapshot group's i-th partition
+// (p of topic), or the one Partition finds when that is another; false
+// when there is none. It allocates nothing.
+func (g *GroupStats) PartitionAt(i int, topic string, p int32) (PartitionStats, bool) {
+	if i >= 0 && i < len(g.parts) {
+		if r := &g.parts[i]; r.partition == p && g.an.topics[r.topic] == topic {
+			return g.At(i), true
+		}
+	}
+	if ps := g.Partition(topic, p); ps != nil {
+		return *ps, true
+	}
+	return PartitionStats{}, false
+}
+
+// Partition returns the analysis of the group's partition p of topic, or
+// nil when the snapshot did not list it.
+func (g *GroupStats) Partition(topic string, p int32) *PartitionStats {
+	i, ok := -1, false
+	if g.index != nil {
+		i, ok = g.index[PartitionKey{Topic: topic, Partition: p}]
+	} else {
+		i, ok = slices.BinarySearchFunc(g.parts, PartitionKey{Topic: topic, Partition: p}, func(r partResult, k PartitionKey) int {
+			return cmp.Or(strings.Compare(g.an.topics[r.topic], k.Topic), cmp.Compare(r.partition, k.Partition))
+		})
+	}
+	if !ok {
+		return nil
+	}
+	ps := g.At(i)
+	return &ps
+}
+
+// partResult is a partition's analysis as an Analysis holds it: without
+// pointers, so that the hundreds of thousands of a big cluster cost a few
+// allocations and nothing for the garbage collector to scan. At makes the
+// PartitionStats of it.
+type partResult struct {
+	lag            int64
+	timeLag, drain time.Duration
+	produce        float64
+	consume        float64
+	topic          uint32 // index in Analysis.topics
+	partition      int32
+	hist, nhist    uint32 // LagHistory: Analysis.hist[hist : hist+nhist]
+	note           uint32 // index in Analysis.notes (0: none)
+	status, source uint8  // indexes in statuses and sources
+	flags          uint8
+}
+
+// partResult flags: which of lag, timeLag and drain are set.
+const (
+	hasLag uint8 = 1 << iota
+	hasTimeLag
+	hasDrain
+)
+
+func (r *partResult) has(f uint8) bool { return r.flags&f != 0 }
+
+// The statuses and time-lag sources a partResult codes.
+var (
+	statuses = []Status{Unknown, OK, Warn, Stall, Stop, Rewind}
+	sources  = []backends.TimeLagSource{"", backends.TimeLagRecord, backends.TimeLagInterpolated, backends.TimeLagLowerBound}
+)
+
+const statusUnknown uint8 = 0
+
+func statusCode(s Status) uint8 {
+	return uint8(max(slices.Index(statuses, s), 0))
+}
+
+func sourceCode(s backends.TimeLagSource) uint8 {
+	return uint8(max(slices.Index(sources, s), 0))
 }
 
 // TopicStats is the produce side of a topic.
@@ -129,4 +245,47 @@ type Analysis struct {
 	Samples int
 	Groups  map[string]*GroupStats
 	Topics  map[string]*TopicStats
+
+	// the tables the groups' partitions point into: their lag histories
+	// (in hist32 while every lag fits, else all in hist), notes and topics
+	hist32 []int32
+	hist   []int64
+	notes  []string
+	topics []string
+}
+
+func (a *Analysis) histLen() int {
+	if a.hist != nil {
+		return len(a.hist)
+	}
+	return len(a.hist32)
+}
+
+// addHist appends v to the lag histories: in half the room while every
+// lag fits 32 bits (a big cluster has millions of them).
+func (a *Analysis) addHist(v int64) {
+	if a.hist == nil && v == int64(int32(v)) {
+		a.hist32 = append(a.hist32, int32(v))
+		return
+	}
+	if a.hist == nil {
+		a.hist = make([]int64, len(a.hist32), max(cap(a.hist32), len(a.hist32)+1))
+		for i, x := range a.hist32 {
+			a.hist[i] = int64(x)
+		}
+		a.hist32 = nil
+	}
+	a.hist = append(a.hist, v)
+}
+
+// history returns the n lags from off.
+func (a *Analysis) history(off, n uint32) []int64 {
+	if a.hist != nil {
+		return a.hist[off : off+n : off+n]
+	}
+	out := make([]int64, n)
+	for i, x := range a.hist32[off : off+n] {
+		out[i] = int64(x)
+	}
+	return out
 }

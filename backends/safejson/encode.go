@@ -422,24 +422,28 @@ func floatEncoder(bits int) encoderFunc {
 		if math.IsInf(f, 0) || math.IsNaN(f) {
 			return fail(&json.UnsupportedValueError{Value: v, Str: strconv.FormatFloat(f, 'g', -1, bits)})
 		}
-		b := quote(e.buf, o.quoted)
-		abs := math.Abs(f)
-		format := byte('f')
-		if abs != 0 {
-			if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
-				format = 'e'
-			}
-		}
-		b = strconv.AppendFloat(b, f, format, -1, bits)
-		if format == 'e' { // e-09 → e-9
-			if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
-				b[n-2] = b[n-1]
-				b = b[:n-1]
-			}
-		}
-		e.buf = quote(b, o.quoted)
+		e.buf = quote(appendFloat(quote(e.buf, o.quoted), f, bits), o.quoted)
 		return nil
 	}
+}
+
+// appendFloat appends finite f as floatEncoder writes it.
+func appendFloat(b []byte, f float64, bits int) []byte {
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 {
+		if bits == 64 && (abs < 1e-6 || abs >= 1e21) || bits == 32 && (float32(abs) < 1e-6 || float32(abs) >= 1e21) {
+			format = 'e'
+		}
+	}
+	b = strconv.AppendFloat(b, f, format, -1, bits)
+	if format == 'e' { // e-09 → e-9
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 func numberEncoder(e *encodeState, v reflect.Value, o encOpts) error {
@@ -920,6 +924,23 @@ func Quote(s string) string { return string(appendString(nil, s, false)) }
 
 // AppendQuote appends s as a JSON string literal, as Quote writes it.
 func AppendQuote(dst []byte, s string) []byte { return appendString(dst, s, false) }
+
+// AppendString appends s as a JSON string literal exactly as an Encoder
+// writes a string value: with escapeHTML, <, > and & escaped (an
+// Encoder's default). For writers that stream a document an Encoder would
+// write whole.
+func AppendString(dst []byte, s string, escapeHTML bool) []byte {
+	return appendString(dst, s, escapeHTML)
+}
+
+// AppendFloat appends f exactly as an Encoder writes a float64. NaN and
+// ±Inf are refused, as Encode refuses them.
+func AppendFloat(dst []byte, f float64) ([]byte, error) {
+	if math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, fail(&json.UnsupportedValueError{Value: reflect.ValueOf(f), Str: strconv.FormatFloat(f, 'g', -1, 64)})
+	}
+	return appendFloat(dst, f, 64), nil
+}
 
 // appendString appends src as a JSON string: `"` and `\` escaped, every
 // rune backends.UnsafeRune names as \u00XX (the short forms \b \f \n \r \t

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,7 +13,9 @@ import (
 )
 
 // lagReport is the JSON contract of `mqops lag -o json`. Scripts depend on
-// it: add fields, never rename or remove them.
+// it: add fields, never rename or remove them. It is written a group at a
+// time (writeLagJSON, in lag_output.go), in the order and form writeJSON
+// gives these types: a field added here is added there.
 type lagReport struct {
 	Context string     `json:"context"`
 	Cluster string     `json:"cluster"`
@@ -98,20 +99,21 @@ OK from STOP (a group with no members and lag). Take several samples
 					return err
 				}
 			}
-			rep, snap, err := g.lagReport(cmd.Context(), backends.SnapshotOptions{Groups: groups, Topics: topics}, samples, interval)
+			backends.TuneGCForSnapshots()
+			res, err := g.lagReport(cmd.Context(), backends.SnapshotOptions{Groups: groups, Topics: topics}, samples, interval)
 			if err != nil {
 				return err
 			}
 			if output == "json" {
-				err = writeJSON(g.stdout, rep)
+				err = writeLagJSON(g.stdout, res.context, res.cluster, res.snap, res.analysis)
 			} else {
-				err = printLag(g, rep)
+				err = printLag(g.stdout, res.snap, res.analysis)
 			}
 			if err != nil {
 				return err
 			}
-			noteUnknown(g, snap)
-			return partialResult("groups or partitions", lagMissing(snap))
+			noteUnknown(g, res.snap)
+			return partialResult("groups or partitions", lagMissing(res.snap))
 		},
 	}
 	outputFlag(cmd, &output)
@@ -122,17 +124,25 @@ OK from STOP (a group with no members and lag). Take several samples
 	return cmd
 }
 
+// lagResult is what the lag report is written from: the last snapshot
+// and its analysis (nil for one sample: the writers analyse each group
+// alone, lag.AnalyzeGroup).
+type lagResult struct {
+	context, cluster string
+	snap             *backends.ClusterSnapshot
+	analysis         *lag.Analysis
+}
+
 // lagReport takes the samples: --timeout bounds each request of a
-// snapshot, not the snapshot (see snapshot). It returns the report and the
-// last snapshot.
-func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, samples int, interval time.Duration) (*lagReport, *backends.ClusterSnapshot, error) {
+// snapshot, not the snapshot (see snapshot).
+func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, samples int, interval time.Duration) (*lagResult, error) {
 	_, c, err := g.loadContext()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	kc, err := g.kafkaClient(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	defer kc.Close()
 	tr := lag.NewTracker(lag.Options{})
@@ -144,7 +154,7 @@ func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, 
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return nil, nil, ctx.Err()
+				return nil, ctx.Err()
 			case <-time.After(interval):
 			}
 		}
@@ -156,11 +166,14 @@ func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, 
 		snap, err = kc.Snapshot(ctx, opts)
 		done()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		an = tr.Observe(snap)
+		if samples > 1 {
+			an = tr.Observe(snap)
+		} // one sample: the report analyses each group as it writes it
+
 	}
-	return buildLagReport(c.Name, kc.Name(), snap, an), snap, nil
+	return &lagResult{context: c.Name, cluster: kc.Name(), snap: snap, analysis: an}, nil
 }
 
 // lagMissing names what the lag report lacks: the groups that could not be
@@ -174,75 +187,6 @@ func lagMissing(snap *backends.ClusterSnapshot) []string {
 		}
 	}
 	return append(missingGroups(snap), missingPartitions(snap, topics)...)
-}
-
-func buildLagReport(ctxName, cluster string, snap *backends.ClusterSnapshot, an *lag.Analysis) *lagReport {
-	rep := &lagReport{Context: ctxName, Cluster: cluster, TakenAt: snap.TakenAt.UTC().Format(time.RFC3339), Samples: an.Samples, Groups: []lagGroup{}}
-	for _, gr := range snap.Groups {
-		gs := an.Groups[gr.Name]
-		lg := lagGroup{
-			Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
-			Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch,
-			Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown,
-			Partitions: []lagPartition{},
-		}
-		if lg.Topics == nil {
-			lg.Topics = []string{}
-		}
-		if gs != nil {
-			lg.Status = string(gs.Status)
-			lg.ProduceRate, lg.ConsumeRate = round2(gs.ProduceRate), round2(gs.ConsumeRate)
-			lg.TimeLagSeconds, lg.TimeToDrainSeconds = secs(gs.TimeLag), secs(gs.TimeToDrain)
-			lg.TimeLagSource, lg.TimeLagNote = source(gs.TimeLagSource), gs.TimeLagNote
-		}
-		for _, p := range gr.Partitions {
-			lp := lagPartition{
-				Topic: p.Topic, Partition: p.Partition, Committed: p.Committed,
-				LogStart: known(p.LogStart), LogEnd: known(p.LogEnd), Lag: p.Lag, BehindLogStart: p.BehindLogStart,
-				Member: p.MemberID, ClientID: p.ClientID, Host: p.Host, Status: string(lag.Unknown),
-			}
-			if gs != nil {
-				if ps := gs.Partitions[lag.PartitionKey{Topic: p.Topic, Partition: p.Partition}]; ps != nil {
-					lp.Status = string(ps.Status)
-					lp.TimeLagSeconds = secs(ps.TimeLag)
-					lp.TimeLagSource, lp.TimeLagNote = source(ps.TimeLagSource), ps.TimeLagNote
-				}
-			}
-			lg.Partitions = append(lg.Partitions, lp)
-		}
-		rep.Groups = append(rep.Groups, lg)
-	}
-	sort.SliceStable(rep.Groups, func(i, j int) bool {
-		if rep.Groups[i].Lag != rep.Groups[j].Lag {
-			return rep.Groups[i].Lag > rep.Groups[j].Lag
-		}
-		return rep.Groups[i].Group < rep.Groups[j].Group
-	})
-	return rep
-}
-
-func printLag(g *globals, rep *lagReport) error {
-	t := newTable(g.stdout, "GROUP", "TOPIC", "PARTITION", "COMMITTED", "LOG-START", "LOG-END", "LAG", "STATUS", "TIME-LAG", "CLIENT", "HOST")
-	for _, gr := range rep.Groups {
-		if len(gr.Partitions) == 0 {
-			t.row(gr.Group, "-", "-", "-", "-", "-", "-", gr.Status, "-", "-", "-")
-		}
-		for _, p := range gr.Partitions {
-			lagCell := i64(p.Lag)
-			if p.BehindLogStart {
-				lagCell += " (behind log start)"
-			}
-			t.row(gr.Group, p.Topic, fmt.Sprint(p.Partition), i64(p.Committed), i64(p.LogStart), i64(p.LogEnd), lagCell, p.Status, timeLagCell(p.TimeLagSeconds, p.TimeLagSource), orDash(p.ClientID), orDash(p.Host))
-		}
-	}
-	return t.flush() // groups in error are named by the command's partial result
-}
-
-func known(v int64) *int64 {
-	if v < 0 {
-		return nil
-	}
-	return &v
 }
 
 func secs(d *time.Duration) *float64 {
@@ -260,15 +204,6 @@ func dur(s *float64) string {
 		return "-"
 	}
 	return (time.Duration(*s * float64(time.Second))).Round(time.Second).String()
-}
-
-// source is a time lag's source for JSON: null when there is no time lag.
-func source(s backends.TimeLagSource) *string {
-	if s == "" {
-		return nil
-	}
-	x := string(s)
-	return &x
 }
 
 // timeLagCell is a time lag for the table: "25s" exact, "~25s" an

@@ -267,6 +267,7 @@ func (g *globals) runConsole(ctx context.Context, view string) error {
 		return err
 	}
 	defer closeLog()
+	backends.TuneGCForSnapshots()
 	for {
 		exit, err := g.consoleOnce(ctx, view)
 		if err != nil || exit.Context == "" {
@@ -353,7 +354,7 @@ func (g *globals) consoleOnce(ctx context.Context, view string) (tui.Exit, error
 	cluster := ""
 	if kc != nil { // interfaces stay nil without Kafka
 		defer kc.Close()
-		src, dlts, cluster = kc, kc, kc.Name()
+		src, dlts, cluster = sizedSnapshots{kc}, kc, kc.Name()
 		if !c.ReadOnly {
 			kdrainer, kresetter, kreplayer = kc, kc, kc
 		}

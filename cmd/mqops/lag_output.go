@@ -1,0 +1,797 @@
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"io"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/mqops/mqops/backends"
+	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/backends/safejson"
+)
+
+// The lag report of a big cluster has hundreds of thousands of partition
+// rows. It is written as it is built, one group at a time, into a buffered
+// writer: the report is never held whole, nor is its text. The JSON is
+// byte for byte what writeJSON writes of the whole lagReport (same keys,
+// same order, same escapes); the table is what text/tabwriter aligns.
+
+// lagRows are the groups of the report in the report's order (lag
+// descending, then name), with their analyses: those of an, or, when an
+// is nil (one sample), each group's own, made as it is written
+// (lag.AnalyzeGroup: the processors that write the groups analyse them).
+type lagRows struct {
+	snap  *backends.ClusterSnapshot
+	an    *lag.Analysis
+	order []int             // indexes of snap.Groups
+	at0   time.Time         // the sample's time, for a group analysed alone
+	stats []*lag.GroupStats // when made ahead (ahead), by report index
+}
+
+// groupBuilder builds the report's groups one at a time into buffers
+// reused from group to group: what build returns is valid until its next
+// call.
+type groupBuilder struct {
+	lg   lagGroup
+	ints []int64   // the group's log starts and ends
+	secs []float64 // its time lags
+}
+
+func newLagRows(snap *backends.ClusterSnapshot, an *lag.Analysis) *lagRows {
+	r := &lagRows{snap: snap, an: an, order: make([]int, len(snap.Groups)), at0: snap.TakenAt}
+	if r.at0.IsZero() {
+		r.at0 = time.Now()
+	}
+	lags := make([]int64, len(snap.Groups))
+	for i := range snap.Groups {
+		r.order[i], lags[i] = i, snap.Groups[i].TotalLag()
+	}
+	slices.SortStableFunc(r.order, func(a, b int) int {
+		return cmp.Or(cmp.Compare(lags[b], lags[a]), strings.Compare(snap.Groups[a].Name, snap.Groups[b].Name))
+	})
+	return r
+}
+
+func (r *lagRows) len() int { return len(r.order) }
+
+// at returns the i-th group of the report and its analysis (nil when
+// it has none).
+func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
+	gr := &r.snap.Groups[r.order[i]]
+	switch {
+	case r.stats != nil:
+		return gr, r.stats[i]
+	case r.an != nil:
+		return gr, r.an.Groups[gr.Name]
+	}
+	return gr, lag.AnalyzeGroup(gr, r.at0)
+}
+
+// ahead makes the groups' own analyses (no an) once, on the processors,
+// for a writer that goes over the groups twice.
+func (r *lagRows) ahead(workers int) {
+	if r.an != nil {
+		return
+	}
+	stats := make([]*lag.GroupStats, r.len())
+	_ = inChunks(r.len(), workers, func(_, from, to int) {
+		for i := from; i < to; i++ {
+			_, stats[i] = r.at(i)
+		}
+	}, func(int) error { return nil })
+	r.stats = stats
+}
+
+// samples is the number of samples the report is of.
+func (r *lagRows) samples() int {
+	if r.an == nil {
+		return 1
+	}
+	return r.an.Samples
+}
+
+// partitionStats is the analysis of gr's partition j (false when none).
+func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) (lag.PartitionStats, bool) {
+	if gs == nil {
+		return lag.PartitionStats{}, false
+	}
+	p := &gr.Partitions[j]
+	if j < gs.Len() {
+		if ps := gs.Brief(j); ps.Partition == p.Partition && ps.Topic == p.Topic {
+			return ps, true // the report has no use for its history
+		}
+	}
+	return gs.PartitionAt(j, p.Topic, p.Partition)
+}
+
+// build builds the i-th group of the report.
+func (r *groupBuilder) build(rows *lagRows, i int) *lagGroup {
+	gr, gs := rows.at(i)
+	parts := r.lg.Partitions[:0]
+	r.lg = lagGroup{
+		Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
+		Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch,
+		Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown,
+	}
+	lg := &r.lg
+	if lg.Topics == nil {
+		lg.Topics = []string{}
+	}
+	if gs != nil {
+		lg.Status = string(gs.Status)
+		lg.ProduceRate, lg.ConsumeRate = round2(gs.ProduceRate), round2(gs.ConsumeRate)
+		lg.TimeLagSeconds, lg.TimeToDrainSeconds = secs(gs.TimeLag), secs(gs.TimeToDrain)
+		lg.TimeLagSource, lg.TimeLagNote = source(gs.TimeLagSource), gs.TimeLagNote
+	}
+	// Room for every pointer of the group at once: the pointers handed
+	// out below stay valid until the next group.
+	n := len(gr.Partitions)
+	r.ints = slices.Grow(r.ints[:0], 2*n)
+	r.secs = slices.Grow(r.secs[:0], n)
+	known := func(v int64) *int64 {
+		if v < 0 {
+			return nil
+		}
+		r.ints = append(r.ints, v)
+		return &r.ints[len(r.ints)-1]
+	}
+	for j := range gr.Partitions {
+		p := &gr.Partitions[j]
+		lp := lagPartition{
+			Topic: p.Topic, Partition: p.Partition, Committed: p.Committed,
+			LogStart: known(p.LogStart), LogEnd: known(p.LogEnd), Lag: p.Lag, BehindLogStart: p.BehindLogStart,
+			Member: p.MemberID, ClientID: p.ClientID, Host: p.Host, Status: string(lag.Unknown),
+		}
+		if ps, ok := partitionStats(gr, gs, j); ok {
+			lp.Status = string(ps.Status)
+			if ps.TimeLag != nil {
+				r.secs = append(r.secs, round2(ps.TimeLag.Seconds()))
+				lp.TimeLagSeconds = &r.secs[len(r.secs)-1]
+			}
+			lp.TimeLagSource, lp.TimeLagNote = source(ps.TimeLagSource), ps.TimeLagNote
+		}
+		parts = append(parts, lp)
+	}
+	lg.Partitions = parts
+	return lg
+}
+
+// The time lag sources, shared by every row that has one.
+var (
+	srcRecord       = string(backends.TimeLagRecord)
+	srcInterpolated = string(backends.TimeLagInterpolated)
+	srcLowerBound   = string(backends.TimeLagLowerBound)
+)
+
+// source is a time lag's source for JSON: null when there is no time lag.
+func source(s backends.TimeLagSource) *string {
+	switch s {
+	case "":
+		return nil
+	case backends.TimeLagRecord:
+		return &srcRecord
+	case backends.TimeLagInterpolated:
+		return &srcInterpolated
+	case backends.TimeLagLowerBound:
+		return &srcLowerBound
+	}
+	x := string(s)
+	return &x
+}
+
+// lagFlushAt is how much output is gathered before it is written.
+const lagFlushAt = 64 << 10
+
+// lagChunk is how many groups a processor writes at a time.
+const lagChunk = 32
+
+// inChunks runs each(k, from, to) over the report's n groups in chunks of
+// lagChunk, up to workers at a time (k is the worker, 0 ≤ k < workers,
+// each running one chunk at a time), and after each round done(k) for the
+// chunks of the round in order; it stops at done's first error.
+func inChunks(n, workers int, each func(k, from, to int), done func(k int) error) error {
+	for start := 0; start < n; start += workers * lagChunk {
+		var wg sync.WaitGroup
+		for k := range workers {
+			if from := start + k*lagChunk; from < n {
+				wg.Go(func() { each(k, from, min(from+lagChunk, n)) })
+			}
+		}
+		wg.Wait()
+		for k := range workers {
+			if start+k*lagChunk < n {
+				if err := done(k); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// lagWorkers is how many processors write the report of n groups.
+func lagWorkers(n int) int { return max(1, min(runtime.GOMAXPROCS(0), 4, (n+lagChunk-1)/lagChunk)) }
+
+// writeLagJSON writes the report as writeJSON writes a lagReport, a few
+// groups at a time: the processors each encode a run of groups into a
+// buffer of their own, and the buffers are written in order. an is the
+// analysis of the snapshot; nil for one sample: each group is analysed
+// alone as it is written.
+func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSnapshot, an *lag.Analysis) error {
+	bw := bufio.NewWriterSize(w, lagFlushAt)
+	rows := newLagRows(snap, an)
+	e := jsonOut{first: true}
+	e.b = append(e.b, '{')
+	e.str(kContext, ctxName)
+	e.str(kCluster, cluster)
+	e.str(kTakenAt, snap.TakenAt.UTC().Format(time.RFC3339))
+	e.int(kSamples, int64(rows.samples()))
+	e.key(kGroups)
+	if n := rows.len(); n == 0 {
+		e.b = append(e.b, "[]"...)
+	} else {
+		e.b = append(e.b, '[')
+		if _, err := bw.Write(e.b); err != nil {
+			return err
+		}
+		workers := lagWorkers(n)
+		outs := make([]jsonOut, workers)
+		builders := make([]groupBuilder, workers)
+		err := inChunks(n, workers, func(k, from, to int) {
+			o := &outs[k]
+			if o.b == nil {
+				o.b = make([]byte, 0, 512<<10)
+			}
+			o.b = o.b[:0]
+			for i := from; i < to; i++ {
+				if i > 0 {
+					o.b = append(o.b, ',')
+				}
+				o.group(builders[k].build(rows, i))
+			}
+		}, func(k int) error {
+			if outs[k].err != nil {
+				return outs[k].err
+			}
+			_, err := bw.Write(outs[k].b)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		e.b = append(e.b[:0], "\n  ]"...)
+	}
+	e.b = append(e.b, "\n}\n"...)
+	if _, err := bw.Write(e.b); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+// jsonOut appends indented JSON (two spaces a level, as writeJSON): an
+// object's first field follows its brace, every other a comma.
+type jsonOut struct {
+	b     []byte
+	first bool // the next field is its object's first
+	err   error
+	// the partition fields whose text repeats from row to row (a group's
+	// topic, member, client, host; the statuses), escaped once
+	topic, member, client, host, status, source memo
+}
+
+const spaces = "                                " // 16 levels
+
+// jkey is what starts a field: a new line, the field's indentation, its
+// name and the colon; made once per field (jk).
+type jkey string
+
+func jk(depth int, name string) jkey { return jkey("\n" + spaces[:2*depth] + `"` + name + `": `) }
+
+// The fields of the report: at depth 1, 3 (a group) and 5 (a partition).
+var (
+	kContext, kCluster, kTakenAt, kSamples, kGroups = jk(1, "context"), jk(1, "cluster"), jk(1, "taken_at"), jk(1, "samples"), jk(1, "groups")
+
+	kGroup, kState, kProtocol, kType                 = jk(3, "group"), jk(3, "state"), jk(3, "protocol"), jk(3, "type")
+	kGroupEpoch, kAssignmentEpoch, kMembers, kTopics = jk(3, "group_epoch"), jk(3, "assignment_epoch"), jk(3, "members"), jk(3, "topics")
+	kLag, kStatus, kProduceRate, kConsumeRate        = jk(3, "lag"), jk(3, "status"), jk(3, "produce_rate"), jk(3, "consume_rate")
+	kTimeLag, kTimeLagSource, kTimeLagNote, kToDrain = jk(3, "time_lag_seconds"), jk(3, "time_lag_source"), jk(3, "time_lag_note"), jk(3, "time_to_drain_seconds")
+	kError, kUnknown, kPartitions                    = jk(3, "error"), jk(3, "unknown"), jk(3, "partitions")
+	kpTopic, kpPartition, kpCommitted, kpLogStart    = jk(5, "topic"), jk(5, "partition"), jk(5, "committed"), jk(5, "log_start")
+	kpLogEnd, kpLag, kpBehind, kpMember, kpClient    = jk(5, "log_end"), jk(5, "lag"), jk(5, "behind_log_start"), jk(5, "member"), jk(5, "client_id")
+	kpHost, kpStatus, kpTimeLag, kpSource, kpNote    = jk(5, "host"), jk(5, "status"), jk(5, "time_lag_seconds"), jk(5, "time_lag_source"), jk(5, "time_lag_note")
+)
+
+// key starts a field.
+func (e *jsonOut) key(k jkey) {
+	if !e.first {
+		e.b = append(e.b, ',')
+	}
+	e.first = false
+	e.b = append(e.b, k...)
+}
+
+// open starts an object at depth d (the brace on a line of its own).
+func (e *jsonOut) open(d int) {
+	e.b = append(e.b, '\n')
+	e.b = append(e.b, spaces[:2*d]...)
+	e.b = append(e.b, '{')
+	e.first = true
+}
+
+// close ends the object opened at depth d.
+func (e *jsonOut) close(d int) {
+	e.b = append(e.b, '\n')
+	e.b = append(e.b, spaces[:2*d]...)
+	e.b = append(e.b, '}')
+	e.first = false
+}
+
+func (e *jsonOut) str(k jkey, v string) {
+	e.key(k)
+	e.b = safejson.AppendString(e.b, v, true)
+}
+
+// strMemo writes a string field whose escaped text m may hold already.
+func (e *jsonOut) strMemo(k jkey, v string, m *memo) {
+	e.key(k)
+	if v != m.in || m.esc == nil {
+		m.in, m.esc = v, safejson.AppendString(m.esc[:0], v, true)
+	}
+	e.b = append(e.b, m.esc...)
+}
+
+func (e *jsonOut) strOmit(k jkey, v string) {
+	if v != "" {
+		e.str(k, v)
+	}
+}
+
+func (e *jsonOut) int(k jkey, v int64) {
+	e.key(k)
+	e.b = strconv.AppendInt(e.b, v, 10)
+}
+
+func (e *jsonOut) intPtr(k jkey, v *int64) {
+	if v == nil {
+		e.key(k)
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.int(k, *v)
+}
+
+func (e *jsonOut) float(k jkey, v float64) {
+	e.key(k)
+	var err error
+	if e.b, err = safejson.AppendFloat(e.b, v); err != nil && e.err == nil {
+		e.err = err
+	}
+}
+
+func (e *jsonOut) floatPtr(k jkey, v *float64) {
+	if v == nil {
+		e.key(k)
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.float(k, *v)
+}
+
+func (e *jsonOut) strPtr(k jkey, v *string) {
+	if v == nil {
+		e.key(k)
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.str(k, *v)
+}
+
+// group writes a group at depth 2 (an element of "groups"), its fields in
+// lagGroup's order.
+func (e *jsonOut) group(g *lagGroup) {
+	e.open(2)
+	e.str(kGroup, g.Group)
+	e.str(kState, g.State)
+	e.str(kProtocol, g.Protocol)
+	e.str(kType, g.Type)
+	if g.GroupEpoch != 0 {
+		e.int(kGroupEpoch, int64(g.GroupEpoch))
+	}
+	if g.AssignmentEpoch != 0 {
+		e.int(kAssignmentEpoch, int64(g.AssignmentEpoch))
+	}
+	e.int(kMembers, int64(g.Members))
+	e.key(kTopics)
+	if len(g.Topics) == 0 {
+		e.b = append(e.b, "[]"...)
+	} else {
+		e.b = append(e.b, '[')
+		for i, t := range g.Topics {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, '\n')
+			e.b = append(e.b, spaces[:8]...)
+			e.b = safejson.AppendString(e.b, t, true)
+		}
+		e.b = append(e.b, '\n')
+		e.b = append(e.b, spaces[:6]...)
+		e.b = append(e.b, ']')
+	}
+	e.int(kLag, g.Lag)
+	e.str(kStatus, g.Status)
+	e.float(kProduceRate, g.ProduceRate)
+	e.float(kConsumeRate, g.ConsumeRate)
+	e.floatPtr(kTimeLag, g.TimeLagSeconds)
+	e.strPtr(kTimeLagSource, g.TimeLagSource)
+	e.strOmit(kTimeLagNote, g.TimeLagNote)
+	e.floatPtr(kToDrain, g.TimeToDrainSeconds)
+	e.strOmit(kError, g.Error)
+	e.strOmit(kUnknown, g.Unknown)
+	e.key(kPartitions)
+	if len(g.Partitions) == 0 {
+		e.b = append(e.b, "[]"...)
+	} else {
+		e.b = append(e.b, '[')
+		for i := range g.Partitions {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.partition(&g.Partitions[i])
+		}
+		e.b = append(e.b, '\n')
+		e.b = append(e.b, spaces[:6]...)
+		e.b = append(e.b, ']')
+	}
+	e.close(2)
+}
+
+// partition writes a partition at depth 4, its fields in lagPartition's
+// order.
+func (e *jsonOut) partition(p *lagPartition) {
+	e.open(4)
+	e.strMemo(kpTopic, p.Topic, &e.topic)
+	e.int(kpPartition, int64(p.Partition))
+	e.intPtr(kpCommitted, p.Committed)
+	e.intPtr(kpLogStart, p.LogStart)
+	e.intPtr(kpLogEnd, p.LogEnd)
+	e.intPtr(kpLag, p.Lag)
+	e.key(kpBehind)
+	e.b = strconv.AppendBool(e.b, p.BehindLogStart)
+	e.strMemo(kpMember, p.Member, &e.member)
+	e.strMemo(kpClient, p.ClientID, &e.client)
+	e.strMemo(kpHost, p.Host, &e.host)
+	e.strMemo(kpStatus, p.Status, &e.status)
+	e.floatPtr(kpTimeLag, p.TimeLagSeconds)
+	if p.TimeLagSource == nil {
+		e.key(kpSource)
+		e.b = append(e.b, "null"...)
+	} else {
+		e.strMemo(kpSource, *p.TimeLagSource, &e.source)
+	}
+	e.strOmit(kpNote, p.TimeLagNote)
+	e.close(4)
+}
+
+// The lag table's columns.
+var lagColumns = []string{"GROUP", "TOPIC", "PARTITION", "COMMITTED", "LOG-START", "LOG-END", "LAG", "STATUS", "TIME-LAG", "CLIENT", "HOST"}
+
+// printLag writes the report as a table aligned as newTable aligns one
+// (text/tabwriter: columns two spaces apart, widths in runes), in two
+// passes over the groups: the widths, then the rows. tabwriter would hold
+// every cell of every row until the end.
+func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) error {
+	rows := newLagRows(snap, an)
+	n := rows.len()
+	workers := lagWorkers(n)
+	rows.ahead(workers)
+	lines := make([]tableLine, workers)
+	widths := make([][]int, workers)
+	for k := range widths {
+		widths[k] = make([]int, len(lagColumns))
+	}
+	measure := func(l *tableLine, width []int) {
+		for c := range width {
+			width[c] = max(width[c], l.width(c))
+		}
+	}
+	lines[0].header()
+	measure(&lines[0], widths[0])
+	_ = inChunks(n, workers, func(k, from, to int) {
+		for i := from; i < to; i++ {
+			gr, gs := rows.at(i)
+			for j := range max(len(gr.Partitions), 1) {
+				lines[k].measure(gr, gs, j, widths[k])
+			}
+		}
+	}, func(int) error { return nil })
+	width := widths[0]
+	for _, w := range widths[1:] {
+		for c := range width {
+			width[c] = max(width[c], w[c])
+		}
+	}
+
+	bw := bufio.NewWriterSize(w, lagFlushAt)
+	lines[0].header()
+	if _, err := bw.Write(lines[0].appendTo(nil, width)); err != nil {
+		return err
+	}
+	outs := make([][]byte, workers)
+	err := inChunks(n, workers, func(k, from, to int) {
+		if outs[k] == nil {
+			outs[k] = make([]byte, 0, 256<<10)
+		}
+		outs[k] = outs[k][:0]
+		for i := from; i < to; i++ {
+			gr, gs := rows.at(i)
+			for j := range max(len(gr.Partitions), 1) {
+				lines[k].row(gr, gs, j)
+				outs[k] = lines[k].appendTo(outs[k], width)
+			}
+		}
+	}, func(k int) error {
+		_, err := bw.Write(outs[k])
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return bw.Flush()
+} // groups in error are named by the command's partial result
+
+// tableLine holds the cells of one line of the lag table, sanitized.
+type tableLine struct {
+	b    []byte
+	ends [11]int
+	n    int
+	// the last cells of the columns whose text repeats from row to row,
+	// sanitized once
+	group, topic, client, host memo
+}
+
+// memo is a text and its form in the output: sanitized for a table's
+// cell (out, width runes wide), escaped for JSON (esc).
+type memo struct {
+	in, out string
+	width   int
+	esc     []byte
+}
+
+func (m *memo) cell(s string) string {
+	if s != m.in || m.out == "" {
+		m.in, m.out = s, cell(s)
+		m.width = utf8.RuneCountInString(m.out)
+	}
+	return m.out
+}
+
+// cellWidth is the width of s's cell.
+func (m *memo) cellWidth(s string) int {
+	m.cell(s)
+	return m.width
+}
+
+func (l *tableLine) reset() { l.b, l.n = l.b[:0], 0 }
+
+func (l *tableLine) end() {
+	l.ends[l.n] = len(l.b)
+	l.n++
+}
+
+func (l *tableLine) text(s string) {
+	l.b = append(l.b, cell(s)...)
+	l.end()
+}
+
+func (l *tableLine) int(p *int64) {
+	if p == nil {
+		l.b = append(l.b, '-')
+	} else {
+		l.b = strconv.AppendInt(l.b, *p, 10)
+	}
+	l.end()
+}
+
+func (l *tableLine) header() {
+	l.reset()
+	for _, h := range lagColumns {
+		l.text(h)
+	}
+}
+
+// row fills the line of partition j of gr (the group's only line when it
+// has no partitions), with the cells of the report's lagGroup and
+// lagPartition (lagRows.group) straight from the snapshot and analysis.
+func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
+	l.reset()
+	l.b = append(l.b, l.group.cell(gr.Name)...)
+	l.end()
+	if len(gr.Partitions) == 0 {
+		for range 6 {
+			l.text("-")
+		}
+		status := lag.Unknown
+		if gs != nil {
+			status = gs.Status
+		}
+		l.text(string(status))
+		for range 3 {
+			l.text("-")
+		}
+		return
+	}
+	p := &gr.Partitions[j]
+	l.b = append(l.b, l.topic.cell(p.Topic)...)
+	l.end()
+	l.b = strconv.AppendInt(l.b, int64(p.Partition), 10)
+	l.end()
+	l.int(p.Committed)
+	l.offset(p.LogStart)
+	l.offset(p.LogEnd)
+	if p.Lag == nil {
+		l.b = append(l.b, '-')
+	} else {
+		l.b = strconv.AppendInt(l.b, *p.Lag, 10)
+	}
+	if p.BehindLogStart {
+		l.b = append(l.b, " (behind log start)"...)
+	}
+	l.end()
+	if ps, ok := partitionStats(gr, gs, j); ok {
+		l.text(string(ps.Status))
+		var s *float64
+		if ps.TimeLag != nil {
+			x := round2(ps.TimeLag.Seconds())
+			s = &x
+		}
+		l.b = appendTimeLag(l.b, s, source(ps.TimeLagSource))
+	} else {
+		l.text(string(lag.Unknown))
+		l.b = append(l.b, '-')
+	}
+	l.end()
+	l.b = append(l.b, l.client.cell(orDash(p.ClientID))...)
+	l.end()
+	l.b = append(l.b, l.host.cell(orDash(p.Host))...)
+	l.end()
+}
+
+// measure widens width to the cells of row's line (gr, gs, j) without
+// writing them: the first pass over the report only measures.
+func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width []int) {
+	wide := func(c, w int) { width[c] = max(width[c], w) }
+	var buf [24]byte
+	num := func(v int64) int { return len(strconv.AppendInt(buf[:0], v, 10)) }
+	ptr := func(p *int64) int {
+		if p == nil {
+			return 1
+		}
+		return num(*p)
+	}
+	offset := func(v int64) int {
+		if v < 0 {
+			return 1
+		}
+		return num(v)
+	}
+	wide(0, l.group.cellWidth(gr.Name))
+	if len(gr.Partitions) == 0 {
+		status := lag.Unknown
+		if gs != nil {
+			status = gs.Status
+		}
+		wide(7, utf8.RuneCountInString(cell(string(status))))
+		for _, c := range []int{1, 2, 3, 4, 5, 6, 8, 9} {
+			wide(c, 1)
+		}
+		return
+	}
+	p := &gr.Partitions[j]
+	wide(1, l.topic.cellWidth(p.Topic))
+	wide(2, num(int64(p.Partition)))
+	wide(3, ptr(p.Committed))
+	wide(4, offset(p.LogStart))
+	wide(5, offset(p.LogEnd))
+	lagW := ptr(p.Lag)
+	if p.BehindLogStart {
+		lagW += len(" (behind log start)")
+	}
+	wide(6, lagW)
+	if ps, ok := partitionStats(gr, gs, j); ok {
+		wide(7, utf8.RuneCountInString(cell(string(ps.Status))))
+		var s *float64
+		if ps.TimeLag != nil {
+			x := round2(ps.TimeLag.Seconds())
+			s = &x
+		}
+		wide(8, utf8.RuneCount(appendTimeLag(buf[:0], s, source(ps.TimeLagSource))))
+	} else {
+		wide(7, len(lag.Unknown))
+		wide(8, 1)
+	}
+	wide(9, l.client.cellWidth(orDash(p.ClientID)))
+	// HOST, the last column, is not padded: its width does not count
+}
+
+// offset appends a log offset, "-" when unknown (negative).
+func (l *tableLine) offset(v int64) {
+	if v < 0 {
+		l.b = append(l.b, '-')
+	} else {
+		l.b = strconv.AppendInt(l.b, v, 10)
+	}
+	l.end()
+}
+
+// appendTimeLag appends timeLagCell(s, src).
+func appendTimeLag(b []byte, s *float64, src *string) []byte {
+	if s == nil {
+		return append(b, '-')
+	}
+	if src != nil {
+		switch backends.TimeLagSource(*src) {
+		case backends.TimeLagInterpolated:
+			b = append(b, '~')
+		case backends.TimeLagLowerBound:
+			b = append(b, "≥ "...)
+		}
+	}
+	return appendSeconds(b, time.Duration(*s*float64(time.Second)).Round(time.Second))
+}
+
+// appendSeconds appends d, whole seconds, as d.String() writes it ("0s",
+// "45s", "2m5s", "1h0m0s").
+func appendSeconds(b []byte, d time.Duration) []byte {
+	if d < 0 || d%time.Second != 0 {
+		return append(b, d.String()...) // negative, or saturated by Round
+	}
+	secs := int64(d / time.Second)
+	if h := secs / 3600; h > 0 {
+		b = strconv.AppendInt(b, h, 10)
+		b = append(b, 'h')
+	}
+	if secs >= 60 {
+		b = strconv.AppendInt(b, secs/60%60, 10)
+		b = append(b, 'm')
+	}
+	b = strconv.AppendInt(b, secs%60, 10)
+	return append(b, 's')
+}
+
+func (l *tableLine) cell(c int) []byte {
+	start := 0
+	if c > 0 {
+		start = l.ends[c-1]
+	}
+	return l.b[start:l.ends[c]]
+}
+
+// width is cell c's width in runes, as tabwriter counts it.
+func (l *tableLine) width(c int) int { return utf8.RuneCount(l.cell(c)) }
+
+// appendTo appends the line, each cell but the last padded to its
+// column's width and two spaces.
+func (l *tableLine) appendTo(out []byte, width []int) []byte {
+	last := l.n - 1
+	for c := range last {
+		x := l.cell(c)
+		out = append(out, x...)
+		for pad := width[c] + 2 - utf8.RuneCount(x); pad > 0; pad -= min(pad, len(spaces)) {
+			out = append(out, spaces[:min(pad, len(spaces))]...)
+		}
+	}
+	out = append(out, l.cell(last)...)
+	return append(out, '\n')
+}
+
+// cell is s as table.row writes a cell: sanitized (SafeText escapes tabs
+// too: table.row's spaces for tabs have none to replace).
+func cell(s string) string { return backends.SafeText(s) }
