@@ -4,12 +4,12 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/store"
+	"github.com/mqops/mqops/backends/store/storetest"
 )
 
 // appDB is an application database on SQLite (the demo's driver) with the
@@ -40,19 +40,9 @@ func newAppDB(t testing.TB) *appDB {
 // execDDL runs a DDL script (store.Schema's) statement by statement.
 func execDDL(t testing.TB, db *sql.DB, ddl string) {
 	t.Helper()
-	var cur []string
-	for _, l := range strings.Split(ddl, "\n") {
-		tl := strings.TrimSpace(l)
-		if tl == "" || strings.HasPrefix(tl, "--") {
-			continue
-		}
-		cur = append(cur, l)
-		if strings.HasSuffix(tl, ";") {
-			stmt := strings.Join(cur, "\n")
-			cur = nil
-			if _, err := db.Exec(stmt); err != nil {
-				t.Fatalf("%s: %v", stmt, err)
-			}
+	for _, stmt := range storetest.Statements(ddl) {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
 }

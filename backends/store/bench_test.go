@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/mqops/mqops/backends/store/storetest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func BenchmarkClaimSQLite(b *testing.B) {
 	}
 	defer raw.Close()
 	ddl, _ := Schema("sqlite")
-	for _, st := range splitSQL(ddl) {
+	for _, st := range storetest.Statements(ddl) {
 		if _, err := raw.Exec(st); err != nil {
 			b.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"github.com/mqops/mqops/backends/store/storetest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -137,29 +138,7 @@ func (db *testDB) exec(stmts ...string) {
 // script runs a DDL script statement by statement.
 func (db *testDB) script(ddl string) {
 	db.t.Helper()
-	db.exec(splitSQL(ddl)...)
-}
-
-// splitSQL splits a script at semicolons ending a line.
-func splitSQL(ddl string) []string {
-	var out []string
-	var cur []string
-	for _, l := range strings.Split(ddl, "\n") {
-		t := strings.TrimSpace(l)
-		if t == "" || strings.HasPrefix(t, "--") || strings.HasPrefix(t, "//") {
-			continue
-		}
-		cur = append(cur, l)
-		if strings.HasSuffix(t, ";") {
-			st := strings.TrimSuffix(strings.TrimSpace(strings.Join(cur, "\n")), ";")
-			out = append(out, st)
-			cur = nil
-		}
-	}
-	if len(cur) > 0 {
-		out = append(out, strings.Join(cur, "\n"))
-	}
-	return out
+	db.exec(storetest.Statements(ddl)...)
 }
 
 // ph is the i-th placeholder (1-based) of the driver.

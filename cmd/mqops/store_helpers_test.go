@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	_ "github.com/mqops/mqops/backends/store" // the drivers: pgx, mysql, sqlite
+	"github.com/mqops/mqops/backends/store/storetest"
 )
 
 // appDB is a fresh, empty namespace of the application database for one
@@ -112,25 +113,10 @@ func (db *appDB) exec(stmts ...string) {
 	}
 }
 
-// script runs a DDL script, statement by statement (split at a semicolon
-// that ends a line; comment lines dropped).
+// script runs a DDL script statement by statement.
 func (db *appDB) script(ddl string) {
 	db.t.Helper()
-	var cur []string
-	for _, l := range strings.Split(ddl, "\n") {
-		tl := strings.TrimSpace(l)
-		if tl == "" || strings.HasPrefix(tl, "--") {
-			continue
-		}
-		if i := strings.Index(l, " --"); i >= 0 {
-			l = l[:i]
-		}
-		cur = append(cur, l)
-		if strings.HasSuffix(strings.TrimSpace(l), ";") {
-			db.exec(strings.TrimSuffix(strings.TrimSpace(strings.Join(cur, "\n")), ";"))
-			cur = nil
-		}
-	}
+	db.exec(storetest.Statements(ddl)...)
 }
 
 // schema creates mqops' reference tables from `mqops schema print`.
