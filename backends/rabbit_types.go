@@ -1,6 +1,9 @@
 package backends
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Queue is one RabbitMQ queue as the management API reports it.
 type Queue struct {
@@ -38,7 +41,15 @@ type Queue struct {
 	// the raw text it sent. Such a field is 0 here: show the raw text
 	// flagged, and never count, sum or sort by it.
 	Invalid map[string]string `json:"invalid,omitempty"`
+	// NoStats says the listing carried no statistics (a quick listing,
+	// RabbitSource.QueueTotals): Consumers and the rates are unknown, not 0.
+	NoStats bool `json:"-"`
 }
+
+// ErrNoQueueTotals: the management API does not list the queues' depths
+// without statistics (an API before enable_queue_totals), or the user may
+// not read the policies that listing needs; list with statistics instead.
+var ErrNoQueueTotals = errors.New("the management API lists no queue totals without statistics")
 
 // Valid reports whether the numeric field named (by its JSON name) came
 // in range from the management API.

@@ -43,6 +43,9 @@ type loadState struct {
 	lastErr  error
 	lastOK   time.Time
 	nextAt   time.Time
+	// followUp: the data loaded are a quick first look; the next load
+	// (a periodic source's) follows at once.
+	followUp bool
 }
 
 // source is how a view gets its data.

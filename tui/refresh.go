@@ -189,6 +189,9 @@ func (m *Model) handleLoaded(msg loadedMsg) tea.Cmd {
 		if s.paced {
 			d = paceAfter(d, now.Sub(m.refresh.started))
 		}
+		if st.followUp {
+			d, st.followUp = 0, false
+		}
 		st.nextAt = now.Add(d)
 		cmds = append(cmds, m.schedule(d))
 	} else {

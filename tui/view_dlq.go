@@ -291,6 +291,8 @@ func (v *dlqListView) source(m *Model) source {
 		s.broker = kafka
 	}
 	s.fetch = v.fetch(&m.opts)
+	// a RabbitMQ listing costs the broker about the time it takes
+	s.paced = m.opts.Rabbit != nil
 	return s
 }
 
@@ -306,6 +308,7 @@ func (v *dlqListView) fetch(o *Options) fetchFunc {
 		timeout = DefaultTimeout
 	}
 	scan := v.sinceScan < 0 || v.sinceScan+1 >= headerScanEvery
+	quick := !v.rmq.loaded // RabbitMQ's first look: depths only, sooner
 	return fetching(func(ctx context.Context) (*dlqListResult, error) {
 		res := &dlqListResult{rabbit: rs != nil, kafka: ks != nil, scanned: scan}
 		var wg sync.WaitGroup
@@ -313,7 +316,7 @@ func (v *dlqListView) fetch(o *Options) fetchFunc {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res.queues, res.rabbitErr = rs.Queues(ctx)
+				res.queues, res.rabbitErr = listQueues(ctx, rs, quick)
 			}()
 		}
 		if ks != nil {
@@ -449,6 +452,9 @@ func (v *dlqListView) forget(kafka bool, seen map[string]bool) {
 
 func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 	v.rmq = srcState{configured: true, loaded: true, lastOK: now}
+	// a quick look (no statistics) is followed at once by the listing
+	// with them
+	v.st.followUp = len(qs) > 0 && qs[0].NoStats
 	v.queues = make(map[string]backends.Queue)
 	seen := map[string]bool{}
 	for i := range qs {
@@ -470,6 +476,10 @@ func (v *dlqListView) applyQueues(qs []backends.Queue, now time.Time) {
 		v.queues[id] = *q
 		consumers, consumersStyle, consumersKey := countCell(q, "consumers", q.Consumers, styles.CellPlain)
 		publish, publishStyle, publishKey := rateCell(q, "publish_rate", q.PublishRate)
+		if q.NoStats { // not listed yet: unknown, not 0
+			consumers, consumersStyle, consumersKey = pendingCell, styles.CellDim, math.NaN()
+			publish, publishStyle, publishKey = pendingCell, styles.CellDim, math.NaN()
+		}
 		name := q.Name // as the CLI prints it: the vhost only where it is not the default
 		if q.Vhost != "" && q.Vhost != "/" {
 			name = q.Vhost + "/" + q.Name

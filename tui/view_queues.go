@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"math"
 	"time"
 
@@ -100,17 +101,40 @@ func (v *queuesView) togglePane() bool                { return false }
 func (v *queuesView) layout(width, height int)        { v.tbl.SetSize(width, height) }
 func (v *queuesView) body(st *styles.Styles) []string { return v.tbl.View(st, true) }
 
-// source: the queues of the broker, refreshed on the schedule.
+// queueTotaler is a RabbitSource that also lists the queues without
+// statistics (their depths only: no consumers, no rates), which the
+// broker answers sooner and more cheaply than Queues.
+type queueTotaler interface {
+	QueueTotals(ctx context.Context) ([]backends.Queue, error)
+}
+
+// source: the queues of the broker, refreshed on the schedule. The first
+// load is a quick look where the source offers one (the depths without
+// statistics: on a big broker the first frame comes in about half the
+// time), followed at once by the listing with statistics.
 func (v *queuesView) source(m *Model) source {
+	quick := !v.st.loaded
 	return m.rabbitSource(v.what(), true, &v.st, func(src RabbitSource) fetchFunc {
 		return fetching(func(ctx context.Context) ([]backends.Queue, error) {
-			qs, err := src.Queues(ctx)
+			qs, err := listQueues(ctx, src, quick)
 			if err == nil && qs == nil {
 				qs = []backends.Queue{}
 			}
 			return qs, err
 		}, v.apply)
 	})
+}
+
+// listQueues is src's listing of the queues: the quick one (depths
+// only) when quick and src offers it, else the one with statistics.
+func listQueues(ctx context.Context, src RabbitSource, quick bool) ([]backends.Queue, error) {
+	if t, ok := src.(queueTotaler); ok && quick {
+		qs, err := t.QueueTotals(ctx)
+		if !errors.Is(err, backends.ErrNoQueueTotals) {
+			return qs, err
+		}
+	}
+	return src.Queues(ctx)
 }
 
 func (v *queuesView) selectedQueue() (backends.Queue, bool) {
@@ -193,6 +217,9 @@ func (v *queuesView) apply(qs []backends.Queue, _ time.Time, _ *styles.Styles) n
 		}
 	}
 	v.tbl.SetRows(rows)
+	// a quick look (no statistics) is followed at once by the listing
+	// with them
+	v.st.followUp = len(qs) > 0 && qs[0].NoStats
 	return notice{}
 }
 
@@ -213,6 +240,10 @@ func rateCell(q *backends.Queue, field string, r float64) (string, styles.CellSt
 	}
 	return fmtRate(r), styles.CellPlain, r
 }
+
+// pendingCell stands for a statistic not listed yet (the quick first
+// look of :queues lists depths only).
+const pendingCell = "…"
 
 func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) components.Row {
 	messages, depthOK := q.Depth()
@@ -244,6 +275,11 @@ func queueRow(id string, q *backends.Queue, hist []int64, dlqOnly bool) componen
 	consumers, consumersStyle, consumersKey := countCell(q, "consumers", q.Consumers, consumersStyle)
 	publish, publishStyle, publishKey := rateCell(q, "publish_rate", q.PublishRate)
 	deliver, deliverStyle, deliverKey := rateCell(q, "deliver_rate", q.DeliverRate)
+	if q.NoStats { // not listed yet: unknown, not 0
+		consumers, consumersStyle, consumersKey = pendingCell, styles.CellDim, math.NaN()
+		publish, publishStyle, publishKey = pendingCell, styles.CellDim, math.NaN()
+		deliver, deliverStyle, deliverKey = pendingCell, styles.CellDim, math.NaN()
+	}
 	return components.Row{
 		ID:  id,
 		Ref: id,

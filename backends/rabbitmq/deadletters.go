@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -279,40 +277,16 @@ func (c *Client) DeadLetterQueues(ctx context.Context) ([]backends.Queue, error)
 	}
 	var all []backends.Queue
 	for _, v := range vhosts {
-		var pols []apiPolicy
-		path := "/api/policies"
-		if v != "" {
-			path += "/" + seg(v)
-		}
-		var e *Error
-		err := c.get(ctx, path, nil, &pols)
-		if errors.As(err, &e) && (e.Status == http.StatusForbidden || e.Status == http.StatusNotFound) {
-			// the user may not read policies (they take the policymaker
-			// tag): the queues' effective policies come with statistics
-			aqs, err := c.queuesPaged(ctx, v, dlxColumns, 0, nil)
-			if err != nil {
-				return nil, err
-			}
-			for _, aq := range aqs {
-				all = append(all, convertQueue(aq))
-			}
-			continue
+		aqs, ok, err := c.queuesWithPolicies(ctx, v, dlqListColumns, nil)
+		if err == nil && !ok {
+			// the user may not read policies: the queues' effective
+			// policies come with statistics
+			aqs, err = c.queuesPaged(ctx, v, dlxColumns, 0, nil)
 		}
 		if err != nil {
 			return nil, err
-		}
-		aqs, err := c.queuesPaged(ctx, v, dlqListColumns, 0, url.Values{"disable_stats": {"true"}})
-		if err != nil {
-			return nil, err
-		}
-		defs := make(map[[2]string]jsonMap, len(pols))
-		for _, p := range pols {
-			defs[[2]string{p.Vhost, p.Name}] = p.Definition
 		}
 		for _, aq := range aqs {
-			if name, ok := aq.Policy.(string); ok {
-				aq.EffPolicy = defs[[2]string{aq.Vhost, name}]
-			}
 			all = append(all, convertQueue(aq))
 		}
 	}

@@ -381,6 +381,44 @@ func TestQueuesListingAndDLQDetection(t *testing.T) {
 	}
 }
 
+// TestQueueTotalsMatchQueues: the quick listing (no statistics) of the
+// real broker gives the same queues, depths, types and dead-letter marks
+// as the listing with statistics, flagged NoStats; the one with
+// statistics is not.
+func TestQueueTotalsMatchQueues(t *testing.T) {
+	w := newWorld(t, 5, 2, 0, 1)
+	w.queue(w.name("audit_error"), nil)
+	full := w.waitQueues(w.c, "dead letters counted", func(m map[string]backends.Queue) bool {
+		return m["orders.dlq"].Messages == 7 && m["legacy.parked"].Messages == 1 && len(m) == 6
+	})
+	qs, err := w.c.QueueTotals(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick := map[string]backends.Queue{}
+	for _, q := range qs {
+		if !q.NoStats {
+			t.Fatalf("%s/%s: not flagged NoStats in the quick listing", q.Vhost, q.Name)
+		}
+		if n, ok := strings.CutPrefix(q.Name, w.prefix+"."); ok {
+			quick[n] = q
+		}
+	}
+	if len(quick) != len(full) {
+		t.Fatalf("quick listing: %d queues of the test, want %d", len(quick), len(full))
+	}
+	for n, f := range full {
+		q := quick[n]
+		if f.NoStats {
+			t.Errorf("%s: the listing with statistics is flagged NoStats", n)
+		}
+		if q.Type != f.Type || q.Messages != f.Messages || q.Ready != f.Ready || q.Unacked != f.Unacked || q.IsDLQ != f.IsDLQ ||
+			q.DLQReason != f.DLQReason || q.DeadLetterExchange != f.DeadLetterExchange || q.Durable != f.Durable {
+			t.Errorf("%s: quick %+v\nfull %+v", n, q, f)
+		}
+	}
+}
+
 func TestQueueDetailBindingsAndConsumers(t *testing.T) {
 	w := newWorld(t, 2, 0, 0, 0)
 	ch, err := w.conn.Channel()

@@ -425,6 +425,90 @@ func (c *Client) Queues(ctx context.Context) ([]backends.Queue, error) {
 			out = append(out, convertQueue(aq))
 		}
 	}
+	return c.markedDeepestFirst(ctx, out)
+}
+
+// totalsColumns are what a listing without statistics carries: the
+// queues' own counts (enable_queue_totals), not their consumers or rates.
+const totalsColumns = "vhost,name,type,durable,state,messages,messages_ready,messages_unacknowledged,arguments,policy"
+
+// QueueTotals lists the queues as Queues does, without the management
+// statistics: their depths come from the queues themselves
+// (disable_stats with enable_queue_totals), their consumers and rates are
+// unknown (NoStats). The broker answers it in about half the time of a
+// listing with statistics (5,500 queues on 3.10), which makes it the
+// console's first look. The effective policies come only with
+// statistics: the policies are read once per vhost instead. A broker
+// whose management API lists no totals, or a user who may not read the
+// policies, gets backends.ErrNoQueueTotals: ask Queues.
+func (c *Client) QueueTotals(ctx context.Context) ([]backends.Queue, error) {
+	vhosts := c.cfg.Vhosts
+	if len(vhosts) == 0 {
+		vhosts = []string{""} // all
+	}
+	var out []backends.Queue
+	for _, v := range vhosts {
+		aqs, ok, err := c.queuesWithPolicies(ctx, v, totalsColumns, url.Values{"enable_queue_totals": {"true"}})
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, backends.ErrNoQueueTotals
+		}
+		for _, aq := range aqs {
+			if aq.Messages == "" && (aq.Ready == "" || aq.Unacked == "") {
+				return nil, backends.ErrNoQueueTotals // an API before queue totals
+			}
+			q := convertQueue(aq)
+			q.NoStats = true
+			out = append(out, q)
+		}
+	}
+	return c.markedDeepestFirst(ctx, out)
+}
+
+// queuesWithPolicies lists vhost's queues with statistics disabled (extra
+// added to the query) and their effective policy definitions taken from
+// the policies, read once. ok is false when the user may not read the
+// policies (they take the policymaker tag): the effective policies come
+// only with statistics then.
+func (c *Client) queuesWithPolicies(ctx context.Context, vhost, columns string, extra url.Values) (aqs []apiQueue, ok bool, err error) {
+	var pols []apiPolicy
+	path := "/api/policies"
+	if vhost != "" {
+		path += "/" + seg(vhost)
+	}
+	var e *Error
+	err = c.get(ctx, path, nil, &pols)
+	if errors.As(err, &e) && (e.Status == http.StatusForbidden || e.Status == http.StatusNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	q := url.Values{"disable_stats": {"true"}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	aqs, err = c.queuesPaged(ctx, vhost, columns, 0, q)
+	if err != nil {
+		return nil, false, err
+	}
+	defs := make(map[[2]string]jsonMap, len(pols))
+	for _, p := range pols {
+		defs[[2]string{p.Vhost, p.Name}] = p.Definition
+	}
+	for i := range aqs {
+		if name, ok := aqs[i].Policy.(string); ok {
+			aqs[i].EffPolicy = defs[[2]string{aqs[i].Vhost, name}]
+		}
+	}
+	return aqs, true, nil
+}
+
+// markedDeepestFirst marks the dead-letter queues of out and sorts it
+// deepest first.
+func (c *Client) markedDeepestFirst(ctx context.Context, out []backends.Queue) ([]backends.Queue, error) {
 	if err := c.markDLQs(ctx, out); err != nil {
 		return nil, err
 	}

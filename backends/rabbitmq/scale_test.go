@@ -3,11 +3,14 @@ package rabbitmq
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mqops/mqops/backends"
 )
 
 // unpaged is the listing of the fake API as one unpaged reply (a JSON
@@ -140,5 +143,59 @@ func TestDeadLetterQueuesWhenPoliciesAreForbidden(t *testing.T) {
 	}
 	if want := []string{"audit_error", "legacy.parked", "orders.dlq", "payments.failed"}; !slices.Equal(names, want) {
 		t.Errorf("DLQs %v, want %v", names, want)
+	}
+}
+
+// TestQueueTotalsAsksNoStatistics: the quick listing asks the management
+// API for the queues' own totals without statistics (and the policies
+// once); an API that sends no totals (before enable_queue_totals) and a
+// user who may not read the policies get ErrNoQueueTotals, never depths
+// of 0.
+func TestQueueTotalsAsksNoStatistics(t *testing.T) {
+	routes := unpaged(t)
+	routes["/api/policies"] = `[]`
+	f, c := newFakeAPI(t, routes)
+	qs, err := c.QueueTotals(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := f.query["/api/queues"]
+	if q.Get("disable_stats") != "true" || q.Get("enable_queue_totals") != "true" || strings.Contains(q.Get("columns"), "message_stats") ||
+		strings.Contains(q.Get("columns"), "consumers") || !strings.Contains(q.Get("columns"), "messages_ready") {
+		t.Errorf("query %v: want disable_stats, enable_queue_totals and only the totals' columns", q)
+	}
+	full, err := c.Queues(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(qs) != len(full) {
+		t.Fatalf("%d queues, want %d", len(qs), len(full))
+	}
+	for i := range qs {
+		if !qs[i].NoStats || qs[i].Name != full[i].Name || qs[i].Messages != full[i].Messages {
+			t.Errorf("queue %d: %+v, want %s with %d messages, NoStats", i, qs[i], full[i].Name, full[i].Messages)
+		}
+	}
+
+	// an API before queue totals: the listing comes without depths
+	var items []map[string]any
+	if err := json.Unmarshal([]byte(routes["/api/queues"]), &items); err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		delete(it, "messages")
+		delete(it, "messages_ready")
+		delete(it, "messages_unacknowledged")
+	}
+	b, _ := json.Marshal(items)
+	routes["/api/queues"] = string(b)
+	_, c = newFakeAPI(t, routes)
+	if _, err := c.QueueTotals(context.Background()); !errors.Is(err, backends.ErrNoQueueTotals) {
+		t.Errorf("an API without totals: %v, want ErrNoQueueTotals", err)
+	}
+	delete(routes, "/api/policies") // 404: the policies cannot be read
+	_, c = newFakeAPI(t, unpaged(t))
+	if _, err := c.QueueTotals(context.Background()); !errors.Is(err, backends.ErrNoQueueTotals) {
+		t.Errorf("policies not readable: %v, want ErrNoQueueTotals", err)
 	}
 }

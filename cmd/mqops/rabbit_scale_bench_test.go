@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -235,6 +236,20 @@ func TestBenchRabbitScale(t *testing.T) {
 	}
 	res["rounds"] = runs
 
+	// the console's first frame: exec to the listing on screen (every
+	// queue counted), then to the statistics (the quick first look
+	// lists depths only)
+	if _, err := exec.LookPath("tmux"); err == nil {
+		var first, stats []float64
+		for r := range rounds {
+			f, st := rabbitFirstFrame(t, fmt.Sprintf("mqops-rscale-%d-%d", os.Getpid(), r),
+				append([]string{"env", "HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, "cfg")}, mq("console", "--view", "queues")...), nq+ndlq)
+			first, stats = append(first, f), append(stats, st)
+			t.Logf("console: first frame %.2f s, statistics %.2f s", f, st)
+		}
+		res["first_frame_seconds"], res["stats_frame_seconds"] = first, stats
+	}
+
 	// the broker's CPU without, then with the console idle on :queues
 	pid, _ := strconv.Atoi(os.Getenv("MQOPS_BENCH_BROKER_PID"))
 	if pid == 0 {
@@ -307,4 +322,45 @@ func shellJoin(argv []string) string {
 		q[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(q, " ")
+}
+
+// pendingStat is a statistic the console has not listed yet (a cell "…").
+var pendingStat = regexp.MustCompile(`\s…(\s|$)`)
+
+// queuesCount is the count of queues the :queues view shows.
+var queuesCount = regexp.MustCompile(`([0-9,]+) queues`)
+
+// rabbitFirstFrame runs the console (argv, through exec in tmux, 160×45)
+// and returns the seconds from its start to a frame listing at least want
+// queues, and to the first frame with every statistic listed.
+func rabbitFirstFrame(t *testing.T, socket string, argv []string, want int) (first, stats float64) {
+	t.Helper()
+	tmux := func(args ...string) (string, error) {
+		out, err := exec.Command("tmux", append([]string{"-L", socket}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	defer func() { _ = exec.Command("tmux", "-L", socket, "kill-server").Run() }()
+	start := time.Now()
+	if out, err := tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "45", "exec "+shellJoin(argv)); err != nil {
+		t.Fatalf("tmux: %v\n%s", err, out)
+	}
+	for stats == 0 {
+		screen, _ := tmux("capture-pane", "-p", "-t", "c")
+		if time.Since(start) > 60*time.Second {
+			t.Fatalf("no frame with every queue and its statistics within 60 s:\n%s", screen)
+		}
+		if m := queuesCount.FindStringSubmatch(screen); m != nil {
+			if n, _ := strconv.Atoi(strings.ReplaceAll(m[1], ",", "")); n >= want {
+				if first == 0 {
+					first = time.Since(start).Seconds()
+				}
+				if !pendingStat.MatchString(screen) {
+					stats = time.Since(start).Seconds()
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, _ = tmux("send-keys", "-t", "c", "q")
+	return first, stats
 }
