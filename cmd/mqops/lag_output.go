@@ -81,12 +81,33 @@ func (r *lagRows) ahead(workers int) {
 		return
 	}
 	stats := make([]*lag.GroupStats, r.len())
-	_ = inChunks(r.len(), workers, func(_, from, to int) {
-		for i := from; i < to; i++ {
-			_, stats[i] = r.at(i)
-		}
+	bufs := make([][]backends.Group, workers)
+	_ = inChunks(r.len(), workers, func(k, from, to int) {
+		r.analyze(from, to, &bufs[k], stats[from:to])
 	}, func(int) error { return nil })
 	r.stats = stats
+}
+
+// analyze sets out to the own analyses of the report's groups from to to
+// (no an): one lag.Analyze of the run, which gives each group what
+// lag.AnalyzeGroup gives it (with one sample a group's analysis depends on
+// no other group), for the tables of one analysis instead of one per
+// group. buf holds the run's groups, reused from run to run.
+func (r *lagRows) analyze(from, to int, buf *[]backends.Group, out []*lag.GroupStats) {
+	gs := (*buf)[:0]
+	for i := from; i < to; i++ {
+		gs = append(gs, r.snap.Groups[r.order[i]])
+	}
+	*buf = gs
+	an := lag.Analyze(&backends.ClusterSnapshot{TakenAt: r.at0, Groups: gs})
+	for i := range gs {
+		if len(an.Groups) == len(gs) {
+			out[i] = an.Groups[gs[i].Name]
+		} else { // a name twice (not from a broker): each alone
+			out[i] = lag.AnalyzeGroup(&gs[i], r.at0)
+		}
+	}
+	clear(gs) // no partitions kept alive by the buffer
 }
 
 // samples is the number of samples the report is of.
@@ -111,9 +132,9 @@ func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) (lag.Partitio
 	return gs.PartitionAt(j, p.Topic, p.Partition)
 }
 
-// build builds the i-th group of the report.
-func (r *groupBuilder) build(rows *lagRows, i int) *lagGroup {
-	gr, gs := rows.at(i)
+// build builds the i-th group of the report, whose analysis is gs.
+func (r *groupBuilder) build(rows *lagRows, i int, gs *lag.GroupStats) *lagGroup {
+	gr := &rows.snap.Groups[rows.order[i]]
 	parts := r.lg.Partitions[:0]
 	r.lg = lagGroup{
 		Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
@@ -244,17 +265,27 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 		workers := lagWorkers(n)
 		outs := make([]jsonOut, workers)
 		builders := make([]groupBuilder, workers)
+		stats := make([][lagChunk]*lag.GroupStats, workers)
+		bufs := make([][]backends.Group, workers)
 		err := inChunks(n, workers, func(k, from, to int) {
 			o := &outs[k]
 			if o.b == nil {
 				o.b = make([]byte, 0, 512<<10)
 			}
 			o.b = o.b[:0]
+			st := stats[k][:to-from]
+			if rows.an == nil && rows.stats == nil {
+				rows.analyze(from, to, &bufs[k], st)
+			} else {
+				for i := from; i < to; i++ {
+					_, st[i-from] = rows.at(i)
+				}
+			}
 			for i := from; i < to; i++ {
 				if i > 0 {
 					o.b = append(o.b, ',')
 				}
-				o.group(builders[k].build(rows, i))
+				o.group(builders[k].build(rows, i, st[i-from]))
 			}
 		}, func(k int) error {
 			if outs[k].err != nil {
