@@ -130,9 +130,13 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 			return nil, err
 		}
 		snap.Requests += n
+		var pf *rtPrefetch
+		if !opts.SkipRecordTimes {
+			pf = c.prefetchRecordTimes(cl, c.watch, snap, groups, wantTopic)
+		}
 		joinLag(snap, groups, wantTopic)
 		if !opts.SkipRecordTimes {
-			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicUUIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0)
+			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicUUIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0, pf)
 		}
 	}
 	snap.TakenAt = time.Now()
