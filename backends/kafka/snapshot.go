@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -858,14 +859,50 @@ func blocks(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) map[string]
 
 // joinLag builds each group's partition rows, sorted by topic and
 // partition: the union of committed partitions and assigned partitions,
-// joined with the topic offsets. It allocates the rows of a group at once
-// and the offsets of all groups in one array: a big cluster has hundreds
-// of thousands of group partitions, and this runs on every refresh.
+// joined with the topic offsets. A big cluster's groups are joined on
+// several processors, each a run of them (joinGroups).
 func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic map[string]bool) {
 	topics := make(map[string]*backends.Topic, len(snap.Topics))
 	for ti := range snap.Topics {
 		topics[snap.Topics[ti].Name] = &snap.Topics[ti]
 	}
+	rows := 0
+	for _, dg := range groups {
+		rows += len(dg.committed)
+	}
+	workers := 1
+	if rows >= joinParallelAt {
+		workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	out := make([]backends.Group, len(groups))
+	kept := make([]bool, len(groups))
+	per := (len(groups) + workers - 1) / max(workers, 1)
+	var wg sync.WaitGroup
+	for from := 0; from < len(groups); from += per {
+		to := min(from+per, len(groups))
+		wg.Go(func() { joinGroups(topics, groups[from:to], wantTopic, out[from:to], kept[from:to]) })
+	}
+	wg.Wait()
+	if snap.Groups == nil {
+		snap.Groups = make([]backends.Group, 0, len(groups))
+	}
+	for i := range out {
+		if kept[i] {
+			snap.Groups = append(snap.Groups, out[i])
+		}
+	}
+}
+
+// joinParallelAt is the number of committed offsets from which joinLag
+// joins on several processors.
+const joinParallelAt = 1 << 14
+
+// joinGroups joins groups into out, setting kept for those that have a
+// place in the snapshot (with a topic filter, a group with no row of the
+// topics has none). It allocates the rows of a group at once and the
+// offsets of all its groups in one array: a big cluster has hundreds of
+// thousands of group partitions, and this runs on every refresh.
+func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wantTopic map[string]bool, out []backends.Group, kept []bool) {
 	n := 0
 	for _, dg := range groups {
 		n += len(dg.committed)
@@ -901,13 +938,10 @@ func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic
 		}
 		return &ps[i]
 	}
-	if snap.Groups == nil {
-		snap.Groups = make([]backends.Group, 0, len(groups))
-	}
 	byTopicPartition := func(a, b backends.GroupPartition) int {
 		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	}
-	for _, dg := range groups {
+	for gi, dg := range groups {
 		g := dg.g
 		assigned := 0
 		for _, m := range g.Members {
@@ -968,7 +1002,7 @@ func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic
 			continue
 		}
 		g.Partitions = rows
-		snap.Groups = append(snap.Groups, g)
+		out[gi], kept[gi] = g, true
 	}
 }
 
