@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sort"
 	"sync"
@@ -130,6 +131,10 @@ type rtOffsets struct {
 }
 
 const rtChunk = 64
+
+// fillParallelAt is the number of group partitions with lag from which
+// their record times are handed out on several processors.
+const fillParallelAt = 1 << 14
 
 // rtCache holds the entries by partition, then by offset: a big cluster
 // has hundreds of thousands of group partitions with lag, and a snapshot
@@ -481,17 +486,32 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		}
 	}
 
+	// The group partitions take their times, on the processors for a big
+	// cluster: each use is its own row, the entries and notes are only read.
 	times := make([]time.Time, len(uses)) // the record times handed out, in one allocation
-	pending := false
-	for i, u := range uses {
-		var note string
-		if len(notes) > 0 {
-			note = notes[tp{u.gp.Topic, u.gp.Partition}]
-		}
-		u.fill(&times[i], note)
-		pending = pending || (note == "" && u.e.tries == 0 && !u.e.settled(u.gp.LogEnd))
+	workers := 1
+	if len(uses) >= fillParallelAt {
+		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
-	return more && pending
+	per := (len(uses) + workers - 1) / workers
+	pendings := make([]bool, workers)
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Go(func() {
+			from, to := min(k*per, len(uses)), min((k+1)*per, len(uses))
+			for i := from; i < to; i++ {
+				u := uses[i]
+				var note string
+				if len(notes) > 0 {
+					note = notes[tp{u.gp.Topic, u.gp.Partition}]
+				}
+				u.fill(&times[i], note)
+				pendings[k] = pendings[k] || (note == "" && u.e.tries == 0 && !u.e.settled(u.gp.LogEnd))
+			}
+		})
+	}
+	wg.Wait()
+	return more && slices.Contains(pendings, true)
 }
 
 // rtPrefetch holds the first round's reads of a client's first snapshot,
