@@ -35,13 +35,11 @@ type lagRows struct {
 	stats []*lag.GroupStats // when made ahead (ahead), by report index
 }
 
-// groupBuilder builds the report's groups one at a time into buffers
+// groupBuilder builds the report's groups one at a time into a buffer
 // reused from group to group: what build returns is valid until its next
 // call.
 type groupBuilder struct {
-	lg   lagGroup
-	ints []int64   // the group's log starts and ends
-	secs []float64 // its time lags
+	lg lagGroup
 }
 
 func newLagRows(snap *backends.ClusterSnapshot, an *lag.Analysis) *lagRows {
@@ -132,10 +130,11 @@ func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) (lag.Partitio
 	return gs.PartitionAt(j, p.Topic, p.Partition)
 }
 
-// build builds the i-th group of the report, whose analysis is gs.
-func (r *groupBuilder) build(rows *lagRows, i int, gs *lag.GroupStats) *lagGroup {
+// build builds the i-th group of the report, whose analysis is gs, but
+// for its partitions: the writer writes those straight from the snapshot
+// and the analysis (jsonOut.partitionOf), as build would have made them.
+func (r *groupBuilder) build(rows *lagRows, i int, gs *lag.GroupStats) (*lagGroup, *backends.Group) {
 	gr := &rows.snap.Groups[rows.order[i]]
-	parts := r.lg.Partitions[:0]
 	r.lg = lagGroup{
 		Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
 		Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch,
@@ -151,37 +150,7 @@ func (r *groupBuilder) build(rows *lagRows, i int, gs *lag.GroupStats) *lagGroup
 		lg.TimeLagSeconds, lg.TimeToDrainSeconds = secs(gs.TimeLag), secs(gs.TimeToDrain)
 		lg.TimeLagSource, lg.TimeLagNote = source(gs.TimeLagSource), gs.TimeLagNote
 	}
-	// Room for every pointer of the group at once: the pointers handed
-	// out below stay valid until the next group.
-	n := len(gr.Partitions)
-	r.ints = slices.Grow(r.ints[:0], 2*n)
-	r.secs = slices.Grow(r.secs[:0], n)
-	known := func(v int64) *int64 {
-		if v < 0 {
-			return nil
-		}
-		r.ints = append(r.ints, v)
-		return &r.ints[len(r.ints)-1]
-	}
-	for j := range gr.Partitions {
-		p := &gr.Partitions[j]
-		lp := lagPartition{
-			Topic: p.Topic, Partition: p.Partition, Committed: p.Committed,
-			LogStart: known(p.LogStart), LogEnd: known(p.LogEnd), Lag: p.Lag, BehindLogStart: p.BehindLogStart,
-			Member: p.MemberID, ClientID: p.ClientID, Host: p.Host, Status: string(lag.Unknown),
-		}
-		if ps, ok := partitionStats(gr, gs, j); ok {
-			lp.Status = string(ps.Status)
-			if ps.TimeLag != nil {
-				r.secs = append(r.secs, round2(ps.TimeLag.Seconds()))
-				lp.TimeLagSeconds = &r.secs[len(r.secs)-1]
-			}
-			lp.TimeLagSource, lp.TimeLagNote = source(ps.TimeLagSource), ps.TimeLagNote
-		}
-		parts = append(parts, lp)
-	}
-	lg.Partitions = parts
-	return lg
+	return lg, gr
 }
 
 // The time lag sources, shared by every row that has one.
@@ -285,7 +254,8 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 				if i > 0 {
 					o.b = append(o.b, ',')
 				}
-				o.group(builders[k].build(rows, i, st[i-from]))
+				lg, gr := builders[k].build(rows, i, st[i-from])
+				o.group(lg, gr, st[i-from])
 			}
 		}, func(k int) error {
 			if outs[k].err != nil {
@@ -425,8 +395,9 @@ func (e *jsonOut) strPtr(k jkey, v *string) {
 }
 
 // group writes a group at depth 2 (an element of "groups"), its fields in
-// lagGroup's order.
-func (e *jsonOut) group(g *lagGroup) {
+// lagGroup's order: g's, and the partitions of gr, the snapshot's group,
+// with gs, its analysis.
+func (e *jsonOut) group(g *lagGroup, gr *backends.Group, gs *lag.GroupStats) {
 	e.open(2)
 	e.str(kGroup, g.Group)
 	e.str(kState, g.State)
@@ -467,15 +438,15 @@ func (e *jsonOut) group(g *lagGroup) {
 	e.strOmit(kError, g.Error)
 	e.strOmit(kUnknown, g.Unknown)
 	e.key(kPartitions)
-	if len(g.Partitions) == 0 {
+	if len(gr.Partitions) == 0 {
 		e.b = append(e.b, "[]"...)
 	} else {
 		e.b = append(e.b, '[')
-		for i := range g.Partitions {
-			if i > 0 {
+		for j := range gr.Partitions {
+			if j > 0 {
 				e.b = append(e.b, ',')
 			}
-			e.partition(&g.Partitions[i])
+			e.partitionOf(gr, gs, j)
 		}
 		e.b = append(e.b, '\n')
 		e.b = append(e.b, spaces[:6]...)
@@ -484,31 +455,60 @@ func (e *jsonOut) group(g *lagGroup) {
 	e.close(2)
 }
 
-// partition writes a partition at depth 4, its fields in lagPartition's
-// order.
-func (e *jsonOut) partition(p *lagPartition) {
+// partitionOf writes partition j of gr (gs its group's analysis) at
+// depth 4, as the lagPartition of it would be written: its fields in
+// lagPartition's order, a log offset null when unknown (negative), the
+// status unknown and the time lag null without an analysis.
+func (e *jsonOut) partitionOf(gr *backends.Group, gs *lag.GroupStats, j int) {
+	p := &gr.Partitions[j]
+	ps, ok := partitionStats(gr, gs, j)
 	e.open(4)
 	e.strMemo(kpTopic, p.Topic, &e.topic)
 	e.int(kpPartition, int64(p.Partition))
 	e.intPtr(kpCommitted, p.Committed)
-	e.intPtr(kpLogStart, p.LogStart)
-	e.intPtr(kpLogEnd, p.LogEnd)
+	e.offset(kpLogStart, p.LogStart)
+	e.offset(kpLogEnd, p.LogEnd)
 	e.intPtr(kpLag, p.Lag)
 	e.key(kpBehind)
 	e.b = strconv.AppendBool(e.b, p.BehindLogStart)
-	e.strMemo(kpMember, p.Member, &e.member)
+	e.strMemo(kpMember, p.MemberID, &e.member)
 	e.strMemo(kpClient, p.ClientID, &e.client)
 	e.strMemo(kpHost, p.Host, &e.host)
-	e.strMemo(kpStatus, p.Status, &e.status)
-	e.floatPtr(kpTimeLag, p.TimeLagSeconds)
-	if p.TimeLagSource == nil {
+	status := string(lag.Unknown)
+	if ok {
+		status = string(ps.Status)
+	}
+	e.strMemo(kpStatus, status, &e.status)
+	if ok && ps.TimeLag != nil {
+		e.float(kpTimeLag, round2(ps.TimeLag.Seconds()))
+	} else {
+		e.key(kpTimeLag)
+		e.b = append(e.b, "null"...)
+	}
+	var src *string
+	if ok {
+		src = source(ps.TimeLagSource)
+	}
+	if src == nil {
 		e.key(kpSource)
 		e.b = append(e.b, "null"...)
 	} else {
-		e.strMemo(kpSource, *p.TimeLagSource, &e.source)
+		e.strMemo(kpSource, *src, &e.source)
 	}
-	e.strOmit(kpNote, p.TimeLagNote)
+	if ok {
+		e.strOmit(kpNote, ps.TimeLagNote)
+	}
 	e.close(4)
+}
+
+// offset writes a log offset: null when unknown (negative).
+func (e *jsonOut) offset(k jkey, v int64) {
+	e.key(k)
+	if v < 0 {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.b = strconv.AppendInt(e.b, v, 10)
 }
 
 // The lag table's columns.
