@@ -32,7 +32,7 @@ type lagRows struct {
 	an    *lag.Analysis
 	order []int             // indexes of snap.Groups
 	at0   time.Time         // the sample's time, for a group analysed alone
-	stats []*lag.GroupStats // when made ahead (ahead), by report index
+	stats []*lag.GroupStats // when made ahead (printLag's first pass), by report index
 }
 
 // groupBuilder builds the report's groups one at a time into a buffer
@@ -70,20 +70,6 @@ func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
 		return gr, r.an.Groups[gr.Name]
 	}
 	return gr, lag.AnalyzeGroup(gr, r.at0)
-}
-
-// ahead makes the groups' own analyses (no an) once, on the processors,
-// for a writer that goes over the groups twice.
-func (r *lagRows) ahead(workers int) {
-	if r.an != nil {
-		return
-	}
-	stats := make([]*lag.GroupStats, r.len())
-	bufs := make([][]backends.Group, workers)
-	_ = inChunks(r.len(), workers, func(k, from, to int) {
-		r.analyze(from, to, &bufs[k], stats[from:to])
-	}, func(int) error { return nil })
-	r.stats = stats
 }
 
 // analyze sets out to the own analyses of the report's groups from to to
@@ -522,7 +508,15 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	rows := newLagRows(snap, an)
 	n := rows.len()
 	workers := lagWorkers(n)
-	rows.ahead(workers)
+	// One sample: the first pass makes the groups' own analyses, a run at
+	// a time, as it measures the run; the second reads them (rows.stats).
+	var (
+		stats []*lag.GroupStats
+		bufs  [][]backends.Group
+	)
+	if rows.an == nil && rows.stats == nil {
+		stats, bufs = make([]*lag.GroupStats, n), make([][]backends.Group, workers)
+	}
 	lines := make([]tableLine, workers)
 	widths := make([][]int, workers)
 	for k := range widths {
@@ -536,13 +530,27 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	lines[0].header()
 	measure(&lines[0], widths[0])
 	_ = inChunks(n, workers, func(k, from, to int) {
+		if stats != nil {
+			rows.analyze(from, to, &bufs[k], stats[from:to])
+		}
 		for i := from; i < to; i++ {
-			gr, gs := rows.at(i)
+			var (
+				gr *backends.Group
+				gs *lag.GroupStats
+			)
+			if stats != nil {
+				gr, gs = &rows.snap.Groups[rows.order[i]], stats[i]
+			} else {
+				gr, gs = rows.at(i)
+			}
 			for j := range max(len(gr.Partitions), 1) {
 				lines[k].measure(gr, gs, j, widths[k])
 			}
 		}
 	}, func(int) error { return nil })
+	if stats != nil {
+		rows.stats = stats
+	}
 	width := widths[0]
 	for _, w := range widths[1:] {
 		for c := range width {
@@ -700,7 +708,7 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
 func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width []int) {
 	wide := func(c, w int) { width[c] = max(width[c], w) }
 	var buf [24]byte
-	num := func(v int64) int { return len(strconv.AppendInt(buf[:0], v, 10)) }
+	num := digits
 	ptr := func(p *int64) int {
 		if p == nil {
 			return 1
@@ -750,6 +758,20 @@ func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width
 	}
 	wide(9, l.client.cellWidth(orDash(p.ClientID)))
 	// HOST, the last column, is not padded: its width does not count
+}
+
+// digits is the length of v in decimal, its sign included: what
+// strconv.AppendInt appends, without writing it.
+func digits(v int64) int {
+	n := 1
+	u := uint64(v)
+	if v < 0 {
+		n, u = 2, -u
+	}
+	for ; u >= 10; u /= 10 {
+		n++
+	}
+	return n
 }
 
 // offset appends a log offset, "-" when unknown (negative).

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,6 +266,20 @@ func TestAppendTimeLag(t *testing.T) {
 			if got, want := string(appendTimeLag(nil, s, src)), timeLagCell(s, src); got != want {
 				t.Errorf("%v %v: %q, want %q", v, src, got, want)
 			}
+		}
+	}
+}
+
+// TestDigits: digits is the length strconv.AppendInt gives, over the
+// edges of every power of ten and both ends of int64.
+func TestDigits(t *testing.T) {
+	vs := []int64{0, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	for p := int64(1); p <= math.MaxInt64/10; p *= 10 {
+		vs = append(vs, p-1, p, p+1, -p+1, -p, -p-1, 10*p-1)
+	}
+	for _, v := range vs {
+		if got, want := digits(v), len(strconv.AppendInt(nil, v, 10)); got != want {
+			t.Errorf("digits(%d) = %d, want %d", v, got, want)
 		}
 	}
 }
