@@ -529,6 +529,14 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	}
 	lines[0].header()
 	measure(&lines[0], widths[0])
+	// What each line takes of its partition's analysis, found by the first
+	// pass and kept for the second (pointer-free): starts[i] is the first
+	// line of group i.
+	starts := make([]int, n+1)
+	for i := range n {
+		starts[i+1] = starts[i] + max(len(rows.snap.Groups[rows.order[i]].Partitions), 1)
+	}
+	seen := make([]lineStat, starts[n])
 	_ = inChunks(n, workers, func(k, from, to int) {
 		if stats != nil {
 			rows.analyze(from, to, &bufs[k], stats[from:to])
@@ -544,7 +552,7 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 				gr, gs = rows.at(i)
 			}
 			for j := range max(len(gr.Partitions), 1) {
-				lines[k].measure(gr, gs, j, widths[k])
+				lines[k].measure(gr, gs, j, widths[k], &seen[starts[i]+j])
 			}
 		}
 	}, func(int) error { return nil })
@@ -572,7 +580,7 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 		for i := from; i < to; i++ {
 			gr, gs := rows.at(i)
 			for j := range max(len(gr.Partitions), 1) {
-				lines[k].row(gr, gs, j)
+				lines[k].row(gr, gs, j, &seen[starts[i]+j])
 				outs[k] = lines[k].appendTo(outs[k], width)
 			}
 		}
@@ -585,6 +593,45 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	}
 	return bw.Flush()
 } // groups in error are named by the command's partial result
+
+// lineStat is what a line of the table takes of its partition's analysis,
+// without pointers: its status and time lag (rounded seconds, source), as
+// indexes in lineStatuses and lineSources; 0 when the line has not been
+// measured, lineOther when the text is none of those (the line then asks
+// the analysis again).
+type lineStat struct {
+	secs           float64
+	status, source uint8
+	timeLag        bool
+}
+
+const lineOther = 255
+
+var (
+	lineStatuses = []lag.Status{"", lag.Unknown, lag.OK, lag.Warn, lag.Stall, lag.Stop, lag.Rewind}
+	lineSources  = []backends.TimeLagSource{"", "none", backends.TimeLagRecord, backends.TimeLagInterpolated, backends.TimeLagLowerBound}
+)
+
+// keep sets st from ps, the analysis of its line's partition.
+func (st *lineStat) keep(ps *lag.PartitionStats) {
+	*st = lineStat{status: lineOther, source: lineOther}
+	for i, x := range lineStatuses[1:] {
+		if ps.Status == x {
+			st.status = uint8(i + 1)
+		}
+	}
+	if ps.TimeLagSource == "" {
+		st.source = 1
+	}
+	for i, x := range lineSources[2:] {
+		if ps.TimeLagSource == x {
+			st.source = uint8(i + 2)
+		}
+	}
+	if ps.TimeLag != nil {
+		st.secs, st.timeLag = round2(ps.TimeLag.Seconds()), true
+	}
+}
 
 // tableLine holds the cells of one line of the lag table, sanitized.
 type tableLine struct {
@@ -649,7 +696,7 @@ func (l *tableLine) header() {
 // row fills the line of partition j of gr (the group's only line when it
 // has no partitions), with the cells of the report's lagGroup and
 // lagPartition (lagRows.group) straight from the snapshot and analysis.
-func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
+func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int, st *lineStat) {
 	l.reset()
 	l.b = append(l.b, l.group.cell(gr.Name)...)
 	l.end()
@@ -684,28 +731,55 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
 		l.b = append(l.b, " (behind log start)"...)
 	}
 	l.end()
-	if ps, ok := partitionStats(gr, gs, j); ok {
-		l.text(string(ps.Status))
-		var s *float64
-		if ps.TimeLag != nil {
-			x := round2(ps.TimeLag.Seconds())
-			s = &x
+	if st.status == lineOther || st.source == lineOther {
+		if ps, ok := partitionStats(gr, gs, j); ok {
+			st.keep(&ps)
+			if st.status == lineOther || st.source == lineOther { // text of its own
+				l.text(string(ps.Status))
+				l.b = appendTimeLag(l.b, st.timeLagSecs(), source(ps.TimeLagSource))
+				l.end()
+				l.rest(p)
+				return
+			}
+		} else {
+			st.status = 0
 		}
-		l.b = appendTimeLag(l.b, s, source(ps.TimeLagSource))
+	}
+	if st.status != 0 {
+		l.text(string(lineStatuses[st.status]))
+		var src *string
+		if st.source > 1 {
+			src = source(lineSources[st.source])
+		}
+		l.b = appendTimeLag(l.b, st.timeLagSecs(), src)
 	} else {
 		l.text(string(lag.Unknown))
 		l.b = append(l.b, '-')
 	}
 	l.end()
+	l.rest(p)
+}
+
+// rest writes the line's last cells, CLIENT and HOST.
+func (l *tableLine) rest(p *backends.GroupPartition) {
 	l.b = append(l.b, l.client.cell(orDash(p.ClientID))...)
 	l.end()
 	l.b = append(l.b, l.host.cell(orDash(p.Host))...)
 	l.end()
 }
 
+// timeLagSecs is the time lag's seconds, nil when unknown.
+func (st *lineStat) timeLagSecs() *float64 {
+	if !st.timeLag {
+		return nil
+	}
+	x := st.secs
+	return &x
+}
+
 // measure widens width to the cells of row's line (gr, gs, j) without
 // writing them: the first pass over the report only measures.
-func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width []int) {
+func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width []int, st *lineStat) {
 	wide := func(c, w int) { width[c] = max(width[c], w) }
 	var buf [24]byte
 	num := digits
@@ -745,13 +819,9 @@ func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width
 	}
 	wide(6, lagW)
 	if ps, ok := partitionStats(gr, gs, j); ok {
+		st.keep(&ps)
 		wide(7, utf8.RuneCountInString(cell(string(ps.Status))))
-		var s *float64
-		if ps.TimeLag != nil {
-			x := round2(ps.TimeLag.Seconds())
-			s = &x
-		}
-		wide(8, utf8.RuneCount(appendTimeLag(buf[:0], s, source(ps.TimeLagSource))))
+		wide(8, utf8.RuneCount(appendTimeLag(buf[:0], st.timeLagSecs(), source(ps.TimeLagSource))))
 	} else {
 		wide(7, len(lag.Unknown))
 		wide(8, 1)
