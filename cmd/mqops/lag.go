@@ -206,8 +206,11 @@ func (g *globals) lagReport(ctx context.Context, opts backends.SnapshotOptions, 
 func lagMissing(snap *backends.ClusterSnapshot) []string {
 	topics := map[string]bool{}
 	for _, gr := range snap.Groups {
+		last := ""
 		for _, p := range gr.Partitions {
-			topics[p.Topic] = true
+			if p.Topic != last || last == "" { // a group's rows come by topic
+				topics[p.Topic], last = true, p.Topic
+			}
 		}
 	}
 	return append(missingGroups(snap), missingPartitions(snap, topics)...)
