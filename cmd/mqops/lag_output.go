@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -356,10 +357,42 @@ func (e *jsonOut) intPtr(k jkey, v *int64) {
 
 func (e *jsonOut) float(k jkey, v float64) {
 	e.key(k)
+	if b, ok := appendCents(e.b, v); ok {
+		e.b = b
+		return
+	}
 	var err error
 	if e.b, err = safejson.AppendFloat(e.b, v); err != nil && e.err == nil {
 		e.err = err
 	}
+}
+
+// appendCents appends v as safejson.AppendFloat does when v is a whole
+// number of hundredths (round2's values) below 2^43/100 in magnitude, and
+// reports whether it did. There the decimal n/100, trailing zeros dropped,
+// is the shortest text that reads back as v: the doubles that near are
+// less than 0.01/2^9 apart, so no shorter decimal lies within half of
+// one of them. The figures of a report are mostly such: a time lag for
+// every row.
+func appendCents(b []byte, v float64) ([]byte, bool) {
+	const most = 1 << 43
+	c := math.Round(v * 100)
+	if !(c > -most && c < most) || c/100 != v || v == 0 && math.Signbit(v) { // -0 is written "-0"
+		return b, false
+	}
+	n := int64(c)
+	if n < 0 {
+		b, n = append(b, '-'), -n
+	}
+	b = strconv.AppendInt(b, n/100, 10)
+	switch f := n % 100; {
+	case f == 0:
+	case f%10 == 0:
+		b = append(b, '.', byte('0'+f/10))
+	default:
+		b = append(b, '.', byte('0'+f/10), byte('0'+f%10))
+	}
+	return b, true
 }
 
 func (e *jsonOut) floatPtr(k jkey, v *float64) {
