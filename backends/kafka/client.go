@@ -45,6 +45,9 @@ type Client struct {
 	client sarama.Client
 	admin  sarama.ClusterAdmin
 	watch  *watch // of client's connections
+	// second holds a second connection to coordinators of many groups,
+	// watched by watch too (fetchCommitted).
+	second map[int32]*sarama.Broker
 	// rt caches the record times of committed offsets across snapshots
 	// (timestamps.go).
 	rt *recordTimes
@@ -105,6 +108,10 @@ func (c *Client) closeLocked() error {
 		err = c.admin.Close() // closes the client too
 	} else if c.client != nil {
 		err = c.client.Close()
+	}
+	for id, b := range c.second {
+		_ = b.Close()
+		delete(c.second, id)
 	}
 	c.admin, c.client = nil, nil
 	return err

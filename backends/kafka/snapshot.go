@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -118,6 +119,7 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 		}
 	}
 	sort.Strings(names)
+	c.openSecondConns(cl, md, names)
 	if len(names) > 0 {
 		groups, n, err := c.describeGroups(cl, md, names, listed)
 		if err != nil {
@@ -129,9 +131,13 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 			return nil, err
 		}
 		snap.Requests += n
+		var pf *rtPrefetch
+		if !opts.SkipRecordTimes {
+			pf = c.prefetchRecordTimes(cl, c.watch, snap, groups, wantTopic)
+		}
 		joinLag(snap, groups, wantTopic)
 		if !opts.SkipRecordTimes {
-			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicUUIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0)
+			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicUUIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0, pf)
 		}
 	}
 	snap.TakenAt = time.Now()
@@ -642,8 +648,9 @@ const noConsumerDescribe = "members: broker %d (the coordinator) does not suppor
 
 // fetchCommitted fills committed offsets: one OffsetFetch v8 per
 // coordinator for all its groups, in parallel (one per group on brokers
-// older than 3.0). A group its broker says it does not coordinate (it
-// moved) is fetched again through sarama's lookup.
+// older than 3.0); two, on two connections, for a coordinator of many
+// groups (splitFetchAt). A group its broker says it does not coordinate
+// (it moved) is fetched again through sarama's lookup.
 func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []*describedGroup) (int, error) {
 	byCoord := map[int32][]*describedGroup{}
 	for _, g := range all {
@@ -658,24 +665,61 @@ func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []
 		requests int
 		moved    []*describedGroup
 		failed   []error
+		dropped  []int32 // coordinators whose second connection failed
 	)
+	parts := 0
 	for id, batch := range byCoord {
-		wg.Go(func() {
-			n, again, err := fetchAt(cl, id, batch)
-			mu.Lock()
-			defer mu.Unlock()
-			requests += n
-			moved = append(moved, again...)
-			if err != nil {
-				failed = append(failed, err)
-				for _, g := range batch {
-					appendErr(&g.g, "offset fetch: "+err.Error())
+		halves := [][]*describedGroup{batch}
+		if x := c.second[id]; x != nil && len(batch) >= splitFetchAt {
+			halves = [][]*describedGroup{batch[:len(batch)/2], batch[len(batch)/2:]}
+		}
+		for k, half := range halves {
+			parts++
+			wg.Go(func() {
+				b, err := cl.Broker(id)
+				if err != nil {
+					mu.Lock()
+					defer mu.Unlock()
+					failed = append(failed, err)
+					for _, g := range half {
+						appendErr(&g.g, "offset fetch: "+err.Error())
+					}
+					return
 				}
-			}
-		})
+				n, again := 0, []*describedGroup(nil)
+				if k > 0 {
+					n, again, err = fetchAt(c.second[id], half)
+					if err != nil && !peerGivenUp(err) {
+						// the second connection failed (closed by the broker
+						// while idle, say): the half on the first one
+						mu.Lock()
+						dropped = append(dropped, id)
+						mu.Unlock()
+						var m int
+						m, again, err = fetchAt(b, half)
+						n += m
+					}
+				} else {
+					n, again, err = fetchAt(b, half)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				requests += n
+				moved = append(moved, again...)
+				if err != nil {
+					failed = append(failed, err)
+					for _, g := range half {
+						appendErr(&g.g, "offset fetch: "+err.Error())
+					}
+				}
+			})
+		}
 	}
 	wg.Wait()
-	if len(byCoord) > 0 && len(failed) == len(byCoord) {
+	for _, id := range dropped {
+		c.dropSecondConn(id)
+	}
+	if parts > 0 && len(failed) == parts {
 		return 0, &Error{Op: "fetching committed offsets", Err: failed[0]}
 	}
 	for _, g := range moved {
@@ -690,15 +734,65 @@ func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []
 	return requests, nil
 }
 
+// splitFetchAt is the number of groups of a coordinator from which its
+// OffsetFetch is sent in two halves, on two connections: a broker handles
+// the requests of one connection one at a time, so the halves are answered
+// in parallel, and one is decoded while the other is read. Below it, one
+// request is as fast.
+const splitFetchAt = 1024
+
+// openSecondConns opens, without waiting (sarama dials in the background),
+// a second connection to each coordinator that will be asked for the
+// offsets of at least splitFetchAt groups, unless it has one: it is ready
+// by the time the groups are described. The connections are kept for the
+// next snapshots and closed with the client. c.mu must be held.
+func (c *Client) openSecondConns(cl sarama.Client, md *sarama.MetadataResponse, names []string) {
+	if len(names) < splitFetchAt {
+		return
+	}
+	count := map[int32]int{}
+	for _, id := range coordinatorsFromMetadata(md, names) {
+		count[id]++
+	}
+	for id, n := range count {
+		if n < splitFetchAt {
+			continue
+		}
+		b, err := cl.Broker(id)
+		if err != nil {
+			continue
+		}
+		if x := c.second[id]; x != nil {
+			if x.Addr() == b.Addr() {
+				continue
+			}
+			_ = x.Close()
+		}
+		x := sarama.NewBroker(b.Addr())
+		if err := x.Open(cl.Config()); err != nil {
+			continue
+		}
+		if c.second == nil {
+			c.second = map[int32]*sarama.Broker{}
+		}
+		c.second[id] = x
+	}
+}
+
+// dropSecondConn closes the second connection to broker id (it failed:
+// the next snapshot opens another). c.mu must be held.
+func (c *Client) dropSecondConn(id int32) {
+	if x := c.second[id]; x != nil {
+		_ = x.Close()
+		delete(c.second, id)
+	}
+}
+
 // fetchAt fetches the committed offsets of groups from their coordinator
-// id: one request for all of them where the broker speaks OffsetFetch v8,
+// b: one request for all of them where the broker speaks OffsetFetch v8,
 // else one per group. It returns the requests sent and the groups the
 // broker says it does not coordinate.
-func fetchAt(cl sarama.Client, id int32, groups []*describedGroup) (int, []*describedGroup, error) {
-	b, err := cl.Broker(id)
-	if err != nil {
-		return 0, nil, err
-	}
+func fetchAt(b *sarama.Broker, groups []*describedGroup) (int, []*describedGroup, error) {
 	var again []*describedGroup
 	settle := func(g *describedGroup, kerr sarama.KError, bl map[string]map[int32]*sarama.OffsetFetchResponseBlock) {
 		switch {
@@ -765,14 +859,50 @@ func blocks(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) map[string]
 
 // joinLag builds each group's partition rows, sorted by topic and
 // partition: the union of committed partitions and assigned partitions,
-// joined with the topic offsets. It allocates the rows of a group at once
-// and the offsets of all groups in one array: a big cluster has hundreds
-// of thousands of group partitions, and this runs on every refresh.
+// joined with the topic offsets. A big cluster's groups are joined on
+// several processors, each a run of them (joinGroups).
 func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic map[string]bool) {
 	topics := make(map[string]*backends.Topic, len(snap.Topics))
 	for ti := range snap.Topics {
 		topics[snap.Topics[ti].Name] = &snap.Topics[ti]
 	}
+	rows := 0
+	for _, dg := range groups {
+		rows += len(dg.committed)
+	}
+	workers := 1
+	if rows >= joinParallelAt {
+		workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	out := make([]backends.Group, len(groups))
+	kept := make([]bool, len(groups))
+	per := (len(groups) + workers - 1) / max(workers, 1)
+	var wg sync.WaitGroup
+	for from := 0; from < len(groups); from += per {
+		to := min(from+per, len(groups))
+		wg.Go(func() { joinGroups(topics, groups[from:to], wantTopic, out[from:to], kept[from:to]) })
+	}
+	wg.Wait()
+	if snap.Groups == nil {
+		snap.Groups = make([]backends.Group, 0, len(groups))
+	}
+	for i := range out {
+		if kept[i] {
+			snap.Groups = append(snap.Groups, out[i])
+		}
+	}
+}
+
+// joinParallelAt is the number of committed offsets from which joinLag
+// joins on several processors.
+const joinParallelAt = 1 << 14
+
+// joinGroups joins groups into out, setting kept for those that have a
+// place in the snapshot (with a topic filter, a group with no row of the
+// topics has none). It allocates the rows of a group at once and the
+// offsets of all its groups in one array: a big cluster has hundreds of
+// thousands of group partitions, and this runs on every refresh.
+func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wantTopic map[string]bool, out []backends.Group, kept []bool) {
 	n := 0
 	for _, dg := range groups {
 		n += len(dg.committed)
@@ -808,13 +938,10 @@ func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic
 		}
 		return &ps[i]
 	}
-	if snap.Groups == nil {
-		snap.Groups = make([]backends.Group, 0, len(groups))
-	}
 	byTopicPartition := func(a, b backends.GroupPartition) int {
 		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	}
-	for _, dg := range groups {
+	for gi, dg := range groups {
 		g := dg.g
 		assigned := 0
 		for _, m := range g.Members {
@@ -875,7 +1002,7 @@ func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic
 			continue
 		}
 		g.Partitions = rows
-		snap.Groups = append(snap.Groups, g)
+		out[gi], kept[gi] = g, true
 	}
 }
 

@@ -1,8 +1,11 @@
 package kafka
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -129,6 +132,10 @@ type rtOffsets struct {
 
 const rtChunk = 64
 
+// fillParallelAt is the number of group partitions with lag from which
+// their record times are handed out on several processors.
+const fillParallelAt = 1 << 14
+
 // rtCache holds the entries by partition, then by offset: a big cluster
 // has hundreds of thousands of group partitions with lag, and a snapshot
 // looks each one up; an offset is a cheap key, a partition is looked up
@@ -234,7 +241,7 @@ type rtRead struct {
 // refresh; the first one, which has no earlier refresh to lean on (the
 // console's first screen, a one-sample `mqops lag`), reads again at once
 // what is missing, a bounded number of times.
-func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, prune bool) int {
+func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, prune bool, pf *rtPrefetch) int {
 	start := time.Now()
 	rounds := 1
 	if c.rt == nil {
@@ -244,9 +251,15 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	rt := c.rt
 	rt.last = rtStats{}
 	for round := 0; round < rounds; round++ {
-		if !c.readRecordTimes(cl, w, snap, ids, round) {
+		if round > 0 {
+			pf = nil
+		}
+		if !c.readRecordTimes(cl, w, snap, ids, round, pf) {
 			break
 		}
+	}
+	if pf != nil { // the first round did not read what was sent early
+		rt.last.requests += pf.unused()
 	}
 	rt.prune(prune)
 	rt.last.took = time.Since(start)
@@ -260,7 +273,7 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 // those wait for the next refresh). It reports whether another round
 // could settle more: every Fetch answered, and an offset wanted is still
 // to be read.
-func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int) bool {
+func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int, pf *rtPrefetch) bool {
 	rt := c.rt
 	rt.gen++
 
@@ -385,6 +398,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		reads  []*rtRead
 		resp   *sarama.FetchResponse
 		err    error
+		early  bool // sent early (pf)
 	}
 	answers := make([]answer, 0, len(byLeader))
 	for l, rs := range byLeader {
@@ -399,7 +413,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			}
 			return rs[i].p < rs[j].p
 		})
-		answers = append(answers, answer{leader: l, reads: rs})
+		answers = append(answers, answer{leader: l, reads: rs, early: pf.sent(l, rs)})
 		for _, r := range rs {
 			rt.last.reads = append(rt.last.reads, rtKey{r.topic, r.id, r.p, r.from})
 		}
@@ -414,6 +428,10 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 					sem <- struct{}{}
 					defer func() { <-sem }()
 					a := &answers[i]
+					if a.early {
+						a.resp, a.err = pf.answer(a.leader)
+						return
+					}
 					a.resp, a.err = fetchRecordTimes(cl, a.leader, a.reads, wait)
 				})
 			}
@@ -468,17 +486,179 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		}
 	}
 
+	// The group partitions take their times, on the processors for a big
+	// cluster: each use is its own row, the entries and notes are only read.
 	times := make([]time.Time, len(uses)) // the record times handed out, in one allocation
-	pending := false
-	for i, u := range uses {
-		var note string
-		if len(notes) > 0 {
-			note = notes[tp{u.gp.Topic, u.gp.Partition}]
-		}
-		u.fill(&times[i], note)
-		pending = pending || (note == "" && u.e.tries == 0 && !u.e.settled(u.gp.LogEnd))
+	workers := 1
+	if len(uses) >= fillParallelAt {
+		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
-	return more && pending
+	per := (len(uses) + workers - 1) / workers
+	pendings := make([]bool, workers)
+	var wg sync.WaitGroup
+	for k := range workers {
+		wg.Go(func() {
+			from, to := min(k*per, len(uses)), min((k+1)*per, len(uses))
+			for i := from; i < to; i++ {
+				u := uses[i]
+				var note string
+				if len(notes) > 0 {
+					note = notes[tp{u.gp.Topic, u.gp.Partition}]
+				}
+				u.fill(&times[i], note)
+				pendings[k] = pendings[k] || (note == "" && u.e.tries == 0 && !u.e.settled(u.gp.LogEnd))
+			}
+		})
+	}
+	wg.Wait()
+	return more && slices.Contains(pendings, true)
+}
+
+// rtPrefetch holds the first round's reads of a client's first snapshot,
+// sent as soon as the committed offsets are known, while the rows are
+// joined. With no record time known yet, a partition's read starts at its
+// smallest offset with lag (or its log start, when that is below it), at
+// the first read's size: the commits and the log offsets give that before
+// the rows exist. The first round takes the answer of a leader only when
+// it would send that very request (the same partitions, offsets, sizes and
+// order); else it sends its own, and the early one counts as sent.
+type rtPrefetch struct {
+	wg    sync.WaitGroup
+	reads map[int32][]*rtRead // by leader, in the order sent
+	resp  map[int32]*sarama.FetchResponse
+	errs  map[int32]error
+	mu    sync.Mutex // guards taken
+	taken map[int32]bool
+}
+
+// prefetchRecordTimes starts the early reads of a client's first snapshot
+// (nil when it is not the first: a cache decides what is read). groups are
+// the described groups with their commits, snap's topics have their log
+// offsets; wantTopic filters the rows as joinLag does.
+func (c *Client) prefetchRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic map[string]bool) *rtPrefetch {
+	if c.rt != nil {
+		return nil
+	}
+	// the smallest offset read from, by topic then partition (-1: none)
+	index := make(map[string]int, len(snap.Topics))
+	from := make([][]int64, len(snap.Topics))
+	for ti := range snap.Topics {
+		index[snap.Topics[ti].Name] = ti
+		from[ti] = make([]int64, len(snap.Topics[ti].Partitions))
+		for i := range from[ti] {
+			from[ti][i] = -1
+		}
+	}
+	lastTopic, ti := "", -1
+	for _, dg := range groups {
+		for _, cm := range dg.committed {
+			if cm.topic != lastTopic || ti < 0 {
+				lastTopic = cm.topic
+				var ok bool
+				if ti, ok = index[cm.topic]; !ok {
+					ti = -1
+					continue
+				}
+			}
+			if ti < 0 || len(wantTopic) > 0 && !wantTopic[cm.topic] {
+				continue
+			}
+			ps := snap.Topics[ti].Partitions
+			pi := int(cm.p)
+			if pi < 0 || pi >= len(ps) || ps[pi].Partition != cm.p {
+				i, ok := slices.BinarySearchFunc(ps, cm.p, func(x backends.Partition, p int32) int { return cmp.Compare(x.Partition, p) })
+				if !ok {
+					continue
+				}
+				pi = i
+			}
+			p := &ps[pi]
+			if p.LogEnd < 0 || cm.off >= p.LogEnd {
+				continue // no lag: nothing to read
+			}
+			off := cm.off
+			if p.LogStart >= 0 && off < p.LogStart {
+				off = p.LogStart
+			}
+			if f := from[ti][pi]; f < 0 || off < f {
+				from[ti][pi] = off
+			}
+		}
+	}
+	pf := &rtPrefetch{reads: map[int32][]*rtRead{}, resp: map[int32]*sarama.FetchResponse{}, errs: map[int32]error{}, taken: map[int32]bool{}}
+	for ti := range snap.Topics { // sorted by name, partitions by id: readRecordTimes' order
+		t := &snap.Topics[ti]
+		for pi := range t.Partitions {
+			if l := t.Partitions[pi].Leader; from[ti][pi] >= 0 && l >= 0 {
+				pf.reads[l] = append(pf.reads[l], &rtRead{topic: t.Name, p: t.Partitions[pi].Partition, from: from[ti][pi], budget: rtPartitionBytes})
+			}
+		}
+	}
+	if len(pf.reads) == 0 {
+		return nil
+	}
+	wait := min(rtMaxWait, c.cfg.Timeout/2)
+	var mu sync.Mutex
+	pf.wg.Go(func() {
+		w.optionally(func() {
+			var wg sync.WaitGroup
+			sem := make(chan struct{}, maxFetchesInFlight)
+			for l, rs := range pf.reads {
+				wg.Go(func() {
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					resp, err := fetchRecordTimes(cl, l, rs, wait)
+					mu.Lock()
+					defer mu.Unlock()
+					pf.resp[l], pf.errs[l] = resp, err
+				})
+			}
+			wg.Wait()
+		})
+	})
+	return pf
+}
+
+// sent reports whether the request to leader for reads was sent early.
+func (pf *rtPrefetch) sent(leader int32, reads []*rtRead) bool {
+	if pf == nil {
+		return false
+	}
+	early := pf.reads[leader]
+	if len(early) != len(reads) {
+		return false
+	}
+	for i, r := range reads {
+		e := early[i]
+		if r.tried || e.topic != r.topic || e.p != r.p || e.from != r.from || e.budget != r.budget {
+			return false
+		}
+	}
+	return true
+}
+
+// answer waits for the early answer of leader.
+func (pf *rtPrefetch) answer(leader int32) (*sarama.FetchResponse, error) {
+	pf.wg.Wait()
+	pf.mu.Lock()
+	pf.taken[leader] = true
+	pf.mu.Unlock()
+	return pf.resp[leader], pf.errs[leader]
+}
+
+// unused waits for the early reads and returns how many of them were sent
+// and not taken.
+func (pf *rtPrefetch) unused() int {
+	pf.wg.Wait()
+	pf.mu.Lock()
+	defer pf.mu.Unlock()
+	n := 0
+	for l := range pf.reads {
+		if !pf.taken[l] {
+			n++
+		}
+	}
+	return n
 }
 
 // fetchRecordTimes sends one Fetch to leader for reads.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"io"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -32,16 +33,14 @@ type lagRows struct {
 	an    *lag.Analysis
 	order []int             // indexes of snap.Groups
 	at0   time.Time         // the sample's time, for a group analysed alone
-	stats []*lag.GroupStats // when made ahead (ahead), by report index
+	stats []*lag.GroupStats // when made ahead (printLag's first pass), by report index
 }
 
-// groupBuilder builds the report's groups one at a time into buffers
+// groupBuilder builds the report's groups one at a time into a buffer
 // reused from group to group: what build returns is valid until its next
 // call.
 type groupBuilder struct {
-	lg   lagGroup
-	ints []int64   // the group's log starts and ends
-	secs []float64 // its time lags
+	lg lagGroup
 }
 
 func newLagRows(snap *backends.ClusterSnapshot, an *lag.Analysis) *lagRows {
@@ -74,19 +73,26 @@ func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
 	return gr, lag.AnalyzeGroup(gr, r.at0)
 }
 
-// ahead makes the groups' own analyses (no an) once, on the processors,
-// for a writer that goes over the groups twice.
-func (r *lagRows) ahead(workers int) {
-	if r.an != nil {
-		return
+// analyze sets out to the own analyses of the report's groups from to to
+// (no an): one lag.Analyze of the run, which gives each group what
+// lag.AnalyzeGroup gives it (with one sample a group's analysis depends on
+// no other group), for the tables of one analysis instead of one per
+// group. buf holds the run's groups, reused from run to run.
+func (r *lagRows) analyze(from, to int, buf *[]backends.Group, out []*lag.GroupStats) {
+	gs := (*buf)[:0]
+	for i := from; i < to; i++ {
+		gs = append(gs, r.snap.Groups[r.order[i]])
 	}
-	stats := make([]*lag.GroupStats, r.len())
-	_ = inChunks(r.len(), workers, func(_, from, to int) {
-		for i := from; i < to; i++ {
-			_, stats[i] = r.at(i)
+	*buf = gs
+	an := lag.Analyze(&backends.ClusterSnapshot{TakenAt: r.at0, Groups: gs})
+	for i := range gs {
+		if len(an.Groups) == len(gs) {
+			out[i] = an.Groups[gs[i].Name]
+		} else { // a name twice (not from a broker): each alone
+			out[i] = lag.AnalyzeGroup(&gs[i], r.at0)
 		}
-	}, func(int) error { return nil })
-	r.stats = stats
+	}
+	clear(gs) // no partitions kept alive by the buffer
 }
 
 // samples is the number of samples the report is of.
@@ -111,10 +117,11 @@ func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) (lag.Partitio
 	return gs.PartitionAt(j, p.Topic, p.Partition)
 }
 
-// build builds the i-th group of the report.
-func (r *groupBuilder) build(rows *lagRows, i int) *lagGroup {
-	gr, gs := rows.at(i)
-	parts := r.lg.Partitions[:0]
+// build builds the i-th group of the report, whose analysis is gs, but
+// for its partitions: the writer writes those straight from the snapshot
+// and the analysis (jsonOut.partitionOf), as build would have made them.
+func (r *groupBuilder) build(rows *lagRows, i int, gs *lag.GroupStats) (*lagGroup, *backends.Group) {
+	gr := &rows.snap.Groups[rows.order[i]]
 	r.lg = lagGroup{
 		Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
 		Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch,
@@ -130,37 +137,7 @@ func (r *groupBuilder) build(rows *lagRows, i int) *lagGroup {
 		lg.TimeLagSeconds, lg.TimeToDrainSeconds = secs(gs.TimeLag), secs(gs.TimeToDrain)
 		lg.TimeLagSource, lg.TimeLagNote = source(gs.TimeLagSource), gs.TimeLagNote
 	}
-	// Room for every pointer of the group at once: the pointers handed
-	// out below stay valid until the next group.
-	n := len(gr.Partitions)
-	r.ints = slices.Grow(r.ints[:0], 2*n)
-	r.secs = slices.Grow(r.secs[:0], n)
-	known := func(v int64) *int64 {
-		if v < 0 {
-			return nil
-		}
-		r.ints = append(r.ints, v)
-		return &r.ints[len(r.ints)-1]
-	}
-	for j := range gr.Partitions {
-		p := &gr.Partitions[j]
-		lp := lagPartition{
-			Topic: p.Topic, Partition: p.Partition, Committed: p.Committed,
-			LogStart: known(p.LogStart), LogEnd: known(p.LogEnd), Lag: p.Lag, BehindLogStart: p.BehindLogStart,
-			Member: p.MemberID, ClientID: p.ClientID, Host: p.Host, Status: string(lag.Unknown),
-		}
-		if ps, ok := partitionStats(gr, gs, j); ok {
-			lp.Status = string(ps.Status)
-			if ps.TimeLag != nil {
-				r.secs = append(r.secs, round2(ps.TimeLag.Seconds()))
-				lp.TimeLagSeconds = &r.secs[len(r.secs)-1]
-			}
-			lp.TimeLagSource, lp.TimeLagNote = source(ps.TimeLagSource), ps.TimeLagNote
-		}
-		parts = append(parts, lp)
-	}
-	lg.Partitions = parts
-	return lg
+	return lg, gr
 }
 
 // The time lag sources, shared by every row that has one.
@@ -244,17 +221,28 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 		workers := lagWorkers(n)
 		outs := make([]jsonOut, workers)
 		builders := make([]groupBuilder, workers)
+		stats := make([][lagChunk]*lag.GroupStats, workers)
+		bufs := make([][]backends.Group, workers)
 		err := inChunks(n, workers, func(k, from, to int) {
 			o := &outs[k]
 			if o.b == nil {
 				o.b = make([]byte, 0, 512<<10)
 			}
 			o.b = o.b[:0]
+			st := stats[k][:to-from]
+			if rows.an == nil && rows.stats == nil {
+				rows.analyze(from, to, &bufs[k], st)
+			} else {
+				for i := from; i < to; i++ {
+					_, st[i-from] = rows.at(i)
+				}
+			}
 			for i := from; i < to; i++ {
 				if i > 0 {
 					o.b = append(o.b, ',')
 				}
-				o.group(builders[k].build(rows, i))
+				lg, gr := builders[k].build(rows, i, st[i-from])
+				o.group(lg, gr, st[i-from])
 			}
 		}, func(k int) error {
 			if outs[k].err != nil {
@@ -369,10 +357,42 @@ func (e *jsonOut) intPtr(k jkey, v *int64) {
 
 func (e *jsonOut) float(k jkey, v float64) {
 	e.key(k)
+	if b, ok := appendCents(e.b, v); ok {
+		e.b = b
+		return
+	}
 	var err error
 	if e.b, err = safejson.AppendFloat(e.b, v); err != nil && e.err == nil {
 		e.err = err
 	}
+}
+
+// appendCents appends v as safejson.AppendFloat does when v is a whole
+// number of hundredths (round2's values) below 2^43/100 in magnitude, and
+// reports whether it did. There the decimal n/100, trailing zeros dropped,
+// is the shortest text that reads back as v: the doubles that near are
+// less than 0.01/2^9 apart, so no shorter decimal lies within half of
+// one of them. The figures of a report are mostly such: a time lag for
+// every row.
+func appendCents(b []byte, v float64) ([]byte, bool) {
+	const most = 1 << 43
+	c := math.Round(v * 100)
+	if !(c > -most && c < most) || c/100 != v || v == 0 && math.Signbit(v) { // -0 is written "-0"
+		return b, false
+	}
+	n := int64(c)
+	if n < 0 {
+		b, n = append(b, '-'), -n
+	}
+	b = strconv.AppendInt(b, n/100, 10)
+	switch f := n % 100; {
+	case f == 0:
+	case f%10 == 0:
+		b = append(b, '.', byte('0'+f/10))
+	default:
+		b = append(b, '.', byte('0'+f/10), byte('0'+f%10))
+	}
+	return b, true
 }
 
 func (e *jsonOut) floatPtr(k jkey, v *float64) {
@@ -394,8 +414,9 @@ func (e *jsonOut) strPtr(k jkey, v *string) {
 }
 
 // group writes a group at depth 2 (an element of "groups"), its fields in
-// lagGroup's order.
-func (e *jsonOut) group(g *lagGroup) {
+// lagGroup's order: g's, and the partitions of gr, the snapshot's group,
+// with gs, its analysis.
+func (e *jsonOut) group(g *lagGroup, gr *backends.Group, gs *lag.GroupStats) {
 	e.open(2)
 	e.str(kGroup, g.Group)
 	e.str(kState, g.State)
@@ -436,15 +457,15 @@ func (e *jsonOut) group(g *lagGroup) {
 	e.strOmit(kError, g.Error)
 	e.strOmit(kUnknown, g.Unknown)
 	e.key(kPartitions)
-	if len(g.Partitions) == 0 {
+	if len(gr.Partitions) == 0 {
 		e.b = append(e.b, "[]"...)
 	} else {
 		e.b = append(e.b, '[')
-		for i := range g.Partitions {
-			if i > 0 {
+		for j := range gr.Partitions {
+			if j > 0 {
 				e.b = append(e.b, ',')
 			}
-			e.partition(&g.Partitions[i])
+			e.partitionOf(gr, gs, j)
 		}
 		e.b = append(e.b, '\n')
 		e.b = append(e.b, spaces[:6]...)
@@ -453,31 +474,60 @@ func (e *jsonOut) group(g *lagGroup) {
 	e.close(2)
 }
 
-// partition writes a partition at depth 4, its fields in lagPartition's
-// order.
-func (e *jsonOut) partition(p *lagPartition) {
+// partitionOf writes partition j of gr (gs its group's analysis) at
+// depth 4, as the lagPartition of it would be written: its fields in
+// lagPartition's order, a log offset null when unknown (negative), the
+// status unknown and the time lag null without an analysis.
+func (e *jsonOut) partitionOf(gr *backends.Group, gs *lag.GroupStats, j int) {
+	p := &gr.Partitions[j]
+	ps, ok := partitionStats(gr, gs, j)
 	e.open(4)
 	e.strMemo(kpTopic, p.Topic, &e.topic)
 	e.int(kpPartition, int64(p.Partition))
 	e.intPtr(kpCommitted, p.Committed)
-	e.intPtr(kpLogStart, p.LogStart)
-	e.intPtr(kpLogEnd, p.LogEnd)
+	e.offset(kpLogStart, p.LogStart)
+	e.offset(kpLogEnd, p.LogEnd)
 	e.intPtr(kpLag, p.Lag)
 	e.key(kpBehind)
 	e.b = strconv.AppendBool(e.b, p.BehindLogStart)
-	e.strMemo(kpMember, p.Member, &e.member)
+	e.strMemo(kpMember, p.MemberID, &e.member)
 	e.strMemo(kpClient, p.ClientID, &e.client)
 	e.strMemo(kpHost, p.Host, &e.host)
-	e.strMemo(kpStatus, p.Status, &e.status)
-	e.floatPtr(kpTimeLag, p.TimeLagSeconds)
-	if p.TimeLagSource == nil {
+	status := string(lag.Unknown)
+	if ok {
+		status = string(ps.Status)
+	}
+	e.strMemo(kpStatus, status, &e.status)
+	if ok && ps.TimeLag != nil {
+		e.float(kpTimeLag, round2(ps.TimeLag.Seconds()))
+	} else {
+		e.key(kpTimeLag)
+		e.b = append(e.b, "null"...)
+	}
+	var src *string
+	if ok {
+		src = source(ps.TimeLagSource)
+	}
+	if src == nil {
 		e.key(kpSource)
 		e.b = append(e.b, "null"...)
 	} else {
-		e.strMemo(kpSource, *p.TimeLagSource, &e.source)
+		e.strMemo(kpSource, *src, &e.source)
 	}
-	e.strOmit(kpNote, p.TimeLagNote)
+	if ok {
+		e.strOmit(kpNote, ps.TimeLagNote)
+	}
 	e.close(4)
+}
+
+// offset writes a log offset: null when unknown (negative).
+func (e *jsonOut) offset(k jkey, v int64) {
+	e.key(k)
+	if v < 0 {
+		e.b = append(e.b, "null"...)
+		return
+	}
+	e.b = strconv.AppendInt(e.b, v, 10)
 }
 
 // The lag table's columns.
@@ -491,7 +541,15 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	rows := newLagRows(snap, an)
 	n := rows.len()
 	workers := lagWorkers(n)
-	rows.ahead(workers)
+	// One sample: the first pass makes the groups' own analyses, a run at
+	// a time, as it measures the run; the second reads them (rows.stats).
+	var (
+		stats []*lag.GroupStats
+		bufs  [][]backends.Group
+	)
+	if rows.an == nil && rows.stats == nil {
+		stats, bufs = make([]*lag.GroupStats, n), make([][]backends.Group, workers)
+	}
 	lines := make([]tableLine, workers)
 	widths := make([][]int, workers)
 	for k := range widths {
@@ -504,14 +562,36 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	}
 	lines[0].header()
 	measure(&lines[0], widths[0])
+	// What each line takes of its partition's analysis, found by the first
+	// pass and kept for the second (pointer-free): starts[i] is the first
+	// line of group i.
+	starts := make([]int, n+1)
+	for i := range n {
+		starts[i+1] = starts[i] + max(len(rows.snap.Groups[rows.order[i]].Partitions), 1)
+	}
+	seen := make([]lineStat, starts[n])
 	_ = inChunks(n, workers, func(k, from, to int) {
+		if stats != nil {
+			rows.analyze(from, to, &bufs[k], stats[from:to])
+		}
 		for i := from; i < to; i++ {
-			gr, gs := rows.at(i)
+			var (
+				gr *backends.Group
+				gs *lag.GroupStats
+			)
+			if stats != nil {
+				gr, gs = &rows.snap.Groups[rows.order[i]], stats[i]
+			} else {
+				gr, gs = rows.at(i)
+			}
 			for j := range max(len(gr.Partitions), 1) {
-				lines[k].measure(gr, gs, j, widths[k])
+				lines[k].measure(gr, gs, j, widths[k], &seen[starts[i]+j])
 			}
 		}
 	}, func(int) error { return nil })
+	if stats != nil {
+		rows.stats = stats
+	}
 	width := widths[0]
 	for _, w := range widths[1:] {
 		for c := range width {
@@ -533,7 +613,7 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 		for i := from; i < to; i++ {
 			gr, gs := rows.at(i)
 			for j := range max(len(gr.Partitions), 1) {
-				lines[k].row(gr, gs, j)
+				lines[k].row(gr, gs, j, &seen[starts[i]+j])
 				outs[k] = lines[k].appendTo(outs[k], width)
 			}
 		}
@@ -546,6 +626,45 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	}
 	return bw.Flush()
 } // groups in error are named by the command's partial result
+
+// lineStat is what a line of the table takes of its partition's analysis,
+// without pointers: its status and time lag (rounded seconds, source), as
+// indexes in lineStatuses and lineSources; 0 when the line has not been
+// measured, lineOther when the text is none of those (the line then asks
+// the analysis again).
+type lineStat struct {
+	secs           float64
+	status, source uint8
+	timeLag        bool
+}
+
+const lineOther = 255
+
+var (
+	lineStatuses = []lag.Status{"", lag.Unknown, lag.OK, lag.Warn, lag.Stall, lag.Stop, lag.Rewind}
+	lineSources  = []backends.TimeLagSource{"", "none", backends.TimeLagRecord, backends.TimeLagInterpolated, backends.TimeLagLowerBound}
+)
+
+// keep sets st from ps, the analysis of its line's partition.
+func (st *lineStat) keep(ps *lag.PartitionStats) {
+	*st = lineStat{status: lineOther, source: lineOther}
+	for i, x := range lineStatuses[1:] {
+		if ps.Status == x {
+			st.status = uint8(i + 1)
+		}
+	}
+	if ps.TimeLagSource == "" {
+		st.source = 1
+	}
+	for i, x := range lineSources[2:] {
+		if ps.TimeLagSource == x {
+			st.source = uint8(i + 2)
+		}
+	}
+	if ps.TimeLag != nil {
+		st.secs, st.timeLag = round2(ps.TimeLag.Seconds()), true
+	}
+}
 
 // tableLine holds the cells of one line of the lag table, sanitized.
 type tableLine struct {
@@ -610,7 +729,7 @@ func (l *tableLine) header() {
 // row fills the line of partition j of gr (the group's only line when it
 // has no partitions), with the cells of the report's lagGroup and
 // lagPartition (lagRows.group) straight from the snapshot and analysis.
-func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
+func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int, st *lineStat) {
 	l.reset()
 	l.b = append(l.b, l.group.cell(gr.Name)...)
 	l.end()
@@ -645,31 +764,58 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int) {
 		l.b = append(l.b, " (behind log start)"...)
 	}
 	l.end()
-	if ps, ok := partitionStats(gr, gs, j); ok {
-		l.text(string(ps.Status))
-		var s *float64
-		if ps.TimeLag != nil {
-			x := round2(ps.TimeLag.Seconds())
-			s = &x
+	if st.status == lineOther || st.source == lineOther {
+		if ps, ok := partitionStats(gr, gs, j); ok {
+			st.keep(&ps)
+			if st.status == lineOther || st.source == lineOther { // text of its own
+				l.text(string(ps.Status))
+				l.b = appendTimeLag(l.b, st.timeLagSecs(), source(ps.TimeLagSource))
+				l.end()
+				l.rest(p)
+				return
+			}
+		} else {
+			st.status = 0
 		}
-		l.b = appendTimeLag(l.b, s, source(ps.TimeLagSource))
+	}
+	if st.status != 0 {
+		l.text(string(lineStatuses[st.status]))
+		var src *string
+		if st.source > 1 {
+			src = source(lineSources[st.source])
+		}
+		l.b = appendTimeLag(l.b, st.timeLagSecs(), src)
 	} else {
 		l.text(string(lag.Unknown))
 		l.b = append(l.b, '-')
 	}
 	l.end()
+	l.rest(p)
+}
+
+// rest writes the line's last cells, CLIENT and HOST.
+func (l *tableLine) rest(p *backends.GroupPartition) {
 	l.b = append(l.b, l.client.cell(orDash(p.ClientID))...)
 	l.end()
 	l.b = append(l.b, l.host.cell(orDash(p.Host))...)
 	l.end()
 }
 
+// timeLagSecs is the time lag's seconds, nil when unknown.
+func (st *lineStat) timeLagSecs() *float64 {
+	if !st.timeLag {
+		return nil
+	}
+	x := st.secs
+	return &x
+}
+
 // measure widens width to the cells of row's line (gr, gs, j) without
 // writing them: the first pass over the report only measures.
-func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width []int) {
+func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width []int, st *lineStat) {
 	wide := func(c, w int) { width[c] = max(width[c], w) }
 	var buf [24]byte
-	num := func(v int64) int { return len(strconv.AppendInt(buf[:0], v, 10)) }
+	num := digits
 	ptr := func(p *int64) int {
 		if p == nil {
 			return 1
@@ -706,19 +852,29 @@ func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width
 	}
 	wide(6, lagW)
 	if ps, ok := partitionStats(gr, gs, j); ok {
+		st.keep(&ps)
 		wide(7, utf8.RuneCountInString(cell(string(ps.Status))))
-		var s *float64
-		if ps.TimeLag != nil {
-			x := round2(ps.TimeLag.Seconds())
-			s = &x
-		}
-		wide(8, utf8.RuneCount(appendTimeLag(buf[:0], s, source(ps.TimeLagSource))))
+		wide(8, utf8.RuneCount(appendTimeLag(buf[:0], st.timeLagSecs(), source(ps.TimeLagSource))))
 	} else {
 		wide(7, len(lag.Unknown))
 		wide(8, 1)
 	}
 	wide(9, l.client.cellWidth(orDash(p.ClientID)))
 	// HOST, the last column, is not padded: its width does not count
+}
+
+// digits is the length of v in decimal, its sign included: what
+// strconv.AppendInt appends, without writing it.
+func digits(v int64) int {
+	n := 1
+	u := uint64(v)
+	if v < 0 {
+		n, u = 2, -u
+	}
+	for ; u >= 10; u /= 10 {
+		n++
+	}
+	return n
 }
 
 // offset appends a log offset, "-" when unknown (negative).

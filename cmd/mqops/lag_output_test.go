@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/backends/lag/lagtest"
+	"github.com/mqops/mqops/backends/safejson"
 )
 
 // wholeLagReport is the report built whole, as `mqops lag` built it
@@ -263,6 +266,46 @@ func TestAppendTimeLag(t *testing.T) {
 			}
 			if got, want := string(appendTimeLag(nil, s, src)), timeLagCell(s, src); got != want {
 				t.Errorf("%v %v: %q, want %q", v, src, got, want)
+			}
+		}
+	}
+}
+
+// TestDigits: digits is the length strconv.AppendInt gives, over the
+// edges of every power of ten and both ends of int64.
+func TestDigits(t *testing.T) {
+	vs := []int64{0, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+	for p := int64(1); p <= math.MaxInt64/10; p *= 10 {
+		vs = append(vs, p-1, p, p+1, -p+1, -p, -p-1, 10*p-1)
+	}
+	for _, v := range vs {
+		if got, want := digits(v), len(strconv.AppendInt(nil, v, 10)); got != want {
+			t.Errorf("digits(%d) = %d, want %d", v, got, want)
+		}
+	}
+}
+
+// TestAppendCents: appendCents writes what safejson.AppendFloat writes,
+// over round2's values from 0 to the largest it takes, both signs, and
+// refuses what is not a whole number of hundredths (or too large).
+func TestAppendCents(t *testing.T) {
+	vs := []float64{0, math.Copysign(0, -1), 0.01, 0.1, 0.5, 1, 9.99, 10, 12.34, 12.3, 100.05, 1e9 + 0.07, (1<<43 - 1) / 100.0, 1 << 43 / 100.0, 0.001, 1.005, 1e21, math.MaxFloat64, math.SmallestNonzeroFloat64}
+	for i := range 200000 {
+		x := float64(i*i) * 0.37
+		vs = append(vs, round2(x), round2(x/1e4), x)
+	}
+	for _, v := range vs {
+		for _, v := range []float64{v, -v} {
+			want, err := safejson.AppendFloat(nil, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := appendCents(nil, v)
+			if ok && string(got) != string(want) {
+				t.Errorf("appendCents(%v) = %s, want %s", v, got, want)
+			}
+			if c := math.Round(v * 100); !ok && c/100 == v && math.Abs(c) < 1<<43 && !(v == 0 && math.Signbit(v)) {
+				t.Errorf("appendCents(%v) refused a whole number of hundredths", v)
 			}
 		}
 	}

@@ -252,8 +252,12 @@ const cpuProfileEnv = "MQOPS_REPLAY_CPUPROFILE"
 
 // startCPUProfile starts the CPU profile cpuProfileEnv asks for, and
 // returns what stops it.
-func startCPUProfile(g *globals) func() {
-	path := os.Getenv(cpuProfileEnv)
+func startCPUProfile(g *globals) func() { return startCPUProfileOf(g, cpuProfileEnv) }
+
+// startCPUProfileOf starts the CPU profile the environment variable env
+// asks for, and returns what stops it.
+func startCPUProfileOf(g *globals, env string) func() {
+	path := os.Getenv(env)
 	if path == "" {
 		return func() {}
 	}
@@ -265,7 +269,7 @@ func startCPUProfile(g *globals) func() {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(g.stderr, "mqops: %s: %s\n", cpuProfileEnv, backends.SafeText(err.Error()))
+		fmt.Fprintf(g.stderr, "mqops: %s: %s\n", env, backends.SafeText(err.Error()))
 		return func() {}
 	}
 	return func() {
