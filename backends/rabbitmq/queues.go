@@ -449,6 +449,11 @@ func (c *Client) QueueTotals(ctx context.Context) ([]backends.Queue, error) {
 	var out []backends.Queue
 	for _, v := range vhosts {
 		aqs, ok, err := c.queuesWithPolicies(ctx, v, totalsColumns, url.Values{"enable_queue_totals": {"true"}})
+		if err != nil && !gaveUp(err) {
+			// an answer, but not the listing (an API that refuses the
+			// parameter, say): the listing with statistics may still be read
+			return nil, fmt.Errorf("%w (%w)", backends.ErrNoQueueTotals, err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -467,20 +472,32 @@ func (c *Client) QueueTotals(ctx context.Context) ([]backends.Queue, error) {
 	return c.markedDeepestFirst(ctx, out)
 }
 
+// gaveUp says whether a call failed in a way another call would not mend
+// now: it timed out or its reply was endless (a peer that stops answering,
+// or never stops, fails a command within --timeout, never twice over), it
+// was cancelled, or the credentials were refused.
+func gaveUp(err error) bool {
+	var e *Error
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || errors.Is(err, errReplyTooLarge) ||
+		(errors.As(err, &e) && e.Status == http.StatusUnauthorized)
+}
+
 // queuesWithPolicies lists vhost's queues with statistics disabled (extra
 // added to the query) and their effective policy definitions taken from
-// the policies, read once. ok is false when the user may not read the
-// policies (they take the policymaker tag): the effective policies come
-// only with statistics then.
+// the policies, read once. ok is false when the policies cannot be read
+// (the user may not: they take the policymaker tag; or the API answers
+// something else): the effective policies come only with statistics then.
 func (c *Client) queuesWithPolicies(ctx context.Context, vhost, columns string, extra url.Values) (aqs []apiQueue, ok bool, err error) {
 	var pols []apiPolicy
 	path := "/api/policies"
 	if vhost != "" {
 		path += "/" + seg(vhost)
 	}
-	var e *Error
 	err = c.get(ctx, path, nil, &pols)
-	if errors.As(err, &e) && (e.Status == http.StatusForbidden || e.Status == http.StatusNotFound) {
+	if err != nil && !gaveUp(err) {
+		// the API answered, but not with the policies (forbidden: they
+		// take the policymaker tag; not found; a reply that is not the
+		// list): the effective policies come with statistics
 		return nil, false, nil
 	}
 	if err != nil {

@@ -193,9 +193,33 @@ func TestQueueTotalsAsksNoStatistics(t *testing.T) {
 	if _, err := c.QueueTotals(context.Background()); !errors.Is(err, backends.ErrNoQueueTotals) {
 		t.Errorf("an API without totals: %v, want ErrNoQueueTotals", err)
 	}
-	delete(routes, "/api/policies") // 404: the policies cannot be read
-	_, c = newFakeAPI(t, unpaged(t))
+	_, c = newFakeAPI(t, unpaged(t)) // no /api/policies: 404
 	if _, err := c.QueueTotals(context.Background()); !errors.Is(err, backends.ErrNoQueueTotals) {
 		t.Errorf("policies not readable: %v, want ErrNoQueueTotals", err)
+	}
+	// a proxy answering the policies with a page of its own: the quick
+	// listing gives way, and dlq finds the DLQs from the listing with
+	// statistics
+	routes = unpaged(t)
+	routes["/api/policies"] = `<html>maintenance</html>`
+	f, c = newFakeAPI(t, routes)
+	if _, err := c.QueueTotals(context.Background()); !errors.Is(err, backends.ErrNoQueueTotals) {
+		t.Errorf("policies not JSON: %v, want ErrNoQueueTotals", err)
+	}
+	dlqs, err := c.DeadLetterQueues(context.Background())
+	if err != nil || len(dlqs) != 4 {
+		t.Errorf("dlq with the policies not JSON: %d DLQs, %v; want the 4 of the listing with statistics", len(dlqs), err)
+	}
+	if q := f.query["/api/queues"]; q.Get("disable_stats") != "" {
+		t.Errorf("dlq with the policies not JSON asked %v, want the listing with statistics", q)
+	}
+	// refused credentials are the answer: no second listing
+	c.cfg.Password = "wrong"
+	f.calls = map[string]int{}
+	if _, err := c.QueueTotals(context.Background()); err == nil || errors.Is(err, backends.ErrNoQueueTotals) || !strings.Contains(err.Error(), "authentication failed") {
+		t.Errorf("credentials refused: %v, want the authentication error", err)
+	}
+	if n := f.count("/api/queues"); n != 0 {
+		t.Errorf("credentials refused: %d listings asked after the policies, want 0", n)
 	}
 }
