@@ -335,11 +335,8 @@ var queuesCount = regexp.MustCompile(`([0-9,]+) queues`)
 // queues, and to the first frame with every statistic listed.
 func rabbitFirstFrame(t *testing.T, socket string, argv []string, want int) (first, stats float64) {
 	t.Helper()
-	tmux := func(args ...string) (string, error) {
-		out, err := exec.Command("tmux", append([]string{"-L", socket}, args...)...).CombinedOutput()
-		return string(out), err
-	}
-	defer func() { _ = exec.Command("tmux", "-L", socket, "kill-server").Run() }()
+	tmux := tmuxServer(t, socket)
+	defer func() { _, _ = tmux("kill-server") }() // one console at a time
 	start := time.Now()
 	if out, err := tmux("new-session", "-d", "-s", "c", "-x", "160", "-y", "45", "exec "+shellJoin(argv)); err != nil {
 		t.Fatalf("tmux: %v\n%s", err, out)

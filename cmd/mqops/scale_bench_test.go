@@ -195,18 +195,23 @@ type consoleRun struct {
 	QuitMs     float64 `json:"quit_ms"`             // from q to the process gone
 }
 
+// tmuxServer is a tmux server of its own (socket), killed when the test
+// ends: tmux runs a command of it and returns its output.
+func tmuxServer(t *testing.T, socket string) func(args ...string) (string, error) {
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", socket, "kill-server").Run() })
+	return func(args ...string) (string, error) {
+		out, err := exec.Command("tmux", append([]string{"-L", socket}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+}
+
 // benchConsole runs the built console in tmux (120×40) for d.
 func benchConsole(t *testing.T, bin, brokers string, env []string, d time.Duration) consoleRun {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux not installed")
 	}
-	socket := fmt.Sprintf("mqops-scale-%d", os.Getpid())
-	tmux := func(args ...string) (string, error) {
-		out, err := exec.Command("tmux", append([]string{"-L", socket}, args...)...).CombinedOutput()
-		return string(out), err
-	}
-	defer func() { _ = exec.Command("tmux", "-L", socket, "kill-server").Run() }()
+	tmux := tmuxServer(t, fmt.Sprintf("mqops-scale-%d", os.Getpid()))
 	var envArgs []string
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "XDG_") || strings.HasPrefix(kv, "MQOPS_BROKERS=") {
