@@ -126,8 +126,19 @@ type rtPart struct {
 // an entry per group partition with lag, and entries next to each other
 // in memory are cheaper to reach than entries spread over the heap.
 type rtOffsets struct {
-	m     map[int64]*rtEntry
+	m     map[int64]rtSlot
 	chunk []rtEntry
+	// read is the partition's read of the round readGen (collect).
+	read    *rtRead
+	readGen uint64
+}
+
+// rtSlot is an offset's entry and the last snapshot that wanted it: a
+// snapshot checks the generation of every group partition with lag, and
+// reading it beside the key spares reaching the entry.
+type rtSlot struct {
+	e   *rtEntry
+	gen uint64
 }
 
 const rtChunk = 64
@@ -149,7 +160,7 @@ type rtCache struct {
 func (c *rtCache) offsets(k rtPart) *rtOffsets {
 	m := c.parts[k]
 	if m == nil {
-		m = &rtOffsets{m: map[int64]*rtEntry{}}
+		m = &rtOffsets{m: map[int64]rtSlot{}}
 		c.parts[k] = m
 	}
 	return m
@@ -157,23 +168,28 @@ func (c *rtCache) offsets(k rtPart) *rtOffsets {
 
 // entry returns the entry of offset off in m, creating it.
 func (c *rtCache) entry(m *rtOffsets, off int64) *rtEntry {
-	e := m.m[off]
-	if e == nil {
-		if len(m.chunk) == cap(m.chunk) {
-			m.chunk = make([]rtEntry, 0, rtChunk)
-		}
-		m.chunk = append(m.chunk, rtEntry{})
-		e = &m.chunk[len(m.chunk)-1]
-		m.m[off] = e
+	s, ok := m.m[off]
+	if !ok {
+		s.e = m.newEntry()
+		m.m[off] = s
 		c.n++
 	}
-	return e
+	return s.e
+}
+
+// newEntry returns a new entry of m's chunk, not yet in its table.
+func (m *rtOffsets) newEntry() *rtEntry {
+	if len(m.chunk) == cap(m.chunk) {
+		m.chunk = make([]rtEntry, 0, rtChunk)
+	}
+	m.chunk = append(m.chunk, rtEntry{})
+	return &m.chunk[len(m.chunk)-1]
 }
 
 // lookup returns the entry of k, or nil.
 func (c *rtCache) lookup(k rtKey) *rtEntry {
 	if m := c.parts[rtPart{k.topic, k.id, k.p}]; m != nil {
-		return m.m[k.off]
+		return m.m[k.off].e
 	}
 	return nil
 }
@@ -188,8 +204,8 @@ func (c *rtCache) len() int { return c.n }
 // drop deletes the entries for which f returns true.
 func (c *rtCache) drop(f func(*rtEntry) bool) {
 	for k, m := range c.parts {
-		for off, e := range m.m {
-			if f(e) {
+		for off, s := range m.m {
+			if f(s.e) {
 				delete(m.m, off)
 				c.n--
 			}
@@ -281,74 +297,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		topic string
 		p     int32
 	}
-	// One cache entry per offset wanted, made (unsettled) when new: a group
-	// partition costs one map lookup; groups at one offset share it.
-	n := 0
-	for gi := range snap.Groups {
-		n += len(snap.Groups[gi].Partitions)
-	}
-	uses := make([]rtUse, 0, n)
-	reads := map[tp]*rtRead{}
-	// The tables of this snapshot's partitions, by topic then partition
-	// id: a group's partitions of a topic come in a run, each another
-	// partition, and many groups share a partition.
-	tables := map[string][]*rtOffsets{}
-	var (
-		topic string       // of the last partition (they come sorted by topic)
-		id    sarama.Uuid  // its id
-		parts []*rtOffsets // its tables
-	)
-	for gi := range snap.Groups {
-		g := &snap.Groups[gi]
-		for pi := range g.Partitions {
-			gp := &g.Partitions[pi]
-			if gp.Committed == nil || gp.Lag == nil || *gp.Lag <= 0 || gp.LogEnd < 0 {
-				continue
-			}
-			if gp.Topic != topic || parts == nil {
-				topic, id, parts = gp.Topic, ids[gp.Topic], tables[gp.Topic]
-			}
-			var offs *rtOffsets
-			if p := int(gp.Partition); p >= 0 && p < denseRT {
-				if p >= len(parts) {
-					parts = append(parts, make([]*rtOffsets, p+1-len(parts))...)
-					tables[topic] = parts
-				}
-				if offs = parts[p]; offs == nil {
-					offs = rt.entries.offsets(rtPart{topic, id, gp.Partition})
-					parts[p] = offs
-				}
-			} else {
-				offs = rt.entries.offsets(rtPart{topic, id, gp.Partition})
-			}
-			key := rtKey{topic: gp.Topic, id: id, p: gp.Partition, off: *gp.Committed}
-			u := rtUse{gp: gp, off: key.off}
-			if gp.LogStart >= 0 && key.off < gp.LogStart {
-				key.off, u.off, u.retention = gp.LogStart, gp.LogStart, true
-			}
-			u.e = rt.entries.entry(offs, key.off)
-			uses = append(uses, u)
-			if u.e.gen == rt.gen {
-				continue // wanted already
-			}
-			u.e.gen = rt.gen
-			if round == 0 {
-				rt.last.wanted++
-			}
-			if u.e.settled(gp.LogEnd) {
-				if round == 0 {
-					rt.last.cached++
-				}
-				continue
-			}
-			r := reads[tp{gp.Topic, gp.Partition}]
-			if r == nil {
-				r = &rtRead{topic: gp.Topic, id: id, p: gp.Partition, offs: offs}
-				reads[tp{gp.Topic, gp.Partition}] = r
-			}
-			r.want = append(r.want, key.off)
-		}
-	}
+	uses, reads := rt.collect(snap, ids, round)
 	leaders := map[tp]int32{}
 	addrs := map[int32]string{}
 	if len(reads) > 0 {
@@ -372,11 +321,12 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			delete(rt.avoid, addr)
 		}
 	}
-	for k, r := range reads {
+	for _, r := range reads {
+		k := tp{r.topic, r.p}
 		sort.Slice(r.want, func(i, j int) bool { return r.want[i] < r.want[j] })
 		r.from = r.want[0]
 		r.budget = rtPartitionBytes
-		e := r.offs.m[r.from]
+		e := r.offs.m[r.from].e
 		r.budget = max(r.budget, e.budget)
 		r.tried = e.tries > 0
 		l, ok := leaders[k]
@@ -469,7 +419,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			}
 			got := resolveTimes(blk.RecordsSet, r.want, r.budget, blk.HighWaterMarkOffset)
 			for _, off := range r.want {
-				e := r.offs.m[off]
+				e := r.offs.m[off].e
 				switch x := got[off]; {
 				case x != nil:
 					x.gen = e.gen
@@ -512,6 +462,139 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	}
 	wg.Wait()
 	return more && slices.Contains(pendings, true)
+}
+
+// collect walks the group partitions with lag of snap for a round of
+// readRecordTimes: each one's entry (made, unsettled, when new), and the
+// reads of the offsets wanted that the cache does not settle, one per
+// partition. A big cluster has hundreds of thousands of group partitions
+// and few distinct offsets: a group partition costs a lookup of its
+// partition's table (once per run of a group's partitions of a topic) and
+// one of its offset, whose slot says whether this round wanted it already.
+// From collectParallelAt group partitions on, the processors share the
+// walk, each the partitions of its own ids (a partition's table is only
+// ever touched by one).
+func (rt *recordTimes) collect(snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int) ([]rtUse, []*rtRead) {
+	n := 0
+	for gi := range snap.Groups {
+		n += len(snap.Groups[gi].Partitions)
+	}
+	workers := 1
+	if n >= collectParallelAt {
+		workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	return rt.collectOn(snap, ids, round, n, workers)
+}
+
+// collectOn is collect on workers processors; n is the number of group
+// partitions.
+func (rt *recordTimes) collectOn(snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round, n, workers int) ([]rtUse, []*rtRead) {
+	shards := make([]rtShard, workers)
+	var (
+		mu sync.Mutex // guards rt.entries.parts: tables made
+		wg sync.WaitGroup
+	)
+	for k := range shards {
+		wg.Go(func() { rt.collectShard(&shards[k], snap, ids, k, workers, n/workers+1, &mu) })
+	}
+	wg.Wait()
+	uses, reads := shards[0].uses, shards[0].reads
+	for _, sh := range shards[1:] {
+		uses, reads = append(uses, sh.uses...), append(reads, sh.reads...)
+	}
+	for _, sh := range shards {
+		rt.entries.n += sh.made
+		if round == 0 {
+			rt.last.wanted += sh.wanted
+			rt.last.cached += sh.cached
+		}
+	}
+	return uses, reads
+}
+
+// collectParallelAt is the number of group partitions from which collect
+// walks them on several processors.
+const collectParallelAt = 1 << 14
+
+// rtShard is what one processor of collect found.
+type rtShard struct {
+	uses                 []rtUse
+	reads                []*rtRead
+	made, wanted, cached int // entries made, offsets wanted, settled by the cache
+}
+
+// collectShard is collect's walk of the group partitions whose partition
+// id is k modulo shards, into sh; mu guards the making of tables.
+func (rt *recordTimes) collectShard(sh *rtShard, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, k, shards, size int, mu *sync.Mutex) {
+	sh.uses = make([]rtUse, 0, size)
+	// The tables of this snapshot's partitions, by topic then partition
+	// id: a group's partitions of a topic come in a run, each another
+	// partition, and many groups share a partition.
+	tables := map[string][]*rtOffsets{}
+	var (
+		topic string       // of the last partition (they come sorted by topic)
+		id    sarama.Uuid  // its id
+		parts []*rtOffsets // its tables
+	)
+	table := func(p int32) *rtOffsets {
+		mu.Lock()
+		defer mu.Unlock()
+		return rt.entries.offsets(rtPart{topic, id, p})
+	}
+	for gi := range snap.Groups {
+		g := &snap.Groups[gi]
+		for pi := range g.Partitions {
+			gp := &g.Partitions[pi]
+			if shards > 1 && uint32(gp.Partition)%uint32(shards) != uint32(k) {
+				continue
+			}
+			if gp.Committed == nil || gp.Lag == nil || *gp.Lag <= 0 || gp.LogEnd < 0 {
+				continue
+			}
+			if gp.Topic != topic || parts == nil {
+				topic, id, parts = gp.Topic, ids[gp.Topic], tables[gp.Topic]
+			}
+			var offs *rtOffsets
+			if p := int(gp.Partition); p >= 0 && p < denseRT {
+				if p >= len(parts) {
+					parts = append(parts, make([]*rtOffsets, p+1-len(parts))...)
+					tables[topic] = parts
+				}
+				if offs = parts[p]; offs == nil {
+					offs = table(gp.Partition)
+					parts[p] = offs
+				}
+			} else {
+				offs = table(gp.Partition)
+			}
+			u := rtUse{gp: gp, off: *gp.Committed}
+			if gp.LogStart >= 0 && u.off < gp.LogStart {
+				u.off, u.retention = gp.LogStart, true
+			}
+			sl, ok := offs.m[u.off]
+			if !ok {
+				sl.e = offs.newEntry()
+				sh.made++
+			}
+			u.e = sl.e
+			sh.uses = append(sh.uses, u)
+			if ok && sl.gen == rt.gen {
+				continue // wanted already
+			}
+			sl.gen, u.e.gen = rt.gen, rt.gen
+			offs.m[u.off] = sl
+			sh.wanted++
+			if u.e.settled(gp.LogEnd) {
+				sh.cached++
+				continue
+			}
+			if offs.readGen != rt.gen {
+				offs.read, offs.readGen = &rtRead{topic: gp.Topic, id: id, p: gp.Partition, offs: offs}, rt.gen
+				sh.reads = append(sh.reads, offs.read)
+			}
+			offs.read.want = append(offs.read.want, u.off)
+		}
+	}
 }
 
 // rtPrefetch holds the first round's reads of a client's first snapshot,
