@@ -69,8 +69,8 @@ func BenchmarkRecordTimesCollect(b *testing.B) {
 		rt := newRecordTimes()
 		rt.gen++
 		uses, reads := rt.collect(snap, ids, 0)
-		if len(uses) == 0 || len(reads) != 320 {
-			b.Fatalf("%d uses, %d reads; want every row, 320 reads", len(uses), len(reads))
+		if len(uses) == 0 || len(uses[0]) == 0 || len(reads) != 320 {
+			b.Fatalf("%d shards of uses, %d reads; want every row, 320 reads", len(uses), len(reads))
 		}
 	}
 }
@@ -92,7 +92,11 @@ func TestCollectOnProcessorsSameAsOne(t *testing.T) {
 	walk := func(rt *recordTimes, workers int) found {
 		rt.gen++
 		rt.last = rtStats{}
-		uses, reads := rt.collectOn(snap, ids, 0, n, workers)
+		shards, reads := rt.collectOn(snap, ids, 0, n, workers)
+		if len(shards) != workers {
+			t.Fatalf("%d processors: %d shards of uses", workers, len(shards))
+		}
+		uses := slices.Concat(shards...)
 		f := found{entries: rt.entries.len(), wanted: rt.last.wanted, cached: rt.last.cached, off: map[*backends.GroupPartition]int64{}, reads: map[string][]int64{}}
 		byOff := map[string]*rtEntry{}
 		for _, u := range uses {

@@ -143,10 +143,6 @@ type rtSlot struct {
 
 const rtChunk = 64
 
-// fillParallelAt is the number of group partitions with lag from which
-// their record times are handed out on several processors.
-const fillParallelAt = 1 << 14
-
 // rtCache holds the entries by partition, then by offset: a big cluster
 // has hundreds of thousands of group partitions with lag, and a snapshot
 // looks each one up; an offset is a cheap key, a partition is looked up
@@ -436,21 +432,15 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		}
 	}
 
-	// The group partitions take their times, on the processors for a big
-	// cluster: each use is its own row, the entries and notes are only read.
-	times := make([]time.Time, len(uses)) // the record times handed out, in one allocation
-	workers := 1
-	if len(uses) >= fillParallelAt {
-		workers = min(runtime.GOMAXPROCS(0), 4)
-	}
-	per := (len(uses) + workers - 1) / workers
-	pendings := make([]bool, workers)
+	// The group partitions take their times, on the processors that found
+	// them (one for a small cluster): each use is its own row, the entries
+	// and notes are only read.
+	pendings := make([]bool, len(uses))
 	var wg sync.WaitGroup
-	for k := range workers {
+	for k, us := range uses {
 		wg.Go(func() {
-			from, to := min(k*per, len(uses)), min((k+1)*per, len(uses))
-			for i := from; i < to; i++ {
-				u := uses[i]
+			times := make([]time.Time, len(us)) // the record times handed out, in one allocation
+			for i, u := range us {
 				var note string
 				if len(notes) > 0 {
 					note = notes[tp{u.gp.Topic, u.gp.Partition}]
@@ -474,7 +464,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 // From collectParallelAt group partitions on, the processors share the
 // walk, each the partitions of its own ids (a partition's table is only
 // ever touched by one).
-func (rt *recordTimes) collect(snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int) ([]rtUse, []*rtRead) {
+func (rt *recordTimes) collect(snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int) ([][]rtUse, []*rtRead) {
 	n := 0
 	for gi := range snap.Groups {
 		n += len(snap.Groups[gi].Partitions)
@@ -488,7 +478,7 @@ func (rt *recordTimes) collect(snap *backends.ClusterSnapshot, ids map[string]sa
 
 // collectOn is collect on workers processors; n is the number of group
 // partitions.
-func (rt *recordTimes) collectOn(snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round, n, workers int) ([]rtUse, []*rtRead) {
+func (rt *recordTimes) collectOn(snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round, n, workers int) ([][]rtUse, []*rtRead) {
 	shards := make([]rtShard, workers)
 	var (
 		mu sync.Mutex // guards rt.entries.parts: tables made
@@ -498,11 +488,12 @@ func (rt *recordTimes) collectOn(snap *backends.ClusterSnapshot, ids map[string]
 		wg.Go(func() { rt.collectShard(&shards[k], snap, ids, k, workers, n/workers+1, &mu) })
 	}
 	wg.Wait()
-	uses, reads := shards[0].uses, shards[0].reads
-	for _, sh := range shards[1:] {
-		uses, reads = append(uses, sh.uses...), append(reads, sh.reads...)
-	}
-	for _, sh := range shards {
+	uses, reads := make([][]rtUse, len(shards)), shards[0].reads
+	for k, sh := range shards {
+		uses[k] = sh.uses
+		if k > 0 {
+			reads = append(reads, sh.reads...)
+		}
 		rt.entries.n += sh.made
 		if round == 0 {
 			rt.last.wanted += sh.wanted
