@@ -604,21 +604,21 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	if _, err := bw.Write(lines[0].appendTo(nil, width)); err != nil {
 		return err
 	}
-	outs := make([][]byte, workers)
+	// Each line straight into its processor's buffer, padded as written.
+	for k := range lines {
+		lines[k].b, lines[k].pad = make([]byte, 0, 256<<10), width
+	}
 	err := inChunks(n, workers, func(k, from, to int) {
-		if outs[k] == nil {
-			outs[k] = make([]byte, 0, 256<<10)
-		}
-		outs[k] = outs[k][:0]
+		l := &lines[k]
+		l.b = l.b[:0]
 		for i := from; i < to; i++ {
 			gr, gs := rows.at(i)
 			for j := range max(len(gr.Partitions), 1) {
-				lines[k].row(gr, gs, j, &seen[starts[i]+j])
-				outs[k] = lines[k].appendTo(outs[k], width)
+				l.row(gr, gs, j, &seen[starts[i]+j])
 			}
 		}
 	}, func(k int) error {
-		_, err := bw.Write(outs[k])
+		_, err := bw.Write(lines[k].b)
 		return err
 	})
 	if err != nil {
@@ -668,9 +668,17 @@ func (st *lineStat) keep(ps *lag.PartitionStats) {
 
 // tableLine holds the cells of one line of the lag table, sanitized.
 type tableLine struct {
-	b    []byte
-	ends [11]int
+	b []byte
+	// cell c is b[starts[c]:ends[c]]
+	starts, ends [11]int
+	// wide[c] is cell c's width when known as it was written (its runes),
+	// -1 when it is to be counted
+	wide [11]int
 	n    int
+	// pad, when set, is the columns' widths: the line is written straight
+	// after what b holds, each cell padded as it ends (the table's second
+	// pass); else b holds the line alone
+	pad []int
 	// the last cells of the columns whose text repeats from row to row,
 	// sanitized once
 	group, topic, client, host memo
@@ -698,12 +706,35 @@ func (m *memo) cellWidth(s string) int {
 	return m.width
 }
 
-func (l *tableLine) reset() { l.b, l.n = l.b[:0], 0 }
-
-func (l *tableLine) end() {
-	l.ends[l.n] = len(l.b)
-	l.n++
+func (l *tableLine) reset() {
+	if l.pad == nil {
+		l.b = l.b[:0]
+	}
+	l.n, l.starts[0] = 0, len(l.b)
 }
+
+// end ends a cell whose width is to be counted.
+func (l *tableLine) end() { l.endWide(-1) }
+
+// endWide ends a cell w runes wide.
+func (l *tableLine) endWide(w int) {
+	c := l.n
+	l.ends[c], l.wide[c] = len(l.b), w
+	l.n++
+	if l.pad != nil {
+		if c == len(l.pad)-1 {
+			l.b = append(l.b, '\n')
+			return
+		}
+		l.b = appendPad(l.b, l.pad[c]+2-l.width(c))
+	}
+	if l.n < len(l.starts) {
+		l.starts[l.n] = len(l.b)
+	}
+}
+
+// endASCII ends a cell of ASCII only (digits, dashes): as wide as long.
+func (l *tableLine) endASCII() { l.endWide(len(l.b) - l.starts[l.n]) }
 
 func (l *tableLine) text(s string) {
 	l.b = append(l.b, cell(s)...)
@@ -716,7 +747,7 @@ func (l *tableLine) int(p *int64) {
 	} else {
 		l.b = strconv.AppendInt(l.b, *p, 10)
 	}
-	l.end()
+	l.endASCII()
 }
 
 func (l *tableLine) header() {
@@ -732,7 +763,7 @@ func (l *tableLine) header() {
 func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int, st *lineStat) {
 	l.reset()
 	l.b = append(l.b, l.group.cell(gr.Name)...)
-	l.end()
+	l.endWide(l.group.width)
 	if len(gr.Partitions) == 0 {
 		for range 6 {
 			l.text("-")
@@ -749,9 +780,9 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int, st *lineS
 	}
 	p := &gr.Partitions[j]
 	l.b = append(l.b, l.topic.cell(p.Topic)...)
-	l.end()
+	l.endWide(l.topic.width)
 	l.b = strconv.AppendInt(l.b, int64(p.Partition), 10)
-	l.end()
+	l.endASCII()
 	l.int(p.Committed)
 	l.offset(p.LogStart)
 	l.offset(p.LogEnd)
@@ -763,7 +794,7 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int, st *lineS
 	if p.BehindLogStart {
 		l.b = append(l.b, " (behind log start)"...)
 	}
-	l.end()
+	l.endASCII()
 	if st.status == lineOther || st.source == lineOther {
 		if ps, ok := partitionStats(gr, gs, j); ok {
 			st.keep(&ps)
@@ -796,9 +827,9 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int, st *lineS
 // rest writes the line's last cells, CLIENT and HOST.
 func (l *tableLine) rest(p *backends.GroupPartition) {
 	l.b = append(l.b, l.client.cell(orDash(p.ClientID))...)
-	l.end()
+	l.endWide(l.client.width)
 	l.b = append(l.b, l.host.cell(orDash(p.Host))...)
-	l.end()
+	l.endWide(l.host.width)
 }
 
 // timeLagSecs is the time lag's seconds, nil when unknown.
@@ -884,7 +915,7 @@ func (l *tableLine) offset(v int64) {
 	} else {
 		l.b = strconv.AppendInt(l.b, v, 10)
 	}
-	l.end()
+	l.endASCII()
 }
 
 // appendTimeLag appends timeLagCell(s, src).
@@ -923,29 +954,35 @@ func appendSeconds(b []byte, d time.Duration) []byte {
 }
 
 func (l *tableLine) cell(c int) []byte {
-	start := 0
-	if c > 0 {
-		start = l.ends[c-1]
-	}
-	return l.b[start:l.ends[c]]
+	return l.b[l.starts[c]:l.ends[c]]
 }
 
 // width is cell c's width in runes, as tabwriter counts it.
-func (l *tableLine) width(c int) int { return utf8.RuneCount(l.cell(c)) }
+func (l *tableLine) width(c int) int {
+	if w := l.wide[c]; w >= 0 {
+		return w
+	}
+	return utf8.RuneCount(l.cell(c))
+}
 
 // appendTo appends the line, each cell but the last padded to its
 // column's width and two spaces.
 func (l *tableLine) appendTo(out []byte, width []int) []byte {
 	last := l.n - 1
 	for c := range last {
-		x := l.cell(c)
-		out = append(out, x...)
-		for pad := width[c] + 2 - utf8.RuneCount(x); pad > 0; pad -= min(pad, len(spaces)) {
-			out = append(out, spaces[:min(pad, len(spaces))]...)
-		}
+		out = append(out, l.cell(c)...)
+		out = appendPad(out, width[c]+2-l.width(c))
 	}
 	out = append(out, l.cell(last)...)
 	return append(out, '\n')
+}
+
+// appendPad appends n spaces (none when n <= 0).
+func appendPad(b []byte, n int) []byte {
+	for ; n > 0; n -= min(n, len(spaces)) {
+		b = append(b, spaces[:min(n, len(spaces))]...)
+	}
+	return b
 }
 
 // cell is s as table.row writes a cell: sanitized (SafeText escapes tabs
