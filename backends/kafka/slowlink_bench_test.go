@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -144,16 +143,7 @@ func slowGroups(tb testing.TB, n int, delay time.Duration) (*kfake.Cluster, []st
 		tb.Fatal(err)
 	}
 	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	offs := kadm.Offsets{}
-	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
-	names := make([]string, 0, n)
-	for i := range n {
-		names = append(names, fmt.Sprintf("group-%03d", i))
-		if _, err := adm.CommitOffsets(context.Background(), names[i], offs); err != nil {
-			tb.Fatal(err)
-		}
-	}
+	names := commitGroups(tb, cl, n, "group-%03d")
 	listOffsetsTopic(tb, c, cl, names) // coordinators placed from the metadata, as on Kafka
 	slow.Store(true)
 	return c, names

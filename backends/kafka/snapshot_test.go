@@ -188,8 +188,17 @@ func snapshotOf(t *testing.T, c *kfake.Cluster) *backends.ClusterSnapshot {
 // manyGroups starts a 3-broker kfake cluster with n groups committed on
 // "orders".
 func manyGroups(t *testing.T, n int) *kfake.Cluster {
+	c, _ := clusterWithGroups(t, 3, n, "group-%03d", false)
+	return c
+}
+
+// clusterWithGroups starts a kfake cluster of brokers brokers with n
+// groups, named by format from their index, committed on "orders"; with
+// placed, its metadata lists __consumer_offsets so that the groups are
+// placed as on Kafka (listOffsetsTopic).
+func clusterWithGroups(t *testing.T, brokers, n int, format string, placed bool) (*kfake.Cluster, []string) {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(3, "orders"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(brokers), kfake.SeedTopics(int32(brokers), "orders"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,15 +208,28 @@ func manyGroups(t *testing.T, n int) *kfake.Cluster {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	names := commitGroups(t, cl, n, format)
+	if placed {
+		listOffsetsTopic(t, c, cl, names)
+	}
+	return c, names
+}
+
+// commitGroups commits n groups, named by format from their index, at
+// offset 0 of orders/0, and returns their names.
+func commitGroups(tb testing.TB, cl *kgo.Client, n int, format string) []string {
+	tb.Helper()
 	adm := kadm.NewClient(cl)
 	offs := kadm.Offsets{}
 	offs.Add(kadm.Offset{Topic: "orders", Partition: 0, At: 0, LeaderEpoch: -1})
-	for i := range n {
-		if _, err := adm.CommitOffsets(context.Background(), fmt.Sprintf("group-%03d", i), offs); err != nil {
-			t.Fatal(err)
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf(format, i)
+		if _, err := adm.CommitOffsets(context.Background(), names[i], offs); err != nil {
+			tb.Fatal(err)
 		}
 	}
-	return c
+	return names
 }
 
 // TestSnapshotWithoutOffsetsTopic: a cluster whose metadata does not list

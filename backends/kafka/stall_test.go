@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/kafka/kafkatest"
@@ -64,18 +67,7 @@ func TestStalledBrokerFailsWithinTimeout(t *testing.T) {
 				defer k.Close()
 				start := time.Now()
 				err = op(context.Background(), k)
-				took := time.Since(start)
-				want := fmt.Sprintf("kafka %s did not answer within 1s", addr)
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Fatalf("err = %v, want %q", err, want)
-				}
-				var stall *StallError
-				if !errors.As(err, &stall) || stall.Addr != addr {
-					t.Errorf("err %T is not the stall of %s", err, addr)
-				}
-				if took > timeout*3/2 {
-					t.Errorf("took %v with a timeout of %v", took, timeout)
-				}
+				wantStall(t, err, addr, timeout, time.Since(start))
 			})
 		}
 	}
@@ -149,5 +141,66 @@ func TestSlowClusterIsReadWhole(t *testing.T) {
 	t.Logf("snapshot took %v", took)
 	if took <= timeout {
 		t.Fatalf("the snapshot took %v: the link is not slow enough to show that no deadline covers the whole read", took)
+	}
+}
+
+// TestOffsetFetchHalfStallFailsWithinTimeout: the committed offsets of a
+// coordinator of splitFetchAt groups or more are asked in two halves, the
+// second on a connection of its own. A broker that stops answering one
+// half (the second connection's) or both is a broker that stopped
+// answering: the snapshot fails within 1.5 x the timeout naming it, as
+// every read-only call does (TestStalledBrokerFailsWithinTimeout), and no
+// third OffsetFetch reaches the broker (the stalled half is not asked
+// again on the first connection).
+func TestOffsetFetchHalfStallFailsWithinTimeout(t *testing.T) {
+	const timeout = time.Second
+	n := splitFetchAt + 100
+	for _, both := range []bool{false, true} {
+		name := map[bool]string{false: "second half", true: "both halves"}[both]
+		t.Run(name, func(t *testing.T) {
+			c, names := clusterWithGroups(t, 1, n, "group-%05d", true)
+			second := names[n/2] // the first group of the second half
+			var asked atomic.Int32
+			c.ControlKey(int16(kmsg.OffsetFetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				r := req.(*kmsg.OffsetFetchRequest)
+				if len(r.Groups) < 2 {
+					return nil, nil, false // a single group's: answered
+				}
+				asked.Add(1)
+				if both || r.Groups[0].Group == second {
+					return nil, nil, true // never answered
+				}
+				return nil, nil, false
+			})
+			k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer k.Close()
+			start := time.Now()
+			_, err = k.Snapshot(context.Background(), backends.SnapshotOptions{})
+			wantStall(t, err, c.ListenAddrs()[0], timeout, time.Since(start))
+			if got := asked.Load(); got != 2 {
+				t.Errorf("%d OffsetFetch of many groups, want 2 (the halves, each once)", got)
+			}
+		})
+	}
+}
+
+// wantStall fails t unless err is the stall of the broker at addr, said
+// within 1.5 x the timeout.
+func wantStall(t *testing.T, err error, addr string, timeout, took time.Duration) {
+	t.Helper()
+	want := fmt.Sprintf("kafka %s did not answer within %v", addr, timeout)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	var stall *StallError
+	if !errors.As(err, &stall) || stall.Addr != addr {
+		t.Errorf("err %T is not the stall of %s", err, addr)
+	}
+	if took > timeout*3/2 {
+		t.Errorf("took %v with a timeout of %v", took, timeout)
 	}
 }
