@@ -226,7 +226,7 @@ func (c *Client) fillOffsets(cl sarama.Client, ad sarama.ClusterAdmin, snap *bac
 
 type describedGroup struct {
 	g         backends.Group
-	committed []commit // the partitions with a committed offset
+	committed []commit // the partitions with a committed offset, by topic and partition (commits)
 }
 
 // commit is a group's committed offset on a partition.
@@ -237,20 +237,59 @@ type commit struct {
 }
 
 // commits lists the committed offsets of an OffsetFetch answer (those
-// with an error or no offset are left out).
+// with an error or no offset are left out), sorted by topic and
+// partition: the topics' names sorted (a group has few), and each topic's
+// partitions put in place by number when they are numbered from 0 without
+// a gap, as a group's commits on a topic mostly are (sorted otherwise).
+// The answer's maps come in no order; sorting the commits by comparison
+// took a quarter of the join (11 of 44 ms of CPU at 160,000 commits).
 func commits(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) []commit {
 	n := 0
-	for _, ps := range b {
+	var one [1]string
+	names := one[:0]
+	for t, ps := range b {
 		n += len(ps)
+		names = append(names, t)
+	}
+	if len(names) > 1 {
+		slices.Sort(names)
 	}
 	out := make([]commit, 0, n)
-	for t, ps := range b {
+	for _, t := range names {
+		ps := b[t]
+		base := len(out)
+		dense := true
+		for p := range ps {
+			if p < 0 || int(p) >= len(ps) {
+				dense = false
+				break
+			}
+		}
+		if dense { // partitions 0 to len-1: each in its place
+			out = out[:base+len(ps)]
+			for p, blk := range ps {
+				out[base+int(p)] = commit{topic: t, p: p, off: -1}
+				if blk != nil && blk.Err == sarama.ErrNoError && blk.Offset >= 0 {
+					out[base+int(p)].off = blk.Offset
+				}
+			}
+			kept := base // the partitions without a usable commit left out
+			for _, c := range out[base:] {
+				if c.off >= 0 {
+					out[kept] = c
+					kept++
+				}
+			}
+			out = out[:kept]
+			continue
+		}
 		for p, blk := range ps {
 			if blk == nil || blk.Err != sarama.ErrNoError || blk.Offset < 0 {
 				continue
 			}
 			out = append(out, commit{topic: t, p: p, off: blk.Offset})
 		}
+		slices.SortFunc(out[base:], func(a, b commit) int { return cmp.Compare(a.p, b.p) })
 	}
 	return out
 }
@@ -950,7 +989,6 @@ func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wan
 			}
 		}
 		rows := make([]backends.GroupPartition, 0, len(dg.committed)+assigned)
-		sortCommits(dg.committed) // small values to move, not rows
 		for _, c := range dg.committed {
 			if len(wantTopic) > 0 && !wantTopic[c.topic] {
 				continue
@@ -1004,19 +1042,6 @@ func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wan
 		g.Partitions = rows
 		out[gi], kept[gi] = g, true
 	}
-}
-
-// sortCommits sorts a group's commits by topic and partition: by
-// partition alone when they are of one topic (most groups), which spares
-// comparing names.
-func sortCommits(cs []commit) {
-	for i := 1; i < len(cs); i++ {
-		if cs[i].topic != cs[0].topic {
-			slices.SortFunc(cs, func(a, b commit) int { return cmp.Or(strings.Compare(a.topic, b.topic), cmp.Compare(a.p, b.p)) })
-			return
-		}
-	}
-	slices.SortFunc(cs, func(a, b commit) int { return cmp.Compare(a.p, b.p) })
 }
 
 func appendErr(g *backends.Group, msg string) {
