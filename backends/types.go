@@ -195,9 +195,9 @@ func (g Group) Topics() []string {
 // TotalLag is the sum of lag over partitions that have a committed offset.
 func (g Group) TotalLag() int64 {
 	var n int64
-	for _, p := range g.Partitions {
-		if p.Lag != nil {
-			n += *p.Lag
+	for i := range g.Partitions { // by index: a row is not copied for its lag
+		if l := g.Partitions[i].Lag; l != nil {
+			n += *l
 		}
 	}
 	return n

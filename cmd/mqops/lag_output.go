@@ -32,6 +32,7 @@ type lagRows struct {
 	snap  *backends.ClusterSnapshot
 	an    *lag.Analysis
 	order []int             // indexes of snap.Groups
+	lags  []int64           // the groups' total lags, by index in snap.Groups
 	at0   time.Time         // the sample's time, for a group analysed alone
 	stats []*lag.GroupStats // when made ahead (printLag's first pass), by report index
 }
@@ -49,6 +50,7 @@ func newLagRows(snap *backends.ClusterSnapshot, an *lag.Analysis) *lagRows {
 		r.at0 = time.Now()
 	}
 	lags := make([]int64, len(snap.Groups))
+	r.lags = lags
 	for i := range snap.Groups {
 		r.order[i], lags[i] = i, snap.Groups[i].TotalLag()
 	}
@@ -125,7 +127,7 @@ func (r *groupBuilder) build(rows *lagRows, i int, gs *lag.GroupStats) (*lagGrou
 	r.lg = lagGroup{
 		Group: gr.Name, State: gr.State, Protocol: gr.ProtocolType, Members: len(gr.Members),
 		Type: gr.Type, GroupEpoch: gr.GroupEpoch, AssignmentEpoch: gr.AssignmentEpoch,
-		Topics: gr.Topics(), Lag: gr.TotalLag(), Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown,
+		Topics: gr.Topics(), Lag: rows.lags[rows.order[i]], Status: string(lag.Unknown), Error: gr.Err, Unknown: gr.Unknown,
 	}
 	lg := &r.lg
 	if lg.Topics == nil {
@@ -224,7 +226,12 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 		stats := make([][lagChunk]*lag.GroupStats, workers)
 		bufs := make([][]backends.Group, workers)
 		err := inChunks(n, workers, func(k, from, to int) {
-			o := &outs[k]
+			// the worker's writer copied to its stack while it writes the
+			// chunk: a write there pays no write barrier (the collector
+			// often marks while the report is written)
+			out := outs[k]
+			o := &out
+			defer func() { outs[k] = out }()
 			if o.b == nil {
 				o.b = make([]byte, 0, 512<<10)
 			}
@@ -326,15 +333,6 @@ func (e *jsonOut) str(k jkey, v string) {
 	e.b = safejson.AppendString(e.b, v, true)
 }
 
-// strMemo writes a string field whose escaped text m may hold already.
-func (e *jsonOut) strMemo(k jkey, v string, m *memo) {
-	e.key(k)
-	if v != m.in || m.esc == nil {
-		m.in, m.esc = v, safejson.AppendString(m.esc[:0], v, true)
-	}
-	e.b = append(e.b, m.esc...)
-}
-
 func (e *jsonOut) strOmit(k jkey, v string) {
 	if v != "" {
 		e.str(k, v)
@@ -344,15 +342,6 @@ func (e *jsonOut) strOmit(k jkey, v string) {
 func (e *jsonOut) int(k jkey, v int64) {
 	e.key(k)
 	e.b = strconv.AppendInt(e.b, v, 10)
-}
-
-func (e *jsonOut) intPtr(k jkey, v *int64) {
-	if v == nil {
-		e.key(k)
-		e.b = append(e.b, "null"...)
-		return
-	}
-	e.int(k, *v)
 }
 
 func (e *jsonOut) float(k jkey, v float64) {
@@ -477,57 +466,103 @@ func (e *jsonOut) group(g *lagGroup, gr *backends.Group, gs *lag.GroupStats) {
 // partitionOf writes partition j of gr (gs its group's analysis) at
 // depth 4, as the lagPartition of it would be written: its fields in
 // lagPartition's order, a log offset null when unknown (negative), the
-// status unknown and the time lag null without an analysis.
+// status unknown and the time lag null without an analysis. It appends
+// to a local slice, put back in e at the end, each field's comma and key
+// one run of bytes.
 func (e *jsonOut) partitionOf(gr *backends.Group, gs *lag.GroupStats, j int) {
 	p := &gr.Partitions[j]
 	ps, ok := partitionStats(gr, gs, j)
-	e.open(4)
-	e.strMemo(kpTopic, p.Topic, &e.topic)
-	e.int(kpPartition, int64(p.Partition))
-	e.intPtr(kpCommitted, p.Committed)
-	e.offset(kpLogStart, p.LogStart)
-	e.offset(kpLogEnd, p.LogEnd)
-	e.intPtr(kpLag, p.Lag)
-	e.key(kpBehind)
-	e.b = strconv.AppendBool(e.b, p.BehindLogStart)
-	e.strMemo(kpMember, p.MemberID, &e.member)
-	e.strMemo(kpClient, p.ClientID, &e.client)
-	e.strMemo(kpHost, p.Host, &e.host)
+	b := append(e.b, pOpen...)
+	b = e.topic.appendEsc(b, p.Topic)
+	b = append(b, pcPartition...)
+	b = strconv.AppendInt(b, int64(p.Partition), 10)
+	b = append(b, pcCommitted...)
+	b = appendIntPtr(b, p.Committed)
+	b = append(b, pcLogStart...)
+	b = appendOffset(b, p.LogStart)
+	b = append(b, pcLogEnd...)
+	b = appendOffset(b, p.LogEnd)
+	b = append(b, pcLag...)
+	b = appendIntPtr(b, p.Lag)
+	b = append(b, pcBehind...)
+	b = strconv.AppendBool(b, p.BehindLogStart)
+	b = append(b, pcMember...)
+	b = e.member.appendEsc(b, p.MemberID)
+	b = append(b, pcClient...)
+	b = e.client.appendEsc(b, p.ClientID)
+	b = append(b, pcHost...)
+	b = e.host.appendEsc(b, p.Host)
 	status := string(lag.Unknown)
 	if ok {
 		status = string(ps.Status)
 	}
-	e.strMemo(kpStatus, status, &e.status)
+	b = append(b, pcStatus...)
+	b = e.status.appendEsc(b, status)
+	b = append(b, pcTimeLag...)
 	if ok && ps.TimeLag != nil {
-		e.float(kpTimeLag, round2(ps.TimeLag.Seconds()))
+		if c, done := appendCents(b, round2(ps.TimeLag.Seconds())); done {
+			b = c
+		} else {
+			var err error
+			if b, err = safejson.AppendFloat(b, round2(ps.TimeLag.Seconds())); err != nil && e.err == nil {
+				e.err = err
+			}
+		}
 	} else {
-		e.key(kpTimeLag)
-		e.b = append(e.b, "null"...)
+		b = append(b, "null"...)
 	}
 	var src *string
 	if ok {
 		src = source(ps.TimeLagSource)
 	}
+	b = append(b, pcSource...)
 	if src == nil {
-		e.key(kpSource)
-		e.b = append(e.b, "null"...)
+		b = append(b, "null"...)
 	} else {
-		e.strMemo(kpSource, *src, &e.source)
+		b = e.source.appendEsc(b, *src)
 	}
-	if ok {
-		e.strOmit(kpNote, ps.TimeLagNote)
+	if ok && ps.TimeLagNote != "" {
+		b = append(b, pcNote...)
+		b = safejson.AppendString(b, ps.TimeLagNote, true)
 	}
-	e.close(4)
+	e.b = append(b, pClose...)
+	e.first = false
 }
 
-// offset writes a log offset: null when unknown (negative).
-func (e *jsonOut) offset(k jkey, v int64) {
-	e.key(k)
-	if v < 0 {
-		e.b = append(e.b, "null"...)
-		return
+// A partition's object: its opening and first key, each other field's
+// comma and key, its closing.
+var (
+	pOpen                                 = "\n" + spaces[:8] + "{" + string(kpTopic)
+	pcPartition, pcCommitted, pcLogStart  = "," + string(kpPartition), "," + string(kpCommitted), "," + string(kpLogStart)
+	pcLogEnd, pcLag, pcBehind, pcMember   = "," + string(kpLogEnd), "," + string(kpLag), "," + string(kpBehind), "," + string(kpMember)
+	pcClient, pcHost, pcStatus, pcTimeLag = "," + string(kpClient), "," + string(kpHost), "," + string(kpStatus), "," + string(kpTimeLag)
+	pcSource, pcNote                      = "," + string(kpSource), "," + string(kpNote)
+	pClose                                = "\n" + spaces[:8] + "}"
+)
+
+// appendEsc appends v escaped for JSON, escaping it only when it is not
+// the text m holds.
+func (m *memo) appendEsc(b []byte, v string) []byte {
+	if v != m.in || m.esc == nil {
+		m.in, m.esc = v, safejson.AppendString(m.esc[:0], v, true)
 	}
-	e.b = strconv.AppendInt(e.b, v, 10)
+	return append(b, m.esc...)
+}
+
+// appendIntPtr appends *v, null when nil.
+func appendIntPtr(b []byte, v *int64) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, *v, 10)
+}
+
+// appendOffset appends a log offset: null when unknown (negative).
+func appendOffset(b []byte, v int64) []byte {
+	if v < 0 {
+		return append(b, "null"...)
+	}
+	return strconv.AppendInt(b, v, 10)
 }
 
 // The lag table's columns.
@@ -609,7 +644,9 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 		lines[k].b, lines[k].pad = make([]byte, 0, 256<<10), width
 	}
 	err := inChunks(n, workers, func(k, from, to int) {
-		l := &lines[k]
+		line := lines[k] // on the stack while it writes: no write barrier
+		l := &line
+		defer func() { lines[k] = line }()
 		l.b = l.b[:0]
 		for i := from; i < to; i++ {
 			gr, gs := rows.at(i)
@@ -647,23 +684,70 @@ var (
 
 // keep sets st from ps, the analysis of its line's partition.
 func (st *lineStat) keep(ps *lag.PartitionStats) {
-	*st = lineStat{status: lineOther, source: lineOther}
-	for i, x := range lineStatuses[1:] {
-		if ps.Status == x {
-			st.status = uint8(i + 1)
-		}
-	}
-	if ps.TimeLagSource == "" {
-		st.source = 1
-	}
-	for i, x := range lineSources[2:] {
-		if ps.TimeLagSource == x {
-			st.source = uint8(i + 2)
-		}
-	}
+	*st = lineStat{status: statusIndex(ps.Status), source: sourceIndex(ps.TimeLagSource)}
 	if ps.TimeLag != nil {
 		st.secs, st.timeLag = round2(ps.TimeLag.Seconds()), true
 	}
+}
+
+// statusIndex is s's index in lineStatuses, lineOther when none.
+func statusIndex(s lag.Status) uint8 {
+	switch s {
+	case lag.Unknown:
+		return 1
+	case lag.OK:
+		return 2
+	case lag.Warn:
+		return 3
+	case lag.Stall:
+		return 4
+	case lag.Stop:
+		return 5
+	case lag.Rewind:
+		return 6
+	}
+	return lineOther
+}
+
+// sourceIndex is s's index in lineSources (1 for none), lineOther when
+// none of those.
+func sourceIndex(s backends.TimeLagSource) uint8 {
+	switch s {
+	case "":
+		return 1
+	case backends.TimeLagRecord:
+		return 2
+	case backends.TimeLagInterpolated:
+		return 3
+	case backends.TimeLagLowerBound:
+		return 4
+	}
+	return lineOther
+}
+
+// timeLag is the time lag cell of st (its status and source indexes
+// neither 0 nor lineOther) and its width, made once for a run of lines
+// with the same (a topic's partitions often share one).
+func (l *tableLine) timeLag(st *lineStat) ([]byte, int) {
+	m := &l.lag
+	if !m.set || m.st.timeLag != st.timeLag || m.st.source != st.source || m.st.secs != st.secs {
+		var src *string
+		if st.source > 1 {
+			src = source(lineSources[st.source])
+		}
+		m.b = appendTimeLag(m.b[:0], st.timeLagSecs(), src)
+		m.st, m.width, m.set = *st, utf8.RuneCount(m.b), true
+	}
+	return m.b, m.width
+}
+
+// timeLagMemo is a line's last time lag cell: its text and width, made
+// of st (its status aside).
+type timeLagMemo struct {
+	st    lineStat
+	set   bool
+	b     []byte
+	width int
 }
 
 // tableLine holds the cells of one line of the lag table, sanitized.
@@ -682,6 +766,7 @@ type tableLine struct {
 	// the last cells of the columns whose text repeats from row to row,
 	// sanitized once
 	group, topic, client, host memo
+	lag                        timeLagMemo
 }
 
 // memo is a text and its form in the output: sanitized for a table's
@@ -719,15 +804,24 @@ func (l *tableLine) end() { l.endWide(-1) }
 // endWide ends a cell w runes wide.
 func (l *tableLine) endWide(w int) {
 	c := l.n
-	l.ends[c], l.wide[c] = len(l.b), w
 	l.n++
-	if l.pad != nil {
+	if l.pad != nil { // straight into the table: no cell kept
 		if c == len(l.pad)-1 {
 			l.b = append(l.b, '\n')
 			return
 		}
-		l.b = appendPad(l.b, l.pad[c]+2-l.width(c))
+		if w < 0 {
+			w = utf8.RuneCount(l.b[l.starts[c]:])
+		}
+		if n := l.pad[c] + 2 - w; n > 0 && n <= len(spaces) {
+			l.b = append(l.b, spaces[:n]...)
+		} else {
+			l.b = appendPad(l.b, n)
+		}
+		l.starts[l.n] = len(l.b)
+		return
 	}
+	l.ends[c], l.wide[c] = len(l.b), w
 	if l.n < len(l.starts) {
 		l.starts[l.n] = len(l.b)
 	}
@@ -809,18 +903,19 @@ func (l *tableLine) row(gr *backends.Group, gs *lag.GroupStats, j int, st *lineS
 			st.status = 0
 		}
 	}
-	if st.status != 0 {
-		l.text(string(lineStatuses[st.status]))
-		var src *string
-		if st.source > 1 {
-			src = source(lineSources[st.source])
-		}
-		l.b = appendTimeLag(l.b, st.timeLagSecs(), src)
-	} else {
+	if st.status == 0 {
 		l.text(string(lag.Unknown))
 		l.b = append(l.b, '-')
+		l.end()
+		l.rest(p)
+		return
 	}
-	l.end()
+	status := lineStatuses[st.status] // a cell as it is: capitals
+	l.b = append(l.b, status...)
+	l.endWide(len(status))
+	tl, w := l.timeLag(st)
+	l.b = append(l.b, tl...)
+	l.endWide(w)
 	l.rest(p)
 }
 
@@ -884,8 +979,14 @@ func (l *tableLine) measure(gr *backends.Group, gs *lag.GroupStats, j int, width
 	wide(6, lagW)
 	if ps, ok := partitionStats(gr, gs, j); ok {
 		st.keep(&ps)
-		wide(7, utf8.RuneCountInString(cell(string(ps.Status))))
-		wide(8, utf8.RuneCount(appendTimeLag(buf[:0], st.timeLagSecs(), source(ps.TimeLagSource))))
+		if st.status != lineOther && st.source != lineOther {
+			_, w := l.timeLag(st)
+			wide(7, len(lineStatuses[st.status]))
+			wide(8, w)
+		} else {
+			wide(7, utf8.RuneCountInString(cell(string(ps.Status))))
+			wide(8, utf8.RuneCount(appendTimeLag(buf[:0], st.timeLagSecs(), source(ps.TimeLagSource))))
+		}
 	} else {
 		wide(7, len(lag.Unknown))
 		wide(8, 1)

@@ -310,3 +310,24 @@ func TestAppendCents(t *testing.T) {
 		}
 	}
 }
+
+// TestLineStatIndexes: keep's indexes name the texts the table writes
+// for them, and a status is its own cell (the table writes it as it is).
+func TestLineStatIndexes(t *testing.T) {
+	for i, s := range lineStatuses[1:] {
+		if got := statusIndex(s); got != uint8(i+1) {
+			t.Errorf("statusIndex(%q) = %d, want %d", s, got, i+1)
+		}
+		if cell(string(s)) != string(s) {
+			t.Errorf("status %q is not its own cell", s)
+		}
+	}
+	for i, s := range lineSources[2:] {
+		if got := sourceIndex(s); got != uint8(i+2) {
+			t.Errorf("sourceIndex(%q) = %d, want %d", s, got, i+2)
+		}
+	}
+	if statusIndex("HALTED") != lineOther || sourceIndex("guess") != lineOther || sourceIndex("") != 1 {
+		t.Error("an unknown status or source, or no source, has the wrong index")
+	}
+}
