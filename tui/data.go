@@ -13,6 +13,7 @@ import (
 
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
+	"github.com/mqops/mqops/tui/components"
 	"github.com/mqops/mqops/tui/styles"
 )
 
@@ -222,15 +223,39 @@ func (s *snapTracker) observe(ctx context.Context, snap *backends.ClusterSnapsho
 
 // applySnapshot is how a snapshot and its lag analysis apply: as the
 // shared dataset, the view on top rebuilt from it. It is called by the
-// fetch, which also indexes the snapshot for the views (indexSnapshot);
-// the function it returns runs in Update and only installs.
+// fetch, which also indexes the snapshot for the views (indexSnapshot)
+// and builds the rows of those that list every group (buildRows); the
+// function it returns runs in Update and only installs.
 func applySnapshot(snap *backends.ClusterSnapshot, an *lag.Analysis) applyFunc {
-	idx := indexSnapshot(snap)
+	d := dataset{snap: snap, analysis: an, index: indexSnapshot(snap)}
+	d.rows = buildRows(&d)
 	return func(m *Model, _ time.Time) notice {
-		m.data = dataset{gen: m.data.gen + 1, snap: snap, analysis: an, index: idx}
+		d.gen = m.data.gen + 1
+		m.data = d
 		m.ensureBuilt(m.top())
 		return notice{}
 	}
+}
+
+// snapRows are the rows of the Kafka views that list every group — the
+// groups list, and a topic's consumers for every topic — built by the
+// fetch from its snapshot, off the Update path: on a cluster of 5,000
+// groups building them takes milliseconds, and they are built on every
+// refresh of those views and as a topic opens. The views share them
+// read-only (a table sorts and filters its own index of the rows).
+type snapRows struct {
+	groups  []components.Row
+	onTopic map[string][]components.Row // by topic; a topic without consumers has none
+}
+
+func buildRows(d *dataset) *snapRows {
+	r := &snapRows{groups: groupRows(d), onTopic: make(map[string][]components.Row, len(d.index.onTopic))}
+	for topic := range d.index.onTopic {
+		if rows := topicConsumers(d, topic); len(rows) > 0 {
+			r.onTopic[topic] = rows
+		}
+	}
+	return r
 }
 
 // snapIndex is what the Kafka views need of a snapshot beyond its lists,

@@ -167,6 +167,7 @@ type dataset struct {
 	snap     *backends.ClusterSnapshot
 	analysis *lag.Analysis
 	index    *snapIndex // made by the fetch (data.go)
+	rows     *snapRows  // made by the fetch (data.go); nil: the views build their own
 }
 
 type mode int

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/mqops/mqops/backends"
 	"github.com/mqops/mqops/backends/lag"
 	"github.com/mqops/mqops/backends/lag/lagtest"
+	"github.com/mqops/mqops/tui/components"
 )
 
 // analyzed is how a snapshot applies once the fetch has analysed it (a
@@ -246,5 +248,64 @@ func TestSnapshotFetchesRace(t *testing.T) {
 	}
 	if applied == 0 || m.data.analysis == nil {
 		t.Fatalf("%d results applied", applied)
+	}
+}
+
+// TestViewsBuiltFromTheFetchsRows: the fetch builds the rows of the views
+// that list every group (the groups list, each topic's consumers), and
+// those views, built from them in Update, show what they show building
+// their own; two views sharing the rows sort them each their own way.
+func TestViewsBuiltFromTheFetchsRows(t *testing.T) {
+	src := &cannedSource{}
+	snap := cluster(3)
+	src.push(snap, nil)
+	h := newHarness(t, Options{}, src)
+	m := h.m
+	if m.data.rows == nil {
+		t.Fatal("the applied snapshot came without the fetch's rows")
+	}
+	own := m.data
+	own.rows = nil
+	sameRows(t, "groups", m.data.rows.groups, groupRows(&own))
+	if len(m.data.rows.onTopic) == 0 {
+		t.Fatal("no topic's consumers among the fetch's rows")
+	}
+	for _, tp := range snap.Topics {
+		sameRows(t, "topic "+tp.Name, m.data.rows.onTopic[tp.Name], topicConsumers(&own, tp.Name))
+	}
+
+	// Two groups lists of the shared rows, one sorted the other way,
+	// list what lists of their own rows list.
+	a, b, c, d := newGroupsView(), newGroupsView(), newGroupsView(), newGroupsView()
+	a.build(&m.data, &m.st)
+	b.build(&m.data, &m.st)
+	c.build(&own, &m.st)
+	d.build(&own, &m.st)
+	b.tbl.ReverseSort()
+	d.tbl.ReverseSort()
+	if got, want := a.tbl.VisibleIDs(), c.tbl.VisibleIDs(); !slices.Equal(got, want) {
+		t.Errorf("shared rows list %q, own rows %q", got, want)
+	}
+	if got, want := b.tbl.VisibleIDs(), d.tbl.VisibleIDs(); !slices.Equal(got, want) {
+		t.Errorf("reversed, shared rows list %q, own rows %q", got, want)
+	}
+	if slices.Equal(a.tbl.VisibleIDs(), b.tbl.VisibleIDs()) {
+		t.Errorf("the lists sorted either way list the same %q", a.tbl.VisibleIDs())
+	}
+}
+
+// sameRows fails unless got and want hold the same rows (NaN sort keys
+// equal).
+func sameRows(t *testing.T, what string, got, want []components.Row) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: %d rows, want %d", what, len(got), len(want))
+	}
+	for i := range got {
+		g, w := got[i], want[i]
+		if g.ID != w.ID || g.Ref != w.Ref || !slices.Equal(g.Cells, w.Cells) || !slices.Equal(g.Styles, w.Styles) ||
+			!slices.EqualFunc(g.Nums, w.Nums, func(x, y float64) bool { return x == y || math.IsNaN(x) && math.IsNaN(y) }) {
+			t.Errorf("%s row %d: %+v, want %+v", what, i, g, w)
+		}
 	}
 }

@@ -88,6 +88,15 @@ func (v *groupsView) open() (view, bool) {
 
 func (v *groupsView) build(d *dataset, _ *styles.Styles) {
 	v.gen = d.gen
+	if d.rows != nil {
+		v.tbl.SetRows(d.rows.groups)
+		return
+	}
+	v.tbl.SetRows(groupRows(d))
+}
+
+// groupRows are the groups list's rows of d, one per group.
+func groupRows(d *dataset) []components.Row {
 	snap := d.snap
 	rows := make([]components.Row, 0, len(snap.Groups))
 	for i := range snap.Groups {
@@ -159,7 +168,7 @@ func (v *groupsView) build(d *dataset, _ *styles.Styles) {
 			},
 		})
 	}
-	v.tbl.SetRows(rows)
+	return rows
 }
 
 // stateStyle dims the group states that mean nobody is consuming.

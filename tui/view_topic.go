@@ -229,7 +229,11 @@ func (v *topicView) build(d *dataset, st *styles.Styles) {
 		}
 	}
 	v.parts.SetRows(rows)
-	v.groups.SetRows(topicConsumers(d, t.Name))
+	if d.rows != nil {
+		v.groups.SetRows(d.rows.onTopic[t.Name])
+	} else {
+		v.groups.SetRows(topicConsumers(d, t.Name))
+	}
 	v.groupsTop = "CONSUMER GROUPS (" + fmtInt(int64(v.groups.Len())) + ")"
 	if v.groups.Len() == 0 && v.onGroups {
 		v.onGroups = false
@@ -295,7 +299,7 @@ func topicConsumers(d *dataset, topic string) []components.Row {
 				if gs == nil {
 					continue
 				}
-				ps, ok := gs.PartitionAt(j, p.Topic, p.Partition)
+				ps, ok := gs.BriefAt(j, p.Topic, p.Partition)
 				if !ok {
 					continue
 				}

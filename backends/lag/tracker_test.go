@@ -943,6 +943,25 @@ func TestPartitionsOutOfOrder(t *testing.T) {
 	if gs.Partition("g-0", 99) != nil || gs.Partition("nope", 0) != nil {
 		t.Error("a partition the snapshot did not list was found")
 	}
+	// PartitionAt and BriefAt: by position when the position holds the
+	// partition, by key when not (a wrong or out-of-range position);
+	// BriefAt is PartitionAt without the lag history.
+	for i, gp := range g.Partitions {
+		for _, at := range []int{i, (i + 1) % len(g.Partitions), -1, len(g.Partitions) + 3} {
+			full, ok1 := gs.PartitionAt(at, gp.Topic, gp.Partition)
+			brief, ok2 := gs.BriefAt(at, gp.Topic, gp.Partition)
+			if !ok1 || !ok2 || full.Topic != gp.Topic || full.Partition != gp.Partition {
+				t.Fatalf("partition %d asked at %d: %v %v %s/%d", i, at, ok1, ok2, full.Topic, full.Partition)
+			}
+			full.LagHistory = nil
+			if !reflect.DeepEqual(full, brief) {
+				t.Errorf("partition %d asked at %d: BriefAt %+v, PartitionAt %+v", i, at, brief, full)
+			}
+		}
+	}
+	if _, ok := gs.BriefAt(0, "nope", 0); ok {
+		t.Error("BriefAt found a partition the snapshot did not list")
+	}
 }
 
 // TestLagHistoryBeyond32Bits: lag histories are kept in 32 bits while they

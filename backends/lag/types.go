@@ -153,35 +153,54 @@ func (g *GroupStats) Brief(i int) PartitionStats {
 
 // PartitionAt returns the analysis of the snapshot group's i-th partition
 // (p of topic), or the one Partition finds when that is another; false
-// when there is none. It allocates nothing.
+// when there is none.
 func (g *GroupStats) PartitionAt(i int, topic string, p int32) (PartitionStats, bool) {
-	if i >= 0 && i < len(g.parts) {
-		if r := &g.parts[i]; r.partition == p && g.an.topics[r.topic] == topic {
-			return g.At(i), true
-		}
-	}
-	if ps := g.Partition(topic, p); ps != nil {
-		return *ps, true
+	if i, ok := g.indexOf(i, topic, p); ok {
+		return g.At(i), true
 	}
 	return PartitionStats{}, false
+}
+
+// BriefAt is PartitionAt without LagHistory, which it allocates nothing
+// for: what a view of many groups' partitions at once asks.
+func (g *GroupStats) BriefAt(i int, topic string, p int32) (PartitionStats, bool) {
+	if i, ok := g.indexOf(i, topic, p); ok {
+		return g.Brief(i), true
+	}
+	return PartitionStats{}, false
+}
+
+// indexOf is i when the group's i-th partition is p of topic, else the
+// index of p of topic (false when the snapshot did not list it).
+func (g *GroupStats) indexOf(i int, topic string, p int32) (int, bool) {
+	if i >= 0 && i < len(g.parts) {
+		if r := &g.parts[i]; r.partition == p && g.an.topics[r.topic] == topic {
+			return i, true
+		}
+	}
+	return g.find(topic, p)
 }
 
 // Partition returns the analysis of the group's partition p of topic, or
 // nil when the snapshot did not list it.
 func (g *GroupStats) Partition(topic string, p int32) *PartitionStats {
-	i, ok := -1, false
-	if g.index != nil {
-		i, ok = g.index[PartitionKey{Topic: topic, Partition: p}]
-	} else {
-		i, ok = slices.BinarySearchFunc(g.parts, PartitionKey{Topic: topic, Partition: p}, func(r partResult, k PartitionKey) int {
-			return cmp.Or(strings.Compare(g.an.topics[r.topic], k.Topic), cmp.Compare(r.partition, k.Partition))
-		})
-	}
+	i, ok := g.find(topic, p)
 	if !ok {
 		return nil
 	}
 	ps := g.At(i)
 	return &ps
+}
+
+// find is the index of the group's partition p of topic.
+func (g *GroupStats) find(topic string, p int32) (int, bool) {
+	if g.index != nil {
+		i, ok := g.index[PartitionKey{Topic: topic, Partition: p}]
+		return i, ok
+	}
+	return slices.BinarySearchFunc(g.parts, PartitionKey{Topic: topic, Partition: p}, func(r partResult, k PartitionKey) int {
+		return cmp.Or(strings.Compare(g.an.topics[r.topic], k.Topic), cmp.Compare(r.partition, k.Partition))
+	})
 }
 
 // partResult is a partition's analysis as an Analysis holds it: without

@@ -111,12 +111,7 @@ func partitionStats(gr *backends.Group, gs *lag.GroupStats, j int) (lag.Partitio
 		return lag.PartitionStats{}, false
 	}
 	p := &gr.Partitions[j]
-	if j < gs.Len() {
-		if ps := gs.Brief(j); ps.Partition == p.Partition && ps.Topic == p.Topic {
-			return ps, true // the report has no use for its history
-		}
-	}
-	return gs.PartitionAt(j, p.Topic, p.Partition)
+	return gs.BriefAt(j, p.Topic, p.Partition) // the report has no use for its history
 }
 
 // build builds the i-th group of the report, whose analysis is gs, but
