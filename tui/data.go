@@ -248,6 +248,8 @@ type snapRows struct {
 	onTopic map[string][]components.Row // by topic; a topic without consumers has none
 }
 
+// buildRows builds d's snapRows (d indexed: the topics' consumers come
+// from d.index).
 func buildRows(d *dataset) *snapRows {
 	r := &snapRows{groups: groupRows(d), onTopic: make(map[string][]components.Row, len(d.index.onTopic))}
 	for topic := range d.index.onTopic {

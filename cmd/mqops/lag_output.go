@@ -341,14 +341,19 @@ func (e *jsonOut) int(k jkey, v int64) {
 
 func (e *jsonOut) float(k jkey, v float64) {
 	e.key(k)
-	if b, ok := appendCents(e.b, v); ok {
-		e.b = b
-		return
-	}
 	var err error
-	if e.b, err = safejson.AppendFloat(e.b, v); err != nil && e.err == nil {
+	if e.b, err = appendNumber(e.b, v); err != nil && e.err == nil {
 		e.err = err
 	}
+}
+
+// appendNumber appends v as safejson.AppendFloat does, a whole number of
+// hundredths without its float search (appendCents).
+func appendNumber(b []byte, v float64) ([]byte, error) {
+	if c, ok := appendCents(b, v); ok {
+		return c, nil
+	}
+	return safejson.AppendFloat(b, v)
 }
 
 // appendCents appends v as safejson.AppendFloat does when v is a whole
@@ -495,13 +500,9 @@ func (e *jsonOut) partitionOf(gr *backends.Group, gs *lag.GroupStats, j int) {
 	b = e.status.appendEsc(b, status)
 	b = append(b, pcTimeLag...)
 	if ok && ps.TimeLag != nil {
-		if c, done := appendCents(b, round2(ps.TimeLag.Seconds())); done {
-			b = c
-		} else {
-			var err error
-			if b, err = safejson.AppendFloat(b, round2(ps.TimeLag.Seconds())); err != nil && e.err == nil {
-				e.err = err
-			}
+		var err error
+		if b, err = appendNumber(b, round2(ps.TimeLag.Seconds())); err != nil && e.err == nil {
+			e.err = err
 		}
 	} else {
 		b = append(b, "null"...)
@@ -639,9 +640,7 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 		lines[k].b, lines[k].pad = make([]byte, 0, 256<<10), width
 	}
 	err := inChunks(n, workers, func(k, from, to int) {
-		line := lines[k] // on the stack while it writes: no write barrier
-		l := &line
-		defer func() { lines[k] = line }()
+		l := &lines[k]
 		l.b = l.b[:0]
 		for i := from; i < to; i++ {
 			gr, gs := rows.at(i)
@@ -808,11 +807,7 @@ func (l *tableLine) endWide(w int) {
 		if w < 0 {
 			w = utf8.RuneCount(l.b[l.starts[c]:])
 		}
-		if n := l.pad[c] + 2 - w; n > 0 && n <= len(spaces) {
-			l.b = append(l.b, spaces[:n]...)
-		} else {
-			l.b = appendPad(l.b, n)
-		}
+		l.b = appendPad(l.b, l.pad[c]+2-w)
 		l.starts[l.n] = len(l.b)
 		return
 	}
