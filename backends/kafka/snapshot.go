@@ -46,6 +46,14 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 	wantTopic := set(opts.Topics)
 	wantGroup := set(opts.Groups)
 
+	// ListGroups asks the brokers the client knows: it is sent at once,
+	// and answered while the metadata and the topics' offsets are read.
+	listing := goResult(func() (listResult, error) {
+		groups, n, err := c.listGroups(cl)
+		return listResult{groups, n}, err
+	})
+	defer listing.wait() // never left running on the client
+
 	// 1. Metadata: brokers, controller, topics, partitions.
 	md, err := c.metadata(cl)
 	if err != nil {
@@ -94,18 +102,22 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 		}
 	}
 
-	// 2. Log-start and log-end offsets, one request per leader each.
-	if err := c.fillOffsets(cl, ad, snap); err != nil {
-		return nil, err
-	}
-	snap.Requests += 2 * countLeaders(snap)
+	// 2. Log-start and log-end offsets, one request per leader each, read
+	// while the groups are described and their offsets fetched: the join
+	// waits for them.
+	offsets := goResult(func() (struct{}, error) { return struct{}{}, c.fillOffsets(cl, ad, snap) })
+	defer offsets.wait()
 
 	// 3. Groups: ListGroups per broker, then describe + fetch offsets per coordinator.
-	listed, n, err := c.listGroups(cl)
+	lr, err := listing.wait()
 	if err != nil {
+		if _, oerr := offsets.wait(); oerr != nil {
+			return nil, oerr // what failed first in turn: the offsets
+		}
 		return nil, err
 	}
-	snap.Requests += n
+	listed := lr.groups
+	snap.Requests += lr.requests
 	var names []string
 	for name := range listed {
 		if len(wantGroup) > 0 && !wantGroup[name] {
@@ -120,22 +132,52 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 	}
 	sort.Strings(names)
 	c.openSecondConns(cl, md, names)
+	var (
+		groups []*describedGroup
+		pf     *rtPrefetch
+		topics func() map[string]*backends.Topic
+	)
 	if len(names) > 0 {
-		groups, n, err := c.describeGroups(cl, md, names, listed)
-		if err != nil {
-			return nil, err
+		topics = sync.OnceValue(func() map[string]*backends.Topic { return topicIndex(snap) })
+		// each part of the groups is joined as soon as its offsets are
+		// fetched, while the broker answers the other parts; the records
+		// at the committed offsets are asked for once every part is in.
+		settled := func(part []*describedGroup, last bool) {
+			if _, oerr := offsets.wait(); oerr != nil {
+				return // the snapshot fails
+			}
+			if last && !opts.SkipRecordTimes {
+				pf = c.prefetchRecordTimes(cl, c.watch, snap, groups, wantTopic)
+			}
+			joinLag(topics(), part, wantTopic)
 		}
-		snap.Requests += n
-		n, err = c.fetchCommitted(cl, ad, groups)
-		if err != nil {
-			return nil, err
+		var n int
+		groups, n, err = c.describeGroups(cl, md, names, listed)
+		if err == nil {
+			snap.Requests += n
+			n, err = c.fetchCommitted(cl, ad, groups, settled)
+			snap.Requests += n
 		}
-		snap.Requests += n
-		var pf *rtPrefetch
-		if !opts.SkipRecordTimes {
-			pf = c.prefetchRecordTimes(cl, c.watch, snap, groups, wantTopic)
+	}
+	if _, oerr := offsets.wait(); oerr != nil {
+		return nil, oerr
+	}
+	snap.Requests += 2 * countLeaders(snap)
+	if err != nil {
+		return nil, err
+	}
+	if len(names) > 0 {
+		// the groups no part settled: without a coordinator, fetched
+		// again from the coordinator they moved to, or whose fetch failed
+		// (they carry the error)
+		var rest []*describedGroup
+		for _, dg := range groups {
+			if !dg.joined {
+				rest = append(rest, dg)
+			}
 		}
-		joinLag(snap, groups, wantTopic)
+		joinLag(topics(), rest, wantTopic)
+		collectGroups(snap, groups)
 		if !opts.SkipRecordTimes {
 			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicUUIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0, pf)
 		}
@@ -224,9 +266,43 @@ func (c *Client) fillOffsets(cl sarama.Client, ad sarama.ClusterAdmin, snap *bac
 	return nil
 }
 
+// listResult is what listGroups returns: the groups, and the requests sent.
+type listResult struct {
+	groups   map[string]listedGroup
+	requests int
+}
+
+// pending is the result of a call run on its own goroutine (goResult).
+type pending[T any] struct {
+	done chan struct{}
+	v    T
+	err  error
+}
+
+// goResult runs f on a goroutine of its own; wait returns its result.
+func goResult[T any](f func() (T, error)) *pending[T] {
+	p := &pending[T]{done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.v, p.err = f()
+	}()
+	return p
+}
+
+// wait waits for the call to return, and returns what it returned: each
+// time it is called.
+func (p *pending[T]) wait() (T, error) {
+	<-p.done
+	return p.v, p.err
+}
+
 type describedGroup struct {
 	g         backends.Group
 	committed []commit // the partitions with a committed offset, by topic and partition (commits)
+	// joined: g has its partition rows (joinLag); kept: it has a place in
+	// the snapshot (with a topic filter, a group with no row of the topics
+	// has none).
+	joined, kept bool
 }
 
 // commit is a group's committed offset on a partition.
@@ -690,7 +766,14 @@ const noConsumerDescribe = "members: broker %d (the coordinator) does not suppor
 // older than 3.0); two, on two connections, for a coordinator of many
 // groups (splitFetchAt). A group its broker says it does not coordinate
 // (it moved) is fetched again through sarama's lookup.
-func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []*describedGroup) (int, error) {
+//
+// settled is called with the groups of each request whose answer came,
+// on the request's goroutine, once their offsets are set; last is true
+// for the request answered last (every other request's groups are
+// settled by then), which makes the call even if its fetch failed (with
+// no groups). The groups fetched again, and those whose fetch failed, are
+// not passed to it.
+func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []*describedGroup, settled func(groups []*describedGroup, last bool)) (int, error) {
 	byCoord := map[int32][]*describedGroup{}
 	for _, g := range all {
 		if g.g.Coordinator < 0 {
@@ -706,59 +789,88 @@ func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []
 		failed   []error
 		dropped  []int32 // coordinators whose second connection failed
 	)
-	parts := 0
+	type part struct {
+		id     int32
+		second bool // on the second connection to the coordinator
+		groups []*describedGroup
+	}
+	var parts []part
 	for id, batch := range byCoord {
-		halves := [][]*describedGroup{batch}
 		if x := c.second[id]; x != nil && len(batch) >= splitFetchAt {
-			halves = [][]*describedGroup{batch[:len(batch)/2], batch[len(batch)/2:]}
+			parts = append(parts, part{id, false, batch[:len(batch)/2]}, part{id, true, batch[len(batch)/2:]})
+		} else {
+			parts = append(parts, part{id, false, batch})
 		}
-		for k, half := range halves {
-			parts++
-			wg.Go(func() {
-				b, err := cl.Broker(id)
-				if err != nil {
-					mu.Lock()
-					defer mu.Unlock()
-					failed = append(failed, err)
-					for _, g := range half {
-						appendErr(&g.g, "offset fetch: "+err.Error())
-					}
-					return
-				}
-				n, again := 0, []*describedGroup(nil)
-				if k > 0 {
-					n, again, err = fetchAt(c.second[id], half)
-					if err != nil && !peerGivenUp(err) {
-						// the second connection failed (closed by the broker
-						// while idle, say): the half on the first one
-						mu.Lock()
-						dropped = append(dropped, id)
-						mu.Unlock()
-						var m int
-						m, again, err = fetchAt(b, half)
-						n += m
-					}
-				} else {
-					n, again, err = fetchAt(b, half)
-				}
+	}
+	left := len(parts) // the parts not yet settled, guarded by mu
+	done := func(groups []*describedGroup) {
+		mu.Lock()
+		left--
+		last := left == 0
+		mu.Unlock()
+		if groups != nil || last {
+			settled(groups, last)
+		}
+	}
+	for _, pt := range parts {
+		id, half := pt.id, pt.groups
+		wg.Go(func() {
+			b, err := cl.Broker(id)
+			if err != nil {
 				mu.Lock()
-				defer mu.Unlock()
-				requests += n
-				moved = append(moved, again...)
-				if err != nil {
-					failed = append(failed, err)
-					for _, g := range half {
-						appendErr(&g.g, "offset fetch: "+err.Error())
-					}
+				failed = append(failed, err)
+				for _, g := range half {
+					appendErr(&g.g, "offset fetch: "+err.Error())
 				}
-			})
-		}
+				mu.Unlock()
+				done(nil)
+				return
+			}
+			n, again := 0, []*describedGroup(nil)
+			if pt.second {
+				n, again, err = fetchAt(c.second[id], half)
+				if err != nil && !peerGivenUp(err) {
+					// the second connection failed (closed by the broker
+					// while idle, say): the half on the first one
+					mu.Lock()
+					dropped = append(dropped, id)
+					mu.Unlock()
+					var m int
+					m, again, err = fetchAt(b, half)
+					n += m
+				}
+			} else {
+				n, again, err = fetchAt(b, half)
+			}
+			mu.Lock()
+			requests += n
+			moved = append(moved, again...)
+			if err != nil {
+				failed = append(failed, err)
+				for _, g := range half {
+					appendErr(&g.g, "offset fetch: "+err.Error())
+				}
+			}
+			mu.Unlock()
+			if err != nil {
+				done(nil)
+				return
+			}
+			if len(again) > 0 { // those are settled below
+				isAgain := make(map[*describedGroup]bool, len(again))
+				for _, g := range again {
+					isAgain[g] = true
+				}
+				half = slices.DeleteFunc(slices.Clone(half), func(g *describedGroup) bool { return isAgain[g] })
+			}
+			done(half)
+		})
 	}
 	wg.Wait()
 	for _, id := range dropped {
 		c.dropSecondConn(id)
 	}
-	if parts > 0 && len(failed) == parts {
+	if len(parts) > 0 && len(failed) == len(parts) {
 		return 0, &Error{Op: "fetching committed offsets", Err: failed[0]}
 	}
 	for _, g := range moved {
@@ -896,15 +1008,33 @@ func blocks(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) map[string]
 	return m
 }
 
-// joinLag builds each group's partition rows, sorted by topic and
-// partition: the union of committed partitions and assigned partitions,
-// joined with the topic offsets. A big cluster's groups are joined on
-// several processors, each a run of them (joinGroups).
-func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic map[string]bool) {
+// topicIndex maps the snapshot's topics by name.
+func topicIndex(snap *backends.ClusterSnapshot) map[string]*backends.Topic {
 	topics := make(map[string]*backends.Topic, len(snap.Topics))
 	for ti := range snap.Topics {
 		topics[snap.Topics[ti].Name] = &snap.Topics[ti]
 	}
+	return topics
+}
+
+// collectGroups puts the groups kept by the join in the snapshot, in
+// order.
+func collectGroups(snap *backends.ClusterSnapshot, groups []*describedGroup) {
+	if snap.Groups == nil {
+		snap.Groups = make([]backends.Group, 0, len(groups))
+	}
+	for _, dg := range groups {
+		if dg.kept {
+			snap.Groups = append(snap.Groups, dg.g)
+		}
+	}
+}
+
+// joinLag builds each group's partition rows, sorted by topic and
+// partition: the union of committed partitions and assigned partitions,
+// joined with the topics' offsets (which must be in). Many groups are
+// joined on several processors, each a run of them (joinGroups).
+func joinLag(topics map[string]*backends.Topic, groups []*describedGroup, wantTopic map[string]bool) {
 	rows := 0
 	for _, dg := range groups {
 		rows += len(dg.committed)
@@ -913,35 +1043,29 @@ func joinLag(snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic
 	if rows >= joinParallelAt {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
-	out := make([]backends.Group, len(groups))
-	kept := make([]bool, len(groups))
-	per := (len(groups) + workers - 1) / max(workers, 1)
+	if workers == 1 {
+		joinGroups(topics, groups, wantTopic)
+		return
+	}
+	per := (len(groups) + workers - 1) / workers
 	var wg sync.WaitGroup
 	for from := 0; from < len(groups); from += per {
 		to := min(from+per, len(groups))
-		wg.Go(func() { joinGroups(topics, groups[from:to], wantTopic, out[from:to], kept[from:to]) })
+		wg.Go(func() { joinGroups(topics, groups[from:to], wantTopic) })
 	}
 	wg.Wait()
-	if snap.Groups == nil {
-		snap.Groups = make([]backends.Group, 0, len(groups))
-	}
-	for i := range out {
-		if kept[i] {
-			snap.Groups = append(snap.Groups, out[i])
-		}
-	}
 }
 
 // joinParallelAt is the number of committed offsets from which joinLag
 // joins on several processors.
 const joinParallelAt = 1 << 14
 
-// joinGroups joins groups into out, setting kept for those that have a
-// place in the snapshot (with a topic filter, a group with no row of the
-// topics has none). It allocates the rows of a group at once and the
+// joinGroups joins groups, setting their rows, joined, and kept for those
+// that have a place in the snapshot (with a topic filter, a group with no
+// row of the topics has none). It allocates the rows of a group at once and the
 // offsets of all its groups in one array: a big cluster has hundreds of
 // thousands of group partitions, and this runs on every refresh.
-func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wantTopic map[string]bool, out []backends.Group, kept []bool) {
+func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wantTopic map[string]bool) {
 	n := 0
 	for _, dg := range groups {
 		n += len(dg.committed)
@@ -980,8 +1104,9 @@ func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wan
 	byTopicPartition := func(a, b backends.GroupPartition) int {
 		return cmp.Or(strings.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	}
-	for gi, dg := range groups {
-		g := dg.g
+	for _, dg := range groups {
+		g := &dg.g
+		dg.joined = true
 		assigned := 0
 		for _, m := range g.Members {
 			for _, ps := range m.Assigned {
@@ -1040,7 +1165,7 @@ func joinGroups(topics map[string]*backends.Topic, groups []*describedGroup, wan
 			continue
 		}
 		g.Partitions = rows
-		out[gi], kept[gi] = g, true
+		dg.kept = true
 	}
 }
 

@@ -331,3 +331,77 @@ func TestSnapshotGroupWithoutCoordinator(t *testing.T) {
 		t.Fatalf("%d groups", len(snap.Groups))
 	}
 }
+
+// TestSnapshotOffsetFetchMovedAndFailed: the groups of each OffsetFetch
+// are joined as its answer comes; a group its broker says it does not
+// coordinate is fetched again and joined after, and the groups of a
+// request that failed are in the snapshot with the error and no rows.
+// Every group is there once, in order.
+func TestSnapshotOffsetFetchMovedAndFailed(t *testing.T) {
+	c := manyGroups(t, 30)
+	const moved, failing = "group-004", "group-007"
+	var forged, failed atomic.Int32
+	c.ControlKey(int16(kmsg.OffsetFetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		r := req.(*kmsg.OffsetFetchRequest)
+		if len(r.Groups) < 2 { // the moved group's own request: the broker answers
+			return nil, nil, false
+		}
+		for _, g := range r.Groups {
+			if g.Group == failing {
+				failed.Add(1)
+				return nil, fmt.Errorf("connection dropped"), true
+			}
+		}
+		resp := r.ResponseKind().(*kmsg.OffsetFetchResponse)
+		resp.Version = r.Version
+		for _, g := range r.Groups {
+			rg := kmsg.NewOffsetFetchResponseGroup()
+			rg.Group = g.Group
+			if g.Group == moved {
+				rg.ErrorCode = kerr.NotCoordinator.Code
+			} else {
+				rt := kmsg.NewOffsetFetchResponseGroupTopic()
+				rt.Topic = "orders"
+				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+				rp.Partition, rp.Offset, rp.LeaderEpoch = 0, 0, -1
+				rt.Partitions = append(rt.Partitions, rp)
+				rg.Topics = append(rg.Topics, rt)
+			}
+			resp.Groups = append(resp.Groups, rg)
+		}
+		forged.Add(1)
+		return resp, nil, true
+	})
+	snap := snapshotOf(t, c)
+	if failed.Load() == 0 || forged.Load() == 0 {
+		t.Fatalf("requests failed %d, answered %d: both paths must be taken", failed.Load(), forged.Load())
+	}
+	if len(snap.Groups) != 30 {
+		t.Fatalf("%d groups, want 30", len(snap.Groups))
+	}
+	withErr := 0
+	for i, g := range snap.Groups {
+		if want := fmt.Sprintf("group-%03d", i); g.Name != want {
+			t.Fatalf("group %d is %q, want %q", i, g.Name, want)
+		}
+		switch {
+		case g.Err != "":
+			withErr++
+			if !strings.Contains(g.Err, "offset fetch") || len(g.Partitions) != 0 {
+				t.Errorf("group %s: error %q, %d rows", g.Name, g.Err, len(g.Partitions))
+			}
+		case len(g.Partitions) != 1 || g.Partitions[0].Committed == nil || *g.Partitions[0].Committed != 0 || g.Partitions[0].Lag == nil:
+			t.Errorf("group %s: rows %+v", g.Name, g.Partitions)
+		}
+		if g.Name == failing && g.Err == "" {
+			t.Errorf("%s: no error, though its request failed", failing)
+		}
+		if g.Name == moved && g.Err != "" {
+			t.Errorf("%s: %q, though it was fetched again", moved, g.Err)
+		}
+	}
+	if withErr == 0 || withErr == 30 {
+		t.Errorf("%d groups with an error", withErr)
+	}
+}
