@@ -387,6 +387,11 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	rt.last.requests += len(answers)
 
 	more := len(answers) > 0
+	type answered struct {
+		r    *rtRead
+		resp *sarama.FetchResponse
+	}
+	var got []answered
 	for _, a := range answers {
 		if a.err != nil {
 			more = false
@@ -400,37 +405,62 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			continue
 		}
 		for _, r := range a.reads {
-			k := tp{r.topic, r.p}
-			blk := a.resp.GetBlock(r.topic, r.p)
-			switch {
-			case blk == nil:
-				notes[k] = "record not read: the broker's answer left the partition out"
-				continue
-			case errors.Is(blk.Err, sarama.ErrOffsetOutOfRange):
-				notes[k] = fmt.Sprintf("record not read: offset %d out of range (log start %d): records deleted since the offsets were listed", r.from, blk.LogStartOffset)
-				continue
-			case !errors.Is(blk.Err, sarama.ErrNoError):
-				notes[k] = "record read failed: " + blk.Err.Error()
-				continue
-			}
-			got := resolveTimes(blk.RecordsSet, r.want, r.budget, blk.HighWaterMarkOffset)
-			for _, off := range r.want {
-				e := r.offs.m[off].e
-				switch x := got[off]; {
-				case x != nil:
-					x.gen = e.gen
-					*e = *x
-				case off == r.from:
-					// nothing at the offset read from
-					e.tries++
-					if e.tries >= rtTries {
-						e.fail = fmt.Sprintf("no record found at offset %d in %d reads", off, e.tries)
-					}
-				}
-				// else not reached: read from it next time
-			}
+			got = append(got, answered{r, a.resp})
 		}
 	}
+	// The partitions' records are resolved on the processors, each a share
+	// of the partitions (an entry belongs to one partition; notes are
+	// shared).
+	var notesMu sync.Mutex
+	note := func(k tp, why string) {
+		notesMu.Lock()
+		notes[k] = why
+		notesMu.Unlock()
+	}
+	resolve := func(r *rtRead, resp *sarama.FetchResponse) {
+		k := tp{r.topic, r.p}
+		blk := resp.GetBlock(r.topic, r.p)
+		switch {
+		case blk == nil:
+			note(k, "record not read: the broker's answer left the partition out")
+			return
+		case errors.Is(blk.Err, sarama.ErrOffsetOutOfRange):
+			note(k, fmt.Sprintf("record not read: offset %d out of range (log start %d): records deleted since the offsets were listed", r.from, blk.LogStartOffset))
+			return
+		case !errors.Is(blk.Err, sarama.ErrNoError):
+			note(k, "record read failed: "+blk.Err.Error())
+			return
+		}
+		got := resolveTimes(blk.RecordsSet, r.want, r.budget, blk.HighWaterMarkOffset)
+		for _, off := range r.want {
+			e := r.offs.m[off].e
+			switch x := got[off]; {
+			case x != nil:
+				x.gen = e.gen
+				*e = *x
+			case off == r.from:
+				// nothing at the offset read from
+				e.tries++
+				if e.tries >= rtTries {
+					e.fail = fmt.Sprintf("no record found at offset %d in %d reads", off, e.tries)
+				}
+			}
+			// else not reached: read from it next time
+		}
+	}
+	workers := 1
+	if len(got) >= resolveParallelAt {
+		workers = min(runtime.GOMAXPROCS(0), 4)
+	}
+	var rwg sync.WaitGroup
+	for k := range workers {
+		rwg.Go(func() {
+			for i := k; i < len(got); i += workers {
+				resolve(got[i].r, got[i].resp)
+			}
+		})
+	}
+	rwg.Wait()
 
 	// The group partitions take their times, on the processors that found
 	// them (one for a small cluster): each use is its own row, the entries
@@ -506,6 +536,10 @@ func (rt *recordTimes) collectOn(snap *backends.ClusterSnapshot, ids map[string]
 // collectParallelAt is the number of group partitions from which collect
 // walks them on several processors.
 const collectParallelAt = 1 << 14
+
+// resolveParallelAt is the number of partitions read from which their
+// records are resolved on several processors.
+const resolveParallelAt = 64
 
 // rtShard is what one processor of collect found.
 type rtShard struct {
