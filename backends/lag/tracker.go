@@ -259,6 +259,8 @@ type Tracker struct {
 	// commits and scratch hold a partition's samples and window while it
 	// is evaluated.
 	commits, scratch []commitSample
+	// reuse, when set, lends the memory of the analysis (Analyzer).
+	reuse *Analyzer
 }
 
 // NewTracker returns an empty tracker.
@@ -276,6 +278,26 @@ func NewTracker(o Options) *Tracker {
 // Observe gives, without building the tables a next observation would use.
 func Analyze(s *backends.ClusterSnapshot) *Analysis {
 	return NewTracker(Options{}).observe(s, true)
+}
+
+// Analyzer gives Analyze's analysis of one snapshot after another in the
+// same memory: a report of one sample analyses its groups a few at a time
+// as it writes them, and a big cluster has hundreds of thousands of group
+// partitions (fresh memory for each run of them costs more than the
+// analysis). What its Analyze returns is valid until its next call. The
+// zero Analyzer is ready; it is not safe for concurrent use.
+type Analyzer struct {
+	parts  []partResult
+	hist32 []int32
+}
+
+// Analyze is Analyze(s), in the analyzer's memory.
+func (z *Analyzer) Analyze(s *backends.ClusterSnapshot) *Analysis {
+	t := NewTracker(Options{})
+	t.reuse = z
+	a := t.observe(s, true)
+	z.hist32 = a.hist32[:0] // kept for the next call, grown if it grew
+	return a
 }
 
 func (t *Tracker) topic(name string) *topicState {
@@ -439,8 +461,22 @@ func (t *Tracker) observeGroups(s *backends.ClusterSnapshot, now, oldest int64, 
 	for i := range s.Groups {
 		n += len(s.Groups[i].Partitions)
 	}
-	parts := make([]partResult, n)
-	a.hist32 = make([]int32, 0, n*min(t.opts.PartitionHistory, len(t.times)))
+	var parts []partResult
+	hist := n * min(t.opts.PartitionHistory, len(t.times))
+	if z := t.reuse; z != nil {
+		if cap(z.parts) < n {
+			z.parts = make([]partResult, n)
+		}
+		parts = z.parts[:n]
+		clear(parts)
+		if cap(z.hist32) < hist {
+			z.hist32 = make([]int32, 0, hist)
+		}
+		a.hist32 = z.hist32[:0]
+	} else {
+		parts = make([]partResult, n)
+		a.hist32 = make([]int32, 0, hist)
+	}
 	a.notes, a.topics = []string{""}, nil
 	notes, topics := map[string]uint32{"": 0}, map[string]uint32{}
 	intern := func(table *[]string, index map[string]uint32, s string) uint32 {

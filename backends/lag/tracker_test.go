@@ -1119,3 +1119,55 @@ func TestAnalyzeGroupAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzerMatchesAnalyze: an Analyzer's analyses, one snapshot after
+// another in the same memory, bigger and smaller ones, one with a lag over
+// 32 bits among them, are Analyze's, partition by partition.
+func TestAnalyzerMatchesAnalyze(t *testing.T) {
+	var z Analyzer
+	sizes := []lagtest.Scale{
+		{Groups: 40, Topics: 3, Partitions: 8, Members: 2},
+		{Groups: 200, Topics: 5, Partitions: 32, Members: 3},
+		{Groups: 7, Topics: 2, Partitions: 4},
+		{Groups: 200, Topics: 5, Partitions: 32, Members: 3},
+		{Groups: 33, Topics: 4, Partitions: 16, Members: 1},
+	}
+	for i, sc := range sizes {
+		snap := sc.Snapshot(lagtest.At, i)
+		if i == 3 { // a lag past 2^31-1: the histories in 64 bits
+			gp := &snap.Groups[5].Partitions[2]
+			big := int64(1) << 40
+			gp.Lag, gp.LogEnd = &big, *gp.Committed+big
+		}
+		want, got := Analyze(snap), z.Analyze(snap)
+		if len(got.Groups) != len(want.Groups) || got.Samples != want.Samples {
+			t.Fatalf("snapshot %d: %d groups, %d samples; want %d, %d", i, len(got.Groups), got.Samples, len(want.Groups), want.Samples)
+		}
+		for name, w := range want.Groups {
+			g := got.Groups[name]
+			if g == nil {
+				t.Fatalf("snapshot %d: group %s missing", i, name)
+			}
+			type head struct {
+				Lag              int64
+				Produce, Consume float64
+				TimeLag, Drain   *time.Duration
+				Source           backends.TimeLagSource
+				Note             string
+				Status           Status
+				History          []int64
+				Samples, Len     int
+			}
+			hw := head{w.Lag, w.ProduceRate, w.ConsumeRate, w.TimeLag, w.TimeToDrain, w.TimeLagSource, w.TimeLagNote, w.Status, w.LagHistory, w.Samples, w.Len()}
+			hg := head{g.Lag, g.ProduceRate, g.ConsumeRate, g.TimeLag, g.TimeToDrain, g.TimeLagSource, g.TimeLagNote, g.Status, g.LagHistory, g.Samples, g.Len()}
+			if !reflect.DeepEqual(hg, hw) {
+				t.Fatalf("snapshot %d, group %s:\n got %+v\nwant %+v", i, name, hg, hw)
+			}
+			for j := range w.Len() {
+				if pg, pw := g.At(j), w.At(j); !reflect.DeepEqual(pg, pw) {
+					t.Fatalf("snapshot %d, group %s, partition %d:\n got %+v\nwant %+v", i, name, j, pg, pw)
+				}
+			}
+		}
+	}
+}

@@ -79,14 +79,21 @@ func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
 // (no an): one lag.Analyze of the run, which gives each group what
 // lag.AnalyzeGroup gives it (with one sample a group's analysis depends on
 // no other group), for the tables of one analysis instead of one per
-// group. buf holds the run's groups, reused from run to run.
-func (r *lagRows) analyze(from, to int, buf *[]backends.Group, out []*lag.GroupStats) {
+// group. buf holds the run's groups, reused from run to run. With z, the
+// analyses are in z's memory: valid until z analyses the next run.
+func (r *lagRows) analyze(from, to int, buf *[]backends.Group, z *lag.Analyzer, out []*lag.GroupStats) {
 	gs := (*buf)[:0]
 	for i := from; i < to; i++ {
 		gs = append(gs, r.snap.Groups[r.order[i]])
 	}
 	*buf = gs
-	an := lag.Analyze(&backends.ClusterSnapshot{TakenAt: r.at0, Groups: gs})
+	s := &backends.ClusterSnapshot{TakenAt: r.at0, Groups: gs}
+	var an *lag.Analysis
+	if z != nil {
+		an = z.Analyze(s)
+	} else {
+		an = lag.Analyze(s)
+	}
 	for i := range gs {
 		if len(an.Groups) == len(gs) {
 			out[i] = an.Groups[gs[i].Name]
@@ -220,6 +227,7 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 		builders := make([]groupBuilder, workers)
 		stats := make([][lagChunk]*lag.GroupStats, workers)
 		bufs := make([][]backends.Group, workers)
+		analyzers := make([]lag.Analyzer, workers) // a chunk's analyses are written before the next's are made
 		err := inChunks(n, workers, func(k, from, to int) {
 			// the worker's writer copied to its stack while it writes the
 			// chunk: a write there pays no write barrier (the collector
@@ -233,7 +241,7 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 			o.b = o.b[:0]
 			st := stats[k][:to-from]
 			if rows.an == nil && rows.stats == nil {
-				rows.analyze(from, to, &bufs[k], st)
+				rows.analyze(from, to, &bufs[k], &analyzers[k], st)
 			} else {
 				for i := from; i < to; i++ {
 					_, st[i-from] = rows.at(i)
@@ -603,7 +611,7 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	seen := make([]lineStat, starts[n])
 	_ = inChunks(n, workers, func(k, from, to int) {
 		if stats != nil {
-			rows.analyze(from, to, &bufs[k], stats[from:to])
+			rows.analyze(from, to, &bufs[k], nil, stats[from:to]) // kept for the second pass
 		}
 		for i := from; i < to; i++ {
 			var (
