@@ -25,7 +25,9 @@ import (
 // Its cost grows with brokers and coordinators, not with partitions × groups:
 // one Metadata request, ListOffsets twice per partition leader, ListGroups
 // per broker, DescribeGroups (and ConsumerGroupDescribe for groups of the
-// consumer protocol) and one batched OffsetFetch (v8) per coordinator. On
+// consumer protocol; not for a classic group listed Empty, of which it
+// would say nothing more) and one batched OffsetFetch (v8) per
+// coordinator. On
 // brokers without OffsetFetch v8 it falls back to one
 // OffsetFetch per group with bounded concurrency.
 func (c *Client) Snapshot(ctx context.Context, opts backends.SnapshotOptions) (*backends.ClusterSnapshot, error) {
@@ -631,11 +633,17 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 	r := &describeRound{consumer: map[string]bool{}, other: map[string]bool{}, byName: map[string]groupAnswer{}, batchErr: map[string]error{}, retry: true}
 	var retry []string // not placed by the metadata
 	byCoord := map[int32][]string{}
+	empty := map[string]bool{} // classic groups listed Empty, placed: not described
 	for _, name := range names {
-		switch listed[name].groupType {
+		lg := listed[name]
+		switch lg.groupType {
 		case backends.GroupConsumer:
 			r.consumer[name] = true
 		case "", backends.GroupClassic:
+			if _, placed := coordOf[name]; placed && lg.state == backends.GroupEmpty {
+				empty[name] = true
+				continue
+			}
 		default:
 			r.other[name] = true
 		}
@@ -678,7 +686,7 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 	r.retry, r.requests = false, 0
 	describeAll(cl, again, r)
 	requests += r.requests
-	if len(names) > 0 && len(r.byName) == 0 {
+	if len(names) > len(empty) && len(r.byName) == 0 {
 		err := r.firstErr
 		for _, e := range coordErr {
 			err = cmp.Or(err, e)
@@ -698,6 +706,10 @@ func (c *Client) describeGroups(cl sarama.Client, md *sarama.MetadataResponse, n
 		}
 		a, ok := r.byName[name]
 		switch {
+		case empty[name]:
+			// what DescribeGroups says of an Empty classic group, ListGroups
+			// said: no members, no protocol chosen (Kafka's GroupSummary);
+			// a wrong placement is caught by OffsetFetch (fetchCommitted)
 		case coordErr[name] != nil:
 			dg.g.Err = "no coordinator: " + coordErr[name].Error()
 		case r.batchErr[name] != nil:
@@ -881,6 +893,9 @@ func (c *Client) fetchCommitted(cl sarama.Client, ad sarama.ClusterAdmin, all []
 			continue
 		}
 		g.committed = commits(r.Blocks)
+		if co, err := cl.Coordinator(g.g.Name); err == nil { // sarama's, found for the fetch
+			g.g.Coordinator = co.ID()
+		}
 	}
 	return requests, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -403,5 +404,144 @@ func TestSnapshotOffsetFetchMovedAndFailed(t *testing.T) {
 	}
 	if withErr == 0 || withErr == 30 {
 		t.Errorf("%d groups with an error", withErr)
+	}
+}
+
+// TestSnapshotEmptyGroupsNotDescribed: a classic group that ListGroups
+// lists Empty is not described (DescribeGroups would add nothing: no
+// members, no protocol chosen). A snapshot of such groups sends no
+// DescribeGroups for them, and each has its state, its coordinator and
+// its committed offsets; a group with a member is described.
+func TestSnapshotEmptyGroupsNotDescribed(t *testing.T) {
+	c, names := clusterWithGroups(t, 3, 30, "group-%03d", true)
+	var (
+		mu        sync.Mutex
+		described = map[string]int{}
+	)
+	c.ControlKey(int16(kmsg.DescribeGroups), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, g := range req.(*kmsg.DescribeGroupsRequest).Groups {
+			described[g]++
+		}
+		return nil, nil, false
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	coords := kadm.NewClient(cl).FindGroupCoordinators(context.Background(), names...)
+
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Groups) != len(names) {
+		t.Fatalf("%d groups, want %d", len(snap.Groups), len(names))
+	}
+	for _, g := range snap.Groups {
+		if g.State != backends.GroupEmpty || g.Type != backends.GroupClassic || g.Err != "" || len(g.Members) != 0 {
+			t.Errorf("group %s: state %q, type %q, error %q, %d members", g.Name, g.State, g.Type, g.Err, len(g.Members))
+		}
+		if want := coords[g.Name].NodeID; g.Coordinator != want {
+			t.Errorf("group %s: coordinator %d, want %d", g.Name, g.Coordinator, want)
+		}
+		if len(g.Partitions) != 1 || g.Partitions[0].Committed == nil || *g.Partitions[0].Committed != 0 {
+			t.Errorf("group %s: rows %+v", g.Name, g.Partitions)
+		}
+	}
+	mu.Lock()
+	if len(described) != 0 {
+		t.Errorf("Empty groups described: %v", described)
+	}
+	mu.Unlock()
+
+	classicConsumer(t, c, "live", "live-client", "orders")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{Groups: []string{"live"}})
+		if err == nil && len(snap.Groups) == 1 && snap.Groups[0].State == backends.GroupStable && len(snap.Groups[0].Members) == 1 {
+			if snap.Groups[0].Members[0].ClientID != "live-client" {
+				t.Errorf("member %+v", snap.Groups[0].Members[0])
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the group with a member was not described: %v %+v", err, snap)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if described["live"] == 0 {
+		t.Error("the group with a member was not described")
+	}
+}
+
+// TestEmptyGroupsWrongPlacement: Empty groups the metadata places on a
+// broker that is not their coordinator are not described, so OffsetFetch
+// is what finds the mistake: the broker says it does not coordinate them,
+// and they are fetched again from their coordinator, which the snapshot
+// then names.
+func TestEmptyGroupsWrongPlacement(t *testing.T) {
+	c := manyGroups(t, 30)
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	var names []string
+	listed := map[string]listedGroup{}
+	for i := range 30 {
+		names = append(names, fmt.Sprintf("group-%03d", i))
+		listed[names[i]] = listedGroup{state: backends.GroupEmpty, groupType: backends.GroupClassic, protocolType: "consumer"}
+	}
+	md := &sarama.MetadataResponse{Topics: []*sarama.TopicMetadata{{Name: offsetsTopic}}}
+	for p := range int32(50) {
+		md.Topics[0].Partitions = append(md.Topics[0].Partitions, &sarama.PartitionMetadata{ID: p, Leader: 0}) // all on broker 0
+	}
+	err = k.withClient(context.Background(), func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+		groups, described, err := k.describeGroups(cl, md, names, listed)
+		if err != nil {
+			return err
+		}
+		if described != 0 {
+			t.Errorf("%d DescribeGroups requests for Empty groups", described)
+		}
+		settled := 0
+		if _, err := k.fetchCommitted(cl, ad, groups, func(part []*describedGroup, _ bool) { settled += len(part) }); err != nil {
+			return err
+		}
+		moved := 0
+		for _, g := range groups {
+			co, err := cl.Coordinator(g.g.Name)
+			if err != nil {
+				return err
+			}
+			if co.ID() != 0 {
+				moved++
+			}
+			if g.g.Err != "" || g.g.Coordinator != co.ID() || len(g.committed) != 1 || g.committed[0].off != 0 {
+				t.Errorf("group %s: error %q, coordinator %d (want %d), commits %+v", g.g.Name, g.g.Err, g.g.Coordinator, co.ID(), g.committed)
+			}
+		}
+		if moved == 0 {
+			t.Fatal("kfake put every group on broker 0: the wrong placement was not exercised")
+		}
+		if settled != 30-moved {
+			t.Errorf("%d groups settled by their first fetch, want %d", settled, 30-moved)
+		}
+		t.Logf("%d of 30 Empty groups placed wrongly, then fetched from their coordinator", moved)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
