@@ -174,12 +174,24 @@ func TestParseDeadLetterHeaders(t *testing.T) {
 // snapshotOf takes one snapshot of c with a fresh client.
 func snapshotOf(t *testing.T, c *kfake.Cluster) *backends.ClusterSnapshot {
 	t.Helper()
+	return takeSnapshot(t, clientOf(t, c), backends.SnapshotOptions{})
+}
+
+// clientOf is a client of the cluster for the test (10 s timeout).
+func clientOf(t *testing.T, c *kfake.Cluster) *Client {
+	t.Helper()
 	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer k.Close()
-	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+// takeSnapshot takes a snapshot with k, failing the test on an error.
+func takeSnapshot(t *testing.T, k *Client, opts backends.SnapshotOptions) *backends.ClusterSnapshot {
+	t.Helper()
+	snap, err := k.Snapshot(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,15 +446,8 @@ func TestSnapshotEmptyGroupsNotDescribed(t *testing.T) {
 	defer cl.Close()
 	coords := kadm.NewClient(cl).FindGroupCoordinators(context.Background(), names...)
 
-	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
-	snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := clientOf(t, c)
+	snap := takeSnapshot(t, k, backends.SnapshotOptions{})
 	if len(snap.Groups) != len(names) {
 		t.Fatalf("%d groups, want %d", len(snap.Groups), len(names))
 	}
@@ -492,11 +497,7 @@ func TestSnapshotEmptyGroupsNotDescribed(t *testing.T) {
 // then names.
 func TestEmptyGroupsWrongPlacement(t *testing.T) {
 	c := manyGroups(t, 30)
-	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := clientOf(t, c)
 	var names []string
 	listed := map[string]listedGroup{}
 	for i := range 30 {
@@ -507,7 +508,7 @@ func TestEmptyGroupsWrongPlacement(t *testing.T) {
 	for p := range int32(50) {
 		md.Topics[0].Partitions = append(md.Topics[0].Partitions, &sarama.PartitionMetadata{ID: p, Leader: 0}) // all on broker 0
 	}
-	err = k.withClient(context.Background(), func(cl sarama.Client, ad sarama.ClusterAdmin) error {
+	err := k.withClient(context.Background(), func(cl sarama.Client, ad sarama.ClusterAdmin) error {
 		groups, described, err := k.describeGroups(cl, md, names, listed)
 		if err != nil {
 			return err
