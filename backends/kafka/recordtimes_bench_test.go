@@ -53,7 +53,7 @@ func BenchmarkRecordTimesCluster(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if n := k.fillRecordTimes(nil, nil, snap, ids, true, nil); n != 0 {
+		if n := k.fillRecordTimes(nil, nil, snap, ids, true, nil, nil); n != 0 {
 			b.Fatalf("%d requests with everything cached", n)
 		}
 	}

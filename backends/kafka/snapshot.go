@@ -138,20 +138,37 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 		groups []*describedGroup
 		pf     *rtPrefetch
 		topics func() map[string]*backends.Topic
+		col    *rtCollector // the record times' first round
+		ids    map[string]sarama.Uuid
 	)
 	if len(names) > 0 {
 		topics = sync.OnceValue(func() map[string]*backends.Topic { return topicIndex(snap) })
-		// each part of the groups is joined as soon as its offsets are
+		if !opts.SkipRecordTimes {
+			ids = topicUUIDs(md)
+			col = c.startRecordTimes(ids)
+			if col.first {
+				defer func() {
+					if snap.TakenAt.IsZero() { // failed: the next one is still the first
+						c.rt = nil
+					}
+				}()
+			}
+		}
+		// each part of the groups is joined, and its partitions with lag
+		// collected for the record times, as soon as its offsets are
 		// fetched, while the broker answers the other parts; the records
 		// at the committed offsets are asked for once every part is in.
 		settled := func(part []*describedGroup, last bool) {
 			if _, oerr := offsets.wait(); oerr != nil {
 				return // the snapshot fails
 			}
-			if last && !opts.SkipRecordTimes {
-				pf = c.prefetchRecordTimes(cl, c.watch, snap, groups, wantTopic)
+			if last && col != nil {
+				pf = c.prefetchRecordTimes(cl, c.watch, snap, groups, wantTopic, col)
 			}
 			joinLag(topics(), part, wantTopic)
+			if col != nil {
+				col.collect(c.rt, keptGroups(part))
+			}
 		}
 		var n int
 		groups, n, err = c.describeGroups(cl, md, names, listed)
@@ -180,8 +197,9 @@ func (c *Client) snapshot(cl sarama.Client, ad sarama.ClusterAdmin, opts backend
 		}
 		joinLag(topics(), rest, wantTopic)
 		collectGroups(snap, groups)
-		if !opts.SkipRecordTimes {
-			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, topicUUIDs(md), len(wantGroup) == 0 && len(wantTopic) == 0, pf)
+		if col != nil {
+			col.collect(c.rt, keptGroups(rest))
+			snap.Requests += c.fillRecordTimes(cl, c.watch, snap, ids, len(wantGroup) == 0 && len(wantTopic) == 0, pf, col)
 		}
 	}
 	snap.TakenAt = time.Now()
@@ -1030,6 +1048,17 @@ func topicIndex(snap *backends.ClusterSnapshot) map[string]*backends.Topic {
 		topics[snap.Topics[ti].Name] = &snap.Topics[ti]
 	}
 	return topics
+}
+
+// keptGroups returns the groups kept by the join (their rows shared).
+func keptGroups(groups []*describedGroup) []backends.Group {
+	out := make([]backends.Group, 0, len(groups))
+	for _, dg := range groups {
+		if dg.kept {
+			out = append(out, dg.g)
+		}
+	}
+	return out
 }
 
 // collectGroups puts the groups kept by the join in the snapshot, in

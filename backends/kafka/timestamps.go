@@ -253,20 +253,25 @@ type rtRead struct {
 // refresh; the first one, which has no earlier refresh to lean on (the
 // console's first screen, a one-sample `mqops lag`), reads again at once
 // what is missing, a bounded number of times.
-func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, prune bool, pf *rtPrefetch) int {
-	start := time.Now()
+//
+// With col, the first round's group partitions were collected as the
+// snapshot's groups were joined (startRecordTimes); else they are here.
+func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, prune bool, pf *rtPrefetch, col *rtCollector) int {
+	if col == nil {
+		col = c.startRecordTimes(ids)
+		col.collect(c.rt, snap.Groups)
+	}
+	start := col.start
 	rounds := 1
-	if c.rt == nil {
-		c.rt = newRecordTimes()
+	if col.first {
 		rounds = rtFirstRounds
 	}
 	rt := c.rt
-	rt.last = rtStats{}
 	for round := 0; round < rounds; round++ {
 		if round > 0 {
-			pf = nil
+			pf, col = nil, nil
 		}
-		if !c.readRecordTimes(cl, w, snap, ids, round, pf) {
+		if !c.readRecordTimes(cl, w, snap, ids, round, pf, col) {
 			break
 		}
 	}
@@ -285,15 +290,23 @@ func (c *Client) fillRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 // those wait for the next refresh). It reports whether another round
 // could settle more: every Fetch answered, and an offset wanted is still
 // to be read.
-func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int, pf *rtPrefetch) bool {
+func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, ids map[string]sarama.Uuid, round int, pf *rtPrefetch, col *rtCollector) bool {
 	rt := c.rt
-	rt.gen++
 
 	type tp struct {
 		topic string
 		p     int32
 	}
-	uses, reads := rt.collect(snap, ids, round)
+	var (
+		uses  [][]rtUse
+		reads []*rtRead
+	)
+	if col != nil { // the first round, collected already
+		uses, reads = col.uses, col.reads
+	} else {
+		rt.gen++
+		uses, reads = rt.collect(snap, ids, round)
+	}
 	leaders := map[tp]int32{}
 	addrs := map[int32]string{}
 	if len(reads) > 0 {
@@ -484,6 +497,44 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 	return more && slices.Contains(pendings, true)
 }
 
+// rtCollector gathers the first round of a snapshot's record times group
+// by group: the snapshot's groups are collected a part at a time as they
+// are joined, while their rows are in the processor's cache and the
+// broker answers for the other parts, not all at once after.
+type rtCollector struct {
+	mu    sync.Mutex // one part at a time (collect's shards own partitions)
+	ids   map[string]sarama.Uuid
+	first bool // the client's first snapshot: no cache to lean on
+	start time.Time
+	uses  [][]rtUse
+	reads []*rtRead
+}
+
+// startRecordTimes starts the record times of a snapshot (the cache made
+// on the client's first) and returns its collector. c.mu must be held
+// until fillRecordTimes returns.
+func (c *Client) startRecordTimes(ids map[string]sarama.Uuid) *rtCollector {
+	col := &rtCollector{ids: ids, start: time.Now()}
+	if c.rt == nil {
+		c.rt, col.first = newRecordTimes(), true
+	}
+	c.rt.gen++
+	c.rt.last = rtStats{}
+	return col
+}
+
+// collect adds the group partitions with lag of groups to the first round.
+func (col *rtCollector) collect(rt *recordTimes, groups []backends.Group) {
+	if len(groups) == 0 {
+		return
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	uses, reads := rt.collect(&backends.ClusterSnapshot{Groups: groups}, col.ids, 0)
+	col.uses = append(col.uses, uses...)
+	col.reads = append(col.reads, reads...)
+}
+
 // collect walks the group partitions with lag of snap for a round of
 // readRecordTimes: each one's entry (made, unsettled, when new), and the
 // reads of the offsets wanted that the cache does not settle, one per
@@ -640,11 +691,11 @@ type rtPrefetch struct {
 }
 
 // prefetchRecordTimes starts the early reads of a client's first snapshot
-// (nil when it is not the first: a cache decides what is read). groups are
-// the described groups with their commits, snap's topics have their log
-// offsets; wantTopic filters the rows as joinLag does.
-func (c *Client) prefetchRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic map[string]bool) *rtPrefetch {
-	if c.rt != nil {
+// (col.first; nil when it is not the first: a cache decides what is read).
+// groups are the described groups with their commits, snap's topics have
+// their log offsets; wantTopic filters the rows as joinLag does.
+func (c *Client) prefetchRecordTimes(cl sarama.Client, w *watch, snap *backends.ClusterSnapshot, groups []*describedGroup, wantTopic map[string]bool, col *rtCollector) *rtPrefetch {
+	if !col.first {
 		return nil
 	}
 	// the smallest offset read from, by topic then partition (-1: none)

@@ -419,7 +419,7 @@ func TestRecordTimesFromCache(t *testing.T) {
 			k.rt.entries.put(key, &rtEntry{at: when(p.Topic, p.Partition, *p.Committed), found: key.off, exact: true})
 		}
 	}
-	if n := k.fillRecordTimes(nil, nil, snap, ids, true, nil); n != 0 {
+	if n := k.fillRecordTimes(nil, nil, snap, ids, true, nil, nil); n != 0 {
 		t.Fatalf("%d requests with everything cached", n)
 	}
 	for _, g := range snap.Groups {
