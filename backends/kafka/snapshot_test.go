@@ -546,3 +546,36 @@ func TestEmptyGroupsWrongPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFailedFirstSnapshotLeavesTheNextFirst: the record times of a
+// client's first snapshot read again at once what one read left (it has
+// no earlier refresh to lean on); a first snapshot that fails after its
+// record times began leaves the next one the first.
+func TestFailedFirstSnapshotLeavesTheNextFirst(t *testing.T) {
+	c := manyGroups(t, 5)
+	var failing atomic.Bool
+	failing.Store(true)
+	c.ControlKey(int16(kmsg.OffsetFetch), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if failing.Load() {
+			return nil, fmt.Errorf("connection dropped"), true
+		}
+		return nil, nil, false
+	})
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	if _, err := k.Snapshot(context.Background(), backends.SnapshotOptions{}); err == nil {
+		t.Fatal("the snapshot whose OffsetFetch requests failed did not fail")
+	}
+	failing.Store(false)
+	if k.rt != nil {
+		t.Fatal("a failed first snapshot left the record-time cache: the next is not the first")
+	}
+	takeSnapshot(t, k, backends.SnapshotOptions{})
+	if k.rt == nil {
+		t.Fatal("no record-time cache after a snapshot")
+	}
+}
