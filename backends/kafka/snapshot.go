@@ -354,21 +354,23 @@ func commits(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) []commit {
 	for _, t := range names {
 		ps := b[t]
 		base := len(out)
+		// partitions 0 to len-1, each put in its place as the map is
+		// walked (distinct, they fill every place); one out of that range
+		// sends the topic the slow way
+		out = out[:base+len(ps)]
 		dense := true
-		for p := range ps {
+		for p, blk := range ps {
 			if p < 0 || int(p) >= len(ps) {
 				dense = false
 				break
 			}
-		}
-		if dense { // partitions 0 to len-1: each in its place
-			out = out[:base+len(ps)]
-			for p, blk := range ps {
-				out[base+int(p)] = commit{topic: t, p: p, off: -1}
-				if blk != nil && blk.Err == sarama.ErrNoError && blk.Offset >= 0 {
-					out[base+int(p)].off = blk.Offset
-				}
+			c := commit{topic: t, p: p, off: -1}
+			if blk != nil && blk.Err == sarama.ErrNoError && blk.Offset >= 0 {
+				c.off = blk.Offset
 			}
+			out[base+int(p)] = c
+		}
+		if dense {
 			kept := base // the partitions without a usable commit left out
 			for _, c := range out[base:] {
 				if c.off >= 0 {
@@ -379,6 +381,7 @@ func commits(b map[string]map[int32]*sarama.OffsetFetchResponseBlock) []commit {
 			out = out[:kept]
 			continue
 		}
+		out = out[:base]
 		for p, blk := range ps {
 			if blk == nil || blk.Err != sarama.ErrNoError || blk.Offset < 0 {
 				continue
