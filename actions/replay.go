@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -153,10 +154,10 @@ func (f replayFilter) texts() []string {
 }
 
 // legal Kafka topic names: at most 249 of [a-zA-Z0-9._-], not . or ..
-var topicNameRE = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+var topicNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`) }) // compiled when first used: not in every command's start
 
 func checkTopicName(field, name string) error {
-	if !topicNameRE.MatchString(name) || name == "." || name == ".." {
+	if !topicNameRE().MatchString(name) || name == "." || name == ".." {
 		return &FieldError{field, fmt.Sprintf("%q is not a Kafka topic name (at most 249 of a-z A-Z 0-9 . _ -)", backends.SafeText(name))}
 	}
 	return nil

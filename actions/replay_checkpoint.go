@@ -116,10 +116,10 @@ func (cp *ReplayCheckpoint) filter() replayFilter {
 
 // runIDRE: a run id names a file: letters, digits, . _ -, not starting
 // with a dot.
-var runIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+var runIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`) }) // compiled when first used: not in every command's start
 
 func checkRunID(id string) error {
-	if !runIDRE.MatchString(id) {
+	if !runIDRE().MatchString(id) {
 		return &FieldError{"run-id", fmt.Sprintf("%q is not a run id (letters, digits, . _ -, at most 128, e.g. 20240501T103200-a1b2c3d4e5f6)", backends.SafeText(id))}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -533,7 +534,7 @@ func resolveTarget(route backends.Route, destination string) (backends.RouteTarg
 	}
 	switch t.Broker {
 	case "kafka":
-		if !topicNameRE.MatchString(t.Topic) || t.Topic == "." || t.Topic == ".." {
+		if !topicNameRE().MatchString(t.Topic) || t.Topic == "." || t.Topic == ".." {
 			return t, fmt.Errorf("%q is not a Kafka topic name (at most 249 of a-z A-Z 0-9 . _ -)", cutLabel(t.Topic))
 		}
 	case "rabbitmq":
@@ -824,7 +825,7 @@ func (r *resendRun) skip(kind *int) {
 // same text but for its numbers: a row's id) is there already.
 func (r *resendRun) addError(msg string) { r.out.Errors = keepDistinctError(r.out.Errors, msg) }
 
-var digitsRE = regexp.MustCompile(`[0-9]+`)
+var digitsRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[0-9]+`) }) // compiled when first used: not in every command's start
 
 // outgoing is the message of a claimed row: its key (Kafka's partitioning),
 // payload and headers in order, and its message id, added under header

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mqops/mqops/backends"
@@ -143,7 +144,9 @@ func ParseShift(s string) (int64, error) {
 // or ±hh:mm or ±hh, UTC without one), each number of any length, as Java's
 // SimpleDateFormat reads them. mqops also takes the seconds without
 // milliseconds (Kafka refuses those).
-var kafkaDateTime = regexp.MustCompile(`^([0-9]+)-([0-9]+)-([0-9]+)T([0-9]+):([0-9]+):([0-9]+)(?:\.([0-9]+))?(Z|[+-][0-9]+(?::[0-9]+)?)?$`)
+var kafkaDateTime = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]+)-([0-9]+)-([0-9]+)T([0-9]+):([0-9]+):([0-9]+)(?:\.([0-9]+))?(Z|[+-][0-9]+(?::[0-9]+)?)?$`)
+}) // compiled when first used: not in every command's start
 
 // ParseDateTime parses --to-datetime as Kafka's tool does, and returns it
 // in milliseconds since the epoch (what ListOffsets takes). It refuses
@@ -158,7 +161,7 @@ func ParseDateTime(s string) (int64, error) {
 	bad := func(why string) error {
 		return &FieldError{"to-datetime", fmt.Sprintf("%s %s: %s", quote(s), why, want)}
 	}
-	m := kafkaDateTime.FindStringSubmatch(in)
+	m := kafkaDateTime().FindStringSubmatch(in)
 	if m == nil {
 		return 0, bad("is not a date and time")
 	}
@@ -222,7 +225,9 @@ func daysIn(y int, m time.Month) int {
 // javaDuration is the grammar of java.time.Duration.parse, which
 // kafka-consumer-groups uses for --by-duration: PnDTnHnMn.nS, each part
 // optional and signed, the whole optionally signed, case-insensitive.
-var javaDuration = regexp.MustCompile(`(?i)^([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?$`)
+var javaDuration = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?$`)
+}) // compiled when first used: not in every command's start
 
 // ParseResetDuration parses --by-duration: ISO 8601 as Java's
 // Duration.parse reads it (PnDTnHnMn.nS, e.g. PT30M, P1DT2H), or a Go
@@ -236,7 +241,7 @@ func ParseResetDuration(s string) (time.Duration, error) {
 	}
 	var d time.Duration
 	if t := strings.TrimLeft(in, "+-"); strings.HasPrefix(t, "P") || strings.HasPrefix(t, "p") {
-		m := javaDuration.FindStringSubmatch(in)
+		m := javaDuration().FindStringSubmatch(in)
 		if m == nil || (m[2] == "" && m[3] == "") || (m[3] != "" && m[4] == "" && m[5] == "" && m[6] == "") {
 			return 0, bad("is not a duration")
 		}

@@ -675,9 +675,9 @@ func keepDistinctError(errs []string, msg string) []string {
 	if len(errs) >= maxResendErrors {
 		return errs
 	}
-	kind := digitsRE.ReplaceAllString(msg, "N")
+	kind := digitsRE().ReplaceAllString(msg, "N")
 	for _, e := range errs {
-		if digitsRE.ReplaceAllString(e, "N") == kind {
+		if digitsRE().ReplaceAllString(e, "N") == kind {
 			return errs
 		}
 	}
