@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -329,5 +330,31 @@ func TestLineStatIndexes(t *testing.T) {
 	}
 	if statusIndex("HALTED") != lineOther || sourceIndex("guess") != lineOther || sourceIndex("") != 1 {
 		t.Error("an unknown status or source, or no source, has the wrong index")
+	}
+}
+
+// TestTuneGCForOneSnapshot: a one-sample report runs at GOGC 400 counted
+// from a floor of heap never touched; the operator's GOGC wins, floor
+// included.
+func TestTuneGCForOneSnapshot(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev); gcFloor = nil })
+
+	t.Setenv("GOGC", "")
+	gcFloor = nil
+	tuneGCForOneSnapshot()
+	if got := debug.SetGCPercent(100); got != 400 {
+		t.Errorf("GC percent %d, want 400", got)
+	}
+	if len(gcFloor) != gcFloorBytes {
+		t.Errorf("floor of %d bytes, want %d", len(gcFloor), gcFloorBytes)
+	}
+
+	t.Setenv("GOGC", "50")
+	debug.SetGCPercent(50)
+	gcFloor = nil
+	tuneGCForOneSnapshot()
+	if got := debug.SetGCPercent(50); got != 50 || gcFloor != nil {
+		t.Errorf("with GOGC=50: GC percent %d, floor of %d bytes; want 50 and none", got, len(gcFloor))
 	}
 }
