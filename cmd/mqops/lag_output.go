@@ -31,10 +31,9 @@ import (
 type lagRows struct {
 	snap  *backends.ClusterSnapshot
 	an    *lag.Analysis
-	order []int             // indexes of snap.Groups
-	lags  []int64           // the groups' total lags, by index in snap.Groups
-	at0   time.Time         // the sample's time, for a group analysed alone
-	stats []*lag.GroupStats // when made ahead (printLag's first pass), by report index
+	order []int     // indexes of snap.Groups
+	lags  []int64   // the groups' total lags, by index in snap.Groups
+	at0   time.Time // the sample's time, for a group analysed alone
 }
 
 // groupBuilder builds the report's groups one at a time into a buffer
@@ -66,10 +65,7 @@ func (r *lagRows) len() int { return len(r.order) }
 // it has none).
 func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
 	gr := &r.snap.Groups[r.order[i]]
-	switch {
-	case r.stats != nil:
-		return gr, r.stats[i]
-	case r.an != nil:
+	if r.an != nil {
 		return gr, r.an.Groups[gr.Name]
 	}
 	return gr, lag.AnalyzeGroup(gr, r.at0)
@@ -240,7 +236,7 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 			}
 			o.b = o.b[:0]
 			st := stats[k][:to-from]
-			if rows.an == nil && rows.stats == nil {
+			if rows.an == nil {
 				rows.analyze(from, to, &bufs[k], &analyzers[k], st)
 			} else {
 				for i := from; i < to; i++ {
@@ -581,13 +577,17 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	n := rows.len()
 	workers := lagWorkers(n)
 	// One sample: the first pass makes the groups' own analyses, a run at
-	// a time, as it measures the run; the second reads them (rows.stats).
+	// a time in its worker's analyzer, as it measures the run, and keeps of
+	// them what the lines take (seen); the second pass needs no analysis
+	// but where that is too little (see below).
 	var (
-		stats []*lag.GroupStats
-		bufs  [][]backends.Group
+		oneSample = rows.an == nil
+		bufs      [][]backends.Group
+		analyzers []lag.Analyzer
+		stats     = make([][lagChunk]*lag.GroupStats, workers)
 	)
-	if rows.an == nil && rows.stats == nil {
-		stats, bufs = make([]*lag.GroupStats, n), make([][]backends.Group, workers)
+	if oneSample {
+		bufs, analyzers = make([][]backends.Group, workers), make([]lag.Analyzer, workers)
 	}
 	lines := make([]tableLine, workers)
 	widths := make([][]int, workers)
@@ -610,16 +610,17 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	}
 	seen := make([]lineStat, starts[n])
 	_ = inChunks(n, workers, func(k, from, to int) {
-		if stats != nil {
-			rows.analyze(from, to, &bufs[k], nil, stats[from:to]) // kept for the second pass
+		st := stats[k][:to-from]
+		if oneSample {
+			rows.analyze(from, to, &bufs[k], &analyzers[k], st)
 		}
 		for i := from; i < to; i++ {
 			var (
 				gr *backends.Group
 				gs *lag.GroupStats
 			)
-			if stats != nil {
-				gr, gs = &rows.snap.Groups[rows.order[i]], stats[i]
+			if oneSample {
+				gr, gs = &rows.snap.Groups[rows.order[i]], st[i-from]
 			} else {
 				gr, gs = rows.at(i)
 			}
@@ -628,9 +629,6 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 			}
 		}
 	}, func(int) error { return nil })
-	if stats != nil {
-		rows.stats = stats
-	}
 	width := widths[0]
 	for _, w := range widths[1:] {
 		for c := range width {
@@ -651,7 +649,23 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 		l := &lines[k]
 		l.b = l.b[:0]
 		for i := from; i < to; i++ {
-			gr, gs := rows.at(i)
+			var (
+				gr *backends.Group
+				gs *lag.GroupStats
+			)
+			if oneSample {
+				// the analysis again only where the first pass kept too
+				// little: a group without partitions (its status), a text
+				// none of those kept
+				gr = &rows.snap.Groups[rows.order[i]]
+				if len(gr.Partitions) == 0 || slices.ContainsFunc(seen[starts[i]:starts[i+1]], func(st lineStat) bool {
+					return st.status == lineOther || st.source == lineOther
+				}) {
+					gs = lag.AnalyzeGroup(gr, rows.at0)
+				}
+			} else {
+				gr, gs = rows.at(i)
+			}
 			for j := range max(len(gr.Partitions), 1) {
 				l.row(gr, gs, j, &seen[starts[i]+j])
 			}
