@@ -156,7 +156,7 @@ func tuneGCForOneSnapshot() {
 // bigger cluster's collections come as they would without it (the floor
 // is a fifth of the pace then). Medians of 30 interleaved runs at 5,000
 // x 32, -o json: 0.289 -> 0.247 CPU s (as with no collection at all),
-// peak 111 -> 117 MiB.
+// peak 111 -> 114 MiB.
 var gcFloor []byte
 
 const gcFloorBytes = 32 << 20
