@@ -26,10 +26,9 @@ import (
 // one Metadata request, ListOffsets twice per partition leader, ListGroups
 // per broker, DescribeGroups (and ConsumerGroupDescribe for groups of the
 // consumer protocol; not for a classic group listed Empty, of which it
-// would say nothing more) and one batched OffsetFetch (v8) per
-// coordinator. On
-// brokers without OffsetFetch v8 it falls back to one
-// OffsetFetch per group with bounded concurrency.
+// would say nothing more) and one batched OffsetFetch (v8) per coordinator.
+// On brokers without OffsetFetch v8 it falls back to one OffsetFetch per
+// group with bounded concurrency.
 func (c *Client) Snapshot(ctx context.Context, opts backends.SnapshotOptions) (*backends.ClusterSnapshot, error) {
 	var snap *backends.ClusterSnapshot
 	err := c.withClient(ctx, func(cl sarama.Client, ad sarama.ClusterAdmin) error {

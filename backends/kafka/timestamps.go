@@ -404,7 +404,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		r    *rtRead
 		resp *sarama.FetchResponse
 	}
-	var got []answered
+	var toResolve []answered
 	for _, a := range answers {
 		if a.err != nil {
 			more = false
@@ -418,7 +418,7 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 			continue
 		}
 		for _, r := range a.reads {
-			got = append(got, answered{r, a.resp})
+			toResolve = append(toResolve, answered{r, a.resp})
 		}
 	}
 	// The partitions' records are resolved on the processors, each a share
@@ -462,14 +462,14 @@ func (c *Client) readRecordTimes(cl sarama.Client, w *watch, snap *backends.Clus
 		}
 	}
 	workers := 1
-	if len(got) >= resolveParallelAt {
+	if len(toResolve) >= resolveParallelAt {
 		workers = min(runtime.GOMAXPROCS(0), 4)
 	}
 	var rwg sync.WaitGroup
 	for k := range workers {
 		rwg.Go(func() {
-			for i := k; i < len(got); i += workers {
-				resolve(got[i].r, got[i].resp)
+			for i := k; i < len(toResolve); i += workers {
+				resolve(toResolve[i].r, toResolve[i].resp)
 			}
 		})
 	}
