@@ -272,20 +272,9 @@ func TestSnapshotWithoutOffsetsTopic(t *testing.T) {
 // with its real coordinator.
 func TestDescribeGroupsWrongPlacement(t *testing.T) {
 	c := manyGroups(t, 30)
-	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 10 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
-	var names []string
-	for i := range 30 {
-		names = append(names, fmt.Sprintf("group-%03d", i))
-	}
-	md := &sarama.MetadataResponse{Topics: []*sarama.TopicMetadata{{Name: offsetsTopic}}}
-	for p := range int32(50) {
-		md.Topics[0].Partitions = append(md.Topics[0].Partitions, &sarama.PartitionMetadata{ID: p, Leader: 0}) // all on broker 0
-	}
-	err = k.withClient(context.Background(), func(cl sarama.Client, _ sarama.ClusterAdmin) error {
+	k := clientOf(t, c)
+	names, md := onBrokerZero(30)
+	err := k.withClient(context.Background(), func(cl sarama.Client, _ sarama.ClusterAdmin) error {
 		groups, _, err := k.describeGroups(cl, md, names, map[string]listedGroup{})
 		if err != nil {
 			return err
@@ -312,6 +301,22 @@ func TestDescribeGroupsWrongPlacement(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// onBrokerZero names n groups as manyGroups does and makes a metadata
+// that places them all on broker 0 (every partition of __consumer_offsets
+// led by it): of kfake's three brokers, most groups are coordinated by
+// another.
+func onBrokerZero(n int) ([]string, *sarama.MetadataResponse) {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("group-%03d", i)
+	}
+	md := &sarama.MetadataResponse{Topics: []*sarama.TopicMetadata{{Name: offsetsTopic}}}
+	for p := range int32(50) {
+		md.Topics[0].Partitions = append(md.Topics[0].Partitions, &sarama.PartitionMetadata{ID: p, Leader: 0})
+	}
+	return names, md
 }
 
 // TestSnapshotGroupWithoutCoordinator: a group whose coordinator cannot be
@@ -498,15 +503,10 @@ func TestSnapshotEmptyGroupsNotDescribed(t *testing.T) {
 func TestEmptyGroupsWrongPlacement(t *testing.T) {
 	c := manyGroups(t, 30)
 	k := clientOf(t, c)
-	var names []string
+	names, md := onBrokerZero(30)
 	listed := map[string]listedGroup{}
-	for i := range 30 {
-		names = append(names, fmt.Sprintf("group-%03d", i))
-		listed[names[i]] = listedGroup{state: backends.GroupEmpty, groupType: backends.GroupClassic, protocolType: "consumer"}
-	}
-	md := &sarama.MetadataResponse{Topics: []*sarama.TopicMetadata{{Name: offsetsTopic}}}
-	for p := range int32(50) {
-		md.Topics[0].Partitions = append(md.Topics[0].Partitions, &sarama.PartitionMetadata{ID: p, Leader: 0}) // all on broker 0
+	for _, name := range names {
+		listed[name] = listedGroup{state: backends.GroupEmpty, groupType: backends.GroupClassic, protocolType: "consumer"}
 	}
 	err := k.withClient(context.Background(), func(cl sarama.Client, ad sarama.ClusterAdmin) error {
 		groups, described, err := k.describeGroups(cl, md, names, listed)
@@ -516,8 +516,8 @@ func TestEmptyGroupsWrongPlacement(t *testing.T) {
 		if described != 0 {
 			t.Errorf("%d DescribeGroups requests for Empty groups", described)
 		}
-		settled := 0
-		if _, err := k.fetchCommitted(cl, ad, groups, func(part []*describedGroup, _ bool) { settled += len(part) }); err != nil {
+		var settled atomic.Int32 // the parts settle on their own goroutines
+		if _, err := k.fetchCommitted(cl, ad, groups, func(part []*describedGroup, _ bool) { settled.Add(int32(len(part))) }); err != nil {
 			return err
 		}
 		moved := 0
@@ -536,8 +536,8 @@ func TestEmptyGroupsWrongPlacement(t *testing.T) {
 		if moved == 0 {
 			t.Fatal("kfake put every group on broker 0: the wrong placement was not exercised")
 		}
-		if settled != 30-moved {
-			t.Errorf("%d groups settled by their first fetch, want %d", settled, 30-moved)
+		if int(settled.Load()) != 30-moved {
+			t.Errorf("%d groups settled by their first fetch, want %d", settled.Load(), 30-moved)
 		}
 		t.Logf("%d of 30 Empty groups placed wrongly, then fetched from their coordinator", moved)
 		return nil
@@ -562,11 +562,7 @@ func TestFailedFirstSnapshotLeavesTheNextFirst(t *testing.T) {
 		}
 		return nil, nil, false
 	})
-	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer k.Close()
+	k := clientOf(t, c)
 	if _, err := k.Snapshot(context.Background(), backends.SnapshotOptions{}); err == nil {
 		t.Fatal("the snapshot whose OffsetFetch requests failed did not fail")
 	}
