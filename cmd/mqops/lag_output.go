@@ -71,25 +71,34 @@ func (r *lagRows) at(i int) (*backends.Group, *lag.GroupStats) {
 	return gr, lag.AnalyzeGroup(gr, r.at0)
 }
 
-// analyze sets out to the own analyses of the report's groups from to to
-// (no an): one lag.Analyze of the run, which gives each group what
-// lag.AnalyzeGroup gives it (with one sample a group's analysis depends on
-// no other group), for the tables of one analysis instead of one per
-// group. buf holds the run's groups, reused from run to run. With z, the
-// analyses are in z's memory: valid until z analyses the next run.
-func (r *lagRows) analyze(from, to int, buf *[]backends.Group, z *lag.Analyzer, out []*lag.GroupStats) {
-	gs := (*buf)[:0]
+// chunkStats is a writer's analyses of a chunk of the report's groups,
+// with the memory they are made in, reused from chunk to chunk.
+type chunkStats struct {
+	st  [lagChunk]*lag.GroupStats
+	buf []backends.Group // the chunk's groups, for one sample
+	z   lag.Analyzer
+}
+
+// of returns the analyses of the report's groups from to to: an's, or
+// with one sample (no an) one lag.Analyze of the chunk, which gives each
+// group what lag.AnalyzeGroup gives it (with one sample a group's analysis
+// depends on no other group), for the tables of one analysis instead of
+// one per group, made in c's memory: valid until c analyses its next
+// chunk.
+func (c *chunkStats) of(r *lagRows, from, to int) []*lag.GroupStats {
+	out := c.st[:to-from]
+	if r.an != nil {
+		for i := from; i < to; i++ {
+			_, out[i-from] = r.at(i)
+		}
+		return out
+	}
+	gs := c.buf[:0]
 	for i := from; i < to; i++ {
 		gs = append(gs, r.snap.Groups[r.order[i]])
 	}
-	*buf = gs
-	s := &backends.ClusterSnapshot{TakenAt: r.at0, Groups: gs}
-	var an *lag.Analysis
-	if z != nil {
-		an = z.Analyze(s)
-	} else {
-		an = lag.Analyze(s)
-	}
+	c.buf = gs
+	an := c.z.Analyze(&backends.ClusterSnapshot{TakenAt: r.at0, Groups: gs})
 	for i := range gs {
 		if len(an.Groups) == len(gs) {
 			out[i] = an.Groups[gs[i].Name]
@@ -98,6 +107,7 @@ func (r *lagRows) analyze(from, to int, buf *[]backends.Group, z *lag.Analyzer, 
 		}
 	}
 	clear(gs) // no partitions kept alive by the buffer
+	return out
 }
 
 // samples is the number of samples the report is of.
@@ -221,9 +231,7 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 		workers := lagWorkers(n)
 		outs := make([]jsonOut, workers)
 		builders := make([]groupBuilder, workers)
-		stats := make([][lagChunk]*lag.GroupStats, workers)
-		bufs := make([][]backends.Group, workers)
-		analyzers := make([]lag.Analyzer, workers) // a chunk's analyses are written before the next's are made
+		chunks := make([]chunkStats, workers) // a chunk's analyses are written before the next's are made
 		err := inChunks(n, workers, func(k, from, to int) {
 			// the worker's writer copied to its stack while it writes the
 			// chunk: a write there pays no write barrier (the collector
@@ -235,14 +243,7 @@ func writeLagJSON(w io.Writer, ctxName, cluster string, snap *backends.ClusterSn
 				o.b = make([]byte, 0, 512<<10)
 			}
 			o.b = o.b[:0]
-			st := stats[k][:to-from]
-			if rows.an == nil {
-				rows.analyze(from, to, &bufs[k], &analyzers[k], st)
-			} else {
-				for i := from; i < to; i++ {
-					_, st[i-from] = rows.at(i)
-				}
-			}
+			st := chunks[k].of(rows, from, to)
 			for i := from; i < to; i++ {
 				if i > 0 {
 					o.b = append(o.b, ',')
@@ -576,19 +577,11 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	rows := newLagRows(snap, an)
 	n := rows.len()
 	workers := lagWorkers(n)
-	// One sample: the first pass makes the groups' own analyses, a run at
-	// a time in its worker's analyzer, as it measures the run, and keeps of
-	// them what the lines take (seen); the second pass needs no analysis
-	// but where that is too little (see below).
-	var (
-		oneSample = rows.an == nil
-		bufs      [][]backends.Group
-		analyzers []lag.Analyzer
-		stats     = make([][lagChunk]*lag.GroupStats, workers)
-	)
-	if oneSample {
-		bufs, analyzers = make([][]backends.Group, workers), make([]lag.Analyzer, workers)
-	}
+	// The first pass takes the groups' analyses a chunk at a time (one
+	// sample: made in its worker's memory), as it measures the chunk, and
+	// keeps of them what the lines take (seen); with one sample the second
+	// pass analyses again only where that is too little (see below).
+	chunks := make([]chunkStats, workers)
 	lines := make([]tableLine, workers)
 	widths := make([][]int, workers)
 	for k := range widths {
@@ -610,22 +603,11 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 	}
 	seen := make([]lineStat, starts[n])
 	_ = inChunks(n, workers, func(k, from, to int) {
-		st := stats[k][:to-from]
-		if oneSample {
-			rows.analyze(from, to, &bufs[k], &analyzers[k], st)
-		}
+		st := chunks[k].of(rows, from, to)
 		for i := from; i < to; i++ {
-			var (
-				gr *backends.Group
-				gs *lag.GroupStats
-			)
-			if oneSample {
-				gr, gs = &rows.snap.Groups[rows.order[i]], st[i-from]
-			} else {
-				gr, gs = rows.at(i)
-			}
+			gr := &rows.snap.Groups[rows.order[i]]
 			for j := range max(len(gr.Partitions), 1) {
-				lines[k].measure(gr, gs, j, widths[k], &seen[starts[i]+j])
+				lines[k].measure(gr, st[i-from], j, widths[k], &seen[starts[i]+j])
 			}
 		}
 	}, func(int) error { return nil })
@@ -649,22 +631,15 @@ func printLag(w io.Writer, snap *backends.ClusterSnapshot, an *lag.Analysis) err
 		l := &lines[k]
 		l.b = l.b[:0]
 		for i := from; i < to; i++ {
-			var (
-				gr *backends.Group
-				gs *lag.GroupStats
-			)
-			if oneSample {
-				// the analysis again only where the first pass kept too
-				// little: a group without partitions (its status), a text
-				// none of those kept
-				gr = &rows.snap.Groups[rows.order[i]]
-				if len(gr.Partitions) == 0 || slices.ContainsFunc(seen[starts[i]:starts[i+1]], func(st lineStat) bool {
-					return st.status == lineOther || st.source == lineOther
-				}) {
-					gs = lag.AnalyzeGroup(gr, rows.at0)
-				}
-			} else {
-				gr, gs = rows.at(i)
+			gr := &rows.snap.Groups[rows.order[i]]
+			// the analysis again (one sample: made again) only where the
+			// first pass kept too little: a group without partitions (its
+			// status), a text none of those kept
+			var gs *lag.GroupStats
+			if rows.an != nil || len(gr.Partitions) == 0 || slices.ContainsFunc(seen[starts[i]:starts[i+1]], func(st lineStat) bool {
+				return st.status == lineOther || st.source == lineOther
+			}) {
+				_, gs = rows.at(i)
 			}
 			for j := range max(len(gr.Partitions), 1) {
 				l.row(gr, gs, j, &seen[starts[i]+j])
