@@ -204,3 +204,44 @@ func wantStall(t *testing.T, err error, addr string, timeout, took time.Duration
 		t.Errorf("took %v with a timeout of %v", took, timeout)
 	}
 }
+
+// TestSnapshotRequestStallFailsWithinTimeout: a broker that stops
+// answering one kind of the snapshot's requests, those now sent side by
+// side included (ListGroups beside Metadata, ListOffsets beside the
+// groups' describe and fetch), fails the snapshot within 1.5 x the
+// timeout, naming it: no request left waiting on another. (A stalled
+// read of record times is optional: TestTimeLagFetchBoundedStalledBroker.)
+func TestSnapshotRequestStallFailsWithinTimeout(t *testing.T) {
+	const timeout = time.Second
+	for _, key := range []kmsg.Key{kmsg.ListGroups, kmsg.ListOffsets, kmsg.DescribeGroups, kmsg.OffsetFetch} {
+		t.Run(key.Name(), func(t *testing.T) {
+			c, _ := clusterWithGroups(t, 1, 5, "group-%03d", true)
+			classicConsumer(t, c, "live", "live-client", "orders") // described (Empty groups are not)
+			k := clientOf(t, c)
+			deadline := time.Now().Add(10 * time.Second)
+			for { // the live group has joined: every request is sent
+				snap, err := k.Snapshot(context.Background(), backends.SnapshotOptions{Groups: []string{"live"}})
+				if err == nil && len(snap.Groups) == 1 && len(snap.Groups[0].Members) == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the live group did not join")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			k.Close()
+			c.ControlKey(int16(key), func(kmsg.Request) (kmsg.Response, error, bool) {
+				c.KeepControl()
+				return nil, nil, true // never answered
+			})
+			k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer k.Close()
+			start := time.Now()
+			_, err = k.Snapshot(context.Background(), backends.SnapshotOptions{})
+			wantStall(t, err, c.ListenAddrs()[0], timeout, time.Since(start))
+		})
+	}
+}
