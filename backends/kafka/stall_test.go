@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/mqops/mqops/backends"
@@ -173,19 +174,26 @@ func TestOffsetFetchHalfStallFailsWithinTimeout(t *testing.T) {
 				}
 				return nil, nil, false
 			})
-			k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer k.Close()
-			start := time.Now()
-			_, err = k.Snapshot(context.Background(), backends.SnapshotOptions{})
-			wantStall(t, err, c.ListenAddrs()[0], timeout, time.Since(start))
+			wantSnapshotStall(t, c, timeout)
 			if got := asked.Load(); got != 2 {
 				t.Errorf("%d OffsetFetch of many groups, want 2 (the halves, each once)", got)
 			}
 		})
 	}
+}
+
+// wantSnapshotStall fails t unless a snapshot of c, with a new client,
+// fails as the stall of its (first) broker within 1.5 x timeout.
+func wantSnapshotStall(t *testing.T, c *kfake.Cluster, timeout time.Duration) {
+	t.Helper()
+	k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer k.Close()
+	start := time.Now()
+	_, err = k.Snapshot(context.Background(), backends.SnapshotOptions{})
+	wantStall(t, err, c.ListenAddrs()[0], timeout, time.Since(start))
 }
 
 // wantStall fails t unless err is the stall of the broker at addr, said
@@ -234,14 +242,7 @@ func TestSnapshotRequestStallFailsWithinTimeout(t *testing.T) {
 				c.KeepControl()
 				return nil, nil, true // never answered
 			})
-			k, err := New(Config{Brokers: c.ListenAddrs(), Timeout: timeout})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer k.Close()
-			start := time.Now()
-			_, err = k.Snapshot(context.Background(), backends.SnapshotOptions{})
-			wantStall(t, err, c.ListenAddrs()[0], timeout, time.Since(start))
+			wantSnapshotStall(t, c, timeout)
 		})
 	}
 }
