@@ -388,6 +388,10 @@ func (s *replaySink) send(sp *sinkPart) {
 			return
 		}
 		if err := s.produce(sp.p, b); err != nil {
+			// the batch's own error said first, before the partition is
+			// failed: a record added meanwhile queues behind it and fails
+			// after it, as not produced (the run's error is the cause)
+			s.onFail(b.recs, s.topic, err)
 			s.mu.Lock()
 			sp.failed = true
 			rest := sp.ready
@@ -396,7 +400,6 @@ func (s *replaySink) send(sp *sinkPart) {
 			}
 			sp.ready, sp.open = nil, nil
 			s.mu.Unlock()
-			s.onFail(b.recs, s.topic, err)
 			for _, r := range rest {
 				s.onFail(r.recs, s.topic, errNotProduced)
 			}
