@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -323,7 +324,11 @@ func (c *Client) ctxErr(ctx context.Context, what string) error {
 	return &Error{Op: "cancelled " + what, Err: ctx.Err()}
 }
 
+// isConnLoss reports whether err says a connection was lost: the network
+// failed, or the broker closed it (EOF: a request in flight then, or sent
+// on it before sarama noticed, ends so), or sarama has no broker left.
 func isConnLoss(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) || errors.Is(err, sarama.ErrClosedClient)
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, sarama.ErrOutOfBrokers) || errors.Is(err, sarama.ErrNotConnected) || errors.Is(err, sarama.ErrClosedClient)
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -244,5 +247,28 @@ func TestSnapshotRequestStallFailsWithinTimeout(t *testing.T) {
 			})
 			wantSnapshotStall(t, c, timeout)
 		})
+	}
+}
+
+// TestIsConnLoss: a connection the broker closed (EOF, bare or wrapped as
+// the snapshot wraps it) is a lost connection, after which the client is
+// dropped and the next call reconnects; an error the broker answered is
+// not.
+func TestIsConnLoss(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{io.EOF, true},
+		{&Error{Op: "fetching committed offsets", Err: fmt.Errorf("broker 0 (127.0.0.1:9092): %w", io.EOF)}, true},
+		{io.ErrUnexpectedEOF, true},
+		{&net.OpError{Op: "read", Err: errors.New("connection reset by peer")}, true},
+		{sarama.ErrNotConnected, true},
+		{sarama.ErrUnknownTopicOrPartition, false},
+		{&Error{Op: "unknown consumer group \"x\""}, false},
+	} {
+		if got := isConnLoss(c.err); got != c.want {
+			t.Errorf("isConnLoss(%v) = %v, want %v", c.err, got, c.want)
+		}
 	}
 }
